@@ -1,0 +1,48 @@
+import { type Dtype, type FloatArray, roundTo } from './dtype.js';
+import { OptaxError } from './errors.js';
+import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
+import type { KernelScalar } from '../kernel/elementwise.js';
+
+/**
+ * A hyperparameter that may be an array (jax.typing.ArrayLike): a number, or a typed array / ShapedArray
+ * (0-d, or broadcastable against each leaf by numpy's rules). A number behaves like a python float in
+ * JAX: "weakly typed", it takes the leaf's dtype where it meets the leaf.
+ */
+export type Hyperparam = number | FloatArray | ShapedArray;
+
+/** Range rules for {@link checkHyperparam}. */
+export interface HyperparamRange {
+  min?: number;
+  max?: number;
+  /** Reject NaN and infinities (default true). */
+  finite?: boolean;
+}
+
+/** Throws an OptaxError naming `name` when `value` (or any element of it) breaks the range. */
+export function checkHyperparam(owner: string, name: string, value: unknown, range: HyperparamRange): asserts value is Hyperparam {
+  const bad = (why: string): never => { throw new OptaxError(`${owner}: ${name} ${why}`); };
+  let values: ArrayLike<number>;
+  if (typeof value === 'number') values = [value];
+  else if (isArrayLeaf(value)) values = Array.from(leafData(value));
+  else return bad(`must be a number or a Float32Array/Float64Array/ShapedArray, got ${value === null ? 'null' : typeof value}`);
+  const finite = range.finite ?? true;
+  for (const v of values as number[]) {
+    if (Number.isNaN(v) || (finite && !Number.isFinite(v))) bad(`must be finite, got ${v}`);
+    if (range.min !== undefined && v < range.min) bad(`must be in [${range.min}, ${range.max ?? 'inf'}], got ${v}`);
+    if (range.max !== undefined && v > range.max) bad(`must be in [${range.min ?? '-inf'}, ${range.max}], got ${v}`);
+  }
+}
+
+/**
+ * Computes a per-step kernel scalar from an ArrayLike hyperparameter: `f` is applied to each element
+ * (in double precision) and the result rounded once to `dtype`. An array of one element is treated as
+ * a scalar; a larger array stays an array, broadcast per leaf by the kernel.
+ */
+export function hyperScalar(value: Hyperparam, dtype: Dtype, f: (x: number) => number = (x) => x): KernelScalar {
+  if (typeof value === 'number') return roundTo(dtype, f(value));
+  const data = leafData(value);
+  if (data.length === 1) return roundTo(dtype, f(data[0]));
+  const out = dtype === 'float32' ? new Float32Array(data.length) : new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f(data[i]);
+  return new ShapedArray(out, leafShape(value));
+}

@@ -1,0 +1,53 @@
+import type { Params, Updates } from '../tree/tree.js';
+import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+
+/**
+ * Extra keyword arguments passed along by `update` (optax's `GradientTransformationExtraArgs`), e.g. a
+ * loss value for a transformation that needs one. Transformations that don't use them ignore them.
+ */
+export type ExtraArgs = Readonly<Record<string, unknown>>;
+
+/**
+ * optax's core abstraction: a pure pair of functions.
+ *
+ * - `init(params)` returns the initial state (it reads only the structure, dtypes and shapes of params);
+ * - `update(updates, state, params?, extraArgs?)` returns `[newUpdates, newState]`.
+ *
+ * Neither mutates its inputs. `S` is the state's type, e.g. {@link ScaleByAdamaxState}.
+ *
+ * @example
+ * ```ts
+ * import { scale, applyUpdates } from 'optax-ts';
+ * const tx = scale(-0.5);
+ * const params = { w: new Float32Array([1, 2]) };
+ * const state = tx.init(params);
+ * const [updates] = tx.update({ w: new Float32Array([2, 2]) }, state);
+ * console.log(applyUpdates(params, updates)); // { w: Float32Array(2) [ 0, 1 ] }
+ * ```
+ */
+export interface GradientTransformation<S = unknown> {
+  init(params: Params): S;
+  /** Returns updates of the same structure as `updates` (hence the same type), and the new state. */
+  update<U extends Updates>(updates: U, state: S, params?: Params | null, extraArgs?: ExtraArgs): [U, S];
+  /** optax's name for it (`scale_by_adamax`, `chain`, ...), used in error messages. */
+  readonly name: string;
+  /** Present on elementwise transformations: the per-element rule the fused engine compiles. */
+  readonly elementwise?: ElementwiseDefinition<any>;
+  /** Present on `chain`: the transformations it runs, in order. */
+  readonly parts?: readonly GradientTransformation<any>[];
+  /**
+   * Present on combinators whose structure the fused engine can see through (`masked`, `partition`,
+   * ...): what they wrap and how. See each combinator's file for its exact shape.
+   */
+  readonly combinator?: CombinatorInfo;
+}
+
+/** How a combinator applies its inner transformation(s); read by the fused engine. */
+export type CombinatorInfo =
+  /** `masked(inner, mask)`: inner runs on the leaves where `mask` is true; other updates pass through. */
+  | { readonly kind: 'masked'; readonly inner: GradientTransformation<any>; readonly mask: unknown }
+  /** `partition(transforms, labels)`: each leaf's update goes through the transformation of its label. */
+  | { readonly kind: 'partition'; readonly transforms: Readonly<Record<string, GradientTransformation<any>>>; readonly labels: unknown };
+
+/** The state of a transformation that keeps none (optax's `EmptyState`). */
+export type EmptyState = Record<string, never>;

@@ -1,0 +1,24 @@
+/**
+ * optax-ts: optax's Adamax and the optax machinery around it, bit-exact to optax.
+ * @packageDocumentation
+ */
+export * from './tree/index.js';
+export { type Dtype, type FloatArray, roundTo } from './core/dtype.js';
+export { OptaxError } from './core/errors.js';
+export { safeIncrement, INT32_MAX } from './core/numerics.js';
+export type { Schedule, ScalarOrSchedule } from './core/schedule.js';
+export type { GradientTransformation, ExtraArgs, EmptyState } from './core/transformation.js';
+export type { Hyperparam } from './core/hyperparams.js';
+
+export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kernel/expr.js';
+export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
+
+export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';
+export { scale } from './transforms/scale.js';
+export { scaleBySchedule, type ScaleByScheduleState, type ScaleByScheduleOptions } from './transforms/scale-by-schedule.js';
+export { scaleByLearningRate, type ScaleByLearningRateOptions } from './transforms/scale-by-learning-rate.js';
+export { identity } from './transforms/identity.js';
+export { setToZero } from './transforms/set-to-zero.js';
+export { chain } from './transforms/chain.js';
+export { applyUpdates } from './transforms/apply-updates.js';
+export { adamax, type AdamaxState } from './alias/adamax.js';

@@ -1,0 +1,151 @@
+import { type Dtype, type FloatArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { broadcastTo } from '../tree/broadcast.js';
+import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
+import { treeMap } from '../tree/map.js';
+import type { TreePath } from '../tree/path.js';
+import { describe, isDictNode, walkTrees } from '../tree/structure.js';
+import type { Params, Tree, Updates } from '../tree/tree.js';
+import { treeZerosLike } from '../tree/zeros.js';
+import type { Kernel } from './expr.js';
+import { type KernelPlan, evaluateKernel, planKernel } from './interpret.js';
+
+/** A per-step value of a kernel: a number (already rounded to the dtype), or an array to broadcast. */
+export type KernelScalar = number | ShapedArray;
+
+/**
+ * The complete definition of an elementwise transformation: its per-element rule ({@link Kernel}), its
+ * per-element state trees, and its small "control" state (e.g. the step count) with the per-step
+ * scalars derived from it. From this one definition come the pure `init`/`update` (reference path) and
+ * every fused path of the engine.
+ */
+export interface ElementwiseDefinition<C extends Record<string, unknown>> {
+  /** optax's name, e.g. `scale_by_adamax`. */
+  readonly name: string;
+  /** The per-element rule. */
+  readonly kernel: Kernel;
+  /** The per-element state trees (each shaped like the params), in the state's key order. */
+  readonly stateLeaves: readonly string[];
+  /** The initial control state, e.g. `{ count: 0 }` (`{}` when there is none). */
+  initControl(): C;
+  /** Throws an OptaxError naming the bad field when a control state is malformed. */
+  checkControl(control: Record<string, unknown>): void;
+  /**
+   * The per-step scalars for leaves of `dtype`, from the control state *before* the step (rounded to
+   * `dtype` where optax casts them).
+   */
+  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined): Readonly<Record<string, KernelScalar>>;
+  /** The control state after the step. */
+  advance(control: C): C;
+}
+
+/** A compiled definition: the definition plus its plan, shared by all paths. */
+export interface CompiledElementwise<C extends Record<string, unknown>> extends ElementwiseDefinition<C> {
+  readonly plan: KernelPlan;
+}
+
+/** Splits a state into its control part and its per-element trees, checking that it is one of ours. */
+export function splitState<C extends Record<string, unknown>>(def: ElementwiseDefinition<C>, state: unknown): { control: C; trees: Tree[] } {
+  if (!isDictNode(state)) {
+    throw new OptaxError(`${def.name}: this state does not belong to ${def.name}: expected a dict, got ${describe(state)}`);
+  }
+  const leafKeys = def.stateLeaves;
+  const controlKeys = Object.keys(def.initControl());
+  const expected = [...controlKeys, ...leafKeys];
+  const keys = Object.keys(state);
+  if (keys.length !== expected.length || !expected.every((k) => k in state)) {
+    throw new OptaxError(`${def.name}: this state does not belong to ${def.name}: expected keys {${expected.join(', ')}}, got {${keys.join(', ')}}`);
+  }
+  const control = Object.fromEntries(controlKeys.map((k) => [k, state[k]])) as C;
+  def.checkControl(control);
+  return { control, trees: leafKeys.map((k) => state[k] as Tree) };
+}
+
+/** Builds a state from its parts, in the definition's key order. */
+export function joinState<C extends Record<string, unknown>>(def: ElementwiseDefinition<C>, control: C, trees: readonly Tree[]): any {
+  const state: Record<string, unknown> = { ...control };
+  def.stateLeaves.forEach((k, i) => { state[k] = trees[i]; });
+  return state;
+}
+
+/** Broadcasts the array scalars of a kernel to one leaf. */
+export function scalarsForLeaf(scalars: Readonly<Record<string, KernelScalar>>, shape: readonly number[], path: TreePath): Record<string, number | FloatArray> {
+  const out: Record<string, number | FloatArray> = {};
+  for (const [k, v] of Object.entries(scalars)) out[k] = typeof v === 'number' ? v : broadcastTo(v.data, v.shape, shape, path, `hyperparameter '${k}'`);
+  return out;
+}
+
+/** Checks that a leaf of another tree has the dtype and shape of the update leaf at the same path. */
+function checkLeafMatch(ref: ArrayLeaf, other: ArrayLeaf, otherName: string, path: readonly (string | number)[]): void {
+  const rd = leafDtype(ref), od = leafDtype(other);
+  if (rd !== od) throw new OptaxError(`dtype mismatch: grads leaf is ${rd}, ${otherName} leaf is ${od}`, path, 'grads');
+  const rs = leafShape(ref), os = leafShape(other);
+  const bothShaped = ref instanceof ShapedArray && other instanceof ShapedArray;
+  const same = bothShaped ? rs.length === os.length && rs.every((d, i) => d === os[i]) : leafData(ref).length === leafData(other).length;
+  if (!same) throw new OptaxError(`shape mismatch: grads leaf has shape [${rs.join(', ')}], ${otherName} leaf has shape [${os.join(', ')}]`, path, 'grads');
+}
+
+/**
+ * Collects the leaves of the update tree and its companion trees (state trees, params), checking
+ * structure, dtype and shape. Throws before anything is computed.
+ */
+export function gatherLeaves(name: string, updates: Updates, trees: readonly Tree[], treeNames: readonly string[], params: Params | null | undefined, needsParams: boolean): { positions: ArrayLeaf[][]; paths: TreePath[]; paramsAt: (i: number) => ArrayLeaf | null } {
+  const all: unknown[] = [updates, ...trees];
+  const names = ['grads', ...treeNames];
+  if (needsParams) {
+    if (params === undefined || params === null) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
+    all.push(params);
+    names.push('params');
+  }
+  const positions: ArrayLeaf[][] = [];
+  const paths: TreePath[] = [];
+  walkTrees(all, (leaves, path) => {
+    const ref = leaves[0] as ArrayLeaf;
+    for (let i = 1; i < leaves.length; i++) checkLeafMatch(ref, leaves[i] as ArrayLeaf, names[i], path);
+    positions.push(leaves as ArrayLeaf[]);
+    paths.push(path);
+  }, { names, root: 'grads' });
+  const p = needsParams ? all.length - 1 : -1;
+  return { positions, paths, paramsAt: (i) => (p >= 0 ? positions[i][p] : null) };
+}
+
+/**
+ * Makes a {@link GradientTransformation} from an elementwise definition. `update` evaluates the kernel
+ * op by op on each leaf (the reference path); `init` makes zero state trees shaped like the params.
+ */
+export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
+  const compiled: CompiledElementwise<C> = { ...definition, plan: planKernel(definition.kernel) };
+  const needsParams = compiled.plan.usesParams;
+  const leafNames = definition.stateLeaves;
+  return {
+    name: definition.name,
+    elementwise: compiled,
+    init(params: Params): S {
+      const zeros = leafNames.map(() => treeZerosLike(params));
+      return joinState(definition, definition.initControl(), zeros);
+    },
+    update<U extends Updates>(updates: U, state: S, params?: Params | null, extraArgs?: ExtraArgs): [U, S] {
+      const { control, trees } = splitState(definition, state);
+      const { positions, paths, paramsAt } = gatherLeaves(definition.name, updates, trees, leafNames.map((k) => `state.${k}`), params, needsParams);
+      const scalarCache = new Map<Dtype, Readonly<Record<string, KernelScalar>>>();
+      const results = positions.map((leaves, i) => {
+        const g = leaves[0];
+        const dtype = leafDtype(g);
+        let scalars = scalarCache.get(dtype);
+        if (!scalars) { scalars = definition.scalars(control, dtype, extraArgs); scalarCache.set(dtype, scalars); }
+        const state: Record<string, FloatArray> = {};
+        leafNames.forEach((k, j) => { state[k] = leafData(leaves[1 + j]); });
+        const p = paramsAt(i);
+        return evaluateKernel(compiled.plan, { dtype, updates: leafData(g), params: p && leafData(p), state, scalars: scalarsForLeaf(scalars, leafShape(g), paths[i]) }, leafNames);
+      });
+      let i = 0;
+      const newUpdates = treeMap(([g]: ArrayLeaf[]) => leafLike(g, results[i++].updates), [updates]);
+      const newTrees = leafNames.map((k, j) => {
+        let n = 0;
+        return treeMap(([s]: ArrayLeaf[]) => leafLike(s, results[n++].state[k]), [trees[j]]);
+      });
+      return [newUpdates, joinState(definition, definition.advance(control), newTrees)];
+    },
+  };
+}

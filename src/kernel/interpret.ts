@@ -1,0 +1,150 @@
+import { type Dtype, type FloatArray, allocate } from '../core/dtype.js';
+import { type BinaryOp, type Expr, type Kernel, type UnaryOp, applyBinary, applyUnary, topologicalOrder } from './expr.js';
+
+/**
+ * Evaluates a {@link Kernel} op by op over a range of elements, each op into its own array: the
+ * reference semantics (eager optax computes one whole array per op in the same way). It needs no code
+ * generation, so it also serves as the fused engine's fallback where `eval` and WebAssembly are not
+ * allowed (it then runs block by block, so that the block's temporaries stay in cache).
+ */
+
+/** Where the value of a node comes from when the plan runs. */
+type Source =
+  | { kind: 'updates' }
+  | { kind: 'params' }
+  | { kind: 'state'; name: string }
+  | { kind: 'scalar'; name: string }
+  | { kind: 'temp'; slot: number };
+
+type Step =
+  | { kind: 'unary'; op: UnaryOp; a: Source; dst: number }
+  | { kind: 'binary'; op: BinaryOp; a: Source; b: Source; dst: number };
+
+/** A kernel compiled to a flat list of array operations. */
+export interface KernelPlan {
+  readonly steps: readonly Step[];
+  readonly temps: number;
+  readonly updates: Source;
+  readonly state: Readonly<Record<string, Source>>;
+  /** The state leaves the kernel reads (old values). */
+  readonly reads: readonly string[];
+  /** The scalars the kernel reads. */
+  readonly scalars: readonly string[];
+  readonly usesParams: boolean;
+}
+
+/** Compiles a kernel into a plan (done once per transformation). */
+export function planKernel(kernel: Kernel): KernelPlan {
+  const stateNames = Object.keys(kernel.state);
+  const roots = [kernel.updates, ...stateNames.map((k) => kernel.state[k])];
+  const sources = new Map<Expr, Source>();
+  const steps: Step[] = [];
+  const reads = new Set<string>();
+  const scalars = new Set<string>();
+  let usesParams = false;
+  let temps = 0;
+  for (const e of topologicalOrder(roots)) {
+    switch (e.kind) {
+      case 'updates': sources.set(e, { kind: 'updates' }); break;
+      case 'params': usesParams = true; sources.set(e, { kind: 'params' }); break;
+      case 'state': reads.add(e.name); sources.set(e, { kind: 'state', name: e.name }); break;
+      case 'scalar': scalars.add(e.name); sources.set(e, { kind: 'scalar', name: e.name }); break;
+      case 'unary': steps.push({ kind: 'unary', op: e.op, a: sources.get(e.a)!, dst: temps }); sources.set(e, { kind: 'temp', slot: temps++ }); break;
+      case 'binary': steps.push({ kind: 'binary', op: e.op, a: sources.get(e.a)!, b: sources.get(e.b)!, dst: temps }); sources.set(e, { kind: 'temp', slot: temps++ }); break;
+    }
+  }
+  const state: Record<string, Source> = {};
+  for (const k of stateNames) state[k] = sources.get(kernel.state[k])!;
+  return { steps, temps, updates: sources.get(kernel.updates)!, state, reads: [...reads], scalars: [...scalars], usesParams };
+}
+
+/** The inputs of one evaluation: whole-leaf arrays (indexed by absolute position) and scalars. */
+export interface KernelInputs {
+  readonly dtype: Dtype;
+  readonly updates: FloatArray;
+  readonly params?: FloatArray | null;
+  readonly state: Readonly<Record<string, FloatArray>>;
+  /** A number for a uniform scalar, or an array of the leaf's length for a broadcast hyperparameter. */
+  readonly scalars: Readonly<Record<string, number | FloatArray>>;
+}
+
+/** Where the results go: whole-leaf arrays (may alias the inputs: results are written last). */
+export interface KernelOutputs {
+  readonly updates: FloatArray;
+  readonly state: Readonly<Record<string, FloatArray>>;
+}
+
+/**
+ * Evaluates the plan on elements `[lo, hi)`. `scratch` holds `plan.temps` arrays of at least
+ * `hi - lo` elements of the dtype (allocated when omitted).
+ */
+export function runPlan(plan: KernelPlan, inputs: KernelInputs, outputs: KernelOutputs, lo: number, hi: number, scratch?: FloatArray[]): void {
+  const n = hi - lo;
+  const temps = scratch ?? Array.from({ length: plan.temps }, () => allocate(inputs.dtype, n));
+  // Resolve a source to (array, offset) or a uniform number.
+  const resolve = (s: Source): { arr: FloatArray; off: number } | number => {
+    switch (s.kind) {
+      case 'updates': return { arr: inputs.updates, off: lo };
+      case 'params': {
+        if (!inputs.params) throw new Error('kernel reads params but none were given');
+        return { arr: inputs.params, off: lo };
+      }
+      case 'state': return { arr: inputs.state[s.name], off: lo };
+      case 'scalar': {
+        const v = inputs.scalars[s.name];
+        if (v === undefined) throw new Error(`kernel scalar '${s.name}' was not provided`);
+        return typeof v === 'number' ? v : { arr: v, off: lo };
+      }
+      case 'temp': return { arr: temps[s.slot], off: 0 };
+    }
+  };
+  for (const step of plan.steps) {
+    const dst = temps[step.dst];
+    if (step.kind === 'unary') {
+      const a = resolve(step.a);
+      if (typeof a === 'number') { const v = applyUnary(step.op, a); for (let i = 0; i < n; i++) dst[i] = v; continue; }
+      unaryLoop(step.op, a.arr, a.off, dst, n);
+    } else {
+      binaryLoop(step.op, resolve(step.a), resolve(step.b), dst, n);
+    }
+  }
+  writeOut(resolve(plan.updates), outputs.updates, lo, n);
+  for (const k of Object.keys(plan.state)) writeOut(resolve(plan.state[k]), outputs.state[k], lo, n);
+}
+
+function writeOut(src: { arr: FloatArray; off: number } | number, dst: FloatArray, lo: number, n: number): void {
+  if (typeof src === 'number') { dst.fill(src, lo, lo + n); return; }
+  if (src.arr === dst && src.off === lo) return;
+  dst.set(src.arr.subarray(src.off, src.off + n), lo);
+}
+
+function unaryLoop(op: UnaryOp, a: FloatArray, ao: number, d: FloatArray, n: number): void {
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) d[i] = -a[ao + i]; return;
+    case 'abs': for (let i = 0; i < n; i++) d[i] = Math.abs(a[ao + i]); return;
+    case 'sqrt': for (let i = 0; i < n; i++) d[i] = Math.sqrt(a[ao + i]); return;
+  }
+}
+
+// One loop per op and operand form keeps each loop monomorphic; the op itself is applyBinary, so the
+// arithmetic lives in one place (expr.ts).
+function binaryLoop(op: BinaryOp, a: { arr: FloatArray; off: number } | number, b: { arr: FloatArray; off: number } | number, d: FloatArray, n: number): void {
+  if (typeof a === 'number' && typeof b === 'number') { d.fill(applyBinary(op, a, b), 0, n); return; }
+  if (typeof a === 'number') { const x = (b as { arr: FloatArray; off: number }).arr, o = (b as { off: number }).off; for (let i = 0; i < n; i++) d[i] = applyBinary(op, a, x[o + i]); return; }
+  if (typeof b === 'number') { const x = a.arr, o = a.off; for (let i = 0; i < n; i++) d[i] = applyBinary(op, x[o + i], b); return; }
+  const x = a.arr, xo = a.off, y = b.arr, yo = b.off;
+  for (let i = 0; i < n; i++) d[i] = applyBinary(op, x[xo + i], y[yo + i]);
+}
+
+/**
+ * Evaluates a kernel over whole leaves, out of place: fresh arrays for the new update and state.
+ */
+export function evaluateKernel(plan: KernelPlan, inputs: KernelInputs, stateNames: readonly string[]): KernelOutputs {
+  const n = inputs.updates.length;
+  const outputs: KernelOutputs = {
+    updates: allocate(inputs.dtype, n),
+    state: Object.fromEntries(stateNames.map((k) => [k, allocate(inputs.dtype, n)])),
+  };
+  runPlan(plan, inputs, outputs, 0, n);
+  return outputs;
+}

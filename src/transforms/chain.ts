@@ -1,0 +1,43 @@
+import { OptaxError } from '../core/errors.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { describe } from '../tree/structure.js';
+import type { Params, Updates } from '../tree/tree.js';
+
+/**
+ * Applies transformations in sequence (optax's `chain`): the updates of one are the input of the next.
+ * The state is the list of their states, in order. Extra arguments are passed to every part.
+ *
+ * @example
+ * ```ts
+ * import { chain, scaleByAdamax, scaleByLearningRate } from 'optax-ts';
+ * const tx = chain(scaleByAdamax(), scaleByLearningRate(0.1));
+ * const state = tx.init({ w: new Float32Array(1) });
+ * const [u] = tx.update({ w: new Float32Array([5]) }, state);
+ * console.log(u.w, state.length); // Float32Array(1) [ -0.10000000149011612 ] 2
+ * ```
+ */
+export function chain(...transforms: GradientTransformation<any>[]): GradientTransformation<any[]> {
+  transforms.forEach((t, i) => {
+    if (!t || typeof t.init !== 'function' || typeof t.update !== 'function') {
+      throw new OptaxError(`chain: argument ${i} is not a gradient transformation (got ${describe(t)})`);
+    }
+  });
+  return {
+    name: 'chain',
+    parts: transforms,
+    init: (params: Params) => transforms.map((t) => t.init(params)),
+    update<U extends Updates>(updates: U, state: any[], params?: Params | null, extraArgs?: ExtraArgs): [U, any[]] {
+      if (!Array.isArray(state) || state.length !== transforms.length) {
+        throw new OptaxError(`chain: this state does not belong to this chain: expected a list of ${transforms.length} states, got ${describe(state)}`);
+      }
+      const next: unknown[] = [];
+      let u: Updates = updates;
+      transforms.forEach((t, i) => {
+        const [nu, ns] = t.update(u, state[i], params, extraArgs);
+        u = nu;
+        next.push(ns);
+      });
+      return [u as U, next];
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { type Dtype, roundTo } from '../core/dtype.js';
+import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import { safeIncrement } from '../core/numerics.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { ex } from '../kernel/expr.js';
+import { elementwise } from '../kernel/elementwise.js';
+import type { Tree } from '../tree/tree.js';
+import { type CountState, checkCount } from './count.js';
+
+/** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
+export interface ScaleByAdamaxState {
+  /** Steps taken: int32, saturating at 2^31-1. */
+  count: number;
+  /** First moment: an exponential moving average of the updates. */
+  mu: Tree;
+  /** Infinity norm: an exponentially weighted maximum of |updates|. */
+  nu: Tree;
+}
+
+/** Options of {@link scaleByAdamax} (and `adamax`). */
+export interface ScaleByAdamaxOptions {
+  /** Decay of the first moment, in [0, 1]. Default 0.9. A number or an array broadcast per leaf. */
+  b1?: Hyperparam;
+  /** Decay of the infinity norm, in [0, 1]. Default 0.999. */
+  b2?: Hyperparam;
+  /**
+   * Added to |g| *inside* the max, before the division: `nu = max(|g| + eps, b2*nu)`. Non-negative,
+   * default 1e-8. (Keras and TensorFlow.js instead divide by `nu + eps` after the max.)
+   */
+  eps?: Hyperparam;
+}
+
+// The rule, written once. Operation order is optax's, so each rounding happens where XLA's does:
+//   mu = (1 - b1) * g + b1 * mu          nu = max(|g| + eps, b2 * nu)          u = (mu / bias) / nu
+const g = ex.updates;
+const mu = ex.add(ex.mul(ex.scalar('one_minus_b1'), g), ex.mul(ex.scalar('b1'), ex.state('mu')));
+const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), ex.state('nu')));
+
+/**
+ * Rescales updates by Adamax, the infinity-norm variant of Adam (Kingma & Ba, 2014, section 7.1):
+ *
+ * ```
+ * m_t = b1 * m_{t-1} + (1 - b1) * g_t
+ * v_t = max(|g_t| + eps, b2 * v_{t-1})
+ * u_t = (m_t / (1 - b1^t)) / v_t
+ * ```
+ *
+ * `t` is the step count after incrementing (int32, saturating at 2^31-1). The bias correction
+ * `1 - b1^t` is computed in double from b1 rounded to the leaf dtype and then rounded once, so that a
+ * low-precision dtype cannot round it to zero early; `v` needs none (a max is not biased towards 0).
+ * With `eps = 0` and a zero gradient, `0/0` gives NaN, exactly as in optax.
+ *
+ * @param options - `b1` (default 0.9), `b2` (0.999), `eps` (1e-8); each a number or an array
+ *   broadcastable against every leaf. b1 and b2 must lie in [0, 1], eps must be finite and >= 0.
+ *
+ * @example
+ * ```ts
+ * import { scaleByAdamax } from 'optax-ts';
+ * const tx = scaleByAdamax();
+ * const params = { w: new Float32Array([1, -2]) };
+ * const [updates, state] = tx.update({ w: new Float32Array([0.5, -4]) }, tx.init(params));
+ * console.log(updates.w, state.count); // Float32Array(2) [ 1, -1 ] 1
+ * ```
+ */
+export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTransformation<ScaleByAdamaxState> {
+  const { b1 = 0.9, b2 = 0.999, eps = 1e-8 } = options;
+  checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
+  checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
+  checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  return elementwise<CountState, ScaleByAdamaxState>({
+    name: 'scale_by_adamax',
+    kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
+    stateLeaves: ['mu', 'nu'],
+    initControl: () => ({ count: 0 }),
+    checkControl: checkCount('scale_by_adamax'),
+    advance: ({ count }) => ({ count: safeIncrement(count) }),
+    scalars: ({ count }, dtype: Dtype) => {
+      const t = safeIncrement(count);
+      return {
+        b1: hyperScalar(b1, dtype),
+        one_minus_b1: hyperScalar(b1, dtype, (x) => 1 - x),
+        b2: hyperScalar(b2, dtype),
+        eps: hyperScalar(eps, dtype),
+        // 1 - b1^t in double from b1 in the leaf dtype, rounded once (optax computes it in full
+        // precision, then casts it to the moment's dtype).
+        bias: hyperScalar(b1, dtype, (x) => 1 - Math.pow(roundTo(dtype, x), t)),
+      };
+    },
+  });
+}

@@ -1,0 +1,47 @@
+import { OptaxError } from '../core/errors.js';
+import type { ScalarOrSchedule } from '../core/schedule.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { scale } from './scale.js';
+import { scaleBySchedule } from './scale-by-schedule.js';
+
+/** Options of {@link scaleByLearningRate}. */
+export interface ScaleByLearningRateOptions {
+  /** Multiply by `-lr` (gradient descent) when true, by `lr` (ascent) when false. Default true. */
+  flipSign?: boolean;
+}
+
+function checkLearningRate(value: number): string | undefined {
+  if (!Number.isFinite(value)) return `learning rate must be finite, got ${value}`;
+  if (value < 0) return `learning rate must be >= 0, got ${value}`;
+  return undefined;
+}
+
+/**
+ * Scales updates by the learning rate: `u = -lr * g` (or `lr * g` with `flipSign: false`). A number
+ * gives optax's `scale(-lr)`; a schedule gives `scaleBySchedule(count => -lr(count))`, so its state
+ * counts steps.
+ *
+ * @param learningRate - a finite number >= 0, or a schedule of the step count (each value it returns
+ *   is checked the same way when the step runs).
+ *
+ * @example
+ * ```ts
+ * import { scaleByLearningRate } from 'optax-ts';
+ * const tx = scaleByLearningRate(0.5);
+ * const [u] = tx.update({ w: new Float32Array([2]) }, tx.init({ w: new Float32Array(1) }));
+ * console.log(u.w); // Float32Array(1) [ -1 ]
+ * ```
+ */
+export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: ScaleByLearningRateOptions = {}): GradientTransformation<any> {
+  const m = (options.flipSign ?? true) ? -1 : 1;
+  if (typeof learningRate === 'function') {
+    return scaleBySchedule((count) => m * learningRate(count), {
+      name: 'scale_by_learning_rate',
+      check: (v) => checkLearningRate(m * v),
+    });
+  }
+  if (typeof learningRate !== 'number') throw new OptaxError(`scale_by_learning_rate: learning rate must be a number or a schedule, got ${typeof learningRate}`);
+  const problem = checkLearningRate(learningRate);
+  if (problem) throw new OptaxError(`scale_by_learning_rate: ${problem}`);
+  return scale(m * learningRate);
+}

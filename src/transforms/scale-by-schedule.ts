@@ -1,0 +1,61 @@
+import { roundTo } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import { safeIncrement } from '../core/numerics.js';
+import type { Schedule } from '../core/schedule.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { elementwise } from '../kernel/elementwise.js';
+import { type CountState, checkCount } from './count.js';
+import { scaleKernel } from './scale.js';
+
+/** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
+export interface ScaleByScheduleState {
+  /** Steps taken: int32, saturating at 2^31-1. */
+  count: number;
+}
+
+/** Options of {@link scaleBySchedule}. */
+export interface ScaleByScheduleOptions {
+  /**
+   * Checks each value the schedule returns (throwing an OptaxError before anything is computed);
+   * `scaleByLearningRate` uses it to reject a negative or non-finite learning rate.
+   */
+  check?: (value: number, count: number) => string | undefined;
+  /** The name in error messages (default `scale_by_schedule`). */
+  name?: string;
+}
+
+/**
+ * Scales updates by a schedule of the step count: `u_t = schedule(t) * g_t`, with `t` counting from 0
+ * (the count *before* this step, as optax evaluates it). The schedule's value is cast to each leaf's
+ * dtype, as optax's `jnp.array(step_size, dtype=g.dtype)` does.
+ *
+ * @example
+ * ```ts
+ * import { scaleBySchedule } from 'optax-ts';
+ * const tx = scaleBySchedule((count) => 1 / (count + 1));
+ * let state = tx.init({ w: new Float64Array(1) });
+ * let u;
+ * [u, state] = tx.update({ w: new Float64Array([1]) }, state);
+ * [u, state] = tx.update({ w: new Float64Array([1]) }, state);
+ * console.log(u.w[0], state.count); // 0.5 2
+ * ```
+ */
+export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOptions = {}): GradientTransformation<ScaleByScheduleState> {
+  if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
+  const name = options.name ?? 'scale_by_schedule';
+  return elementwise<CountState, ScaleByScheduleState>({
+    name,
+    kernel: scaleKernel,
+    stateLeaves: [],
+    initControl: () => ({ count: 0 }),
+    checkControl: checkCount(name),
+    advance: ({ count }) => ({ count: safeIncrement(count) }),
+    scalars: ({ count }, dtype) => {
+      const value = schedule(count);
+      if (typeof value !== 'number') throw new OptaxError(`${name}: the schedule returned ${typeof value} at step ${count}, expected a number`);
+      const problem = options.check?.(value, count);
+      if (problem) throw new OptaxError(`${name}: ${problem}`);
+      return { step_size: roundTo(dtype, value) };
+    },
+  });
+}

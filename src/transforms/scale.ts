@@ -1,0 +1,34 @@
+import { roundTo } from '../core/dtype.js';
+import { checkHyperparam } from '../core/hyperparams.js';
+import type { EmptyState, GradientTransformation } from '../core/transformation.js';
+import { ex } from '../kernel/expr.js';
+import { elementwise } from '../kernel/elementwise.js';
+import { noControl } from './count.js';
+
+/** `u = step * g`, the rule shared by {@link scale} and `scaleBySchedule`. */
+export const scaleKernel = { updates: ex.mul(ex.scalar('step_size'), ex.updates), state: {} };
+
+/**
+ * Scales updates by a fixed factor: `u = stepSize * g` (optax's `scale`). The factor is rounded to each
+ * leaf's dtype first, as JAX does with a python float.
+ *
+ * @param stepSize - any finite number (negative for descent).
+ *
+ * @example
+ * ```ts
+ * import { scale } from 'optax-ts';
+ * const tx = scale(-0.1);
+ * const [u] = tx.update({ w: new Float64Array([1, 2]) }, tx.init({ w: new Float64Array(2) }));
+ * console.log(u.w); // Float64Array(2) [ -0.1, -0.2 ]
+ * ```
+ */
+export function scale(stepSize: number): GradientTransformation<EmptyState> {
+  checkHyperparam('scale', 'step_size', stepSize, {});
+  return elementwise<Record<string, never>, EmptyState>({
+    name: 'scale',
+    kernel: scaleKernel,
+    stateLeaves: [],
+    ...noControl,
+    scalars: (_c, dtype) => ({ step_size: roundTo(dtype, stepSize) }),
+  });
+}

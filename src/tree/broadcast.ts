@@ -1,0 +1,37 @@
+import { type FloatArray, allocate, dtypeOfArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import type { TreePath } from './path.js';
+
+/**
+ * Broadcasts `data` of shape `from` to shape `to` by numpy's rules (dimensions aligned from the right;
+ * each of `from` is 1 or equal). The result has `to`'s size, in `data`'s dtype. optax-ts requires the
+ * result to have the leaf's shape: a hyperparameter may not grow a leaf.
+ */
+export function broadcastTo(data: FloatArray, from: readonly number[], to: readonly number[], path: TreePath = [], what = 'hyperparameter'): FloatArray {
+  const size = to.reduce((a, b) => a * b, 1);
+  const fail = (): never => {
+    throw new OptaxError(`${what} of shape [${from.join(', ')}] does not broadcast against the leaf's shape [${to.join(', ')}]`, path, 'grads');
+  };
+  if (from.length > to.length) {
+    // Leading 1s are harmless; anything else would change the leaf's shape.
+    if (!from.slice(0, from.length - to.length).every((d) => d === 1)) fail();
+    from = from.slice(from.length - to.length);
+  }
+  const pad = to.length - from.length;
+  const f = [...Array(pad).fill(1), ...from];
+  for (let i = 0; i < to.length; i++) if (f[i] !== 1 && f[i] !== to[i]) fail();
+  const out = allocate(dtypeOfArray(data), size);
+  if (data.length === 1) { out.fill(data[0]); return out; }
+  // Strides of the source in the target's index space (0 along broadcast dimensions).
+  const strides = new Array<number>(to.length);
+  let s = 1;
+  for (let i = to.length - 1; i >= 0; i--) { strides[i] = f[i] === 1 ? 0 : s; s *= f[i]; }
+  const idx = new Array<number>(to.length).fill(0);
+  for (let k = 0; k < size; k++) {
+    let src = 0;
+    for (let i = 0; i < to.length; i++) src += idx[i] * strides[i];
+    out[k] = data[src];
+    for (let i = to.length - 1; i >= 0; i--) { if (++idx[i] < to[i]) break; idx[i] = 0; }
+  }
+  return out;
+}

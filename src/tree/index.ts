@@ -1,0 +1,8 @@
+/** Pytree utilities for writing transformations: map over several trees, zeros-like, structure check. */
+export { ShapedArray, type ArrayLeaf, isArrayLeaf, leafData, leafShape, leafDtype, leafLike } from './leaf.js';
+export type { Tree, Params, Updates } from './tree.js';
+export { formatPath, type TreePath, type PathEntry } from './path.js';
+export { assertSameStructure, walkTrees, isDictNode, type IsLeaf } from './structure.js';
+export { treeMap, treeLeaves, treeUnflatten, type TreeMapOptions } from './map.js';
+export { treeZerosLike } from './zeros.js';
+export { broadcastTo } from './broadcast.js';

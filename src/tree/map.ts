@@ -1,0 +1,85 @@
+import type { TreePath } from './path.js';
+import { type IsLeaf, isDictNode, walkTrees } from './structure.js';
+import { isArrayLeaf } from './leaf.js';
+
+/**
+ * Rebuilds the structure of `tree` with each leaf replaced by `fn(leaf, path)`; `null` stays `null`.
+ * Dict keys keep the order of `tree`.
+ */
+function rebuild(tree: unknown, fn: (leaf: unknown, path: TreePath) => unknown, isLeaf: IsLeaf, path: TreePath = []): unknown {
+  if (tree === null) return null;
+  if (isLeaf(tree)) return fn(tree, path);
+  if (Array.isArray(tree)) return tree.map((t, i) => rebuild(t, fn, isLeaf, [...path, i]));
+  if (isDictNode(tree)) {
+    // Visit keys sorted (the order walkTrees and JAX use), but keep the caller's key order in the result.
+    const values = new Map<string, unknown>();
+    for (const k of Object.keys(tree).sort()) values.set(k, rebuild(tree[k], fn, isLeaf, [...path, k]));
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(tree)) out[k] = values.get(k);
+    return out;
+  }
+  return fn(tree, path);
+}
+
+/** Options of {@link treeMap}. */
+export interface TreeMapOptions {
+  /** What counts as a leaf (default: typed arrays and ShapedArray). */
+  isLeaf?: IsLeaf;
+  /** Names of the trees for error messages, e.g. `['grads', 'state.mu']`. */
+  names?: readonly string[];
+  /** The name of the root in error paths (default `params`). */
+  root?: string;
+}
+
+/**
+ * Maps `fn` over the leaves of one or more trees of the same structure, like `jax.tree.map`. The
+ * structures are checked first: a mismatch throws an `OptaxError` naming the path, before `fn` runs.
+ * `fn` receives the leaves at one position (one per tree) and their path; `null` nodes stay `null`.
+ *
+ * @example
+ * ```ts
+ * import { treeMap } from 'optax-ts';
+ * const a = { w: new Float32Array([1, 2]), b: null };
+ * const b = { w: new Float32Array([10, 20]), b: null };
+ * const sum = treeMap(([x, y]: Float32Array[]) => x.map((v, i) => v + y[i]), [a, b]);
+ * console.log(sum); // { w: Float32Array(2) [ 11, 22 ], b: null }
+ * ```
+ */
+export function treeMap<R>(fn: (leaves: any[], path: TreePath) => R, trees: readonly unknown[], options: TreeMapOptions = {}): any {
+  const isLeaf = options.isLeaf ?? isArrayLeaf;
+  const results: R[] = [];
+  walkTrees(trees, (leaves, path) => results.push(fn(leaves, path)), { isLeaf, names: options.names, root: options.root });
+  let i = 0;
+  return rebuild(trees[0], () => results[i++], isLeaf);
+}
+
+/**
+ * The leaves of a tree in a deterministic order (dict keys sorted, as JAX flattens dicts), with their
+ * paths. `null` nodes contribute no leaves.
+ *
+ * @example
+ * ```ts
+ * import { treeLeaves } from 'optax-ts';
+ * const { leaves, paths } = treeLeaves({ w: new Float32Array(2), b: [null, new Float32Array(1)] });
+ * console.log(leaves.length, paths); // 2 [ [ 'b', 1 ], [ 'w' ] ]
+ * ```
+ */
+export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayLeaf): { leaves: L[]; paths: TreePath[] } {
+  const leaves: L[] = [];
+  const paths: TreePath[] = [];
+  walkTrees([tree], ([leaf], path) => {
+    leaves.push(leaf as L);
+    paths.push(path);
+  }, { isLeaf });
+  return { leaves, paths };
+}
+
+/**
+ * Rebuilds `structure` with its leaves (in {@link treeLeaves} order) replaced by `leaves`.
+ */
+export function treeUnflatten(structure: unknown, leaves: readonly unknown[], isLeaf: IsLeaf = isArrayLeaf): any {
+  const order = treeLeaves(structure, isLeaf).paths.map((p) => JSON.stringify(p));
+  if (order.length !== leaves.length) throw new RangeError(`treeUnflatten: structure has ${order.length} leaves, got ${leaves.length}`);
+  const byPath = new Map(order.map((p, i) => [p, leaves[i]]));
+  return rebuild(structure, (_leaf, path) => byPath.get(JSON.stringify(path)), isLeaf);
+}
