@@ -11,6 +11,8 @@ export type { GradientTransformation, ExtraArgs, EmptyState } from './core/trans
 export type { Hyperparam } from './core/hyperparams.js';
 
 export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kernel/expr.js';
+export { withFlushedSubnormals } from './kernel/interpret.js';
+export { powInt } from './core/pow.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 
 export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';

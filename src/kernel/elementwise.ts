@@ -25,6 +25,13 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   readonly name: string;
   /** The per-element rule. */
   readonly kernel: Kernel;
+  /**
+   * The rule when the updates tree holds exactly one leaf, if it differs. optax's recorded numerics
+   * show XLA dividing by a per-step scalar as a multiplication by its reciprocal (`m * (1/b)`) when
+   * the tree has a single leaf, and as a true division (`m / b`) when it has several; a definition
+   * that divides by a scalar states both, and every path picks the one for the tree it runs on.
+   */
+  readonly singleLeafKernel?: Kernel;
   /** The per-element state trees (each shaped like the params), in the state's key order. */
   readonly stateLeaves: readonly string[];
   /** The initial control state, e.g. `{ count: 0 }` (`{}` when there is none). */
@@ -40,9 +47,16 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   advance(control: C): C;
 }
 
-/** A compiled definition: the definition plus its plan, shared by all paths. */
+/** A compiled definition: the definition plus its plans, shared by all paths. */
 export interface CompiledElementwise<C extends Record<string, unknown>> extends ElementwiseDefinition<C> {
   readonly plan: KernelPlan;
+  readonly singleLeafPlan?: KernelPlan;
+}
+
+/** The kernel (and its plan) a definition uses on a tree of `leafCount` leaves. */
+export function kernelForTree<C extends Record<string, unknown>>(def: CompiledElementwise<C>, leafCount: number): { kernel: Kernel; plan: KernelPlan } {
+  if (leafCount === 1 && def.singleLeafKernel && def.singleLeafPlan) return { kernel: def.singleLeafKernel, plan: def.singleLeafPlan };
+  return { kernel: def.kernel, plan: def.plan };
 }
 
 /** Splits a state into its control part and its per-element trees, checking that it is one of ours. */
@@ -115,7 +129,11 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
  * op by op on each leaf (the reference path); `init` makes zero state trees shaped like the params.
  */
 export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
-  const compiled: CompiledElementwise<C> = { ...definition, plan: planKernel(definition.kernel) };
+  const compiled: CompiledElementwise<C> = {
+    ...definition,
+    plan: planKernel(definition.kernel),
+    singleLeafPlan: definition.singleLeafKernel && planKernel(definition.singleLeafKernel),
+  };
   const needsParams = compiled.plan.usesParams;
   const leafNames = definition.stateLeaves;
   return {
@@ -128,6 +146,7 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
     update<U extends Updates>(updates: U, state: S, params?: Params | null, extraArgs?: ExtraArgs): [U, S] {
       const { control, trees } = splitState(definition, state);
       const { positions, paths, paramsAt } = gatherLeaves(definition.name, updates, trees, leafNames.map((k) => `state.${k}`), params, needsParams);
+      const { plan } = kernelForTree(compiled, positions.length);
       const scalarCache = new Map<Dtype, Readonly<Record<string, KernelScalar>>>();
       const results = positions.map((leaves, i) => {
         const g = leaves[0];
@@ -137,7 +156,7 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
         const state: Record<string, FloatArray> = {};
         leafNames.forEach((k, j) => { state[k] = leafData(leaves[1 + j]); });
         const p = paramsAt(i);
-        return evaluateKernel(compiled.plan, { dtype, updates: leafData(g), params: p && leafData(p), state, scalars: scalarsForLeaf(scalars, leafShape(g), paths[i]) }, leafNames);
+        return evaluateKernel(plan, { dtype, updates: leafData(g), params: p && leafData(p), state, scalars: scalarsForLeaf(scalars, leafShape(g), paths[i]) }, leafNames);
       });
       let i = 0;
       const newUpdates = treeMap(([g]: ArrayLeaf[]) => leafLike(g, results[i++].updates), [updates]);

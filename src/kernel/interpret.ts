@@ -8,6 +8,45 @@ import { type BinaryOp, type Expr, type Kernel, type UnaryOp, applyBinary, apply
  * allowed (it then runs block by block, so that the block's temporaries stay in cache).
  */
 
+const MIN_NORMAL = { float32: 2 ** -126, float64: 2 ** -1022 } as const;
+let flushSubnormals = false;
+
+/**
+ * Runs `fn` with the reference path in XLA-on-CPU's subnormal mode: every subnormal input is read as
+ * zero and every subnormal result is flushed to zero (keeping its sign), as XLA's CPU backend does
+ * (FTZ/DAZ). optax-ts computes IEEE subnormals by default, as JS engines do; this mode exists so that
+ * results can be compared bit for bit with optax on XLA:CPU even where subnormals occur (the
+ * conformance runner uses it). It applies to the reference path (pure `update` / `applyUpdates`) only.
+ *
+ * @example
+ * ```ts
+ * import { withFlushedSubnormals, scale } from 'optax-ts';
+ * const tx = scale(0.5);
+ * const g = { w: new Float32Array([2 ** -126]) }; // the smallest normal float32
+ * console.log(tx.update(g, tx.init(g))[0].w[0] > 0); // true
+ * console.log(withFlushedSubnormals(() => tx.update(g, tx.init(g))[0].w[0])); // 0
+ * ```
+ */
+export function withFlushedSubnormals<T>(fn: () => T): T {
+  const before = flushSubnormals;
+  flushSubnormals = true;
+  try {
+    return fn();
+  } finally {
+    flushSubnormals = before;
+  }
+}
+
+function flushArray(a: FloatArray, lo: number, hi: number, min: number): void {
+  for (let i = lo; i < hi; i++) if (Math.abs(a[i]) < min) a[i] = a[i] * 0; // ±0, NaN stays NaN
+}
+
+function flushedCopy(a: FloatArray, lo: number, n: number, min: number): FloatArray {
+  const c = a.slice(lo, lo + n);
+  flushArray(c, 0, n, min);
+  return c;
+}
+
 /** Where the value of a node comes from when the plan runs. */
 type Source =
   | { kind: 'updates' }
@@ -81,19 +120,23 @@ export interface KernelOutputs {
 export function runPlan(plan: KernelPlan, inputs: KernelInputs, outputs: KernelOutputs, lo: number, hi: number, scratch?: FloatArray[]): void {
   const n = hi - lo;
   const temps = scratch ?? Array.from({ length: plan.temps }, () => allocate(inputs.dtype, n));
-  // Resolve a source to (array, offset) or a uniform number.
+  const flush = flushSubnormals ? MIN_NORMAL[inputs.dtype] : 0;
+  // Resolve a source to (array, offset) or a uniform number. In flush mode, inputs are read through
+  // flushed copies (XLA's denormals-are-zero).
+  const input = (a: FloatArray): { arr: FloatArray; off: number } => (flush ? { arr: flushedCopy(a, lo, n, flush), off: 0 } : { arr: a, off: lo });
   const resolve = (s: Source): { arr: FloatArray; off: number } | number => {
     switch (s.kind) {
-      case 'updates': return { arr: inputs.updates, off: lo };
+      case 'updates': return input(inputs.updates);
       case 'params': {
         if (!inputs.params) throw new Error('kernel reads params but none were given');
-        return { arr: inputs.params, off: lo };
+        return input(inputs.params);
       }
-      case 'state': return { arr: inputs.state[s.name], off: lo };
+      case 'state': return input(inputs.state[s.name]);
       case 'scalar': {
         const v = inputs.scalars[s.name];
         if (v === undefined) throw new Error(`kernel scalar '${s.name}' was not provided`);
-        return typeof v === 'number' ? v : { arr: v, off: lo };
+        if (typeof v === 'number') return Math.abs(v) < flush ? v * 0 : v;
+        return input(v);
       }
       case 'temp': return { arr: temps[s.slot], off: 0 };
     }
@@ -107,6 +150,7 @@ export function runPlan(plan: KernelPlan, inputs: KernelInputs, outputs: KernelO
     } else {
       binaryLoop(step.op, resolve(step.a), resolve(step.b), dst, n);
     }
+    if (flush) flushArray(dst, 0, n, flush);
   }
   writeOut(resolve(plan.updates), outputs.updates, lo, n);
   for (const k of Object.keys(plan.state)) writeOut(resolve(plan.state[k]), outputs.state[k], lo, n);
@@ -115,6 +159,7 @@ export function runPlan(plan: KernelPlan, inputs: KernelInputs, outputs: KernelO
 function writeOut(src: { arr: FloatArray; off: number } | number, dst: FloatArray, lo: number, n: number): void {
   if (typeof src === 'number') { dst.fill(src, lo, lo + n); return; }
   if (src.arr === dst && src.off === lo) return;
+  if (src.arr === dst) { dst.copyWithin(lo, src.off, src.off + n); return; }
   dst.set(src.arr.subarray(src.off, src.off + n), lo);
 }
 

@@ -1,6 +1,7 @@
 import { type Dtype, roundTo } from '../core/dtype.js';
 import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
+import { powInt } from '../core/pow.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -46,8 +47,9 @@ const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), e
  * ```
  *
  * `t` is the step count after incrementing (int32, saturating at 2^31-1). The bias correction
- * `1 - b1^t` is computed in double from b1 rounded to the leaf dtype and then rounded once, so that a
- * low-precision dtype cannot round it to zero early; `v` needs none (a max is not biased towards 0).
+ * `1 - b1^t` is computed in the leaf's dtype exactly as XLA does (`b1^t` rounded, then `1 - ...`
+ * rounded); `v` needs none (a max is not biased towards 0). Once `b1^t` underflows, the correction is
+ * exactly 1, so a saturated count stays harmless.
  * With `eps = 0` and a zero gradient, `0/0` gives NaN, exactly as in optax.
  *
  * @param options - `b1` (default 0.9), `b2` (0.999), `eps` (1e-8); each a number or an array
@@ -70,6 +72,9 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   return elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
+    // On a one-leaf tree XLA multiplies by the reciprocal of the bias correction instead (see
+    // ElementwiseDefinition.singleLeafKernel); 1/bias is rounded to the dtype like any op.
+    singleLeafKernel: { updates: ex.div(ex.mul(mu, ex.div(ex.scalar('one'), ex.scalar('bias'))), nu), state: { mu, nu } },
     stateLeaves: ['mu', 'nu'],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('scale_by_adamax'),
@@ -77,13 +82,14 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     scalars: ({ count }, dtype: Dtype) => {
       const t = safeIncrement(count);
       return {
+        one: 1,
         b1: hyperScalar(b1, dtype),
         one_minus_b1: hyperScalar(b1, dtype, (x) => 1 - x),
         b2: hyperScalar(b2, dtype),
         eps: hyperScalar(eps, dtype),
-        // 1 - b1^t in double from b1 in the leaf dtype, rounded once (optax computes it in full
-        // precision, then casts it to the moment's dtype).
-        bias: hyperScalar(b1, dtype, (x) => 1 - Math.pow(roundTo(dtype, x), t)),
+        // 1 - b1^t as XLA computes it in the leaf dtype: b1^t rounded to the dtype (pow in double,
+        // then rounded, is the correctly rounded float32 pow), then the subtraction rounded again.
+        bias: hyperScalar(b1, dtype, (x) => 1 - roundTo(dtype, powInt(roundTo(dtype, x), t))),
       };
     },
   });

@@ -1,0 +1,90 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { adamax } from '../alias/adamax.js';
+import { chain } from '../transforms/chain.js';
+import { identity } from '../transforms/identity.js';
+import { scale } from '../transforms/scale.js';
+import { scaleByAdamax } from '../transforms/scale-by-adamax.js';
+import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
+import { scaleBySchedule } from '../transforms/scale-by-schedule.js';
+import { setToZero } from '../transforms/set-to-zero.js';
+import * as S from '../schedules/index.js';
+import { type Spec, decodeTree } from './format.js';
+import { isDictNode } from '../tree/structure.js';
+
+/**
+ * THE table from optax's snake_case names (as the vectors spell them) to optax-ts's API. Every
+ * transformation and schedule the conformance runner can build is listed here, once.
+ */
+
+/** What a builder gets: the spec's arguments (arrays decoded) and the file's dtype mode. */
+export interface BuildContext {
+  /** `float32` for JAX's default mode, `float64` under x64: schedules compute in it. */
+  readonly dtype: Dtype;
+}
+
+type Args = Readonly<Record<string, any>>;
+
+/** Raised for a name the table does not have: the case fails with this reason. */
+export class NotAvailableError extends Error {
+  override name = 'NotAvailableError';
+}
+
+/** A learning-rate-like argument: a number, or `{schedule: spec}`. */
+function scalarOrSchedule(v: unknown, ctx: BuildContext): number | Schedule {
+  if (isDictNode(v) && 'schedule' in v) return buildSchedule(v.schedule as Spec, ctx);
+  return v as number;
+}
+
+/** Schedule builders, by optax name. */
+export const SCHEDULES: Readonly<Record<string, (a: Args, ctx: BuildContext) => Schedule>> = {
+  constant_schedule: (a, { dtype }) => S.constantSchedule({ value: a.value, dtype }),
+  linear_schedule: (a, { dtype }) => S.linearSchedule({ initValue: a.init_value, endValue: a.end_value, transitionSteps: a.transition_steps, transitionBegin: a.transition_begin, dtype }),
+  polynomial_schedule: (a, { dtype }) => S.polynomialSchedule({ initValue: a.init_value, endValue: a.end_value, power: a.power, transitionSteps: a.transition_steps, transitionBegin: a.transition_begin, dtype }),
+  exponential_decay: (a, { dtype }) => S.exponentialDecay({ initValue: a.init_value, transitionSteps: a.transition_steps, decayRate: a.decay_rate, transitionBegin: a.transition_begin, staircase: a.staircase, endValue: a.end_value, dtype }),
+  cosine_decay_schedule: (a, { dtype }) => S.cosineDecaySchedule({ initValue: a.init_value, decaySteps: a.decay_steps, alpha: a.alpha, exponent: a.exponent, dtype }),
+  warmup_cosine_decay_schedule: (a, { dtype }) => S.warmupCosineDecaySchedule({ ...warmupCosineArgs(a), dtype }),
+  warmup_exponential_decay_schedule: (a, { dtype }) => S.warmupExponentialDecaySchedule({ initValue: a.init_value, peakValue: a.peak_value, warmupSteps: a.warmup_steps, transitionSteps: a.transition_steps, decayRate: a.decay_rate, transitionBegin: a.transition_begin, staircase: a.staircase, endValue: a.end_value, dtype }),
+  warmup_constant_schedule: (a, { dtype }) => S.warmupConstantSchedule({ initValue: a.init_value, peakValue: a.peak_value, warmupSteps: a.warmup_steps, dtype }),
+  piecewise_constant_schedule: (a, { dtype }) => S.piecewiseConstantSchedule({ initValue: a.init_value, boundariesAndScales: a.boundaries_and_scales, dtype }),
+  piecewise_interpolate_schedule: (a, { dtype }) => S.piecewiseInterpolateSchedule({ interpolateType: a.interpolate_type, initValue: a.init_value, boundariesAndScales: a.boundaries_and_scales, dtype }),
+  join_schedules: (a, ctx) => S.joinSchedules({ schedules: (a.schedules as Spec[]).map((s) => buildSchedule(s, ctx)), boundaries: a.boundaries }),
+  cosine_onecycle_schedule: (a, { dtype }) => S.cosineOnecycleSchedule({ transitionSteps: a.transition_steps, peakValue: a.peak_value, pctStart: a.pct_start, divFactor: a.div_factor, finalDivFactor: a.final_div_factor, dtype }),
+  linear_onecycle_schedule: (a, { dtype }) => S.linearOnecycleSchedule({ transitionSteps: a.transition_steps, peakValue: a.peak_value, pctStart: a.pct_start, pctFinal: a.pct_final, divFactor: a.div_factor, finalDivFactor: a.final_div_factor, dtype }),
+  sgdr_schedule: (a, { dtype }) => S.sgdrSchedule({ cosineKwargs: (a.cosine_kwargs as Args[]).map(warmupCosineArgs), dtype }),
+};
+
+function warmupCosineArgs(a: Args) {
+  return { initValue: a.init_value, peakValue: a.peak_value, warmupSteps: a.warmup_steps, decaySteps: a.decay_steps, endValue: a.end_value, exponent: a.exponent };
+}
+
+/** Transformation builders, by optax name. */
+export const TRANSFORMS: Readonly<Record<string, (a: Args, ctx: BuildContext) => GradientTransformation<any>>> = {
+  adamax: (a, ctx) => adamax(scalarOrSchedule(a.learning_rate, ctx), { b1: a.b1, b2: a.b2, eps: a.eps }),
+  scale_by_adamax: (a) => scaleByAdamax({ b1: a.b1, b2: a.b2, eps: a.eps }),
+  chain: (a, ctx) => chain(...(a.transforms as Spec[]).map((s) => buildTransform(s, ctx))),
+  scale: (a) => scale(a.step_size),
+  scale_by_learning_rate: (a, ctx) => scaleByLearningRate(scalarOrSchedule(a.learning_rate, ctx), { flipSign: a.flip_sign }),
+  scale_by_schedule: (a, ctx) => scaleBySchedule(scalarOrSchedule(a.step_size_fn, ctx) as Schedule),
+  set_to_zero: () => setToZero(),
+  identity: () => identity(),
+};
+
+function decodeArgs(spec: Spec): Args {
+  return Object.fromEntries(Object.entries(spec.args ?? {}).map(([k, v]) => [k, decodeTree(v)]));
+}
+
+/** Builds a schedule from its spec. */
+export function buildSchedule(spec: Spec, ctx: BuildContext): Schedule {
+  const build = SCHEDULES[spec.name];
+  if (!build) throw new NotAvailableError(`schedule '${spec.name}' is not available in optax-ts`);
+  return build(decodeArgs(spec), ctx);
+}
+
+/** Builds a transformation from its spec. */
+export function buildTransform(spec: Spec, ctx: BuildContext): GradientTransformation<any> {
+  const build = TRANSFORMS[spec.name];
+  if (!build) throw new NotAvailableError(`transformation '${spec.name}' is not available in optax-ts`);
+  return build(decodeArgs(spec), ctx);
+}

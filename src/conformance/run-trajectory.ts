@@ -1,0 +1,68 @@
+import type { Dtype } from '../core/dtype.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { applyUpdates } from '../transforms/apply-updates.js';
+import { withFlushedSubnormals } from '../kernel/interpret.js';
+import { isDictNode } from '../tree/structure.js';
+import { type Agreement, compareNumber, compareTrees } from './compare.js';
+import { type Spec, type VectorCase, decodeTree } from './format.js';
+import { buildTransform } from './registry.js';
+
+interface TrajectoryStep {
+  grads: unknown;
+  updates: unknown;
+  params: unknown;
+  state?: { count: number; mu: unknown; nu: unknown };
+  hyperparams?: Record<string, unknown>;
+}
+
+/** Sets hyperparameters in an injectHyperparams state; provided by the inject-hyperparams module. */
+export type SetHyperparams = (state: any, values: Record<string, unknown>) => any;
+
+/** Puts `count` into the scale_by_adamax state (the first `{count, mu, nu}` found). */
+function withInitialCount(state: any, count: number): any {
+  if (isDictNode(state) && 'count' in state && 'mu' in state && 'nu' in state) return { ...state, count };
+  if (Array.isArray(state)) {
+    let done = false;
+    return state.map((s) => {
+      if (done) return s;
+      const r = withInitialCount(s, count);
+      done = r !== s;
+      return r;
+    });
+  }
+  return state;
+}
+
+/**
+ * Runs a `trajectory` case: `state = init(params)`, then for each step `update` and `applyUpdates`,
+ * comparing updates, params and (where recorded) scale_by_adamax's state with the reference.
+ */
+export function runTrajectory(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams): void {
+  // The vectors come from XLA on CPU, which flushes subnormals; evaluate the same way so that every
+  // element can be compared bit for bit (IEEE subnormals would otherwise differ where they occur).
+  withFlushedSubnormals(() => runSteps(c, dtype, acc, setHyperparams));
+}
+
+function runSteps(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams): void {
+  const tx: GradientTransformation<any> = buildTransform(c.optimizer as Spec, { dtype });
+  let params = decodeTree(c.params);
+  let state = tx.init(params);
+  if (typeof c.initial_count === 'number') state = withInitialCount(state, c.initial_count);
+  const extraArgs = c.extra_args === undefined ? undefined : (decodeTree(c.extra_args) as Record<string, unknown>);
+  (c.steps as TrajectoryStep[]).forEach((step, k) => {
+    if (step.hyperparams) {
+      if (!setHyperparams) throw new Error('this case sets hyperparameters but inject_hyperparams is not available');
+      state = setHyperparams(state, decodeTree(step.hyperparams));
+    }
+    const [updates, next] = tx.update(decodeTree(step.grads), state, params, extraArgs);
+    state = next;
+    params = applyUpdates(params, updates);
+    compareTrees(updates, decodeTree(step.updates), { kind: 'exact' }, `step[${k}].updates`, acc);
+    compareTrees(params, decodeTree(step.params), { kind: 'exact' }, `step[${k}].params`, acc);
+    if (step.state) {
+      compareNumber(state.count, step.state.count, `step[${k}].state.count`, acc);
+      compareTrees(state.mu, decodeTree(step.state.mu), { kind: 'exact' }, `step[${k}].state.mu`, acc);
+      compareTrees(state.nu, decodeTree(step.state.nu), { kind: 'exact' }, `step[${k}].state.nu`, acc);
+    }
+  });
+}

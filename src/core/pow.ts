@@ -1,0 +1,78 @@
+/**
+ * `x ** n` for an integer `n`, correctly rounded to double.
+ *
+ * XLA computes `b1 ** count` with the C library's `pow`, which is correctly rounded; V8's `Math.pow`
+ * is not (`Math.pow(0.9, 4)` is `0.6561000000000001`, one ulp above `0.6561`), and one ulp in the
+ * bias correction is one ulp in every float64 update. So the power is computed here by squaring in
+ * double-double arithmetic (about 106 significant bits), with the binary exponent kept apart so that
+ * nothing overflows or underflows on the way, and rounded once at the end.
+ */
+
+const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for splitting a double into two halves.
+const view = new DataView(new ArrayBuffer(8));
+
+/** The exponent e with 2^e <= |x| < 2^(e+1), for finite non-zero x. */
+function exponentOf(x: number): number {
+  view.setFloat64(0, x);
+  const bits = (view.getUint16(0) >> 4) & 0x7ff;
+  if (bits !== 0) return bits - 1023;
+  return exponentOf(x * 2 ** 64) - 64; // subnormal
+}
+
+/** x * 2^k without intermediate overflow or underflow of the power of two. */
+export function scaleByPowerOfTwo(x: number, k: number): number {
+  while (k > 1000) { x *= 2 ** 1000; k -= 1000; }
+  while (k < -1000) { x *= 2 ** -1000; k += 1000; }
+  return x * 2 ** k;
+}
+
+/** Dekker's exact product: returns [p, e] with p + e === a * b exactly (no overflow assumed). */
+function twoProduct(a: number, b: number): [number, number] {
+  const p = a * b;
+  let c = SPLITTER * a;
+  const ah = c - (c - a), al = a - ah;
+  c = SPLITTER * b;
+  const bh = c - (c - b), bl = b - bh;
+  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
+}
+
+/** A double-double number hi + lo, times 2^exp, with |hi| in [1, 2). */
+interface Scaled { hi: number; lo: number; exp: number }
+
+function multiply(a: Scaled, b: Scaled): Scaled {
+  const [p, e] = twoProduct(a.hi, b.hi);
+  const err = e + (a.hi * b.lo + a.lo * b.hi);
+  const hi = p + err;
+  const lo = err - (hi - p);
+  // Renormalize hi into [1, 2): multiplying by a power of two is exact.
+  const k = exponentOf(hi);
+  return { hi: hi * 2 ** -k, lo: lo * 2 ** -k, exp: a.exp + b.exp + k };
+}
+
+/**
+ * `x ** n` for a non-negative integer `n`, correctly rounded (to the nearest double).
+ *
+ * @example
+ * ```ts
+ * import { powInt } from 'optax-ts';
+ * console.log(powInt(0.9, 4), Math.pow(0.9, 4)); // 0.6561 0.6561000000000001
+ * ```
+ */
+export function powInt(x: number, n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`powInt: n must be a non-negative integer, got ${n}`);
+  if (n === 0) return 1;
+  if (x === 0 || !Number.isFinite(x)) return Math.pow(x, n);
+  const negative = x < 0 && n % 2 === 1;
+  const ex = exponentOf(Math.abs(x));
+  let base: Scaled = { hi: Math.abs(x) * 2 ** -ex, lo: 0, exp: ex };
+  let acc: Scaled = { hi: 1, lo: 0, exp: 0 };
+  for (let m = n; m > 0; m = Math.floor(m / 2)) {
+    if (m % 2 === 1) acc = multiply(acc, base);
+    if (m > 1) base = multiply(base, base);
+  }
+  // Far outside the double range the answer is 0 or Infinity whatever the rounding.
+  if (acc.exp > 1100) return negative ? -Infinity : Infinity;
+  if (acc.exp < -1200) return negative ? -0 : 0;
+  const r = acc.exp >= -1021 ? scaleByPowerOfTwo(acc.hi + acc.lo, acc.exp) : scaleByPowerOfTwo(acc.hi, acc.exp) + scaleByPowerOfTwo(acc.lo, acc.exp);
+  return negative ? -r : r;
+}

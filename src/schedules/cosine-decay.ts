@@ -1,0 +1,72 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import { add, cos, div, fromInt, intPow, mul, pow, toDtype } from './float.js';
+import { defineSchedule } from './typed.js';
+import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+
+/** Options of {@link cosineDecaySchedule}. */
+export interface CosineDecayScheduleOptions {
+  /** The initial value `I`. */
+  initValue: number;
+  /** The number of steps `T` to decay over (an integer `> 0`). */
+  decaySteps: number;
+  /** The minimum multiplier `alpha`: the value ends at `alpha * I` (default 0). */
+  alpha?: number;
+  /** The exponent `p` applied to the cosine factor (finite, `>= 0`; default 1). */
+  exponent?: number;
+  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
+  dtype?: Dtype;
+}
+
+/**
+ * Cosine decay (optax's `cosine_decay_schedule`, from Loshchilov & Hutter's SGDR):
+ *
+ * ```text
+ * schedule(t) = alpha * I + (1 - alpha) * I * (0.5 * (1 + cos(pi * t / T)))^p   if t <= T
+ *               alpha * I                                                   if t > T
+ * ```
+ *
+ * computed as optax does: `I * ((1 - alpha) * (0.5 * (1 + cos(pi * min(t, T) / T)))^p + alpha)`.
+ * This one is computed in JAX's *default* float dtype: `jnp.minimum(count, float(decay_steps))` mixes
+ * the int32 count with a Python float, which gives a weakly typed default float -- float32 in 32-bit
+ * mode, float64 under x64 (unlike the linear and exponential schedules, which are float32 in both).
+ * An integer `exponent` is evaluated by repeated multiplication (`lax.integer_pow`, as for a Python int
+ * exponent); the default exponent 1 gives the same bits either way.
+ *
+ * Rejected (RangeError/TypeError): `decaySteps` that is not an integer in `[1, 2^31-1]` (optax raises
+ * for `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
+ * (infinite at `t = T`), an unknown `dtype`; and, when called, a step count that is not an int32.
+ *
+ * @example
+ * ```ts
+ * import { cosineDecaySchedule } from 'optax-ts';
+ * const schedule = cosineDecaySchedule({ initValue: 1, decaySteps: 20, alpha: 0.1 });
+ * console.log(schedule(10), schedule(10000)); // 0.5499999523162842 0.10000000149011612
+ * const x64 = cosineDecaySchedule({ initValue: 1, decaySteps: 20, alpha: 0.1, dtype: 'float64' });
+ * console.log(x64(10), x64(10000)); // 0.55 0.1
+ * ```
+ */
+export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedule {
+  const fn = 'cosineDecaySchedule';
+  checkOptions(fn, options);
+  const initValue = checkFinite(fn, 'initValue', options.initValue);
+  const decaySteps = checkSteps(fn, 'decaySteps', options.decaySteps, 1);
+  const alpha = checkFinite(fn, 'alpha', options.alpha ?? 0);
+  const exponent = checkAtLeast(fn, 'exponent', options.exponent ?? 1, 0, ' (a negative exponent is infinite at t = decaySteps)');
+  const mode = checkDtype(fn, options.dtype);
+
+  const d = mode; // the default float dtype: the value is weakly typed
+  const steps = toDtype(d, decaySteps); // float(decay_steps), cast to d
+  const pi = toDtype(d, Math.PI); // jnp.pi (a Python float)
+  const oneMinusAlpha = toDtype(d, 1 - alpha); // Python arithmetic, then cast
+  const alphaD = toDtype(d, alpha);
+  const init = toDtype(d, initValue);
+  const integerExponent = Number.isSafeInteger(exponent);
+  const exponentD = toDtype(d, exponent);
+  return defineSchedule(fn, mode, 'weak', (count) => {
+    const t = Math.min(fromInt(d, count), steps);
+    const cosine = mul(d, 0.5, add(d, 1, cos(d, div(d, mul(d, pi, t), steps))));
+    const powered = integerExponent ? intPow(d, cosine, exponent) : pow(d, cosine, exponentD);
+    return mul(d, init, add(d, mul(d, oneMinusAlpha, powered), alphaD));
+  });
+}

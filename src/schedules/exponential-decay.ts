@@ -1,0 +1,88 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import { div, fromInt, mul, pow, subInt32, toDtype } from './float.js';
+import { defineSchedule } from './typed.js';
+import { checkBoolean, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+
+/** Options of {@link exponentialDecay}. */
+export interface ExponentialDecayOptions {
+  /** The initial value. */
+  initValue: number;
+  /**
+   * The steps `T` per factor of `decayRate` (an integer `>= 0`). `0` gives a constant schedule returning
+   * `initValue`, as optax does for `transition_steps <= 0`.
+   */
+  transitionSteps: number;
+  /** The decay rate `r` (finite, `> 0`; `> 1` makes it a growth). */
+  decayRate: number;
+  /** Steps `B` before decaying starts, the value being held at `initValue` (default 0). */
+  transitionBegin?: number;
+  /** If true, decay in discrete steps: the exponent is `floor((t - B) / T)` (default false). */
+  staircase?: boolean;
+  /**
+   * Where the decay stops (default: none): a floor when `decayRate < 1`, a ceiling otherwise.
+   */
+  endValue?: number;
+  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
+  dtype?: Dtype;
+}
+
+/**
+ * Exponential decay (optax's `exponential_decay`):
+ *
+ * ```text
+ * schedule(t) = initValue                                    if t <= B
+ *               initValue * decayRate ** ((t - B) / T)       otherwise
+ * ```
+ *
+ * with `B = transitionBegin`, `T = transitionSteps`; with `staircase` the exponent is
+ * `floor((t - B) / T)`. With `endValue`, the result is `max(value, endValue)` when `decayRate < 1`
+ * and `min(value, endValue)` otherwise.
+ *
+ * Computed in float32 in both modes, as optax does: the exponent `(t - B) / T` of an int32 count is a
+ * float32 even under x64, and every Python float meeting it is cast to float32 (so `endValue: 0.05`
+ * comes back as 0.05000000074505806). `decayRate ** p` is float32 `pow`.
+ *
+ * Rejected (RangeError/TypeError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate <= 0`
+ * (optax returns `initValue` for a zero rate and NaNs for a negative one), `transitionSteps` or
+ * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), a
+ * non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an int32.
+ *
+ * @example
+ * ```ts
+ * import { exponentialDecay } from 'optax-ts';
+ * const schedule = exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, endValue: 0.1 });
+ * console.log(schedule(0), schedule(5), schedule(7), schedule(100)); // 1 0.5 0.37892913818359375 0.10000000149011612
+ * ```
+ */
+export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
+  const fn = 'exponentialDecay';
+  checkOptions(fn, options);
+  const initValue = checkFinite(fn, 'initValue', options.initValue);
+  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps);
+  const rate = checkPositive(fn, 'decayRate', options.decayRate);
+  const begin = checkSteps(fn, 'transitionBegin', options.transitionBegin ?? 0);
+  const staircase = checkBoolean(fn, 'staircase', options.staircase ?? false);
+  const endValue = checkOptionalFinite(fn, 'endValue', options.endValue);
+  const mode = checkDtype(fn, options.dtype);
+
+  // optax: `if transition_steps <= 0: return lambda count: init_value` -- the Python float itself.
+  if (steps === 0) return defineSchedule(fn, mode, 'python', () => initValue);
+
+  const d: Dtype = 'float32'; // int32 / int -> float32, in both modes
+  const init = toDtype(d, initValue);
+  const rateF = toDtype(d, rate);
+  const stepsF = fromInt(d, steps);
+  const end = endValue === undefined ? undefined : toDtype(d, endValue);
+  const floor = rate < 1; // optax: clip_fn = jnp.maximum if decay_rate < 1.0 else jnp.minimum
+  return defineSchedule(fn, mode, 'float32', (count) => {
+    const decreased = subInt32(count, begin); // int32 arithmetic (it wraps)
+    let p = div(d, fromInt(d, decreased), stepsF);
+    if (staircase) p = Math.floor(p);
+    // jnp.where(decreased_count <= 0, init_value, init_value * decay_rate ** p): both branches are
+    // float32 (the Python init_value is cast by the where).
+    const value = decreased <= 0 ? init : mul(d, init, pow(d, rateF, p));
+    if (end === undefined) return value;
+    return floor ? Math.max(value, end) : Math.min(value, end);
+  });
+}

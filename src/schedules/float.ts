@@ -1,0 +1,98 @@
+/**
+ * Scalar arithmetic as XLA's CPU backend performs it, for the schedules.
+ *
+ * optax evaluates a schedule op by op (eagerly), each op an XLA computation on one scalar. To get the
+ * same bits in JS we round after every op to the op's dtype, in optax's order of operations:
+ * - `+ - * /` of two float32 values computed in double and rounded once with `Math.fround` are exactly
+ *   the IEEE float32 results (double has more than 2*24+2 bits, so the double rounding is innocuous).
+ * - XLA's CPU runtime runs with flush-to-zero and denormals-are-zero (see conformance/FORMAT.md):
+ *   subnormal inputs count as zero and subnormal results become zero. Every op here does the same.
+ *   Python constants (init_value, ...) are converted to float32 on the host by numpy, so they are
+ *   rounded with {@link toDtype} (no flush) and only flushed when an op reads them.
+ * - `cos` and `pow` of float32 are computed in double and rounded to float32; this reproduces every
+ *   recorded value (XLA calls libm's `cosf`/`powf`, which are within an ulp of the exact result and,
+ *   on the recorded vectors, equal to the correctly rounded value that this gives).
+ *
+ * @internal
+ */
+import type { Dtype } from '../core/dtype.js';
+
+/** The smallest normal float32 (2^-126) and float64 (2^-1022). */
+const MIN_NORMAL_F32 = 1.1754943508222875e-38;
+const MIN_NORMAL_F64 = 2.2250738585072014e-308;
+
+/** Flushes a subnormal of `dtype` to a zero of the same sign (XLA CPU's FTZ/DAZ). */
+export function ftz(dtype: Dtype, x: number): number {
+  const min = dtype === 'float32' ? MIN_NORMAL_F32 : MIN_NORMAL_F64;
+  return x !== 0 && x > -min && x < min ? (x < 0 ? -0 : 0) : x;
+}
+
+/** Rounds a host-side (python) constant to `dtype`, as numpy's cast does: no flush. */
+export function toDtype(dtype: Dtype, x: number): number {
+  return dtype === 'float32' ? Math.fround(x) : x;
+}
+
+/** The result of an XLA op: rounded to `dtype`, then flushed. */
+export function res(dtype: Dtype, x: number): number {
+  return ftz(dtype, dtype === 'float32' ? Math.fround(x) : x);
+}
+
+/** `a + b` in `dtype` (operands already of `dtype`). */
+export function add(d: Dtype, a: number, b: number): number {
+  return res(d, ftz(d, a) + ftz(d, b));
+}
+
+/** `a - b` in `dtype`. */
+export function sub(d: Dtype, a: number, b: number): number {
+  return res(d, ftz(d, a) - ftz(d, b));
+}
+
+/** `a * b` in `dtype`. */
+export function mul(d: Dtype, a: number, b: number): number {
+  return res(d, ftz(d, a) * ftz(d, b));
+}
+
+/** `a / b` in `dtype`. */
+export function div(d: Dtype, a: number, b: number): number {
+  return res(d, ftz(d, a) / ftz(d, b));
+}
+
+/** `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`). */
+export function cos(d: Dtype, x: number): number {
+  return res(d, Math.cos(ftz(d, x)));
+}
+
+/** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`). */
+export function pow(d: Dtype, x: number, y: number): number {
+  return res(d, Math.pow(ftz(d, x), ftz(d, y)));
+}
+
+/**
+ * `x ** n` for an integer `n`, as `lax.integer_pow` lowers it: `x*x` for 2, `(x*x)*x` for 3, `1/x` for
+ * -1, otherwise square-and-multiply from the lowest bit (each product rounded), and `1 / acc` for a
+ * negative `n`. jnp.power takes this path when the exponent is a concrete Python int, which is how
+ * optax's `frac**power` and `cosine_decay**exponent` run for integer powers; it can differ from the
+ * correctly rounded `pow` by an ulp (e.g. for n = 3).
+ */
+export function intPow(d: Dtype, x: number, n: number): number {
+  if (n === 0) return 1;
+  let m = Math.abs(n);
+  let base = x;
+  let acc: number | undefined;
+  while (m > 0) {
+    if (m % 2 === 1) acc = acc === undefined ? base : mul(d, acc, base);
+    m = Math.floor(m / 2);
+    if (m > 0) base = mul(d, base, base);
+  }
+  return n < 0 ? div(d, 1, acc as number) : (acc as number);
+}
+
+/** An int32 converted to `dtype` (XLA's convert: round to nearest even, e.g. 2^31-1 -> 2^31 in float32). */
+export function fromInt(d: Dtype, n: number): number {
+  return d === 'float32' ? Math.fround(n) : n;
+}
+
+/** int32 subtraction with two's-complement wrap-around, like XLA's `s32` subtract. */
+export function subInt32(a: number, b: number): number {
+  return (a - b) | 0;
+}

@@ -1,0 +1,89 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import { add, div, fromInt, intPow, mul, pow, sub, subInt32, toDtype } from './float.js';
+import { defineSchedule } from './typed.js';
+import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+
+/** Options of {@link polynomialSchedule}. */
+export interface PolynomialScheduleOptions {
+  /** Initial value of the scalar to be annealed. */
+  initValue: number;
+  /** End value of the scalar to be annealed. */
+  endValue: number;
+  /** The power `P` of the polynomial used to transition from init to end (finite, `>= 0`). */
+  power: number;
+  /**
+   * Number of steps `T` over which annealing takes place (an integer `>= 0`). `0` disables annealing:
+   * the schedule returns `initValue` for every step, as optax does for `transition_steps <= 0`.
+   */
+  transitionSteps: number;
+  /** Steps `B` before annealing starts, the value being held at `initValue` (default 0). */
+  transitionBegin?: number;
+  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
+  dtype?: Dtype;
+}
+
+/** The shared implementation of polynomialSchedule / linearSchedule (`fn` names the caller in errors). */
+export function polynomialCore(fn: string, options: PolynomialScheduleOptions): Schedule {
+  checkOptions(fn, options);
+  const initValue = checkFinite(fn, 'initValue', options.initValue);
+  const endValue = checkFinite(fn, 'endValue', options.endValue);
+  const power = checkAtLeast(fn, 'power', options.power, 0, ' (a negative power is infinite at the end of the transition)');
+  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps);
+  const begin = checkSteps(fn, 'transitionBegin', options.transitionBegin ?? 0);
+  const mode = checkDtype(fn, options.dtype);
+
+  // optax: `if transition_steps <= 0: return lambda count: init_value` -- the Python float itself.
+  if (steps === 0) return defineSchedule(fn, mode, 'python', () => initValue);
+
+  // Always float32, in both modes: `count / transition_steps` divides an int32 array by a Python int,
+  // and jnp.true_divide promotes int32 to float32 (not to the default float), even under x64. Every
+  // Python float that meets that float32 array is cast to float32.
+  const d: Dtype = 'float32';
+  const scale = toDtype(d, initValue - endValue); // (init_value - end_value) is Python arithmetic
+  const end = toDtype(d, endValue);
+  const stepsF = fromInt(d, steps);
+  // A Python int power (the natural reading of an integer-valued number) goes through
+  // lax.integer_pow (repeated float32 products); any other power through lax.pow.
+  const integerPower = Number.isSafeInteger(power);
+  const powerF = toDtype(d, power);
+  return defineSchedule(fn, mode, 'float32', (count) => {
+    // count = clip(count - transition_begin, 0, transition_steps): int32 arithmetic (it wraps).
+    const c = Math.min(Math.max(subInt32(count, begin), 0), steps);
+    const frac = sub(d, 1, div(d, fromInt(d, c), stepsF));
+    const p = integerPower ? intPow(d, frac, power) : pow(d, frac, powerF);
+    return add(d, mul(d, scale, p), end);
+  });
+}
+
+/**
+ * A schedule with a polynomial transition from `initValue` to `endValue` (optax's
+ * `polynomial_schedule`). With `I = initValue`, `E = endValue`, `B = transitionBegin`,
+ * `T = transitionSteps`, `P = power`:
+ *
+ * ```text
+ * schedule(t) = I                                  if t < B
+ *               (I - E) * (1 - (t - B) / T)^P + E   if B <= t < B + T
+ *               E                                  if t >= B + T
+ * ```
+ *
+ * Computed in float32 in both modes (see the source: the ratio `(t - B) / T` of an int32 count is
+ * float32 even under x64), one rounding per operation in optax's order; an integer `power` is
+ * evaluated by repeated multiplication, as `lax.integer_pow` does for a Python int power. With
+ * `transitionSteps: 0` the schedule returns `initValue` unrounded (optax returns the Python float).
+ *
+ * Rejected (RangeError/TypeError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
+ * `transitionSteps` or `transitionBegin` that is negative, non-integer or beyond int32 (optax would
+ * log and fall back to a constant schedule / to 0 for negative ones), an unknown `dtype`; and, when
+ * called, a step count that is not an int32.
+ *
+ * @example
+ * ```ts
+ * import { polynomialSchedule } from 'optax-ts';
+ * const schedule = polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: 100 });
+ * console.log(schedule(0), schedule(50), schedule(100)); // 1 0.2574999928474426 0.009999999776482582
+ * ```
+ */
+export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
+  return polynomialCore('polynomialSchedule', options);
+}

@@ -1,0 +1,78 @@
+/**
+ * What JAX type a schedule's value has, so that `joinSchedules` can promote like `jnp.where` does.
+ *
+ * optax's schedules do not all return the same type, and which one decides the bits:
+ * - `'python'`: a Python float returned as is (`constant_schedule`, and the fallbacks that return
+ *   `init_value`), never rounded: even in 32-bit mode it is the double.
+ * - `'weak'`: a weakly typed array of JAX's default float dtype (float32, or float64 with x64). An int32
+ *   count meeting a Python float (`jnp.minimum(count, float(decay_steps))`) gives this.
+ * - `'float32'`: a strongly typed float32 array, in both modes. `count / transition_steps` with an int32
+ *   count is float32 even under x64 (jnp's true_divide turns int32 into float32), so every schedule
+ *   built on such a ratio is float32.
+ * - `'float64'`: a strongly typed float64 array (x64 mode only): `piecewise_interpolate_schedule`'s
+ *   `jnp.cumprod` drops weak typing.
+ *
+ * `jnp.where(c, a, b)` promotes: python+python -> weak; python+X -> X; weak+float32 -> float32 (so an
+ * x64 weak float64 value is rounded to float32); weak+float64 -> float64; float32+float64 -> float64.
+ *
+ * @internal
+ */
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import { res, toDtype } from './float.js';
+import { checkCount } from './validate.js';
+
+/** The JAX type of a schedule's value (see the module comment). */
+export type ValueKind = 'python' | 'weak' | 'float32' | 'float64';
+
+/** What optax-ts knows about one of its own schedules. */
+export interface ScheduleInfo {
+  /** The JAX mode it was built for. */
+  readonly mode: Dtype;
+  /** The type of its value. */
+  readonly kind: ValueKind;
+}
+
+const registry = new WeakMap<Schedule, ScheduleInfo>();
+
+/**
+ * Wraps a raw evaluator (which may assume an int32 count) into a public schedule that checks its count,
+ * and records its type for {@link joinSchedules}.
+ */
+export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number) => number): Schedule {
+  const schedule: Schedule = (count: number) => raw(checkCount(name, count));
+  registry.set(schedule, { mode, kind });
+  return schedule;
+}
+
+/** The recorded type of an optax-ts schedule, or undefined for any other function. */
+export function scheduleInfo(schedule: Schedule): ScheduleInfo | undefined {
+  return registry.get(schedule);
+}
+
+/** The type of `jnp.where(c, a, b)` for values of types `a` and `b`. */
+export function promoteKinds(a: ValueKind, b: ValueKind): ValueKind {
+  if (a === 'python' && b === 'python') return 'weak';
+  if (a === b) return a;
+  if (a === 'python') return b;
+  if (b === 'python') return a;
+  if (a === 'float64' || b === 'float64') return 'float64';
+  return 'float32'; // weak + float32
+}
+
+/** The dtype a value of `kind` is stored in (`undefined` for a Python float: a double, never rounded). */
+export function kindDtype(mode: Dtype, kind: ValueKind): Dtype | undefined {
+  if (kind === 'python') return undefined;
+  if (kind === 'weak') return mode;
+  return kind;
+}
+
+/**
+ * Converts a value of type `from` to type `to`. A Python float is cast on the host (numpy: plain
+ * rounding); an array is converted by XLA (rounding, then flush-to-zero).
+ */
+export function convertKind(mode: Dtype, from: ValueKind, to: ValueKind, x: number): number {
+  const d = kindDtype(mode, to);
+  if (d === undefined) return x;
+  return from === 'python' ? toDtype(d, x) : res(d, x);
+}
