@@ -43,10 +43,17 @@ export function walkTrees(
   const isLeaf = options.isLeaf ?? isArrayLeaf;
   const names = options.names ?? trees.map((_, i) => (i === 0 ? 'the first tree' : `tree ${i}`));
   const root = options.root ?? 'params';
+  // First each tree on its own, so that a value that is not a tree at all is reported as such (rather
+  // than as a mismatch with another tree).
+  const check = (x: unknown, path: TreePath): void => {
+    checkNode(x, path, isLeaf, root);
+    if (x === null || isLeaf(x)) return;
+    if (Array.isArray(x)) x.forEach((v, i) => check(v, [...path, i]));
+    else for (const k of Object.keys(x as object)) check((x as Record<string, unknown>)[k], [...path, k]);
+  };
+  trees.forEach((t) => check(t, []));
   const go = (nodes: unknown[], path: TreePath): void => {
     const first = nodes[0];
-    checkNode(first, path, isLeaf, root);
-    for (let i = 1; i < nodes.length; i++) checkNode(nodes[i], path, isLeaf, root);
     const mismatch = (i: number, what: string): never => {
       throw new OptaxError(`${names[i]} does not match ${names[0]}: ${what}`, path, root);
     };

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { checkVectorsFile, runVectorsFile, summaryLine } from '../../src/conformance/runner.js';
+import type { VectorsFile } from '../../src/conformance/format.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const load = (name: string): VectorsFile => checkVectorsFile(JSON.parse(readFileSync(join(root, 'conformance', name), 'utf8')), name);
+
+/** Case kinds whose support is still on the roadmap (flax msgpack interop): they must fail, and say why. */
+const ROADMAP_KINDS = new Set(['flax_msgpack_state']);
+
+for (const file of ['public_f32.json', 'public_f64.json', 'torch_public.json']) {
+  test(`every supported case of ${file} passes`, () => {
+    const results = runVectorsFile(load(file));
+    assert.ok(results.length > 0);
+    for (const r of results) {
+      if (ROADMAP_KINDS.has(r.kind)) {
+        assert.equal(r.passed, false);
+        assert.match(r.reason ?? '', /not supported/);
+        continue;
+      }
+      assert.ok(r.passed, `${r.name}: ${r.reason}`);
+      assert.equal(r.agreement.passed, r.agreement.total);
+    }
+  });
+}
+
+/** Flips the lowest bit of element `index` of a base64 float array. */
+function flipBit(b64: string, index: number, width: number): string {
+  const bytes = Buffer.from(b64, 'base64');
+  bytes[index * width] ^= 1;
+  return bytes.toString('base64');
+}
+
+test('a deliberately corrupted vector makes the runner fail that case (1 ulp is caught)', () => {
+  const file = structuredClone(load('public_f32.json')) as any;
+  const c = file.cases.find((x: any) => x.name === 'scale_by_adamax_defaults');
+  const leaf = c.steps[3].updates.w;
+  leaf.b64 = flipBit(leaf.b64, 5, 4);
+  file.cases = [c, file.cases.find((x: any) => x.name === 'adamax_defaults_tree')];
+  const [bad, good] = runVectorsFile(file);
+  assert.equal(bad.passed, false);
+  assert.equal(bad.agreement.worstUlps, 1);
+  assert.match(bad.reason ?? '', /step\[3\]\.updates\.w\[5\]/);
+  assert.equal(good.passed, true);
+  assert.equal(summaryLine([bad, good]), '1 passed, 1 failed');
+});
+
+test('an unknown transformation fails with that reason, not a crash', () => {
+  const file = structuredClone(load('public_f32.json')) as any;
+  const c = file.cases.find((x: any) => x.name === 'adamax_defaults_tree');
+  c.optimizer = { name: 'lion', args: { learning_rate: 0.1 } };
+  file.cases = [c];
+  const [r] = runVectorsFile(file);
+  assert.equal(r.passed, false);
+  assert.match(r.reason ?? '', /transformation 'lion' is not available in optax-ts/);
+});
+
+test('the CLI runs any file in the format, prints a line per case and ends with "N passed, M failed"', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optax-ts-'));
+  const file = structuredClone(load('public_f64.json')) as any;
+  file.cases = file.cases.slice(0, 3);
+  const ok = join(dir, 'ok.json');
+  writeFileSync(ok, JSON.stringify(file));
+  file.cases[1].steps[0].params.b.b64 = flipBit(file.cases[1].steps[0].params.b.b64, 0, 8);
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify(file));
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'conformance', ...args], { encoding: 'utf8', cwd: root });
+  const good = cli(ok);
+  const lines = good.stdout.trim().split('\n');
+  assert.equal(good.status, 0, good.stderr);
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^PASS  public_f64\/doc_example_quadratic .* bit-identical 100\.00% .* worst 0 ulp$/);
+  assert.equal(lines.at(-1), '3 passed, 0 failed');
+  const failing = cli(bad, join(dir, 'missing.json'));
+  assert.equal(failing.status, 1);
+  assert.equal(failing.stdout.trim().split('\n').at(-1), '2 passed, 2 failed');
+});
