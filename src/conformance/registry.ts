@@ -9,6 +9,7 @@ import { scaleByAdamax } from '../transforms/scale-by-adamax.js';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
 import { scaleBySchedule } from '../transforms/scale-by-schedule.js';
 import { setToZero } from '../transforms/set-to-zero.js';
+import { addDecayedWeights } from '../transforms/add-decayed-weights.js';
 import * as S from '../schedules/index.js';
 import { type Spec, decodeTree } from './format.js';
 import { isDictNode } from '../tree/structure.js';
@@ -87,4 +88,30 @@ export function buildTransform(spec: Spec, ctx: BuildContext): GradientTransform
   const build = TRANSFORMS[spec.name];
   if (!build) throw new NotAvailableError(`transformation '${spec.name}' is not available in optax-ts`);
   return build(decodeArgs(spec), ctx);
+}
+
+/** `torch.optim.Adamax`'s arguments, as the torch vectors record them. */
+export interface TorchAdamaxArgs {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weight_decay?: number;
+  maximize?: boolean;
+}
+
+/**
+ * The optax-ts chain that reproduces `torch.optim.Adamax(params, lr, betas, eps, weight_decay,
+ * maximize)`: torch negates the gradient for `maximize`, then adds L2 weight decay to the gradient
+ * (`g + wd * p`, before the moments — unlike adamaxw's decoupled decay), then runs Adamax.
+ * `adamaxIndex` is where scaleByAdamax's state (torch's exp_avg / exp_inf / step) sits in the chain state.
+ */
+export function torchAdamaxChain(a: TorchAdamaxArgs): { tx: GradientTransformation<any[]>; adamaxIndex: number } {
+  const [b1, b2] = a.betas ?? [0.9, 0.999];
+  const tx = chain(
+    a.maximize ? scale(-1) : identity(),
+    addDecayedWeights(a.weight_decay ?? 0),
+    scaleByAdamax({ b1, b2, eps: a.eps ?? 1e-8 }),
+    scaleByLearningRate(a.lr ?? 0.002),
+  );
+  return { tx, adamaxIndex: 2 };
 }

@@ -4,6 +4,7 @@ import type { VectorCase, VectorsFile } from './format.js';
 import { type CaseResult, formatResult } from './result.js';
 import { runSchedule } from './run-schedule.js';
 import { runTrajectory } from './run-trajectory.js';
+import { runTorch } from './run-torch.js';
 
 /** Runs one kind of case, adding to the agreement; throws to fail the case with a reason. */
 type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement) => void;
@@ -12,6 +13,7 @@ type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement) => void;
 const RUNNERS: Readonly<Record<string, CaseRunner>> = {
   trajectory: (c, dtype, acc) => runTrajectory(c, dtype, acc),
   schedule: runSchedule,
+  torch_adamax: runTorch,
 };
 
 /** Runs one case. Never throws: errors become a failed result with the error as the reason. */
