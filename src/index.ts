@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export * from './tree/index.js';
+export * from './schedules/index.js';
 export { type Dtype, type FloatArray, roundTo } from './core/dtype.js';
 export { OptaxError } from './core/errors.js';
 export { safeIncrement, INT32_MAX } from './core/numerics.js';
@@ -24,3 +25,5 @@ export { setToZero } from './transforms/set-to-zero.js';
 export { chain } from './transforms/chain.js';
 export { applyUpdates } from './transforms/apply-updates.js';
 export { adamax, type AdamaxState } from './alias/adamax.js';
+export { toFlaxStateDict, fromFlaxStateDict, StateDictArray, type StateDict } from './interop/flax-state-dict.js';
+export { toFlaxBytes, fromFlaxBytes, encodeFlaxStateDict, decodeFlaxStateDict } from './interop/flax-msgpack.js';

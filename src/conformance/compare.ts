@@ -88,10 +88,10 @@ export function compareTrees(got: unknown, ref: unknown, rule: CompareRule, wher
   }
 }
 
-/** Compares two plain numbers (a step count, say) exactly. */
-export function compareNumber(got: unknown, ref: number, where: string, acc: Agreement): void {
+/** Compares two plain values (a step count, a dtype list) exactly. */
+export function compareValue(got: unknown, ref: unknown, where: string, acc: Agreement): void {
   acc.total++;
   if (Object.is(got, ref)) { acc.identical++; acc.passed++; return; }
   acc.worstUlps = Infinity;
-  acc.firstFailure ??= `${where}: got ${String(got)}, expected ${ref}`;
+  acc.firstFailure ??= `${where}: got ${String(got)}, expected ${String(ref)}`;
 }

@@ -115,3 +115,8 @@ export function torchAdamaxChain(a: TorchAdamaxArgs): { tx: GradientTransformati
   );
   return { tx, adamaxIndex: 2 };
 }
+
+/** Optimizers whose flax-serialized states the vectors hold (`flax_msgpack_state` cases), by name. */
+export const FLAX_OPTIMIZERS: Readonly<Record<string, () => GradientTransformation<any>>> = {
+  adamax: () => adamax(0.01),
+};

@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
-import { type Agreement, compareNumber, compareTrees } from './compare.js';
+import { type Agreement, compareValue, compareTrees } from './compare.js';
 import { type VectorCase, decodeTree } from './format.js';
 import { torchAdamaxChain, type TorchAdamaxArgs } from './registry.js';
 
@@ -34,7 +34,7 @@ export function runTorch(c: VectorCase, _dtype: Dtype, acc: Agreement): void {
       compareTrees(params, decodeTree(step.params), TORCH_TOLERANCE, `step[${k}].params`, acc);
       compareTrees(adamaxState.mu, decodeTree(step.exp_avg), TORCH_TOLERANCE, `step[${k}].exp_avg`, acc);
       compareTrees(adamaxState.nu, decodeTree(step.exp_inf), TORCH_TOLERANCE, `step[${k}].exp_inf`, acc);
-      step.step.forEach((s, i) => compareNumber(adamaxState.count, s, `step[${k}].step[${i}]`, acc));
+      step.step.forEach((s, i) => compareValue(adamaxState.count, s, `step[${k}].step[${i}]`, acc));
     });
   }
 }

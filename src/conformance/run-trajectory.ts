@@ -3,7 +3,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import { withFlushedSubnormals } from '../kernel/interpret.js';
 import { isDictNode } from '../tree/structure.js';
-import { type Agreement, compareNumber, compareTrees } from './compare.js';
+import { type Agreement, compareValue, compareTrees } from './compare.js';
 import { type Spec, type VectorCase, decodeTree } from './format.js';
 import { buildTransform } from './registry.js';
 
@@ -60,7 +60,7 @@ function runSteps(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: 
     compareTrees(updates, decodeTree(step.updates), { kind: 'exact' }, `step[${k}].updates`, acc);
     compareTrees(params, decodeTree(step.params), { kind: 'exact' }, `step[${k}].params`, acc);
     if (step.state) {
-      compareNumber(state.count, step.state.count, `step[${k}].state.count`, acc);
+      compareValue(state.count, step.state.count, `step[${k}].state.count`, acc);
       compareTrees(state.mu, decodeTree(step.state.mu), { kind: 'exact' }, `step[${k}].state.mu`, acc);
       compareTrees(state.nu, decodeTree(step.state.nu), { kind: 'exact' }, `step[${k}].state.nu`, acc);
     }

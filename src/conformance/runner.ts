@@ -5,6 +5,7 @@ import { type CaseResult, formatResult } from './result.js';
 import { runSchedule } from './run-schedule.js';
 import { runTrajectory } from './run-trajectory.js';
 import { runTorch } from './run-torch.js';
+import { runFlax } from './run-flax.js';
 
 /** Runs one kind of case, adding to the agreement; throws to fail the case with a reason. */
 type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement) => void;
@@ -14,6 +15,7 @@ const RUNNERS: Readonly<Record<string, CaseRunner>> = {
   trajectory: (c, dtype, acc) => runTrajectory(c, dtype, acc),
   schedule: runSchedule,
   torch_adamax: runTorch,
+  flax_msgpack_state: runFlax,
 };
 
 /** Runs one case. Never throws: errors become a failed result with the error as the reason. */

@@ -23,6 +23,9 @@ export interface ConstantScheduleOptions {
  *
  * Rejected: a `value` that is not a finite number (TypeError/RangeError).
  *
+ * @param options - `value` (required); `dtype` (default `'float32'`). See {@link ConstantScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { constantSchedule } from 'optax-ts';

@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { add, cos, div, fromInt, intPow, mul, pow, toDtype } from './float.js';
+import { add, cos, div, fromInt, mul, pow, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
 
@@ -12,7 +12,7 @@ export interface CosineDecayScheduleOptions {
   decaySteps: number;
   /** The minimum multiplier `alpha`: the value ends at `alpha * I` (default 0). */
   alpha?: number;
-  /** The exponent `p` applied to the cosine factor (finite, `>= 0`; default 1). */
+  /** The exponent `p` applied to the cosine factor (finite, `>= 0`; default 1), taken as a Python float (`pow`). */
   exponent?: number;
   /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
@@ -30,12 +30,15 @@ export interface CosineDecayScheduleOptions {
  * This one is computed in JAX's *default* float dtype: `jnp.minimum(count, float(decay_steps))` mixes
  * the int32 count with a Python float, which gives a weakly typed default float -- float32 in 32-bit
  * mode, float64 under x64 (unlike the linear and exponential schedules, which are float32 in both).
- * An integer `exponent` is evaluated by repeated multiplication (`lax.integer_pow`, as for a Python int
- * exponent); the default exponent 1 gives the same bits either way.
+ * `exponent` is taken as a Python float, like optax's default `1.0`: the power is `pow` (for an
+ * exponent of 3, optax with a Python int `3` would multiply instead and can differ by an ulp).
  *
  * Rejected (RangeError/TypeError): `decaySteps` that is not an integer in `[1, 2^31-1]` (optax raises
  * for `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
  * (infinite at `t = T`), an unknown `dtype`; and, when called, a step count that is not an int32.
+ *
+ * @param options - `initValue`, `decaySteps` (required); `alpha` (default 0), `exponent` (default 1, a Python float), `dtype` (default `'float32'`). See {@link CosineDecayScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
  *
  * @example
  * ```ts
@@ -61,12 +64,13 @@ export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedu
   const oneMinusAlpha = toDtype(d, 1 - alpha); // Python arithmetic, then cast
   const alphaD = toDtype(d, alpha);
   const init = toDtype(d, initValue);
-  const integerExponent = Number.isSafeInteger(exponent);
+  // optax's exponent is a Python float (default 1.0), so `cosine_decay**exponent` is lax.pow (libm
+  // pow), not lax.integer_pow: pow(x, 3.0) differs from (x*x)*x by an ulp at some steps.
   const exponentD = toDtype(d, exponent);
   return defineSchedule(fn, mode, 'weak', (count) => {
     const t = Math.min(fromInt(d, count), steps);
     const cosine = mul(d, 0.5, add(d, 1, cos(d, div(d, mul(d, pi, t), steps))));
-    const powered = integerExponent ? intPow(d, cosine, exponent) : pow(d, cosine, exponentD);
+    const powered = pow(d, cosine, exponentD);
     return mul(d, init, add(d, mul(d, oneMinusAlpha, powered), alphaD));
   });
 }

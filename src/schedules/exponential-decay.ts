@@ -48,6 +48,9 @@ export interface ExponentialDecayOptions {
  * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), a
  * non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue`, `transitionSteps`, `decayRate` (required); `transitionBegin` (default 0), `staircase` (default false), `endValue` (default none), `dtype` (default `'float32'`). See {@link ExponentialDecayOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { exponentialDecay } from 'optax-ts';

@@ -9,13 +9,15 @@
  *   subnormal inputs count as zero and subnormal results become zero. Every op here does the same.
  *   Python constants (init_value, ...) are converted to float32 on the host by numpy, so they are
  *   rounded with {@link toDtype} (no flush) and only flushed when an op reads them.
- * - `cos` and `pow` of float32 are computed in double and rounded to float32; this reproduces every
- *   recorded value (XLA calls libm's `cosf`/`powf`, which are within an ulp of the exact result and,
- *   on the recorded vectors, equal to the correctly rounded value that this gives).
+ * - `cos` and `pow` are libm calls in XLA (glibc's `cosf`/`powf`/`cos`/`pow`), which return the
+ *   correctly rounded result in all but rare cases. For float32, `Math.cos`/`Math.pow` rounded to
+ *   float32 give that; for float64, `Math.cos`/`Math.pow` are only faithful (an ulp off at ~5% of the
+ *   recorded x64 steps), so float64 uses the correctly rounded versions of ./libm.ts.
  *
  * @internal
  */
 import type { Dtype } from '../core/dtype.js';
+import { cosF64, powF64 } from './libm.js';
 
 /** The smallest normal float32 (2^-126) and float64 (2^-1022). */
 const MIN_NORMAL_F32 = 1.1754943508222875e-38;
@@ -57,22 +59,25 @@ export function div(d: Dtype, a: number, b: number): number {
   return res(d, ftz(d, a) / ftz(d, b));
 }
 
-/** `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`). */
+/**
+ * `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`): for float32 the double `Math.cos`
+ * rounded to float32; for float64 a correctly rounded cos ({@link cosF64}), as glibc's is.
+ */
 export function cos(d: Dtype, x: number): number {
-  return res(d, Math.cos(ftz(d, x)));
+  return d === 'float32' ? res(d, Math.cos(ftz(d, x))) : res(d, cosF64(ftz(d, x)));
 }
 
-/** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`). */
+/** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`), like {@link cos}. */
 export function pow(d: Dtype, x: number, y: number): number {
-  return res(d, Math.pow(ftz(d, x), ftz(d, y)));
+  return d === 'float32' ? res(d, Math.pow(ftz(d, x), ftz(d, y))) : res(d, powF64(ftz(d, x), ftz(d, y)));
 }
 
 /**
  * `x ** n` for an integer `n`, as `lax.integer_pow` lowers it: `x*x` for 2, `(x*x)*x` for 3, `1/x` for
  * -1, otherwise square-and-multiply from the lowest bit (each product rounded), and `1 / acc` for a
  * negative `n`. jnp.power takes this path when the exponent is a concrete Python int, which is how
- * optax's `frac**power` and `cosine_decay**exponent` run for integer powers; it can differ from the
- * correctly rounded `pow` by an ulp (e.g. for n = 3).
+ * optax's `frac**power` runs for `polynomial_schedule(power=2)`; it can differ from the correctly
+ * rounded `pow` by an ulp (e.g. for n = 3).
  */
 export function intPow(d: Dtype, x: number, n: number): number {
   if (n === 0) return 1;

@@ -38,6 +38,9 @@ export interface JoinSchedulesOptions {
  * or not strictly increasing, schedules built for different dtypes (or a `dtype` that contradicts
  * them); and, when called, a step count that is not an int32.
  *
+ * @param options - `schedules`, `boundaries` (required); `dtype` (default: the joined schedules' mode, else `'float32'`). See {@link JoinSchedulesOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { constantSchedule, joinSchedules, linearSchedule } from 'optax-ts';
@@ -49,7 +52,11 @@ export interface JoinSchedulesOptions {
  * ```
  */
 export function joinSchedules(options: JoinSchedulesOptions): Schedule {
-  const fn = 'joinSchedules';
+  return joinCore('joinSchedules', options);
+}
+
+/** {@link joinSchedules}, with `fn` naming the public factory in error messages (e.g. sgdrSchedule). */
+export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
   checkOptions(fn, options);
   const { schedules, boundaries } = options;
   if (!Array.isArray(schedules)) throw new TypeError(`${fn}: schedules must be an array of schedules, got ${typeof schedules}`);

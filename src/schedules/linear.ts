@@ -40,6 +40,9 @@ export interface LinearScheduleOptions {
  * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), an
  * unknown `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue`, `endValue`, `transitionSteps` (required); `transitionBegin` (default 0); `dtype` (default `'float32'`). See {@link LinearScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { linearSchedule } from 'optax-ts';

@@ -32,6 +32,9 @@ export interface PiecewiseConstantScheduleOptions {
  * `[0, 2^31-1]` or given twice, scales that are negative or not finite (optax raises for negative
  * ones), an unknown `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue` (required); `boundariesAndScales` (default none), `dtype` (default `'float32'`). See {@link PiecewiseConstantScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { piecewiseConstantSchedule } from 'optax-ts';

@@ -41,15 +41,22 @@ export interface PiecewiseInterpolateScheduleOptions {
  * that are negative or not finite, accumulated values that overflow the dtype (optax would return NaN
  * at every step), an unknown `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `interpolateType`, `initValue` (required); `boundariesAndScales` (default none), `dtype` (default `'float32'`). See {@link PiecewiseInterpolateScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { piecewiseInterpolateSchedule } from 'optax-ts';
  * const schedule = piecewiseInterpolateSchedule({ interpolateType: 'linear', initValue: 1, boundariesAndScales: { 4: 0.1, 8: 0.1 } });
- * console.log(schedule(2), schedule(4), schedule(6), schedule(10)); // 0.550000011920929 0.10000000149011612 0.05500000715255737 0.010000000707805157
+ * console.log(schedule(2), schedule(4), schedule(6), schedule(10)); // 0.550000011920929 0.10000000149011612 0.054999999701976776 0.010000000707805157
  * ```
  */
 export function piecewiseInterpolateSchedule(options: PiecewiseInterpolateScheduleOptions): Schedule {
-  const fn = 'piecewiseInterpolateSchedule';
+  return piecewiseInterpolateCore('piecewiseInterpolateSchedule', options);
+}
+
+/** {@link piecewiseInterpolateSchedule}, with `fn` naming the public factory in error messages. */
+export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpolateScheduleOptions): Schedule {
   checkOptions(fn, options);
   const type = options.interpolateType;
   if (type !== 'linear' && type !== 'cosine') {

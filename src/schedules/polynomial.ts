@@ -10,7 +10,11 @@ export interface PolynomialScheduleOptions {
   initValue: number;
   /** End value of the scalar to be annealed. */
   endValue: number;
-  /** The power `P` of the polynomial used to transition from init to end (finite, `>= 0`). */
+  /**
+   * The power `P` of the polynomial used to transition from init to end (finite, `>= 0`). An
+   * integer-valued power is taken as a Python int, as in optax's `power=2`: it is evaluated by repeated
+   * float32 products (`lax.integer_pow`); any other power with float32 `pow`.
+   */
   power: number;
   /**
    * Number of steps `T` over which annealing takes place (an integer `>= 0`). `0` disables annealing:
@@ -76,6 +80,9 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions): 
  * `transitionSteps` or `transitionBegin` that is negative, non-integer or beyond int32 (optax would
  * log and fall back to a constant schedule / to 0 for negative ones), an unknown `dtype`; and, when
  * called, a step count that is not an int32.
+ *
+ * @param options - `initValue`, `endValue`, `power`, `transitionSteps` (required); `transitionBegin` (default 0); `dtype` (default `'float32'`). An integer-valued `power` is taken as a Python int (optax's `power=2`). See {@link PolynomialScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
  *
  * @example
  * ```ts

@@ -31,11 +31,14 @@ export interface WarmupConstantScheduleOptions {
  * Rejected (RangeError/TypeError): non-finite `initValue`/`peakValue`, `warmupSteps` that is negative,
  * non-integer or beyond int32, an unknown `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue`, `peakValue`, `warmupSteps` (required); `dtype` (default `'float32'`). See {@link WarmupConstantScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { warmupConstantSchedule } from 'optax-ts';
  * const schedule = warmupConstantSchedule({ initValue: 0, peakValue: 0.1, warmupSteps: 4 });
- * console.log(schedule(1), schedule(4), schedule(100)); // 0.02500000037252903 0.10000000149011612 0.10000000149011612
+ * console.log(schedule(1), schedule(4), schedule(100)); // 0.02499999850988388 0.10000000149011612 0.10000000149011612
  * ```
  */
 export function warmupConstantSchedule(options: WarmupConstantScheduleOptions): Schedule {

@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { cosineDecaySchedule } from './cosine-decay.js';
-import { joinSchedules } from './join.js';
+import { joinCore } from './join.js';
 import { linearSchedule } from './linear.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
 
@@ -17,7 +17,7 @@ export interface WarmupCosineDecayScheduleOptions {
   decaySteps: number;
   /** The value at the end of the decay and afterwards (default 0). */
   endValue?: number;
-  /** The exponent `p` of the cosine factor (finite, `>= 0`; default 1). */
+  /** The exponent `p` of the cosine factor (finite, `>= 0`; default 1), taken as a Python float (`pow`). */
   exponent?: number;
   /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
@@ -45,6 +45,9 @@ export interface WarmupCosineDecayScheduleOptions {
  * or non-integer or beyond int32 (optax raises: the cosine part needs positive decay steps), an unknown
  * `dtype`; and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue`, `peakValue`, `warmupSteps`, `decaySteps` (required); `endValue` (default 0), `exponent` (default 1), `dtype` (default `'float32'`). See {@link WarmupCosineDecayScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { warmupCosineDecaySchedule } from 'optax-ts';
@@ -67,7 +70,7 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOpti
   const dtype = checkDtype(fn, options.dtype);
 
   const alpha = peakValue === 0 ? 0 : endValue / peakValue; // Python arithmetic (double)
-  return joinSchedules({
+  return joinCore(fn, {
     schedules: [
       linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }),
       cosineDecaySchedule({ initValue: peakValue, decaySteps: decaySteps - warmupSteps, alpha, exponent, dtype }),

@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { exponentialDecay } from './exponential-decay.js';
-import { joinSchedules } from './join.js';
+import { joinCore } from './join.js';
 import { linearSchedule } from './linear.js';
 import { checkDtype, checkFinite, checkOptions, checkSteps, rethrowWithin } from './validate.js';
 
@@ -45,6 +45,9 @@ export interface WarmupExponentialDecayScheduleOptions {
  * (non-finite values, negative or non-integer step counts, `decayRate <= 0`, ...), an unknown `dtype`;
  * and, when called, a step count that is not an int32.
  *
+ * @param options - `initValue`, `peakValue`, `warmupSteps`, `transitionSteps`, `decayRate` (required); `transitionBegin` (default 0), `staircase` (default false), `endValue` (default none), `dtype` (default `'float32'`). See {@link WarmupExponentialDecayScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
  * @example
  * ```ts
  * import { warmupExponentialDecaySchedule } from 'optax-ts';
@@ -74,7 +77,7 @@ export function warmupExponentialDecaySchedule(options: WarmupExponentialDecaySc
   } catch (e) {
     rethrowWithin(fn, e);
   }
-  return joinSchedules({
+  return joinCore(fn, {
     schedules: [linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }), decay],
     boundaries: [warmupSteps],
     dtype,

@@ -1,0 +1,74 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Schedule } from '../core/schedule.js';
+import { onecycleBoundaries } from './onecycle.js';
+import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
+import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+
+/** Options of {@link linearOnecycleSchedule}. */
+export interface LinearOnecycleScheduleOptions {
+  /** The length `T` of the cycle (an integer `> 0`). */
+  transitionSteps: number;
+  /** The maximum value, reached at step `int(pctStart * T)`. */
+  peakValue: number;
+  /** The fraction of the cycle spent increasing (in `[0, 1]`, default 0.3). */
+  pctStart?: number;
+  /** The fraction of the cycle after which the value is back at `peakValue / divFactor` (in `[pctStart, 1]`, default 0.85). */
+  pctFinal?: number;
+  /** The initial value is `peakValue / divFactor` (`> 0`, default 25). */
+  divFactor?: number;
+  /** The final value is `peakValue / divFactor / finalDivFactor` (`> 0`, default 1e4). */
+  finalDivFactor?: number;
+  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
+  dtype?: Dtype;
+}
+
+/**
+ * The one-cycle schedule with three linear phases (optax's `linear_onecycle_schedule`, after Smith &
+ * Topin's super-convergence): from `peakValue / divFactor` up to `peakValue` at step
+ * `int(pctStart * T)`, back down to `peakValue / divFactor` at `int(pctFinal * T)`, then down to
+ * `peakValue / divFactor / finalDivFactor` at `T`, and constant afterwards.
+ *
+ * It is {@link piecewiseInterpolateSchedule}`('linear', peakValue / divFactor, {int(pctStart * T):
+ * divFactor, int(pctFinal * T): 1 / divFactor, T: 1 / finalDivFactor})`, with that schedule's mixed
+ * precision (values in the default float dtype, the fraction of each phase in float32).
+ *
+ * Rejected (RangeError/TypeError): `transitionSteps` not an integer in `[1, 2^31-1]` (optax raises for
+ * `<= 0`), a non-finite `peakValue`, `pctStart`/`pctFinal` outside `[0, 1]` or `pctStart > pctFinal`,
+ * phases that truncate to the same step (e.g. `pctFinal = 1`: optax's dict would silently drop a
+ * phase), `divFactor`/`finalDivFactor` not finite and `> 0`, an unknown `dtype`; and, when called, a
+ * step count that is not an int32.
+ *
+ * @param options - `transitionSteps`, `peakValue` (required); `pctStart` (default 0.3), `pctFinal` (default 0.85), `divFactor` (default 25), `finalDivFactor` (default 1e4), `dtype` (default `'float32'`). See {@link LinearOnecycleScheduleOptions}.
+ * @returns The schedule: a function of the int32 step count.
+ *
+ * @example
+ * ```ts
+ * import { linearOnecycleSchedule } from 'optax-ts';
+ * const schedule = linearOnecycleSchedule({ transitionSteps: 100, peakValue: 1 });
+ * console.log(schedule(0), schedule(30), schedule(100)); // 0.03999999910593033 1 0.000003999999989900971
+ * ```
+ */
+export function linearOnecycleSchedule(options: LinearOnecycleScheduleOptions): Schedule {
+  const fn = 'linearOnecycleSchedule';
+  checkOptions(fn, options);
+  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
+  const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
+  const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);
+  const pctFinal = checkFinite(fn, 'pctFinal', options.pctFinal ?? 0.85);
+  if (!(pctStart >= 0 && pctStart <= 1)) throw new RangeError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
+  if (!(pctFinal >= 0 && pctFinal <= 1)) throw new RangeError(`${fn}: pctFinal must be in [0, 1], got ${pctFinal}`);
+  if (pctStart > pctFinal) throw new RangeError(`${fn}: pctStart must be <= pctFinal, got pctStart = ${pctStart}, pctFinal = ${pctFinal}`);
+  const divFactor = checkPositive(fn, 'divFactor', options.divFactor ?? 25);
+  const finalDivFactor = checkPositive(fn, 'finalDivFactor', options.finalDivFactor ?? 1e4);
+  const dtype = checkDtype(fn, options.dtype);
+  const initValue = peakValue / divFactor; // Python arithmetic (double)
+  if (!Number.isFinite(initValue)) throw new RangeError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
+
+  // Python: int(pct * transition_steps) truncates a double product.
+  const boundariesAndScales = onecycleBoundaries(fn, [
+    ['pctStart * transitionSteps', Math.trunc(pctStart * steps), divFactor],
+    ['pctFinal * transitionSteps', Math.trunc(pctFinal * steps), 1 / divFactor],
+    ['transitionSteps', steps, 1 / finalDivFactor],
+  ]);
+  return piecewiseInterpolateCore(fn, { interpolateType: 'linear', initValue, boundariesAndScales, dtype });
+}
