@@ -34,7 +34,7 @@ export type AdamaxState = [ScaleByAdamaxState, EmptyState | ScaleByScheduleState
  *   params = applyUpdates(params, updates);
  *   state = next;
  * }
- * console.log(f(params.x).toFixed(4)); // 13.8743
+ * console.log(f(params.x).toFixed(4)); // 13.8922
  * ```
  */
 export function adamax(learningRate: ScalarOrSchedule, options: ScaleByAdamaxOptions = {}): GradientTransformation<AdamaxState> {

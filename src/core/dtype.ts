@@ -19,7 +19,8 @@ export type FloatArray = Float32Array | Float64Array;
  * @example
  * ```ts
  * import { roundTo } from 'optax-ts';
- * console.log(roundTo('float32', 0.1) === 0.1); // false: 0.1 is not a float32
+ * // 0.1 is not a float32: it rounds to 0.10000000149011612
+ * console.log(roundTo('float32', 0.1) === 0.1, roundTo('float32', 0.1)); // false 0.10000000149011612
  * console.log(roundTo('float64', 0.1) === 0.1); // true
  * ```
  */

@@ -1,4 +1,12 @@
-/** The largest int32: optax's step counters are int32 and stop here instead of wrapping. */
+/**
+ * The largest int32: optax's step counters are int32 and stop here instead of wrapping.
+ *
+ * @example
+ * ```ts
+ * import { INT32_MAX, safeIncrement } from 'optax-ts';
+ * console.log(INT32_MAX, safeIncrement(INT32_MAX) === INT32_MAX); // 2147483647 true
+ * ```
+ */
 export const INT32_MAX = 2147483647;
 
 /**

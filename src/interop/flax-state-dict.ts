@@ -11,7 +11,16 @@ import { describe, isDictNode } from '../tree/structure.js';
  * (step counters are int32, flags bool) or, for hyperparameters, by `floatDtype`.
  */
 
-/** A state-dict leaf: an array with its dtype and shape (numpy's ndarray, as flax writes it). */
+/**
+ * A state-dict leaf: an array with its dtype and shape (numpy's ndarray, as flax writes it).
+ *
+ * @example
+ * ```ts
+ * import { StateDictArray } from 'optax-ts';
+ * const count = new StateDictArray('int32', [], new Int32Array([7]));
+ * console.log(count.dtype, count.shape, count.data[0]); // int32 [] 7
+ * ```
+ */
 export class StateDictArray {
   constructor(
     readonly dtype: 'float32' | 'float64' | 'int32' | 'bool',
@@ -74,7 +83,7 @@ export function toFlaxStateDict(state: unknown, floatDtype: 'float32' | 'float64
  * const tx = adamax(0.01);
  * const state = tx.init({ w: new Float32Array(2) });
  * const back = fromFlaxStateDict(state, toFlaxStateDict(state));
- * console.log(back[0].count, back[0].mu.w); // 0 Float32Array(2) [ 0, 0 ]
+ * console.log(back[0].count, back[0].mu); // 0 { w: Float32Array(2) [ 0, 0 ] }
  * ```
  */
 export function fromFlaxStateDict<S>(template: S, stateDict: StateDict, path: TreePath = []): S {

@@ -127,6 +127,28 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
 /**
  * Makes a {@link GradientTransformation} from an elementwise definition. `update` evaluates the kernel
  * op by op on each leaf (the reference path); `init` makes zero state trees shaped like the params.
+ *
+ * @example
+ * ```ts
+ * import { elementwise, ex, roundTo } from 'optax-ts';
+ * // optax's trace (heavy-ball momentum), t = g + decay * t_old, u = t, written once: init, update
+ * // and the fused engine all derive from it.
+ * const t = ex.add(ex.updates, ex.mul(ex.scalar('decay'), ex.state('trace')));
+ * const trace = elementwise<Record<string, never>, { trace: { w: Float32Array } }>({
+ *   name: 'trace',
+ *   kernel: { updates: t, state: { trace: t } },
+ *   stateLeaves: ['trace'],
+ *   initControl: () => ({}),
+ *   checkControl: () => {},
+ *   advance: (control) => control,
+ *   scalars: (_control, dtype) => ({ decay: roundTo(dtype, 0.9) }), // rounded to the leaf dtype, as JAX does
+ * });
+ * let state = trace.init({ w: new Float32Array(2) });
+ * let u;
+ * [u, state] = trace.update({ w: new Float32Array([1, 2]) }, state);
+ * [u, state] = trace.update({ w: new Float32Array([1, 2]) }, state);
+ * console.log(u.w, Array.from(state.trace.w)); // Float32Array(2) [ 1.899999976158142, 3.799999952316284 ] [ 1.899999976158142, 3.799999952316284 ]
+ * ```
  */
 export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
   const compiled: CompiledElementwise<C> = {

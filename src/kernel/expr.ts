@@ -43,7 +43,17 @@ export interface Kernel {
 const UPDATES: Expr = Object.freeze({ kind: 'updates' });
 const PARAMS: Expr = Object.freeze({ kind: 'params' });
 
-/** Builders for {@link Expr} nodes, so kernels read like the math. */
+/**
+ * Builders for {@link Expr} nodes, so kernels read like the math.
+ *
+ * @example
+ * ```ts
+ * import { ex } from 'optax-ts';
+ * // optax's update_moment, mu = (1 - b1) * g + b1 * mu, as a graph:
+ * const mu = ex.add(ex.mul(ex.scalar('one_minus_b1'), ex.updates), ex.mul(ex.scalar('b1'), ex.state('mu')));
+ * console.log(mu.kind, JSON.stringify(ex.mul(ex.scalar('lr'), ex.updates))); // binary {"kind":"binary","op":"mul","a":{"kind":"scalar","name":"lr"},"b":{"kind":"updates"}}
+ * ```
+ */
 export const ex = {
   updates: UPDATES,
   params: PARAMS,

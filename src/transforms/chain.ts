@@ -13,7 +13,8 @@ import type { Params, Updates } from '../tree/tree.js';
  * const tx = chain(scaleByAdamax(), scaleByLearningRate(0.1));
  * const state = tx.init({ w: new Float32Array(1) });
  * const [u] = tx.update({ w: new Float32Array([5]) }, state);
- * console.log(u.w, state.length); // Float32Array(1) [ -0.10000000149011612 ] 2
+ * // Not exactly -0.1: as in optax, the bias correction 1 - 0.9^1 is computed in float32 (0.100000024).
+ * console.log(u.w, state.length); // Float32Array(1) [ -0.09999998658895493 ] 2
  * ```
  */
 export function chain(...transforms: GradientTransformation<any>[]): GradientTransformation<any[]> {

@@ -61,7 +61,9 @@ const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), e
  * const tx = scaleByAdamax();
  * const params = { w: new Float32Array([1, -2]) };
  * const [updates, state] = tx.update({ w: new Float32Array([0.5, -4]) }, tx.init(params));
- * console.log(updates.w, state.count); // Float32Array(2) [ 1, -1 ] 1
+ * // The first step is g (1 - b1) / (1 - b1^1) / (|g| + eps), about ±1; not exactly, because (as in
+ * // optax) the bias correction 1 - 0.9^1 is computed in float32: 0.100000024.
+ * console.log(updates.w, state.count); // Float32Array(2) [ 0.9999998211860657, -0.9999998211860657 ] 1
  * ```
  */
 export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTransformation<ScaleByAdamaxState> {

@@ -6,6 +6,13 @@ import type { TreePath } from './path.js';
  * Broadcasts `data` of shape `from` to shape `to` by numpy's rules (dimensions aligned from the right;
  * each of `from` is 1 or equal). The result has `to`'s size, in `data`'s dtype. optax-ts requires the
  * result to have the leaf's shape: a hyperparameter may not grow a leaf.
+ *
+ * @example
+ * ```ts
+ * import { broadcastTo } from 'optax-ts';
+ * console.log(broadcastTo(new Float32Array([1, 2]), [2], [2, 2])); // Float32Array(4) [ 1, 2, 1, 2 ]
+ * console.log(broadcastTo(new Float32Array([1, 2]), [2, 1], [2, 2])); // Float32Array(4) [ 1, 1, 2, 2 ]
+ * ```
  */
 export function broadcastTo(data: FloatArray, from: readonly number[], to: readonly number[], path: TreePath = [], what = 'hyperparameter'): FloatArray {
   const size = to.reduce((a, b) => a * b, 1);

@@ -76,6 +76,14 @@ export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayL
 
 /**
  * Rebuilds `structure` with its leaves (in {@link treeLeaves} order) replaced by `leaves`.
+ *
+ * @example
+ * ```ts
+ * import { treeLeaves, treeUnflatten } from 'optax-ts';
+ * const tree = { w: new Float32Array([1, 2]), b: [null, new Float32Array([3])] };
+ * const { leaves } = treeLeaves<Float32Array>(tree);
+ * console.log(treeUnflatten(tree, leaves.map((leaf) => leaf.map((v) => 2 * v)))); // { w: Float32Array(2) [ 2, 4 ], b: [ null, Float32Array(1) [ 6 ] ] }
+ * ```
  */
 export function treeUnflatten(structure: unknown, leaves: readonly unknown[], isLeaf: IsLeaf = isArrayLeaf): any {
   const order = treeLeaves(structure, isLeaf).paths.map((p) => JSON.stringify(p));

@@ -5,7 +5,15 @@ import type { TreePath } from './path.js';
 /** Tells whether a value is a leaf; defaults to {@link isArrayLeaf}. */
 export type IsLeaf = (x: unknown) => boolean;
 
-/** A plain object used as a dict node (not a class instance, not an array). */
+/**
+ * A plain object used as a dict node (not a class instance, not an array).
+ *
+ * @example
+ * ```ts
+ * import { isDictNode } from 'optax-ts';
+ * console.log(isDictNode({ w: 1 }), isDictNode(Object.create(null)), isDictNode([1]), isDictNode(new Map()), isDictNode(null)); // true true false false false
+ * ```
+ */
 export function isDictNode(x: unknown): x is Record<string, unknown> {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
   const proto = Object.getPrototypeOf(x);
@@ -34,6 +42,21 @@ function checkNode(x: unknown, path: TreePath, isLeaf: IsLeaf, root: string): vo
  * every tree there. Throws an {@link OptaxError} naming the path at the first mismatch (dict keys, list
  * length, null vs leaf, non-tree values), before `visit` has seen anything past it... and since every
  * caller validates before writing, nothing is changed on failure.
+ *
+ * @example
+ * ```ts
+ * import { formatPath, walkTrees } from 'optax-ts';
+ * const params = { w: [new Float32Array([1, 2])], b: new Float32Array([3]) };
+ * const grads = { b: new Float32Array([6]), w: [new Float32Array([4, 5])] };
+ * const visited: string[] = [];
+ * walkTrees([params, grads], ([p, g], path) => visited.push(`${formatPath(path)}: ${p} / ${g}`));
+ * console.log(visited); // [ 'params.b: 3 / 6', 'params.w[0]: 1,2 / 4,5' ]
+ * try {
+ *   walkTrees([params, { b: new Float32Array([6]) }], () => {}, { names: ['params', 'grads'] });
+ * } catch (e) {
+ *   console.log((e as Error).message); // params: grads does not match params: missing key(s) w
+ * }
+ * ```
  */
 export function walkTrees(
   trees: readonly unknown[],
