@@ -10,6 +10,15 @@ import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
 import { scaleBySchedule } from '../transforms/scale-by-schedule.js';
 import { setToZero } from '../transforms/set-to-zero.js';
 import { addDecayedWeights } from '../transforms/add-decayed-weights.js';
+import { adamaxw } from '../alias/adamaxw.js';
+import { clip } from '../transforms/clip.js';
+import { clipByGlobalNorm } from '../transforms/clip-by-global-norm.js';
+import { applyIfFinite } from '../transforms/apply-if-finite.js';
+import { multiSteps } from '../transforms/multi-steps.js';
+import { masked } from '../transforms/masked.js';
+import { partition } from '../transforms/partition.js';
+import { ema } from '../transforms/ema.js';
+import { injectHyperparams } from '../transforms/inject-hyperparams.js';
 import * as S from '../schedules/index.js';
 import { type Spec, decodeTree } from './format.js';
 import { isDictNode } from '../tree/structure.js';
@@ -70,7 +79,26 @@ export const TRANSFORMS: Readonly<Record<string, (a: Args, ctx: BuildContext) =>
   scale_by_schedule: (a, ctx) => scaleBySchedule(scalarOrSchedule(a.step_size_fn, ctx) as Schedule),
   set_to_zero: () => setToZero(),
   identity: () => identity(),
+  adamaxw: (a, ctx) => adamaxw(scalarOrSchedule(a.learning_rate, ctx), { b1: a.b1, b2: a.b2, eps: a.eps, weightDecay: scalarOrSchedule(a.weight_decay, ctx), mask: a.mask }),
+  add_decayed_weights: (a, ctx) => addDecayedWeights(scalarOrSchedule(a.weight_decay, ctx), { mask: a.mask }),
+  clip: (a) => clip(a.max_delta),
+  clip_by_global_norm: (a) => clipByGlobalNorm(a.max_norm),
+  apply_if_finite: (a, ctx) => applyIfFinite(buildTransform(a.inner, ctx), { maxConsecutiveErrors: a.max_consecutive_errors }),
+  MultiSteps: (a, ctx) => multiSteps(buildTransform(a.opt, ctx), { everyKSchedule: scalarOrSchedule(a.every_k_schedule, ctx), useGradMean: a.use_grad_mean }),
+  masked: (a, ctx) => masked(buildTransform(a.inner, ctx), a.mask),
+  partition: (a, ctx) => buildPartition(a, ctx),
+  multi_transform: (a, ctx) => buildPartition(a, ctx),
+  ema: (a) => ema(a.decay, { debias: a.debias, accumulatorDtype: a.accumulator_dtype }),
+  inject_hyperparams: (a, ctx) => injectHyperparams(INJECTABLE[a.inner as string])(Object.fromEntries(Object.entries(a.hyperparams as Args).map(([k, v]) => [k, scalarOrSchedule(v, ctx)]))),
 };
+
+/** The optimizer factories `inject_hyperparams` specs may name, by optax name. */
+const INJECTABLE: Record<string, (...args: never[]) => GradientTransformation<any>> = { adamax, adamaxw, scale_by_adamax: scaleByAdamax };
+
+function buildPartition(a: Args, ctx: BuildContext): GradientTransformation<any> {
+  const transforms = Object.fromEntries(Object.entries(a.transforms as Record<string, Spec>).map(([k, s]) => [k, buildTransform(s, ctx)]));
+  return partition(transforms, a.param_labels);
+}
 
 function decodeArgs(spec: Spec): Args {
   return Object.fromEntries(Object.entries(spec.args ?? {}).map(([k, v]) => [k, decodeTree(v)]));
@@ -119,4 +147,5 @@ export function torchAdamaxChain(a: TorchAdamaxArgs): { tx: GradientTransformati
 /** Optimizers whose flax-serialized states the vectors hold (`flax_msgpack_state` cases), by name. */
 export const FLAX_OPTIMIZERS: Readonly<Record<string, () => GradientTransformation<any>>> = {
   adamax: () => adamax(0.01),
+  inject_adamax: () => injectHyperparams(adamax)({ learning_rate: 0.01 }),
 };

@@ -4,6 +4,7 @@ import type { VectorCase, VectorsFile } from './format.js';
 import { type CaseResult, formatResult } from './result.js';
 import { runSchedule } from './run-schedule.js';
 import { runTrajectory } from './run-trajectory.js';
+import { setHyperparams } from '../transforms/inject-hyperparams.js';
 import { runTorch } from './run-torch.js';
 import { runFlax } from './run-flax.js';
 
@@ -12,7 +13,7 @@ type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement) => void;
 
 /** How each case kind is run. A kind not listed fails with the reason that it is not supported. */
 const RUNNERS: Readonly<Record<string, CaseRunner>> = {
-  trajectory: (c, dtype, acc) => runTrajectory(c, dtype, acc),
+  trajectory: (c, dtype, acc) => runTrajectory(c, dtype, acc, setHyperparams),
   schedule: runSchedule,
   torch_adamax: runTorch,
   flax_msgpack_state: runFlax,

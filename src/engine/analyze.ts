@@ -1,0 +1,214 @@
+import type { Dtype } from '../core/dtype.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import type { Kernel } from '../kernel/expr.js';
+import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
+import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
+import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
+import { isDictNode } from '../tree/structure.js';
+import type { Tree } from '../tree/tree.js';
+import { type LeafTable, leavesOf } from './leaves.js';
+import { labelMask } from './labels.js';
+
+/**
+ * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
+ * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
+ * stages to some leaves, and `clipByGlobalNorm` at the very start becomes a reduction followed by a
+ * stage. Anything else makes the whole transformation run on the reference path.
+ */
+
+/** Where a stage's per-step scalars come from. */
+export type StageSource =
+  | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>> }
+  | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction };
+
+/** One elementwise stage of the flattened chain. */
+export interface Stage {
+  /** Position in the flattened chain. */
+  readonly index: number;
+  readonly name: string;
+  readonly kernel: Kernel;
+  readonly stateLeaves: readonly string[];
+  readonly source: StageSource;
+  /** The leaves it runs on, in flattening order. */
+  readonly leaves: readonly number[];
+  /** The index tree as the stage sees it (null where masked out): the structure of its state trees. */
+  readonly context: Tree;
+  /** The dtypes of its leaves, in order of first appearance (its scalars are computed for these). */
+  readonly dtypes: readonly Dtype[];
+  /** Its control state (e.g. `{count}`), updated after each step. */
+  control: Record<string, unknown>;
+}
+
+/** The state layout, mirroring the transformation's structure. */
+export type StateNode =
+  | { readonly kind: 'chain'; readonly parts: readonly StateNode[] }
+  | { readonly kind: 'stage'; readonly stage: number }
+  | { readonly kind: 'masked'; readonly inner: StateNode }
+  | { readonly kind: 'partition'; readonly labels: readonly string[]; readonly groups: readonly StateNode[] };
+
+/**
+ * A mask or labels function: optax calls it at every update with the updates, so the engine calls it
+ * each step (with the gradients, masked like the updates at that level) and checks that the leaves it
+ * selects are still the compiled ones.
+ */
+export interface DynamicSelection {
+  /** The masks enclosing this node, outermost first (applied to the gradients to get its input). */
+  readonly enclosing: readonly MaskTree[];
+  /** The leaves each selection covers, as compiled (one entry for a mask, one per label for labels). */
+  readonly expected: readonly (readonly number[])[];
+  /** Evaluates the selection on a tree: the leaves of each entry (throws like the reference would). */
+  select(tree: Tree): number[][];
+}
+
+/** The fusable structure of a transformation, or why it is not fusable. */
+export type Analysis =
+  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[] }
+  | { readonly fusable: false; readonly reason: string };
+
+class NotFusable extends Error {}
+
+interface Level {
+  /** The index tree at this level (masked by every enclosing mask). */
+  readonly tree: Tree;
+  readonly enclosing: readonly MaskTree[];
+}
+
+/**
+ * Analyzes `tx` against the parameter leaves. `state` is `tx.init(params)` (it provides the initial
+ * control states and confirms the layout); `params` is what mask and label functions are called with
+ * at compile time, as `init` calls them.
+ */
+export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown): Analysis {
+  const stages: Stage[] = [];
+  const dynamic: DynamicSelection[] = [];
+  const visit = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    if (t.parts) {
+      if (!Array.isArray(s) || s.length !== t.parts.length) throw new NotFusable(`${t.name}: unexpected state layout`);
+      return { kind: 'chain', parts: t.parts.map((p, i) => visit(p, s[i], level)) };
+    }
+    if (t.elementwise) return { kind: 'stage', stage: addElementwise(t, s, level) };
+    if (t.combinator?.kind === 'masked') {
+      if (!isDictNode(s) || !('inner_state' in s)) throw new NotFusable('masked: unexpected state layout');
+      const inner = withMask(t.combinator.mask as Mask, level, params);
+      return { kind: 'masked', inner: visit(t.combinator.inner, s.inner_state, inner) };
+    }
+    if (t.combinator?.kind === 'partition') return visitPartition(t, s, level);
+    const reduction = (t as { reduction?: GlobalNormReduction }).reduction;
+    if (reduction && stages.length === 0 && level.enclosing.length === 0) {
+      // The norm is taken over the gradients only when nothing runs before the clip, on every leaf.
+      return { kind: 'stage', stage: addStage(t.name, reduction.kernel, [], { kind: 'globalNorm', reduction }, {}, level) };
+    }
+    throw new NotFusable(`${t.name} cannot be fused${reduction ? ' here (only as the first transformation)' : ''}`);
+  };
+
+  const addElementwise = (t: GradientTransformation<unknown>, s: unknown, level: Level): number => {
+    const def = t.elementwise as CompiledElementwise<Record<string, unknown>>;
+    let control: Record<string, unknown>;
+    try {
+      control = splitState(def, s).control;
+    } catch {
+      throw new NotFusable(`${t.name}: its state is not the one its definition describes`);
+    }
+    // The reference picks the kernel by the number of leaves of the tree the stage receives (XLA
+    // rewrites a division by a scalar on a one-leaf tree); so does the engine.
+    const kernel = kernelForTree(def, leavesOf(table, level.tree).length).kernel;
+    const keys = Object.keys(kernel.state);
+    if (keys.length !== def.stateLeaves.length || !def.stateLeaves.every((k) => keys.includes(k))) {
+      throw new NotFusable(`${t.name}: its kernel's state outputs differ from its state leaves`);
+    }
+    return addStage(t.name, kernel, def.stateLeaves, { kind: 'elementwise', def }, control, level);
+  };
+
+  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level): number => {
+    const leaves = leavesOf(table, level.tree);
+    const dtypes: Dtype[] = [];
+    for (const i of leaves) if (!dtypes.includes(table.leaves[i].dtype)) dtypes.push(table.leaves[i].dtype);
+    if (source.kind === 'elementwise') probeScalars(name, source.def, control, dtypes);
+    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control });
+    return stages.length - 1;
+  };
+
+  const withMask = (mask: Mask, level: Level, p: Tree): Level => {
+    const resolved = resolveMask(mask, maskAll(p, level.enclosing), 'masked');
+    const tree = checkLevel(maskTree(level.tree, resolved, 'params'));
+    if (typeof mask === 'function') {
+      const enclosing = level.enclosing;
+      dynamic.push({
+        enclosing,
+        expected: [leavesOf(table, tree)],
+        select: (updates) => [leavesOf(table, maskTree(level.tree, resolveMask(mask, updates, 'masked'), 'updates'))],
+      });
+    }
+    return { tree, enclosing: [...level.enclosing, resolved] };
+  };
+
+  const visitPartition = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    const info = t.combinator as { kind: 'partition'; transforms: Readonly<Record<string, GradientTransformation<unknown>>>; labels: unknown };
+    const known = Object.keys(info.transforms);
+    if (!isDictNode(s) || !isDictNode(s.inner_states)) throw new NotFusable('partition: unexpected state layout');
+    const labelsOf = (tree: Tree) => (typeof info.labels === 'function' ? info.labels(tree) : info.labels);
+    const labels = labelsOf(maskAll(params, level.enclosing));
+    const masks = known.map((k) => labelMask(labels, k));
+    const groups = known.map((k, i) => {
+      const inner = s.inner_states as Record<string, unknown>;
+      const ms = inner[k];
+      if (!isDictNode(ms) || !('inner_state' in ms)) throw new NotFusable('partition: unexpected state layout');
+      const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
+      return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
+    });
+    if (typeof info.labels === 'function') {
+      dynamic.push({
+        enclosing: level.enclosing,
+        expected: masks.map((m) => leavesOf(table, maskTree(level.tree, m, 'params'))),
+        select: (updates) => {
+          const l = labelsOf(updates);
+          return known.map((k) => leavesOf(table, maskTree(level.tree, labelMask(l, k), 'updates')));
+        },
+      });
+    }
+    return { kind: 'partition', labels: known, groups };
+  };
+
+  try {
+    const root = visit(tx, state, { tree: table.indexTree, enclosing: [] });
+    return { fusable: true, stages, root, dynamic };
+  } catch (e) {
+    if (e instanceof NotFusable) return { fusable: false, reason: e.message };
+    throw e;
+  }
+}
+
+/**
+ * A mask that removes the whole tree hands the inner transformation `null` params, which some
+ * transformations reject (`add_decayed_weights` throws): only the reference path reproduces that.
+ */
+function checkLevel(tree: Tree): Tree {
+  if (tree === null) throw new NotFusable('a mask or label selects no part of the tree (the inner transformation then sees null params)');
+  return tree;
+}
+
+/** Applies the enclosing masks to a tree, outermost first (what a nested combinator receives). */
+export function maskAll(tree: Tree, masks: readonly MaskTree[]): Tree {
+  let t = tree;
+  for (const m of masks) t = maskTree(t, m, 'updates');
+  return t;
+}
+
+/**
+ * Array (broadcast) hyperparameters cannot be fused: a stage whose scalars are arrays runs on the
+ * reference path. Probed once with the initial control; a probe that throws (e.g. a schedule that
+ * rejects step 0) is left for the step to report, exactly as the reference would.
+ */
+function probeScalars(name: string, def: ElementwiseDefinition<Record<string, unknown>>, control: Record<string, unknown>, dtypes: readonly Dtype[]): void {
+  for (const dtype of dtypes) {
+    let scalars: Readonly<Record<string, unknown>>;
+    try {
+      scalars = def.scalars(control, dtype, undefined);
+    } catch {
+      continue;
+    }
+    for (const [k, v] of Object.entries(scalars)) {
+      if (typeof v !== 'number') throw new NotFusable(`${name}: hyperparameter '${k}' is an array (broadcast per leaf)`);
+    }
+  }
+}

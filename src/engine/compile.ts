@@ -1,0 +1,202 @@
+import type { FloatArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { leafData } from '../tree/leaf.js';
+import { treeLeaves } from '../tree/map.js';
+import type { Params, Tree } from '../tree/tree.js';
+import { type Stage, analyze } from './analyze.js';
+import { composeProgram, stateStreamName } from './compose.js';
+import { programSlots } from './dispatch.js';
+import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
+import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
+import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
+import { type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
+import { type EngineMemory, createMemory, sharedMemorySupported, viewAt } from './memory.js';
+import { detach } from './opaque-state.js';
+import type { FusedProgram, KernelFunction } from './program.js';
+import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
+import { threadPlatform } from './thread-platform.js';
+import { FUSED_EXPORT, emitFusedModule, instantiateFusedKernel, wasmSimdSupported } from './wasm/index.js';
+import type { KernelSource } from './worker-source.js';
+
+/** Options of {@link compile}. */
+export interface CompileOptions {
+  /**
+   * Threads a step may run on, the calling thread included. Default: the logical processors of the
+   * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers), at most
+   * 8 (memory bandwidth is saturated by then). `1` starts no worker. Fewer are used when the
+   * parameters are few (each thread gets at least `minElementsPerThread` elements), when memory
+   * cannot be shared (a page that is not cross-origin isolated), and on the `interpreter` backend.
+   */
+  threads?: number;
+  /**
+   * Forces a code path (default `'auto'`: the first available of `wasm`, `js`, `interpreter`):
+   * - `wasm`: WebAssembly SIMD kernels generated from the chain;
+   * - `js`: a plain-JS fused loop generated with `new Function`;
+   * - `interpreter`: block-wise evaluation of the composed kernel, no code generation at all (for a
+   *   Content-Security-Policy that forbids `eval` and WebAssembly).
+   * A forced backend that is unavailable throws. All give bit-identical results.
+   */
+  backend?: 'auto' | KernelBackend;
+  /** The fewest elements worth a thread (default 32768; lower it to force threads on small trees in tests). */
+  minElementsPerThread?: number;
+}
+
+const DEFAULT_MAX_THREADS = 8;
+const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
+
+/**
+ * Compiles an optimizer into a {@link Stepper} that runs each step as ONE in-place pass over memory.
+ *
+ * The chain is walked (`chain` flattened, `masked` and `partition` seen through, `clipByGlobalNorm` at
+ * the start turned into a reduction), the per-element kernels of its transformations are composed with
+ * the final `p + u` of `applyUpdates` into one expression graph, and a kernel is generated from it per
+ * group of leaves (WebAssembly SIMD, a JS loop, or the interpreter). All leaves of a group live
+ * back to back in one region per stream (params, grads, each state leaf), so a tree of 2000 leaves
+ * costs what one leaf of the same size costs; large trees are split across worker threads sharing the
+ * memory. Per step, each stage's scalars (bias corrections, schedule values) are computed exactly as
+ * its `update` computes them, and its control state (`count`) advances the same way: parameters and
+ * state are bit-identical to `tx.update` + `applyUpdates` after every step.
+ *
+ * A transformation the engine cannot fuse (an unknown or non-elementwise one, array hyperparameters)
+ * still runs, exactly, on the reference path behind the same API (`stepper.backend === 'reference'`).
+ *
+ * @param tx - the optimizer, e.g. `adamax(1e-3)`.
+ * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
+ * @param options - `threads`, `backend`, `minElementsPerThread`; see {@link CompileOptions}.
+ *
+ * @example
+ * ```ts
+ * import { adamax, compile } from 'optax-ts';
+ * const stepper = compile(adamax(0.1), { w: new Float32Array([1, -2]) });
+ * stepper.grads.w.set([0.5, -4]); // write the gradients in place (or pass a tree to step())
+ * stepper.step();
+ * console.log(stepper.params.w, stepper.state[0].count); // Float32Array(2) [ 0.9000000357627869, -1.899999976158142 ] 1
+ * stepper.dispose();
+ * ```
+ */
+export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
+  checkOptions(options);
+  if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError('compile: tx is not a gradient transformation');
+  const table = leafTable(params);
+  const initial = tx.init(params);
+  // A `null` tree has nothing to fuse, and transformations may treat it as "no params" (and throw).
+  const analysis = params === null
+    ? { fusable: false as const, reason: 'the parameter tree is null' }
+    : analyze(tx as GradientTransformation<unknown>, table, params, initial);
+  const stages = analysis.fusable ? analysis.stages : [];
+  const layout = planLayout(table, stages);
+  const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
+  const threads = backend && backend !== 'interpreter' ? chooseThreads(options, table) : 1;
+  const memory = createMemory(layout.bytes, threads > 1);
+
+  const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
+  const paramViews = leafViews('params');
+  const gradViews = leafViews('grads');
+  treeLeaves(params).leaves.forEach((leaf, i) => paramViews[i].set(leafData(leaf as Parameters<typeof leafData>[0])));
+  const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
+
+  let fused: FusedParts | undefined;
+  if (analysis.fusable && backend) {
+    const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
+    const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
+      const views: (FloatArray | undefined)[] = new Array(table.leaves.length).fill(undefined);
+      for (const i of s.leaves) views[i] = viewAt(memory, table.leaves[i].dtype, leafPointer(layout, stateStreamName(s.index, name), i, table.leaves[i].dtype), table.leaves[i].length);
+      return views;
+    }));
+    fused = {
+      stages,
+      root: analysis.root,
+      dynamic: analysis.dynamic,
+      stateViews,
+      stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
+      executor: makeExecutor(backend, stages, layout, memory, scalars, threads),
+      scalars,
+      scalarPlans: stages.map((s) => {
+        const names = kernelScalars(s);
+        return { names, slots: s.dtypes.map((d) => names.map((n) => layout.scalarSlots.get(scalarKey(s.index, d, n))!)) };
+      }),
+    };
+  }
+  const userArrays = new Set<unknown>(treeLeaves(params).leaves.map((l) => leafData(l as Parameters<typeof leafData>[0])));
+  const stepper = new CompiledStepper<P, S>({
+    tx: tx as GradientTransformation<unknown>,
+    table,
+    buffer: memory.buffer,
+    params: asTree(paramViews),
+    grads: asTree(gradViews),
+    paramViews,
+    gradViews,
+    fused,
+    referenceReason: analysis.fusable ? undefined : analysis.reason,
+    // On the reference path the state is kept as `update` returns it, minus any alias of the caller's arrays.
+    referenceState: fused ? undefined : detach(initial, userArrays),
+  });
+  if (fused) stepper.setState(initial);
+  return stepper;
+}
+
+function checkOptions(options: CompileOptions): void {
+  const { threads, backend, minElementsPerThread } = options;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new OptaxError(`compile: threads must be an integer >= 1, got ${threads}`);
+  if (backend !== undefined && !['auto', 'wasm', 'js', 'interpreter'].includes(backend)) {
+    throw new OptaxError(`compile: backend must be 'auto', 'wasm', 'js' or 'interpreter', got ${String(backend)}`);
+  }
+  if (minElementsPerThread !== undefined && (!Number.isInteger(minElementsPerThread) || minElementsPerThread < 1)) {
+    throw new OptaxError(`compile: minElementsPerThread must be an integer >= 1, got ${minElementsPerThread}`);
+  }
+}
+
+/** Threads for a step: as requested (or the machine's), limited by the work and the platform. */
+function chooseThreads(options: CompileOptions, table: LeafTable): number {
+  const platform = threadPlatform();
+  if (!platform || !sharedMemorySupported()) return 1;
+  const requested = options.threads ?? Math.min(DEFAULT_MAX_THREADS, Math.max(1, platform.parallelism()));
+  let elements = 0;
+  for (const l of table.leaves) elements += l.length;
+  const worth = Math.floor(elements / (options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD));
+  return Math.max(1, Math.min(requested, worth));
+}
+
+/**
+ * Composes one program per group and builds the executor: the requested backend (an OptaxError when
+ * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
+ */
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number): Executor {
+  const groups = layout.groups;
+  const programs: FusedProgram[] = groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => stages[k])));
+  const input = { memory, layout, groups, programs, slots: programs.map((p, g) => programSlots(p, groups[g], stages, layout)), scalars };
+  if (requested === 'interpreter') return new InterpreterExecutor(input);
+  if (requested === 'wasm' || requested === 'auto') {
+    try {
+      const { kernels, source } = wasmKernels(programs, memory);
+      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
+    } catch (e) {
+      if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
+    }
+  }
+  if (codeGenerationAllowed()) {
+    const sources = programs.map(jsKernelSource);
+    const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
+    return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
+  }
+  if (requested === 'js') throw new OptaxError("compile: backend 'js' needs run-time code generation (new Function), which this environment forbids; use 'interpreter'");
+  return new InterpreterExecutor(input);
+}
+
+/**
+ * Compiles the WebAssembly SIMD kernel of each program for the engine's memory. Throws where
+ * WebAssembly SIMD is unavailable, where compiling is forbidden (CSP), or where a browser refuses a
+ * synchronous compile of a large module on its main thread.
+ */
+function wasmKernels(programs: readonly FusedProgram[], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
+  const wasm = memory.wasm;
+  if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
+  if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
+  const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
+  const modules = programs.map((p) => new WebAssembly.Module(emitFusedModule(p, limits)));
+  return {
+    kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
+    source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },
+  };
+}

@@ -1,0 +1,80 @@
+import type { Dtype } from '../core/dtype.js';
+import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../kernel/expr.js';
+import { applyKernel } from '../transforms/apply-updates.js';
+import type { FusedOutput, FusedProgram } from './program.js';
+
+/**
+ * Composition of the kernels of a chain into one {@link FusedProgram}.
+ *
+ * Stage k's `updates` leaf becomes stage k-1's update expression, so the whole chain, and the final
+ * `p + u` of `applyUpdates`, is one expression graph evaluated once per element: no intermediate
+ * update is ever stored. Each op keeps its own rounding (every node rounds to the dtype), so the
+ * composed graph gives the bits of running the stages one after the other.
+ */
+
+/** One elementwise stage of a chain, as the composer needs it. */
+export interface ComposableStage {
+  /** The stage's position in the flattened chain (names its state streams and scalars). */
+  readonly index: number;
+  /** Its per-element rule. */
+  readonly kernel: Kernel;
+  /** Its per-element state leaves (each gets a stream). */
+  readonly stateLeaves: readonly string[];
+}
+
+/** The stream holding state leaf `name` of stage `index`. */
+export function stateStreamName(index: number, name: string): string {
+  return `s${index}.${name}`;
+}
+
+/** The program scalar for scalar `name` of stage `index`. */
+export function scalarName(index: number, name: string): string {
+  return `s${index}.${name}`;
+}
+
+/**
+ * Composes `stages` (in chain order) and the final `p + u` into one program of `dtype`. The program
+ * reads the gradient from stream `'updates'` and writes the new parameters to `'params'` and each new
+ * state leaf to its stage's stream.
+ */
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[]): FusedProgram {
+  let u: Expr = ex.updates;
+  const stateOutputs: FusedOutput[] = [];
+  for (const stage of stages) {
+    const incoming = u;
+    const rename = (e: Expr): Expr => {
+      switch (e.kind) {
+        case 'updates': return incoming;
+        case 'params': return ex.params;
+        case 'state': return ex.state(stateStreamName(stage.index, e.name));
+        case 'scalar': return ex.scalar(scalarName(stage.index, e.name));
+        default: return e;
+      }
+    };
+    // One memo per stage: a node shared by the stage's update and state rules stays shared.
+    const memo = new Map<Expr, Expr>();
+    u = substitute(stage.kernel.updates, rename, memo);
+    for (const name of stage.stateLeaves) {
+      stateOutputs.push({ stream: stateStreamName(stage.index, name), expr: substitute(stage.kernel.state[name], rename, memo) });
+    }
+  }
+  const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
+  const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];
+  return { dtype, outputs, ...argumentsOf(outputs) };
+}
+
+/** The streams (read or written) and scalars of a program, in a deterministic argument order. */
+function argumentsOf(outputs: readonly FusedOutput[]): { streams: string[]; scalars: string[] } {
+  const streams: string[] = [];
+  const scalars: string[] = [];
+  const addStream = (s: string): void => { if (!streams.includes(s)) streams.push(s); };
+  const order = topologicalOrder(outputs.map((o) => o.expr));
+  if (order.some((e) => e.kind === 'updates')) addStream('updates');
+  addStream('params');
+  for (const e of order) {
+    if (e.kind === 'state') addStream(e.name);
+    else if (e.kind === 'scalar' && !scalars.includes(e.name)) scalars.push(e.name);
+  }
+  for (const o of outputs) addStream(o.stream);
+  return { streams, scalars };
+}

@@ -1,0 +1,146 @@
+import { type FloatArray, allocate } from '../core/dtype.js';
+import { type Expr, type Kernel, ex } from '../kernel/expr.js';
+import { type KernelInputs, type KernelOutputs, type KernelPlan, planKernel, runPlan } from '../kernel/interpret.js';
+import { CallList, splitCalls } from './dispatch.js';
+import type { Group, Layout } from './layout.js';
+import { type EngineMemory, viewAt } from './memory.js';
+import type { FusedProgram, KernelFunction } from './program.js';
+import { ThreadPool } from './thread-pool.js';
+import type { ThreadPlatform } from './thread-platform.js';
+import type { KernelSource } from './worker-source.js';
+
+/** The code paths that run the fused programs. */
+export type KernelBackend = 'wasm' | 'js' | 'interpreter';
+
+/** Runs the fused pass of a step, with the scalars currently in the scalar block. */
+export interface Executor {
+  readonly backend: KernelBackend;
+  /** Threads the pass runs on (the main thread included). */
+  readonly threads: number;
+  run(): void;
+  dispose(): void;
+}
+
+/** Everything an executor needs about the compiled programs. */
+export interface ExecutorInput {
+  readonly memory: EngineMemory;
+  readonly layout: Layout;
+  readonly groups: readonly Group[];
+  /** One program per group. */
+  readonly programs: readonly FusedProgram[];
+  /** The scalar slots of each group's program. */
+  readonly slots: readonly number[][];
+  /** The scalar block. */
+  readonly scalars: Float64Array;
+}
+
+/**
+ * Runs generated kernels (JS loops or WebAssembly), on the main thread alone or split across worker
+ * threads that run the same kernels on the same shared memory.
+ */
+export class KernelExecutor implements Executor {
+  private readonly single: CallList;
+  private readonly main: CallList | undefined;
+  private readonly pool: ThreadPool | undefined;
+
+  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined) {
+    this.single = new CallList(splitCalls(input.groups, input.programs, input.slots, 1)[0], kernels, input.scalars);
+    if (threads > 1 && platform && input.memory.shared) {
+      const shares = splitCalls(input.groups, input.programs, input.slots, threads);
+      this.main = new CallList(shares[0], kernels, input.scalars);
+      this.pool = new ThreadPool(platform, input.memory, 0, shares.slice(1).map((share) => ({
+        memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
+        controlOffset: 0,
+        scalarOffset: input.layout.scalarOffset,
+        scalarCount: input.layout.scalarSlots.size,
+        kernels: source,
+        passes: [share],
+      })));
+      // Where the main thread may block (Node), wait for the workers now: compile() then reports the
+      // threads that really run, and the first step does not pay for their start.
+      if (platform.mainCanBlock && !this.pool.ready()) this.disposePool();
+    }
+  }
+
+  get threads(): number {
+    return this.pool && !this.pool.failed ? this.pool.workers + 1 : 1;
+  }
+
+  run(): void {
+    const pool = this.pool;
+    if (pool && pool.ready()) pool.run(0, () => this.main!.run());
+    else this.single.run();
+  }
+
+  private disposePool(): void {
+    this.pool?.dispose();
+  }
+
+  dispose(): void {
+    this.disposePool();
+  }
+}
+
+/**
+ * Runs the programs with the reference interpreter (`runPlan`), block by block so that its
+ * temporaries stay in cache: no code generation at all, for pages whose Content-Security-Policy
+ * forbids both `eval` and WebAssembly compilation.
+ */
+export class InterpreterExecutor implements Executor {
+  readonly backend = 'interpreter';
+  readonly threads = 1;
+  private readonly scalarBlock: Float64Array;
+  private readonly runs: { plan: KernelPlan; inputs: KernelInputs; outputs: KernelOutputs; scalars: Record<string, number>; names: readonly string[]; slots: readonly number[]; length: number; scratch: FloatArray[] }[];
+
+  constructor(input: ExecutorInput, private readonly block = 2048) {
+    this.runs = input.groups.map((group, g) => {
+      const program = input.programs[g];
+      const view = (stream: string): FloatArray => viewAt(input.memory, group.dtype, group.streams.get(stream)!, group.length);
+      const plan = planKernel(interpreterKernel(program));
+      const state: Record<string, FloatArray> = {};
+      for (const s of program.streams) if (s !== 'updates' && s !== 'params') state[s] = view(s);
+      const scalars: Record<string, number> = {};
+      const params = view('params');
+      return {
+        plan,
+        inputs: { dtype: group.dtype, updates: view('grads'), params, state, scalars },
+        outputs: { updates: params, state },
+        scalars,
+        names: program.scalars,
+        slots: input.slots[g],
+        length: group.length,
+        scratch: Array.from({ length: plan.temps }, () => allocate(group.dtype, Math.min(block, group.length))),
+      };
+    });
+    this.scalarBlock = input.scalars;
+  }
+
+  run(): void {
+    for (const r of this.runs) {
+      for (let j = 0; j < r.names.length; j++) r.scalars[r.names[j]] = this.scalarBlock[r.slots[j]];
+      for (let lo = 0; lo < r.length; lo += this.block) runPlan(r.plan, r.inputs, r.outputs, lo, Math.min(r.length, lo + this.block), r.scratch);
+    }
+  }
+
+  dispose(): void {}
+}
+
+/**
+ * A program as a Kernel for `runPlan`: the params output is the kernel's `updates` output, the state
+ * streams its state. `runPlan` writes its outputs one after the other, so an output that is directly
+ * another stream's input (e.g. `state.a = state.b`) is first computed into a temporary (`max(x, x)`
+ * is `x`, bit for bit, -0 and NaN included): it must not read a stream already overwritten.
+ */
+function interpreterKernel(program: FusedProgram): Kernel {
+  const isolate = (e: Expr, stream: string): Expr => {
+    const direct = e.kind === 'params' || (e.kind === 'state' && e.name !== stream);
+    return direct ? ex.max(e, e) : e;
+  };
+  const state: Record<string, Expr> = {};
+  let updates: Expr | undefined;
+  for (const o of program.outputs) {
+    if (o.stream === 'params') updates = isolate(o.expr, 'params');
+    else state[o.stream] = isolate(o.expr, o.stream);
+  }
+  return { updates: updates!, state };
+}

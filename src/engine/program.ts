@@ -1,0 +1,46 @@
+import type { Dtype } from '../core/dtype.js';
+import type { Expr } from '../kernel/expr.js';
+
+/**
+ * A fused elementwise program: what one kernel call computes for every element `i` of a range.
+ *
+ * It is the contract between the engine (which composes the kernels of a chain into one program) and
+ * the code generators (the plain-JS loop, the WebAssembly SIMD emitter, the block-wise interpreter).
+ * Leaves of the output expressions read element `i` of a stream: `updates` reads stream `'updates'`,
+ * `params` reads `'params'`, `state(name)` reads stream `name`; `scalar(name)` is a per-call argument.
+ * Every output is computed from the values loaded *before* any store, so an output may overwrite a
+ * stream the program reads (the engine updates params and state in place).
+ *
+ * @internal
+ */
+export interface FusedProgram {
+  /** The element type of every stream (one program per dtype). */
+  readonly dtype: Dtype;
+  /** The streams, in argument order: each is passed as a byte pointer into the shared memory. */
+  readonly streams: readonly string[];
+  /** The per-call scalars, in argument order (after the stream pointers). */
+  readonly scalars: readonly string[];
+  /** What to store: `stream[i] = expr` for each output. */
+  readonly outputs: readonly FusedOutput[];
+}
+
+/** One store of a {@link FusedProgram}. @internal */
+export interface FusedOutput {
+  readonly stream: string;
+  readonly expr: Expr;
+}
+
+/**
+ * A compiled kernel, whatever its backend: `run(n, ...bytePointers, ...scalars)` processes elements
+ * `[0, n)` of the streams starting at the given byte offsets of the engine's memory. The JS and the
+ * WebAssembly kernels share this calling convention, so the dispatcher and the workers need not know
+ * which one they run.
+ *
+ * @internal
+ */
+export type KernelFunction = (...args: number[]) => void;
+
+/** Bytes per element of a dtype. @internal */
+export function bytesPerElement(dtype: Dtype): number {
+  return dtype === 'float32' ? 4 : 8;
+}

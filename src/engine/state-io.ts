@@ -1,0 +1,92 @@
+import { OptaxError } from '../core/errors.js';
+import { formatPath, type TreePath } from '../tree/path.js';
+import { describe, isDictNode } from '../tree/structure.js';
+import type { Tree } from '../tree/tree.js';
+import type { Stage, StateNode } from './analyze.js';
+import type { LeafTable } from './leaves.js';
+import { type LeafCopy, matchTree } from './tree-io.js';
+import { splitState } from '../kernel/elementwise.js';
+
+/**
+ * optax's state layout over the arena. Reading builds the state exactly as `tx.init` / `tx.update`
+ * lay it out (chain: a list; masked: `{inner_state}`; partition: `{inner_states: {label: ...}}`;
+ * elementwise: the control fields, e.g. `count`, then the per-element trees), with the per-element
+ * trees being live views of the arena. Loading validates a whole state first, then copies it in.
+ */
+
+/** What loading a state will do, computed (and validated) before anything is changed. */
+export interface StateLoad {
+  /** The new control state of each stage. */
+  readonly controls: ReadonlyMap<number, Record<string, unknown>>;
+  /** Copies into each stage's state streams: key `${stage}:${leafName}`. */
+  readonly copies: ReadonlyArray<{ readonly stage: number; readonly leafName: string; readonly copies: readonly LeafCopy[] }>;
+}
+
+/** Builds the state from the stages' controls and the view trees (`trees[stage][j]`: state leaf j). */
+export function readState(node: StateNode, stages: readonly Stage[], trees: readonly (readonly Tree[])[]): unknown {
+  switch (node.kind) {
+    case 'chain': return node.parts.map((p) => readState(p, stages, trees));
+    case 'masked': return { inner_state: readState(node.inner, stages, trees) };
+    case 'partition': {
+      const inner_states: Record<string, unknown> = {};
+      node.labels.forEach((label, i) => { inner_states[label] = readState(node.groups[i], stages, trees); });
+      return { inner_states };
+    }
+    case 'stage': {
+      const stage = stages[node.stage];
+      const state: Record<string, unknown> = { ...stage.control };
+      stage.stateLeaves.forEach((k, j) => { state[k] = trees[node.stage][j]; });
+      return state;
+    }
+  }
+}
+
+/** Validates `state` against the layout; throws an OptaxError naming the path (`state[0].mu.w`). */
+export function planStateLoad(node: StateNode, stages: readonly Stage[], table: LeafTable, state: unknown): StateLoad {
+  const controls = new Map<number, Record<string, unknown>>();
+  const copies: { stage: number; leafName: string; copies: LeafCopy[] }[] = [];
+  const fail = (path: TreePath, what: string, got: unknown): never => {
+    throw new OptaxError(`this state does not fit the compiled transformation: expected ${what}, got ${describe(got)}`, path, 'state');
+  };
+  const visit = (n: StateNode, s: unknown, path: TreePath): void => {
+    switch (n.kind) {
+      case 'chain':
+        if (!Array.isArray(s) || s.length !== n.parts.length) fail(path, `a list of ${n.parts.length} states (chain)`, s);
+        n.parts.forEach((p, i) => visit(p, (s as unknown[])[i], [...path, i]));
+        return;
+      case 'masked':
+        if (!isDictNode(s) || !('inner_state' in s) || Object.keys(s).length !== 1) fail(path, '{inner_state} (masked)', s);
+        visit(n.inner, (s as Record<string, unknown>).inner_state, [...path, 'inner_state']);
+        return;
+      case 'partition': {
+        const inner = isDictNode(s) ? s.inner_states : undefined;
+        if (!isDictNode(inner) || Object.keys(inner).length !== n.labels.length || !n.labels.every((l) => l in inner)) {
+          fail(path, `{inner_states: {${n.labels.join(', ')}}} (partition)`, inner ?? s);
+        }
+        n.labels.forEach((label, i) => visit(n.groups[i], (inner as Record<string, unknown>)[label], [...path, 'inner_states', label]));
+        return;
+      }
+      case 'stage': {
+        const stage = stages[n.stage];
+        if (stage.source.kind === 'globalNorm') {
+          if (!isDictNode(s) || Object.keys(s).length !== 0) fail(path, '{} (clip_by_global_norm keeps no state)', s);
+          controls.set(n.stage, {});
+          return;
+        }
+        let split: { control: Record<string, unknown>; trees: Tree[] };
+        try {
+          split = splitState(stage.source.def, s);
+        } catch (e) {
+          throw new OptaxError((e as Error).message, path, 'state');
+        }
+        controls.set(n.stage, split.control);
+        stage.stateLeaves.forEach((leafName, j) => {
+          copies.push({ stage: n.stage, leafName, copies: matchTree(table, stage.context, split.trees[j], formatPath([...path, leafName], 'state')) });
+        });
+        return;
+      }
+    }
+  };
+  visit(node, state, []);
+  return { controls, copies };
+}

@@ -1,0 +1,248 @@
+import type { FloatArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { applyUpdates } from '../transforms/apply-updates.js';
+import { globalNorm } from '../transforms/clip-by-global-norm.js';
+import type { Params, Tree, Updates } from '../tree/tree.js';
+import { type DynamicSelection, type Stage, type StateNode, maskAll } from './analyze.js';
+import type { Executor, KernelBackend } from './executor.js';
+import type { LeafTable } from './leaves.js';
+import { checkSameLayout, detach } from './opaque-state.js';
+import { type StateLoad, planStateLoad, readState } from './state-io.js';
+import { type ViewCopy, matchTree, performCopies } from './tree-io.js';
+
+/** What runs a stepper's steps: a fused backend, or the reference path (`tx.update` + `applyUpdates`). */
+export type StepperBackend = KernelBackend | 'reference';
+
+/**
+ * A compiled optimizer: parameters, gradients and state live in the engine's memory, and each
+ * {@link Stepper.step} updates them in place. Created by {@link compile}.
+ *
+ * Every result is bit-identical to the pure path (`tx.update` then `applyUpdates`), parameters and
+ * state alike, after every step, whichever backend and thread count runs it.
+ */
+export interface Stepper<P extends Params = Params, S = unknown> {
+  /** The parameters: typed-array views owned by the engine (same structure and leaf forms as given), updated in place by each step. */
+  readonly params: P;
+  /** Views shaped like the params to write the gradients into (zero-copy); `step()` reads them. */
+  readonly grads: P;
+  /**
+   * The optimizer state, laid out exactly as `tx.init` / `tx.update` lay it out (usable with the pure
+   * API). Its per-element trees are live views: they change with each step (copy them to keep a
+   * snapshot). Assigning a state loads it (see {@link Stepper.setState}).
+   */
+  state: S;
+  /** Loads a state (e.g. from a checkpoint), validated first: an OptaxError names the first path that does not fit. */
+  setState(state: S): void;
+  /**
+   * One optimizer step: `params <- params + tx.update(grads, state, params, extraArgs)`. Without
+   * `grads` it uses {@link Stepper.grads}; another tree is validated (structure, dtype and shape, an
+   * OptaxError naming the path, before anything changes) and copied into `stepper.grads` first.
+   */
+  step(grads?: Updates, extraArgs?: ExtraArgs): void;
+  /** The backend that runs the steps (`reference` when the transformation cannot be fused). */
+  readonly backend: StepperBackend;
+  /** Threads a step runs on, the calling thread included. */
+  readonly threads: number;
+  /** Why the transformation runs on the reference path (undefined when it is fused). */
+  readonly referenceReason: string | undefined;
+  /** Stops the worker threads. The views stay readable; `step` then throws. */
+  dispose(): void;
+}
+
+/** The fused machinery of a stepper. @internal */
+export interface FusedParts {
+  readonly stages: readonly Stage[];
+  readonly root: StateNode;
+  readonly dynamic: readonly DynamicSelection[];
+  /** `stateViews[stage][j][leaf]`: the view of state leaf j of a stage at a parameter leaf. */
+  readonly stateViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
+  /** `stateTrees[stage][j]`: the tree of those views, laid out like the stage's state tree. */
+  readonly stateTrees: readonly (readonly Tree[])[];
+  readonly executor: Executor;
+  /** The scalar block. */
+  readonly scalars: Float64Array;
+  /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
+  readonly scalarPlans: readonly { readonly names: readonly string[]; readonly slots: readonly (readonly number[])[] }[];
+}
+
+/** Everything compile() assembled. @internal */
+export interface StepperParts {
+  readonly tx: GradientTransformation<unknown>;
+  readonly table: LeafTable;
+  readonly buffer: ArrayBufferLike;
+  readonly params: Tree;
+  readonly grads: Tree;
+  readonly paramViews: readonly FloatArray[];
+  readonly gradViews: readonly FloatArray[];
+  readonly fused: FusedParts | undefined;
+  readonly referenceReason: string | undefined;
+  /** The state, on the reference path. */
+  readonly referenceState: unknown;
+}
+
+const cleanup = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Executor>((e) => e.dispose()) : undefined;
+
+/** @internal */
+export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
+  readonly params: P;
+  readonly grads: P;
+  private referenceState: unknown;
+  private disposed = false;
+
+  constructor(private readonly parts: StepperParts) {
+    this.params = parts.params as P;
+    this.grads = parts.grads as P;
+    this.referenceState = parts.referenceState;
+    if (parts.fused) cleanup?.register(this, parts.fused.executor, this);
+  }
+
+  get backend(): StepperBackend {
+    return this.parts.fused ? this.parts.fused.executor.backend : 'reference';
+  }
+
+  get threads(): number {
+    return this.parts.fused ? this.parts.fused.executor.threads : 1;
+  }
+
+  get referenceReason(): string | undefined {
+    return this.parts.referenceReason;
+  }
+
+  get state(): S {
+    const f = this.parts.fused;
+    return (f ? readState(f.root, f.stages, f.stateTrees) : this.referenceState) as S;
+  }
+
+  set state(state: S) {
+    this.setState(state);
+  }
+
+  setState(state: S): void {
+    const f = this.parts.fused;
+    if (f) {
+      this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state), []);
+    } else {
+      checkSameLayout(this.referenceState, state);
+      this.referenceState = detach(state, this.parts.buffer);
+    }
+  }
+
+  step(grads?: Updates, extraArgs?: ExtraArgs): void {
+    if (this.disposed) throw new OptaxError('step: this stepper was disposed');
+    const p = this.parts;
+    const input = grads === undefined || grads === p.grads ? p.grads : grads;
+    const gradCopies = input === p.grads ? [] : this.gradCopies(input);
+    const f = p.fused;
+    if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
+      this.referenceStep(input, gradCopies, extraArgs);
+      return;
+    }
+    if (gradCopies.length) performCopies(gradCopies, p.buffer);
+    if (f.stages.length && f.stages[0].source.kind === 'globalNorm') this.writeNormScalars(f);
+    f.executor.run();
+    for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.parts.fused?.executor.dispose();
+    cleanup?.unregister(this);
+  }
+
+  private gradCopies(grads: Updates): ViewCopy[] {
+    const views = this.parts.gradViews;
+    return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
+  }
+
+  /** Mask and label functions still select the compiled leaves (else this step runs on the reference path). */
+  private selectionsHold(f: FusedParts, grads: Updates): boolean {
+    for (const d of f.dynamic) {
+      let got: number[][];
+      try {
+        got = d.select(maskAll(grads, d.enclosing));
+      } catch {
+        return false; // the reference path reports the error
+      }
+      for (let i = 0; i < got.length; i++) {
+        const a = got[i], b = d.expected[i];
+        if (a.length !== b.length || a.some((x, j) => x !== b[j])) return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Computes every stage's scalars for this step into the scalar block, exactly as each stage's
+   * `update` would (same control state, dtypes, extra arguments). False when a scalar is not a number
+   * (a broadcast array) or not of the dtype: such a step runs on the reference path.
+   */
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): boolean {
+    const S = f.scalars;
+    for (let k = 0; k < f.stages.length; k++) {
+      const stage = f.stages[k];
+      if (stage.source.kind !== 'elementwise') continue;
+      const plan = f.scalarPlans[k];
+      for (let d = 0; d < stage.dtypes.length; d++) {
+        const f32 = stage.dtypes[d] === 'float32';
+        const values = stage.source.def.scalars(stage.control, stage.dtypes[d], extraArgs) as Readonly<Record<string, unknown>>;
+        const slots = plan.slots[d];
+        for (let j = 0; j < plan.names.length; j++) {
+          const v = values[plan.names[j]];
+          if (typeof v !== 'number') return false;
+          // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
+          // would be used unrounded by a fused kernel where the reference rounds it on its first store.
+          if (f32 && Math.fround(v) !== v && v === v) return false;
+          S[slots[j]] = v;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order. */
+  private writeNormScalars(f: FusedParts): void {
+    const stage = f.stages[0];
+    if (stage.source.kind !== 'globalNorm') return;
+    const norm = globalNorm(this.parts.gradViews);
+    const plan = f.scalarPlans[0];
+    for (let d = 0; d < stage.dtypes.length; d++) {
+      const values = stage.source.reduction.scalars(norm, stage.dtypes[d]);
+      for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
+    }
+  }
+
+  /**
+   * The reference path: `tx.update` and `applyUpdates` on the views, every result validated, then
+   * everything copied in at once (so an error changes nothing).
+   */
+  private referenceStep(grads: Updates, gradCopies: ViewCopy[], extraArgs: ExtraArgs | undefined): void {
+    const p = this.parts;
+    const [updates, next] = p.tx.update(grads, this.state, p.params, extraArgs);
+    const newParams = applyUpdates(p.params, updates);
+    const paramCopies = matchTree(p.table, p.table.indexTree, newParams, 'params').map((c) => ({ dst: p.paramViews[c.leaf], src: c.data }));
+    if (p.fused) {
+      const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next);
+      this.commitState(load, [...gradCopies, ...paramCopies]);
+    } else {
+      checkSameLayout(this.referenceState, next);
+      // Detach before copying: the new state may hold views the copies are about to overwrite.
+      const detached = detach(next, p.buffer);
+      performCopies([...gradCopies, ...paramCopies], p.buffer);
+      this.referenceState = detached;
+    }
+  }
+
+  /** Loads a validated state, together with other copies, as one batch. */
+  private commitState(load: StateLoad, other: readonly ViewCopy[]): void {
+    const f = this.parts.fused!;
+    const copies: ViewCopy[] = [...other];
+    for (const { stage, leafName, copies: leafCopies } of load.copies) {
+      const views = f.stateViews[stage][f.stages[stage].stateLeaves.indexOf(leafName)];
+      for (const c of leafCopies) copies.push({ dst: views[c.leaf]!, src: c.data });
+    }
+    performCopies(copies, this.parts.buffer);
+    for (const [k, control] of load.controls) f.stages[k].control = control;
+  }
+}

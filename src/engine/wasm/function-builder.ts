@@ -1,0 +1,142 @@
+import { ByteWriter } from './encoder.js';
+import { BLOCK_EMPTY, Op, SIMD_PREFIX, type ValType } from './opcodes.js';
+
+/**
+ * Builds the body of one WebAssembly function: declares its locals and writes its instructions.
+ * Parameters are locals `0 .. params.length - 1`; {@link FunctionBuilder.local} adds locals after them.
+ * The methods are the instructions the kernel emitters need, named after their text format.
+ */
+export class FunctionBuilder {
+  readonly code = new ByteWriter();
+  private readonly extraLocals: ValType[] = [];
+
+  constructor(
+    /** Exported name. */
+    readonly name: string,
+    readonly params: readonly ValType[],
+    readonly results: readonly ValType[],
+  ) {}
+
+  /** Declares a new local of `type` and returns its index. */
+  local(type: ValType): number {
+    this.extraLocals.push(type);
+    return this.params.length + this.extraLocals.length - 1;
+  }
+
+  /** A one-byte instruction without immediates (arithmetic, `end`, ...). */
+  op(opcode: number): this {
+    this.code.byte(opcode);
+    return this;
+  }
+
+  /** A SIMD instruction without immediates. */
+  simd(subOpcode: number): this {
+    this.code.byte(SIMD_PREFIX).u32(subOpcode);
+    return this;
+  }
+
+  /** A SIMD lane instruction (`extract_lane`) with its lane index. */
+  simdLane(subOpcode: number, lane: number): this {
+    this.code.byte(SIMD_PREFIX).u32(subOpcode).byte(lane);
+    return this;
+  }
+
+  /** A SIMD memory instruction (`v128.load/store`) with its alignment hint (log2) and constant offset. */
+  simdMemory(subOpcode: number, alignLog2: number, offset: number): this {
+    this.code.byte(SIMD_PREFIX).u32(subOpcode).u32(alignLog2).u32(offset);
+    return this;
+  }
+
+  /** A scalar memory instruction (`f32.load`, ...) with its alignment hint (log2) and constant offset. */
+  memory(opcode: number, alignLog2: number, offset: number): this {
+    this.code.byte(opcode).u32(alignLog2).u32(offset);
+    return this;
+  }
+
+  localGet(index: number): this {
+    this.code.byte(Op.localGet).u32(index);
+    return this;
+  }
+
+  localSet(index: number): this {
+    this.code.byte(Op.localSet).u32(index);
+    return this;
+  }
+
+  localTee(index: number): this {
+    this.code.byte(Op.localTee).u32(index);
+    return this;
+  }
+
+  i32Const(value: number): this {
+    this.code.byte(Op.i32Const).s32(value);
+    return this;
+  }
+
+  f32Const(value: number): this {
+    this.code.byte(Op.f32Const).f32(value);
+    return this;
+  }
+
+  f64Const(value: number): this {
+    this.code.byte(Op.f64Const).f64(value);
+    return this;
+  }
+
+  /** `block` without a result; close it with {@link FunctionBuilder.end}. */
+  block(): this {
+    this.code.byte(Op.block).byte(BLOCK_EMPTY);
+    return this;
+  }
+
+  /** `loop` without a result; close it with {@link FunctionBuilder.end}. */
+  loop(): this {
+    this.code.byte(Op.loop).byte(BLOCK_EMPTY);
+    return this;
+  }
+
+  brIf(depth: number): this {
+    this.code.byte(Op.brIf).u32(depth);
+    return this;
+  }
+
+  end(): this {
+    this.code.byte(Op.end);
+    return this;
+  }
+
+  /** `local[index] += delta` for an i32 local. */
+  addToLocal(index: number, delta: number): this {
+    return this.localGet(index).i32Const(delta).op(Op.i32Add).localSet(index);
+  }
+
+  /** The function's entry in the code section: its size, locals (run-length encoded), body and `end`. */
+  encodeBody(): ByteWriter {
+    const body = new ByteWriter();
+    const runs: { type: ValType; count: number }[] = [];
+    for (const type of this.extraLocals) {
+      const last = runs[runs.length - 1];
+      if (last && last.type === type) last.count++;
+      else runs.push({ type, count: 1 });
+    }
+    body.u32(runs.length);
+    for (const run of runs) body.u32(run.count).byte(run.type);
+    body.bytes(this.code.toBytes()).byte(Op.end);
+    return body;
+  }
+}
+
+/**
+ * A counted loop: runs `emitBody` `count` times, where `count` is an i32 local that the loop consumes
+ * (it ends at 0). Nothing runs when `count` is 0 on entry. Counting down avoids comparing pointers,
+ * which could wrap at the top of a 4 GiB memory.
+ */
+export function countedLoop(f: FunctionBuilder, count: number, emitBody: () => void): void {
+  f.block();
+  f.localGet(count).op(Op.i32Eqz).brIf(0);
+  f.loop();
+  emitBody();
+  f.localGet(count).i32Const(1).op(Op.i32Sub).localTee(count).brIf(0);
+  f.end();
+  f.end();
+}

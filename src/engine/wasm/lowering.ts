@@ -1,0 +1,92 @@
+import type { BinaryOp, Expr, UnaryOp } from '../../kernel/expr.js';
+import { topologicalOrder } from '../../kernel/expr.js';
+import type { FusedProgram } from '../program.js';
+
+/**
+ * Lowers a {@link FusedProgram}'s expression graph to a flat list of value nodes for code generation.
+ *
+ * - Each node is computed once per element: the graph is a DAG (shared `Expr` objects), and
+ *   structurally equal nodes (same op on the same operands, e.g. two `state('mu')` leaves built
+ *   separately) are merged too. Merging never changes a result: the same IEEE op on the same operands
+ *   gives the same bits.
+ * - A node is *uniform* when it depends on scalars only: it is the same for every element, so the
+ *   emitter computes it once per call, before the loops (in the same dtype, with the same op, hence the
+ *   same bits as computing it per element).
+ */
+
+/** One value of the lowered program; operands are indices of earlier nodes. */
+export type LoweredNode =
+  | { readonly kind: 'load'; readonly stream: number; readonly uniform: false }
+  | { readonly kind: 'scalar'; readonly scalar: number; readonly uniform: true }
+  | { readonly kind: 'unary'; readonly op: UnaryOp; readonly a: number; readonly uniform: boolean }
+  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: number; readonly b: number; readonly uniform: boolean };
+
+/** The program as the emitter consumes it. */
+export interface LoweredProgram {
+  /** Nodes in evaluation order (operands first). */
+  readonly nodes: readonly LoweredNode[];
+  /** `stream[i] = nodes[node]`, in the program's output order. */
+  readonly stores: readonly { readonly stream: number; readonly node: number }[];
+}
+
+/** The stream a leaf reads. */
+function streamOf(e: Expr): string {
+  switch (e.kind) {
+    case 'updates': return 'updates';
+    case 'params': return 'params';
+    case 'state': return e.name;
+    default: throw new Error(`not a stream leaf: ${e.kind}`);
+  }
+}
+
+/** Lowers `program`; throws when it reads or writes a stream or scalar it does not declare. */
+export function lowerProgram(program: FusedProgram): LoweredProgram {
+  const streamIndex = (name: string, role: string): number => {
+    const i = program.streams.indexOf(name);
+    if (i < 0) throw new Error(`fused program ${role} stream '${name}', which is not in its streams [${program.streams.join(', ')}]`);
+    return i;
+  };
+  const nodes: LoweredNode[] = [];
+  const byKey = new Map<string, number>();
+  const byExpr = new Map<Expr, number>();
+  const intern = (key: string, make: () => LoweredNode): number => {
+    let id = byKey.get(key);
+    if (id === undefined) {
+      id = nodes.length;
+      nodes.push(make());
+      byKey.set(key, id);
+    }
+    return id;
+  };
+  for (const e of topologicalOrder(program.outputs.map((o) => o.expr))) {
+    let id: number;
+    switch (e.kind) {
+      case 'updates':
+      case 'params':
+      case 'state': {
+        const stream = streamIndex(streamOf(e), 'reads');
+        id = intern(`load ${stream}`, () => ({ kind: 'load', stream, uniform: false }));
+        break;
+      }
+      case 'scalar': {
+        const scalar = program.scalars.indexOf(e.name);
+        if (scalar < 0) throw new Error(`fused program reads scalar '${e.name}', which is not in its scalars [${program.scalars.join(', ')}]`);
+        id = intern(`scalar ${scalar}`, () => ({ kind: 'scalar', scalar, uniform: true }));
+        break;
+      }
+      case 'unary': {
+        const a = byExpr.get(e.a)!;
+        id = intern(`${e.op} ${a}`, () => ({ kind: 'unary', op: e.op, a, uniform: nodes[a].uniform }));
+        break;
+      }
+      case 'binary': {
+        const a = byExpr.get(e.a)!, b = byExpr.get(e.b)!;
+        id = intern(`${e.op} ${a} ${b}`, () => ({ kind: 'binary', op: e.op, a, b, uniform: nodes[a].uniform && nodes[b].uniform }));
+        break;
+      }
+    }
+    byExpr.set(e, id);
+  }
+  const stores = program.outputs.map((o) => ({ stream: streamIndex(o.stream, 'writes'), node: byExpr.get(o.expr)! }));
+  return { nodes, stores };
+}

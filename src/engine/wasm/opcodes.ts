@@ -1,0 +1,132 @@
+/**
+ * The WebAssembly opcodes the kernel emitters use (core spec section 5.4, and the fixed-width SIMD
+ * proposal, merged into WebAssembly 2.0). SIMD instructions are the prefix byte {@link SIMD_PREFIX}
+ * followed by their sub-opcode as an unsigned LEB128.
+ *
+ * Only IEEE-exact operations are listed: `f32x4.min/max` (NaN-propagating, -0 below +0, like
+ * `Math.min/max` and XLA) and never `pmin/pmax` (which return an operand as is, NaN or not).
+ */
+
+/** Value types. */
+export const ValType = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
+export type ValType = (typeof ValType)[keyof typeof ValType];
+
+/** Block type of a block/loop/if without a result. */
+export const BLOCK_EMPTY = 0x40;
+/** Type constructor of a function type. */
+export const FUNC_TYPE = 0x60;
+
+/** Section ids. */
+export const Section = { type: 1, import: 2, function: 3, export: 7, code: 10 } as const;
+
+/** Import/export kinds. */
+export const ExternalKind = { function: 0x00, memory: 0x02 } as const;
+
+/** Core (one-byte) opcodes. */
+export const Op = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  return: 0x0f,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  f32Load: 0x2a,
+  f64Load: 0x2b,
+  f32Store: 0x38,
+  f64Store: 0x39,
+  i32Const: 0x41,
+  f32Const: 0x43,
+  f64Const: 0x44,
+  i32Eqz: 0x45,
+  i32Ne: 0x47,
+  f32Lt: 0x5d,
+  f64Lt: 0x63,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32And: 0x71,
+  i32ShrU: 0x76,
+} as const;
+
+/** The prefix byte of every SIMD instruction. */
+export const SIMD_PREFIX = 0xfd;
+
+/** SIMD sub-opcodes (after {@link SIMD_PREFIX}). */
+export const SimdOp = {
+  v128Load: 0x00,
+  v128Store: 0x0b,
+  i32x4Splat: 0x11,
+  f32x4Splat: 0x13,
+  f64x2Splat: 0x14,
+  f32x4ExtractLane: 0x1f,
+  f64x2ExtractLane: 0x21,
+  f32x4Lt: 0x43,
+  f64x2Lt: 0x49,
+  v128And: 0x4e,
+  i32x4AllTrue: 0xa3,
+} as const;
+
+/** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */
+export interface FloatOps {
+  /** Bytes per element. */
+  readonly bytes: 4 | 8;
+  /** log2 of the bytes per element (natural alignment of a scalar access). */
+  readonly alignLog2: 2 | 3;
+  /** Elements per v128. */
+  readonly lanes: 4 | 2;
+  readonly valType: ValType;
+  readonly load: number;
+  readonly store: number;
+  readonly lt: number;
+  readonly splat: number;
+  readonly extractLane: number;
+  readonly vectorLt: number;
+  /** Scalar opcodes of the kernel ops (one byte). */
+  readonly scalar: Readonly<Record<'abs' | 'neg' | 'sqrt' | 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max', number>>;
+  /** SIMD sub-opcodes of the kernel ops. */
+  readonly vector: Readonly<Record<'abs' | 'neg' | 'sqrt' | 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max', number>>;
+}
+
+/** The opcodes of float32 (`f32`, `f32x4`). */
+export const F32: FloatOps = {
+  bytes: 4,
+  alignLog2: 2,
+  lanes: 4,
+  valType: ValType.f32,
+  load: Op.f32Load,
+  store: Op.f32Store,
+  lt: Op.f32Lt,
+  splat: SimdOp.f32x4Splat,
+  extractLane: SimdOp.f32x4ExtractLane,
+  vectorLt: SimdOp.f32x4Lt,
+  scalar: { abs: 0x8b, neg: 0x8c, sqrt: 0x91, add: 0x92, sub: 0x93, mul: 0x94, div: 0x95, min: 0x96, max: 0x97 },
+  vector: { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9 },
+};
+
+/** The opcodes of float64 (`f64`, `f64x2`). */
+export const F64: FloatOps = {
+  bytes: 8,
+  alignLog2: 3,
+  lanes: 2,
+  valType: ValType.f64,
+  load: Op.f64Load,
+  store: Op.f64Store,
+  lt: Op.f64Lt,
+  splat: SimdOp.f64x2Splat,
+  extractLane: SimdOp.f64x2ExtractLane,
+  vectorLt: SimdOp.f64x2Lt,
+  scalar: { abs: 0x99, neg: 0x9a, sqrt: 0x9f, add: 0xa0, sub: 0xa1, mul: 0xa2, div: 0xa3, min: 0xa4, max: 0xa5 },
+  vector: { abs: 0xec, neg: 0xed, sqrt: 0xef, add: 0xf0, sub: 0xf1, mul: 0xf2, div: 0xf3, min: 0xf4, max: 0xf5 },
+};
+
+/** The opcodes of a dtype. */
+export function floatOps(dtype: 'float32' | 'float64'): FloatOps {
+  return dtype === 'float32' ? F32 : F64;
+}
+
+/** log2 of the natural alignment of a v128 access (16 bytes). */
+export const V128_ALIGN_LOG2 = 4;

@@ -1,0 +1,122 @@
+import type { Dtype } from '../../core/dtype.js';
+import { FunctionBuilder, countedLoop } from './function-builder.js';
+import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
+import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
+
+/**
+ * WebAssembly reductions the engine runs before a fused pass: the all-finite check of
+ * `applyIfFinite`, and a sum of squares for a global norm.
+ *
+ * Module exports (memory imported as `env.memory`, pointers are byte offsets, multiples of 16):
+ * - `allFinite(n: i32, ptr_0: i32, ..., ptr_{k-1}: i32): i32` — 1 when elements `[0, n)` of every
+ *   stream are finite, 0 when any is NaN or ±Inf. Exact by nature (no rounding involved).
+ * - `sumOfSquares(n: i32, ptr: i32): f32 | f64` — `sum x_i^2` over `[0, n)` of one stream, in the dtype,
+ *   in this order (each square and each addition rounded to the dtype):
+ *   1. lane `j` of a vector accumulator (f32x4: j < 4; f64x2: j < 2) starts at +0 and adds, in
+ *      increasing `i`, `x_i * x_i` for every `i ≡ j (mod lanes)` below `n - n mod lanes`;
+ *   2. the lanes are summed left to right: `((lane0 + lane1) + lane2) + lane3`;
+ *   3. the last `n mod lanes` squares are added one by one, in increasing `i`.
+ *   optax's global norm is XLA's reduction, whose order this need not match: the engine may instead
+ *   compute the norm in JS in the order that reproduces XLA's bits.
+ */
+
+/** Options of {@link emitFusedReduction}. */
+export interface ReductionModuleOptions extends MemoryImportOptions {
+  /** Element type of the streams. */
+  readonly dtype: Dtype;
+  /** Streams `allFinite` checks in one call (its pointer arguments). Default 1. */
+  readonly streams?: number;
+}
+
+/** Names of the exported reduction functions. */
+export const REDUCTION_EXPORTS = { allFinite: 'allFinite', sumOfSquares: 'sumOfSquares' } as const;
+
+/**
+ * Emits the reduction module (see the exports above).
+ *
+ * @param options - `dtype`; `streams` (default 1): pointer arguments of `allFinite`; memory import
+ *   options as for `emitFusedModule` (`shared`, `initialPages` default 0, `maximumPages`).
+ *
+ * @internal
+ */
+export function emitFusedReduction(options: ReductionModuleOptions): Uint8Array<ArrayBuffer> {
+  const streams = options.streams ?? 1;
+  if (!Number.isInteger(streams) || streams < 1 || streams + 1 > MAX_FUNCTION_PARAMS) {
+    throw new RangeError(`streams must be an integer in [1, ${MAX_FUNCTION_PARAMS - 1}], got ${streams}`);
+  }
+  const ops = floatOps(options.dtype);
+  return assembleModule(options, [allFiniteFunction(ops, streams), sumOfSquaresFunction(ops)]);
+}
+
+/** Pushes `|x| < inf` for the element at a pointer, as a scalar i32 (NaN compares false). */
+function scalarIsFinite(f: FunctionBuilder, ops: FloatOps, pointer: number): void {
+  f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).op(ops.scalar.abs);
+  if (ops.bytes === 4) f.f32Const(Infinity);
+  else f.f64Const(Infinity);
+  f.op(ops.lt);
+}
+
+function allFiniteFunction(ops: FloatOps, streams: number): FunctionBuilder {
+  const f = new FunctionBuilder(REDUCTION_EXPORTS.allFinite, [ValType.i32, ...Array.from({ length: streams }, () => ValType.i32)], [ValType.i32]);
+  const N = 0;
+  const pointer = (k: number): number => 1 + k;
+  const count = f.local(ValType.i32);
+  const result = f.local(ValType.i32);
+  const mask = f.local(ValType.v128);
+  const infinity = f.local(ValType.v128);
+  // The running mask stays all-ones while every lane seen so far was finite: `and` of `|x| < inf`.
+  f.i32Const(-1).simd(SimdOp.i32x4Splat).localSet(mask);
+  (ops.bytes === 4 ? f.f32Const(Infinity) : f.f64Const(Infinity)).simd(ops.splat).localSet(infinity);
+  f.localGet(N).i32Const(Math.log2(ops.lanes)).op(Op.i32ShrU).localSet(count);
+  countedLoop(f, count, () => {
+    for (let k = 0; k < streams; k++) {
+      f.localGet(mask);
+      f.localGet(pointer(k)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, 0).simd(ops.vector.abs);
+      f.localGet(infinity).simd(ops.vectorLt).simd(SimdOp.v128And).localSet(mask);
+      f.addToLocal(pointer(k), 16);
+    }
+  });
+  // Comparison lanes are all-ones or all-zeros, so i32x4.all_true also tests f64x2 masks.
+  f.localGet(mask).simd(SimdOp.i32x4AllTrue).localSet(result);
+  f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
+  countedLoop(f, count, () => {
+    for (let k = 0; k < streams; k++) {
+      f.localGet(result);
+      scalarIsFinite(f, ops, pointer(k));
+      f.op(Op.i32And).localSet(result);
+      f.addToLocal(pointer(k), ops.bytes);
+    }
+  });
+  f.localGet(result);
+  return f;
+}
+
+function sumOfSquaresFunction(ops: FloatOps): FunctionBuilder {
+  const f = new FunctionBuilder(REDUCTION_EXPORTS.sumOfSquares, [ValType.i32, ValType.i32], [ops.valType]);
+  const N = 0, P = 1;
+  const count = f.local(ValType.i32);
+  const x = f.local(ValType.v128);
+  const lanes = f.local(ValType.v128);
+  const sum = f.local(ops.valType);
+  const element = f.local(ops.valType);
+  (ops.bytes === 4 ? f.f32Const(0) : f.f64Const(0)).simd(ops.splat).localSet(lanes);
+  f.localGet(N).i32Const(Math.log2(ops.lanes)).op(Op.i32ShrU).localSet(count);
+  countedLoop(f, count, () => {
+    f.localGet(lanes);
+    f.localGet(P).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, 0).localTee(x).localGet(x).simd(ops.vector.mul);
+    f.simd(ops.vector.add).localSet(lanes);
+    f.addToLocal(P, 16);
+  });
+  f.localGet(lanes).simdLane(ops.extractLane, 0);
+  for (let j = 1; j < ops.lanes; j++) f.localGet(lanes).simdLane(ops.extractLane, j).op(ops.scalar.add);
+  f.localSet(sum);
+  f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
+  countedLoop(f, count, () => {
+    f.localGet(sum);
+    f.localGet(P).memory(ops.load, ops.alignLog2, 0).localTee(element).localGet(element).op(ops.scalar.mul);
+    f.op(ops.scalar.add).localSet(sum);
+    f.addToLocal(P, ops.bytes);
+  });
+  f.localGet(sum);
+  return f;
+}

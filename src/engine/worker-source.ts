@@ -1,0 +1,114 @@
+/**
+ * The script each worker thread runs (plain JavaScript, so that it needs no loader or bundler), and
+ * the layout of the control block it shares with the main thread.
+ *
+ * Protocol, over Int32 words of the shared memory (all accesses atomic):
+ * - the worker builds its kernels (the same WebAssembly modules or JS sources as the main thread, on
+ *   the same memory), then increments READY (or FAILED);
+ * - the main thread writes the step's scalars into the scalar block, zeroes DONE, stores a new TASK
+ *   word (`generation << 8 | pass`) and notifies; each worker runs its share of that pass (its calls:
+ *   kernel, element count, stream pointers, scalar slots; fixed at compile time), increments DONE
+ *   and notifies; the main thread runs its own share, then waits for DONE to reach the worker count;
+ * - TASK = -1 makes the workers return.
+ *
+ * @internal
+ */
+
+/** Word indices in the control block. */
+export const CTL_TASK = 0;
+export const CTL_DONE = 1;
+export const CTL_READY = 2;
+export const CTL_FAILED = 3;
+export const CTL_ERROR = 4;
+/** The TASK value that stops the workers. */
+export const TASK_STOP = -1;
+
+/** One kernel call of a worker's share, serializable. */
+export interface CallSpec {
+  /** Index into the kernels. */
+  readonly kernel: number;
+  /** Elements to process. */
+  readonly n: number;
+  /** Byte pointers of the streams, already offset to the share's first element. */
+  readonly pointers: readonly number[];
+  /** Scalar-block slot of each scalar argument. */
+  readonly slots: readonly number[];
+}
+
+/** How a worker gets its kernels: JS factory sources, or compiled WebAssembly modules. */
+export type KernelSource =
+  | { readonly kind: 'js'; readonly sources: readonly string[] }
+  | { readonly kind: 'wasm'; readonly modules: readonly WebAssembly.Module[]; readonly importModule: string; readonly importName: string; readonly exportName: string };
+
+/** What a worker receives. */
+export interface WorkerInit {
+  /** A WebAssembly.Memory, or a SharedArrayBuffer when WebAssembly is unavailable. */
+  readonly memory: WebAssembly.Memory | SharedArrayBuffer;
+  readonly controlOffset: number;
+  readonly scalarOffset: number;
+  readonly scalarCount: number;
+  readonly kernels: KernelSource;
+  /** The worker's share of each pass. */
+  readonly passes: readonly (readonly CallSpec[])[];
+}
+
+/** The source of `function main(init, report)`, run by every worker. */
+export const WORKER_BODY = `
+function main(init, report) {
+  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, STOP = ${TASK_STOP};
+  var ctl, passes;
+  try {
+    var memory = init.memory;
+    var buffer = memory instanceof SharedArrayBuffer ? memory : memory.buffer;
+    ctl = new Int32Array(buffer, init.controlOffset, 64);
+    var k = init.kernels, fns;
+    if (k.kind === 'js') {
+      fns = k.sources.map(function (s) { return (new Function('return ' + s))()(buffer); });
+    } else {
+      fns = k.modules.map(function (m) {
+        var imports = {};
+        imports[k.importModule] = {};
+        imports[k.importModule][k.importName] = memory;
+        return new WebAssembly.Instance(m, imports).exports[k.exportName];
+      });
+    }
+    var S = new Float64Array(buffer, init.scalarOffset, init.scalarCount);
+    passes = init.passes.map(function (calls) {
+      return calls.map(function (c) {
+        var args = [c.n].concat(c.pointers, c.slots.map(function () { return 0; }));
+        return { fn: fns[c.kernel], args: args, slots: c.slots, start: 1 + c.pointers.length };
+      });
+    });
+  } catch (e) {
+    if (ctl) {
+      Atomics.add(ctl, FAILED, 1);
+      Atomics.notify(ctl, READY);
+    }
+    report('worker failed to start: ' + (e && e.stack || e));
+    return;
+  }
+  var seen = Atomics.load(ctl, TASK);
+  Atomics.add(ctl, READY, 1);
+  Atomics.notify(ctl, READY);
+  for (;;) {
+    Atomics.wait(ctl, TASK, seen);
+    var task = Atomics.load(ctl, TASK);
+    if (task === seen) continue;
+    seen = task;
+    if (task === STOP) return;
+    try {
+      var calls = passes[task & 255];
+      for (var i = 0; i < calls.length; i++) {
+        var c = calls[i];
+        for (var j = 0; j < c.slots.length; j++) c.args[c.start + j] = S[c.slots[j]];
+        c.fn.apply(null, c.args);
+      }
+    } catch (e) {
+      Atomics.store(ctl, ERROR, 1);
+      report('worker failed: ' + (e && e.stack || e));
+    }
+    Atomics.add(ctl, DONE, 1);
+    Atomics.notify(ctl, DONE);
+  }
+}
+`;

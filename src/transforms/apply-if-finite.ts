@@ -1,0 +1,106 @@
+import { OptaxError } from '../core/errors.js';
+import { INT32_MAX, isInt32, safeIncrement } from '../core/numerics.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { type ArrayLeaf, leafData } from '../tree/leaf.js';
+import { treeLeaves } from '../tree/map.js';
+import { describe, isDictNode } from '../tree/structure.js';
+import type { Params, Updates } from '../tree/tree.js';
+import { treeZerosLike } from '../tree/zeros.js';
+import { tracedUpdate } from './traced.js';
+
+/** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
+export interface ApplyIfFiniteState<S = unknown> {
+  /** Consecutive steps with a NaN or infinity in the updates (int32); reset to 0 by a finite step. */
+  notfinite_count: number;
+  /** Whether the last step's updates were all finite. */
+  last_finite: boolean;
+  /** Steps with a NaN or infinity since `init` (int32, never reset). */
+  total_notfinite: number;
+  /** The inner transformation's state (unchanged by a skipped step). */
+  inner_state: S;
+}
+
+/** Options of {@link applyIfFinite}. */
+export interface ApplyIfFiniteOptions {
+  /**
+   * How many consecutive non-finite steps are skipped before giving up: an integer >= 0. The
+   * (`maxConsecutiveErrors + 1`)-th consecutive one is applied, and so is every further one until a
+   * finite step resets the count (optax 0.2.8 does not reset the count when it gives up; see below).
+   */
+  maxConsecutiveErrors: number;
+}
+
+/** True when every element of every leaf is finite (an empty tree is finite). */
+function allFinite(updates: Updates): boolean {
+  for (const leaf of treeLeaves<ArrayLeaf>(updates).leaves) {
+    const d = leafData(leaf);
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  }
+  return true;
+}
+
+function checkState(state: unknown): asserts state is ApplyIfFiniteState {
+  const ok = isDictNode(state) && 'inner_state' in state && isInt32(state.notfinite_count) && state.notfinite_count >= 0
+    && isInt32(state.total_notfinite) && state.total_notfinite >= 0 && typeof state.last_finite === 'boolean';
+  if (!ok) throw new OptaxError(`apply_if_finite: this state does not belong to apply_if_finite: expected {notfinite_count, last_finite, total_notfinite, inner_state}, got ${describe(state)}`);
+}
+
+/**
+ * Makes a transformation robust to a few NaNs or infinities (optax's `apply_if_finite`): a step whose
+ * updates contain one is skipped (the updates become zeros and the inner state is kept), unless it is
+ * more than `maxConsecutiveErrors` in a row, in which case it is applied.
+ *
+ * ```
+ * notfinite_count = finite ? 0 : notfinite_count + 1
+ * apply = finite || notfinite_count > maxConsecutiveErrors
+ * ```
+ *
+ * As in optax 0.2.8, the count is *not* reset when the wrapper gives up (optax#1746 proposes that
+ * reset): with `maxConsecutiveErrors: 2`, bad steps 1 and 2 of a streak are skipped and bad steps 3,
+ * 4, ... are all applied until a finite step arrives. The counters are int32 and saturate at 2^31-1.
+ *
+ * @param inner - the transformation to protect.
+ * @param options - `maxConsecutiveErrors` (required): an integer >= 0.
+ *
+ * @example
+ * ```ts
+ * import { applyIfFinite, scale } from 'optax-ts';
+ * const tx = applyIfFinite(scale(-1), { maxConsecutiveErrors: 1 });
+ * const [u, state] = tx.update({ w: new Float32Array([NaN, 2]) }, tx.init({ w: new Float32Array(2) }));
+ * console.log(u.w, state.notfinite_count, state.last_finite); // Float32Array(2) [ 0, 0 ] 1 false
+ * ```
+ */
+export function applyIfFinite<S>(inner: GradientTransformation<S>, options: ApplyIfFiniteOptions): GradientTransformation<ApplyIfFiniteState<S>> {
+  if (!inner || typeof inner.init !== 'function' || typeof inner.update !== 'function') {
+    throw new OptaxError(`apply_if_finite: inner is not a gradient transformation (got ${describe(inner)})`);
+  }
+  const max = options?.maxConsecutiveErrors;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > INT32_MAX) {
+    throw new OptaxError(`apply_if_finite: maxConsecutiveErrors must be an integer >= 0, got ${String(max)}`);
+  }
+  return {
+    name: 'apply_if_finite',
+    init: (params: Params): ApplyIfFiniteState<S> => ({
+      notfinite_count: 0,
+      last_finite: true,
+      total_notfinite: 0,
+      inner_state: inner.init(params),
+    }),
+    update<U extends Updates>(updates: U, state: ApplyIfFiniteState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, ApplyIfFiniteState<S>] {
+      checkState(state);
+      const finite = allFinite(updates);
+      const notfinite_count = finite ? 0 : safeIncrement(state.notfinite_count);
+      const apply = finite || notfinite_count > max;
+      // optax runs the inner update inside lax.cond, i.e. compiled as one XLA computation.
+      const traced = apply ? tracedUpdate(inner, updates, state.inner_state, params, extraArgs) : undefined;
+      const newUpdates = traced ? traced.updates : treeZerosLike(updates);
+      const inner_state = (traced ? traced.state : state.inner_state) as S;
+      return [newUpdates, {
+        notfinite_count,
+        last_finite: finite,
+        total_notfinite: finite ? state.total_notfinite : safeIncrement(state.total_notfinite),
+        inner_state,
+      }];
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import type { EmptyState, GradientTransformation } from '../core/transformation.js';
+import { ex } from '../kernel/expr.js';
+import { elementwise } from '../kernel/elementwise.js';
+import { noControl } from './count.js';
+
+/**
+ * `u = min(max(g, -maxDelta), maxDelta)`, in `jnp.clip`'s order (`maximum(lo, x)` then
+ * `minimum(hi, x)`): NaN stays NaN.
+ */
+export const clipKernel = {
+  updates: ex.min(ex.max(ex.updates, ex.scalar('neg_max_delta')), ex.scalar('max_delta')),
+  state: {},
+};
+
+/**
+ * Clips updates elementwise to `[-maxDelta, maxDelta]` (optax's `clip`):
+ *
+ * ```
+ * u = min(max(g, -maxDelta), maxDelta)
+ * ```
+ *
+ * `maxDelta` is rounded to each leaf's dtype (`-maxDelta` is its exact negation). NaN updates stay
+ * NaN, as with `jnp.clip`.
+ *
+ * @param maxDelta - the largest magnitude of an update: a number >= 0 (`Infinity` disables clipping),
+ *   or an array broadcast against each leaf. NaN and negative values throw an OptaxError.
+ *
+ * @example
+ * ```ts
+ * import { clip } from 'optax-ts';
+ * const tx = clip(1);
+ * const [u] = tx.update({ w: new Float64Array([-3, 0.5, 2]) }, tx.init({ w: new Float64Array(3) }));
+ * console.log(u.w); // Float64Array(3) [ -1, 0.5, 1 ]
+ * ```
+ */
+export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
+  checkHyperparam('clip', 'max_delta', maxDelta, { min: 0, finite: false });
+  return elementwise<Record<string, never>, EmptyState>({
+    name: 'clip',
+    kernel: clipKernel,
+    stateLeaves: [],
+    ...noControl,
+    scalars: (_c, dtype) => ({
+      neg_max_delta: hyperScalar(maxDelta, dtype, (x) => -x),
+      max_delta: hyperScalar(maxDelta, dtype),
+    }),
+  });
+}

@@ -1,0 +1,163 @@
+import { type Dtype, allocate, roundTo } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import { safeIncrement } from '../core/numerics.js';
+import { powInt } from '../core/pow.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { type Kernel, ex } from '../kernel/expr.js';
+import { type KernelScalar, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
+import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
+import { treeMap } from '../tree/map.js';
+import type { Params, Tree, Updates } from '../tree/tree.js';
+import { type CountState, checkCount } from './count.js';
+
+/** The state of {@link ema} (optax's `EmaState`). */
+export interface EmaState {
+  /** Steps taken: int32, saturating at 2^31-1. */
+  count: number;
+  /** The moving average (not debiased), in `accumulatorDtype` when one is given. */
+  ema: Tree;
+}
+
+/** Options of {@link ema}. */
+export interface EmaOptions {
+  /** Divide by `1 - decay^t` so that early averages are not biased towards 0. Default true. */
+  debias?: boolean;
+  /**
+   * The dtype the average is stored in. Default: each leaf's own dtype. With another dtype each
+   * operation runs in the dtype JAX's promotion gives it, the stored value is rounded to this one,
+   * and the updates come out in the promoted dtype (as in optax).
+   */
+  accumulatorDtype?: Dtype | null;
+}
+
+// ema = (1 - d) * g + d * ema, in optax's order (tree.update_moment), then u = ema / (1 - d^t).
+const newEma = ex.add(ex.mul(ex.scalar('one_minus_decay'), ex.updates), ex.mul(ex.scalar('decay'), ex.state('ema')));
+
+/**
+ * The kernel of {@link ema} (with or without debiasing). `singleLeaf`: the form XLA computes on a
+ * one-leaf tree, where optax's jitted bias correction divides by a scalar used once and XLA
+ * multiplies by its reciprocal instead: `ema * (1 / bias)`.
+ */
+export function emaKernel(debias: boolean, singleLeaf = false): Kernel {
+  if (!debias) return { updates: newEma, state: { ema: newEma } };
+  const corrected = singleLeaf ? ex.mul(newEma, ex.div(ex.scalar('one'), ex.scalar('bias'))) : ex.div(newEma, ex.scalar('bias'));
+  return { updates: corrected, state: { ema: newEma } };
+}
+
+/** The per-step scalars of {@link ema} for leaves of `dtype`, before step `count`. */
+function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: boolean): Record<string, KernelScalar> {
+  const t = safeIncrement(count);
+  const scalars: Record<string, KernelScalar> = {
+    decay: hyperScalar(decay, dtype),
+    one_minus_decay: hyperScalar(decay, dtype, (x) => 1 - x),
+  };
+  // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype: the correctly rounded power
+  // of decay (rounded to the dtype), then the subtraction, rounded again.
+  if (debias) {
+    scalars.one = 1;
+    scalars.bias = hyperScalar(decay, dtype, (x) => 1 - roundTo(dtype, powInt(roundTo(dtype, x), t)));
+  }
+  return scalars;
+}
+
+/**
+ * An exponential moving average of the updates (optax's `ema`):
+ *
+ * ```
+ * ema_t = (1 - decay) * g_t + decay * ema_{t-1}
+ * u_t   = ema_t / (1 - decay^t)     (debias: true, the default)
+ * u_t   = ema_t                     (debias: false)
+ * ```
+ *
+ * `t` is the step count after incrementing (int32, saturating). The bias correction is rounded as
+ * XLA computes it (as scale_by_adamax's): `decay^t` correctly rounded to the leaf dtype, then
+ * `1 - decay^t` rounded; on a one-leaf tree the division is a multiplication by `1 / (1 - decay^t)`.
+ * Unlike `trace` (`decay * trace + g`), the average is a convex combination.
+ *
+ * @param decay - the decay rate in [0, 1], a number or an array broadcast against each leaf.
+ * @param options - `debias` (default true), `accumulatorDtype` (default: the leaf's dtype).
+ *
+ * @example
+ * ```ts
+ * import { ema } from 'optax-ts';
+ * const tx = ema(0.5);
+ * let state = tx.init({ w: new Float64Array(1) });
+ * let u;
+ * [u, state] = tx.update({ w: new Float64Array([2]) }, state);
+ * [u, state] = tx.update({ w: new Float64Array([4]) }, state);
+ * // 2.5 / 0.75, computed as 2.5 * (1 / 0.75) since the tree has one leaf (XLA's rounding)
+ * console.log(u.w, state.ema); // Float64Array(1) [ 3.333333333333333 ] { w: Float64Array(1) [ 2.5 ] }
+ * ```
+ */
+export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransformation<EmaState> {
+  const { debias = true, accumulatorDtype = null } = options;
+  checkHyperparam('ema', 'decay', decay, { min: 0, max: 1 });
+  if (typeof debias !== 'boolean') throw new OptaxError(`ema: debias must be a boolean, got ${typeof debias}`);
+  if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {
+    throw new OptaxError(`ema: accumulatorDtype must be 'float32', 'float64' or null, got ${String(accumulatorDtype)}`);
+  }
+  const tx = elementwise<CountState, EmaState>({
+    name: 'ema',
+    kernel: emaKernel(debias),
+    singleLeafKernel: debias ? emaKernel(debias, true) : undefined,
+    stateLeaves: ['ema'],
+    initControl: () => ({ count: 0 }),
+    checkControl: checkCount('ema'),
+    advance: ({ count }) => ({ count: safeIncrement(count) }),
+    scalars: ({ count }, dtype) => emaScalars(decay, count, dtype, debias),
+  });
+  return accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype);
+}
+
+/**
+ * `ema` with its average stored in another dtype. JAX promotes per operation: `(1-d) * g` runs in
+ * g's dtype, `d * ema` in the accumulator's, their sum and the debiasing in the wider of the two.
+ * This path is not elementwise-fused (it is rare); it reuses the definition's control state.
+ */
+function withAccumulator(tx: GradientTransformation<EmaState>, decay: Hyperparam, debias: boolean, acc: Dtype): GradientTransformation<EmaState> {
+  const def = tx.elementwise!;
+  return {
+    name: 'ema',
+    init: (params: Params): EmaState => ({
+      count: 0,
+      ema: treeMap(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc, leafData(p).length)), [params]),
+    }),
+    update<U extends Updates>(updates: U, state: EmaState): [U, EmaState] {
+      const { control, trees } = splitState<CountState>(def, state);
+      const { positions, paths } = gatherLeaves('ema', updates, [], [], null, false);
+      // The state leaves keep their own dtype: check structure and sizes here, not dtypes.
+      const stateLeaves: ArrayLeaf[] = [];
+      treeMap(([g, e]: ArrayLeaf[], path) => {
+        if (leafData(e).length !== leafData(g).length) throw new OptaxError(`state.ema leaf has ${leafData(e).length} elements, grads leaf has ${leafData(g).length}`, path, 'grads');
+        stateLeaves.push(e);
+      }, [updates, trees[0]], { names: ['grads', 'state.ema'], root: 'grads' });
+      const outU: ArrayLeaf[] = [], outE: ArrayLeaf[] = [];
+      const single = positions.length === 1; // see emaKernel
+      positions.forEach(([g], i) => {
+        const e = stateLeaves[i];
+        const gd = leafDtype(g), ed = leafDtype(e);
+        const wide: Dtype = gd === 'float64' || ed === 'float64' ? 'float64' : 'float32';
+        const scalars = (dtype: Dtype) => scalarsForLeaf(emaScalars(decay, control.count, dtype, debias), leafShape(g), paths[i]);
+        const sg = scalars(gd), se = scalars(ed), sw = scalars(wide);
+        const at = (s: number | ArrayLike<number>, j: number): number => (typeof s === 'number' ? s : s[j]);
+        const gx = leafData(g), ex0 = leafData(e), n = gx.length;
+        const u = allocate(wide, n), next = allocate(ed, n); // stores round to their dtype
+        for (let j = 0; j < n; j++) {
+          const a = roundTo(gd, at(sg.one_minus_decay, j) * gx[j]);
+          const b = roundTo(ed, at(se.decay, j) * ex0[j]);
+          const m = roundTo(wide, a + b);
+          const bias = at(sw.bias, j);
+          u[j] = !debias ? m : single ? m * roundTo(wide, 1 / bias) : m / bias;
+          next[j] = m;
+        }
+        outU.push(leafLike(g, u));
+        outE.push(leafLike(e, next));
+      });
+      let k = 0, l = 0;
+      const newUpdates = treeMap(() => outU[k++], [updates]);
+      const newEma = treeMap(() => outE[l++], [trees[0]]);
+      return [newUpdates, { count: safeIncrement(control.count), ema: newEma }];
+    },
+  };
+}

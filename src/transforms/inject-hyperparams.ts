@@ -1,0 +1,232 @@
+import { type Dtype, roundTo } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import { safeIncrement } from '../core/numerics.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { type ArrayLeaf, leafDtype } from '../tree/leaf.js';
+import { treeLeaves } from '../tree/map.js';
+import { describe, isDictNode } from '../tree/structure.js';
+import type { Params, Updates } from '../tree/tree.js';
+import { type InjectableSignature, injectableSignature, isNumericHyperparam } from './injectable.js';
+
+/** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
+export interface WrappedScheduleState {
+  /** The step its schedule is evaluated at next (int32, saturating). */
+  count: number;
+}
+
+/** The state of {@link injectHyperparams} (optax's `InjectStatefulHyperparamsState`). */
+export interface InjectHyperparamsState<S = unknown> {
+  /** Steps taken (int32, saturating). */
+  count: number;
+  /**
+   * The hyperparameters by optax's (snake_case) names, e.g. `{ learning_rate, b1, b2, eps }`: numbers
+   * rounded to the hyperparameter dtype (float32 values unless the params are float64), or arrays.
+   * Scheduled ones hold the value used by the last step. Replace them with {@link setHyperparams}.
+   */
+  hyperparams: Record<string, number | ArrayLeaf>;
+  /** One `{count}` per scheduled hyperparameter. */
+  hyperparams_states: Record<string, WrappedScheduleState>;
+  /** The inner transformation's state. */
+  inner_state: S;
+}
+
+/** Options of {@link injectHyperparams}. */
+export interface InjectHyperparamsOptions {
+  /** Arguments that are never hyperparameters, by either name (optax's `static_args`). */
+  staticArgs?: readonly string[];
+  /**
+   * The dtype the hyperparameters are rounded to (optax's `hyperparam_dtype`). Default: the highest
+   * dtype of the params (of the updates when `update` gets no params; float32 for an empty tree).
+   */
+  hyperparamDtype?: Dtype;
+}
+
+/** optax's snake_case name of a camelCase one: `learningRate` → `learning_rate`. */
+export const toSnakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The highest dtype of a tree's leaves, or undefined for a tree without leaves. */
+function highestDtype(tree: unknown): Dtype | undefined {
+  if (tree === undefined || tree === null) return undefined;
+  const { leaves } = treeLeaves<ArrayLeaf>(tree);
+  if (leaves.length === 0) return undefined;
+  return leaves.some((l) => leafDtype(l) === 'float64') ? 'float64' : 'float32';
+}
+
+/** optax's `_convert_floats`: numbers are rounded to the dtype; arrays (strongly typed) are kept. */
+const convert = (v: number | ArrayLeaf, dtype: Dtype): number | ArrayLeaf => (typeof v === 'number' ? roundTo(dtype, v) : v);
+
+/** Binds call arguments to the signature: positional ones, then an options object. */
+function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown> {
+  const byName = new Map<string, string>();
+  for (const p of sig.params) { byName.set(p.name, p.option); byName.set(p.option, p.option); }
+  const bound: Record<string, unknown> = {};
+  const named = (obj: Record<string, unknown>): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      const option = byName.get(k);
+      if (!option) throw new OptaxError(`inject_hyperparams(${sig.name}): unknown argument '${k}'; it takes ${sig.params.map((p) => p.option).join(', ')}`);
+      if (v !== undefined) bound[option] = v;
+    }
+  };
+  const positional = sig.params.filter((p) => p.positional);
+  // One plain object holding every argument by name is accepted too: `inject(adamax)({ learningRate: 0.01 })`.
+  if (args.length === 1 && isDictNode(args[0]) && positional.length > 0) named(args[0]);
+  else {
+    let i = 0;
+    for (; i < positional.length && i < args.length && !isDictNode(args[i]); i++) bound[positional[i].option] = args[i];
+    if (i < args.length) {
+      if (!isDictNode(args[i]) || i + 1 < args.length) throw new OptaxError(`inject_hyperparams(${sig.name}): expected ${positional.map((p) => p.option).join(', ')} then an options object`);
+      named(args[i] as Record<string, unknown>);
+    }
+  }
+  for (const p of sig.params) {
+    if (!(p.option in bound)) {
+      if (!('default' in p)) throw new OptaxError(`inject_hyperparams(${sig.name}): missing required argument ${p.option}`);
+      bound[p.option] = p.default;
+    }
+  }
+  return bound;
+}
+
+/**
+ * Wraps a factory so that its numeric arguments become hyperparameters kept in the state (optax's
+ * `inject_hyperparams`), where they can be read and changed between steps, and so that any of them
+ * may be a schedule of the step count:
+ *
+ * ```ts
+ * const tx = injectHyperparams(adamax)(0.01, { b1: 0.9 });   // same arguments as adamax
+ * const tx2 = injectHyperparams(adamax)({ learningRate: 0.01 });   // or all by name
+ * ```
+ *
+ * - The state is `{ count, hyperparams, hyperparams_states, inner_state }` with optax's snake_case
+ *   keys (as flax checkpoints have them): `hyperparams` holds every numeric argument, defaults
+ *   included (`learning_rate, b1, b2, eps` for adamax), rounded to the hyperparameter dtype; scheduled
+ *   ones come after the fixed ones, as in optax.
+ * - Each `update` rounds the values in `state.hyperparams` (so a value set by {@link setHyperparams}
+ *   takes effect at the next step), evaluates each schedule at its own `{count}` in
+ *   `hyperparams_states` (0 at the first step, like `scaleBySchedule`), then rebuilds the inner
+ *   transformation with those values and applies it.
+ * - Booleans, masks and dtypes (and `staticArgs`) are passed through unchanged.
+ *
+ * The factory must be registered ({@link registerInjectable}): optax-ts's own factories are.
+ *
+ * @param innerFactory - e.g. `adamax`, `adamaxw`, `scaleByAdamax`, `scale`, `clip`, `ema`.
+ * @param options - `staticArgs` (none), `hyperparamDtype` (the params' highest dtype).
+ *
+ * @example
+ * ```ts
+ * import { injectHyperparams, adamax, setHyperparams } from 'optax-ts';
+ * const tx = injectHyperparams(adamax)({ learningRate: 0.1 });
+ * let state = tx.init({ w: new Float32Array(1) });
+ * console.log(Object.keys(state.hyperparams), state.hyperparams.b1); // [ 'learning_rate', 'b1', 'b2', 'eps' ] 0.8999999761581421
+ * state = setHyperparams(state, { learningRate: 0.5 });
+ * const [u] = tx.update({ w: new Float32Array([2]) }, state, { w: new Float32Array(1) });
+ * console.log(u.w); // Float32Array(1) [ -0.5 ]
+ * ```
+ */
+export function injectHyperparams<S = unknown>(
+  innerFactory: ((...args: never[]) => GradientTransformation<S>) | InjectableSignature,
+  options: InjectHyperparamsOptions = {},
+): (...args: unknown[]) => GradientTransformation<InjectHyperparamsState<S>> {
+  const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
+  if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
+  const staticArgs = new Set((options.staticArgs ?? []).map(toSnakeCase));
+  for (const s of staticArgs) {
+    if (!sig.params.some((p) => p.name === s)) throw new OptaxError(`inject_hyperparams(${sig.name}): staticArgs must name arguments of ${sig.name} (${sig.params.map((p) => p.name).join(', ')}), got ${s}`);
+  }
+  return (...args: unknown[]) => {
+    const bound = bind(sig, args);
+    const other: Record<string, unknown> = {};
+    const numeric: Record<string, number | ArrayLeaf> = {};
+    const scheduled: Record<string, (count: number) => number> = {};
+    for (const p of sig.params) {
+      const v = bound[p.option];
+      if (p.static || staticArgs.has(p.name) || typeof v === 'boolean') other[p.option] = v;
+      else if (typeof v === 'function') scheduled[p.name] = v as (count: number) => number;
+      else if (isNumericHyperparam(v)) numeric[p.name] = v as number | ArrayLeaf;
+      else other[p.option] = v;
+    }
+    const optionOf = new Map(sig.params.map((p) => [p.name, p.option]));
+    const evaluate = (name: string, count: number, dtype: Dtype): number => {
+      const v = scheduled[name](count);
+      if (typeof v !== 'number') throw new OptaxError(`inject_hyperparams(${sig.name}): the schedule of ${name} returned ${typeof v} at step ${count}, expected a number`);
+      return roundTo(dtype, v);
+    };
+    let cached: { values: Record<string, number | ArrayLeaf>; tx: GradientTransformation<any> } | undefined;
+    const innerWith = (values: Record<string, number | ArrayLeaf>): GradientTransformation<any> => {
+      const keys = Object.keys(values);
+      if (cached && keys.every((k) => Object.is(cached!.values[k], values[k]))) return cached.tx;
+      const call: Record<string, unknown> = { ...other };
+      for (const k of keys) call[optionOf.get(k)!] = values[k];
+      cached = { values, tx: sig.build(call) };
+      return cached.tx;
+    };
+    const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';
+
+    return {
+      name: 'inject_hyperparams',
+      init(params: Params): InjectHyperparamsState<S> {
+        const dtype = dtypeFor(params, null);
+        const hyperparams: Record<string, number | ArrayLeaf> = {};
+        for (const [k, v] of Object.entries(numeric)) hyperparams[k] = convert(v, dtype);
+        const hyperparams_states: Record<string, WrappedScheduleState> = {};
+        for (const k of Object.keys(scheduled)) { hyperparams_states[k] = { count: 0 }; hyperparams[k] = evaluate(k, 0, dtype); }
+        return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
+      },
+      update<U extends Updates>(updates: U, state: InjectHyperparamsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<S>] {
+        checkState(state, Object.keys(numeric), Object.keys(scheduled));
+        const dtype = dtypeFor(params, updates);
+        const hyperparams: Record<string, number | ArrayLeaf> = {};
+        for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
+        const hyperparams_states: Record<string, WrappedScheduleState> = {};
+        for (const k of Object.keys(scheduled)) {
+          const c = state.hyperparams_states[k].count;
+          hyperparams[k] = evaluate(k, c, dtype);
+          hyperparams_states[k] = { count: safeIncrement(c) };
+        }
+        const [newUpdates, inner_state] = innerWith(hyperparams).update(updates, state.inner_state, params, extraArgs);
+        return [newUpdates, { count: safeIncrement(state.count), hyperparams, hyperparams_states, inner_state }];
+      },
+    };
+  };
+}
+
+function checkState(state: unknown, numeric: readonly string[], scheduled: readonly string[]): asserts state is InjectHyperparamsState {
+  const fail = (why: string): never => { throw new OptaxError(`inject_hyperparams: this state does not belong to this transformation: ${why}`); };
+  if (!isDictNode(state) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states) || !('inner_state' in state) || typeof state.count !== 'number') {
+    fail(`expected {count, hyperparams, hyperparams_states, inner_state}, got ${describe(state)}`);
+  }
+  const s = state as unknown as InjectHyperparamsState;
+  for (const k of [...numeric, ...scheduled]) if (!(k in s.hyperparams)) fail(`hyperparams has no '${k}'`);
+  for (const [k, v] of Object.entries(s.hyperparams)) if (!isNumericHyperparam(v)) fail(`hyperparams.${k} must be a number or an array, got ${describe(v)}`);
+  for (const k of scheduled) if (!isDictNode(s.hyperparams_states[k]) || typeof s.hyperparams_states[k].count !== 'number') fail(`hyperparams_states.${k} must be {count}`);
+}
+
+/**
+ * Returns a new {@link InjectHyperparamsState} with some hyperparameters replaced, by optax's
+ * snake_case name or the camelCase one (`learning_rate` or `learningRate`). The value takes effect at
+ * the next `update`, which rounds it to the hyperparameter dtype. The state is not mutated.
+ *
+ * Setting a scheduled hyperparameter throws (in optax it silently has no effect), as does an unknown name.
+ *
+ * @example
+ * ```ts
+ * import { injectHyperparams, scale, setHyperparams } from 'optax-ts';
+ * const tx = injectHyperparams(scale)(2);
+ * const state = setHyperparams(tx.init({ w: new Float64Array(1) }), { stepSize: 3 });
+ * console.log(state.hyperparams); // { step_size: 3 }
+ * ```
+ */
+export function setHyperparams<S extends InjectHyperparamsState<any>>(state: S, values: Readonly<Record<string, unknown>>): S {
+  if (!isDictNode(state) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states)) {
+    throw new OptaxError(`setHyperparams: expected an inject_hyperparams state {count, hyperparams, hyperparams_states, inner_state}, got ${describe(state)}`);
+  }
+  const hyperparams = { ...state.hyperparams };
+  for (const [key, value] of Object.entries(values)) {
+    const name = toSnakeCase(key);
+    if (!(name in hyperparams)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
+    if (name in state.hyperparams_states) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
+    if (!isNumericHyperparam(value)) throw new OptaxError(`setHyperparams: ${name} must be a number or an array, got ${describe(value)}`);
+    hyperparams[name] = value as number | ArrayLeaf;
+  }
+  return { ...state, hyperparams };
+}

@@ -1,0 +1,178 @@
+import type { Dtype } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { type Expr, substitute } from '../kernel/expr.js';
+import { type CompiledElementwise, type KernelScalar, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
+import { planKernel } from '../kernel/interpret.js';
+import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
+import { treeLeaves, treeMap } from '../tree/map.js';
+import { describe } from '../tree/structure.js';
+import type { Params, Tree, Updates } from '../tree/tree.js';
+import { evaluate, rewrite } from './xla-rewrites.js';
+
+/**
+ * optax's numerics for a transformation run *traced*, as one compiled XLA computation: what happens
+ * to the inner optimizer of `apply_if_finite` and `MultiSteps`, which optax calls inside `lax.cond`.
+ * Eager optax runs each jnp operation on its own; traced, XLA's algebraic simplifier and LLVM rewrite
+ * the whole computation, and the last bits change. Measured on the vectors `apply_if_finite_adamax`
+ * and `multisteps_every_3_adamax` (float32 and float64), whose inner adamax matches only with both:
+ *
+ * - `(A / B) / C` becomes `A / (B * C)` (XLA, when `A / B` has no other use): adamax's
+ *   `(mu / bias) / nu` is computed as `mu / (bias * nu)`;
+ * - a multiplication feeding an addition or subtraction, and used nowhere else, is contracted into
+ *   a fused multiply-add with one rounding (LLVM on XLA:CPU). Of two candidates, the left one,
+ *   unless only the right one reads nothing but the computation's inputs: adamax's
+ *   `(1 - b1) * g + b1 * mu` is `fma(1 - b1, g, round(b1 * mu))` when `g` is an input (apply_if_finite)
+ *   and `fma(b1, mu, round((1 - b1) * g))` when `g` is computed in the same computation (MultiSteps'
+ *   running mean). That preference is an empirical rule fitted to these two cases, not LLVM's
+ *   documented one (which prefers the multiplication with fewer uses, then the left);
+ * - on a one-leaf tree, a division by a per-step scalar is a multiplication by its reciprocal (the
+ *   definitions' `singleLeafKernel`, as measured in eager mode; the traced vectors have two leaves,
+ *   so this case is the same rule assumed, not measured).
+ *
+ * This applies to transformations made of elementwise kernels (alone or in chains, e.g. adamax);
+ * they are composed into one expression, rewritten, and evaluated. Any other transformation is run
+ * as it is (eager numerics), which may differ from optax in the last bits.
+ */
+
+/** The elementwise stages of a transformation, with their place in its state, or null if it has others. */
+interface Stage { def: CompiledElementwise<any>; path: number[] }
+
+function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
+  if (tx.elementwise) return [{ def: tx.elementwise as CompiledElementwise<any>, path }];
+  if (!tx.parts) return null;
+  const out: Stage[] = [];
+  for (let i = 0; i < tx.parts.length; i++) {
+    const s = stagesOf(tx.parts[i], [...path, i]);
+    if (!s) return null;
+    out.push(...s);
+  }
+  return out;
+}
+
+/** True when {@link tracedUpdate} can reproduce optax's traced numerics for `tx`. */
+export function canTrace(tx: GradientTransformation<any>): boolean {
+  return stagesOf(tx) !== null;
+}
+
+function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
+  let s = state, t = tx;
+  for (const i of path) {
+    if (!Array.isArray(s) || !t.parts || s.length !== t.parts.length) {
+      throw new OptaxError(`chain: this state does not belong to this chain: expected a list of ${t.parts?.length} states, got ${describe(s)}`);
+    }
+    s = s[i];
+    t = t.parts[i];
+  }
+  return s;
+}
+
+function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
+  if (tx.elementwise) return states.get(path.join('/'));
+  return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
+}
+
+/** Options of {@link tracedUpdate}. */
+export interface TracedOptions {
+  /**
+   * The updates are computed in the same traced computation (MultiSteps' running mean) rather than
+   * read from memory: this changes which multiplication LLVM fuses into an addition.
+   */
+  computedUpdates?: boolean;
+}
+
+/** The result of {@link tracedUpdate}. */
+export interface TracedResult<U> {
+  updates: U;
+  state: unknown;
+  /**
+   * When the computation ends with a multiplication by a per-step scalar (`u = s * y`, as adamax's
+   * learning rate), `y`: XLA folds a following multiplication by another scalar into `s` (see
+   * MultiSteps). Undefined otherwise.
+   */
+  preScale?: U;
+}
+
+/**
+ * Runs `tx.update` with optax's traced numerics (see above), or plainly when `tx` is not made of
+ * elementwise kernels. Pure: nothing is mutated.
+ */
+export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>, updates: U, state: unknown, params: Params | null | undefined, extraArgs: ExtraArgs | undefined, options: TracedOptions = {}): TracedResult<U> {
+  const stages = stagesOf(tx);
+  if (!stages) {
+    const [u, s] = tx.update(updates, state, params, extraArgs);
+    return { updates: u, state: s };
+  }
+  // Compose the stages' kernels into one expression graph (names prefixed by the stage index).
+  const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
+  const leafCount = treeLeaves(updates).leaves.length;
+  let current: Expr = { kind: 'updates' };
+  const stateRoots: { name: string; stage: number; leaf: string; expr: Expr }[] = [];
+  stages.forEach((st, i) => {
+    const rename = (e: Expr): Expr => {
+      if (e.kind === 'updates') return current;
+      if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
+      if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
+      return e;
+    };
+    const memo = new Map<Expr, Expr>();
+    // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal.
+    const k = kernelForTree(st.def, leafCount).kernel;
+    const next = substitute(k.updates, rename, memo);
+    for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName, expr: substitute(k.state[leafName], rename, memo) });
+    current = next;
+  });
+  const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
+  const root = rewritten[0];
+  const scaled = root.kind === 'binary' && root.op === 'mul' ? (root.a.kind === 'scalar' ? root.b : root.b.kind === 'scalar' ? root.a : undefined) : undefined;
+  const roots = scaled ? [...rewritten, scaled] : rewritten;
+
+  const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
+  const needsParams = stages.some((st) => (st.def.plan ?? planKernel(st.def.kernel)).usesParams);
+  const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
+  const scalarCache = new Map<Dtype, Record<string, KernelScalar>>();
+  const results = positions.map((leaves, li) => {
+    const g = leaves[0];
+    const dtype = leafDtype(g);
+    let scalars = scalarCache.get(dtype);
+    if (!scalars) {
+      scalars = {};
+      stages.forEach((st, i) => {
+        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs))) scalars![`${i}/${k}`] = v;
+      });
+      scalarCache.set(dtype, scalars);
+    }
+    const perLeaf = scalarsForLeaf(scalars, leafShape(g), paths[li]);
+    const p = paramsAt(li);
+    return evaluate(roots, dtype, leafData(g).length, (e) => {
+      switch (e.kind) {
+        case 'updates': return leafData(g);
+        case 'params': return leafData(p!);
+        case 'state': return leafData(leaves[1 + stateRoots.findIndex((r) => r.name === e.name)]);
+        case 'scalar': {
+          const v = perLeaf[e.name];
+          if (v === undefined) throw new Error(`kernel scalar '${e.name}' was not provided`);
+          return v;
+        }
+        default: throw new Error('unreachable');
+      }
+    });
+  });
+  const column = (c: number, like: Tree): any => {
+    let i = 0;
+    return treeMap(([x]: ArrayLeaf[]) => leafLike(x, results[i++][c]), [like]);
+  };
+  const newStates = new Map<string, unknown>();
+  stages.forEach((st, i) => {
+    const newTrees = st.def.stateLeaves.map((leafName) => {
+      const r = stateRoots.findIndex((x) => x.stage === i && x.leaf === leafName);
+      return column(1 + r, trees[r]);
+    });
+    newStates.set(st.path.join('/'), joinState(st.def, st.def.advance(splits[i].control), newTrees));
+  });
+  return {
+    updates: column(0, updates),
+    state: rebuildState(tx, newStates),
+    preScale: scaled ? column(roots.length - 1, updates) : undefined,
+  };
+}

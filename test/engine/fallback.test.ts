@@ -1,0 +1,146 @@
+/**
+ * What the engine cannot fuse still runs exactly, behind the same API: opaque transformations and
+ * array hyperparameters (the whole transformation on the reference path), steps whose scalars turn
+ * out not to be fusable (that step on the reference path), errors thrown by a step (nothing changes),
+ * and kernels whose outputs alias other inputs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compile } from '../../src/engine/compile.js';
+import { OptaxError } from '../../src/core/errors.js';
+import type { GradientTransformation } from '../../src/core/transformation.js';
+import { roundTo } from '../../src/core/dtype.js';
+import { ex } from '../../src/kernel/expr.js';
+import { elementwise } from '../../src/kernel/elementwise.js';
+import { ShapedArray } from '../../src/tree/leaf.js';
+import { adamax } from '../../src/alias/adamax.js';
+import { chain } from '../../src/transforms/chain.js';
+import { scale } from '../../src/transforms/scale.js';
+import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
+import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import type { Tree } from '../../src/tree/tree.js';
+import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+
+const BACKENDS = ['wasm', 'js', 'interpreter'] as const;
+const f32 = (...v: number[]) => new Float32Array(v);
+const f64 = (...v: number[]) => new Float64Array(v);
+
+/** Runs `tx` on the reference path and compiled on every backend, comparing after every step. */
+function checkParity(tx: GradientTransformation<any>, params: () => Tree, grads: readonly Tree[], expectBackend?: string, extraArgs?: Record<string, unknown>): void {
+  for (const backend of BACKENDS) {
+    const ref = new ReferenceRun(tx, params());
+    const s = compile(tx, params(), { backend });
+    if (expectBackend) assert.equal(s.backend, expectBackend === 'kernel' ? backend : expectBackend);
+    grads.forEach((g, i) => {
+      ref.step(cloneTree(g), extraArgs);
+      s.step(cloneTree(g), extraArgs);
+      assertBitEqual(s.params, ref.params, `${backend} step ${i + 1} params`);
+      assertBitEqual(s.state, ref.state, `${backend} step ${i + 1} state`);
+    });
+    s.dispose();
+  }
+}
+
+test('an opaque transformation (applyIfFinite) runs on the reference path, exactly, with its state laid out as optax does', () => {
+  const tx = applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 1 });
+  const params = () => ({ w: f32(1, 2, 3), b: f64(-1) });
+  const grads = [{ w: f32(1, 2, 3), b: f64(1) }, { w: f32(NaN, 2, 3), b: f64(1) }, { w: f32(Infinity, 2, 3), b: f64(1) }, { w: f32(-1, 0, 1), b: f64(2) }];
+  checkParity(tx, params, grads, 'reference');
+  const s = compile(tx, params());
+  assert.match(s.referenceReason!, /apply_if_finite cannot be fused/);
+  s.step(grads[1]);
+  assert.equal(s.state.notfinite_count, 1);
+  // Loading a state is still validated against the current layout.
+  assert.throws(() => s.setState({ ...s.state, inner_state: [s.state.inner_state[0]] } as never), (e: unknown) => e instanceof OptaxError && /^state\.inner_state: .*expected a list of 2/.test(e.message));
+  assert.throws(() => s.setState({ ...s.state, notfinite_count: 'x' } as never), /^OptaxError|state\.notfinite_count/);
+  s.dispose();
+});
+
+test('on the reference path, a state that holds the params is detached from the in-place updates', () => {
+  // A transformation keeping the params it saw (as optax's lookahead-style wrappers do); its state
+  // must not change when the engine later updates the params in place.
+  const keep: GradientTransformation<{ last: Tree }> = {
+    name: 'keep_params',
+    init: (p) => ({ last: p }),
+    update: (u, _s, p) => [u, { last: p! }],
+  };
+  checkParity(chain(keep, scale(-0.5)), () => ({ w: f32(1, 2) }), [{ w: f32(1, 1) }, { w: f32(2, 2) }, { w: f32(3, 3) }], 'reference');
+});
+
+test('array (broadcast) hyperparameters run on the reference path', () => {
+  const tx = chain(scaleByAdamax({ b1: new ShapedArray(f32(0.9, 0.5), [2]) }), scale(-0.1));
+  const params = () => ({ w: new ShapedArray(f32(1, 2, 3, 4), [2, 2]) });
+  checkParity(tx, params, [{ w: new ShapedArray(f32(1, -1, 2, -2), [2, 2]) }, { w: new ShapedArray(f32(0, 1, 0, 1), [2, 2]) }], 'reference');
+  assert.match(compile(tx, params()).referenceReason!, /hyperparameter 'b1' is an array/);
+});
+
+test('a step whose scalars cannot be fused (an array, an unrounded float32) runs on the reference path; the others stay fused', () => {
+  // A definition whose scalar is not a float32 at step 1 (breaking the contract that scalars come
+  // rounded) and an array at step 2: those steps must still match the reference exactly. The
+  // unrounded value 2^-25 + 2^-50 added to 0.5 rounds up in double-then-float32 (the reference) but
+  // ties to 0.5 once rounded to float32 first (a float32 kernel argument).
+  const odd = elementwise<{ count: number }, { count: number; acc: Tree }>({
+    name: 'odd',
+    kernel: { updates: ex.mul(ex.scalar('k'), ex.updates), state: { acc: ex.add(ex.state('acc'), ex.scalar('k')) } },
+    stateLeaves: ['acc'],
+    initControl: () => ({ count: 0 }),
+    checkControl: () => {},
+    advance: ({ count }) => ({ count: count + 1 }),
+    scalars: ({ count }, dtype) => ({ k: count === 1 ? 2 ** -25 + 2 ** -50 : count === 2 ? new ShapedArray(dtype === 'float32' ? f32(2, 3) : f64(2, 3), [2]) : 0.5 }),
+  });
+  const grads = [1, 2, 3, 4].map((v) => ({ w: f32(v, -v), b: f64(v, v) }));
+  checkParity(chain(odd, scale(-1)), () => ({ w: f32(1, 2), b: f64(3, 4) }), grads, 'kernel');
+});
+
+test('extra arguments reach the scalars of fused stages', () => {
+  const byLoss = elementwise<Record<string, never>, Record<string, never>>({
+    name: 'scale_by_loss',
+    kernel: { updates: ex.mul(ex.scalar('loss'), ex.updates), state: {} },
+    stateLeaves: [],
+    initControl: () => ({}),
+    checkControl: () => {},
+    advance: (c) => c,
+    scalars: (_c, dtype, extra) => ({ loss: roundTo(dtype, (extra?.loss as number) ?? 1) }),
+  });
+  checkParity(chain(byLoss, scale(-1)), () => ({ w: f32(1, 2) }), [{ w: f32(1, 1) }, { w: f32(2, 2) }], 'kernel', { loss: 0.3 });
+});
+
+test('a step that throws (a schedule rejecting a step) throws what the reference throws and changes nothing', () => {
+  const lr = (count: number) => (count < 2 ? 0.1 : -1); // negative at step 2: rejected
+  for (const backend of BACKENDS) {
+    const s = compile(adamax(lr), { w: f32(1, 2) }, { backend });
+    s.step({ w: f32(1, 1) });
+    s.step({ w: f32(1, 1) });
+    const params = cloneTree(s.params), mu = cloneTree(s.state[0].mu), grads = cloneTree(s.grads);
+    assert.throws(() => s.step({ w: f32(5, 5) }), /scale_by_learning_rate: learning rate must be >= 0, got -1/);
+    assertBitEqual(s.params, params);
+    assertBitEqual(s.state[0].mu, mu);
+    assertBitEqual(s.grads, grads);
+    assert.equal(s.state[0].count, 2);
+    s.dispose();
+  }
+});
+
+test('kernels whose outputs are other streams of the same step (swapped state) are exact on every backend', () => {
+  // `b` is computed, then `a` takes the old `b` and `c` the old params: an evaluator that stores the
+  // outputs one by one (params first, then the state in key order) must not read what it already wrote.
+  const swap = elementwise<Record<string, never>, { a: Tree; b: Tree; c: Tree }>({
+    name: 'swap',
+    kernel: { updates: ex.add(ex.state('a'), ex.updates), state: { b: ex.add(ex.state('a'), ex.params), a: ex.state('b'), c: ex.params } },
+    stateLeaves: ['a', 'b', 'c'],
+    initControl: () => ({}),
+    checkControl: () => {},
+    advance: (c) => c,
+    scalars: () => ({}),
+  });
+  checkParity(swap, () => ({ w: f32(1, 2, 3), v: f64(-1) }), [1, 2, 3].map((k) => ({ w: f32(k, k, -k), v: f64(k) })), 'kernel');
+});
+
+test('clipByGlobalNorm fuses at the start of a chain (norm in optax order, both dtypes) and falls back elsewhere', () => {
+  const params = () => ({ a: f32(1, 2, 3), b: f64(4, 5), c: new ShapedArray(f32(1, 1, 1, 1), [2, 2]) });
+  const grads = [{ a: f32(3, 4, 5), b: f64(1e-3, 2), c: new ShapedArray(f32(0.5, 0.5, 0.5, 0.5), [2, 2]) }, { a: f32(0, 0, 0), b: f64(0, 0), c: new ShapedArray(f32(0, 0, 0, -0), [2, 2]) }, { a: f32(NaN, 1, 1), b: f64(1, 1), c: new ShapedArray(f32(1, 1, 1, 1), [2, 2]) }];
+  checkParity(chain(clipByGlobalNorm(1), scaleByAdamax(), scaleByLearningRate(0.1)), params, grads, 'kernel');
+  checkParity(chain(scaleByAdamax(), clipByGlobalNorm(1), scaleByLearningRate(0.1)), params, grads, 'reference');
+});

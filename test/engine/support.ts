@@ -1,0 +1,208 @@
+/**
+ * Helpers of the engine tests: bitwise comparison of trees (NaN equal to NaN, -0 distinct from +0),
+ * the reference run (tx.update + applyUpdates), and fast-check arbitraries for parameter trees with
+ * hostile values and for random chains of transformations.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { registerThreadPlatform } from '../../src/engine/thread-platform.js';
+import { nodeThreadPlatform } from '../../src/node/thread-platform.js';
+import type { GradientTransformation } from '../../src/core/transformation.js';
+import { ShapedArray, isArrayLeaf, leafData } from '../../src/tree/leaf.js';
+import { treeMap } from '../../src/tree/map.js';
+import { isDictNode } from '../../src/tree/structure.js';
+import type { Tree } from '../../src/tree/tree.js';
+import { applyUpdates } from '../../src/transforms/apply-updates.js';
+import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
+import { scale } from '../../src/transforms/scale.js';
+import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
+import { identity } from '../../src/transforms/identity.js';
+import { setToZero } from '../../src/transforms/set-to-zero.js';
+import { chain } from '../../src/transforms/chain.js';
+import { addDecayedWeights } from '../../src/transforms/add-decayed-weights.js';
+import { clip } from '../../src/transforms/clip.js';
+import { masked, type MaskTree } from '../../src/transforms/masked.js';
+import { partition, type LabelTree } from '../../src/transforms/partition.js';
+import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import { ema } from '../../src/transforms/ema.js';
+
+registerThreadPlatform(nodeThreadPlatform);
+
+/** Asserts that two values (trees, states) are equal bit for bit; NaN equals NaN whatever its payload. */
+export function assertBitEqual(actual: unknown, expected: unknown, path = 'tree'): void {
+  if (isArrayLeaf(expected)) {
+    assert.ok(isArrayLeaf(actual), `${path}: expected an array leaf, got ${String(actual)}`);
+    assert.equal(actual instanceof ShapedArray, expected instanceof ShapedArray, `${path}: leaf form differs`);
+    if (expected instanceof ShapedArray) assert.deepEqual([...(actual as ShapedArray).shape], [...expected.shape], `${path}: shape differs`);
+    const a = leafData(actual), e = leafData(expected);
+    assert.equal(a.constructor, e.constructor, `${path}: dtype differs`);
+    assert.equal(a.length, e.length, `${path}: length differs`);
+    for (let i = 0; i < e.length; i++) {
+      if (Number.isNaN(e[i]) && Number.isNaN(a[i])) continue;
+      if (!Object.is(a[i], e[i])) assert.fail(`${path}[${i}]: got ${a[i]}, expected ${e[i]}`);
+    }
+    return;
+  }
+  if (Array.isArray(expected)) {
+    assert.ok(Array.isArray(actual) && actual.length === expected.length, `${path}: expected a list of ${expected.length}`);
+    expected.forEach((e, i) => assertBitEqual((actual as unknown[])[i], e, `${path}[${i}]`));
+    return;
+  }
+  if (isDictNode(expected)) {
+    assert.ok(isDictNode(actual), `${path}: expected a dict`);
+    assert.deepEqual(Object.keys(actual), Object.keys(expected), `${path}: keys differ`);
+    for (const k of Object.keys(expected)) assertBitEqual(actual[k], expected[k], `${path}.${k}`);
+    return;
+  }
+  assert.ok(Object.is(actual, expected), `${path}: got ${String(actual)}, expected ${String(expected)}`);
+}
+
+/** A deep copy of a tree (fresh typed arrays). */
+export function cloneTree<T>(tree: T): T {
+  return treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.slice(), l.shape) : l.slice()), [tree]);
+}
+
+/** The reference optimizer: pure updates, and applyUpdates. */
+export class ReferenceRun {
+  state: unknown;
+  constructor(readonly tx: GradientTransformation<unknown>, public params: Tree) {
+    this.state = tx.init(params);
+  }
+  step(grads: Tree, extraArgs?: Record<string, unknown>): void {
+    const [u, s] = this.tx.update(grads, this.state, this.params, extraArgs);
+    this.params = applyUpdates(this.params, u);
+    this.state = s;
+  }
+}
+
+// ---------------------------------------------------------------- arbitraries
+
+export type Dt = 'float32' | 'float64';
+
+/** The shape of a parameter tree, before values: leaves are (dtype, shape, form). */
+export type Skeleton = { leaf: { dtype: Dt; shape: number[]; shaped: boolean } } | { list: Skeleton[] } | { dict: Record<string, Skeleton> } | { none: true };
+
+const leafSkeleton: fc.Arbitrary<Skeleton> = fc.record({
+  dtype: fc.constantFrom<Dt>('float32', 'float64'),
+  shape: fc.oneof(
+    fc.tuple(fc.oneof(fc.constantFrom(0, 1, 3, 17), fc.integer({ min: 0, max: 70 }))).map((s) => [...s]),
+    fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 7 })).map((s) => [...s]),
+  ),
+  shaped: fc.boolean(),
+}).map((leaf) => ({ leaf }));
+
+/** Random tree structures: nested dicts and lists, null nodes, up to ~8 leaves. */
+export const skeleton: fc.Arbitrary<Skeleton> = fc.letrec<{ node: Skeleton }>((tie) => ({
+  node: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leafSkeleton,
+    leafSkeleton,
+    fc.constant<Skeleton>({ none: true }),
+    fc.array(tie('node'), { maxLength: 3 }).map((list) => ({ list })),
+    fc.dictionary(fc.constantFrom('a', 'b', 'w', 'bias', 'layer_1', 'z', 'my key'), tie('node'), { maxKeys: 3 }).map((dict) => ({ dict })),
+  ),
+})).node;
+
+/** Parameter trees as users have them: mostly a dict or list at the root, rarely a bare leaf or null. */
+export const rootSkeleton: fc.Arbitrary<Skeleton> = fc.oneof(
+  { weight: 1, arbitrary: skeleton },
+  { weight: 4, arbitrary: fc.dictionary(fc.constantFrom('a', 'b', 'w', 'bias', 'layer_1', 'z', 'my key'), skeleton, { minKeys: 1, maxKeys: 4 }).map((dict): Skeleton => ({ dict })) },
+  { weight: 1, arbitrary: fc.array(skeleton, { minLength: 1, maxLength: 3 }).map((list): Skeleton => ({ list })) },
+);
+
+/** Values that break naive kernels. */
+export function hostileValue(dtype: Dt): fc.Arbitrary<number> {
+  const special = dtype === 'float32'
+    ? [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-42, 1.4e-45, 1e38, -3.4e38, 1.1754943508222875e-38]
+    : [NaN, Infinity, -Infinity, 0, -0, 5e-324, -1e-310, 1e308, -1.7e308, 2.2250738585072014e-308];
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom(...special) },
+    { weight: 4, arbitrary: fc.double({ min: -10, max: 10, noNaN: true }) },
+    { weight: 1, arbitrary: fc.double({ noNaN: false }) },
+  );
+}
+
+/** A tree of the skeleton filled with values. */
+export function treeOf(s: Skeleton): fc.Arbitrary<Tree> {
+  if ('none' in s) return fc.constant(null);
+  if ('leaf' in s) {
+    const { dtype, shape, shaped } = s.leaf;
+    const size = shape.reduce((a, b) => a * b, 1);
+    return fc.array(hostileValue(dtype), { minLength: size, maxLength: size }).map((v) => {
+      const data = dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v);
+      return shaped ? new ShapedArray(data, shape) : data;
+    });
+  }
+  if ('list' in s) return s.list.length ? fc.tuple(...s.list.map(treeOf)).map((l) => [...l]) : fc.constant([]);
+  const keys = Object.keys(s.dict);
+  if (!keys.length) return fc.constant({});
+  return fc.tuple(...keys.map((k) => treeOf(s.dict[k]))).map((vals) => Object.fromEntries(keys.map((k, i) => [k, vals[i]])));
+}
+
+/**
+ * A mask for a skeleton (booleans, sometimes covering whole subtrees). At the root a single boolean
+ * is rare: `false` there masks out the whole tree, which the engine leaves to the reference path.
+ */
+export function maskOf(s: Skeleton, root = true): fc.Arbitrary<MaskTree> {
+  if ('none' in s) return fc.constant(null);
+  if ('leaf' in s) return fc.boolean();
+  const whole = root ? fc.constant(true) : fc.boolean();
+  if ('list' in s) return fc.oneof(whole, s.list.length ? fc.tuple(...s.list.map((c) => maskOf(c, false))).map((l) => [...l]) : fc.constant([]));
+  const keys = Object.keys(s.dict);
+  const parts = keys.length ? fc.tuple(...keys.map((k) => maskOf(s.dict[k], false))).map((v) => Object.fromEntries(keys.map((k, i) => [k, v[i]]))) : fc.constant({});
+  return fc.oneof(whole, parts);
+}
+
+/** Labels for a skeleton, from `labels`. */
+export function labelsOf(s: Skeleton, labels: readonly string[], root = true): fc.Arbitrary<LabelTree> {
+  const one = fc.constantFrom(...labels);
+  if ('none' in s) return fc.constant(null);
+  if ('leaf' in s) return one;
+  if (root) return labelsOf(s, labels, false).filter((l) => typeof l !== 'string');
+  if ('list' in s) return fc.oneof(one, s.list.length ? fc.tuple(...s.list.map((c) => labelsOf(c, labels, false))).map((l) => [...l]) : fc.constant([]));
+  const keys = Object.keys(s.dict);
+  const parts = keys.length ? fc.tuple(...keys.map((k) => labelsOf(s.dict[k], labels, false))).map((v) => Object.fromEntries(keys.map((k, i) => [k, v[i]]))) : fc.constant({});
+  return fc.oneof(one, parts);
+}
+
+const decay = fc.oneof(fc.constantFrom(0, 1, 0.9, 0.999, 0.5), fc.double({ min: 0, max: 1, noNaN: true }));
+const eps = fc.oneof(fc.constantFrom(0, 1e-8, 1e-30, 1), fc.double({ min: 0, max: 10, noNaN: true }));
+const factor = fc.oneof(fc.constantFrom(0, -0, 1, -1, 1e-3, -1e-3, 3e38), fc.double({ min: -100, max: 100, noNaN: true }));
+const rate = fc.oneof(fc.constantFrom(0, 1e-3, 0.1, 1), fc.double({ min: 0, max: 10, noNaN: true }));
+
+/** One elementwise transformation (or a small chain of them), described for error messages. */
+export type Described = { tx: GradientTransformation<any>; text: string };
+
+/** Shows only the description in fast-check's counterexamples. */
+function described(tx: GradientTransformation<any>, text: string): Described {
+  return { tx, text, [fc.toStringMethod]: () => text } as Described;
+}
+
+const adamaxArb: fc.Arbitrary<Described> = fc.record({ b1: decay, b2: decay, eps }).map((o) => described(scaleByAdamax(o), `scaleByAdamax(${JSON.stringify(o)})`));
+const simpleArb: fc.Arbitrary<Described> = fc.oneof(
+  adamaxArb,
+  adamaxArb,
+  factor.map((f) => described(scale(f), `scale(${f})`)),
+  rate.map((r) => described(scaleByLearningRate(r), `scaleByLearningRate(${r})`)),
+  rate.map((r) => described(scaleByLearningRate((c: number) => r / (c + 1)), `scaleByLearningRate(c => ${r}/(c+1))`)),
+  fc.constant(described(identity(), 'identity()')),
+  fc.constant(described(setToZero(), 'setToZero()')),
+  rate.map((r) => described(addDecayedWeights(r), `addDecayedWeights(${r})`)),
+  rate.map((r) => described(addDecayedWeights((c: number) => r * 0.5 ** c), `addDecayedWeights(c => ${r}*0.5^c)`)),
+  fc.oneof(rate, fc.constant(Infinity)).map((m) => described(clip(m), `clip(${m})`)),
+  fc.tuple(decay, fc.boolean()).map(([d, debias]) => described(ema(d, { debias }), `ema(${d}, {debias: ${debias}})`)),
+);
+
+/** A random chain for a tree of skeleton `s`: elementwise parts, nested chains, masked, partition. */
+export function chainFor(s: Skeleton): fc.Arbitrary<Described> {
+  const part: fc.Arbitrary<Described> = fc.oneof(
+    { weight: 6, arbitrary: simpleArb },
+    { weight: 1, arbitrary: fc.array(simpleArb, { minLength: 1, maxLength: 2 }).map((ps) => described(chain(...ps.map((p) => p.tx)), `chain(${ps.map((p) => p.text).join(', ')})`)) },
+    { weight: 1, arbitrary: fc.tuple(simpleArb, maskOf(s)).map(([p, m]) => described(masked(p.tx, m), `masked(${p.text}, ${JSON.stringify(m)})`)) },
+    { weight: 1, arbitrary: fc.tuple(simpleArb, simpleArb, labelsOf(s, ['x', 'y'])).map(([a, b, l]) => described(partition({ x: a.tx, y: b.tx }, l), `partition({x: ${a.text}, y: ${b.text}}, ${JSON.stringify(l)})`)) },
+  );
+  return fc.tuple(fc.option(fc.oneof(rate, fc.constantFrom(0, 1e-30)), { freq: 4 }), fc.array(part, { minLength: 1, maxLength: 4 })).map(([norm, parts]) => {
+    const all = norm === null ? parts : [described(clipByGlobalNorm(norm), `clipByGlobalNorm(${norm})`), ...parts];
+    return described(chain(...all.map((p) => p.tx)), `chain(${all.map((p) => p.text).join(', ')})`);
+  });
+}

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { clipByGlobalNorm, clipByGlobalNormScalars, globalNorm, sumOfSquares } from '../../src/transforms/clip-by-global-norm.js';
+import { OptaxError } from '../../src/core/errors.js';
+
+test('below the threshold updates are returned unchanged (NaN-free, -0 kept)', () => {
+  const tx = clipByGlobalNorm(10);
+  const g = { a: new Float32Array([3, -0]), b: new Float32Array([4]) };
+  const [u] = tx.update(g, tx.init(g));
+  assert.deepEqual(Array.from(u.a), [3, -0]);
+  assert.ok(Object.is(u.a[1], -0));
+});
+
+test('above it: (g * (1 / n)) * maxNorm, as XLA computes optax\'s (g / n) * maxNorm', () => {
+  const tx = clipByGlobalNorm(2);
+  const g = { a: new Float32Array([3]), b: new Float32Array([4]) };
+  const [u] = tx.update(g, tx.init(g));
+  const inv = Math.fround(1 / 5);
+  assert.equal(u.a[0], Math.fround(Math.fround(3 * inv) * 2));
+  assert.equal(u.b[0], Math.fround(Math.fround(4 * inv) * 2));
+});
+
+test('sumOfSquares accumulates sequentially in the dtype and can be resumed across ranges', () => {
+  fc.assert(fc.property(fc.array(fc.float({ noNaN: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 40 }), fc.nat(), (xs, cut) => {
+    const data = Float32Array.from(xs);
+    const k = cut % (data.length + 1);
+    let s = 0;
+    for (const v of data) s = Math.fround(s + Math.fround(v * v));
+    assert.ok(Object.is(sumOfSquares(data), s));
+    assert.ok(Object.is(sumOfSquares(data, sumOfSquares(data, 0, 0, k), k), s));
+  }));
+});
+
+test('globalNorm: leaf sums added in order in the promoted dtype, sqrt rounded', () => {
+  assert.deepEqual(globalNorm([]), { value: 0, dtype: 'float32' });
+  const mixed = globalNorm([new Float32Array([0.1]), new Float64Array([0.2])]);
+  assert.equal(mixed.dtype, 'float64');
+  assert.equal(mixed.value, Math.sqrt(Math.fround(Math.fround(0.1) * Math.fround(0.1)) + 0.2 * 0.2));
+});
+
+test('the scaling step is a kernel with the norm as a scalar (for the engine)', () => {
+  const tx = clipByGlobalNorm(1);
+  assert.equal(tx.reduction.maxNorm, 1);
+  assert.deepEqual(tx.reduction.scalars({ value: 0.5, dtype: 'float32' }, 'float32'), { inv_norm: 1, max_norm: 1 });
+  assert.deepEqual(clipByGlobalNormScalars({ value: 4, dtype: 'float64' }, 2, 'float32'), { inv_norm: 0.25, max_norm: 2 });
+});
+
+test('non-finite updates give NaN or 0, as in optax', () => {
+  const tx = clipByGlobalNorm(1);
+  const [u] = tx.update({ w: new Float64Array([Infinity, 1]) }, tx.init({}));
+  assert.ok(Number.isNaN(u.w[0]));
+  assert.equal(u.w[1], 0);
+});
+
+test('rejects negative and NaN maxNorm', () => {
+  assert.throws(() => clipByGlobalNorm(-1), (e: Error) => e instanceof OptaxError && /max_norm/.test(e.message));
+  assert.throws(() => clipByGlobalNorm(NaN), /max_norm/);
+});
+
+test('does not mutate the updates', () => {
+  const tx = clipByGlobalNorm(1);
+  const g = { w: new Float32Array([3, 4]) };
+  tx.update(g, tx.init(g));
+  assert.deepEqual(g, { w: new Float32Array([3, 4]) });
+});
