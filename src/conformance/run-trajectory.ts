@@ -38,13 +38,19 @@ function withInitialCount(state: any, count: number): any {
  * comparing updates, params and (where recorded) scale_by_adamax's state with the reference.
  */
 export function runTrajectory(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams): void {
-  // The vectors come from XLA on CPU, which flushes subnormals; evaluate the same way so that every
-  // element can be compared bit for bit (IEEE subnormals would otherwise differ where they occur).
-  withFlushedSubnormals(() => runSteps(c, dtype, acc, setHyperparams));
+  runTrajectoryWith(buildTransform(c.optimizer as Spec, { dtype }), c, acc, setHyperparams);
 }
 
-function runSteps(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams): void {
-  const tx: GradientTransformation<any> = buildTransform(c.optimizer as Spec, { dtype });
+/**
+ * Runs a `trajectory` case with a given transformation (a test can build it through the API rather
+ * than from the case's spec). The vectors come from XLA on CPU, which flushes subnormals; the steps
+ * are evaluated the same way, so that every element can be compared bit for bit.
+ */
+export function runTrajectoryWith(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams?: SetHyperparams): void {
+  withFlushedSubnormals(() => runSteps(tx, c, acc, setHyperparams));
+}
+
+function runSteps(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams?: SetHyperparams): void {
   let params = decodeTree(c.params);
   let state = tx.init(params);
   if (typeof c.initial_count === 'number') state = withInitialCount(state, c.initial_count);

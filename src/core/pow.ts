@@ -8,7 +8,8 @@
  * nothing overflows or underflows on the way, and rounded once at the end.
  */
 
-const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for splitting a double into two halves.
+import { twoProduct } from './exact.js';
+
 const view = new DataView(new ArrayBuffer(8));
 
 /** The exponent e with 2^e <= |x| < 2^(e+1), for finite non-zero x. */
@@ -24,16 +25,6 @@ export function scaleByPowerOfTwo(x: number, k: number): number {
   while (k > 1000) { x *= 2 ** 1000; k -= 1000; }
   while (k < -1000) { x *= 2 ** -1000; k += 1000; }
   return x * 2 ** k;
-}
-
-/** Dekker's exact product: returns [p, e] with p + e === a * b exactly (no overflow assumed). */
-function twoProduct(a: number, b: number): [number, number] {
-  const p = a * b;
-  let c = SPLITTER * a;
-  const ah = c - (c - a), al = a - ah;
-  c = SPLITTER * b;
-  const bh = c - (c - b), bl = b - bh;
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
 }
 
 /** A double-double number hi + lo, times 2^exp, with |hi| in [1, 2). */

@@ -14,31 +14,7 @@
  * @internal
  */
 
-type DD = [hi: number, lo: number];
-
-function twoSum(a: number, b: number): DD {
-  const s = a + b;
-  const bb = s - a;
-  return [s, (a - (s - bb)) + (b - bb)];
-}
-
-function fastTwoSum(a: number, b: number): DD {
-  const s = a + b;
-  return [s, b - (s - a)];
-}
-
-const SPLITTER = 134217729; // 2^27 + 1
-
-function twoProd(a: number, b: number): DD {
-  const p = a * b;
-  let t = SPLITTER * a;
-  const ah = t - (t - a);
-  const al = a - ah;
-  t = SPLITTER * b;
-  const bh = t - (t - b);
-  const bl = b - bh;
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
-}
+import { type DoubleDouble as DD, fastTwoSum, twoProduct as twoProd, twoSum } from '../core/exact.js';
 
 function ddAdd(a: DD, b: DD): DD {
   const [s, e1] = twoSum(a[0], b[0]);

@@ -1,4 +1,5 @@
 import type { Dtype } from '../core/dtype.js';
+import { twoProduct, twoSum } from '../core/exact.js';
 
 /**
  * Fused multiply-add `a * b + c` with a single rounding, in float32 or float64: what XLA's CPU
@@ -8,25 +9,6 @@ import type { Dtype } from '../core/dtype.js';
  * TwoSum, and the last step rounds to odd first so that the final rounding to nearest is correct
  * (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums", 2008).
  */
-
-const SPLITTER = 134217729; // 2^27 + 1
-
-/** [hi, lo] with hi + lo === a + b exactly (Knuth's TwoSum). */
-function twoSum(a: number, b: number): [number, number] {
-  const s = a + b;
-  const bb = s - a;
-  return [s, (a - (s - bb)) + (b - bb)];
-}
-
-/** [p, e] with p + e === a * b exactly (Dekker; no overflow assumed). */
-function twoProduct(a: number, b: number): [number, number] {
-  const p = a * b;
-  let t = SPLITTER * a;
-  const ah = t - (t - a), al = a - ah;
-  t = SPLITTER * b;
-  const bh = t - (t - b), bl = b - bh;
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
-}
 
 const view = new DataView(new ArrayBuffer(8));
 
