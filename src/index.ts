@@ -38,3 +38,5 @@ export { partition, multiTransform, type PartitionState, type LabelTree, type Pa
 export { ema, type EmaState, type EmaOptions } from './transforms/ema.js';
 export { injectHyperparams, setHyperparams, type InjectHyperparamsState, type InjectHyperparamsOptions, type WrappedScheduleState } from './transforms/inject-hyperparams.js';
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
+export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
+export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';

@@ -1,17 +1,18 @@
 import type { FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
-import { leafData } from '../tree/leaf.js';
+import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
-import { type Stage, analyze } from './analyze.js';
+import { type DynamicSelection, type Stage, type StateNode, analyze } from './analyze.js';
 import { composeProgram, stateStreamName } from './compose.js';
 import { programSlots } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
+import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
 import { type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
-import { type EngineMemory, createMemory, sharedMemorySupported, viewAt } from './memory.js';
+import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
 import { detach } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
@@ -93,32 +94,11 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
   const paramViews = leafViews('params');
   const gradViews = leafViews('grads');
-  treeLeaves(params).leaves.forEach((leaf, i) => paramViews[i].set(leafData(leaf as Parameters<typeof leafData>[0])));
+  const userLeaves = treeLeaves<ArrayLeaf>(params).leaves.map(leafData);
+  userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  let fused: FusedParts | undefined;
-  if (analysis.fusable && backend) {
-    const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
-    const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
-      const views: (FloatArray | undefined)[] = new Array(table.leaves.length).fill(undefined);
-      for (const i of s.leaves) views[i] = viewAt(memory, table.leaves[i].dtype, leafPointer(layout, stateStreamName(s.index, name), i, table.leaves[i].dtype), table.leaves[i].length);
-      return views;
-    }));
-    fused = {
-      stages,
-      root: analysis.root,
-      dynamic: analysis.dynamic,
-      stateViews,
-      stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
-      executor: makeExecutor(backend, stages, layout, memory, scalars, threads),
-      scalars,
-      scalarPlans: stages.map((s) => {
-        const names = kernelScalars(s);
-        return { names, slots: s.dtypes.map((d) => names.map((n) => layout.scalarSlots.get(scalarKey(s.index, d, n))!)) };
-      }),
-    };
-  }
-  const userArrays = new Set<unknown>(treeLeaves(params).leaves.map((l) => leafData(l as Parameters<typeof leafData>[0])));
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, table, layout, memory, gradViews, backend, threads) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -127,13 +107,60 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     grads: asTree(gradViews),
     paramViews,
     gradViews,
+    leafDtypes: table.leaves.map((l) => l.dtype),
     fused,
     referenceReason: analysis.fusable ? undefined : analysis.reason,
     // On the reference path the state is kept as `update` returns it, minus any alias of the caller's arrays.
-    referenceState: fused ? undefined : detach(initial, userArrays),
+    referenceState: fused ? undefined : detach(initial, new Set(userLeaves)),
   });
-  if (fused) stepper.setState(initial);
+  try {
+    if (fused) stepper.setState(initial);
+  } catch (e) {
+    stepper.dispose();
+    throw e;
+  }
   return stepper;
+}
+
+/** The arena views of every stage's state, the scalar plans, and the executor. */
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
+  const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
+  // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
+  const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
+    const views: (FloatArray | undefined)[] = new Array(table.leaves.length).fill(undefined);
+    for (const i of s.leaves) {
+      const leaf = table.leaves[i];
+      views[i] = viewAt(memory, leaf.dtype, leafPointer(layout, stateStreamName(s.index, name), i, leaf.dtype), leaf.length);
+    }
+    return views;
+  }));
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads);
+  return {
+    stages,
+    root,
+    dynamic,
+    stateViews,
+    stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
+    executor,
+    leafSum: normSums(executor.backend, stages, gradViews, memory),
+    scalars,
+    scalarPlans: stages.map((s) => {
+      const names = kernelScalars(s);
+      return { names, slots: s.dtypes.map((d) => names.map((n) => layout.scalarSlots.get(scalarKey(s.index, d, n))!)) };
+    }),
+  };
+}
+
+/** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
+function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory): LeafSum {
+  if (backend === 'wasm' && stages[0]?.source.kind === 'globalNorm') {
+    try {
+      return wasmLeafSums(gradViews, memory);
+    } catch {
+      // Fall through: the JS sums give the same bits.
+    }
+  }
+  return jsLeafSums(gradViews);
 }
 
 function checkOptions(options: CompileOptions): void {
@@ -150,7 +177,7 @@ function checkOptions(options: CompileOptions): void {
 /** Threads for a step: as requested (or the machine's), limited by the work and the platform. */
 function chooseThreads(options: CompileOptions, table: LeafTable): number {
   const platform = threadPlatform();
-  if (!platform || !sharedMemorySupported()) return 1;
+  if (!platform || !sharedBuffersAvailable()) return 1;
   const requested = options.threads ?? Math.min(DEFAULT_MAX_THREADS, Math.max(1, platform.parallelism()));
   let elements = 0;
   for (const l of table.leaves) elements += l.length;
@@ -176,7 +203,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
     }
   }
   if (codeGenerationAllowed()) {
-    const sources = programs.map(jsKernelSource);
+    const sources = programs.map((p) => jsKernelSource(p));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
     return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
   }

@@ -7,7 +7,7 @@ import { type EngineMemory, viewAt } from './memory.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { ThreadPool } from './thread-pool.js';
 import type { ThreadPlatform } from './thread-platform.js';
-import type { KernelSource } from './worker-source.js';
+import type { KernelSource, WorkerInit } from './worker-source.js';
 
 /** The code paths that run the fused programs. */
 export type KernelBackend = 'wasm' | 'js' | 'interpreter';
@@ -48,7 +48,7 @@ export class KernelExecutor implements Executor {
     if (threads > 1 && platform && input.memory.shared) {
       const shares = splitCalls(input.groups, input.programs, input.slots, threads);
       this.main = new CallList(shares[0], kernels, input.scalars);
-      this.pool = new ThreadPool(platform, input.memory, 0, shares.slice(1).map((share) => ({
+      this.pool = startPool(platform, input.memory, shares.slice(1).map((share) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
         controlOffset: 0,
         scalarOffset: input.layout.scalarOffset,
@@ -58,7 +58,7 @@ export class KernelExecutor implements Executor {
       })));
       // Where the main thread may block (Node), wait for the workers now: compile() then reports the
       // threads that really run, and the first step does not pay for their start.
-      if (platform.mainCanBlock && !this.pool.ready()) this.disposePool();
+      if (this.pool && platform.mainCanBlock && !this.pool.ready()) this.disposePool();
     }
   }
 
@@ -66,9 +66,12 @@ export class KernelExecutor implements Executor {
     return this.pool && !this.pool.failed ? this.pool.workers + 1 : 1;
   }
 
+  /** The main thread's share, bound once (a step allocates nothing). */
+  private readonly runMain = (): void => this.main!.run();
+
   run(): void {
     const pool = this.pool;
-    if (pool && pool.ready()) pool.run(0, () => this.main!.run());
+    if (pool && pool.ready()) pool.run(0, this.runMain);
     else this.single.run();
   }
 
@@ -78,6 +81,15 @@ export class KernelExecutor implements Executor {
 
   dispose(): void {
     this.disposePool();
+  }
+}
+
+/** Starts the workers, or returns undefined when the platform cannot (the stepper then runs alone). */
+function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readonly WorkerInit[]): ThreadPool | undefined {
+  try {
+    return new ThreadPool(platform, memory, 0, inits);
+  } catch {
+    return undefined;
   }
 }
 

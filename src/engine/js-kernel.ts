@@ -11,6 +11,9 @@ import { type FusedProgram, type KernelFunction, bytesPerElement } from './progr
  * into a Float32Array; `neg`, `abs`, `max` and `min` are exact. Float64 needs no rounding at all.
  */
 
+/** Elements per iteration of the main loop (measured: 4 is ~20% faster than 1 for adamax in V8). */
+const UNROLL = 4;
+
 const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
   add: (a, b) => `${a} + ${b}`,
   sub: (a, b) => `${a} - ${b}`,
@@ -25,50 +28,61 @@ const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
  * `run(n, ...bytePointers, ...scalars)` is the {@link KernelFunction} over that buffer. It is a string
  * so that worker threads can build the same function.
  */
-export function jsKernelSource(program: FusedProgram): string {
+export function jsKernelSource(program: FusedProgram, unroll = UNROLL): string {
+  if (!Number.isInteger(unroll) || unroll < 1) throw new RangeError(`unroll must be an integer >= 1, got ${unroll}`);
   const f32 = program.dtype === 'float32';
   const shift = Math.log2(bytesPerElement(program.dtype));
   const round = (code: string): string => (f32 ? `fr(${code})` : code);
   const order = topologicalOrder(program.outputs.map((o) => o.expr));
-  const names = new Map<Expr, string>();
+  // Per node: code computing it for element `i + k` (k = 0 .. unroll-1) from the names of its operands.
+  const names = new Map<Expr, (k: number) => string>();
   // A node that depends on scalars only is the same for every element: computed once, before the loop.
   const uniform = new Set<Expr>();
   const hoisted: string[] = [];
-  const body: string[] = [];
-  order.forEach((e, k) => {
-    const v = `v${k}`;
+  const loads: ((k: number) => string)[] = [];
+  const ops: ((k: number) => string)[] = [];
+  order.forEach((e, n) => {
+    const v = (k: number): string => `v${n}_${k}`;
     switch (e.kind) {
       case 'updates':
       case 'params':
       case 'state': {
-        const stream = e.kind === 'state' ? e.name : e.kind;
+        const p = `p${program.streams.indexOf(e.kind === 'state' ? e.name : e.kind)}`;
         names.set(e, v);
-        body.push(`const ${v} = M[p${program.streams.indexOf(stream)} + i];`);
+        loads.push((k) => `const ${v(k)} = M[${p} + i${k ? ` + ${k}` : ''}];`);
         return;
       }
-      case 'scalar':
-        names.set(e, `s${program.scalars.indexOf(e.name)}`);
+      case 'scalar': {
+        const s = `s${program.scalars.indexOf(e.name)}`;
+        names.set(e, () => s);
         uniform.add(e);
         return;
-      case 'unary': {
-        const a = names.get(e.a)!;
-        const code = e.op === 'neg' ? `-${a}` : e.op === 'abs' ? `abs(${a})` : round(`sqrt(${a})`);
-        names.set(e, v);
-        if (uniform.has(e.a)) { uniform.add(e); hoisted.push(`const ${v} = ${code};`); } else body.push(`const ${v} = ${code};`);
-        return;
       }
+      case 'unary':
       case 'binary': {
-        const a = names.get(e.a)!, b = names.get(e.b)!;
-        const exact = e.op === 'max' || e.op === 'min';
-        const code = exact ? BINARY[e.op](a, b) : round(BINARY[e.op](a, b));
-        names.set(e, v);
-        if (uniform.has(e.a) && uniform.has(e.b)) { uniform.add(e); hoisted.push(`const ${v} = ${code};`); } else body.push(`const ${v} = ${code};`);
+        const code = (k: number): string => {
+          const a = names.get(e.a)!(k);
+          if (e.kind === 'unary') return e.op === 'neg' ? `-${a}` : e.op === 'abs' ? `abs(${a})` : round(`sqrt(${a})`);
+          const b = names.get(e.b)!(k);
+          return e.op === 'max' || e.op === 'min' ? BINARY[e.op](a, b) : round(BINARY[e.op](a, b));
+        };
+        if (uniform.has(e.a) && (e.kind === 'unary' || uniform.has(e.b))) {
+          uniform.add(e);
+          names.set(e, () => `u${n}`);
+          hoisted.push(`const u${n} = ${code(0)};`);
+        } else {
+          names.set(e, v);
+          ops.push((k) => `const ${v(k)} = ${code(k)};`);
+        }
         return;
       }
     }
   });
   // Stores come after every load of the iteration: outputs may overwrite the streams they read.
-  for (const o of program.outputs) body.push(`M[p${program.streams.indexOf(o.stream)} + i] = ${names.get(o.expr)!};`);
+  const stores = program.outputs.map((o) => (k: number) => `M[p${program.streams.indexOf(o.stream)} + i${k ? ` + ${k}` : ''}] = ${names.get(o.expr)!(k)};`);
+  // `unroll` elements per iteration, their independent operations interleaved, so that the CPU
+  // overlaps their dependency chains (one element's chain of rounded ops is long); then one at a time.
+  const iteration = (u: number): string[] => [loads, ops, stores].flatMap((list) => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k))));
   const ptrArgs = program.streams.map((_, j) => `a${j}`);
   const scalarArgs = program.scalars.map((_, j) => `s${j}`);
   const ptrs = program.streams.map((_, j) => `p${j} = a${j} >>> ${shift}`);
@@ -80,8 +94,12 @@ export function jsKernelSource(program: FusedProgram): string {
     `return function run(${['n', ...ptrArgs, ...scalarArgs].join(', ')}) {`,
     ptrs.length ? `const ${ptrs.join(', ')};` : '',
     ...hoisted,
-    'for (let i = 0; i < n; i++) {',
-    ...body,
+    'let i = 0;',
+    `for (; i + ${unroll} <= n; i += ${unroll}) {`,
+    ...iteration(unroll),
+    '}',
+    'for (; i < n; i++) {',
+    ...iteration(1),
     '}',
     '};',
     '})',

@@ -17,8 +17,11 @@ export interface EngineMemory {
   readonly pages: number;
 }
 
-/** True when memory can be shared with other threads (SharedArrayBuffer; cross-origin isolation in browsers). */
-export function sharedMemorySupported(): boolean {
+/**
+ * True when a SharedArrayBuffer can back the engine's memory (cross-origin isolation in browsers), for any
+ * backend; `sharedMemorySupported` (wasm/support.ts) also requires a shared WebAssembly.Memory.
+ */
+export function sharedBuffersAvailable(): boolean {
   const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean; Atomics?: unknown };
   if (typeof g.SharedArrayBuffer !== 'function' || typeof g.Atomics !== 'object') return false;
   // Browsers expose SharedArrayBuffer only to cross-origin isolated pages; elsewhere it is undefined.

@@ -1,11 +1,11 @@
-import type { FloatArray } from '../core/dtype.js';
+import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
-import { globalNorm } from '../transforms/clip-by-global-norm.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type DynamicSelection, type Stage, type StateNode, maskAll } from './analyze.js';
 import type { Executor, KernelBackend } from './executor.js';
+import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, detach } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -42,7 +42,11 @@ export interface Stepper<P extends Params = Params, S = unknown> {
   step(grads?: Updates, extraArgs?: ExtraArgs): void;
   /** The backend that runs the steps (`reference` when the transformation cannot be fused). */
   readonly backend: StepperBackend;
-  /** Threads a step runs on, the calling thread included. */
+  /**
+   * Threads a step runs on, the calling thread included (1 when the tree is small, memory cannot be
+   * shared, or workers could not start). In a browser page the workers start once the page's thread
+   * yields to its event loop; steps before that run on the calling thread alone, with the same results.
+   */
   readonly threads: number;
   /** Why the transformation runs on the reference path (undefined when it is fused). */
   readonly referenceReason: string | undefined;
@@ -62,6 +66,8 @@ export interface FusedParts {
   readonly executor: Executor;
   /** The scalar block. */
   readonly scalars: Float64Array;
+  /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
+  readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
   readonly scalarPlans: readonly { readonly names: readonly string[]; readonly slots: readonly (readonly number[])[] }[];
 }
@@ -75,11 +81,15 @@ export interface StepperParts {
   readonly grads: Tree;
   readonly paramViews: readonly FloatArray[];
   readonly gradViews: readonly FloatArray[];
+  /** The dtype of each leaf, in flattening order. */
+  readonly leafDtypes: readonly Dtype[];
   readonly fused: FusedParts | undefined;
   readonly referenceReason: string | undefined;
   /** The state, on the reference path. */
   readonly referenceState: unknown;
 }
+
+const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
 
 const cleanup = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Executor>((e) => e.dispose()) : undefined;
 
@@ -132,7 +142,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (this.disposed) throw new OptaxError('step: this stepper was disposed');
     const p = this.parts;
     const input = grads === undefined || grads === p.grads ? p.grads : grads;
-    const gradCopies = input === p.grads ? [] : this.gradCopies(input);
+    const gradCopies = input === p.grads ? NO_COPIES : this.gradCopies(input);
     const f = p.fused;
     if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
       this.referenceStep(input, gradCopies, extraArgs);
@@ -201,11 +211,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return true;
   }
 
-  /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order. */
+  /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order (global-norm.ts). */
   private writeNormScalars(f: FusedParts): void {
     const stage = f.stages[0];
     if (stage.source.kind !== 'globalNorm') return;
-    const norm = globalNorm(this.parts.gradViews);
+    const norm = combineLeafSums(this.parts.leafDtypes, f.leafSum);
     const plan = f.scalarPlans[0];
     for (let d = 0; d < stage.dtypes.length; d++) {
       const values = stage.source.reduction.scalars(norm, stage.dtypes[d]);
@@ -217,7 +227,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * The reference path: `tx.update` and `applyUpdates` on the views, every result validated, then
    * everything copied in at once (so an error changes nothing).
    */
-  private referenceStep(grads: Updates, gradCopies: ViewCopy[], extraArgs: ExtraArgs | undefined): void {
+  private referenceStep(grads: Updates, gradCopies: readonly ViewCopy[], extraArgs: ExtraArgs | undefined): void {
     const p = this.parts;
     const [updates, next] = p.tx.update(grads, this.state, p.params, extraArgs);
     const newParams = applyUpdates(p.params, updates);

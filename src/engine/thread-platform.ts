@@ -1,10 +1,11 @@
 /**
  * Where worker threads come from. The engine itself uses no platform API: a {@link ThreadPlatform}
  * starts workers. In browsers it is Web Workers (only when the page is cross-origin isolated, since
- * the workers must share memory); in Node it is `worker_threads`, implemented in `src/node/`, which
- * registers it when the Node entry point (`src/node/index.ts`) is imported, so that browser builds
- * never see a Node API.
+ * the workers must share memory); in Node it is `worker_threads` (implemented in `src/node/`), found
+ * through `process.getBuiltinModule` or registered by the Node entry point (`src/node/index.ts`).
+ * Browser builds never execute a Node API.
  */
+import { createNodeThreadPlatform } from '../node/thread-platform.js';
 
 /** A started worker. */
 export interface ThreadHandle {
@@ -28,14 +29,47 @@ export interface ThreadPlatform {
 
 let registered: ThreadPlatform | undefined;
 
-/** Installs the platform the engine starts its worker threads with (`undefined` disables threads). */
+/**
+ * Installs the platform the engine starts its worker threads with, e.g. a bundled application's own
+ * Worker factory; `undefined` restores the default (Node's `worker_threads`, or Web Workers in a
+ * cross-origin isolated page). Steppers compiled afterwards use it.
+ *
+ * @example
+ * ```ts
+ * import { compile, registerThreadPlatform, scale } from 'optax-ts';
+ * // A platform that starts no worker: every stepper runs on the calling thread.
+ * registerThreadPlatform({ name: 'none', parallelism: () => 1, mainCanBlock: true, spawn: () => { throw new Error('no workers'); } });
+ * const stepper = compile(scale(-1), { w: new Float32Array(1 << 18) }, { threads: 4 });
+ * console.log(stepper.threads); // 1
+ * registerThreadPlatform(undefined);
+ * ```
+ */
 export function registerThreadPlatform(platform: ThreadPlatform | undefined): void {
   registered = platform;
 }
 
 /** The platform to start workers with, or undefined when threads are unavailable. */
 export function threadPlatform(): ThreadPlatform | undefined {
-  return registered ?? browserPlatform();
+  return registered ?? nodePlatform() ?? browserPlatform();
+}
+
+let node: ThreadPlatform | null | undefined;
+
+/**
+ * Node's `worker_threads` (src/node/thread-platform.ts), built from `process.getBuiltinModule`
+ * (Node >= 20.16) the first time it is needed: synchronous, and nothing runs in a browser, where that
+ * function does not exist.
+ */
+function nodePlatform(): ThreadPlatform | undefined {
+  if (node === undefined) {
+    const getBuiltinModule = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+    try {
+      node = typeof getBuiltinModule === 'function' ? createNodeThreadPlatform((id) => getBuiltinModule(id)) : null;
+    } catch {
+      node = null;
+    }
+  }
+  return node ?? undefined;
 }
 
 interface BrowserGlobals {

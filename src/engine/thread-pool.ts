@@ -1,7 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import type { EngineMemory } from './memory.js';
 import type { ThreadHandle, ThreadPlatform } from './thread-platform.js';
-import { CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_READY, CTL_TASK, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
+import { CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_READY, CTL_TASK, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
 
 /** How long a pass may make no progress before the engine gives up on its workers. */
 const STALL_MS = 30_000;
@@ -26,7 +26,13 @@ export class ThreadPool {
   /** `inits[w]` is worker w's init (its share of every pass). */
   constructor(private readonly platform: ThreadPlatform, memory: EngineMemory, controlOffset: number, inits: readonly WorkerInit[]) {
     this.ctl = new Int32Array(memory.buffer, controlOffset, 64);
-    for (const init of inits) this.handles.push(platform.spawn(WORKER_BODY, init, (m) => { this.lastReport = m; }));
+    try {
+      for (const init of inits) this.handles.push(platform.spawn(WORKER_BODY, init, (m) => { this.lastReport = m; }));
+    } catch (e) {
+      // E.g. a Content-Security-Policy that forbids blob: workers: stop the ones already started.
+      this.dispose();
+      throw e;
+    }
   }
 
   /** Number of worker threads (the main thread excluded). */
@@ -70,6 +76,7 @@ export class ThreadPool {
     let last = -1;
     let since = Date.now();
     let spins = 0;
+    for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctl, CTL_DONE) < workers; spin++);
     for (;;) {
       const done = Atomics.load(ctl, CTL_DONE);
       if (done >= workers) break;

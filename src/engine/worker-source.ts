@@ -22,6 +22,8 @@ export const CTL_FAILED = 3;
 export const CTL_ERROR = 4;
 /** The TASK value that stops the workers. */
 export const TASK_STOP = -1;
+/** Atomic loads a thread spins for (some tens of microseconds) before it sleeps in `Atomics.wait`. */
+export const SPIN_LOADS = 20_000;
 
 /** One kernel call of a worker's share, serializable. */
 export interface CallSpec {
@@ -55,7 +57,7 @@ export interface WorkerInit {
 /** The source of `function main(init, report)`, run by every worker. */
 export const WORKER_BODY = `
 function main(init, report) {
-  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, STOP = ${TASK_STOP};
+  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, STOP = ${TASK_STOP}, SPIN = ${SPIN_LOADS};
   var ctl, passes;
   try {
     var memory = init.memory;
@@ -91,9 +93,14 @@ function main(init, report) {
   Atomics.add(ctl, READY, 1);
   Atomics.notify(ctl, READY);
   for (;;) {
-    Atomics.wait(ctl, TASK, seen);
+    // Spin a little before sleeping: a step that follows soon (a training loop) then starts without
+    // the tens of microseconds a futex wake-up costs; an idle worker still sleeps.
     var task = Atomics.load(ctl, TASK);
-    if (task === seen) continue;
+    for (var spin = 0; task === seen && spin < SPIN; spin++) task = Atomics.load(ctl, TASK);
+    if (task === seen) {
+      Atomics.wait(ctl, TASK, seen);
+      continue;
+    }
     seen = task;
     if (task === STOP) return;
     try {

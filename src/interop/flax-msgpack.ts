@@ -50,8 +50,15 @@ export function encodeFlaxStateDict(stateDict: StateDict): Uint8Array {
 }
 
 /**
- * Decodes flax's msgpack bytes to a state dict (arrays become {@link StateDictArray}); see
- * {@link encodeFlaxStateDict} for an example.
+ * Decodes flax's msgpack bytes to a state dict (arrays become {@link StateDictArray}).
+ *
+ * @example
+ * ```ts
+ * import { adamax, toFlaxBytes, decodeFlaxStateDict } from 'optax-ts';
+ * const bytes = toFlaxBytes(adamax(0.01).init({ w: new Float32Array(3) }));
+ * const sd = decodeFlaxStateDict(bytes) as any;
+ * console.log(sd['0'].mu.w.dtype, sd['0'].mu.w.shape); // float32 [ 3 ]
+ * ```
  */
 export function decodeFlaxStateDict(bytes: Uint8Array): StateDict {
   return new Decoder({ extensionCodec: codec }).decode(bytes) as StateDict;

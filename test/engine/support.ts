@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { registerThreadPlatform } from '../../src/engine/thread-platform.js';
-import { nodeThreadPlatform } from '../../src/node/thread-platform.js';
 import type { GradientTransformation } from '../../src/core/transformation.js';
 import { ShapedArray, isArrayLeaf, leafData } from '../../src/tree/leaf.js';
 import { treeMap } from '../../src/tree/map.js';
@@ -25,8 +23,6 @@ import { masked, type MaskTree } from '../../src/transforms/masked.js';
 import { partition, type LabelTree } from '../../src/transforms/partition.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ema } from '../../src/transforms/ema.js';
-
-registerThreadPlatform(nodeThreadPlatform);
 
 /** Asserts that two values (trees, states) are equal bit for bit; NaN equals NaN whatever its payload. */
 export function assertBitEqual(actual: unknown, expected: unknown, path = 'tree'): void {

@@ -13,14 +13,16 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compile } from '../../src/engine/compile.js';
-import { type ThreadPlatform, registerThreadPlatform } from '../../src/engine/thread-platform.js';
-import { nodeThreadPlatform } from '../../src/node/thread-platform.js';
+import { type ThreadPlatform, registerThreadPlatform, threadPlatform } from '../../src/engine/thread-platform.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+// Node's worker_threads platform, which the engine finds by itself (process.getBuiltinModule).
+const nodeThreadPlatform = threadPlatform()!;
+assert.equal(nodeThreadPlatform?.name, 'worker_threads');
 
 function bigTree(k: number): Tree {
   const a = new Float32Array(70_001), b = new Float64Array(40_000), c = new Float32Array(999);
@@ -74,7 +76,19 @@ test('a worker that fails to start leaves the stepper on one thread, exact', () 
     assertBitEqual(s.params, ref.params);
     s.dispose();
   } finally {
-    registerThreadPlatform(nodeThreadPlatform);
+    registerThreadPlatform(undefined);
+  }
+});
+
+test('a platform that cannot start workers (spawn throws) leaves the stepper on one thread', () => {
+  registerThreadPlatform({ name: 'none', parallelism: () => 4, mainCanBlock: true, spawn: () => { throw new Error('blocked by CSP'); } });
+  try {
+    const s = compile(adamax(0.01), bigParams(), { backend: 'wasm', threads: 4 });
+    assert.equal(s.threads, 1);
+    s.step(bigGrads(1));
+    s.dispose();
+  } finally {
+    registerThreadPlatform(undefined);
   }
 });
 
@@ -94,7 +108,7 @@ test('a main thread that may not block (a browser page) steps alone until the wo
     assert.equal(s.threads, 2);
     s.dispose();
   } finally {
-    registerThreadPlatform(nodeThreadPlatform);
+    registerThreadPlatform(undefined);
   }
 });
 

@@ -1,0 +1,144 @@
+import { type BenchResults, bestOf, formatNs, formatRatio, nsOf } from './results.js';
+import { type TargetLine, evaluateTargets, fusedColumns } from './targets.js';
+
+type Grid = { header: string[]; body: string[][] };
+
+/** Cell text: the number, "—" for a dtype the column does not take, or "n/a (why)". */
+function cellText(results: BenchResults, row: string, column: string, footnotes: string[]): string {
+  const cell = results.cells[row]?.[column];
+  const mark = (text: string): string => {
+    let k = footnotes.indexOf(text);
+    if (k < 0) k = footnotes.push(text) - 1;
+    return `[${k + 1}]`;
+  };
+  if (!cell) return '';
+  if ('ns' in cell) return cell.note ? `${formatNs(cell.ns)} ${mark(`${column}: ${cell.note}`)}` : formatNs(cell.ns);
+  if (cell.na === '—') return '—';
+  if (cell.na.length <= 24) return `n/a (${cell.na})`;
+  return `n/a ${mark(cell.na)}`;
+}
+
+/** The main table: ns/param per row and implementation. */
+export function mainGrid(results: BenchResults, footnotes: string[]): Grid {
+  return {
+    header: ['params', ...results.columns.map((c) => c.label)],
+    body: results.rows.map((row) => [row, ...results.columns.map((c) => cellText(results, row, c.id, footnotes))]),
+  };
+}
+
+/** Ratios per row: how many times slower the others are than the fastest fused column, and fused vs C. */
+export function ratioGrid(results: BenchResults): Grid {
+  const n = results.config.allThreads;
+  const fusedIds = fusedColumns(n);
+  const ratio = (num: number | undefined, den: number | undefined): string => (num !== undefined && den !== undefined ? formatRatio(num / den) : '');
+  const header = ['params', 'fastest fused', 'reference / fused', 'unfused / fused', 'tfjs best / fused', 'jax-js / fused', 'fused wasm 1t / C 1t'];
+  if (n > 1) header.push(`fused wasm ${n}t / C ${n}t`);
+  const body = results.rows.map((row) => {
+    const fused = bestOf(results, row, fusedIds);
+    const tf = bestOf(results, row, ['tfjs-cpu', 'tfjs-wasm']);
+    const line = [
+      row,
+      fused ? `${fused.id} (${formatNs(fused.ns)})` : '',
+      ratio(nsOf(results, row, 'reference'), fused?.ns),
+      ratio(nsOf(results, row, 'unfused'), fused?.ns),
+      ratio(tf?.ns, fused?.ns),
+      ratio(nsOf(results, row, 'jaxjs'), fused?.ns),
+      ratio(nsOf(results, row, 'fused-wasm-1'), nsOf(results, row, 'c-1')),
+    ];
+    if (n > 1) line.push(ratio(nsOf(results, row, `fused-wasm-${n}`), nsOf(results, row, `c-${n}`)));
+    return line;
+  });
+  return { header, body };
+}
+
+/** A grid as aligned plain text. */
+export function formatText(grid: Grid): string {
+  const all = [grid.header, ...grid.body];
+  const widths = grid.header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(grid.header), widths.map((w) => '-'.repeat(w)).join('  '), ...grid.body.map(line)].join('\n');
+}
+
+/** A grid as a Markdown table. */
+export function formatMarkdown(grid: Grid): string {
+  const row = (r: string[]): string => `| ${r.join(' | ')} |`;
+  return [row(grid.header), row(grid.header.map((_, i) => (i === 0 ? '---' : '---:'))), ...grid.body.map(row)].join('\n');
+}
+
+function targetText(lines: readonly TargetLine[]): string[] {
+  return lines.map((l) => `${l.status.padEnd(4)} ${l.text}`);
+}
+
+function machineLines(results: BenchResults): string[] {
+  const m = results.machine;
+  return [
+    `CPU: ${m.cpu}, ${m.cores} logical cores, L3 ${m.l3}, ${m.memory} RAM`,
+    `Node ${m.node}; C compiler: ${m.gcc}`,
+    `Date: ${m.date}; bench wall time ${results.seconds.toFixed(0)} s`,
+    results.foreignLoad === undefined
+      ? 'Other load during the run: unknown'
+      : `Other processes used ${results.foreignLoad.toFixed(2)} of ${m.cores} cores on average during the run${results.foreignLoad > 0.2 ? ' (a busy machine: the multi-thread and C columns suffer most)' : ''}`,
+  ];
+}
+
+/** The whole console report. */
+export function consoleReport(results: BenchResults): string {
+  const footnotes: string[] = [];
+  const out: string[] = [];
+  out.push(...machineLines(results), '');
+  out.push('ns per parameter for one adamax step (float32 unless marked; lower is better)', '');
+  out.push(formatText(mainGrid(results, footnotes)));
+  footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
+  out.push('', 'Ratios (x = times slower than the fastest fused column; fused / C = times slower than C)', '');
+  out.push(formatText(ratioGrid(results)));
+  out.push('', results.config.quick ? 'Targets (quick run: sizes too small for the targets to mean anything)' : 'Targets (issue 4)', '');
+  out.push(...targetText(evaluateTargets(results)));
+  if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((n) => `- ${n}`));
+  return out.join('\n');
+}
+
+/** BENCHMARKS.md. */
+export function markdownReport(results: BenchResults): string {
+  const footnotes: string[] = [];
+  const main = formatMarkdown(mainGrid(results, footnotes));
+  const n = results.config.allThreads;
+  return [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`bench/run.ts`); rerun it to refresh this file. Numbers from one machine, one run.',
+    '',
+    '## Machine',
+    '',
+    ...machineLines(results).map((l) => `- ${l}`),
+    '',
+    '## Method',
+    '',
+    `One adamax step (b1=0.9, b2=0.999, eps=1e-8, lr=1e-3): moments update, bias correction, update, and applying it to the params. Gradients are fixed in a preallocated buffer (their generation is not timed). Each cell: one untimed step, a warm-up, then up to ${results.config.budget.repeats} timed batches (about ${results.config.budget.cellSeconds} s in all, fewer for very slow cells); the best batch is reported, in nanoseconds per parameter. Each row is measured in ${results.config.budget.rounds} round(s), and a cell keeps its best round (cells slower than ${results.config.budget.repeatBelowSeconds} s per step run once). The C kernel times itself the same way in a subprocess. "${n}t" = ${n} threads (all of this machine's cores). Rows are measured one after another, all columns of a row together, so that a change of load on a shared machine skews a row's ratios less.`,
+    '',
+    `Heap growth: in a fresh \`node --expose-gc\` process, ${2 * results.config.heapSteps} warm-up steps, then 3 windows of ${results.config.heapSteps} steps each between forced full GCs; the median window's \`heapUsed\` growth per step is the verdict (a leak shows in every window, a one-off release of older garbage in one).`,
+    '',
+    'Bit-exactness: before timing, the fused engine (each backend) and the reference path take 5 steps on small one-leaf and many-leaf trees, float32 and float64, and must give identical params and state (count, mu, nu).',
+    '',
+    '## ns per parameter (lower is better)',
+    '',
+    main,
+    ...footnotes.map((f, i) => `\n[${i + 1}] ${f}`),
+    '',
+    '## Ratios',
+    '',
+    'Times slower than the fastest fused column; the last columns compare the fused WASM path with C at the same thread count.',
+    '',
+    formatMarkdown(ratioGrid(results)),
+    '',
+    '## Targets (issue 4)',
+    '',
+    '```',
+    ...targetText(evaluateTargets(results)),
+    '```',
+    '',
+    '## Notes',
+    '',
+    ...results.notes.map((l) => `- ${l}`),
+    '',
+  ].join('\n');
+}

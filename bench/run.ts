@@ -1,0 +1,169 @@
+/**
+ * `npm run bench`: one adamax step, side by side, in ns per parameter: this library's reference path,
+ * the fused engine (plain JS, WASM at 1 and all threads), an optax-style unfused JS port,
+ * TensorFlow.js (cpu, wasm), jax-js under jit, and a C kernel (the physical-limit proxy). Prints the
+ * table, the ratios and the issue-4 targets as PASS/FAIL lines, and writes BENCHMARKS.md.
+ *
+ *   tsx bench/run.ts            full run (a few minutes), writes BENCHMARKS.md
+ *   tsx bench/run.ts --quick    small sizes, seconds; writes nothing (the smoke test runs this)
+ *   options: --no-write, --only=id1,id2 (column ids starting so), --md=FILE (also write the
+ *   Markdown report there), --strict (exit 1 on a FAIL)
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Layout, paramCount, parseConfig } from './config.js';
+import { type CheckResult, checkBitExactInChild } from './check.js';
+import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
+import { cKernel } from './impls/c-kernel.js';
+import { fused } from './impls/fused.js';
+import { jaxJs } from './impls/jaxjs.js';
+import { optaxUnfused } from './impls/optax-unfused.js';
+import { reference } from './impls/reference.js';
+import { tfjsCpu, tfjsWasm } from './impls/tfjs.js';
+import type { CellResult, Implementation } from './impls/types.js';
+import { describeMachine, startLoadMeter } from './machine.js';
+import { type Problem, makeProblem } from './problem.js';
+import { consoleReport, markdownReport } from './report.js';
+import { type BenchResults, UNSUPPORTED, formatNs } from './results.js';
+import { evaluateTargets } from './targets.js';
+import { timeRunner } from './timing.js';
+
+const started = performance.now();
+const stopLoadMeter = startLoadMeter();
+const config = parseConfig(process.argv.slice(2));
+const N = config.allThreads;
+const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+
+const all: Implementation[] = [
+  reference,
+  optaxUnfused,
+  tfjsCpu,
+  tfjsWasm,
+  jaxJs,
+  fused('js', 1),
+  fused('wasm', 1),
+  ...(N > 1 ? [fused('wasm', N)] : []),
+  cKernel(1),
+  ...(N > 1 ? [cKernel(N)] : []),
+];
+const implementations = config.only.length === 0 ? all : all.filter((impl) => config.only.some((o) => impl.id.startsWith(o)));
+const rows: Layout[] = [...config.layouts, config.float64Layout];
+
+const gc = forcedGc();
+
+async function measureCell(impl: Implementation, problem: Problem): Promise<CellResult> {
+  // Start each cell with a clean heap: the garbage of the previous column (the reference path and the
+  // unfused port make a lot) must not be collected on this one's clock.
+  gc();
+  if (impl.measure) return impl.measure(problem, config.budget);
+  const runner = await impl.setup!(problem);
+  try {
+    return await timeRunner(runner, paramCount(problem.layout), config.budget);
+  } finally {
+    await runner.dispose();
+  }
+}
+
+const unavailable = new Map<string, string | null>();
+for (const impl of implementations) {
+  const reason = await impl.prepare();
+  unavailable.set(impl.id, reason);
+  if (reason) log(`${impl.label}: n/a (${reason})`);
+}
+
+// Each fused backend first proves it computes the reference's numbers (in a child process with a time
+// limit: a backend that hangs or crashes there is left out rather than stalling the run).
+const fusedBackends: { backend: 'js' | 'wasm'; threads: number }[] = [{ backend: 'js', threads: 1 }, { backend: 'wasm', threads: 1 }, ...(N > 1 ? [{ backend: 'wasm' as const, threads: N }] : [])];
+const checks: CheckResult[] = [];
+for (const { backend, threads } of fusedBackends) {
+  const id = `fused-${backend}-${threads}`;
+  if (unavailable.get(id) !== null) continue;
+  const { results, hung } = await checkBitExactInChild(backend, threads, config.quick ? 30_000 : 120_000);
+  checks.push(...results);
+  if (hung) {
+    unavailable.set(id, hung);
+    log(`fused ${backend} ${threads}t: n/a (${hung})`);
+  }
+}
+
+// Row by row: the columns of a row (the fused engine and the C kernel above all) are measured within
+// seconds of each other, so a load change on a shared machine skews their ratio less; and only one
+// row's arrays are alive at a time. A full run goes over each row twice and keeps each cell's best
+// round (cells whose step takes longer than `budget.repeatBelowSeconds` are measured once).
+const cells: Record<string, Record<string, CellResult>> = Object.fromEntries(rows.map((r) => [r.label, {}]));
+for (const layout of rows) {
+  const problem = makeProblem(layout);
+  const row = cells[layout.label];
+  for (let round = 0; round < config.budget.rounds; round++) {
+    for (const impl of implementations) {
+      const reason = unavailable.get(impl.id);
+      const previous = row[impl.id];
+      if (round > 0 && !(previous && 'ns' in previous && (previous.ns * paramCount(layout)) / 1e9 < config.budget.repeatBelowSeconds)) continue;
+      let cell: CellResult;
+      if (!impl.dtypes.includes(layout.dtype)) cell = UNSUPPORTED;
+      else if (reason) cell = { na: reason };
+      else {
+        try {
+          cell = await measureCell(impl, problem);
+        } catch (e) {
+          cell = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+        }
+        log(`${layout.label.padEnd(10)} ${impl.label.padEnd(24)} ${'ns' in cell ? `${formatNs(cell.ns)} ns/param (${cell.steps} timed steps)` : cell.na}${round > 0 ? ` (round ${round + 1})` : ''}`);
+      }
+      row[impl.id] = previous && 'ns' in previous && !('ns' in cell && cell.ns < previous.ns) ? previous : cell;
+    }
+  }
+}
+const notes: string[] = [
+  'reference: `adamax(1e-3)` pure `update` + `applyUpdates`, a new tree per step (the optax-exact interpreter path).',
+  'optax-style unfused JS (bench/impls/optax-unfused.ts): each optax tree helper as its own tree map allocating fresh arrays (6 passes, 5 new trees per step), float32 rounding after every op.',
+  `fused: \`compile(adamax(1e-3), params, { backend, threads })\` from src/engine, gradients written once into \`stepper.grads\`, timed \`stepper.step()\`.`,
+];
+for (const impl of implementations) {
+  notes.push(...(impl.notes?.() ?? []));
+  await impl.close?.();
+}
+
+const heap: (HeapResult | { label: string; na: string })[] = [];
+if (implementations.some((i) => i.id.startsWith('fused'))) {
+  const medium = config.layouts.find((l) => l.label === config.mediumLabel)!;
+  const many = config.layouts.find((l) => l.label === config.manyLeavesLabel)!;
+  for (const [layout, backend, threads] of [[medium, 'wasm', N], [many, 'wasm', N], [config.heapJsLayout, 'js', 1]] as const) {
+    const reason = unavailable.get(`fused-${backend}-${threads}`);
+    if (reason !== null) {
+      heap.push({ label: `${layout.label} ${backend}`, na: reason ?? 'column not run' });
+      continue;
+    }
+    try {
+      heap.push(await measureHeapInChild(layout, backend, threads, config.heapSteps, config.quick ? 60_000 : 300_000));
+    } catch (e) {
+      heap.push({ label: `${layout.label} ${backend}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
+}
+
+const results: BenchResults = {
+  config,
+  machine: describeMachine(),
+  columns: implementations.map(({ id, label }) => ({ id, label })),
+  rows: rows.map((r) => r.label),
+  cells,
+  heap,
+  checks,
+  notes: [...new Set(notes)],
+  seconds: (performance.now() - started) / 1e3,
+  foreignLoad: stopLoadMeter(),
+};
+
+process.stdout.write(`${consoleReport(results)}\n`);
+if (config.write) {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../BENCHMARKS.md');
+  writeFileSync(file, markdownReport(results));
+  log(`wrote ${path.relative(process.cwd(), file)}`);
+}
+if (config.markdownFile) writeFileSync(config.markdownFile, markdownReport(results));
+const failed = evaluateTargets(results).some((l) => l.status === 'FAIL');
+// Worker threads of tfjs/jax-js/the engine must not keep the process alive (stdout is synchronous on
+// Linux pipes and files, so nothing is lost).
+process.exit(failed && process.argv.includes('--strict') ? 1 : 0);

@@ -1,0 +1,73 @@
+import { type BenchResults, bestOf, formatRatio, nsOf } from './results.js';
+
+/** One target line: PASS / FAIL with the measured ratio, SKIP when a number is missing, INFO for facts. */
+export interface TargetLine {
+  readonly status: 'PASS' | 'FAIL' | 'SKIP' | 'INFO';
+  readonly text: string;
+}
+
+/** Ids of the fused engine's columns (plain JS, WASM 1 thread, WASM all threads). */
+export function fusedColumns(allThreads: number): string[] {
+  return ['fused-js-1', 'fused-wasm-1', `fused-wasm-${allThreads}`];
+}
+
+/** Heap growth up to this many bytes per step (after a forced GC) counts as ~0. */
+export const HEAP_TOLERANCE_BYTES_PER_STEP = 32;
+
+/**
+ * The targets of issue 4, read from the measured table:
+ * - 1e7: fused WASM within 1.25x of the C kernel at the same thread count (1 and all threads);
+ * - 1e6: fused WASM 1 thread within 2x of C 1 thread;
+ * - 1e6 and 1e7: the fastest fused column >= 20x faster than TensorFlow.js's faster backend, and
+ *   >= 5x faster than jax-js jit;
+ * - 2000×500: per-param time within 1.25x of the one-leaf 1e6 row (each fused column);
+ * - heap growth of the fused stepper ~0 (bytes/step over windows of 1000 steps, see heap.ts);
+ * plus the float64 row and the bit-exactness checks.
+ */
+export function evaluateTargets(results: BenchResults): TargetLine[] {
+  const { largeLabel: large, mediumLabel: medium, manyLeavesLabel: many, allThreads, float64Layout } = results.config;
+  const lines: TargetLine[] = [];
+  const fusedIds = fusedColumns(allThreads);
+  const ratioLine = (name: string, num: number | undefined, den: number | undefined, limit: number, atMost: boolean, what: string): void => {
+    if (num === undefined || den === undefined) {
+      lines.push({ status: 'SKIP', text: `${name}: not measured (${what})` });
+      return;
+    }
+    const r = num / den;
+    const ok = atMost ? r <= limit : r >= limit;
+    lines.push({ status: ok ? 'PASS' : 'FAIL', text: `${name}: ${formatRatio(r)} (${atMost ? '<=' : '>='} ${limit}x; ${what})` });
+  };
+  const threadCounts = allThreads === 1 ? [1] : [1, allThreads];
+  for (const t of threadCounts) {
+    ratioLine(`${large}: fused wasm ${t}t vs C ${t}t`, nsOf(results, large, `fused-wasm-${t}`), nsOf(results, large, `c-${t}`), 1.25, true, 'fused ns / C ns');
+  }
+  ratioLine(`${medium}: fused wasm 1t vs C 1t`, nsOf(results, medium, 'fused-wasm-1'), nsOf(results, medium, 'c-1'), 2, true, 'fused ns / C ns');
+  for (const row of [...new Set([medium, large])]) {
+    const fused = bestOf(results, row, fusedIds);
+    const tf = bestOf(results, row, ['tfjs-cpu', 'tfjs-wasm']);
+    ratioLine(`${row}: fastest fused vs TensorFlow.js's faster backend`, tf?.ns, fused?.ns, 20, false, `${tf?.id ?? '?'} ns / ${fused?.id ?? '?'} ns`);
+    ratioLine(`${row}: fastest fused vs jax-js jit`, nsOf(results, row, 'jaxjs'), fused?.ns, 5, false, `jax-js ns / ${fused?.id ?? '?'} ns`);
+  }
+  for (const id of fusedIds) {
+    ratioLine(`${many} vs ${medium} one leaf, ${id}`, nsOf(results, many, id), nsOf(results, medium, id), 1.25, true, 'per-param time, many leaves / one leaf');
+  }
+  for (const h of results.heap) {
+    if ('na' in h) {
+      lines.push({ status: 'SKIP', text: `heap growth, ${h.label}: ${h.na}` });
+      continue;
+    }
+    const ok = Math.abs(h.retainedPerStep) <= HEAP_TOLERANCE_BYTES_PER_STEP;
+    lines.push({
+      status: ok ? 'PASS' : 'FAIL',
+      text: `heap growth of the fused stepper (${h.backend}), ${h.label}: ${h.retainedPerStep.toFixed(1)} bytes/step retained over ${h.steps} steps, median of 3 windows (|x| <= ${HEAP_TOLERANCE_BYTES_PER_STEP}; all windows: ${h.totalRetainedPerStep.toFixed(1)}); ${h.allocatedPerStep.toFixed(0)} bytes/step allocated, ${h.gcsDuring} GC(s) while stepping`,
+    });
+  }
+  const f64 = float64Layout.label;
+  const ref64 = nsOf(results, f64, 'reference');
+  for (const id of fusedIds.slice(1)) {
+    const ns = nsOf(results, f64, id);
+    if (ns !== undefined && ref64 !== undefined) lines.push({ status: 'INFO', text: `${f64}: ${id} ${formatRatio(ref64 / ns)} faster than the reference path (float64 through the same engine)` });
+  }
+  for (const c of results.checks) lines.push({ status: c.ok ? 'PASS' : 'FAIL', text: `${c.what}: ${c.detail}` });
+  return lines;
+}
