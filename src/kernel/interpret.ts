@@ -171,14 +171,46 @@ function unaryLoop(op: UnaryOp, a: FloatArray, ao: number, d: FloatArray, n: num
   }
 }
 
-// One loop per op and operand form keeps each loop monomorphic; the op itself is applyBinary, so the
-// arithmetic lives in one place (expr.ts).
-function binaryLoop(op: BinaryOp, a: { arr: FloatArray; off: number } | number, b: { arr: FloatArray; off: number } | number, d: FloatArray, n: number): void {
+// One loop per op and operand form, with the op inlined: a switch per element (or a call through
+// applyBinary) costs several times the arithmetic. Each line is the IEEE op of expr.ts's applyBinary;
+// the typed-array store rounds it to the dtype.
+type Operand = { arr: FloatArray; off: number } | number;
+
+function binaryLoop(op: BinaryOp, a: Operand, b: Operand, d: FloatArray, n: number): void {
   if (typeof a === 'number' && typeof b === 'number') { d.fill(applyBinary(op, a, b), 0, n); return; }
-  if (typeof a === 'number') { const x = (b as { arr: FloatArray; off: number }).arr, o = (b as { off: number }).off; for (let i = 0; i < n; i++) d[i] = applyBinary(op, a, x[o + i]); return; }
-  if (typeof b === 'number') { const x = a.arr, o = a.off; for (let i = 0; i < n; i++) d[i] = applyBinary(op, x[o + i], b); return; }
+  if (typeof a === 'number') return scalarArrayLoop(op, a, (b as { arr: FloatArray }).arr, (b as { off: number }).off, d, n);
+  if (typeof b === 'number') return arrayScalarLoop(op, a.arr, a.off, b, d, n);
   const x = a.arr, xo = a.off, y = b.arr, yo = b.off;
-  for (let i = 0; i < n; i++) d[i] = applyBinary(op, x[xo + i], y[yo + i]);
+  switch (op) {
+    case 'add': for (let i = 0; i < n; i++) d[i] = x[xo + i] + y[yo + i]; return;
+    case 'sub': for (let i = 0; i < n; i++) d[i] = x[xo + i] - y[yo + i]; return;
+    case 'mul': for (let i = 0; i < n; i++) d[i] = x[xo + i] * y[yo + i]; return;
+    case 'div': for (let i = 0; i < n; i++) d[i] = x[xo + i] / y[yo + i]; return;
+    case 'max': for (let i = 0; i < n; i++) d[i] = Math.max(x[xo + i], y[yo + i]); return;
+    case 'min': for (let i = 0; i < n; i++) d[i] = Math.min(x[xo + i], y[yo + i]); return;
+  }
+}
+
+function scalarArrayLoop(op: BinaryOp, s: number, y: FloatArray, yo: number, d: FloatArray, n: number): void {
+  switch (op) {
+    case 'add': for (let i = 0; i < n; i++) d[i] = s + y[yo + i]; return;
+    case 'sub': for (let i = 0; i < n; i++) d[i] = s - y[yo + i]; return;
+    case 'mul': for (let i = 0; i < n; i++) d[i] = s * y[yo + i]; return;
+    case 'div': for (let i = 0; i < n; i++) d[i] = s / y[yo + i]; return;
+    case 'max': for (let i = 0; i < n; i++) d[i] = Math.max(s, y[yo + i]); return;
+    case 'min': for (let i = 0; i < n; i++) d[i] = Math.min(s, y[yo + i]); return;
+  }
+}
+
+function arrayScalarLoop(op: BinaryOp, x: FloatArray, xo: number, s: number, d: FloatArray, n: number): void {
+  switch (op) {
+    case 'add': for (let i = 0; i < n; i++) d[i] = x[xo + i] + s; return;
+    case 'sub': for (let i = 0; i < n; i++) d[i] = x[xo + i] - s; return;
+    case 'mul': for (let i = 0; i < n; i++) d[i] = x[xo + i] * s; return;
+    case 'div': for (let i = 0; i < n; i++) d[i] = x[xo + i] / s; return;
+    case 'max': for (let i = 0; i < n; i++) d[i] = Math.max(x[xo + i], s); return;
+    case 'min': for (let i = 0; i < n; i++) d[i] = Math.min(x[xo + i], s); return;
+  }
 }
 
 /**
