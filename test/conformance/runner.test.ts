@@ -80,3 +80,11 @@ test('the CLI runs any file in the format, prints a line per case and ends with 
   assert.equal(failing.status, 1);
   assert.equal(failing.stdout.trim().split('\n').at(-1), '2 passed, 2 failed');
 });
+
+test('the installed `optax-ts` bin (dist/cli/main.js, built by npm ci / npm test) is executable and runs the shipped vectors', () => {
+  const bin = join(root, 'dist/cli/main.js');
+  const run = spawnSync(bin, ['conformance'], { encoding: 'utf8', cwd: root });
+  assert.equal(run.error, undefined, String(run.error));
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout.trim().split('\n').at(-1) ?? '', /^\d+ passed, 0 failed$/);
+});
