@@ -2,7 +2,8 @@ import type { Dtype, FloatArray } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { type GlobalNorm, sumOfSquares } from '../transforms/clip-by-global-norm.js';
 import type { EngineMemory } from './memory.js';
-import { FunctionBuilder, countedLoop } from './wasm/function-builder.js';
+import { FunctionBuilder } from './wasm/function-builder.js';
+import { emitSequentialSquares } from './wasm/reduction-module.js';
 import { assembleModule } from './wasm/module.js';
 import { ValType, floatOps } from './wasm/opcodes.js';
 
@@ -59,12 +60,7 @@ function sequentialSum(dtype: Dtype): FunctionBuilder {
   const N = 0, P = 1;
   const sum = f.local(ops.valType);
   const x = f.local(ops.valType);
-  countedLoop(f, N, () => {
-    f.localGet(sum);
-    f.localGet(P).memory(ops.load, ops.alignLog2, 0).localTee(x).localGet(x).op(ops.scalar.mul);
-    f.op(ops.scalar.add).localSet(sum);
-    f.addToLocal(P, ops.bytes);
-  });
+  emitSequentialSquares(f, ops, N, P, sum, x);
   f.localGet(sum);
   return f;
 }

@@ -1,8 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { onecycleBoundaries } from './onecycle.js';
+import { checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
-import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
 
 /** Options of {@link cosineOnecycleSchedule}. */
 export interface CosineOnecycleScheduleOptions {
@@ -47,17 +46,7 @@ export interface CosineOnecycleScheduleOptions {
  */
 export function cosineOnecycleSchedule(options: CosineOnecycleScheduleOptions): Schedule {
   const fn = 'cosineOnecycleSchedule';
-  checkOptions(fn, options);
-  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
-  const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
-  const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);
-  if (!(pctStart >= 0 && pctStart <= 1)) throw new RangeError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
-  const divFactor = checkPositive(fn, 'divFactor', options.divFactor ?? 25);
-  const finalDivFactor = checkPositive(fn, 'finalDivFactor', options.finalDivFactor ?? 1e4);
-  const dtype = checkDtype(fn, options.dtype);
-  const initValue = peakValue / divFactor; // Python arithmetic (double)
-  if (!Number.isFinite(initValue)) throw new RangeError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
-
+  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options);
   const boundariesAndScales = onecycleBoundaries(fn, [
     ['pctStart * transitionSteps', Math.trunc(pctStart * steps), divFactor],
     ['transitionSteps', steps, 1 / (divFactor * finalDivFactor)],

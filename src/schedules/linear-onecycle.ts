@@ -1,8 +1,8 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { onecycleBoundaries } from './onecycle.js';
+import { checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
-import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+import { checkFinite } from './validate.js';
 
 /** Options of {@link linearOnecycleSchedule}. */
 export interface LinearOnecycleScheduleOptions {
@@ -50,19 +50,10 @@ export interface LinearOnecycleScheduleOptions {
  */
 export function linearOnecycleSchedule(options: LinearOnecycleScheduleOptions): Schedule {
   const fn = 'linearOnecycleSchedule';
-  checkOptions(fn, options);
-  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
-  const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
-  const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);
+  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options);
   const pctFinal = checkFinite(fn, 'pctFinal', options.pctFinal ?? 0.85);
-  if (!(pctStart >= 0 && pctStart <= 1)) throw new RangeError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
   if (!(pctFinal >= 0 && pctFinal <= 1)) throw new RangeError(`${fn}: pctFinal must be in [0, 1], got ${pctFinal}`);
   if (pctStart > pctFinal) throw new RangeError(`${fn}: pctStart must be <= pctFinal, got pctStart = ${pctStart}, pctFinal = ${pctFinal}`);
-  const divFactor = checkPositive(fn, 'divFactor', options.divFactor ?? 25);
-  const finalDivFactor = checkPositive(fn, 'finalDivFactor', options.finalDivFactor ?? 1e4);
-  const dtype = checkDtype(fn, options.dtype);
-  const initValue = peakValue / divFactor; // Python arithmetic (double)
-  if (!Number.isFinite(initValue)) throw new RangeError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
 
   // Python: int(pct * transition_steps) truncates a double product.
   const boundariesAndScales = onecycleBoundaries(fn, [

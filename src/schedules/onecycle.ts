@@ -1,8 +1,38 @@
 /**
- * The boundary dict of the one-cycle schedules.
+ * What the one-cycle schedules share: their option checks and the boundary dict.
  *
  * @internal
  */
+import type { Dtype } from '../core/dtype.js';
+import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+
+/** The options both one-cycle schedules take. */
+export interface OnecycleCommonOptions {
+  transitionSteps: number;
+  peakValue: number;
+  pctStart?: number;
+  divFactor?: number;
+  finalDivFactor?: number;
+  dtype?: Dtype;
+}
+
+/**
+ * Checks the shared options (with optax's defaults: pctStart 0.3, divFactor 25, finalDivFactor 1e4)
+ * and computes the initial value `peakValue / divFactor` in Python's double arithmetic.
+ */
+export function checkOnecycleOptions(fn: string, options: OnecycleCommonOptions) {
+  checkOptions(fn, options);
+  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
+  const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
+  const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);
+  if (!(pctStart >= 0 && pctStart <= 1)) throw new RangeError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
+  const divFactor = checkPositive(fn, 'divFactor', options.divFactor ?? 25);
+  const finalDivFactor = checkPositive(fn, 'finalDivFactor', options.finalDivFactor ?? 1e4);
+  const dtype = checkDtype(fn, options.dtype);
+  const initValue = peakValue / divFactor; // Python arithmetic (double)
+  if (!Number.isFinite(initValue)) throw new RangeError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
+  return { steps, pctStart, divFactor, finalDivFactor, dtype, initValue };
+}
 
 /**
  * Builds optax's `{int(pct * transition_steps): scale, ...}` dict. In Python a later entry with the same

@@ -111,12 +111,21 @@ function sumOfSquaresFunction(ops: FloatOps): FunctionBuilder {
   for (let j = 1; j < ops.lanes; j++) f.localGet(lanes).simdLane(ops.extractLane, j).op(ops.scalar.add);
   f.localSet(sum);
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => {
-    f.localGet(sum);
-    f.localGet(P).memory(ops.load, ops.alignLog2, 0).localTee(element).localGet(element).op(ops.scalar.mul);
-    f.op(ops.scalar.add).localSet(sum);
-    f.addToLocal(P, ops.bytes);
-  });
+  emitSequentialSquares(f, ops, count, P, sum, element);
   f.localGet(sum);
   return f;
+}
+
+/**
+ * Emits `repeat count times: sum = sum + x*x (x = *pointer); pointer += element size`: a sum of squares
+ * in element order, each op rounded to the dtype. Shared by this module's tail loop and the engine's
+ * exact global norm (which must add in exactly this order to match optax).
+ */
+export function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number): void {
+  countedLoop(f, count, () => {
+    f.localGet(sum);
+    f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).localTee(scratch).localGet(scratch).op(ops.scalar.mul);
+    f.op(ops.scalar.add).localSet(sum);
+    f.addToLocal(pointer, ops.bytes);
+  });
 }
