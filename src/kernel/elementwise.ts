@@ -108,7 +108,9 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
   const all: unknown[] = [updates, ...trees];
   const names = ['grads', ...treeNames];
   if (needsParams) {
-    if (params === undefined || params === null) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
+    // A tree with no leaves at all (e.g. everything masked out) needs no params: optax passes a
+    // MaskedNode there, optax-ts null.
+    if (params === undefined || (params === null && updates !== null)) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
     all.push(params);
     names.push('params');
   }

@@ -70,7 +70,8 @@ export function addDecayedWeights(weightDecay: Hyperparam | Schedule = 0, option
   const requireParams: GradientTransformation<any> = {
     ...plain,
     update<U extends Updates>(updates: U, state: any, params?: Params | null, extraArgs?: ExtraArgs): [U, any] {
-      if (params === undefined || params === null) throw new OptaxError('add_decayed_weights needs params: call update(updates, state, params)');
+      // An all-masked-out tree (null) needs none: optax passes MaskedNode there, not None.
+      if (params === undefined || (params === null && updates !== null)) throw new OptaxError('add_decayed_weights needs params: call update(updates, state, params)');
       return plain.update(updates, state, params, extraArgs);
     },
   };

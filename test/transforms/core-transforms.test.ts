@@ -116,3 +116,11 @@ test('extra arguments are accepted and ignored by adamax', () => {
   const b = tx.update({ w: f32(1) }, tx.init(p), p)[0].w[0];
   assert.equal(a, b);
 });
+
+test('a transformation that reads params works under a mask that selects nothing (params null, as optax\'s MaskedNode)', async () => {
+  const { masked, addDecayedWeights } = await import('../../src/index.js');
+  const tx = masked(addDecayedWeights(0.1), false);
+  const p = { w: f32(1, 2) };
+  assert.deepEqual(Array.from(tx.update({ w: f32(1, 1) }, tx.init(p), p)[0].w), [1, 1]);
+  assert.throws(() => addDecayedWeights(0.1).update({ w: f32(1, 1) }, {}), /needs params/);
+});
