@@ -82,9 +82,12 @@ for (const n of sizes.length ? sizes : [1e6, 1e7]) {
   }
   console.log(`adamax + lr + apply, float32, n = ${n.toExponential(0)} (4 streams, 28 bytes/element moved)`);
   for (const unroll of [1, 2, 4] as const) {
-    const module = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages, unroll }));
+    // As the engine emits it: the stream offsets compiled in, one moving index.
+    const module = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages, unroll, streamOffsets: pointers }));
     measure(`wasm simd, unroll ${unroll}`, instantiateFusedKernel(module, memory), n, pointers);
   }
+  const moving = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages }));
+  measure('wasm simd, a pointer per stream', instantiateFusedKernel(moving, memory), n, pointers);
   const copy = new WebAssembly.Module(emitFusedModule(copyProgram(), { shared: false, maximumPages: pages }));
   measure('memory floor (p+g, copy mu,nu)', instantiateFusedKernel(copy, memory), n, pointers);
   measure('plain JS fused loop', instantiateJsKernel(jsKernelSource(program), memory.buffer), n, pointers);

@@ -6,12 +6,12 @@ import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
 import { type DynamicSelection, type Stage, type StateNode, analyze } from './analyze.js';
 import { composeProgram, stateStreamName } from './compose.js';
-import { programSlots } from './dispatch.js';
+import { programPointers, programSlots } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
-import { type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
+import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
 import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
 import { detach } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
@@ -196,7 +196,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (requested === 'interpreter') return new InterpreterExecutor(input);
   if (requested === 'wasm' || requested === 'auto') {
     try {
-      const { kernels, source } = wasmKernels(programs, memory);
+      const { kernels, source } = wasmKernels(programs, groups, memory);
       return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
@@ -216,12 +216,13 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
  * WebAssembly SIMD is unavailable, where compiling is forbidden (CSP), or where a browser refuses a
  * synchronous compile of a large module on its main thread.
  */
-function wasmKernels(programs: readonly FusedProgram[], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
+function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
   const wasm = memory.wasm;
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
-  const modules = programs.map((p) => new WebAssembly.Module(emitFusedModule(p, limits)));
+  // Each kernel runs on one group, whose layout is fixed: its stream offsets are compiled in.
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0) })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

@@ -1,5 +1,5 @@
 import { ByteWriter } from './encoder.js';
-import { BLOCK_EMPTY, Op, SIMD_PREFIX, type ValType } from './opcodes.js';
+import { BLOCK_EMPTY, Op, SIMD_PREFIX, SimdOp, type ValType } from './opcodes.js';
 
 /**
  * Builds the body of one WebAssembly function: declares its locals and writes its instructions.
@@ -32,6 +32,13 @@ export class FunctionBuilder {
   /** A SIMD instruction without immediates. */
   simd(subOpcode: number): this {
     this.code.byte(SIMD_PREFIX).u32(subOpcode);
+    return this;
+  }
+
+  /** `v128.const` with its 16 bytes (little-endian lanes). */
+  v128Const(bytes: readonly number[]): this {
+    if (bytes.length !== 16) throw new RangeError(`v128.const takes 16 bytes, got ${bytes.length}`);
+    this.code.byte(SIMD_PREFIX).u32(SimdOp.v128Const).bytes(bytes);
     return this;
   }
 
@@ -86,6 +93,18 @@ export class FunctionBuilder {
   /** `block` without a result; close it with {@link FunctionBuilder.end}. */
   block(): this {
     this.code.byte(Op.block).byte(BLOCK_EMPTY);
+    return this;
+  }
+
+  /** `if` without a result (on the i32 on the stack); close it with {@link FunctionBuilder.end}. */
+  if(): this {
+    this.code.byte(Op.if).byte(BLOCK_EMPTY);
+    return this;
+  }
+
+  /** `unreachable`: traps. */
+  unreachable(): this {
+    this.code.byte(Op.unreachable);
     return this;
   }
 

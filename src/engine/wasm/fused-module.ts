@@ -3,6 +3,7 @@ import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, lowerProgram } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
+import { VectorOpEmitter } from './vector-ops.js';
 
 /**
  * The WebAssembly SIMD generator of fused elementwise kernels.
@@ -19,7 +20,7 @@ import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from '.
  *    `n mod lanes` elements, both with the same ops.
  *
  * Every op is the IEEE op of the dtype (`f32x4.add`, `f32.sqrt`, ...; `min`/`max` are the
- * NaN-propagating ones), lane by lane: the same bits as the reference interpreter, which rounds each op
+ * NaN-propagating ones, in vectors as the shorter sequences of {@link VectorOpEmitter}), lane by lane: the same bits as the reference interpreter, which rounds each op
  * to the dtype. Only NaN payloads and signs may differ. WebAssembly keeps subnormals (no flush to
  * zero), like the reference path in its default mode.
  */
@@ -28,6 +29,15 @@ import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from '.
 export interface FusedModuleOptions extends MemoryImportOptions {
   /** Vectors per stream per main-loop iteration: 1, 2 or 4. Default {@link DEFAULT_UNROLL}. */
   readonly unroll?: 1 | 2 | 4;
+  /**
+   * The byte offset of element 0 of each stream, in `program.streams` order, when the caller knows its
+   * layout when it emits the kernel (the engine does): the kernel then addresses every stream from one
+   * moving byte index plus a constant offset, which x64 folds into each load and store, instead of
+   * moving one pointer per stream. Measured with bench/wasm-kernel.ts, that integer bookkeeping was
+   * about half the instructions of an adamax loop. `run` keeps its signature; its pointers must all be
+   * these offsets advanced by the same number of bytes, else it traps before touching memory.
+   */
+  readonly streamOffsets?: readonly number[];
 }
 
 /** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
@@ -82,8 +92,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     ...program.scalars.map(() => ops.valType),
   ], []);
   const N = 0;
-  const pointer = (stream: number): number => 1 + stream;
   const scalarParam = (scalar: number): number => 1 + program.streams.length + scalar;
+  const streams = streamAddressing(f, program.streams.length, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).
   const splatted = new Set<number>();
@@ -103,6 +113,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     return { vector: Array.from({ length: unroll }, () => f.local(ValType.v128)), scalar: f.local(ops.valType) };
   });
   const count = f.local(ValType.i32);
+  const vectorOps = new VectorOpEmitter(f, ops);
+  vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' ? [] : [node.op]))));
 
   // 1. Uniform values, once per call.
   nodes.forEach((node, id) => {
@@ -118,22 +130,22 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     nodes.forEach((node, id) => {
       if (node.kind !== 'load') return;
       for (let u = 0; u < copies; u++) {
-        f.localGet(pointer(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, 16 * u).localSet(locals[id].vector[u]);
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u).localSet(locals[id].vector[u]);
       }
     });
     nodes.forEach((node, id) => {
       if (node.uniform || node.kind === 'load') return;
       for (let u = 0; u < copies; u++) {
-        emitOperands(f, node, (operand) => locals[operand].vector[u]);
-        f.simd(ops.vector[node.op]).localSet(locals[id].vector[u]);
+        vectorOps.emit(node.op, locals[node.a].vector[u], node.kind === 'binary' ? locals[node.b].vector[u] : -1);
+        f.localSet(locals[id].vector[u]);
       }
     });
     for (let u = 0; u < copies; u++) {
       for (const s of stores) {
-        f.localGet(pointer(s.stream)).localGet(locals[s.node].vector[u]).simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, 16 * u);
+        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]).simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
       }
     }
-    program.streams.forEach((_, k) => f.addToLocal(pointer(k), 16 * copies));
+    streams.advance(16 * copies);
   };
 
   const lanesLog2 = Math.log2(ops.lanes);
@@ -147,7 +159,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, pointer, program.streams.length));
+  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams));
   return assembleModule(options, [f]);
 }
 
@@ -164,18 +176,54 @@ function emitScalarBody(
   nodes: readonly LoweredNode[],
   stores: readonly { stream: number; node: number }[],
   locals: readonly NodeLocals[],
-  pointer: (stream: number) => number,
-  streamCount: number,
+  streams: StreamAddressing,
 ): void {
   nodes.forEach((node, id) => {
     if (node.uniform) return;
-    if (node.kind === 'load') f.localGet(pointer(node.stream)).memory(ops.load, ops.alignLog2, 0);
+    if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
     else {
       emitOperands(f, node, (operand) => locals[operand].scalar);
       f.op(ops.scalar[node.op]);
     }
     f.localSet(locals[id].scalar);
   });
-  for (const s of stores) f.localGet(pointer(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, 0);
-  for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), ops.bytes);
+  for (const s of stores) f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, streams.offset(s.stream));
+  streams.advance(ops.bytes);
+}
+
+/** How the kernel addresses element i of stream k: `local(k)` plus the constant `offset(k)`. */
+interface StreamAddressing {
+  local(stream: number): number;
+  offset(stream: number): number;
+  /** Moves every stream on by `bytes`. */
+  advance(bytes: number): void;
+}
+
+/**
+ * Without known offsets: each stream's pointer parameter moves on by itself. With them: one byte
+ * index, `pointer_0 - offset_0`, after a check that every pointer is its offset plus that index.
+ */
+function streamAddressing(f: FunctionBuilder, streamCount: number, offsets: readonly number[] | undefined): StreamAddressing {
+  const pointer = (stream: number): number => 1 + stream;
+  if (!offsets) {
+    return {
+      local: pointer,
+      offset: () => 0,
+      advance: (bytes) => {
+        for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), bytes);
+      },
+    };
+  }
+  if (offsets.length !== streamCount || offsets.some((o) => !Number.isInteger(o) || o < 0 || o >= 2 ** 32 || o % STREAM_ALIGNMENT !== 0)) {
+    throw new RangeError(`streamOffsets must be ${streamCount} multiples of ${STREAM_ALIGNMENT} in [0, 2^32), got [${offsets.join(', ')}]`);
+  }
+  const index = f.local(ValType.i32);
+  // index = pointer_0 - offset_0, which must not wrap below 0 ...
+  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32LtU).if().unreachable().end();
+  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32Sub).localSet(index);
+  // ... and every other pointer must be at the same index.
+  for (let k = 1; k < streamCount; k++) {
+    f.localGet(pointer(k)).localGet(index).i32Const(offsets[k] | 0).op(Op.i32Add).op(Op.i32Ne).if().unreachable().end();
+  }
+  return { local: () => index, offset: (k) => offsets[k], advance: (bytes) => f.addToLocal(index, bytes) };
 }

@@ -3,8 +3,8 @@
  * proposal, merged into WebAssembly 2.0). SIMD instructions are the prefix byte {@link SIMD_PREFIX}
  * followed by their sub-opcode as an unsigned LEB128.
  *
- * Only IEEE-exact operations are listed: `f32x4.min/max` (NaN-propagating, -0 below +0, like
- * `Math.min/max` and XLA) and never `pmin/pmax` (which return an operand as is, NaN or not).
+ * `pmin`/`pmax` (which return an operand as is, NaN or not) are listed only as building blocks of the
+ * exact `min`/`max` sequences of `vector-ops.ts`; nothing uses them alone.
  */
 
 /** Value types. */
@@ -24,6 +24,7 @@ export const ExternalKind = { function: 0x00, memory: 0x02 } as const;
 
 /** Core (one-byte) opcodes. */
 export const Op = {
+  unreachable: 0x00,
   block: 0x02,
   loop: 0x03,
   if: 0x04,
@@ -44,6 +45,7 @@ export const Op = {
   f64Const: 0x44,
   i32Eqz: 0x45,
   i32Ne: 0x47,
+  i32LtU: 0x49,
   f32Lt: 0x5d,
   f64Lt: 0x63,
   i32Add: 0x6a,
@@ -59,6 +61,7 @@ export const SIMD_PREFIX = 0xfd;
 export const SimdOp = {
   v128Load: 0x00,
   v128Store: 0x0b,
+  v128Const: 0x0c,
   i32x4Splat: 0x11,
   f32x4Splat: 0x13,
   f64x2Splat: 0x14,
@@ -67,6 +70,8 @@ export const SimdOp = {
   f32x4Lt: 0x43,
   f64x2Lt: 0x49,
   v128And: 0x4e,
+  v128Or: 0x50,
+  v128Xor: 0x51,
   i32x4AllTrue: 0xa3,
 } as const;
 
@@ -85,6 +90,13 @@ export interface FloatOps {
   readonly splat: number;
   readonly extractLane: number;
   readonly vectorLt: number;
+  /** `ne` lane by lane (all-ones where the lanes differ or either is NaN). */
+  readonly vectorNe: number;
+  /** `pmin(a, b) = b < a ? b : a` and `pmax(a, b) = a < b ? b : a`, lane by lane. */
+  readonly vectorPmin: number;
+  readonly vectorPmax: number;
+  /** One lane's sign bit, as little-endian bytes (the mask of `neg`; its complement is the mask of `abs`). */
+  readonly signBit: readonly number[];
   /** Scalar opcodes of the kernel ops (one byte). */
   readonly scalar: Readonly<Record<'abs' | 'neg' | 'sqrt' | 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max', number>>;
   /** SIMD sub-opcodes of the kernel ops. */
@@ -103,6 +115,10 @@ export const F32: FloatOps = {
   splat: SimdOp.f32x4Splat,
   extractLane: SimdOp.f32x4ExtractLane,
   vectorLt: SimdOp.f32x4Lt,
+  vectorNe: 0x42,
+  vectorPmin: 0xea,
+  vectorPmax: 0xeb,
+  signBit: [0, 0, 0, 0x80],
   scalar: { abs: 0x8b, neg: 0x8c, sqrt: 0x91, add: 0x92, sub: 0x93, mul: 0x94, div: 0x95, min: 0x96, max: 0x97 },
   vector: { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9 },
 };
@@ -119,6 +135,10 @@ export const F64: FloatOps = {
   splat: SimdOp.f64x2Splat,
   extractLane: SimdOp.f64x2ExtractLane,
   vectorLt: SimdOp.f64x2Lt,
+  vectorNe: 0x48,
+  vectorPmin: 0xf6,
+  vectorPmax: 0xf7,
+  signBit: [0, 0, 0, 0, 0, 0, 0, 0x80],
   scalar: { abs: 0x99, neg: 0x9a, sqrt: 0x9f, add: 0xa0, sub: 0xa1, mul: 0xa2, div: 0xa3, min: 0xa4, max: 0xa5 },
   vector: { abs: 0xec, neg: 0xed, sqrt: 0xef, add: 0xf0, sub: 0xf1, mul: 0xf2, div: 0xf3, min: 0xf4, max: 0xf5 },
 };

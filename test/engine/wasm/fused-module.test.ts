@@ -1,112 +1,74 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Dtype } from '../../../src/core/dtype.js';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
-import { type BinaryOp, type Expr, type UnaryOp, ex } from '../../../src/kernel/expr.js';
-import { type Streams, assertSameBits, runReference, runWasm, typedArray } from './harness.js';
+import { ex } from '../../../src/kernel/expr.js';
+import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
+import { assertSameBits, layout, runReference, runWasm, typedArray } from './harness.js';
 
 const f32 = Math.fround;
-const SPECIAL_F32 = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -2, 0.1, 1e-8, 1e38, -1e38, 3.4e38, -3.4e38, 3.4028234663852886e38,
-  2 ** -126, -(2 ** -126), 2 ** -149, -(2 ** -149), 1e-40, -1e-40, 1e-30, 1e30, -1e30, 0.9, 0.999].map(f32);
-const SPECIAL_F64 = [...SPECIAL_F32, 1e308, -1e308, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, -Number.MIN_VALUE,
-  2.2250738585072014e-308, 1e-310, -1e-310, 1e-300, 1e300, 0.1, 1e-8];
-
-function values(dtype: Dtype): fc.Arbitrary<number> {
-  return dtype === 'float32'
-    ? fc.oneof(fc.constantFrom(...SPECIAL_F32), fc.float(), fc.float({ min: -4, max: 4, noNaN: true }))
-    : fc.oneof(fc.constantFrom(...SPECIAL_F64), fc.double(), fc.double({ min: -4, max: 4, noNaN: true }));
-}
-
-const OPS: readonly (UnaryOp | BinaryOp)[] = ['neg', 'abs', 'sqrt', 'add', 'sub', 'mul', 'div', 'max', 'min'];
-const UNARY = new Set<string>(['neg', 'abs', 'sqrt']);
-const EXTRA_STREAMS = ['params', 'a', 'b', 'c'];
-
-/** A leaf reading stream or scalar `name` (a fresh object each call: structurally equal leaves must merge). */
-function leaf(name: string, isScalar: boolean): Expr {
-  if (isScalar) return ex.scalar(name);
-  return name === 'updates' ? ex.updates : name === 'params' ? ex.params : ex.state(name);
-}
-
-function show(e: Expr): string {
-  switch (e.kind) {
-    case 'updates': return 'g';
-    case 'params': return 'p';
-    case 'state': return e.name;
-    case 'scalar': return `$${e.name}`;
-    case 'unary': return `${e.op}(${show(e.a)})`;
-    case 'binary': return `${e.op}(${show(e.a)}, ${show(e.b)})`;
-  }
-}
-
-/** Random DAG programs: operands pick earlier nodes (shared) or fresh leaves; outputs go to distinct streams. */
-function programs(dtype: Dtype): fc.Arbitrary<FusedProgram> {
-  return fc.record({
-    extra: fc.subarray(EXTRA_STREAMS),
-    scalarCount: fc.integer({ min: 0, max: 3 }),
-    ops: fc.array(fc.record({ op: fc.constantFrom(...OPS), a: fc.nat(), b: fc.nat(), freshA: fc.boolean(), freshB: fc.boolean() }), { minLength: 0, maxLength: 14 }),
-    outputs: fc.array(fc.record({ node: fc.nat(), stream: fc.nat(), last: fc.boolean() }), { minLength: 1, maxLength: 4 }),
-  }).map(({ extra, scalarCount, ops, outputs }) => {
-    const streams = ['updates', ...extra];
-    const scalars = Array.from({ length: scalarCount }, (_, i) => `s${i}`);
-    const names = [...streams.map((s) => ({ s, scalar: false })), ...scalars.map((s) => ({ s, scalar: true }))];
-    const fresh = (k: number): Expr => leaf(names[k % names.length].s, names[k % names.length].scalar);
-    const pool: Expr[] = names.map((_, k) => fresh(k));
-    for (const o of ops) {
-      const pick = (k: number, isFresh: boolean): Expr => (isFresh ? fresh(k) : pool[k % pool.length]);
-      const a = pick(o.a, o.freshA);
-      pool.push(UNARY.has(o.op) ? ({ kind: 'unary', op: o.op as UnaryOp, a }) : ({ kind: 'binary', op: o.op as BinaryOp, a, b: pick(o.b, o.freshB) }));
-    }
-    const used = new Set<string>();
-    const outs: { stream: string; expr: Expr }[] = [];
-    for (const o of outputs) {
-      const stream = streams[o.stream % streams.length];
-      if (used.has(stream)) continue;
-      used.add(stream);
-      outs.push({ stream, expr: o.last ? pool[pool.length - 1] : pool[o.node % pool.length] });
-    }
-    return { dtype, streams, scalars, outputs: outs };
-  });
-}
-
-interface Case {
-  program: FusedProgram;
-  n: number;
-  inputs: Streams;
-  scalars: number[];
-  unroll: 1 | 2 | 4;
-  base: number;
-}
-
-function cases(dtype: Dtype): fc.Arbitrary<Case> {
-  return fc.tuple(programs(dtype), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }))
-    .chain(([program, n, unroll, base]) => fc.record({
-      program: fc.constant(program),
-      n: fc.constant(n),
-      unroll: fc.constant(unroll),
-      base: fc.constant(base * 16),
-      inputs: fc.tuple(...program.streams.map(() => fc.array(values(dtype), { minLength: n, maxLength: n })))
-        .map((arrays) => Object.fromEntries(program.streams.map((s, k) => [s, typedArray(dtype, arrays[k])]))),
-      scalars: fc.array(values(dtype), { minLength: program.scalars.length, maxLength: program.scalars.length }),
-    }));
-}
-
-function describeCase(c: Case): string {
-  const outs = c.program.outputs.map((o) => `  ${o.stream} <- ${show(o.expr)}`).join('\n');
-  const ins = Object.entries(c.inputs).map(([s, a]) => `  ${s} = [${Array.from(a).join(', ')}]`).join('\n');
-  return `${c.program.dtype} n=${c.n} unroll=${c.unroll} base=${c.base} scalars=[${c.scalars.join(', ')}]\n${outs}\n${ins}`;
-}
-
 for (const dtype of ['float32', 'float64'] as const) {
   test(`random DAG kernels are bit-identical to the interpreter (${dtype})`, () => {
     fc.assert(fc.property(cases(dtype), (c) => {
-      const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll });
+      const streamOffsets = c.fixed ? layout(c.program, c.n, c.base).offsets : undefined;
+      const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets });
       const actual = runWasm(bytes, c.program, c.inputs, c.scalars, c.n, { base: c.base });
       assertSameBits(actual, runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
     }), { numRuns: 400, includeErrorInReport: true });
   });
 }
+
+test('min, max, abs and neg (written as several vector instructions) are exact on every pair of special values, in every lane', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const specials = dtype === 'float32' ? SPECIAL_F32 : SPECIAL_F64;
+    const a: number[] = [], b: number[] = [];
+    for (const x of specials) for (const y of specials) { a.push(x); b.push(y); }
+    const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a', 'b', 'c'], scalars: [], outputs: [
+      { stream: 'a', expr: ex.max(ex.updates, ex.params) },
+      { stream: 'b', expr: ex.min(ex.updates, ex.params) },
+      { stream: 'c', expr: ex.add(ex.abs(ex.updates), ex.neg(ex.params)) },
+    ] };
+    const n = a.length;
+    const inputs = { updates: typedArray(dtype, a), params: typedArray(dtype, b), a: typedArray(dtype, a), b: typedArray(dtype, a), c: typedArray(dtype, a) };
+    for (const unroll of [1, 2, 4] as const) {
+      const actual = runWasm(emitFusedModule(program, { shared: false, maximumPages: 64, unroll }), program, inputs, [], n);
+      assertSameBits(actual, runReference(program, inputs, [], n), () => `${dtype} unroll=${unroll}`);
+      // The reference is Math.max / Math.min: -0 below +0, NaN from either side.
+      for (let i = 0; i < n; i++) {
+        const x = inputs.updates[i], y = inputs.params[i];
+        assert.ok(Object.is(actual.a[i], Math.max(x, y)) || (Number.isNaN(actual.a[i]) && Number.isNaN(Math.max(x, y))), `max(${x}, ${y})`);
+        assert.ok(Object.is(actual.b[i], Math.min(x, y)) || (Number.isNaN(actual.b[i]) && Number.isNaN(Math.min(x, y))), `min(${x}, ${y})`);
+      }
+    }
+  }
+});
+
+test('with streamOffsets, a kernel runs any sub-range whose pointers move together, and traps on pointers that do not', () => {
+  const program: FusedProgram = { dtype: 'float32', streams: ['updates', 'params', 'm'], scalars: ['lr'], outputs: [
+    { stream: 'params', expr: ex.sub(ex.params, ex.mul(ex.scalar('lr'), ex.state('m'))) },
+    { stream: 'm', expr: ex.max(ex.state('m'), ex.abs(ex.updates)) },
+  ] };
+  const n = 203;
+  const { offsets } = layout(program, n, 64);
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+  const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: 1, streamOffsets: offsets })), { env: { memory } })
+    .exports.run as (...args: number[]) => void;
+  const view = (k: number): Float32Array => new Float32Array(memory.buffer, offsets[k], n);
+  const inputs = { updates: typedArray('float32', Array.from({ length: n }, (_, i) => Math.sin(i))), params: typedArray('float32', Array.from({ length: n }, (_, i) => i / 7)), m: typedArray('float32', Array.from({ length: n }, (_, i) => Math.cos(i))) };
+  program.streams.forEach((s, k) => view(k).set(inputs[s as keyof typeof inputs]));
+  // Three calls over [0, 64), [64, 200), [200, 203): the element offset moves every pointer alike.
+  for (const [lo, hi] of [[0, 64], [64, 200], [200, 203]]) run(hi - lo, ...offsets.map((o) => o + lo * 4), f32(0.5));
+  const expected = runReference(program, inputs, [f32(0.5)], n);
+  assertSameBits({ updates: view(0), params: view(1), m: view(2) }, expected, () => 'split');
+  // Pointers that are not the compiled offsets plus one common index trap before any store.
+  const before = new Uint8Array(memory.buffer).slice();
+  assert.throws(() => run(8, offsets[0], offsets[1] + 16, offsets[2], f32(0.5)), WebAssembly.RuntimeError);
+  assert.throws(() => run(8, offsets[0] - 16, offsets[1] - 16, offsets[2] - 16, f32(0.5)), WebAssembly.RuntimeError);
+  assert.deepEqual(new Uint8Array(memory.buffer), before);
+  assert.throws(() => emitFusedModule(program, { shared: false, maximumPages: 1, streamOffsets: [0, 8, 32] }), /streamOffsets/);
+  assert.throws(() => emitFusedModule(program, { shared: false, maximumPages: 1, streamOffsets: [0, 16] }), /streamOffsets/);
+});
 
 test('a kernel of scalars only (hoisted) and a plain copy', () => {
   for (const dtype of ['float32', 'float64'] as const) {

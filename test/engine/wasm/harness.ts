@@ -3,7 +3,7 @@
  * reference interpreter on the same inputs, and compare bit for bit.
  */
 import type { Dtype, FloatArray } from '../../../src/core/dtype.js';
-import type { FusedProgram } from '../../../src/engine/program.js';
+import type { FusedProgram, KernelFunction } from '../../../src/engine/program.js';
 import { type Kernel } from '../../../src/kernel/expr.js';
 import { evaluateKernel, planKernel } from '../../../src/kernel/interpret.js';
 
@@ -32,6 +32,12 @@ export function layout(program: FusedProgram, n: number, base = 0): { offsets: n
  * stream afterwards. Also checks that no byte outside the streams changed.
  */
 export function runWasm(bytes: Uint8Array<ArrayBuffer>, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number } = {}): Streams {
+  const run = (memory: WebAssembly.Memory): KernelFunction => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as KernelFunction;
+  return runKernel(run, program, inputs, scalars, n, opts);
+}
+
+/** As {@link runWasm}, for any kernel built on the memory by `make` (e.g. the plain-JS kernel on its buffer). */
+export function runKernel(make: (memory: WebAssembly.Memory) => KernelFunction, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number } = {}): Streams {
   const { offsets, bytes: needed } = layout(program, n, opts.base ?? 0);
   const pages = Math.max(1, Math.ceil(needed / 65536));
   const memory = new WebAssembly.Memory({ initial: pages, maximum: opts.maximumPages ?? 64, shared: opts.shared ?? false });
@@ -39,8 +45,7 @@ export function runWasm(bytes: Uint8Array<ArrayBuffer>, program: FusedProgram, i
   all.fill(SENTINEL);
   const Ctor = program.dtype === 'float32' ? Float32Array : Float64Array;
   program.streams.forEach((s, k) => new Ctor(memory.buffer, offsets[k], n).set(inputs[s]));
-  const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as (...args: number[]) => void;
-  run(n, ...offsets, ...scalars);
+  make(memory)(n, ...offsets, ...scalars);
   const bpe = Ctor.BYTES_PER_ELEMENT;
   const inside = (i: number): boolean => offsets.some((o) => i >= o && i < o + n * bpe);
   for (let i = 0; i < all.length; i++) {

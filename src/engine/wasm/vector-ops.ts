@@ -1,0 +1,83 @@
+import type { BinaryOp, UnaryOp } from '../../kernel/expr.js';
+import type { FunctionBuilder } from './function-builder.js';
+import { type FloatOps, SimdOp, ValType } from './opcodes.js';
+
+/**
+ * The SIMD code of one kernel op, lane by lane, with the IEEE result of the op in the dtype.
+ *
+ * Most ops are one instruction. Four are written out, because V8 lowers the single WebAssembly
+ * instruction to a long x64 sequence, and in an adamax step these sequences cost more than the
+ * memory traffic (measured by bench/wasm-kernel.ts):
+ * - `abs`/`neg` clear/flip the sign bit with a mask made once per call (V8 remakes its mask, two
+ *   instructions, at every use).
+ * - `min`/`max` are made of the `pmin`/`pmax` of both operand orders (one x64 `minps`/`maxps` each),
+ *   five instructions where V8 emits eight for `f32x4.max`:
+ *   - `x = pmax(a, b)`, `y = pmax(b, a)`: when neither lane is NaN both are `max(a, b)`, except that
+ *     for `±0` one of them is `-0`; when one lane is NaN, exactly one of x, y is that NaN.
+ *   - `max = (x & y) | (x != y)`: `&` keeps `+0` when either is `+0`, and `x != y` is all-ones (a NaN)
+ *     exactly when a NaN is in play (`-0 == +0`).
+ *   - `min = x | y` (with pmin): `|` keeps `-0`, and OR-ing anything into a NaN keeps it a NaN (all
+ *     exponent bits stay set, the fraction stays non-zero).
+ *   The results equal `Math.max`/`Math.min` and `f32x4.max`/`min` bit for bit, but for NaN payloads
+ *   and signs, which no IEEE op fixes either.
+ */
+export class VectorOpEmitter {
+  private readonly x: number;
+  private readonly y: number;
+  private signMask = -1;
+  private magnitudeMask = -1;
+
+  constructor(
+    private readonly f: FunctionBuilder,
+    private readonly ops: FloatOps,
+  ) {
+    this.x = f.local(ValType.v128);
+    this.y = f.local(ValType.v128);
+  }
+
+  /**
+   * Emits, before the loops, the masks that `abs`/`neg` of `ops` need (only those `used`), so that the
+   * loops read them from locals.
+   */
+  prepare(used: ReadonlySet<UnaryOp | BinaryOp>): void {
+    const lane = this.ops.signBit;
+    const sign = Array.from({ length: 16 / lane.length }, () => lane).flat();
+    if (used.has('neg')) {
+      this.signMask = this.f.local(ValType.v128);
+      this.f.v128Const(sign).localSet(this.signMask);
+    }
+    if (used.has('abs')) {
+      this.magnitudeMask = this.f.local(ValType.v128);
+      this.f.v128Const(sign.map((b) => b ^ 0xff)).localSet(this.magnitudeMask);
+    }
+  }
+
+  /** Emits `op` on the vectors in locals `a` (and `b`), leaving the result on the stack. */
+  emit(op: UnaryOp | BinaryOp, a: number, b = -1): void {
+    const f = this.f, ops = this.ops;
+    switch (op) {
+      case 'abs':
+        if (this.magnitudeMask < 0) throw new Error('abs used without prepare()');
+        f.localGet(a).localGet(this.magnitudeMask).simd(SimdOp.v128And);
+        return;
+      case 'neg':
+        if (this.signMask < 0) throw new Error('neg used without prepare()');
+        f.localGet(a).localGet(this.signMask).simd(SimdOp.v128Xor);
+        return;
+      case 'max':
+      case 'min': {
+        const pick = op === 'max' ? ops.vectorPmax : ops.vectorPmin;
+        f.localGet(a).localGet(b).simd(pick).localSet(this.x);
+        f.localGet(b).localGet(a).simd(pick).localSet(this.y);
+        f.localGet(this.x).localGet(this.y).simd(op === 'max' ? SimdOp.v128And : SimdOp.v128Or);
+        if (op === 'max') f.localGet(this.x).localGet(this.y).simd(ops.vectorNe).simd(SimdOp.v128Or);
+        return;
+      }
+      case 'sqrt':
+        f.localGet(a).simd(ops.vector.sqrt);
+        return;
+      default:
+        f.localGet(a).localGet(b).simd(ops.vector[op]);
+    }
+  }
+}
