@@ -14,8 +14,10 @@ import { applyKernel } from '../src/transforms/apply-updates.js';
 import { scaleByAdamax } from '../src/transforms/scale-by-adamax.js';
 import { scaleKernel } from '../src/transforms/scale.js';
 
-function adamaxProgram(): FusedProgram {
-  const adamax = scaleByAdamax().elementwise!.kernel;
+/** The adamax step as the engine composes it, with the kernel of a one-leaf tree (`m * (1/b)`, one division) or of a many-leaf one (`m / b`, two). */
+function adamaxProgram(leaves: 'one' | 'many'): FusedProgram {
+  const definition = scaleByAdamax().elementwise!;
+  const adamax = leaves === 'one' ? definition.singleLeafKernel! : definition.kernel;
   const memo = new Map<Expr, Expr>();
   const stage0 = (e: Expr): Expr => (e.kind === 'scalar' ? ex.scalar(`adamax.${e.name}`) : e);
   const u0 = substitute(adamax.updates, stage0, memo);
@@ -26,12 +28,12 @@ function adamaxProgram(): FusedProgram {
   return {
     dtype: 'float32',
     streams: ['updates', 'params', 'mu', 'nu'],
-    scalars: ['adamax.one_minus_b1', 'adamax.b1', 'adamax.eps', 'adamax.b2', 'adamax.bias', 'lr.step_size'],
+    scalars: ['adamax.one', 'adamax.one_minus_b1', 'adamax.b1', 'adamax.eps', 'adamax.b2', 'adamax.bias', 'lr.step_size'],
     outputs: [{ stream: 'params', expr: p }, { stream: 'mu', expr: mu }, { stream: 'nu', expr: nu }],
   };
 }
 
-const SCALARS = [0.1, 0.9, 1e-8, 0.999, 0.1, -1e-3].map(Math.fround);
+const SCALARS = [1, 0.1, 0.9, 1e-8, 0.999, 0.1, -1e-3].map(Math.fround);
 
 /**
  * Best of several samples, in ns per element, by wall clock and by this process's CPU time (the
@@ -67,7 +69,6 @@ function copyProgram(): FusedProgram {
 }
 
 const sizes = process.argv.slice(2).map(Number);
-const program = adamaxProgram();
 for (const n of sizes.length ? sizes : [1e6, 1e7]) {
   const bytesPerStream = Math.ceil((n * 4) / 64) * 64 + 64;
   const pages = Math.ceil((4 * bytesPerStream) / 65536);
@@ -80,15 +81,18 @@ for (const n of sizes.length ? sizes : [1e6, 1e7]) {
     mu[i] = 0;
     nu[i] = 0;
   }
-  console.log(`adamax + lr + apply, float32, n = ${n.toExponential(0)} (4 streams, 28 bytes/element moved)`);
-  for (const unroll of [1, 2, 4] as const) {
-    // As the engine emits it: the stream offsets compiled in, one moving index.
-    const module = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages, unroll, streamOffsets: pointers }));
-    measure(`wasm simd, unroll ${unroll}`, instantiateFusedKernel(module, memory), n, pointers);
+  for (const leaves of ['one', 'many'] as const) {
+    const program = adamaxProgram(leaves);
+    console.log(`adamax + lr + apply, float32, n = ${n.toExponential(0)}, ${leaves === 'one' ? "a one-leaf tree's kernel (1 division)" : "a many-leaf tree's kernel (2 divisions)"}; 4 streams, 28 bytes/element moved`);
+    for (const unroll of [1, 2, 4] as const) {
+      // As the engine emits it: the stream offsets compiled in, one moving index.
+      const module = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages, unroll, streamOffsets: pointers }));
+      measure(`wasm simd, unroll ${unroll}`, instantiateFusedKernel(module, memory), n, pointers);
+    }
+    const moving = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages }));
+    measure('wasm simd, a pointer per stream', instantiateFusedKernel(moving, memory), n, pointers);
+    measure('plain JS fused loop', instantiateJsKernel(jsKernelSource(program), memory.buffer), n, pointers);
   }
-  const moving = new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: pages }));
-  measure('wasm simd, a pointer per stream', instantiateFusedKernel(moving, memory), n, pointers);
   const copy = new WebAssembly.Module(emitFusedModule(copyProgram(), { shared: false, maximumPages: pages }));
   measure('memory floor (p+g, copy mu,nu)', instantiateFusedKernel(copy, memory), n, pointers);
-  measure('plain JS fused loop', instantiateJsKernel(jsKernelSource(program), memory.buffer), n, pointers);
 }

@@ -1,6 +1,6 @@
 import type { FusedProgram } from '../program.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
-import { type LoweredNode, lowerProgram } from './lowering.js';
+import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { VectorOpEmitter } from './vector-ops.js';
@@ -12,10 +12,10 @@ import { VectorOpEmitter } from './vector-ops.js';
  * which computes elements `[0, n)` of every output stream of the program:
  *
  * 1. Uniform values (scalars and nodes of scalars only) are computed once and splatted to v128.
- * 2. Main loop, `unroll` vectors (f32x4 or f64x2) per stream per iteration: every load of the
- *    iteration, then every op (node by node, each unrolled copy in turn, all in locals), then every
- *    store; then each pointer moves on by `16 * unroll` bytes. Loads before stores is what lets an
- *    output overwrite the stream it reads (params and state are updated in place).
+ * 2. Main loop, `unroll` vectors (f32x4 or f64x2) per stream per iteration, one after the other:
+ *    the vector's loads, then every op (node by node, in locals), then its stores; then the streams
+ *    move on by `16 * unroll` bytes. Loads before stores is what lets an output overwrite the stream
+ *    it reads (params and state are updated in place).
  * 3. A one-vector loop for the remaining whole vectors, then a scalar loop for the last
  *    `n mod lanes` elements, both with the same ops.
  *
@@ -126,21 +126,23 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if (splatted.has(id)) f.localGet(locals[id].scalar).simd(ops.splat).localSet(locals[id].vector[0]);
   });
 
+  // Each unrolled copy is a separate block of elements: loads, ops and stores of one copy, then the
+  // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).
+  // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
+  // registers, and the splatted scalars hold several of them for the whole loop).
+  const notNegativeZero = neverNegativeZero(nodes);
   const emitVectorBody = (copies: number): void => {
-    nodes.forEach((node, id) => {
-      if (node.kind !== 'load') return;
-      for (let u = 0; u < copies; u++) {
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u).localSet(locals[id].vector[u]);
-      }
-    });
-    nodes.forEach((node, id) => {
-      if (node.uniform || node.kind === 'load') return;
-      for (let u = 0; u < copies; u++) {
-        vectorOps.emit(node.op, locals[node.a].vector[u], node.kind === 'binary' ? locals[node.b].vector[u] : -1);
-        f.localSet(locals[id].vector[u]);
-      }
-    });
     for (let u = 0; u < copies; u++) {
+      nodes.forEach((node, id) => {
+        if (node.kind !== 'load') return;
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u).localSet(locals[id].vector[u]);
+      });
+      nodes.forEach((node, id) => {
+        if (node.uniform || node.kind === 'load') return;
+        if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
+        else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
+        f.localSet(locals[id].vector[u]);
+      });
       for (const s of stores) {
         f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]).simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
       }

@@ -90,3 +90,28 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
   const stores = program.outputs.map((o) => ({ stream: streamIndex(o.stream, 'writes'), node: byExpr.get(o.expr)! }));
   return { nodes, stores };
 }
+
+/**
+ * For each node, true when its value can never be `-0` (whatever the inputs and scalars): the
+ * emitter then writes `max` with it in fewer instructions (see `VectorOpEmitter`).
+ *
+ * - `abs(x)` is `+0` for both zeros.
+ * - `x + y` is `-0` only when both are `-0` (in round-to-nearest an exact zero sum of other operands
+ *   is `+0`, and a non-zero sum never rounds to zero, subnormals being kept): so when either is never `-0`.
+ * - `x - y` is `-0` only when `x` is `-0` and `y` is `+0`.
+ * - `sqrt` keeps the sign of a zero. Everything else (loads, scalars, `neg`, `*`, `/`, `min`, `max`)
+ *   is taken as possibly `-0`.
+ */
+export function neverNegativeZero(nodes: readonly LoweredNode[]): boolean[] {
+  const result: boolean[] = [];
+  for (const node of nodes) {
+    let never = false;
+    if (node.kind === 'unary') never = node.op === 'abs' || (node.op === 'sqrt' && result[node.a]);
+    else if (node.kind === 'binary') {
+      if (node.op === 'add') never = result[node.a] || result[node.b];
+      else if (node.op === 'sub') never = result[node.a];
+    }
+    result.push(never);
+  }
+  return result;
+}

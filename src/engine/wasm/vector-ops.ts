@@ -10,14 +10,15 @@ import { type FloatOps, SimdOp, ValType } from './opcodes.js';
  * memory traffic (measured by bench/wasm-kernel.ts):
  * - `abs`/`neg` clear/flip the sign bit with a mask made once per call (V8 remakes its mask, two
  *   instructions, at every use).
- * - `min`/`max` are made of the `pmin`/`pmax` of both operand orders (one x64 `minps`/`maxps` each),
- *   five instructions where V8 emits eight for `f32x4.max`:
+ * - `min`/`max` are made of `pmin`/`pmax` (one x64 `minps`/`maxps` each, but they return an operand
+ *   as is, NaN or not), where V8 emits eight instructions for `f32x4.max`:
  *   - `x = pmax(a, b)`, `y = pmax(b, a)`: when neither lane is NaN both are `max(a, b)`, except that
  *     for `±0` one of them is `-0`; when one lane is NaN, exactly one of x, y is that NaN.
  *   - `max = (x & y) | (x != y)`: `&` keeps `+0` when either is `+0`, and `x != y` is all-ones (a NaN)
- *     exactly when a NaN is in play (`-0 == +0`).
+ *     exactly when a NaN is in play (`-0 == +0`). Five instructions; three when an operand can never
+ *     be `-0` (adamax's `|g| + eps`), see {@link VectorOpEmitter.emit}.
  *   - `min = x | y` (with pmin): `|` keeps `-0`, and OR-ing anything into a NaN keeps it a NaN (all
- *     exponent bits stay set, the fraction stays non-zero).
+ *     exponent bits stay set, the fraction stays non-zero). Three instructions.
  *   The results equal `Math.max`/`Math.min` and `f32x4.max`/`min` bit for bit, but for NaN payloads
  *   and signs, which no IEEE op fixes either.
  */
@@ -52,8 +53,14 @@ export class VectorOpEmitter {
     }
   }
 
-  /** Emits `op` on the vectors in locals `a` (and `b`), leaving the result on the stack. */
-  emit(op: UnaryOp | BinaryOp, a: number, b = -1): void {
+  /**
+   * Emits `op` on the vectors in locals `a` (and `b`), leaving the result on the stack. `facts` says
+   * which operand can never be `-0` (see `neverNegativeZero`): `max` is then three instructions,
+   *   `pmax(a, b) | (b != b)` when `a` is never `-0` (`pmax(a, b)` returns `a` for a NaN `a`, for equal
+   *   zeros, which are then `+0` at worst on the `a` side, and when `b` is NaN, which `b != b` fixes),
+   *   and the mirror image when `b` is never `-0`.
+   */
+  emit(op: UnaryOp | BinaryOp, a: number, b = -1, facts: { aNotNegativeZero?: boolean; bNotNegativeZero?: boolean } = {}): void {
     const f = this.f, ops = this.ops;
     switch (op) {
       case 'abs':
@@ -65,19 +72,31 @@ export class VectorOpEmitter {
         f.localGet(a).localGet(this.signMask).simd(SimdOp.v128Xor);
         return;
       case 'max':
-      case 'min': {
-        const pick = op === 'max' ? ops.vectorPmax : ops.vectorPmin;
-        f.localGet(a).localGet(b).simd(pick).localSet(this.x);
-        f.localGet(b).localGet(a).simd(pick).localSet(this.y);
-        f.localGet(this.x).localGet(this.y).simd(op === 'max' ? SimdOp.v128And : SimdOp.v128Or);
-        if (op === 'max') f.localGet(this.x).localGet(this.y).simd(ops.vectorNe).simd(SimdOp.v128Or);
+        if (facts.aNotNegativeZero || facts.bNotNegativeZero) {
+          const [x, y] = facts.aNotNegativeZero ? [a, b] : [b, a];
+          f.localGet(x).localGet(y).simd(ops.vectorPmax);
+          f.localGet(y).localGet(y).simd(ops.vectorNe).simd(SimdOp.v128Or);
+          return;
+        }
+        this.pickBoth(ops.vectorPmax, a, b);
+        f.localGet(this.x).localGet(this.y).simd(SimdOp.v128And);
+        f.localGet(this.x).localGet(this.y).simd(ops.vectorNe).simd(SimdOp.v128Or);
         return;
-      }
+      case 'min':
+        this.pickBoth(ops.vectorPmin, a, b);
+        f.localGet(this.x).localGet(this.y).simd(SimdOp.v128Or);
+        return;
       case 'sqrt':
         f.localGet(a).simd(ops.vector.sqrt);
         return;
       default:
         f.localGet(a).localGet(b).simd(ops.vector[op]);
     }
+  }
+
+  /** `x = pick(a, b)`, `y = pick(b, a)`. */
+  private pickBoth(pick: number, a: number, b: number): void {
+    this.f.localGet(a).localGet(b).simd(pick).localSet(this.x);
+    this.f.localGet(b).localGet(a).simd(pick).localSet(this.y);
   }
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
-import { ex } from '../../../src/kernel/expr.js';
+import { type Expr, ex } from '../../../src/kernel/expr.js';
+import { lowerProgram, neverNegativeZero } from '../../../src/engine/wasm/lowering.js';
 import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
 import { assertSameBits, layout, runReference, runWasm, typedArray } from './harness.js';
 
@@ -24,13 +25,18 @@ test('min, max, abs and neg (written as several vector instructions) are exact o
     const specials = dtype === 'float32' ? SPECIAL_F32 : SPECIAL_F64;
     const a: number[] = [], b: number[] = [];
     for (const x of specials) for (const y of specials) { a.push(x); b.push(y); }
-    const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a', 'b', 'c'], scalars: [], outputs: [
+    // d and e take the shorter max, whose one operand can never be -0 (a sum with abs(x)), on either side.
+    const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a', 'b', 'c', 'd', 'e'], scalars: [], outputs: [
       { stream: 'a', expr: ex.max(ex.updates, ex.params) },
       { stream: 'b', expr: ex.min(ex.updates, ex.params) },
       { stream: 'c', expr: ex.add(ex.abs(ex.updates), ex.neg(ex.params)) },
+      { stream: 'd', expr: ex.max(ex.add(ex.abs(ex.updates), ex.state('c')), ex.params) },
+      { stream: 'e', expr: ex.max(ex.params, ex.sub(ex.add(ex.state('c'), ex.abs(ex.updates)), ex.state('d'))) },
     ] };
     const n = a.length;
-    const inputs = { updates: typedArray(dtype, a), params: typedArray(dtype, b), a: typedArray(dtype, a), b: typedArray(dtype, a), c: typedArray(dtype, a) };
+    // c and d hold other special values, so that every zero, NaN and infinity meets every other one.
+    const shifted = (k: number): number[] => a.map((_, i) => specials[(i * k + 3) % specials.length]);
+    const inputs = { updates: typedArray(dtype, a), params: typedArray(dtype, b), a: typedArray(dtype, a), b: typedArray(dtype, a), c: typedArray(dtype, shifted(7)), d: typedArray(dtype, shifted(11)), e: typedArray(dtype, a) };
     for (const unroll of [1, 2, 4] as const) {
       const actual = runWasm(emitFusedModule(program, { shared: false, maximumPages: 64, unroll }), program, inputs, [], n);
       assertSameBits(actual, runReference(program, inputs, [], n), () => `${dtype} unroll=${unroll}`);
@@ -42,6 +48,29 @@ test('min, max, abs and neg (written as several vector instructions) are exact o
       }
     }
   }
+});
+
+test('neverNegativeZero is sound: no op it marks gives -0 on any pair of special values', () => {
+  const specials = SPECIAL_F64;
+  const x: number[] = [], y: number[] = [];
+  for (const p of specials) for (const q of specials) { x.push(p); y.push(q); }
+  const operands: [string, Expr][] = [['x', ex.updates], ['abs(x)', ex.abs(ex.updates)]];
+  const seconds: [string, Expr][] = [['y', ex.params], ['abs(y)', ex.abs(ex.params)]];
+  let marked = 0;
+  for (const [an, a] of operands) for (const [bn, b] of seconds) {
+    for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as const) {
+      const exprs: Expr[] = [{ kind: 'binary', op, a, b }, ex.sqrt({ kind: 'binary', op, a, b }), ex.neg({ kind: 'binary', op, a, b })];
+      for (const expr of exprs) {
+        const program: FusedProgram = { dtype: 'float64', streams: ['updates', 'params'], scalars: [], outputs: [{ stream: 'params', expr }] };
+        const { nodes, stores } = lowerProgram(program);
+        if (!neverNegativeZero(nodes)[stores[0].node]) continue;
+        marked++;
+        const out = runReference(program, { updates: Float64Array.from(x), params: Float64Array.from(y) }, [], x.length).params;
+        out.forEach((v, i) => assert.ok(!Object.is(v, -0), `${op}(${an}, ${bn}) marked never -0, but is -0 for x=${x[i]}, y=${y[i]}`));
+      }
+    }
+  }
+  assert.ok(marked >= 8, `only ${marked} expressions marked`);
 });
 
 test('with streamOffsets, a kernel runs any sub-range whose pointers move together, and traps on pointers that do not', () => {
