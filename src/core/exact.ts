@@ -27,9 +27,17 @@ export function fastTwoSum(a: number, b: number): DoubleDouble {
 /** [p, e] with p + e === a * b exactly (Dekker's product with Veltkamp splitting; no overflow assumed). */
 export function twoProduct(a: number, b: number): DoubleDouble {
   const p = a * b;
+  return [p, productError(a, b, p)];
+}
+
+/**
+ * The e of {@link twoProduct} alone, `a * b - p` exactly where `p = fl(a * b)`; allocates nothing
+ * (for loops that run every optimizer step).
+ */
+export function productError(a: number, b: number, p: number): number {
   let t = SPLITTER * a;
   const ah = t - (t - a), al = a - ah;
   t = SPLITTER * b;
   const bh = t - (t - b), bl = b - bh;
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }

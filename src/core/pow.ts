@@ -8,7 +8,7 @@
  * nothing overflows or underflows on the way, and rounded once at the end.
  */
 
-import { twoProduct } from './exact.js';
+import { productError } from './exact.js';
 
 const view = new DataView(new ArrayBuffer(8));
 
@@ -27,17 +27,22 @@ export function scaleByPowerOfTwo(x: number, k: number): number {
   return x * 2 ** k;
 }
 
-/** A double-double number hi + lo, times 2^exp, with |hi| in [1, 2). */
-interface Scaled { hi: number; lo: number; exp: number }
+/**
+ * The product of two double-doubles `hi + lo` times `2^exp` (|hi| in [1, 2)), renormalized, in the
+ * variables below: powInt runs every optimizer step, so it allocates nothing.
+ */
+let productHi = 1, productLo = 0, productExp = 0;
 
-function multiply(a: Scaled, b: Scaled): Scaled {
-  const [p, e] = twoProduct(a.hi, b.hi);
-  const err = e + (a.hi * b.lo + a.lo * b.hi);
+function multiply(aHi: number, aLo: number, aExp: number, bHi: number, bLo: number, bExp: number): void {
+  const p = aHi * bHi;
+  const err = productError(aHi, bHi, p) + (aHi * bLo + aLo * bHi);
   const hi = p + err;
   const lo = err - (hi - p);
   // Renormalize hi into [1, 2): multiplying by a power of two is exact.
   const k = exponentOf(hi);
-  return { hi: hi * 2 ** -k, lo: lo * 2 ** -k, exp: a.exp + b.exp + k };
+  productHi = hi * 2 ** -k;
+  productLo = lo * 2 ** -k;
+  productExp = aExp + bExp + k;
 }
 
 /**
@@ -55,15 +60,21 @@ export function powInt(x: number, n: number): number {
   if (x === 0 || !Number.isFinite(x)) return Math.pow(x, n);
   const negative = x < 0 && n % 2 === 1;
   const ex = exponentOf(Math.abs(x));
-  let base: Scaled = { hi: Math.abs(x) * 2 ** -ex, lo: 0, exp: ex };
-  let acc: Scaled = { hi: 1, lo: 0, exp: 0 };
+  let baseHi = Math.abs(x) * 2 ** -ex, baseLo = 0, baseExp = ex;
+  let accHi = 1, accLo = 0, accExp = 0;
   for (let m = n; m > 0; m = Math.floor(m / 2)) {
-    if (m % 2 === 1) acc = multiply(acc, base);
-    if (m > 1) base = multiply(base, base);
+    if (m % 2 === 1) {
+      multiply(accHi, accLo, accExp, baseHi, baseLo, baseExp);
+      accHi = productHi; accLo = productLo; accExp = productExp;
+    }
+    if (m > 1) {
+      multiply(baseHi, baseLo, baseExp, baseHi, baseLo, baseExp);
+      baseHi = productHi; baseLo = productLo; baseExp = productExp;
+    }
   }
   // Far outside the double range the answer is 0 or Infinity whatever the rounding.
-  if (acc.exp > 1100) return negative ? -Infinity : Infinity;
-  if (acc.exp < -1200) return negative ? -0 : 0;
-  const r = acc.exp >= -1021 ? scaleByPowerOfTwo(acc.hi + acc.lo, acc.exp) : scaleByPowerOfTwo(acc.hi, acc.exp) + scaleByPowerOfTwo(acc.lo, acc.exp);
+  if (accExp > 1100) return negative ? -Infinity : Infinity;
+  if (accExp < -1200) return negative ? -0 : 0;
+  const r = accExp >= -1021 ? scaleByPowerOfTwo(accHi + accLo, accExp) : scaleByPowerOfTwo(accHi, accExp) + scaleByPowerOfTwo(accLo, accExp);
   return negative ? -r : r;
 }
