@@ -56,6 +56,12 @@ export interface BenchConfig {
   readonly largeLabel: string;
   readonly mediumLabel: string;
   readonly manyLeavesLabel: string;
+  /**
+   * A two-leaf row of as many params as medium: the same numerics as the many-leaf row (optax, through
+   * XLA, divides by the bias correction on a tree of several leaves and multiplies by its reciprocal
+   * on a one-leaf tree), so many-leaf / two-leaf is the cost of the leaves' layout alone.
+   */
+  readonly twoLeavesLabel: string;
   readonly budget: TimingBudget;
   /** Steps per window of the heap-growth measurement (3 windows, after 2 windows' worth of warm-up). */
   readonly heapSteps: number;
@@ -75,11 +81,12 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
     return {
       ...common,
       write: false,
-      layouts: [layout('1e4', 1, 1e4), layout('1e5', 1, 1e5), layout('200×500', 200, 500)],
+      layouts: [layout('1e4', 1, 1e4), layout('1e5', 1, 1e5), layout('2×5e4', 2, 5e4), layout('200×500', 200, 500)],
       float64Layout: layout('1e5 f64', 1, 1e5, 'float64'),
       largeLabel: '1e5',
       mediumLabel: '1e5',
       manyLeavesLabel: '200×500',
+      twoLeavesLabel: '2×5e4',
       budget: { warmupSeconds: 0.005, cellSeconds: 0.02, repeats: 3, maxCellSeconds: 1, rounds: 1, repeatBelowSeconds: 0 },
       heapSteps: 50,
       heapJsLayout: layout('200×50', 200, 50),
@@ -88,12 +95,13 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
   return {
     ...common,
     write: !argv.includes('--no-write') && only.length === 0,
-    layouts: [layout('1e5', 1, 1e5), layout('1e6', 1, 1e6), layout('1e7', 1, 1e7), layout('2000×500', 2000, 500)],
+    layouts: [layout('1e5', 1, 1e5), layout('1e6', 1, 1e6), layout('1e7', 1, 1e7), layout('2×5e5', 2, 5e5), layout('2000×500', 2000, 500)],
     float64Layout: layout('1e6 f64', 1, 1e6, 'float64'),
     largeLabel: '1e7',
     mediumLabel: '1e6',
     manyLeavesLabel: '2000×500',
-    budget: { warmupSeconds: 0.1, cellSeconds: 0.4, repeats: 8, maxCellSeconds: 8, rounds: 2, repeatBelowSeconds: 0.25 },
+    twoLeavesLabel: '2×5e5',
+    budget: { warmupSeconds: 0.1, cellSeconds: 0.4, repeats: 8, maxCellSeconds: 8, rounds: 3, repeatBelowSeconds: 0.25 },
     heapSteps: 1000,
     heapJsLayout: layout('2000×50', 2000, 50),
   };
