@@ -28,10 +28,11 @@ export function scaleByPowerOfTwo(x: number, k: number): number {
 }
 
 /**
- * The product of two double-doubles `hi + lo` times `2^exp` (|hi| in [1, 2)), renormalized, in the
- * variables below: powInt runs every optimizer step, so it allocates nothing.
+ * The product of two double-doubles `hi + lo` times `2^exp` (|hi| in [1, 2)), renormalized, as
+ * [hi, lo, exp] in this scratch array: powInt runs every optimizer step, so it allocates nothing (a
+ * module-level `let` holding a double would allocate a heap number at every assignment in V8).
  */
-let productHi = 1, productLo = 0, productExp = 0;
+const product = new Float64Array(3);
 
 function multiply(aHi: number, aLo: number, aExp: number, bHi: number, bLo: number, bExp: number): void {
   const p = aHi * bHi;
@@ -40,9 +41,9 @@ function multiply(aHi: number, aLo: number, aExp: number, bHi: number, bLo: numb
   const lo = err - (hi - p);
   // Renormalize hi into [1, 2): multiplying by a power of two is exact.
   const k = exponentOf(hi);
-  productHi = hi * 2 ** -k;
-  productLo = lo * 2 ** -k;
-  productExp = aExp + bExp + k;
+  product[0] = hi * 2 ** -k;
+  product[1] = lo * 2 ** -k;
+  product[2] = aExp + bExp + k;
 }
 
 /**
@@ -65,11 +66,11 @@ export function powInt(x: number, n: number): number {
   for (let m = n; m > 0; m = Math.floor(m / 2)) {
     if (m % 2 === 1) {
       multiply(accHi, accLo, accExp, baseHi, baseLo, baseExp);
-      accHi = productHi; accLo = productLo; accExp = productExp;
+      accHi = product[0]; accLo = product[1]; accExp = product[2];
     }
     if (m > 1) {
       multiply(baseHi, baseLo, baseExp, baseHi, baseLo, baseExp);
-      baseHi = productHi; baseLo = productLo; baseExp = productExp;
+      baseHi = product[0]; baseLo = product[1]; baseExp = product[2];
     }
   }
   // Far outside the double range the answer is 0 or Infinity whatever the rounding.

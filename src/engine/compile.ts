@@ -6,7 +6,7 @@ import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
 import { type DynamicSelection, type Stage, type StateNode, analyze } from './analyze.js';
 import { composeProgram, stateStreamName } from './compose.js';
-import { programPointers, programSlots } from './dispatch.js';
+import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
@@ -196,14 +196,14 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (requested === 'interpreter') return new InterpreterExecutor(input);
   if (requested === 'wasm' || requested === 'auto') {
     try {
-      const { kernels, source } = wasmKernels(programs, groups, memory);
+      const { kernels, source } = wasmKernels(programs, groups, input.slots.map((slots) => scalarOffsets(layout, slots)), memory);
       return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }
   }
   if (codeGenerationAllowed()) {
-    const sources = programs.map((p) => jsKernelSource(p));
+    const sources = programs.map((p, g) => jsKernelSource(p, undefined, scalarOffsets(layout, input.slots[g])));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
     return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
   }
@@ -216,13 +216,13 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
  * WebAssembly SIMD is unavailable, where compiling is forbidden (CSP), or where a browser refuses a
  * synchronous compile of a large module on its main thread.
  */
-function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
+function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[], scalars: readonly number[][], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
   const wasm = memory.wasm;
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
-  // Each kernel runs on one group, whose layout is fixed: its stream offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0) })));
+  // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g] })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

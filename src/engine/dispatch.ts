@@ -6,10 +6,10 @@ import { type FusedProgram, type KernelFunction, bytesPerElement } from './progr
 import type { CallSpec } from './worker-source.js';
 
 /**
- * Turning compiled programs into kernel calls: which pointers and scalar slots each call of each
- * group gets, for the whole group or for one thread's share of it, and running a list of calls with
- * the step's scalars. All of it is fixed at compile time; a step only refreshes the scalar arguments
- * in place, so it allocates nothing.
+ * Turning compiled programs into kernel calls: which pointers each call of each group gets, for the
+ * whole group or for one thread's share of it, where its scalars are, and running a list of calls.
+ * All of it is fixed at compile time; a step writes the scalars into the scalar block and runs the
+ * calls, allocating nothing.
  */
 
 /** The scalar-block slot of each scalar of `program` (whose names come from `scalarName`). */
@@ -32,11 +32,16 @@ function elementsPerLine(dtype: Dtype): number {
   return 64 / bytesPerElement(dtype);
 }
 
+/** Byte offsets of the scalar-block slots `slots` (the kernels read their scalars there). */
+export function scalarOffsets(layout: Layout, slots: readonly number[]): number[] {
+  return slots.map((slot) => layout.scalarOffset + 8 * slot);
+}
+
 /**
  * Splits every group's call into `threads` shares of whole cache lines; returns each thread's calls
- * (thread 0 is the main thread). `slots[g]` are the scalar slots of group g's program.
+ * (thread 0 is the main thread).
  */
-export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], slots: readonly number[][], threads: number): CallSpec[][] {
+export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number): CallSpec[][] {
   const shares: CallSpec[][] = Array.from({ length: threads }, () => []);
   groups.forEach((group, g) => {
     if (group.length === 0) return;
@@ -45,38 +50,26 @@ export function splitCalls(groups: readonly Group[], programs: readonly FusedPro
     for (let t = 0; t < threads; t++) {
       const lo = Math.min(group.length, t * chunk);
       const hi = Math.min(group.length, lo + chunk);
-      if (hi > lo) shares[t].push({ kernel: g, n: hi - lo, pointers: programPointers(programs[g], group, lo), slots: slots[g] });
+      if (hi > lo) shares[t].push({ kernel: g, n: hi - lo, pointers: programPointers(programs[g], group, lo) });
     }
   });
   return shares;
 }
 
-/** A call ready to run: its argument list is reused every step. */
-interface BoundCall {
-  readonly fn: KernelFunction;
-  readonly args: number[];
-  readonly slots: readonly number[];
-  readonly start: number;
-}
-
-/** A list of calls bound to kernels, run with the scalars of the scalar block. */
+/**
+ * A list of calls bound to kernels. The kernels read the step's scalars from the scalar block, so a
+ * call passes integers only (element count, pointers), fixed at compile time: running the list
+ * allocates nothing (doubles passed through `apply` would each be boxed).
+ */
 export class CallList {
-  private readonly calls: BoundCall[];
+  private readonly calls: { readonly fn: KernelFunction; readonly args: readonly number[] }[];
 
-  constructor(specs: readonly CallSpec[], kernels: readonly KernelFunction[], private readonly scalars: Float64Array) {
-    this.calls = specs.map((c) => ({
-      fn: kernels[c.kernel],
-      args: [c.n, ...c.pointers, ...c.slots.map(() => 0)],
-      slots: c.slots,
-      start: 1 + c.pointers.length,
-    }));
+  constructor(specs: readonly CallSpec[], kernels: readonly KernelFunction[]) {
+    this.calls = specs.map((c) => ({ fn: kernels[c.kernel], args: [c.n, ...c.pointers] }));
   }
 
   run(): void {
-    const S = this.scalars;
-    for (const c of this.calls) {
-      for (let j = 0; j < c.slots.length; j++) c.args[c.start + j] = S[c.slots[j]];
-      c.fn.apply(undefined, c.args);
-    }
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) calls[i].fn.apply(undefined, calls[i].args as number[]);
   }
 }

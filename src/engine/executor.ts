@@ -44,15 +44,13 @@ export class KernelExecutor implements Executor {
   private readonly pool: ThreadPool | undefined;
 
   constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined) {
-    this.single = new CallList(splitCalls(input.groups, input.programs, input.slots, 1)[0], kernels, input.scalars);
+    this.single = new CallList(splitCalls(input.groups, input.programs, 1)[0], kernels);
     if (threads > 1 && platform && input.memory.shared) {
-      const shares = splitCalls(input.groups, input.programs, input.slots, threads);
-      this.main = new CallList(shares[0], kernels, input.scalars);
+      const shares = splitCalls(input.groups, input.programs, threads);
+      this.main = new CallList(shares[0], kernels);
       this.pool = startPool(platform, input.memory, shares.slice(1).map((share) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
         controlOffset: 0,
-        scalarOffset: input.layout.scalarOffset,
-        scalarCount: input.layout.scalarSlots.size,
         kernels: source,
         passes: [share],
       })));

@@ -42,10 +42,14 @@ const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
 
 /**
  * The source of a kernel factory for `program`: an expression evaluating to `(buffer) => run`, where
- * `run(n, ...bytePointers, ...scalars)` is the {@link KernelFunction} over that buffer. It is a string
- * so that worker threads can build the same function.
+ * `run(n, ...bytePointers, ...scalars)` is the {@link KernelFunction} over that buffer (with
+ * `scalarOffsets`, the byte offsets of the scalars' float64 slots in the buffer: `run(n,
+ * ...bytePointers)`). It is a string so that worker threads can build the same function.
  */
-export function jsKernelSource(program: FusedProgram, unroll = UNROLL): string {
+export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOffsets?: readonly number[]): string {
+  if (scalarOffsets && (scalarOffsets.length !== program.scalars.length || scalarOffsets.some((o) => !Number.isInteger(o) || o < 0 || o % 8 !== 0))) {
+    throw new RangeError(`scalarOffsets must be ${program.scalars.length} non-negative multiples of 8, got [${scalarOffsets.join(', ')}]`);
+  }
   if (!Number.isInteger(unroll) || unroll < 1) throw new RangeError(`unroll must be an integer >= 1, got ${unroll}`);
   const f32 = program.dtype === 'float32';
   const shift = Math.log2(bytesPerElement(program.dtype));
@@ -109,15 +113,19 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL): string {
   // overlaps their dependency chains (one element's chain of rounded ops is long); then one at a time.
   const iteration = (u: number): string[] => [loads, ops, stores].flatMap((list) => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k))));
   const ptrArgs = program.streams.map((_, j) => `a${j}`);
-  const scalarArgs = program.scalars.map((_, j) => `s${j}`);
+  // Scalars are arguments, or (scalarOffsets) read from their float64 slots in the buffer at each call.
+  const scalarArgs = scalarOffsets ? [] : program.scalars.map((_, j) => `s${j}`);
+  const scalarReads = scalarOffsets ? program.scalars.map((_, j) => `s${j} = SC[${scalarOffsets[j] / 8}]`) : [];
   const ptrs = program.streams.map((_, j) => `p${j} = a${j} >>> ${shift}`);
   return [
     '(function (buffer) {',
     '"use strict";',
     `const M = new ${f32 ? 'Float32Array' : 'Float64Array'}(buffer);`,
+    scalarOffsets ? 'const SC = new Float64Array(buffer);' : '',
     'const fr = Math.fround, abs = Math.abs, sqrt = Math.sqrt, max = Math.max, min = Math.min;',
     `return function run(${['n', ...ptrArgs, ...scalarArgs].join(', ')}) {`,
     ptrs.length ? `const ${ptrs.join(', ')};` : '',
+    scalarReads.length ? `const ${scalarReads.join(', ')};` : '',
     ...hoisted,
     'let i = 0;',
     `for (; i + ${unroll} <= n; i += ${unroll}) {`,

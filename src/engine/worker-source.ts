@@ -7,7 +7,8 @@
  *   the same memory), then increments READY (or FAILED);
  * - the main thread writes the step's scalars into the scalar block, zeroes DONE, stores a new TASK
  *   word (`generation << 8 | pass`) and notifies; each worker runs its share of that pass (its calls:
- *   kernel, element count, stream pointers, scalar slots; fixed at compile time), increments DONE
+ *   kernel, element count, stream pointers; fixed at compile time; the kernels read the scalars from
+ *   the scalar block), increments DONE
  *   and notifies; the main thread runs its own share, then waits for DONE to reach the worker count;
  * - TASK = -1 makes the workers return.
  *
@@ -33,8 +34,6 @@ export interface CallSpec {
   readonly n: number;
   /** Byte pointers of the streams, already offset to the share's first element. */
   readonly pointers: readonly number[];
-  /** Scalar-block slot of each scalar argument. */
-  readonly slots: readonly number[];
 }
 
 /** How a worker gets its kernels: JS factory sources, or compiled WebAssembly modules. */
@@ -47,8 +46,6 @@ export interface WorkerInit {
   /** A WebAssembly.Memory, or a SharedArrayBuffer when WebAssembly is unavailable. */
   readonly memory: WebAssembly.Memory | SharedArrayBuffer;
   readonly controlOffset: number;
-  readonly scalarOffset: number;
-  readonly scalarCount: number;
   readonly kernels: KernelSource;
   /** The worker's share of each pass. */
   readonly passes: readonly (readonly CallSpec[])[];
@@ -74,11 +71,9 @@ function main(init, report) {
         return new WebAssembly.Instance(m, imports).exports[k.exportName];
       });
     }
-    var S = new Float64Array(buffer, init.scalarOffset, init.scalarCount);
     passes = init.passes.map(function (calls) {
       return calls.map(function (c) {
-        var args = [c.n].concat(c.pointers, c.slots.map(function () { return 0; }));
-        return { fn: fns[c.kernel], args: args, slots: c.slots, start: 1 + c.pointers.length };
+        return { fn: fns[c.kernel], args: [c.n].concat(c.pointers) };
       });
     });
   } catch (e) {
@@ -106,9 +101,7 @@ function main(init, report) {
     try {
       var calls = passes[task & 255];
       for (var i = 0; i < calls.length; i++) {
-        var c = calls[i];
-        for (var j = 0; j < c.slots.length; j++) c.args[c.start + j] = S[c.slots[j]];
-        c.fn.apply(null, c.args);
+        calls[i].fn.apply(null, calls[i].args);
       }
     } catch (e) {
       Atomics.store(ctl, ERROR, 1);

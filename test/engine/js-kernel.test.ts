@@ -5,13 +5,14 @@ import { instantiateJsKernel, jsKernelSource } from '../../src/engine/js-kernel.
 import type { FusedProgram } from '../../src/engine/program.js';
 import { ex } from '../../src/kernel/expr.js';
 import { cases, describeCase } from './random-programs.js';
-import { assertSameBits, runKernel, runReference } from './wasm/harness.js';
+import { assertSameBits, runKernel, runReference, scalarSlots } from './wasm/harness.js';
 
 for (const dtype of ['float32', 'float64'] as const) {
   test(`random DAG kernels in plain JS are bit-identical to the interpreter (${dtype})`, () => {
     fc.assert(fc.property(cases(dtype), (c) => {
-      const make = (memory: WebAssembly.Memory) => instantiateJsKernel(jsKernelSource(c.program, c.unroll), memory.buffer);
-      assertSameBits(runKernel(make, c.program, c.inputs, c.scalars, c.n, { base: c.base }), runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
+      const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
+      const make = (memory: WebAssembly.Memory) => instantiateJsKernel(jsKernelSource(c.program, c.unroll, scalarOffsets), memory.buffer);
+      assertSameBits(runKernel(make, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets }), runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
     }), { numRuns: 300, includeErrorInReport: true });
   });
 }

@@ -30,14 +30,14 @@ function plan(tx: GradientTransformation<any>, params: Tree) {
 test('2000 leaves of one dtype form one group: one kernel call per step over one region per stream', () => {
   const params: Record<string, Float32Array> = {};
   for (let i = 0; i < 2000; i++) params[`p${i}`] = new Float32Array(500);
-  const { layout, programs, slots } = plan(adamax(1e-3), params);
+  const { layout, programs } = plan(adamax(1e-3), params);
   assert.equal(layout.groups.length, 1);
   const [group] = layout.groups;
   assert.equal(group.length, 2000 * 512); // each leaf padded to a whole number of 64-byte lines
   assert.deepEqual([...group.streams.keys()], ['params', 'grads', 's0.mu', 's0.nu']);
   for (const base of group.streams.values()) assert.equal(base % ALIGN, 0);
   for (const offset of layout.leafOffset) assert.equal(offset % 16, 0);
-  assert.equal(splitCalls(layout.groups, programs, slots, 1)[0].length, 1);
+  assert.equal(splitCalls(layout.groups, programs, 1)[0].length, 1);
   // The program reads the gradient, the params and the moments, and writes params and moments.
   assert.deepEqual(programs[0].streams, ['updates', 'params', 's0.mu', 's0.nu']);
 });
@@ -58,9 +58,9 @@ test('float32 and float64 leaves, and leaves running different stages, live in s
 
 test('thread shares cover every group exactly once, on whole cache lines', () => {
   const params = { a: new Float32Array(1000), b: new Float64Array(333), c: new Float32Array(5) };
-  const { layout, programs, slots } = plan(adamax(0.1), params);
+  const { layout, programs } = plan(adamax(0.1), params);
   for (const threads of [1, 2, 3, 8]) {
-    const shares = splitCalls(layout.groups, programs, slots, threads);
+    const shares = splitCalls(layout.groups, programs, threads);
     assert.equal(shares.length, threads);
     layout.groups.forEach((group, g) => {
       const bpe = group.dtype === 'float32' ? 4 : 8;

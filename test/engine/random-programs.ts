@@ -79,12 +79,15 @@ export interface Case {
   base: number;
   /** Emit with the layout's stream offsets compiled in (`streamOffsets`), as the engine does. */
   fixed: boolean;
+  /** Emit reading the scalars from float64 slots in memory (`scalarOffsets`), as the engine does. */
+  scalarsInMemory: boolean;
 }
 
 export function cases(dtype: Dtype): fc.Arbitrary<Case> {
-  return fc.tuple(programs(dtype), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }), fc.boolean())
-    .chain(([program, n, unroll, base, fixed]) => fc.record({
+  return fc.tuple(programs(dtype), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }), fc.boolean(), fc.boolean())
+    .chain(([program, n, unroll, base, fixed, scalarsInMemory]) => fc.record({
       fixed: fc.constant(fixed),
+      scalarsInMemory: fc.constant(scalarsInMemory),
       program: fc.constant(program),
       n: fc.constant(n),
       unroll: fc.constant(unroll),
@@ -98,6 +101,6 @@ export function cases(dtype: Dtype): fc.Arbitrary<Case> {
 export function describeCase(c: Case): string {
   const outs = c.program.outputs.map((o) => `  ${o.stream} <- ${show(o.expr)}`).join('\n');
   const ins = Object.entries(c.inputs).map(([s, a]) => `  ${s} = [${Array.from(a).join(', ')}]`).join('\n');
-  return `${c.program.dtype} n=${c.n} unroll=${c.unroll} base=${c.base} fixed=${c.fixed} scalars=[${c.scalars.join(', ')}]\n${outs}\n${ins}`;
+  return `${c.program.dtype} n=${c.n} unroll=${c.unroll} base=${c.base} fixed=${c.fixed} scalarsInMemory=${c.scalarsInMemory} scalars=[${c.scalars.join(', ')}]\n${outs}\n${ins}`;
 }
 

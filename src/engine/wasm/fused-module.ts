@@ -8,8 +8,9 @@ import { VectorOpEmitter } from './vector-ops.js';
 /**
  * The WebAssembly SIMD generator of fused elementwise kernels.
  *
- * The module imports `env.memory` and exports `run(n, ptr_0, ..., ptr_k, scalar_0, ..., scalar_m)`,
- * which computes elements `[0, n)` of every output stream of the program:
+ * The module imports `env.memory` and exports `run(n, ptr_0, ..., ptr_k, scalar_0, ..., scalar_m)`
+ * (or `run(n, ptr_0, ..., ptr_k)`, reading the scalars from memory: `scalarOffsets`), which computes
+ * elements `[0, n)` of every output stream of the program:
  *
  * 1. Uniform values (scalars and nodes of scalars only) are computed once and splatted to v128.
  * 2. Main loop, `unroll` vectors (f32x4 or f64x2) per stream per iteration, one after the other:
@@ -38,6 +39,13 @@ export interface FusedModuleOptions extends MemoryImportOptions {
    * these offsets advanced by the same number of bytes, else it traps before touching memory.
    */
   readonly streamOffsets?: readonly number[];
+  /**
+   * The byte offset, in the memory, of each scalar of the program (in `program.scalars` order), stored
+   * as a float64 (rounded to the program's dtype already): `run` then reads its scalars there, once per
+   * call, and takes only `(n, ...pointers)`. The engine keeps a step's scalars in such a block: calling
+   * a kernel with integers only allocates nothing, where passing doubles through `apply` boxes each.
+   */
+  readonly scalarOffsets?: readonly number[];
 }
 
 /** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
@@ -86,13 +94,26 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     throw new RangeError(`fused program needs ${paramCount} parameters; a WebAssembly function takes at most ${MAX_FUNCTION_PARAMS}`);
   }
   const { nodes, stores } = lowerProgram(program);
+  const scalarOffsets = options.scalarOffsets;
+  if (scalarOffsets && (scalarOffsets.length !== program.scalars.length || scalarOffsets.some((o) => !Number.isInteger(o) || o < 0 || o >= 2 ** 32 || o % 8 !== 0))) {
+    throw new RangeError(`scalarOffsets must be ${program.scalars.length} multiples of 8 in [0, 2^32), got [${scalarOffsets.join(', ')}]`);
+  }
   const f = new FunctionBuilder(FUSED_EXPORT, [
     ValType.i32,
     ...program.streams.map(() => ValType.i32),
-    ...program.scalars.map(() => ops.valType),
+    ...(scalarOffsets ? [] : program.scalars.map(() => ops.valType)),
   ], []);
   const N = 0;
-  const scalarParam = (scalar: number): number => 1 + program.streams.length + scalar;
+  // Each scalar: a parameter, or a local loaded from its float64 slot (exactly: it is of the dtype).
+  const scalarLocals = program.scalars.map((_, k) => {
+    if (!scalarOffsets) return 1 + program.streams.length + k;
+    const local = f.local(ops.valType);
+    f.i32Const(0).memory(Op.f64Load, 3, scalarOffsets[k]);
+    if (ops.lanes === 4) f.op(Op.f32DemoteF64);
+    f.localSet(local);
+    return local;
+  });
+  const scalarParam = (scalar: number): number => scalarLocals[scalar];
   const streams = streamAddressing(f, program.streams.length, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).

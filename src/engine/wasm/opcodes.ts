@@ -43,6 +43,7 @@ export const Op = {
   i32Const: 0x41,
   f32Const: 0x43,
   f64Const: 0x44,
+  f32DemoteF64: 0xb6,
   i32Eqz: 0x45,
   i32Ne: 0x47,
   i32LtU: 0x49,

@@ -6,15 +6,16 @@ import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { type Expr, ex } from '../../../src/kernel/expr.js';
 import { lowerProgram, neverNegativeZero } from '../../../src/engine/wasm/lowering.js';
 import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
-import { assertSameBits, layout, runReference, runWasm, typedArray } from './harness.js';
+import { assertSameBits, layout, runReference, runWasm, scalarSlots, typedArray } from './harness.js';
 
 const f32 = Math.fround;
 for (const dtype of ['float32', 'float64'] as const) {
   test(`random DAG kernels are bit-identical to the interpreter (${dtype})`, () => {
     fc.assert(fc.property(cases(dtype), (c) => {
       const streamOffsets = c.fixed ? layout(c.program, c.n, c.base).offsets : undefined;
-      const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets });
-      const actual = runWasm(bytes, c.program, c.inputs, c.scalars, c.n, { base: c.base });
+      const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
+      const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets, scalarOffsets });
+      const actual = runWasm(bytes, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets });
       assertSameBits(actual, runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
     }), { numRuns: 400, includeErrorInReport: true });
   });
@@ -141,6 +142,8 @@ test('rejects malformed programs and options', () => {
   assert.throws(() => emitFusedModule({ ...ok, outputs: [{ stream: 'mu', expr: ex.updates }] }, opts), /writes stream 'mu'/);
   assert.throws(() => emitFusedModule({ ...ok, outputs: [] }, opts), /no outputs/);
   assert.throws(() => emitFusedModule(ok, { ...opts, unroll: 3 as 2 }), /unroll/);
+  assert.throws(() => emitFusedModule(ok, { ...opts, scalarOffsets: [4] }), /scalarOffsets/);
+  assert.throws(() => emitFusedModule(ok, { ...opts, scalarOffsets: [] }), /scalarOffsets/);
   assert.throws(() => emitFusedModule(ok, { shared: true, maximumPages: 65537 }), /maximumPages/);
   assert.throws(() => emitFusedModule(ok, { shared: false, maximumPages: 4, initialPages: 5 }), /initialPages/);
   // n, 2 pointers and 997 scalars make 1000 parameters: the most a function may take.

@@ -31,23 +31,41 @@ export function layout(program: FusedProgram, n: number, base = 0): { offsets: n
  * Instantiates `bytes`, copies `inputs` in, calls `run(n, ...pointers, ...scalars)` and returns every
  * stream afterwards. Also checks that no byte outside the streams changed.
  */
-export function runWasm(bytes: Uint8Array<ArrayBuffer>, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number } = {}): Streams {
+export function runWasm(bytes: Uint8Array<ArrayBuffer>, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number; scalarOffsets?: readonly number[] } = {}): Streams {
   const run = (memory: WebAssembly.Memory): KernelFunction => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as KernelFunction;
   return runKernel(run, program, inputs, scalars, n, opts);
 }
 
-/** As {@link runWasm}, for any kernel built on the memory by `make` (e.g. the plain-JS kernel on its buffer). */
-export function runKernel(make: (memory: WebAssembly.Memory) => KernelFunction, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number } = {}): Streams {
-  const { offsets, bytes: needed } = layout(program, n, opts.base ?? 0);
+/** Float64 slots for the program's scalars, after its streams (for kernels emitted with `scalarOffsets`). */
+export function scalarSlots(program: FusedProgram, n: number, base = 0): number[] {
+  const end = Math.ceil(layout(program, n, base).bytes / 8) * 8;
+  return program.scalars.map((_, k) => end + 8 * k);
+}
+
+/**
+ * As {@link runWasm}, for any kernel built on the memory by `make` (e.g. the plain-JS kernel on its
+ * buffer). With `scalarOffsets` the scalars are written there as float64 (where the kernel reads them)
+ * and `run(n, ...pointers)` is called without them; they must be left unchanged.
+ */
+export function runKernel(make: (memory: WebAssembly.Memory) => KernelFunction, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number; scalarOffsets?: readonly number[] } = {}): Streams {
+  const { offsets, bytes: streamBytes } = layout(program, n, opts.base ?? 0);
+  const slots = opts.scalarOffsets ?? [];
+  const needed = Math.max(streamBytes, ...slots.map((o) => o + 8));
   const pages = Math.max(1, Math.ceil(needed / 65536));
   const memory = new WebAssembly.Memory({ initial: pages, maximum: opts.maximumPages ?? 64, shared: opts.shared ?? false });
   const all = new Uint8Array(memory.buffer);
   all.fill(SENTINEL);
   const Ctor = program.dtype === 'float32' ? Float32Array : Float64Array;
   program.streams.forEach((s, k) => new Ctor(memory.buffer, offsets[k], n).set(inputs[s]));
-  make(memory)(n, ...offsets, ...scalars);
+  const slotView = new DataView(memory.buffer);
+  slots.forEach((o, k) => slotView.setFloat64(o, scalars[k], true));
+  if (opts.scalarOffsets) make(memory)(n, ...offsets);
+  else make(memory)(n, ...offsets, ...scalars);
+  slots.forEach((o, k) => {
+    if (!Object.is(slotView.getFloat64(o, true), scalars[k])) throw new Error(`scalar slot ${k} at byte ${o} was overwritten`);
+  });
   const bpe = Ctor.BYTES_PER_ELEMENT;
-  const inside = (i: number): boolean => offsets.some((o) => i >= o && i < o + n * bpe);
+  const inside = (i: number): boolean => offsets.some((o) => i >= o && i < o + n * bpe) || slots.some((o) => i >= o && i < o + 8);
   for (let i = 0; i < all.length; i++) {
     if (!inside(i) && all[i] !== SENTINEL) throw new Error(`byte ${i} outside every stream was overwritten`);
   }
