@@ -57,11 +57,11 @@ export interface BenchConfig {
   readonly mediumLabel: string;
   readonly manyLeavesLabel: string;
   /**
-   * A two-leaf row of as many params as medium: the same numerics as the many-leaf row (optax, through
-   * XLA, divides by the bias correction on a tree of several leaves and multiplies by its reciprocal
-   * on a one-leaf tree), so many-leaf / two-leaf is the cost of the leaves' layout alone.
+   * The trees of the interleaved layout measurement (layout-cost.ts): as many params in one leaf,
+   * two leaves (optax's many-leaf numerics, as many leaves) and many leaves; `seconds` of sampling
+   * per fused backend.
    */
-  readonly twoLeavesLabel: string;
+  readonly layoutCost: { readonly one: Layout; readonly two: Layout; readonly many: Layout; readonly seconds: number };
   readonly budget: TimingBudget;
   /** Steps per window of the heap-growth measurement (3 windows, after 2 windows' worth of warm-up). */
   readonly heapSteps: number;
@@ -81,12 +81,12 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
     return {
       ...common,
       write: false,
-      layouts: [layout('1e4', 1, 1e4), layout('1e5', 1, 1e5), layout('2×5e4', 2, 5e4), layout('200×500', 200, 500)],
+      layouts: [layout('1e4', 1, 1e4), layout('1e5', 1, 1e5), layout('200×500', 200, 500)],
       float64Layout: layout('1e5 f64', 1, 1e5, 'float64'),
       largeLabel: '1e5',
       mediumLabel: '1e5',
       manyLeavesLabel: '200×500',
-      twoLeavesLabel: '2×5e4',
+      layoutCost: { one: layout('1e5', 1, 1e5), two: layout('2×5e4', 2, 5e4), many: layout('200×500', 200, 500), seconds: 0.2 },
       budget: { warmupSeconds: 0.005, cellSeconds: 0.02, repeats: 3, maxCellSeconds: 1, rounds: 1, repeatBelowSeconds: 0 },
       heapSteps: 50,
       heapJsLayout: layout('200×50', 200, 50),
@@ -95,12 +95,12 @@ export function parseConfig(argv: readonly string[]): BenchConfig {
   return {
     ...common,
     write: !argv.includes('--no-write') && only.length === 0,
-    layouts: [layout('1e5', 1, 1e5), layout('1e6', 1, 1e6), layout('1e7', 1, 1e7), layout('2×5e5', 2, 5e5), layout('2000×500', 2000, 500)],
+    layouts: [layout('1e5', 1, 1e5), layout('1e6', 1, 1e6), layout('1e7', 1, 1e7), layout('2000×500', 2000, 500)],
     float64Layout: layout('1e6 f64', 1, 1e6, 'float64'),
     largeLabel: '1e7',
     mediumLabel: '1e6',
     manyLeavesLabel: '2000×500',
-    twoLeavesLabel: '2×5e5',
+    layoutCost: { one: layout('1e6', 1, 1e6), two: layout('2×5e5', 2, 5e5), many: layout('2000×500', 2000, 500), seconds: 4 },
     budget: { warmupSeconds: 0.1, cellSeconds: 0.4, repeats: 8, maxCellSeconds: 8, rounds: 3, repeatBelowSeconds: 0.25 },
     heapSteps: 1000,
     heapJsLayout: layout('2000×50', 2000, 50),

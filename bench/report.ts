@@ -51,6 +51,20 @@ export function ratioGrid(results: BenchResults): Grid {
   return { header, body };
 }
 
+/** The interleaved leaf-layout measurement: ns/param of each tree, and the ratios. */
+export function layoutGrid(results: BenchResults): Grid | undefined {
+  const measured = results.layoutCost.filter((r) => !('na' in r));
+  const first = measured[0];
+  if (!first || 'na' in first) return undefined;
+  const [one, two, many] = first.layouts;
+  return {
+    header: ['fused backend', one, two, many, `${many} / ${one}`, `${many} / ${two}`],
+    body: results.layoutCost.map((r) => ('na' in r
+      ? [r.label, `n/a (${r.na})`, '', '', '', '']
+      : [`${r.backend} ${r.threads}t`, ...r.ns.map(formatNs), formatRatio(r.ns[2] / r.ns[0]), formatRatio(r.ns[2] / r.ns[1])])),
+  };
+}
+
 /** A grid as aligned plain text. */
 export function formatText(grid: Grid): string {
   const all = [grid.header, ...grid.body];
@@ -91,6 +105,8 @@ export function consoleReport(results: BenchResults): string {
   footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
   out.push('', 'Ratios (x = times slower than the fastest fused column; fused / C = times slower than C)', '');
   out.push(formatText(ratioGrid(results)));
+  const layout = layoutGrid(results);
+  if (layout) out.push('', 'Leaf layout, interleaved (ns per parameter, same params as one leaf, two leaves, many leaves)', '', formatText(layout));
   out.push('', results.config.quick ? 'Targets (quick run: sizes too small for the targets to mean anything)' : 'Targets (issue 4)', '');
   out.push(...targetText(evaluateTargets(results)));
   if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((n) => `- ${n}`));
@@ -129,6 +145,12 @@ export function markdownReport(results: BenchResults): string {
     'Times slower than the fastest fused column; the last columns compare the fused WASM path with C at the same thread count.',
     '',
     formatMarkdown(ratioGrid(results)),
+    '',
+    '## Leaf layout (interleaved)',
+    '',
+    `The same params as one leaf, two leaves and many leaves, compiled side by side and stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per backend), ns per parameter. One and two leaves differ by optax's numerics only (on a one-leaf tree XLA multiplies by the reciprocal of the bias correction: one division per element instead of two); two and many leaves by the layout only.`,
+    '',
+    ...(() => { const g = layoutGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '',
     '## Targets (issue 4)',
     '',

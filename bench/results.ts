@@ -3,6 +3,7 @@ import type { CheckResult } from './check.js';
 import type { Machine } from './machine.js';
 import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
+import type { LayoutCostResult } from './layout-cost.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -18,6 +19,8 @@ export interface BenchResults {
   /** cells[row][columnId]. */
   readonly cells: Readonly<Record<string, Readonly<Record<string, CellResult>>>>;
   readonly heap: readonly (HeapResult | { label: string; na: string })[];
+  /** The interleaved leaf-layout measurement, per fused backend (or why it is missing). */
+  readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;

@@ -16,6 +16,7 @@ import { type Layout, paramCount, parseConfig } from './config.js';
 import { type CheckResult, checkBitExactInChild } from './check.js';
 import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
+import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { fused } from './impls/fused.js';
 import { jaxJs } from './impls/jaxjs.js';
 import { optaxUnfused } from './impls/optax-unfused.js';
@@ -125,6 +126,27 @@ for (const impl of implementations) {
   await impl.close?.();
 }
 
+// The leaf layout's cost, each fused backend's three trees stepped in turn (layout-cost.ts).
+const layoutCost: (LayoutCostResult | { label: string; na: string })[] = [];
+for (const { backend, threads } of fusedBackends) {
+  const id = `fused-${backend}-${threads}`;
+  const label = `fused ${backend} ${threads}t`;
+  if (!implementations.some((i) => i.id === id)) continue;
+  const reason = unavailable.get(id);
+  if (reason) {
+    layoutCost.push({ label, na: reason });
+    continue;
+  }
+  gc();
+  try {
+    const r = await measureLayoutCost(config, backend, threads);
+    layoutCost.push(r);
+    log(`layout     ${label.padEnd(24)} ${r.layouts.map((l, k) => `${l}: ${formatNs(r.ns[k])}`).join(', ')} ns/param`);
+  } catch (e) {
+    layoutCost.push({ label, na: `failed: ${(e as Error).message.split('\n')[0]}` });
+  }
+}
+
 const heap: (HeapResult | { label: string; na: string })[] = [];
 if (implementations.some((i) => i.id.startsWith('fused'))) {
   const medium = config.layouts.find((l) => l.label === config.mediumLabel)!;
@@ -150,6 +172,7 @@ const results: BenchResults = {
   rows: rows.map((r) => r.label),
   cells,
   heap,
+  layoutCost,
   checks,
   notes: [...new Set(notes)],
   seconds: (performance.now() - started) / 1e3,
