@@ -32,9 +32,10 @@ export interface FusedOutput {
 
 /**
  * A compiled kernel, whatever its backend: `run(n, ...bytePointers, ...scalars)` processes elements
- * `[0, n)` of the streams starting at the given byte offsets of the engine's memory. The JS and the
- * WebAssembly kernels share this calling convention, so the dispatcher and the workers need not know
- * which one they run.
+ * `[0, n)` of the streams starting at the given byte offsets of the engine's memory. The engine
+ * compiles its kernels to read the scalars from its scalar block instead (`run(n, ...bytePointers)`,
+ * integers only, so that a call allocates nothing). The JS and the WebAssembly kernels share this
+ * calling convention, so the dispatcher and the workers need not know which one they run.
  *
  * @internal
  */
