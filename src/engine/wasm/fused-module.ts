@@ -21,8 +21,8 @@ import { VectorOpEmitter } from './vector-ops.js';
  *    `n mod lanes` elements, both with the same ops.
  *
  * Every op is the IEEE op of the dtype (`f32x4.add`, `f32.sqrt`, ...; `min`/`max` are the
- * NaN-propagating ones, in vectors as the shorter sequences of {@link VectorOpEmitter}), lane by lane: the same bits as the reference interpreter, which rounds each op
- * to the dtype. Only NaN payloads and signs may differ. WebAssembly keeps subnormals (no flush to
+ * NaN-propagating ones, in vectors as the shorter sequences of {@link VectorOpEmitter}), lane by
+ * lane: the same bits as the reference interpreter, which rounds each op to the dtype. Only NaN payloads and signs may differ. WebAssembly keeps subnormals (no flush to
  * zero), like the reference path in its default mode.
  */
 
@@ -89,15 +89,16 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   if (unroll !== 1 && unroll !== 2 && unroll !== 4) throw new RangeError(`unroll must be 1, 2 or 4, got ${String(unroll)}`);
   if (program.outputs.length === 0) throw new Error('fused program has no outputs');
   const ops = floatOps(program.dtype);
-  const paramCount = 1 + program.streams.length + program.scalars.length;
-  if (paramCount > MAX_FUNCTION_PARAMS) {
-    throw new RangeError(`fused program needs ${paramCount} parameters; a WebAssembly function takes at most ${MAX_FUNCTION_PARAMS}`);
-  }
-  const { nodes, stores } = lowerProgram(program);
   const scalarOffsets = options.scalarOffsets;
   if (scalarOffsets && (scalarOffsets.length !== program.scalars.length || scalarOffsets.some((o) => !Number.isInteger(o) || o < 0 || o >= 2 ** 32 || o % 8 !== 0))) {
     throw new RangeError(`scalarOffsets must be ${program.scalars.length} multiples of 8 in [0, 2^32), got [${scalarOffsets.join(', ')}]`);
   }
+  // Scalars read from memory are not parameters.
+  const paramCount = 1 + program.streams.length + (scalarOffsets ? 0 : program.scalars.length);
+  if (paramCount > MAX_FUNCTION_PARAMS) {
+    throw new RangeError(`fused program needs ${paramCount} parameters; a WebAssembly function takes at most ${MAX_FUNCTION_PARAMS}`);
+  }
+  const { nodes, stores } = lowerProgram(program);
   const f = new FunctionBuilder(FUSED_EXPORT, [
     ValType.i32,
     ...program.streams.map(() => ValType.i32),

@@ -150,4 +150,6 @@ test('rejects malformed programs and options', () => {
   const many = ['lr', ...Array.from({ length: 997 }, (_, i) => `s${i}`)];
   assert.throws(() => emitFusedModule({ ...ok, scalars: many }, opts), /at most 1000/);
   assert.ok(WebAssembly.validate(emitFusedModule({ ...ok, scalars: many.slice(0, 997) }, opts)));
+  // Read from memory, scalars are not parameters: any number of them.
+  assert.ok(WebAssembly.validate(emitFusedModule({ ...ok, scalars: many }, { ...opts, scalarOffsets: many.map((_, k) => 8 * k) })));
 });
