@@ -9,8 +9,6 @@
 /** A double-double value `hi + lo` (|lo| at most half an ulp of hi). */
 export type DoubleDouble = [hi: number, lo: number];
 
-const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for splitting a double into two halves.
-
 /** [s, e] with s + e === a + b exactly (Knuth's TwoSum). */
 export function twoSum(a: number, b: number): DoubleDouble {
   const s = a + b;
@@ -32,9 +30,11 @@ export function twoProduct(a: number, b: number): DoubleDouble {
 
 /**
  * The e of {@link twoProduct} alone, `a * b - p` exactly where `p = fl(a * b)`; allocates nothing
- * (for loops that run every optimizer step).
+ * (for loops that run every optimizer step), and reads nothing but its arguments (the JS kernels embed
+ * its source, see fused-multiply-add.ts).
  */
 export function productError(a: number, b: number, p: number): number {
+  const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for splitting a double into two halves.
   let t = SPLITTER * a;
   const ah = t - (t - a), al = a - ah;
   t = SPLITTER * b;

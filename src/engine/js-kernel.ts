@@ -1,3 +1,4 @@
+import { FMA_FUNCTIONS, fmaFloat32, fmaFloat64 } from '../core/fused-multiply-add.js';
 import { type Expr, topologicalOrder } from '../kernel/expr.js';
 import { type FusedProgram, type KernelFunction, bytesPerElement } from './program.js';
 
@@ -9,6 +10,8 @@ import { type FusedProgram, type KernelFunction, bytesPerElement } from './progr
  * `sqrt` of float32 operands this is the correctly rounded float32 result (a double carries more than
  * 2*24+2 bits, so rounding twice is harmless), exactly what the reference interpreter gets by storing
  * into a Float32Array; `neg`, `abs`, `max` and `min` are exact. Float64 needs no rounding at all.
+ * A fused multiply-add calls the exact emulation of core/fused-multiply-add.ts, whose functions the
+ * generated source embeds (their own source text, so the kernel computes with the same code).
  *
  * Float32 division by a value that is the same for every element (optax's `m / (1 - b1^t)`) is a
  * multiplication by its double reciprocal, because a division costs several multiplications in V8
@@ -62,6 +65,7 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   const hoisted: string[] = [];
   const loads: ((k: number) => string)[] = [];
   const ops: ((k: number) => string)[] = [];
+  let usesFma = false;
   order.forEach((e, n) => {
     const v = (k: number): string => `v${n}_${k}`;
     switch (e.kind) {
@@ -80,14 +84,18 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
         return;
       }
       case 'unary':
-      case 'binary': {
+      case 'binary':
+      case 'fma': {
         const code = (k: number): string => {
           const a = names.get(e.a)!(k);
           if (e.kind === 'unary') return e.op === 'neg' ? `-${a}` : e.op === 'abs' ? `abs(${a})` : round(`sqrt(${a})`);
           const b = names.get(e.b)!(k);
+          // The exact emulation of core/fused-multiply-add.ts, embedded below; it rounds to the dtype.
+          if (e.kind === 'fma') return `${f32 ? fmaFloat32.name : fmaFloat64.name}(${a}, ${b}, ${names.get(e.c)!(k)}, FMA_VIEW)`;
           return e.op === 'max' || e.op === 'min' ? BINARY[e.op](a, b) : round(BINARY[e.op](a, b));
         };
-        if (uniform.has(e.a) && (e.kind === 'unary' || uniform.has(e.b))) {
+        if (e.kind === 'fma') usesFma = true;
+        if (uniform.has(e.a) && (e.kind === 'unary' || uniform.has(e.b)) && (e.kind !== 'fma' || uniform.has(e.c))) {
           uniform.add(e);
           names.set(e, () => `u${n}`);
           hoisted.push(`const u${n} = ${code(0)};`);
@@ -123,6 +131,7 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     `const M = new ${f32 ? 'Float32Array' : 'Float64Array'}(buffer);`,
     scalarOffsets ? 'const SC = new Float64Array(buffer);' : '',
     'const fr = Math.fround, abs = Math.abs, sqrt = Math.sqrt, max = Math.max, min = Math.min;',
+    ...(usesFma ? ['const FMA_VIEW = new DataView(new ArrayBuffer(8));', ...FMA_FUNCTIONS.map((fn) => `const ${fn.name} = (${fn.toString()});`)] : []),
     `return function run(${['n', ...ptrArgs, ...scalarArgs].join(', ')}) {`,
     ptrs.length ? `const ${ptrs.join(', ')};` : '',
     scalarReads.length ? `const ${scalarReads.join(', ')};` : '',

@@ -30,7 +30,13 @@ export type Expr =
   /** A per-step value, the same for every element of a leaf (or a broadcast array hyperparameter). */
   | { readonly kind: 'scalar'; readonly name: string }
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly a: Expr }
-  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr };
+  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr }
+  /**
+   * `a * b + c` rounded once (a fused multiply-add). No transformation's eager math has one: XLA:CPU
+   * contracts a multiplication into an addition only inside a compiled computation, which is how
+   * optax runs the inner optimizer of `apply_if_finite` and `MultiSteps` (see transforms/traced.ts).
+   */
+  | { readonly kind: 'fma'; readonly a: Expr; readonly b: Expr; readonly c: Expr };
 
 /** The per-element rule of a transformation: its output update and its new per-element state. */
 export interface Kernel {
@@ -68,6 +74,7 @@ export const ex = {
   div: (a: Expr, b: Expr): Expr => ({ kind: 'binary', op: 'div', a, b }),
   max: (a: Expr, b: Expr): Expr => ({ kind: 'binary', op: 'max', a, b }),
   min: (a: Expr, b: Expr): Expr => ({ kind: 'binary', op: 'min', a, b }),
+  fma: (a: Expr, b: Expr, c: Expr): Expr => ({ kind: 'fma', a, b, c }),
 } as const;
 
 /** Applies a unary op to one double; the caller rounds to the dtype. */
@@ -102,6 +109,7 @@ export function substitute(e: Expr, leaf: (e: Expr) => Expr, memo = new Map<Expr
   let out: Expr;
   if (e.kind === 'unary') out = { kind: 'unary', op: e.op, a: substitute(e.a, leaf, memo) };
   else if (e.kind === 'binary') out = { kind: 'binary', op: e.op, a: substitute(e.a, leaf, memo), b: substitute(e.b, leaf, memo) };
+  else if (e.kind === 'fma') out = { kind: 'fma', a: substitute(e.a, leaf, memo), b: substitute(e.b, leaf, memo), c: substitute(e.c, leaf, memo) };
   else out = leaf(e);
   memo.set(e, out);
   return out;
@@ -116,6 +124,7 @@ export function topologicalOrder(roots: readonly Expr[]): Expr[] {
     seen.add(e);
     if (e.kind === 'unary') visit(e.a);
     else if (e.kind === 'binary') { visit(e.a); visit(e.b); }
+    else if (e.kind === 'fma') { visit(e.a); visit(e.b); visit(e.c); }
     order.push(e);
   };
   roots.forEach(visit);

@@ -1,4 +1,5 @@
 import { type Dtype, type FloatArray, allocate } from '../core/dtype.js';
+import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { type BinaryOp, type Expr, type Kernel, type UnaryOp, applyBinary, applyUnary, topologicalOrder } from './expr.js';
 
 /**
@@ -57,7 +58,8 @@ type Source =
 
 type Step =
   | { kind: 'unary'; op: UnaryOp; a: Source; dst: number }
-  | { kind: 'binary'; op: BinaryOp; a: Source; b: Source; dst: number };
+  | { kind: 'binary'; op: BinaryOp; a: Source; b: Source; dst: number }
+  | { kind: 'fma'; a: Source; b: Source; c: Source; dst: number };
 
 /** A kernel compiled to a flat list of array operations. */
 export interface KernelPlan {
@@ -90,6 +92,7 @@ export function planKernel(kernel: Kernel): KernelPlan {
       case 'scalar': scalars.add(e.name); sources.set(e, { kind: 'scalar', name: e.name }); break;
       case 'unary': steps.push({ kind: 'unary', op: e.op, a: sources.get(e.a)!, dst: temps }); sources.set(e, { kind: 'temp', slot: temps++ }); break;
       case 'binary': steps.push({ kind: 'binary', op: e.op, a: sources.get(e.a)!, b: sources.get(e.b)!, dst: temps }); sources.set(e, { kind: 'temp', slot: temps++ }); break;
+      case 'fma': steps.push({ kind: 'fma', a: sources.get(e.a)!, b: sources.get(e.b)!, c: sources.get(e.c)!, dst: temps }); sources.set(e, { kind: 'temp', slot: temps++ }); break;
     }
   }
   const state: Record<string, Source> = {};
@@ -147,13 +150,21 @@ export function runPlan(plan: KernelPlan, inputs: KernelInputs, outputs: KernelO
       const a = resolve(step.a);
       if (typeof a === 'number') { const v = applyUnary(step.op, a); for (let i = 0; i < n; i++) dst[i] = v; continue; }
       unaryLoop(step.op, a.arr, a.off, dst, n);
-    } else {
+    } else if (step.kind === 'binary') {
       binaryLoop(step.op, resolve(step.a), resolve(step.b), dst, n);
+    } else {
+      fmaLoop(inputs.dtype, resolve(step.a), resolve(step.b), resolve(step.c), dst, n);
     }
     if (flush) flushArray(dst, 0, n, flush);
   }
   writeOut(resolve(plan.updates), outputs.updates, lo, n);
   for (const k of Object.keys(plan.state)) writeOut(resolve(plan.state[k]), outputs.state[k], lo, n);
+}
+
+/** `d = a * b + c`, rounded once to the dtype (operands are arrays or uniform numbers). */
+function fmaLoop(dtype: Dtype, a: Operand, b: Operand, c: Operand, d: FloatArray, n: number): void {
+  const at = (v: Operand, i: number): number => (typeof v === 'number' ? v : v.arr[v.off + i]);
+  for (let i = 0; i < n; i++) d[i] = fusedMultiplyAdd(dtype, at(a, i), at(b, i), at(c, i));
 }
 
 function writeOut(src: { arr: FloatArray; off: number } | number, dst: FloatArray, lo: number, n: number): void {

@@ -7,7 +7,7 @@ import { treeMap } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
-import { fusedMultiplyAdd } from './fused-multiply-add.js';
+import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { tracedUpdate } from './traced.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */

@@ -3,12 +3,12 @@ import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { type Expr, substitute } from '../kernel/expr.js';
 import { type CompiledElementwise, type KernelScalar, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
-import { planKernel } from '../kernel/interpret.js';
+import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
 import { treeLeaves, treeMap } from '../tree/map.js';
 import { describe } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { evaluate, rewrite } from './xla-rewrites.js';
+import { rewrite } from './xla-rewrites.js';
 
 /**
  * optax's numerics for a transformation run *traced*, as one compiled XLA computation: what happens
@@ -125,10 +125,13 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
   const root = rewritten[0];
   const scaled = root.kind === 'binary' && root.op === 'mul' ? (root.a.kind === 'scalar' ? root.b : root.b.kind === 'scalar' ? root.a : undefined) : undefined;
-  const roots = scaled ? [...rewritten, scaled] : rewritten;
+  // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
+  // outputs are the stages' new state leaves, then the pre-scale value.
+  const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
+  const plan = planKernel({ updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaled!])) });
 
   const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
-  const needsParams = stages.some((st) => (st.def.plan ?? planKernel(st.def.kernel)).usesParams);
+  const needsParams = plan.usesParams;
   const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
   const scalarCache = new Map<Dtype, Record<string, KernelScalar>>();
   const results = positions.map((leaves, li) => {
@@ -144,19 +147,14 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     }
     const perLeaf = scalarsForLeaf(scalars, leafShape(g), paths[li]);
     const p = paramsAt(li);
-    return evaluate(roots, dtype, leafData(g).length, (e) => {
-      switch (e.kind) {
-        case 'updates': return leafData(g);
-        case 'params': return leafData(p!);
-        case 'state': return leafData(leaves[1 + stateRoots.findIndex((r) => r.name === e.name)]);
-        case 'scalar': {
-          const v = perLeaf[e.name];
-          if (v === undefined) throw new Error(`kernel scalar '${e.name}' was not provided`);
-          return v;
-        }
-        default: throw new Error('unreachable');
-      }
-    });
+    const out = evaluateKernel(plan, {
+      dtype,
+      updates: leafData(g),
+      params: p ? leafData(p) : null,
+      state: Object.fromEntries(stateRoots.map((r, k) => [r.name, leafData(leaves[1 + k])])),
+      scalars: perLeaf,
+    }, outputNames);
+    return [out.updates, ...outputNames.map((name) => out.state[name])];
   });
   const column = (c: number, like: Tree): any => {
     let i = 0;
@@ -173,6 +171,6 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   return {
     updates: column(0, updates),
     state: rebuildState(tx, newStates),
-    preScale: scaled ? column(roots.length - 1, updates) : undefined,
+    preScale: scaled ? column(outputNames.length, updates) : undefined,
   };
 }

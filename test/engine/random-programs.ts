@@ -37,15 +37,20 @@ function show(e: Expr): string {
     case 'scalar': return `$${e.name}`;
     case 'unary': return `${e.op}(${show(e.a)})`;
     case 'binary': return `${e.op}(${show(e.a)}, ${show(e.b)})`;
+    case 'fma': return `fma(${show(e.a)}, ${show(e.b)}, ${show(e.c)})`;
   }
 }
 
-/** Random DAG programs: operands pick earlier nodes (shared) or fresh leaves; outputs go to distinct streams. */
-export function programs(dtype: Dtype): fc.Arbitrary<FusedProgram> {
+/**
+ * Random DAG programs: operands pick earlier nodes (shared) or fresh leaves; outputs go to distinct
+ * streams. `withFma`: fused multiply-adds too (for the generators that have them).
+ */
+export function programs(dtype: Dtype, withFma = false): fc.Arbitrary<FusedProgram> {
+  const ops: readonly (UnaryOp | BinaryOp | 'fma')[] = withFma ? [...OPS, 'fma', 'fma'] : OPS;
   return fc.record({
     extra: fc.subarray(EXTRA_STREAMS),
     scalarCount: fc.integer({ min: 0, max: 3 }),
-    ops: fc.array(fc.record({ op: fc.constantFrom(...OPS), a: fc.nat(), b: fc.nat(), freshA: fc.boolean(), freshB: fc.boolean() }), { minLength: 0, maxLength: 14 }),
+    ops: fc.array(fc.record({ op: fc.constantFrom(...ops), a: fc.nat(), b: fc.nat(), c: fc.nat(), freshA: fc.boolean(), freshB: fc.boolean() }), { minLength: 0, maxLength: 14 }),
     outputs: fc.array(fc.record({ node: fc.nat(), stream: fc.nat(), last: fc.boolean() }), { minLength: 1, maxLength: 4 }),
   }).map(({ extra, scalarCount, ops, outputs }) => {
     const streams = ['updates', ...extra];
@@ -56,7 +61,8 @@ export function programs(dtype: Dtype): fc.Arbitrary<FusedProgram> {
     for (const o of ops) {
       const pick = (k: number, isFresh: boolean): Expr => (isFresh ? fresh(k) : pool[k % pool.length]);
       const a = pick(o.a, o.freshA);
-      pool.push(UNARY.has(o.op) ? ({ kind: 'unary', op: o.op as UnaryOp, a }) : ({ kind: 'binary', op: o.op as BinaryOp, a, b: pick(o.b, o.freshB) }));
+      if (o.op === 'fma') pool.push(ex.fma(a, pick(o.b, o.freshB), pool[o.c % pool.length]));
+      else pool.push(UNARY.has(o.op) ? ({ kind: 'unary', op: o.op as UnaryOp, a }) : ({ kind: 'binary', op: o.op as BinaryOp, a, b: pick(o.b, o.freshB) }));
     }
     const used = new Set<string>();
     const outs: { stream: string; expr: Expr }[] = [];
@@ -83,8 +89,8 @@ export interface Case {
   scalarsInMemory: boolean;
 }
 
-export function cases(dtype: Dtype): fc.Arbitrary<Case> {
-  return fc.tuple(programs(dtype), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }), fc.boolean(), fc.boolean())
+export function cases(dtype: Dtype, withFma = false): fc.Arbitrary<Case> {
+  return fc.tuple(programs(dtype, withFma), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }), fc.boolean(), fc.boolean())
     .chain(([program, n, unroll, base, fixed, scalarsInMemory]) => fc.record({
       fixed: fc.constant(fixed),
       scalarsInMemory: fc.constant(scalarsInMemory),

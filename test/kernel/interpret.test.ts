@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ex, type BinaryOp, type UnaryOp, withFlushedSubnormals } from '../../src/index.js';
 import { applyBinary, applyUnary } from '../../src/kernel/expr.js';
 import { evaluateKernel, planKernel, runPlan } from '../../src/kernel/interpret.js';
+import { fusedMultiplyAdd } from '../../src/core/fused-multiply-add.js';
 
 const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'max', 'min'];
 const UNARY: UnaryOp[] = ['neg', 'abs', 'sqrt'];
@@ -33,6 +34,16 @@ for (const dtype of ['float32', 'float64'] as const) {
           const want = make(x.length, c.f);
           out.updates.forEach((v, i) => assert.ok(same(v, want[i]), `${op} @${i}: ${v} vs ${want[i]}`));
         }
+      }
+      // a * b + c, rounded once: array and scalar operands in each position.
+      const fma = (a: number, b: number, c: number): number => fusedMultiplyAdd(dtype, a, b, c);
+      for (const [k, f] of [
+        [ex.fma(ex.updates, ex.state('y'), ex.updates), (i: number) => fma(x[i], y[i], x[i])],
+        [ex.fma(ex.scalar('s'), ex.updates, ex.state('y')), (i: number) => fma(sc, x[i], y[i])],
+        [ex.fma(ex.updates, ex.scalar('s'), ex.scalar('s')), (i: number) => fma(x[i], sc, sc)],
+      ] as const) {
+        const out = evaluateKernel(planKernel({ updates: k, state: { y: ex.state('y') } }), { dtype, updates: x, state: { y }, scalars: { s: sc } }, ['y']);
+        out.updates.forEach((v, i) => assert.ok(same(v, f(i)), `fma @${i}: ${v} vs ${f(i)}`));
       }
       for (const op of UNARY) {
         const out = evaluateKernel(planKernel({ updates: ex[op](ex.updates), state: {} }), { dtype, updates: x, state: {}, scalars: {} }, []);

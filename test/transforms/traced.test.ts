@@ -5,7 +5,7 @@ import { adamax } from '../../src/alias/adamax.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { chain } from '../../src/transforms/chain.js';
 import { scale } from '../../src/transforms/scale.js';
-import { fma32 } from '../../src/transforms/fused-multiply-add.js';
+import { fma32 } from '../../src/core/fused-multiply-add.js';
 
 const r = Math.fround;
 

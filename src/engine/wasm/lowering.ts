@@ -84,6 +84,10 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
         id = intern(`${e.op} ${a} ${b}`, () => ({ kind: 'binary', op: e.op, a, b, uniform: nodes[a].uniform && nodes[b].uniform }));
         break;
       }
+      case 'fma':
+        // WebAssembly has no fused multiply-add (relaxed SIMD's may or may not fuse); the engine runs
+        // programs that need one on its JS kernels, which emulate it exactly.
+        throw new Error('fused program has a fused multiply-add, which the WebAssembly emitter does not support');
     }
     byExpr.set(e, id);
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fma32, fma64 } from '../../src/transforms/fused-multiply-add.js';
+import { fma32, fma64, fmaAddRoundToOdd } from '../../src/core/fused-multiply-add.js';
 
 /** The exact value of a finite double as m * 2^e with integer m. */
 function exact(x: number): [bigint, bigint] {
@@ -58,4 +58,15 @@ test('specials behave like a * b + c', () => {
   assert.equal(fma32(3, 4, 5), 17);
   // the single rounding shows: (1 + 2^-30)^2 - 1 keeps the 2^-60 term
   assert.equal(fma64(1 + 2 ** -30, 1 + 2 ** -30, -1), 2 ** -29 + 2 ** -60);
+});
+
+test('round to odd steps one ulp towards the exact sum, across a word boundary too', () => {
+  const view = new DataView(new ArrayBuffer(8));
+  assert.equal(fmaAddRoundToOdd(1, 2 ** -60, view), 1 + 2 ** -52); // up from an even value
+  assert.equal(fmaAddRoundToOdd(1, -(2 ** -60), view), 1 - 2 ** -53); // down, borrowing from the high word
+  assert.equal(fmaAddRoundToOdd(-1, 2 ** -60, view), -1 + 2 ** -53);
+  assert.equal(fmaAddRoundToOdd(1 + 2 ** -52, 2 ** -60, view), 1 + 2 ** -52); // already odd
+  assert.equal(fmaAddRoundToOdd(1, 2 ** -52, view), 1 + 2 ** -52); // exact
+  assert.equal(fmaAddRoundToOdd(Infinity, 1, view), Infinity);
+  assert.ok(Number.isNaN(fmaAddRoundToOdd(Infinity, -Infinity, view)));
 });

@@ -1,0 +1,80 @@
+import type { Dtype } from './dtype.js';
+import { productError } from './exact.js';
+
+/**
+ * Fused multiply-add `a * b + c` with a single rounding, in float32 or float64: what XLA's CPU
+ * backend computes where LLVM contracts a multiplication into the addition that uses it (inside a
+ * jit-compiled computation; eager op-by-op execution never fuses). JavaScript has no FMA, so it is
+ * emulated exactly: the product is split without error (Dekker), the sum is formed exactly with
+ * TwoSum, and the last step rounds to odd first so that the final rounding to nearest is correct
+ * (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums", 2008).
+ *
+ * The functions below allocate nothing and read nothing but their arguments, `Math` and `Number`
+ * (the scratch `DataView` is an argument), so that the plain-JS kernels can embed these very
+ * functions in their generated source ({@link FMA_FUNCTIONS}): one implementation for every path.
+ */
+
+/**
+ * `a + b` rounded to odd: the truncated sum, with its last bit set when inexact (`view`: an 8-byte
+ * scratch DataView).
+ */
+export function fmaAddRoundToOdd(a: number, b: number, view: DataView): number {
+  const s = a + b;
+  const bb = s - a;
+  const e = (a - (s - bb)) + (b - bb); // s + e === a + b exactly (TwoSum)
+  if (e === 0 || s - s !== 0) return s; // exact, or not finite
+  view.setFloat64(0, s, true);
+  const low = view.getUint32(0, true);
+  if ((low & 1) === 1) return s; // already odd
+  // s is even and inexact: one ulp towards the exact value (the bit pattern counts magnitudes).
+  if ((e > 0) === (s > 0)) view.setUint32(0, low + 1, true); // low is even: no carry
+  else if (low !== 0) view.setUint32(0, low - 1, true);
+  else {
+    view.setUint32(0, 0xffffffff, true);
+    view.setUint32(4, view.getUint32(4, true) - 1, true);
+  }
+  return view.getFloat64(0, true);
+}
+
+/** `a * b + c` for float32 values, correctly rounded to float32. */
+export function fmaFloat32(a: number, b: number, c: number, view: DataView): number {
+  // The product of two floats is exact in double; the sum rounded to odd in double (53 >= 24 + 2
+  // bits) then rounded to float32 is the correctly rounded float32 result.
+  return Math.fround(fmaAddRoundToOdd(a * b, c, view));
+}
+
+/** `a * b + c` correctly rounded to double. */
+export function fmaFloat64(a: number, b: number, c: number, view: DataView): number {
+  const p = a * b;
+  // Specials, zeros and products at the edges of the range (where Dekker's split would overflow or
+  // its error term underflow): one rounding of the plain expression is then exact or what FMA gives.
+  if (p - p !== 0 || c - c !== 0 || p === 0 || c === 0 || Math.abs(p) > 2 ** 995 || Math.abs(p) < 2 ** -960) return p + c;
+  const ul = productError(a, b, p); // p + ul === a * b
+  const th = c + p;
+  const bb = th - c;
+  const tl = (c - (th - bb)) + (p - bb); // th + tl === c + p
+  return th + fmaAddRoundToOdd(tl, ul, view); // RN(th + RO(tl + ul)) === RN(a * b + c)
+}
+
+/**
+ * The functions above, for kernels that embed them in generated source: each is declared there as
+ * `const <name> = <its source>;` (names as the running code has them, whatever a bundler did).
+ */
+export const FMA_FUNCTIONS: readonly ((...args: never[]) => number)[] = [productError, fmaAddRoundToOdd, fmaFloat32, fmaFloat64];
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+/** `a * b + c` correctly rounded to double. */
+export function fma64(a: number, b: number, c: number): number {
+  return fmaFloat64(a, b, c, scratch);
+}
+
+/** `a * b + c` for float32 values, correctly rounded to float32. */
+export function fma32(a: number, b: number, c: number): number {
+  return fmaFloat32(a, b, c, scratch);
+}
+
+/** `a * b + c` with one rounding to `dtype`. */
+export function fusedMultiplyAdd(dtype: Dtype, a: number, b: number, c: number): number {
+  return dtype === 'float32' ? fmaFloat32(a, b, c, scratch) : fmaFloat64(a, b, c, scratch);
+}
