@@ -47,7 +47,9 @@ export type CombinatorInfo =
   /** `masked(inner, mask)`: inner runs on the leaves where `mask` is true; other updates pass through. */
   | { readonly kind: 'masked'; readonly inner: GradientTransformation<any>; readonly mask: unknown }
   /** `partition(transforms, labels)`: each leaf's update goes through the transformation of its label. */
-  | { readonly kind: 'partition'; readonly transforms: Readonly<Record<string, GradientTransformation<any>>>; readonly labels: unknown };
+  | { readonly kind: 'partition'; readonly transforms: Readonly<Record<string, GradientTransformation<any>>>; readonly labels: unknown }
+  /** `applyIfFinite(inner, options)`: inner runs (traced, as in optax's `lax.cond`) unless the updates hold a NaN or infinity. */
+  | { readonly kind: 'applyIfFinite'; readonly inner: GradientTransformation<any>; readonly maxConsecutiveErrors: number };
 
 /** The state of a transformation that keeps none (optax's `EmptyState`). */
 export type EmptyState = Record<string, never>;

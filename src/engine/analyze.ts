@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import type { Kernel } from '../kernel/expr.js';
 import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
+import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
@@ -12,8 +13,9 @@ import { labelMask } from './labels.js';
 /**
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
- * stages to some leaves, and `clipByGlobalNorm` at the very start becomes a reduction followed by a
- * stage. Anything else makes the whole transformation run on the reference path.
+ * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
+ * stage, and `applyIfFinite` around a chain of elementwise stages becomes a finiteness check (a
+ * {@link Guard}) before them. Anything else makes the whole transformation run on the reference path.
  */
 
 /** Where a stage's per-step scalars come from. */
@@ -41,6 +43,7 @@ export interface Stage {
 
 /** The state layout, mirroring the transformation's structure. */
 export type StateNode =
+  | { readonly kind: 'applyIfFinite'; readonly inner: StateNode }
   | { readonly kind: 'chain'; readonly parts: readonly StateNode[] }
   | { readonly kind: 'stage'; readonly stage: number }
   | { readonly kind: 'masked'; readonly inner: StateNode }
@@ -60,9 +63,19 @@ export interface DynamicSelection {
   select(tree: Tree): number[][];
 }
 
+/**
+ * `applyIfFinite` around the whole transformation: each step first checks the gradients for NaN and
+ * infinities; its inner stages run with optax's traced numerics (inside `lax.cond`).
+ */
+export interface Guard {
+  readonly maxConsecutiveErrors: number;
+  /** Its counters (`notfinite_count`, `last_finite`, `total_notfinite`), updated after each step. */
+  counters: ApplyIfFiniteCounters;
+}
+
 /** The fusable structure of a transformation, or why it is not fusable. */
 export type Analysis =
-  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[] }
+  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined }
   | { readonly fusable: false; readonly reason: string };
 
 class NotFusable extends Error {}
@@ -81,7 +94,24 @@ interface Level {
 export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown): Analysis {
   const stages: Stage[] = [];
   const dynamic: DynamicSelection[] = [];
+  let guard: Guard | undefined;
+  // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
+  // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
+  let traced = false;
   const visit = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    if (t.combinator?.kind === 'applyIfFinite') {
+      if (t !== tx) throw new NotFusable('apply_if_finite can be fused only around the whole transformation');
+      try {
+        checkApplyIfFiniteState(s);
+      } catch {
+        throw new NotFusable('apply_if_finite: unexpected state layout');
+      }
+      const { inner_state, ...counters } = s;
+      guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, counters };
+      traced = true;
+      return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
+    }
+    if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
     if (t.parts) {
       if (!Array.isArray(s) || s.length !== t.parts.length) throw new NotFusable(`${t.name}: unexpected state layout`);
       return { kind: 'chain', parts: t.parts.map((p, i) => visit(p, s[i], level)) };
@@ -171,7 +201,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
 
   try {
     const root = visit(tx, state, { tree: table.indexTree, enclosing: [] });
-    return { fusable: true, stages, root, dynamic };
+    return { fusable: true, stages, root, dynamic, guard };
   } catch (e) {
     if (e instanceof NotFusable) return { fusable: false, reason: e.message };
     throw e;

@@ -1,6 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../kernel/expr.js';
 import { applyKernel } from '../transforms/apply-updates.js';
+import { rewrite } from '../transforms/xla-rewrites.js';
 import type { FusedOutput, FusedProgram } from './program.js';
 
 /**
@@ -35,11 +36,12 @@ export function scalarName(index: number, name: string): string {
 /**
  * Composes `stages` (in chain order) and the final `p + u` into one program of `dtype`. The program
  * reads the gradient from stream `'updates'` and writes the new parameters to `'params'` and each new
- * state leaf to its stage's stream.
+ * state leaf to its stage's stream. `traced`: the stages run as one compiled computation in optax
+ * (inside `applyIfFinite`), whose numerics differ (see transforms/traced.ts).
  */
-export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[]): FusedProgram {
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean } = {}): FusedProgram {
   let u: Expr = ex.updates;
-  const stateOutputs: FusedOutput[] = [];
+  let stateOutputs: FusedOutput[] = [];
   for (const stage of stages) {
     const incoming = u;
     const rename = (e: Expr): Expr => {
@@ -57,6 +59,13 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[])
     for (const name of stage.stateLeaves) {
       stateOutputs.push({ stream: stateStreamName(stage.index, name), expr: substitute(stage.kernel.state[name], rename, memo) });
     }
+  }
+  if (options.traced) {
+    // The stages as one traced computation (applyIfFinite's lax.cond): XLA's and LLVM's rewrites,
+    // exactly as transforms/traced.ts applies them on the reference path. `p + u` stays outside.
+    const [tracedUpdates, ...tracedStates] = rewrite([u, ...stateOutputs.map((o) => o.expr)], false);
+    u = tracedUpdates;
+    stateOutputs = stateOutputs.map((o, k) => ({ stream: o.stream, expr: tracedStates[k] }));
   }
   const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
   const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];

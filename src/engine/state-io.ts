@@ -2,7 +2,8 @@ import { OptaxError } from '../core/errors.js';
 import { formatPath, type TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
-import type { Stage, StateNode } from './analyze.js';
+import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
+import type { Guard, Stage, StateNode } from './analyze.js';
 import type { LeafTable } from './leaves.js';
 import { type LeafCopy, matchTree } from './tree-io.js';
 import { splitState } from '../kernel/elementwise.js';
@@ -11,20 +12,24 @@ import { splitState } from '../kernel/elementwise.js';
  * optax's state layout over the arena. Reading builds the state exactly as `tx.init` / `tx.update`
  * lay it out (chain: a list; masked: `{inner_state}`; partition: `{inner_states: {label: ...}}`;
  * elementwise: the control fields, e.g. `count`, then the per-element trees), with the per-element
- * trees being live views of the arena. Loading validates a whole state first, then copies it in.
+ * trees being live views of the arena; applyIfFinite: its counters and `inner_state`). Loading
+ * validates a whole state first, then copies it in.
  */
 
 /** What loading a state will do, computed (and validated) before anything is changed. */
 export interface StateLoad {
   /** The new control state of each stage. */
   readonly controls: ReadonlyMap<number, Record<string, unknown>>;
+  /** The new counters of the applyIfFinite guard, when there is one. */
+  readonly guard: ApplyIfFiniteCounters | undefined;
   /** Copies into each stage's state streams: key `${stage}:${leafName}`. */
   readonly copies: ReadonlyArray<{ readonly stage: number; readonly leafName: string; readonly copies: readonly LeafCopy[] }>;
 }
 
 /** Builds the state from the stages' controls and the view trees (`trees[stage][j]`: state leaf j). */
-export function readState(node: StateNode, stages: readonly Stage[], trees: readonly (readonly Tree[])[]): unknown {
+export function readState(node: StateNode, stages: readonly Stage[], trees: readonly (readonly Tree[])[], guard?: Guard): unknown {
   switch (node.kind) {
+    case 'applyIfFinite': return { ...guard!.counters, inner_state: readState(node.inner, stages, trees) };
     case 'chain': return node.parts.map((p) => readState(p, stages, trees));
     case 'masked': return { inner_state: readState(node.inner, stages, trees) };
     case 'partition': {
@@ -45,11 +50,23 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
 export function planStateLoad(node: StateNode, stages: readonly Stage[], table: LeafTable, state: unknown): StateLoad {
   const controls = new Map<number, Record<string, unknown>>();
   const copies: { stage: number; leafName: string; copies: LeafCopy[] }[] = [];
+  let guard: ApplyIfFiniteCounters | undefined;
   const fail = (path: TreePath, what: string, got: unknown): never => {
     throw new OptaxError(`this state does not fit the compiled transformation: expected ${what}, got ${describe(got)}`, path, 'state');
   };
   const visit = (n: StateNode, s: unknown, path: TreePath): void => {
     switch (n.kind) {
+      case 'applyIfFinite': {
+        try {
+          checkApplyIfFiniteState(s);
+        } catch (e) {
+          throw new OptaxError((e as Error).message, path, 'state');
+        }
+        const { inner_state, notfinite_count, last_finite, total_notfinite } = s;
+        guard = { notfinite_count, last_finite, total_notfinite };
+        visit(n.inner, inner_state, [...path, 'inner_state']);
+        return;
+      }
       case 'chain':
         if (!Array.isArray(s) || s.length !== n.parts.length) fail(path, `a list of ${n.parts.length} states (chain)`, s);
         n.parts.forEach((p, i) => visit(p, (s as unknown[])[i], [...path, i]));
@@ -88,5 +105,5 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
     }
   };
   visit(node, state, []);
-  return { controls, copies };
+  return { controls, copies, guard };
 }

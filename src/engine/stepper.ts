@@ -1,9 +1,10 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
+import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { type DynamicSelection, type Stage, type StateNode, maskAll } from './analyze.js';
+import { type DynamicSelection, type Guard, type Stage, type StateNode, maskAll } from './analyze.js';
 import type { Executor, KernelBackend } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -59,6 +60,8 @@ export interface FusedParts {
   readonly stages: readonly Stage[];
   readonly root: StateNode;
   readonly dynamic: readonly DynamicSelection[];
+  /** applyIfFinite around the stages: the finiteness check and its counters. */
+  readonly guard: Guard | undefined;
   /** `stateViews[stage][j][leaf]`: the view of state leaf j of a stage at a parameter leaf. */
   readonly stateViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   /** `stateTrees[stage][j]`: the tree of those views, laid out like the stage's state tree. */
@@ -121,7 +124,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   get state(): S {
     const f = this.parts.fused;
-    return (f ? readState(f.root, f.stages, f.stateTrees) : this.referenceState) as S;
+    return (f ? readState(f.root, f.stages, f.stateTrees, f.guard) : this.referenceState) as S;
   }
 
   set state(state: S) {
@@ -144,6 +147,15 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const input = grads === undefined || grads === p.grads ? p.grads : grads;
     const gradCopies = input === p.grads ? NO_COPIES : this.gradCopies(input);
     const f = p.fused;
+    // applyIfFinite: the inner stages run only on finite gradients (or past too many bad steps).
+    const guarded = f?.guard ? guardStep(f.guard.counters, this.gradsFinite(input, gradCopies), f.guard.maxConsecutiveErrors) : undefined;
+    if (f && guarded && !guarded.apply) {
+      // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
+      if (gradCopies.length) performCopies(gradCopies, p.buffer);
+      for (const view of p.paramViews) for (let i = 0; i < view.length; i++) view[i] += 0;
+      f.guard!.counters = { notfinite_count: guarded.notfinite_count, last_finite: guarded.last_finite, total_notfinite: guarded.total_notfinite };
+      return;
+    }
     if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
       this.referenceStep(input, gradCopies, extraArgs);
       return;
@@ -152,6 +164,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (f.stages.length && f.stages[0].source.kind === 'globalNorm') this.writeNormScalars(f);
     f.executor.run();
     for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+    if (guarded) f.guard!.counters = { notfinite_count: guarded.notfinite_count, last_finite: guarded.last_finite, total_notfinite: guarded.total_notfinite };
+  }
+
+  /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
+  private gradsFinite(input: Updates, copies: readonly ViewCopy[]): boolean {
+    return allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
   }
 
   dispose(): void {
@@ -254,5 +272,6 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     }
     performCopies(copies, this.parts.buffer);
     for (const [k, control] of load.controls) f.stages[k].control = control;
+    if (f.guard && load.guard) f.guard.counters = load.guard;
   }
 }

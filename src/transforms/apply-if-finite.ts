@@ -32,14 +32,37 @@ export interface ApplyIfFiniteOptions {
 
 /** True when every element of every leaf is finite (an empty tree is finite). */
 function allFinite(updates: Updates): boolean {
-  for (const leaf of treeLeaves<ArrayLeaf>(updates).leaves) {
-    const d = leafData(leaf);
-    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  return allArraysFinite(treeLeaves<ArrayLeaf>(updates).leaves.map(leafData));
+}
+
+/** True when every element of every array is finite. @internal */
+export function allArraysFinite(arrays: readonly ArrayLike<number>[]): boolean {
+  for (const d of arrays) {
+    for (let i = 0; i < d.length; i++) if (d[i] - d[i] !== 0) return false; // NaN or ±Infinity
   }
   return true;
 }
 
-function checkState(state: unknown): asserts state is ApplyIfFiniteState {
+/** The counters of {@link ApplyIfFiniteState}, without the inner state. */
+export type ApplyIfFiniteCounters = Omit<ApplyIfFiniteState, 'inner_state'>;
+
+/**
+ * One step of the guard (the reference path and the fused engine both use it): the new counters, and
+ * whether the inner transformation's update is applied.
+ * @internal
+ */
+export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number): ApplyIfFiniteCounters & { apply: boolean } {
+  const notfinite_count = finite ? 0 : safeIncrement(counters.notfinite_count);
+  return {
+    notfinite_count,
+    last_finite: finite,
+    total_notfinite: finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite),
+    apply: finite || notfinite_count > maxConsecutiveErrors,
+  };
+}
+
+/** Throws unless `state` has the counters of {@link ApplyIfFiniteState} (and an `inner_state`). @internal */
+export function checkApplyIfFiniteState(state: unknown): asserts state is ApplyIfFiniteState {
   const ok = isDictNode(state) && 'inner_state' in state && isInt32(state.notfinite_count) && state.notfinite_count >= 0
     && isInt32(state.total_notfinite) && state.total_notfinite >= 0 && typeof state.last_finite === 'boolean';
   if (!ok) throw new OptaxError(`apply_if_finite: this state does not belong to apply_if_finite: expected {notfinite_count, last_finite, total_notfinite, inner_state}, got ${describe(state)}`);
@@ -80,6 +103,7 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
   }
   return {
     name: 'apply_if_finite',
+    combinator: { kind: 'applyIfFinite', inner, maxConsecutiveErrors: max },
     init: (params: Params): ApplyIfFiniteState<S> => ({
       notfinite_count: 0,
       last_finite: true,
@@ -87,20 +111,14 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
       inner_state: inner.init(params),
     }),
     update<U extends Updates>(updates: U, state: ApplyIfFiniteState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, ApplyIfFiniteState<S>] {
-      checkState(state);
+      checkApplyIfFiniteState(state);
       const finite = allFinite(updates);
-      const notfinite_count = finite ? 0 : safeIncrement(state.notfinite_count);
-      const apply = finite || notfinite_count > max;
+      const { notfinite_count, total_notfinite, apply } = guardStep(state, finite, max);
       // optax runs the inner update inside lax.cond, i.e. compiled as one XLA computation.
       const traced = apply ? tracedUpdate(inner, updates, state.inner_state, params, extraArgs) : undefined;
       const newUpdates = traced ? traced.updates : treeZerosLike(updates);
       const inner_state = (traced ? traced.state : state.inner_state) as S;
-      return [newUpdates, {
-        notfinite_count,
-        last_finite: finite,
-        total_notfinite: finite ? state.total_notfinite : safeIncrement(state.total_notfinite),
-        inner_state,
-      }];
+      return [newUpdates, { notfinite_count, last_finite: finite, total_notfinite, inner_state }];
     },
   };
 }

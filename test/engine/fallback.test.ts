@@ -43,18 +43,41 @@ function checkParity(tx: GradientTransformation<any>, params: () => Tree, grads:
   }
 }
 
-test('an opaque transformation (applyIfFinite) runs on the reference path, exactly, with its state laid out as optax does', () => {
+test('applyIfFinite around a chain is fused (a finiteness check, then the chain traced as optax runs it), with its state laid out as optax does', () => {
   const tx = applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 1 });
-  const params = () => ({ w: f32(1, 2, 3), b: f64(-1) });
+  const params = () => ({ w: f32(1, 2, -0), b: f64(-1) });
   const grads = [{ w: f32(1, 2, 3), b: f64(1) }, { w: f32(NaN, 2, 3), b: f64(1) }, { w: f32(Infinity, 2, 3), b: f64(1) }, { w: f32(-1, 0, 1), b: f64(2) }];
-  checkParity(tx, params, grads, 'reference');
-  const s = compile(tx, params());
-  assert.match(s.referenceReason!, /apply_if_finite cannot be fused/);
-  s.step(grads[1]);
-  assert.equal(s.state.notfinite_count, 1);
-  // Loading a state is still validated against the current layout.
-  assert.throws(() => s.setState({ ...s.state, inner_state: [s.state.inner_state[0]] } as never), (e: unknown) => e instanceof OptaxError && /^state\.inner_state: .*expected a list of 2/.test(e.message));
-  assert.throws(() => s.setState({ ...s.state, notfinite_count: 'x' } as never), /^OptaxError|state\.notfinite_count/);
+  for (const backend of ['js', 'interpreter'] as const) {
+    const ref = new ReferenceRun(tx, params());
+    const s = compile(tx, params(), { backend });
+    assert.equal(s.backend, backend);
+    grads.forEach((g, i) => {
+      ref.step(cloneTree(g));
+      s.step(cloneTree(g));
+      assertBitEqual(s.params, ref.params, `${backend} step ${i + 1} params`);
+      assertBitEqual(s.state, ref.state, `${backend} step ${i + 1} state`);
+    });
+    s.dispose();
+  }
+  // The traced chain has fused multiply-adds, which the WebAssembly emitter lacks: 'auto' runs the JS kernels.
+  const auto = compile(tx, params());
+  assert.equal(auto.backend, 'js');
+  assert.throws(() => compile(tx, params(), { backend: 'wasm' }), /backend 'wasm' is not available here \(fused program has a fused multiply-add/);
+  auto.step(grads[1]);
+  assert.equal(auto.state.notfinite_count, 1);
+  assert.equal(auto.state.last_finite, false);
+  // Loading a state is validated against the layout, counters included.
+  assert.throws(() => auto.setState({ ...auto.state, inner_state: [auto.state.inner_state[0]] } as never), (e: unknown) => e instanceof OptaxError && /^state\.inner_state: .*expected a list of 2/.test(e.message));
+  assert.throws(() => auto.setState({ ...auto.state, notfinite_count: 'x' } as never), (e: unknown) => e instanceof OptaxError && /apply_if_finite/.test(e.message));
+  auto.setState({ ...auto.state, notfinite_count: 5, total_notfinite: 7 });
+  assert.equal(auto.state.notfinite_count, 5);
+  assert.equal(auto.state.total_notfinite, 7);
+  auto.dispose();
+  // Anywhere but around the whole transformation, it runs on the reference path, exactly.
+  const nested = chain(applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 1 }), scale(1));
+  checkParity(nested, params, grads, 'reference');
+  const s = compile(nested, params());
+  assert.match(s.referenceReason!, /apply_if_finite can be fused only around the whole transformation/);
   s.dispose();
 });
 

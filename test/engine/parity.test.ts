@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compile } from '../../src/engine/compile.js';
 import type { KernelBackend } from '../../src/engine/executor.js';
-import { ReferenceRun, assertBitEqual, chainFor, cloneTree, rootSkeleton, treeOf } from './support.js';
+import { ReferenceRun, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChain, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -47,6 +47,37 @@ for (const threads of [1, 2]) {
         for (const s of steppers) s.dispose();
       }
     }), { numRuns: Math.round((threads === 1 ? 150 : 40) * RUNS) });
+  });
+}
+
+// applyIfFinite around a chain: a finiteness check, then the chain with optax's traced numerics
+// (fused multiply-adds), which the WebAssembly emitter does not have: 'auto' runs the JS kernels.
+for (const threads of [1, 2]) {
+  test(`applyIfFinite around random chains: the fused backends match the reference bit for bit, ${threads} thread(s)`, () => {
+    const guarded = rootSkeleton.chain((s) => fc.record({
+      chain: guardedChain,
+      params: treeOf(s),
+      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 6 }),
+    }));
+    fc.assert(fc.property(guarded, ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = (['interpreter', 'js', 'auto'] as const).map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
+      try {
+        for (const s of steppers) if (s.backend === 'reference' && params !== null) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
+        grads.forEach((g, step) => {
+          const error = attempt(() => reference.step(g));
+          for (const s of steppers) {
+            const where = `${chain.text} on ${s.backend}/${s.threads}t, step ${step + 1}`;
+            if (error) assert.throws(() => s.step(g), { message: error.message }, where);
+            else s.step(g);
+            assertBitEqual(s.params, reference.params, `${where}: params`);
+            assertBitEqual(s.state, reference.state, `${where}: state`);
+          }
+        });
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round((threads === 1 ? 120 : 30) * RUNS) });
   });
 }
 

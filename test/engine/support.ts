@@ -23,6 +23,7 @@ import { masked, type MaskTree } from '../../src/transforms/masked.js';
 import { partition, type LabelTree } from '../../src/transforms/partition.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ema } from '../../src/transforms/ema.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 
 /** Asserts that two values (trees, states) are equal bit for bit; NaN equals NaN whatever its payload. */
 export function assertBitEqual(actual: unknown, expected: unknown, path = 'tree'): void {
@@ -135,6 +136,14 @@ export function treeOf(s: Skeleton): fc.Arbitrary<Tree> {
   return fc.tuple(...keys.map((k) => treeOf(s.dict[k]))).map((vals) => Object.fromEntries(keys.map((k, i) => [k, vals[i]])));
 }
 
+/** A tree of the skeleton with finite values only (hostile ones but for NaN and infinities). */
+export function finiteTreeOf(s: Skeleton): fc.Arbitrary<Tree> {
+  return treeOf(s).map((t) => treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => {
+    const data = leafData(l).map((v) => (Number.isFinite(v) ? v : 0.5));
+    return l instanceof ShapedArray ? new ShapedArray(data, l.shape) : data;
+  }, [t]));
+}
+
 /**
  * A mask for a skeleton (booleans, sometimes covering whole subtrees). At the root a single boolean
  * is rare: `false` there masks out the whole tree, which the engine leaves to the reference path.
@@ -202,3 +211,9 @@ export function chainFor(s: Skeleton): fc.Arbitrary<Described> {
     return described(chain(...all.map((p) => p.tx)), `chain(${all.map((p) => p.text).join(', ')})`);
   });
 }
+
+/** `applyIfFinite` around a random chain of elementwise transformations (what the engine fuses with it). */
+export const guardedChain: fc.Arbitrary<Described> = fc.tuple(fc.array(simpleArb, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 3 })).map(([parts, max]) => {
+  const text = `applyIfFinite(chain(${parts.map((p) => p.text).join(', ')}), {maxConsecutiveErrors: ${max}})`;
+  return described(applyIfFinite(chain(...parts.map((p) => p.tx)), { maxConsecutiveErrors: max }), text);
+});
