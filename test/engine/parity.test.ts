@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compile } from '../../src/engine/compile.js';
 import type { KernelBackend } from '../../src/engine/executor.js';
+import type { Stepper } from '../../src/engine/stepper.js';
+import type { Tree } from '../../src/tree/tree.js';
 import { ReferenceRun, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChain, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
@@ -23,6 +25,23 @@ const scenario = rootSkeleton.chain((s) => fc.record({
   grads: fc.array(treeOf(s), { minLength: 1, maxLength: 3 }),
 }));
 
+/**
+ * Steps the reference and every stepper with each gradient tree, comparing params and state bit for
+ * bit after every step; where the reference throws, each stepper throws the same error.
+ */
+function stepInLockstep(reference: ReferenceRun, steppers: readonly Stepper<any, any>[], grads: readonly Tree[], text: string): void {
+  grads.forEach((g, step) => {
+    const error = attempt(() => reference.step(g));
+    for (const s of steppers) {
+      const where = `${text} on ${s.backend}/${s.threads}t, step ${step + 1}`;
+      if (error) assert.throws(() => s.step(g), { message: error.message }, where);
+      else s.step(g);
+      assertBitEqual(s.params, reference.params, `${where}: params`);
+      assertBitEqual(s.state, reference.state, `${where}: state`);
+    }
+  });
+}
+
 for (const threads of [1, 2]) {
   test(`every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
     fc.assert(fc.property(scenario, ({ chain, params, grads }) => {
@@ -32,17 +51,7 @@ for (const threads of [1, 2]) {
         for (const s of steppers) {
           if (s.backend !== 'reference' && s.backend !== BACKENDS[steppers.indexOf(s)]) throw new Error(`asked for ${BACKENDS[steppers.indexOf(s)]}, got ${s.backend}`);
         }
-        grads.forEach((g, step) => {
-          const error = attempt(() => reference.step(g));
-          for (const s of steppers) {
-            const where = `${chain.text} on ${s.backend}/${s.threads}t, step ${step + 1}`;
-            // Where the reference throws, the stepper throws the same error and changes nothing.
-            if (error) assert.throws(() => s.step(g), { message: error.message }, where);
-            else s.step(g);
-            assertBitEqual(s.params, reference.params, `${where}: params`);
-            assertBitEqual(s.state, reference.state, `${where}: state`);
-          }
-        });
+        stepInLockstep(reference, steppers, grads, chain.text);
       } finally {
         for (const s of steppers) s.dispose();
       }
@@ -64,16 +73,7 @@ for (const threads of [1, 2]) {
       const steppers = (['interpreter', 'js', 'auto'] as const).map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
       try {
         for (const s of steppers) if (s.backend === 'reference' && params !== null) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
-        grads.forEach((g, step) => {
-          const error = attempt(() => reference.step(g));
-          for (const s of steppers) {
-            const where = `${chain.text} on ${s.backend}/${s.threads}t, step ${step + 1}`;
-            if (error) assert.throws(() => s.step(g), { message: error.message }, where);
-            else s.step(g);
-            assertBitEqual(s.params, reference.params, `${where}: params`);
-            assertBitEqual(s.state, reference.state, `${where}: state`);
-          }
-        });
+        stepInLockstep(reference, steppers, grads, chain.text);
       } finally {
         for (const s of steppers) s.dispose();
       }
