@@ -50,7 +50,7 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * Compiles an optimizer into a {@link Stepper} that runs each step as ONE in-place pass over memory.
  *
  * The chain is walked (`chain` flattened, `masked` and `partition` seen through, `clipByGlobalNorm` at
- * the start turned into a reduction), the per-element kernels of its transformations are composed with
+ * the start turned into a reduction, `applyIfFinite` around it into a finiteness check), the per-element kernels of its transformations are composed with
  * the final `p + u` of `applyUpdates` into one expression graph, and a kernel is generated from it per
  * group of leaves (WebAssembly SIMD, a JS loop, or the interpreter). All leaves of a group live
  * back to back in one region per stream (params, grads, each state leaf), so a tree of 2000 leaves
@@ -59,8 +59,14 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * its `update` computes them, and its control state (`count`) advances the same way: parameters and
  * state are bit-identical to `tx.update` + `applyUpdates` after every step.
  *
- * A transformation the engine cannot fuse (an unknown or non-elementwise one, array hyperparameters)
- * still runs, exactly, on the reference path behind the same API (`stepper.backend === 'reference'`).
+ * `applyIfFinite` around a chain of elementwise transformations becomes a finiteness pass over the
+ * gradients, then the chain with the numerics optax gets inside `lax.cond` (transforms/traced.ts); a
+ * skipped step applies zero updates and keeps the inner state, as optax does. That chain has fused
+ * multiply-adds, which WebAssembly lacks: it runs on the JS kernels (or the interpreter).
+ *
+ * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
+ * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
+ * path behind the same API (`stepper.backend === 'reference'`).
  *
  * @param tx - the optimizer, e.g. `adamax(1e-3)`.
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
