@@ -50,9 +50,9 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * Compiles an optimizer into a {@link Stepper} that runs each step as ONE in-place pass over memory.
  *
  * The chain is walked (`chain` flattened, `masked` and `partition` seen through, `clipByGlobalNorm` at
- * the start turned into a reduction, `applyIfFinite` around it into a finiteness check), the per-element kernels of its transformations are composed with
- * the final `p + u` of `applyUpdates` into one expression graph, and a kernel is generated from it per
- * group of leaves (WebAssembly SIMD, a JS loop, or the interpreter). All leaves of a group live
+ * the start turned into a reduction, `applyIfFinite` around it into a finiteness check), the
+ * per-element kernels of its transformations are composed with the final `p + u` of `applyUpdates`
+ * into one expression graph, and a kernel is generated from it per group of leaves (WebAssembly SIMD, a JS loop, or the interpreter). All leaves of a group live
  * back to back in one region per stream (params, grads, each state leaf), so a tree of 2000 leaves
  * costs what one leaf of the same size costs; large trees are split across worker threads sharing the
  * memory. Per step, each stage's scalars (bias corrections, schedule values) are computed exactly as
