@@ -17,7 +17,8 @@ import { detach } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import { threadPlatform } from './thread-platform.js';
-import { FUSED_EXPORT, emitFusedModule, instantiateFusedKernel, wasmSimdSupported } from './wasm/index.js';
+import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
+import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
 
 /** Options of {@link compile}. */
@@ -61,8 +62,7 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  *
  * `applyIfFinite` around a chain of elementwise transformations becomes a finiteness pass over the
  * gradients, then the chain with the numerics optax gets inside `lax.cond` (transforms/traced.ts); a
- * skipped step applies zero updates and keeps the inner state, as optax does. That chain has fused
- * multiply-adds, which WebAssembly lacks: it runs on the JS kernels (or the interpreter).
+ * skipped step applies zero updates and keeps the inner state, as optax does.
  *
  * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
  * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
@@ -150,6 +150,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,
     leafSum: normSums(executor.backend, stages, gradViews, memory),
+    gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     scalars,
     scalarPlans: stages.map((s) => {
       const names = kernelScalars(s);
@@ -168,6 +169,28 @@ function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: r
     }
   }
   return jsLeafSums(gradViews);
+}
+
+/**
+ * The finiteness check of applyIfFinite over the gradient views: on the wasm backend, WebAssembly
+ * SIMD over each group's gradient region (the padding between leaves is zero); else (or if that does
+ * not build) a JS loop over the views.
+ */
+function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly FloatArray[], memory: EngineMemory): () => boolean {
+  if (backend === 'wasm' && memory.wasm && layout.leafGroup.every((g) => g >= 0)) {
+    try {
+      const checks = layout.groups.map((group) => {
+        const module = new WebAssembly.Module(emitFusedReduction({ dtype: group.dtype, shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }));
+        const { allFinite } = instantiateReductions(module, memory.wasm!);
+        const grads = group.streams.get('grads')!;
+        return (): number => allFinite(group.length, grads);
+      });
+      return () => checks.every((check) => check() === 1);
+    } catch {
+      // Fall through: the JS check gives the same answer.
+    }
+  }
+  return () => allArraysFinite(gradViews);
 }
 
 function checkOptions(options: CompileOptions): void {

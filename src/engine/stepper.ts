@@ -62,6 +62,8 @@ export interface FusedParts {
   readonly dynamic: readonly DynamicSelection[];
   /** applyIfFinite around the stages: the finiteness check and its counters. */
   readonly guard: Guard | undefined;
+  /** With a guard: whether every element of the gradient views is finite. */
+  readonly gradsFinite: (() => boolean) | undefined;
   /** `stateViews[stage][j][leaf]`: the view of state leaf j of a stage at a parameter leaf. */
   readonly stateViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   /** `stateTrees[stage][j]`: the tree of those views, laid out like the stage's state tree. */
@@ -169,7 +171,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
   private gradsFinite(input: Updates, copies: readonly ViewCopy[]): boolean {
-    return allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
+    const check = this.parts.fused?.gradsFinite;
+    return input === this.parts.grads && check ? check() : allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
   }
 
   dispose(): void {

@@ -47,7 +47,7 @@ test('applyIfFinite around a chain is fused (a finiteness check, then the chain 
   const tx = applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 1 });
   const params = () => ({ w: f32(1, 2, -0), b: f64(-1) });
   const grads = [{ w: f32(1, 2, 3), b: f64(1) }, { w: f32(NaN, 2, 3), b: f64(1) }, { w: f32(Infinity, 2, 3), b: f64(1) }, { w: f32(-1, 0, 1), b: f64(2) }];
-  for (const backend of ['js', 'interpreter'] as const) {
+  for (const backend of ['wasm', 'js', 'interpreter'] as const) {
     const ref = new ReferenceRun(tx, params());
     const s = compile(tx, params(), { backend });
     assert.equal(s.backend, backend);
@@ -59,10 +59,8 @@ test('applyIfFinite around a chain is fused (a finiteness check, then the chain 
     });
     s.dispose();
   }
-  // The traced chain has fused multiply-adds, which the WebAssembly emitter lacks: 'auto' runs the JS kernels.
   const auto = compile(tx, params());
-  assert.equal(auto.backend, 'js');
-  assert.throws(() => compile(tx, params(), { backend: 'wasm' }), /backend 'wasm' is not available here \(fused program has a fused multiply-add/);
+  assert.equal(auto.backend, 'wasm');
   auto.step(grads[1]);
   assert.equal(auto.state.notfinite_count, 1);
   assert.equal(auto.state.last_finite, false);

@@ -42,6 +42,13 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** `i8x16.shuffle` with its 16 lane indices (0-15 pick from the first operand, 16-31 from the second). */
+  shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new RangeError(`i8x16.shuffle takes 16 lane indices in [0, 32), got [${lanes.join(', ')}]`);
+    this.code.byte(SIMD_PREFIX).u32(SimdOp.i8x16Shuffle).bytes(lanes);
+    return this;
+  }
+
   /** A SIMD lane instruction (`extract_lane`) with its lane index. */
   simdLane(subOpcode: number, lane: number): this {
     this.code.byte(SIMD_PREFIX).u32(subOpcode).byte(lane);
@@ -77,6 +84,12 @@ export class FunctionBuilder {
 
   i32Const(value: number): this {
     this.code.byte(Op.i32Const).s32(value);
+    return this;
+  }
+
+  /** `i64.const` of a small integer (|value| < 2^31). */
+  i64Const(value: number): this {
+    this.code.byte(Op.i64Const).s32(value);
     return this;
   }
 

@@ -3,6 +3,7 @@ import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
+import { FmaEmitter } from './fma.js';
 import { VectorOpEmitter } from './vector-ops.js';
 
 /**
@@ -122,7 +123,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   for (const node of nodes) {
     if (node.uniform || node.kind === 'load') continue;
     if (nodes[node.a].uniform) splatted.add(node.a);
-    if (node.kind === 'binary' && nodes[node.b].uniform) splatted.add(node.b);
+    if ((node.kind === 'binary' || node.kind === 'fma') && nodes[node.b].uniform) splatted.add(node.b);
+    if (node.kind === 'fma' && nodes[node.c].uniform) splatted.add(node.c);
   }
   for (const s of stores) if (nodes[s.node].uniform) splatted.add(s.node);
 
@@ -136,15 +138,16 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   });
   const count = f.local(ValType.i32);
   const vectorOps = new VectorOpEmitter(f, ops);
-  vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' ? [] : [node.op]))));
+  vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' || node.kind === 'fma' ? [] : [node.op]))));
+  const fma = new FmaEmitter(f, ops);
+  if (nodes.some((node) => node.kind === 'fma' && !node.uniform)) fma.prepare();
 
   // 1. Uniform values, once per call.
   nodes.forEach((node, id) => {
     if (!node.uniform) return;
-    if (node.kind !== 'scalar') {
-      emitOperands(f, node, (operand) => locals[operand].scalar);
-      f.op(ops.scalar[node.op]).localSet(locals[id].scalar);
-    }
+    if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
+    else if (node.kind !== 'scalar') emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
+    if (node.kind !== 'scalar') f.localSet(locals[id].scalar);
     if (splatted.has(id)) f.localGet(locals[id].scalar).simd(ops.splat).localSet(locals[id].vector[0]);
   });
 
@@ -161,7 +164,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       });
       nodes.forEach((node, id) => {
         if (node.uniform || node.kind === 'load') return;
-        if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
+        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u]);
+        else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
         else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
         f.localSet(locals[id].vector[u]);
       });
@@ -183,14 +187,15 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams));
+  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma));
   return assembleModule(options, [f]);
 }
 
-/** Pushes the operands of an op node, each from the local `where(operand)`. */
-function emitOperands(f: FunctionBuilder, node: LoweredNode, where: (operand: number) => number): void {
+/** Pushes the operands of a unary or binary node, each from the local `where(operand)`. */
+function emitOperands(f: FunctionBuilder, node: LoweredNode, where: (operand: number) => number): FunctionBuilder {
   if (node.kind === 'unary') f.localGet(where(node.a));
   else if (node.kind === 'binary') f.localGet(where(node.a)).localGet(where(node.b));
+  return f;
 }
 
 /** One element with scalar ops: loads, ops, stores, then every pointer moves on by one element. */
@@ -201,14 +206,13 @@ function emitScalarBody(
   stores: readonly { stream: number; node: number }[],
   locals: readonly NodeLocals[],
   streams: StreamAddressing,
+  fma: FmaEmitter,
 ): void {
   nodes.forEach((node, id) => {
     if (node.uniform) return;
     if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
-    else {
-      emitOperands(f, node, (operand) => locals[operand].scalar);
-      f.op(ops.scalar[node.op]);
-    }
+    else if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
+    else emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
     f.localSet(locals[id].scalar);
   });
   for (const s of stores) f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, streams.offset(s.stream));

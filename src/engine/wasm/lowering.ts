@@ -19,7 +19,8 @@ export type LoweredNode =
   | { readonly kind: 'load'; readonly stream: number; readonly uniform: false }
   | { readonly kind: 'scalar'; readonly scalar: number; readonly uniform: true }
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly a: number; readonly uniform: boolean }
-  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: number; readonly b: number; readonly uniform: boolean };
+  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: number; readonly b: number; readonly uniform: boolean }
+  | { readonly kind: 'fma'; readonly a: number; readonly b: number; readonly c: number; readonly uniform: boolean };
 
 /** The program as the emitter consumes it. */
 export interface LoweredProgram {
@@ -84,10 +85,11 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
         id = intern(`${e.op} ${a} ${b}`, () => ({ kind: 'binary', op: e.op, a, b, uniform: nodes[a].uniform && nodes[b].uniform }));
         break;
       }
-      case 'fma':
-        // WebAssembly has no fused multiply-add (relaxed SIMD's may or may not fuse); the engine runs
-        // programs that need one on its JS kernels, which emulate it exactly.
-        throw new Error('fused program has a fused multiply-add, which the WebAssembly emitter does not support');
+      case 'fma': {
+        const a = byExpr.get(e.a)!, b = byExpr.get(e.b)!, c = byExpr.get(e.c)!;
+        id = intern(`fma ${a} ${b} ${c}`, () => ({ kind: 'fma', a, b, c, uniform: nodes[a].uniform && nodes[b].uniform && nodes[c].uniform }));
+        break;
+      }
     }
     byExpr.set(e, id);
   }

@@ -5,13 +5,14 @@ import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { type Expr, ex } from '../../../src/kernel/expr.js';
 import { lowerProgram, neverNegativeZero } from '../../../src/engine/wasm/lowering.js';
+import { fusedMultiplyAdd } from '../../../src/core/fused-multiply-add.js';
 import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
 import { assertSameBits, layout, runReference, runWasm, scalarSlots, typedArray } from './harness.js';
 
 const f32 = Math.fround;
 for (const dtype of ['float32', 'float64'] as const) {
   test(`random DAG kernels are bit-identical to the interpreter (${dtype})`, () => {
-    fc.assert(fc.property(cases(dtype), (c) => {
+    fc.assert(fc.property(cases(dtype, true), (c) => {
       const streamOffsets = c.fixed ? layout(c.program, c.n, c.base).offsets : undefined;
       const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
       const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets, scalarOffsets });
@@ -47,6 +48,46 @@ test('min, max, abs and neg (written as several vector instructions) are exact o
         assert.ok(Object.is(actual.a[i], Math.max(x, y)) || (Number.isNaN(actual.a[i]) && Number.isNaN(Math.max(x, y))), `max(${x}, ${y})`);
         assert.ok(Object.is(actual.b[i], Math.min(x, y)) || (Number.isNaN(actual.b[i]) && Number.isNaN(Math.min(x, y))), `min(${x}, ${y})`);
       }
+    }
+  }
+});
+
+test('fused multiply-add (no WebAssembly instruction: an exact emulation) matches the reference on random and hard operands', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const bits = dtype === 'float32' ? 32 : 64;
+    const random = (seed: number): number[] => fc.sample(dtype === 'float32' ? fc.float({ noDefaultInfinity: false }) : fc.double(), { numRuns: 3000, seed });
+    // Hard cases: products whose sum with c lands next to a rounding boundary (c = -round(a*b) leaves
+    // the product's low part; scaled copies move it around), and the special values.
+    const a = [...random(1), ...random(4)], b = [...random(2), ...random(5)];
+    const c = a.map((x, i) => (i % 3 === 0 ? -Math.fround(x * b[i]) : i % 3 === 1 ? (dtype === 'float32' ? Math.fround(x * b[i] * 2 ** -25) : x * b[i] * 2 ** -54) : random(3)[i % 3000]));
+    const specials = dtype === 'float32' ? SPECIAL_F32 : SPECIAL_F64;
+    for (const x of specials) for (const y of specials) { a.push(x); b.push(y); c.push(specials[(a.length * 7) % specials.length]); }
+    if (dtype === 'float64') {
+      // Products beyond 2^995 and below 2^-960, where the emulation takes the plain p + c.
+      random(6).slice(0, 300).forEach((r, i) => { a.push(2 ** 1000 * (1 + Math.abs(r % 1))); b.push((i % 7) * 0.01 + 1e-3); c.push(r); });
+      random(7).slice(0, 300).forEach((r, i) => { a.push(2 ** -980 * (1 + Math.abs(r % 1))); b.push(2 ** -(i % 30)); c.push(r * 2 ** -1000); });
+    }
+    const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a'], scalars: [], outputs: [{ stream: 'a', expr: ex.fma(ex.updates, ex.params, ex.state('a')) }] };
+    const inputs = { updates: typedArray(dtype, a), params: typedArray(dtype, b), a: typedArray(dtype, c) };
+    for (const unroll of [1, 2] as const) {
+      const actual = runWasm(emitFusedModule(program, { shared: false, maximumPages: 64, unroll }), program, inputs, [], a.length);
+      for (let i = 0; i < a.length; i++) {
+        const x = inputs.updates[i], y = inputs.params[i], z = inputs.a[i];
+        const expected = fusedMultiplyAdd(dtype, x, y, z);
+        if (!Object.is(actual.a[i], expected) && !(Number.isNaN(actual.a[i]) && Number.isNaN(expected))) assert.fail(`${dtype} (${bits} bits) fma(${x}, ${y}, ${z}): wasm ${actual.a[i]}, reference ${expected}`);
+      }
+    }
+    // The scalar code (the tail of a range, and values computed once per call): all three operands
+    // per-call scalars, one call per triple.
+    const uniform: FusedProgram = { dtype, streams: ['updates', 'params'], scalars: ['x', 'y', 'z'], outputs: [{ stream: 'params', expr: ex.fma(ex.scalar('x'), ex.scalar('y'), ex.scalar('z')) }] };
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+    const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(uniform, { shared: false, maximumPages: 1 })), { env: { memory } }).exports.run as (...args: number[]) => void;
+    const out = dtype === 'float32' ? new Float32Array(memory.buffer, 64, 1) : new Float64Array(memory.buffer, 64, 1);
+    for (let i = 0; i < a.length; i++) {
+      const x = inputs.updates[i], y = inputs.params[i], z = inputs.a[i];
+      run(1, 0, 64, x, y, z);
+      const expected = fusedMultiplyAdd(dtype, x, y, z);
+      if (!Object.is(out[0], expected) && !(Number.isNaN(out[0]) && Number.isNaN(expected))) assert.fail(`${dtype} scalar fma(${x}, ${y}, ${z}): wasm ${out[0]}, reference ${expected}`);
     }
   }
 });
