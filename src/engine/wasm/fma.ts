@@ -4,7 +4,7 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
 /**
  * Fused multiply-add `a * b + c`, rounded once, in WebAssembly, which has none (relaxed SIMD's
  * `madd` may or may not fuse): the algorithm of core/fused-multiply-add.ts, generated as instructions.
- * The kernel tests hold it bit-identical to that one on random programs and special values.
+ * The kernel tests hold it bit-identical to that one on random programs and hard operands.
  *
  * - float32: the product of two floats is exact in float64; their sum with `c` is rounded to odd in
  *   float64 (TwoSum gives its error `e`; an inexact even result steps one ulp towards the exact sum,
@@ -13,15 +13,46 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  * - float64: Dekker's exact product `p + ul`, TwoSum of `c + p` into `th + tl`, then `th + RO(tl + ul)`;
  *   specials, zeros and products beyond `2^995` or below `2^-960` take the plain `p + c`, as the
  *   reference does.
+ *
+ * The float64 arithmetic is written once for both forms, scalar `f64` and vector `f64x2`
+ * ({@link Arith}); only the rounding to odd and the final choice differ (a `select` on an i32
+ * condition, or masks).
  */
+
+/** Float64 arithmetic in one form (scalar or f64x2), on locals of that form. */
+interface Arith {
+  readonly add: () => void;
+  readonly sub: () => void;
+  readonly mul: () => void;
+  /** Pushes the constant x (splatted for vectors). */
+  readonly constant: (x: number) => void;
+  /** Scratch local k of the form. */
+  readonly temp: (k: number) => number;
+}
+
 export class FmaEmitter {
-  private readonly f64Scalars: number[] = [];
-  private readonly i64Scalars: number[] = [];
-  private readonly vectors: number[] = [];
+  private readonly temps = new Map<ValType, number[]>();
   private one64 = -1;
   private zero = -1;
+  private readonly scalarF64: Arith;
+  private readonly vectorF64: Arith;
 
-  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps) {}
+  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps) {
+    this.scalarF64 = {
+      add: () => { f.op(Op.f64Add); },
+      sub: () => { f.op(Op.f64Sub); },
+      mul: () => { f.op(Op.f64Mul); },
+      constant: (x) => { f.f64Const(x); },
+      temp: (k) => this.temp(ValType.f64, k),
+    };
+    this.vectorF64 = {
+      add: () => { f.simd(SimdOp.f64x2Add); },
+      sub: () => { f.simd(SimdOp.f64x2Sub); },
+      mul: () => { f.simd(SimdOp.f64x2Mul); },
+      constant: (x) => { f.f64Const(x).simd(SimdOp.f64x2Splat); },
+      temp: (k) => this.temp(ValType.v128, k),
+    };
+  }
 
   /** Makes the constants the vector code reads (call before the loops). */
   prepare(): void {
@@ -32,42 +63,143 @@ export class FmaEmitter {
     f.v128Const(new Array<number>(16).fill(0)).localSet(this.zero);
   }
 
-  private f64(k: number): number {
-    while (this.f64Scalars.length <= k) this.f64Scalars.push(this.f.local(ValType.f64));
-    return this.f64Scalars[k];
+  private temp(type: ValType, k: number): number {
+    let list = this.temps.get(type);
+    if (!list) this.temps.set(type, (list = []));
+    while (list.length <= k) list.push(this.f.local(type));
+    return list[k];
   }
-
-  private v(k: number): number {
-    while (this.vectors.length <= k) this.vectors.push(this.f.local(ValType.v128));
-    return this.vectors[k];
-  }
-
-  private i64(k: number): number {
-    while (this.i64Scalars.length <= k) this.i64Scalars.push(this.f.local(ValType.i64));
-    return this.i64Scalars[k];
-  }
-
-  // ---------------------------------------------------------------- scalar
 
   /** `a * b + c` of the scalar locals a, b, c (of the dtype), left on the stack. */
   scalar(a: number, b: number, c: number): void {
-    if (this.ops.lanes === 4) this.scalarFloat32(a, b, c);
-    else this.scalarFloat64(a, b, c);
+    const f = this.f, A = this.scalarF64;
+    if (this.ops.lanes === 4) {
+      const p = A.temp(0), cc = A.temp(1);
+      f.localGet(a).op(Op.f64PromoteF32).localGet(b).op(Op.f64PromoteF32).op(Op.f64Mul).localSet(p); // exact
+      f.localGet(c).op(Op.f64PromoteF32).localSet(cc);
+      this.scalarAddRoundToOdd(p, cc);
+      f.op(Op.f32DemoteF64);
+      return;
+    }
+    const p = this.float64(A, a, b, c);
+    // select(exact, plain, !isPlain)
+    f.localGet(p).localGet(c).op(Op.f64Add);
+    f.localGet(p).localGet(p).op(Op.f64Sub).f64Const(0).op(Op.f64Ne);
+    f.localGet(c).localGet(c).op(Op.f64Sub).f64Const(0).op(Op.f64Ne).op(Op.i32Or);
+    f.localGet(p).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
+    f.localGet(c).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
+    f.localGet(p).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).op(Op.i32Or);
+    f.localGet(p).op(Op.f64Abs).f64Const(2 ** -960).op(Op.f64Lt).op(Op.i32Or);
+    f.op(Op.i32Eqz).op(Op.select);
   }
 
-  /** TwoSum of f64 locals x + y: s into local `s`, its error into local `e`. */
-  private scalarTwoSum(x: number, y: number, s: number, e: number): void {
-    const f = this.f, bb = this.f64(9);
-    f.localGet(x).localGet(y).op(Op.f64Add).localSet(s);
-    f.localGet(s).localGet(x).op(Op.f64Sub).localSet(bb);
-    f.localGet(x).localGet(s).localGet(bb).op(Op.f64Sub).op(Op.f64Sub);
-    f.localGet(y).localGet(bb).op(Op.f64Sub).op(Op.f64Add).localSet(e);
+  /** `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. */
+  vector(a: number, b: number, c: number): void {
+    const f = this.f, A = this.vectorF64, Z = this.zero;
+    if (this.ops.lanes === 4) {
+      const p = A.temp(0), cc = A.temp(1), lo = A.temp(2), hi = A.temp(3);
+      const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+      const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+      for (const half of [lo, hi]) {
+        const widen = (x: number): void => {
+          f.localGet(x);
+          if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
+          f.simd(SimdOp.f64x2PromoteLowF32x4);
+        };
+        widen(a);
+        widen(b);
+        f.simd(SimdOp.f64x2Mul).localSet(p); // exact
+        widen(c);
+        f.localSet(cc);
+        this.vectorAddRoundToOdd(p, cc);
+        f.simd(SimdOp.f32x4DemoteF64x2Zero).localSet(half);
+      }
+      f.localGet(lo).localGet(hi).shuffle(LOW_HALVES);
+      return;
+    }
+    const p = this.float64(A, a, b, c);
+    // bitselect(exact, plain, !isPlain)
+    f.localGet(p).localGet(c).simd(SimdOp.f64x2Add);
+    f.localGet(p).localGet(p).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne);
+    f.localGet(c).localGet(c).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne).simd(SimdOp.v128Or);
+    f.localGet(p).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
+    f.localGet(c).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
+    f.localGet(p).simd(SimdOp.f64x2Abs);
+    A.constant(2 ** 995);
+    f.simd(SimdOp.f64x2Gt).simd(SimdOp.v128Or);
+    f.localGet(p).simd(SimdOp.f64x2Abs);
+    A.constant(2 ** -960);
+    f.simd(SimdOp.f64x2Lt).simd(SimdOp.v128Or);
+    f.simd(SimdOp.v128Not).simd(SimdOp.v128Bitselect);
+  }
+
+  /**
+   * The float64 emulation up to its exact result: pushes `th + RO(tl + ul)` (below the plain `p + c`
+   * that the caller pushes next) and returns the local holding `p = a * b`.
+   */
+  private float64(A: Arith, a: number, b: number, c: number): number {
+    const f = this.f, p = A.temp(0), ul = A.temp(1), th = A.temp(2), tl = A.temp(3);
+    f.localGet(a).localGet(b);
+    A.mul();
+    f.localSet(p);
+    this.productError(A, a, b, p, ul);
+    this.twoSum(A, c, p, th, tl);
+    f.localGet(th);
+    if (A === this.scalarF64) this.scalarAddRoundToOdd(tl, ul);
+    else this.vectorAddRoundToOdd(tl, ul);
+    A.add();
+    return p;
+  }
+
+  /** `ul = a * b - p` exactly, `p = fl(a * b)` (Dekker's product with Veltkamp's splitting). */
+  private productError(A: Arith, a: number, b: number, p: number, ul: number): void {
+    const f = this.f, t = A.temp(4), ah = A.temp(5), al = A.temp(6), bh = A.temp(7), bl = A.temp(8);
+    const split = (x: number, hi: number, lo: number): void => {
+      A.constant(134217729); // 2^27 + 1
+      f.localGet(x);
+      A.mul();
+      f.localSet(t).localGet(t).localGet(t).localGet(x);
+      A.sub();
+      A.sub();
+      f.localSet(hi).localGet(x).localGet(hi);
+      A.sub();
+      f.localSet(lo);
+    };
+    split(a, ah, al);
+    split(b, bh, bl);
+    const product = (x: number, y: number): void => { f.localGet(x).localGet(y); A.mul(); };
+    product(ah, bh);
+    f.localGet(p);
+    A.sub();
+    product(ah, bl);
+    A.add();
+    product(al, bh);
+    A.add();
+    product(al, bl);
+    A.add();
+    f.localSet(ul);
+  }
+
+  /** TwoSum: `s = fl(x + y)` and `e` with `s + e === x + y` exactly, into locals s and e. */
+  private twoSum(A: Arith, x: number, y: number, s: number, e: number): void {
+    const f = this.f, bb = A.temp(9);
+    f.localGet(x).localGet(y);
+    A.add();
+    f.localSet(s).localGet(s).localGet(x);
+    A.sub();
+    f.localSet(bb).localGet(x).localGet(s).localGet(bb);
+    A.sub();
+    A.sub();
+    f.localGet(y).localGet(bb);
+    A.sub();
+    A.add();
+    f.localSet(e);
   }
 
   /** Leaves `x + y` (f64 locals) rounded to odd on the stack. */
   private scalarAddRoundToOdd(x: number, y: number): void {
-    const f = this.f, s = this.f64(10), e = this.f64(11), bits = this.i64(0);
-    this.scalarTwoSum(x, y, s, e);
+    const f = this.f, s = this.scalarF64.temp(10), e = this.scalarF64.temp(11), bits = this.temp(ValType.i64, 0);
+    this.twoSum(this.scalarF64, x, y, s, e);
     f.localGet(s).op(Op.i64ReinterpretF64).localSet(bits);
     f.localGet(bits);
     // One ulp towards the exact sum: +1 on the bits when e and s have the same sign, else -1 ...
@@ -80,62 +212,10 @@ export class FmaEmitter {
     f.op(Op.select).op(Op.i64Add).op(Op.f64ReinterpretI64);
   }
 
-  private scalarFloat32(a: number, b: number, c: number): void {
-    const f = this.f, p = this.f64(0), cc = this.f64(1);
-    f.localGet(a).op(Op.f64PromoteF32).localGet(b).op(Op.f64PromoteF32).op(Op.f64Mul).localSet(p);
-    f.localGet(c).op(Op.f64PromoteF32).localSet(cc);
-    this.scalarAddRoundToOdd(p, cc);
-    f.op(Op.f32DemoteF64);
-  }
-
-  private scalarFloat64(a: number, b: number, c: number): void {
-    const f = this.f, p = this.f64(0), ul = this.f64(1), th = this.f64(2), tl = this.f64(3), t = this.f64(4), ah = this.f64(5), al = this.f64(6), bh = this.f64(7), bl = this.f64(8);
-    f.localGet(a).localGet(b).op(Op.f64Mul).localSet(p);
-    // Dekker's split and exact product error.
-    const split = (x: number, hi: number, lo: number): void => {
-      f.f64Const(134217729).localGet(x).op(Op.f64Mul).localSet(t);
-      f.localGet(t).localGet(t).localGet(x).op(Op.f64Sub).op(Op.f64Sub).localSet(hi);
-      f.localGet(x).localGet(hi).op(Op.f64Sub).localSet(lo);
-    };
-    split(a, ah, al);
-    split(b, bh, bl);
-    f.localGet(ah).localGet(bh).op(Op.f64Mul).localGet(p).op(Op.f64Sub);
-    f.localGet(ah).localGet(bl).op(Op.f64Mul).op(Op.f64Add);
-    f.localGet(al).localGet(bh).op(Op.f64Mul).op(Op.f64Add);
-    f.localGet(al).localGet(bl).op(Op.f64Mul).op(Op.f64Add).localSet(ul);
-    this.scalarTwoSum(c, p, th, tl);
-    // result = th + RO(tl + ul), or p + c where the emulation does not apply.
-    f.localGet(th);
-    this.scalarAddRoundToOdd(tl, ul);
-    f.op(Op.f64Add);
-    f.localGet(p).localGet(c).op(Op.f64Add);
-    this.scalarPlainCase(p, c);
-    // select(exact, plain, notPlain): the stack is [exact, plain, isPlain]; select picks the first when
-    // the condition is non-zero, so swap the sense: condition = !isPlain.
-    f.op(Op.i32Eqz).op(Op.select);
-  }
-
-  // ---------------------------------------------------------------- vector
-
-  /** `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. */
-  vector(a: number, b: number, c: number): void {
-    if (this.ops.lanes === 4) this.vectorFloat32(a, b, c);
-    else this.vectorFloat64(a, b, c);
-  }
-
-  /** TwoSum of f64x2 locals x + y into locals s, e. */
-  private vectorTwoSum(x: number, y: number, s: number, e: number): void {
-    const f = this.f, bb = this.v(9);
-    f.localGet(x).localGet(y).simd(SimdOp.f64x2Add).localSet(s);
-    f.localGet(s).localGet(x).simd(SimdOp.f64x2Sub).localSet(bb);
-    f.localGet(x).localGet(s).localGet(bb).simd(SimdOp.f64x2Sub).simd(SimdOp.f64x2Sub);
-    f.localGet(y).localGet(bb).simd(SimdOp.f64x2Sub).simd(SimdOp.f64x2Add).localSet(e);
-  }
-
   /** Leaves `x + y` (f64x2 locals) rounded to odd on the stack. */
   private vectorAddRoundToOdd(x: number, y: number): void {
-    const f = this.f, s = this.v(10), e = this.v(11), Z = this.zero, ONE = this.one64;
-    this.vectorTwoSum(x, y, s, e);
+    const f = this.f, s = this.vectorF64.temp(10), e = this.vectorF64.temp(11), Z = this.zero, ONE = this.one64;
+    this.twoSum(this.vectorF64, x, y, s, e);
     f.localGet(s);
     // delta: all-ones (-1) where e and s differ in sign, else 1 ...
     f.localGet(e).localGet(Z).simd(SimdOp.f64x2Lt).localGet(s).localGet(Z).simd(SimdOp.f64x2Lt).simd(SimdOp.v128Xor).localGet(ONE).simd(SimdOp.v128Or);
@@ -144,76 +224,5 @@ export class FmaEmitter {
     f.localGet(s).localGet(s).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128And);
     f.localGet(s).localGet(ONE).simd(SimdOp.v128And).localGet(Z).simd(SimdOp.i64x2Eq).simd(SimdOp.v128And);
     f.simd(SimdOp.v128And).simd(SimdOp.i64x2Add);
-  }
-
-  private vectorFloat32(a: number, b: number, c: number): void {
-    const f = this.f, p = this.v(0), cc = this.v(1), lo = this.v(2);
-    const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-    const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-    for (const high of [false, true]) {
-      const widen = (x: number): void => {
-        f.localGet(x);
-        if (high) f.localGet(x).shuffle(HIGH_HALF);
-        f.simd(SimdOp.f64x2PromoteLowF32x4);
-      };
-      widen(a);
-      widen(b);
-      f.simd(SimdOp.f64x2Mul).localSet(p); // exact
-      widen(c);
-      f.localSet(cc);
-      this.vectorAddRoundToOdd(p, cc);
-      f.simd(SimdOp.f32x4DemoteF64x2Zero);
-      if (!high) f.localSet(lo);
-    }
-    // [high half] on the stack: put the low half first.
-    const hi = this.v(3);
-    f.localSet(hi).localGet(lo).localGet(hi).shuffle(LOW_HALVES);
-  }
-
-  private vectorFloat64(a: number, b: number, c: number): void {
-    const f = this.f, p = this.v(0), ul = this.v(1), th = this.v(2), tl = this.v(3), t = this.v(4), ah = this.v(5), al = this.v(6), bh = this.v(7), bl = this.v(8);
-    const Z = this.zero;
-    const splat = (x: number): void => { f.f64Const(x).simd(SimdOp.f64x2Splat); };
-    f.localGet(a).localGet(b).simd(SimdOp.f64x2Mul).localSet(p);
-    const split = (x: number, hi: number, lo: number): void => {
-      splat(134217729);
-      f.localGet(x).simd(SimdOp.f64x2Mul).localSet(t);
-      f.localGet(t).localGet(t).localGet(x).simd(SimdOp.f64x2Sub).simd(SimdOp.f64x2Sub).localSet(hi);
-      f.localGet(x).localGet(hi).simd(SimdOp.f64x2Sub).localSet(lo);
-    };
-    split(a, ah, al);
-    split(b, bh, bl);
-    f.localGet(ah).localGet(bh).simd(SimdOp.f64x2Mul).localGet(p).simd(SimdOp.f64x2Sub);
-    f.localGet(ah).localGet(bl).simd(SimdOp.f64x2Mul).simd(SimdOp.f64x2Add);
-    f.localGet(al).localGet(bh).simd(SimdOp.f64x2Mul).simd(SimdOp.f64x2Add);
-    f.localGet(al).localGet(bl).simd(SimdOp.f64x2Mul).simd(SimdOp.f64x2Add).localSet(ul);
-    this.vectorTwoSum(c, p, th, tl);
-    // bitselect(plain, exact, isPlain)
-    f.localGet(p).localGet(c).simd(SimdOp.f64x2Add);
-    f.localGet(th);
-    this.vectorAddRoundToOdd(tl, ul);
-    f.simd(SimdOp.f64x2Add);
-    f.localGet(p).localGet(p).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne);
-    f.localGet(c).localGet(c).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne).simd(SimdOp.v128Or);
-    f.localGet(p).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
-    f.localGet(c).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
-    f.localGet(p).simd(SimdOp.f64x2Abs);
-    splat(2 ** 995);
-    f.simd(SimdOp.f64x2Gt).simd(SimdOp.v128Or);
-    f.localGet(p).simd(SimdOp.f64x2Abs);
-    splat(2 ** -960);
-    f.simd(SimdOp.f64x2Lt).simd(SimdOp.v128Or);
-    f.simd(SimdOp.v128Bitselect);
-  }
-
-  /** Pushes 1 where the plain `p + c` is what the reference computes (see the class comment). */
-  private scalarPlainCase(p: number, c: number): void {
-    const f = this.f;
-    f.localGet(p).localGet(p).op(Op.f64Sub).f64Const(0).op(Op.f64Ne);
-    f.localGet(c).localGet(c).op(Op.f64Sub).f64Const(0).op(Op.f64Ne).op(Op.i32Or);
-    f.localGet(p).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
-    f.localGet(c).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
-    f.localGet(p).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).op(Op.i32Or);
-    f.localGet(p).op(Op.f64Abs).f64Const(2 ** -960).op(Op.f64Lt).op(Op.i32Or);
   }
 }

@@ -93,6 +93,7 @@ export const SimdOp = {
   f64x2Eq: 0x47,
   f64x2Ne: 0x48,
   f64x2Gt: 0x4a,
+  v128Not: 0x4d,
   v128And: 0x4e,
   v128Or: 0x50,
   v128Xor: 0x51,
