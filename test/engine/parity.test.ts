@@ -12,7 +12,7 @@ import { compile } from '../../src/engine/compile.js';
 import type { KernelBackend } from '../../src/engine/executor.js';
 import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
-import { ReferenceRun, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChain, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChain, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -81,10 +81,13 @@ for (const threads of [1, 2]) {
   });
 }
 
-test('parity over many steps with the gradients written in place (stepper.grads)', () => {
-  fc.assert(fc.property(rootSkeleton.chain((s) => fc.tuple(chainFor(s), treeOf(s), fc.array(treeOf(s), { minLength: 4, maxLength: 8 }))), ([chain, params, grads]) => {
+test('parity over many steps with the gradients written in place (stepper.grads), applyIfFinite included', () => {
+  // In place, applyIfFinite's finiteness pass runs over the gradient arena (WebAssembly SIMD).
+  const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChain });
+  const gradients = (s: Skeleton): fc.Arbitrary<Tree> => fc.oneof(treeOf(s), finiteTreeOf(s));
+  fc.assert(fc.property(rootSkeleton.chain((s) => fc.tuple(anyChain(s), treeOf(s), fc.array(gradients(s), { minLength: 4, maxLength: 8 }), fc.constantFrom(1, 2))), ([chain, params, grads, threads]) => {
     const reference = new ReferenceRun(chain.tx, cloneTree(params));
-    const stepper = compile(chain.tx, params, { backend: 'wasm', threads: 1 });
+    const stepper = compile(chain.tx, params, { backend: 'wasm', threads, minElementsPerThread: 1 });
     try {
       for (const g of grads) {
         if (attempt(() => reference.step(cloneTree(g)))) return; // covered by the test above
