@@ -32,23 +32,31 @@ export async function measureLayoutCost(config: BenchConfig, backend: 'js' | 'wa
       steppers.push(stepper);
       fillGrads(stepper, problem);
     }
+    const best = interleavedBest(steppers.map((s) => () => s.step()), config.layoutCost.seconds);
     const n = paramCount(layouts[0]);
-    // Steps per sample: about 20 ms of the slowest tree.
-    const time = (s: FusedStepper, steps: number): number => {
-      const t0 = performance.now();
-      for (let i = 0; i < steps; i++) s.step();
-      return (performance.now() - t0) / steps;
-    };
-    let slowest = 0;
-    for (const s of steppers) slowest = Math.max(slowest, time(s, 3));
-    const steps = Math.max(1, Math.round(20 / Math.max(slowest, 1e-3)));
-    const best = steppers.map(() => Infinity);
-    const deadline = performance.now() + config.layoutCost.seconds * 1e3;
-    for (let round = 0; round < 3 || (round < 200 && performance.now() < deadline); round++) {
-      steppers.forEach((s, k) => { best[k] = Math.min(best[k], time(s, steps)); });
-    }
     return { backend, threads, ns: best.map((ms) => (ms * 1e6) / n), layouts: layouts.map((l) => l.label) };
   } finally {
     for (const s of steppers) s.dispose();
   }
+}
+
+/**
+ * Runs each step function in turn, round after round (at least 3, then until `seconds` have passed),
+ * each sample about 20 ms of the slowest; returns each one's best milliseconds per step.
+ */
+export function interleavedBest(steps: readonly (() => void)[], seconds: number): number[] {
+  const time = (step: () => void, k: number): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < k; i++) step();
+    return (performance.now() - t0) / k;
+  };
+  let slowest = 0;
+  for (const step of steps) slowest = Math.max(slowest, time(step, 3));
+  const k = Math.max(1, Math.round(20 / Math.max(slowest, 1e-3)));
+  const best = steps.map(() => Infinity);
+  const deadline = performance.now() + seconds * 1e3;
+  for (let round = 0; round < 3 || (round < 200 && performance.now() < deadline); round++) {
+    steps.forEach((step, j) => { best[j] = Math.min(best[j], time(step, k)); });
+  }
+  return best;
 }

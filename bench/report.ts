@@ -65,6 +65,16 @@ export function layoutGrid(results: BenchResults): Grid | undefined {
   };
 }
 
+/** applyIfFinite(adamax) next to adamax on the medium tree, per fused backend. */
+export function guardedGrid(results: BenchResults): Grid | undefined {
+  const g = results.guarded;
+  if (!g || 'na' in g) return undefined;
+  return {
+    header: ['', 'adamax', 'applyIfFinite(adamax)', 'ratio'],
+    body: [...g.fused.map((r) => [r.label, formatNs(r.plain), formatNs(r.guarded), formatRatio(r.guarded / r.plain)]), ['reference', '', formatNs(g.reference), '']],
+  };
+}
+
 /** A grid as aligned plain text. */
 export function formatText(grid: Grid): string {
   const all = [grid.header, ...grid.body];
@@ -107,6 +117,8 @@ export function consoleReport(results: BenchResults): string {
   out.push(formatText(ratioGrid(results)));
   const layout = layoutGrid(results);
   if (layout) out.push('', 'Leaf layout, interleaved (ns per parameter, same params as one leaf, two leaves, many leaves)', '', formatText(layout));
+  const guarded = guardedGrid(results);
+  if (guarded) out.push('', `applyIfFinite(adamax) at ${results.config.layoutCost.one.label}, interleaved with adamax (ns per parameter)`, '', formatText(guarded));
   out.push('', results.config.quick ? 'Targets (quick run: sizes too small for the targets to mean anything)' : 'Targets (issue 4)', '');
   out.push(...targetText(evaluateTargets(results)));
   if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((n) => `- ${n}`));
@@ -151,6 +163,12 @@ export function markdownReport(results: BenchResults): string {
     `The same params as one leaf, two leaves and many leaves, compiled side by side and stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per backend), ns per parameter. One and two leaves differ by optax's numerics only (on a one-leaf tree XLA multiplies by the reciprocal of the bias correction: one division per element instead of two); two and many leaves by the layout only.`,
     '',
     ...(() => { const g = layoutGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
+    '',
+    '## applyIfFinite',
+    '',
+    `\`applyIfFinite(adamax(1e-3), {maxConsecutiveErrors: 3})\` at ${results.config.layoutCost.one.label} params, compiled next to plain adamax and stepped in turn (finite gradients: every step runs the chain). The fused step adds a finiteness pass over the gradients, and the chain runs with the numerics optax gets inside \`lax.cond\`, whose fused multiply-adds are emulated exactly. ns per parameter.`,
+    '',
+    ...(() => { const g = guardedGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '',
     '## Targets (issue 4)',
     '',

@@ -4,6 +4,7 @@ import type { Machine } from './machine.js';
 import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
+import type { GuardedResult } from './guarded.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -21,6 +22,8 @@ export interface BenchResults {
   readonly heap: readonly (HeapResult | { label: string; na: string })[];
   /** The interleaved leaf-layout measurement, per fused backend (or why it is missing). */
   readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
+  /** applyIfFinite(adamax) next to adamax, per fused backend, and on the reference path (guarded.ts). */
+  readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;

@@ -17,6 +17,7 @@ import { type CheckResult, checkBitExactInChild } from './check.js';
 import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
 import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
+import { measureGuarded } from './guarded.js';
 import { fused } from './impls/fused.js';
 import { jaxJs } from './impls/jaxjs.js';
 import { optaxUnfused } from './impls/optax-unfused.js';
@@ -147,6 +148,20 @@ for (const { backend, threads } of fusedBackends) {
   }
 }
 
+// applyIfFinite(adamax): its finiteness pass and traced numerics, next to plain adamax (guarded.ts).
+let guarded: BenchResults['guarded'];
+const guardedBackends = fusedBackends.filter(({ backend, threads }) => implementations.some((i) => i.id === `fused-${backend}-${threads}`) && unavailable.get(`fused-${backend}-${threads}`) === null);
+if (guardedBackends.length > 0) {
+  gc();
+  try {
+    guarded = await measureGuarded(config, guardedBackends);
+    for (const g of guarded.fused) log(`guarded    ${g.label.padEnd(24)} adamax ${formatNs(g.plain)}, applyIfFinite(adamax) ${formatNs(g.guarded)} ns/param`);
+    log(`guarded    reference                applyIfFinite(adamax) ${formatNs(guarded.reference)} ns/param`);
+  } catch (e) {
+    guarded = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 const heap: (HeapResult | { label: string; na: string })[] = [];
 if (implementations.some((i) => i.id.startsWith('fused'))) {
   const medium = config.layouts.find((l) => l.label === config.mediumLabel)!;
@@ -173,6 +188,7 @@ const results: BenchResults = {
   cells,
   heap,
   layoutCost,
+  guarded,
   checks,
   notes: [...new Set(notes)],
   seconds: (performance.now() - started) / 1e3,

@@ -2,6 +2,7 @@ import { leafData } from '../../src/tree/leaf.js';
 import { treeLeaves } from '../../src/tree/map.js';
 import type { ArrayLeaf } from '../../src/tree/leaf.js';
 import { type EngineCompile, type EngineOptions, type FusedStepper, loadEngine } from '../engine.js';
+import type { GradientTransformation } from '../../src/core/transformation.js';
 import type { Problem } from '../problem.js';
 import { benchOptimizer } from './reference.js';
 import type { Implementation, Runner } from './types.js';
@@ -15,11 +16,11 @@ export function fillGrads(stepper: FusedStepper, problem: Problem): void {
   views.forEach((view, i) => leafData(view).set(problem.gradLeaves[i]));
 }
 
-/** Compiles `adamax(1e-3)` for a problem with the engine. */
-export async function compileStepper(problem: Problem, options: EngineOptions): Promise<FusedStepper> {
+/** Compiles `tx` (default `adamax(1e-3)`) for a problem with the engine. */
+export async function compileStepper(problem: Problem, options: EngineOptions, tx: GradientTransformation<unknown> = benchOptimizer()): Promise<FusedStepper> {
   const compile = await (engine ??= loadEngine());
   if (typeof compile === 'string') throw new Error(compile);
-  return await compile(benchOptimizer(), problem.params, options);
+  return await compile(tx, problem.params, options);
 }
 
 /** A column of the fused engine: one backend, one thread count. */
