@@ -4,10 +4,10 @@ import { REDUCTION_EXPORTS } from './reduction-module.js';
 
 /**
  * Instantiation of the emitted modules on the engine's memory. Compiling is left to the caller:
- * `new WebAssembly.Module(bytes)` (synchronous; Chrome refuses it on a page's main thread above 8 MB, far above
- * these kernels' few KB; older versions did above 4 KiB) or
- * `await WebAssembly.compile(bytes)`. A compiled `WebAssembly.Module` can be posted to worker threads,
- * which instantiate it on the same shared memory.
+ * `new WebAssembly.Module(bytes)` (synchronous; Chrome refuses it on a page's main thread above 8 MB,
+ * far above these kernels' few KB, and older versions above 4 KiB) or `await
+ * WebAssembly.compile(bytes)`. A compiled `WebAssembly.Module` can be posted to worker threads, which
+ * instantiate it on the same shared memory.
  */
 
 /** The reduction functions of a module from `emitFusedReduction`. */
