@@ -1,22 +1,13 @@
-import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
+import { type OnecycleCommonOptions, checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
 
 /** Options of {@link cosineOnecycleSchedule}. */
-export interface CosineOnecycleScheduleOptions {
-  /** The length `T` of the cycle (an integer `> 0`). */
-  transitionSteps: number;
-  /** The maximum value, reached at step `int(pctStart * T)`. */
-  peakValue: number;
+export interface CosineOnecycleScheduleOptions extends OnecycleCommonOptions {
   /** The fraction of the cycle spent increasing (in `[0, 1)`, default 0.3). */
   pctStart?: number;
-  /** The initial value is `peakValue / divFactor` (`> 0`, default 25). */
-  divFactor?: number;
   /** The final value is `peakValue / (divFactor * finalDivFactor)` (`> 0`, default 1e4). */
   finalDivFactor?: number;
-  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
-  dtype?: Dtype;
 }
 
 /**

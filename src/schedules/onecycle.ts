@@ -6,13 +6,17 @@
 import type { Dtype } from '../core/dtype.js';
 import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
 
-/** The options both one-cycle schedules take. */
+/** The options both one-cycle schedules take (each schedule's options document `pctStart` and `finalDivFactor`, whose ranges and formulas differ). */
 export interface OnecycleCommonOptions {
+  /** The length `T` of the cycle (an integer `> 0`). */
   transitionSteps: number;
+  /** The maximum value, reached at step `int(pctStart * T)`. */
   peakValue: number;
   pctStart?: number;
+  /** The initial value is `peakValue / divFactor` (`> 0`, default 25). */
   divFactor?: number;
   finalDivFactor?: number;
+  /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
 }
 
