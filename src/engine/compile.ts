@@ -1,4 +1,4 @@
-import type { FloatArray } from '../core/dtype.js';
+import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData } from '../tree/leaf.js';
@@ -179,9 +179,18 @@ function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: r
 function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly FloatArray[], memory: EngineMemory): () => boolean {
   if (backend === 'wasm' && memory.wasm && layout.leafGroup.every((g) => g >= 0)) {
     try {
+      // One reduction module per dtype, called once per group.
+      const byDtype = new Map<Dtype, (n: number, pointer: number) => number>();
+      const allFiniteOf = (dtype: Dtype): ((n: number, pointer: number) => number) => {
+        let fn = byDtype.get(dtype);
+        if (!fn) {
+          const module = new WebAssembly.Module(emitFusedReduction({ dtype, shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }));
+          byDtype.set(dtype, (fn = instantiateReductions(module, memory.wasm!).allFinite));
+        }
+        return fn;
+      };
       const checks = layout.groups.map((group) => {
-        const module = new WebAssembly.Module(emitFusedReduction({ dtype: group.dtype, shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }));
-        const { allFinite } = instantiateReductions(module, memory.wasm!);
+        const allFinite = allFiniteOf(group.dtype);
         const grads = group.streams.get('grads')!;
         return (): number => allFinite(group.length, grads);
       });

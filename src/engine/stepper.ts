@@ -155,7 +155,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       if (gradCopies.length) performCopies(gradCopies, p.buffer);
       for (const view of p.paramViews) for (let i = 0; i < view.length; i++) view[i] += 0;
-      f.guard!.counters = { notfinite_count: guarded.notfinite_count, last_finite: guarded.last_finite, total_notfinite: guarded.total_notfinite };
+      f.guard!.counters = guarded.counters;
       return;
     }
     if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
@@ -166,7 +166,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (f.stages.length && f.stages[0].source.kind === 'globalNorm') this.writeNormScalars(f);
     f.executor.run();
     for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
-    if (guarded) f.guard!.counters = { notfinite_count: guarded.notfinite_count, last_finite: guarded.last_finite, total_notfinite: guarded.total_notfinite };
+    if (guarded) f.guard!.counters = guarded.counters;
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */

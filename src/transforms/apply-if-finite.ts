@@ -51,12 +51,14 @@ export type ApplyIfFiniteCounters = Omit<ApplyIfFiniteState, 'inner_state'>;
  * whether the inner transformation's update is applied.
  * @internal
  */
-export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number): ApplyIfFiniteCounters & { apply: boolean } {
+export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number): { counters: ApplyIfFiniteCounters; apply: boolean } {
   const notfinite_count = finite ? 0 : safeIncrement(counters.notfinite_count);
   return {
-    notfinite_count,
-    last_finite: finite,
-    total_notfinite: finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite),
+    counters: {
+      notfinite_count,
+      last_finite: finite,
+      total_notfinite: finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite),
+    },
     apply: finite || notfinite_count > maxConsecutiveErrors,
   };
 }
@@ -113,12 +115,12 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
     update<U extends Updates>(updates: U, state: ApplyIfFiniteState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, ApplyIfFiniteState<S>] {
       checkApplyIfFiniteState(state);
       const finite = allFinite(updates);
-      const { notfinite_count, total_notfinite, apply } = guardStep(state, finite, max);
+      const { counters, apply } = guardStep(state, finite, max);
       // optax runs the inner update inside lax.cond, i.e. compiled as one XLA computation.
       const traced = apply ? tracedUpdate(inner, updates, state.inner_state, params, extraArgs) : undefined;
       const newUpdates = traced ? traced.updates : treeZerosLike(updates);
       const inner_state = (traced ? traced.state : state.inner_state) as S;
-      return [newUpdates, { notfinite_count, last_finite: finite, total_notfinite, inner_state }];
+      return [newUpdates, { ...counters, inner_state }];
     },
   };
 }
