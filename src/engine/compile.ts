@@ -69,9 +69,10 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * its `update` computes them, and its control state (`count`) advances the same way: parameters and
  * state are bit-identical to `tx.update` + `applyUpdates` after every step.
  *
- * `applyIfFinite` around a chain of elementwise transformations becomes a finiteness pass over the
- * gradients, then the chain with the numerics optax gets inside `lax.cond` (transforms/traced.ts); a
- * skipped step applies zero updates and keeps the inner state, as optax does.
+ * `applyIfFinite` around the whole transformation becomes a finiteness pass over the gradients, then
+ * the inner transformation (a chain of elementwise ones runs with the numerics optax gets inside
+ * `lax.cond`, transforms/traced.ts; one starting with `clipByGlobalNorm` or holding masks runs as the
+ * reference path runs it); a skipped step applies zero updates and keeps the inner state, as optax does.
  *
  * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
  * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
@@ -160,7 +161,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard !== undefined);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard?.traced ?? false);
   return {
     stages,
     root,

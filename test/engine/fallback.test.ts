@@ -195,3 +195,13 @@ test("fallback: 'error' makes a fused step that would need the reference path th
   assertBitEqual(strict.state, state, 'state unchanged');
   strict.dispose();
 });
+
+test('applyIfFinite around a chain that starts with clipByGlobalNorm is fused: the finiteness pass, the norm, then the chain, as the reference path runs them', () => {
+  const tx = applyIfFinite(chain(clipByGlobalNorm(1), adamax(0.1)), { maxConsecutiveErrors: 1 });
+  const params = () => ({ w: f32(1, 2, -0), b: f64(-1, 3) });
+  const grads = [{ w: f32(1, 2, 3), b: f64(1, 0.5) }, { w: f32(NaN, 2, 3), b: f64(1, 1) }, { w: f32(1e-3, 2e-3, 0), b: f64(1e-4, 0) }, { w: f32(Infinity, 2, 3), b: f64(1, 1) }, { w: f32(-Infinity, 0, 1), b: f64(2, 2) }, { w: f32(-1, 0, 1), b: f64(2, -0) }];
+  checkParity(tx, params, grads, 'kernel');
+  const s = compile(tx, params(), { fallback: 'error' });
+  assert.notEqual(s.backend, 'reference');
+  s.dispose();
+});
