@@ -5,18 +5,20 @@ import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, sp
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
+import { canTrace } from '../transforms/traced.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
+import { hasOwn } from '../tree/node.js';
 
 /**
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
  * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
- * stage, and `applyIfFinite` around a chain of elementwise stages becomes a finiteness check (a
- * {@link Guard}) before them. Anything else makes the whole transformation run on the reference path.
+ * stage, and `applyIfFinite` around the whole transformation becomes a finiteness check (a
+ * {@link Guard}) before its stages. Anything else makes the whole transformation run on the reference path.
  */
 
 /** Where a stage's per-step scalars come from. */
@@ -70,6 +72,11 @@ export interface DynamicSelection {
  */
 export interface Guard {
   readonly maxConsecutiveErrors: number;
+  /**
+   * Whether the inner stages run with optax's traced numerics: exactly where the reference path
+   * traces them (transforms/traced.ts's `canTrace`); otherwise with eager numerics, as it does.
+   */
+  readonly traced: boolean;
   /** Its counters (`notfinite_count`, `last_finite`, `total_notfinite`), updated after each step. */
   counters: ApplyIfFiniteCounters;
 }
@@ -108,8 +115,8 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
         throw new NotFusable('apply_if_finite: unexpected state layout');
       }
       const { inner_state, ...counters } = s;
-      guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, counters };
-      traced = true;
+      traced = canTrace(t.combinator.inner);
+      guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
     if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
@@ -119,7 +126,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     }
     if (t.elementwise) return { kind: 'stage', stage: addElementwise(t, s, level) };
     if (t.combinator?.kind === 'masked') {
-      if (!isDictNode(s) || !('inner_state' in s)) throw new NotFusable('masked: unexpected state layout');
+      if (!isDictNode(s) || !hasOwn(s, 'inner_state')) throw new NotFusable('masked: unexpected state layout');
       const inner = withMask(t.combinator.mask as Mask, level, params);
       return { kind: 'masked', inner: visit(t.combinator.inner, s.inner_state, inner) };
     }
@@ -191,7 +198,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const groups = known.map((k, i) => {
       const inner = s.inner_states as Record<string, unknown>;
       const ms = inner[k];
-      if (!isDictNode(ms) || !('inner_state' in ms)) throw new NotFusable('partition: unexpected state layout');
+      if (!isDictNode(ms) || !hasOwn(ms, 'inner_state')) throw new NotFusable('partition: unexpected state layout');
       const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
       return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
     });

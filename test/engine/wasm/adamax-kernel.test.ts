@@ -10,7 +10,7 @@ import type { Dtype } from '../../../src/core/dtype.js';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { type Expr, type Kernel, ex, substitute } from '../../../src/kernel/expr.js';
-import { kernelForTree } from '../../../src/kernel/elementwise.js';
+import { type CompiledElementwise, kernelForTree } from '../../../src/kernel/elementwise.js';
 import { type ScaleByAdamaxOptions, scaleByAdamax } from '../../../src/transforms/scale-by-adamax.js';
 import { applyKernel, applyUpdates } from '../../../src/transforms/apply-updates.js';
 import { chain } from '../../../src/transforms/chain.js';
@@ -59,7 +59,7 @@ for (const dtype of ['float32', 'float64'] as const) {
           // The tree: one leaf of n elements, or two leaves splitting them (the kernel is elementwise, so
           // the fused program runs on their concatenation, as the engine's arena lays them out).
           const cut = leaves === 1 ? n : seed % (n + 1);
-          const kernel = kernelForTree(def, leaves === 1 ? [n] : [cut, n - cut]).kernel;
+          const kernel = kernelForTree(def as CompiledElementwise<any>, leaves === 1 ? [n] : [cut, n - cut]).kernel;
           const program = adamaxProgram(dtype, kernel, lrTx.elementwise!.kernel);
           const bytes = emitFusedModule(program, { shared: false, maximumPages: 64, unroll });
           const split = (a: ArrayLike<number>): Record<string, Float32Array | Float64Array> =>
