@@ -145,8 +145,9 @@ const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
  * ```ts
  * import { clipByGlobalNorm } from 'optax-ts';
  * const tx = clipByGlobalNorm(1);
- * const [u] = tx.update({ a: new Float64Array([3]), b: new Float64Array([4]) }, tx.init({}));
- * console.log(u); // { a: Float64Array(1) [ 0.6000000000000001 ], b: Float64Array(1) [ 0.8 ] }
+ * // Leaves of two or more elements: g * (1 / 5); one-element leaves: g / 5 (as XLA computes them).
+ * const [u] = tx.update({ a: new Float64Array([3, 0]), b: new Float64Array([4]) }, tx.init({}));
+ * console.log(u); // { a: Float64Array(2) [ 0.6000000000000001, 0 ], b: Float64Array(1) [ 0.8 ] }
  * ```
  */
 export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformation {

@@ -121,7 +121,7 @@ function silentUpdates<U extends Tree>(updates: U, preScale: U | undefined): U {
  * let state = tx.init({ w: new Float32Array(1) });
  * let u;
  * [u, state] = tx.update({ w: new Float32Array([1]) }, state);
- * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ 0 ] false
+ * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ -0 ] false
  * [u, state] = tx.update({ w: new Float32Array([3]) }, state);
  * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ -2 ] true
  * ```
