@@ -35,6 +35,9 @@ export interface InjectHyperparamsState<S = unknown> {
   inner_state: S;
 }
 
+/** The fields of {@link InjectHyperparamsState} but its inner state. @internal */
+export type InjectionControl = Omit<InjectHyperparamsState, 'inner_state'>;
+
 /** Options of {@link injectHyperparams}. */
 export interface InjectHyperparamsOptions {
   /** Arguments that are never hyperparameters, by either name (optax's `static_args`). */
@@ -166,8 +169,25 @@ export function injectHyperparams<S = unknown>(
     };
     const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';
 
+    // One step of the injection: the hyperparameters this step uses (the state's values rounded, each
+    // schedule evaluated at its count), the new counts, and the inner transformation built with them.
+    // `update` and the fused engine both run it.
+    const step = (state: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> } => {
+      const hyperparams: Record<string, number | ArrayLeaf> = {};
+      for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
+      const hyperparams_states: Record<string, WrappedScheduleState> = {};
+      for (const k of Object.keys(scheduled)) {
+        const c = state.hyperparams_states[k].count;
+        hyperparams[k] = evaluate(k, c, dtype);
+        hyperparams_states[k] = { count: safeIncrement(c) };
+      }
+      return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };
+    };
+    const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
+
     return {
       name: 'inject_hyperparams',
+      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
       init(params: Params): InjectHyperparamsState<S> {
         const dtype = dtypeFor(params, null);
         const hyperparams: Record<string, number | ArrayLeaf> = {};
@@ -177,18 +197,10 @@ export function injectHyperparams<S = unknown>(
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
       },
       update<U extends Updates>(updates: U, state: InjectHyperparamsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<S>] {
-        checkState(state, Object.keys(numeric), Object.keys(scheduled));
-        const dtype = dtypeFor(params, updates);
-        const hyperparams: Record<string, number | ArrayLeaf> = {};
-        for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
-        const hyperparams_states: Record<string, WrappedScheduleState> = {};
-        for (const k of Object.keys(scheduled)) {
-          const c = state.hyperparams_states[k].count;
-          hyperparams[k] = evaluate(k, c, dtype);
-          hyperparams_states[k] = { count: safeIncrement(c) };
-        }
-        const [newUpdates, inner_state] = innerWith(hyperparams).update(updates, state.inner_state, params, extraArgs);
-        return [newUpdates, { count: safeIncrement(state.count), hyperparams, hyperparams_states, inner_state }];
+        check(state);
+        const { control, inner } = step(state, dtypeFor(params, updates));
+        const [newUpdates, inner_state] = inner.update(updates, state.inner_state, params, extraArgs);
+        return [newUpdates, { ...control, inner_state }];
       },
     };
   };
