@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAX_TREE_DEPTH, OptaxError, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, chain, clipByGlobalNorm, compile, ema,
+  type GradientTransformation, MAX_TREE_DEPTH, OptaxError, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, chain, clipByGlobalNorm, compile, ema,
   injectHyperparams, linearSchedule, masked, partition, scale, scaleByAdamax, scaleByLearningRate, scaleBySchedule,
   treeLeaves, treeMap, treeUnflatten,
 } from '../../src/index.js';
@@ -141,7 +141,8 @@ test('item 11: clipByGlobalNorm rejects a state that is not its own', () => {
 test('item 11: a schedule returning a string is rejected wherever schedules are called', () => {
   const bad = (() => '0.1') as never;
   const p = { w: new Float32Array(1) };
-  for (const tx of [adamax(bad), scaleBySchedule(bad), addDecayedWeights(bad), injectHyperparams(adamax)({ learningRate: bad })]) {
+  const txs: GradientTransformation<any>[] = [adamax(bad), scaleBySchedule(bad), addDecayedWeights(bad), injectHyperparams(adamax)({ learningRate: bad })];
+  for (const tx of txs) {
     rejects(() => tx.update(p, tx.init(p), p), /schedule returned string "0\.1" at step 0, expected a number/);
   }
 });
