@@ -6,6 +6,7 @@ import { scaleBySchedule } from './scale-by-schedule.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { describe } from '../tree/node.js';
+import { scheduleInfo } from '../schedules/typed.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -42,6 +43,7 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof learningRate === 'function') {
     return scaleBySchedule((count) => m * callSchedule('scale_by_learning_rate', learningRate, count), {
       name: 'scale_by_learning_rate',
+      constant: scheduleInfo(learningRate)?.kind === 'python',
       check: (v) => checkLearningRate(m * v),
     });
   }
