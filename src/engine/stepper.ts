@@ -4,7 +4,7 @@ import type { ExtraArgs, GradientTransformation } from '../core/transformation.j
 import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { type DynamicSelection, type Guard, type Stage, type StateNode, maskAll } from './analyze.js';
+import { type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import type { Executor, KernelBackend } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -62,6 +62,8 @@ export interface FusedParts {
   readonly dynamic: readonly DynamicSelection[];
   /** applyIfFinite around the stages: the finiteness check and its counters. */
   readonly guard: Guard | undefined;
+  /** The injectHyperparams it runs itself (their own state, and the stages whose scalars they supply). */
+  readonly injections: readonly Injection[];
   /** With a guard: whether every element of the gradient views is finite. */
   readonly gradsFinite: (() => boolean) | undefined;
   /** `stateViews[stage][j][leaf]`: the view of state leaf j of a stage at a parameter leaf. */
@@ -90,11 +92,15 @@ export interface StepperParts {
   readonly leafDtypes: readonly Dtype[];
   readonly fused: FusedParts | undefined;
   readonly referenceReason: string | undefined;
+  /** `fallback: 'error'`: a fused step that would have to run on the reference path throws instead. */
+  readonly strict?: boolean;
   /** The state, on the reference path. */
   readonly referenceState: unknown;
 }
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
+/** A mask or labels function threw: the reference path runs the step, and throws what optax would. */
+const SELECTION_THREW = 'a mask or labels function threw';
 
 const cleanup = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Executor>((e) => e.dispose()) : undefined;
 
@@ -126,7 +132,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   get state(): S {
     const f = this.parts.fused;
-    return (f ? readState(f.root, f.stages, f.stateTrees, f.guard) : this.referenceState) as S;
+    return (f ? readState(f.root, f.stages, f.stateTrees, f) : this.referenceState) as S;
   }
 
   set state(state: S) {
@@ -136,7 +142,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   setState(state: S): void {
     const f = this.parts.fused;
     if (f) {
-      this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state), []);
+      this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state, f), []);
     } else {
       checkSameLayout(this.referenceState, state);
       this.referenceState = detach(state, this.parts.buffer);
@@ -158,15 +164,24 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       f.guard!.counters = guarded.counters;
       return;
     }
-    if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
+    if (!f) {
+      this.referenceStep(input, gradCopies, extraArgs);
+      return;
+    }
+    // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
+    const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
+    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
+    if (unfused !== undefined) {
+      if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.stages.length && f.stages[0].source.kind === 'globalNorm') this.writeNormScalars(f);
+    if (f.stages.some((s) => s.source.kind === 'globalNorm')) this.writeNormScalars(f);
     f.executor.run();
     for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
     if (guarded) f.guard!.counters = guarded.counters;
+    if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -187,29 +202,43 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
   }
 
-  /** Mask and label functions still select the compiled leaves (else this step runs on the reference path). */
-  private selectionsHold(f: FusedParts, grads: Updates): boolean {
+  /** The stages of each injectHyperparams take their scalars from the inner transformation of this step. */
+  private rebind(f: FusedParts, injected: readonly { inner: GradientTransformation<any> }[]): string | undefined {
+    for (let k = 0; k < injected.length; k++) {
+      const inj = f.injections[k];
+      if (injected[k].inner === inj.inner) continue;
+      const why = rebindStages(inj, f.stages, injected[k].inner);
+      if (why) return why;
+    }
+    return undefined;
+  }
+
+  /**
+   * Mask and label functions still select the compiled leaves (undefined), else why not: this step
+   * then runs on the reference path.
+   */
+  private selectionsHold(f: FusedParts, grads: Updates): string | undefined {
     for (const d of f.dynamic) {
       let got: number[][];
       try {
         got = d.select(maskAll(grads, d.enclosing));
       } catch {
-        return false; // the reference path reports the error
+        return SELECTION_THREW; // the reference path reports the error
       }
       for (let i = 0; i < got.length; i++) {
         const a = got[i], b = d.expected[i];
-        if (a.length !== b.length || a.some((x, j) => x !== b[j])) return false;
+        if (a.length !== b.length || a.some((x, j) => x !== b[j])) return 'a mask or labels function selects other leaves than at compile time';
       }
     }
-    return true;
+    return undefined;
   }
 
   /**
    * Computes every stage's scalars for this step into the scalar block, exactly as each stage's
-   * `update` would (same control state, dtypes, extra arguments). False when a scalar is not a number
-   * (a broadcast array) or not of the dtype: such a step runs on the reference path.
+   * `update` would (same control state, dtypes, extra arguments). Why not, when a scalar is not a
+   * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
-  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): boolean {
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): string | undefined {
     const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
@@ -221,27 +250,31 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         const slots = plan.slots[d];
         for (let j = 0; j < plan.names.length; j++) {
           const v = values[plan.names[j]];
-          if (typeof v !== 'number') return false;
+          if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
           // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
           // would be used unrounded by a fused kernel where the reference rounds it on its first store.
-          if (f32 && Math.fround(v) !== v && v === v) return false;
+          if (f32 && Math.fround(v) !== v && v === v) return `${stage.name}: scalar '${plan.names[j]}' is not rounded to float32`;
           S[slots[j]] = v;
         }
       }
     }
-    return true;
+    return undefined;
   }
 
-  /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order (global-norm.ts). */
+  /**
+   * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order
+   * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
+   */
   private writeNormScalars(f: FusedParts): void {
-    const stage = f.stages[0];
-    if (stage.source.kind !== 'globalNorm') return;
     const norm = combineLeafSums(this.parts.leafDtypes, f.leafSum);
-    const plan = f.scalarPlans[0];
-    for (let d = 0; d < stage.dtypes.length; d++) {
-      const values = stage.source.reduction.scalars(norm, stage.dtypes[d]);
-      for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
-    }
+    f.stages.forEach((stage, k) => {
+      if (stage.source.kind !== 'globalNorm') return;
+      const plan = f.scalarPlans[k];
+      for (let d = 0; d < stage.dtypes.length; d++) {
+        const values = stage.source.reduction.scalars(norm, stage.dtypes[d]) as Readonly<Record<string, number>>;
+        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
+      }
+    });
   }
 
   /**
@@ -254,7 +287,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const newParams = applyUpdates(p.params, updates);
     const paramCopies = matchTree(p.table, p.table.indexTree, newParams, 'params').map((c) => ({ dst: p.paramViews[c.leaf], src: c.data }));
     if (p.fused) {
-      const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next);
+      const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next, p.fused);
       this.commitState(load, [...gradCopies, ...paramCopies]);
     } else {
       checkSameLayout(this.referenceState, next);
@@ -276,5 +309,6 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     performCopies(copies, this.parts.buffer);
     for (const [k, control] of load.controls) f.stages[k].control = control;
     if (f.guard && load.guard) f.guard.counters = load.guard;
+    for (const [k, control] of load.injections) f.injections[k].control = control;
   }
 }
