@@ -26,6 +26,7 @@ export { chain } from './transforms/chain.js';
 export { applyUpdates } from './transforms/apply-updates.js';
 export { adamax, type AdamaxState } from './alias/adamax.js';
 export { toFlaxStateDict, fromFlaxStateDict, StateDictArray, type StateDict } from './interop/flax-state-dict.js';
+export { MAX_CHECKPOINT_DEPTH } from './checkpoint/limits.js';
 export { toFlaxBytes, fromFlaxBytes, encodeFlaxStateDict, decodeFlaxStateDict } from './interop/flax-msgpack.js';
 export { adamaxw, type AdamaxwOptions, type AdamaxwState } from './alias/adamaxw.js';
 export { addDecayedWeights, type AddDecayedWeightsOptions, type AddDecayedWeightsState, type WeightDecayScheduleState } from './transforms/add-decayed-weights.js';
