@@ -62,6 +62,16 @@ export function scalarKind(field: PathEntry | undefined, value: unknown): 'int32
   return 'float';
 }
 
+/**
+ * Sets an own, enumerable property: unlike assignment, a `__proto__` key becomes an ordinary key (an
+ * assignment would replace the object's prototype instead).
+ *
+ * @internal
+ */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** True for a state-dict array leaf. */
 export function isStateDictArray(x: unknown): x is StateDictArray {
   return x instanceof StateDictArray;
@@ -134,15 +144,15 @@ function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: Floa
     try { return convert(v, fixed, floatDtype, k, path, root); } finally { path.pop(); }
   };
   if (Array.isArray(state)) {
-    const out: Record<string, StateDict> = Object.create(null);
+    const out: Record<string, StateDict> = {};
     for (let i = 0; i < state.length; i++) out[String(i)] = child(state[i], i);
     return out;
   }
   if (isDictNode(state)) {
     // An injectHyperparams state: its hyperparameters were rounded to its own dtype.
     if (fixed === undefined && isDictNode(state.hyperparams) && 'inner_state' in state) floatDtype = inferredFloatDtype(state, path.length);
-    const out: Record<string, StateDict> = Object.create(null);
-    for (const k of Object.keys(state)) out[k] = child(state[k], k);
+    const out: Record<string, StateDict> = {};
+    for (const k of Object.keys(state)) setOwn(out, k, child(state[k], k));
     return out;
   }
   throw new OptaxError(`cannot convert ${describe(state)} to a flax state dict`, path, root);
@@ -228,7 +238,7 @@ export function restoreFromStateDict<S>(template: S, stateDict: StateDict, path:
     };
     if (list) return keys.map(child);
     const out: Record<string, unknown> = {};
-    keys.forEach((k, i) => { Object.defineProperty(out, k, { value: child(k, i), enumerable: true, writable: true, configurable: true }); });
+    keys.forEach((k, i) => setOwn(out, k, child(k, i)));
     return out;
   };
   return go(template, stateDict, path[path.length - 1]) as S;

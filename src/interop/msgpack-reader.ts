@@ -1,7 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import type { PathEntry, TreePath } from '../tree/path.js';
-import { type StateDict, StateDictArray } from './flax-state-dict.js';
+import { type StateDict, StateDictArray, setOwn } from './flax-state-dict.js';
 import { ELEMENT_WIDTH, type ElementType, readElements, shapeSize } from './typed-bytes.js';
 
 /**
@@ -13,7 +13,7 @@ import { ELEMENT_WIDTH, type ElementType, readElements, shapeSize } from './type
  * - nesting is bounded by {@link MAX_CHECKPOINT_DEPTH};
  * - duplicate keys, invalid UTF-8, trailing bytes, msgpack arrays in the tree (flax writes lists as
  *   dicts) and unknown dtypes are rejected;
- * - keys land in prototype-less objects, so a `__proto__` key is an ordinary key;
+ * - keys are defined as own properties, so a `__proto__` key is an ordinary key;
  * - array data is copied into fresh typed arrays (see typed-bytes.ts);
  * - every rejection is an OptaxError naming the path reached.
  *
@@ -156,11 +156,11 @@ class Reader {
 
   private map(size: number, path: PathEntry[], depth: number): StateDict {
     this.need(2 * size, path, `a dict of ${size} entries`);
-    const out: Record<string, StateDict> = Object.create(null);
+    const out: Record<string, StateDict> = {};
     for (let i = 0; i < size; i++) {
       const key = this.string(path, 'a dict key');
       if (Object.hasOwn(out, key)) this.fail([...path, key], 'duplicate key');
-      out[key] = this.node([...path, key], depth + 1);
+      setOwn(out, key, this.node([...path, key], depth + 1));
     }
     return out;
   }
