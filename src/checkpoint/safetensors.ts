@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, toFlaxStateDict } from '../interop/flax-state-dict.js';
+import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, stateDictAt } from '../interop/flax-state-dict.js';
 import { type ElementType, elementBytes, readElements } from '../interop/typed-bytes.js';
 import { isArrayLeaf } from '../tree/leaf.js';
 import type { PathEntry } from '../tree/path.js';
@@ -41,7 +41,16 @@ export interface ToSafetensorsOptions {
   floatDtype?: 'float32' | 'float64';
 }
 
-/** The format tag in `__metadata__.format`. */
+/**
+ * The format tag {@link toSafetensors} writes in `__metadata__.format`; {@link fromSafetensors} reads
+ * files with this tag or without one.
+ *
+ * @example
+ * ```ts
+ * import { SAFETENSORS_FORMAT, safetensorsMetadata, toSafetensors } from 'optax-ts';
+ * console.log(SAFETENSORS_FORMAT, safetensorsMetadata(toSafetensors({ params: null, state: null })).format); // optax-ts/1 optax-ts/1
+ * ```
+ */
 export const SAFETENSORS_FORMAT = 'optax-ts/1';
 
 const ROOT = 'checkpoint';
@@ -99,7 +108,7 @@ function checkParams(tree: unknown, path: PathEntry[]): void {
  * const [, state] = tx.update({ w: new Float32Array([0.5, -1]) }, tx.init(params), params);
  * const bytes = toSafetensors({ params, state }, { optimizer: { name: 'adamax', args: { learning_rate: 0.01 } } });
  * const back = fromSafetensors({ params, state: tx.init(params) }, bytes);
- * console.log(back.state[0].count, back.state[0].nu.w); // 1 Float32Array(2) [ 0.5, 1 ]
+ * console.log(back.state[0].count, back.state[0].nu); // 1 { w: Float32Array(2) [ 0.5, 1 ] }
  * ```
  */
 export function toSafetensors(checkpoint: Checkpoint, options: ToSafetensorsOptions = {}): Uint8Array {
@@ -107,8 +116,8 @@ export function toSafetensors(checkpoint: Checkpoint, options: ToSafetensorsOpti
   const structure = structureOf(checkpoint, []);
   checkParams(checkpoint.params, ['params']);
   const tensors: TensorToWrite[] = [];
-  collectTensors(toFlaxStateDict(checkpoint.params, options.floatDtype, 'params', ['params']), ['params'], tensors);
-  collectTensors(toFlaxStateDict(checkpoint.state, options.floatDtype, 'state', ['state']), ['state'], tensors);
+  collectTensors(stateDictAt(checkpoint.params, options.floatDtype, ['params'], ROOT), ['params'], tensors);
+  collectTensors(stateDictAt(checkpoint.state, options.floatDtype, ['state'], ROOT), ['state'], tensors);
   const metadata = new Map([['format', SAFETENSORS_FORMAT], ['structure', JSON.stringify(structure)]]);
   if (options.optimizer !== undefined) {
     let json: string | undefined;

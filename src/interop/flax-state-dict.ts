@@ -128,7 +128,17 @@ function scalarArray(value: number | boolean, field: PathEntry | undefined, floa
  * ```
  */
 export function toFlaxStateDict(state: unknown, floatDtype?: FloatDtype, field?: PathEntry, path: TreePath = []): StateDict {
-  return convert(state, floatDtype, floatDtype ?? inferredFloatDtype(state, path.length, field), field, [...path], 'state');
+  return stateDictAt(state, floatDtype, path, 'state');
+}
+
+/**
+ * {@link toFlaxStateDict} of the subtree at `path` of a tree whose errors are reported under `root`.
+ *
+ * @internal
+ */
+export function stateDictAt(state: unknown, floatDtype: FloatDtype | undefined, path: TreePath, root: string): StateDict {
+  const field = path[path.length - 1];
+  return convert(state, floatDtype, floatDtype ?? inferredFloatDtype(state, path.length, field), field, [...path], root);
 }
 
 function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: FloatDtype, field: PathEntry | undefined, path: PathEntry[], root: string): StateDict {
