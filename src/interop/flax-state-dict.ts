@@ -4,6 +4,7 @@ import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import type { PathEntry, TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { leafProblem } from '../tree/validate.js';
 import { type ElementArray, type ElementType, elementTypeOf, shapeSize } from './typed-bytes.js';
 
 /**
@@ -146,6 +147,8 @@ function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: Floa
   if (state === null || state === undefined) return null;
   if (typeof state === 'number' || typeof state === 'boolean') return scalarArray(state, field, floatDtype, path, root);
   if (isArrayLeaf(state)) {
+    const problem = leafProblem(state);
+    if (problem) throw new OptaxError(`cannot save ${problem}`, path, root);
     const data = leafData(state);
     return new StateDictArray(data instanceof Float32Array ? 'float32' : 'float64', [...leafShape(state)], data);
   }

@@ -88,7 +88,7 @@ async function syncDirectory(dir: string): Promise<void> {
  * const file = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'run.safetensors');
  * await saveCheckpoint(file, { params, state });
  * const back = await loadCheckpoint(file, { params, state: tx.init(params) });
- * console.log(back.state[0].count, back.state[0].mu.w); // 1 Float32Array(2) [ 0.05000000074505806, -0.10000000149011612 ]
+ * console.log(back.state[0].count, back.state[0].mu); // 1 { w: Float32Array(2) [ 0.05000000074505806, -0.10000000149011612 ] }
  * ```
  */
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint, options: ToSafetensorsOptions = {}): Promise<void> {

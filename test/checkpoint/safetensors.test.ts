@@ -129,7 +129,7 @@ test('a file without optax-ts metadata (written from Python) is read by tensor n
   ]);
   const back = fromSafetensors({ params: p, state: adamax(0.01).init(p) }, bytes);
   assert.equal(back.state[0].count, 4);
-  assert.deepEqual(back.state[0].mu.w, Float32Array.from([0.1, 0.2]));
+  assert.deepEqual(back.state[0].mu, { w: Float32Array.from([0.1, 0.2]) });
   // A missing or an extra tensor names it.
   assert.throws(() => fromSafetensors({ params: { w: p.w, v: p.w }, state: adamax(0.01).init(p) }, bytes), isOptaxError(/^checkpoint\.params\.v: the file has no tensor "params\.v"/));
   assert.throws(() => fromSafetensors({ params: p, state: [{ count: 0, mu: { w: p.w }, nu: null }, {}] } as never, bytes), isOptaxError(/no place for tensor\(s\) "state\.0\.nu\.w"/));
