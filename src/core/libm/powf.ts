@@ -26,19 +26,25 @@ import { hexFloat as h } from './hex-float.js';
  * that libm on millions of inputs (test/core/libm/powf.test.ts).
  */
 
-/** log2 table: 1/c and log2(c) for 16 subintervals of [OFF, 2 OFF]. */
-const INVC = [
-  '0x1.661ec79f8f3bep+0', '0x1.571ed4aaf883dp+0', '0x1.49539f0f010bp+0', '0x1.3c995b0b80385p+0',
-  '0x1.30d190c8864a5p+0', '0x1.25e227b0b8eap+0', '0x1.1bb4a4a1a343fp+0', '0x1.12358f08ae5bap+0',
-  '0x1.0953f419900a7p+0', '0x1p+0', '0x1.e608cfd9a47acp-1', '0x1.ca4b31f026aap-1',
-  '0x1.b2036576afce6p-1', '0x1.9c2d163a1aa2dp-1', '0x1.886e6037841edp-1', '0x1.767dcf5534862p-1',
-].map(h);
-const LOGC = [
-  '-0x1.efec65b963019p-2', '-0x1.b0b6832d4fca4p-2', '-0x1.7418b0a1fb77bp-2', '-0x1.39de91a6dcf7bp-2',
-  '-0x1.01d9bf3f2b631p-2', '-0x1.97c1d1b3b7afp-3', '-0x1.2f9e393af3c9fp-3', '-0x1.960cbbf788d5cp-4',
-  '-0x1.a6f9db6475fcep-5', '0x0p+0', '0x1.338ca9f24f53dp-4', '0x1.476a9543891bap-3',
-  '0x1.e840b4ac4e4d2p-3', '0x1.40645f0c6651cp-2', '0x1.88e9c2c1b9ff8p-2', '0x1.ce0a44eb17bccp-2',
-].map(h);
+/** log2 table: [1/c, log2(c)] for 16 subintervals of [OFF, 2 OFF] (e_powf_log2_data.c). */
+const LOG2_TABLE = [
+  ['0x1.661ec79f8f3bep+0', '-0x1.efec65b963019p-2'],
+  ['0x1.571ed4aaf883dp+0', '-0x1.b0b6832d4fca4p-2'],
+  ['0x1.49539f0f010bp+0', '-0x1.7418b0a1fb77bp-2'],
+  ['0x1.3c995b0b80385p+0', '-0x1.39de91a6dcf7bp-2'],
+  ['0x1.30d190c8864a5p+0', '-0x1.01d9bf3f2b631p-2'],
+  ['0x1.25e227b0b8eap+0', '-0x1.97c1d1b3b7afp-3'],
+  ['0x1.1bb4a4a1a343fp+0', '-0x1.2f9e393af3c9fp-3'],
+  ['0x1.12358f08ae5bap+0', '-0x1.960cbbf788d5cp-4'],
+  ['0x1.0953f419900a7p+0', '-0x1.a6f9db6475fcep-5'],
+  ['0x1p+0', '0x0p+0'],
+  ['0x1.e608cfd9a47acp-1', '0x1.338ca9f24f53dp-4'],
+  ['0x1.ca4b31f026aap-1', '0x1.476a9543891bap-3'],
+  ['0x1.b2036576afce6p-1', '0x1.e840b4ac4e4d2p-3'],
+  ['0x1.9c2d163a1aa2dp-1', '0x1.40645f0c6651cp-2'],
+  ['0x1.886e6037841edp-1', '0x1.88e9c2c1b9ff8p-2'],
+  ['0x1.767dcf5534862p-1', '0x1.ce0a44eb17bccp-2'],
+].map(([invc, logc]) => ({ invc: h(invc), logc: h(logc) }));
 /** log1p(r)/ln2 ~ A0 r^5 + A1 r^4 + A2 r^3 + A3 r^2 + A4 r. */
 const [A0, A1, A2, A3, A4] = ['0x1.27616c9496e0bp-2', '-0x1.71969a075c67ap-2', '0x1.ec70a6ca7baddp-2', '-0x1.7154748bef6c8p-1', '0x1.71547652ab82bp+0'].map(h);
 const OFF = 0x3f330000;
@@ -76,8 +82,9 @@ function log2Inline(ix: number): number {
   const iz = (ix - top) >>> 0;
   const k = (top | 0) >> 23; // arithmetic shift
   const z = asfloat(iz);
-  const r = fma64(z, INVC[i], -1);
-  const y0 = LOGC[i] + k;
+  const { invc, logc } = LOG2_TABLE[i];
+  const r = fma64(z, invc, -1);
+  const y0 = logc + k;
   const r2 = r * r;
   const y = fma64(A0, r, A1);
   const p = fma64(A2, r, A3);
