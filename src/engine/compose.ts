@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../kernel/expr.js';
 import { applyKernel } from '../transforms/apply-updates.js';
 import { rewrite } from '../transforms/xla-rewrites.js';
+import { preScaleOf } from '../transforms/traced.js';
 import type { FusedOutput, FusedProgram } from './program.js';
 
 /**
@@ -39,7 +40,19 @@ export function scalarName(index: number, name: string): string {
  * state leaf to its stage's stream. `traced`: the stages run as one compiled computation in optax
  * (inside `applyIfFinite`), whose numerics differ (see transforms/traced.ts).
  */
-export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean } = {}): FusedProgram {
+/**
+ * MultiSteps' passes: `emit` runs the inner stages and resets the accumulator (`acc = 0 * acc'`);
+ * `accumulate` stores `acc'` and applies `p + 0 * y`, y being the inner update before its final
+ * scalar factor when the inner runs traced (XLA folds MultiSteps' 0 into that factor), else the
+ * inner update; it stores no inner state.
+ */
+export interface AccumulatorPass {
+  /** The accumulator stage's index (its update is the new accumulator, its state stream `acc`). */
+  readonly stage: number;
+  readonly pass: 'emit' | 'accumulate';
+}
+
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass } = {}): FusedProgram {
   let u: Expr = ex.updates;
   let stateOutputs: FusedOutput[] = [];
   for (const stage of stages) {
@@ -66,6 +79,18 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     const [tracedUpdates, ...tracedStates] = rewrite([u, ...stateOutputs.map((o) => o.expr)], false);
     u = tracedUpdates;
     stateOutputs = stateOutputs.map((o, k) => ({ stream: o.stream, expr: tracedStates[k] }));
+  }
+  const acc = options.accumulator;
+  if (acc) {
+    const stream = stateStreamName(acc.stage, 'acc');
+    const zero = ex.scalar(scalarName(acc.stage, 'zero'));
+    const next = stateOutputs.find((o) => o.stream === stream)!.expr;
+    if (acc.pass === 'emit') {
+      stateOutputs = stateOutputs.map((o) => (o.stream === stream ? { stream, expr: ex.mul(zero, next) } : o));
+    } else {
+      u = ex.mul(zero, (options.traced && preScaleOf(u)) || u);
+      stateOutputs = [{ stream, expr: next }];
+    }
   }
   const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
   const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];

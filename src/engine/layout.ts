@@ -66,6 +66,7 @@ export function kernelScalars(stage: Stage): string[] {
   const names: string[] = [];
   const roots = [stage.kernel.updates, ...stage.stateLeaves.map((k) => stage.kernel.state[k])];
   for (const e of topologicalOrder(roots)) if (e.kind === 'scalar' && !names.includes(e.name)) names.push(e.name);
+  for (const name of stage.extraScalars ?? []) if (!names.includes(name)) names.push(name);
   return names;
 }
 

@@ -72,6 +72,15 @@ function rebuildState(tx: GradientTransformation<any>, states: Map<string, unkno
   return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
 }
 
+/**
+ * `y` when a traced computation ends with `u = s * y` for a per-step scalar `s` (adamax's `-lr`):
+ * XLA folds a following multiplication by another scalar (MultiSteps' `emit`) into `s`. @internal
+ */
+export function preScaleOf(root: Expr): Expr | undefined {
+  if (root.kind !== 'binary' || root.op !== 'mul') return undefined;
+  return root.a.kind === 'scalar' ? root.b : root.b.kind === 'scalar' ? root.a : undefined;
+}
+
 /** Options of {@link tracedUpdate}. */
 export interface TracedOptions {
   /**
@@ -124,7 +133,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   });
   const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
   const root = rewritten[0];
-  const scaled = root.kind === 'binary' && root.op === 'mul' ? (root.a.kind === 'scalar' ? root.b : root.b.kind === 'scalar' ? root.a : undefined) : undefined;
+  const scaled = preScaleOf(root);
   // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
   // outputs are the stages' new state leaves, then the pre-scale value.
   const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
