@@ -5,7 +5,7 @@ import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
-import { composeProgram, stateStreamName } from './compose.js';
+import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
@@ -20,6 +20,7 @@ import { threadPlatform } from './thread-platform.js';
 import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
+import { readOptions } from '../core/options.js';
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
@@ -109,6 +110,7 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * ```
  */
 export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
+  options = readOptions('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true });
   checkOptions(options);
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError('compile: tx is not a gradient transformation');
   const table = leafTable(params);
@@ -121,7 +123,8 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
   }
   const stages = analysis.fusable ? analysis.stages : [];
-  const layout = planLayout(table, stages);
+  // MultiSteps' silent update depends on each leaf's shape: such leaves get groups of their own.
+  const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(options, table) : 1;
   const memory = createMemory(layout.bytes, threads > 1);
@@ -193,7 +196,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
 
 /** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
 function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory): LeafSum {
-  if (backend === 'wasm' && stages[0]?.source.kind === 'globalNorm') {
+  if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
     try {
       return wasmLeafSums(gradViews, memory);
     } catch {
@@ -267,9 +270,10 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   const groups = layout.groups;
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
   const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
-  const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => stages[k]), {
+  const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' ? st.source.def.constantScalars : undefined }));
+  const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
     traced,
-    accumulator: pass && { stage: accumulator!, pass },
+    accumulator: pass && { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass },
   })));
   const slots = passes.map((programs) => programs.map((p, g) => programSlots(p, groups[g], stages, layout)));
   const input = { memory, layout, groups, passes, slots, scalars };

@@ -22,6 +22,8 @@ export interface ComposableStage {
   readonly kernel: Kernel;
   /** Its per-element state leaves (each gets a stream). */
   readonly stateLeaves: readonly string[];
+  /** Its scalars that optax holds as Python numbers (constants of a traced computation). */
+  readonly constantScalars?: readonly string[];
 }
 
 /** The stream holding state leaf `name` of stage `index`. */
@@ -50,6 +52,20 @@ export interface AccumulatorPass {
   /** The accumulator stage's index (its update is the new accumulator, its state stream `acc`). */
   readonly stage: number;
   readonly pass: 'emit' | 'accumulate';
+  /**
+   * The group's leaves, as XLA's simplifier treats `emit * u` on them (transforms/multi-steps.ts,
+   * silentUpdates): `rank0` gives +0; `single` (one element) `+0 * u`; `many` `+0 * y` where the
+   * traced update ends with a constant factor `u = c * y`, else `+0 * u`.
+   */
+  readonly leaves: MultiStepsLeafClass;
+}
+
+/** See {@link AccumulatorPass.leaves}. */
+export type MultiStepsLeafClass = 'rank0' | 'single' | 'many';
+
+/** The class of a leaf of `shape` with `length` elements. */
+export function multiStepsLeafClass(shape: readonly number[], length: number): MultiStepsLeafClass {
+  return shape.length === 0 ? 'rank0' : length === 1 ? 'single' : 'many';
 }
 
 export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass } = {}): FusedProgram {
@@ -88,7 +104,9 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     if (acc.pass === 'emit') {
       stateOutputs = stateOutputs.map((o) => (o.stream === stream ? { stream, expr: ex.mul(zero, next) } : o));
     } else {
-      u = ex.mul(zero, (options.traced && preScaleOf(u)) || u);
+      const constants = new Set(stages.flatMap((st) => (st.constantScalars ?? []).map((name) => scalarName(st.index, name))));
+      const scaled = options.traced && acc.leaves === 'many' ? preScaleOf(u, (name) => constants.has(name)) : undefined;
+      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, scaled ?? u);
       stateOutputs = [{ stream, expr: next }];
     }
   }

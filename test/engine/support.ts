@@ -86,6 +86,7 @@ export type Skeleton = { leaf: { dtype: Dt; shape: number[]; shaped: boolean } }
 const leafSkeleton: fc.Arbitrary<Skeleton> = fc.record({
   dtype: fc.constantFrom<Dt>('float32', 'float64'),
   shape: fc.oneof(
+    fc.constant<number[]>([]), // rank 0 (a ShapedArray; a plain typed array of one element otherwise)
     fc.tuple(fc.oneof(fc.constantFrom(0, 1, 3, 17), fc.integer({ min: 0, max: 70 }))).map((s) => [...s]),
     fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 7 })).map((s) => [...s]),
   ),
