@@ -1,5 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
+import { MASK64, asdouble, asuint64 } from './bits.js';
 
 /**
  * `pow` (float64) as XLA:CPU computes it on x86-64 Linux: glibc's routine in the variant its ifunc
@@ -223,11 +224,7 @@ const EXP_TABLE = [
   0x3c77893b4d91cd9dn, 0x3fefe7c1819e90d8n, 0x3c5305c14160cc89n, 0x3feff3c22b8f71f1n,
 ];
 
-const MASK64 = (1n << 64n) - 1n;
 const SIGN_BIAS = 0x800n << 7n;
-const view = new DataView(new ArrayBuffer(8));
-function asuint64(x: number): bigint { view.setFloat64(0, x); return view.getBigUint64(0); }
-function asdouble(u: bigint): number { view.setBigUint64(0, u & MASK64); return view.getFloat64(0); }
 /** The top 12 bits (sign and exponent) of a double's bits. */
 function top12(ix: bigint): number { return Number(ix >> 52n); }
 

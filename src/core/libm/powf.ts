@@ -1,5 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
+import { MASK64, asdouble, asfloat, asuint, asuint64 } from './bits.js';
 
 /**
  * `powf` as XLA:CPU computes a float32 power on x86-64 Linux: glibc's routine, in the variant its
@@ -64,15 +65,6 @@ const EXP2_TABLE = [
 const [C0, C1, C2] = ['0x1.c6af84b912394p-5', '0x1.ebfce50fac4f3p-3', '0x1.62e42ff0c52d6p-1'].map(h);
 const SHIFT = h('0x1.8p+47');
 const SIGN_BIAS = 1n << 16n;
-const MASK64 = (1n << 64n) - 1n;
-
-const f32 = new DataView(new ArrayBuffer(4));
-const f64 = new DataView(new ArrayBuffer(8));
-
-function asuint(x: number): number { f32.setFloat32(0, x); return f32.getUint32(0); }
-function asfloat(u: number): number { f32.setUint32(0, u >>> 0); return f32.getFloat32(0); }
-function asuint64(x: number): bigint { f64.setFloat64(0, x); return f64.getBigUint64(0); }
-function asdouble(u: bigint): number { f64.setBigUint64(0, u & MASK64); return f64.getFloat64(0); }
 
 /** log2(x) for the float32 bits `ix` (normal, or a subnormal already normalized), in double. */
 function log2Inline(ix: number): number {
