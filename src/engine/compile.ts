@@ -15,6 +15,7 @@ import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalar
 import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
 import { detach } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
+import { type ValidatedOptions, validateCompileOptions } from './compile-options.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import { threadPlatform } from './thread-platform.js';
 import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
@@ -26,9 +27,10 @@ export interface CompileOptions {
   /**
    * Threads a step may run on, the calling thread included. Default: the logical processors of the
    * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers), at most
-   * 8 (memory bandwidth is saturated by then). `1` starts no worker. Fewer are used when the
-   * parameters are few (each thread gets at least `minElementsPerThread` elements), when memory
-   * cannot be shared (a page that is not cross-origin isolated), and on the `interpreter` backend.
+   * 8 (memory bandwidth is saturated by then). `1` starts no worker. At most 64 (`MAX_THREADS`; more
+   * is an OptaxError, thrown before any worker starts). Fewer are used when the parameters are few
+   * (each thread gets at least `minElementsPerThread` elements), when memory cannot be shared (a page
+   * that is not cross-origin isolated), and on the `interpreter` backend.
    */
   threads?: number;
   /**
@@ -70,7 +72,8 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  *
  * @param tx - the optimizer, e.g. `adamax(1e-3)`.
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
- * @param options - `threads`, `backend`, `minElementsPerThread`; see {@link CompileOptions}.
+ * @param options - `threads`, `backend`, `minElementsPerThread`; see {@link CompileOptions}. Validated
+ *   first (types, ranges, unknown keys: an OptaxError naming the option).
  *
  * @example
  * ```ts
@@ -82,8 +85,8 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * stepper.dispose();
  * ```
  */
-export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
-  checkOptions(options);
+export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options?: CompileOptions): Stepper<P, S> {
+  const opts = validateCompileOptions(options);
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError('compile: tx is not a gradient transformation');
   const table = leafTable(params);
   const initial = tx.init(params);
@@ -93,8 +96,8 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     : analyze(tx as GradientTransformation<unknown>, table, params, initial);
   const stages = analysis.fusable ? analysis.stages : [];
   const layout = planLayout(table, stages);
-  const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
-  const threads = backend && backend !== 'interpreter' ? chooseThreads(options, table) : 1;
+  const backend = analysis.fusable ? opts.backend : undefined;
+  const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
   const memory = createMemory(layout.bytes, threads > 1);
 
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
@@ -202,22 +205,13 @@ function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly
   return () => allArraysFinite(gradViews);
 }
 
-function checkOptions(options: CompileOptions): void {
-  const { threads, backend, minElementsPerThread } = options;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new OptaxError(`compile: threads must be an integer >= 1, got ${threads}`);
-  if (backend !== undefined && !['auto', 'wasm', 'js', 'interpreter'].includes(backend)) {
-    throw new OptaxError(`compile: backend must be 'auto', 'wasm', 'js' or 'interpreter', got ${String(backend)}`);
-  }
-  if (minElementsPerThread !== undefined && (!Number.isInteger(minElementsPerThread) || minElementsPerThread < 1)) {
-    throw new OptaxError(`compile: minElementsPerThread must be an integer >= 1, got ${minElementsPerThread}`);
-  }
-}
-
 /** Threads for a step: as requested (or the machine's), limited by the work and the platform. */
-function chooseThreads(options: CompileOptions, table: LeafTable): number {
+function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
   const platform = threadPlatform();
   if (!platform || !sharedBuffersAvailable()) return 1;
-  const requested = options.threads ?? Math.min(DEFAULT_MAX_THREADS, Math.max(1, platform.parallelism()));
+  // A platform's count is only a hint (a registered platform may return anything).
+  const cores = platform.parallelism();
+  const requested = options.threads ?? (Number.isInteger(cores) && cores >= 1 ? Math.min(DEFAULT_MAX_THREADS, cores) : 1);
   let elements = 0;
   for (const l of table.leaves) elements += l.length;
   const worth = Math.floor(elements / (options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD));

@@ -1,0 +1,64 @@
+import { OptaxError } from '../core/errors.js';
+import { describe } from '../tree/structure.js';
+import type { CompileOptions } from './compile.js';
+import type { KernelBackend } from './executor.js';
+
+/**
+ * Validation of {@link compile}'s options, before anything is allocated or any worker starts: every
+ * option's type and range, and no unknown key (a misspelt `thread: 4` would otherwise be ignored).
+ * Only the object's own properties are read, each exactly once (an inherited `threads`, e.g. from a
+ * polluted `Object.prototype`, or a getter returning a new value at each read, cannot slip past the
+ * checks).
+ */
+
+/**
+ * The most threads a stepper may be compiled for (the calling thread included): memory bandwidth is
+ * saturated long before, and each worker costs its own engine instance (megabytes). A fixed bound,
+ * not the machine's core count, so that options valid on one machine are valid on every other.
+ */
+export const MAX_THREADS = 64;
+
+/** The options as compile() uses them: validated, own values only. */
+export interface ValidatedOptions {
+  readonly threads: number | undefined;
+  readonly backend: 'auto' | KernelBackend;
+  readonly minElementsPerThread: number | undefined;
+}
+
+const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
+const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread'];
+
+/** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
+export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
+  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined };
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new OptaxError(`compile: options must be an object (or omitted), got ${describe(options)}`);
+  }
+  const own = Object.keys(options);
+  const unknown = own.filter((k) => !KNOWN.includes(k));
+  if (unknown.length) {
+    const listed = unknown.slice(0, 5).map(shown).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    throw new OptaxError(`compile: unknown option(s) ${listed}; the options are ${KNOWN.join(', ')}`);
+  }
+  const read = (key: string): unknown => (Object.hasOwn(options, key) ? (options as Record<string, unknown>)[key] : undefined);
+  const threads = read('threads');
+  if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
+    throw new OptaxError(`compile: threads must be an integer from 1 to ${MAX_THREADS}, got ${shown(threads)}`);
+  }
+  const backend = read('backend');
+  if (backend !== undefined && (typeof backend !== 'string' || !BACKENDS.includes(backend))) {
+    throw new OptaxError(`compile: backend must be 'auto', 'wasm', 'js' or 'interpreter', got ${shown(backend)}`);
+  }
+  const minElementsPerThread = read('minElementsPerThread');
+  if (minElementsPerThread !== undefined && (typeof minElementsPerThread !== 'number' || !Number.isSafeInteger(minElementsPerThread) || minElementsPerThread < 1)) {
+    throw new OptaxError(`compile: minElementsPerThread must be an integer >= 1, got ${shown(minElementsPerThread)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread };
+}
+
+/** A rejected option value as the message shows it. */
+function shown(x: unknown): string {
+  if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') return `${String(x)}${typeof x === 'bigint' ? 'n' : ''}`;
+  if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
+  return describe(x);
+}
