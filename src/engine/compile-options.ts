@@ -23,14 +23,15 @@ export interface ValidatedOptions {
   readonly threads: number | undefined;
   readonly backend: 'auto' | KernelBackend;
   readonly minElementsPerThread: number | undefined;
+  readonly fallback: 'reference' | 'error';
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
-const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread'];
+const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread', 'fallback'];
 
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
-  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined };
+  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined, fallback: 'reference' };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new OptaxError(`compile: options must be an object (or omitted), got ${describe(options)}`);
   }
@@ -53,7 +54,11 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (minElementsPerThread !== undefined && (typeof minElementsPerThread !== 'number' || !Number.isSafeInteger(minElementsPerThread) || minElementsPerThread < 1)) {
     throw new OptaxError(`compile: minElementsPerThread must be an integer >= 1, got ${shown(minElementsPerThread)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread };
+  const fallback = read('fallback');
+  if (fallback !== undefined && fallback !== 'reference' && fallback !== 'error') {
+    throw new OptaxError(`compile: fallback must be 'reference' or 'error', got ${shown(fallback)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference' };
 }
 
 /** A rejected option value as the message shows it. */

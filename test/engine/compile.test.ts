@@ -161,7 +161,7 @@ test('options are validated (types, ranges, unknown keys, own properties read on
       [{ minElementsPerThread: '1' }, /minElementsPerThread must be/],
       [{ backend: 'WASM' }, /backend must be 'auto', 'wasm', 'js' or 'interpreter', got "WASM"/],
       [{ backend: null }, /backend must be .* got null/],
-      [{ thread: 4 }, /^OptaxError: compile: unknown option\(s\) "thread"; the options are threads, backend, minElementsPerThread$/],
+      [{ thread: 4 }, /^OptaxError: compile: unknown option\(s\) "thread"; the options are threads, backend, minElementsPerThread, fallback$/],
       [{ ['\u001b[2J' + 'x'.repeat(100)]: 1 }, /unknown option\(s\) "\\u001b\[2Jx+\.\.\."/],
       [null, /^OptaxError: compile: options must be an object \(or omitted\), got null$/],
       [[], /options must be an object/],
