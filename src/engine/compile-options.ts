@@ -1,14 +1,13 @@
 import { OptaxError } from '../core/errors.js';
+import { readOptions } from '../core/options.js';
 import { describe } from '../tree/structure.js';
 import type { CompileOptions } from './compile.js';
 import type { KernelBackend } from './executor.js';
 
 /**
- * Validation of {@link compile}'s options, before anything is allocated or any worker starts: every
- * option's type and range, and no unknown key (a misspelt `thread: 4` would otherwise be ignored).
- * Only the object's own properties are read, each exactly once (an inherited `threads`, e.g. from a
- * polluted `Object.prototype`, or a getter returning a new value at each read, cannot slip past the
- * checks).
+ * Validation of {@link compile}'s options, before anything is allocated or any worker starts: the
+ * object itself as every options object is checked (`readOptions`: plain, own known keys, no
+ * getters), then every option's type and range.
  */
 
 /**
@@ -27,21 +26,12 @@ export interface ValidatedOptions {
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
-const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread', 'fallback'];
 
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
-  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined, fallback: 'reference' };
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new OptaxError(`compile: options must be an object (or omitted), got ${describe(options)}`);
-  }
-  const own = Object.keys(options);
-  const unknown = own.filter((k) => !KNOWN.includes(k));
-  if (unknown.length) {
-    const listed = unknown.slice(0, 5).map(shown).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
-    throw new OptaxError(`compile: unknown option(s) ${listed}; the options are ${KNOWN.join(', ')}`);
-  }
-  const read = (key: string): unknown => (Object.hasOwn(options, key) ? (options as Record<string, unknown>)[key] : undefined);
+  // A plain object of known own keys holding plain values (core/options.ts), then each one's range.
+  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true });
+  const read = (key: keyof CompileOptions): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   const threads = read('threads');
   if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw new OptaxError(`compile: threads must be an integer from 1 to ${MAX_THREADS}, got ${shown(threads)}`);
