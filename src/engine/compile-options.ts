@@ -24,14 +24,15 @@ export interface ValidatedOptions {
   readonly backend: 'auto' | KernelBackend;
   readonly minElementsPerThread: number | undefined;
   readonly fallback: 'reference' | 'error';
+  readonly workerTimeout: number | undefined;
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
-const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread', 'fallback'];
+const KNOWN: readonly string[] = ['threads', 'backend', 'minElementsPerThread', 'fallback', 'workerTimeout'];
 
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
-  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined, fallback: 'reference' };
+  if (options === undefined) return { threads: undefined, backend: 'auto', minElementsPerThread: undefined, fallback: 'reference', workerTimeout: undefined };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new OptaxError(`compile: options must be an object (or omitted), got ${describe(options)}`);
   }
@@ -58,7 +59,11 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (fallback !== undefined && fallback !== 'reference' && fallback !== 'error') {
     throw new OptaxError(`compile: fallback must be 'reference' or 'error', got ${shown(fallback)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference' };
+  const workerTimeout = read('workerTimeout');
+  if (workerTimeout !== undefined && (typeof workerTimeout !== 'number' || !Number.isInteger(workerTimeout) || workerTimeout < 1 || workerTimeout > 2 ** 31 - 1)) {
+    throw new OptaxError(`compile: workerTimeout must be an integer number of milliseconds from 1 to 2^31 - 1, got ${shown(workerTimeout)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout };
 }
 
 /** A rejected option value as the message shows it. */
