@@ -23,6 +23,7 @@ export interface ValidatedOptions {
   readonly backend: 'auto' | KernelBackend;
   readonly minElementsPerThread: number | undefined;
   readonly fallback: 'reference' | 'error';
+  readonly workerTimeout: number | undefined;
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
@@ -30,7 +31,7 @@ const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
   // A plain object of known own keys holding plain values (core/options.ts), then each one's range.
-  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true });
+  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true });
   const read = (key: keyof CompileOptions): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   const threads = read('threads');
   if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
@@ -48,7 +49,11 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (fallback !== undefined && fallback !== 'reference' && fallback !== 'error') {
     throw new OptaxError(`compile: fallback must be 'reference' or 'error', got ${shown(fallback)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference' };
+  const workerTimeout = read('workerTimeout');
+  if (workerTimeout !== undefined && (typeof workerTimeout !== 'number' || !Number.isInteger(workerTimeout) || workerTimeout < 1 || workerTimeout > 2 ** 31 - 1)) {
+    throw new OptaxError(`compile: workerTimeout must be an integer number of milliseconds from 1 to 2^31 - 1, got ${shown(workerTimeout)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout };
 }
 
 /** A rejected option value as the message shows it. */

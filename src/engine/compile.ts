@@ -13,7 +13,7 @@ import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
 import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
 import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
-import { detach } from './opaque-state.js';
+import { copyArrays } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { type ValidatedOptions, validateCompileOptions } from './compile-options.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
@@ -53,6 +53,13 @@ export interface CompileOptions {
    *   hyperparameter that became an array) throws before anything changes.
    */
   fallback?: 'reference' | 'error';
+  /**
+   * Milliseconds a threaded step waits for a worker thread that makes no progress before it declares
+   * it hung (default 10000; an integer from 1 to 2^31 - 1). The step then fails and the stepper is
+   * broken (see {@link Stepper.step}). A worker that throws or exits is noticed at once, whatever
+   * this is.
+   */
+  workerTimeout?: number;
 }
 
 const DEFAULT_MAX_THREADS = 8;
@@ -130,7 +137,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, table, layout, memory, gradViews, backend, threads) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, table, layout, memory, gradViews, backend, threads, opts.workerTimeout) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -143,8 +150,8 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     fused,
     referenceReason: analysis.fusable ? undefined : analysis.reason,
     strict: opts.fallback === 'error',
-    // On the reference path the state is kept as `update` returns it, minus any alias of the caller's arrays.
-    referenceState: fused ? undefined : detach(initial, new Set(userLeaves)),
+    // On the reference path the state is kept as `update` returns it, its arrays the stepper's own.
+    referenceState: fused ? undefined : copyArrays(initial),
   });
   try {
     if (fused) stepper.setState(initial);
@@ -156,7 +163,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -167,7 +174,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard?.traced ?? false);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard?.traced ?? false, workerTimeout);
   return {
     stages,
     root,
@@ -247,7 +254,7 @@ function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, workerTimeout: number | undefined): Executor {
   const groups = layout.groups;
   const programs: FusedProgram[] = groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => stages[k]), { traced }));
   const input = { memory, layout, groups, programs, slots: programs.map((p, g) => programSlots(p, groups[g], stages, layout)), scalars };
@@ -255,7 +262,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (requested === 'wasm' || requested === 'auto') {
     try {
       const { kernels, source } = wasmKernels(programs, groups, input.slots.map((slots) => scalarOffsets(layout, slots)), memory);
-      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
+      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform(), workerTimeout);
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }
@@ -263,7 +270,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (codeGenerationAllowed()) {
     const sources = programs.map((p, g) => jsKernelSource(p, undefined, scalarOffsets(layout, input.slots[g])));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
-    return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
+    return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform(), workerTimeout);
   }
   if (requested === 'js') throw new OptaxError("compile: backend 'js' needs run-time code generation (new Function), which this environment forbids; use 'interpreter'");
   return new InterpreterExecutor(input);
