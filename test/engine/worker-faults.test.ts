@@ -119,11 +119,11 @@ test('a worker that exits part-way (process.exit): noticed at once, not at the s
 });
 
 test('a worker that hangs part-way: the step fails after workerTimeout, and the hung worker is stopped', () => {
-  runFault('hang', 'for (;;) {}', { workerTimeout: 400, maxMs: 5_000 });
+  runFault('hang', 'for (;;) {}', { workerTimeout: 2_000, maxMs: 10_000 });
 });
 
 test('a worker terminated from outside between steps: the next step fails within workerTimeout', () => {
-  runFault('terminated', '', { workerTimeout: 400, maxMs: 5_000, kill: (handles) => handles.forEach((h) => h.terminate()) });
+  runFault('terminated', '', { workerTimeout: 2_000, maxMs: 10_000, kill: (handles) => handles.forEach((h) => h.terminate()) });
 });
 
 test('a stepper whose workers all finished is not broken by the fault machinery (many steps, 2 threads)', () => {
