@@ -39,10 +39,10 @@ export function scalarOffsets(layout: Layout, slots: readonly number[]): number[
 
 /**
  * Splits every group's call into `threads` shares of whole cache lines; returns each thread's calls
- * (thread 0 is the main thread).
+ * (thread 0 is the main thread). Group g's kernel is `kernelOffset + g`.
  */
-export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number): CallSpec[][] {
-  return shareRanges(groups, threads).map((ranges) => ranges.map(({ group, lo, hi }) => ({ kernel: group, n: hi - lo, pointers: programPointers(programs[group], groups[group], lo) })));
+export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number, kernelOffset = 0): CallSpec[][] {
+  return shareRanges(groups, threads).map((ranges) => ranges.map(({ group, lo, hi }) => ({ kernel: kernelOffset + group, n: hi - lo, pointers: programPointers(programs[group], groups[group], lo) })));
 }
 
 /** Each thread's element ranges `[lo, hi)` of each group (whole cache lines; empty ones left out). */
