@@ -6,6 +6,7 @@ import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
 import { treeLeaves, treeMap } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * Bit-exactness notes, measured against optax 0.2.8 eager on XLA CPU (the vectors
@@ -141,7 +142,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
     kernel: clipByGlobalNormKernel,
     scalars: (norm, dtype) => clipByGlobalNormScalars(norm, maxNorm, dtype),
   };
-  return {
+  return recordCall({
     name: 'clip_by_global_norm',
     reduction,
     init: (_params: Params): EmptyState => ({}),
@@ -155,5 +156,5 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       }, [updates], { root: 'grads' });
       return [clipped, state];
     },
-  };
+  }, 'clip_by_global_norm', [maxNorm]);
 }

@@ -7,6 +7,7 @@ import { treeLeaves } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type InjectableSignature, injectableSignature, isNumericHyperparam } from './injectable.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -162,7 +163,7 @@ export function injectHyperparams<S = unknown>(
     };
     const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';
 
-    return {
+    return recordCall({
       name: 'inject_hyperparams',
       init(params: Params): InjectHyperparamsState<S> {
         const dtype = dtypeFor(params, null);
@@ -186,7 +187,7 @@ export function injectHyperparams<S = unknown>(
         const [newUpdates, inner_state] = innerWith(hyperparams).update(updates, state.inner_state, params, extraArgs);
         return [newUpdates, { count: safeIncrement(state.count), hyperparams, hyperparams_states, inner_state }];
       },
-    };
+    }, 'inject_hyperparams', [sig, options, bound]);
   };
 }
 

@@ -9,6 +9,7 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { tracedUpdate } from './traced.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */
 export interface MultiStepsState<S = unknown> {
@@ -229,5 +230,5 @@ function checkState(state: unknown): asserts state is MultiStepsState {
  * ```
  */
 export function multiSteps<S>(opt: GradientTransformation<S>, options: MultiStepsOptions): GradientTransformation<MultiStepsState<S>> {
-  return new MultiSteps(opt, options).gradientTransformation();
+  return recordCall(new MultiSteps(opt, options).gradientTransformation(), 'MultiSteps', [opt, options]);
 }

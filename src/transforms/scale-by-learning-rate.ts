@@ -3,6 +3,7 @@ import type { ScalarOrSchedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { scale } from './scale.js';
 import { scaleBySchedule } from './scale-by-schedule.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -35,13 +36,13 @@ function checkLearningRate(value: number): string | undefined {
 export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: ScaleByLearningRateOptions = {}): GradientTransformation<any> {
   const m = (options.flipSign ?? true) ? -1 : 1;
   if (typeof learningRate === 'function') {
-    return scaleBySchedule((count) => m * learningRate(count), {
+    return recordCall(scaleBySchedule((count) => m * learningRate(count), {
       name: 'scale_by_learning_rate',
       check: (v) => checkLearningRate(m * v),
-    });
+    }), 'scale_by_learning_rate', [learningRate, options]);
   }
   if (typeof learningRate !== 'number') throw new OptaxError(`scale_by_learning_rate: learning rate must be a number or a schedule, got ${typeof learningRate}`);
   const problem = checkLearningRate(learningRate);
   if (problem) throw new OptaxError(`scale_by_learning_rate: ${problem}`);
-  return scale(m * learningRate);
+  return recordCall(scale(m * learningRate), 'scale_by_learning_rate', [learningRate, options]);
 }

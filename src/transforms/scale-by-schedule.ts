@@ -6,6 +6,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { type CountState, checkCount } from './count.js';
 import { scaleKernel } from './scale.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
 export interface ScaleByScheduleState {
@@ -43,7 +44,7 @@ export interface ScaleByScheduleOptions {
 export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOptions = {}): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
   const name = options.name ?? 'scale_by_schedule';
-  return elementwise<CountState, ScaleByScheduleState>({
+  return recordCall(elementwise<CountState, ScaleByScheduleState>({
     name,
     kernel: scaleKernel,
     stateLeaves: [],
@@ -57,5 +58,5 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
       if (problem) throw new OptaxError(`${name}: ${problem}`);
       return { step_size: roundTo(dtype, value) };
     },
-  });
+  }), 'scale_by_schedule', [schedule, options]);
 }
