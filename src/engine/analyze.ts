@@ -10,6 +10,7 @@ import { isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
+import { hasOwn } from '../tree/node.js';
 
 /**
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
@@ -124,7 +125,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     }
     if (t.elementwise) return { kind: 'stage', stage: addElementwise(t, s, level) };
     if (t.combinator?.kind === 'masked') {
-      if (!isDictNode(s) || !('inner_state' in s)) throw new NotFusable('masked: unexpected state layout');
+      if (!isDictNode(s) || !hasOwn(s, 'inner_state')) throw new NotFusable('masked: unexpected state layout');
       const inner = withMask(t.combinator.mask as Mask, level, params);
       return { kind: 'masked', inner: visit(t.combinator.inner, s.inner_state, inner) };
     }
@@ -188,7 +189,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const groups = known.map((k, i) => {
       const inner = s.inner_states as Record<string, unknown>;
       const ms = inner[k];
-      if (!isDictNode(ms) || !('inner_state' in ms)) throw new NotFusable('partition: unexpected state layout');
+      if (!isDictNode(ms) || !hasOwn(ms, 'inner_state')) throw new NotFusable('partition: unexpected state layout');
       const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
       return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
     });

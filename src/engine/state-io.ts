@@ -7,6 +7,7 @@ import type { Guard, Stage, StateNode } from './analyze.js';
 import type { LeafTable } from './leaves.js';
 import { type LeafCopy, matchTree } from './tree-io.js';
 import { splitState } from '../kernel/elementwise.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /**
  * optax's state layout over the arena. Reading builds the state exactly as `tx.init` / `tx.update`
@@ -72,12 +73,12 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
         n.parts.forEach((p, i) => visit(p, (s as unknown[])[i], [...path, i]));
         return;
       case 'masked':
-        if (!isDictNode(s) || !('inner_state' in s) || Object.keys(s).length !== 1) fail(path, '{inner_state} (masked)', s);
+        if (!isDictNode(s) || !hasExactKeys(s, ['inner_state'])) fail(path, '{inner_state} (masked)', s);
         visit(n.inner, (s as Record<string, unknown>).inner_state, [...path, 'inner_state']);
         return;
       case 'partition': {
         const inner = isDictNode(s) ? s.inner_states : undefined;
-        if (!isDictNode(inner) || Object.keys(inner).length !== n.labels.length || !n.labels.every((l) => l in inner)) {
+        if (!isDictNode(inner) || !hasExactKeys(s as Record<string, unknown>, ['inner_states']) || !hasExactKeys(inner, n.labels)) {
           fail(path, `{inner_states: {${n.labels.join(', ')}}} (partition)`, inner ?? s);
         }
         n.labels.forEach((label, i) => visit(n.groups[i], (inner as Record<string, unknown>)[label], [...path, 'inner_states', label]));

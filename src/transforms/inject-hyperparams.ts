@@ -8,6 +8,9 @@ import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type InjectableSignature, injectableSignature, isNumericHyperparam } from './injectable.js';
 import { recordCall } from '../spec/record.js';
+import { hasExactKeys, hasOwn } from '../tree/validate.js';
+import { showKeys } from '../tree/node.js';
+import { isStepCount } from '../core/numerics.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -193,13 +196,18 @@ export function injectHyperparams<S = unknown>(
 
 function checkState(state: unknown, numeric: readonly string[], scheduled: readonly string[]): asserts state is InjectHyperparamsState {
   const fail = (why: string): never => { throw new OptaxError(`inject_hyperparams: this state does not belong to this transformation: ${why}`); };
-  if (!isDictNode(state) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states) || !('inner_state' in state) || typeof state.count !== 'number') {
+  if (!isDictNode(state) || !hasExactKeys(state, ['count', 'hyperparams', 'hyperparams_states', 'inner_state']) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states)) {
     fail(`expected {count, hyperparams, hyperparams_states, inner_state}, got ${describe(state)}`);
   }
   const s = state as unknown as InjectHyperparamsState;
-  for (const k of [...numeric, ...scheduled]) if (!(k in s.hyperparams)) fail(`hyperparams has no '${k}'`);
+  if (!isStepCount(s.count)) fail(`count must be a non-negative int32 step count, got ${describe(s.count)}`);
+  if (!hasExactKeys(s.hyperparams, [...numeric, ...scheduled])) fail(`expected hyperparams {${showKeys([...numeric, ...scheduled])}}, got {${showKeys(Object.keys(s.hyperparams))}}`);
+  if (!hasExactKeys(s.hyperparams_states, scheduled)) fail(`expected hyperparams_states {${showKeys(scheduled)}}, got {${showKeys(Object.keys(s.hyperparams_states))}}`);
   for (const [k, v] of Object.entries(s.hyperparams)) if (!isNumericHyperparam(v)) fail(`hyperparams.${k} must be a number or an array, got ${describe(v)}`);
-  for (const k of scheduled) if (!isDictNode(s.hyperparams_states[k]) || typeof s.hyperparams_states[k].count !== 'number') fail(`hyperparams_states.${k} must be {count}`);
+  for (const k of scheduled) {
+    const hs = s.hyperparams_states[k];
+    if (!isDictNode(hs) || !hasExactKeys(hs, ['count']) || !isStepCount(hs.count)) fail(`hyperparams_states.${k} must be {count} with a non-negative int32 count, got ${describe(hs)}`);
+  }
 }
 
 /**
@@ -224,8 +232,8 @@ export function setHyperparams<S extends InjectHyperparamsState<any>>(state: S, 
   const hyperparams = { ...state.hyperparams };
   for (const [key, value] of Object.entries(values)) {
     const name = toSnakeCase(key);
-    if (!(name in hyperparams)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
-    if (name in state.hyperparams_states) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
+    if (!hasOwn(hyperparams, name)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
+    if (hasOwn(state.hyperparams_states, name)) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
     if (!isNumericHyperparam(value)) throw new OptaxError(`setHyperparams: ${name} must be a number or an array, got ${describe(value)}`);
     hyperparams[name] = value as number | ArrayLeaf;
   }
