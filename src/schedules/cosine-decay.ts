@@ -34,7 +34,7 @@ export interface CosineDecayScheduleOptions {
  * `exponent` is taken as a Python float, like optax's default `1.0`: the power is `pow` (for an
  * exponent of 3, optax with a Python int `3` would multiply instead and can differ by an ulp).
  *
- * Rejected (RangeError/TypeError): `decaySteps` that is not an integer in `[1, 2^31-1]` (optax raises
+ * Rejected (OptaxError): `decaySteps` that is not an integer in `[1, 2^31-1]` (optax raises
  * for `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
  * (infinite at `t = T`), an unknown `dtype`; and, when called, a step count that is not an int32.
  *

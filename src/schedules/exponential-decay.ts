@@ -44,7 +44,7 @@ export interface ExponentialDecayOptions {
  * float32 even under x64, and every Python float meeting it is cast to float32 (so `endValue: 0.05`
  * comes back as 0.05000000074505806). `decayRate ** p` is float32 `pow`.
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate <= 0`
+ * Rejected (OptaxError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate <= 0`
  * (optax returns `initValue` for a zero rate and NaNs for a negative one), `transitionSteps` or
  * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), a
  * non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an int32.

@@ -37,7 +37,7 @@ export interface LinearScheduleOptions {
  * float32 values (e.g. 0.01 comes back as 0.009999999776482582). With `transitionSteps: 0` the
  * schedule returns `initValue` unrounded (optax returns the Python float).
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`endValue`, `transitionSteps` or
+ * Rejected (OptaxError): non-finite `initValue`/`endValue`, `transitionSteps` or
  * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), an
  * unknown `dtype`; and, when called, a step count that is not an int32.
  *

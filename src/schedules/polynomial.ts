@@ -77,7 +77,7 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions): 
  * evaluated by repeated multiplication, as `lax.integer_pow` does for a Python int power. With
  * `transitionSteps: 0` the schedule returns `initValue` unrounded (optax returns the Python float).
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
+ * Rejected (OptaxError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
  * `transitionSteps` or `transitionBegin` that is negative, non-integer or beyond int32 (optax would
  * log and fall back to a constant schedule / to 0 for negative ones), an unknown `dtype`; and, when
  * called, a step count that is not an int32.

@@ -29,7 +29,7 @@ export interface WarmupConstantScheduleOptions {
  * `warmupSteps: 0` the linear schedule falls back to its *init* value, so the schedule returns
  * `initValue` forever (not `peakValue`).
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`peakValue`, `warmupSteps` that is negative,
+ * Rejected (OptaxError): non-finite `initValue`/`peakValue`, `warmupSteps` that is negative,
  * non-integer or beyond int32, an unknown `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `peakValue`, `warmupSteps` (required); `dtype` (default `'float32'`). See {@link WarmupConstantScheduleOptions}.

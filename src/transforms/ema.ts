@@ -10,6 +10,7 @@ import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tre
 import { treeMap } from '../tree/map.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
+import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
 /** The state of {@link ema} (optax's `EmaState`). */
@@ -83,16 +84,17 @@ function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: bool
  * ```ts
  * import { ema } from 'optax-ts';
  * const tx = ema(0.5);
- * let state = tx.init({ w: new Float64Array(1) });
+ * let state = tx.init({ w: new Float64Array(2) });
  * let u;
- * [u, state] = tx.update({ w: new Float64Array([2]) }, state);
- * [u, state] = tx.update({ w: new Float64Array([4]) }, state);
- * // 2.5 / 0.75, computed as 2.5 * (1 / 0.75) since the tree has one leaf (XLA's rounding)
- * console.log(u.w, state.ema); // Float64Array(1) [ 3.333333333333333 ] { w: Float64Array(1) [ 2.5 ] }
+ * [u, state] = tx.update({ w: new Float64Array([2, 0]) }, state);
+ * [u, state] = tx.update({ w: new Float64Array([4, 0]) }, state);
+ * // 2.5 / 0.75, computed as 2.5 * (1 / 0.75) since the tree has one leaf of two or more elements
+ * // (XLA's rounding; a one-element leaf would divide: 3.3333333333333335)
+ * console.log(u.w, state.ema); // Float64Array(2) [ 3.333333333333333, 0 ] { w: Float64Array(2) [ 2.5, 0 ] }
  * ```
  */
 export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransformation<EmaState> {
-  const { debias = true, accumulatorDtype = null } = options;
+  const { debias = true, accumulatorDtype = null } = readOptions('ema', options, { debias: true, accumulatorDtype: true });
   checkHyperparam('ema', 'decay', decay, { min: 0, max: 1 });
   if (typeof debias !== 'boolean') throw new OptaxError(`ema: debias must be a boolean, got ${typeof debias}`);
   if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {

@@ -7,10 +7,12 @@ import { treeLeaves } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type InjectableSignature, injectableSignature, isNumericHyperparam } from './injectable.js';
-import { recordCall } from '../spec/record.js';
 import { hasExactKeys, hasOwn } from '../tree/validate.js';
 import { showKeys } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -33,6 +35,9 @@ export interface InjectHyperparamsState<S = unknown> {
   /** The inner transformation's state. */
   inner_state: S;
 }
+
+/** The fields of {@link InjectHyperparamsState} but its inner state. @internal */
+export type InjectionControl = Omit<InjectHyperparamsState, 'inner_state'>;
 
 /** Options of {@link injectHyperparams}. */
 export interface InjectHyperparamsOptions {
@@ -131,6 +136,7 @@ export function injectHyperparams<S = unknown>(
   innerFactory: ((...args: never[]) => GradientTransformation<S>) | InjectableSignature,
   options: InjectHyperparamsOptions = {},
 ): (...args: unknown[]) => GradientTransformation<InjectHyperparamsState<S>> {
+  options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
   const staticArgs = new Set((options.staticArgs ?? []).map(toSnakeCase));
@@ -151,9 +157,7 @@ export function injectHyperparams<S = unknown>(
     }
     const optionOf = new Map(sig.params.map((p) => [p.name, p.option]));
     const evaluate = (name: string, count: number, dtype: Dtype): number => {
-      const v = scheduled[name](count);
-      if (typeof v !== 'number') throw new OptaxError(`inject_hyperparams(${sig.name}): the schedule of ${name} returned ${typeof v} at step ${count}, expected a number`);
-      return roundTo(dtype, v);
+      return roundTo(dtype, callSchedule(`inject_hyperparams(${sig.name}): ${name}`, scheduled[name], count));
     };
     let cached: { values: Record<string, number | ArrayLeaf>; tx: GradientTransformation<any> } | undefined;
     const innerWith = (values: Record<string, number | ArrayLeaf>): GradientTransformation<any> => {
@@ -166,8 +170,25 @@ export function injectHyperparams<S = unknown>(
     };
     const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';
 
+    // One step of the injection: the hyperparameters this step uses (the state's values rounded, each
+    // schedule evaluated at its count), the new counts, and the inner transformation built with them.
+    // `update` and the fused engine both run it.
+    const step = (state: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> } => {
+      const hyperparams: Record<string, number | ArrayLeaf> = {};
+      for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
+      const hyperparams_states: Record<string, WrappedScheduleState> = {};
+      for (const k of Object.keys(scheduled)) {
+        const c = state.hyperparams_states[k].count;
+        hyperparams[k] = evaluate(k, c, dtype);
+        hyperparams_states[k] = { count: safeIncrement(c) };
+      }
+      return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };
+    };
+    const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
+
     return recordCall({
       name: 'inject_hyperparams',
+      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
       init(params: Params): InjectHyperparamsState<S> {
         const dtype = dtypeFor(params, null);
         const hyperparams: Record<string, number | ArrayLeaf> = {};
@@ -177,18 +198,10 @@ export function injectHyperparams<S = unknown>(
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
       },
       update<U extends Updates>(updates: U, state: InjectHyperparamsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<S>] {
-        checkState(state, Object.keys(numeric), Object.keys(scheduled));
-        const dtype = dtypeFor(params, updates);
-        const hyperparams: Record<string, number | ArrayLeaf> = {};
-        for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
-        const hyperparams_states: Record<string, WrappedScheduleState> = {};
-        for (const k of Object.keys(scheduled)) {
-          const c = state.hyperparams_states[k].count;
-          hyperparams[k] = evaluate(k, c, dtype);
-          hyperparams_states[k] = { count: safeIncrement(c) };
-        }
-        const [newUpdates, inner_state] = innerWith(hyperparams).update(updates, state.inner_state, params, extraArgs);
-        return [newUpdates, { count: safeIncrement(state.count), hyperparams, hyperparams_states, inner_state }];
+        check(state);
+        const { control, inner } = step(state, dtypeFor(params, updates));
+        const [newUpdates, inner_state] = inner.update(updates, state.inner_state, params, extraArgs);
+        return [newUpdates, { ...control, inner_state }];
       },
     }, 'inject_hyperparams', [sig, options, bound]);
   };

@@ -6,6 +6,9 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { type CountState, checkCount } from './count.js';
 import { scaleKernel } from './scale.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
+import { scheduleInfo } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
@@ -23,6 +26,12 @@ export interface ScaleByScheduleOptions {
   check?: (value: number, count: number) => string | undefined;
   /** The name in error messages (default `scale_by_schedule`). */
   name?: string;
+  /**
+   * Whether the schedule returns a Python float (e.g. `constant_schedule`), which `jnp.array(step_size)`
+   * turns into a constant when optax's update is traced (see transforms/traced.ts). Default: what
+   * optax-ts knows of its own schedules (a value kind of `'python'`), false for any other function.
+   */
+  constant?: boolean;
 }
 
 /**
@@ -43,6 +52,7 @@ export interface ScaleByScheduleOptions {
  */
 export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOptions = {}): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
+  options = readOptions('scale_by_schedule', options, { check: true, name: true, constant: true });
   const name = options.name ?? 'scale_by_schedule';
   return recordCall(elementwise<CountState, ScaleByScheduleState>({
     name,
@@ -52,11 +62,11 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     checkControl: checkCount(name),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
     scalars: ({ count }, dtype) => {
-      const value = schedule(count);
-      if (typeof value !== 'number') throw new OptaxError(`${name}: the schedule returned ${typeof value} at step ${count}, expected a number`);
+      const value = callSchedule(name, schedule, count);
       const problem = options.check?.(value, count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
       return { step_size: roundTo(dtype, value) };
     },
+    constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
   }), 'scale_by_schedule', [schedule, options]);
 }
