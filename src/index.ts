@@ -16,6 +16,8 @@ export { withFlushedSubnormals } from './kernel/interpret.js';
 export { dividesByScalar, reciprocalForTree } from './kernel/scalar-division.js';
 export { powInt } from './core/pow.js';
 export { cosf } from './core/libm/cosf.js';
+export { powf } from './core/libm/powf.js';
+export { biasCorrection } from './core/bias-correction.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 
 export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';
@@ -28,6 +30,7 @@ export { chain } from './transforms/chain.js';
 export { applyUpdates } from './transforms/apply-updates.js';
 export { adamax, type AdamaxState } from './alias/adamax.js';
 export { toFlaxStateDict, fromFlaxStateDict, StateDictArray, type StateDict } from './interop/flax-state-dict.js';
+export { MAX_CHECKPOINT_DEPTH } from './checkpoint/limits.js';
 export { toFlaxBytes, fromFlaxBytes, encodeFlaxStateDict, decodeFlaxStateDict } from './interop/flax-msgpack.js';
 export { adamaxw, type AdamaxwOptions, type AdamaxwState } from './alias/adamaxw.js';
 export { addDecayedWeights, type AddDecayedWeightsOptions, type AddDecayedWeightsState, type WeightDecayScheduleState } from './transforms/add-decayed-weights.js';
@@ -43,3 +46,5 @@ export { registerInjectable, type InjectableSignature, type InjectableParam, typ
 export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';
 export { toSpec, fromSpec, scheduleFromSpec, type Spec, type FromSpecOptions } from './spec/spec.js';
+export { toSafetensors, fromSafetensors, safetensorsMetadata, SAFETENSORS_FORMAT, type Checkpoint, type ToSafetensorsOptions } from './checkpoint/safetensors.js';
+export { tensorName } from './checkpoint/tensor-names.js';
