@@ -9,6 +9,7 @@ import { type Spec, fromSpec, toSpec } from '../spec/spec.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import { type StateStore, adoptRenamedVariables, assembleState, pathKey, storeState } from './state-store.js';
+import { directMemory } from './memory.js';
 import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
 
 /** Options of {@link toTfjs}: how the fused engine runs the steps (see `compile`). */
@@ -104,17 +105,24 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     const key = names.join('\u0000');
     if (this.current?.key !== key || this.current.variables.some((v, i) => v !== variables[i])) this.rebuild(names, variables);
     const c = this.current!;
+    const memory = directMemory();
     names.forEach((name, i) => {
-      c.stepper.grads[name].data.set(grads.get(name)!.dataSync() as Float32Array);
+      const g = grads.get(name)!;
+      c.stepper.grads[name].data.set(memory?.view(g) ?? (g.dataSync() as Float32Array));
       // A variable written by someone else since our last step (setWeights, a loaded checkpoint) is read again.
-      if (c.variables[i].dataId !== c.written[i]) c.stepper.params[name].data.set(c.variables[i].dataSync() as Float32Array);
+      const v = c.variables[i];
+      if (v.dataId !== c.written[i]) c.stepper.params[name].data.set(memory?.view(v) ?? (v.dataSync() as Float32Array));
     });
     c.stepper.step();
     tf.tidy(() => {
       names.forEach((name, i) => {
         const v = c.variables[i];
-        // A copy: the cpu backend would otherwise keep the engine's view, which the next step overwrites.
-        v.assign(tf.tensor(c.stepper.params[name].data.slice(), v.shape, 'float32'));
+        const values = c.stepper.params[name].data;
+        // In place where that is safe (cpu, the variable's memory its own); otherwise a new tensor, of a
+        // copy where the backend would keep the engine's view (which the next step overwrites).
+        const target = memory?.writable(v);
+        if (target) target.set(values);
+        else v.assign(tf.tensor(memory?.tensorsCopyValues ? values : values.slice(), v.shape, 'float32'));
         c.written[i] = v.dataId;
       });
     });
