@@ -8,7 +8,7 @@ import type uPlot from 'uplot';
 import { setXY, stepPlot, xyPlot } from './charts.js';
 import { fieldInput, fmt, h } from './dom.js';
 import { type Dataset, makeDataset } from './datasets.js';
-import type { ViewHost } from './functions-view.js';
+import type { EnginePath, ViewHost } from './functions-view.js';
 import { probabilityImage } from './heatmap.js';
 import type { MathSnapshot } from './math-panel.js';
 import { Mlp, featureCount, features } from './mlp.js';
@@ -250,9 +250,9 @@ export class ClassifyView {
     return right / d.n;
   }
 
-  /** Engine lines for the header. */
-  engineLines(): string[] {
-    return this.runs.map((r, i) => ('error' in r ? `${runName(i)}: —` : `${runName(i)}: ${r.runner.backend}, ${r.runner.threads} thread${r.runner.threads > 1 ? 's' : ''}${r.runner.note ? ` (${r.runner.note})` : ''}`));
+  /** The path each run takes, for the header (threads change once the workers have started). */
+  enginePaths(): (EnginePath | undefined)[] {
+    return this.runs.map((r) => ('error' in r ? undefined : r.runner));
   }
 
   mathSnapshot(): MathSnapshot | undefined {
