@@ -18,34 +18,52 @@ export type LearningRateSite =
 
 /** The first learning rate of `spec` (run order), given its current `state`; undefined when it has none. */
 export function findLearningRate(spec: Spec, state: unknown): LearningRateSite | undefined {
-  return find(spec, state, [], []);
+  return descend(spec, state, [], [], (node, nodeState, specPath, statePath) => {
+    const args: Record<string, any> = node.args ?? {};
+    const at = (...k: (string | number)[]) => [...specPath, 'args', ...k];
+    switch (node.name) {
+      case 'adamax': case 'adamaxw': case 'scale_by_learning_rate': {
+        const lrState = node.name === 'scale_by_learning_rate' ? nodeState : Array.isArray(nodeState) ? nodeState[nodeState.length - 1] : undefined;
+        return argument(args.learning_rate, lrState, at('learning_rate'));
+      }
+      case 'inject_hyperparams': {
+        const hp: Record<string, any> = args.hyperparams ?? {};
+        if (!('learning_rate' in hp) || !isDictNode(nodeState)) return undefined;
+        if (isDictNode(hp.learning_rate)) return argument(hp.learning_rate, (nodeState.hyperparams_states as any)?.learning_rate, at('hyperparams', 'learning_rate'));
+        const v = isDictNode(nodeState.hyperparams) ? nodeState.hyperparams.learning_rate : undefined;
+        return typeof v === 'number' ? { kind: 'injected', statePath, value: v } : undefined;
+      }
+      default:
+        return undefined;
+    }
+  });
 }
 
-function find(spec: Spec, state: any, specPath: (string | number)[], statePath: (string | number)[]): LearningRateSite | undefined {
+/** The first `inject_hyperparams` state of `spec` (run order) in `state`, with its path. */
+export function findInjectedState(spec: Spec, state: unknown): { readonly statePath: readonly (string | number)[]; readonly state: Record<string, any> } | undefined {
+  return descend(spec, state, [], [], (node, nodeState, _specPath, statePath) =>
+    (node.name === 'inject_hyperparams' && isDictNode(nodeState) && isDictNode(nodeState.hyperparams) ? { statePath, state: nodeState } : undefined));
+}
+
+type Visit<T> = (spec: Spec, state: any, specPath: (string | number)[], statePath: (string | number)[]) => T | undefined;
+
+/** Visits `spec` and, until the visit returns something, what it runs (combinators looked through). */
+function descend<T>(spec: Spec, state: any, specPath: (string | number)[], statePath: (string | number)[], visit: Visit<T>): T | undefined {
+  const found = visit(spec, state, specPath, statePath);
+  if (found !== undefined) return found;
   const args: Record<string, any> = spec.args ?? {};
   const at = (...k: (string | number)[]) => [...specPath, 'args', ...k];
   switch (spec.name) {
     case 'chain':
       for (let i = 0; i < (args.transforms ?? []).length; i++) {
-        const r = find(args.transforms[i], state?.[i], at('transforms', i), [...statePath, i]);
-        if (r) return r;
+        const r = descend(args.transforms[i], state?.[i], at('transforms', i), [...statePath, i], visit);
+        if (r !== undefined) return r;
       }
       return undefined;
-    case 'adamax': case 'adamaxw': case 'scale_by_learning_rate': {
-      const lrState = spec.name === 'scale_by_learning_rate' ? state : Array.isArray(state) ? state[state.length - 1] : undefined;
-      return argument(args.learning_rate, lrState, at('learning_rate'));
-    }
-    case 'inject_hyperparams': {
-      const hp: Record<string, any> = args.hyperparams ?? {};
-      if (!('learning_rate' in hp) || !isDictNode(state)) return undefined;
-      if (isDictNode(hp.learning_rate)) return argument(hp.learning_rate, (state.hyperparams_states as any)?.learning_rate, at('hyperparams', 'learning_rate'));
-      const v = isDictNode(state.hyperparams) ? state.hyperparams.learning_rate : undefined;
-      return typeof v === 'number' ? { kind: 'injected', statePath, value: v } : undefined;
-    }
     case 'apply_if_finite': case 'masked':
-      return find(args.inner, state?.inner_state, at('inner'), [...statePath, 'inner_state']);
+      return descend(args.inner, state?.inner_state, at('inner'), [...statePath, 'inner_state'], visit);
     case 'MultiSteps':
-      return find(args.opt, state?.inner_opt_state, at('opt'), [...statePath, 'inner_opt_state']);
+      return descend(args.opt, state?.inner_opt_state, at('opt'), [...statePath, 'inner_opt_state'], visit);
     default:
       return undefined;
   }

@@ -26,8 +26,14 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  *   iteration count and every state leaf (named by its path), exactly. So `model.save(handler,
  *   { includeOptimizer: true })` then `tf.loadLayersModel(handler)` restores model and optimizer with
  *   no user code; the transformation must be built from optax-ts's parts (toSpec says what cannot be).
- * - **Learning rate**: `optimizer.learningRate` reads the rate the next step uses and sets it (an
- *   injected hyperparameter in the state, or the argument of adamax / adamaxw / scaleByLearningRate).
+ * - **Learning rate and hyperparameters**: `optimizer.learningRate` reads the rate the next step uses
+ *   and sets it (an injected hyperparameter in the state, or the argument of adamax / adamaxw /
+ *   scaleByLearningRate); `optimizer.hyperparams` and `optimizer.setHyperparams({...})` read and set
+ *   every hyperparameter of an `injectHyperparams` transformation between steps.
+ * - **Backends**: gradients are read and parameters written through tfjs's public API on any
+ *   backend; on cpu and wasm, whose tensors live in this thread's memory, directly (cpu writes
+ *   parameters in place). `npm run bench` compares `applyGradients` with `tf.train.adamax`'s on the
+ *   same models (on a 2-core machine: 30 to 300 times faster, cpu and wasm).
  * - **Memory**: every temporary tensor is disposed; the tensors `getWeights()` returns are the
  *   optimizer's, valid until its next `getWeights()`, `setWeights()` or `dispose()`.
  *

@@ -4,11 +4,12 @@ import type { Schedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type CompileOptions, compile } from '../engine/compile.js';
 import type { Stepper } from '../engine/stepper.js';
-import { findLearningRate, replaceInSpec } from '../spec/learning-rate.js';
+import { findInjectedState, findLearningRate, replaceInSpec } from '../spec/learning-rate.js';
+import { type InjectHyperparamsState, setHyperparams, toSnakeCase } from '../transforms/inject-hyperparams.js';
 import { type Spec, fromSpec, toSpec } from '../spec/spec.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
-import { type StateStore, adoptRenamedVariables, assembleState, pathKey, storeState } from './state-store.js';
+import { type StateStore, type StoredLeaf, adoptRenamedVariables, assembleState, forgetState, pathKey, storeState } from './state-store.js';
 import { directMemory } from './memory.js';
 import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
 
@@ -139,6 +140,8 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
       if (this.store.size > 0) {
         adoptRenamedVariables(stepper.state, this.store, names);
         stepper.setState(assembleState(stepper.state, this.store));
+        // The stepper holds these now; the store keeps the state of variables not in this step.
+        forgetState(stepper.state, this.store);
       }
     } catch (e) {
       stepper.dispose();
@@ -155,10 +158,11 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     this.current = undefined;
   }
 
-  /** The whole state now: the stepper's, and the store's for variables not in the last step. */
+  /** The whole state now: the stepper's, and the store's for variables not in the last step (a new map). */
   private snapshot(): StateStore {
-    if (this.current) storeState(this.current.stepper.state, this.store);
-    return this.store;
+    const all = new Map(this.store);
+    if (this.current) storeState(this.current.stepper.state, all);
+    return all;
   }
 
   /** The state laid out as `tx.init` lays it out for the variables of the last step (for none before the first). */
@@ -201,6 +205,32 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     this.release();
     this.txNow = tx;
     this.specCache = spec;
+  }
+
+  /**
+   * The injected hyperparameters (of the first `injectHyperparams` in the transformation), by optax's
+   * name, as its state holds them: a fixed one is the value the next step uses, a scheduled one the
+   * value of the last step. `{}` when nothing is injected.
+   */
+  get hyperparams(): Record<string, unknown> {
+    const site = findInjectedState(this.spec(), this.stateNow());
+    return site ? { ...site.state.hyperparams } : {};
+  }
+
+  /**
+   * Sets injected hyperparameters from the next step on (by optax's name or ours: `learning_rate` or
+   * `learningRate`), as optax-ts's `setHyperparams` does on the state: an unknown or scheduled name,
+   * or a value that is not a number or an array, throws an OptaxError and changes nothing.
+   */
+  setHyperparams(values: Readonly<Record<string, unknown>>): void {
+    const site = findInjectedState(this.spec(), this.stateNow());
+    if (!site) throw new OptaxError('setHyperparams: this transformation injects no hyperparameters (build it with injectHyperparams)');
+    const next = setHyperparams(site.state as InjectHyperparamsState, values).hyperparams;
+    this.release();
+    for (const key of Object.keys(values)) {
+      const name = toSnakeCase(key);
+      this.store.set(pathKey([...site.statePath, 'hyperparams', name]), next[name] as StoredLeaf);
+    }
   }
 
   private spec(): Spec {

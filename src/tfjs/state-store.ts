@@ -32,6 +32,16 @@ export function storeState(state: unknown, store: StateStore): void {
   walk(state, []);
 }
 
+/** Removes from `store` every leaf `state` has (now held by a stepper), keeping those of other variables. */
+export function forgetState(state: unknown, store: StateStore): void {
+  const walk = (x: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(x)) x.forEach((v, i) => walk(v, [...path, i]));
+    else if (isDictNode(x) && !isArrayLeaf(x)) for (const k of Object.keys(x)) walk(x[k], [...path, k]);
+    else store.delete(pathKey(path));
+  };
+  walk(state, []);
+}
+
 /**
  * `init` with each leaf the store holds at the same path put in its place (in `init`'s leaf form).
  * A stored leaf of another kind, dtype or shape is an error naming its path: it belongs to other

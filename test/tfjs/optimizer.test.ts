@@ -232,3 +232,21 @@ test('wasm: a model trained by trainOnBatch computes with its new weights (the b
   ours.forEach((l, i) => assert.ok(Math.abs(l - theirs[i]) < 1e-3 * Math.abs(theirs[i]) + 1e-4, `step ${i}: ${l} vs ${theirs[i]}`));
   await tf.setBackend('cpu');
 });
+
+test('injected hyperparameters are readable and settable between steps, checked as setHyperparams checks them', () => {
+  const v = tf.variable(tf.tensor1d([1, -2]), true, 'hp_test_v');
+  const loss = () => tf.sum(tf.square(v)) as tf.Scalar;
+  const o = toTfjs(chain(clipByGlobalNorm(1), injectHyperparams(adamaxw)({ learningRate: schedule(), weightDecay: 0.01 })));
+  assert.deepEqual(Object.keys(o.hyperparams).sort(), ['b1', 'b2', 'eps', 'learning_rate', 'weight_decay']);
+  o.minimize(loss);
+  o.setHyperparams({ weightDecay: 0.5, b1: 0.8 });
+  assert.equal(o.hyperparams.weight_decay, 0.5);
+  o.minimize(loss);
+  assert.equal(o.hyperparams.b1, Math.fround(0.8));
+  assert.throws(() => o.setHyperparams({ learningRate: 1 }), /follows a schedule/);
+  assert.throws(() => o.setHyperparams({ nope: 1 }), /unknown hyperparameter 'nope'/);
+  assert.equal(o.hyperparams.weight_decay, 0.5);
+  assert.throws(() => toTfjs(adamax(0.1)).setHyperparams({ b1: 0.5 }), /injects no hyperparameters/);
+  assert.deepEqual(toTfjs(adamax(0.1)).hyperparams, {});
+  o.dispose(); v.dispose();
+});
