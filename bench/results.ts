@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
 import type { GuardedResult } from './guarded.js';
+import type { CombinatorResult } from './combinators.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -24,6 +25,8 @@ export interface BenchResults {
   readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
   /** applyIfFinite(adamax) next to adamax, per fused backend, and on the reference path (guarded.ts). */
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
+  /** Each combinator next to plain adamax, per tree and fused backend (combinators.ts). */
+  readonly combinators: readonly CombinatorResult[] | { readonly na: string } | undefined;
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;
