@@ -76,7 +76,7 @@ function engineOptions(): HTMLElement {
     h('div', { class: 'grid2' },
       h('label', { class: 'field' }, h('span', { text: 'backend (compile)' }), backend),
       h('label', { class: 'field' }, h('span', { text: 'threads (network view)' }), threads)),
-    h('p', { class: 'hint', text: 'Every backend gives bit-identical results; a chain the engine cannot fuse (MultiSteps) runs on its reference path.' }),
+    h('p', { class: 'hint', text: 'Every backend gives bit-identical results; a chain the engine cannot fuse runs on its reference path.' }),
     share,
   );
 }
