@@ -6,6 +6,7 @@ import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
 import type { GuardedResult } from './guarded.js';
 import type { CombinatorResult } from './combinators.js';
+import type { TfjsAdapterRow } from './tfjs-adapter.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -27,6 +28,8 @@ export interface BenchResults {
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
   /** Each combinator next to plain adamax, per tree and fused backend (combinators.ts). */
   readonly combinators: readonly CombinatorResult[] | { readonly na: string } | undefined;
+  /** optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts), or why not measured. */
+  readonly tfjsAdapter?: readonly TfjsAdapterRow[] | { readonly na: string };
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;
