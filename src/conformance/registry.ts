@@ -14,7 +14,8 @@ import { adamaxw } from '../alias/adamaxw.js';
 import { clip } from '../transforms/clip.js';
 import { clipByGlobalNorm } from '../transforms/clip-by-global-norm.js';
 import { applyIfFinite } from '../transforms/apply-if-finite.js';
-import { multiSteps } from '../transforms/multi-steps.js';
+import { type ShouldSkipUpdateFunction, multiSteps } from '../transforms/multi-steps.js';
+import { skipLargeUpdates, skipNotFinite } from '../transforms/skip-updates.js';
 import { masked } from '../transforms/masked.js';
 import { partition } from '../transforms/partition.js';
 import { ema } from '../transforms/ema.js';
@@ -84,13 +85,30 @@ export const TRANSFORMS: Readonly<Record<string, (a: Args, ctx: BuildContext) =>
   clip: (a) => clip(a.max_delta),
   clip_by_global_norm: (a) => clipByGlobalNorm(a.max_norm),
   apply_if_finite: (a, ctx) => applyIfFinite(buildTransform(a.inner, ctx), { maxConsecutiveErrors: a.max_consecutive_errors }),
-  MultiSteps: (a, ctx) => multiSteps(buildTransform(a.opt, ctx), { everyKSchedule: scalarOrSchedule(a.every_k_schedule, ctx), useGradMean: a.use_grad_mean }),
+  MultiSteps: (a, ctx) => multiSteps(buildTransform(a.opt, ctx), { everyKSchedule: scalarOrSchedule(a.every_k_schedule, ctx), useGradMean: a.use_grad_mean, shouldSkipUpdateFn: buildSkip(a.should_skip_update_fn) }),
   masked: (a, ctx) => masked(buildTransform(a.inner, ctx), a.mask),
   partition: (a, ctx) => buildPartition(a, ctx),
   multi_transform: (a, ctx) => buildPartition(a, ctx),
   ema: (a) => ema(a.decay, { debias: a.debias, accumulatorDtype: a.accumulator_dtype }),
-  inject_hyperparams: (a, ctx) => injectHyperparams(INJECTABLE[a.inner as string])(Object.fromEntries(Object.entries(a.hyperparams as Args).map(([k, v]) => [k, scalarOrSchedule(v, ctx)]))),
+  inject_hyperparams: (a, ctx) => injectHyperparams(injectable(a.inner))(Object.fromEntries(Object.entries(a.hyperparams as Args).map(([k, v]) => [k, scalarOrSchedule(v, ctx)]))),
 };
+
+/**
+ * MultiSteps' `should_skip_update_fn`, by optax name: `"skip_not_finite"`, or
+ * `{"name": "skip_large_updates", "args": {"max_squared_norm": x}}` (optax's `functools.partial`).
+ */
+const SKIPS: Readonly<Record<string, (a: Args) => ShouldSkipUpdateFunction>> = {
+  skip_not_finite: () => skipNotFinite,
+  skip_large_updates: (a) => skipLargeUpdates(a.max_squared_norm),
+};
+
+function buildSkip(v: unknown): ShouldSkipUpdateFunction | undefined {
+  if (v === undefined || v === null) return undefined;
+  const spec: Spec = typeof v === 'string' ? { name: v } : (v as Spec);
+  const build = isDictNode(spec) ? lookup(SKIPS, spec.name) : undefined;
+  if (!build) throw new NotAvailableError(`should_skip_update_fn ${JSON.stringify(v)} is not available in optax-ts (it has ${Object.keys(SKIPS).join(', ')})`);
+  return build(decodeArgs(spec));
+}
 
 /** The optimizer factories `inject_hyperparams` specs may name, by optax name. */
 const INJECTABLE: Record<string, (...args: never[]) => GradientTransformation<any>> = { adamax, adamaxw, scale_by_adamax: scaleByAdamax };
@@ -100,20 +118,31 @@ function buildPartition(a: Args, ctx: BuildContext): GradientTransformation<any>
   return partition(transforms, a.param_labels);
 }
 
+function injectable(name: unknown): (...args: never[]) => GradientTransformation<any> {
+  const f = lookup(INJECTABLE, name);
+  if (!f) throw new NotAvailableError(`inject_hyperparams of ${JSON.stringify(name)} is not available in optax-ts (it has ${Object.keys(INJECTABLE).join(', ')})`);
+  return f;
+}
+
+/** A table's own entry (never `constructor`, `toString` or other inherited names a file could use). */
+function lookup<T>(table: Readonly<Record<string, T>>, name: unknown): T | undefined {
+  return typeof name === 'string' && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 function decodeArgs(spec: Spec): Args {
   return Object.fromEntries(Object.entries(spec.args ?? {}).map(([k, v]) => [k, decodeTree(v)]));
 }
 
 /** Builds a schedule from its spec. */
 export function buildSchedule(spec: Spec, ctx: BuildContext): Schedule {
-  const build = SCHEDULES[spec.name];
+  const build = lookup(SCHEDULES, spec.name);
   if (!build) throw new NotAvailableError(`schedule '${spec.name}' is not available in optax-ts`);
   return build(decodeArgs(spec), ctx);
 }
 
 /** Builds a transformation from its spec. */
 export function buildTransform(spec: Spec, ctx: BuildContext): GradientTransformation<any> {
-  const build = TRANSFORMS[spec.name];
+  const build = lookup(TRANSFORMS, spec.name);
   if (!build) throw new NotAvailableError(`transformation '${spec.name}' is not available in optax-ts`);
   return build(decodeArgs(spec), ctx);
 }

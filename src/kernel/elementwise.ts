@@ -94,6 +94,11 @@ export function scalarsForLeaf(scalars: Readonly<Record<string, KernelScalar>>, 
 function checkLeafMatch(ref: ArrayLeaf, other: ArrayLeaf, otherName: string, path: readonly (string | number)[]): void {
   const rd = leafDtype(ref), od = leafDtype(other);
   if (rd !== od) throw new OptaxError(`dtype mismatch: grads leaf is ${rd}, ${otherName} leaf is ${od}`, path, 'grads');
+  checkLeafShape(ref, other, otherName, path);
+}
+
+/** Checks that a leaf of another tree has the shape of the update leaf at the same path. */
+export function checkLeafShape(ref: ArrayLeaf, other: ArrayLeaf, otherName: string, path: readonly (string | number)[]): void {
   const rs = leafShape(ref), os = leafShape(other);
   const bothShaped = ref instanceof ShapedArray && other instanceof ShapedArray;
   const same = bothShaped ? rs.length === os.length && rs.every((d, i) => d === os[i]) : leafData(ref).length === leafData(other).length;
@@ -111,8 +116,12 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
     // A tree with no leaves at all (e.g. everything masked out) needs no params: optax passes a
     // MaskedNode there, optax-ts null.
     if (params === undefined || (params === null && updates !== null)) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
-    all.push(params);
-    names.push('params');
+    // optax maps over the updates with `is_leaf=lambda x: x is None`: None updates stay None, whatever
+    // the params hold (optax's own test: `add_decayed_weights(0.1).update(None, state, params)`).
+    if (updates !== null) {
+      all.push(params);
+      names.push('params');
+    }
   }
   const positions: ArrayLeaf[][] = [];
   const paths: TreePath[] = [];
@@ -122,7 +131,7 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
     positions.push(leaves as ArrayLeaf[]);
     paths.push(path);
   }, { names, root: 'grads' });
-  const p = needsParams ? all.length - 1 : -1;
+  const p = needsParams && updates !== null ? all.length - 1 : -1;
   return { positions, paths, paramsAt: (i) => (p >= 0 ? positions[i][p] : null) };
 }
 

@@ -25,15 +25,19 @@ test('step counts must be int32 integers', () => {
 });
 
 test('step arguments: negative, non-integer, beyond int32', () => {
-  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: -1 }), RangeError, /transitionSteps must be an integer in \[0, 2147483647\], got -1/);
+  // (transitionSteps <= 0 and a negative transitionBegin are accepted with a warning, as in optax:
+  // see test/core/warnings.test.ts.)
   rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 2.5 }), RangeError, /transitionSteps must be an integer number of steps, got 2\.5/);
-  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: -2 }), RangeError, /transitionBegin .* got -2/);
+  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: NaN }), RangeError, /transitionSteps must be an integer number of steps, got NaN/);
+  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: 2.5 }), RangeError, /transitionBegin .* got 2\.5/);
   rejects(() => S.polynomialSchedule({ initValue: 1, endValue: 0, power: 1, transitionSteps: 2 ** 31 }), RangeError, /transitionSteps .* got 2147483648/);
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: -5, decayRate: 0.5 }), RangeError, /exponentialDecay: transitionSteps .* got -5/);
-  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 0 }), RangeError, /decaySteps must be an integer in \[1, 2147483647\], got 0/);
-  rejects(() => S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: -3 }), RangeError, /warmupConstantSchedule: warmupSteps .* got -3/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5.5, decayRate: 0.5 }), RangeError, /exponentialDecay: transitionSteps .* got 5\.5/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), RangeError, /exponentialDecay: decayRate must be > 0 .* got -0\.5/);
+  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 0 }), RangeError, /decaySteps must be an integer >= 1, got 0/);
+  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 1e10 + 0.5 }), RangeError, /decaySteps must be an integer >= 1/);
+  rejects(() => S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: 3.5 }), RangeError, /warmupConstantSchedule: warmupSteps .* got 3\.5/);
   rejects(() => S.warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 10, decaySteps: 10 }), RangeError, /decaySteps must be > warmupSteps .* decaySteps = 10, warmupSteps = 10/);
-  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, transitionSteps: -1, decayRate: 0.5 }), RangeError, /warmupExponentialDecaySchedule: exponentialDecay: transitionSteps .* got -1/);
+  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, transitionSteps: 1.5, decayRate: 0.5 }), RangeError, /warmupExponentialDecaySchedule: exponentialDecay: transitionSteps .* got 1\.5/);
   rejects(() => S.linearOnecycleSchedule({ transitionSteps: 0, peakValue: 1 }), RangeError, /transitionSteps must be an integer in \[1, 2147483647\], got 0/);
   rejects(() => S.cosineOnecycleSchedule({ transitionSteps: -10, peakValue: 1 }), RangeError, /got -10/);
   rejects(() => S.linearSchedule(any({ initValue: 1, endValue: 0 })), TypeError, /transitionSteps must be an integer number of steps, got undefined/);
@@ -50,10 +54,10 @@ test('values must be finite numbers', () => {
   rejects(() => S.warmupCosineDecaySchedule({ initValue: 0, peakValue: NaN, warmupSteps: 1, decaySteps: 5 }), RangeError, /peakValue must be finite, got NaN/);
 });
 
-test('decayRate must be positive (optax falls back to a constant for 0 and gives NaNs for negatives)', () => {
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0 }), RangeError, /decayRate must be > 0, got 0/);
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), RangeError, /decayRate must be > 0, got -0\.5/);
-  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, transitionSteps: 5, decayRate: 0 }), RangeError, /decayRate must be > 0, got 0/);
+test('decayRate must not be negative (optax gives NaNs; 0 is a constant with a warning: test/core/warnings.test.ts)', () => {
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), RangeError, /decayRate must be > 0 .*, got -0\.5/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: NaN }), RangeError, /decayRate must be finite, got NaN/);
+  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, transitionSteps: 5, decayRate: -1 }), RangeError, /decayRate must be > 0 .*, got -1/);
   rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, staircase: any('yes') }), TypeError, /staircase must be a boolean, got string "yes"/);
 });
 

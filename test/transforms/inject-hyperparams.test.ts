@@ -94,6 +94,13 @@ test('adamaxw: weight_decay is a hyperparameter, the mask is static', () => {
 test('staticArgs, registerInjectable, unregistered factories', () => {
   assert.deepEqual(Object.keys(injectHyperparams(scaleByAdamax, { staticArgs: ['eps'] })().init(p32).hyperparams), ['b1', 'b2']);
   assert.throws(() => injectHyperparams(scaleByAdamax, { staticArgs: ['lr'] }), /staticArgs/);
+  // One name as a string, as optax accepts (its test_static_args / test_numeric_static_args, 'string' case).
+  assert.deepEqual(Object.keys(injectHyperparams(scaleByAdamax, { staticArgs: 'b1' })({ b1: 0.9, b2: 0.95 }).init(p32).hyperparams), ['b2', 'eps']);
+  assert.deepEqual(Object.keys(injectHyperparams(scale, { staticArgs: 'step_size' })(0.5).init(p32).hyperparams), []);
+  assert.deepEqual(Object.keys(injectHyperparams(scale, { staticArgs: 'stepSize' })(0.5).init(p32).hyperparams), []);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: 'lr' }), /staticArgs must name arguments of scale/);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: [1] as never }), /staticArgs must be a name or a list of names/);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: { step_size: true } as never }), /staticArgs must be a name or a list of names/);
   const triple = (x: number) => scale(3 * x);
   assert.throws(() => injectHyperparams(triple), /not registered/);
   registerInjectable(triple, { name: 'triple', params: [{ name: 'x', option: 'x', positional: true }], build: (a) => triple(a.x) });
