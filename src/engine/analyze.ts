@@ -4,6 +4,7 @@ import type { Kernel } from '../kernel/expr.js';
 import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
+import { canTrace } from '../transforms/traced.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
@@ -14,8 +15,8 @@ import { labelMask } from './labels.js';
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
  * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
- * stage, and `applyIfFinite` around a chain of elementwise stages becomes a finiteness check (a
- * {@link Guard}) before them. Anything else makes the whole transformation run on the reference path.
+ * stage, and `applyIfFinite` around the whole transformation becomes a finiteness check (a
+ * {@link Guard}) before its stages. Anything else makes the whole transformation run on the reference path.
  */
 
 /** Where a stage's per-step scalars come from. */
@@ -69,6 +70,11 @@ export interface DynamicSelection {
  */
 export interface Guard {
   readonly maxConsecutiveErrors: number;
+  /**
+   * Whether the inner stages run with optax's traced numerics: exactly where the reference path
+   * traces them (transforms/traced.ts's `canTrace`); otherwise with eager numerics, as it does.
+   */
+  readonly traced: boolean;
   /** Its counters (`notfinite_count`, `last_finite`, `total_notfinite`), updated after each step. */
   counters: ApplyIfFiniteCounters;
 }
@@ -107,8 +113,8 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
         throw new NotFusable('apply_if_finite: unexpected state layout');
       }
       const { inner_state, ...counters } = s;
-      guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, counters };
-      traced = true;
+      traced = canTrace(t.combinator.inner);
+      guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
     if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);

@@ -42,6 +42,15 @@ export interface CompileOptions {
   backend?: 'auto' | KernelBackend;
   /** The fewest elements worth a thread (default 32768; lower it to force threads on small trees in tests). */
   minElementsPerThread?: number;
+  /**
+   * What happens when the transformation cannot be fused (default `'reference'`):
+   * - `reference`: it runs exactly on the reference path (`tx.update` + `applyUpdates`) behind the same
+   *   API, typically 30 to 100 times slower; `stepper.referenceReason` says why;
+   * - `error`: `compile` throws an OptaxError with that reason instead, and a compiled step that would
+   *   have to run on the reference path (a mask function that now selects other leaves, a
+   *   hyperparameter that became an array) throws before anything changes.
+   */
+  fallback?: 'reference' | 'error';
 }
 
 const DEFAULT_MAX_THREADS = 8;
@@ -60,17 +69,20 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * its `update` computes them, and its control state (`count`) advances the same way: parameters and
  * state are bit-identical to `tx.update` + `applyUpdates` after every step.
  *
- * `applyIfFinite` around a chain of elementwise transformations becomes a finiteness pass over the
- * gradients, then the chain with the numerics optax gets inside `lax.cond` (transforms/traced.ts); a
- * skipped step applies zero updates and keeps the inner state, as optax does.
+ * `applyIfFinite` around the whole transformation becomes a finiteness pass over the gradients, then
+ * the inner transformation (a chain of elementwise ones runs with the numerics optax gets inside
+ * `lax.cond`, transforms/traced.ts; one starting with `clipByGlobalNorm` or holding masks runs as the
+ * reference path runs it); a skipped step applies zero updates and keeps the inner state, as optax does.
  *
  * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
  * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
- * path behind the same API (`stepper.backend === 'reference'`).
+ * path behind the same API, by default: `stepper.backend === 'reference'` and `stepper.referenceReason`
+ * says why. With `{ fallback: 'error' }`, `compile` throws an OptaxError with that reason instead.
  *
  * @param tx - the optimizer, e.g. `adamax(1e-3)`.
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
- * @param options - `threads`, `backend`, `minElementsPerThread`; see {@link CompileOptions}.
+ * @param options - `threads`, `backend`, `minElementsPerThread`, `fallback` (`'reference'` by default:
+ *   what cannot be fused runs on the reference path; `'error'` throws); see {@link CompileOptions}.
  *
  * @example
  * ```ts
@@ -80,6 +92,11 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * stepper.step();
  * console.log(stepper.params.w, stepper.state[0].count); // Float32Array(2) [ 0.9000000357627869, -1.899999976158142 ] 1
  * stepper.dispose();
+ * // By default, what cannot be fused runs exactly on the slower reference path (referenceReason says
+ * // why); with fallback: 'error', compile throws that reason instead.
+ * const strict = compile(adamax(0.1), { w: new Float32Array(2) }, { fallback: 'error' });
+ * console.log(strict.backend !== 'reference', strict.referenceReason); // true undefined
+ * strict.dispose();
  * ```
  */
 export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
@@ -91,6 +108,9 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const analysis = params === null
     ? { fusable: false as const, reason: 'the parameter tree is null' }
     : analyze(tx as GradientTransformation<unknown>, table, params, initial);
+  if (!analysis.fusable && options.fallback === 'error') {
+    throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
+  }
   const stages = analysis.fusable ? analysis.stages : [];
   const layout = planLayout(table, stages);
   const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
@@ -116,6 +136,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     leafDtypes: table.leaves.map((l) => l.dtype),
     fused,
     referenceReason: analysis.fusable ? undefined : analysis.reason,
+    strict: options.fallback === 'error',
     // On the reference path the state is kept as `update` returns it, minus any alias of the caller's arrays.
     referenceState: fused ? undefined : detach(initial, new Set(userLeaves)),
   });
@@ -140,7 +161,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard !== undefined);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard?.traced ?? false);
   return {
     stages,
     root,
@@ -203,7 +224,10 @@ function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly
 }
 
 function checkOptions(options: CompileOptions): void {
-  const { threads, backend, minElementsPerThread } = options;
+  const { threads, backend, minElementsPerThread, fallback } = options;
+  if (fallback !== undefined && fallback !== 'reference' && fallback !== 'error') {
+    throw new OptaxError(`compile: fallback must be 'reference' or 'error', got ${String(fallback)}`);
+  }
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new OptaxError(`compile: threads must be an integer >= 1, got ${threads}`);
   if (backend !== undefined && !['auto', 'wasm', 'js', 'interpreter'].includes(backend)) {
     throw new OptaxError(`compile: backend must be 'auto', 'wasm', 'js' or 'interpreter', got ${String(backend)}`);

@@ -90,11 +90,15 @@ export interface StepperParts {
   readonly leafDtypes: readonly Dtype[];
   readonly fused: FusedParts | undefined;
   readonly referenceReason: string | undefined;
+  /** `fallback: 'error'`: a fused step that would have to run on the reference path throws instead. */
+  readonly strict?: boolean;
   /** The state, on the reference path. */
   readonly referenceState: unknown;
 }
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
+/** A mask or labels function threw: the reference path runs the step, and throws what optax would. */
+const SELECTION_THREW = 'a mask or labels function threw';
 
 const cleanup = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Executor>((e) => e.dispose()) : undefined;
 
@@ -158,7 +162,13 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       f.guard!.counters = guarded.counters;
       return;
     }
-    if (!f || !this.selectionsHold(f, input) || !this.writeScalars(f, extraArgs)) {
+    if (!f) {
+      this.referenceStep(input, gradCopies, extraArgs);
+      return;
+    }
+    const unfused = this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
+    if (unfused !== undefined) {
+      if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
@@ -187,29 +197,32 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
   }
 
-  /** Mask and label functions still select the compiled leaves (else this step runs on the reference path). */
-  private selectionsHold(f: FusedParts, grads: Updates): boolean {
+  /**
+   * Mask and label functions still select the compiled leaves (undefined), else why not: this step
+   * then runs on the reference path.
+   */
+  private selectionsHold(f: FusedParts, grads: Updates): string | undefined {
     for (const d of f.dynamic) {
       let got: number[][];
       try {
         got = d.select(maskAll(grads, d.enclosing));
       } catch {
-        return false; // the reference path reports the error
+        return SELECTION_THREW; // the reference path reports the error
       }
       for (let i = 0; i < got.length; i++) {
         const a = got[i], b = d.expected[i];
-        if (a.length !== b.length || a.some((x, j) => x !== b[j])) return false;
+        if (a.length !== b.length || a.some((x, j) => x !== b[j])) return 'a mask or labels function selects other leaves than at compile time';
       }
     }
-    return true;
+    return undefined;
   }
 
   /**
    * Computes every stage's scalars for this step into the scalar block, exactly as each stage's
-   * `update` would (same control state, dtypes, extra arguments). False when a scalar is not a number
-   * (a broadcast array) or not of the dtype: such a step runs on the reference path.
+   * `update` would (same control state, dtypes, extra arguments). Why not, when a scalar is not a
+   * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
-  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): boolean {
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): string | undefined {
     const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
@@ -221,15 +234,15 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         const slots = plan.slots[d];
         for (let j = 0; j < plan.names.length; j++) {
           const v = values[plan.names[j]];
-          if (typeof v !== 'number') return false;
+          if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
           // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
           // would be used unrounded by a fused kernel where the reference rounds it on its first store.
-          if (f32 && Math.fround(v) !== v && v === v) return false;
+          if (f32 && Math.fround(v) !== v && v === v) return `${stage.name}: scalar '${plan.names[j]}' is not rounded to float32`;
           S[slots[j]] = v;
         }
       }
     }
-    return true;
+    return undefined;
   }
 
   /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order (global-norm.ts). */

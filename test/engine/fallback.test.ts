@@ -20,6 +20,7 @@ import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
 import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import { masked } from '../../src/transforms/masked.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
 
@@ -164,4 +165,43 @@ test('clipByGlobalNorm fuses at the start of a chain (norm in optax order, both 
   const grads = [{ a: f32(3, 4, 5), b: f64(1e-3, 2), c: new ShapedArray(f32(0.5, 0.5, 0.5, 0.5), [2, 2]) }, { a: f32(0, 0, 0), b: f64(0, 0), c: new ShapedArray(f32(0, 0, 0, -0), [2, 2]) }, { a: f32(NaN, 1, 1), b: f64(1, 1), c: new ShapedArray(f32(1, 1, 1, 1), [2, 2]) }];
   checkParity(chain(clipByGlobalNorm(1), scaleByAdamax(), scaleByLearningRate(0.1)), params, grads, 'kernel');
   checkParity(chain(scaleByAdamax(), clipByGlobalNorm(1), scaleByLearningRate(0.1)), params, grads, 'reference');
+});
+
+test("fallback: 'error' makes a transformation that cannot be fused an OptaxError at compile time, with the reason; the default runs it on the reference path and says why", () => {
+  const opaque: GradientTransformation<Record<string, never>> = { name: 'opaque', init: () => ({}), update: (u, s) => [u, s] };
+  const tx = chain(opaque, adamax(0.1));
+  assert.throws(() => compile(tx, { w: f32(1) }, { fallback: 'error' }), (e: unknown) => e instanceof OptaxError && /compile: chain cannot be fused: opaque cannot be fused/.test(e.message));
+  const lax = compile(tx, { w: f32(1) });
+  assert.equal(lax.backend, 'reference');
+  assert.match(lax.referenceReason!, /opaque cannot be fused/);
+  lax.dispose();
+  const strict = compile(adamax(0.1), { w: f32(1) }, { fallback: 'error' });
+  assert.notEqual(strict.backend, 'reference');
+  assert.equal(strict.referenceReason, undefined);
+  strict.dispose();
+  assert.throws(() => compile(adamax(0.1), { w: f32(1) }, { fallback: 'never' as never }), (e: unknown) => e instanceof OptaxError && /fallback must be/.test(e.message));
+});
+
+test("fallback: 'error' makes a fused step that would need the reference path throw, changing nothing", () => {
+  // A mask function whose selection changes between steps: by default that step runs on the reference
+  // path; strict, it throws before anything is written.
+  const positive = (tree: Tree) => ({ a: (tree as { a: Float32Array }).a[0] > 0, b: true });
+  const tx = chain(scaleByAdamax(), masked(scale(2), positive), scaleByLearningRate(0.1));
+  const strict = compile(tx, { a: f32(1), b: f32(2) }, { fallback: 'error' });
+  strict.step({ a: f32(1), b: f32(1) });
+  const before = cloneTree(strict.params), state = structuredClone(strict.state);
+  assert.throws(() => strict.step({ a: f32(-1), b: f32(1) }), (e: unknown) => e instanceof OptaxError && /cannot run fused \(a mask or labels function selects other leaves/.test(e.message));
+  assertBitEqual(strict.params, before, 'params unchanged');
+  assertBitEqual(strict.state, state, 'state unchanged');
+  strict.dispose();
+});
+
+test('applyIfFinite around a chain that starts with clipByGlobalNorm is fused: the finiteness pass, the norm, then the chain, as the reference path runs them', () => {
+  const tx = applyIfFinite(chain(clipByGlobalNorm(1), adamax(0.1)), { maxConsecutiveErrors: 1 });
+  const params = () => ({ w: f32(1, 2, -0), b: f64(-1, 3) });
+  const grads = [{ w: f32(1, 2, 3), b: f64(1, 0.5) }, { w: f32(NaN, 2, 3), b: f64(1, 1) }, { w: f32(1e-3, 2e-3, 0), b: f64(1e-4, 0) }, { w: f32(Infinity, 2, 3), b: f64(1, 1) }, { w: f32(-Infinity, 0, 1), b: f64(2, 2) }, { w: f32(-1, 0, 1), b: f64(2, -0) }];
+  checkParity(tx, params, grads, 'kernel');
+  const s = compile(tx, params(), { fallback: 'error' });
+  assert.notEqual(s.backend, 'reference');
+  s.dispose();
 });

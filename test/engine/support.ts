@@ -212,8 +212,17 @@ export function chainFor(s: Skeleton): fc.Arbitrary<Described> {
   });
 }
 
-/** `applyIfFinite` around a random chain of elementwise transformations (what the engine fuses with it). */
-export const guardedChain: fc.Arbitrary<Described> = fc.tuple(fc.array(simpleArb, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 3 })).map(([parts, max]) => {
-  const text = `applyIfFinite(chain(${parts.map((p) => p.text).join(', ')}), {maxConsecutiveErrors: ${max}})`;
-  return described(applyIfFinite(chain(...parts.map((p) => p.tx)), { maxConsecutiveErrors: max }), text);
-});
+/**
+ * `applyIfFinite` around a random chain of elementwise transformations (which optax's `lax.cond`
+ * traces), sometimes after a `clipByGlobalNorm`, or around any random chain for the tree (masks,
+ * partitions: run with eager numerics, as the reference path does).
+ */
+export function guardedChainFor(s: Skeleton): fc.Arbitrary<Described> {
+  const traced = fc.tuple(fc.option(rate, { freq: 3 }), fc.array(simpleArb, { minLength: 1, maxLength: 3 })).map(([norm, parts]) => {
+    const all = norm === null ? parts : [described(clipByGlobalNorm(norm), `clipByGlobalNorm(${norm})`), ...parts];
+    return described(chain(...all.map((p) => p.tx)), `chain(${all.map((p) => p.text).join(', ')})`);
+  });
+  return fc.tuple(fc.oneof({ weight: 3, arbitrary: traced }, { weight: 1, arbitrary: chainFor(s) }), fc.integer({ min: 0, max: 3 })).map(([inner, max]) => (
+    described(applyIfFinite(inner.tx, { maxConsecutiveErrors: max }), `applyIfFinite(${inner.text}, {maxConsecutiveErrors: ${max}})`)
+  ));
+}
