@@ -23,7 +23,12 @@ export function safeIncrement(count: number): number {
   return count < INT32_MAX ? count + 1 : INT32_MAX;
 }
 
-/** True for an int32 value (what a step count must be). */
+/** True for a step count: a non-negative int32 (NaN, fractions, negatives and 2^31 are not). */
+export function isStepCount(x: unknown): x is number {
+  return isInt32(x) && x >= 0;
+}
+
+/** True for an int32 value. */
 export function isInt32(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= -2147483648 && x <= INT32_MAX;
 }

@@ -1,5 +1,7 @@
 import type { Params, Updates } from '../tree/tree.js';
 import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import type { Dtype } from './dtype.js';
+import type { InjectionControl } from '../transforms/inject-hyperparams.js';
 
 /**
  * Extra keyword arguments passed along by `update` (optax's `GradientTransformationExtraArgs`), e.g. a
@@ -49,7 +51,20 @@ export type CombinatorInfo =
   /** `partition(transforms, labels)`: each leaf's update goes through the transformation of its label. */
   | { readonly kind: 'partition'; readonly transforms: Readonly<Record<string, GradientTransformation<any>>>; readonly labels: unknown }
   /** `applyIfFinite(inner, options)`: inner runs (traced, as in optax's `lax.cond`) unless the updates hold a NaN or infinity. */
-  | { readonly kind: 'applyIfFinite'; readonly inner: GradientTransformation<any>; readonly maxConsecutiveErrors: number };
+  | { readonly kind: 'applyIfFinite'; readonly inner: GradientTransformation<any>; readonly maxConsecutiveErrors: number }
+  /**
+   * `injectHyperparams(factory)(...)`: each step rebuilds the inner transformation with the
+   * hyperparameters of its state. `step` is that step, without the inner update; `innerFor` the inner
+   * transformation for given values (the same object while they do not change); `check` validates a
+   * state's own fields; `dtypeFor` is the hyperparameter dtype for (params, updates).
+   */
+  | {
+    readonly kind: 'injectHyperparams';
+    step(control: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> };
+    innerFor(hyperparams: InjectionControl['hyperparams']): GradientTransformation<any>;
+    check(state: unknown): void;
+    dtypeFor(params: unknown, updates: unknown): Dtype;
+  };
 
 /** The state of a transformation that keeps none (optax's `EmptyState`). */
 export type EmptyState = Record<string, never>;

@@ -1,15 +1,18 @@
 import type { Dtype } from '../core/dtype.js';
-import type { GradientTransformation } from '../core/transformation.js';
+import type { CombinatorInfo, GradientTransformation } from '../core/transformation.js';
 import type { Kernel } from '../kernel/expr.js';
 import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { canTrace } from '../transforms/traced.js';
+import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
+import { type Expr } from '../kernel/expr.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
+import { hasOwn } from '../tree/node.js';
 
 /**
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
@@ -31,7 +34,8 @@ export interface Stage {
   readonly name: string;
   readonly kernel: Kernel;
   readonly stateLeaves: readonly string[];
-  readonly source: StageSource;
+  /** Rebound at a step where an enclosing `injectHyperparams` rebuilds its inner transformation. */
+  source: StageSource;
   /** The leaves it runs on, in flattening order. */
   readonly leaves: readonly number[];
   /** The index tree as the stage sees it (null where masked out): the structure of its state trees. */
@@ -45,6 +49,7 @@ export interface Stage {
 /** The state layout, mirroring the transformation's structure. */
 export type StateNode =
   | { readonly kind: 'applyIfFinite'; readonly inner: StateNode }
+  | { readonly kind: 'injectHyperparams'; readonly injection: number; readonly inner: StateNode }
   | { readonly kind: 'chain'; readonly parts: readonly StateNode[] }
   | { readonly kind: 'stage'; readonly stage: number }
   | { readonly kind: 'masked'; readonly inner: StateNode }
@@ -79,9 +84,26 @@ export interface Guard {
   counters: ApplyIfFiniteCounters;
 }
 
+/**
+ * `injectHyperparams`: each step, its hyperparameters are computed from its control state (as its
+ * `update` computes them), and when they change, the inner transformation it rebuilds supplies the
+ * per-step scalars of its stages (the same kernels: they become the step's scalars, in their dtype).
+ */
+export interface Injection {
+  readonly combinator: Extract<CombinatorInfo, { kind: 'injectHyperparams' }>;
+  /** The hyperparameter dtype (of the params). */
+  readonly dtype: Dtype;
+  /** Its own state: `count`, `hyperparams`, `hyperparams_states`, updated after each step. */
+  control: InjectionControl;
+  /** The inner transformation the stages' sources currently come from. */
+  inner: GradientTransformation<unknown>;
+  /** Its stages, in chain order. */
+  readonly stages: readonly number[];
+}
+
 /** The fusable structure of a transformation, or why it is not fusable. */
 export type Analysis =
-  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined }
+  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined; readonly injections: readonly Injection[] }
   | { readonly fusable: false; readonly reason: string };
 
 class NotFusable extends Error {}
@@ -100,6 +122,7 @@ interface Level {
 export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown): Analysis {
   const stages: Stage[] = [];
   const dynamic: DynamicSelection[] = [];
+  const injections: Injection[] = [];
   let guard: Guard | undefined;
   // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
   // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
@@ -117,6 +140,21 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
+    if (t.combinator?.kind === 'injectHyperparams') {
+      const combinator = t.combinator;
+      try {
+        combinator.check(s);
+      } catch {
+        throw new NotFusable('inject_hyperparams: unexpected state layout');
+      }
+      const { inner_state, ...control } = s as InjectHyperparamsState;
+      const inner = combinator.innerFor(control.hyperparams);
+      const first = stages.length;
+      const node = visit(inner, inner_state, level);
+      const own = stages.slice(first).map((st) => st.index);
+      injections.push({ combinator, dtype: combinator.dtypeFor(params, params), control, inner, stages: own });
+      return { kind: 'injectHyperparams', injection: injections.length - 1, inner: node };
+    }
     if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
     if (t.parts) {
       if (!Array.isArray(s) || s.length !== t.parts.length) throw new NotFusable(`${t.name}: unexpected state layout`);
@@ -124,7 +162,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     }
     if (t.elementwise) return { kind: 'stage', stage: addElementwise(t, s, level) };
     if (t.combinator?.kind === 'masked') {
-      if (!isDictNode(s) || !('inner_state' in s)) throw new NotFusable('masked: unexpected state layout');
+      if (!isDictNode(s) || !hasOwn(s, 'inner_state')) throw new NotFusable('masked: unexpected state layout');
       const inner = withMask(t.combinator.mask as Mask, level, params);
       return { kind: 'masked', inner: visit(t.combinator.inner, s.inner_state, inner) };
     }
@@ -188,7 +226,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const groups = known.map((k, i) => {
       const inner = s.inner_states as Record<string, unknown>;
       const ms = inner[k];
-      if (!isDictNode(ms) || !('inner_state' in ms)) throw new NotFusable('partition: unexpected state layout');
+      if (!isDictNode(ms) || !hasOwn(ms, 'inner_state')) throw new NotFusable('partition: unexpected state layout');
       const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
       return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
     });
@@ -207,7 +245,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
 
   try {
     const root = visit(tx, state, { tree: table.indexTree, enclosing: [] });
-    return { fusable: true, stages, root, dynamic, guard };
+    return { fusable: true, stages, root, dynamic, guard, injections };
   } catch (e) {
     if (e instanceof NotFusable) return { fusable: false, reason: e.message };
     throw e;
@@ -246,5 +284,57 @@ function probeScalars(name: string, def: ElementwiseDefinition<Record<string, un
     for (const [k, v] of Object.entries(scalars)) {
       if (typeof v !== 'number') throw new NotFusable(`${name}: hyperparameter '${k}' is an array (broadcast per leaf)`);
     }
+  }
+}
+
+/**
+ * Makes `injection`'s stages take their scalars from `inner` (the transformation its step rebuilt),
+ * after checking that `inner` has the compiled structure: the same stages in the same order, with the
+ * same kernels. Returns why not otherwise (that step then runs on the reference path).
+ */
+export function rebindStages(injection: Injection, stages: readonly Stage[], inner: GradientTransformation<unknown>): string | undefined {
+  const sources: StageSource[] = [];
+  const walk = (t: GradientTransformation<unknown>): boolean => {
+    const c = t.combinator;
+    if (c?.kind === 'applyIfFinite' || c?.kind === 'masked') return walk(c.inner);
+    if (c?.kind === 'partition') return Object.values(c.transforms).every(walk);
+    if (t.parts) return t.parts.every(walk);
+    if (t.elementwise) { sources.push({ kind: 'elementwise', def: t.elementwise as ElementwiseDefinition<Record<string, unknown>> }); return true; }
+    const reduction = (t as { reduction?: GlobalNormReduction }).reduction;
+    if (reduction) { sources.push({ kind: 'globalNorm', reduction }); return true; }
+    return false;
+  };
+  const why = 'inject_hyperparams rebuilt its inner transformation with another structure';
+  if (!walk(inner) || sources.length !== injection.stages.length) return why;
+  for (let j = 0; j < sources.length; j++) {
+    const was = stages[injection.stages[j]].source, now = sources[j];
+    if (now.kind !== was.kind) return why;
+    const same = now.kind === 'elementwise' && was.kind === 'elementwise'
+      ? now.def.name === was.def.name && sameKernel(now.def.kernel, was.def.kernel) && sameKernel(now.def.singleLeafKernel, was.def.singleLeafKernel)
+      : now.kind === 'globalNorm' && was.kind === 'globalNorm' && sameKernel(now.reduction.kernel, was.reduction.kernel);
+    if (!same) return why;
+  }
+  for (let j = 0; j < sources.length; j++) stages[injection.stages[j]].source = sources[j];
+  injection.inner = inner;
+  return undefined;
+}
+
+/** Two kernels compute the same thing (structurally equal graphs). */
+function sameKernel(a: Kernel | undefined, b: Kernel | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || !sameExpr(a.updates, b.updates)) return false;
+  const ka = Object.keys(a.state), kb = Object.keys(b.state);
+  return ka.length === kb.length && ka.every((k) => k in b.state && sameExpr(a.state[k], b.state[k]));
+}
+
+function sameExpr(a: Expr, b: Expr): boolean {
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'updates': case 'params': return true;
+    case 'state': case 'scalar': return a.name === (b as typeof a).name;
+    case 'unary': return a.op === (b as typeof a).op && sameExpr(a.a, (b as typeof a).a);
+    case 'binary': return a.op === (b as typeof a).op && sameExpr(a.a, (b as typeof a).a) && sameExpr(a.b, (b as typeof a).b);
+    case 'fma': return sameExpr(a.a, (b as typeof a).a) && sameExpr(a.b, (b as typeof a).b) && sameExpr(a.c, (b as typeof a).c);
   }
 }

@@ -4,7 +4,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
-import { type DynamicSelection, type Guard, type Stage, type StateNode, analyze } from './analyze.js';
+import { type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
 import { composeProgram, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
@@ -73,6 +73,9 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * the inner transformation (a chain of elementwise ones runs with the numerics optax gets inside
  * `lax.cond`, transforms/traced.ts; one starting with `clipByGlobalNorm` or holding masks runs as the
  * reference path runs it); a skipped step applies zero updates and keeps the inner state, as optax does.
+ * `injectHyperparams` runs its own step (values from its state, schedules at their counts): the values
+ * become the step's scalars of the inner stages, in the hyperparameter dtype, so a learning rate set
+ * with `setHyperparams` or scheduled costs nothing more.
  *
  * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
  * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
@@ -124,7 +127,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, table, layout, memory, gradViews, backend, threads) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, table, layout, memory, gradViews, backend, threads) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -150,7 +153,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -167,6 +170,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     root,
     dynamic,
     guard,
+    injections,
     stateViews,
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,

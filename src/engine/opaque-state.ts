@@ -1,7 +1,9 @@
 import { OptaxError } from '../core/errors.js';
-import { type ArrayLeaf, ShapedArray, isArrayLeaf, leafData, leafDtype, leafShape } from '../tree/leaf.js';
+import { type ArrayLeaf, ShapedArray, isArrayLeaf, leafData, leafDtype, leafMismatch, leafShape, leafSpec } from '../tree/leaf.js';
 import type { TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { hasExactKeys } from '../tree/validate.js';
+import { showKeys } from '../tree/node.js';
 
 /**
  * States the engine cannot see into (a transformation on the reference path keeps whatever its
@@ -20,11 +22,8 @@ export function checkSameLayout(current: unknown, next: unknown, path: TreePath 
   };
   if (isArrayLeaf(current)) {
     if (!isArrayLeaf(next)) fail(describe(current));
-    const a = current as ArrayLeaf, b = next as ArrayLeaf;
-    const sa = leafShape(a), sb = leafShape(b);
-    if (leafDtype(a) !== leafDtype(b) || sa.length !== sb.length || !sa.every((d, i) => d === sb[i])) {
-      fail(`a ${leafDtype(a)} leaf of shape [${sa.join(', ')}] (got ${leafDtype(b)} of shape [${sb.join(', ')}])`);
-    }
+    const problem = leafMismatch(leafSpec(next as ArrayLeaf), 'state', leafSpec(current as ArrayLeaf), 'the current state', true);
+    if (problem) fail(`a ${leafDtype(current as ArrayLeaf)} leaf of shape [${leafShape(current as ArrayLeaf).join(', ')}] (${problem})`);
     return;
   }
   if (current === null || current === undefined) {
@@ -38,7 +37,7 @@ export function checkSameLayout(current: unknown, next: unknown, path: TreePath 
   }
   if (isDictNode(current)) {
     const keys = Object.keys(current);
-    if (!isDictNode(next) || Object.keys(next).length !== keys.length || !keys.every((k) => k in next)) fail(`dict {${keys.join(', ')}}`);
+    if (!isDictNode(next) || !hasExactKeys(next, keys)) fail(`dict {${showKeys(keys)}}`);
     for (const k of keys) checkSameLayout(current[k], (next as Record<string, unknown>)[k], [...path, k]);
     return;
   }

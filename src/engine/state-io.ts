@@ -3,10 +3,12 @@ import { formatPath, type TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
-import type { Guard, Stage, StateNode } from './analyze.js';
+import type { Guard, Injection, Stage, StateNode } from './analyze.js';
+import type { InjectionControl } from '../transforms/inject-hyperparams.js';
 import type { LeafTable } from './leaves.js';
 import { type LeafCopy, matchTree } from './tree-io.js';
 import { splitState } from '../kernel/elementwise.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /**
  * optax's state layout over the arena. Reading builds the state exactly as `tx.init` / `tx.update`
@@ -22,19 +24,26 @@ export interface StateLoad {
   readonly controls: ReadonlyMap<number, Record<string, unknown>>;
   /** The new counters of the applyIfFinite guard, when there is one. */
   readonly guard: ApplyIfFiniteCounters | undefined;
+  /** The new own state of each injectHyperparams. */
+  readonly injections: ReadonlyMap<number, InjectionControl>;
   /** Copies into each stage's state streams: key `${stage}:${leafName}`. */
   readonly copies: ReadonlyArray<{ readonly stage: number; readonly leafName: string; readonly copies: readonly LeafCopy[] }>;
 }
 
 /** Builds the state from the stages' controls and the view trees (`trees[stage][j]`: state leaf j). */
-export function readState(node: StateNode, stages: readonly Stage[], trees: readonly (readonly Tree[])[], guard?: Guard): unknown {
+export function readState(node: StateNode, stages: readonly Stage[], trees: readonly (readonly Tree[])[], combinators: Combinators): unknown {
+  const read = (n: StateNode): unknown => readState(n, stages, trees, combinators);
   switch (node.kind) {
-    case 'applyIfFinite': return { ...guard!.counters, inner_state: readState(node.inner, stages, trees) };
-    case 'chain': return node.parts.map((p) => readState(p, stages, trees));
-    case 'masked': return { inner_state: readState(node.inner, stages, trees) };
+    case 'applyIfFinite': return { ...combinators.guard!.counters, inner_state: read(node.inner) };
+    case 'injectHyperparams': {
+      const { count, hyperparams, hyperparams_states } = combinators.injections[node.injection].control;
+      return { count, hyperparams: { ...hyperparams }, hyperparams_states: structuredCounts(hyperparams_states), inner_state: read(node.inner) };
+    }
+    case 'chain': return node.parts.map(read);
+    case 'masked': return { inner_state: read(node.inner) };
     case 'partition': {
       const inner_states: Record<string, unknown> = {};
-      node.labels.forEach((label, i) => { inner_states[label] = readState(node.groups[i], stages, trees); });
+      node.labels.forEach((label, i) => { inner_states[label] = read(node.groups[i]); });
       return { inner_states };
     }
     case 'stage': {
@@ -46,9 +55,23 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
   }
 }
 
+/** The engine's own state of the combinators it runs itself. */
+export interface Combinators {
+  readonly guard?: Guard;
+  readonly injections: readonly Injection[];
+}
+
+/** A copy of `hyperparams_states` (its `{count}` records are the caller's to change). */
+function structuredCounts(states: InjectionControl['hyperparams_states']): InjectionControl['hyperparams_states'] {
+  const out: InjectionControl['hyperparams_states'] = {};
+  for (const [k, v] of Object.entries(states)) out[k] = { count: v.count };
+  return out;
+}
+
 /** Validates `state` against the layout; throws an OptaxError naming the path (`state[0].mu.w`). */
-export function planStateLoad(node: StateNode, stages: readonly Stage[], table: LeafTable, state: unknown): StateLoad {
+export function planStateLoad(node: StateNode, stages: readonly Stage[], table: LeafTable, state: unknown, combinators: Combinators): StateLoad {
   const controls = new Map<number, Record<string, unknown>>();
+  const injections = new Map<number, InjectionControl>();
   const copies: { stage: number; leafName: string; copies: LeafCopy[] }[] = [];
   let guard: ApplyIfFiniteCounters | undefined;
   const fail = (path: TreePath, what: string, got: unknown): never => {
@@ -67,17 +90,28 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
         visit(n.inner, inner_state, [...path, 'inner_state']);
         return;
       }
+      case 'injectHyperparams': {
+        try {
+          combinators.injections[n.injection].combinator.check(s);
+        } catch (e) {
+          throw new OptaxError((e as Error).message, path, 'state');
+        }
+        const { count, hyperparams, hyperparams_states, inner_state } = s as InjectionControl & { inner_state: unknown };
+        injections.set(n.injection, { count, hyperparams: { ...hyperparams }, hyperparams_states: structuredCounts(hyperparams_states) });
+        visit(n.inner, inner_state, [...path, 'inner_state']);
+        return;
+      }
       case 'chain':
         if (!Array.isArray(s) || s.length !== n.parts.length) fail(path, `a list of ${n.parts.length} states (chain)`, s);
         n.parts.forEach((p, i) => visit(p, (s as unknown[])[i], [...path, i]));
         return;
       case 'masked':
-        if (!isDictNode(s) || !('inner_state' in s) || Object.keys(s).length !== 1) fail(path, '{inner_state} (masked)', s);
+        if (!isDictNode(s) || !hasExactKeys(s, ['inner_state'])) fail(path, '{inner_state} (masked)', s);
         visit(n.inner, (s as Record<string, unknown>).inner_state, [...path, 'inner_state']);
         return;
       case 'partition': {
         const inner = isDictNode(s) ? s.inner_states : undefined;
-        if (!isDictNode(inner) || Object.keys(inner).length !== n.labels.length || !n.labels.every((l) => l in inner)) {
+        if (!isDictNode(inner) || !hasExactKeys(s as Record<string, unknown>, ['inner_states']) || !hasExactKeys(inner, n.labels)) {
           fail(path, `{inner_states: {${n.labels.join(', ')}}} (partition)`, inner ?? s);
         }
         n.labels.forEach((label, i) => visit(n.groups[i], (inner as Record<string, unknown>)[label], [...path, 'inner_states', label]));
@@ -105,5 +139,5 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
     }
   };
   visit(node, state, []);
-  return { controls, copies, guard };
+  return { controls, copies, guard, injections };
 }

@@ -4,7 +4,7 @@ import type { ExtraArgs, GradientTransformation } from '../core/transformation.j
 import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { type DynamicSelection, type Guard, type Stage, type StateNode, maskAll } from './analyze.js';
+import { type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import type { Executor, KernelBackend } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -62,6 +62,8 @@ export interface FusedParts {
   readonly dynamic: readonly DynamicSelection[];
   /** applyIfFinite around the stages: the finiteness check and its counters. */
   readonly guard: Guard | undefined;
+  /** The injectHyperparams it runs itself (their own state, and the stages whose scalars they supply). */
+  readonly injections: readonly Injection[];
   /** With a guard: whether every element of the gradient views is finite. */
   readonly gradsFinite: (() => boolean) | undefined;
   /** `stateViews[stage][j][leaf]`: the view of state leaf j of a stage at a parameter leaf. */
@@ -130,7 +132,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   get state(): S {
     const f = this.parts.fused;
-    return (f ? readState(f.root, f.stages, f.stateTrees, f.guard) : this.referenceState) as S;
+    return (f ? readState(f.root, f.stages, f.stateTrees, f) : this.referenceState) as S;
   }
 
   set state(state: S) {
@@ -140,7 +142,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   setState(state: S): void {
     const f = this.parts.fused;
     if (f) {
-      this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state), []);
+      this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state, f), []);
     } else {
       checkSameLayout(this.referenceState, state);
       this.referenceState = detach(state, this.parts.buffer);
@@ -166,7 +168,9 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
-    const unfused = this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
+    // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
+    const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
+    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
@@ -177,6 +181,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     f.executor.run();
     for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
     if (guarded) f.guard!.counters = guarded.counters;
+    if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -195,6 +200,17 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private gradCopies(grads: Updates): ViewCopy[] {
     const views = this.parts.gradViews;
     return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
+  }
+
+  /** The stages of each injectHyperparams take their scalars from the inner transformation of this step. */
+  private rebind(f: FusedParts, injected: readonly { inner: GradientTransformation<any> }[]): string | undefined {
+    for (let k = 0; k < injected.length; k++) {
+      const inj = f.injections[k];
+      if (injected[k].inner === inj.inner) continue;
+      const why = rebindStages(inj, f.stages, injected[k].inner);
+      if (why) return why;
+    }
+    return undefined;
   }
 
   /**
@@ -267,7 +283,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const newParams = applyUpdates(p.params, updates);
     const paramCopies = matchTree(p.table, p.table.indexTree, newParams, 'params').map((c) => ({ dst: p.paramViews[c.leaf], src: c.data }));
     if (p.fused) {
-      const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next);
+      const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next, p.fused);
       this.commitState(load, [...gradCopies, ...paramCopies]);
     } else {
       checkSameLayout(this.referenceState, next);
@@ -289,5 +305,6 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     performCopies(copies, this.parts.buffer);
     for (const [k, control] of load.controls) f.stages[k].control = control;
     if (f.guard && load.guard) f.guard.counters = load.guard;
+    for (const [k, control] of load.injections) f.injections[k].control = control;
   }
 }

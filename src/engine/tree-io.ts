@@ -1,6 +1,6 @@
 import type { FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
-import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafShape } from '../tree/leaf.js';
+import { type ArrayLeaf, leafData, leafMismatch, leafSpec } from '../tree/leaf.js';
 import { walkTrees } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import type { LeafTable } from './leaves.js';
@@ -26,14 +26,9 @@ export function matchTree(table: LeafTable, reference: Tree, tree: unknown, root
   walkTrees([reference, tree], ([ref, other], path) => {
     const leaf = table.leaves[table.indexOf.get(ref)!];
     const o = other as ArrayLeaf;
-    const od = leafDtype(o);
-    if (od !== leaf.dtype) throw new OptaxError(`dtype mismatch: params leaf is ${leaf.dtype}, ${root} leaf is ${od}`, path, root);
+    const problem = leafMismatch(leafSpec(o), root, leaf, 'params');
+    if (problem) throw new OptaxError(problem, path, root);
     const data = leafData(o);
-    const shape = leafShape(o);
-    const same = leaf.shaped && o instanceof ShapedArray
-      ? shape.length === leaf.shape.length && shape.every((d, i) => d === leaf.shape[i])
-      : data.length === leaf.length;
-    if (!same) throw new OptaxError(`shape mismatch: params leaf has shape [${leaf.shape.join(', ')}], ${root} leaf has shape [${shape.join(', ')}]`, path, root);
     copies.push({ leaf: leaf.index, data });
   }, { names: ['params', root], root });
   return copies;

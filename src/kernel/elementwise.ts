@@ -2,7 +2,7 @@ import { type Dtype, type FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { broadcastTo } from '../tree/broadcast.js';
-import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
+import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafLike, leafMismatch, leafShape, leafSpec } from '../tree/leaf.js';
 import { treeMap } from '../tree/map.js';
 import type { TreePath } from '../tree/path.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
@@ -10,6 +10,8 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import type { Kernel } from './expr.js';
 import { type KernelPlan, evaluateKernel, planKernel } from './interpret.js';
+import { hasExactKeys } from '../tree/validate.js';
+import { showKeys } from '../tree/node.js';
 
 /** A per-step value of a kernel: a number (already rounded to the dtype), or an array to broadcast. */
 export type KernelScalar = number | ShapedArray;
@@ -68,8 +70,8 @@ export function splitState<C extends Record<string, unknown>>(def: ElementwiseDe
   const controlKeys = Object.keys(def.initControl());
   const expected = [...controlKeys, ...leafKeys];
   const keys = Object.keys(state);
-  if (keys.length !== expected.length || !expected.every((k) => k in state)) {
-    throw new OptaxError(`${def.name}: this state does not belong to ${def.name}: expected keys {${expected.join(', ')}}, got {${keys.join(', ')}}`);
+  if (!hasExactKeys(state, expected)) {
+    throw new OptaxError(`${def.name}: this state does not belong to ${def.name}: expected keys {${showKeys(expected)}}, got {${showKeys(keys)}}`);
   }
   const control = Object.fromEntries(controlKeys.map((k) => [k, state[k]])) as C;
   def.checkControl(control);
@@ -88,21 +90,6 @@ export function scalarsForLeaf(scalars: Readonly<Record<string, KernelScalar>>, 
   const out: Record<string, number | FloatArray> = {};
   for (const [k, v] of Object.entries(scalars)) out[k] = typeof v === 'number' ? v : broadcastTo(v.data, v.shape, shape, path, `hyperparameter '${k}'`);
   return out;
-}
-
-/** Checks that a leaf of another tree has the dtype and shape of the update leaf at the same path. */
-function checkLeafMatch(ref: ArrayLeaf, other: ArrayLeaf, otherName: string, path: readonly (string | number)[]): void {
-  const rd = leafDtype(ref), od = leafDtype(other);
-  if (rd !== od) throw new OptaxError(`dtype mismatch: grads leaf is ${rd}, ${otherName} leaf is ${od}`, path, 'grads');
-  checkLeafShape(ref, other, otherName, path);
-}
-
-/** Checks that a leaf of another tree has the shape of the update leaf at the same path. */
-export function checkLeafShape(ref: ArrayLeaf, other: ArrayLeaf, otherName: string, path: readonly (string | number)[]): void {
-  const rs = leafShape(ref), os = leafShape(other);
-  const bothShaped = ref instanceof ShapedArray && other instanceof ShapedArray;
-  const same = bothShaped ? rs.length === os.length && rs.every((d, i) => d === os[i]) : leafData(ref).length === leafData(other).length;
-  if (!same) throw new OptaxError(`shape mismatch: grads leaf has shape [${rs.join(', ')}], ${otherName} leaf has shape [${os.join(', ')}]`, path, 'grads');
 }
 
 /**
@@ -125,12 +112,22 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
   }
   const positions: ArrayLeaf[][] = [];
   const paths: TreePath[] = [];
-  walkTrees(all, (leaves, path) => {
-    const ref = leaves[0] as ArrayLeaf;
-    for (let i = 1; i < leaves.length; i++) checkLeafMatch(ref, leaves[i] as ArrayLeaf, names[i], path);
-    positions.push(leaves as ArrayLeaf[]);
+  // The reference comes first: the first state tree (built by init from the params), else the params,
+  // else the updates alone. A tree that does not match it is reported under its own name (grads,
+  // state.nu, params), with the same wording as the fused engine's (`grads does not match params:
+  // missing key(s) b`).
+  const order = all.map((_, i) => i);
+  if (all.length > 1) order.push(order.shift()!);
+  walkTrees(order.map((i) => all[i]), (leaves, path) => {
+    const byTree: ArrayLeaf[] = [];
+    order.forEach((t, j) => { byTree[t] = leaves[j] as ArrayLeaf; });
+    for (let j = 1; j < order.length; j++) {
+      const problem = leafMismatch(leafSpec(leaves[j] as ArrayLeaf), names[order[j]], leafSpec(leaves[0] as ArrayLeaf), names[order[0]]);
+      if (problem) throw new OptaxError(problem, path, names[order[j]]);
+    }
+    positions.push(byTree);
     paths.push(path);
-  }, { names, root: 'grads' });
+  }, { names: order.map((i) => names[i]) });
   const p = needsParams && updates !== null ? all.length - 1 : -1;
   return { positions, paths, paramsAt: (i) => (p >= 0 ? positions[i][p] : null) };
 }

@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { INT32_MAX, isInt32, safeIncrement } from '../core/numerics.js';
+import { INT32_MAX, isStepCount, safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
@@ -7,6 +7,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { tracedUpdate } from './traced.js';
+import { hasOwn } from '../tree/node.js';
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
 export interface ApplyIfFiniteState<S = unknown> {
@@ -65,8 +66,8 @@ export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxC
 
 /** Throws unless `state` has the counters of {@link ApplyIfFiniteState} (and an `inner_state`). @internal */
 export function checkApplyIfFiniteState(state: unknown): asserts state is ApplyIfFiniteState {
-  const ok = isDictNode(state) && 'inner_state' in state && isInt32(state.notfinite_count) && state.notfinite_count >= 0
-    && isInt32(state.total_notfinite) && state.total_notfinite >= 0 && typeof state.last_finite === 'boolean';
+  const ok = isDictNode(state) && hasOwn(state, 'inner_state') && isStepCount(state.notfinite_count)
+    && isStepCount(state.total_notfinite) && typeof state.last_finite === 'boolean';
   if (!ok) throw new OptaxError(`apply_if_finite: this state does not belong to apply_if_finite: expected {notfinite_count, last_finite, total_notfinite, inner_state}, got ${describe(state)}`);
 }
 

@@ -1,8 +1,8 @@
 import { type Dtype, type FloatArray, allocate } from '../core/dtype.js';
 import { ex } from '../kernel/expr.js';
-import { checkLeafShape } from '../kernel/elementwise.js';
+import { OptaxError } from '../core/errors.js';
 import { evaluateKernel, flushingSubnormals, planKernel } from '../kernel/interpret.js';
-import { type ArrayLeaf, isArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
+import { type ArrayLeaf, isArrayLeaf, leafData, leafDtype, leafLike, leafMismatch, leafSpec } from '../tree/leaf.js';
 import { treeMap } from '../tree/map.js';
 import { isDictNode, walkTrees } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
@@ -39,7 +39,10 @@ export function applyUpdates<P extends Params>(params: P, updates: Updates): P {
   const pairs: [ArrayLeaf, ArrayLeaf][] = [];
   // Updates first, so that messages read as every transformation's do (`grads.w: ...`).
   walkTrees([pruned, params], ([u, p], path) => {
-    checkLeafShape(u as ArrayLeaf, p as ArrayLeaf, 'params', path);
+    // Any float dtype may meet any other (mixed precision): the shapes must match.
+    const uSpec = leafSpec(u as ArrayLeaf), pSpec = leafSpec(p as ArrayLeaf);
+    const problem = leafMismatch({ ...uSpec, dtype: pSpec.dtype }, 'grads', pSpec, 'params');
+    if (problem) throw new OptaxError(problem, path, 'grads');
     pairs.push([p as ArrayLeaf, u as ArrayLeaf]);
   }, { names: ['grads', 'params'], root: 'grads' });
   let i = 0;

@@ -1,5 +1,6 @@
 import { OptaxError } from '../core/errors.js';
-import { isInt32 } from '../core/numerics.js';
+import { isStepCount } from '../core/numerics.js';
+import { describe } from '../tree/node.js';
 
 /** The control state of transformations that count steps: an int32, saturating at 2^31-1. */
 export interface CountState extends Record<string, unknown> {
@@ -10,7 +11,7 @@ export interface CountState extends Record<string, unknown> {
 export function checkCount(owner: string) {
   return (control: Record<string, unknown>): void => {
     const c = control.count;
-    if (!isInt32(c) || c < 0) throw new OptaxError(`${owner}: state.count must be a non-negative int32 step count, got ${String(c)}`);
+    if (!isStepCount(c)) throw new OptaxError(`${owner}: state.count must be a non-negative int32 step count, got ${describe(c)}`);
   };
 }
 

@@ -7,6 +7,9 @@ import { treeLeaves } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type InjectableSignature, injectableSignature, isNumericHyperparam } from './injectable.js';
+import { hasExactKeys, hasOwn } from '../tree/validate.js';
+import { showKeys } from '../tree/node.js';
+import { isStepCount } from '../core/numerics.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -29,6 +32,9 @@ export interface InjectHyperparamsState<S = unknown> {
   /** The inner transformation's state. */
   inner_state: S;
 }
+
+/** The fields of {@link InjectHyperparamsState} but its inner state. @internal */
+export type InjectionControl = Omit<InjectHyperparamsState, 'inner_state'>;
 
 /** Options of {@link injectHyperparams}. */
 export interface InjectHyperparamsOptions {
@@ -183,8 +189,25 @@ export function injectHyperparams<S = unknown>(
     };
     const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';
 
+    // One step of the injection: the hyperparameters this step uses (the state's values rounded, each
+    // schedule evaluated at its count), the new counts, and the inner transformation built with them.
+    // `update` and the fused engine both run it.
+    const step = (state: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> } => {
+      const hyperparams: Record<string, number | ArrayLeaf> = {};
+      for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
+      const hyperparams_states: Record<string, WrappedScheduleState> = {};
+      for (const k of Object.keys(scheduled)) {
+        const c = state.hyperparams_states[k].count;
+        hyperparams[k] = evaluate(k, c, dtype);
+        hyperparams_states[k] = { count: safeIncrement(c) };
+      }
+      return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };
+    };
+    const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
+
     return {
       name: 'inject_hyperparams',
+      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
       init(params: Params): InjectHyperparamsState<S> {
         const dtype = dtypeFor(params, null);
         const hyperparams: Record<string, number | ArrayLeaf> = {};
@@ -194,18 +217,10 @@ export function injectHyperparams<S = unknown>(
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
       },
       update<U extends Updates>(updates: U, state: InjectHyperparamsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<S>] {
-        checkState(state, Object.keys(numeric), Object.keys(scheduled));
-        const dtype = dtypeFor(params, updates);
-        const hyperparams: Record<string, number | ArrayLeaf> = {};
-        for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
-        const hyperparams_states: Record<string, WrappedScheduleState> = {};
-        for (const k of Object.keys(scheduled)) {
-          const c = state.hyperparams_states[k].count;
-          hyperparams[k] = evaluate(k, c, dtype);
-          hyperparams_states[k] = { count: safeIncrement(c) };
-        }
-        const [newUpdates, inner_state] = innerWith(hyperparams).update(updates, state.inner_state, params, extraArgs);
-        return [newUpdates, { count: safeIncrement(state.count), hyperparams, hyperparams_states, inner_state }];
+        check(state);
+        const { control, inner } = step(state, dtypeFor(params, updates));
+        const [newUpdates, inner_state] = inner.update(updates, state.inner_state, params, extraArgs);
+        return [newUpdates, { ...control, inner_state }];
       },
     };
   };
@@ -213,13 +228,18 @@ export function injectHyperparams<S = unknown>(
 
 function checkState(state: unknown, numeric: readonly string[], scheduled: readonly string[]): asserts state is InjectHyperparamsState {
   const fail = (why: string): never => { throw new OptaxError(`inject_hyperparams: this state does not belong to this transformation: ${why}`); };
-  if (!isDictNode(state) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states) || !('inner_state' in state) || typeof state.count !== 'number') {
+  if (!isDictNode(state) || !hasExactKeys(state, ['count', 'hyperparams', 'hyperparams_states', 'inner_state']) || !isDictNode(state.hyperparams) || !isDictNode(state.hyperparams_states)) {
     fail(`expected {count, hyperparams, hyperparams_states, inner_state}, got ${describe(state)}`);
   }
   const s = state as unknown as InjectHyperparamsState;
-  for (const k of [...numeric, ...scheduled]) if (!(k in s.hyperparams)) fail(`hyperparams has no '${k}'`);
+  if (!isStepCount(s.count)) fail(`count must be a non-negative int32 step count, got ${describe(s.count)}`);
+  if (!hasExactKeys(s.hyperparams, [...numeric, ...scheduled])) fail(`expected hyperparams {${showKeys([...numeric, ...scheduled])}}, got {${showKeys(Object.keys(s.hyperparams))}}`);
+  if (!hasExactKeys(s.hyperparams_states, scheduled)) fail(`expected hyperparams_states {${showKeys(scheduled)}}, got {${showKeys(Object.keys(s.hyperparams_states))}}`);
   for (const [k, v] of Object.entries(s.hyperparams)) if (!isNumericHyperparam(v)) fail(`hyperparams.${k} must be a number or an array, got ${describe(v)}`);
-  for (const k of scheduled) if (!isDictNode(s.hyperparams_states[k]) || typeof s.hyperparams_states[k].count !== 'number') fail(`hyperparams_states.${k} must be {count}`);
+  for (const k of scheduled) {
+    const hs = s.hyperparams_states[k];
+    if (!isDictNode(hs) || !hasExactKeys(hs, ['count']) || !isStepCount(hs.count)) fail(`hyperparams_states.${k} must be {count} with a non-negative int32 count, got ${describe(hs)}`);
+  }
 }
 
 /**
@@ -244,8 +264,8 @@ export function setHyperparams<S extends InjectHyperparamsState<any>>(state: S, 
   const hyperparams = { ...state.hyperparams };
   for (const [key, value] of Object.entries(values)) {
     const name = toSnakeCase(key);
-    if (!(name in hyperparams)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
-    if (name in state.hyperparams_states) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
+    if (!hasOwn(hyperparams, name)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
+    if (hasOwn(state.hyperparams_states, name)) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
     if (!isNumericHyperparam(value)) throw new OptaxError(`setHyperparams: ${name} must be a number or an array, got ${describe(value)}`);
     hyperparams[name] = value as number | ArrayLeaf;
   }

@@ -3,6 +3,7 @@ import type { ExtraArgs, GradientTransformation } from '../core/transformation.j
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { isBooleanLeaf, mapPrefix } from './tree-prefix.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link masked} (optax's `MaskedState`). */
 export interface MaskedState<S = unknown> {
@@ -75,7 +76,7 @@ export function masked<S>(inner: GradientTransformation<S>, mask: Mask): Gradien
       return { inner_state: inner.init(maskTree(params, m, 'params')) };
     },
     update<U extends Updates>(updates: U, state: MaskedState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, MaskedState<S>] {
-      if (!isDictNode(state) || !('inner_state' in state)) {
+      if (!isDictNode(state) || !hasExactKeys(state, ['inner_state'])) {
         throw new OptaxError(`masked: this state does not belong to masked: expected {inner_state}, got ${describe(state)}`);
       }
       const m = resolveMask(mask, updates, 'masked');

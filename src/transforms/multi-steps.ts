@@ -9,6 +9,8 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { tracedUpdate } from './traced.js';
+import { hasOwn } from '../tree/node.js';
+import { isStepCount } from '../core/numerics.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */
 export interface MultiStepsState<S = unknown> {
@@ -209,8 +211,8 @@ export class MultiSteps<S = unknown> {
 }
 
 function checkState(state: unknown): asserts state is MultiStepsState {
-  const ok = isDictNode(state) && isInt32(state.mini_step) && (state.mini_step as number) >= 0
-    && isInt32(state.gradient_step) && (state.gradient_step as number) >= 0 && 'inner_opt_state' in state && 'acc_grads' in state;
+  const ok = isDictNode(state) && isStepCount(state.mini_step)
+    && isStepCount(state.gradient_step) && hasOwn(state, 'inner_opt_state') && hasOwn(state, 'acc_grads');
   if (!ok) throw new OptaxError(`MultiSteps: this state does not belong to MultiSteps: expected {mini_step, gradient_step, inner_opt_state, acc_grads, skip_state}, got ${describe(state)}`);
 }
 

@@ -5,6 +5,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type MaskTree, type MaskedState, masked } from './masked.js';
 import { isLabelLeaf, mapPrefix } from './tree-prefix.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link partition} (optax's `PartitionState`). */
 export interface PartitionState {
@@ -84,7 +85,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
       return { inner_states };
     },
     update<U extends Updates>(updates: U, state: PartitionState, params?: Params | null, extraArgs?: ExtraArgs): [U, PartitionState] {
-      if (!isDictNode(state) || !isDictNode(state.inner_states) || !known.every((k) => k in state.inner_states)) {
+      if (!isDictNode(state) || !hasExactKeys(state, ['inner_states']) || !isDictNode(state.inner_states) || !hasExactKeys(state.inner_states, known)) {
         throw new OptaxError(`partition: this state does not belong to this partition: expected {inner_states: {${known.join(', ')}}}, got ${describe(isDictNode(state) ? state.inner_states : state)}`);
       }
       const labels = labelsFor(updates, 'updates');

@@ -1,6 +1,9 @@
 import { OptaxError } from '../core/errors.js';
 import type { TreePath } from '../tree/path.js';
+import { isArrayLeaf } from '../tree/leaf.js';
+import { showKeys } from '../tree/node.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { hasExactKeys, validateTree } from '../tree/validate.js';
 
 /**
  * Prefix trees: masks (trees of booleans) and partition labels (trees of strings) may stop above the
@@ -33,6 +36,10 @@ export function mapPrefix<L>(
   fn: (leaf: L, subtrees: unknown[], path: TreePath) => unknown,
   names: PrefixNames,
 ): any {
+  // The one validation pass first (depth, cycles, holes, getters, own keys), for the prefix and every
+  // full tree, so the walks below only ever see finite trees of plain data.
+  validateTree(prefix, { isLeaf: isPrefixLeaf, root: names.prefix, arrayLeaves: false, leafWhat: names.leaf });
+  trees.forEach((t, i) => validateTree(t, { isLeaf: isArrayLeaf, root: names.trees[i] }));
   checkPrefix(prefix, trees, isPrefixLeaf, names, []);
   return build(prefix, trees, isPrefixLeaf, fn, []);
 }
@@ -54,9 +61,8 @@ function checkPrefix<L>(prefix: unknown, trees: readonly unknown[], isPrefixLeaf
   if (isDictNode(prefix)) {
     const keys = Object.keys(prefix).sort();
     trees.forEach((t, i) => {
-      if (!isDictNode(t)) mismatch(i, `dict {${keys.join(', ')}}`);
-      const other = Object.keys(t as object);
-      if (other.length !== keys.length || !keys.every((k) => k in (t as object))) mismatch(i, `dict {${keys.join(', ')}}`);
+      if (!isDictNode(t)) mismatch(i, `dict {${showKeys(keys)}}`);
+      if (!hasExactKeys(t as Record<string, unknown>, keys)) mismatch(i, `dict {${showKeys(keys)}}`);
     });
     for (const k of keys) checkPrefix(prefix[k], trees.map((t) => (t as Record<string, unknown>)[k]), isPrefixLeaf, names, [...path, k]);
     return;

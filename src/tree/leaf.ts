@@ -1,4 +1,10 @@
 import { type Dtype, type FloatArray, dtypeOfArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import { describe, hasOwn, intrinsicLength } from './node.js';
+
+/** The most dimensions a {@link ShapedArray} may have (as in XLA, whose rank limit is far above any real array's). */
+const MAX_RANK = 64;
+
 
 /**
  * A typed array with an explicit shape (row-major), for leaves where the shape matters: broadcasting an
@@ -18,16 +24,40 @@ export class ShapedArray<A extends FloatArray = FloatArray> {
   /** The dimensions; `[]` for a scalar (0-d) array. */
   readonly shape: readonly number[];
 
+  /** Set only by the constructor: tells a real ShapedArray from an object built on its prototype. */
+  readonly #checked = true;
+
+  /**
+   * @param data - the elements: a `Float32Array` or `Float64Array` (other typed arrays, plain arrays,
+   *   bigints or strings throw an {@link OptaxError}).
+   * @param shape - non-negative integer dimensions whose product is `data.length`.
+   */
   constructor(data: A, shape: readonly number[]) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new TypeError(`ShapedArray: shape must be non-negative integers, got [${shape.join(', ')}]`);
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+      throw new OptaxError(`ShapedArray: data must be a Float32Array or Float64Array, got ${describe(data)}`);
     }
-    if (size !== data.length) {
-      throw new TypeError(`ShapedArray: shape [${shape.join(', ')}] holds ${size} elements but data has ${data.length}`);
+    if (!Array.isArray(shape) || shape.length > MAX_RANK) {
+      throw new OptaxError(`ShapedArray: shape must be a list of at most ${MAX_RANK} dimensions, got ${describe(shape)}`);
+    }
+    const dims = Array.from(shape, (d) => d);
+    let size = 1;
+    for (const d of dims) {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+        throw new OptaxError(`ShapedArray: shape must be non-negative integers, got [${dims.map((v) => describe(v)).join(', ')}]`);
+      }
+      size *= d;
+    }
+    if (size !== intrinsicLength(data) || hasOwn(data, 'length')) {
+      throw new OptaxError(`ShapedArray: shape [${dims.join(', ')}] holds ${size} elements but data has ${intrinsicLength(data)}`);
     }
     this.data = data;
-    this.shape = Object.freeze([...shape]);
+    this.shape = Object.freeze(dims);
+    Object.freeze(this);
+  }
+
+  /** True only for objects made by the constructor (not for `Object.create(ShapedArray.prototype)`). */
+  static isShapedArray(x: unknown): x is ShapedArray {
+    return typeof x === 'object' && x !== null && #checked in x;
   }
 
   /** Number of elements. */
@@ -111,4 +141,33 @@ export function leafDtype(leaf: ArrayLeaf): Dtype {
  */
 export function leafLike(like: ArrayLeaf, data: FloatArray): ArrayLeaf {
   return like instanceof ShapedArray ? new ShapedArray(data, like.shape) : data;
+}
+
+/** What must match between two leaves: dtype, element count, shape, and whether the shape is explicit. @internal */
+export interface LeafSpec {
+  readonly dtype: Dtype;
+  readonly length: number;
+  readonly shape: readonly number[];
+  /** True for a {@link ShapedArray}: two shaped leaves must have equal shapes, otherwise equal lengths. */
+  readonly shaped: boolean;
+}
+
+/** The {@link LeafSpec} of a leaf. @internal */
+export function leafSpec(leaf: ArrayLeaf): LeafSpec {
+  return { dtype: leafDtype(leaf), length: leafData(leaf).length, shape: leafShape(leaf), shaped: leaf instanceof ShapedArray };
+}
+
+/**
+ * What differs between two leaves that must match (dtype first, then shape), or undefined when they
+ * match. A plain typed array matches any shape of its length; two ShapedArrays must have equal shapes
+ * (`exact` requires equal shapes in every case). The message names what actually differs, e.g.
+ * `shape mismatch: grads leaf has shape [2], state.mu leaf has shape [3]`. @internal
+ */
+export function leafMismatch(a: LeafSpec, aName: string, b: LeafSpec, bName: string, exact = false): string | undefined {
+  if (a.dtype !== b.dtype) return `dtype mismatch: ${aName} leaf is ${a.dtype}, ${bName} leaf is ${b.dtype}`;
+  const sameShape = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+  const matches = exact || (a.shaped && b.shaped) ? sameShape && a.length === b.length : a.length === b.length;
+  if (matches) return undefined;
+  if (sameShape) return `size mismatch: ${aName} leaf has ${a.length} elements, ${bName} leaf has ${b.length}`;
+  return `shape mismatch: ${aName} leaf has shape [${a.shape.join(', ')}], ${bName} leaf has shape [${b.shape.join(', ')}]`;
 }

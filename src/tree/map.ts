@@ -1,5 +1,6 @@
 import type { TreePath } from './path.js';
-import { type IsLeaf, isDictNode, walkTrees } from './structure.js';
+import { OptaxError } from '../core/errors.js';
+import { type IsLeaf, describe, isDictNode, walkTrees } from './structure.js';
 import { isArrayLeaf } from './leaf.js';
 
 /**
@@ -14,9 +15,8 @@ function rebuild(tree: unknown, fn: (leaf: unknown, path: TreePath) => unknown, 
     // Visit keys sorted (the order walkTrees and JAX use), but keep the caller's key order in the result.
     const values = new Map<string, unknown>();
     for (const k of Object.keys(tree).sort()) values.set(k, rebuild(tree[k], fn, isLeaf, [...path, k]));
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree)) out[k] = values.get(k);
-    return out;
+    // Defined, not assigned: a key `__proto__` (as JSON.parse makes) stays a key.
+    return Object.fromEntries(Object.keys(tree).map((k) => [k, values.get(k)]));
   }
   return fn(tree, path);
 }
@@ -86,8 +86,10 @@ export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayL
  * ```
  */
 export function treeUnflatten(structure: unknown, leaves: readonly unknown[], isLeaf: IsLeaf = isArrayLeaf): any {
-  const order = treeLeaves(structure, isLeaf).paths.map((p) => JSON.stringify(p));
-  if (order.length !== leaves.length) throw new RangeError(`treeUnflatten: structure has ${order.length} leaves, got ${leaves.length}`);
-  const byPath = new Map(order.map((p, i) => [p, leaves[i]]));
-  return rebuild(structure, (_leaf, path) => byPath.get(JSON.stringify(path)), isLeaf);
+  const count = treeLeaves(structure, isLeaf).leaves.length;
+  if (!Array.isArray(leaves)) throw new OptaxError(`treeUnflatten: leaves must be a list, got ${describe(leaves)}`);
+  if (count !== leaves.length) throw new OptaxError(`treeUnflatten: structure has ${count} leaves, got ${leaves.length}`);
+  // rebuild visits leaves in treeLeaves' order (dict keys sorted).
+  let i = 0;
+  return rebuild(structure, () => leaves[i++], isLeaf);
 }

@@ -1,47 +1,34 @@
 import { OptaxError } from '../core/errors.js';
 import { isArrayLeaf } from './leaf.js';
-import type { TreePath } from './path.js';
+import { describe, isDictNode, showKeys } from './node.js';
+import type { PathEntry, TreePath } from './path.js';
+import { hasOwn, validateTree } from './validate.js';
+
+export { describe, isDictNode } from './node.js';
 
 /** Tells whether a value is a leaf; defaults to {@link isArrayLeaf}. */
 export type IsLeaf = (x: unknown) => boolean;
 
-/**
- * A plain object used as a dict node (not a class instance, not an array).
- *
- * @example
- * ```ts
- * import { isDictNode } from 'optax-ts';
- * console.log(isDictNode({ w: 1 }), isDictNode(Object.create(null)), isDictNode([1]), isDictNode(new Map()), isDictNode(null)); // true true false false false
- * ```
- */
-export function isDictNode(x: unknown): x is Record<string, unknown> {
-  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
-/** Describes a value for an error message: `Float32Array(12)`, `number`, `dict {a, b}`. */
-export function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (x === undefined) return 'undefined';
-  if (x instanceof Float32Array || x instanceof Float64Array) return `${x.constructor.name}(${x.length})`;
-  if (ArrayBuffer.isView(x)) return `${x.constructor.name} (only Float32Array and Float64Array leaves are supported)`;
-  if (Array.isArray(x)) return `list of ${x.length}`;
-  if (isDictNode(x)) return `dict {${Object.keys(x).join(', ')}}`;
-  if (typeof x === 'object') return (x as object).constructor?.name ?? 'object';
-  return typeof x;
-}
-
-function checkNode(x: unknown, path: TreePath, isLeaf: IsLeaf, root: string): void {
-  if (x === null || isLeaf(x) || Array.isArray(x) || isDictNode(x)) return;
-  throw new OptaxError(`expected an array leaf (Float32Array, Float64Array or ShapedArray), a list, a dict or null, got ${describe(x)}`, path, root);
+/** Options of {@link walkTrees}. */
+export interface WalkOptions {
+  /** What counts as a leaf (default: {@link isArrayLeaf}). */
+  readonly isLeaf?: IsLeaf;
+  /**
+   * Each tree's name. A problem in tree `i` (or a mismatch of tree `i` against tree 0, the reference)
+   * is reported under `names[i]` (`grads.w: grads does not match params: ...`).
+   */
+  readonly names?: readonly string[];
+  /** The root of error paths when `names` is not given (default `params`). */
+  readonly root?: string;
 }
 
 /**
  * Walks trees of the same structure together, calling `visit` on each leaf position with the leaves of
- * every tree there. Throws an {@link OptaxError} naming the path at the first mismatch (dict keys, list
- * length, null vs leaf, non-tree values), before `visit` has seen anything past it... and since every
- * caller validates before writing, nothing is changed on failure.
+ * every tree there (dict keys visited sorted, as JAX flattens dicts). Tree 0 is the reference: each
+ * tree is first validated on its own (see {@link MAX_TREE_DEPTH}: depth, cycles, sparse lists, getters,
+ * faked lengths; dict keys are own properties only), then compared with tree 0, and any problem throws
+ * an {@link OptaxError} naming the path, under the name of the tree at fault, before `visit` has seen
+ * any leaf. Time is linear in the trees' sizes.
  *
  * @example
  * ```ts
@@ -54,31 +41,22 @@ function checkNode(x: unknown, path: TreePath, isLeaf: IsLeaf, root: string): vo
  * try {
  *   walkTrees([params, { b: new Float32Array([6]) }], () => {}, { names: ['params', 'grads'] });
  * } catch (e) {
- *   console.log((e as Error).message); // params: grads does not match params: missing key(s) w
+ *   console.log((e as Error).message); // grads: grads does not match params: missing key(s) w
  * }
  * ```
  */
-export function walkTrees(
-  trees: readonly unknown[],
-  visit: (leaves: unknown[], path: TreePath) => void,
-  options: { isLeaf?: IsLeaf; names?: readonly string[]; root?: string } = {},
-): void {
+export function walkTrees(trees: readonly unknown[], visit: (leaves: unknown[], path: TreePath) => void, options: WalkOptions = {}): void {
   const isLeaf = options.isLeaf ?? isArrayLeaf;
   const names = options.names ?? trees.map((_, i) => (i === 0 ? 'the first tree' : `tree ${i}`));
-  const root = options.root ?? 'params';
-  // First each tree on its own, so that a value that is not a tree at all is reported as such (rather
-  // than as a mismatch with another tree).
-  const check = (x: unknown, path: TreePath): void => {
-    checkNode(x, path, isLeaf, root);
-    if (x === null || isLeaf(x)) return;
-    if (Array.isArray(x)) x.forEach((v, i) => check(v, [...path, i]));
-    else for (const k of Object.keys(x as object)) check((x as Record<string, unknown>)[k], [...path, k]);
-  };
-  trees.forEach((t) => check(t, []));
-  const go = (nodes: unknown[], path: TreePath): void => {
+  const rootOf = (i: number): string => (options.names ? names[i] : options.root ?? 'params');
+  // Each tree on its own first, so that a value that is not a tree at all is reported as such (rather
+  // than as a mismatch with another tree), under that tree's name.
+  trees.forEach((t, i) => validateTree(t, { isLeaf, root: rootOf(i), arrayLeaves: isLeaf === isArrayLeaf }));
+  const path: PathEntry[] = [];
+  const go = (nodes: unknown[]): void => {
     const first = nodes[0];
     const mismatch = (i: number, what: string): never => {
-      throw new OptaxError(`${names[i]} does not match ${names[0]}: ${what}`, path, root);
+      throw new OptaxError(`${names[i]} does not match ${names[0]}: ${what}`, [...path], rootOf(i));
     };
     if (first === null) {
       for (let i = 1; i < nodes.length; i++) if (nodes[i] !== null) mismatch(i, `expected null, got ${describe(nodes[i])}`);
@@ -86,7 +64,7 @@ export function walkTrees(
     }
     if (isLeaf(first)) {
       for (let i = 1; i < nodes.length; i++) if (!isLeaf(nodes[i])) mismatch(i, `expected a leaf, got ${describe(nodes[i])}`);
-      visit(nodes, path);
+      visit(nodes, [...path]);
       return;
     }
     if (Array.isArray(first)) {
@@ -95,27 +73,35 @@ export function walkTrees(
         if (!Array.isArray(n)) mismatch(i, `expected a list of ${first.length}, got ${describe(n)}`);
         else if (n.length !== first.length) mismatch(i, `expected a list of ${first.length}, got a list of ${n.length}`);
       }
-      for (let k = 0; k < first.length; k++) go(nodes.map((n) => (n as unknown[])[k]), [...path, k]);
+      for (let k = 0; k < first.length; k++) {
+        path.push(k);
+        go(nodes.map((n) => (n as unknown[])[k]));
+        path.pop();
+      }
       return;
     }
     const keys = Object.keys(first as object).sort();
     for (let i = 1; i < nodes.length; i++) {
       const n = nodes[i];
-      if (!isDictNode(n)) mismatch(i, `expected dict {${keys.join(', ')}}, got ${describe(n)}`);
-      const other = Object.keys(n as object).sort();
-      const missing = keys.filter((k) => !(k in (n as object)));
-      const extra = other.filter((k) => !(k in (first as object)));
+      if (!isDictNode(n)) mismatch(i, `expected dict {${showKeys(keys)}}, got ${describe(n)}`);
+      const missing = keys.filter((k) => !hasOwn(n as object, k));
+      const extra = Object.keys(n as object).filter((k) => !hasOwn(first as object, k)).sort();
       if (missing.length || extra.length) {
-        mismatch(i, [missing.length ? `missing key(s) ${missing.join(', ')}` : '', extra.length ? `unexpected key(s) ${extra.join(', ')}` : ''].filter(Boolean).join('; '));
+        mismatch(i, [missing.length ? `missing key(s) ${showKeys(missing)}` : '', extra.length ? `unexpected key(s) ${showKeys(extra)}` : ''].filter(Boolean).join('; '));
       }
     }
-    for (const k of keys) go(nodes.map((n) => (n as Record<string, unknown>)[k]), [...path, k]);
+    for (const k of keys) {
+      path.push(k);
+      go(nodes.map((n) => (n as Record<string, unknown>)[k]));
+      path.pop();
+    }
   };
-  go([...trees], []);
+  go([...trees]);
 }
 
 /**
- * Throws an {@link OptaxError} naming the first path where the trees' structures differ.
+ * Throws an {@link OptaxError} naming the first path where the trees' structures differ (tree 0 is the
+ * reference; see {@link walkTrees}).
  *
  * @example
  * ```ts
@@ -123,7 +109,7 @@ export function walkTrees(
  * try {
  *   assertSameStructure([{ w: new Float32Array(2) }, { b: new Float32Array(2) }], ['params', 'grads']);
  * } catch (e) {
- *   console.log((e as Error).message); // params: grads does not match params: missing key(s) w; unexpected key(s) b
+ *   console.log((e as Error).message); // grads: grads does not match params: missing key(s) w; unexpected key(s) b
  * }
  * ```
  */

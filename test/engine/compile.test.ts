@@ -71,8 +71,8 @@ test('a foreign gradient tree that does not fit throws an OptaxError naming the 
   const snapshot = { params: cloneTree(s.params), grads: cloneTree(s.grads), mu: cloneTree(s.state[0].mu), count: s.state[0].count };
   const bad: [unknown, RegExp][] = [
     [{ ...grads(), layer: { w: grads().layer.w } }, /^grads\.layer: grads does not match params: missing key\(s\) b/],
-    [{ ...grads(), layer: { ...grads().layer, b: f32(1, 2) } }, /^grads\.layer\.b: dtype mismatch: params leaf is float64, grads leaf is float32/],
-    [{ ...grads(), layer: { ...grads().layer, w: new ShapedArray(f32(1, 2, 3, 4, 5, 6), [3, 2]) } }, /^grads\.layer\.w: shape mismatch: params leaf has shape \[2, 3\], grads leaf has shape \[3, 2\]/],
+    [{ ...grads(), layer: { ...grads().layer, b: f32(1, 2) } }, /^grads\.layer\.b: dtype mismatch: grads leaf is float32, params leaf is float64/],
+    [{ ...grads(), layer: { ...grads().layer, w: new ShapedArray(f32(1, 2, 3, 4, 5, 6), [3, 2]) } }, /^grads\.layer\.w: shape mismatch: grads leaf has shape \[3, 2\], params leaf has shape \[2, 3\]/],
     [{ ...grads(), list: [f32(1, 2), f32()] }, /^grads\.list\[0\]: shape mismatch/],
     [{ ...grads(), skip: f32(1) }, /^grads\.skip: grads does not match params: expected null/],
     [{ ...grads(), list: [f32(1)] }, /^grads\.list: grads does not match params: expected a list of 2/],
@@ -115,7 +115,7 @@ test('setState rejects a state that does not fit, naming the path, and changes n
     [[{ ...good[0], count: -1 }, good[1]], /^state\[0\]: scale_by_adamax: state\.count must be a non-negative int32/],
     [[{ count: 1, mu: good[0].mu }, good[1]], /^state\[0\]: scale_by_adamax: this state does not belong to scale_by_adamax/],
     [[{ ...good[0], nu: { ...good[0].nu, layer: { ...good[0].nu.layer, b: f64(1) } } }, good[1]], /^state\[0\]\.nu\.layer\.b: shape mismatch/],
-    [[{ ...good[0], mu: { ...good[0].mu, layer: { ...good[0].mu.layer, w: f64(1, 2, 3, 4, 5, 6) } } }, good[1]], /^state\[0\]\.mu\.layer\.w: dtype mismatch: params leaf is float32, state\[0\]\.mu leaf is float64/],
+    [[{ ...good[0], mu: { ...good[0].mu, layer: { ...good[0].mu.layer, w: f64(1, 2, 3, 4, 5, 6) } } }, good[1]], /^state\[0\]\.mu\.layer\.w: dtype mismatch: state\[0\]\.mu leaf is float64, params leaf is float32/],
     [[good[0], { count: 0 }], /^state\[1\]: scale: this state does not belong to scale/],
   ];
   for (const [state, message] of cases) {

@@ -24,6 +24,9 @@ import { partition, type LabelTree } from '../../src/transforms/partition.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ema } from '../../src/transforms/ema.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { injectHyperparams } from '../../src/transforms/inject-hyperparams.js';
+import { adamax } from '../../src/alias/adamax.js';
+import { adamaxw } from '../../src/alias/adamaxw.js';
 
 /** Asserts that two values (trees, states) are equal bit for bit; NaN equals NaN whatever its payload. */
 export function assertBitEqual(actual: unknown, expected: unknown, path = 'tree'): void {
@@ -198,6 +201,22 @@ const simpleArb: fc.Arbitrary<Described> = fc.oneof(
   fc.tuple(decay, fc.boolean()).map(([d, debias]) => described(ema(d, { debias }), `ema(${d}, {debias: ${debias}})`)),
 );
 
+/** A learning rate: a number or a schedule. */
+const rateOrSchedule: fc.Arbitrary<{ value: number | ((c: number) => number); text: string }> = fc.oneof(
+  rate.map((r) => ({ value: r, text: `${r}` })),
+  rate.map((r) => ({ value: (c: number) => r / (c + 1), text: `c => ${r}/(c+1)` })),
+);
+
+/** `injectHyperparams` of one of optax-ts's factories, with random (or scheduled) hyperparameters. */
+export const injectedArb: fc.Arbitrary<Described> = fc.oneof(
+  fc.tuple(rateOrSchedule, decay, decay, eps).map(([lr, b1, b2, e]) => described(injectHyperparams(adamax)(lr.value, { b1, b2, eps: e }), `injectHyperparams(adamax)(${lr.text}, ${JSON.stringify({ b1, b2, eps: e })})`)),
+  fc.tuple(rateOrSchedule, rate).map(([lr, wd]) => described(injectHyperparams(adamaxw)(lr.value, { weightDecay: wd }), `injectHyperparams(adamaxw)(${lr.text}, {weightDecay: ${wd}})`)),
+  fc.tuple(decay, decay).map(([b1, b2]) => described(injectHyperparams(scaleByAdamax)({ b1, b2 }), `injectHyperparams(scaleByAdamax)({b1: ${b1}, b2: ${b2}})`)),
+  factor.map((f) => described(injectHyperparams(scale)(f), `injectHyperparams(scale)(${f})`)),
+  fc.oneof(rate, fc.constant(Infinity)).map((m) => described(injectHyperparams(clip)(m), `injectHyperparams(clip)(${m})`)),
+  fc.tuple(decay, fc.boolean()).map(([d, debias]) => described(injectHyperparams(ema)(d, { debias }), `injectHyperparams(ema)(${d}, {debias: ${debias}})`)),
+);
+
 /** A random chain for a tree of skeleton `s`: elementwise parts, nested chains, masked, partition. */
 export function chainFor(s: Skeleton): fc.Arbitrary<Described> {
   const part: fc.Arbitrary<Described> = fc.oneof(
@@ -205,6 +224,7 @@ export function chainFor(s: Skeleton): fc.Arbitrary<Described> {
     { weight: 1, arbitrary: fc.array(simpleArb, { minLength: 1, maxLength: 2 }).map((ps) => described(chain(...ps.map((p) => p.tx)), `chain(${ps.map((p) => p.text).join(', ')})`)) },
     { weight: 1, arbitrary: fc.tuple(simpleArb, maskOf(s)).map(([p, m]) => described(masked(p.tx, m), `masked(${p.text}, ${JSON.stringify(m)})`)) },
     { weight: 1, arbitrary: fc.tuple(simpleArb, simpleArb, labelsOf(s, ['x', 'y'])).map(([a, b, l]) => described(partition({ x: a.tx, y: b.tx }, l), `partition({x: ${a.text}, y: ${b.text}}, ${JSON.stringify(l)})`)) },
+    { weight: 2, arbitrary: injectedArb },
   );
   return fc.tuple(fc.option(fc.oneof(rate, fc.constantFrom(0, 1e-30)), { freq: 4 }), fc.array(part, { minLength: 1, maxLength: 4 })).map(([norm, parts]) => {
     const all = norm === null ? parts : [described(clipByGlobalNorm(norm), `clipByGlobalNorm(${norm})`), ...parts];
