@@ -14,6 +14,7 @@ export type { Hyperparam } from './core/hyperparams.js';
 
 export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kernel/expr.js';
 export { withFlushedSubnormals } from './kernel/interpret.js';
+export { dividesByScalar, reciprocalForTree } from './kernel/scalar-division.js';
 export { powInt } from './core/pow.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 

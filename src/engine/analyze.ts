@@ -4,6 +4,7 @@ import type { Kernel } from '../kernel/expr.js';
 import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
+import { dividesByScalar } from '../kernel/scalar-division.js';
 import { canTrace } from '../transforms/traced.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
 import { type Expr } from '../kernel/expr.js';
@@ -170,7 +171,16 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const reduction = (t as { reduction?: GlobalNormReduction }).reduction;
     if (reduction && stages.length === 0 && level.enclosing.length === 0) {
       // The norm is taken over the gradients only when nothing runs before the clip, on every leaf.
-      return { kind: 'stage', stage: addStage(t.name, reduction.kernel, [], { kind: 'globalNorm', reduction }, {}, level) };
+      // XLA divides one-element leaves by the norm and multiplies the others by its reciprocal
+      // (kernel/scalar-division.ts): two stages, each on its leaves, share the one norm and the
+      // clip's (empty) state.
+      const all = leavesOf(table, level.tree);
+      const dividing = all.filter((i) => dividesByScalar(table.leaves[i].length));
+      const source: StageSource = { kind: 'globalNorm', reduction };
+      const multiplying = all.filter((i) => !dividing.includes(i));
+      const first = multiplying.length || !dividing.length ? addStage(t.name, reduction.kernel, [], source, {}, level, multiplying) : undefined;
+      const second = dividing.length ? addStage(t.name, reduction.divisionKernel, [], source, {}, level, dividing) : undefined;
+      return { kind: 'stage', stage: (first ?? second)! };
     }
     throw new NotFusable(`${t.name} cannot be fused${reduction ? ' here (only as the first transformation)' : ''}`);
   };
@@ -183,9 +193,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     } catch {
       throw new NotFusable(`${t.name}: its state is not the one its definition describes`);
     }
-    // The reference picks the kernel by the number of leaves of the tree the stage receives (XLA
-    // rewrites a division by a scalar on a one-leaf tree); so does the engine.
-    const kernel = kernelForTree(def, leavesOf(table, level.tree).length).kernel;
+    // The reference picks the kernel by the leaves of the tree the stage receives (XLA rewrites a
+    // division by a scalar on a tree of one leaf of two or more elements); so does the engine.
+    const kernel = kernelForTree(def, leavesOf(table, level.tree).map((i) => table.leaves[i].length)).kernel;
     const keys = Object.keys(kernel.state);
     if (keys.length !== def.stateLeaves.length || !def.stateLeaves.every((k) => keys.includes(k))) {
       throw new NotFusable(`${t.name}: its kernel's state outputs differ from its state leaves`);
@@ -193,8 +203,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     return addStage(t.name, kernel, def.stateLeaves, { kind: 'elementwise', def }, control, level);
   };
 
-  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level): number => {
-    const leaves = leavesOf(table, level.tree);
+  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree)): number => {
     const dtypes: Dtype[] = [];
     for (const i of leaves) if (!dtypes.includes(table.leaves[i].dtype)) dtypes.push(table.leaves[i].dtype);
     if (source.kind === 'elementwise') probeScalars(name, source.def, control, dtypes);

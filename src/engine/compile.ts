@@ -186,7 +186,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
 
 /** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
 function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory): LeafSum {
-  if (backend === 'wasm' && stages[0]?.source.kind === 'globalNorm') {
+  if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
     try {
       return wasmLeafSums(gradViews, memory);
     } catch {

@@ -177,7 +177,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.stages.length && f.stages[0].source.kind === 'globalNorm') this.writeNormScalars(f);
+    if (f.stages.some((s) => s.source.kind === 'globalNorm')) this.writeNormScalars(f);
     f.executor.run();
     for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
     if (guarded) f.guard!.counters = guarded.counters;
@@ -261,16 +261,20 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return undefined;
   }
 
-  /** clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order (global-norm.ts). */
+  /**
+   * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order
+   * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
+   */
   private writeNormScalars(f: FusedParts): void {
-    const stage = f.stages[0];
-    if (stage.source.kind !== 'globalNorm') return;
     const norm = combineLeafSums(this.parts.leafDtypes, f.leafSum);
-    const plan = f.scalarPlans[0];
-    for (let d = 0; d < stage.dtypes.length; d++) {
-      const values = stage.source.reduction.scalars(norm, stage.dtypes[d]);
-      for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
-    }
+    f.stages.forEach((stage, k) => {
+      if (stage.source.kind !== 'globalNorm') return;
+      const plan = f.scalarPlans[k];
+      for (let d = 0; d < stage.dtypes.length; d++) {
+        const values = stage.source.reduction.scalars(norm, stage.dtypes[d]) as Readonly<Record<string, number>>;
+        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
+      }
+    });
   }
 
   /**

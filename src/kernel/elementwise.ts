@@ -10,6 +10,7 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import type { Kernel } from './expr.js';
 import { type KernelPlan, evaluateKernel, planKernel } from './interpret.js';
+import { reciprocalForTree } from './scalar-division.js';
 import { hasExactKeys } from '../tree/validate.js';
 import { showKeys } from '../tree/node.js';
 
@@ -28,10 +29,11 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   /** The per-element rule. */
   readonly kernel: Kernel;
   /**
-   * The rule when the updates tree holds exactly one leaf, if it differs. optax's recorded numerics
-   * show XLA dividing by a per-step scalar as a multiplication by its reciprocal (`m * (1/b)`) when
-   * the tree has a single leaf, and as a true division (`m / b`) when it has several; a definition
-   * that divides by a scalar states both, and every path picks the one for the tree it runs on.
+   * The rule when the updates tree holds exactly one leaf of two or more elements, if it differs.
+   * XLA divides by a per-step scalar as a multiplication by its reciprocal (`m * (1/b)`) there, and
+   * as a true division (`m / b`) on a tree of several leaves or on a rank-0 or one-element leaf
+   * (kernel/scalar-division.ts derives this from XLA's algebraic simplifier); a definition that
+   * divides by a scalar states both, and every path picks the one for the tree it runs on.
    */
   readonly singleLeafKernel?: Kernel;
   /** The per-element state trees (each shaped like the params), in the state's key order. */
@@ -45,6 +47,12 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
    * `dtype` where optax casts them).
    */
   scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined): Readonly<Record<string, KernelScalar>>;
+  /**
+   * The scalars optax holds as Python numbers (e.g. `scale`'s step size, a constant learning rate):
+   * compile-time constants when optax's update is traced inside `lax.cond`, where XLA's algebraic
+   * simplifier folds them with other constants (see transforms/traced.ts). Default: none.
+   */
+  readonly constantScalars?: readonly string[];
   /** The control state after the step. */
   advance(control: C): C;
 }
@@ -55,9 +63,12 @@ export interface CompiledElementwise<C extends Record<string, unknown>> extends 
   readonly singleLeafPlan?: KernelPlan;
 }
 
-/** The kernel (and its plan) a definition uses on a tree of `leafCount` leaves. */
-export function kernelForTree<C extends Record<string, unknown>>(def: CompiledElementwise<C>, leafCount: number): { kernel: Kernel; plan: KernelPlan } {
-  if (leafCount === 1 && def.singleLeafKernel && def.singleLeafPlan) return { kernel: def.singleLeafKernel, plan: def.singleLeafPlan };
+/**
+ * The kernel (and its plan) a definition uses on a tree whose leaves have these sizes: the
+ * single-leaf kernel where XLA multiplies by a scalar's reciprocal (see kernel/scalar-division.ts).
+ */
+export function kernelForTree<C extends Record<string, unknown>>(def: CompiledElementwise<C>, leafSizes: readonly number[]): { kernel: Kernel; plan: KernelPlan } {
+  if (reciprocalForTree(leafSizes) && def.singleLeafKernel && def.singleLeafPlan) return { kernel: def.singleLeafKernel, plan: def.singleLeafPlan };
   return { kernel: def.kernel, plan: def.plan };
 }
 
@@ -176,7 +187,7 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
     update<U extends Updates>(updates: U, state: S, params?: Params | null, extraArgs?: ExtraArgs): [U, S] {
       const { control, trees } = splitState(definition, state);
       const { positions, paths, paramsAt } = gatherLeaves(definition.name, updates, trees, leafNames.map((k) => `state.${k}`), params, needsParams);
-      const { plan } = kernelForTree(compiled, positions.length);
+      const { plan } = kernelForTree(compiled, positions.map((l) => leafData(l[0]).length));
       const scalarCache = new Map<Dtype, Readonly<Record<string, KernelScalar>>>();
       const results = positions.map((leaves, i) => {
         const g = leaves[0];

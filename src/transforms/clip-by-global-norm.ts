@@ -3,22 +3,24 @@ import { checkHyperparam } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
+import { dividesByScalar } from '../kernel/scalar-division.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
 import { treeLeaves, treeMap } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
 
 /**
- * Bit-exactness notes, measured against optax 0.2.8 eager on XLA CPU (the vectors
- * `chain_clip_by_global_norm_adamax`, float32 and float64, pass bit for bit only this way):
+ * Bit-exactness notes (optax 0.2.8 eager on XLA:CPU; every fact's source is in docs/numerics.md):
  *
- * - Reduction: each leaf's sum of squares is accumulated *sequentially* in the leaf's dtype, in
- *   row-major order, from 0 (XLA CPU's loop for a full `jnp.sum`; no lanes, no pairwise tree, no wider
- *   accumulator: those variants each fail some step). The leaf sums are then added in flattening
- *   order (dict keys sorted) from 0, as optax's `jax.tree.reduce(operator.add, sums, initializer=0)`,
- *   in the promoted dtype; `sqrt` is rounded once.
- * - Scaling: optax writes `(t / g_norm) * max_norm`, but XLA rewrites the division by a broadcast
- *   scalar into a multiplication by its reciprocal: the values are `(t * (1 / g_norm)) * max_norm`,
- *   with `1 / g_norm` rounded to the leaf dtype (true division fails at the first step in float32).
+ * - Reduction: optax's `optax.tree.norm` squares each leaf (`jnp.square`, rounded), sums each leaf with
+ *   `jnp.sum` (one XLA reduce per leaf, eager), and adds the leaf sums from the Python int 0 in
+ *   flattening order (dict keys sorted) with `jax.tree.reduce`; `sqrt` is rounded once. For the leaf
+ *   shapes the vectors hold, XLA:CPU's reduce loop adds the squares sequentially in row-major order.
+ * - Scaling: optax writes `(t / g_norm) * max_norm`, each op a small jitted computation. XLA's
+ *   algebraic simplifier on CPU rewrites `A / broadcast(B)` into `A * broadcast(1 / B)` when `B` has
+ *   one use (xla/hlo/transforms/simplifiers/algebraic_simplifier.cc, `HandleDivide`), so a leaf of
+ *   two or more elements is computed as `(t * (1 / g_norm)) * max_norm`. A rank-0 leaf has no
+ *   broadcast, and a one-element leaf's broadcast is first turned into a reshape (`HandleBroadcast`:
+ *   same element count), so those divide: `(t / g_norm) * max_norm`.
  */
 
 /** The global norm of a tree: its value and the dtype it was computed in (float64 if any leaf is). */
@@ -73,33 +75,45 @@ export function globalNorm(leaves: readonly FloatArray[]): GlobalNorm {
   return { value: roundTo(dtype, Math.sqrt(total)), dtype };
 }
 
-/** `u = (g * inv_norm) * max_norm`: the scaling step, one kernel whatever the trigger. */
+/** `u = (g * inv_norm) * max_norm`: the scaling of a leaf of two or more elements (see the notes above). */
 export const clipByGlobalNormKernel: Kernel = {
   updates: ex.mul(ex.mul(ex.updates, ex.scalar('inv_norm')), ex.scalar('max_norm')),
   state: {},
 };
 
+/** `u = (g / norm) * max_norm`: the scaling of a rank-0 or one-element leaf, which XLA divides. */
+export const clipByGlobalNormDivisionKernel: Kernel = {
+  updates: ex.mul(ex.div(ex.updates, ex.scalar('norm')), ex.scalar('max_norm')),
+  state: {},
+};
+
 /**
- * The scalars of {@link clipByGlobalNormKernel} for leaves of `dtype`, given the global norm. When
- * `norm < maxNorm` (optax's `trigger`, compared in the norm's dtype) both are 1, which leaves every
- * value (NaN and -0 included) exactly as it was, the same as optax's `select`.
+ * The scalars of {@link clipByGlobalNormKernel} and {@link clipByGlobalNormDivisionKernel} for leaves
+ * of `dtype`, given the global norm. When `norm < maxNorm` (optax's `trigger`, compared in the norm's
+ * dtype) all are 1, which leaves every value (NaN and -0 included) exactly as it was, the same as
+ * optax's `select`.
  *
  * @example
  * ```ts
  * import { clipByGlobalNormScalars } from 'optax-ts';
- * console.log(clipByGlobalNormScalars({ value: 4, dtype: 'float32' }, 1, 'float32')); // { inv_norm: 0.25, max_norm: 1 }
+ * console.log(clipByGlobalNormScalars({ value: 4, dtype: 'float32' }, 1, 'float32')); // { inv_norm: 0.25, norm: 4, max_norm: 1 }
  * ```
  */
-export function clipByGlobalNormScalars(norm: GlobalNorm, maxNorm: number, dtype: Dtype): { inv_norm: number; max_norm: number } {
+export function clipByGlobalNormScalars(norm: GlobalNorm, maxNorm: number, dtype: Dtype): { inv_norm: number; norm: number; max_norm: number } {
   const trigger = norm.value < roundTo(norm.dtype, maxNorm);
-  if (trigger) return { inv_norm: 1, max_norm: 1 };
-  return { inv_norm: roundTo(dtype, 1 / roundTo(dtype, norm.value)), max_norm: roundTo(dtype, maxNorm) };
+  if (trigger) return { inv_norm: 1, norm: 1, max_norm: 1 };
+  // g_norm.astype(t.dtype), then (for most leaves) its reciprocal in that dtype.
+  const n = roundTo(dtype, norm.value);
+  return { inv_norm: roundTo(dtype, 1 / n), norm: n, max_norm: roundTo(dtype, maxNorm) };
 }
 
 /** What the fused engine needs to run clip_by_global_norm itself: a reduction, then a kernel. */
 export interface GlobalNormReduction {
   readonly maxNorm: number;
+  /** The scaling of a leaf of two or more elements. */
   readonly kernel: Kernel;
+  /** The scaling of a rank-0 or one-element leaf (see {@link dividesByScalar}). */
+  readonly divisionKernel: Kernel;
   /** The kernel's scalars for leaves of `dtype` once the norm is known. */
   scalars(norm: GlobalNorm, dtype: Dtype): Readonly<Record<string, number>>;
 }
@@ -110,6 +124,7 @@ export interface ClipByGlobalNormTransformation extends GradientTransformation<E
 }
 
 const plan = planKernel(clipByGlobalNormKernel);
+const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
 
 /**
  * Clips updates by their global norm (optax's `clip_by_global_norm`, Pascanu et al. 2012):
@@ -121,7 +136,7 @@ const plan = planKernel(clipByGlobalNormKernel);
  * ```
  *
  * Rounded exactly as optax 0.2.8 eager on XLA CPU (see the notes above {@link GlobalNorm}: sequential
- * per-leaf sums, and `g * (1/n)` in place of `g / n`). A non-finite update makes `n` infinite or NaN,
+ * per-leaf sums, and `g * (1/n)` in place of `g / n` on leaves of two or more elements). A non-finite update makes `n` infinite or NaN,
  * and then every update becomes 0 or NaN, as in optax.
  *
  * @param maxNorm - the largest global norm, a number >= 0 (NaN and negative values throw).
@@ -130,8 +145,9 @@ const plan = planKernel(clipByGlobalNormKernel);
  * ```ts
  * import { clipByGlobalNorm } from 'optax-ts';
  * const tx = clipByGlobalNorm(1);
- * const [u] = tx.update({ a: new Float64Array([3]), b: new Float64Array([4]) }, tx.init({}));
- * console.log(u); // { a: Float64Array(1) [ 0.6000000000000001 ], b: Float64Array(1) [ 0.8 ] }
+ * // Leaves of two or more elements: g * (1 / 5); one-element leaves: g / 5 (as XLA computes them).
+ * const [u] = tx.update({ a: new Float64Array([3, 0]), b: new Float64Array([4]) }, tx.init({}));
+ * console.log(u); // { a: Float64Array(2) [ 0.6000000000000001, 0 ], b: Float64Array(1) [ 0.8 ] }
  * ```
  */
 export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformation {
@@ -139,6 +155,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
   const reduction: GlobalNormReduction = {
     maxNorm,
     kernel: clipByGlobalNormKernel,
+    divisionKernel: clipByGlobalNormDivisionKernel,
     scalars: (norm, dtype) => clipByGlobalNormScalars(norm, maxNorm, dtype),
   };
   return {
@@ -150,7 +167,8 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       const norm = globalNorm(leaves.map(leafData));
       const clipped = treeMap(([g]: ArrayLeaf[]) => {
         const dtype = leafDtype(g);
-        const out = evaluateKernel(plan, { dtype, updates: leafData(g), state: {}, scalars: reduction.scalars(norm, dtype) }, []);
+        const data = leafData(g);
+        const out = evaluateKernel(dividesByScalar(data.length) ? divisionPlan : plan, { dtype, updates: data, state: {}, scalars: reduction.scalars(norm, dtype) }, []);
         return leafLike(g, out.updates);
       }, [updates], { root: 'grads' });
       return [clipped, state];

@@ -82,12 +82,13 @@ function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: bool
  * ```ts
  * import { ema } from 'optax-ts';
  * const tx = ema(0.5);
- * let state = tx.init({ w: new Float64Array(1) });
+ * let state = tx.init({ w: new Float64Array(2) });
  * let u;
- * [u, state] = tx.update({ w: new Float64Array([2]) }, state);
- * [u, state] = tx.update({ w: new Float64Array([4]) }, state);
- * // 2.5 / 0.75, computed as 2.5 * (1 / 0.75) since the tree has one leaf (XLA's rounding)
- * console.log(u.w, state.ema); // Float64Array(1) [ 3.333333333333333 ] { w: Float64Array(1) [ 2.5 ] }
+ * [u, state] = tx.update({ w: new Float64Array([2, 0]) }, state);
+ * [u, state] = tx.update({ w: new Float64Array([4, 0]) }, state);
+ * // 2.5 / 0.75, computed as 2.5 * (1 / 0.75) since the tree has one leaf of two or more elements
+ * // (XLA's rounding; a one-element leaf would divide: 3.3333333333333335)
+ * console.log(u.w, state.ema); // Float64Array(2) [ 3.333333333333333, 0 ] { w: Float64Array(2) [ 2.5, 0 ] }
  * ```
  */
 export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransformation<EmaState> {

@@ -2,8 +2,8 @@ import { type Dtype, type FloatArray, allocate, roundTo } from '../core/dtype.js
 import { OptaxError } from '../core/errors.js';
 import { isInt32, safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
+import { treeLeaves, treeMap } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
@@ -59,9 +59,32 @@ function checkK(k: unknown, where: string): number {
   return k;
 }
 
-/** `0 * x` or `1 * x` per element, as optax's `emit * x` (so 0 * -x is -0 and 0 * inf is NaN). */
-function timesFlag<T extends Tree>(tree: T, flag: 0 | 1): T {
-  return treeMap(([x]: ArrayLeaf[]) => leafLike(x, leafData(x).map((v) => flag * v) as FloatArray), [tree]);
+/**
+ * The updates of a mini-step that emits nothing: optax's `emit * u` with `emit` false, as XLA
+ * compiles it inside `lax.cond` (openxla/xla, xla/hlo/transforms/simplifiers/algebraic_simplifier.cc,
+ * `HandleMultiply`; JAX converts the bool to the float dtype, then broadcasts it to the leaf's shape):
+ *
+ * - rank-0 leaf: `convert(emit) * u` matches "Mul(Convert(Pred), operand) => select(pred, operand,
+ *   0)": +0, whatever `u` is;
+ * - leaf of two or more elements whose update ends with a multiplication by a constant (`u = c * y`,
+ *   `c` a Python number in optax: a constant learning rate): "Mul(Mul(a, constant), Broadcast(b)) =>
+ *   Mul(a, Broadcast(Mul(b, constant)))", then the rule above turns `convert(emit) * c` into
+ *   `select(emit, c, 0)`: `y * +0`, the sign of `y` (NaN where `y` is not finite);
+ * - any other leaf (a one-element leaf, whose broadcast becomes a reshape; an update ending with a
+ *   computed scalar such as a schedule's value): `+0 * u`, the sign of `u`.
+ */
+function silentUpdates<U extends Tree>(updates: U, preScale: U | undefined): U {
+  const pre = preScale ? treeLeaves<ArrayLeaf>(preScale).leaves : undefined;
+  let i = 0;
+  return treeMap(([u]: ArrayLeaf[]) => {
+    const k = i++;
+    const data = leafData(u);
+    const out = allocate(leafDtype(u), data.length);
+    if (leafShape(u).length === 0) return leafLike(u, out); // select(emit, u, 0)
+    const source = pre && data.length > 1 ? leafData(pre[k]) : data;
+    for (let j = 0; j < source.length; j++) out[j] = 0 * source[j];
+    return leafLike(u, out);
+  }, [updates]);
 }
 
 /**
@@ -77,9 +100,11 @@ function timesFlag<T extends Tree>(tree: T, flag: 0 | 1): T {
  *
  * Exactly as in optax 0.2.8 (bit for bit, see `traced.ts` for why its numerics differ from eager):
  * - the inner optimizer runs at every mini-step, inside optax's `lax.cond`, so with XLA's traced
- *   numerics; when not emitting its result is multiplied by 0. XLA folds that 0 into the inner's final
- *   scalar factor (adamax's `-lr`): the zeros carry the sign of the update *before* that factor (so
- *   +0 where adamax's update is negative) and are NaN where it is not finite;
+ *   numerics; when not emitting its result is multiplied by 0, which XLA's algebraic simplifier
+ *   rewrites by leaf: +0 on a rank-0 leaf; `+0 * y` where the update ends with a constant factor
+ *   (`u = -lr * y`, a constant learning rate: the zeros carry the sign of `y`, so +0 where the update
+ *   is negative); `+0 * u` otherwise (the sign of the update). NaN where the multiplied value is not
+ *   finite;
  * - the running mean is computed in the wider of the gradient's and the accumulator's dtype, as
  *   `fma(g - acc, 1 / (n + 1), acc)` (XLA's reciprocal, then LLVM's fused multiply-add), and stored
  *   rounded to `accumulatorDtype` (float32 by default, even for float64 params, as in optax);
@@ -96,7 +121,7 @@ function timesFlag<T extends Tree>(tree: T, flag: 0 | 1): T {
  * let state = tx.init({ w: new Float32Array(1) });
  * let u;
  * [u, state] = tx.update({ w: new Float32Array([1]) }, state);
- * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ 0 ] false
+ * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ -0 ] false
  * [u, state] = tx.update({ w: new Float32Array([3]) }, state);
  * console.log(u.w, ms.hasUpdated(state)); // Float32Array(1) [ -2 ] true
  * ```
@@ -183,9 +208,8 @@ export class MultiSteps<S = unknown> {
       for (let i = 0; i < fresh.length; i++) out[i] = (emit ? 0 : 1) * fresh[i];
       return leafLike(a, out);
     }, [state.acc_grads]);
-    // `emit * (s * y)`: XLA folds emit into the inner's final scalar s as select(emit, s, 0), so a
-    // silent step gives +0 * y (the sign of y, NaN where y is not finite).
-    const silent = emit ? inner.updates : timesFlag(inner.preScale ?? inner.updates, 0);
+    // `emit * u`, as XLA simplifies it (see silentUpdates).
+    const silent = emit ? inner.updates : silentUpdates(inner.updates, inner.preScale);
     return [silent, {
       mini_step: safeIncrement(n) % k,
       gradient_step: emit ? safeIncrement(state.gradient_step) : state.gradient_step,

@@ -3,6 +3,7 @@ import type { ScalarOrSchedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { scale } from './scale.js';
 import { scaleBySchedule } from './scale-by-schedule.js';
+import { scheduleInfo } from '../schedules/typed.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -37,6 +38,7 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof learningRate === 'function') {
     return scaleBySchedule((count) => m * learningRate(count), {
       name: 'scale_by_learning_rate',
+      constant: scheduleInfo(learningRate)?.kind === 'python',
       check: (v) => checkLearningRate(m * v),
     });
   }

@@ -6,6 +6,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { type CountState, checkCount } from './count.js';
 import { scaleKernel } from './scale.js';
+import { scheduleInfo } from '../schedules/typed.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
 export interface ScaleByScheduleState {
@@ -22,6 +23,12 @@ export interface ScaleByScheduleOptions {
   check?: (value: number, count: number) => string | undefined;
   /** The name in error messages (default `scale_by_schedule`). */
   name?: string;
+  /**
+   * Whether the schedule returns a Python float (e.g. `constant_schedule`), which `jnp.array(step_size)`
+   * turns into a constant when optax's update is traced (see transforms/traced.ts). Default: what
+   * optax-ts knows of its own schedules (a value kind of `'python'`), false for any other function.
+   */
+  constant?: boolean;
 }
 
 /**
@@ -57,5 +64,6 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
       if (problem) throw new OptaxError(`${name}: ${problem}`);
       return { step_size: roundTo(dtype, value) };
     },
+    constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
   });
 }

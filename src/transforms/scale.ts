@@ -30,5 +30,7 @@ export function scale(stepSize: number): GradientTransformation<EmptyState> {
     stateLeaves: [],
     ...noControl,
     scalars: (_c, dtype) => ({ step_size: roundTo(dtype, stepSize) }),
+    // optax's step_size is a Python float: a constant in a traced computation.
+    constantScalars: ['step_size'],
   });
 }

@@ -86,9 +86,9 @@ export interface TracedResult<U> {
   updates: U;
   state: unknown;
   /**
-   * When the computation ends with a multiplication by a per-step scalar (`u = s * y`, as adamax's
-   * learning rate), `y`: XLA folds a following multiplication by another scalar into `s` (see
-   * MultiSteps). Undefined otherwise.
+   * When the computation ends with a multiplication by a constant (`u = c * y` with `c` a Python
+   * number in optax, as adamax's constant learning rate), `y`: XLA's algebraic simplifier folds a
+   * following multiplication by a broadcast scalar into `c` (see MultiSteps). Undefined otherwise.
    */
   preScale?: U;
 }
@@ -105,7 +105,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   }
   // Compose the stages' kernels into one expression graph (names prefixed by the stage index).
   const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
-  const leafCount = treeLeaves(updates).leaves.length;
+  const leafSizes = treeLeaves<ArrayLeaf>(updates).leaves.map((l) => leafData(l).length);
   let current: Expr = { kind: 'updates' };
   const stateRoots: { name: string; stage: number; leaf: string; expr: Expr }[] = [];
   stages.forEach((st, i) => {
@@ -117,14 +117,17 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     };
     const memo = new Map<Expr, Expr>();
     // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal.
-    const k = kernelForTree(st.def, leafCount).kernel;
+    const k = kernelForTree(st.def, leafSizes).kernel;
     const next = substitute(k.updates, rename, memo);
     for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName, expr: substitute(k.state[leafName], rename, memo) });
     current = next;
   });
   const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
   const root = rewritten[0];
-  const scaled = root.kind === 'binary' && root.op === 'mul' ? (root.a.kind === 'scalar' ? root.b : root.b.kind === 'scalar' ? root.a : undefined) : undefined;
+  // Scalars optax holds as Python numbers are constants of the traced computation.
+  const constants = new Set(stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
+  const isConstant = (e: Expr): boolean => e.kind === 'scalar' && constants.has(e.name);
+  const scaled = root.kind === 'binary' && root.op === 'mul' ? (isConstant(root.a) ? root.b : isConstant(root.b) ? root.a : undefined) : undefined;
   // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
   // outputs are the stages' new state leaves, then the pre-scale value.
   const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];

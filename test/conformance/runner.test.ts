@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { checkVectorsFile, runVectorsFile, summaryLine } from '../../src/conformance/runner.js';
@@ -12,7 +12,20 @@ const load = (name: string): VectorsFile => checkVectorsFile(JSON.parse(readFile
 /** Case kinds whose support is still on the roadmap: they must fail, and say why. (None today.) */
 const ROADMAP_KINDS = new Set<string>([]);
 
-for (const file of ['public_f32.json', 'public_f64.json', 'torch_public.json']) {
+/**
+ * Cases whose numerics are not derived yet (see docs/numerics.md): they must still fail, so that this
+ * list shrinks as soon as one passes.
+ */
+const OPEN_CASES = new Set<string>(['random_f32/random_1', 'random_f32/random_2', 'random_f32/long_600_steps_warmup_cosine']);
+
+/** Every vectors file shipped in conformance/ (copied byte for byte from the shared reference set). */
+const SHIPPED = ['public_f32.json', 'public_f64.json', 'torch_public.json', 'random_f32.json', 'random_f64.json'];
+
+test('conformance/ holds exactly the shipped vectors files', () => {
+  assert.deepEqual(readdirSync(join(root, 'conformance')).filter((f) => f.endsWith('.json')).sort(), [...SHIPPED].sort());
+});
+
+for (const file of SHIPPED) {
   test(`every supported case of ${file} passes`, () => {
     const results = runVectorsFile(load(file));
     assert.ok(results.length > 0);
@@ -20,6 +33,10 @@ for (const file of ['public_f32.json', 'public_f64.json', 'torch_public.json']) 
       if (ROADMAP_KINDS.has(r.kind)) {
         assert.equal(r.passed, false);
         assert.match(r.reason ?? '', /not supported/);
+        continue;
+      }
+      if (OPEN_CASES.has(r.name)) {
+        assert.equal(r.passed, false, `${r.name} passes now: remove it from OPEN_CASES`);
         continue;
       }
       assert.ok(r.passed, `${r.name}: ${r.reason}`);
@@ -65,6 +82,6 @@ test('the installed `optax-ts` bin (dist/cli/main.js, built by npm ci / npm test
   const bin = join(root, 'dist/cli/main.js');
   const run = spawnSync(bin, ['conformance'], { encoding: 'utf8', cwd: root });
   assert.equal(run.error, undefined, String(run.error));
-  assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout.trim().split('\n').at(-1) ?? '', /^\d+ passed, 0 failed$/);
+  assert.equal(run.status, OPEN_CASES.size ? 1 : 0, run.stderr);
+  assert.match(run.stdout.trim().split('\n').at(-1) ?? '', new RegExp(`^\\d+ passed, ${OPEN_CASES.size} failed$`));
 });

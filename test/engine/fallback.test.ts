@@ -167,6 +167,18 @@ test('clipByGlobalNorm fuses at the start of a chain (norm in optax order, both 
   checkParity(chain(scaleByAdamax(), clipByGlobalNorm(1), scaleByLearningRate(0.1)), params, grads, 'reference');
 });
 
+test('clipByGlobalNorm on trees with rank-0 and one-element leaves (XLA divides those, multiplies the others by 1/norm) is fused bit-identically', () => {
+  const scalar = (x: number) => new ShapedArray(f32(x), []);
+  const params = () => ({ a: f32(1, 2, 3), s: scalar(0.5), o: f32(-2), d: f64(7) });
+  // Norms well above 1, with values where g / n and g * (1 / n) round differently.
+  const grads = [1, 2, 3, 4, 5, 6].map((k) => ({ a: f32(3.1 * k, -4.7, 5.3), s: scalar(9.7 / k), o: f32(-6.1 * k), d: f64(2.3 * k) }));
+  checkParity(chain(clipByGlobalNorm(1), scaleByAdamax(), scaleByLearningRate(0.1)), params, grads, 'kernel');
+  // Only one-element leaves: the division stage alone.
+  checkParity(chain(clipByGlobalNorm(1), scaleByLearningRate(0.1)), () => ({ s: scalar(1), o: f32(2) }), grads.map((g) => ({ s: g.s, o: g.o })), 'kernel');
+  // One one-element leaf: scale_by_adamax divides by its bias correction.
+  checkParity(chain(scaleByAdamax({ b1: 0.99 }), scaleByLearningRate(0.1)), () => ({ o: f32(2) }), grads.map((g) => ({ o: g.o })), 'kernel');
+});
+
 test("fallback: 'error' makes a transformation that cannot be fused an OptaxError at compile time, with the reason; the default runs it on the reference path and says why", () => {
   const opaque: GradientTransformation<Record<string, never>> = { name: 'opaque', init: () => ({}), update: (u, s) => [u, s] };
   const tx = chain(opaque, adamax(0.1));

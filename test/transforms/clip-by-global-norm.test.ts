@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { clipByGlobalNorm, clipByGlobalNormScalars, globalNorm, sumOfSquares } from '../../src/transforms/clip-by-global-norm.js';
 import { OptaxError } from '../../src/core/errors.js';
+import { ShapedArray, leafData } from '../../src/tree/leaf.js';
 
 test('below the threshold updates are returned unchanged (NaN-free, -0 kept)', () => {
   const tx = clipByGlobalNorm(10);
@@ -12,13 +13,28 @@ test('below the threshold updates are returned unchanged (NaN-free, -0 kept)', (
   assert.ok(Object.is(u.a[1], -0));
 });
 
-test('above it: (g * (1 / n)) * maxNorm, as XLA computes optax\'s (g / n) * maxNorm', () => {
+test('above it: (g * (1 / n)) * maxNorm on leaves of two or more elements, as XLA computes optax\'s (g / n) * maxNorm', () => {
   const tx = clipByGlobalNorm(2);
-  const g = { a: new Float32Array([3]), b: new Float32Array([4]) };
+  const g = { a: new Float32Array([3, 0]), b: new Float32Array([4, 0]) };
   const [u] = tx.update(g, tx.init(g));
   const inv = Math.fround(1 / 5);
   assert.equal(u.a[0], Math.fround(Math.fround(3 * inv) * 2));
   assert.equal(u.b[0], Math.fround(Math.fround(4 * inv) * 2));
+});
+
+test('rank-0 and one-element leaves keep the true division (g / n) * maxNorm (XLA has no broadcast left to rewrite)', () => {
+  // 10 / 27 and 10 * f32(1 / 27) round differently in float32.
+  const n = 27, g0 = 10;
+  assert.notEqual(Math.fround(g0 / n), Math.fround(g0 * Math.fround(1 / n)));
+  const tx = clipByGlobalNorm(1);
+  const rest = Math.sqrt(n * n - 2 * g0 * g0); // 23: the third leaf makes the norm exactly 27
+  const g = { a: new ShapedArray(new Float32Array([g0]), []), b: new Float32Array([g0]), c: new Float32Array([rest, 0]) };
+  assert.equal(globalNorm([leafData(g.a), g.b, g.c]).value, n);
+  const [u] = tx.update(g, tx.init(g));
+  const divided = Math.fround(g0 / n);
+  assert.equal(leafData(u.a)[0], divided);
+  assert.equal(u.b[0], divided);
+  assert.equal(u.c[0], Math.fround(Math.fround(Math.fround(rest) * Math.fround(1 / n)) * 1));
 });
 
 test('sumOfSquares accumulates sequentially in the dtype and can be resumed across ranges', () => {
@@ -42,8 +58,8 @@ test('globalNorm: leaf sums added in order in the promoted dtype, sqrt rounded',
 test('the scaling step is a kernel with the norm as a scalar (for the engine)', () => {
   const tx = clipByGlobalNorm(1);
   assert.equal(tx.reduction.maxNorm, 1);
-  assert.deepEqual(tx.reduction.scalars({ value: 0.5, dtype: 'float32' }, 'float32'), { inv_norm: 1, max_norm: 1 });
-  assert.deepEqual(clipByGlobalNormScalars({ value: 4, dtype: 'float64' }, 2, 'float32'), { inv_norm: 0.25, max_norm: 2 });
+  assert.deepEqual(tx.reduction.scalars({ value: 0.5, dtype: 'float32' }, 'float32'), { inv_norm: 1, norm: 1, max_norm: 1 });
+  assert.deepEqual(clipByGlobalNormScalars({ value: 4, dtype: 'float64' }, 2, 'float32'), { inv_norm: 0.25, norm: 4, max_norm: 2 });
 });
 
 test('non-finite updates give NaN or 0, as in optax', () => {

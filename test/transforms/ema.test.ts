@@ -20,13 +20,23 @@ test('debiased average: ema / (1 - d^t), bias rounded as XLA computes it (two le
   assert.equal(u.a[0], r(e2 / bias));
 });
 
-test('one leaf: multiplication by the reciprocal of the bias correction', () => {
+test('one leaf of two or more elements: multiplication by the reciprocal of the bias correction', () => {
+  const tx = ema(0.5);
+  let state = tx.init({ w: new Float64Array(2) });
+  let u: any;
+  [u, state] = tx.update({ w: new Float64Array([2, 0]) }, state);
+  [u, state] = tx.update({ w: new Float64Array([4, 0]) }, state);
+  assert.equal(u.w[0], 2.5 * (1 / 0.75));
+});
+
+test('one one-element leaf: a true division (XLA turns its broadcast into a reshape first)', () => {
   const tx = ema(0.5);
   let state = tx.init({ w: new Float64Array(1) });
   let u: any;
   [u, state] = tx.update({ w: new Float64Array([2]) }, state);
   [u, state] = tx.update({ w: new Float64Array([4]) }, state);
-  assert.equal(u.w[0], 2.5 * (1 / 0.75));
+  assert.notEqual(2.5 / 0.75, 2.5 * (1 / 0.75));
+  assert.equal(u.w[0], 2.5 / 0.75);
 });
 
 test('debias false returns the average itself; it is an elementwise definition', () => {

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { MultiSteps, multiSteps } from '../../src/transforms/multi-steps.js';
 import { scale } from '../../src/transforms/scale.js';
 import { OptaxError } from '../../src/core/errors.js';
+import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
+import { constantSchedule } from '../../src/schedules/constant.js';
+import { linearSchedule } from '../../src/schedules/linear.js';
+import { ShapedArray, leafData } from '../../src/tree/leaf.js';
 
 const g32 = (...v: number[]) => ({ w: new Float32Array(v) });
 const g64 = (...v: number[]) => ({ w: new Float64Array(v) });
@@ -69,10 +73,35 @@ test('shouldSkipUpdateFn drops a mini-step and records its skip state', () => {
   assert.equal(u.w[0], 2);
 });
 
-test('silent steps return zeros signed like the inner update before its final scale', () => {
+test('silent steps, constant final scale on a leaf of two or more elements: zeros signed like the update before that scale (XLA folds emit into the constant)', () => {
   const tx = multiSteps(scale(-1), { everyKSchedule: 2 });
   const [u] = tx.update(g32(5, -5), tx.init(g32(0, 0)));
   assert.ok(Object.is(u.w[0], 0) && Object.is(u.w[1], -0));
+  const [n] = tx.update(g32(Infinity, NaN), tx.init(g32(0, 0)));
+  assert.ok(Number.isNaN(n.w[0]) && Number.isNaN(n.w[1]));
+});
+
+test('silent steps on a one-element leaf, or after a computed scale: +0 * update (the sign of the update)', () => {
+  const one = multiSteps(scale(-1), { everyKSchedule: 2 });
+  const [u] = one.update(g32(5), one.init(g32(0)));
+  assert.ok(Object.is(u.w[0], -0));
+  // A schedule that is not a constant (a value computed from the count) is not folded.
+  const scheduled = multiSteps(scaleByLearningRate(linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })), { everyKSchedule: 2 });
+  const [v] = scheduled.update(g32(5, -5), scheduled.init(g32(0, 0)));
+  assert.ok(Object.is(v.w[0], -0) && Object.is(v.w[1], 0));
+  // constant_schedule returns a Python float in optax: folded like scale.
+  const constant = multiSteps(scaleByLearningRate(constantSchedule({ value: 1 })), { everyKSchedule: 2 });
+  const [c] = constant.update(g32(5, -5), constant.init(g32(0, 0)));
+  assert.ok(Object.is(c.w[0], 0) && Object.is(c.w[1], -0));
+});
+
+test('silent steps on a rank-0 leaf: +0 whatever the update (XLA turns convert(emit) * u into a select)', () => {
+  const tx = multiSteps(scale(-1), { everyKSchedule: 2 });
+  for (const v of [5, -5, NaN]) {
+    const g = { s: new ShapedArray(new Float32Array([v]), []) };
+    const [u] = tx.update(g, tx.init({ s: new ShapedArray(new Float32Array(1), []) }));
+    assert.ok(Object.is(leafData(u.s)[0], 0));
+  }
 });
 
 test('rejects a non-integer or non-positive k: at construction, or at the step for a schedule', () => {

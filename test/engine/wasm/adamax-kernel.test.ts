@@ -10,6 +10,7 @@ import type { Dtype } from '../../../src/core/dtype.js';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { type Expr, type Kernel, ex, substitute } from '../../../src/kernel/expr.js';
+import { type CompiledElementwise, kernelForTree } from '../../../src/kernel/elementwise.js';
 import { type ScaleByAdamaxOptions, scaleByAdamax } from '../../../src/transforms/scale-by-adamax.js';
 import { applyKernel, applyUpdates } from '../../../src/transforms/apply-updates.js';
 import { chain } from '../../../src/transforms/chain.js';
@@ -55,12 +56,12 @@ for (const dtype of ['float32', 'float64'] as const) {
           const adamax = scaleByAdamax(options);
           const lrTx = scaleByLearningRate(lr);
           const def = adamax.elementwise!;
-          const kernel = leaves === 1 ? def.singleLeafKernel! : def.kernel;
-          const program = adamaxProgram(dtype, kernel, lrTx.elementwise!.kernel);
-          const bytes = emitFusedModule(program, { shared: false, maximumPages: 64, unroll });
           // The tree: one leaf of n elements, or two leaves splitting them (the kernel is elementwise, so
           // the fused program runs on their concatenation, as the engine's arena lays them out).
           const cut = leaves === 1 ? n : seed % (n + 1);
+          const kernel = kernelForTree(def as CompiledElementwise<any>, leaves === 1 ? [n] : [cut, n - cut]).kernel;
+          const program = adamaxProgram(dtype, kernel, lrTx.elementwise!.kernel);
+          const bytes = emitFusedModule(program, { shared: false, maximumPages: 64, unroll });
           const split = (a: ArrayLike<number>): Record<string, Float32Array | Float64Array> =>
             leaves === 1 ? { w: typedArray(dtype, Array.from(a)) } : { a: typedArray(dtype, Array.from(a).slice(0, cut)), b: typedArray(dtype, Array.from(a).slice(cut)) };
           const join = (t: Record<string, Float32Array | Float64Array>): number[] => Object.keys(t).sort().flatMap((k) => Array.from(t[k]));
