@@ -7,6 +7,7 @@ import type { Mask } from '../transforms/masked.js';
 import { type ScaleByAdamaxOptions, type ScaleByAdamaxState, scaleByAdamax } from '../transforms/scale-by-adamax.js';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
 import type { ScaleByScheduleState } from '../transforms/scale-by-schedule.js';
+import { readOptions } from '../core/options.js';
 
 /** Options of {@link adamaxw}: Adamax's `b1`, `b2`, `eps`, plus the weight decay and its mask. */
 export interface AdamaxwOptions extends ScaleByAdamaxOptions {
@@ -51,7 +52,7 @@ export type AdamaxwState = [ScaleByAdamaxState, AddDecayedWeightsState, EmptySta
  * ```
  */
 export function adamaxw(learningRate: ScalarOrSchedule, options: AdamaxwOptions = {}): GradientTransformation<AdamaxwState> {
-  const { b1, b2, eps, weightDecay = 1e-4, mask = null } = options;
+  const { b1, b2, eps, weightDecay = 1e-4, mask = null } = readOptions('adamaxw', options, { b1: true, b2: true, eps: true, weightDecay: true, mask: true });
   return chain(
     scaleByAdamax({ b1, b2, eps }),
     addDecayedWeights(weightDecay, { mask }),

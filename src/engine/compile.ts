@@ -20,6 +20,7 @@ import { threadPlatform } from './thread-platform.js';
 import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
+import { readOptions } from '../core/options.js';
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
@@ -103,6 +104,7 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * ```
  */
 export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
+  options = readOptions('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true });
   checkOptions(options);
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError('compile: tx is not a gradient transformation');
   const table = leafTable(params);

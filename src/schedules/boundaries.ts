@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import { OptaxError } from '../core/errors.js';
 import { checkFinite, checkSteps } from './validate.js';
 
 /** `{step: scale}`: a record (keys are step numbers, as strings or numbers) or a Map. */
@@ -17,7 +18,7 @@ export type BoundariesAndScales = Readonly<Record<number | string, number>> | Re
 export function parseBoundaries(fn: string, input: unknown): { boundaries: number[]; scales: number[] } {
   if (input === undefined || input === null) return { boundaries: [], scales: [] };
   if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new TypeError(`${fn}: boundariesAndScales must be an object or a Map of {step: scale}, got ${Array.isArray(input) ? 'an array' : typeof input}`);
+    throw new OptaxError(`${fn}: boundariesAndScales must be an object or a Map of {step: scale}, got ${Array.isArray(input) ? 'an array' : typeof input}`);
   }
   const entries: [unknown, unknown][] = input instanceof Map ? [...input.entries()] : Object.entries(input);
   const parsed: [number, number][] = [];
@@ -26,8 +27,8 @@ export function parseBoundaries(fn: string, input: unknown): { boundaries: numbe
     const step = typeof key === 'string' && /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(key) ? Number(key) : key;
     checkSteps(fn, `boundariesAndScales key ${typeof key === 'string' ? JSON.stringify(key) : String(key)}`, step);
     const s = checkFinite(fn, `boundariesAndScales[${String(key)}]`, scale);
-    if (!(s >= 0)) throw new RangeError(`${fn}: boundariesAndScales[${String(key)}] must be a non-negative scale, got ${s}`);
-    if (seen.has(step as number)) throw new RangeError(`${fn}: boundariesAndScales has step ${String(step)} twice`);
+    if (!(s >= 0)) throw new OptaxError(`${fn}: boundariesAndScales[${String(key)}] must be a non-negative scale, got ${s}`);
+    if (seen.has(step as number)) throw new OptaxError(`${fn}: boundariesAndScales has step ${String(step)} twice`);
     seen.add(step as number);
     parsed.push([step as number, s]);
   }

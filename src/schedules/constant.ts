@@ -21,7 +21,7 @@ export interface ConstantScheduleOptions {
  * rounded to float32 (optax's `constant_schedule(0.3)(5)` is the double 0.3 even in 32-bit mode).
  * When it is joined with an array-valued schedule, {@link joinSchedules} casts it as `jnp.where` does.
  *
- * Rejected: a `value` that is not a finite number (TypeError/RangeError).
+ * Rejected: a `value` that is not a finite number (OptaxError).
  *
  * @param options - `value` (required); `dtype` (default `'float32'`). See {@link ConstantScheduleOptions}.
  * @returns The schedule: a function of the int32 step count.

@@ -40,7 +40,7 @@ export interface CosineDecayScheduleOptions {
  * int -> int32 overflow", so with `decaySteps: 1e10` the schedule at count 1e9 is
  * `1000 * 0.5 * (1 + cos(pi * 1e9 / 1e10))`, each operation rounded to the dtype.
  *
- * Rejected (RangeError/TypeError): `decaySteps` that is not an integer `>= 1` (optax raises for
+ * Rejected (OptaxError): `decaySteps` that is not an integer `>= 1` (optax raises for
  * `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
  * (infinite at `t = T`), an unknown `dtype`; and, when called, a step count that is not an int32.
  *

@@ -20,7 +20,7 @@ export interface CosineOnecycleScheduleOptions extends OnecycleCommonOptions {
  * divFactor, T: 1 / (divFactor * finalDivFactor)})`, with that schedule's mixed precision (values in
  * the default float dtype; the fraction and its cosine in float32).
  *
- * Rejected (RangeError/TypeError): `transitionSteps` not an integer in `[1, 2^31-1]` (optax raises for
+ * Rejected (OptaxError): `transitionSteps` not an integer in `[1, 2^31-1]` (optax raises for
  * `<= 0`), a non-finite `peakValue`, `pctStart` outside `[0, 1]`, or so close to 1 that
  * `int(pctStart * T) = T` (optax's dict would silently drop the warmup), `divFactor`/`finalDivFactor`
  * not finite and `> 0`, an unknown `dtype`; and, when called, a step count that is not an int32.

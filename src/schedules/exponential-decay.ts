@@ -54,7 +54,7 @@ export interface ExponentialDecayOptions {
  * or `decayRate === 0` give the constant schedule `initValue`, unrounded (optax returns the Python
  * float); a negative `transitionBegin` is taken as 0.
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate < 0`
+ * Rejected (OptaxError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate < 0`
  * (optax gives NaNs), a positive `transitionSteps` or a `transitionBegin` that is non-integer or beyond
  * int32, a non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an
  * int32.

@@ -1,3 +1,4 @@
+import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { subInt32 } from './float.js';
@@ -33,7 +34,7 @@ export interface JoinSchedulesOptions {
  * `warmupCosineDecaySchedule` does. optax-ts schedules carry their type, so this is reproduced exactly;
  * any other function is treated as returning a Python float. Only the chosen schedule is called.
  *
- * Rejected (RangeError/TypeError): an empty `schedules` list, a non-function in it,
+ * Rejected (OptaxError): an empty `schedules` list, a non-function in it,
  * `boundaries.length !== schedules.length - 1`, boundaries that are negative, non-integer, beyond int32
  * or not strictly increasing, schedules built for different dtypes (or a `dtype` that contradicts
  * them); and, when called, a step count that is not an int32.
@@ -59,19 +60,19 @@ export function joinSchedules(options: JoinSchedulesOptions): Schedule {
 export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
   checkOptions(fn, options);
   const { schedules, boundaries } = options;
-  if (!Array.isArray(schedules)) throw new TypeError(`${fn}: schedules must be an array of schedules, got ${typeof schedules}`);
-  if (schedules.length === 0) throw new RangeError(`${fn}: schedules must not be empty`);
-  if (!Array.isArray(boundaries)) throw new TypeError(`${fn}: boundaries must be an array of steps, got ${typeof boundaries}`);
+  if (!Array.isArray(schedules)) throw new OptaxError(`${fn}: schedules must be an array of schedules, got ${typeof schedules}`);
+  if (schedules.length === 0) throw new OptaxError(`${fn}: schedules must not be empty`);
+  if (!Array.isArray(boundaries)) throw new OptaxError(`${fn}: boundaries must be an array of steps, got ${typeof boundaries}`);
   if (boundaries.length !== schedules.length - 1) {
-    throw new RangeError(`${fn}: boundaries must have schedules.length - 1 = ${schedules.length - 1} entries, got ${boundaries.length}`);
+    throw new OptaxError(`${fn}: boundaries must have schedules.length - 1 = ${schedules.length - 1} entries, got ${boundaries.length}`);
   }
   schedules.forEach((s, i) => {
-    if (typeof s !== 'function') throw new TypeError(`${fn}: schedules[${i}] must be a function of the step count, got ${s === null ? 'null' : typeof s}`);
+    if (typeof s !== 'function') throw new OptaxError(`${fn}: schedules[${i}] must be a function of the step count, got ${s === null ? 'null' : typeof s}`);
   });
   boundaries.forEach((b, i) => {
     checkSteps(fn, `boundaries[${i}]`, b);
     if (i > 0 && !(b > boundaries[i - 1])) {
-      throw new RangeError(`${fn}: boundaries must be strictly increasing, got boundaries[${i - 1}] = ${boundaries[i - 1]} then boundaries[${i}] = ${b}`);
+      throw new OptaxError(`${fn}: boundaries must be strictly increasing, got boundaries[${i - 1}] = ${boundaries[i - 1]} then boundaries[${i}] = ${b}`);
     }
   });
 
@@ -81,7 +82,7 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
     const info = scheduleInfo(s);
     if (info === undefined) return 'python';
     if (mode !== undefined && info.mode !== mode) {
-      throw new TypeError(`${fn}: schedules[${i}] was built with dtype '${info.mode}' but the join is '${mode}'; JAX's x64 mode is global, so all must agree`);
+      throw new OptaxError(`${fn}: schedules[${i}] was built with dtype '${info.mode}' but the join is '${mode}'; JAX's x64 mode is global, so all must agree`);
     }
     mode = info.mode;
     return info.kind;
@@ -99,7 +100,7 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
     let j = 0;
     while (j < bounds.length && step >= bounds[j]) j++;
     let value = j === 0 ? subs[0](step) : subs[j](subInt32(step, bounds[j - 1]));
-    if (typeof value !== 'number') throw new TypeError(`${fn}: schedules[${j}] returned ${typeof value}, expected a number`);
+    if (typeof value !== 'number') throw new OptaxError(`${fn}: schedules[${j}] returned ${typeof value}, expected a number`);
     if (j > 0) value = convertKind(jaxMode, kinds[j], promoted[j], value);
     for (let i = j + 1; i < promoted.length; i++) value = convertKind(jaxMode, promoted[i - 1], promoted[i], value);
     return value;

@@ -1,3 +1,4 @@
+import { OptaxError } from '../core/errors.js';
 import type { Schedule } from '../core/schedule.js';
 import { type OnecycleCommonOptions, checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
@@ -23,7 +24,7 @@ export interface LinearOnecycleScheduleOptions extends OnecycleCommonOptions {
  * divFactor, int(pctFinal * T): 1 / divFactor, T: 1 / finalDivFactor})`, with that schedule's mixed
  * precision (values in the default float dtype, the fraction of each phase in float32).
  *
- * Rejected (RangeError/TypeError): `transitionSteps` not an integer in `[1, 2^31-1]` (optax raises for
+ * Rejected (OptaxError): `transitionSteps` not an integer in `[1, 2^31-1]` (optax raises for
  * `<= 0`), a non-finite `peakValue`, `pctStart`/`pctFinal` outside `[0, 1]` or `pctStart > pctFinal`,
  * phases that truncate to the same step (e.g. `pctFinal = 1`: optax's dict would silently drop a
  * phase), `divFactor`/`finalDivFactor` not finite and `> 0`, an unknown `dtype`; and, when called, a
@@ -43,8 +44,8 @@ export function linearOnecycleSchedule(options: LinearOnecycleScheduleOptions): 
   const fn = 'linearOnecycleSchedule';
   const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options);
   const pctFinal = checkFinite(fn, 'pctFinal', options.pctFinal ?? 0.85);
-  if (!(pctFinal >= 0 && pctFinal <= 1)) throw new RangeError(`${fn}: pctFinal must be in [0, 1], got ${pctFinal}`);
-  if (pctStart > pctFinal) throw new RangeError(`${fn}: pctStart must be <= pctFinal, got pctStart = ${pctStart}, pctFinal = ${pctFinal}`);
+  if (!(pctFinal >= 0 && pctFinal <= 1)) throw new OptaxError(`${fn}: pctFinal must be in [0, 1], got ${pctFinal}`);
+  if (pctStart > pctFinal) throw new OptaxError(`${fn}: pctStart must be <= pctFinal, got pctStart = ${pctStart}, pctFinal = ${pctFinal}`);
 
   // Python: int(pct * transition_steps) truncates a double product.
   const boundariesAndScales = onecycleBoundaries(fn, [

@@ -44,7 +44,7 @@ export interface LinearScheduleOptions {
  * gives the constant schedule `initValue`, unrounded (optax returns the Python float); a negative
  * `transitionBegin` is taken as 0.
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`endValue`, a positive `transitionSteps` or a
+ * Rejected (OptaxError): non-finite `initValue`/`endValue`, a positive `transitionSteps` or a
  * `transitionBegin` that is non-integer or beyond int32, an unknown `dtype`; and, when called, a step
  * count that is not an int32.
  *

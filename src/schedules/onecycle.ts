@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import { checkDtype, checkFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
 
@@ -29,12 +30,12 @@ export function checkOnecycleOptions(fn: string, options: OnecycleCommonOptions)
   const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);
-  if (!(pctStart >= 0 && pctStart <= 1)) throw new RangeError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
+  if (!(pctStart >= 0 && pctStart <= 1)) throw new OptaxError(`${fn}: pctStart must be in [0, 1], got ${pctStart}`);
   const divFactor = checkPositive(fn, 'divFactor', options.divFactor ?? 25);
   const finalDivFactor = checkPositive(fn, 'finalDivFactor', options.finalDivFactor ?? 1e4);
   const dtype = checkDtype(fn, options.dtype);
   const initValue = peakValue / divFactor; // Python arithmetic (double)
-  if (!Number.isFinite(initValue)) throw new RangeError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
+  if (!Number.isFinite(initValue)) throw new OptaxError(`${fn}: peakValue / divFactor overflows: ${peakValue} / ${divFactor}`);
   return { steps, pctStart, divFactor, finalDivFactor, dtype, initValue };
 }
 
@@ -49,7 +50,7 @@ export function onecycleBoundaries(fn: string, entries: readonly [name: string, 
   for (const [name, step, scale] of entries) {
     const other = owner.get(step);
     if (other !== undefined) {
-      throw new RangeError(`${fn}: ${other} and ${name} both fall on step ${step}; optax would silently drop a phase (spread them apart or use more transitionSteps)`);
+      throw new OptaxError(`${fn}: ${other} and ${name} both fall on step ${step}; optax would silently drop a phase (spread them apart or use more transitionSteps)`);
     }
     owner.set(step, name);
     map.set(step, scale);

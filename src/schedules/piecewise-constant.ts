@@ -28,7 +28,7 @@ export interface PiecewiseConstantScheduleOptions {
  * this reproduces that, operation by operation. Without boundaries, the value is `initValue` itself
  * (optax returns the Python float).
  *
- * Rejected (RangeError/TypeError): a non-finite `initValue`, steps that are not integers in
+ * Rejected (OptaxError): a non-finite `initValue`, steps that are not integers in
  * `[0, 2^31-1]` or given twice, scales that are negative or not finite (optax raises for negative
  * ones), an unknown `dtype`; and, when called, a step count that is not an int32.
  *

@@ -1,3 +1,4 @@
+import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
@@ -36,7 +37,7 @@ export interface PiecewiseInterpolateScheduleOptions {
  * cosine interpolation; the result is the value of `indicator . interpolated + (t >= b_n) * v_n`
  * that optax computes.
  *
- * Rejected (RangeError/TypeError): `interpolateType` other than `'linear'`/`'cosine'` (optax raises
+ * Rejected (OptaxError): `interpolateType` other than `'linear'`/`'cosine'` (optax raises
  * too), a non-finite `initValue`, steps that are not integers in `[0, 2^31-1]` or given twice, scales
  * that are negative or not finite, accumulated values that overflow the dtype (optax would return NaN
  * at every step), an unknown `dtype`; and, when called, a step count that is not an int32.
@@ -60,7 +61,7 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
   checkOptions(fn, options);
   const type = options.interpolateType;
   if (type !== 'linear' && type !== 'cosine') {
-    throw new RangeError(`${fn}: interpolateType must be 'linear' or 'cosine', got ${typeof type === 'string' ? JSON.stringify(type) : String(type)}`);
+    throw new OptaxError(`${fn}: interpolateType must be 'linear' or 'cosine', got ${typeof type === 'string' ? JSON.stringify(type) : String(type)}`);
   }
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const { boundaries, scales } = parseBoundaries(fn, options.boundariesAndScales);
@@ -75,7 +76,7 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
   for (const s of scales) values.push(mul(d, values[values.length - 1], toDtype(d, s)));
   const bad = values.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
-    throw new RangeError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
+    throw new OptaxError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
   }
   const n = boundaries.length;
   const sizes = boundaries.map((b, k) => fromInt(f32, Math.max(b - bounds[k], 1))); // max(diff, 1)

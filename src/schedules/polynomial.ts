@@ -86,7 +86,7 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions, s
  * gives the constant schedule `initValue`, unrounded (optax returns the Python float); a negative
  * `transitionBegin` is taken as 0.
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
+ * Rejected (OptaxError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
  * a positive `transitionSteps` or a `transitionBegin` that is non-integer or beyond int32, an unknown
  * `dtype`; and, when called, a step count that is not an int32.
  *

@@ -1,3 +1,4 @@
+import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { joinCore } from './join.js';
@@ -29,7 +30,7 @@ export interface SgdrScheduleOptions {
  * and {@link joinSchedules}): float32 in 32-bit mode; under x64 float32 as soon as one cycle has a
  * warmup, float64 when no cycle has one.
  *
- * Rejected (RangeError/TypeError): an empty `cosineKwargs` (optax fails when called), whatever
+ * Rejected (OptaxError): an empty `cosineKwargs` (optax fails when called), whatever
  * {@link warmupCosineDecaySchedule} rejects in a cycle (the message names the cycle), a cycle with
  * its own `dtype` different from the top-level one, cycle starts beyond int32, an unknown `dtype`;
  * and, when called, a step count that is not an int32.
@@ -52,8 +53,8 @@ export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
   checkOptions(fn, options);
   const dtype = checkDtype(fn, options.dtype);
   const kwargs = options.cosineKwargs;
-  if (!Array.isArray(kwargs)) throw new TypeError(`${fn}: cosineKwargs must be an array of warmupCosineDecaySchedule options, got ${typeof kwargs}`);
-  if (kwargs.length === 0) throw new RangeError(`${fn}: cosineKwargs must not be empty`);
+  if (!Array.isArray(kwargs)) throw new OptaxError(`${fn}: cosineKwargs must be an array of warmupCosineDecaySchedule options, got ${typeof kwargs}`);
+  if (kwargs.length === 0) throw new OptaxError(`${fn}: cosineKwargs must not be empty`);
   const schedules: Schedule[] = [];
   const boundaries: number[] = [];
   let start = 0;
@@ -61,7 +62,7 @@ export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
     const where = `${fn}: cosineKwargs[${i}]`;
     checkOptions(where, kw);
     const own = (kw as { dtype?: unknown }).dtype;
-    if (own !== undefined && own !== dtype) throw new TypeError(`${where}: dtype ${JSON.stringify(own)} differs from the schedule's dtype '${dtype}'`);
+    if (own !== undefined && own !== dtype) throw new OptaxError(`${where}: dtype ${JSON.stringify(own)} differs from the schedule's dtype '${dtype}'`);
     try {
       schedules.push(warmupCosineDecaySchedule({ ...kw, dtype }));
     } catch (e) {
@@ -70,7 +71,7 @@ export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
     if (i > 0) boundaries.push(start);
     start += kw.decaySteps;
     if (i < kwargs.length - 1 && start > 2147483647) {
-      throw new RangeError(`${where}: the cycles so far last ${start} steps, beyond int32 (the next cycle could never start)`);
+      throw new OptaxError(`${where}: the cycles so far last ${start} steps, beyond int32 (the next cycle could never start)`);
     }
   });
   return joinCore(fn, { schedules, boundaries, dtype });

@@ -4,6 +4,8 @@
  *
  * @internal
  */
+import { OptaxError } from '../core/errors.js';
+import { describe, isDictNode } from '../tree/node.js';
 import type { Dtype } from '../core/dtype.js';
 import { warn } from '../core/warnings.js';
 
@@ -19,8 +21,8 @@ function show(x: unknown): string {
 
 /** The options object itself: a plain object. */
 export function checkOptions(fn: string, options: unknown): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`${fn}: expected an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  if (!isDictNode(options)) {
+    throw new OptaxError(`${fn}: expected an options object, got ${describe(options)}`);
   }
 }
 
@@ -28,15 +30,15 @@ export function checkOptions(fn: string, options: unknown): void {
 export function checkDtype(fn: string, dtype: unknown): Dtype {
   if (dtype === undefined) return 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new TypeError(`${fn}: dtype must be 'float32' or 'float64', got ${show(dtype)}`);
+    throw new OptaxError(`${fn}: dtype must be 'float32' or 'float64', got ${show(dtype)}`);
   }
   return dtype;
 }
 
 /** A finite number (NaN and infinities are rejected: they would silently poison every value). */
 export function checkFinite(fn: string, name: string, x: unknown): number {
-  if (typeof x !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${x === undefined ? 'undefined' : typeof x === 'object' ? show(x) : `${typeof x} ${show(x)}`}`);
-  if (!Number.isFinite(x)) throw new RangeError(`${fn}: ${name} must be finite, got ${show(x)}`);
+  if (typeof x !== 'number') throw new OptaxError(`${fn}: ${name} must be a number, got ${x === undefined ? 'undefined' : typeof x === 'object' ? show(x) : `${typeof x} ${show(x)}`}`);
+  if (!Number.isFinite(x)) throw new OptaxError(`${fn}: ${name} must be finite, got ${show(x)}`);
   return x;
 }
 
@@ -48,14 +50,14 @@ export function checkOptionalFinite(fn: string, name: string, x: unknown): numbe
 /** A finite number `>= min`. */
 export function checkAtLeast(fn: string, name: string, x: unknown, min: number, why = ''): number {
   const v = checkFinite(fn, name, x);
-  if (!(v >= min)) throw new RangeError(`${fn}: ${name} must be >= ${min}${why}, got ${show(v)}`);
+  if (!(v >= min)) throw new OptaxError(`${fn}: ${name} must be >= ${min}${why}, got ${show(v)}`);
   return v;
 }
 
 /** A finite number `> 0`. */
 export function checkPositive(fn: string, name: string, x: unknown, why = ''): number {
   const v = checkFinite(fn, name, x);
-  if (!(v > 0)) throw new RangeError(`${fn}: ${name} must be > 0${why}, got ${show(v)}`);
+  if (!(v > 0)) throw new OptaxError(`${fn}: ${name} must be > 0${why}, got ${show(v)}`);
   return v;
 }
 
@@ -64,31 +66,30 @@ export function checkPositive(fn: string, name: string, x: unknown, why = ''): n
  * error for a Python int step beyond int32 when it meets the int32 count.
  */
 export function checkSteps(fn: string, name: string, x: unknown, min = 0): number {
-  if (typeof x !== 'number') throw new TypeError(`${fn}: ${name} must be an integer number of steps, got ${x === undefined ? 'undefined' : `${typeof x} ${show(x)}`}`);
-  if (!Number.isInteger(x)) throw new RangeError(`${fn}: ${name} must be an integer number of steps, got ${show(x)}`);
-  if (x < min || x > INT32_MAX) throw new RangeError(`${fn}: ${name} must be an integer in [${min}, ${INT32_MAX}], got ${show(x)}`);
+  if (typeof x !== 'number') throw new OptaxError(`${fn}: ${name} must be an integer number of steps, got ${x === undefined ? 'undefined' : `${typeof x} ${show(x)}`}`);
+  if (!Number.isInteger(x)) throw new OptaxError(`${fn}: ${name} must be an integer number of steps, got ${show(x)}`);
+  if (x < min || x > INT32_MAX) throw new OptaxError(`${fn}: ${name} must be an integer in [${min}, ${INT32_MAX}], got ${show(x)}`);
   return x;
 }
 
 /** A boolean option. */
 export function checkBoolean(fn: string, name: string, x: unknown): boolean {
-  if (typeof x !== 'boolean') throw new TypeError(`${fn}: ${name} must be a boolean, got ${typeof x} ${show(x)}`);
+  if (typeof x !== 'boolean') throw new OptaxError(`${fn}: ${name} must be a boolean, got ${typeof x} ${show(x)}`);
   return x;
 }
 
 /** The step count a schedule is called with: an int32, like optax's count. */
 export function checkCount(fn: string, count: unknown): number {
-  if (typeof count !== 'number') throw new TypeError(`${fn}: the step count must be a number, got ${typeof count}`);
+  if (typeof count !== 'number') throw new OptaxError(`${fn}: the step count must be a number, got ${typeof count}`);
   if (!Number.isInteger(count) || count < INT32_MIN || count > INT32_MAX) {
-    throw new RangeError(`${fn}: the step count must be an int32 integer, got ${show(count)}`);
+    throw new OptaxError(`${fn}: the step count must be an int32 integer, got ${show(count)}`);
   }
   return count;
 }
 
 /** Re-throws a nested factory's error with a prefix naming where it came from. */
 export function rethrowWithin(prefix: string, e: unknown): never {
-  if (e instanceof RangeError) throw new RangeError(`${prefix}: ${e.message}`);
-  if (e instanceof TypeError) throw new TypeError(`${prefix}: ${e.message}`);
+  if (e instanceof OptaxError) throw new OptaxError(`${prefix}: ${e.message}`);
   throw e;
 }
 
@@ -128,7 +129,7 @@ export function checkTransitionBegin(fn: string, x: unknown): number {
  * overflow"): an integer `>= min`, as large as a double holds.
  */
 export function checkLongSteps(fn: string, name: string, x: unknown, min: number): number {
-  if (typeof x !== 'number') throw new TypeError(`${fn}: ${name} must be an integer number of steps, got ${x === undefined ? 'undefined' : `${typeof x} ${show(x)}`}`);
-  if (!Number.isInteger(x) || x < min) throw new RangeError(`${fn}: ${name} must be an integer >= ${min}, got ${show(x)}`);
+  if (typeof x !== 'number') throw new OptaxError(`${fn}: ${name} must be an integer number of steps, got ${x === undefined ? 'undefined' : `${typeof x} ${show(x)}`}`);
+  if (!Number.isInteger(x) || x < min) throw new OptaxError(`${fn}: ${name} must be an integer >= ${min}, got ${show(x)}`);
   return x;
 }

@@ -31,7 +31,7 @@ export interface WarmupConstantScheduleOptions {
  * `warmupSteps <= 0` the linear schedule falls back to its *init* value (with a warning), so the
  * schedule returns `initValue` forever (not `peakValue`).
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`peakValue`, a positive `warmupSteps` that is
+ * Rejected (OptaxError): non-finite `initValue`/`peakValue`, a positive `warmupSteps` that is
  * non-integer or beyond int32, an unknown `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `peakValue`, `warmupSteps` (required); `dtype` (default `'float32'`). See {@link WarmupConstantScheduleOptions}.

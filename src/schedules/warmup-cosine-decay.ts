@@ -1,3 +1,4 @@
+import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { cosineDecaySchedule } from './cosine-decay.js';
@@ -40,7 +41,7 @@ export interface WarmupCosineDecayScheduleOptions {
  * float64 and rounded once to float32), but float64 when `W = 0` (the warmup is then the Python float
  * `I`, which does not constrain the type).
  *
- * Rejected (RangeError/TypeError): non-finite `initValue`/`peakValue`/`endValue`/`exponent`, a
+ * Rejected (OptaxError): non-finite `initValue`/`peakValue`/`endValue`/`exponent`, a
  * negative `exponent`, `warmupSteps` negative, non-integer or beyond int32, `decaySteps <= warmupSteps`
  * or non-integer (optax raises: the cosine part needs positive decay steps), an unknown
  * `dtype`; and, when called, a step count that is not an int32.
@@ -63,7 +64,7 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOpti
   const warmupSteps = checkSteps(fn, 'warmupSteps', options.warmupSteps);
   const decaySteps = checkLongSteps(fn, 'decaySteps', options.decaySteps, 0); // the cosine part's length is a float in optax (see cosineDecaySchedule)
   if (!(decaySteps > warmupSteps)) {
-    throw new RangeError(`${fn}: decaySteps must be > warmupSteps (it includes the warmup), got decaySteps = ${decaySteps}, warmupSteps = ${warmupSteps}`);
+    throw new OptaxError(`${fn}: decaySteps must be > warmupSteps (it includes the warmup), got decaySteps = ${decaySteps}, warmupSteps = ${warmupSteps}`);
   }
   const endValue = checkFinite(fn, 'endValue', options.endValue ?? 0);
   const exponent = checkAtLeast(fn, 'exponent', options.exponent ?? 1, 0, ' (a negative exponent is infinite at t = decaySteps)');

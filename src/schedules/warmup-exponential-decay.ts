@@ -41,7 +41,7 @@ export interface WarmupExponentialDecayScheduleOptions {
  * {@link exponentialDecay}), except that with `warmupSteps: 0` and `transitionSteps: 0` both parts
  * are Python floats and the join gives JAX's default float.
  *
- * Rejected (RangeError/TypeError): what {@link linearSchedule} and {@link exponentialDecay} reject
+ * Rejected (OptaxError): what {@link linearSchedule} and {@link exponentialDecay} reject
  * (non-finite values, negative or non-integer step counts, `decayRate <= 0`, ...), an unknown `dtype`;
  * and, when called, a step count that is not an int32.
  *

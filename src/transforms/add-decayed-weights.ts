@@ -9,6 +9,8 @@ import { type KernelScalar, elementwise } from '../kernel/elementwise.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type CountState, checkCount, noControl } from './count.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of {@link addDecayedWeights} with a schedule (optax's `WeightDecaySchedule`). */
 export interface WeightDecayScheduleState {
@@ -64,7 +66,7 @@ function checkScheduledRate(value: unknown): string | undefined {
  * ```
  */
 export function addDecayedWeights(weightDecay: Hyperparam | Schedule = 0, options: AddDecayedWeightsOptions = {}): GradientTransformation<AddDecayedWeightsState> {
-  const mask = options.mask;
+  const { mask } = readOptions('add_decayed_weights', options, { mask: true });
   const plain = typeof weightDecay === 'function' ? scheduled(weightDecay) : fixed(weightDecay);
   // optax raises when params are missing, even where the rate is 0 and they would not be read.
   const requireParams: GradientTransformation<any> = {
@@ -101,7 +103,7 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     checkControl: checkCount('add_decayed_weights'),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
     scalars: ({ count }, dtype) => {
-      const value = schedule(count);
+      const value = callSchedule('add_decayed_weights', schedule, count);
       const problem = checkScheduledRate(value);
       if (problem) throw new OptaxError(`add_decayed_weights: the schedule returned a bad value at step ${count}: ${problem}`);
       return { weight_decay: roundTo(dtype, value) };

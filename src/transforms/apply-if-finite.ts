@@ -8,6 +8,7 @@ import type { Params, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { tracedUpdate } from './traced.js';
 import { hasOwn } from '../tree/node.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
 export interface ApplyIfFiniteState<S = unknown> {
@@ -100,6 +101,8 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
   if (!inner || typeof inner.init !== 'function' || typeof inner.update !== 'function') {
     throw new OptaxError(`apply_if_finite: inner is not a gradient transformation (got ${describe(inner)})`);
   }
+  if (options === undefined) throw new OptaxError('apply_if_finite: options {maxConsecutiveErrors} are required');
+  options = readOptions('apply_if_finite', options, { maxConsecutiveErrors: true });
   const max = options?.maxConsecutiveErrors;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > INT32_MAX) {
     throw new OptaxError(`apply_if_finite: maxConsecutiveErrors must be an integer >= 0, got ${String(max)}`);

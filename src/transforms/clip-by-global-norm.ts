@@ -1,5 +1,7 @@
 import { type Dtype, type FloatArray, dtypeOfArray, roundTo } from '../core/dtype.js';
 import { checkHyperparam } from '../core/hyperparams.js';
+import { OptaxError } from '../core/errors.js';
+import { describe, isDictNode } from '../tree/node.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
@@ -163,6 +165,9 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
     reduction,
     init: (_params: Params): EmptyState => ({}),
     update<U extends Updates>(updates: U, state: EmptyState): [U, EmptyState] {
+      if (!isDictNode(state) || Object.keys(state).length !== 0) {
+        throw new OptaxError(`clip_by_global_norm: this state does not belong to clip_by_global_norm: expected {} (it keeps no state), got ${describe(state)}`);
+      }
       const { leaves } = treeLeaves<ArrayLeaf>(updates);
       const norm = globalNorm(leaves.map(leafData));
       const clipped = treeMap(([g]: ArrayLeaf[]) => {

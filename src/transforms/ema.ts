@@ -10,6 +10,7 @@ import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tre
 import { treeMap } from '../tree/map.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of {@link ema} (optax's `EmaState`). */
 export interface EmaState {
@@ -92,7 +93,7 @@ function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: bool
  * ```
  */
 export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransformation<EmaState> {
-  const { debias = true, accumulatorDtype = null } = options;
+  const { debias = true, accumulatorDtype = null } = readOptions('ema', options, { debias: true, accumulatorDtype: true });
   checkHyperparam('ema', 'decay', decay, { min: 0, max: 1 });
   if (typeof debias !== 'boolean') throw new OptaxError(`ema: debias must be a boolean, got ${typeof debias}`);
   if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {

@@ -10,6 +10,8 @@ import { type InjectableSignature, injectableSignature, isNumericHyperparam } fr
 import { hasExactKeys, hasOwn } from '../tree/validate.js';
 import { showKeys } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -154,6 +156,7 @@ export function injectHyperparams<S = unknown>(
   innerFactory: ((...args: never[]) => GradientTransformation<S>) | InjectableSignature,
   options: InjectHyperparamsOptions = {},
 ): (...args: unknown[]) => GradientTransformation<InjectHyperparamsState<S>> {
+  options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
   const staticArgs = new Set(staticArgNames(sig.name, options.staticArgs).map(toSnakeCase));
@@ -174,9 +177,7 @@ export function injectHyperparams<S = unknown>(
     }
     const optionOf = new Map(sig.params.map((p) => [p.name, p.option]));
     const evaluate = (name: string, count: number, dtype: Dtype): number => {
-      const v = scheduled[name](count);
-      if (typeof v !== 'number') throw new OptaxError(`inject_hyperparams(${sig.name}): the schedule of ${name} returned ${typeof v} at step ${count}, expected a number`);
-      return roundTo(dtype, v);
+      return roundTo(dtype, callSchedule(`inject_hyperparams(${sig.name}): ${name}`, scheduled[name], count));
     };
     let cached: { values: Record<string, number | ArrayLeaf>; tx: GradientTransformation<any> } | undefined;
     const innerWith = (values: Record<string, number | ArrayLeaf>): GradientTransformation<any> => {

@@ -11,6 +11,7 @@ import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { tracedUpdate } from './traced.js';
 import { hasOwn } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */
 export interface MultiStepsState<S = unknown> {
@@ -142,7 +143,10 @@ export class MultiSteps<S = unknown> {
     if (!opt || typeof opt.init !== 'function' || typeof opt.update !== 'function') {
       throw new OptaxError(`MultiSteps: opt is not a gradient transformation (got ${describe(opt)})`);
     }
-    const { everyKSchedule, useGradMean = true, shouldSkipUpdateFn = noSkip, accumulatorDtype = 'float32' } = options ?? ({} as MultiStepsOptions);
+    if (options === undefined) throw new OptaxError('MultiSteps: options {everyKSchedule} are required');
+    const { everyKSchedule, useGradMean = true, shouldSkipUpdateFn = noSkip, accumulatorDtype = 'float32' } = readOptions('MultiSteps', options, {
+      everyKSchedule: true, useGradMean: true, shouldSkipUpdateFn: true, accumulatorDtype: true,
+    });
     if (typeof everyKSchedule === 'function') {
       this.everyK = (step) => checkK(everyKSchedule(step), ` (the schedule returned a bad value at gradient step ${step})`);
     } else {

@@ -7,6 +7,7 @@ import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import type { Tree } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
+import { readOptions } from '../core/options.js';
 
 /** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
 export interface ScaleByAdamaxState {
@@ -67,7 +68,7 @@ const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), e
  * ```
  */
 export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTransformation<ScaleByAdamaxState> {
-  const { b1 = 0.9, b2 = 0.999, eps = 1e-8 } = options;
+  const { b1 = 0.9, b2 = 0.999, eps = 1e-8 } = readOptions('scale_by_adamax', options, { b1: true, b2: true, eps: true });
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });

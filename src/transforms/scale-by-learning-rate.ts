@@ -3,6 +3,9 @@ import type { ScalarOrSchedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { scale } from './scale.js';
 import { scaleBySchedule } from './scale-by-schedule.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
+import { describe } from '../tree/node.js';
 import { scheduleInfo } from '../schedules/typed.js';
 
 /** Options of {@link scaleByLearningRate}. */
@@ -34,9 +37,11 @@ function checkLearningRate(value: number): string | undefined {
  * ```
  */
 export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: ScaleByLearningRateOptions = {}): GradientTransformation<any> {
-  const m = (options.flipSign ?? true) ? -1 : 1;
+  const { flipSign = true } = readOptions('scale_by_learning_rate', options, { flipSign: true });
+  if (typeof flipSign !== 'boolean') throw new OptaxError(`scale_by_learning_rate: flipSign must be a boolean, got ${describe(flipSign)}`);
+  const m = flipSign ? -1 : 1;
   if (typeof learningRate === 'function') {
-    return scaleBySchedule((count) => m * learningRate(count), {
+    return scaleBySchedule((count) => m * callSchedule('scale_by_learning_rate', learningRate, count), {
       name: 'scale_by_learning_rate',
       constant: scheduleInfo(learningRate)?.kind === 'python',
       check: (v) => checkLearningRate(m * v),

@@ -6,6 +6,8 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { type CountState, checkCount } from './count.js';
 import { scaleKernel } from './scale.js';
+import { callSchedule } from '../core/schedule.js';
+import { readOptions } from '../core/options.js';
 import { scheduleInfo } from '../schedules/typed.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
@@ -49,6 +51,7 @@ export interface ScaleByScheduleOptions {
  */
 export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOptions = {}): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
+  options = readOptions('scale_by_schedule', options, { check: true, name: true, constant: true });
   const name = options.name ?? 'scale_by_schedule';
   return elementwise<CountState, ScaleByScheduleState>({
     name,
@@ -58,8 +61,7 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     checkControl: checkCount(name),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
     scalars: ({ count }, dtype) => {
-      const value = schedule(count);
-      if (typeof value !== 'number') throw new OptaxError(`${name}: the schedule returned ${typeof value} at step ${count}, expected a number`);
+      const value = callSchedule(name, schedule, count);
       const problem = options.check?.(value, count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
       return { step_size: roundTo(dtype, value) };

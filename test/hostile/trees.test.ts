@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAX_TREE_DEPTH, OptaxError, ShapedArray, adamax, chain, compile, injectHyperparams, masked, partition, scale, scaleByAdamax,
+  type GradientTransformation, MAX_TREE_DEPTH, OptaxError, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, chain, clipByGlobalNorm, compile, ema,
+  injectHyperparams, linearSchedule, masked, partition, scale, scaleByAdamax, scaleByLearningRate, scaleBySchedule,
   treeLeaves, treeMap, treeUnflatten,
 } from '../../src/index.js';
 
@@ -129,4 +130,31 @@ test('item 11: injectHyperparams rejects a NaN, fractional or negative count', (
   for (const count of [NaN, -1, 2.5, 2 ** 31, '1']) {
     rejects(() => tx.update(params, { ...state, count } as never, params), /count must be a non-negative int32/);
   }
+});
+
+test('item 11: clipByGlobalNorm rejects a state that is not its own', () => {
+  const tx = clipByGlobalNorm(1);
+  const g = { w: new Float32Array([3, 4]) };
+  for (const state of [null, [], { count: 0 }, 5]) rejects(() => tx.update(g, state as never), /does not belong to clip_by_global_norm/);
+});
+
+test('item 11: a schedule returning a string is rejected wherever schedules are called', () => {
+  const bad = (() => '0.1') as never;
+  const p = { w: new Float32Array(1) };
+  const txs: GradientTransformation<any>[] = [adamax(bad), scaleBySchedule(bad), addDecayedWeights(bad), injectHyperparams(adamax)({ learningRate: bad })];
+  for (const tx of txs) {
+    rejects(() => tx.update(p, tx.init(p), p), /schedule returned string "0\.1" at step 0, expected a number/);
+  }
+});
+
+test('item 11: options objects: null, unknown keys, getters and inherited keys never pass silently', () => {
+  const p = { w: new Float32Array(1) };
+  rejects(() => compile(adamax(0.1), p, null as never), /^compile: options must be a plain object, got null/);
+  rejects(() => scaleByAdamax({ beta1: 0.5 } as never), /^scale_by_adamax: unknown option beta1; the options are b1, b2, eps/);
+  rejects(() => adamaxw(0.1, JSON.parse('{"__proto__": {"b1": 5}}')), /unknown option __proto__/);
+  rejects(() => ema(0.9, { get debias() { return true; } }), /option debias is a getter/);
+  rejects(() => applyIfFinite(scale(1), null as never), /options must be a plain object/);
+  rejects(() => scaleByLearningRate(0.1, { flipSign: 'no' } as never), /flipSign must be a boolean/);
+  rejects(() => linearSchedule(null as never), /^linearSchedule: expected an options object, got null/);
+  rejects(() => linearSchedule({ initValue: 1, endValue: '0' as never, transitionSteps: 1 }), /endValue must be a number/);
 });
