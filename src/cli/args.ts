@@ -7,6 +7,8 @@ import { DEFAULT_MAX_BYTES } from './read-input.js';
 export interface ConformanceOptions {
   /** Also run every trajectory case through `compile()` on each available backend. */
   engine: boolean;
+  /** Save each trajectory's params and state to a safetensors file midway and load them back. */
+  checkpointRoundtrip: boolean;
   /** The largest input file read, in bytes. */
   maxBytes: number;
   /** The vectors files (none: the shipped ones). */
@@ -42,6 +44,10 @@ export const CONFORMANCE_FLAGS: Readonly<Record<string, Flag>> = {
     help: 'also run every trajectory case through compile() on each available backend (wasm at 1 and 2 threads, js, interpreter); each line says which backend ran',
     apply: (o) => { o.engine = true; },
   },
+  '--checkpoint-roundtrip': {
+    help: "save each trajectory's params and state to a safetensors file midway and load them back before the remaining steps (the results must not change)",
+    apply: (o) => { o.checkpointRoundtrip = true; },
+  },
   '--max-bytes': {
     value: 'N',
     help: `read at most N bytes of each file (default ${DEFAULT_MAX_BYTES / 1024 ** 2}MiB; K, M, G suffixes are binary units)`,
@@ -57,7 +63,7 @@ export type Command =
 
 /** The help text. */
 export function usage(): string {
-  const flags = Object.entries(CONFORMANCE_FLAGS).map(([name, f]) => `  ${`${name}${f.value ? ` ${f.value}` : ''}`.padEnd(16)} ${f.help}`);
+  const flags = Object.entries(CONFORMANCE_FLAGS).map(([name, f]) => `  ${`${name}${f.value ? ` ${f.value}` : ''}`.padEnd(24)} ${f.help}`);
   return [
     'usage: optax-ts conformance [OPTIONS] [--] [FILE...]',
     '       optax-ts --help | --version',
@@ -68,8 +74,8 @@ export function usage(): string {
     '',
     'Options:',
     ...flags,
-    `  ${'-h, --help'.padEnd(16)} show this help`,
-    `  ${'-V, --version'.padEnd(16)} show the version`,
+    `  ${'-h, --help'.padEnd(24)} show this help`,
+    `  ${'-V, --version'.padEnd(24)} show the version`,
     '',
     'Exit status: 0 every case passed; 1 a case failed; 2 usage or input error (a missing, unreadable,',
     'oversized or malformed file, or a file without cases), reported on one line on stderr; 3 an',
@@ -84,7 +90,7 @@ export function parseArgs(argv: readonly string[]): Command {
   if (command === '--version' || command === '-V') return { kind: 'version' };
   if (command === undefined) throw new UsageError('no command given (try optax-ts --help)');
   if (command !== 'conformance') throw new UsageError(`unknown command '${command}' (try optax-ts --help)`);
-  const options: ConformanceOptions = { engine: false, maxBytes: DEFAULT_MAX_BYTES, files: [] };
+  const options: ConformanceOptions = { engine: false, checkpointRoundtrip: false, maxBytes: DEFAULT_MAX_BYTES, files: [] };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === '--') { options.files.push(...rest.slice(i + 1)); break; }

@@ -9,6 +9,7 @@ import type { VectorsFile } from '../conformance/format.js';
 import type { CaseResult } from '../conformance/result.js';
 import { checkVectorsFile, formatResult, runVectorsFile, summaryLine } from '../conformance/runner.js';
 import { type ConformanceOptions, UsageError, parseArgs } from './args.js';
+import { fileRoundTrip } from './checkpoint-roundtrip.js';
 import { InputError, readJsonFile } from './read-input.js';
 import { escapeControl } from './terminal-text.js';
 
@@ -64,12 +65,17 @@ function conformance(options: ConformanceOptions): number {
   // The vectors exercise optax's log-and-carry-on cases (a zero-step schedule) on purpose: their
   // warnings would only be noise next to the verdicts.
   setWarningHandler(() => {});
+  const checkpoint = options.checkpointRoundtrip ? fileRoundTrip() : undefined;
   const results: CaseResult[] = [];
-  for (const { path, file } of files) {
-    for (const r of runVectorsFile(file, path, { engine: options.engine })) {
-      out(formatResult(r));
-      results.push(r);
+  try {
+    for (const { path, file } of files) {
+      for (const r of runVectorsFile(file, path, { engine: options.engine, checkpoint: checkpoint?.roundTrip })) {
+        out(formatResult(r));
+        results.push(r);
+      }
     }
+  } finally {
+    checkpoint?.dispose();
   }
   out(summaryLine(results));
   return results.every((r) => r.passed) ? OK : FAILED;

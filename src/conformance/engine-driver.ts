@@ -4,6 +4,8 @@ import type { Stepper, StepperBackend } from '../engine/stepper.js';
 import { threadPlatform } from '../engine/thread-platform.js';
 import { sharedMemorySupported, wasmSimdSupported } from '../engine/wasm/support.js';
 import type { DriverFactory } from './run-trajectory.js';
+import { type ArrayLeaf, leafData } from '../tree/leaf.js';
+import { treeLeaves } from '../tree/map.js';
 
 /**
  * The conformance runner's engine mode (`--engine`): a trajectory case run through `compile()` on a
@@ -72,6 +74,14 @@ export function engineDriver(config: EngineConfig, report: (run: EngineRun) => v
         step(grads, extraArgs) {
           stepper.step(grads, extraArgs);
           return undefined;
+        },
+        restore(params, state) {
+          // Into the engine's own memory: the params leaf by leaf, then the state (validated first).
+          const target = treeLeaves<ArrayLeaf>(stepper.params).leaves;
+          const source = treeLeaves<ArrayLeaf>(params).leaves;
+          if (source.length !== target.length) throw new Error(`the restored params have ${source.length} leaves, the stepper ${target.length}`);
+          stepper.state = state;
+          target.forEach((leaf, i) => leafData(leaf).set(leafData(source[i])));
         },
       },
       done: () => stepper.dispose(),

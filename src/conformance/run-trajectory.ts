@@ -34,6 +34,22 @@ export interface TrajectoryDriver {
    * state are compared).
    */
   step(grads: Tree, extraArgs: ExtraArgs | undefined): Tree | undefined;
+  /** Replaces params and state (with what a checkpoint round trip gave back). */
+  restore(params: Tree, state: unknown): void;
+}
+
+/**
+ * A checkpoint round trip: given `{params, state}` and a template of the same layout (from `init`),
+ * returns what a save and a load give back (the CLI's `--checkpoint-roundtrip` goes through a file).
+ */
+export type CheckpointRoundTrip = (checkpoint: { params: unknown; state: unknown }, template: { params: unknown; state: unknown }) => { params: unknown; state: unknown };
+
+/** Options of a trajectory run. */
+export interface TrajectoryOptions {
+  /** Save and restore params and state in the middle of the steps (before step `floor(n / 2)`). */
+  checkpoint?: CheckpointRoundTrip;
+  /** What runs the steps (default: the pure path); the engine mode passes a compiled stepper's. */
+  drive?: DriverFactory;
 }
 
 /** Builds a driver for a transformation and the case's initial params; `done` releases it. */
@@ -54,12 +70,16 @@ export const pureDriver: DriverFactory = (tx, initialParams) => {
         params = applyUpdates(params, updates);
         return updates;
       },
+      restore(p, s) {
+        params = p;
+        state = s;
+      },
     },
   };
 };
 
 /** Puts `count` into the scale_by_adamax state (the first `{count, mu, nu}` found). */
-function withInitialCount(state: any, count: number): any {
+export function withInitialCount(state: any, count: number): any {
   if (isDictNode(state) && 'count' in state && 'mu' in state && 'nu' in state) return { ...state, count };
   if (Array.isArray(state)) {
     let done = false;
@@ -76,10 +96,11 @@ function withInitialCount(state: any, count: number): any {
 /**
  * Runs a `trajectory` case: `state = init(params)`, then for each step `update` and `applyUpdates`,
  * comparing updates, params and (where recorded) scale_by_adamax's state with the reference.
- * `drive` runs the steps some other way (the fused engine), compared the same way.
+ * `options.drive` runs the steps some other way (the fused engine), compared the same way;
+ * `options.checkpoint` saves and restores params and state midway.
  */
-export function runTrajectory(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams, drive: DriverFactory = pureDriver): void {
-  runTrajectoryWith(buildTransform(c.optimizer as Spec, { dtype }), c, acc, setHyperparams, drive);
+export function runTrajectory(c: VectorCase, dtype: Dtype, acc: Agreement, setHyperparams?: SetHyperparams, options: TrajectoryOptions = {}): void {
+  runTrajectoryWith(buildTransform(c.optimizer as Spec, { dtype }), c, acc, setHyperparams, options);
 }
 
 /**
@@ -87,16 +108,22 @@ export function runTrajectory(c: VectorCase, dtype: Dtype, acc: Agreement, setHy
  * than from the case's spec). The vectors come from XLA on CPU, which flushes subnormals; the steps
  * are evaluated the same way, so that every element can be compared bit for bit.
  */
-export function runTrajectoryWith(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams?: SetHyperparams, drive: DriverFactory = pureDriver): void {
-  withFlushedSubnormals(() => runSteps(tx, c, acc, setHyperparams, drive));
+export function runTrajectoryWith(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams?: SetHyperparams, options: TrajectoryOptions = {}): void {
+  withFlushedSubnormals(() => runSteps(tx, c, acc, setHyperparams, options));
 }
 
-function runSteps(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams: SetHyperparams | undefined, drive: DriverFactory): void {
-  const { driver, done } = drive(tx, decodeTree(c.params));
+function runSteps(tx: GradientTransformation<any>, c: VectorCase, acc: Agreement, setHyperparams: SetHyperparams | undefined, options: TrajectoryOptions): void {
+  const { driver, done } = (options.drive ?? pureDriver)(tx, decodeTree(c.params));
   try {
     if (typeof c.initial_count === 'number') driver.state = withInitialCount(driver.state, c.initial_count);
     const extraArgs = c.extra_args === undefined ? undefined : (decodeTree(c.extra_args) as Record<string, unknown>);
-    (c.steps as TrajectoryStep[]).forEach((step, k) => {
+    const steps = c.steps as TrajectoryStep[];
+    steps.forEach((step, k) => {
+      if (options.checkpoint && k === Math.floor(steps.length / 2)) {
+        const initial = decodeTree(c.params);
+        const restored = options.checkpoint({ params: driver.params, state: driver.state }, { params: initial, state: tx.init(initial) });
+        driver.restore(restored.params as Tree, restored.state);
+      }
       if (step.hyperparams) {
         if (!setHyperparams) throw new Error('this case sets hyperparameters but inject_hyperparams is not available');
         driver.state = setHyperparams(driver.state, decodeTree(step.hyperparams));

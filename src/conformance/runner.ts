@@ -3,7 +3,7 @@ import { type Agreement, newAgreement } from './compare.js';
 import type { VectorCase, VectorsFile } from './format.js';
 import { type CaseResult, formatResult } from './result.js';
 import { runSchedule } from './run-schedule.js';
-import { type DriverFactory, runTrajectory } from './run-trajectory.js';
+import { type CheckpointRoundTrip, runTrajectory } from './run-trajectory.js';
 import { setHyperparams } from '../transforms/inject-hyperparams.js';
 import { runTorch } from './run-torch.js';
 import { runFlax } from './run-flax.js';
@@ -12,11 +12,11 @@ import { ENGINE_CONFIGS, type EngineConfig, type EngineRun, engineConfigUnavaila
 export { checkVectorsFile } from './validate-file.js';
 
 /** Runs one kind of case, adding to the agreement; throws to fail the case with a reason. */
-type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement) => void;
+type CaseRunner = (c: VectorCase, dtype: Dtype, acc: Agreement, options: RunOptions) => void;
 
 /** How each case kind is run. A kind not listed fails with the reason that it is not supported. */
 const RUNNERS: Readonly<Record<string, CaseRunner>> = {
-  trajectory: (c, dtype, acc) => runTrajectory(c, dtype, acc, setHyperparams),
+  trajectory: (c, dtype, acc, options) => runTrajectory(c, dtype, acc, setHyperparams, { checkpoint: options.checkpoint }),
   schedule: runSchedule,
   torch_adamax: runTorch,
   flax_msgpack_state: runFlax,
@@ -26,6 +26,8 @@ const RUNNERS: Readonly<Record<string, CaseRunner>> = {
 export interface RunOptions {
   /** Also run every trajectory case through `compile()` on each available backend (`--engine`). */
   readonly engine?: boolean;
+  /** Round-trip each trajectory's params and state through a save and a load midway (`--checkpoint-roundtrip`). */
+  readonly checkpoint?: CheckpointRoundTrip;
 }
 
 /** Runs a case with `run`, turning every error into a failed result with the error as the reason. */
@@ -41,10 +43,10 @@ function judged(c: VectorCase, displayName: string, run: (acc: Agreement) => voi
 }
 
 /** Runs one case. Never throws: errors become a failed result with the error as the reason. */
-export function runCase(c: VectorCase, fileDtype: Dtype, displayName: string): CaseResult {
+export function runCase(c: VectorCase, fileDtype: Dtype, displayName: string, options: RunOptions = {}): CaseResult {
   const run = Object.hasOwn(RUNNERS, c.kind) ? RUNNERS[c.kind] : undefined;
   if (!run) return { name: displayName, kind: c.kind, passed: false, agreement: newAgreement(), reason: `case kind '${c.kind}' is not supported by optax-ts yet` };
-  return judged(c, displayName, (acc) => run(c, c.dtype ?? fileDtype, acc));
+  return judged(c, displayName, (acc) => run(c, c.dtype ?? fileDtype, acc, options));
 }
 
 /**
@@ -52,11 +54,11 @@ export function runCase(c: VectorCase, fileDtype: Dtype, displayName: string): C
  * and 2 threads, js, interpreter; see {@link engineConfigUnavailable}), one result each, saying which
  * backend ran.
  */
-export function runCaseOnEngines(c: VectorCase, fileDtype: Dtype, displayName: string, configs: readonly EngineConfig[] = availableEngineConfigs()): CaseResult[] {
+export function runCaseOnEngines(c: VectorCase, fileDtype: Dtype, displayName: string, configs: readonly EngineConfig[] = availableEngineConfigs(), options: RunOptions = {}): CaseResult[] {
   return configs.map((config) => {
     let ran: EngineRun | undefined;
-    const drive: DriverFactory = engineDriver(config, (r) => { ran = r; });
-    const result = judged(c, displayName, (acc) => runTrajectory(c, c.dtype ?? fileDtype, acc, setHyperparams, drive));
+    const drive = engineDriver(config, (r) => { ran = r; });
+    const result = judged(c, displayName, (acc) => runTrajectory(c, c.dtype ?? fileDtype, acc, setHyperparams, { drive, checkpoint: options.checkpoint }));
     // `ran` is unset only when compile() itself threw (the result then fails with its message).
     return { ...result, engine: ran ?? { asked: config, backend: 'reference', threads: 0, referenceReason: 'compile() threw' } };
   });
@@ -83,8 +85,8 @@ export function runVectorsFile(file: VectorsFile, source = file.set ?? 'vectors'
     const k = (seen.get(c.name) ?? 0) + 1;
     seen.set(c.name, k);
     const display = `${set}/${c.name}${(total.get(c.name) ?? 0) > 1 ? `#${k}` : ''}`;
-    const pure = runCase(c, dtype, display);
-    return options.engine && c.kind === 'trajectory' ? [pure, ...runCaseOnEngines(c, dtype, display, configs)] : [pure];
+    const pure = runCase(c, dtype, display, options);
+    return options.engine && c.kind === 'trajectory' ? [pure, ...runCaseOnEngines(c, dtype, display, configs, options)] : [pure];
   });
 }
 

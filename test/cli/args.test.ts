@@ -6,10 +6,11 @@ import { DEFAULT_MAX_BYTES } from '../../src/cli/read-input.js';
 const usageError = (argv: string[], pattern: RegExp) => assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
 
 test('conformance: files, flags anywhere, -- ends the options', () => {
-  assert.deepEqual(parseArgs(['conformance']), { kind: 'conformance', options: { engine: false, maxBytes: DEFAULT_MAX_BYTES, files: [] } });
-  assert.deepEqual(parseArgs(['conformance', 'a.json', '--engine', 'b.json']), { kind: 'conformance', options: { engine: true, maxBytes: DEFAULT_MAX_BYTES, files: ['a.json', 'b.json'] } });
-  assert.deepEqual(parseArgs(['conformance', '--max-bytes', '1MiB', '--', '--engine', '-x.json']), { kind: 'conformance', options: { engine: false, maxBytes: 1 << 20, files: ['--engine', '-x.json'] } });
+  assert.deepEqual(parseArgs(['conformance']), { kind: 'conformance', options: { engine: false, checkpointRoundtrip: false, maxBytes: DEFAULT_MAX_BYTES, files: [] } });
+  assert.deepEqual(parseArgs(['conformance', 'a.json', '--engine', 'b.json']), { kind: 'conformance', options: { engine: true, checkpointRoundtrip: false, maxBytes: DEFAULT_MAX_BYTES, files: ['a.json', 'b.json'] } });
+  assert.deepEqual(parseArgs(['conformance', '--max-bytes', '1MiB', '--', '--engine', '-x.json']), { kind: 'conformance', options: { engine: false, checkpointRoundtrip: false, maxBytes: 1 << 20, files: ['--engine', '-x.json'] } });
   assert.equal((parseArgs(['conformance', '--max-bytes=2048']) as any).options.maxBytes, 2048);
+  assert.equal((parseArgs(['conformance', '--checkpoint-roundtrip', '--engine']) as any).options.checkpointRoundtrip, true);
 });
 
 test('help and version, at the top or after the command', () => {
