@@ -61,9 +61,20 @@ export type Command =
   | { readonly kind: 'version' }
   | { readonly kind: 'conformance'; readonly options: ConformanceOptions };
 
+/** `text` broken into lines of at most `width` columns, the lines after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width - indent) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
 /** The help text. */
 export function usage(): string {
-  const flags = Object.entries(CONFORMANCE_FLAGS).map(([name, f]) => `  ${`${name}${f.value ? ` ${f.value}` : ''}`.padEnd(24)} ${f.help}`);
+  const flags = Object.entries(CONFORMANCE_FLAGS).map(([name, f]) => `  ${`${name}${f.value ? ` ${f.value}` : ''}`.padEnd(24)} ${wrap(f.help, 100, 27)}`);
   return [
     'usage: optax-ts conformance [OPTIONS] [--] [FILE...]',
     '       optax-ts --help | --version',
