@@ -47,5 +47,6 @@ export { injectHyperparams, setHyperparams, type InjectHyperparamsState, type In
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
 export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';
+export { toSpec, fromSpec, scheduleFromSpec, type Spec, type FromSpecOptions } from './spec/spec.js';
 export { toSafetensors, fromSafetensors, safetensorsMetadata, SAFETENSORS_FORMAT, type Checkpoint, type ToSafetensorsOptions } from './checkpoint/safetensors.js';
 export { tensorName } from './checkpoint/tensor-names.js';

@@ -3,6 +3,7 @@ import type { Schedule } from '../core/schedule.js';
 import { withoutWarnings } from '../core/warnings.js';
 import { polynomialCore } from './polynomial.js';
 import { checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link linearSchedule}. */
 export interface LinearScheduleOptions {
@@ -61,7 +62,7 @@ export interface LinearScheduleOptions {
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
   const fn = 'linearSchedule';
   checkOptions(fn, options);
-  return polynomialCore(fn, { ...options, power: 1 });
+  return recordCall(polynomialCore(fn, { ...options, power: 1 }), 'linear_schedule', [options]);
 }
 
 /**

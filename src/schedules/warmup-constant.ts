@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { polynomialCore } from './polynomial.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupConstantSchedule}. */
 export interface WarmupConstantScheduleOptions {
@@ -51,5 +52,5 @@ export function warmupConstantSchedule(options: WarmupConstantScheduleOptions): 
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const dtype = checkDtype(fn, options.dtype);
-  return polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: options.warmupSteps, dtype }, 'warmupSteps');
+  return recordCall(polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: options.warmupSteps, dtype }, 'warmupSteps'), 'warmup_constant_schedule', [options]);
 }

@@ -2,6 +2,7 @@ import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { describe } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * Applies transformations in sequence (optax's `chain`): the updates of one are the input of the next.
@@ -23,7 +24,7 @@ export function chain(...transforms: GradientTransformation<any>[]): GradientTra
       throw new OptaxError(`chain: argument ${i} is not a gradient transformation (got ${describe(t)})`);
     }
   });
-  return {
+  return recordCall({
     name: 'chain',
     parts: transforms,
     init: (params: Params) => transforms.map((t) => t.init(params)),
@@ -40,5 +41,5 @@ export function chain(...transforms: GradientTransformation<any>[]): GradientTra
       });
       return [u as U, next];
     },
-  };
+  }, 'chain', transforms);
 }

@@ -2,7 +2,7 @@
 // test_skip_large_updates, test_multi_steps_skip_not_finite), plus dtypes and the registry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OptaxError, applyUpdates, multiSteps, scale, skipLargeUpdates, skipNotFinite, sumOfSquares } from '../../src/index.js';
+import { OptaxError, applyUpdates, fromSpec, multiSteps, scale, skipLargeUpdates, skipNotFinite, sumOfSquares, toSpec } from '../../src/index.js';
 import { buildTransform } from '../../src/conformance/registry.js';
 
 const s = (v: number) => new Float32Array([v]);
@@ -89,7 +89,18 @@ test('conformance specs may name the skip functions', () => {
   const b = buildTransform({ name: 'MultiSteps', args: { opt, every_k_schedule: 2, should_skip_update_fn: { name: 'skip_large_updates', args: { max_squared_norm: 4 } } } }, ctx);
   const [, st] = b.update({ w: s(3) }, b.init({ w: s(0) }));
   assert.deepEqual((st as any).skip_state, { should_skip: true, norm_squared: 9 });
-  for (const bad of ['constructor', 'skip_everything', { name: 'toString' }]) {
-    assert.throws(() => buildTransform({ name: 'MultiSteps', args: { opt, every_k_schedule: 2, should_skip_update_fn: bad } }, ctx), /should_skip_update_fn .* is not available in optax-ts/);
+  for (const bad of ['constructor', 'skip_everything', { name: 'toString' }, { name: 'skip_large_updates', args: { max_squared_norm: '4' } }, { name: 'skip_large_updates', args: { max_squared_norm: 4, extra: 1 } }]) {
+    assert.throws(() => buildTransform({ name: 'MultiSteps', args: { opt, every_k_schedule: 2, should_skip_update_fn: bad } }, ctx), (e: unknown) => e instanceof OptaxError && /should_skip_update_fn/.test(e.message));
   }
+});
+
+test('toSpec describes the skip functions, and fromSpec builds them back', () => {
+  for (const [fn, described] of [[skipNotFinite, 'skip_not_finite'], [skipLargeUpdates(4), { name: 'skip_large_updates', args: { max_squared_norm: 4 } }]] as const) {
+    const spec = toSpec(multiSteps(scale(-1), { everyKSchedule: 2, shouldSkipUpdateFn: fn }));
+    assert.deepEqual((spec.args as any).should_skip_update_fn, described);
+    const again = fromSpec(spec);
+    const [, st] = again.update({ w: s(3) }, again.init({ w: s(0) }));
+    assert.deepEqual((st as any).skip_state, fn([s(3)], 0, null)[1]);
+  }
+  assert.throws(() => toSpec(multiSteps(scale(-1), { everyKSchedule: 2, shouldSkipUpdateFn: () => [false, null] })), /only skipNotFinite and skipLargeUpdates\(n\) can be described/);
 });
