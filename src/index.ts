@@ -19,6 +19,7 @@ export { powInt } from './core/pow.js';
 export { cosf } from './core/libm/cosf.js';
 export { powf } from './core/libm/powf.js';
 export { pow } from './core/libm/pow.js';
+export { cos } from './core/libm/cos.js';
 export { biasCorrection } from './core/bias-correction.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 

@@ -101,8 +101,7 @@ test('a trajectory on the fused engine equals the pure path bit for bit, for eve
       const r = runTrajectory(s, run);
       assert.ok(r.ok, r.ok ? '' : r.error);
       assert.equal(r.value.identical, true, `${backend} ${r.value.describe}`);
-      // MultiSteps fuses too now (issue 10), so every option runs on the asked backend.
-      assert.equal(r.value.backend, backend === 'auto' ? 'wasm' : backend);
+      assert.equal(r.value.backend, backend === 'auto' ? 'wasm' : backend, r.value.note ?? '');
     }
   }
   s.backend = 'reference';
