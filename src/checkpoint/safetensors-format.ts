@@ -25,8 +25,8 @@ const DTYPE_BITS: ReadonlyMap<string, number> = new Map([
   ['C64', 64], ['F64', 64], ['I64', 64], ['U64', 64],
 ]);
 
-/** The reference writer's order of dtypes (increasing alignment): it writes the largest first. */
-const DTYPE_ORDER = [...DTYPE_BITS.keys()];
+/** The rank of each dtype in the reference writer's order (increasing alignment): it writes the largest first. */
+const DTYPE_RANK: ReadonlyMap<string, number> = new Map([...DTYPE_BITS.keys()].map((d, i) => [d, i]));
 
 /** The reference implementation's header size limit. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -51,8 +51,11 @@ export interface TensorToWrite {
   readonly name: string;
   readonly dtype: string;
   readonly shape: readonly number[];
-  /** Its little-endian bytes. */
-  readonly bytes: Uint8Array;
+  /**
+   * Its elements: a typed array of its dtype (written little-endian, copied element-wise: no byte
+   * view of it is made, so a small on-heap array stays one) or its little-endian bytes.
+   */
+  readonly data: Uint8Array | Float32Array | Float64Array | Int32Array;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -143,14 +146,21 @@ class HeaderParser {
     return parseInt(h, 16);
   }
 
-  /** A non-negative integer without sign, fraction or exponent, at most 2^53 - 1. */
+  /** A non-negative integer without sign, fraction or exponent, at most 2^53 - 1 (read in place: no slice per number). */
   private integer(): number {
     this.space();
-    const m = /^(0|[1-9][0-9]{0,15})(?![0-9.eE])/.exec(this.text.slice(this.pos, this.pos + 18));
-    if (!m) this.fail('expected a non-negative integer');
-    const v = Number(m[1]);
+    const start = this.pos;
+    let v = 0;
+    for (let c = this.text.charCodeAt(this.pos); c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.pos)) {
+      if (this.pos - start >= 16) this.fail('integer too large');
+      v = v * 10 + (c - 0x30);
+    }
+    const next = this.text.charCodeAt(this.pos);
+    if (this.pos === start || (this.pos - start > 1 && this.text.charCodeAt(start) === 0x30) || next === 0x2e || next === 0x65 || next === 0x45) {
+      this.pos = start;
+      this.fail('expected a non-negative integer');
+    }
     if (!Number.isSafeInteger(v)) this.fail('integer too large');
-    this.pos += m[1].length;
     return v;
   }
 
@@ -169,15 +179,18 @@ class HeaderParser {
   }
 
   private tensorInfo(name: string): { dtype: string; shape: number[]; offsets: number[] } {
-    const fields = new Map<string, unknown>();
+    let dtype: string | undefined, shape: number[] | undefined, offsets: number[] | undefined;
+    const duplicate = (field: string): never => this.fail(`tensor ${JSON.stringify(name)}: duplicate field ${JSON.stringify(field)}`);
     this.object((field) => {
-      if (fields.has(field)) this.fail(`tensor ${JSON.stringify(name)}: duplicate field ${JSON.stringify(field)}`);
-      if (field === 'dtype') fields.set(field, this.string());
-      else if (field === 'shape' || field === 'data_offsets') fields.set(field, this.integers());
+      if (field === 'dtype') dtype = dtype === undefined ? this.string() : duplicate(field);
+      else if (field === 'shape') shape = shape === undefined ? this.integers() : duplicate(field);
+      else if (field === 'data_offsets') offsets = offsets === undefined ? this.integers() : duplicate(field);
       else this.fail(`tensor ${JSON.stringify(name)}: unknown field ${JSON.stringify(field)}`);
     });
-    for (const f of ['dtype', 'shape', 'data_offsets']) if (!fields.has(f)) this.fail(`tensor ${JSON.stringify(name)} has no ${f}`);
-    return { dtype: fields.get('dtype') as string, shape: fields.get('shape') as number[], offsets: fields.get('data_offsets') as number[] };
+    if (dtype === undefined) this.fail(`tensor ${JSON.stringify(name)} has no dtype`);
+    if (shape === undefined) this.fail(`tensor ${JSON.stringify(name)} has no shape`);
+    if (offsets === undefined) this.fail(`tensor ${JSON.stringify(name)} has no data_offsets`);
+    return { dtype, shape, offsets };
   }
 
   header(): { tensors: Map<string, { dtype: string; shape: number[]; offsets: number[] }>; metadata: Map<string, string> | undefined } {
@@ -250,7 +263,10 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
     tensors.set(name, { dtype, shape: Object.freeze(shape), begin, end });
   }
   // The offsets must tile the data buffer: sorted by (begin, end), each begins where the last ended.
-  const sorted = [...tensors].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
+  // Files written in order (as the reference writer does) need no sort.
+  let ordered = true, last = 0;
+  for (const t of tensors.values()) { if (t.begin !== last) { ordered = false; break; } last = t.end; }
+  const sorted = ordered ? tensors : [...tensors].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const [name, t] of sorted) {
     if (t.begin !== at) reject(t.begin < at ? `tensor ${JSON.stringify(name)} overlaps the tensor before it (data_offsets begin at ${t.begin}, expected ${at})` : `a hole in the data buffer before tensor ${JSON.stringify(name)} (bytes ${at} to ${t.begin} belong to no tensor)`);
@@ -260,43 +276,81 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { tensors, metadata, dataStart: 8 + n };
 }
 
-/** Compares strings by their UTF-8 bytes (Rust's `String` order, which the reference writer uses). */
-function compareUtf8(a: Uint8Array, b: Uint8Array): number {
+/**
+ * Compares well-formed strings by their UTF-8 bytes (Rust's `String` order, which the reference
+ * writer uses) without encoding them: UTF-8 byte order is code point order, which is UTF-16 code unit
+ * order except that surrogates (code points above U+FFFF) sort after U+E000..U+FFFF. Allocates nothing.
+ */
+function compareUtf8(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
   return a.length - b.length;
 }
 
 /** True when `s` has no lone surrogate (it has a UTF-8 form). */
-const wellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+const wellFormed = (s: string): boolean => !/[\ud800-\udfff]/.test(s) || !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Copies a tensor's data into `out` at `at`. The reference layout aligns every tensor to its element
+ * width, so a typed array is copied through a view of the same type: no byte view of the source is
+ * made (that would move a small on-heap array off the heap, an allocation per leaf).
+ */
+function copyData(out: Uint8Array, at: number, dtype: string, data: TensorToWrite['data']): void {
+  const aligned = LITTLE_ENDIAN && (out.byteOffset + at) % data.BYTES_PER_ELEMENT === 0;
+  if (data instanceof Uint8Array) out.set(data, at);
+  else if (aligned && dtype === 'F64' && data instanceof Float64Array) new Float64Array(out.buffer, out.byteOffset + at, data.length).set(data);
+  else if (aligned && dtype === 'F32' && data instanceof Float32Array) new Float32Array(out.buffer, out.byteOffset + at, data.length).set(data);
+  else if (aligned && dtype === 'I32' && data instanceof Int32Array) new Int32Array(out.buffer, out.byteOffset + at, data.length).set(data);
+  else {
+    const width = data.BYTES_PER_ELEMENT;
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    if (!LITTLE_ENDIAN) for (let i = at; i < at + data.byteLength; i += width) out.subarray(i, i + width).reverse();
+  }
+}
 
 /**
  * Writes a safetensors file as the reference writer does: tensors ordered by dtype alignment (largest
  * first), then name; the header as compact JSON (`__metadata__` first, its keys sorted), padded with
- * spaces to a multiple of 8 bytes.
+ * spaces to a multiple of 8 bytes. Linear in the tensors but for the sort by name.
  */
 export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: ReadonlyMap<string, string>): Uint8Array {
   const names = new Set<string>();
-  const entries = tensors.map((t) => {
+  // Tensors grouped by dtype rank (the reference order of dtypes), each group sorted by name below.
+  const groups = new Map<number, TensorToWrite[]>();
+  for (const t of tensors) {
     if (names.has(t.name)) reject(`two tensors are named ${JSON.stringify(t.name)}`);
     if (t.name === '__metadata__') reject('no tensor may be named __metadata__');
     if (!wellFormed(t.name)) reject(`tensor name ${JSON.stringify(t.name)} is not valid Unicode`);
     names.add(t.name);
     const size = byteSize(t.name, t.dtype, t.shape);
-    if (size !== t.bytes.length) reject(`tensor ${JSON.stringify(t.name)}: shape [${t.shape.join(', ')}] ${t.dtype} takes ${size} bytes, got ${t.bytes.length}`);
-    return { ...t, key: encodeUtf8(t.name), rank: DTYPE_ORDER.indexOf(t.dtype) };
-  });
-  entries.sort((a, b) => b.rank - a.rank || compareUtf8(a.key, b.key));
+    if (size !== t.data.byteLength) reject(`tensor ${JSON.stringify(t.name)}: shape [${t.shape.join(', ')}] ${t.dtype} takes ${size} bytes, got ${t.data.byteLength}`);
+    const rank = DTYPE_RANK.get(t.dtype)!;
+    const group = groups.get(rank);
+    if (group) group.push(t);
+    else groups.set(rank, [t]);
+  }
+  const byName = (a: TensorToWrite, b: TensorToWrite): number => compareUtf8(a.name, b.name);
+  const entries = [...groups.keys()].sort((a, b) => b - a).flatMap((rank) => groups.get(rank)!.sort(byName));
   const parts: string[] = [];
   if (metadata) {
-    const keys = [...metadata.keys()].sort((a, b) => compareUtf8(encodeUtf8(a), encodeUtf8(b)));
+    const keys = [...metadata.keys()].sort(compareUtf8);
     for (const k of keys) if (!wellFormed(k) || !wellFormed(metadata.get(k)!)) reject(`__metadata__ entry ${JSON.stringify(k)} is not valid Unicode`);
     parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata.get(k))}`).join(',')}}`);
   }
   let offset = 0;
   for (const e of entries) {
-    parts.push(`${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":[${e.shape.join(',')}],"data_offsets":[${offset},${offset + e.bytes.length}]}`);
-    offset += e.bytes.length;
+    parts.push(`${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":[${e.shape.join(',')}],"data_offsets":[${offset},${offset + e.data.byteLength}]}`);
+    offset += e.data.byteLength;
   }
   const json = encodeUtf8(`{${parts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
@@ -312,6 +366,6 @@ export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: R
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let at = 8 + headerLength;
-  for (const e of entries) { out.set(e.bytes, at); at += e.bytes.length; }
+  for (const e of entries) { copyData(out, at, e.dtype, e.data); at += e.data.byteLength; }
   return out;
 }

@@ -1,6 +1,6 @@
 import { OptaxError } from '../core/errors.js';
 import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, stateDictAt } from '../interop/flax-state-dict.js';
-import { ELEMENT_WIDTH, type ElementType, elementBytes, readElements } from '../interop/typed-bytes.js';
+import { ELEMENT_WIDTH, type ElementType, readElements } from '../interop/typed-bytes.js';
 import { isArrayLeaf } from '../tree/leaf.js';
 import type { PathEntry } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -82,7 +82,7 @@ function structureOf(tree: unknown, path: PathEntry[]): unknown {
 function collectTensors(sd: StateDict, path: PathEntry[], out: TensorToWrite[]): void {
   if (sd === null) return;
   if (isStateDictArray(sd)) {
-    out.push({ name: tensorName(path), dtype: SAFETENSORS_DTYPE[sd.dtype], shape: sd.shape, bytes: elementBytes(sd.data) });
+    out.push({ name: tensorName(path), dtype: SAFETENSORS_DTYPE[sd.dtype], shape: sd.shape, data: sd.data });
     return;
   }
   for (const k of Object.keys(sd)) { path.push(k); collectTensors(sd[k], path, out); path.pop(); }

@@ -122,10 +122,10 @@ test('a file without optax-ts metadata (written from Python) is read by tensor n
   const p = { w: new Float32Array([1, 2]) };
   const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
   const bytes = writeSafetensors([
-    { name: 'params.w', dtype: 'F32', shape: [2], bytes: f32(1, 2) },
-    { name: 'state.0.count', dtype: 'I32', shape: [], bytes: new Uint8Array(Int32Array.from([4]).buffer) },
-    { name: 'state.0.mu.w', dtype: 'F32', shape: [2], bytes: f32(0.1, 0.2) },
-    { name: 'state.0.nu.w', dtype: 'F32', shape: [2], bytes: f32(1, 2) },
+    { name: 'params.w', dtype: 'F32', shape: [2], data: f32(1, 2) },
+    { name: 'state.0.count', dtype: 'I32', shape: [], data: new Uint8Array(Int32Array.from([4]).buffer) },
+    { name: 'state.0.mu.w', dtype: 'F32', shape: [2], data: f32(0.1, 0.2) },
+    { name: 'state.0.nu.w', dtype: 'F32', shape: [2], data: f32(1, 2) },
   ]);
   const back = fromSafetensors({ params: p, state: adamax(0.01).init(p) }, bytes);
   assert.equal(back.state[0].count, 4);
