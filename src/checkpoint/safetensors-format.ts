@@ -116,7 +116,7 @@ class HeaderParser {
       const c = this.text.charCodeAt(this.pos);
       if (c === 0x22) { out += this.text.slice(start, this.pos++); break; }
       if (c < 0x20) this.fail('control character in a string');
-      if (c >= 0xd800 && c <= 0xdfff) this.fail('invalid UTF-8'); // cannot happen after a fatal decode
+      // Surrogates here are the halves of pairs (characters above U+FFFF): the text comes from a fatal UTF-8 decode.
       if (c !== 0x5c) { this.pos++; continue; }
       out += this.text.slice(start, this.pos);
       const e = this.text[this.pos + 1];

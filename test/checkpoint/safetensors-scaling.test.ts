@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adamax, fromSafetensors, toSafetensors } from '../../src/index.js';
-import { writeSafetensors } from '../../src/checkpoint/safetensors-format.js';
+import { parseSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors-format.js';
 
 const cpuMs = (): number => {
   const { user, system } = process.cpuUsage();
@@ -58,6 +58,8 @@ test('names are ordered by their UTF-8 bytes, as the reference writer orders the
   const byBytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(utf8.encode(a)), Buffer.from(utf8.encode(b))));
   assert.deepEqual(Object.keys(header), byBytes);
   assert.deepEqual(byBytes.map((name) => header[name].data_offsets[0]), byBytes.map((_, i) => 4 * i));
+  // Names beyond U+FFFF (surrogate pairs in JavaScript) are read back.
+  assert.deepEqual([...parseSafetensors(bytes).tensors.keys()], byBytes);
 });
 
 test('typed arrays and their bytes are written alike, at any dtype', () => {
