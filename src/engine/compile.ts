@@ -56,8 +56,8 @@ export interface CompileOptions {
   /**
    * Milliseconds a threaded step waits for a worker thread that makes no progress before it declares
    * it hung (default 10000; an integer from 1 to 2^31 - 1). The step then fails and the stepper is
-   * broken (see {@link Stepper.step}). A worker that throws or exits is noticed at once, whatever
-   * this is.
+   * broken (see {@link Stepper.step}). Measured on a monotonic clock (a machine asleep mid-step does
+   * not count). A worker that throws or exits is noticed at once, whatever this is.
    */
   workerTimeout?: number;
 }
@@ -192,6 +192,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     stateViews,
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,
+    normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
     leafSum: normSums(executor.backend, stages, gradViews, memory),
     gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     scalars,
