@@ -15,6 +15,7 @@ export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kerne
 export { withFlushedSubnormals } from './kernel/interpret.js';
 export { dividesByScalar, reciprocalForTree } from './kernel/scalar-division.js';
 export { powInt } from './core/pow.js';
+export { cosf } from './core/libm/cosf.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 
 export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';

@@ -18,6 +18,7 @@
  */
 import type { Dtype } from '../core/dtype.js';
 import { cosF64, powF64 } from './libm.js';
+import { cosf } from '../core/libm/cosf.js';
 
 /** The smallest normal float32 (2^-126) and float64 (2^-1022). */
 const MIN_NORMAL_F32 = 1.1754943508222875e-38;
@@ -60,11 +61,12 @@ export function div(d: Dtype, a: number, b: number): number {
 }
 
 /**
- * `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`): for float32 the double `Math.cos`
- * rounded to float32; for float64 a correctly rounded cos ({@link cosF64}), as glibc's is.
+ * `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`): for float32 glibc's `cosf` bit for bit
+ * ({@link cosf}); for float64 a correctly rounded cos ({@link cosF64}), which glibc's `cos` is except
+ * in rare cases.
  */
 export function cos(d: Dtype, x: number): number {
-  return d === 'float32' ? res(d, Math.cos(ftz(d, x))) : res(d, cosF64(ftz(d, x)));
+  return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, cosF64(ftz(d, x)));
 }
 
 /** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`), like {@link cos}. */
