@@ -12,7 +12,7 @@ import type { ViewHost } from './functions-view.js';
 import { probabilityImage } from './heatmap.js';
 import type { MathSnapshot } from './math-panel.js';
 import { Mlp, featureCount, features } from './mlp.js';
-import { type BuiltOptimizer, type FlatParams, type Runner, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
+import { type BuiltOptimizer, type FlatParams, GradientToAdamax, type Runner, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
 import { Random } from './random.js';
 import { DATASETS, type DatasetName, RUN_COLORS, type Settings, hiddenSizes } from './settings.js';
 
@@ -32,6 +32,10 @@ interface Training {
   plot: uPlot | undefined;
   /** The shown parameters' m and v before the last step, and p before it. */
   prev: { m: number[]; v: number[]; p: number[] };
+  readonly toAdamax: GradientToAdamax;
+  /** The shown parameters' gradient at the last step, and what Adamax received (undefined: it did not run). */
+  given: number[];
+  seen: number[] | undefined;
 }
 
 const runName = (i: number): string => `Run ${String.fromCharCode(65 + i)}`;
@@ -121,7 +125,7 @@ export class ClassifyView {
         const built = buildOptimizer(run);
         const copy = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, v.slice()]));
         const runner = makeRunner(built.tx, copy, s.backend, s.threads, () => this.mlp!.zeros());
-        return { built, runner, loss: [], lr: [], probabilities: new Float32Array(GRID * GRID), image: undefined, plot: undefined, prev: { m: [], v: [], p: [] } };
+        return { built, runner, loss: [], lr: [], probabilities: new Float32Array(GRID * GRID), image: undefined, plot: undefined, prev: { m: [], v: [], p: [] }, toAdamax: new GradientToAdamax(run), given: [], seen: undefined };
       } catch (e) {
         return { error: (e as Error).message };
       }
@@ -194,8 +198,13 @@ export class ClassifyView {
           if (r === selected) r.prev = this.shown(r);
           const loss = mlp.lossAndGrad(r.runner.params, r.runner.grads, this.inputs, d.y, rows.length === batch ? rows : this.order.subarray(0, batch));
           r.loss.push(loss);
-          r.lr.push(r.built.lrAt(findAdamaxState(r.runner.state)!.count));
+          r.toAdamax.add(r.runner.grads);
+          r.given = Array.from(r.runner.grads.w0.subarray(0, SHOWN));
+          const before = findAdamaxState(r.runner.state)!.count;
+          r.lr.push(r.built.lrAt(before));
           r.runner.step();
+          const seen = r.toAdamax.take(findAdamaxState(r.runner.state)!.count !== before);
+          r.seen = seen ? Array.from(seen.w0.subarray(0, SHOWN)) : undefined;
         } catch (e) {
           Object.assign(r, { error: (e as Error).message });
         }
@@ -253,15 +262,15 @@ export class ClassifyView {
     const run = s.runs[s.selected];
     const st = findAdamaxState(r.runner.state)!;
     const now = this.shown(r);
-    const g = Array.from(r.runner.grads.w0.subarray(0, SHOWN));
     const notes = ['Shown: the first weights of the first layer (w0[i]); u is p_t − p_{t−1} here.'];
-    if (run.clipping !== 'none') notes.push(`g is the gradient before ${run.clipping}(${run.clipValue}).`);
-    if (run.multiSteps > 1) notes.push(`MultiSteps(k=${run.multiSteps}): m, v and t change every ${run.multiSteps} mini-steps.`);
+    if (run.clipping !== 'none') notes.push(`g to Adamax is g given after ${run.clipping}(${run.clipValue}) over the whole tree, as the chain computes it.`);
+    if (run.multiSteps > 1) notes.push(`MultiSteps(k=${run.multiSteps}): Adamax runs once per ${run.multiSteps} mini-steps on the ${run.useGradMean ? 'mean' : 'sum'} of their gradients (averaged here in double, shown rounded).`);
     return {
       run: s.selected, describe: r.built.describe, step: this.step, t: st.count, lr: r.lr.at(-1) ?? NaN, b1: run.b1, b2: run.b2, eps: run.eps,
       weightDecay: run.optimizer === 'adamaxw' ? run.weightDecay : undefined, bias: biasCorrection(run.b1, st.count),
-      elements: now.p.map((p, j) => ({ name: `w0[${j}]`, p, pPrev: r.prev.p[j], g: g[j], mPrev: r.prev.m[j], vPrev: r.prev.v[j], m: now.m[j], v: now.v[j], u: Math.fround(p - r.prev.p[j]) })),
+      elements: now.p.map((p, j) => ({ name: `w0[${j}]`, p, pPrev: r.prev.p[j], g: r.given[j], gSeen: r.seen?.[j], mPrev: r.prev.m[j], vPrev: r.prev.v[j], m: now.m[j], v: now.v[j], u: Math.fround(p - r.prev.p[j]) })),
       notes,
+      transformed: run.clipping !== 'none' || run.multiSteps > 1,
     };
   }
 

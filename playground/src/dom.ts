@@ -45,5 +45,5 @@ export function fmt(x: number | undefined, digits = 5): string {
   if (x === 0) return Object.is(x, -0) ? '−0' : '0';
   const a = Math.abs(x);
   const s = a >= 1e-3 && a < 1e5 ? x.toPrecision(digits).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '') : x.toExponential(digits - 2);
-  return s.replace('-', '−');
+  return s.replace(/-/g, '−');
 }

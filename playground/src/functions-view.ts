@@ -204,17 +204,18 @@ export class FunctionsView {
     if (!r?.ok) return undefined;
     const t = r.value, k = this.cursor, run = s.runs[s.selected];
     const notes: string[] = [];
-    if (run.clipping !== 'none') notes.push(`g is the gradient before ${run.clipping}(${run.clipValue}); Adamax sees the clipped one.`);
-    if (t.miniStep) notes.push(`MultiSteps(k=${run.multiSteps}): ${t.miniStep[k] === 0 && k > 0 ? 'this mini-step emitted an update' : `accumulating, mini-step ${t.miniStep[k]} of ${run.multiSteps}`}; m, v and t change only when an update is emitted, and g is this mini-step's gradient.`);
+    if (run.clipping !== 'none') notes.push(`g to Adamax is g given after ${run.clipping}(${run.clipValue}), as the chain computes it.`);
+    if (t.miniStep) notes.push(`MultiSteps(k=${run.multiSteps}): ${t.miniStep[k] === 0 && k > 0 ? 'this mini-step emitted an update' : `accumulating, mini-step ${t.miniStep[k]} of ${run.multiSteps}`}; Adamax runs once per ${run.multiSteps} mini-steps on the ${run.useGradMean ? 'mean' : 'sum'} of their gradients (averaged here in double, shown rounded).`);
     if (k === 0) notes.push('Step 0 is the start point: move the slider or press Play.');
     return {
       run: s.selected, describe: t.describe, step: k, t: t.count[k], lr: t.lr[k] ?? NaN, b1: run.b1, b2: run.b2, eps: run.eps,
       weightDecay: run.optimizer === 'adamaxw' ? run.weightDecay : undefined, bias: t.bias[k],
       elements: ['x', 'y'].map((name, j) => ({
-        name, p: j === 0 ? t.x[k] : t.y[k], pPrev: k > 0 ? (j === 0 ? t.x[k - 1] : t.y[k - 1]) : NaN, g: j === 0 ? t.gx[k] : t.gy[k], mPrev: k > 0 ? t.m[j][k - 1] : 0, vPrev: k > 0 ? t.v[j][k - 1] : 0,
+        name, gSeen: Number.isNaN(t.seen[j][k]) ? undefined : t.seen[j][k], p: j === 0 ? t.x[k] : t.y[k], pPrev: k > 0 ? (j === 0 ? t.x[k - 1] : t.y[k - 1]) : NaN, g: j === 0 ? t.gx[k] : t.gy[k], mPrev: k > 0 ? t.m[j][k - 1] : 0, vPrev: k > 0 ? t.v[j][k - 1] : 0,
         m: t.m[j][k], v: t.v[j][k], u: k > 0 ? t.u[j][k] : undefined,
       })),
       notes,
+      transformed: run.clipping !== 'none' || run.multiSteps > 1,
     };
   }
 

@@ -11,8 +11,10 @@ export interface ElementValues {
   /** The parameter after the step, and before it. */
   readonly p: number;
   readonly pPrev: number;
-  /** The gradient given at this step (before clipping). */
+  /** The gradient given at this step. */
   readonly g: number;
+  /** The gradient Adamax received (after clipping / MultiSteps), or undefined when Adamax did not run at this step. */
+  readonly gSeen: number | undefined;
   readonly mPrev: number;
   readonly vPrev: number;
   readonly m: number;
@@ -36,6 +38,8 @@ export interface MathSnapshot {
   readonly bias: number;
   readonly elements: readonly ElementValues[];
   readonly notes: readonly string[];
+  /** Whether the chain changes the gradient before Adamax (clipping, MultiSteps): then both are shown. */
+  readonly transformed: boolean;
 }
 
 /** A number inside a formula: negative ones in parentheses. */
@@ -68,18 +72,21 @@ export function renderMath(root: HTMLElement, snap: MathSnapshot | undefined, em
   );
   root.append(scalars);
 
-  const head = h('tr', {}, ...['', 'g', 'm', 'v', 'm / (1 − b1^t)', 'u', 'p'].map((c, i) => h('th', { text: i > 0 && i < 4 ? `${c}ₜ` : c })));
+  const columns = snap.transformed ? ['', 'g given', 'g to Adamax', 'mₜ', 'vₜ', 'm / (1 − b1^t)', 'u', 'p'] : ['', 'gₜ', 'mₜ', 'vₜ', 'm / (1 − b1^t)', 'u', 'p'];
+  const head = h('tr', {}, ...columns.map((c) => h('th', { text: c })));
   const rows = snap.elements.map((e) => h('tr', {},
-    h('th', { text: e.name }), h('td', { text: fmt(e.g) }), h('td', { text: fmt(e.m) }), h('td', { text: fmt(e.v) }),
+    h('th', { text: e.name }), h('td', { text: fmt(e.g) }), snap.transformed ? h('td', { text: fmt(e.gSeen) }) : null, h('td', { text: fmt(e.m) }), h('td', { text: fmt(e.v) }),
     h('td', { text: snap.t > 0 ? fmt(e.m / snap.bias) : '—' }), h('td', { text: e.u === undefined ? '—' : fmt(e.u) }), h('td', { text: fmt(e.p) }),
   ));
   root.append(h('table', { class: 'values' }, h('thead', {}, head), h('tbody', {}, ...rows)));
 
   const e = snap.elements[0];
-  if (e && snap.t > 0) {
+  if (e && snap.t > 0 && e.gSeen === undefined) {
+    root.append(h('p', { class: 'muted', text: 'Adamax did not run at this mini-step: MultiSteps only accumulated the gradient, so m, v and t are unchanged.' }));
+  } else if (e && snap.t > 0 && e.gSeen !== undefined) {
     root.append(h('div', { class: 'substituted' },
-      h('div', {}, sub('m', 't'), ` = ${snap.b1}·${arg(e.mPrev)} + ${fmt(1 - snap.b1, 4)}·${arg(e.g)} = `, h('b', { text: fmt(e.m) })),
-      h('div', {}, sub('v', 't'), ` = max(${fmt(Math.abs(e.g))} + ${snap.eps}, ${snap.b2}·${arg(e.vPrev)}) = `, h('b', { text: fmt(e.v) })),
+      h('div', {}, sub('m', 't'), ` = ${snap.b1}·${arg(e.mPrev)} + ${fmt(1 - snap.b1, 4)}·${arg(e.gSeen)} = `, h('b', { text: fmt(e.m) })),
+      h('div', {}, sub('v', 't'), ` = max(${fmt(Math.abs(e.gSeen))} + ${snap.eps}, ${snap.b2}·${arg(e.vPrev)}) = `, h('b', { text: fmt(e.v) })),
       h('div', {}, sub('u', 't'), ` = −${fmt(snap.lr)}·(${fmt(e.m)} / ${fmt(snap.bias, 7)}) / ${fmt(e.v)}${wd ? ` − ${fmt(snap.lr)}·${snap.weightDecay}·${arg(e.pPrev)}` : ''} = `, h('b', { text: e.u === undefined ? '—' : fmt(e.u) })),
       h('p', { class: 'muted', text: `(${e.name}; shown to 5 digits, computed in float32 exactly as optax does)` }),
     ));

@@ -39,6 +39,47 @@ export function buildOptimizer(run: RunConfig): BuiltOptimizer {
   return { tx, lrAt, describe };
 }
 
+/**
+ * The gradient Adamax receives, given the one its chain receives: clipped by the library's own
+ * transformation (so exactly what the chain computes). MultiSteps is not applied here.
+ */
+export function clipped(run: RunConfig, grads: FlatParams): FlatParams {
+  if (run.clipping === 'none') return grads;
+  const tx = (run.clipping === 'clip' ? clip(run.clipValue) : clipByGlobalNorm(run.clipValue)) as GradientTransformation<unknown>;
+  return tx.update(grads, tx.init(grads), grads)[0] as FlatParams;
+}
+
+/**
+ * Tracks what Adamax receives: the mini-step gradients MultiSteps accumulates (summed in double), then
+ * at an update their mean (or sum) clipped as the chain clips. Exact without MultiSteps; with it, the
+ * mean differs from MultiSteps' float32 running mean in the last bits (the panel shows 5 digits).
+ */
+export class GradientToAdamax {
+  private sum: Record<string, Float64Array> = {};
+  private n = 0;
+
+  constructor(private readonly run: RunConfig) {}
+
+  /** Adds the gradient given to the chain at this step (before the step). */
+  add(grads: FlatParams): void {
+    for (const [k, g] of Object.entries(grads)) {
+      const s = (this.sum[k] ??= new Float64Array(g.length));
+      for (let i = 0; i < g.length; i++) s[i] += g[i];
+    }
+    this.n++;
+  }
+
+  /** After the step: what Adamax received if it ran (its count advanced), else undefined. */
+  take(ran: boolean): FlatParams | undefined {
+    if (!ran) return undefined;
+    const div = this.run.multiSteps > 1 && this.run.useGradMean ? this.n : 1;
+    const mean = Object.fromEntries(Object.entries(this.sum).map(([k, s]) => [k, Float32Array.from(s, (v) => v / div)]));
+    this.sum = {};
+    this.n = 0;
+    return clipped(this.run, mean);
+  }
+}
+
 /** The Adamax moments inside any state (chain, MultiSteps and clipping nest it differently). */
 export function findAdamaxState(state: unknown, depth = 0): ScaleByAdamaxState | undefined {
   if (typeof state !== 'object' || state === null || depth > 8) return undefined;

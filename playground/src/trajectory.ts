@@ -4,7 +4,7 @@
  * lockstep to supply the updates for the panel and to check, bit for bit, that both agree.
  * Everything the views show is recorded per step.
  */
-import { type Runner, PureRunner, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
+import { type Runner, PureRunner, GradientToAdamax, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
 import { FUNCTIONS } from './functions.js';
 import { Random } from './random.js';
 import type { RunConfig, Settings } from './settings.js';
@@ -26,6 +26,12 @@ export interface Trajectory {
   readonly lr: (number | null)[];
   readonly gx: Float64Array;
   readonly gy: Float64Array;
+  /**
+   * The gradient Adamax received at step k (after clipping and MultiSteps' accumulation; NaN where
+   * MultiSteps emitted no update). Under MultiSteps the mean is taken in double here, so it is shown
+   * rounded; without MultiSteps it is exact.
+   */
+  readonly seen: [Float64Array, Float64Array];
   readonly m: [Float64Array, Float64Array];
   readonly v: [Float64Array, Float64Array];
   readonly u: [Float64Array, Float64Array];
@@ -60,7 +66,7 @@ export function runTrajectory(settings: Settings, run: RunConfig): TrajectoryRes
   const arr = () => new Float64Array(n + 1);
   const t: Trajectory = {
     describe: built.describe, backend: runner.backend, threads: runner.threads, note: runner.note, identical: runner === pure ? undefined : true,
-    x: arr(), y: arr(), loss: new Array(n + 1).fill(null), lr: new Array(n + 1).fill(null), gx: arr(), gy: arr(),
+    x: arr(), y: arr(), loss: new Array(n + 1).fill(null), lr: new Array(n + 1).fill(null), gx: arr(), gy: arr(), seen: [arr().fill(NaN), arr().fill(NaN)],
     m: [arr(), arr()], v: [arr(), arr()], u: [arr(), arr()], count: new Int32Array(n + 1), bias: arr(), divergedAt: undefined,
     miniStep: run.multiSteps > 1 ? new Int32Array(n + 1) : undefined,
   };
@@ -74,6 +80,7 @@ export function runTrajectory(settings: Settings, run: RunConfig): TrajectoryRes
   };
   record(0, runner.params.xy);
   const noise = new Random(settings.seed);
+  const toAdamax = new GradientToAdamax(run);
   try {
     for (let k = 1; k <= n; k++) {
       const p = runner.params.xy;
@@ -87,6 +94,7 @@ export function runTrajectory(settings: Settings, run: RunConfig): TrajectoryRes
       if (pure !== runner) pure.grads.xy.set(runner.grads.xy);
       t.gx[k] = runner.grads.xy[0];
       t.gy[k] = runner.grads.xy[1];
+      toAdamax.add({ xy: runner.grads.xy });
       const before = findAdamaxState(pure.state)!.count;
       t.lr[k] = built.lrAt(before);
       runner.step();
@@ -100,6 +108,11 @@ export function runTrajectory(settings: Settings, run: RunConfig): TrajectoryRes
       t.v[0][k] = nu[0]; t.v[1][k] = nu[1];
       t.u[0][k] = u ? u[0] : NaN; t.u[1][k] = u ? u[1] : NaN;
       t.count[k] = s.count;
+      const seen = toAdamax.take(s.count !== before)?.xy;
+      if (seen) {
+        t.seen[0][k] = seen[0];
+        t.seen[1][k] = seen[1];
+      }
       t.bias[k] = biasCorrection(run.b1, s.count);
       if (t.miniStep) t.miniStep[k] = (runner.state as { mini_step: number }).mini_step;
     }
