@@ -28,6 +28,7 @@ export { chain } from './transforms/chain.js';
 export { applyUpdates } from './transforms/apply-updates.js';
 export { adamax, type AdamaxState } from './alias/adamax.js';
 export { toFlaxStateDict, fromFlaxStateDict, StateDictArray, type StateDict } from './interop/flax-state-dict.js';
+export { MAX_CHECKPOINT_DEPTH } from './checkpoint/limits.js';
 export { toFlaxBytes, fromFlaxBytes, encodeFlaxStateDict, decodeFlaxStateDict } from './interop/flax-msgpack.js';
 export { adamaxw, type AdamaxwOptions, type AdamaxwState } from './alias/adamaxw.js';
 export { addDecayedWeights, type AddDecayedWeightsOptions, type AddDecayedWeightsState, type WeightDecayScheduleState } from './transforms/add-decayed-weights.js';
@@ -42,3 +43,5 @@ export { injectHyperparams, setHyperparams, type InjectHyperparamsState, type In
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
 export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';
+export { toSafetensors, fromSafetensors, safetensorsMetadata, SAFETENSORS_FORMAT, type Checkpoint, type ToSafetensorsOptions } from './checkpoint/safetensors.js';
+export { tensorName } from './checkpoint/tensor-names.js';

@@ -51,7 +51,8 @@ export async function typecheckBlocks(root: string, blocks: readonly { id: numbe
         skipLibCheck: true,
         types: ['node'],
         typeRoots: [join(root, 'node_modules/@types')],
-        paths: { 'optax-ts': [entry], 'optax-ts/*': [join(root, 'src/*')] },
+        // A subpath is a module (src/<sub>.ts) or a folder with an index (src/<sub>/index.ts), as the runner resolves it.
+        paths: { 'optax-ts': [entry], 'optax-ts/*': [join(root, 'src/*'), join(root, 'src/*/index.ts')] },
       },
       files,
     }));

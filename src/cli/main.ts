@@ -4,12 +4,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkVectorsFile, formatResult, runVectorsFile, summaryLine } from '../conformance/runner.js';
 import type { CaseResult } from '../conformance/result.js';
+import type { CheckpointRoundTrip } from '../conformance/run-trajectory.js';
+import { fileRoundTrip } from './checkpoint-roundtrip.js';
 
-const USAGE = `usage: optax-ts conformance [FILE...]
+const USAGE = `usage: optax-ts conformance [--checkpoint-roundtrip] [FILE...]
 
 Runs conformance vectors (format adamax-goldens/1) through optax-ts and prints one line per case
 (name, PASS/FAIL, fraction of elements bit-identical, worst error in ulps), then "N passed, M failed".
-Without FILE, runs the vectors shipped with the package. Exits 1 when any case fails.`;
+Without FILE, runs the vectors shipped with the package. Exits 1 when any case fails.
+
+  --checkpoint-roundtrip  save each trajectory's params and state to a safetensors file midway and
+                          load them back before the remaining steps (the results must not change)`;
 
 /** The vectors shipped in the package's conformance/ folder. */
 function bundledVectors(): string[] {
@@ -19,7 +24,16 @@ function bundledVectors(): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f));
 }
 
-function conformance(files: string[]): number {
+function conformance(args: string[]): number {
+  const checkpoint = args.includes('--checkpoint-roundtrip') ? fileRoundTrip() : undefined;
+  try {
+    return runFiles(args.filter((a) => a !== '--checkpoint-roundtrip'), checkpoint?.roundTrip);
+  } finally {
+    checkpoint?.dispose();
+  }
+}
+
+function runFiles(files: string[], checkpoint: CheckpointRoundTrip | undefined): number {
   const paths = files.length ? files : bundledVectors();
   const results: CaseResult[] = [];
   let broken = 0;
@@ -27,7 +41,7 @@ function conformance(files: string[]): number {
     let fileResults: CaseResult[];
     try {
       const file = checkVectorsFile(JSON.parse(readFileSync(path, 'utf8')), path);
-      fileResults = runVectorsFile(file, path);
+      fileResults = runVectorsFile(file, path, { checkpoint });
     } catch (e) {
       // An unreadable file counts as one failed case, so the summary never hides it.
       console.log(`FAIL  ${path}  -- ${(e as Error).message}`);

@@ -2,6 +2,7 @@ import type { Params, Updates } from '../tree/tree.js';
 import type { ElementwiseDefinition } from '../kernel/elementwise.js';
 import type { Dtype } from './dtype.js';
 import type { InjectionControl } from '../transforms/inject-hyperparams.js';
+import type { ShouldSkipUpdateFunction } from '../transforms/multi-steps.js';
 
 /**
  * Extra keyword arguments passed along by `update` (optax's `GradientTransformationExtraArgs`), e.g. a
@@ -64,6 +65,15 @@ export type CombinatorInfo =
     innerFor(hyperparams: InjectionControl['hyperparams']): GradientTransformation<any>;
     check(state: unknown): void;
     dtypeFor(params: unknown, updates: unknown): Dtype;
+  }
+  /** `multiSteps(inner, options)` (optax's MultiSteps): `shouldSkip` is undefined for none. */
+  | {
+    readonly kind: 'multiSteps';
+    readonly inner: GradientTransformation<any>;
+    everyK(gradientStep: number): number;
+    readonly useGradMean: boolean;
+    readonly shouldSkip: ShouldSkipUpdateFunction | undefined;
+    readonly accumulatorDtype: Dtype | null;
   };
 
 /** The state of a transformation that keeps none (optax's `EmptyState`). */

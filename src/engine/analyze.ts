@@ -6,6 +6,7 @@ import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transfor
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import { canTrace } from '../transforms/traced.js';
+import { accumulateKernel, checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
 import { type Expr } from '../kernel/expr.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
@@ -26,7 +27,9 @@ import { hasOwn } from '../tree/node.js';
 /** Where a stage's per-step scalars come from. */
 export type StageSource =
   | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>> }
-  | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction };
+  | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction }
+  /** MultiSteps' accumulator: its scalars (`r`, `zero`) are the engine's (see {@link Accumulation}). */
+  | { readonly kind: 'accumulate' };
 
 /** One elementwise stage of the flattened chain. */
 export interface Stage {
@@ -43,6 +46,8 @@ export interface Stage {
   readonly context: Tree;
   /** The dtypes of its leaves, in order of first appearance (its scalars are computed for these). */
   readonly dtypes: readonly Dtype[];
+  /** Scalars its programs read besides its kernel's (MultiSteps' `zero`). */
+  readonly extraScalars?: readonly string[];
   /** Its control state (e.g. `{count}`), updated after each step. */
   control: Record<string, unknown>;
 }
@@ -51,6 +56,7 @@ export interface Stage {
 export type StateNode =
   | { readonly kind: 'applyIfFinite'; readonly inner: StateNode }
   | { readonly kind: 'injectHyperparams'; readonly injection: number; readonly inner: StateNode }
+  | { readonly kind: 'multiSteps'; readonly accumulator: number; readonly inner: StateNode }
   | { readonly kind: 'chain'; readonly parts: readonly StateNode[] }
   | { readonly kind: 'stage'; readonly stage: number }
   | { readonly kind: 'masked'; readonly inner: StateNode }
@@ -102,9 +108,24 @@ export interface Injection {
   readonly stages: readonly number[];
 }
 
+/**
+ * `MultiSteps` around the whole transformation: stage 0 accumulates the gradients in the arena (its
+ * `acc` stream); each step runs one of two passes: an emitting step the inner stages (with optax's
+ * traced numerics where its lax.cond traces them) and `acc = 0 * acc'`, any other step only
+ * `acc = acc'` and `p + 0 * y` (y: the inner update before its final scalar factor, as XLA folds the
+ * 0 there), without storing the inner state.
+ */
+export interface Accumulation {
+  readonly combinator: Extract<CombinatorInfo, { kind: 'multiSteps' }>;
+  /** `mini_step`, `gradient_step` and `skip_state`, updated after each step. */
+  control: { mini_step: number; gradient_step: number; skip_state: unknown };
+  /** The accumulator stage (0). */
+  readonly stage: number;
+}
+
 /** The fusable structure of a transformation, or why it is not fusable. */
 export type Analysis =
-  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined; readonly injections: readonly Injection[] }
+  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined; readonly injections: readonly Injection[]; readonly accumulation: Accumulation | undefined; readonly traced: boolean }
   | { readonly fusable: false; readonly reason: string };
 
 class NotFusable extends Error {}
@@ -125,6 +146,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   const dynamic: DynamicSelection[] = [];
   const injections: Injection[] = [];
   let guard: Guard | undefined;
+  let accumulation: Accumulation | undefined;
   // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
   // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
   let traced = false;
@@ -141,6 +163,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
+    if (t.combinator?.kind === 'multiSteps') return visitMultiSteps(t, s, level);
     if (t.combinator?.kind === 'injectHyperparams') {
       const combinator = t.combinator;
       try {
@@ -185,6 +208,31 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     throw new NotFusable(`${t.name} cannot be fused${reduction ? ' here (only as the first transformation)' : ''}`);
   };
 
+  const visitMultiSteps = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    const combinator = t.combinator as Extract<CombinatorInfo, { kind: 'multiSteps' }>;
+    if (t !== tx) throw new NotFusable('MultiSteps can be fused only around the whole transformation');
+    try {
+      checkMultiStepsState(s);
+    } catch {
+      throw new NotFusable('MultiSteps: unexpected state layout');
+    }
+    const acc = combinator.accumulatorDtype;
+    if (acc !== null && table.leaves.some((l) => l.dtype !== acc)) {
+      throw new NotFusable(`MultiSteps: its ${acc} accumulator differs from the dtype of some params (accumulatorDtype: null keeps each param's)`);
+    }
+    const { inner_opt_state, mini_step, gradient_step, skip_state } = s;
+    // The accumulator is a stage of its own: its update (the new mean) feeds the inner stages.
+    const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero']);
+    // optax runs the inner update inside lax.cond: traced where the reference path traces it.
+    traced = canTrace(combinator.inner);
+    const dynamicBefore = dynamic.length;
+    const inner = visit(combinator.inner, inner_opt_state, level);
+    // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.
+    if (dynamic.length !== dynamicBefore) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
+    accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };
+    return { kind: 'multiSteps', accumulator: stage, inner };
+  };
+
   const addElementwise = (t: GradientTransformation<unknown>, s: unknown, level: Level): number => {
     const def = t.elementwise as CompiledElementwise<Record<string, unknown>>;
     let control: Record<string, unknown>;
@@ -203,11 +251,11 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     return addStage(t.name, kernel, def.stateLeaves, { kind: 'elementwise', def }, control, level);
   };
 
-  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree)): number => {
+  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree), extraScalars?: readonly string[]): number => {
     const dtypes: Dtype[] = [];
     for (const i of leaves) if (!dtypes.includes(table.leaves[i].dtype)) dtypes.push(table.leaves[i].dtype);
     if (source.kind === 'elementwise') probeScalars(name, source.def, control, dtypes);
-    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control });
+    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars });
     return stages.length - 1;
   };
 
@@ -254,7 +302,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
 
   try {
     const root = visit(tx, state, { tree: table.indexTree, enclosing: [] });
-    return { fusable: true, stages, root, dynamic, guard, injections };
+    return { fusable: true, stages, root, dynamic, guard, injections, accumulation, traced };
   } catch (e) {
     if (e instanceof NotFusable) return { fusable: false, reason: e.message };
     throw e;

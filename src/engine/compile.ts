@@ -4,8 +4,8 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
-import { type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
-import { composeProgram, stateStreamName } from './compose.js';
+import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
+import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
@@ -78,8 +78,14 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * become the step's scalars of the inner stages, in the hyperparameter dtype, so a learning rate set
  * with `setHyperparams` or scheduled costs nothing more.
  *
- * A transformation the engine cannot fuse (an unknown or non-elementwise one, `MultiSteps`, array
- * hyperparameters, `applyIfFinite` other than around everything) still runs, exactly, on the reference
+ * `MultiSteps` around the whole transformation keeps its accumulator in the arena: a mini-step is one
+ * accumulating pass (the running mean, and the `p + 0 * y` optax applies), an emitting step runs the
+ * inner chain with the numerics optax gets inside `lax.cond`; `shouldSkipUpdateFn` is called with the
+ * gradients each step, as optax calls it.
+ *
+ * A transformation the engine cannot fuse (an unknown or non-elementwise one, array hyperparameters,
+ * `applyIfFinite` or `MultiSteps` other than around everything, float32 MultiSteps accumulators for
+ * float64 params) still runs, exactly, on the reference
  * path behind the same API, by default: `stepper.backend === 'reference'` and `stepper.referenceReason`
  * says why. With `{ fallback: 'error' }`, `compile` throws an OptaxError with that reason instead.
  *
@@ -117,7 +123,8 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
   }
   const stages = analysis.fusable ? analysis.stages : [];
-  const layout = planLayout(table, stages);
+  // MultiSteps' silent update depends on each leaf's shape: such leaves get groups of their own.
+  const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(options, table) : 1;
   const memory = createMemory(layout.bytes, threads > 1);
@@ -129,7 +136,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, table, layout, memory, gradViews, backend, threads) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -155,7 +162,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -166,13 +173,14 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, guard?.traced ?? false);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage);
   return {
     stages,
     root,
     dynamic,
     guard,
     injections,
+    accumulation,
     stateViews,
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,
@@ -258,21 +266,32 @@ function chooseThreads(options: CompileOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined): Executor {
   const groups = layout.groups;
-  const programs: FusedProgram[] = groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => stages[k]), { traced }));
-  const input = { memory, layout, groups, programs, slots: programs.map((p, g) => programSlots(p, groups[g], stages, layout)), scalars };
+  // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
+  const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
+  const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' ? st.source.def.constantScalars : undefined }));
+  const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
+    traced,
+    accumulator: pass && { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass },
+  })));
+  const slots = passes.map((programs) => programs.map((p, g) => programSlots(p, groups[g], stages, layout)));
+  const input = { memory, layout, groups, passes, slots, scalars };
+  // Every pass's kernels, pass after pass (what KernelExecutor indexes).
+  const programs = passes.flat();
+  const flatGroups = passes.flatMap(() => groups);
+  const flatSlots = slots.flat();
   if (requested === 'interpreter') return new InterpreterExecutor(input);
   if (requested === 'wasm' || requested === 'auto') {
     try {
-      const { kernels, source } = wasmKernels(programs, groups, input.slots.map((slots) => scalarOffsets(layout, slots)), memory);
+      const { kernels, source } = wasmKernels(programs, flatGroups, flatSlots.map((sl) => scalarOffsets(layout, sl)), memory);
       return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }
   }
   if (codeGenerationAllowed()) {
-    const sources = programs.map((p, g) => jsKernelSource(p, undefined, scalarOffsets(layout, input.slots[g])));
+    const sources = programs.map((p, k) => jsKernelSource(p, undefined, scalarOffsets(layout, flatSlots[k])));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
     return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
   }

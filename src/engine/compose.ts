@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../kernel/expr.js';
 import { applyKernel } from '../transforms/apply-updates.js';
 import { rewrite } from '../transforms/xla-rewrites.js';
+import { preScaleOf } from '../transforms/traced.js';
 import type { FusedOutput, FusedProgram } from './program.js';
 
 /**
@@ -21,6 +22,8 @@ export interface ComposableStage {
   readonly kernel: Kernel;
   /** Its per-element state leaves (each gets a stream). */
   readonly stateLeaves: readonly string[];
+  /** Its scalars that optax holds as Python numbers (constants of a traced computation). */
+  readonly constantScalars?: readonly string[];
 }
 
 /** The stream holding state leaf `name` of stage `index`. */
@@ -39,7 +42,33 @@ export function scalarName(index: number, name: string): string {
  * state leaf to its stage's stream. `traced`: the stages run as one compiled computation in optax
  * (inside `applyIfFinite`), whose numerics differ (see transforms/traced.ts).
  */
-export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean } = {}): FusedProgram {
+/**
+ * MultiSteps' passes: `emit` runs the inner stages and resets the accumulator (`acc = 0 * acc'`);
+ * `accumulate` stores `acc'` and applies `p + 0 * y`, y being the inner update before its final
+ * scalar factor when the inner runs traced (XLA folds MultiSteps' 0 into that factor), else the
+ * inner update; it stores no inner state.
+ */
+export interface AccumulatorPass {
+  /** The accumulator stage's index (its update is the new accumulator, its state stream `acc`). */
+  readonly stage: number;
+  readonly pass: 'emit' | 'accumulate';
+  /**
+   * The group's leaves, as XLA's simplifier treats `emit * u` on them (transforms/multi-steps.ts,
+   * silentUpdates): `rank0` gives +0; `single` (one element) `+0 * u`; `many` `+0 * y` where the
+   * traced update ends with a constant factor `u = c * y`, else `+0 * u`.
+   */
+  readonly leaves: MultiStepsLeafClass;
+}
+
+/** See {@link AccumulatorPass.leaves}. */
+export type MultiStepsLeafClass = 'rank0' | 'single' | 'many';
+
+/** The class of a leaf of `shape` with `length` elements. */
+export function multiStepsLeafClass(shape: readonly number[], length: number): MultiStepsLeafClass {
+  return shape.length === 0 ? 'rank0' : length === 1 ? 'single' : 'many';
+}
+
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass } = {}): FusedProgram {
   let u: Expr = ex.updates;
   let stateOutputs: FusedOutput[] = [];
   for (const stage of stages) {
@@ -66,6 +95,20 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     const [tracedUpdates, ...tracedStates] = rewrite([u, ...stateOutputs.map((o) => o.expr)], false);
     u = tracedUpdates;
     stateOutputs = stateOutputs.map((o, k) => ({ stream: o.stream, expr: tracedStates[k] }));
+  }
+  const acc = options.accumulator;
+  if (acc) {
+    const stream = stateStreamName(acc.stage, 'acc');
+    const zero = ex.scalar(scalarName(acc.stage, 'zero'));
+    const next = stateOutputs.find((o) => o.stream === stream)!.expr;
+    if (acc.pass === 'emit') {
+      stateOutputs = stateOutputs.map((o) => (o.stream === stream ? { stream, expr: ex.mul(zero, next) } : o));
+    } else {
+      const constants = new Set(stages.flatMap((st) => (st.constantScalars ?? []).map((name) => scalarName(st.index, name))));
+      const scaled = options.traced && acc.leaves === 'many' ? preScaleOf(u, (name) => constants.has(name)) : undefined;
+      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, scaled ?? u);
+      stateOutputs = [{ stream, expr: next }];
+    }
   }
   const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
   const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];

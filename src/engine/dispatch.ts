@@ -39,9 +39,9 @@ export function scalarOffsets(layout: Layout, slots: readonly number[]): number[
 
 /**
  * Splits every group's call into `threads` shares of whole cache lines; returns each thread's calls
- * (thread 0 is the main thread).
+ * (thread 0 is the main thread). Group g's kernel is `kernelOffset + g`.
  */
-export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number): CallSpec[][] {
+export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number, kernelOffset = 0): CallSpec[][] {
   const shares: CallSpec[][] = Array.from({ length: threads }, () => []);
   groups.forEach((group, g) => {
     if (group.length === 0) return;
@@ -50,7 +50,7 @@ export function splitCalls(groups: readonly Group[], programs: readonly FusedPro
     for (let t = 0; t < threads; t++) {
       const lo = Math.min(group.length, t * chunk);
       const hi = Math.min(group.length, lo + chunk);
-      if (hi > lo) shares[t].push({ kernel: g, n: hi - lo, pointers: programPointers(programs[g], group, lo) });
+      if (hi > lo) shares[t].push({ kernel: kernelOffset + g, n: hi - lo, pointers: programPointers(programs[g], group, lo) });
     }
   });
   return shares;

@@ -17,7 +17,8 @@ export interface Executor {
   readonly backend: KernelBackend;
   /** Threads the pass runs on (the main thread included). */
   readonly threads: number;
-  run(): void;
+  /** Runs pass `pass` (0 unless the stepper has several: MultiSteps' emitting and accumulating passes). */
+  run(pass?: number): void;
   dispose(): void;
 }
 
@@ -26,10 +27,10 @@ export interface ExecutorInput {
   readonly memory: EngineMemory;
   readonly layout: Layout;
   readonly groups: readonly Group[];
-  /** One program per group. */
-  readonly programs: readonly FusedProgram[];
-  /** The scalar slots of each group's program. */
-  readonly slots: readonly number[][];
+  /** Each pass: one program per group. */
+  readonly passes: readonly (readonly FusedProgram[])[];
+  /** The scalar slots of each pass's program of each group. */
+  readonly slots: readonly (readonly number[][])[];
   /** The scalar block. */
   readonly scalars: Float64Array;
 }
@@ -39,20 +40,24 @@ export interface ExecutorInput {
  * threads that run the same kernels on the same shared memory.
  */
 export class KernelExecutor implements Executor {
-  private readonly single: CallList;
-  private readonly main: CallList | undefined;
+  private readonly single: CallList[];
+  private readonly main: CallList[] = [];
   private readonly pool: ThreadPool | undefined;
 
+  /** `kernels`: every pass's kernels, pass after pass (kernel `pass * groups + g`). */
   constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined) {
-    this.single = new CallList(splitCalls(input.groups, input.programs, 1)[0], kernels);
+    const groups = input.groups;
+    this.single = input.passes.map((programs, pass) => new CallList(splitCalls(groups, programs, 1, pass * groups.length)[0], kernels));
     if (threads > 1 && platform && input.memory.shared) {
-      const shares = splitCalls(input.groups, input.programs, threads);
-      this.main = new CallList(shares[0], kernels);
-      this.pool = startPool(platform, input.memory, shares.slice(1).map((share) => ({
+      // shares[pass][thread]
+      const shares = input.passes.map((programs, pass) => splitCalls(groups, programs, threads, pass * groups.length));
+      this.main = shares.map((perThread) => new CallList(perThread[0], kernels));
+      this.runMain = this.main.map((list) => () => list.run());
+      this.pool = startPool(platform, input.memory, Array.from({ length: threads - 1 }, (_, w) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
         controlOffset: 0,
         kernels: source,
-        passes: [share],
+        passes: shares.map((perThread) => perThread[w + 1]),
       })));
       // Where the main thread may block (Node), wait for the workers now: compile() then reports the
       // threads that really run, and the first step does not pay for their start.
@@ -64,13 +69,13 @@ export class KernelExecutor implements Executor {
     return this.pool && !this.pool.failed ? this.pool.workers + 1 : 1;
   }
 
-  /** The main thread's share, bound once (a step allocates nothing). */
-  private readonly runMain = (): void => this.main!.run();
+  /** The main thread's share of each pass, bound once (a step allocates nothing). */
+  private readonly runMain: (() => void)[] = [];
 
-  run(): void {
+  run(pass = 0): void {
     const pool = this.pool;
-    if (pool && pool.ready()) pool.run(0, this.runMain);
-    else this.single.run();
+    if (pool && pool.ready()) pool.run(pass, this.runMain[pass]);
+    else this.single[pass].run();
   }
 
   private disposePool(): void {
@@ -100,11 +105,11 @@ export class InterpreterExecutor implements Executor {
   readonly backend = 'interpreter';
   readonly threads = 1;
   private readonly scalarBlock: Float64Array;
-  private readonly runs: { plan: KernelPlan; inputs: KernelInputs; outputs: KernelOutputs; scalars: Record<string, number>; names: readonly string[]; slots: readonly number[]; length: number; scratch: FloatArray[] }[];
+  private readonly passes: { plan: KernelPlan; inputs: KernelInputs; outputs: KernelOutputs; scalars: Record<string, number>; names: readonly string[]; slots: readonly number[]; length: number; scratch: FloatArray[] }[][];
 
   constructor(input: ExecutorInput, private readonly block = 2048) {
-    this.runs = input.groups.map((group, g) => {
-      const program = input.programs[g];
+    this.passes = input.passes.map((programs, pass) => input.groups.map((group, g) => {
+      const program = programs[g];
       const view = (stream: string): FloatArray => viewAt(input.memory, group.dtype, group.streams.get(stream)!, group.length);
       const plan = planKernel(interpreterKernel(program));
       const state: Record<string, FloatArray> = {};
@@ -117,16 +122,16 @@ export class InterpreterExecutor implements Executor {
         outputs: { updates: params, state },
         scalars,
         names: program.scalars,
-        slots: input.slots[g],
+        slots: input.slots[pass][g],
         length: group.length,
         scratch: Array.from({ length: plan.temps }, () => allocate(group.dtype, Math.min(block, group.length))),
       };
-    });
+    }));
     this.scalarBlock = input.scalars;
   }
 
-  run(): void {
-    for (const r of this.runs) {
+  run(pass = 0): void {
+    for (const r of this.passes[pass]) {
       for (let j = 0; j < r.names.length; j++) r.scalars[r.names[j]] = this.scalarBlock[r.slots[j]];
       for (let lo = 0; lo < r.length; lo += this.block) runPlan(r.plan, r.inputs, r.outputs, lo, Math.min(r.length, lo + this.block), r.scratch);
     }

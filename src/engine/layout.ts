@@ -3,7 +3,7 @@ import { OptaxError } from '../core/errors.js';
 import { topologicalOrder } from '../kernel/expr.js';
 import type { Stage } from './analyze.js';
 import { stateStreamName } from './compose.js';
-import type { LeafTable } from './leaves.js';
+import type { LeafInfo, LeafTable } from './leaves.js';
 import { bytesPerElement } from './program.js';
 
 /**
@@ -39,6 +39,8 @@ export interface Group {
   readonly length: number;
   /** Byte offset of the group's region of each stream it has. */
   readonly streams: ReadonlyMap<string, number>;
+  /** The class its leaves share (see {@link planLayout}; '' when none is given). */
+  readonly leafClass: string;
 }
 
 /** Where everything is. */
@@ -66,13 +68,17 @@ export function kernelScalars(stage: Stage): string[] {
   const names: string[] = [];
   const roots = [stage.kernel.updates, ...stage.stateLeaves.map((k) => stage.kernel.state[k])];
   for (const e of topologicalOrder(roots)) if (e.kind === 'scalar' && !names.includes(e.name)) names.push(e.name);
+  for (const name of stage.extraScalars ?? []) if (!names.includes(name)) names.push(name);
   return names;
 }
 
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-/** Lays out the leaves of `table` for `stages`. */
-export function planLayout(table: LeafTable, stages: readonly Stage[]): Layout {
+/**
+ * Lays out the leaves of `table` for `stages`. `leafClass`: leaves of different classes never share a
+ * group (a program may depend on it: MultiSteps' silent update differs for one-element leaves).
+ */
+export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass?: (leaf: LeafInfo) => string): Layout {
   const variant: number[][] = table.leaves.map(() => []);
   for (const s of stages) for (const i of s.leaves) variant[i].push(s.index);
   // Group leaves by (dtype, variant): float32 groups first, each in order of first appearance.
@@ -81,7 +87,7 @@ export function planLayout(table: LeafTable, stages: readonly Stage[]): Layout {
   for (const dtype of ['float32', 'float64'] as const) {
     for (const leaf of table.leaves) {
       if (leaf.dtype !== dtype) continue;
-      const key = `${dtype}|${variant[leaf.index].join(',')}`;
+      const key = `${dtype}|${variant[leaf.index].join(',')}|${leafClass?.(leaf) ?? ''}`;
       if (!members.has(key)) { members.set(key, []); keys.push(key); }
       members.get(key)!.push(leaf.index);
     }
@@ -110,7 +116,7 @@ export function planLayout(table: LeafTable, stages: readonly Stage[]): Layout {
       streams.set(name, cursor);
       cursor += length * bytesPerElement(dtype);
     }
-    return { index: g, dtype, stages: groupStages, leaves, length, streams };
+    return { index: g, dtype, stages: groupStages, leaves, length, streams, leafClass: key.slice(key.lastIndexOf('|') + 1) };
   });
   if (cursor > MAX_PAGES * PAGE) {
     throw new OptaxError(`compile: the parameters, gradients and state need ${cursor} bytes, more than the 4 GiB a WebAssembly memory can hold`);

@@ -3,7 +3,8 @@ import { formatPath, type TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
-import type { Guard, Injection, Stage, StateNode } from './analyze.js';
+import type { Accumulation, Guard, Injection, Stage, StateNode } from './analyze.js';
+import { checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectionControl } from '../transforms/inject-hyperparams.js';
 import type { LeafTable } from './leaves.js';
 import { type LeafCopy, matchTree } from './tree-io.js';
@@ -26,6 +27,8 @@ export interface StateLoad {
   readonly guard: ApplyIfFiniteCounters | undefined;
   /** The new own state of each injectHyperparams. */
   readonly injections: ReadonlyMap<number, InjectionControl>;
+  /** MultiSteps' new counters and skip state, when there is one. */
+  readonly accumulation: Accumulation['control'] | undefined;
   /** Copies into each stage's state streams: key `${stage}:${leafName}`. */
   readonly copies: ReadonlyArray<{ readonly stage: number; readonly leafName: string; readonly copies: readonly LeafCopy[] }>;
 }
@@ -38,6 +41,10 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
     case 'injectHyperparams': {
       const { count, hyperparams, hyperparams_states } = combinators.injections[node.injection].control;
       return { count, hyperparams: { ...hyperparams }, hyperparams_states: structuredCounts(hyperparams_states), inner_state: read(node.inner) };
+    }
+    case 'multiSteps': {
+      const { mini_step, gradient_step, skip_state } = combinators.accumulation!.control;
+      return { mini_step, gradient_step, inner_opt_state: read(node.inner), acc_grads: trees[node.accumulator][0], skip_state };
     }
     case 'chain': return node.parts.map(read);
     case 'masked': return { inner_state: read(node.inner) };
@@ -58,6 +65,7 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
 /** The engine's own state of the combinators it runs itself. */
 export interface Combinators {
   readonly guard?: Guard;
+  readonly accumulation?: Accumulation;
   readonly injections: readonly Injection[];
 }
 
@@ -72,6 +80,7 @@ function structuredCounts(states: InjectionControl['hyperparams_states']): Injec
 export function planStateLoad(node: StateNode, stages: readonly Stage[], table: LeafTable, state: unknown, combinators: Combinators): StateLoad {
   const controls = new Map<number, Record<string, unknown>>();
   const injections = new Map<number, InjectionControl>();
+  let accumulation: Accumulation['control'] | undefined;
   const copies: { stage: number; leafName: string; copies: LeafCopy[] }[] = [];
   let guard: ApplyIfFiniteCounters | undefined;
   const fail = (path: TreePath, what: string, got: unknown): never => {
@@ -101,6 +110,19 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
         visit(n.inner, inner_state, [...path, 'inner_state']);
         return;
       }
+      case 'multiSteps': {
+        try {
+          checkMultiStepsState(s);
+        } catch (e) {
+          throw new OptaxError((e as Error).message, path, 'state');
+        }
+        const { mini_step, gradient_step, skip_state, inner_opt_state, acc_grads } = s;
+        accumulation = { mini_step, gradient_step, skip_state };
+        const stage = stages[n.accumulator];
+        copies.push({ stage: n.accumulator, leafName: 'acc', copies: matchTree(table, stage.context, acc_grads, formatPath([...path, 'acc_grads'], 'state')) });
+        visit(n.inner, inner_opt_state, [...path, 'inner_opt_state']);
+        return;
+      }
       case 'chain':
         if (!Array.isArray(s) || s.length !== n.parts.length) fail(path, `a list of ${n.parts.length} states (chain)`, s);
         n.parts.forEach((p, i) => visit(p, (s as unknown[])[i], [...path, i]));
@@ -124,9 +146,11 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
           controls.set(n.stage, {});
           return;
         }
+        const source = stage.source;
+        if (source.kind !== 'elementwise') throw new Error(`unreachable: a ${source.kind} stage in the state tree`);
         let split: { control: Record<string, unknown>; trees: Tree[] };
         try {
-          split = splitState(stage.source.def, s);
+          split = splitState(source.def, s);
         } catch (e) {
           throw new OptaxError((e as Error).message, path, 'state');
         }
@@ -139,5 +163,5 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
     }
   };
   visit(node, state, []);
-  return { controls, copies, guard, injections };
+  return { controls, copies, guard, injections, accumulation };
 }

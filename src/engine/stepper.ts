@@ -3,8 +3,9 @@ import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
+import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
+import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import type { Executor, KernelBackend } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -62,6 +63,8 @@ export interface FusedParts {
   readonly dynamic: readonly DynamicSelection[];
   /** applyIfFinite around the stages: the finiteness check and its counters. */
   readonly guard: Guard | undefined;
+  /** MultiSteps around the stages: its counters, and its accumulator stage. */
+  readonly accumulation: Accumulation | undefined;
   /** The injectHyperparams it runs itself (their own state, and the stages whose scalars they supply). */
   readonly injections: readonly Injection[];
   /** With a guard: whether every element of the gradient views is finite. */
@@ -159,8 +162,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const guarded = f?.guard ? guardStep(f.guard.counters, this.gradsFinite(input, gradCopies), f.guard.maxConsecutiveErrors) : undefined;
     if (f && guarded && !guarded.apply) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
-      if (gradCopies.length) performCopies(gradCopies, p.buffer);
-      for (const view of p.paramViews) for (let i = 0; i < view.length; i++) view[i] += 0;
+      this.applyZeroUpdates(gradCopies);
       f.guard!.counters = guarded.counters;
       return;
     }
@@ -168,6 +170,28 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
+    // MultiSteps: k for this step, the skip decision (both may throw, before anything changes), the
+    // pass (emit or accumulate) and the counters after it.
+    const acc = f.accumulation;
+    let counters: ReturnType<typeof advanceCounters> | undefined;
+    let skipState: unknown;
+    if (acc) {
+      const c = acc.combinator, ctl = acc.control;
+      const k = c.everyK(ctl.gradient_step);
+      if (c.shouldSkip) {
+        const [skip, next] = decideSkip(c.shouldSkip, input, ctl.gradient_step, p.params);
+        if (skip) {
+          this.applyZeroUpdates(gradCopies);
+          acc.control = { ...ctl, skip_state: next };
+          return;
+        }
+        skipState = next;
+      } else skipState = ctl.skip_state;
+      counters = advanceCounters(ctl.mini_step, ctl.gradient_step, k);
+      this.writeAccumulatorScalars(f, acc, ctl.mini_step);
+    }
+    // The inner stages' state advances at every step, or with MultiSteps only when it emits.
+    const advances = !counters || counters.emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
@@ -178,10 +202,13 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.stages.some((s) => s.source.kind === 'globalNorm')) this.writeNormScalars(f);
-    f.executor.run();
-    for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+    f.executor.run(advances ? 0 : 1);
+    if (advances) {
+      for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+      if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
+    }
     if (guarded) f.guard!.counters = guarded.counters;
-    if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
+    if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -200,6 +227,20 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private gradCopies(grads: Updates): ViewCopy[] {
     const views = this.parts.gradViews;
     return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
+  }
+
+  /** `p + 0` on every parameter (a skipped step: -0 becomes +0), after copying the gradients in. */
+  private applyZeroUpdates(gradCopies: readonly ViewCopy[]): void {
+    if (gradCopies.length) performCopies(gradCopies, this.parts.buffer);
+    for (const view of this.parts.paramViews) for (let i = 0; i < view.length; i++) view[i] += 0;
+  }
+
+  /** MultiSteps' scalars: `r = 1 / (n + 1)` in each dtype (the running mean) and the `zero` it multiplies by. */
+  private writeAccumulatorScalars(f: FusedParts, acc: Accumulation, miniStep: number): void {
+    const stage = f.stages[acc.stage], plan = f.scalarPlans[acc.stage];
+    for (let d = 0; d < stage.dtypes.length; d++) {
+      for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = plan.names[j] === 'r' ? runningMeanFactor(miniStep, stage.dtypes[d]) : 0;
+    }
   }
 
   /** The stages of each injectHyperparams take their scalars from the inner transformation of this step. */
@@ -310,5 +351,6 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.controls) f.stages[k].control = control;
     if (f.guard && load.guard) f.guard.counters = load.guard;
     for (const [k, control] of load.injections) f.injections[k].control = control;
+    if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
 }

@@ -1,6 +1,9 @@
-import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import { OptaxError } from '../core/errors.js';
-import { type StateDict, StateDictArray, fromFlaxStateDict, isStateDictArray, toFlaxStateDict } from './flax-state-dict.js';
+import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
+import { type StateDict, checkStateDict, isStateDictArray, restoreFromStateDict, toFlaxStateDict } from './flax-state-dict.js';
+import { readFlaxMsgpack } from './msgpack-reader.js';
+import { elementBytes } from './typed-bytes.js';
 
 /**
  * flax's msgpack checkpoint format (`flax.serialization.to_bytes` / `from_bytes`): the state dict as a
@@ -10,29 +13,17 @@ import { type StateDict, StateDictArray, fromFlaxStateDict, isStateDictArray, to
  */
 
 const NDARRAY_EXT = 1;
-const WIDTH = { float32: 4, float64: 8, int32: 4, bool: 1 } as const;
-
-function arrayBytes(a: StateDictArray): Uint8Array {
-  return new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-}
-
-function decodeNdarray(data: Uint8Array): StateDictArray {
-  const [shape, dtype, raw] = new Decoder().decode(data) as [number[], string, Uint8Array];
-  if (!(dtype in WIDTH)) throw new OptaxError(`flax msgpack: unsupported dtype '${dtype}'`);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const width = WIDTH[dtype as keyof typeof WIDTH];
-  if (raw.byteLength !== size * width) throw new OptaxError(`flax msgpack: array of shape [${shape.join(', ')}] ${dtype} has ${raw.byteLength} bytes`);
-  const buf = raw.slice().buffer;
-  const typed = dtype === 'float32' ? new Float32Array(buf) : dtype === 'float64' ? new Float64Array(buf) : dtype === 'int32' ? new Int32Array(buf) : new Uint8Array(buf);
-  return new StateDictArray(dtype as StateDictArray['dtype'], shape, typed);
-}
 
 const codec = new ExtensionCodec();
 codec.register({
   type: NDARRAY_EXT,
-  encode: (x: unknown) => (isStateDictArray(x) ? new Encoder().encode([[...x.shape], x.dtype, arrayBytes(x)]) : null),
-  decode: (data: Uint8Array) => decodeNdarray(data),
+  encode: (x: unknown) => (isStateDictArray(x) ? new Encoder().encode([[...x.shape], x.dtype, elementBytes(x.data)]) : null),
+  // Never reached: decoding goes through readFlaxMsgpack.
+  decode: () => { throw new OptaxError('flax msgpack: internal decoder used'); },
 });
+
+// The depth is checked (with a path) before encoding; the encoder's own limit must not come first.
+const encoder = (): Encoder => new Encoder({ extensionCodec: codec, maxDepth: 2 * MAX_CHECKPOINT_DEPTH + 8 });
 
 /**
  * Encodes a state dict as flax's msgpack bytes (what `flax.serialization.msgpack_serialize` writes).
@@ -46,11 +37,15 @@ codec.register({
  * ```
  */
 export function encodeFlaxStateDict(stateDict: StateDict): Uint8Array {
-  return new Encoder({ extensionCodec: codec }).encode(stateDict);
+  checkStateDict(stateDict);
+  return encoder().encode(stateDict);
 }
 
 /**
- * Decodes flax's msgpack bytes to a state dict (arrays become {@link StateDictArray}).
+ * Decodes flax's msgpack bytes to a state dict (arrays become {@link StateDictArray}). Any byte view
+ * (a `Buffer` from `fs.readFileSync`, a `subarray`, a `Uint8Array` at an offset) decodes exactly its
+ * own bytes, into fresh arrays. Malformed bytes throw an `OptaxError` naming the path reached; memory
+ * stays linear in the input and nesting within {@link MAX_CHECKPOINT_DEPTH}.
  *
  * @example
  * ```ts
@@ -61,13 +56,17 @@ export function encodeFlaxStateDict(stateDict: StateDict): Uint8Array {
  * ```
  */
 export function decodeFlaxStateDict(bytes: Uint8Array): StateDict {
-  return new Decoder({ extensionCodec: codec }).decode(bytes) as StateDict;
+  return readFlaxMsgpack(bytes);
 }
 
 /**
  * Serializes an optax-ts state exactly as `flax.serialization.to_bytes` serializes the same optax state.
  *
- * @param floatDtype - dtype for hyperparameters kept as numbers (`float32`, JAX's default mode).
+ * Counts must be non-negative int32 and flags booleans (an OptaxError names the path otherwise: a
+ * count is never wrapped).
+ *
+ * @param floatDtype - dtype for hyperparameters kept as numbers; by default the dtype they were
+ *   rounded to (see {@link toFlaxStateDict}), so float64 hyperparameters stay float64.
  *
  * @example
  * ```ts
@@ -78,14 +77,16 @@ export function decodeFlaxStateDict(bytes: Uint8Array): StateDict {
  * console.log(bytes.length, fromFlaxBytes(state, bytes)[0].count); // 90 0
  * ```
  */
-export function toFlaxBytes(state: unknown, floatDtype: 'float32' | 'float64' = 'float32'): Uint8Array {
-  return encodeFlaxStateDict(toFlaxStateDict(state, floatDtype));
+export function toFlaxBytes(state: unknown, floatDtype?: 'float32' | 'float64'): Uint8Array {
+  return encoder().encode(toFlaxStateDict(state, floatDtype));
 }
 
 /**
  * Restores a state from flax msgpack bytes, into the layout of `template` (e.g. `tx.init(params)`),
- * checking every leaf's structure, dtype and shape: a checkpoint written by flax (or by
- * {@link toFlaxBytes}) resumes training bit-identically.
+ * checking every leaf's structure, dtype and whole shape, and every count and flag: a checkpoint
+ * written by flax (or by {@link toFlaxBytes}) resumes training bit-identically. `bytes` may be any byte
+ * view (`fs.readFileSync(file)` works); every rejection is an `OptaxError` naming the path, and
+ * nothing passed in is changed.
  *
  * @example
  * ```ts
@@ -98,5 +99,5 @@ export function toFlaxBytes(state: unknown, floatDtype: 'float32' | 'float64' = 
  * ```
  */
 export function fromFlaxBytes<S>(template: S, bytes: Uint8Array): S {
-  return fromFlaxStateDict(template, decodeFlaxStateDict(bytes));
+  return restoreFromStateDict(template, readFlaxMsgpack(bytes), [], 'state', true);
 }

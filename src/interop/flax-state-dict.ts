@@ -1,18 +1,28 @@
 import { OptaxError } from '../core/errors.js';
+import { isInt32 } from '../core/numerics.js';
+import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
-import type { TreePath } from '../tree/path.js';
+import type { PathEntry, TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { leafProblem } from '../tree/validate.js';
+import { type ElementArray, type ElementType, elementTypeOf, shapeSize } from './typed-bytes.js';
 
 /**
  * flax's "state dict" form of an optax state, the form `flax.serialization.to_bytes` writes: tuples and
  * lists become dicts keyed "0", "1", ...; NamedTuples become dicts of their fields; every number is an
  * array (`count` a 0-d int32). optax-ts states already have optax's layout, so the conversion is
  * mechanical; the only information it needs is each number's dtype, which is given by the field name
- * (step counters are int32, flags bool) or, for hyperparameters, by `floatDtype`.
+ * (step counters are int32, flags bool) or, for hyperparameters, by the dtype they were rounded to.
+ *
+ * Both directions validate before they build anything: a count must be a non-negative int32, a flag a
+ * boolean, an array match the template's dtype and whole shape; nesting is bounded by
+ * {@link MAX_CHECKPOINT_DEPTH}; key checks are own-property checks, linear in the keys of a dict.
  */
 
 /**
- * A state-dict leaf: an array with its dtype and shape (numpy's ndarray, as flax writes it).
+ * A state-dict leaf: an array with its dtype and shape (numpy's ndarray, as flax writes it). The
+ * constructor checks that `data` is the typed array of `dtype` (`Uint8Array` for bool) and holds
+ * exactly the elements of `shape`.
  *
  * @example
  * ```ts
@@ -22,11 +32,20 @@ import { describe, isDictNode } from '../tree/structure.js';
  * ```
  */
 export class StateDictArray {
+  readonly shape: readonly number[];
+
   constructor(
-    readonly dtype: 'float32' | 'float64' | 'int32' | 'bool',
-    readonly shape: readonly number[],
-    readonly data: Float32Array | Float64Array | Int32Array | Uint8Array,
-  ) {}
+    readonly dtype: ElementType,
+    shape: readonly number[],
+    readonly data: ElementArray,
+  ) {
+    const type = elementTypeOf(data);
+    if (type !== dtype) throw new OptaxError(`StateDictArray: a ${dtype} array needs its typed array, got ${describe(data)}`);
+    const n = Array.isArray(shape) ? shapeSize(shape) : undefined;
+    if (n === undefined) throw new OptaxError(`StateDictArray: shape must be a list of non-negative integers, got ${describe(shape)}`);
+    if (n !== data.length) throw new OptaxError(`StateDictArray: shape [${shape.join(', ')}] holds ${n} elements, the data has ${data.length}`);
+    this.shape = Object.freeze([...shape]);
+  }
 }
 
 /** A flax state dict. */
@@ -37,21 +56,70 @@ const INT32_FIELDS = new Set(['count', 'mini_step', 'gradient_step', 'notfinite_
 /** optax's boolean flags, by field name. */
 const BOOL_FIELDS = new Set(['last_finite']);
 
+/** The storage kind of a scalar of the state at field `field`: a step counter, a flag or a float. */
+export function scalarKind(field: PathEntry | undefined, value: unknown): 'int32' | 'bool' | 'float' {
+  if (typeof field === 'string' && INT32_FIELDS.has(field)) return 'int32';
+  if ((typeof field === 'string' && BOOL_FIELDS.has(field)) || typeof value === 'boolean') return 'bool';
+  return 'float';
+}
+
+/**
+ * Sets an own, enumerable property: unlike assignment, a `__proto__` key becomes an ordinary key (an
+ * assignment would replace the object's prototype instead).
+ *
+ * @internal
+ */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** True for a state-dict array leaf. */
 export function isStateDictArray(x: unknown): x is StateDictArray {
   return x instanceof StateDictArray;
 }
 
-function scalarArray(value: number | boolean, field: string | number | undefined, floatDtype: 'float32' | 'float64'): StateDictArray {
-  if (typeof value === 'boolean' || BOOL_FIELDS.has(String(field))) return new StateDictArray('bool', [], new Uint8Array([value ? 1 : 0]));
-  if (INT32_FIELDS.has(String(field))) return new StateDictArray('int32', [], new Int32Array([value]));
+/** Throws the OptaxError for a tree nested deeper than the checkpoint limit. */
+export function checkDepth(path: TreePath, root: string): void {
+  if (path.length > MAX_CHECKPOINT_DEPTH) throw new OptaxError(`the tree is nested deeper than ${MAX_CHECKPOINT_DEPTH} levels`, path, root);
+}
+
+type FloatDtype = 'float32' | 'float64';
+
+/**
+ * The dtype numbers (hyperparameters) of `tree` were rounded to: float64 when the tree holds a float64
+ * array (JAX computes in float64 only with x64 enabled, and injectHyperparams takes the params' highest
+ * dtype) or a float number float32 cannot hold exactly; float32 otherwise, as JAX's default.
+ */
+function inferredFloatDtype(tree: unknown, depth: number, field?: PathEntry): FloatDtype {
+  if (depth > MAX_CHECKPOINT_DEPTH) return 'float32'; // the conversion itself reports the depth
+  if (typeof tree === 'number') return scalarKind(field, tree) === 'float' && !Number.isNaN(tree) && Math.fround(tree) !== tree ? 'float64' : 'float32';
+  if (isArrayLeaf(tree)) return leafData(tree) instanceof Float64Array ? 'float64' : 'float32';
+  if (Array.isArray(tree)) return tree.some((v, i) => inferredFloatDtype(v, depth + 1, i) === 'float64') ? 'float64' : 'float32';
+  if (isDictNode(tree)) return Object.keys(tree).some((k) => inferredFloatDtype(tree[k], depth + 1, k) === 'float64') ? 'float64' : 'float32';
+  return 'float32';
+}
+
+function scalarArray(value: number | boolean, field: PathEntry | undefined, floatDtype: FloatDtype, path: TreePath, root: string): StateDictArray {
+  const kind = scalarKind(field, value);
+  if (kind === 'bool') {
+    if (typeof value !== 'boolean') throw new OptaxError(`expected a boolean flag, got ${describe(value)} ${String(value)}`, path, root);
+    return new StateDictArray('bool', [], new Uint8Array([value ? 1 : 0]));
+  }
+  if (kind === 'int32') {
+    if (!isInt32(value) || value < 0) throw new OptaxError(`a step count must be a non-negative int32, got ${String(value)}`, path, root);
+    return new StateDictArray('int32', [], new Int32Array([value]));
+  }
+  if (typeof value !== 'number') throw new OptaxError(`expected a number, got ${describe(value)}`, path, root);
   return new StateDictArray(floatDtype, [], floatDtype === 'float32' ? new Float32Array([value]) : new Float64Array([value]));
 }
 
 /**
- * Converts an optax-ts state to flax's state dict.
+ * Converts an optax-ts state to flax's state dict. Array leaves are shared, not copied.
  *
- * @param floatDtype - the dtype of hyperparameters stored as numbers (`float32` in JAX's default mode).
+ * @param floatDtype - the dtype of numbers other than counts and flags (hyperparameters). Default:
+ *   inferred for each `injectHyperparams` state (and for the whole state): float64 when it holds float64
+ *   arrays or numbers float32 cannot represent (they were rounded to float64), else float32 — what
+ *   optax writes in JAX's default and x64 modes.
  *
  * @example
  * ```ts
@@ -60,22 +128,54 @@ function scalarArray(value: number | boolean, field: string | number | undefined
  * console.log(Object.keys(sd), sd['0'].count.dtype, sd['1']); // [ '0', '1' ] int32 {}
  * ```
  */
-export function toFlaxStateDict(state: unknown, floatDtype: 'float32' | 'float64' = 'float32', field?: string | number, path: TreePath = []): StateDict {
+export function toFlaxStateDict(state: unknown, floatDtype?: FloatDtype, field?: PathEntry, path: TreePath = []): StateDict {
+  return stateDictAt(state, floatDtype, path, 'state');
+}
+
+/**
+ * {@link toFlaxStateDict} of the subtree at `path` of a tree whose errors are reported under `root`.
+ *
+ * @internal
+ */
+export function stateDictAt(state: unknown, floatDtype: FloatDtype | undefined, path: TreePath, root: string): StateDict {
+  const field = path[path.length - 1];
+  return convert(state, floatDtype, floatDtype ?? inferredFloatDtype(state, path.length, field), field, [...path], root);
+}
+
+function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: FloatDtype, field: PathEntry | undefined, path: PathEntry[], root: string): StateDict {
+  checkDepth(path, root);
   if (state === null || state === undefined) return null;
-  if (typeof state === 'number' || typeof state === 'boolean') return scalarArray(state, field, floatDtype);
+  if (typeof state === 'number' || typeof state === 'boolean') return scalarArray(state, field, floatDtype, path, root);
   if (isArrayLeaf(state)) {
+    const problem = leafProblem(state);
+    if (problem) throw new OptaxError(`cannot save ${problem}`, path, root);
     const data = leafData(state);
     return new StateDictArray(data instanceof Float32Array ? 'float32' : 'float64', [...leafShape(state)], data);
   }
-  if (Array.isArray(state)) return Object.fromEntries(state.map((s, i) => [String(i), toFlaxStateDict(s, floatDtype, i, [...path, i])]));
-  if (isDictNode(state)) return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, toFlaxStateDict(v, floatDtype, k, [...path, k])]));
-  throw new OptaxError(`cannot convert ${describe(state)} to a flax state dict`, path, 'state');
+  const child = (v: unknown, k: PathEntry): StateDict => {
+    path.push(k);
+    try { return convert(v, fixed, floatDtype, k, path, root); } finally { path.pop(); }
+  };
+  if (Array.isArray(state)) {
+    const out: Record<string, StateDict> = {};
+    for (let i = 0; i < state.length; i++) out[String(i)] = child(state[i], i);
+    return out;
+  }
+  if (isDictNode(state)) {
+    // An injectHyperparams state: its hyperparameters were rounded to its own dtype.
+    if (fixed === undefined && isDictNode(state.hyperparams) && 'inner_state' in state) floatDtype = inferredFloatDtype(state, path.length);
+    const out: Record<string, StateDict> = {};
+    for (const k of Object.keys(state)) setOwn(out, k, child(state[k], k));
+    return out;
+  }
+  throw new OptaxError(`cannot convert ${describe(state)} to a flax state dict`, path, root);
 }
 
 /**
  * Restores an optax-ts state from flax's state dict, using `template` (e.g. `tx.init(params)`) for
- * the layout: every leaf is checked against the template's (structure, dtype, shape), and an error names
- * the path of the first mismatch.
+ * the layout: every leaf is checked against the template's (structure, dtype, whole shape), every
+ * count must be a non-negative int32 and every flag a bool, and an error names the path of the first
+ * mismatch. The result holds fresh arrays: nothing aliases the state dict or the template.
  *
  * @example
  * ```ts
@@ -87,35 +187,89 @@ export function toFlaxStateDict(state: unknown, floatDtype: 'float32' | 'float64
  * ```
  */
 export function fromFlaxStateDict<S>(template: S, stateDict: StateDict, path: TreePath = []): S {
-  const fail = (what: string): never => { throw new OptaxError(`state dict does not fit the state: ${what}`, path, 'state'); };
-  const t: unknown = template;
-  if (t === null || t === undefined) {
-    if (stateDict !== null && !(isDictNode(stateDict) && Object.keys(stateDict).length === 0)) fail(`expected nothing, got ${describe(stateDict)}`);
-    return template;
-  }
-  if (typeof t === 'number' || typeof t === 'boolean') {
-    if (!isStateDictArray(stateDict) || stateDict.data.length !== 1) return fail(`expected a scalar array, got ${describe(stateDict)}`);
-    const v = stateDict.data[0];
-    return (typeof t === 'boolean' ? v !== 0 : v) as S;
-  }
-  if (isArrayLeaf(t)) {
-    if (!isStateDictArray(stateDict)) return fail(`expected an array, got ${describe(stateDict)}`);
-    const want = leafData(t);
+  return restoreFromStateDict(template, stateDict, path, 'state', false);
+}
+
+/**
+ * {@link fromFlaxStateDict} for callers that own the state dict's arrays (freshly decoded): they are
+ * moved into the result rather than copied.
+ *
+ * @internal
+ */
+export function restoreFromStateDict<S>(template: S, stateDict: StateDict, path: TreePath, root: string, owned: boolean): S {
+  const at: PathEntry[] = [...path];
+  const fail = (what: string): never => { throw new OptaxError(`state dict does not fit the state: ${what}`, at, root); };
+
+  const leaf = (t: unknown, sd: unknown, field: PathEntry | undefined): unknown => {
+    if (!isStateDictArray(sd)) return fail(`expected ${typeof t === 'number' || typeof t === 'boolean' ? 'a scalar' : 'an'} array, got ${describe(sd)}`);
+    if (typeof t === 'number' || typeof t === 'boolean') {
+      if (sd.shape.length !== 0) fail(`expected a scalar (shape []), got shape [${sd.shape.join(', ')}]`);
+      const v = sd.data[0];
+      switch (scalarKind(field, t)) {
+        case 'int32':
+          if (sd.dtype !== 'int32' || v < 0) fail(`a step count must be a non-negative int32, got ${sd.dtype} ${v}`);
+          return v;
+        case 'bool':
+          if (sd.dtype !== 'bool' || (v !== 0 && v !== 1)) fail(`expected a bool, got ${sd.dtype} ${v}`);
+          return v === 1;
+        default:
+          if (sd.dtype !== 'float32' && sd.dtype !== 'float64') fail(`expected a float32 or float64 scalar, got ${sd.dtype}`);
+          return v;
+      }
+    }
+    const want = leafData(t as ShapedArray);
     const dtype = want instanceof Float32Array ? 'float32' : 'float64';
-    const shape = leafShape(t);
-    if (stateDict.dtype !== dtype) fail(`expected ${dtype}, got ${stateDict.dtype}`);
-    if (stateDict.data.length !== want.length) fail(`expected shape [${shape.join(', ')}], got [${stateDict.shape.join(', ')}]`);
-    const data = (stateDict.data as Float32Array | Float64Array).slice();
-    return (t instanceof ShapedArray ? new ShapedArray(data, shape) : data) as S;
-  }
-  if (!isDictNode(stateDict)) return fail(`expected a dict, got ${describe(stateDict)}`);
-  const entries: [string | number, unknown][] = Array.isArray(t) ? t.map((v, i) => [i, v]) : Object.entries(t as object);
-  const keys = entries.map(([k]) => String(k));
-  const extra = Object.keys(stateDict).filter((k) => !keys.includes(k));
-  if (extra.length) fail(`unexpected key(s) ${extra.join(', ')}`);
-  const out = entries.map(([k, v]) => {
-    if (!(String(k) in stateDict)) fail(`missing key ${k}`);
-    return [k, fromFlaxStateDict(v, stateDict[String(k)], [...path, k])] as const;
-  });
-  return (Array.isArray(t) ? out.map(([, v]) => v) : Object.fromEntries(out)) as S;
+    const shape = leafShape(t as ShapedArray);
+    if (sd.dtype !== dtype) fail(`expected ${dtype}, got ${sd.dtype}`);
+    if (sd.shape.length !== shape.length || sd.shape.some((d, i) => d !== shape[i])) fail(`expected shape [${shape.join(', ')}], got [${sd.shape.join(', ')}]`);
+    const data = (owned ? sd.data : sd.data.slice()) as Float32Array | Float64Array;
+    return t instanceof ShapedArray ? new ShapedArray(data, shape) : data;
+  };
+
+  const go = (t: unknown, sd: unknown, field: PathEntry | undefined): unknown => {
+    checkDepth(at, root);
+    if (t === null || t === undefined) {
+      if (sd !== null && !(isDictNode(sd) && Object.keys(sd).length === 0)) fail(`expected nothing, got ${describe(sd)}`);
+      return t;
+    }
+    if (typeof t === 'number' || typeof t === 'boolean' || isArrayLeaf(t)) return leaf(t, sd, field);
+    const list = Array.isArray(t);
+    if (!list && !isDictNode(t)) return fail(`the template holds ${describe(t)}, which is not part of a state`);
+    if (!isDictNode(sd)) return fail(`expected a dict, got ${describe(sd)}`);
+    const keys = list ? (t as unknown[]).map((_, i) => String(i)) : Object.keys(t as object);
+    const got = Object.keys(sd);
+    if (got.length !== keys.length || !keys.every((k) => Object.hasOwn(sd, k))) {
+      const want = new Set(keys);
+      const missing = keys.filter((k) => !Object.hasOwn(sd, k));
+      const extra = got.filter((k) => !want.has(k));
+      fail([missing.length ? `missing key(s) ${missing.join(', ')}` : '', extra.length ? `unexpected key(s) ${extra.join(', ')}` : ''].filter(Boolean).join('; '));
+    }
+    const child = (k: string, i: number): unknown => {
+      const entry: PathEntry = list ? i : k;
+      at.push(entry);
+      try { return go((t as Record<string, unknown>)[k], sd[k], entry); } finally { at.pop(); }
+    };
+    if (list) return keys.map(child);
+    const out: Record<string, unknown> = {};
+    keys.forEach((k, i) => setOwn(out, k, child(k, i)));
+    return out;
+  };
+  return go(template, stateDict, path[path.length - 1]) as S;
+}
+
+/**
+ * Checks that `stateDict` is a state dict (dicts, {@link StateDictArray} leaves and null, nested at most
+ * {@link MAX_CHECKPOINT_DEPTH} deep); throws an OptaxError naming the path otherwise.
+ *
+ * @internal
+ */
+export function checkStateDict(stateDict: unknown, root = 'state'): void {
+  const path: PathEntry[] = [];
+  const go = (x: unknown): void => {
+    checkDepth(path, root);
+    if (x === null || isStateDictArray(x)) return;
+    if (!isDictNode(x)) throw new OptaxError(`a state dict holds dicts, StateDictArray leaves and null, got ${describe(x)}`, path, root);
+    for (const k of Object.keys(x)) { path.push(k); go(x[k]); path.pop(); }
+  };
+  go(stateDict);
 }

@@ -18,3 +18,4 @@ registerThreadPlatform(nodeThreadPlatform);
 export * from '../index.js';
 export * from '../engine/index.js';
 export { createNodeThreadPlatform } from './thread-platform.js';
+export { saveCheckpoint, loadCheckpoint, saveCheckpointSync, loadCheckpointSync, DEFAULT_MAX_CHECKPOINT_BYTES, type LoadCheckpointOptions } from './checkpoint-file.js';

@@ -7,7 +7,8 @@ import { treeLeaves, treeMap } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
-import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
+import { type Kernel, ex } from '../kernel/expr.js';
+import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { tracedUpdate } from './traced.js';
 import { hasOwn } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
@@ -179,24 +180,16 @@ export class MultiSteps<S = unknown> {
   update<U extends Updates>(updates: U, state: MultiStepsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, MultiStepsState<S>] {
     checkState(state);
     const k = this.everyK(state.gradient_step);
-    const [skip, skip_state] = this.shouldSkip(updates, state.gradient_step, params);
-    if (typeof skip !== 'boolean') throw new OptaxError(`MultiSteps: shouldSkipUpdateFn must return [boolean, skipState], got ${describe(skip)} first`);
+    const [skip, skip_state] = decideSkip(this.shouldSkip, updates, state.gradient_step, params);
     if (skip) return [treeZerosLike(updates), { ...state, skip_state }];
 
     const n = state.mini_step;
-    const mean = this.useGradMean;
-    // The running mean, as XLA computes `acc + (g - acc) / (n + 1)` inside optax's lax.cond: in the
-    // promoted dtype of (gradient, accumulator); the division by the per-leaf scalar n + 1 becomes a
-    // multiplication by its reciprocal, which LLVM then fuses with the addition (one rounding).
+    const plan = this.useGradMean ? meanPlan : sumPlan;
+    // The running mean (accumulateKernel), in the promoted dtype of (gradient, accumulator).
     const accNew: ArrayLeaf[] = [];
     const forInner = treeMap(([g, a]: ArrayLeaf[]) => {
-      const gd = leafData(g), ad = leafData(a);
       const wide: Dtype = leafDtype(g) === 'float64' || leafDtype(a) === 'float64' ? 'float64' : 'float32';
-      const out = allocate(wide, gd.length); // stores round to `wide`
-      const r = roundTo(wide, 1 / (n + 1));
-      for (let i = 0; i < gd.length; i++) {
-        out[i] = mean ? fusedMultiplyAdd(wide, roundTo(wide, gd[i] - ad[i]), r, ad[i]) : gd[i] + ad[i];
-      }
+      const out = evaluateKernel(plan, { dtype: wide, updates: leafData(g), state: { acc: leafData(a) }, scalars: { r: runningMeanFactor(n, wide) } }, []).updates;
       accNew.push(leafLike(g, out));
       // optax.tree.cast_like(acc_grads, updates): the inner optimizer sees the gradient's dtype.
       return leafLike(g, leafDtype(g) === wide ? out : Float32Array.from(out));
@@ -204,7 +197,7 @@ export class MultiSteps<S = unknown> {
 
     // optax runs this inside lax.cond: the inner update is compiled as one XLA computation.
     const inner = tracedUpdate(this.innerOpt, forInner, state.inner_opt_state, params, extraArgs, { computedUpdates: true });
-    const emit = n === k - 1;
+    const { emit, mini_step, gradient_step } = advanceCounters(n, state.gradient_step, k);
     let j = 0;
     const acc_grads = treeMap(([a]: ArrayLeaf[]) => {
       const fresh = leafData(accNew[j++]);
@@ -215,8 +208,8 @@ export class MultiSteps<S = unknown> {
     // `emit * u`, as XLA simplifies it (see silentUpdates).
     const silent = emit ? inner.updates : silentUpdates(inner.updates, inner.preScale);
     return [silent, {
-      mini_step: safeIncrement(n) % k,
-      gradient_step: emit ? safeIncrement(state.gradient_step) : state.gradient_step,
+      mini_step,
+      gradient_step,
       inner_opt_state: emit ? (inner.state as S) : state.inner_opt_state,
       acc_grads,
       skip_state,
@@ -232,10 +225,59 @@ export class MultiSteps<S = unknown> {
   gradientTransformation(): GradientTransformation<MultiStepsState<S>> {
     return {
       name: 'MultiSteps',
+      combinator: {
+        kind: 'multiSteps',
+        inner: this.innerOpt,
+        everyK: this.everyK,
+        useGradMean: this.useGradMean,
+        shouldSkip: this.shouldSkip === noSkip ? undefined : this.shouldSkip,
+        accumulatorDtype: this.accumulatorDtype,
+      },
       init: (params) => this.init(params),
       update: (updates, state, params, extraArgs) => this.update(updates, state, params, extraArgs),
     };
   }
+}
+
+/**
+ * The running mean (or sum) of a mini-step, written once for the reference path and the engine:
+ * XLA computes optax's `acc + (g - acc) / (n + 1)` inside lax.cond as `fma(g - acc, r, acc)`: the
+ * division by the per-leaf scalar n + 1 becomes a multiplication by its reciprocal `r`
+ * ({@link runningMeanFactor}), which LLVM then fuses with the addition (one rounding). Reads the
+ * gradient as `updates` and the accumulator as state `acc`; its update is the new accumulator.
+ * @internal
+ */
+export function accumulateKernel(useGradMean: boolean): Kernel {
+  const g = ex.updates, acc = ex.state('acc');
+  const next = useGradMean ? ex.fma(ex.sub(g, acc), ex.scalar('r'), acc) : ex.add(g, acc);
+  return { updates: next, state: { acc: next } };
+}
+
+// The reference path needs only the new accumulator (the kernel's update).
+const meanPlan = planKernel({ updates: accumulateKernel(true).updates, state: {} });
+const sumPlan = planKernel({ updates: accumulateKernel(false).updates, state: {} });
+
+/** The scalar `r` of {@link accumulateKernel} at mini-step `n`: `1 / (n + 1)` rounded to the dtype. @internal */
+export function runningMeanFactor(n: number, dtype: Dtype): number {
+  return roundTo(dtype, 1 / (n + 1));
+}
+
+/** Whether a mini-step emits, and the counters after it (int32, saturating). @internal */
+export function advanceCounters(miniStep: number, gradientStep: number, k: number): { emit: boolean; mini_step: number; gradient_step: number } {
+  const emit = miniStep === k - 1;
+  return { emit, mini_step: safeIncrement(miniStep) % k, gradient_step: emit ? safeIncrement(gradientStep) : gradientStep };
+}
+
+/** Calls a `shouldSkipUpdateFn` and checks what it returns. @internal */
+export function decideSkip(fn: ShouldSkipUpdateFunction, updates: Updates, gradientStep: number, params: Params | null | undefined): [boolean, unknown] {
+  const [skip, skipState] = fn(updates, gradientStep, params);
+  if (typeof skip !== 'boolean') throw new OptaxError(`MultiSteps: shouldSkipUpdateFn must return [boolean, skipState], got ${describe(skip)} first`);
+  return [skip, skipState];
+}
+
+/** Throws unless `state` has the fields of {@link MultiStepsState}. @internal */
+export function checkMultiStepsState(state: unknown): asserts state is MultiStepsState {
+  checkState(state);
 }
 
 function checkState(state: unknown): asserts state is MultiStepsState {

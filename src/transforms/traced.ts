@@ -72,6 +72,18 @@ function rebuildState(tx: GradientTransformation<any>, states: Map<string, unkno
   return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
 }
 
+/**
+ * `y` when a traced computation ends with `u = c * y` for a constant `c` (a scalar named `constant`
+ * by `isConstant`: optax holds it as a Python number, e.g. adamax's constant `-lr`): XLA's algebraic
+ * simplifier folds a following multiplication by a broadcast scalar (MultiSteps' `emit`) into `c`.
+ * @internal
+ */
+export function preScaleOf(root: Expr, isConstant: (scalarName: string) => boolean): Expr | undefined {
+  if (root.kind !== 'binary' || root.op !== 'mul') return undefined;
+  const constant = (e: Expr): boolean => e.kind === 'scalar' && isConstant(e.name);
+  return constant(root.a) ? root.b : constant(root.b) ? root.a : undefined;
+}
+
 /** Options of {@link tracedUpdate}. */
 export interface TracedOptions {
   /**
@@ -126,8 +138,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   const root = rewritten[0];
   // Scalars optax holds as Python numbers are constants of the traced computation.
   const constants = new Set(stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
-  const isConstant = (e: Expr): boolean => e.kind === 'scalar' && constants.has(e.name);
-  const scaled = root.kind === 'binary' && root.op === 'mul' ? (isConstant(root.a) ? root.b : isConstant(root.b) ? root.a : undefined) : undefined;
+  const scaled = preScaleOf(root, (name) => constants.has(name));
   // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
   // outputs are the stages' new state leaves, then the pre-scale value.
   const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];

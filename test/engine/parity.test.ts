@@ -12,7 +12,7 @@ import { compile } from '../../src/engine/compile.js';
 import type { KernelBackend } from '../../src/engine/executor.js';
 import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
-import { type Described, ReferenceRun, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -86,9 +86,34 @@ for (const threads of [1, 2]) {
   });
 }
 
-test('parity over many steps with the gradients written in place (stepper.grads), applyIfFinite included', () => {
+// MultiSteps around a chain: the accumulator in the arena, an accumulating pass at each mini-step and
+// the inner chain (traced, as in optax's lax.cond) at each emitting one.
+for (const threads of [1, 2]) {
+  test(`multiSteps around random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
+    const accumulated = rootSkeleton.chain((s) => fc.record({
+      chain: multiStepsChainFor(s),
+      params: treeOf(s),
+      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 7 }),
+    }));
+    fc.assert(fc.property(accumulated, ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
+      try {
+        // Every one fuses but: a mask selecting nothing, a null tree, float32 accumulators for
+        // float64 params, and clipByGlobalNorm inside (its norm is over the accumulated gradients).
+        const allowed = /selects no part|accumulator differs from the dtype|clip_by_global_norm cannot be fused here/;
+        for (const s of steppers) if (s.backend === 'reference' && params !== null && !allowed.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
+        stepInLockstep(reference, steppers, grads, chain.text);
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS) });
+  });
+}
+
+test('parity over many steps with the gradients written in place (stepper.grads), applyIfFinite and multiSteps included', () => {
   // In place, applyIfFinite's finiteness pass runs over the gradient arena (WebAssembly SIMD).
-  const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) });
+  const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
   const gradients = (s: Skeleton): fc.Arbitrary<Tree> => fc.oneof(treeOf(s), finiteTreeOf(s));
   fc.assert(fc.property(rootSkeleton.chain((s) => fc.tuple(anyChain(s), treeOf(s), fc.array(gradients(s), { minLength: 4, maxLength: 8 }), fc.constantFrom(1, 2))), ([chain, params, grads, threads]) => {
     const reference = new ReferenceRun(chain.tx, cloneTree(params));

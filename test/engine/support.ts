@@ -25,6 +25,7 @@ import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ema } from '../../src/transforms/ema.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { injectHyperparams } from '../../src/transforms/inject-hyperparams.js';
+import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { adamaxw } from '../../src/alias/adamaxw.js';
 
@@ -85,6 +86,7 @@ export type Skeleton = { leaf: { dtype: Dt; shape: number[]; shaped: boolean } }
 const leafSkeleton: fc.Arbitrary<Skeleton> = fc.record({
   dtype: fc.constantFrom<Dt>('float32', 'float64'),
   shape: fc.oneof(
+    fc.constant<number[]>([]), // rank 0 (a ShapedArray; a plain typed array of one element otherwise)
     fc.tuple(fc.oneof(fc.constantFrom(0, 1, 3, 17), fc.integer({ min: 0, max: 70 }))).map((s) => [...s]),
     fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 7 })).map((s) => [...s]),
   ),
@@ -245,4 +247,37 @@ export function guardedChainFor(s: Skeleton): fc.Arbitrary<Described> {
   return fc.tuple(fc.oneof({ weight: 3, arbitrary: traced }, { weight: 1, arbitrary: chainFor(s) }), fc.integer({ min: 0, max: 3 })).map(([inner, max]) => (
     described(applyIfFinite(inner.tx, { maxConsecutiveErrors: max }), `applyIfFinite(${inner.text}, {maxConsecutiveErrors: ${max}})`)
   ));
+}
+
+/**
+ * `multiSteps` around a random chain for the tree (k fixed or scheduled, mean or sum, the params'
+ * accumulator dtype or optax's float32 default, sometimes a skip function).
+ */
+export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
+  const every = fc.oneof(
+    fc.integer({ min: 1, max: 4 }).map((k) => ({ value: k as number | ((g: number) => number), text: `${k}` })),
+    fc.constant({ value: (g: number) => 1 + (g % 3), text: 'g => 1 + g % 3' }),
+  );
+  const skip = fc.constantFrom(undefined, 'firstNaN');
+  return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | null>('float32', null), skip).map(([inner, k, mean, acc, sk]) => {
+    const shouldSkipUpdateFn = sk && ((u: Tree) => {
+      const { leaves } = treeLeavesOf(u);
+      const bad = leaves.length > 0 && leaves[0].length > 0 && Number.isNaN(leaves[0][0]);
+      return [bad, { bad }] as [boolean, unknown];
+    });
+    const tx = multiSteps(inner.tx, { everyKSchedule: k.value, useGradMean: mean, accumulatorDtype: acc, shouldSkipUpdateFn });
+    return described(tx, `multiSteps(${inner.text}, {everyKSchedule: ${k.text}, useGradMean: ${mean}, accumulatorDtype: ${acc}${sk ? ', shouldSkipUpdateFn: firstNaN' : ''}})`);
+  });
+}
+
+function treeLeavesOf(t: Tree): { leaves: ArrayLike<number>[] } {
+  const leaves: ArrayLike<number>[] = [];
+  const walk = (x: unknown): void => {
+    if (x === null || x === undefined) return;
+    if (isArrayLeaf(x)) { leaves.push(leafData(x)); return; }
+    if (Array.isArray(x)) { x.forEach(walk); return; }
+    for (const k of Object.keys(x as object).sort()) walk((x as Record<string, unknown>)[k]);
+  };
+  walk(t);
+  return { leaves };
 }

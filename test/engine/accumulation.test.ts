@@ -1,0 +1,79 @@
+/**
+ * MultiSteps in the engine: the accumulator lives in the arena; each mini-step is one pass (the
+ * running mean, and p + 0 * y); each k-th step runs the inner chain; a skip function is called with
+ * the gradients as in optax. State layout, setState mid-accumulation, and the reasons it does not fuse.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compile } from '../../src/engine/compile.js';
+import { OptaxError } from '../../src/core/errors.js';
+import { adamax } from '../../src/alias/adamax.js';
+import { chain } from '../../src/transforms/chain.js';
+import { scale } from '../../src/transforms/scale.js';
+import { masked } from '../../src/transforms/masked.js';
+import { MultiSteps, multiSteps } from '../../src/transforms/multi-steps.js';
+import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+
+const f32 = (...v: number[]) => new Float32Array(v);
+const f64 = (...v: number[]) => new Float64Array(v);
+const params = () => ({ a: f32(1, 2, -0), b: f32(-1, 0.5) });
+const grads = (i: number) => ({ a: f32(i, -1, i % 3 === 2 ? NaN : 2), b: f32(0.5 * i, -0) });
+
+test('multiSteps(adamax) is fused on every backend: emitting and accumulating passes, state as optax lays it out, setState mid-accumulation', () => {
+  const ms = new MultiSteps(adamax(0.1), { everyKSchedule: 3 });
+  const tx = ms.gradientTransformation();
+  for (const backend of ['wasm', 'js', 'interpreter'] as const) {
+    const ref = new ReferenceRun(tx, params());
+    const s = compile(tx, params(), { backend, fallback: 'error' });
+    assert.equal(s.backend, backend);
+    for (let i = 0; i < 8; i++) {
+      if (i === 4) {
+        // A checkpoint taken mid-accumulation, loaded back into both.
+        const saved = structuredClone(ref.state) as typeof ref.state;
+        s.setState(saved as never);
+        ref.state = structuredClone(saved);
+      }
+      ref.step(cloneTree(grads(i)));
+      s.step(cloneTree(grads(i)));
+      assertBitEqual(s.params, ref.params, `${backend} step ${i + 1} params`);
+      assertBitEqual(s.state, ref.state, `${backend} step ${i + 1} state`);
+      assert.equal(ms.hasUpdated(s.state as never), ms.hasUpdated(ref.state as never));
+    }
+    assert.deepEqual(Object.keys(s.state as object), ['mini_step', 'gradient_step', 'inner_opt_state', 'acc_grads', 'skip_state']);
+    s.dispose();
+  }
+});
+
+test('a skip function is called with the gradients, gradient_step and params, as the reference calls it', () => {
+  const seen: number[] = [];
+  const skipNaN = (u: any, step: number): [boolean, unknown] => { seen.push(step); return [Number.isNaN(u.a[2]), { step }]; };
+  const tx = multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: skipNaN });
+  const ref = new ReferenceRun(tx, params());
+  const s = compile(tx, params(), { fallback: 'error' });
+  for (let i = 0; i < 7; i++) {
+    ref.step(cloneTree(grads(i)));
+    s.step(cloneTree(grads(i)));
+    assertBitEqual(s.params, ref.params, `step ${i + 1} params`);
+    assertBitEqual(s.state, ref.state, `step ${i + 1} state`);
+  }
+  s.dispose();
+});
+
+test('what MultiSteps fusion does not cover is reported: float32 accumulators for float64 params, nested MultiSteps, mask functions inside', () => {
+  const p64 = () => ({ w: f64(1, 2) });
+  const reason = (tx: Parameters<typeof compile>[0], p: () => any) => {
+    assert.throws(() => compile(tx, p(), { fallback: 'error' }), OptaxError);
+    const s = compile(tx, p());
+    assert.equal(s.backend, 'reference');
+    const r = s.referenceReason!;
+    s.dispose();
+    return r;
+  };
+  assert.match(reason(multiSteps(adamax(0.1), { everyKSchedule: 2 }), p64), /float32 accumulator differs from the dtype/);
+  assert.match(reason(chain(multiSteps(adamax(0.1), { everyKSchedule: 2 }), scale(1)), params), /only around the whole transformation/);
+  assert.match(reason(multiSteps(chain(masked(scale(2), () => ({ a: true, b: false })), adamax(0.1)), { everyKSchedule: 2 }), params), /mask or labels function inside it/);
+  // With the params' dtype as the accumulator's, float64 fuses.
+  const s = compile(multiSteps(adamax(0.1), { everyKSchedule: 2, accumulatorDtype: null }), p64(), { fallback: 'error' });
+  assert.notEqual(s.backend, 'reference');
+  s.dispose();
+});
