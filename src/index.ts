@@ -16,6 +16,8 @@ export { withFlushedSubnormals } from './kernel/interpret.js';
 export { dividesByScalar, reciprocalForTree } from './kernel/scalar-division.js';
 export { powInt } from './core/pow.js';
 export { cosf } from './core/libm/cosf.js';
+export { powf } from './core/libm/powf.js';
+export { biasCorrection } from './core/bias-correction.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 
 export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';

@@ -19,6 +19,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { cosF64, powF64 } from './libm.js';
 import { cosf } from '../core/libm/cosf.js';
+import { powf } from '../core/libm/powf.js';
 
 /** The smallest normal float32 (2^-126) and float64 (2^-1022). */
 const MIN_NORMAL_F32 = 1.1754943508222875e-38;
@@ -71,7 +72,7 @@ export function cos(d: Dtype, x: number): number {
 
 /** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`), like {@link cos}. */
 export function pow(d: Dtype, x: number, y: number): number {
-  return d === 'float32' ? res(d, Math.pow(ftz(d, x), ftz(d, y))) : res(d, powF64(ftz(d, x), ftz(d, y)));
+  return d === 'float32' ? res(d, powf(ftz(d, x), ftz(d, y))) : res(d, powF64(ftz(d, x), ftz(d, y)));
 }
 
 /**

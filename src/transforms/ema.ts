@@ -2,7 +2,7 @@ import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
-import { powInt } from '../core/pow.js';
+import { biasCorrection } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { type KernelScalar, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
@@ -53,11 +53,11 @@ function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: bool
     decay: hyperScalar(decay, dtype),
     one_minus_decay: hyperScalar(decay, dtype, (x) => 1 - x),
   };
-  // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype: the correctly rounded power
-  // of decay (rounded to the dtype), then the subtraction, rounded again.
+  // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype (core/bias-correction.ts),
+  // then the subtraction, rounded again.
   if (debias) {
     scalars.one = 1;
-    scalars.bias = hyperScalar(decay, dtype, (x) => 1 - roundTo(dtype, powInt(roundTo(dtype, x), t)));
+    scalars.bias = hyperScalar(decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));
   }
   return scalars;
 }

@@ -1,7 +1,7 @@
 import { type Dtype, roundTo } from '../core/dtype.js';
 import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
-import { powInt } from '../core/pow.js';
+import { biasCorrection } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -90,9 +90,9 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
         one_minus_b1: hyperScalar(b1, dtype, (x) => 1 - x),
         b2: hyperScalar(b2, dtype),
         eps: hyperScalar(eps, dtype),
-        // 1 - b1^t as XLA computes it in the leaf dtype: b1^t rounded to the dtype (pow in double,
-        // then rounded, is the correctly rounded float32 pow), then the subtraction rounded again.
-        bias: hyperScalar(b1, dtype, (x) => 1 - roundTo(dtype, powInt(roundTo(dtype, x), t))),
+        // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
+        // float32: core/bias-correction.ts), then the subtraction rounded again.
+        bias: hyperScalar(b1, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t)),
       };
     },
   });

@@ -1,0 +1,181 @@
+import { fma64 } from '../fused-multiply-add.js';
+import { hexFloat as h } from './hex-float.js';
+
+/**
+ * `powf` as XLA:CPU computes a float32 power on x86-64 Linux: glibc's routine, in the variant its
+ * ifunc selects on CPUs with FMA (`__powf_fma`).
+ *
+ * Why this routine: optax's bias correction `decay**count` (a float base, an int32 count) goes through
+ * `jnp.power`, whose integer-exponent case is `lax.pow(x, y)` (jax-ml/jax, jax/_src/numpy/ufuncs.py,
+ * `_power`, "Case 3"); its lowering converts the exponent to the float type and emits
+ * `stablehlo.power` (jax/_src/lax/lax.py, `_pow_lower`). XLA maps that to `math.powf`
+ * (xla/mlir_hlo/mhlo/transforms/map_mhlo_to_scalar_op.h, `PowOp`), lowered to `llvm.pow.f32` and a
+ * call to `powf`, resolved to the C library (xla/backends/cpu/codegen/builtin_definition_generator.cc).
+ * LLVM would turn `pow(x, sitofp(n))` into `powi` (and XLA registers compiler-rt's `__powisf2` for
+ * it) only with the `afn` fast-math flag, which XLA:CPU does not set by default
+ * (`xla_cpu_enable_fast_math` is false: xla/debug_options_flags.cc). Schedules' `x ** p` with a
+ * Python float exponent is the same `powf`.
+ *
+ * The algorithm is glibc's sysdeps/ieee754/flt-32/e_powf.c (Szabolcs Nagy, glibc 2.28 and later;
+ * worst error 0.82 ulp, so not always correctly rounded): log2(x) from a 16-entry table and a
+ * polynomial, times y, then exp2 from a 32-entry table and a polynomial, all in double, rounded once
+ * to float32. glibc builds it again with `-mfma -mavx2` for CPUs with FMA
+ * (sysdeps/x86_64/fpu/multiarch/Makefile, `CFLAGS-e_powf-fma.c`): the disassembly of `__powf_fma` in
+ * glibc 2.36's libm.so.6 shows which multiply-adds GCC fused (the `fma64` calls below). Constants:
+ * e_powf_log2_data.c and e_exp2f_data.c, identical to the tables in that binary. Checked against
+ * that libm on millions of inputs (test/core/libm/powf.test.ts).
+ */
+
+/** log2 table: [1/c, log2(c)] for 16 subintervals of [OFF, 2 OFF] (e_powf_log2_data.c). */
+const LOG2_TABLE = [
+  ['0x1.661ec79f8f3bep+0', '-0x1.efec65b963019p-2'],
+  ['0x1.571ed4aaf883dp+0', '-0x1.b0b6832d4fca4p-2'],
+  ['0x1.49539f0f010bp+0', '-0x1.7418b0a1fb77bp-2'],
+  ['0x1.3c995b0b80385p+0', '-0x1.39de91a6dcf7bp-2'],
+  ['0x1.30d190c8864a5p+0', '-0x1.01d9bf3f2b631p-2'],
+  ['0x1.25e227b0b8eap+0', '-0x1.97c1d1b3b7afp-3'],
+  ['0x1.1bb4a4a1a343fp+0', '-0x1.2f9e393af3c9fp-3'],
+  ['0x1.12358f08ae5bap+0', '-0x1.960cbbf788d5cp-4'],
+  ['0x1.0953f419900a7p+0', '-0x1.a6f9db6475fcep-5'],
+  ['0x1p+0', '0x0p+0'],
+  ['0x1.e608cfd9a47acp-1', '0x1.338ca9f24f53dp-4'],
+  ['0x1.ca4b31f026aap-1', '0x1.476a9543891bap-3'],
+  ['0x1.b2036576afce6p-1', '0x1.e840b4ac4e4d2p-3'],
+  ['0x1.9c2d163a1aa2dp-1', '0x1.40645f0c6651cp-2'],
+  ['0x1.886e6037841edp-1', '0x1.88e9c2c1b9ff8p-2'],
+  ['0x1.767dcf5534862p-1', '0x1.ce0a44eb17bccp-2'],
+].map(([invc, logc]) => ({ invc: h(invc), logc: h(logc) }));
+/** log1p(r)/ln2 ~ A0 r^5 + A1 r^4 + A2 r^3 + A3 r^2 + A4 r. */
+const [A0, A1, A2, A3, A4] = ['0x1.27616c9496e0bp-2', '-0x1.71969a075c67ap-2', '0x1.ec70a6ca7baddp-2', '-0x1.7154748bef6c8p-1', '0x1.71547652ab82bp+0'].map(h);
+const OFF = 0x3f330000;
+
+/** exp2 table: the bits of 2^(i/32) minus i << 47 (e_exp2f_data.c). */
+const EXP2_TABLE = [
+  0x3ff0000000000000n, 0x3fefd9b0d3158574n, 0x3fefb5586cf9890fn, 0x3fef9301d0125b51n,
+  0x3fef72b83c7d517bn, 0x3fef54873168b9aan, 0x3fef387a6e756238n, 0x3fef1e9df51fdee1n,
+  0x3fef06fe0a31b715n, 0x3feef1a7373aa9cbn, 0x3feedea64c123422n, 0x3feece086061892dn,
+  0x3feebfdad5362a27n, 0x3feeb42b569d4f82n, 0x3feeab07dd485429n, 0x3feea47eb03a5585n,
+  0x3feea09e667f3bcdn, 0x3fee9f75e8ec5f74n, 0x3feea11473eb0187n, 0x3feea589994cce13n,
+  0x3feeace5422aa0dbn, 0x3feeb737b0cdc5e5n, 0x3feec49182a3f090n, 0x3feed503b23e255dn,
+  0x3feee89f995ad3adn, 0x3feeff76f2fb5e47n, 0x3fef199bdd85529cn, 0x3fef3720dcef9069n,
+  0x3fef5818dcfba487n, 0x3fef7c97337b9b5fn, 0x3fefa4afa2a490dan, 0x3fefd0765b6e4540n,
+];
+/** 2^r ~ C0 r^3 + C1 r^2 + C2 r + 1, and the shift that rounds to multiples of 1/32. */
+const [C0, C1, C2] = ['0x1.c6af84b912394p-5', '0x1.ebfce50fac4f3p-3', '0x1.62e42ff0c52d6p-1'].map(h);
+const SHIFT = h('0x1.8p+47');
+const SIGN_BIAS = 1n << 16n;
+const MASK64 = (1n << 64n) - 1n;
+
+const f32 = new DataView(new ArrayBuffer(4));
+const f64 = new DataView(new ArrayBuffer(8));
+
+function asuint(x: number): number { f32.setFloat32(0, x); return f32.getUint32(0); }
+function asfloat(u: number): number { f32.setUint32(0, u >>> 0); return f32.getFloat32(0); }
+function asuint64(x: number): bigint { f64.setFloat64(0, x); return f64.getBigUint64(0); }
+function asdouble(u: bigint): number { f64.setBigUint64(0, u & MASK64); return f64.getFloat64(0); }
+
+/** log2(x) for the float32 bits `ix` (normal, or a subnormal already normalized), in double. */
+function log2Inline(ix: number): number {
+  const tmp = (ix - OFF) >>> 0;
+  const i = (tmp >>> 19) & 15;
+  const top = tmp & 0xff800000;
+  const iz = (ix - top) >>> 0;
+  const k = (top | 0) >> 23; // arithmetic shift
+  const z = asfloat(iz);
+  const { invc, logc } = LOG2_TABLE[i];
+  const r = fma64(z, invc, -1);
+  const y0 = logc + k;
+  const r2 = r * r;
+  const y = fma64(A0, r, A1);
+  const p = fma64(A2, r, A3);
+  const r4 = r2 * r2;
+  let q = fma64(A4, r, y0);
+  q = fma64(p, r2, q);
+  return fma64(y, r4, q);
+}
+
+/** 2^xd (|xd| < 150) times the sign in `signBias`, in double. */
+function exp2Inline(xd: number, signBias: bigint): number {
+  let kd = xd + SHIFT;
+  const ki = asuint64(kd);
+  kd -= SHIFT;
+  const r = xd - kd;
+  const t = EXP2_TABLE[Number(ki & 31n)] + (((ki + signBias) << 47n) & MASK64);
+  const s = asdouble(t);
+  const z = fma64(C0, r, C1);
+  const r2 = r * r;
+  let y = fma64(C2, r, 1);
+  y = fma64(z, r2, y);
+  return y * s;
+}
+
+/** 0 if `iy` (the bits of a finite non-zero float32) is not an integer, 1 if odd, 2 if even. */
+function checkint(iy: number): number {
+  const e = (iy >>> 23) & 0xff;
+  if (e < 0x7f) return 0;
+  if (e > 0x7f + 23) return 2;
+  if (iy & ((1 << (0x7f + 23 - e)) - 1)) return 0;
+  if (iy & (1 << (0x7f + 23 - e))) return 1;
+  return 2;
+}
+
+/** 0, infinity or NaN (as float32 bits). */
+function zeroinfnan(i: number): boolean {
+  return ((2 * i - 1) >>> 0) >= ((2 * 0x7f800000 - 1) >>> 0);
+}
+
+/**
+ * `powf(x, y)` for float32 `x` and `y`, bit for bit as glibc's `__powf_fma` in round-to-nearest
+ * (see the module comment; C99 special cases: `powf(1, y) = powf(x, 0) = 1`, NaN for a negative base
+ * and a non-integer exponent, signed zeros and infinities as C99 says).
+ *
+ * @example
+ * ```ts
+ * import { powf } from 'optax-ts';
+ * // optax's float32 bias correction 1 - b1^t: b1 = float32(0.9), t = 7
+ * console.log(powf(Math.fround(0.9), 7)); // 0.47829681634902954
+ * ```
+ */
+export function powf(x: number, y: number): number {
+  let signBias = 0n;
+  let ix = asuint(x);
+  const iy = asuint(y);
+  if (((ix - 0x00800000) >>> 0) >= 0x7f800000 - 0x00800000 || zeroinfnan(iy)) {
+    if (zeroinfnan(iy)) {
+      if (((2 * iy) >>> 0) === 0) return 1;
+      if (ix === 0x3f800000) return 1;
+      if (((2 * ix) >>> 0) > 2 * 0x7f800000 || ((2 * iy) >>> 0) > 2 * 0x7f800000) return NaN;
+      if (((2 * ix) >>> 0) === 2 * 0x3f800000) return 1;
+      if ((((2 * ix) >>> 0) < 2 * 0x3f800000) === !(iy & 0x80000000)) return 0;
+      return Math.fround(y * y);
+    }
+    if (zeroinfnan(ix)) {
+      let x2 = Math.fround(x * x);
+      if (ix & 0x80000000 && checkint(iy) === 1) x2 = -x2;
+      return iy & 0x80000000 ? Math.fround(1 / x2) : x2;
+    }
+    // x and y are non-zero finite.
+    if (ix & 0x80000000) {
+      const yint = checkint(iy);
+      if (yint === 0) return NaN;
+      if (yint === 1) signBias = SIGN_BIAS;
+      ix &= 0x7fffffff;
+    }
+    if (ix < 0x00800000) {
+      // Normalize a subnormal x so its exponent becomes negative.
+      ix = asuint(Math.fround(asfloat(ix) * 2 ** 23)) & 0x7fffffff;
+      ix = (ix - (23 << 23)) >>> 0;
+    }
+  }
+  const ylogx = Math.fround(y) * log2Inline(ix);
+  if (Number((asuint64(ylogx) >> 47n) & 0xffffn) >= Number(asuint64(126) >> 47n)) {
+    const negative = signBias !== 0n;
+    if (ylogx <= -150) return negative ? -0 : 0;
+    // glibc's __math_may_uflowf (WANT_ERRNO_UFLOW): 0x1.4p-75f squared, the smallest subnormal.
+    if (ylogx < -149) return negative ? -(2 ** -149) : 2 ** -149;
+    if (ylogx > h('0x1.fffffffd1d571p+6')) return negative ? -Infinity : Infinity;
+    // Just below the overflow threshold round-to-nearest gives the largest float32.
+    if (ylogx > h('0x1.fffffffa3aae2p+6')) return negative ? -h('0x1.fffffep127') : h('0x1.fffffep127');
+  }
+  return Math.fround(exp2Inline(ylogx, signBias));
+}
