@@ -10,9 +10,9 @@ import { treeZerosLike } from '../tree/zeros.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { tracedUpdate } from './traced.js';
-import { hasOwn } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
 import { readOptions } from '../core/options.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */
 export interface MultiStepsState<S = unknown> {
@@ -282,7 +282,7 @@ export function checkMultiStepsState(state: unknown): asserts state is MultiStep
 
 function checkState(state: unknown): asserts state is MultiStepsState {
   const ok = isDictNode(state) && isStepCount(state.mini_step)
-    && isStepCount(state.gradient_step) && hasOwn(state, 'inner_opt_state') && hasOwn(state, 'acc_grads');
+    && isStepCount(state.gradient_step) && hasExactKeys(state, ['mini_step', 'gradient_step', 'inner_opt_state', 'acc_grads', 'skip_state']);
   if (!ok) throw new OptaxError(`MultiSteps: this state does not belong to MultiSteps: expected {mini_step, gradient_step, inner_opt_state, acc_grads, skip_state}, got ${describe(state)}`);
 }
 
