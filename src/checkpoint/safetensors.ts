@@ -116,8 +116,8 @@ export function toSafetensors(checkpoint: Checkpoint, options: ToSafetensorsOpti
   const structure = structureOf(checkpoint, []);
   checkParams(checkpoint.params, ['params']);
   const tensors: TensorToWrite[] = [];
-  collectTensors(stateDictAt(checkpoint.params, options.floatDtype, ['params'], ROOT), ['params'], tensors);
-  collectTensors(stateDictAt(checkpoint.state, options.floatDtype, ['state'], ROOT), ['state'], tensors);
+  collectTensors(stateDictAt(checkpoint.params, options.floatDtype, ['params'], ROOT, false), ['params'], tensors);
+  collectTensors(stateDictAt(checkpoint.state, options.floatDtype, ['state'], ROOT, false), ['state'], tensors);
   const metadata = new Map([['format', SAFETENSORS_FORMAT], ['structure', JSON.stringify(structure)]]);
   if (options.optimizer !== undefined) {
     let json: string | undefined;

@@ -10,10 +10,11 @@ import { describe, hasOwn, isDictNode, showKey, showKeys } from '../tree/node.js
  * the known own keys, so reading it can never reach a prototype.
  */
 export function readOptions<T extends object>(owner: string, options: T | undefined, keys: Record<keyof T, true>): T {
-  if (options === undefined) return {} as T;
+  if (options === undefined) return Object.create(null) as T;
   if (!isDictNode(options)) throw new OptaxError(`${owner}: options must be a plain object, got ${describe(options)}`);
   const known = Object.keys(keys);
-  const out: Record<string, unknown> = {};
+  // No prototype: an option left out reads undefined even when Object.prototype is polluted.
+  const out: Record<string, unknown> = Object.create(null);
   for (const k of Object.keys(options)) {
     if (!hasOwn(keys, k)) throw new OptaxError(`${owner}: unknown option ${showKey(k)}; the options are ${showKeys(known, known.length)}`);
     const d = Object.getOwnPropertyDescriptor(options, k)!;

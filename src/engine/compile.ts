@@ -13,23 +13,24 @@ import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
 import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
 import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
-import { detach } from './opaque-state.js';
+import { copyArrays } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
+import { type ValidatedOptions, validateCompileOptions } from './compile-options.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import { threadPlatform } from './thread-platform.js';
 import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
-import { readOptions } from '../core/options.js';
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
   /**
    * Threads a step may run on, the calling thread included. Default: the logical processors of the
    * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers), at most
-   * 8 (memory bandwidth is saturated by then). `1` starts no worker. Fewer are used when the
-   * parameters are few (each thread gets at least `minElementsPerThread` elements), when memory
-   * cannot be shared (a page that is not cross-origin isolated), and on the `interpreter` backend.
+   * 8 (memory bandwidth is saturated by then). `1` starts no worker. At most 64 (`MAX_THREADS`; more
+   * is an OptaxError, thrown before any worker starts). Fewer are used when the parameters are few
+   * (each thread gets at least `minElementsPerThread` elements), when memory cannot be shared (a page
+   * that is not cross-origin isolated), and on the `interpreter` backend.
    */
   threads?: number;
   /**
@@ -52,6 +53,13 @@ export interface CompileOptions {
    *   hyperparameter that became an array) throws before anything changes.
    */
   fallback?: 'reference' | 'error';
+  /**
+   * Milliseconds a threaded step waits for a worker thread that makes no progress before it declares
+   * it hung (default 10000; an integer from 1 to 2^31 - 1). The step then fails and the stepper is
+   * broken (see {@link Stepper.step}). A worker that throws or exits is noticed at once, whatever
+   * this is.
+   */
+  workerTimeout?: number;
 }
 
 const DEFAULT_MAX_THREADS = 8;
@@ -93,6 +101,7 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
  * @param options - `threads`, `backend`, `minElementsPerThread`, `fallback` (`'reference'` by default:
  *   what cannot be fused runs on the reference path; `'error'` throws); see {@link CompileOptions}.
+ *   Validated first (types, ranges, unknown keys: an OptaxError naming the option).
  *
  * @example
  * ```ts
@@ -109,9 +118,8 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * strict.dispose();
  * ```
  */
-export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options: CompileOptions = {}): Stepper<P, S> {
-  options = readOptions('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true });
-  checkOptions(options);
+export function compile<P extends Params, S>(tx: GradientTransformation<S>, params: P, options?: CompileOptions): Stepper<P, S> {
+  const opts = validateCompileOptions(options);
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError('compile: tx is not a gradient transformation');
   const table = leafTable(params);
   const initial = tx.init(params);
@@ -119,14 +127,14 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const analysis = params === null
     ? { fusable: false as const, reason: 'the parameter tree is null' }
     : analyze(tx as GradientTransformation<unknown>, table, params, initial);
-  if (!analysis.fusable && options.fallback === 'error') {
+  if (!analysis.fusable && opts.fallback === 'error') {
     throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
   }
   const stages = analysis.fusable ? analysis.stages : [];
   // MultiSteps' silent update depends on each leaf's shape: such leaves get groups of their own.
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
-  const backend = analysis.fusable ? options.backend ?? 'auto' : undefined;
-  const threads = backend && backend !== 'interpreter' ? chooseThreads(options, table) : 1;
+  const backend = analysis.fusable ? opts.backend : undefined;
+  const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
   const memory = createMemory(layout.bytes, threads > 1);
 
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
@@ -136,7 +144,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -148,9 +156,9 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     leafDtypes: table.leaves.map((l) => l.dtype),
     fused,
     referenceReason: analysis.fusable ? undefined : analysis.reason,
-    strict: options.fallback === 'error',
-    // On the reference path the state is kept as `update` returns it, minus any alias of the caller's arrays.
-    referenceState: fused ? undefined : detach(initial, new Set(userLeaves)),
+    strict: opts.fallback === 'error',
+    // On the reference path the state is kept as `update` returns it, its arrays the stepper's own.
+    referenceState: fused ? undefined : copyArrays(initial),
   });
   try {
     if (fused) stepper.setState(initial);
@@ -162,7 +170,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -173,7 +181,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, workerTimeout);
   return {
     stages,
     root,
@@ -237,25 +245,13 @@ function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly
   return () => allArraysFinite(gradViews);
 }
 
-function checkOptions(options: CompileOptions): void {
-  const { threads, backend, minElementsPerThread, fallback } = options;
-  if (fallback !== undefined && fallback !== 'reference' && fallback !== 'error') {
-    throw new OptaxError(`compile: fallback must be 'reference' or 'error', got ${String(fallback)}`);
-  }
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new OptaxError(`compile: threads must be an integer >= 1, got ${threads}`);
-  if (backend !== undefined && !['auto', 'wasm', 'js', 'interpreter'].includes(backend)) {
-    throw new OptaxError(`compile: backend must be 'auto', 'wasm', 'js' or 'interpreter', got ${String(backend)}`);
-  }
-  if (minElementsPerThread !== undefined && (!Number.isInteger(minElementsPerThread) || minElementsPerThread < 1)) {
-    throw new OptaxError(`compile: minElementsPerThread must be an integer >= 1, got ${minElementsPerThread}`);
-  }
-}
-
 /** Threads for a step: as requested (or the machine's), limited by the work and the platform. */
-function chooseThreads(options: CompileOptions, table: LeafTable): number {
+function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
   const platform = threadPlatform();
   if (!platform || !sharedBuffersAvailable()) return 1;
-  const requested = options.threads ?? Math.min(DEFAULT_MAX_THREADS, Math.max(1, platform.parallelism()));
+  // A platform's count is only a hint (a registered platform may return anything).
+  const cores = platform.parallelism();
+  const requested = options.threads ?? (Number.isInteger(cores) && cores >= 1 ? Math.min(DEFAULT_MAX_THREADS, cores) : 1);
   let elements = 0;
   for (const l of table.leaves) elements += l.length;
   const worth = Math.floor(elements / (options.minElementsPerThread ?? DEFAULT_MIN_ELEMENTS_PER_THREAD));
@@ -266,7 +262,7 @@ function chooseThreads(options: CompileOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, workerTimeout: number | undefined): Executor {
   const groups = layout.groups;
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
   const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
@@ -285,7 +281,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (requested === 'wasm' || requested === 'auto') {
     try {
       const { kernels, source } = wasmKernels(programs, flatGroups, flatSlots.map((sl) => scalarOffsets(layout, sl)), memory);
-      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform());
+      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform(), workerTimeout);
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }
@@ -293,7 +289,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (codeGenerationAllowed()) {
     const sources = programs.map((p, k) => jsKernelSource(p, undefined, scalarOffsets(layout, flatSlots[k])));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
-    return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform());
+    return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform(), workerTimeout);
   }
   if (requested === 'js') throw new OptaxError("compile: backend 'js' needs run-time code generation (new Function), which this environment forbids; use 'interpreter'");
   return new InterpreterExecutor(input);

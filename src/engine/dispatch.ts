@@ -42,7 +42,12 @@ export function scalarOffsets(layout: Layout, slots: readonly number[]): number[
  * (thread 0 is the main thread). Group g's kernel is `kernelOffset + g`.
  */
 export function splitCalls(groups: readonly Group[], programs: readonly FusedProgram[], threads: number, kernelOffset = 0): CallSpec[][] {
-  const shares: CallSpec[][] = Array.from({ length: threads }, () => []);
+  return shareRanges(groups, threads).map((ranges) => ranges.map(({ group, lo, hi }) => ({ kernel: kernelOffset + group, n: hi - lo, pointers: programPointers(programs[group], groups[group], lo) })));
+}
+
+/** Each thread's element ranges `[lo, hi)` of each group (whole cache lines; empty ones left out). */
+export function shareRanges(groups: readonly Group[], threads: number): { group: number; lo: number; hi: number }[][] {
+  const shares: { group: number; lo: number; hi: number }[][] = Array.from({ length: threads }, () => []);
   groups.forEach((group, g) => {
     if (group.length === 0) return;
     const line = elementsPerLine(group.dtype);
@@ -50,7 +55,7 @@ export function splitCalls(groups: readonly Group[], programs: readonly FusedPro
     for (let t = 0; t < threads; t++) {
       const lo = Math.min(group.length, t * chunk);
       const hi = Math.min(group.length, lo + chunk);
-      if (hi > lo) shares[t].push({ kernel: kernelOffset + g, n: hi - lo, pointers: programPointers(programs[g], group, lo) });
+      if (hi > lo) shares[t].push({ group: g, lo, hi });
     }
   });
   return shares;

@@ -1,23 +1,34 @@
 import { type FloatArray, allocate } from '../core/dtype.js';
 import { type Expr, type Kernel, ex } from '../kernel/expr.js';
 import { type KernelInputs, type KernelOutputs, type KernelPlan, planKernel, runPlan } from '../kernel/interpret.js';
-import { CallList, splitCalls } from './dispatch.js';
+import { CallList, shareRanges, splitCalls } from './dispatch.js';
 import type { Group, Layout } from './layout.js';
 import { type EngineMemory, viewAt } from './memory.js';
 import type { FusedProgram, KernelFunction } from './program.js';
-import { ThreadPool } from './thread-pool.js';
+import { ThreadPool, WorkerFault } from './thread-pool.js';
 import type { ThreadPlatform } from './thread-platform.js';
 import type { KernelSource, WorkerInit } from './worker-source.js';
 
 /** The code paths that run the fused programs. */
 export type KernelBackend = 'wasm' | 'js' | 'interpreter';
 
+/**
+ * A pass that failed part-way (a worker thread threw, exited or hung, or a kernel trapped): the
+ * parameter leaves (indices) whose params and state may be partly written. The executor is stopped.
+ */
+export class StepFault extends Error {
+  constructor(message: string, readonly leaves: readonly number[]) {
+    super(message);
+    this.name = 'StepFault';
+  }
+}
+
 /** Runs the fused pass of a step, with the scalars currently in the scalar block. */
 export interface Executor {
   readonly backend: KernelBackend;
   /** Threads the pass runs on (the main thread included). */
   readonly threads: number;
-  /** Runs pass `pass` (0 unless the stepper has several: MultiSteps' emitting and accumulating passes). */
+  /** Runs pass `pass` (0 unless the stepper has several: MultiSteps' emitting and accumulating passes); a {@link StepFault} when it did not complete (the executor is then unusable). */
   run(pass?: number): void;
   dispose(): void;
 }
@@ -43,9 +54,15 @@ export class KernelExecutor implements Executor {
   private readonly single: CallList[];
   private readonly main: CallList[] = [];
   private readonly pool: ThreadPool | undefined;
+  private readonly input: ExecutorInput;
+  private faulted = false;
 
-  /** `kernels`: every pass's kernels, pass after pass (kernel `pass * groups + g`). */
-  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined) {
+  /**
+   * `kernels`: every pass's kernels, pass after pass (kernel `pass * groups + g`); `workerTimeout`: ms
+   * a pass may make no progress before its workers are declared hung.
+   */
+  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined, workerTimeout?: number) {
+    this.input = input;
     const groups = input.groups;
     this.single = input.passes.map((programs, pass) => new CallList(splitCalls(groups, programs, 1, pass * groups.length)[0], kernels));
     if (threads > 1 && platform && input.memory.shared) {
@@ -56,9 +73,10 @@ export class KernelExecutor implements Executor {
       this.pool = startPool(platform, input.memory, Array.from({ length: threads - 1 }, (_, w) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
         controlOffset: 0,
+        worker: w,
         kernels: source,
         passes: shares.map((perThread) => perThread[w + 1]),
-      })));
+      })), workerTimeout);
       // Where the main thread may block (Node), wait for the workers now: compile() then reports the
       // threads that really run, and the first step does not pay for their start.
       if (this.pool && platform.mainCanBlock && !this.pool.ready()) this.disposePool();
@@ -66,6 +84,7 @@ export class KernelExecutor implements Executor {
   }
 
   get threads(): number {
+    if (this.faulted) return 0;
     return this.pool && !this.pool.failed ? this.pool.workers + 1 : 1;
   }
 
@@ -73,9 +92,38 @@ export class KernelExecutor implements Executor {
   private readonly runMain: (() => void)[] = [];
 
   run(pass = 0): void {
+    if (this.faulted) throw new StepFault('this executor stopped after a failed pass', []);
     const pool = this.pool;
-    if (pool && pool.ready()) pool.run(pass, this.runMain[pass]);
-    else this.single[pass].run();
+    try {
+      if (pool && pool.ready()) pool.run(pass, this.runMain[pass]);
+      else this.single[pass].run();
+    } catch (e) {
+      this.faulted = true;
+      this.disposePool();
+      const threads = pool && e instanceof WorkerFault ? e.unfinished : undefined;
+      throw new StepFault(e instanceof Error ? e.message : String(e), this.touchedLeaves(threads, pool ? pool.workers + 1 : 1));
+    }
+  }
+
+  /** The leaves (indices) in the shares of `threads` (all leaves when undefined), out of `count` threads. */
+  private touchedLeaves(threads: readonly number[] | undefined, count: number): number[] {
+    const { groups, layout } = this.input;
+    const all = groups.flatMap((g) => g.leaves);
+    if (!threads) return all.sort((a, b) => a - b);
+    const ranges = shareRanges(groups, count);
+    const hit = new Set<number>();
+    for (const t of threads) {
+      for (const { group, lo, hi } of ranges[t] ?? []) {
+        const leaves = groups[group].leaves;
+        leaves.forEach((leaf, k) => {
+          // A leaf's region runs to the next leaf's (its padding included: over-reporting is safe).
+          const start = layout.leafOffset[leaf];
+          const end = k + 1 < leaves.length ? layout.leafOffset[leaves[k + 1]] : groups[group].length;
+          if (start < hi && end > lo) hit.add(leaf);
+        });
+      }
+    }
+    return [...hit].sort((a, b) => a - b);
   }
 
   private disposePool(): void {
@@ -88,9 +136,9 @@ export class KernelExecutor implements Executor {
 }
 
 /** Starts the workers, or returns undefined when the platform cannot (the stepper then runs alone). */
-function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readonly WorkerInit[]): ThreadPool | undefined {
+function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readonly WorkerInit[], workerTimeout: number | undefined): ThreadPool | undefined {
   try {
-    return new ThreadPool(platform, memory, 0, inits);
+    return new ThreadPool(platform, memory, 0, inits, workerTimeout);
   } catch {
     return undefined;
   }
@@ -103,7 +151,13 @@ function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readon
  */
 export class InterpreterExecutor implements Executor {
   readonly backend = 'interpreter';
-  readonly threads = 1;
+  private faulted = false;
+  private readonly leaves: readonly number[];
+
+  get threads(): number {
+    return this.faulted ? 0 : 1;
+  }
+
   private readonly scalarBlock: Float64Array;
   private readonly passes: { plan: KernelPlan; inputs: KernelInputs; outputs: KernelOutputs; scalars: Record<string, number>; names: readonly string[]; slots: readonly number[]; length: number; scratch: FloatArray[] }[][];
 
@@ -128,9 +182,20 @@ export class InterpreterExecutor implements Executor {
       };
     }));
     this.scalarBlock = input.scalars;
+    this.leaves = input.groups.flatMap((g) => g.leaves).sort((a, b) => a - b);
   }
 
   run(pass = 0): void {
+    if (this.faulted) throw new StepFault('this executor stopped after a failed pass', []);
+    try {
+      this.runAll(pass);
+    } catch (e) {
+      this.faulted = true;
+      throw new StepFault(e instanceof Error ? e.message : String(e), this.leaves);
+    }
+  }
+
+  private runAll(pass: number): void {
     for (const r of this.passes[pass]) {
       for (let j = 0; j < r.names.length; j++) r.scalars[r.names[j]] = this.scalarBlock[r.slots[j]];
       for (let lo = 0; lo < r.length; lo += this.block) runPlan(r.plan, r.inputs, r.outputs, lo, Math.min(r.length, lo + this.block), r.scratch);

@@ -23,7 +23,7 @@ import { bytesPerElement } from './program.js';
 /** Alignment of every leaf and region, in bytes (a cache line; also a multiple of any SIMD width). */
 export const ALIGN = 64;
 /** Bytes of the control block (Atomics words shared with the worker threads). */
-export const CONTROL_BYTES = 256;
+export const CONTROL_BYTES = 512; // worker-source.ts: CONTROL_WORDS Int32 words
 /** The largest memory a WebAssembly (wasm32) memory can have, in 64 KiB pages. */
 export const MAX_PAGES = 65536;
 export const PAGE = 65536;

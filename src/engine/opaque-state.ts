@@ -2,6 +2,7 @@ import { OptaxError } from '../core/errors.js';
 import { type ArrayLeaf, ShapedArray, isArrayLeaf, leafData, leafDtype, leafMismatch, leafShape, leafSpec } from '../tree/leaf.js';
 import type { TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { isInt32 } from '../core/numerics.js';
 import { hasExactKeys } from '../tree/validate.js';
 import { showKeys } from '../tree/node.js';
 
@@ -42,14 +43,23 @@ export function checkSameLayout(current: unknown, next: unknown, path: TreePath 
     return;
   }
   if (typeof next !== typeof current) fail(typeof current);
+  // Step counters (optax's int32 counts): the transformations' own update would reject a bad one at
+  // the next step; the stepper rejects it when the state is loaded, naming it.
+  const key = path[path.length - 1];
+  if (typeof key === 'string' && STEP_COUNTERS.has(key) && !(isInt32(next) && (next as number) >= 0)) {
+    fail(`a non-negative int32 step count (${key})`);
+  }
 }
 
+/** State fields that are int32 step counters in optax's states (counts, MultiSteps' and applyIfFinite's). */
+const STEP_COUNTERS: ReadonlySet<string> = new Set(['count', 'mini_step', 'gradient_step', 'notfinite_count', 'total_notfinite']);
+
 /**
- * A copy of `value` in which every array leaf lying in `buffer` (or, given a set of arrays, every leaf
- * whose data is one of them) is replaced by a copy of it.
+ * A copy of `value` in which every array leaf whose data `owned` picks (e.g. those lying in the
+ * engine's buffer, or the caller's arrays) is replaced by a copy of it; lists and dicts are copied,
+ * other values kept.
  */
-export function detach<T>(value: T, from: ArrayBufferLike | ReadonlySet<unknown>): T {
-  const owned = (data: Float32Array | Float64Array): boolean => (from instanceof Set ? from.has(data) : data.buffer === from);
+export function detach<T>(value: T, owned: (data: Float32Array | Float64Array) => boolean): T {
   const go = (v: unknown): unknown => {
     if (isArrayLeaf(v)) {
       const data = leafData(v);
@@ -61,4 +71,24 @@ export function detach<T>(value: T, from: ArrayBufferLike | ReadonlySet<unknown>
     return v;
   };
   return go(value) as T;
+}
+
+/** A copy of `value` with every array leaf copied (nothing in it aliases the original's arrays). */
+export function copyArrays<T>(value: T): T {
+  return detach(value, () => true);
+}
+
+/**
+ * Freezes the containers of a tree in place (dicts, lists, ShapedArray leaves; not the typed arrays,
+ * whose elements stay writable, nor other objects) and returns it: assigning a node then throws in
+ * strict-mode code instead of being silently lost.
+ */
+export function freezeContainers<T>(value: T): T {
+  const go = (v: unknown): void => {
+    if (v instanceof ShapedArray) Object.freeze(v);
+    else if (Array.isArray(v)) { v.forEach(go); Object.freeze(v); }
+    else if (isDictNode(v)) { for (const k of Object.keys(v)) go(v[k]); Object.freeze(v); }
+  };
+  go(value);
+  return value;
 }

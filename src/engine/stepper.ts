@@ -5,11 +5,12 @@ import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
+import { formatPath } from '../tree/path.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
-import type { Executor, KernelBackend } from './executor.js';
+import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { LeafTable } from './leaves.js';
-import { checkSameLayout, detach } from './opaque-state.js';
+import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
 import { type ViewCopy, matchTree, performCopies } from './tree-io.js';
 
@@ -24,30 +25,56 @@ export type StepperBackend = KernelBackend | 'reference';
  * state alike, after every step, whichever backend and thread count runs it.
  */
 export interface Stepper<P extends Params = Params, S = unknown> {
-  /** The parameters: typed-array views owned by the engine (same structure and leaf forms as given), updated in place by each step. */
+  /**
+   * The parameters: typed-array views owned by the engine (same structure and leaf forms as given),
+   * updated in place by each step. The tree is frozen: write into a leaf (`stepper.params.w.set(x)`);
+   * assigning a leaf (`stepper.params.w = x`) throws a TypeError (in strict-mode code, i.e. every ES
+   * module and TypeScript output) instead of being silently ignored.
+   */
   readonly params: P;
-  /** Views shaped like the params to write the gradients into (zero-copy); `step()` reads them. */
+  /**
+   * Views shaped like the params to write the gradients into (zero-copy); `step()` reads them. Frozen
+   * like {@link Stepper.params}: `stepper.grads.w.set(g)` (or `step(gradsTree)`), never
+   * `stepper.grads.w = g`, which throws on every backend.
+   */
   readonly grads: P;
   /**
    * The optimizer state, laid out exactly as `tx.init` / `tx.update` lay it out (usable with the pure
-   * API). Its per-element trees are live views: they change with each step (copy them to keep a
-   * snapshot). Assigning a state loads it (see {@link Stepper.setState}).
+   * API), in frozen containers (assigning `stepper.state[0].count = 5` throws; load a state with
+   * `stepper.state = s` or {@link Stepper.setState}). On a fused backend its per-element trees are
+   * live views: they change with each step (copy them to keep a snapshot). On the reference path
+   * each read is a copy: editing it changes nothing inside the stepper.
    */
   state: S;
-  /** Loads a state (e.g. from a checkpoint), validated first: an OptaxError names the first path that does not fit. */
+  /**
+   * Loads a state (e.g. from a checkpoint), validated first (layout, dtypes and shapes, and every step
+   * counter a non-negative int32): an OptaxError names the first path that does not fit, and nothing
+   * changes. The arrays are copied in: later edits of the caller's arrays do not reach the stepper.
+   */
   setState(state: S): void;
   /**
    * One optimizer step: `params <- params + tx.update(grads, state, params, extraArgs)`. Without
    * `grads` it uses {@link Stepper.grads}; another tree is validated (structure, dtype and shape, an
    * OptaxError naming the path, before anything changes) and copied into `stepper.grads` first.
+   *
+   * A step is all-or-nothing, except when a worker thread fails during it: bad input, a throwing
+   * schedule or mask function, a state that does not fit, all throw before anything changes. A
+   * worker thread that throws, exits or makes no progress for `workerTimeout` ms (see
+   * {@link CompileOptions}) stops the step part-way: the parameters and state of the leaves in the
+   * failed threads' shares may then be partly updated (the error names them) while the step count did
+   * not advance. Rolling back would need a copy of params and state before every step (it would
+   * double a step's memory traffic), so instead the stepper is then *broken*: every further `step`,
+   * `setState`, `state` read or write throws an OptaxError without touching memory, and `threads` is
+   * 0. The views stay readable; resume from your last checkpoint in a newly compiled stepper.
    */
   step(grads?: Updates, extraArgs?: ExtraArgs): void;
   /** The backend that runs the steps (`reference` when the transformation cannot be fused). */
   readonly backend: StepperBackend;
   /**
    * Threads a step runs on, the calling thread included (1 when the tree is small, memory cannot be
-   * shared, or workers could not start). In a browser page the workers start once the page's thread
-   * yields to its event loop; steps before that run on the calling thread alone, with the same results.
+   * shared, or workers could not start; 0 once the stepper is disposed or broken: it runs no more
+   * steps). In a browser page the workers start once the page's thread yields to its event loop;
+   * steps before that run on the calling thread alone, with the same results.
    */
   readonly threads: number;
   /** Why the transformation runs on the reference path (undefined when it is fused). */
@@ -113,12 +140,20 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   readonly grads: P;
   private referenceState: unknown;
   private disposed = false;
+  /** Why the stepper is broken (a step failed part-way), or undefined. */
+  private broken: string | undefined;
 
   constructor(private readonly parts: StepperParts) {
-    this.params = parts.params as P;
-    this.grads = parts.grads as P;
+    this.params = freezeContainers(parts.params) as P;
+    this.grads = freezeContainers(parts.grads) as P;
     this.referenceState = parts.referenceState;
     if (parts.fused) cleanup?.register(this, parts.fused.executor, this);
+  }
+
+  /** Throws when the stepper is broken (or, with `orDisposed`, disposed): nothing is touched then. */
+  private checkUsable(what: string, orDisposed: boolean): void {
+    if (this.broken !== undefined) throw new OptaxError(`${what}: this stepper is broken (${this.broken}); compile a new one from a checkpoint`);
+    if (orDisposed && this.disposed) throw new OptaxError(`${what}: this stepper was disposed`);
   }
 
   get backend(): StepperBackend {
@@ -126,6 +161,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   }
 
   get threads(): number {
+    if (this.disposed || this.broken !== undefined) return 0;
     return this.parts.fused ? this.parts.fused.executor.threads : 1;
   }
 
@@ -134,8 +170,16 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   }
 
   get state(): S {
+    this.checkUsable('state', false);
     const f = this.parts.fused;
-    return (f ? readState(f.root, f.stages, f.stateTrees, f) : this.referenceState) as S;
+    // Fused: fresh containers around the live views. Reference: a copy (the stepper keeps its own).
+    return freezeContainers(f ? readState(f.root, f.stages, f.stateTrees, f) : copyArrays(this.referenceState)) as S;
+  }
+
+  /** The state as the step computes with it (not copied: `update` does not modify its input). */
+  private currentState(): unknown {
+    const f = this.parts.fused;
+    return f ? readState(f.root, f.stages, f.stateTrees, f) : this.referenceState;
   }
 
   set state(state: S) {
@@ -143,17 +187,18 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   }
 
   setState(state: S): void {
+    this.checkUsable('setState', false);
     const f = this.parts.fused;
     if (f) {
       this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state, f), []);
     } else {
       checkSameLayout(this.referenceState, state);
-      this.referenceState = detach(state, this.parts.buffer);
+      this.referenceState = copyArrays(state);
     }
   }
 
   step(grads?: Updates, extraArgs?: ExtraArgs): void {
-    if (this.disposed) throw new OptaxError('step: this stepper was disposed');
+    this.checkUsable('step', true);
     const p = this.parts;
     const input = grads === undefined || grads === p.grads ? p.grads : grads;
     const gradCopies = input === p.grads ? NO_COPIES : this.gradCopies(input);
@@ -202,7 +247,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.stages.some((s) => s.source.kind === 'globalNorm')) this.writeNormScalars(f);
-    f.executor.run(advances ? 0 : 1);
+    try {
+      f.executor.run(advances ? 0 : 1);
+    } catch (e) {
+      throw this.breakDown(e);
+    }
     if (advances) {
       for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
@@ -215,6 +264,20 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private gradsFinite(input: Updates, copies: readonly ViewCopy[]): boolean {
     const check = this.parts.fused?.gradsFinite;
     return input === this.parts.grads && check ? check() : allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
+  }
+
+  /**
+   * A fused pass failed part-way (executor.ts's StepFault): the stepper is broken for good, and the
+   * error names the leaves whose params and state may be partly written.
+   */
+  private breakDown(e: unknown): OptaxError {
+    const leaves = e instanceof StepFault ? e.leaves : this.parts.table.leaves.map((l) => l.index);
+    const names = leaves.slice(0, 8).map((i) => formatPath(this.parts.table.leaves[i].path, 'params'));
+    const listed = leaves.length === 0 ? 'no leaf' : `${names.join(', ')}${leaves.length > names.length ? ` and ${leaves.length - names.length} more leaves` : ''}`;
+    const why = e instanceof Error ? e.message : String(e);
+    this.broken = `a step failed part-way: ${why}`;
+    this.parts.fused?.executor.dispose();
+    return new OptaxError(`step: the step failed part-way (${why}): the params and state of ${listed} may be partly updated, and the step count did not advance. This stepper is now broken: every further step, setState and state access throws; its views stay readable. Compile a new stepper from a checkpoint`);
   }
 
   dispose(): void {
@@ -324,7 +387,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    */
   private referenceStep(grads: Updates, gradCopies: readonly ViewCopy[], extraArgs: ExtraArgs | undefined): void {
     const p = this.parts;
-    const [updates, next] = p.tx.update(grads, this.state, p.params, extraArgs);
+    const [updates, next] = p.tx.update(grads, this.currentState(), p.params, extraArgs);
     const newParams = applyUpdates(p.params, updates);
     const paramCopies = matchTree(p.table, p.table.indexTree, newParams, 'params').map((c) => ({ dst: p.paramViews[c.leaf], src: c.data }));
     if (p.fused) {
@@ -332,8 +395,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       this.commitState(load, [...gradCopies, ...paramCopies]);
     } else {
       checkSameLayout(this.referenceState, next);
-      // Detach before copying: the new state may hold views the copies are about to overwrite.
-      const detached = detach(next, p.buffer);
+      // Detach before copying: the new state may hold views the copies are about to overwrite, or
+      // the caller's gradient arrays (which the caller may change later).
+      const foreign = new Set<unknown>(gradCopies.map((c) => c.src));
+      const detached = detach(next, (data) => data.buffer === p.buffer || foreign.has(data));
       performCopies([...gradCopies, ...paramCopies], p.buffer);
       this.referenceState = detached;
     }

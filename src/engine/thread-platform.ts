@@ -20,9 +20,11 @@ export interface ThreadPlatform {
   /** True when the calling (main) thread may block in `Atomics.wait` (Node); browsers must spin. */
   readonly mainCanBlock: boolean;
   /**
-   * Starts a worker running `body`, the source of a function `main(init, report)`; the worker calls it
-   * with `init` (structured-cloned: memories and modules are shared, not copied) and `report`, which
-   * forwards a message (an error description) to `onReport` on this thread.
+   * Starts a worker running `body`, the source of a function `main(init, report, atExit)`; the worker
+   * calls it with `init` (structured-cloned: memories and modules are shared, not copied), `report`,
+   * which forwards a message (an error description) to `onReport` on this thread, and optionally
+   * `atExit(f)`, which runs `f` when the worker's thread ends (it lets a step notice at once that a
+   * worker died; without it, the step's stall timeout does).
    */
   spawn(body: string, init: unknown, onReport: (message: string) => void): ThreadHandle;
 }

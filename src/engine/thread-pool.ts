@@ -1,22 +1,42 @@
-import { OptaxError } from '../core/errors.js';
 import type { EngineMemory } from './memory.js';
 import type { ThreadHandle, ThreadPlatform } from './thread-platform.js';
-import { CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_READY, CTL_TASK, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
+import { CONTROL_WORDS, CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_FINISHED, CTL_LOST, CTL_READY, CTL_TASK, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
 
-/** How long a pass may make no progress before the engine gives up on its workers. */
-const STALL_MS = 30_000;
 /** How long compile() waits (Node) for the workers to start. */
 const START_MS = 15_000;
+/** Default of {@link ThreadPool}'s stall timeout: how long a pass may make no progress. */
+export const DEFAULT_WORKER_TIMEOUT_MS = 10_000;
+
+/**
+ * A pass that did not complete on every thread: a worker threw, exited, or made no progress within
+ * the timeout (or the main thread's own share threw). `unfinished` lists the threads whose share may
+ * be partly written (0: the main thread; w + 1: worker w). The pool is stopped: every worker is
+ * terminated, so that a hung one cannot write into the memory later.
+ * @internal
+ */
+export class WorkerFault extends Error {
+  constructor(message: string, readonly unfinished: readonly number[]) {
+    super(message);
+    this.name = 'WorkerFault';
+  }
+}
 
 /**
  * Worker threads sharing the engine's memory, driven through Atomics on the control block (see
  * worker-source.ts). The main thread always takes a share of each pass. In Node the main thread
  * sleeps in `Atomics.wait` until the workers are done; a browser page's main thread may not block,
  * so it spins (the wait is short: everyone's share is the same size).
+ *
+ * Faults are detected without the event loop (the main thread is blocked during a pass, so a
+ * worker's `exit` event could not be delivered): a worker that throws records it in the control
+ * block; one that exits (e.g. `process.exit` in it) increments LOST from its exit handler; one that
+ * hangs (or dies without running any code) is caught by the stall timeout. After a fault the pool
+ * is stopped for good.
  */
 export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly handles: ThreadHandle[] = [];
+  private readonly count: number;
   private generation = 0;
   private started = false;
   private broken = false;
@@ -24,8 +44,9 @@ export class ThreadPool {
   private lastReport = '';
 
   /** `inits[w]` is worker w's init (its share of every pass). */
-  constructor(private readonly platform: ThreadPlatform, memory: EngineMemory, controlOffset: number, inits: readonly WorkerInit[]) {
-    this.ctl = new Int32Array(memory.buffer, controlOffset, 64);
+  constructor(private readonly platform: ThreadPlatform, memory: EngineMemory, controlOffset: number, inits: readonly WorkerInit[], private readonly timeoutMs = DEFAULT_WORKER_TIMEOUT_MS) {
+    this.ctl = new Int32Array(memory.buffer, controlOffset, CONTROL_WORDS);
+    this.count = inits.length;
     try {
       for (const init of inits) this.handles.push(platform.spawn(WORKER_BODY, init, (m) => { this.lastReport = m; }));
     } catch (e) {
@@ -37,72 +58,97 @@ export class ThreadPool {
 
   /** Number of worker threads (the main thread excluded). */
   get workers(): number {
-    return this.handles.length;
+    return this.count;
   }
 
   /**
    * True once every worker has started. Where the main thread may block, waits for them (up to a
    * timeout); a page's main thread cannot (its workers only start once it yields), so it just looks.
-   * False for good once a worker failed to start.
+   * False for good once a worker failed to start, or the pool was stopped.
    */
   ready(): boolean {
-    if (this.started) return true;
     if (this.broken) return false;
+    if (this.started) return true;
     const deadline = Date.now() + START_MS;
     for (;;) {
       const ready = Atomics.load(this.ctl, CTL_READY);
-      if (Atomics.load(this.ctl, CTL_FAILED) > 0) { this.broken = true; return false; }
+      if (Atomics.load(this.ctl, CTL_FAILED) > 0 || Atomics.load(this.ctl, CTL_LOST) > 0) { this.dispose(); return false; }
       if (ready === this.workers) { this.started = true; return true; }
       if (!this.platform.mainCanBlock) return false;
-      if (Date.now() > deadline) { this.broken = true; return false; }
+      if (Date.now() > deadline) { this.dispose(); return false; }
       Atomics.wait(this.ctl, CTL_READY, ready, 50);
     }
   }
 
-  /** True when the pool can no longer be used (a worker failed to start): the caller runs alone. */
+  /** True when the pool can no longer be used (a worker failed to start, a pass failed, or it was disposed). */
   get failed(): boolean {
     return this.broken;
   }
 
-  /** Runs pass `pass`: the workers' shares, and `mainShare` on this thread; returns when all are done. */
+  /**
+   * Runs pass `pass`: the workers' shares, and `mainShare` on this thread; returns when all are done.
+   * Throws a {@link WorkerFault} (and stops the pool) when a worker threw, exited or stalled.
+   */
   run(pass: number, mainShare: () => void): void {
+    if (this.broken) throw new WorkerFault('the worker threads were stopped', []);
     const ctl = this.ctl;
     Atomics.store(ctl, CTL_DONE, 0);
     this.generation = (this.generation % 0x7fffff) + 1;
-    Atomics.store(ctl, CTL_TASK, (this.generation << 8) | pass);
+    const task = (this.generation << 8) | pass;
+    Atomics.store(ctl, CTL_TASK, task);
     Atomics.notify(ctl, CTL_TASK);
-    mainShare();
-    const workers = this.workers;
+    try {
+      mainShare();
+    } catch (e) {
+      // The main thread's own share failed (a kernel trap): its range is partly written too.
+      this.waitForWorkers();
+      throw this.fault(`the main thread's share failed: ${(e as Error)?.message ?? String(e)}`, task, true);
+    }
+    const stalled = this.waitForWorkers();
+    if (stalled) throw this.fault(stalled, task);
+    if (Atomics.load(ctl, CTL_ERROR) !== 0) throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
+  }
+
+  /** Waits until every worker is done with the pass; returns why it stopped waiting early, if it did. */
+  private waitForWorkers(): string | undefined {
+    const ctl = this.ctl, workers = this.workers;
     let last = -1;
     let since = Date.now();
     let spins = 0;
     for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctl, CTL_DONE) < workers; spin++);
     for (;;) {
       const done = Atomics.load(ctl, CTL_DONE);
-      if (done >= workers) break;
+      if (done >= workers) return undefined;
+      if (Atomics.load(ctl, CTL_LOST) > 0) return `a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`;
       if (done !== last) { last = done; since = Date.now(); }
       if (this.platform.mainCanBlock) {
-        Atomics.wait(ctl, CTL_DONE, done, 100);
-      } else if (++spins % 1_000_000 !== 0) {
+        Atomics.wait(ctl, CTL_DONE, done, Math.min(100, this.timeoutMs));
+      } else if (++spins % 100_000 !== 0) {
         continue;
       }
-      if (Date.now() - since > STALL_MS) {
-        this.broken = true;
-        throw new OptaxError(`compile: a worker thread stopped responding${this.lastReport ? ` (${this.lastReport})` : ''}`);
+      if (Date.now() - since > this.timeoutMs) {
+        return `a worker thread made no progress for ${this.timeoutMs} ms (workerTimeout)${this.lastReport ? ` (${this.lastReport})` : ''}`;
       }
     }
-    if (Atomics.load(ctl, CTL_ERROR) !== 0) {
-      this.broken = true;
-      throw new OptaxError(`compile: a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`);
-    }
+  }
+
+  /**
+   * Stops the pool after a failed pass; the fault lists the threads that did not finish it cleanly
+   * (0 is the main thread, worker w is thread w + 1).
+   */
+  private fault(message: string, task: number, mainFailed = false): WorkerFault {
+    const unfinished: number[] = mainFailed ? [0] : [];
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.ctl, CTL_FINISHED + w) !== task) unfinished.push(w + 1);
+    this.dispose();
+    return new WorkerFault(message, unfinished);
   }
 
   /** Stops and terminates the workers. */
   dispose(): void {
+    this.broken = true;
     Atomics.store(this.ctl, CTL_TASK, TASK_STOP);
     Atomics.notify(this.ctl, CTL_TASK);
     for (const h of this.handles) h.terminate();
     this.handles.length = 0;
-    this.broken = true;
   }
 }

@@ -11,16 +11,26 @@
  *   the scalar block), increments DONE
  *   and notifies; the main thread runs its own share, then waits for DONE to reach the worker count;
  * - TASK = -1 makes the workers return.
+ * - Faults: a worker whose share throws sets ERROR (and does not mark the task FINISHED); a worker
+ *   that exits (e.g. `process.exit` in it) increments LOST from its exit handler, where the platform
+ *   offers one; the main thread notices either within one wait slice, and a worker that hangs by the
+ *   pool's stall timeout (thread-pool.ts).
  *
  * @internal
  */
 
+/** Int32 words of the control block (layout.ts reserves CONTROL_BYTES = 4 * CONTROL_WORDS). */
+export const CONTROL_WORDS = 128;
 /** Word indices in the control block. */
 export const CTL_TASK = 0;
 export const CTL_DONE = 1;
 export const CTL_READY = 2;
 export const CTL_FAILED = 3;
 export const CTL_ERROR = 4;
+/** Workers that exited (their exit handler ran): a pass waiting for them fails at once. */
+export const CTL_LOST = 5;
+/** `CTL_FINISHED + w`: the last TASK word worker w completed without error. */
+export const CTL_FINISHED = 8;
 /** The TASK value that stops the workers. */
 export const TASK_STOP = -1;
 /** Atomic loads a thread spins for (some tens of microseconds) before it sleeps in `Atomics.wait`. */
@@ -46,20 +56,32 @@ export interface WorkerInit {
   /** A WebAssembly.Memory, or a SharedArrayBuffer when WebAssembly is unavailable. */
   readonly memory: WebAssembly.Memory | SharedArrayBuffer;
   readonly controlOffset: number;
+  /** This worker's index (0-based; the main thread is not counted). */
+  readonly worker: number;
   readonly kernels: KernelSource;
   /** The worker's share of each pass. */
   readonly passes: readonly (readonly CallSpec[])[];
 }
 
-/** The source of `function main(init, report)`, run by every worker. */
+/**
+ * The source of `function main(init, report, atExit)`, run by every worker; `atExit(f)`, when the
+ * platform passes it, registers `f` to run when the worker's thread exits.
+ */
 export const WORKER_BODY = `
-function main(init, report) {
-  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, STOP = ${TASK_STOP}, SPIN = ${SPIN_LOADS};
+function main(init, report, atExit) {
+  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, LOST = ${CTL_LOST}, FINISHED = ${CTL_FINISHED} + init.worker, STOP = ${TASK_STOP}, SPIN = ${SPIN_LOADS};
   var ctl, passes;
   try {
     var memory = init.memory;
     var buffer = memory instanceof SharedArrayBuffer ? memory : memory.buffer;
-    ctl = new Int32Array(buffer, init.controlOffset, 64);
+    ctl = new Int32Array(buffer, init.controlOffset, ${CONTROL_WORDS});
+    if (typeof atExit === 'function') {
+      atExit(function () {
+        Atomics.add(ctl, LOST, 1);
+        Atomics.notify(ctl, DONE);
+        Atomics.notify(ctl, READY);
+      });
+    }
     var k = init.kernels, fns;
     if (k.kind === 'js') {
       fns = k.sources.map(function (s) { return (new Function('return ' + s))()(buffer); });
@@ -103,6 +125,7 @@ function main(init, report) {
       for (var i = 0; i < calls.length; i++) {
         calls[i].fn.apply(null, calls[i].args);
       }
+      Atomics.store(ctl, FINISHED, task);
     } catch (e) {
       Atomics.store(ctl, ERROR, 1);
       report('worker failed: ' + (e && e.stack || e));

@@ -6,6 +6,7 @@ import type { PathEntry, TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import { leafProblem } from '../tree/validate.js';
 import { type ElementArray, type ElementType, elementTypeOf, shapeSize } from './typed-bytes.js';
+import { chunkedParts, isChunked, maybeChunked, unchunk } from './flax-chunks.js';
 
 /**
  * flax's "state dict" form of an optax state, the form `flax.serialization.to_bytes` writes: tuples and
@@ -129,20 +130,21 @@ function scalarArray(value: number | boolean, field: PathEntry | undefined, floa
  * ```
  */
 export function toFlaxStateDict(state: unknown, floatDtype?: FloatDtype, field?: PathEntry, path: TreePath = []): StateDict {
-  return stateDictAt(state, floatDtype, path, 'state');
+  return stateDictAt(state, floatDtype, path, 'state', true);
 }
 
 /**
- * {@link toFlaxStateDict} of the subtree at `path` of a tree whose errors are reported under `root`.
+ * {@link toFlaxStateDict} of the subtree at `path` of a tree whose errors are reported under `root`;
+ * `chunk` splits arrays over 1 GiB as flax does (for msgpack, not for safetensors).
  *
  * @internal
  */
-export function stateDictAt(state: unknown, floatDtype: FloatDtype | undefined, path: TreePath, root: string): StateDict {
+export function stateDictAt(state: unknown, floatDtype: FloatDtype | undefined, path: TreePath, root: string, chunk: boolean): StateDict {
   const field = path[path.length - 1];
-  return convert(state, floatDtype, floatDtype ?? inferredFloatDtype(state, path.length, field), field, [...path], root);
+  return convert(state, floatDtype, floatDtype ?? inferredFloatDtype(state, path.length, field), field, [...path], root, chunk);
 }
 
-function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: FloatDtype, field: PathEntry | undefined, path: PathEntry[], root: string): StateDict {
+function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: FloatDtype, field: PathEntry | undefined, path: PathEntry[], root: string, chunk: boolean): StateDict {
   checkDepth(path, root);
   if (state === null || state === undefined) return null;
   if (typeof state === 'number' || typeof state === 'boolean') return scalarArray(state, field, floatDtype, path, root);
@@ -150,11 +152,12 @@ function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: Floa
     const problem = leafProblem(state);
     if (problem) throw new OptaxError(`cannot save ${problem}`, path, root);
     const data = leafData(state);
-    return new StateDictArray(data instanceof Float32Array ? 'float32' : 'float64', [...leafShape(state)], data);
+    const array = new StateDictArray(data instanceof Float32Array ? 'float32' : 'float64', [...leafShape(state)], data);
+    return chunk ? maybeChunked(array) : array;
   }
   const child = (v: unknown, k: PathEntry): StateDict => {
     path.push(k);
-    try { return convert(v, fixed, floatDtype, k, path, root); } finally { path.pop(); }
+    try { return convert(v, fixed, floatDtype, k, path, root, chunk); } finally { path.pop(); }
   };
   if (Array.isArray(state)) {
     const out: Record<string, StateDict> = {};
@@ -201,6 +204,12 @@ export function restoreFromStateDict<S>(template: S, stateDict: StateDict, path:
   const fail = (what: string): never => { throw new OptaxError(`state dict does not fit the state: ${what}`, at, root); };
 
   const leaf = (t: unknown, sd: unknown, field: PathEntry | undefined): unknown => {
+    const given = sd;
+    if (isArrayLeaf(t) && isChunked(sd)) {
+      const whole = unchunk(sd);
+      if (typeof whole === 'string') return fail(whole);
+      sd = whole;
+    }
     if (!isStateDictArray(sd)) return fail(`expected ${typeof t === 'number' || typeof t === 'boolean' ? 'a scalar' : 'an'} array, got ${describe(sd)}`);
     if (typeof t === 'number' || typeof t === 'boolean') {
       if (sd.shape.length !== 0) fail(`expected a scalar (shape []), got shape [${sd.shape.join(', ')}]`);
@@ -222,7 +231,8 @@ export function restoreFromStateDict<S>(template: S, stateDict: StateDict, path:
     const shape = leafShape(t as ShapedArray);
     if (sd.dtype !== dtype) fail(`expected ${dtype}, got ${sd.dtype}`);
     if (sd.shape.length !== shape.length || sd.shape.some((d, i) => d !== shape[i])) fail(`expected shape [${shape.join(', ')}], got [${sd.shape.join(', ')}]`);
-    const data = (owned ? sd.data : sd.data.slice()) as Float32Array | Float64Array;
+    // A reassembled chunked array is fresh already.
+    const data = (owned || sd !== given ? sd.data : sd.data.slice()) as Float32Array | Float64Array;
     return t instanceof ShapedArray ? new ShapedArray(data, shape) : data;
   };
 
@@ -268,6 +278,12 @@ export function checkStateDict(stateDict: unknown, root = 'state'): void {
   const go = (x: unknown): void => {
     checkDepth(path, root);
     if (x === null || isStateDictArray(x)) return;
+    // A chunked array (flax's form of arrays over 1 GiB) holds native msgpack values.
+    if (isChunked(x)) {
+      const parts = chunkedParts(x);
+      if (typeof parts === 'string') throw new OptaxError(parts, path, root);
+      return;
+    }
     if (!isDictNode(x)) throw new OptaxError(`a state dict holds dicts, StateDictArray leaves and null, got ${describe(x)}`, path, root);
     for (const k of Object.keys(x)) { path.push(k); go(x[k]); path.pop(); }
   };

@@ -19,7 +19,16 @@ export interface LoadCheckpointOptions {
   maxBytes?: number;
 }
 
-/** The default read limit of {@link loadCheckpoint}: 2 GiB. */
+/**
+ * The default read limit of {@link loadCheckpoint}: 2 GiB. A larger file is refused before any of it
+ * is read; pass `maxBytes` to allow more (or less).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_CHECKPOINT_BYTES } from 'optax-ts/node';
+ * console.log(DEFAULT_MAX_CHECKPOINT_BYTES === 2 ** 31); // true
+ * ```
+ */
 export const DEFAULT_MAX_CHECKPOINT_BYTES = 2 ** 31;
 
 /** A fresh temporary name next to `target` (same directory, so the rename is atomic). */

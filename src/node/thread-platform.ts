@@ -35,7 +35,9 @@ export function createNodeThreadPlatform(builtin: (id: string) => unknown): Thre
     parallelism: () => os.availableParallelism?.() ?? os.cpus().length,
     mainCanBlock: true,
     spawn(body, init, onReport) {
-      const source = `${body}\nconst wt = require('node:worker_threads');\nmain(wt.workerData, function (m) { wt.parentPort.postMessage(m); });`;
+      // The exit hook runs when the worker's thread ends (process.exit in it, an uncaught error), so
+      // that a step waiting for it fails at once instead of at its stall timeout.
+      const source = `${body}\nconst wt = require('node:worker_threads');\nmain(wt.workerData, function (m) { wt.parentPort.postMessage(m); }, function (f) { process.on('exit', f); });`;
       const worker = new Worker(source, { eval: true, workerData: init, execArgv: [] });
       worker.on('message', (m) => onReport(String(m)));
       worker.on('error', (e) => onReport(String(e)));

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile } from '../../src/engine/compile.js';
 import { OptaxError } from '../../src/core/errors.js';
+import { registerThreadPlatform } from '../../src/engine/thread-platform.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { chain } from '../../src/transforms/chain.js';
@@ -136,11 +137,60 @@ test('options: backend and threads are reported; bad options throw', () => {
     s.dispose();
   }
   assert.equal(compile(adamax(0.1), tiny).backend, 'wasm');
-  assert.throws(() => compile(adamax(0.1), tiny, { threads: 0 }), /threads must be an integer >= 1/);
+  assert.throws(() => compile(adamax(0.1), tiny, { threads: 0 }), /threads must be an integer from 1 to 64/);
   assert.throws(() => compile(adamax(0.1), tiny, { backend: 'gpu' as never }), /backend must be/);
   assert.throws(() => compile(adamax(0.1), tiny, { minElementsPerThread: 0.5 }), /minElementsPerThread/);
   assert.throws(() => compile({} as never, tiny), /not a gradient transformation/);
   assert.throws(() => compile(adamax(0.1), { w: [1, 2] } as never), /^OptaxError: params\.w: expected an array leaf|params\.w/);
+});
+
+test('options are validated (types, ranges, unknown keys, own plain values) before any worker starts', () => {
+  let spawned = 0;
+  registerThreadPlatform({ name: 'counting', parallelism: () => 2, mainCanBlock: true, spawn: () => { spawned++; throw new Error('no workers in this test'); } });
+  try {
+    const big = { w: new Float32Array(1 << 10) };
+    const bad: [unknown, RegExp][] = [
+      [{ threads: 1e6, minElementsPerThread: 1 }, /^OptaxError: compile: threads must be an integer from 1 to 64, got 1000000$/],
+      [{ threads: 65, minElementsPerThread: 1 }, /threads must be an integer from 1 to 64, got 65/],
+      [{ threads: Infinity }, /threads must be .* got Infinity/],
+      [{ threads: NaN }, /got NaN/],
+      [{ threads: '2' }, /threads must be .* got "2"/],
+      [{ threads: 2n }, /got 2n/],
+      [{ threads: -1 }, /got -1/],
+      [{ minElementsPerThread: 2 ** 60 }, /minElementsPerThread must be an integer >= 1/],
+      [{ minElementsPerThread: '1' }, /minElementsPerThread must be/],
+      [{ backend: 'WASM' }, /backend must be 'auto', 'wasm', 'js' or 'interpreter', got "WASM"/],
+      [{ backend: null }, /backend must be .* got null/],
+      [{ workerTimeout: 0 }, /workerTimeout must be an integer number of milliseconds from 1 to 2\^31 - 1, got 0/],
+      [{ workerTimeout: 2 ** 31 }, /workerTimeout must be/],
+      [{ workerTimeout: 1.5 }, /workerTimeout must be/],
+      [{ thread: 4 }, /^OptaxError: compile: unknown option thread; the options are threads, backend, minElementsPerThread, fallback, workerTimeout$/],
+      [{ ['\u001b[2J' + 'x'.repeat(100)]: 1 }, /unknown option "\\u001b\[2Jx+"/],
+      [null, /^OptaxError: compile: options must be a plain object, got null$/],
+      [[], /options must be a plain object/],
+      [4, /options must be a plain object/],
+      [{ get threads() { return 2; } }, /option threads is a getter or setter/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(() => compile(adamax(0.1), big, options as never), (e: unknown) => e instanceof OptaxError && message.test(String(e)), String(options && JSON.stringify(options, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))));
+    }
+    assert.equal(spawned, 0, 'no worker was started for a rejected option');
+    // The bound itself is accepted (this platform starts none: the stepper runs alone).
+    const s = compile(adamax(0.1), big, { threads: 64, minElementsPerThread: 1 });
+    assert.equal(spawned, 1);
+    assert.equal(s.threads, 1);
+    s.dispose();
+    // Inherited properties are not options.
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.threads = 1e6;
+    try {
+      compile(adamax(0.1), big, {}).dispose();
+    } finally {
+      delete proto.threads;
+    }
+  } finally {
+    registerThreadPlatform(undefined);
+  }
 });
 
 test('dispose stops the stepper; its views stay readable', () => {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Encoder } from '@msgpack/msgpack';
+import { Encoder, ExtData } from '@msgpack/msgpack';
+import { setMaxChunkBytesForTesting } from '../../src/interop/flax-chunks.js';
 import {
   MAX_CHECKPOINT_DEPTH, OptaxError, ShapedArray, StateDictArray, adamax, decodeFlaxStateDict, fromFlaxBytes, fromFlaxStateDict,
   injectHyperparams, toFlaxBytes, toFlaxStateDict,
@@ -165,4 +166,34 @@ test('__proto__, constructor and toString keys are ordinary keys', () => {
   assert.deepEqual(Array.from(back.__proto__ as Float32Array), [1]);
   assert.equal(Object.getPrototypeOf(back), Object.prototype);
   assert.throws(() => fromFlaxBytes({ toString: new Float32Array(1) }, toFlaxBytes({ w: new Float32Array(1) })), isOptaxError(/missing key\(s\) toString; unexpected key\(s\) w/));
+});
+
+test("arrays over flax's chunk size are written and read as flax's chunked arrays", () => {
+  // flax's own test (test_serialization_chunking) with MAX_CHUNK_SIZE = 91 * 8: a 10x10 float64 array
+  // becomes chunks of 91 and 9 elements.
+  setMaxChunkBytesForTesting(91 * 8);
+  try {
+    const tree = { a: new ShapedArray(new Float64Array(100).map((_, i) => i), [10, 10]) };
+    const sd = toFlaxStateDict(tree) as any;
+    assert.deepEqual(Object.keys(sd.a), ['__msgpack_chunked_array__', 'shape', 'chunks']);
+    assert.equal(sd.a.__msgpack_chunked_array__, true);
+    assert.deepEqual(sd.a.shape, { 0: 10, 1: 10 });
+    assert.deepEqual([sd.a.chunks[0].shape, sd.a.chunks[1].shape], [[91], [9]]);
+    const bytes = toFlaxBytes(tree);
+    // The bytes flax writes: the flag and dimensions native, each chunk an ndarray extension.
+    const ext = (data: Float64Array) => new ExtData(1, new Encoder().encode([[data.length], 'float64', new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]));
+    const flax = new Encoder().encode({ a: { __msgpack_chunked_array__: true, shape: { 0: 10, 1: 10 }, chunks: { 0: ext(tree.a.data.subarray(0, 91)), 1: ext(tree.a.data.subarray(91)) } } });
+    assert.deepEqual(bytes, flax);
+    const back = fromFlaxBytes({ a: new ShapedArray(new Float64Array(100), [10, 10]) }, bytes);
+    assert.deepEqual(back.a.data, tree.a.data);
+    assert.deepEqual(back.a.shape, [10, 10]);
+    // A chunked array whose chunks do not fill its shape, or whose flag is not True, is rejected.
+    const short = new Encoder().encode({ a: { __msgpack_chunked_array__: true, shape: { 0: 10, 1: 10 }, chunks: { 0: ext(tree.a.data.subarray(0, 91)) } } });
+    assert.throws(() => fromFlaxBytes({ a: new ShapedArray(new Float64Array(100), [10, 10]) }, short), isOptaxError(/^state\.a: .*chunks of 91 elements in all do not fill shape \[10, 10\]/));
+    const unflagged = new Encoder().encode({ a: { __msgpack_chunked_array__: 1, shape: { 0: 100 }, chunks: { 0: ext(tree.a.data) } } });
+    assert.throws(() => fromFlaxBytes({ a: new Float64Array(100) }, unflagged), isOptaxError(/__msgpack_chunked_array__ must be True/));
+  } finally {
+    setMaxChunkBytesForTesting(undefined);
+  }
+  assert.equal((toFlaxStateDict({ a: new Float64Array(100) }) as any).a.shape[0], 100);
 });

@@ -9,7 +9,10 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  * - float32: the product of two floats is exact in float64; their sum with `c` is rounded to odd in
  *   float64 (TwoSum gives its error `e`; an inexact even result steps one ulp towards the exact sum,
  *   by integer arithmetic on its bits), then rounded to float32: correctly rounded (Boldo-Melquiond).
- *   Vectors do this in two f64x2 halves.
+ *   Vectors (two f64x2 halves) first try the plain float64 sum rounded to float32, which is already
+ *   correct unless the sum lies next to a float32 rounding boundary; two probes around it detect
+ *   that (see {@link FmaEmitter.vectorFloat32}: about 1 lane in 2^16 of random data), and only such
+ *   a vector runs the rounding to odd. This costs about a third of the always-exact sequence.
  * - float64: Dekker's exact product `p + ul`, TwoSum of `c + p` into `th + tl`, then `th + RO(tl + ul)`;
  *   specials, zeros and products beyond `2^995` or below `2^-960` take the plain `p + c`, as the
  *   reference does.
@@ -18,6 +21,13 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  * ({@link Arith}); only the rounding to odd and the final choice differ (a `select` on an i32
  * condition, or masks).
  */
+
+/** v128 locals holding float32 operands of a vector fma that are per-call scalars, as f64x2 splats. */
+export interface WideOperands {
+  readonly a?: number;
+  readonly b?: number;
+  readonly c?: number;
+}
 
 /** Float64 arithmetic in one form (scalar or f64x2), on locals of that form. */
 interface Arith {
@@ -29,6 +39,13 @@ interface Arith {
   /** Scratch local k of the form. */
   readonly temp: (k: number) => number;
 }
+
+/** Lanes 2..3 of an f32x4 moved to lanes 0..1 (for `f64x2.promote_low_f32x4`). */
+const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** The low halves of two vectors, joined (two float32 pairs demoted from f64x2 halves). */
+const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+/** The relative distance of the float32 fast path's two probes from the float64 sum (see vectorFloat32). */
+const NEAR_MIDPOINT = 2 ** -40;
 
 export class FmaEmitter {
   private readonly temps = new Map<ValType, number[]>();
@@ -93,28 +110,15 @@ export class FmaEmitter {
     f.op(Op.i32Eqz).op(Op.select);
   }
 
-  /** `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. */
-  vector(a: number, b: number, c: number): void {
+  /**
+   * `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. For float32, `wide`
+   * may give, for an operand that is the same in every lane (a per-call scalar), a v128 local holding
+   * it as an f64x2 splat: the loop then does not widen it again for every vector.
+   */
+  vector(a: number, b: number, c: number, wide: WideOperands = {}): void {
     const f = this.f, A = this.vectorF64, Z = this.zero;
     if (this.ops.lanes === 4) {
-      const p = A.temp(0), cc = A.temp(1), lo = A.temp(2), hi = A.temp(3);
-      const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-      const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-      for (const half of [lo, hi]) {
-        const widen = (x: number): void => {
-          f.localGet(x);
-          if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
-          f.simd(SimdOp.f64x2PromoteLowF32x4);
-        };
-        widen(a);
-        widen(b);
-        f.simd(SimdOp.f64x2Mul).localSet(p); // exact
-        widen(c);
-        f.localSet(cc);
-        this.vectorAddRoundToOdd(p, cc);
-        f.simd(SimdOp.f32x4DemoteF64x2Zero).localSet(half);
-      }
-      f.localGet(lo).localGet(hi).shuffle(LOW_HALVES);
+      this.vectorFloat32(a, b, c, wide);
       return;
     }
     const p = this.float64(A, a, b, c);
@@ -131,6 +135,85 @@ export class FmaEmitter {
     A.constant(2 ** -960);
     f.simd(SimdOp.f64x2Lt).simd(SimdOp.v128Or);
     f.simd(SimdOp.v128Not).simd(SimdOp.v128Bitselect);
+  }
+
+  /**
+   * float32 lanes: a fast path that is exact except near the rare float32 midpoints, which it
+   * detects; a vector with such a lane takes the exact path ({@link FmaEmitter.vectorFloat32Exact}).
+   *
+   * Let x = a * b + c (real), p = a * b (exact in float64: 24 + 24 bits), s = fl64(p + c), so
+   * |x - s| <= ulp64(s) / 2 <= 2^-53 |s|. With d = 2^-40, up = fl64(s * (1 + d)) and
+   * dn = fl64(s * (1 - d)) bracket x: each is s moved away from it by at least 2^-40 |s| - 2^-53 |s|,
+   * far more than |x - s|. Rounding to float32 (`demote`, round to nearest even) is monotonic, so
+   * when demote(up) === demote(dn), RN32(x), which lies between them, equals both: the fast result
+   * is demote(up), which is the correctly rounded fma. (Zeros: x = 0 exactly iff s = 0, with the
+   * sign IEEE gives the exact sum, and up = dn = s. Infinite or NaN operands: up and dn are the
+   * same infinity or NaN, as an fma gives. Overflow: both infinite means x >= dn >= the overflow
+   * threshold.) They differ only when a float32 rounding boundary (a midpoint between two float32
+   * values, or the overflow threshold) lies within about 2^-40 |s| of s, i.e. for s exactly on a
+   * midpoint (where rounding s again could be wrong: double rounding) or within about 2^-17 float32
+   * ulps of one: about one lane in 2^16 of random data; those vectors (and NaNs whose bits differ)
+   * take the exact path, whose result is the same bits. The test compares the bits (i32x4.ne), so
+   * NaN lanes with equal bits stay on the fast path.
+   */
+  private vectorFloat32(a: number, b: number, c: number, wide: WideOperands): void {
+    const f = this.f, A = this.vectorF64;
+    const lo = A.temp(12), hi = A.temp(13), up = A.temp(14);
+    for (const half of [lo, hi]) {
+      const widen = (x: number, splat: number | undefined): void => {
+        if (splat !== undefined) {
+          f.localGet(splat);
+          return;
+        }
+        f.localGet(x);
+        if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
+        f.simd(SimdOp.f64x2PromoteLowF32x4);
+      };
+      widen(a, wide.a);
+      widen(b, wide.b);
+      f.simd(SimdOp.f64x2Mul); // exact
+      widen(c, wide.c);
+      f.simd(SimdOp.f64x2Add).localSet(half);
+    }
+    const demoteScaled = (factor: number): void => {
+      for (const half of [lo, hi]) {
+        f.localGet(half);
+        A.constant(factor);
+        f.simd(SimdOp.f64x2Mul).simd(SimdOp.f32x4DemoteF64x2Zero);
+      }
+      f.shuffle(LOW_HALVES);
+    };
+    demoteScaled(1 + NEAR_MIDPOINT);
+    f.localTee(up);
+    demoteScaled(1 - NEAR_MIDPOINT);
+    f.simd(SimdOp.i32x4Ne).simd(SimdOp.v128AnyTrue);
+    f.if(ValType.v128);
+    this.vectorFloat32Exact(a, b, c);
+    f.else().localGet(up).end();
+  }
+
+  /**
+   * float32 lanes, exactly on every input: the sum rounded to odd in float64, then to float32
+   * (in two f64x2 halves).
+   */
+  private vectorFloat32Exact(a: number, b: number, c: number): void {
+    const f = this.f, A = this.vectorF64;
+    const p = A.temp(0), cc = A.temp(1), lo = A.temp(2), hi = A.temp(3);
+    for (const half of [lo, hi]) {
+      const widen = (x: number): void => {
+        f.localGet(x);
+        if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
+        f.simd(SimdOp.f64x2PromoteLowF32x4);
+      };
+      widen(a);
+      widen(b);
+      f.simd(SimdOp.f64x2Mul).localSet(p); // exact
+      widen(c);
+      f.localSet(cc);
+      this.vectorAddRoundToOdd(p, cc);
+      f.simd(SimdOp.f32x4DemoteF64x2Zero).localSet(half);
+    }
+    f.localGet(lo).localGet(hi).shuffle(LOW_HALVES);
   }
 
   /**

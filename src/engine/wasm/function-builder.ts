@@ -109,9 +109,18 @@ export class FunctionBuilder {
     return this;
   }
 
-  /** `if` without a result (on the i32 on the stack); close it with {@link FunctionBuilder.end}. */
-  if(): this {
-    this.code.byte(Op.if).byte(BLOCK_EMPTY);
+  /**
+   * `if` (on the i32 on the stack), without a result or with one value of type `result`; close it
+   * with {@link FunctionBuilder.end} (after {@link FunctionBuilder.else} when it has a result).
+   */
+  if(result?: ValType): this {
+    this.code.byte(Op.if).byte(result ?? BLOCK_EMPTY);
+    return this;
+  }
+
+  /** `else` of an {@link FunctionBuilder.if}. */
+  else(): this {
+    this.code.byte(Op.else);
     return this;
   }
 

@@ -3,7 +3,7 @@ import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
-import { FmaEmitter } from './fma.js';
+import { FmaEmitter, type WideOperands } from './fma.js';
 import { VectorOpEmitter } from './vector-ops.js';
 
 /**
@@ -151,6 +151,23 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if (splatted.has(id)) f.localGet(locals[id].scalar).simd(ops.splat).localSet(locals[id].vector[0]);
   });
 
+  // float32 fma operands that are per-call scalars, widened once to f64x2 splats (the emulation's
+  // float64 products would otherwise widen them again for every vector).
+  const wide = new Map<number, number>();
+  const wideOperands = (node: LoweredNode & { kind: 'fma' }): WideOperands => {
+    const at = (operand: number): number | undefined => {
+      if (ops.lanes !== 4 || !nodes[operand].uniform) return undefined;
+      let local = wide.get(operand);
+      if (local === undefined) {
+        wide.set(operand, (local = f.local(ValType.v128)));
+        f.localGet(locals[operand].scalar).op(Op.f64PromoteF32).simd(SimdOp.f64x2Splat).localSet(local);
+      }
+      return local;
+    };
+    return { a: at(node.a), b: at(node.b), c: at(node.c) };
+  };
+  const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
+
   // Each unrolled copy is a separate block of elements: loads, ops and stores of one copy, then the
   // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).
   // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
@@ -164,7 +181,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       });
       nodes.forEach((node, id) => {
         if (node.uniform || node.kind === 'load') return;
-        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u]);
+        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
         else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
         else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
         f.localSet(locals[id].vector[u]);

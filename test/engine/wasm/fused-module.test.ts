@@ -92,6 +92,85 @@ test('fused multiply-add (no WebAssembly instruction: an exact emulation) matche
   }
 });
 
+/**
+ * float32 operands whose sum `a * b + c`, rounded once to float64, lands exactly on a float32
+ * midpoint (or on the overflow threshold) while the exact value lies just off it: rounding the
+ * float64 sum to float32 again would break the tie the wrong way whenever the even neighbour is on
+ * the other side. c = r (a float32), a * b = +-ulp32(r) / 2 * (1 -+ 2^-46) (exact: (1 + 2^-23)(1 - 2^-23)
+ * scaled), in every sign combination, with r normal, subnormal, next to a power of two and at the
+ * top of the range; and the same with a * b moved by a few float64 ulps (near, not on, a midpoint).
+ */
+function float32MidpointCases(): { a: number[]; b: number[]; c: number[] } {
+  const a: number[] = [], b: number[] = [], c: number[] = [];
+  const rs = fc.sample(fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(-3e38), max: Math.fround(3e38) }), { numRuns: 600, seed: 11 });
+  rs.push(2 ** -149, 3 * 2 ** -149, 2 ** -126, 2 ** -126 - 2 ** -149, 1, 1 - 2 ** -24, 3, 2 ** 127 * (2 - 2 ** -23), 2 ** 127 * (2 - 2 ** -22), 0);
+  for (const r0 of rs) {
+    const r = Math.abs(Math.fround(r0));
+    // The float32 ulp at r (the gap above it), as a power of two 2^E.
+    const E = r < 2 ** -126 ? -149 : Math.floor(Math.log2(r)) - 23;
+    const ea = Math.floor((E - 1) / 2), eb = E - 1 - ea;
+    for (const nudge of [0, 2 ** -23, -(2 ** -23), 2 ** -21]) {
+      for (const sign of [1, -1]) {
+        for (const pSign of [1, -1]) {
+          a.push(Math.fround(2 ** ea * (1 + 2 ** -23 + nudge)));
+          b.push(Math.fround(pSign * 2 ** eb * (1 - 2 ** -23)));
+          c.push(sign * r);
+          // And the operands swapped, and a negated with b (same product).
+          a.push(b[b.length - 1]);
+          b.push(a[a.length - 2]);
+          c.push(sign * r);
+        }
+      }
+    }
+  }
+  return { a, b, c };
+}
+
+test('float32 fused multiply-add: sums that land on (or next to) a float32 midpoint in float64 are rounded once, in the vector and scalar code', () => {
+  const { a, b, c } = float32MidpointCases();
+  const program: FusedProgram = { dtype: 'float32', streams: ['updates', 'params', 'a'], scalars: [], outputs: [{ stream: 'a', expr: ex.fma(ex.updates, ex.params, ex.state('a')) }] };
+  // Some lanes of every vector are hard: spread the cases over vectors and over the scalar tail.
+  const n = a.length + 3;
+  const inputs = { updates: typedArray('float32', [...a, 1, 1, 1]), params: typedArray('float32', [...b, 1, 1, 1]), a: typedArray('float32', [...c, 0, 0, 0]) };
+  let doubleRoundingWrong = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = inputs.updates[i], y = inputs.params[i], z = inputs.a[i];
+    if (Math.fround(x * y + z) !== fusedMultiplyAdd('float32', x, y, z)) doubleRoundingWrong++;
+  }
+  // The cases are hard: rounding the float64 sum to float32 is wrong on many of them.
+  assert.ok(doubleRoundingWrong > 500, `only ${doubleRoundingWrong} cases where double rounding is wrong`);
+  for (const unroll of [1, 2, 4] as const) {
+    for (const shift of [0, 1, 2, 3]) {
+      const shifted = (arr: Float32Array | Float64Array): Float32Array => Float32Array.from({ length: n }, (_, i) => arr[(i + shift) % n]);
+      const inp = { updates: shifted(inputs.updates), params: shifted(inputs.params), a: shifted(inputs.a) };
+      const actual = runWasm(emitFusedModule(program, { shared: false, maximumPages: 64, unroll }), program, inp, [], n);
+      for (let i = 0; i < n; i++) {
+        const x = inp.updates[i], y = inp.params[i], z = inp.a[i];
+        const expected = fusedMultiplyAdd('float32', x, y, z);
+        if (!Object.is(actual.a[i], expected)) assert.fail(`fma(${x}, ${y}, ${z}) (unroll ${unroll}, lane ${i % 4}): wasm ${actual.a[i]}, reference ${expected}`);
+      }
+    }
+  }
+  // One operand a per-call scalar (widened once per call): each value of a with all its cases.
+  const byA = new Map<number, number[]>();
+  a.forEach((x, i) => byA.set(x, [...(byA.get(x) ?? []), i]));
+  const groups = [...byA.values()].filter((_, k) => k % 17 === 0);
+  const forms: [string, Expr][] = [['a', ex.fma(ex.scalar('s'), ex.params, ex.state('a'))], ['b', ex.fma(ex.params, ex.scalar('s'), ex.state('a'))]];
+  for (const [which, expr] of forms) {
+    const scalarProgram: FusedProgram = { dtype: 'float32', streams: ['updates', 'params', 'a'], scalars: ['s'], outputs: [{ stream: 'a', expr }] };
+    const bytes = emitFusedModule(scalarProgram, { shared: false, maximumPages: 64, unroll: 2 });
+    for (const group of groups) {
+      const rows = [...group, ...group, ...group].slice(0, Math.max(9, group.length));
+      const inp = { updates: typedArray('float32', rows.map(() => 0)), params: typedArray('float32', rows.map((i) => b[i])), a: typedArray('float32', rows.map((i) => c[i])) };
+      const actual = runWasm(bytes, scalarProgram, inp, [a[group[0]]], rows.length);
+      rows.forEach((i, k) => {
+        const expected = fusedMultiplyAdd('float32', a[i], b[i], c[i]);
+        if (!Object.is(actual.a[k], expected)) assert.fail(`fma(${a[i]}, ${b[i]}, ${c[i]}) with ${which} a scalar: wasm ${actual.a[k]}, reference ${expected}`);
+      });
+    }
+  }
+});
+
 test('neverNegativeZero is sound: no op it marks gives -0 on any pair of special values', () => {
   const specials = SPECIAL_F64;
   const x: number[] = [], y: number[] = [];
