@@ -93,7 +93,7 @@ export const TRANSFORMS: Readonly<Record<string, (a: Args, ctx: BuildContext) =>
 };
 
 /** The optimizer factories `inject_hyperparams` specs may name, by optax name. */
-const INJECTABLE: Record<string, (...args: never[]) => GradientTransformation<any>> = { adamax, adamaxw, scale_by_adamax: scaleByAdamax };
+const INJECTABLE: Record<string, (...args: any[]) => GradientTransformation<any>> = { adamax, adamaxw, scale_by_adamax: scaleByAdamax };
 
 function buildPartition(a: Args, ctx: BuildContext): GradientTransformation<any> {
   const transforms = Object.fromEntries(Object.entries(a.transforms as Record<string, Spec>).map(([k, s]) => [k, buildTransform(s, ctx)]));

@@ -2,7 +2,7 @@ import { ex } from '../kernel/expr.js';
 import { gatherLeaves } from '../kernel/elementwise.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
 
 /** `p + u`: the final step of every optimizer, shared with the fused engine. */
@@ -23,7 +23,7 @@ const applyPlan = planKernel(applyKernel);
 export function applyUpdates<P extends Params>(params: P, updates: Updates): P {
   const { positions } = gatherLeaves('apply_updates', updates, [params], ['params'], undefined, false);
   let i = 0;
-  return treeMap(([p]: ArrayLeaf[]) => {
+  return mapTrees(([p]: ArrayLeaf[]) => {
     const [u] = positions[i++];
     return leafLike(p, evaluateKernel(applyPlan, { dtype: leafDtype(p), updates: leafData(u), params: leafData(p), state: {}, scalars: {} }, []).updates);
   }, [params]);

@@ -7,7 +7,7 @@ import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
-import { treeLeaves, treeMap } from '../tree/map.js';
+import { treeLeaves, mapTrees } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
 
 /**
@@ -170,7 +170,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       }
       const { leaves } = treeLeaves<ArrayLeaf>(updates);
       const norm = globalNorm(leaves.map(leafData));
-      const clipped = treeMap(([g]: ArrayLeaf[]) => {
+      const clipped = mapTrees(([g]: ArrayLeaf[]) => {
         const dtype = leafDtype(g);
         const data = leafData(g);
         const out = evaluateKernel(dividesByScalar(data.length) ? divisionPlan : plan, { dtype, updates: data, state: {}, scalars: reduction.scalars(norm, dtype) }, []);

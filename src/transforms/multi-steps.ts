@@ -3,7 +3,7 @@ import { OptaxError } from '../core/errors.js';
 import { isInt32, safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
-import { treeLeaves, treeMap } from '../tree/map.js';
+import { treeLeaves, mapTrees } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
@@ -78,7 +78,7 @@ function checkK(k: unknown, where: string): number {
 function silentUpdates<U extends Tree>(updates: U, preScale: U | undefined): U {
   const pre = preScale ? treeLeaves<ArrayLeaf>(preScale).leaves : undefined;
   let i = 0;
-  return treeMap(([u]: ArrayLeaf[]) => {
+  return mapTrees(([u]: ArrayLeaf[]) => {
     const k = i++;
     const data = leafData(u);
     const out = allocate(leafDtype(u), data.length);
@@ -171,7 +171,7 @@ export class MultiSteps<S = unknown> {
       mini_step: 0,
       gradient_step: 0,
       inner_opt_state: this.innerOpt.init(params),
-      acc_grads: treeMap(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc ?? leafDtype(p), leafData(p).length)), [params]),
+      acc_grads: mapTrees(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc ?? leafDtype(p), leafData(p).length)), [params]),
       skip_state,
     };
   }
@@ -187,7 +187,7 @@ export class MultiSteps<S = unknown> {
     const plan = this.useGradMean ? meanPlan : sumPlan;
     // The running mean (accumulateKernel), in the promoted dtype of (gradient, accumulator).
     const accNew: ArrayLeaf[] = [];
-    const forInner = treeMap(([g, a]: ArrayLeaf[]) => {
+    const forInner = mapTrees(([g, a]: ArrayLeaf[]) => {
       const wide: Dtype = leafDtype(g) === 'float64' || leafDtype(a) === 'float64' ? 'float64' : 'float32';
       const out = evaluateKernel(plan, { dtype: wide, updates: leafData(g), state: { acc: leafData(a) }, scalars: { r: runningMeanFactor(n, wide) } }, []).updates;
       accNew.push(leafLike(g, out));
@@ -199,7 +199,7 @@ export class MultiSteps<S = unknown> {
     const inner = tracedUpdate(this.innerOpt, forInner, state.inner_opt_state, params, extraArgs, { computedUpdates: true });
     const { emit, mini_step, gradient_step } = advanceCounters(n, state.gradient_step, k);
     let j = 0;
-    const acc_grads = treeMap(([a]: ArrayLeaf[]) => {
+    const acc_grads = mapTrees(([a]: ArrayLeaf[]) => {
       const fresh = leafData(accNew[j++]);
       const out = allocate(leafDtype(a), fresh.length); // (1 - emit) * acc, stored in the accumulator's dtype
       for (let i = 0; i < fresh.length; i++) out[i] = (emit ? 0 : 1) * fresh[i];
