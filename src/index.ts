@@ -8,7 +8,7 @@ export { type Dtype, type FloatArray, roundTo } from './core/dtype.js';
 export { OptaxError } from './core/errors.js';
 export { safeIncrement, INT32_MAX } from './core/numerics.js';
 export type { Schedule, ScalarOrSchedule } from './core/schedule.js';
-export type { GradientTransformation, ExtraArgs, EmptyState } from './core/transformation.js';
+export type { GradientTransformation, ExtraArgs, EmptyState, CombinatorInfo } from './core/transformation.js';
 export type { Hyperparam } from './core/hyperparams.js';
 
 export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kernel/expr.js';

@@ -90,7 +90,7 @@ export const clipByGlobalNormDivisionKernel: Kernel = {
 };
 
 /**
- * The scalars of {@link clipByGlobalNormKernel} and {@link clipByGlobalNormDivisionKernel} for leaves
+ * The scalars of `clipByGlobalNormKernel` and `clipByGlobalNormDivisionKernel` for leaves
  * of `dtype`, given the global norm. When `norm < maxNorm` (optax's `trigger`, compared in the norm's
  * dtype) all are 1, which leaves every value (NaN and -0 included) exactly as it was, the same as
  * optax's `select`.
