@@ -51,6 +51,19 @@ export function ratioGrid(results: BenchResults): Grid {
   return { header, body };
 }
 
+/** optax-ts/tfjs against tf.train.adamax: ms per step, and how many times faster the adapter is. */
+export function tfjsAdapterGrid(results: BenchResults): Grid | undefined {
+  const rows = results.tfjsAdapter;
+  if (rows === undefined || !Array.isArray(rows)) return undefined;
+  const ms = (x: number): string => (x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0));
+  return {
+    header: ['backend', 'model', 'params', 'tfjs adamax step ms', 'optax-ts/tfjs step ms', 'tfjs / optax-ts', 'tfjs train step ms', 'optax-ts train step ms', 'tfjs / optax-ts'],
+    body: rows.map((r) => [r.backend, r.model, String(r.params), ms(r.optimizerMs[0]), ms(r.optimizerMs[1]), formatRatio(r.optimizerMs[0] / r.optimizerMs[1]), ms(r.trainMs[0]), ms(r.trainMs[1]), formatRatio(r.trainMs[0] / r.trainMs[1])]),
+  };
+}
+
+const TFJS_ADAPTER_TITLE = 'TensorFlow.js: optax-ts/tfjs (toTfjs(adamax)) against tf.train.adamax on the same models; "step" = applyGradients with fixed gradients, "train step" = model.trainOnBatch (forward, backward, optimizer); alternating batches, best kept';
+
 /** The interleaved leaf-layout measurement: ns/param of each tree, and the ratios. */
 export function layoutGrid(results: BenchResults): Grid | undefined {
   const measured = results.layoutCost.filter((r) => !('na' in r));
@@ -119,6 +132,9 @@ export function consoleReport(results: BenchResults): string {
   if (layout) out.push('', 'Leaf layout, interleaved (ns per parameter, same params as one leaf, two leaves, many leaves)', '', formatText(layout));
   const guarded = guardedGrid(results);
   if (guarded) out.push('', `applyIfFinite(adamax) at ${results.config.layoutCost.one.label}, interleaved with adamax (ns per parameter)`, '', formatText(guarded));
+  const adapter = tfjsAdapterGrid(results);
+  if (adapter) out.push('', TFJS_ADAPTER_TITLE, '', formatText(adapter));
+  else if (results.tfjsAdapter && 'na' in results.tfjsAdapter) out.push('', `TensorFlow.js adapter: ${results.tfjsAdapter.na}`);
   out.push('', results.config.quick ? 'Targets (quick run: sizes too small for the targets to mean anything)' : 'Targets (issue 4)', '');
   out.push(...targetText(evaluateTargets(results)));
   if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((n) => `- ${n}`));
@@ -169,6 +185,12 @@ export function markdownReport(results: BenchResults): string {
     `\`applyIfFinite(adamax(1e-3), {maxConsecutiveErrors: 3})\` at ${results.config.layoutCost.one.label} params, compiled next to plain adamax and stepped in turn (finite gradients: every step runs the chain). The fused step adds a finiteness pass over the gradients, and the chain runs with the numerics optax gets inside \`lax.cond\`, whose fused multiply-adds are emulated exactly. ns per parameter.`,
     '',
     ...(() => { const g = guardedGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
+    '',
+    '## TensorFlow.js adapter',
+    '',
+    `${TFJS_ADAPTER_TITLE}. The adapter runs the fused engine on the gradients and writes the parameters in place (cpu and wasm keep tensors in this thread's memory); tfjs's Adamax runs about ten tfjs ops per variable, each allocating a tensor.`,
+    '',
+    ...(() => { const g = tfjsAdapterGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '',
     '## Targets (issue 4)',
     '',

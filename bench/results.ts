@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
 import type { GuardedResult } from './guarded.js';
+import type { TfjsAdapterRow } from './tfjs-adapter.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -24,6 +25,8 @@ export interface BenchResults {
   readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
   /** applyIfFinite(adamax) next to adamax, per fused backend, and on the reference path (guarded.ts). */
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
+  /** optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts), or why not measured. */
+  readonly tfjsAdapter?: readonly TfjsAdapterRow[] | { readonly na: string };
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;

@@ -18,6 +18,7 @@ import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
 import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { measureGuarded } from './guarded.js';
+import { measureTfjsAdapter } from './tfjs-adapter.js';
 import { fused } from './impls/fused.js';
 import { jaxJs } from './impls/jaxjs.js';
 import { optaxUnfused } from './impls/optax-unfused.js';
@@ -162,6 +163,18 @@ if (guardedBackends.length > 0) {
   }
 }
 
+// optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts).
+let tfjsAdapter: BenchResults['tfjsAdapter'];
+if (config.only.length === 0 || config.only.some((o) => 'tfjs'.startsWith(o) || o.startsWith('tfjs'))) {
+  gc();
+  try {
+    tfjsAdapter = await measureTfjsAdapter(config.quick);
+    for (const r of tfjsAdapter) log(`tfjs       ${r.backend.padEnd(5)} ${r.model.padEnd(28)} adamax step ${r.optimizerMs[0].toFixed(3)} ms, optax-ts/tfjs ${r.optimizerMs[1].toFixed(3)} ms (${(r.optimizerMs[0] / r.optimizerMs[1]).toFixed(1)}x)`);
+  } catch (e) {
+    tfjsAdapter = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 const heap: (HeapResult | { label: string; na: string })[] = [];
 if (implementations.some((i) => i.id.startsWith('fused'))) {
   const medium = config.layouts.find((l) => l.label === config.mediumLabel)!;
@@ -189,6 +202,7 @@ const results: BenchResults = {
   heap,
   layoutCost,
   guarded,
+  tfjsAdapter,
   checks,
   notes: [...new Set(notes)],
   seconds: (performance.now() - started) / 1e3,

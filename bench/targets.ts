@@ -78,5 +78,9 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
     if (ns !== undefined && ref64 !== undefined) lines.push({ status: 'INFO', text: `${f64}: ${id} ${formatRatio(ref64 / ns)} faster than the reference path (float64 through the same engine)` });
   }
   for (const c of results.checks) lines.push({ status: c.ok ? 'PASS' : 'FAIL', text: `${c.what}: ${c.detail}` });
+  // Issue 12: optax-ts/tfjs faster than tfjs's own Adamax (applyGradients) on each backend and model.
+  if (results.tfjsAdapter !== undefined && Array.isArray(results.tfjsAdapter)) {
+    for (const r of results.tfjsAdapter) ratioLine(`tfjs ${r.backend}, ${r.model}: optax-ts/tfjs vs tf.train.adamax`, r.optimizerMs[0], r.optimizerMs[1], 1, false, 'tfjs ms / optax-ts ms per applyGradients');
+  }
   return lines;
 }

@@ -17,6 +17,7 @@ export { dividesByScalar, reciprocalForTree } from './kernel/scalar-division.js'
 export { powInt } from './core/pow.js';
 export { cosf } from './core/libm/cosf.js';
 export { powf } from './core/libm/powf.js';
+export { pow } from './core/libm/pow.js';
 export { biasCorrection } from './core/bias-correction.js';
 export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
 
@@ -45,5 +46,6 @@ export { injectHyperparams, setHyperparams, type Injected, type InjectedArgs, ty
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
 export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';
+export { toSpec, fromSpec, scheduleFromSpec, type Spec, type FromSpecOptions } from './spec/spec.js';
 export { toSafetensors, fromSafetensors, safetensorsMetadata, SAFETENSORS_FORMAT, type Checkpoint, type ToSafetensorsOptions } from './checkpoint/safetensors.js';
 export { tensorName } from './checkpoint/tensor-names.js';

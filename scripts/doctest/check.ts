@@ -6,6 +6,7 @@
  * lines (util.inspect breaks objects wider than 72 columns) cannot be written in a one-line comment, so
  * a multi-line print matches when it equals the comment with runs of whitespace folded to one space.
  */
+import { isPeerSpecifier } from './peers.js';
 import { pathToFileURL } from 'node:url';
 import type { ExampleBlock } from './extract.js';
 import type { ImportSite, InstrumentedBlock } from './instrument.js';
@@ -74,18 +75,18 @@ export function judgeOutcome(block: ExampleBlock, instrumented: InstrumentedBloc
 
 /**
  * Problems with a block's imports: examples are what users paste, so they import only 'optax-ts' (and
- * node builtins), and only names the package exports (`provides`); `declaredAt(name)` tells where a
+ * node builtins, and the packages of the optional peers that adapter subpaths need: `peers`, see peers.ts), and only names the package exports (`provides`); `declaredAt(name)` tells where a
  * missing name is declared in src/.
  */
-export function importProblems(block: ExampleBlock, imports: readonly ImportSite[], provides: (name: string) => boolean, declaredAt: (name: string) => readonly string[]): string[] {
+export function importProblems(block: ExampleBlock, imports: readonly ImportSite[], provides: (name: string) => boolean, declaredAt: (name: string) => readonly string[], peers: readonly string[] = []): string[] {
   const at = (blockLine: number): string => `${block.file}:${block.firstLine + blockLine - 1}`;
   const problems: string[] = [];
   for (const i of imports.filter((x) => x.specifier === 'optax-ts')) {
     for (const name of i.names.filter((n) => !provides(n))) problems.push(`${at(i.line)}: ${missingExport(name, declaredAt)}`);
   }
   problems.push(...imports
-    .filter((i) => i.specifier !== 'optax-ts' && !i.specifier.startsWith('optax-ts/') && !i.specifier.startsWith('node:'))
-    .map((i) => `${at(i.line)}: imports '${i.specifier}'; an example imports only from 'optax-ts' (or node: builtins)`));
+    .filter((i) => i.specifier !== 'optax-ts' && !i.specifier.startsWith('optax-ts/') && !i.specifier.startsWith('node:') && !isPeerSpecifier(i.specifier, peers))
+    .map((i) => `${at(i.line)}: imports '${i.specifier}'; an example imports only from 'optax-ts' (or node: builtins, or an optional peer's packages)`));
   if (!imports.some((i) => i.specifier === 'optax-ts' || i.specifier.startsWith('optax-ts/'))) {
     problems.push(`${at(1)}: the example does not import from 'optax-ts'`);
   }

@@ -6,7 +6,7 @@
  * example that runs but fails `tsc --strict` is still a broken example for whoever pastes it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,6 +39,8 @@ export async function typecheckBlocks(root: string, blocks: readonly { id: numbe
       writeFileSync(file, `${b.code}\nexport {};\n`);
       return file;
     });
+    // The optional peers' packages that examples of adapter subpaths import resolve from the repository's node_modules.
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
         target: 'ES2022',

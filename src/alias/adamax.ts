@@ -4,6 +4,7 @@ import { chain } from '../transforms/chain.js';
 import { type ScaleByAdamaxOptions, type ScaleByAdamaxState, scaleByAdamax } from '../transforms/scale-by-adamax.js';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
 import type { ScaleByScheduleState } from '../transforms/scale-by-schedule.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link adamax}: `[scaleByAdamax state, learning-rate state]`, as optax lays it out. */
 export type AdamaxState = [ScaleByAdamaxState, EmptyState | ScaleByScheduleState];
@@ -38,5 +39,5 @@ export type AdamaxState = [ScaleByAdamaxState, EmptyState | ScaleByScheduleState
  * ```
  */
 export function adamax(learningRate: ScalarOrSchedule, options: ScaleByAdamaxOptions = {}): GradientTransformation<AdamaxState> {
-  return chain(scaleByAdamax(options), scaleByLearningRate(learningRate)) as unknown as GradientTransformation<AdamaxState>;
+  return recordCall(chain(scaleByAdamax(options), scaleByLearningRate(learningRate)) as unknown as GradientTransformation<AdamaxState>, 'adamax', [learningRate, options]);
 }

@@ -8,6 +8,7 @@ import { type ScaleByAdamaxOptions, type ScaleByAdamaxState, scaleByAdamax } fro
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate.js';
 import type { ScaleByScheduleState } from '../transforms/scale-by-schedule.js';
 import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link adamaxw}: Adamax's `b1`, `b2`, `eps`, plus the weight decay and its mask. */
 export interface AdamaxwOptions extends ScaleByAdamaxOptions {
@@ -53,9 +54,9 @@ export type AdamaxwState = [ScaleByAdamaxState, AddDecayedWeightsState, EmptySta
  */
 export function adamaxw(learningRate: ScalarOrSchedule, options: AdamaxwOptions = {}): GradientTransformation<AdamaxwState> {
   const { b1, b2, eps, weightDecay = 1e-4, mask = null } = readOptions('adamaxw', options, { b1: true, b2: true, eps: true, weightDecay: true, mask: true });
-  return chain(
+  return recordCall(chain(
     scaleByAdamax({ b1, b2, eps }),
     addDecayedWeights(weightDecay, { mask }),
     scaleByLearningRate(learningRate),
-  ) as unknown as GradientTransformation<AdamaxwState>;
+  ) as unknown as GradientTransformation<AdamaxwState>, 'adamaxw', [learningRate, options]);
 }

@@ -1,6 +1,6 @@
 import { OptaxError } from '../core/errors.js';
 import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, stateDictAt } from '../interop/flax-state-dict.js';
-import { type ElementType, elementBytes, readElements } from '../interop/typed-bytes.js';
+import { ELEMENT_WIDTH, type ElementType, elementBytes, readElements } from '../interop/typed-bytes.js';
 import { isArrayLeaf } from '../tree/leaf.js';
 import type { PathEntry } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -203,12 +203,12 @@ export function fromSafetensors<C extends Checkpoint>(template: C, bytes: Uint8A
       const type = ELEMENT_TYPE.get(info.dtype);
       if (!type) throw new OptaxError(`tensor ${JSON.stringify(name)} is ${info.dtype}; optax-ts stores F32, F64, I32 and BOOL`, path, ROOT);
       used++;
-      const data = readElements(bytes, file.dataStart + info.begin, type, (info.end - info.begin) / (type === 'bool' ? 1 : type === 'float64' ? 8 : 4), path, ROOT);
+      const data = readElements(bytes, file.dataStart + info.begin, type, (info.end - info.begin) / ELEMENT_WIDTH[type], path, ROOT);
       return new StateDictArray(type, info.shape, data);
     }
-    const out: Record<string, StateDict> = {};
-    const entries: [PathEntry, unknown][] = Array.isArray(t) ? t.map((v, i) => [i, v]) : isDictNode(t) ? Object.keys(t).map((k) => [k, t[k]]) : [];
     if (!Array.isArray(t) && !isDictNode(t)) throw new OptaxError(`the template holds ${describe(t)}, which is not part of a checkpoint`, path, ROOT);
+    const entries: [PathEntry, unknown][] = Array.isArray(t) ? t.map((v, i) => [i, v]) : Object.keys(t).map((k) => [k, t[k]]);
+    const out: Record<string, StateDict> = {};
     for (const [k, v] of entries) { path.push(k); setOwn(out, String(k), build(v)); path.pop(); }
     return out;
   };

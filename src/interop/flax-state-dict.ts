@@ -34,20 +34,28 @@ import { chunkedParts, isChunked, maybeChunked, unchunk } from './flax-chunks.js
  */
 export class StateDictArray {
   readonly shape: readonly number[];
+  declare readonly dtype: ElementType;
+  declare readonly data: ElementArray;
 
-  constructor(
-    readonly dtype: ElementType,
-    shape: readonly number[],
-    readonly data: ElementArray,
-  ) {
+  constructor(dtype: ElementType, shape: readonly number[], data: ElementArray) {
     const type = elementTypeOf(data);
-    if (type !== dtype) throw new OptaxError(`StateDictArray: a ${dtype} array needs its typed array, got ${describe(data)}`);
+    if (type !== dtype || !Object.hasOwn(TYPED_ARRAY_NAME, dtype)) throw new OptaxError(`StateDictArray: ${String(dtype)} data must be held in ${TYPED_ARRAY_NAME[dtype] ?? 'Float32Array, Float64Array, Int32Array or Uint8Array'}, got ${describe(data)}`);
     const n = Array.isArray(shape) ? shapeSize(shape) : undefined;
     if (n === undefined) throw new OptaxError(`StateDictArray: shape must be a list of non-negative integers, got ${describe(shape)}`);
     if (n !== data.length) throw new OptaxError(`StateDictArray: shape [${shape.join(', ')}] holds ${n} elements, the data has ${data.length}`);
+    this.dtype = dtype;
+    this.data = data;
     this.shape = Object.freeze([...shape]);
+    // Checked once, then fixed: an instance cannot be edited into an inconsistent one, and an object
+    // posing as one (made without the constructor) is not accepted (isStateDictArray).
+    Object.freeze(this);
+    constructed.add(this);
   }
 }
+
+const constructed = new WeakSet<object>();
+
+const TYPED_ARRAY_NAME: Readonly<Record<ElementType, string>> = { float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', bool: 'Uint8Array' };
 
 /** A flax state dict. */
 export type StateDict = StateDictArray | null | { readonly [key: string]: StateDict };
@@ -76,7 +84,7 @@ export function setOwn<T>(target: Record<string, T>, key: string, value: T): voi
 
 /** True for a state-dict array leaf. */
 export function isStateDictArray(x: unknown): x is StateDictArray {
-  return x instanceof StateDictArray;
+  return x instanceof StateDictArray && constructed.has(x);
 }
 
 /** Throws the OptaxError for a tree nested deeper than the checkpoint limit. */
@@ -226,6 +234,8 @@ export function restoreFromStateDict<S>(template: S, stateDict: StateDict, path:
           return v;
       }
     }
+    const problem = leafProblem(t);
+    if (problem) fail(`the template holds ${problem}`);
     const want = leafData(t as ShapedArray);
     const dtype = want instanceof Float32Array ? 'float32' : 'float64';
     const shape = leafShape(t as ShapedArray);

@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link constantSchedule}. */
 export interface ConstantScheduleOptions {
@@ -38,5 +39,5 @@ export function constantSchedule(options: ConstantScheduleOptions): Schedule {
   checkOptions(fn, options);
   const value = checkFinite(fn, 'value', options.value);
   const mode = checkDtype(fn, options.dtype);
-  return defineSchedule(fn, mode, 'python', () => value);
+  return recordCall(defineSchedule(fn, mode, 'python', () => value), 'constant_schedule', [options]);
 }

@@ -3,6 +3,7 @@ import type { Schedule } from '../core/schedule.js';
 import { add, cos, div, fromInt, mul, pow, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link cosineDecaySchedule}. */
 export interface CosineDecayScheduleOptions {
@@ -67,10 +68,10 @@ export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedu
   // optax's exponent is a Python float (default 1.0), so `cosine_decay**exponent` is lax.pow (libm
   // pow), not lax.integer_pow: pow(x, 3.0) differs from (x*x)*x by an ulp at some steps.
   const exponentD = toDtype(d, exponent);
-  return defineSchedule(fn, mode, 'weak', (count) => {
+  return recordCall(defineSchedule(fn, mode, 'weak', (count) => {
     const t = Math.min(fromInt(d, count), steps);
     const cosine = mul(d, 0.5, add(d, 1, cos(d, div(d, mul(d, pi, t), steps))));
     const powered = pow(d, cosine, exponentD);
     return mul(d, init, add(d, mul(d, oneMinusAlpha, powered), alphaD));
-  });
+  }), 'cosine_decay_schedule', [options]);
 }

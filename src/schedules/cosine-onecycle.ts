@@ -1,6 +1,7 @@
 import type { Schedule } from '../core/schedule.js';
 import { type OnecycleCommonOptions, checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link cosineOnecycleSchedule}. */
 export interface CosineOnecycleScheduleOptions extends OnecycleCommonOptions {
@@ -42,5 +43,5 @@ export function cosineOnecycleSchedule(options: CosineOnecycleScheduleOptions): 
     ['pctStart * transitionSteps', Math.trunc(pctStart * steps), divFactor],
     ['transitionSteps', steps, 1 / (divFactor * finalDivFactor)],
   ]);
-  return piecewiseInterpolateCore(fn, { interpolateType: 'cosine', initValue, boundariesAndScales, dtype });
+  return recordCall(piecewiseInterpolateCore(fn, { interpolateType: 'cosine', initValue, boundariesAndScales, dtype }), 'cosine_onecycle_schedule', [options]);
 }

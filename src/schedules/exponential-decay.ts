@@ -3,6 +3,7 @@ import type { Schedule } from '../core/schedule.js';
 import { div, fromInt, mul, pow, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkBoolean, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link exponentialDecay}. */
 export interface ExponentialDecayOptions {
@@ -78,7 +79,7 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const stepsF = fromInt(d, steps);
   const end = endValue === undefined ? undefined : toDtype(d, endValue);
   const floor = rate < 1; // optax: clip_fn = jnp.maximum if decay_rate < 1.0 else jnp.minimum
-  return defineSchedule(fn, mode, 'float32', (count) => {
+  return recordCall(defineSchedule(fn, mode, 'float32', (count) => {
     const decreased = subInt32(count, begin); // int32 arithmetic (it wraps)
     let p = div(d, fromInt(d, decreased), stepsF);
     if (staircase) p = Math.floor(p);
@@ -87,5 +88,5 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
     const value = decreased <= 0 ? init : mul(d, init, pow(d, rateF, p));
     if (end === undefined) return value;
     return floor ? Math.max(value, end) : Math.min(value, end);
-  });
+  }), 'exponential_decay', [options]);
 }

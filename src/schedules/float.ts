@@ -17,7 +17,8 @@
  * @internal
  */
 import type { Dtype } from '../core/dtype.js';
-import { cosF64, powF64 } from './libm.js';
+import { cosF64 } from './libm.js';
+import { pow as libmPow } from '../core/libm/pow.js';
 import { cosf } from '../core/libm/cosf.js';
 import { powf } from '../core/libm/powf.js';
 
@@ -70,9 +71,9 @@ export function cos(d: Dtype, x: number): number {
   return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, cosF64(ftz(d, x)));
 }
 
-/** `x ** y` with a float exponent in `dtype` (`lax.pow`, i.e. libm `powf`/`pow`), like {@link cos}. */
+/** `x ** y` with a float exponent in `dtype` (`lax.pow`): glibc's `powf`/`pow` bit for bit. */
 export function pow(d: Dtype, x: number, y: number): number {
-  return d === 'float32' ? res(d, powf(ftz(d, x), ftz(d, y))) : res(d, powF64(ftz(d, x), ftz(d, y)));
+  return d === 'float32' ? res(d, powf(ftz(d, x), ftz(d, y))) : res(d, libmPow(ftz(d, x), ftz(d, y)));
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Schedule } from '../core/schedule.js';
 import { subInt32 } from './float.js';
 import { type ValueKind, convertKind, defineSchedule, promoteKinds, scheduleInfo } from './typed.js';
 import { checkDtype, checkOptions, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link joinSchedules}. */
 export interface JoinSchedulesOptions {
@@ -53,7 +54,7 @@ export interface JoinSchedulesOptions {
  * ```
  */
 export function joinSchedules(options: JoinSchedulesOptions): Schedule {
-  return joinCore('joinSchedules', options);
+  return recordCall(joinCore('joinSchedules', options), 'join_schedules', [options]);
 }
 
 /** {@link joinSchedules}, with `fn` naming the public factory in error messages (e.g. sgdrSchedule). */

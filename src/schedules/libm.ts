@@ -1,15 +1,13 @@
 /**
- * Correctly rounded float64 `cos` and `pow`, for the schedules computed in float64 (x64 mode).
+ * A correctly rounded float64 `cos`, for the schedules computed in float64 (x64 mode).
  *
- * Why: XLA on CPU evaluates float64 `cos`/`pow` with the C library (glibc), whose results are the
- * correctly rounded ones in all but very rare cases. The JS engine's `Math.cos`/`Math.pow` are only
- * faithful (within 1 ulp): on optax's recorded x64 cosine schedules they are off by an ulp at about
- * one step in twenty. These versions compute in double-double arithmetic (about 104 bits) and round
- * once, so they agree with glibc except where glibc itself is not correctly rounded (measured: one
- * `cos` input in 800, off by 0.503 ulp).
- *
- * float32 does not need this: a float32 result rounded from `Math.cos`'s double is the correctly
- * rounded float32 except with probability ~2^-29.
+ * Why: XLA on CPU evaluates a float64 `cos` with the C library (glibc's `cos`, IBM's routine), whose
+ * results are the correctly rounded ones in all but rare cases since glibc 2.28 dropped its slow
+ * paths. The JS engine's `Math.cos` is only faithful (within 1 ulp): on optax's recorded x64 cosine
+ * schedules it is off by an ulp at about one step in twenty. This version computes in double-double
+ * arithmetic (about 104 bits) and rounds once, so it agrees with glibc except where glibc itself is
+ * not correctly rounded (measured: one input in 800, off by 0.503 ulp). Reproducing glibc's `cos`
+ * bit for bit, as core/libm does for `cosf`, `powf` and `pow`, is still to do (docs/numerics.md).
  *
  * @internal
  */
@@ -55,10 +53,6 @@ function ldexp(x: number, n: number): number {
 // 1/n! and 1/(2k+1) as double-doubles.
 const INV_FACT: DD[] = [[1, 0]];
 for (let n = 1; n <= 30; n++) INV_FACT.push(ddDiv(INV_FACT[n - 1], [n, 0]));
-const INV_ODD: DD[] = [];
-for (let k = 0; k <= 24; k++) INV_ODD.push(ddDiv([1, 0], [2 * k + 1, 0]));
-
-const LN2: DD = [0.6931471805599453, 2.3190468138462996e-17];
 
 /** floor(pi/2 * 2^1280). */
 const PIO2_BITS = 1280;
@@ -145,43 +139,4 @@ export function cosF64(x: number): number {
     case 2: { const c = cosKernel(r); return -round(c); }
     default: return round(sinKernel(r));
   }
-}
-
-/** ln(x) for a finite x > 0, as a double-double: e*ln2 + 2*atanh((m-1)/(m+1)), m in [sqrt(1/2), sqrt(2)). */
-function lnDD(x: number): DD {
-  const { mantissa, exponent } = decompose(x);
-  const len = bitLength(mantissa);
-  let e = exponent + len - 1; // x = f * 2^e with f in [1, 2)
-  let m = ldexp(Number(mantissa), -(len - 1)); // exact: at most 53 bits
-  if (m > Math.SQRT2) { m /= 2; e += 1; }
-  const s = ddDiv([m - 1, 0], twoSum(m, 1)); // m - 1 is exact (Sterbenz)
-  const t = ddMul(s, s);
-  let p: DD = INV_ODD[24];
-  for (let k = 23; k >= 0; k--) p = ddAdd(ddMul(p, t), INV_ODD[k]);
-  return ddAdd(ddMulNum(LN2, e), ddMulNum(ddMul(s, p), 2));
-}
-
-/** exp(z) for a double-double z, rounded once (overflow gives Infinity, underflow 0 or a subnormal). */
-function expDD(z: DD): number {
-  if (z[0] > 710) return Infinity;
-  if (z[0] < -746) return 0;
-  const k = Math.round(z[0] / LN2[0]);
-  const r = ddAdd(z, ddMulNum(LN2, -k)); // |r| <= ln2/2
-  let p: DD = INV_FACT[27];
-  for (let n = 26; n >= 0; n--) p = ddAdd(ddMul(p, r), INV_FACT[n]);
-  return ldexp(round(p), k);
-}
-
-/** Correctly rounded x ** y for doubles (C99 `pow` special cases: pow(1, y) = pow(x, 0) = 1). */
-export function powF64(x: number, y: number): number {
-  if (y === 0 || x === 1) return 1;
-  if (Number.isNaN(x) || Number.isNaN(y)) return NaN;
-  if (x === -1 && !Number.isFinite(y)) return 1;
-  if (!Number.isFinite(x) || !Number.isFinite(y) || x === 0) return Math.pow(x, y);
-  if (x < 0) {
-    if (!Number.isInteger(y)) return NaN;
-    const magnitude = expDD(ddMulNum(lnDD(-x), y));
-    return Math.abs(y % 2) === 1 ? -magnitude : magnitude;
-  }
-  return expDD(ddMulNum(lnDD(x), y));
 }

@@ -3,6 +3,7 @@ import type { Schedule } from '../core/schedule.js';
 import { type OnecycleCommonOptions, checkOnecycleOptions, onecycleBoundaries } from './onecycle.js';
 import { piecewiseInterpolateCore } from './piecewise-interpolate.js';
 import { checkFinite } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link linearOnecycleSchedule}. */
 export interface LinearOnecycleScheduleOptions extends OnecycleCommonOptions {
@@ -53,5 +54,5 @@ export function linearOnecycleSchedule(options: LinearOnecycleScheduleOptions): 
     ['pctFinal * transitionSteps', Math.trunc(pctFinal * steps), 1 / divFactor],
     ['transitionSteps', steps, 1 / finalDivFactor],
   ]);
-  return piecewiseInterpolateCore(fn, { interpolateType: 'linear', initValue, boundariesAndScales, dtype });
+  return recordCall(piecewiseInterpolateCore(fn, { interpolateType: 'linear', initValue, boundariesAndScales, dtype }), 'linear_onecycle_schedule', [options]);
 }

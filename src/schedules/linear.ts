@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { polynomialCore } from './polynomial.js';
 import { checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link linearSchedule}. */
 export interface LinearScheduleOptions {
@@ -53,5 +54,5 @@ export interface LinearScheduleOptions {
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
   const fn = 'linearSchedule';
   checkOptions(fn, options);
-  return polynomialCore(fn, { ...options, power: 1 });
+  return recordCall(polynomialCore(fn, { ...options, power: 1 }), 'linear_schedule', [options]);
 }

@@ -4,6 +4,7 @@ import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
 import { add, mul, sub, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link piecewiseConstantSchedule}. */
 export interface PiecewiseConstantScheduleOptions {
@@ -55,7 +56,7 @@ export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOpti
   const d = mode; // weakly typed default float
   const init = toDtype(d, initValue);
   const scalesD = scales.map((s) => toDtype(d, s));
-  return defineSchedule(fn, mode, 'weak', (count) => {
+  return recordCall(defineSchedule(fn, mode, 'weak', (count) => {
     let v = init;
     for (let k = 0; k < boundaries.length; k++) {
       // sign(threshold - count) in int32 (it wraps), then max(0.0, .) as a float: 1 before, 0 from on.
@@ -63,5 +64,5 @@ export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOpti
       v = add(d, mul(d, v, i), mul(d, mul(d, sub(d, 1, i), scalesD[k]), v));
     }
     return v;
-  });
+  }), 'piecewise_constant_schedule', [options]);
 }

@@ -5,6 +5,7 @@ import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
 import { add, cos, div, fromInt, mul, sub, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link piecewiseInterpolateSchedule}. */
 export interface PiecewiseInterpolateScheduleOptions {
@@ -53,7 +54,7 @@ export interface PiecewiseInterpolateScheduleOptions {
  * ```
  */
 export function piecewiseInterpolateSchedule(options: PiecewiseInterpolateScheduleOptions): Schedule {
-  return piecewiseInterpolateCore('piecewiseInterpolateSchedule', options);
+  return recordCall(piecewiseInterpolateCore('piecewiseInterpolateSchedule', options), 'piecewise_interpolate_schedule', [options]);
 }
 
 /** {@link piecewiseInterpolateSchedule}, with `fn` naming the public factory in error messages. */

@@ -3,6 +3,7 @@ import type { Schedule } from '../core/schedule.js';
 import { add, div, fromInt, intPow, mul, pow, sub, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link polynomialSchedule}. */
 export interface PolynomialScheduleOptions {
@@ -92,5 +93,5 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions): 
  * ```
  */
 export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
-  return polynomialCore('polynomialSchedule', options);
+  return recordCall(polynomialCore('polynomialSchedule', options), 'polynomial_schedule', [options]);
 }

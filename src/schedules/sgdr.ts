@@ -4,6 +4,7 @@ import type { Schedule } from '../core/schedule.js';
 import { joinCore } from './join.js';
 import { checkDtype, checkOptions, rethrowWithin } from './validate.js';
 import { type WarmupCosineDecayScheduleOptions, warmupCosineDecaySchedule } from './warmup-cosine-decay.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link sgdrSchedule}. */
 export interface SgdrScheduleOptions {
@@ -74,5 +75,5 @@ export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
       throw new OptaxError(`${where}: the cycles so far last ${start} steps, beyond int32 (the next cycle could never start)`);
     }
   });
-  return joinCore(fn, { schedules, boundaries, dtype });
+  return recordCall(joinCore(fn, { schedules, boundaries, dtype }), 'sgdr_schedule', [options]);
 }

@@ -2,6 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { polynomialCore } from './polynomial.js';
 import { checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupConstantSchedule}. */
 export interface WarmupConstantScheduleOptions {
@@ -49,5 +50,5 @@ export function warmupConstantSchedule(options: WarmupConstantScheduleOptions): 
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const warmupSteps = checkSteps(fn, 'warmupSteps', options.warmupSteps);
   const dtype = checkDtype(fn, options.dtype);
-  return polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: warmupSteps, dtype });
+  return recordCall(polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: warmupSteps, dtype }), 'warmup_constant_schedule', [options]);
 }

@@ -5,6 +5,7 @@ import { cosineDecaySchedule } from './cosine-decay.js';
 import { joinCore } from './join.js';
 import { linearSchedule } from './linear.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupCosineDecaySchedule}. */
 export interface WarmupCosineDecayScheduleOptions {
@@ -71,12 +72,12 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOpti
   const dtype = checkDtype(fn, options.dtype);
 
   const alpha = peakValue === 0 ? 0 : endValue / peakValue; // Python arithmetic (double)
-  return joinCore(fn, {
+  return recordCall(joinCore(fn, {
     schedules: [
       linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }),
       cosineDecaySchedule({ initValue: peakValue, decaySteps: decaySteps - warmupSteps, alpha, exponent, dtype }),
     ],
     boundaries: [warmupSteps],
     dtype,
-  });
+  }), 'warmup_cosine_decay_schedule', [options]);
 }

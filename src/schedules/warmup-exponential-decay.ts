@@ -4,6 +4,7 @@ import { exponentialDecay } from './exponential-decay.js';
 import { joinCore } from './join.js';
 import { linearSchedule } from './linear.js';
 import { checkDtype, checkFinite, checkOptions, checkSteps, rethrowWithin } from './validate.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupExponentialDecaySchedule}. */
 export interface WarmupExponentialDecayScheduleOptions {
@@ -77,9 +78,9 @@ export function warmupExponentialDecaySchedule(options: WarmupExponentialDecaySc
   } catch (e) {
     rethrowWithin(fn, e);
   }
-  return joinCore(fn, {
+  return recordCall(joinCore(fn, {
     schedules: [linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }), decay],
     boundaries: [warmupSteps],
     dtype,
-  });
+  }), 'warmup_exponential_decay_schedule', [options]);
 }

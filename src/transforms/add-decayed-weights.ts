@@ -11,6 +11,7 @@ import { type CountState, checkCount, noControl } from './count.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link addDecayedWeights} with a schedule (optax's `WeightDecaySchedule`). */
 export interface WeightDecayScheduleState {
@@ -77,7 +78,7 @@ export function addDecayedWeights(weightDecay: Hyperparam | Schedule = 0, option
       return plain.update(updates, state, params, extraArgs);
     },
   };
-  return mask === undefined || mask === null ? requireParams : masked(requireParams, mask);
+  return recordCall(mask === undefined || mask === null ? requireParams : masked(requireParams, mask), 'add_decayed_weights', [weightDecay, options]);
 }
 
 function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {

@@ -7,6 +7,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { tracedUpdate } from './traced.js';
+import { recordCall } from '../spec/record.js';
 import { readOptions } from '../core/options.js';
 import { hasExactKeys } from '../tree/validate.js';
 
@@ -107,7 +108,7 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > INT32_MAX) {
     throw new OptaxError(`apply_if_finite: maxConsecutiveErrors must be an integer >= 0, got ${String(max)}`);
   }
-  return {
+  return recordCall({
     name: 'apply_if_finite',
     combinator: { kind: 'applyIfFinite', inner, maxConsecutiveErrors: max },
     init: (params: Params): ApplyIfFiniteState<S> => ({
@@ -126,5 +127,5 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, options: Appl
       const inner_state = (traced ? traced.state : state.inner_state) as S;
       return [newUpdates, { ...counters, inner_state }];
     },
-  };
+  }, 'apply_if_finite', [inner, options]);
 }

@@ -2,6 +2,7 @@ import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { describe } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of `chain(...transforms)`: the tuple of its parts' states, in order. */
 export type ChainState<T extends readonly GradientTransformation<any>[]> = { -readonly [K in keyof T]: T[K] extends GradientTransformation<infer S> ? S : never };
@@ -26,7 +27,7 @@ export function chain<T extends readonly GradientTransformation<any>[]>(...trans
       throw new OptaxError(`chain: argument ${i} is not a gradient transformation (got ${describe(t)})`);
     }
   });
-  return {
+  return recordCall({
     name: 'chain',
     parts: transforms,
     init: (params: Params) => transforms.map((t) => t.init(params)) as unknown as ChainState<T>,
@@ -43,5 +44,5 @@ export function chain<T extends readonly GradientTransformation<any>[]>(...trans
       });
       return [u as U, next as unknown as ChainState<T>];
     },
-  };
+  }, 'chain', transforms);
 }

@@ -9,6 +9,7 @@ import { dividesByScalar } from '../kernel/scalar-division.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
 import { treeLeaves, mapTrees } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * Bit-exactness notes (optax 0.2.8 eager on XLA:CPU; every fact's source is in docs/numerics.md):
@@ -160,7 +161,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
     divisionKernel: clipByGlobalNormDivisionKernel,
     scalars: (norm, dtype) => clipByGlobalNormScalars(norm, maxNorm, dtype),
   };
-  return {
+  return recordCall({
     name: 'clip_by_global_norm',
     reduction,
     init: (_params: Params): EmptyState => ({}),
@@ -178,5 +179,5 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       }, [updates], { root: 'grads' });
       return [clipped, state];
     },
-  };
+  }, 'clip_by_global_norm', [maxNorm]);
 }

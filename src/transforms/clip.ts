@@ -3,6 +3,7 @@ import type { EmptyState, GradientTransformation } from '../core/transformation.
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { noControl } from './count.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * `u = min(max(g, -maxDelta), maxDelta)`, in `jnp.clip`'s order (`maximum(lo, x)` then
@@ -36,7 +37,7 @@ export const clipKernel = {
  */
 export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
   checkHyperparam('clip', 'max_delta', maxDelta, { min: 0, finite: false });
-  return elementwise<Record<string, never>, EmptyState>({
+  return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'clip',
     kernel: clipKernel,
     stateLeaves: [],
@@ -45,5 +46,5 @@ export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
       neg_max_delta: hyperScalar(maxDelta, dtype, (x) => -x),
       max_delta: hyperScalar(maxDelta, dtype),
     }),
-  });
+  }), 'clip', [maxDelta]);
 }

@@ -11,6 +11,7 @@ import { mapTrees } from '../tree/map.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link ema} (optax's `EmaState`). */
 export interface EmaState {
@@ -109,7 +110,7 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
     advance: ({ count }) => ({ count: safeIncrement(count) }),
     scalars: ({ count }, dtype) => emaScalars(decay, count, dtype, debias),
   });
-  return accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype);
+  return recordCall(accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype), 'ema', [decay, options]);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { EmptyState, GradientTransformation } from '../core/transformation.
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { noControl } from './count.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * Leaves updates unchanged (optax's `identity`): `u = g`. Useful as a placeholder in `partition`.
@@ -15,11 +16,11 @@ import { noControl } from './count.js';
  * ```
  */
 export function identity(): GradientTransformation<EmptyState> {
-  return elementwise<Record<string, never>, EmptyState>({
+  return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'identity',
     kernel: { updates: ex.updates, state: {} },
     stateLeaves: [],
     ...noControl,
     scalars: () => ({}),
-  });
+  }), 'identity', []);
 }

@@ -13,6 +13,7 @@ import { showKeys } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of a scheduled hyperparameter (optax's `WrappedScheduleState`). */
 export interface WrappedScheduleState {
@@ -206,7 +207,7 @@ export function injectHyperparams(
     };
     const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
 
-    return {
+    return recordCall({
       name: 'inject_hyperparams',
       combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
       init(params: Params): InjectHyperparamsState<unknown> {
@@ -223,7 +224,7 @@ export function injectHyperparams(
         const [newUpdates, inner_state] = inner.update(updates, state.inner_state, params, extraArgs);
         return [newUpdates, { ...control, inner_state }];
       },
-    };
+    }, 'inject_hyperparams', [sig, options, bound]);
   };
 }
 

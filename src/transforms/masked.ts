@@ -3,6 +3,7 @@ import type { ExtraArgs, GradientTransformation } from '../core/transformation.j
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { isBooleanLeaf, mapPrefix } from './tree-prefix.js';
+import { recordCall } from '../spec/record.js';
 import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link masked} (optax's `MaskedState`). */
@@ -68,7 +69,7 @@ export function masked<S>(inner: GradientTransformation<S>, mask: Mask): Gradien
     throw new OptaxError(`masked: inner is not a gradient transformation (got ${describe(inner)})`);
   }
   if (mask === undefined) throw new OptaxError('masked: mask is required (a tree of booleans or a function of the params)');
-  return {
+  return recordCall({
     name: 'masked',
     combinator: { kind: 'masked', inner, mask },
     init(params: Params): MaskedState<S> {
@@ -88,5 +89,5 @@ export function masked<S>(inner: GradientTransformation<S>, mask: Mask): Gradien
       });
       return [merged as U, { inner_state: innerState }];
     },
-  };
+  }, 'masked', [inner, mask]);
 }

@@ -10,6 +10,7 @@ import { treeZerosLike } from '../tree/zeros.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { tracedUpdate } from './traced.js';
+import { recordCall } from '../spec/record.js';
 import { isStepCount } from '../core/numerics.js';
 import { readOptions } from '../core/options.js';
 import { hasExactKeys } from '../tree/validate.js';
@@ -301,5 +302,5 @@ function checkState(state: unknown): asserts state is MultiStepsState {
  * ```
  */
 export function multiSteps<S>(opt: GradientTransformation<S>, options: MultiStepsOptions): GradientTransformation<MultiStepsState<S>> {
-  return new MultiSteps(opt, options).gradientTransformation();
+  return recordCall(new MultiSteps(opt, options).gradientTransformation(), 'MultiSteps', [opt, options]);
 }

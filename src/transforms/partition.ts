@@ -5,6 +5,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type MaskTree, type MaskedState, masked } from './masked.js';
 import { isLabelLeaf, mapPrefix } from './tree-prefix.js';
+import { recordCall } from '../spec/record.js';
 import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link partition} (optax's `PartitionState`). */
@@ -75,7 +76,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
     const labels = typeof paramLabels === 'function' ? paramLabels(tree) : paramLabels;
     return checkLabels(labels, tree, treeName, known);
   };
-  return {
+  return recordCall({
     name: 'partition',
     combinator: { kind: 'partition', transforms, labels: paramLabels },
     init(params: Params): PartitionState {
@@ -98,7 +99,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
       }
       return [u as U, { inner_states }];
     },
-  };
+  }, 'partition', [transforms, paramLabels]);
 }
 
 /**

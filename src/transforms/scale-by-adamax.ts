@@ -8,6 +8,7 @@ import { elementwise } from '../kernel/elementwise.js';
 import type { Tree } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
 export interface ScaleByAdamaxState {
@@ -72,7 +73,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
-  return elementwise<CountState, ScaleByAdamaxState>({
+  return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
     // On a one-leaf tree XLA multiplies by the reciprocal of the bias correction instead (see
@@ -95,5 +96,5 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
         bias: hyperScalar(b1, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t)),
       };
     },
-  });
+  }), 'scale_by_adamax', [options]);
 }

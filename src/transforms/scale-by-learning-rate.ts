@@ -7,6 +7,7 @@ import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { describe } from '../tree/node.js';
 import { scheduleInfo } from '../schedules/typed.js';
+import { recordCall } from '../spec/record.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -41,14 +42,14 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof flipSign !== 'boolean') throw new OptaxError(`scale_by_learning_rate: flipSign must be a boolean, got ${describe(flipSign)}`);
   const m = flipSign ? -1 : 1;
   if (typeof learningRate === 'function') {
-    return scaleBySchedule((count) => m * callSchedule('scale_by_learning_rate', learningRate, count), {
+    return recordCall(scaleBySchedule((count) => m * callSchedule('scale_by_learning_rate', learningRate, count), {
       name: 'scale_by_learning_rate',
       constant: scheduleInfo(learningRate)?.kind === 'python',
       check: (v) => checkLearningRate(m * v),
-    });
+    }), 'scale_by_learning_rate', [learningRate, options]);
   }
   if (typeof learningRate !== 'number') throw new OptaxError(`scale_by_learning_rate: learning rate must be a number or a schedule, got ${typeof learningRate}`);
   const problem = checkLearningRate(learningRate);
   if (problem) throw new OptaxError(`scale_by_learning_rate: ${problem}`);
-  return scale(m * learningRate);
+  return recordCall(scale(m * learningRate), 'scale_by_learning_rate', [learningRate, options]);
 }

@@ -9,6 +9,7 @@ import { scaleKernel } from './scale.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { scheduleInfo } from '../schedules/typed.js';
+import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
 export interface ScaleByScheduleState {
@@ -53,7 +54,7 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
   if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
   options = readOptions('scale_by_schedule', options, { check: true, name: true, constant: true });
   const name = options.name ?? 'scale_by_schedule';
-  return elementwise<CountState, ScaleByScheduleState>({
+  return recordCall(elementwise<CountState, ScaleByScheduleState>({
     name,
     kernel: scaleKernel,
     stateLeaves: [],
@@ -67,5 +68,5 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
       return { step_size: roundTo(dtype, value) };
     },
     constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
-  });
+  }), 'scale_by_schedule', [schedule, options]);
 }

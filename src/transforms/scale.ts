@@ -4,6 +4,7 @@ import type { EmptyState, GradientTransformation } from '../core/transformation.
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { noControl } from './count.js';
+import { recordCall } from '../spec/record.js';
 
 /** `u = step * g`, the rule shared by {@link scale} and `scaleBySchedule`. */
 export const scaleKernel = { updates: ex.mul(ex.scalar('step_size'), ex.updates), state: {} };
@@ -24,7 +25,7 @@ export const scaleKernel = { updates: ex.mul(ex.scalar('step_size'), ex.updates)
  */
 export function scale(stepSize: number): GradientTransformation<EmptyState> {
   checkHyperparam('scale', 'step_size', stepSize, {});
-  return elementwise<Record<string, never>, EmptyState>({
+  return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'scale',
     kernel: scaleKernel,
     stateLeaves: [],
@@ -32,5 +33,5 @@ export function scale(stepSize: number): GradientTransformation<EmptyState> {
     scalars: (_c, dtype) => ({ step_size: roundTo(dtype, stepSize) }),
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
-  });
+  }), 'scale', [stepSize]);
 }

@@ -2,6 +2,7 @@ import type { EmptyState, GradientTransformation } from '../core/transformation.
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { noControl } from './count.js';
+import { recordCall } from '../spec/record.js';
 
 /**
  * Replaces every update with zeros (optax's `set_to_zero`): `u = 0`. With `partition`, it freezes the
@@ -16,11 +17,11 @@ import { noControl } from './count.js';
  * ```
  */
 export function setToZero(): GradientTransformation<EmptyState> {
-  return elementwise<Record<string, never>, EmptyState>({
+  return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'set_to_zero',
     kernel: { updates: ex.scalar('zero'), state: {} },
     stateLeaves: [],
     ...noControl,
     scalars: () => ({ zero: 0 }),
-  });
+  }), 'set_to_zero', []);
 }

@@ -13,6 +13,7 @@ import { collectExamples, docComments, exampleBlocksOf, fencedBlocks } from '../
 import { instrument } from '../../scripts/doctest/instrument.js';
 import { foldWhitespace, importProblems, judgeOutcome, printedMatches } from '../../scripts/doctest/check.js';
 import { publicExports } from '../../scripts/doctest/exports.js';
+import { isPeerSpecifier, peerPackages } from '../../scripts/doctest/peers.js';
 import { runBlocks } from '../../scripts/doctest/run.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -113,14 +114,21 @@ test('judgeOutcome: wrong output, missing print, repeated print, errors mapped t
   assert.match(twice.join('\n'), /src\/x\.ts:13: console\.log ran 2 times/);
 });
 
-test('importProblems: only optax-ts and node: builtins, and only names the package exports', () => {
+test('importProblems: only optax-ts, node: builtins and the optional peers\' packages, and only names the package exports', () => {
   const block = { id: 0, file: 'README.md', fenceLine: 1, firstLine: 2, code: '', skip: false };
-  const { imports } = instrument("import { a, b } from 'optax-ts';\nimport { c } from '../src/c.js';", 0, keep);
-  const problems = importProblems(block, imports, (n) => n === 'a', (n) => (n === 'b' ? ['src/b.ts:3'] : []));
+  const code = "import { a, b } from 'optax-ts';\nimport { c } from '../src/c.js';\nimport * as tf from '@tensorflow/tfjs';\nimport x from 'left-pad';";
+  const { imports } = instrument(code, 0, keep);
+  const problems = importProblems(block, imports, (n) => n === 'a', (n) => (n === 'b' ? ['src/b.ts:3'] : []), ['@tensorflow/']);
   assert.deepEqual(problems, [
     "README.md:2: imports b from 'optax-ts': declared at src/b.ts:3 but not exported from src/index.ts",
-    "README.md:3: imports '../src/c.js'; an example imports only from 'optax-ts' (or node: builtins)",
+    "README.md:3: imports '../src/c.js'; an example imports only from 'optax-ts' (or node: builtins, or an optional peer's packages)",
+    "README.md:5: imports 'left-pad'; an example imports only from 'optax-ts' (or node: builtins, or an optional peer's packages)",
   ]);
+});
+
+test('peerPackages: the scopes of package.json\'s peerDependencies', () => {
+  assert.ok(peerPackages(root).includes('@tensorflow/'));
+  assert.ok(isPeerSpecifier('@tensorflow/tfjs', ['@tensorflow/']) && !isPeerSpecifier('@tensorflowx/a', ['@tensorflow/']) && isPeerSpecifier('a/b', ['a']) && !isPeerSpecifier('ab', ['a']));
 });
 
 test('publicExports: follows export *, renames, local re-exports, and tells values from types', () => {

@@ -30,6 +30,7 @@ import { runBlocks } from '../../scripts/doctest/run.js';
 import { importProblems, judgeOutcome } from '../../scripts/doctest/check.js';
 import { declarationSites, publicExports, type PublicExport } from '../../scripts/doctest/exports.js';
 import { typecheckBlocks } from '../../scripts/doctest/typecheck.js';
+import { isPeerSpecifier, peerPackages } from '../../scripts/doctest/peers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -45,9 +46,13 @@ function allExportsModule(): string {
   return file;
 }
 
-// 'optax-ts' -> the entry; 'optax-ts/<sub>' -> src/<sub>/index.ts or src/<sub>.ts.
+const peers = peerPackages(root);
+
+// 'optax-ts' -> the entry; 'optax-ts/<sub>' -> src/<sub>/index.ts or src/<sub>.ts; an optional peer's
+// package -> its file in node_modules (the blocks run from a temporary directory).
 function resolveSpecifier(specifier: string): string | undefined {
   if (specifier === 'optax-ts') return pathToFileURL(entry).href;
+  if (isPeerSpecifier(specifier, peers)) return import.meta.resolve(specifier);
   if (!specifier.startsWith('optax-ts/')) return undefined;
   const sub = specifier.slice('optax-ts/'.length);
   const file = [join(root, 'src', sub, 'index.ts'), join(root, 'src', `${sub}.ts`)].find(existsSync);
@@ -78,7 +83,7 @@ for (const { block, instrumented } of examples) {
   test(`${block.file}:${block.fenceLine}`, { skip: block.skip ? 'fence marked ignore' : false }, async (t) => {
     const outcome = await outcomes.get(block.id)!;
     const declaredAt = (name: string): string[] => declared.get(name) ?? [];
-    const imports = importProblems(block, instrumented.imports, provides, declaredAt);
+    const imports = importProblems(block, instrumented.imports, provides, declaredAt, peers);
     const problems = [...imports, ...judgeOutcome(block, instrumented, outcome, declaredAt, imports)];
     const types = await typecheck;
     if (types.failure) problems.push(`could not type-check the examples: ${types.failure}`);

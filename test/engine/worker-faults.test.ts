@@ -18,25 +18,40 @@ import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
 
 const node = threadPlatform()!;
 
-/** Source run in the worker before its body: every WebAssembly export runs half its share at call `at`, then `fault`. */
+/**
+ * Source run in the worker before its body: every kernel it builds (WebAssembly exports, or the JS
+ * kernels made with `new Function`) runs half its share at call `at`, then `fault`.
+ */
 function faultPrefix(at: number, fault: string): string {
   return `
-var __calls = 0, __Instance = WebAssembly.Instance;
+var __calls = 0;
+function __wrap(fn) {
+  return function () {
+    if (++__calls === ${at}) {
+      var args = Array.prototype.slice.call(arguments);
+      args[0] = args[0] >> 1;
+      fn.apply(null, args);
+      ${fault}
+    }
+    return fn.apply(null, arguments);
+  };
+}
+var __Instance = WebAssembly.Instance;
 WebAssembly.Instance = function (m, imports) {
   var inst = new __Instance(m, imports), out = {};
   Object.keys(inst.exports).forEach(function (name) {
     var fn = inst.exports[name];
-    out[name] = typeof fn !== 'function' ? fn : function () {
-      if (++__calls === ${at}) {
-        var args = Array.prototype.slice.call(arguments);
-        args[0] = args[0] >> 1;
-        fn.apply(null, args);
-        ${fault}
-      }
-      return fn.apply(null, arguments);
-    };
+    out[name] = typeof fn === 'function' ? __wrap(fn) : fn;
   });
   return { exports: out };
+};
+var __Function = Function;
+Function = function () {
+  var made = __Function.apply(null, arguments);
+  return function () {
+    var factory = made.apply(null, arguments);
+    return function (buffer) { return __wrap(factory(buffer)); };
+  };
 };
 `;
 }
@@ -63,12 +78,13 @@ function tree(k: number): Tree {
 }
 
 /** Steps once (fine), then fails part-way; checks the guarantee. `kill` runs between the two steps. */
-function runFault(name: string, fault: string, options: { workerTimeout: number; maxMs: number; kill?: (handles: ThreadHandle[]) => void }): void {
+function runFault(name: string, fault: string, options: { workerTimeout: number; maxMs: number; kill?: (handles: ThreadHandle[]) => void; backend?: 'wasm' | 'js' }): void {
   const handles: ThreadHandle[] = [];
   registerThreadPlatform(faultyPlatform(options.kill ? '' : fault, handles));
   try {
     const tx = adamax(0.01);
-    const s = compile(tx, tree(0), { backend: 'wasm', threads: 2, minElementsPerThread: 1, workerTimeout: options.workerTimeout });
+    const s = compile(tx, tree(0), { backend: options.backend ?? 'wasm', threads: 2, minElementsPerThread: 1, workerTimeout: options.workerTimeout });
+    assert.equal(s.backend, options.backend ?? 'wasm');
     assert.equal(s.threads, 2, name);
     const ref = new ReferenceRun(tx, tree(0));
     s.step(tree(1));
@@ -110,12 +126,14 @@ function runFault(name: string, fault: string, options: { workerTimeout: number;
   }
 }
 
-test('a worker that throws part-way through a step: the step fails at once, the stepper is broken', () => {
+test('a worker that throws part-way through a step: the step fails at once, the stepper is broken (wasm and js kernels)', () => {
   runFault('throw', 'throw new Error("injected fault");', { workerTimeout: 60_000, maxMs: 5_000 });
+  runFault('throw (js)', 'throw new Error("injected fault");', { workerTimeout: 60_000, maxMs: 5_000, backend: 'js' });
 });
 
-test('a worker that exits part-way (process.exit): noticed at once, not at the stall timeout', () => {
+test('a worker that exits part-way (process.exit): noticed at once, not at the stall timeout (wasm and js kernels)', () => {
   runFault('exit', 'process.exit(7);', { workerTimeout: 60_000, maxMs: 5_000 });
+  runFault('exit (js)', 'process.exit(7);', { workerTimeout: 60_000, maxMs: 5_000, backend: 'js' });
 });
 
 test('a worker that hangs part-way: the step fails after workerTimeout, and the hung worker is stopped', () => {

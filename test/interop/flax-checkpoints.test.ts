@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Encoder, ExtData } from '@msgpack/msgpack';
 import { setMaxChunkBytesForTesting } from '../../src/interop/flax-chunks.js';
 import {
-  MAX_CHECKPOINT_DEPTH, OptaxError, ShapedArray, StateDictArray, adamax, decodeFlaxStateDict, fromFlaxBytes, fromFlaxStateDict,
+  MAX_CHECKPOINT_DEPTH, OptaxError, ShapedArray, StateDictArray, adamax, decodeFlaxStateDict, encodeFlaxStateDict, fromFlaxBytes, fromFlaxStateDict,
   injectHyperparams, toFlaxBytes, toFlaxStateDict,
 } from '../../src/index.js';
 
@@ -196,4 +196,14 @@ test("arrays over flax's chunk size are written and read as flax's chunked array
     setMaxChunkBytesForTesting(undefined);
   }
   assert.equal((toFlaxStateDict({ a: new Float64Array(100) }) as any).a.shape[0], 100);
+});
+
+test('a StateDictArray is checked when made and cannot be forged or edited afterwards', () => {
+  assert.throws(() => new StateDictArray('float32', [2], new Float32Array(3)), isOptaxError(/shape \[2\] holds 2 elements, the data has 3/));
+  assert.throws(() => new StateDictArray('int32', [], new Float32Array(1)), isOptaxError(/int32 data must be held in Int32Array, got Float32Array/));
+  const real = new StateDictArray('float32', [1], new Float32Array([1]));
+  assert.throws(() => { (real as any).shape = [5]; }, TypeError); // frozen (strict mode)
+  const forged = Object.assign(Object.create(StateDictArray.prototype), { dtype: 'float32', shape: [2], data: [1, 2] });
+  assert.throws(() => fromFlaxStateDict({ w: new Float32Array(2) }, { w: forged }), isOptaxError(/^state\.w: state dict does not fit the state: expected an array, got StateDictArray/));
+  assert.throws(() => encodeFlaxStateDict({ w: forged }), isOptaxError(/^state\.w: a state dict holds dicts, StateDictArray leaves and null/));
 });

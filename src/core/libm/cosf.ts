@@ -1,5 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
+import { asuint } from './bits.js';
 
 /**
  * `cosf` as XLA:CPU computes a float32 `cos` on x86-64 Linux: glibc's routine, in the variant its
@@ -46,23 +47,16 @@ const INV_PIO4 = [
   0x34ddc0db, 0xddc0db62, 0xc0db6295, 0xdb629599, 0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041,
 ].map(BigInt);
 
-const view = new DataView(new ArrayBuffer(4));
-
-/** The float32 bits of `y`. */
-function bitsOf(y: number): number {
-  view.setFloat32(0, y);
-  return view.getUint32(0);
-}
 
 /** glibc's `abstop12`: the top 12 bits of the float32 without the sign. */
 function abstop12(bits: number): number {
   return (bits >>> 20) & 0x7ff;
 }
 
-const TOP_PIO4 = abstop12(bitsOf(h('0x1.921fb6p-1')));
-const TOP_TINY = abstop12(bitsOf(2 ** -12));
-const TOP_120 = abstop12(bitsOf(120));
-const TOP_INF = abstop12(bitsOf(Infinity));
+const TOP_PIO4 = abstop12(asuint(h('0x1.921fb6p-1')));
+const TOP_TINY = abstop12(asuint(2 ** -12));
+const TOP_120 = abstop12(asuint(120));
+const TOP_INF = abstop12(asuint(Infinity));
 
 /** The cosine polynomial (sinf_poly with an odd quadrant), `negate` for the table's second entry. */
 function cosPoly(x2: number, negate: boolean): number {
@@ -111,7 +105,7 @@ function reduceLarge(bits: number): { x: number; n: number } {
  * ```
  */
 export function cosf(y: number): number {
-  const bits = bitsOf(y);
+  const bits = asuint(y);
   const top = abstop12(bits);
   const x = Math.fround(y);
   if (top < TOP_PIO4) {

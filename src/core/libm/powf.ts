@@ -1,5 +1,7 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
+import { MASK64, asdouble, asfloat, asuint, asuint64 } from './bits.js';
+import { exp2fTable } from './exp-table.js';
 
 /**
  * `powf` as XLA:CPU computes a float32 power on x86-64 Linux: glibc's routine, in the variant its
@@ -49,30 +51,12 @@ const LOG2_TABLE = [
 const [A0, A1, A2, A3, A4] = ['0x1.27616c9496e0bp-2', '-0x1.71969a075c67ap-2', '0x1.ec70a6ca7baddp-2', '-0x1.7154748bef6c8p-1', '0x1.71547652ab82bp+0'].map(h);
 const OFF = 0x3f330000;
 
-/** exp2 table: the bits of 2^(i/32) minus i << 47 (e_exp2f_data.c). */
-const EXP2_TABLE = [
-  0x3ff0000000000000n, 0x3fefd9b0d3158574n, 0x3fefb5586cf9890fn, 0x3fef9301d0125b51n,
-  0x3fef72b83c7d517bn, 0x3fef54873168b9aan, 0x3fef387a6e756238n, 0x3fef1e9df51fdee1n,
-  0x3fef06fe0a31b715n, 0x3feef1a7373aa9cbn, 0x3feedea64c123422n, 0x3feece086061892dn,
-  0x3feebfdad5362a27n, 0x3feeb42b569d4f82n, 0x3feeab07dd485429n, 0x3feea47eb03a5585n,
-  0x3feea09e667f3bcdn, 0x3fee9f75e8ec5f74n, 0x3feea11473eb0187n, 0x3feea589994cce13n,
-  0x3feeace5422aa0dbn, 0x3feeb737b0cdc5e5n, 0x3feec49182a3f090n, 0x3feed503b23e255dn,
-  0x3feee89f995ad3adn, 0x3feeff76f2fb5e47n, 0x3fef199bdd85529cn, 0x3fef3720dcef9069n,
-  0x3fef5818dcfba487n, 0x3fef7c97337b9b5fn, 0x3fefa4afa2a490dan, 0x3fefd0765b6e4540n,
-];
+/** exp2 table: the bits of 2^(i/32) minus i << 47 (e_exp2f_data.c; shared with pow's table). */
+const EXP2_TABLE = exp2fTable();
 /** 2^r ~ C0 r^3 + C1 r^2 + C2 r + 1, and the shift that rounds to multiples of 1/32. */
 const [C0, C1, C2] = ['0x1.c6af84b912394p-5', '0x1.ebfce50fac4f3p-3', '0x1.62e42ff0c52d6p-1'].map(h);
 const SHIFT = h('0x1.8p+47');
 const SIGN_BIAS = 1n << 16n;
-const MASK64 = (1n << 64n) - 1n;
-
-const f32 = new DataView(new ArrayBuffer(4));
-const f64 = new DataView(new ArrayBuffer(8));
-
-function asuint(x: number): number { f32.setFloat32(0, x); return f32.getUint32(0); }
-function asfloat(u: number): number { f32.setUint32(0, u >>> 0); return f32.getFloat32(0); }
-function asuint64(x: number): bigint { f64.setFloat64(0, x); return f64.getBigUint64(0); }
-function asdouble(u: bigint): number { f64.setBigUint64(0, u & MASK64); return f64.getFloat64(0); }
 
 /** log2(x) for the float32 bits `ix` (normal, or a subnormal already normalized), in double. */
 function log2Inline(ix: number): number {

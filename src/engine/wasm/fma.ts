@@ -160,19 +160,10 @@ export class FmaEmitter {
     const f = this.f, A = this.vectorF64;
     const lo = A.temp(12), hi = A.temp(13), up = A.temp(14);
     for (const half of [lo, hi]) {
-      const widen = (x: number, splat: number | undefined): void => {
-        if (splat !== undefined) {
-          f.localGet(splat);
-          return;
-        }
-        f.localGet(x);
-        if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
-        f.simd(SimdOp.f64x2PromoteLowF32x4);
-      };
-      widen(a, wide.a);
-      widen(b, wide.b);
+      this.widen(a, half === hi, wide.a);
+      this.widen(b, half === hi, wide.b);
       f.simd(SimdOp.f64x2Mul); // exact
-      widen(c, wide.c);
+      this.widen(c, half === hi, wide.c);
       f.simd(SimdOp.f64x2Add).localSet(half);
     }
     const demoteScaled = (factor: number): void => {
@@ -192,6 +183,18 @@ export class FmaEmitter {
     f.else().localGet(up).end();
   }
 
+  /** Pushes lanes 0-1 (or 2-3: `high`) of the f32x4 local x as an f64x2, or the f64x2 local `splat`. */
+  private widen(x: number, high: boolean, splat?: number): void {
+    const f = this.f;
+    if (splat !== undefined) {
+      f.localGet(splat);
+      return;
+    }
+    f.localGet(x);
+    if (high) f.localGet(x).shuffle(HIGH_HALF);
+    f.simd(SimdOp.f64x2PromoteLowF32x4);
+  }
+
   /**
    * float32 lanes, exactly on every input: the sum rounded to odd in float64, then to float32
    * (in two f64x2 halves).
@@ -200,15 +203,10 @@ export class FmaEmitter {
     const f = this.f, A = this.vectorF64;
     const p = A.temp(0), cc = A.temp(1), lo = A.temp(2), hi = A.temp(3);
     for (const half of [lo, hi]) {
-      const widen = (x: number): void => {
-        f.localGet(x);
-        if (half === hi) f.localGet(x).shuffle(HIGH_HALF);
-        f.simd(SimdOp.f64x2PromoteLowF32x4);
-      };
-      widen(a);
-      widen(b);
+      this.widen(a, half === hi);
+      this.widen(b, half === hi);
       f.simd(SimdOp.f64x2Mul).localSet(p); // exact
-      widen(c);
+      this.widen(c, half === hi);
       f.localSet(cc);
       this.vectorAddRoundToOdd(p, cc);
       f.simd(SimdOp.f32x4DemoteF64x2Zero).localSet(half);
