@@ -166,6 +166,11 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
  * ```
  */
 export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
+  const d = definition as unknown as Record<string, unknown>;
+  if (!isDictNode(d) || typeof d.name !== 'string' || !isDictNode(d.kernel) || !Array.isArray(d.stateLeaves)
+    || !['initControl', 'checkControl', 'scalars', 'advance'].every((f) => typeof d[f] === 'function')) {
+    throw new OptaxError(`elementwise: expected a definition {name, kernel, stateLeaves, initControl, checkControl, scalars, advance}, got ${describe(definition)}`);
+  }
   const compiled: CompiledElementwise<C> = {
     ...definition,
     plan: planKernel(definition.kernel),

@@ -157,6 +157,7 @@ export function injectHyperparams(
   innerFactory: ((...args: never[]) => GradientTransformation<unknown>) | InjectableSignature,
   options: InjectHyperparamsOptions = {},
 ): (...args: any[]) => GradientTransformation<InjectHyperparamsState<unknown>> {
+  if (typeof innerFactory !== 'function' && !isDictNode(innerFactory)) throw new OptaxError(`inject_hyperparams: innerFactory must be a transformation factory (e.g. adamax), got ${describe(innerFactory)}`);
   options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);

@@ -3,6 +3,8 @@ import { OptaxError } from '../core/errors.js';
 import { type IsLeaf, describe, isDictNode, walkTrees } from './structure.js';
 import { type ArrayLeaf, isArrayLeaf } from './leaf.js';
 import type { Tree } from './tree.js';
+import { expectFunction, expectList } from '../core/args.js';
+import { readOptions } from '../core/options.js';
 
 /**
  * Rebuilds the structure of `tree` with each leaf replaced by `fn(leaf, path)`; `null` stays `null`.
@@ -64,6 +66,10 @@ export function treeMap<R, T = unknown>(fn: (leaves: any[], path: TreePath) => R
 
 /** {@link treeMap} for the library's own code, whose trees are typed loosely: the result is untyped. @internal */
 export function mapTrees<R>(fn: (leaves: any[], path: TreePath) => R, trees: readonly unknown[], options: TreeMapOptions = {}): any {
+  expectFunction('treeMap', 'fn', fn);
+  expectList('treeMap', 'trees', trees);
+  if (trees.length === 0) throw new OptaxError('treeMap: trees must hold at least one tree');
+  options = readOptions('treeMap', options, { isLeaf: true, names: true, root: true });
   const isLeaf = options.isLeaf ?? isArrayLeaf;
   const results: R[] = [];
   walkTrees(trees, (leaves, path) => results.push(fn(leaves, path)), { isLeaf, names: options.names, root: options.root });
@@ -83,6 +89,7 @@ export function mapTrees<R>(fn: (leaves: any[], path: TreePath) => R, trees: rea
  * ```
  */
 export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayLeaf): { leaves: L[]; paths: TreePath[] } {
+  expectFunction('treeLeaves', 'isLeaf', isLeaf);
   const leaves: L[] = [];
   const paths: TreePath[] = [];
   walkTrees([tree], ([leaf], path) => {
@@ -104,6 +111,7 @@ export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayL
  * ```
  */
 export function treeUnflatten(structure: unknown, leaves: readonly unknown[], isLeaf: IsLeaf = isArrayLeaf): any {
+  expectFunction('treeUnflatten', 'isLeaf', isLeaf);
   const count = treeLeaves(structure, isLeaf).leaves.length;
   if (!Array.isArray(leaves)) throw new OptaxError(`treeUnflatten: leaves must be a list, got ${describe(leaves)}`);
   if (count !== leaves.length) throw new OptaxError(`treeUnflatten: structure has ${count} leaves, got ${leaves.length}`);

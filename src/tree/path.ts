@@ -1,3 +1,6 @@
+import { OptaxError } from '../core/errors.js';
+import { describe } from './node.js';
+
 /** One step of a path into a tree: a dict key or a list index. */
 export type PathEntry = string | number;
 
@@ -25,8 +28,10 @@ const SHOWN_KEY = 64;
  * ```
  */
 export function formatPath(path: TreePath, root = 'params'): string {
+  if (!Array.isArray(path) || typeof root !== 'string') throw new OptaxError(`formatPath: expected a list of keys and indices and a root name, got ${describe(path)} and ${describe(root)}`);
   const entry = (p: PathEntry): string => {
     if (typeof p === 'number') return `[${p}]`;
+    if (typeof p !== 'string') return `[${describe(p)}]`;
     if (IDENT.test(p) && p.length <= SHOWN_KEY) return `.${p}`;
     return `[${JSON.stringify(p.length > SHOWN_KEY ? `${p.slice(0, SHOWN_KEY)}...` : p)}]`;
   };

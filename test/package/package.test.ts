@@ -52,3 +52,23 @@ test('item 15: the package ships LICENSE, CHANGELOG and every file its README li
     assert.ok(files.has(path) || [...files].some((f) => f.startsWith(`${path}/`)), `README links to ${target}, which the package does not ship`);
   }
 });
+
+test('item 15: sideEffects lets a bundler drop what README example 1 does not use', async () => {
+  const { build } = await import('esbuild');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const example = /```ts\n(import \{ adamax, applyUpdates \} from 'optax-ts';[\s\S]*?)```/.exec(readme)![1];
+  const dir = mkdtempSync(join(tmpdir(), 'optax-ts-bundle-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'optax-ts'), 'dir');
+    // ignoreAnnotations makes esbuild disregard package.json's sideEffects: the size without it.
+    const size = async (ignoreAnnotations: boolean) => (await build({
+      stdin: { contents: example, loader: 'ts', resolveDir: dir }, bundle: true, minify: true, format: 'esm', platform: 'browser',
+      write: false, ignoreAnnotations, logLevel: 'silent',
+    })).outputFiles[0].contents.length;
+    const [declared, ignored] = [await size(false), await size(true)];
+    assert.ok(declared < 0.6 * ignored, `README example 1: ${declared} bytes minified with sideEffects, ${ignored} without`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
