@@ -1,6 +1,7 @@
 /**
  * The TensorFlow.js adapter against tfjs's own Adamax, on the same models: `toTfjs(adamax(...))` and
- * `tf.train.adamax(...)` (same hyperparameters) on the cpu and wasm backends. Two timings per model:
+ * `tf.train.adamax(...)` (same hyperparameters) on the cpu and wasm backends, and the adapter's
+ * tfjs-ops path (what it runs on webgl/webgpu) for the choice between its two paths. Two timings per model:
  * the optimizer step alone (`applyGradients` with fixed gradients of the model's variables) and a
  * whole training step (`model.trainOnBatch`: forward, backward, optimizer). The two optimizers are
  * timed in alternating batches, best batch kept, so a change of load on a shared machine skews both.
@@ -15,8 +16,8 @@ export interface TfjsAdapterRow {
   readonly backend: string;
   readonly model: string;
   readonly params: number;
-  /** applyGradients alone: tfjs's Adamax, the adapter. */
-  readonly optimizerMs: readonly [tfjs: number, adapter: number];
+  /** applyGradients alone: tfjs's Adamax, the adapter (auto: the fused engine here), the adapter's tfjs-ops path. */
+  readonly optimizerMs: readonly [tfjs: number, adapter: number, ops: number];
   /** trainOnBatch: tfjs's Adamax, the adapter. */
   readonly trainMs: readonly [tfjs: number, adapter: number];
 }
@@ -67,7 +68,8 @@ export async function measureTfjsAdapter(quick: boolean): Promise<TfjsAdapterRow
     await tf.ready();
     for (const spec of quick ? MODELS.slice(0, 1) : MODELS) {
       const [x, y] = spec.batch();
-      const optimizers = [tf.train.adamax(HYPER.learningRate, HYPER.b1, HYPER.b2, HYPER.eps), toTfjs(adamax(HYPER.learningRate, { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps }))];
+      const tx = () => adamax(HYPER.learningRate, { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps });
+      const optimizers = [tf.train.adamax(HYPER.learningRate, HYPER.b1, HYPER.b2, HYPER.eps), toTfjs(tx()), toTfjs(tx(), { path: 'ops' })];
       const models = optimizers.map((optimizer) => {
         const m = spec.build();
         m.compile({ optimizer, loss: 'sparseCategoricalCrossentropy' });
@@ -85,9 +87,9 @@ export async function measureTfjsAdapter(quick: boolean): Promise<TfjsAdapterRow
       const step = optimizers.map((o, i) => () => tf.tidy(() => (o as tf.Optimizer).applyGradients(grads[i])));
       step.forEach((s) => s()); // first step: the adapter compiles its engine here
       const optimizerMs = await alternate(step, calls, rounds);
-      const train = models.map((m) => () => m.trainOnBatch(x, y));
+      const train = models.slice(0, 2).map((m) => () => m.trainOnBatch(x, y));
       const trainMs = await alternate(train, Math.max(2, Math.round(calls / 3)), rounds);
-      rows.push({ backend, model: spec.name, params, optimizerMs: [optimizerMs[0], optimizerMs[1]], trainMs: [trainMs[0], trainMs[1]] });
+      rows.push({ backend, model: spec.name, params, optimizerMs: [optimizerMs[0], optimizerMs[1], optimizerMs[2]], trainMs: [trainMs[0], trainMs[1]] });
       grads.forEach((g) => tf.dispose(Object.values(g)));
       optimizers.forEach((o) => o.dispose());
       models.forEach((m) => m.dispose());

@@ -8,11 +8,11 @@ import type uPlot from 'uplot';
 import { setXY, stepPlot, xyPlot } from './charts.js';
 import { fieldInput, fmt, h } from './dom.js';
 import { type Dataset, makeDataset } from './datasets.js';
-import type { ViewHost } from './functions-view.js';
+import type { EnginePath, ViewHost } from './functions-view.js';
 import { probabilityImage } from './heatmap.js';
 import type { MathSnapshot } from './math-panel.js';
 import { Mlp, featureCount, features } from './mlp.js';
-import { type BuiltOptimizer, type FlatParams, GradientToAdamax, type Runner, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
+import { type BuiltOptimizer, type FlatParams, GradientToAdamax, type Runner, float32BiasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
 import { Random } from './random.js';
 import { DATASETS, type DatasetName, RUN_COLORS, type Settings, hiddenSizes } from './settings.js';
 
@@ -250,9 +250,9 @@ export class ClassifyView {
     return right / d.n;
   }
 
-  /** Engine lines for the header. */
-  engineLines(): string[] {
-    return this.runs.map((r, i) => ('error' in r ? `${runName(i)}: —` : `${runName(i)}: ${r.runner.backend}, ${r.runner.threads} thread${r.runner.threads > 1 ? 's' : ''}${r.runner.note ? ` (${r.runner.note})` : ''}`));
+  /** The path each run takes, for the header (threads change once the workers have started). */
+  enginePaths(): (EnginePath | undefined)[] {
+    return this.runs.map((r) => ('error' in r ? undefined : r.runner));
   }
 
   mathSnapshot(): MathSnapshot | undefined {
@@ -267,7 +267,7 @@ export class ClassifyView {
     if (run.multiSteps > 1) notes.push(`MultiSteps(k=${run.multiSteps}): Adamax runs once per ${run.multiSteps} mini-steps on the ${run.useGradMean ? 'mean' : 'sum'} of their gradients (averaged here in double, shown rounded).`);
     return {
       run: s.selected, describe: r.built.describe, step: this.step, t: st.count, lr: r.lr.at(-1) ?? NaN, b1: run.b1, b2: run.b2, eps: run.eps,
-      weightDecay: run.optimizer === 'adamaxw' ? run.weightDecay : undefined, bias: biasCorrection(run.b1, st.count),
+      weightDecay: run.optimizer === 'adamaxw' ? run.weightDecay : undefined, bias: float32BiasCorrection(run.b1, st.count),
       elements: now.p.map((p, j) => ({ name: `w0[${j}]`, p, pPrev: r.prev.p[j], g: r.given[j], gSeen: r.seen?.[j], mPrev: r.prev.m[j], vPrev: r.prev.v[j], m: now.m[j], v: now.v[j], u: Math.fround(p - r.prev.p[j]) })),
       notes,
       transformed: run.clipping !== 'none' || run.multiSteps > 1,

@@ -20,13 +20,23 @@ export interface ViewHost {
   showErrors(errors: readonly (string | undefined)[]): void;
   /** The update-rule panel should be redrawn. */
   mathChanged(): void;
-  engineChanged(lines: readonly string[]): void;
+  /** The path each run takes (undefined for a run that has no result). */
+  engineChanged(paths: readonly (EnginePath | undefined)[]): void;
+}
+
+/** Which code runs a run's steps: the stepper's backend and threads, and why it is not fused when it is not. */
+export interface EnginePath {
+  readonly backend: string;
+  readonly threads: number;
+  readonly note: string | undefined;
 }
 
 const runName = (i: number): string => `Run ${String.fromCharCode(65 + i)}`;
 
 export class FunctionsView {
   private results: TrajectoryResult[] = [];
+  /** Results by everything they depend on: a change to one run reruns that run only. */
+  private cache = new Map<string, TrajectoryResult>();
   private cursor = 0;
   private contour: uPlot | undefined;
   private loss: uPlot | undefined;
@@ -84,13 +94,21 @@ export class FunctionsView {
   update(structural: boolean): void {
     const s = this.host.settings;
     this.stopAnimation();
-    this.results = s.runs.map((run) => runTrajectory(s, run));
+    const problem = { fn: s.fn, x0: s.x0, y0: s.y0, steps: s.steps, noise: s.noise, seed: s.seed, backend: s.backend };
+    const keys = s.runs.map((run) => JSON.stringify([problem, run]));
+    const cache = new Map<string, TrajectoryResult>();
+    this.results = s.runs.map((run, i) => {
+      const result = this.cache.get(keys[i]) ?? cache.get(keys[i]) ?? runTrajectory(s, run);
+      cache.set(keys[i], result);
+      return result;
+    });
+    this.cache = cache;
     this.host.showErrors(this.results.map((r) => (r.ok ? undefined : r.error)));
     const key = `${s.fn}|${s.runs.length}|${s.steps}`;
     if (structural || key !== this.plotKey || !this.contour) this.buildPlots(key);
     this.slider.max = String(s.steps);
     this.setCursor(s.steps);
-    this.host.engineChanged(this.results.map((r, i) => (r.ok ? `${runName(i)}: ${r.value.backend}, ${r.value.threads} thread${r.value.threads > 1 ? 's' : ''}${r.value.note ? ` (${r.value.note})` : ''}` : `${runName(i)}: —`)));
+    this.host.engineChanged(this.results.map((r) => (r.ok ? r.value : undefined)));
     this.element.dataset.state = 'ready';
   }
 

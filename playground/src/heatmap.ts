@@ -25,7 +25,7 @@ function ramp(stops: readonly string[]): (t: number) => Rgb {
   };
 }
 
-const CONTOUR = ramp(['#fffdf5', '#f4f2e6', '#e6ebe3', '#d7e1e6', '#cdd8e2', '#bfcddb']);
+const CONTOUR = ramp(['#fff8e7', '#f1f3dc', '#dcebd9', '#c5dedb', '#b4cce0', '#b3b8dc']);
 const CLASSES = ramp(['#f8b469', '#fce3c4', '#f6f6f6', '#c5def1', '#75b1da']);
 
 function canvasOf(width: number, height: number): [HTMLCanvasElement, CanvasRenderingContext2D, ImageData] {
@@ -40,7 +40,7 @@ function canvasOf(width: number, height: number): [HTMLCanvasElement, CanvasRend
  * Contour bands of f over a region: the value f - f* on a log scale cut into `levels` bands, each band
  * a flat colour with a darker line where the band changes (an isoline).
  */
-export function contourImage(f: (x: number, y: number) => number, fMin: number, xRange: readonly [number, number], yRange: readonly [number, number], size = 240, levels = 22): HTMLCanvasElement {
+export function contourImage(f: (x: number, y: number) => number, fMin: number, xRange: readonly [number, number], yRange: readonly [number, number], size = 360, levels = 22): HTMLCanvasElement {
   const [canvas, ctx, img] = canvasOf(size, size);
   const logs = new Float64Array(size * size);
   let lo = Infinity, hi = -Infinity;

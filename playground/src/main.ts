@@ -9,7 +9,7 @@ import { h } from './dom.js';
 import { FunctionsView, type ViewHost } from './functions-view.js';
 import { renderMath } from './math-panel.js';
 import { renderRunCards, showRunErrors } from './run-cards.js';
-import { BACKENDS, type BackendChoice, type Settings, settingsFromHash, settingsToHash } from './settings.js';
+import { BACKENDS, type BackendChoice, RUN_COLORS, type Settings, settingsFromHash, settingsToHash } from './settings.js';
 import './style.css';
 
 const settings: Settings = settingsFromHash(location.hash);
@@ -38,10 +38,10 @@ const host: ViewHost = {
     requestAnimationFrame(() => {
       mathQueued = false;
       renderMath(mathBox, view.mathSnapshot(), settings.view === 'functions' ? 'This run has no result (see its card).' : 'Train a step to see the values.');
-      if (view instanceof ClassifyView) host.engineChanged(view.engineLines());
+      if (view instanceof ClassifyView) host.engineChanged(view.enginePaths());
     });
   },
-  engineChanged(lines) {
+  engineChanged(paths) {
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     const facts = [
       `cross-origin isolated: ${isolated ? 'yes' : 'no'}`,
@@ -49,10 +49,18 @@ const host: ViewHost = {
       `WebAssembly SIMD: ${wasmSimdSupported() ? 'yes' : 'no'}`,
       `${navigator.hardwareConcurrency ?? 1} logical cores`,
     ];
-    const text = lines.join(' · ');
-    if (engineStatus.dataset.text === text) return;
-    engineStatus.dataset.text = text;
-    engineStatus.replaceChildren(h('span', { class: 'engine-runs', text: `fused engine — ${text}` }), h('span', { class: 'engine-facts', text: facts.join(' · ') }));
+    const runs = paths.map((p, i) => (p
+      ? `Run ${String.fromCharCode(65 + i)}: ${p.backend === 'reference' ? 'reference path' : p.backend}, ${p.threads} thread${p.threads > 1 ? 's' : ''}`
+      : `Run ${String.fromCharCode(65 + i)}: —`));
+    const key = runs.join() + paths.map((p) => p?.note ?? '').join();
+    if (engineStatus.dataset.key === key) return;
+    engineStatus.dataset.key = key;
+    engineStatus.replaceChildren(
+      h('div', { class: 'engine-runs' }, h('span', { class: 'engine-label', text: 'compile():' }), ...runs.map((text, i) => h('span', {
+        class: 'engine-run', style: `--run-color:${RUN_COLORS[i]}`, title: paths[i]?.note ? `Not fused: ${paths[i]!.note}` : 'Fused: one pass over memory per step',
+      }, h('span', { class: 'chip' }), text, paths[i]?.note ? h('sup', { text: '?' }) : null))),
+      h('div', { class: 'engine-facts', text: facts.join(' · ') }),
+    );
   },
 };
 
@@ -76,7 +84,7 @@ function engineOptions(): HTMLElement {
     h('div', { class: 'grid2' },
       h('label', { class: 'field' }, h('span', { text: 'backend (compile)' }), backend),
       h('label', { class: 'field' }, h('span', { text: 'threads (network view)' }), threads)),
-    h('p', { class: 'hint', text: 'Every backend gives bit-identical results; a chain the engine cannot fuse (MultiSteps) runs on its reference path.' }),
+    h('p', { class: 'hint', text: 'Every backend gives bit-identical results. A chain the engine cannot fuse runs on its reference path (the header says why).' }),
     share,
   );
 }

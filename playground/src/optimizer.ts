@@ -4,7 +4,7 @@
  */
 import {
   type GradientTransformation, type ScaleByAdamaxState, type Schedule, type Stepper, adamax, adamaxw, applyUpdates, chain, clip,
-  clipByGlobalNorm, compile, multiSteps, powInt, roundTo,
+  biasCorrection, clipByGlobalNorm, compile, multiSteps, roundTo,
 } from '../../src/index.js';
 import { SCHEDULES } from './schedules.js';
 import type { BackendChoice, RunConfig } from './settings.js';
@@ -91,9 +91,9 @@ export function findAdamaxState(state: unknown, depth = 0): ScaleByAdamaxState |
   return undefined;
 }
 
-/** `1 - b1^t` as optax computes it for a float32 leaf: b1^t rounded to float32, then the subtraction rounded. */
-export function biasCorrection(b1: number, t: number): number {
-  return roundTo('float32', 1 - roundTo('float32', powInt(roundTo('float32', b1), t)));
+/** `1 - b1^t` for a float32 leaf, by the library's own rule (the one scale_by_adamax uses). */
+export function float32BiasCorrection(b1: number, t: number): number {
+  return biasCorrection('float32', roundTo('float32', b1), t);
 }
 
 /** The common face of a compiled stepper and of the pure path (`tx.update` + `applyUpdates`). */

@@ -4,7 +4,7 @@
  * lockstep to supply the updates for the panel and to check, bit for bit, that both agree.
  * Everything the views show is recorded per step.
  */
-import { type Runner, PureRunner, GradientToAdamax, biasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
+import { type Runner, PureRunner, GradientToAdamax, float32BiasCorrection, buildOptimizer, findAdamaxState, makeRunner } from './optimizer.js';
 import { FUNCTIONS } from './functions.js';
 import { Random } from './random.js';
 import type { RunConfig, Settings } from './settings.js';
@@ -113,7 +113,7 @@ export function runTrajectory(settings: Settings, run: RunConfig): TrajectoryRes
         t.seen[0][k] = seen[0];
         t.seen[1][k] = seen[1];
       }
-      t.bias[k] = biasCorrection(run.b1, s.count);
+      t.bias[k] = float32BiasCorrection(run.b1, s.count);
       if (t.miniStep) t.miniStep[k] = (runner.state as { mini_step: number }).mini_step;
     }
   } catch (e) {

@@ -2,67 +2,100 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkVectorsFile, formatResult, runVectorsFile, summaryLine } from '../conformance/runner.js';
+import { OptaxError } from '../core/errors.js';
+import { setWarningHandler } from '../core/warnings.js';
+import { ENGINE_CONFIGS, engineConfigUnavailable } from '../conformance/engine-driver.js';
+import type { VectorsFile } from '../conformance/format.js';
 import type { CaseResult } from '../conformance/result.js';
-import type { CheckpointRoundTrip } from '../conformance/run-trajectory.js';
+import { checkVectorsFile, formatResult, runVectorsFile, summaryLine } from '../conformance/runner.js';
+import { type ConformanceOptions, UsageError, parseArgs } from './args.js';
 import { fileRoundTrip } from './checkpoint-roundtrip.js';
+import { InputError, readJsonFile } from './read-input.js';
+import { escapeControl } from './terminal-text.js';
 
-const USAGE = `usage: optax-ts conformance [--checkpoint-roundtrip] [FILE...]
+/** Exit status: every case passed. */
+const OK = 0;
+/** Exit status: a case failed. */
+const FAILED = 1;
+/** Exit status: usage or input error. */
+const BAD_INPUT = 2;
+/** Exit status: optax-ts itself failed (a bug: please report it). */
+const INTERNAL = 3;
 
-Runs conformance vectors (format adamax-goldens/1) through optax-ts and prints one line per case
-(name, PASS/FAIL, fraction of elements bit-identical, worst error in ulps), then "N passed, M failed".
-Without FILE, runs the vectors shipped with the package. Exits 1 when any case fails.
+/** The package root: dist/cli/main.js or src/cli/main.ts, two levels up. */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-  --checkpoint-roundtrip  save each trajectory's params and state to a safetensors file midway and
-                          load them back before the remaining steps (the results must not change)`;
+/** Every line printed goes through here: one line, control characters escaped. */
+const out = (line: string): void => { process.stdout.write(`${escapeControl(line)}\n`); };
+const err = (line: string): void => { process.stderr.write(`optax-ts: ${escapeControl(line)}\n`); };
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** The vectors shipped in the package's conformance/ folder. */
 function bundledVectors(): string[] {
-  // dist/cli/main.js or src/cli/main.ts: the package root is two levels up.
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const dir = join(root, 'conformance');
+  const dir = join(ROOT, 'conformance');
   return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f));
 }
 
-function conformance(args: string[]): number {
-  const checkpoint = args.includes('--checkpoint-roundtrip') ? fileRoundTrip() : undefined;
+/**
+ * Reads and validates every file before running any, so that an input error (exit 2) never comes
+ * after PASS lines.
+ */
+function loadAll(paths: readonly string[], maxBytes: number): { path: string; file: VectorsFile }[] {
+  return paths.map((path) => {
+    try {
+      return { path, file: checkVectorsFile(readJsonFile(path, maxBytes), path) };
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`${path}: ${e.message}`);
+      throw e;
+    }
+  });
+}
+
+function conformance(options: ConformanceOptions): number {
+  const files = loadAll(options.files.length ? options.files : bundledVectors(), options.maxBytes);
+  if (options.engine) {
+    for (const config of ENGINE_CONFIGS) {
+      const why = engineConfigUnavailable(config);
+      if (why) err(`--engine: ${config.label} is not run here: ${why}`);
+    }
+  }
+  // The vectors exercise optax's log-and-carry-on cases (a zero-step schedule) on purpose: their
+  // warnings would only be noise next to the verdicts.
+  setWarningHandler(() => {});
+  const checkpoint = options.checkpointRoundtrip ? fileRoundTrip() : undefined;
+  const results: CaseResult[] = [];
   try {
-    return runFiles(args.filter((a) => a !== '--checkpoint-roundtrip'), checkpoint?.roundTrip);
+    for (const { path, file } of files) {
+      for (const r of runVectorsFile(file, path, { engine: options.engine, checkpoint: checkpoint?.roundTrip })) {
+        out(formatResult(r));
+        results.push(r);
+      }
+    }
   } finally {
     checkpoint?.dispose();
   }
-}
-
-function runFiles(files: string[], checkpoint: CheckpointRoundTrip | undefined): number {
-  const paths = files.length ? files : bundledVectors();
-  const results: CaseResult[] = [];
-  let broken = 0;
-  for (const path of paths) {
-    let fileResults: CaseResult[];
-    try {
-      const file = checkVectorsFile(JSON.parse(readFileSync(path, 'utf8')), path);
-      fileResults = runVectorsFile(file, path, { checkpoint });
-    } catch (e) {
-      // An unreadable file counts as one failed case, so the summary never hides it.
-      console.log(`FAIL  ${path}  -- ${(e as Error).message}`);
-      broken++;
-      continue;
-    }
-    for (const r of fileResults) console.log(formatResult(r));
-    results.push(...fileResults);
-  }
-  const passed = results.filter((r) => r.passed).length;
-  const failed = results.length - passed + broken;
-  console.log(broken ? `${passed} passed, ${failed} failed` : summaryLine(results));
-  return failed === 0 ? 0 : 1;
+  out(summaryLine(results));
+  return results.every((r) => r.passed) ? OK : FAILED;
 }
 
 function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  if (command === 'conformance') return conformance(rest);
-  if (command === '--help' || command === '-h' || command === 'help') { console.log(USAGE); return 0; }
-  console.error(command ? `optax-ts: unknown command '${command}'\n\n${USAGE}` : USAGE);
-  return 2;
+  try {
+    const command = parseArgs(argv);
+    if (command.kind === 'help') { process.stdout.write(`${command.text}\n`); return OK; }
+    if (command.kind === 'version') { out(`optax-ts ${version()}`); return OK; }
+    return conformance(command.options);
+  } catch (e) {
+    // Usage and input errors: one line on stderr, nothing on stdout.
+    if (e instanceof UsageError || e instanceof InputError || e instanceof OptaxError) {
+      err(e.message);
+      return BAD_INPUT;
+    }
+    err(`internal error (please report it): ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return INTERNAL;
+  }
 }
 
 process.exitCode = main(process.argv.slice(2));

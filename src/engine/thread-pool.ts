@@ -113,20 +113,22 @@ export class ThreadPool {
   private waitForWorkers(): string | undefined {
     const ctl = this.ctl, workers = this.workers;
     let last = -1;
-    let since = Date.now();
+    // A monotonic clock that stops while the machine sleeps (CLOCK_MONOTONIC, mach_absolute_time): a
+    // laptop suspended mid-step does not count as a stalled worker.
+    let since = performance.now();
     let spins = 0;
     for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctl, CTL_DONE) < workers; spin++);
     for (;;) {
       const done = Atomics.load(ctl, CTL_DONE);
       if (done >= workers) return undefined;
       if (Atomics.load(ctl, CTL_LOST) > 0) return `a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`;
-      if (done !== last) { last = done; since = Date.now(); }
+      if (done !== last) { last = done; since = performance.now(); }
       if (this.platform.mainCanBlock) {
         Atomics.wait(ctl, CTL_DONE, done, Math.min(100, this.timeoutMs));
       } else if (++spins % 100_000 !== 0) {
         continue;
       }
-      if (Date.now() - since > this.timeoutMs) {
+      if (performance.now() - since > this.timeoutMs && Atomics.load(ctl, CTL_DONE) === done) {
         return `a worker thread made no progress for ${this.timeoutMs} ms (workerTimeout)${this.lastReport ? ` (${this.lastReport})` : ''}`;
       }
     }

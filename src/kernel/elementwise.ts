@@ -114,8 +114,12 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
     // A tree with no leaves at all (e.g. everything masked out) needs no params: optax passes a
     // MaskedNode there, optax-ts null.
     if (params === undefined || (params === null && updates !== null)) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
-    all.push(params);
-    names.push('params');
+    // optax maps over the updates with `is_leaf=lambda x: x is None`: None updates stay None, whatever
+    // the params hold (optax's own test: `add_decayed_weights(0.1).update(None, state, params)`).
+    if (updates !== null) {
+      all.push(params);
+      names.push('params');
+    }
   }
   const positions: ArrayLeaf[][] = [];
   const paths: TreePath[] = [];
@@ -135,7 +139,7 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
     positions.push(byTree);
     paths.push(path);
   }, { names: order.map((i) => names[i]) });
-  const p = needsParams ? all.length - 1 : -1;
+  const p = needsParams && updates !== null ? all.length - 1 : -1;
   return { positions, paths, paramsAt: (i) => (p >= 0 ? positions[i][p] : null) };
 }
 

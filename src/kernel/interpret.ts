@@ -40,6 +40,11 @@ export function withFlushedSubnormals<T>(fn: () => T): T {
   }
 }
 
+/** Whether the reference path is in XLA's subnormal mode (inside {@link withFlushedSubnormals}). @internal */
+export function flushingSubnormals(): boolean {
+  return flushSubnormals;
+}
+
 function flushArray(a: FloatArray, lo: number, hi: number, min: number): void {
   for (let i = lo; i < hi; i++) if (Math.abs(a[i]) < min) a[i] = a[i] * 0; // ±0, NaN stays NaN
 }

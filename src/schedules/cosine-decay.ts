@@ -2,14 +2,17 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { add, cos, div, fromInt, mul, pow, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
-import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { checkAtLeast, checkDtype, checkFinite, checkLongSteps, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link cosineDecaySchedule}. */
 export interface CosineDecayScheduleOptions {
   /** The initial value `I`. */
   initValue: number;
-  /** The number of steps `T` to decay over (an integer `> 0`). */
+  /**
+   * The number of steps `T` to decay over: an integer `>= 1`, not bounded by int32 (optax converts it to
+   * a float, so `1e10` works; it is then rounded to the schedule's dtype, like every Python float).
+   */
   decaySteps: number;
   /** The minimum multiplier `alpha`: the value ends at `alpha * I` (default 0). */
   alpha?: number;
@@ -34,8 +37,12 @@ export interface CosineDecayScheduleOptions {
  * `exponent` is taken as a Python float, like optax's default `1.0`: the power is `pow` (for an
  * exponent of 3, optax with a Python int `3` would multiply instead and can differ by an ulp).
  *
- * Rejected (OptaxError): `decaySteps` that is not an integer in `[1, 2^31-1]` (optax raises
- * for `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
+ * `decaySteps` may exceed int32: optax converts a Python int `decay_steps` to a float "to avoid
+ * int -> int32 overflow", so with `decaySteps: 1e10` the schedule at count 1e9 is
+ * `1000 * 0.5 * (1 + cos(pi * 1e9 / 1e10))`, each operation rounded to the dtype.
+ *
+ * Rejected (OptaxError): `decaySteps` that is not an integer `>= 1` (optax raises for
+ * `decay_steps <= 0` too), non-finite `initValue`/`alpha`/`exponent`, a negative `exponent`
  * (infinite at `t = T`), an unknown `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `decaySteps` (required); `alpha` (default 0), `exponent` (default 1, a Python float), `dtype` (default `'float32'`). See {@link CosineDecayScheduleOptions}.
@@ -48,13 +55,15 @@ export interface CosineDecayScheduleOptions {
  * console.log(schedule(10), schedule(10000)); // 0.5499999523162842 0.10000000149011612
  * const x64 = cosineDecaySchedule({ initValue: 1, decaySteps: 20, alpha: 0.1, dtype: 'float64' });
  * console.log(x64(10), x64(10000)); // 0.55 0.1
+ * const giant = cosineDecaySchedule({ initValue: 1000, decaySteps: 1e10 }); // optax's own test
+ * console.log(giant(1e9)); // 975.5282592773438
  * ```
  */
 export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedule {
   const fn = 'cosineDecaySchedule';
   checkOptions(fn, options);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
-  const decaySteps = checkSteps(fn, 'decaySteps', options.decaySteps, 1);
+  const decaySteps = checkLongSteps(fn, 'decaySteps', options.decaySteps, 1);
   const alpha = checkFinite(fn, 'alpha', options.alpha ?? 0);
   const exponent = checkAtLeast(fn, 'exponent', options.exponent ?? 1, 0, ' (a negative exponent is infinite at t = decaySteps)');
   const mode = checkDtype(fn, options.dtype);

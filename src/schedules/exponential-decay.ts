@@ -2,7 +2,8 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { div, fromInt, mul, pow, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
-import { checkBoolean, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkPositive, checkSteps } from './validate.js';
+import { warn } from '../core/warnings.js';
+import { checkBoolean, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkPositive, checkTransitionBegin, checkTransitionSteps, optaxName } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link exponentialDecay}. */
@@ -10,13 +11,19 @@ export interface ExponentialDecayOptions {
   /** The initial value. */
   initValue: number;
   /**
-   * The steps `T` per factor of `decayRate` (an integer `>= 0`). `0` gives a constant schedule returning
-   * `initValue`, as optax does for `transition_steps <= 0`.
+   * The steps `T` per factor of `decayRate` (an integer in `[1, 2^31-1]`). Any number `<= 0` gives the
+   * constant schedule `initValue`, with a warning, as optax does.
    */
   transitionSteps: number;
-  /** The decay rate `r` (finite, `> 0`; `> 1` makes it a growth). */
+  /**
+   * The decay rate `r` (finite, `> 0`; `> 1` makes it a growth). `0` gives the constant schedule
+   * `initValue`, with a warning, as optax does.
+   */
   decayRate: number;
-  /** Steps `B` before decaying starts, the value being held at `initValue` (default 0). */
+  /**
+   * Steps `B` before decaying starts, the value being held at `initValue` (default 0). A negative one
+   * falls back to 0 with a warning, as in optax.
+   */
   transitionBegin?: number;
   /** If true, decay in discrete steps: the exponent is `floor((t - B) / T)` (default false). */
   staircase?: boolean;
@@ -44,10 +51,14 @@ export interface ExponentialDecayOptions {
  * float32 even under x64, and every Python float meeting it is cast to float32 (so `endValue: 0.05`
  * comes back as 0.05000000074505806). `decayRate ** p` is float32 `pow`.
  *
- * Rejected (OptaxError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate <= 0`
- * (optax returns `initValue` for a zero rate and NaNs for a negative one), `transitionSteps` or
- * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), a
- * non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an int32.
+ * Accepted with a warning, as optax logs and carries on (see `setWarningHandler`): `transitionSteps <= 0`
+ * or `decayRate === 0` give the constant schedule `initValue`, unrounded (optax returns the Python
+ * float); a negative `transitionBegin` is taken as 0.
+ *
+ * Rejected (OptaxError): non-finite `initValue`/`decayRate`/`endValue`, `decayRate < 0`
+ * (optax gives NaNs), a positive `transitionSteps` or a `transitionBegin` that is non-integer or beyond
+ * int32, a non-boolean `staircase`, an unknown `dtype`; and, when called, a step count that is not an
+ * int32.
  *
  * @param options - `initValue`, `transitionSteps`, `decayRate` (required); `transitionBegin` (default 0), `staircase` (default false), `endValue` (default none), `dtype` (default `'float32'`). See {@link ExponentialDecayOptions}.
  * @returns The schedule: a function of the int32 step count.
@@ -58,20 +69,43 @@ export interface ExponentialDecayOptions {
  * const schedule = exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, endValue: 0.1 });
  * console.log(schedule(0), schedule(5), schedule(7), schedule(100)); // 1 0.5 0.37892913818359375 0.10000000149011612
  * ```
+ *
+ * A zero `decayRate` (or `transitionSteps <= 0`) is accepted, as optax accepts it, with a warning:
+ * ```ts
+ * import { exponentialDecay, setWarningHandler } from 'optax-ts';
+ * const warnings: string[] = [];
+ * const previous = setWarningHandler((w) => warnings.push(`${w.source}: ${w.message}`));
+ * const constant = exponentialDecay({ initValue: 0.3, transitionSteps: 5, decayRate: 0 });
+ * setWarningHandler(previous);
+ * console.log(constant(0), constant(100), warnings); // 0.3 0.3 [ 'exponential_decay: decayRate is 0: the schedule is the constant initValue (0.3)' ]
+ * ```
  */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const fn = 'exponentialDecay';
   checkOptions(fn, options);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
-  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps);
-  const rate = checkPositive(fn, 'decayRate', options.decayRate);
-  const begin = checkSteps(fn, 'transitionBegin', options.transitionBegin ?? 0);
   const staircase = checkBoolean(fn, 'staircase', options.staircase ?? false);
   const endValue = checkOptionalFinite(fn, 'endValue', options.endValue);
   const mode = checkDtype(fn, options.dtype);
 
-  // optax: `if transition_steps <= 0: return lambda count: init_value` -- the Python float itself.
-  if (steps === 0) return defineSchedule(fn, mode, 'python', () => initValue);
+  // optax checks, in this order: `transition_steps <= 0`, then `decay_rate == 0` (each: log, and return
+  // the constant schedule `lambda count: init_value` -- the Python float itself), then a negative
+  // `transition_begin` (log, and use 0).
+  const constant = (): Schedule => {
+    checkOptionalFinite(fn, 'transitionBegin', options.transitionBegin);
+    return defineSchedule(fn, mode, 'python', () => initValue);
+  };
+  const steps = checkTransitionSteps(fn, 'transitionSteps', options.transitionSteps, initValue);
+  if (steps === undefined) {
+    checkFinite(fn, 'decayRate', options.decayRate);
+    return constant();
+  }
+  if (options.decayRate === 0) {
+    warn(optaxName(fn), `decayRate is 0: the schedule is the constant initValue (${initValue})`);
+    return constant();
+  }
+  const rate = checkPositive(fn, 'decayRate', options.decayRate, ' (optax gives NaN for a negative rate)');
+  const begin = checkTransitionBegin(fn, options.transitionBegin ?? 0);
 
   const d: Dtype = 'float32'; // int32 / int -> float32, in both modes
   const init = toDtype(d, initValue);

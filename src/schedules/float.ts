@@ -17,7 +17,7 @@
  * @internal
  */
 import type { Dtype } from '../core/dtype.js';
-import { cosF64 } from './libm.js';
+import { cos as libmCos } from '../core/libm/cos.js';
 import { pow as libmPow } from '../core/libm/pow.js';
 import { cosf } from '../core/libm/cosf.js';
 import { powf } from '../core/libm/powf.js';
@@ -63,12 +63,11 @@ export function div(d: Dtype, a: number, b: number): number {
 }
 
 /**
- * `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`): for float32 glibc's `cosf` bit for bit
- * ({@link cosf}); for float64 a correctly rounded cos ({@link cosF64}), which glibc's `cos` is except
- * in rare cases.
+ * `cos(x)` in `dtype` (XLA's `cosine`, i.e. libm `cosf`/`cos`): glibc's `cosf` and `cos`, bit for bit
+ * ({@link cosf}, core/libm/cos.ts).
  */
 export function cos(d: Dtype, x: number): number {
-  return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, cosF64(ftz(d, x)));
+  return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, libmCos(ftz(d, x)));
 }
 
 /** `x ** y` with a float exponent in `dtype` (`lax.pow`): glibc's `powf`/`pow` bit for bit. */

@@ -1,5 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
+import { withoutWarnings } from '../core/warnings.js';
 import { polynomialCore } from './polynomial.js';
 import { checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -11,11 +12,15 @@ export interface LinearScheduleOptions {
   /** End value of the scalar to be annealed. */
   endValue: number;
   /**
-   * Number of steps `T` over which annealing takes place (an integer `>= 0`). `0` disables annealing:
-   * the schedule returns `initValue` for every step, as optax does for `transition_steps <= 0`.
+   * Number of steps `T` over which annealing takes place (an integer in `[1, 2^31-1]`). Any number
+   * `<= 0` disables annealing, as in optax: a warning (see `setWarningHandler`), then the schedule
+   * returns `initValue` for every step.
    */
   transitionSteps: number;
-  /** Steps `B` before annealing starts, the value being held at `initValue` (default 0). */
+  /**
+   * Steps `B` before annealing starts, the value being held at `initValue` (default 0). A negative one
+   * falls back to 0 with a warning, as in optax.
+   */
   transitionBegin?: number;
   /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
@@ -34,12 +39,15 @@ export interface LinearScheduleOptions {
  *
  * optax computes it as `(I - E) * (1 - (t - B) / T) + E`, in float32 in both modes (the ratio of an
  * int32 count is float32 even under x64), and so does this, one rounding per operation: values are
- * float32 values (e.g. 0.01 comes back as 0.009999999776482582). With `transitionSteps: 0` the
- * schedule returns `initValue` unrounded (optax returns the Python float).
+ * float32 values (e.g. 0.01 comes back as 0.009999999776482582).
  *
- * Rejected (OptaxError): non-finite `initValue`/`endValue`, `transitionSteps` or
- * `transitionBegin` that is negative, non-integer or beyond int32 (optax would log and fall back), an
- * unknown `dtype`; and, when called, a step count that is not an int32.
+ * Accepted with a warning, as optax logs and carries on (see `setWarningHandler`): `transitionSteps <= 0`
+ * gives the constant schedule `initValue`, unrounded (optax returns the Python float); a negative
+ * `transitionBegin` is taken as 0.
+ *
+ * Rejected (OptaxError): non-finite `initValue`/`endValue`, a positive `transitionSteps` or a
+ * `transitionBegin` that is non-integer or beyond int32, an unknown `dtype`; and, when called, a step
+ * count that is not an int32.
  *
  * @param options - `initValue`, `endValue`, `transitionSteps` (required); `transitionBegin` (default 0); `dtype` (default `'float32'`). See {@link LinearScheduleOptions}.
  * @returns The schedule: a function of the int32 step count.
@@ -55,4 +63,13 @@ export function linearSchedule(options: LinearScheduleOptions): Schedule {
   const fn = 'linearSchedule';
   checkOptions(fn, options);
   return recordCall(polynomialCore(fn, { ...options, power: 1 }), 'linear_schedule', [options]);
+}
+
+/**
+ * The linear warmup of the warmup schedules (`linear_schedule(init, peak, warmup_steps)` in optax).
+ * `warmupSteps: 0` is their documented "no warmup", so it does not warn, though optax's inner
+ * `linear_schedule` logs about it. @internal
+ */
+export function warmupPart(initValue: number, peakValue: number, warmupSteps: number, dtype: Dtype): Schedule {
+  return withoutWarnings(() => linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }));
 }

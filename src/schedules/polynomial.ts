@@ -2,7 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { add, div, fromInt, intPow, mul, pow, sub, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
-import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { checkAtLeast, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkTransitionBegin, checkTransitionSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link polynomialSchedule}. */
@@ -18,28 +18,35 @@ export interface PolynomialScheduleOptions {
    */
   power: number;
   /**
-   * Number of steps `T` over which annealing takes place (an integer `>= 0`). `0` disables annealing:
-   * the schedule returns `initValue` for every step, as optax does for `transition_steps <= 0`.
+   * Number of steps `T` over which annealing takes place (an integer in `[1, 2^31-1]`). Any number
+   * `<= 0` disables annealing, as in optax: a warning (see `setWarningHandler`), then the schedule
+   * returns `initValue` for every step.
    */
   transitionSteps: number;
-  /** Steps `B` before annealing starts, the value being held at `initValue` (default 0). */
+  /**
+   * Steps `B` before annealing starts, the value being held at `initValue` (default 0). A negative one
+   * falls back to 0 with a warning, as in optax.
+   */
   transitionBegin?: number;
   /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
 }
 
 /** The shared implementation of polynomialSchedule / linearSchedule (`fn` names the caller in errors). */
-export function polynomialCore(fn: string, options: PolynomialScheduleOptions): Schedule {
+export function polynomialCore(fn: string, options: PolynomialScheduleOptions, stepsName = 'transitionSteps'): Schedule {
   checkOptions(fn, options);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const endValue = checkFinite(fn, 'endValue', options.endValue);
   const power = checkAtLeast(fn, 'power', options.power, 0, ' (a negative power is infinite at the end of the transition)');
-  const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps);
-  const begin = checkSteps(fn, 'transitionBegin', options.transitionBegin ?? 0);
   const mode = checkDtype(fn, options.dtype);
-
-  // optax: `if transition_steps <= 0: return lambda count: init_value` -- the Python float itself.
-  if (steps === 0) return defineSchedule(fn, mode, 'python', () => initValue);
+  // optax: `if transition_steps <= 0: logging.info(...); return lambda count: init_value` -- the Python
+  // float itself, before transition_begin is looked at.
+  const steps = checkTransitionSteps(fn, stepsName, options.transitionSteps, initValue);
+  if (steps === undefined) {
+    checkOptionalFinite(fn, 'transitionBegin', options.transitionBegin);
+    return defineSchedule(fn, mode, 'python', () => initValue);
+  }
+  const begin = checkTransitionBegin(fn, options.transitionBegin ?? 0);
 
   // Always float32, in both modes: `count / transition_steps` divides an int32 array by a Python int,
   // and jnp.true_divide promotes int32 to float32 (not to the default float), even under x64. Every
@@ -74,13 +81,15 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions): 
  *
  * Computed in float32 in both modes (see the source: the ratio `(t - B) / T` of an int32 count is
  * float32 even under x64), one rounding per operation in optax's order; an integer `power` is
- * evaluated by repeated multiplication, as `lax.integer_pow` does for a Python int power. With
- * `transitionSteps: 0` the schedule returns `initValue` unrounded (optax returns the Python float).
+ * evaluated by repeated multiplication, as `lax.integer_pow` does for a Python int power.
+ *
+ * Accepted with a warning, as optax logs and carries on (see `setWarningHandler`): `transitionSteps <= 0`
+ * gives the constant schedule `initValue`, unrounded (optax returns the Python float); a negative
+ * `transitionBegin` is taken as 0.
  *
  * Rejected (OptaxError): non-finite `initValue`/`endValue`/`power`, a negative `power`,
- * `transitionSteps` or `transitionBegin` that is negative, non-integer or beyond int32 (optax would
- * log and fall back to a constant schedule / to 0 for negative ones), an unknown `dtype`; and, when
- * called, a step count that is not an int32.
+ * a positive `transitionSteps` or a `transitionBegin` that is non-integer or beyond int32, an unknown
+ * `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `endValue`, `power`, `transitionSteps` (required); `transitionBegin` (default 0); `dtype` (default `'float32'`). An integer-valued `power` is taken as a Python int (optax's `power=2`). See {@link PolynomialScheduleOptions}.
  * @returns The schedule: a function of the int32 step count.
@@ -90,6 +99,16 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions): 
  * import { polynomialSchedule } from 'optax-ts';
  * const schedule = polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: 100 });
  * console.log(schedule(0), schedule(50), schedule(100)); // 1 0.2574999928474426 0.009999999776482582
+ * ```
+ *
+ * `transitionSteps <= 0` is accepted, as optax accepts it, with a warning:
+ * ```ts
+ * import { polynomialSchedule, setWarningHandler } from 'optax-ts';
+ * const warnings: string[] = [];
+ * const previous = setWarningHandler((w) => warnings.push(w.message));
+ * const constant = polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: -1 });
+ * setWarningHandler(previous);
+ * console.log(constant(50), warnings); // 1 [ 'transitionSteps is -1 (<= 0): the schedule is the constant initValue (1)' ]
  * ```
  */
 export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {

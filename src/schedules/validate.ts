@@ -7,6 +7,7 @@
 import { OptaxError } from '../core/errors.js';
 import { describe, isDictNode } from '../tree/node.js';
 import type { Dtype } from '../core/dtype.js';
+import { warn } from '../core/warnings.js';
 
 const INT32_MAX = 2147483647;
 const INT32_MIN = -2147483648;
@@ -90,4 +91,45 @@ export function checkCount(fn: string, count: unknown): number {
 export function rethrowWithin(prefix: string, e: unknown): never {
   if (e instanceof OptaxError) throw new OptaxError(`${prefix}: ${e.message}`);
   throw e;
+}
+
+/** optax's name of a factory: `polynomialSchedule` → `polynomial_schedule`. */
+export function optaxName(fn: string): string {
+  return fn.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * A transition length as optax reads it: any number `<= 0` (optax: `if transition_steps <= 0:` log, and
+ * return the constant schedule `init_value`) warns and gives `undefined`, meaning "constant"; anything
+ * else must be a step number in `[1, 2^31-1]`. NaN is rejected (optax would build a NaN schedule).
+ */
+export function checkTransitionSteps(fn: string, name: string, x: unknown, initValue: number): number | undefined {
+  if (typeof x === 'number' && x <= 0) {
+    warn(optaxName(fn), `${name} is ${show(x)} (<= 0): the schedule is the constant initValue (${initValue})`);
+    return undefined;
+  }
+  return checkSteps(fn, name, x, 1);
+}
+
+/**
+ * A `transitionBegin` as optax reads it: a negative number warns and falls back to 0 (optax logs and
+ * sets `transition_begin = 0`); otherwise a step number in `[0, 2^31-1]`.
+ */
+export function checkTransitionBegin(fn: string, x: unknown): number {
+  if (typeof x === 'number' && x < 0) {
+    warn(optaxName(fn), `transitionBegin is ${show(x)} (< 0): it falls back to 0`);
+    return 0;
+  }
+  return checkSteps(fn, 'transitionBegin', x);
+}
+
+/**
+ * A step length that never meets the int32 count as an integer, so it is not bounded by int32 (optax's
+ * `cosine_decay_schedule` turns a Python int `decay_steps` into a float "to avoid int -> int32
+ * overflow"): an integer `>= min`, as large as a double holds.
+ */
+export function checkLongSteps(fn: string, name: string, x: unknown, min: number): number {
+  if (typeof x !== 'number') throw new OptaxError(`${fn}: ${name} must be an integer number of steps, got ${x === undefined ? 'undefined' : `${typeof x} ${show(x)}`}`);
+  if (!Number.isInteger(x) || x < min) throw new OptaxError(`${fn}: ${name} must be an integer >= ${min}, got ${show(x)}`);
+  return x;
 }

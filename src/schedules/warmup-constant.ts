@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { polynomialCore } from './polynomial.js';
-import { checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupConstantSchedule}. */
@@ -10,7 +10,10 @@ export interface WarmupConstantScheduleOptions {
   initValue: number;
   /** The value reached at the end of the warmup and kept afterwards. */
   peakValue: number;
-  /** The length of the linear warmup (an integer `>= 0`; 0 means no warmup: `initValue` throughout). */
+  /**
+   * The length of the linear warmup (an integer in `[1, 2^31-1]`). As in optax, any number `<= 0` makes
+   * the linear part a constant: `initValue` throughout, with a warning (see `setWarningHandler`).
+   */
   warmupSteps: number;
   /** `'float32'` (default: JAX's 32-bit mode) or `'float64'` (`jax_enable_x64`). */
   dtype?: Dtype;
@@ -26,10 +29,10 @@ export interface WarmupConstantScheduleOptions {
  * ```
  *
  * Float32 in both modes, like {@link linearSchedule}. Note optax's quirk, kept here: with
- * `warmupSteps: 0` the linear schedule falls back to its *init* value, so the schedule returns
- * `initValue` forever (not `peakValue`).
+ * `warmupSteps <= 0` the linear schedule falls back to its *init* value (with a warning), so the
+ * schedule returns `initValue` forever (not `peakValue`).
  *
- * Rejected (OptaxError): non-finite `initValue`/`peakValue`, `warmupSteps` that is negative,
+ * Rejected (OptaxError): non-finite `initValue`/`peakValue`, a positive `warmupSteps` that is
  * non-integer or beyond int32, an unknown `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `peakValue`, `warmupSteps` (required); `dtype` (default `'float32'`). See {@link WarmupConstantScheduleOptions}.
@@ -48,7 +51,6 @@ export function warmupConstantSchedule(options: WarmupConstantScheduleOptions): 
   // Checked here so that errors name this function's options (not linearSchedule's).
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
-  const warmupSteps = checkSteps(fn, 'warmupSteps', options.warmupSteps);
   const dtype = checkDtype(fn, options.dtype);
-  return recordCall(polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: warmupSteps, dtype }), 'warmup_constant_schedule', [options]);
+  return recordCall(polynomialCore(fn, { initValue, endValue: peakValue, power: 1, transitionSteps: options.warmupSteps, dtype }, 'warmupSteps'), 'warmup_constant_schedule', [options]);
 }

@@ -3,8 +3,8 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { cosineDecaySchedule } from './cosine-decay.js';
 import { joinCore } from './join.js';
-import { linearSchedule } from './linear.js';
-import { checkAtLeast, checkDtype, checkFinite, checkOptions, checkSteps } from './validate.js';
+import { warmupPart } from './linear.js';
+import { checkAtLeast, checkDtype, checkFinite, checkLongSteps, checkOptions, checkSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link warmupCosineDecaySchedule}. */
@@ -15,7 +15,7 @@ export interface WarmupCosineDecayScheduleOptions {
   peakValue: number;
   /** The length `W` of the linear warmup (an integer `>= 0`). */
   warmupSteps: number;
-  /** The total length `T` of the schedule, warmup included (an integer `> warmupSteps`). */
+  /** The total length `T` of the schedule, warmup included (an integer `> warmupSteps`; not bounded by int32, as in {@link cosineDecaySchedule}). */
   decaySteps: number;
   /** The value at the end of the decay and afterwards (default 0). */
   endValue?: number;
@@ -44,7 +44,7 @@ export interface WarmupCosineDecayScheduleOptions {
  *
  * Rejected (OptaxError): non-finite `initValue`/`peakValue`/`endValue`/`exponent`, a
  * negative `exponent`, `warmupSteps` negative, non-integer or beyond int32, `decaySteps <= warmupSteps`
- * or non-integer or beyond int32 (optax raises: the cosine part needs positive decay steps), an unknown
+ * or non-integer (optax raises: the cosine part needs positive decay steps), an unknown
  * `dtype`; and, when called, a step count that is not an int32.
  *
  * @param options - `initValue`, `peakValue`, `warmupSteps`, `decaySteps` (required); `endValue` (default 0), `exponent` (default 1), `dtype` (default `'float32'`). See {@link WarmupCosineDecayScheduleOptions}.
@@ -63,7 +63,7 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOpti
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const warmupSteps = checkSteps(fn, 'warmupSteps', options.warmupSteps);
-  const decaySteps = checkSteps(fn, 'decaySteps', options.decaySteps);
+  const decaySteps = checkLongSteps(fn, 'decaySteps', options.decaySteps, 0); // the cosine part's length is a float in optax (see cosineDecaySchedule)
   if (!(decaySteps > warmupSteps)) {
     throw new OptaxError(`${fn}: decaySteps must be > warmupSteps (it includes the warmup), got decaySteps = ${decaySteps}, warmupSteps = ${warmupSteps}`);
   }
@@ -74,7 +74,7 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOpti
   const alpha = peakValue === 0 ? 0 : endValue / peakValue; // Python arithmetic (double)
   return recordCall(joinCore(fn, {
     schedules: [
-      linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }),
+      warmupPart(initValue, peakValue, warmupSteps, dtype),
       cosineDecaySchedule({ initValue: peakValue, decaySteps: decaySteps - warmupSteps, alpha, exponent, dtype }),
     ],
     boundaries: [warmupSteps],

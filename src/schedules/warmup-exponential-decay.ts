@@ -2,7 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { exponentialDecay } from './exponential-decay.js';
 import { joinCore } from './join.js';
-import { linearSchedule } from './linear.js';
+import { warmupPart } from './linear.js';
 import { checkDtype, checkFinite, checkOptions, checkSteps, rethrowWithin } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
@@ -79,7 +79,7 @@ export function warmupExponentialDecaySchedule(options: WarmupExponentialDecaySc
     rethrowWithin(fn, e);
   }
   return recordCall(joinCore(fn, {
-    schedules: [linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps, dtype }), decay],
+    schedules: [warmupPart(initValue, peakValue, warmupSteps, dtype), decay],
     boundaries: [warmupSteps],
     dtype,
   }), 'warmup_exponential_decay_schedule', [options]);

@@ -3,6 +3,8 @@ import { OptaxError } from '../core/errors.js';
 import type { Schedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { injectHyperparams } from '../transforms/inject-hyperparams.js';
+import type { ShouldSkipUpdateFunction } from '../transforms/multi-steps.js';
+import { type SkipFunction, skipLargeUpdates, skipNotFinite } from '../transforms/skip-updates.js';
 import { type InjectableSignature, injectableSignature } from '../transforms/injectable.js';
 import { isArrayLeaf } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -149,6 +151,12 @@ function describeArg(v: unknown, kind: ArgKind, depth: number, at: string): unkn
       return v.map((o, j) => describeArgs({ kind: 'schedule', factory: () => undefined, params: WARMUP_COSINE_PARAMS }, [o], depth, `${at}[${j}]`));
     case 'tree':
       return describeData(v, at, 0);
+    case 'skip': {
+      const rule = typeof v === 'function' ? (v as Partial<SkipFunction<unknown>>).skipRule : undefined;
+      if (rule?.kind === 'not_finite') return 'skip_not_finite';
+      if (rule?.kind === 'large_updates') return { name: 'skip_large_updates', args: { max_squared_norm: describeData(rule.maxSquaredNorm, `${at}.max_squared_norm`, 0) } };
+      throw new OptaxError(`toSpec: ${at}: only skipNotFinite and skipLargeUpdates(n) can be described as data, got ${describe(v)}`);
+    }
     case 'value':
       if (typeof v === 'function') return { schedule: describeValue(v, 'schedule', depth + 1, at) };
       if (isArrayLeaf(v)) return encodeArray(v);
@@ -172,7 +180,7 @@ function describeData(v: unknown, at: string, depth: number): unknown {
 }
 
 function describeInject(rec: RecordedCall, depth: number, at: string): Spec {
-  const [sig, options, bound] = rec.args as [InjectableSignature, { staticArgs?: readonly string[]; hyperparamDtype?: Dtype }, Record<string, unknown>];
+  const [sig, options, bound] = rec.args as [InjectableSignature, { staticArgs?: string | readonly string[]; hyperparamDtype?: Dtype }, Record<string, unknown>];
   const inner = specEntry(sig.name);
   if (!inner || injectableSignature(inner.factory as never)?.params !== sig.params) throw new OptaxError(`toSpec: ${at}: inject_hyperparams of '${sig.name}', a factory optax-ts does not know, cannot be described`);
   const hyperparams: Record<string, unknown> = {};
@@ -180,7 +188,8 @@ function describeInject(rec: RecordedCall, depth: number, at: string): Spec {
     if (bound[q.option] !== undefined) hyperparams[q.name] = describeArg(bound[q.option], q.static ? 'tree' : 'value', depth, `${at}.hyperparams.${q.name}`);
   }
   const args: Record<string, unknown> = { inner: sig.name, hyperparams };
-  if (options.staticArgs !== undefined) args.static_args = describeData([...options.staticArgs], `${at}.static_args`, 0);
+  // One name stays one name (optax accepts `static_args='mask'`); a list is copied.
+  if (options.staticArgs !== undefined) args.static_args = describeData(typeof options.staticArgs === 'string' ? options.staticArgs : [...options.staticArgs], `${at}.static_args`, 0);
   if (options.hyperparamDtype !== undefined) args.hyperparam_dtype = options.hyperparamDtype;
   return { name: 'inject_hyperparams', args };
 }
@@ -241,6 +250,8 @@ function buildArg(v: unknown, q: SpecParam, options: FromSpecOptions, depth: num
       });
     case 'tree':
       return decodeData(v, at, 0);
+    case 'skip':
+      return buildSkip(v, at);
     case 'value':
       if (isDictNode(v) && !isEncodedArray(v)) {
         if (Object.keys(v).length !== 1 || !Object.hasOwn(v, 'schedule')) throw new OptaxError(`fromSpec: ${at} must be a number, boolean, string, array or {schedule: spec}, got ${describe(v)}`);
@@ -248,6 +259,19 @@ function buildArg(v: unknown, q: SpecParam, options: FromSpecOptions, depth: num
       }
       return decodeData(v, at, 0);
   }
+}
+
+/** MultiSteps' `should_skip_update_fn` from its description (see the `skip` kind in table.ts). */
+function buildSkip(v: unknown, at: string): ShouldSkipUpdateFunction {
+  if (v === 'skip_not_finite') return skipNotFinite;
+  if (isDictNode(v) && v.name === 'skip_large_updates') {
+    const args = v.args;
+    if (!isDictNode(args) || Object.keys(args).some((k) => k !== 'max_squared_norm') || typeof args.max_squared_norm !== 'number') {
+      throw new OptaxError(`fromSpec: ${at}(skip_large_updates).args must be {max_squared_norm: number}, got ${describe(args)}`);
+    }
+    return skipLargeUpdates(args.max_squared_norm);
+  }
+  throw new OptaxError(`fromSpec: ${at} must be "skip_not_finite" or {name: "skip_large_updates", args: {max_squared_norm}}, got ${typeof v === 'string' ? JSON.stringify(v) : describe(v)}`);
 }
 
 function list(v: unknown, at: string): unknown[] {
@@ -279,7 +303,7 @@ function buildInject(args: Record<string, unknown>, options: FromSpecOptions, de
     if (!q) throw new OptaxError(`fromSpec: ${at}.hyperparams: unknown argument '${k}' of ${sig.name}; it takes ${sig.params.map((q) => q.name).join(', ')}`);
     hyperparams[q.option] = buildArg(v, { name: q.name, option: q.option, kind: q.static ? 'tree' : 'value' }, options, depth, `${at}.hyperparams.${k}`);
   }
-  const staticArgs = args.static_args === undefined ? undefined : (decodeData(args.static_args, `${at}.static_args`, 0) as string[]);
+  const staticArgs = args.static_args === undefined ? undefined : (decodeData(args.static_args, `${at}.static_args`, 0) as string | string[]);
   const hyperparamDtype = args.hyperparam_dtype as Dtype | undefined;
   return injectHyperparams(entry.factory as never, { staticArgs, hyperparamDtype })(hyperparams);
 }

@@ -34,9 +34,11 @@ import * as S from '../schedules/index.js';
  * - `tree`: data as is, arrays encoded (masks, labels, boundaries);
  * - `transform` / `transforms` / `transformMap`: one spec / a list of specs / `{label: spec}`;
  * - `schedules`: a list of schedule specs;
- * - `warmupCosineList`: a list of `warmup_cosine_decay_schedule` argument sets.
+ * - `warmupCosineList`: a list of `warmup_cosine_decay_schedule` argument sets;
+ * - `skip`: MultiSteps' `should_skip_update_fn`, `"skip_not_finite"` or
+ *   `{name: "skip_large_updates", args: {max_squared_norm}}` (optax's `functools.partial`).
  */
-export type ArgKind = 'value' | 'tree' | 'transform' | 'transforms' | 'transformMap' | 'schedules' | 'warmupCosineList';
+export type ArgKind = 'value' | 'tree' | 'transform' | 'transforms' | 'transformMap' | 'schedules' | 'warmupCosineList' | 'skip';
 
 /** One argument of a factory. */
 export interface SpecParam {
@@ -110,7 +112,7 @@ export const SPEC_TABLE: Readonly<Record<string, SpecEntry>> = Object.assign(Obj
   identity: transform(identity),
   chain: transform(chain, { ...pos('transforms', 'transforms', 'transform'), rest: true }),
   apply_if_finite: transform(applyIfFinite, pos('inner', 'inner', 'transform'), p('max_consecutive_errors', 'maxConsecutiveErrors')),
-  MultiSteps: transform(multiSteps, pos('opt', 'opt', 'transform'), p('every_k_schedule', 'everyKSchedule'), p('use_grad_mean', 'useGradMean'), p('accumulator_dtype', 'accumulatorDtype', 'tree')),
+  MultiSteps: transform(multiSteps, pos('opt', 'opt', 'transform'), p('every_k_schedule', 'everyKSchedule'), p('use_grad_mean', 'useGradMean'), p('should_skip_update_fn', 'shouldSkipUpdateFn', 'skip'), p('accumulator_dtype', 'accumulatorDtype', 'tree')),
   masked: transform(masked, pos('inner', 'inner', 'transform'), pos('mask', 'mask', 'tree')),
   partition: transform(partition, pos('transforms', 'transforms', 'transformMap'), pos('param_labels', 'paramLabels', 'tree')),
   multi_transform: transform(partition, pos('transforms', 'transforms', 'transformMap'), pos('param_labels', 'paramLabels', 'tree')),

@@ -13,11 +13,15 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  * `model.compile({ optimizer })` and `model.fit`, `optimizer.minimize(f)` and
  * `optimizer.applyGradients(...)`, on `tf.Variable`s.
  *
- * - **The step** runs through optax-ts's fused engine (the same per-element rule the pure path
- *   runs, compiled to WebAssembly SIMD or JS): each float32 gradient is read once, the parameters
- *   and state are updated in one pass, and each variable gets its new value. The result is
- *   bit-identical to optax-ts's pure path (`tx.update` then `applyUpdates`), whichever tfjs backend
- *   computed the gradients, so training on the cpu backend resumes bit-identically from a save.
+ * - **The step** runs on the fused engine (the same per-element rule the pure path runs, compiled to
+ *   WebAssembly SIMD or JS) on tfjs's cpu and wasm backends, whose tensors live in this thread's
+ *   memory: each gradient is read once, parameters and state are updated in one pass. On other
+ *   backends (webgl, webgpu) a chain of elementwise transformations runs as tfjs ops instead, lowered
+ *   from the same `ex.*` graphs with the state in tfjs variables, so nothing is read back; other
+ *   transformations take the engine there too. (Measured by `npm run bench`: the ops path costs about
+ *   what `tf.train.adamax` costs, the engine 6 to 140 times less on cpu and wasm; option `path`.)
+ *   Either way a step is bit-identical to optax-ts's pure path (`tx.update` then `applyUpdates`) on
+ *   the cpu backend, so training resumes bit-identically from a save.
  * - **State by variable name**, not position: the params are `{[variable.name]: value}`. A variable
  *   without a gradient in a step (a layer made non-trainable) is left alone, and its moments are kept
  *   for when it trains again; shared counts (the step count) go on.
@@ -30,15 +34,12 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  *   and sets it (an injected hyperparameter in the state, or the argument of adamax / adamaxw /
  *   scaleByLearningRate); `optimizer.hyperparams` and `optimizer.setHyperparams({...})` read and set
  *   every hyperparameter of an `injectHyperparams` transformation between steps.
- * - **Backends**: gradients are read and parameters written through tfjs's public API on any
- *   backend; on cpu and wasm, whose tensors live in this thread's memory, directly (cpu writes
- *   parameters in place). `npm run bench` compares `applyGradients` with `tf.train.adamax`'s on the
- *   same models (on a 2-core machine: 30 to 300 times faster, cpu and wasm).
  * - **Memory**: every temporary tensor is disposed; the tensors `getWeights()` returns are the
  *   optimizer's, valid until its next `getWeights()`, `setWeights()` or `dispose()`.
  *
  * @param tx - any optax-ts transformation (e.g. `chain(clipByGlobalNorm(1), adamaxw(schedule))`).
- * @param options - `threads`, `backend`: how the fused engine runs (see `compile`).
+ * @param options - `path` (`'auto'`, `'engine'`, `'ops'`), and `threads`, `backend`: how the fused
+ *   engine runs (see `compile`). See {@link ToTfjsOptions}.
  *
  * @example
  * ```ts

@@ -11,18 +11,40 @@ import { ShapedArray } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import { type StateStore, type StoredLeaf, adoptRenamedVariables, assembleState, forgetState, pathKey, storeState } from './state-store.js';
 import { directMemory } from './memory.js';
+import { OpsStep, opsSupported } from './ops-step.js';
 import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
 
-/** Options of {@link toTfjs}: how the fused engine runs the steps (see `compile`). */
-export type ToTfjsOptions = Pick<CompileOptions, 'threads' | 'backend'>;
+/**
+ * Options of {@link toTfjs}: `threads` and `backend`, how the fused engine runs the steps (see
+ * `compile`); `path`, what runs them:
+ * - `auto` (default): the fused engine on tfjs's cpu and wasm backends (their tensors live in this
+ *   thread's memory; measured faster there, see `npm run bench`), and tfjs ops on others (webgl,
+ *   webgpu) when the transformation is a chain of elementwise ones, so that a step reads nothing back;
+ * - `engine`: always the fused engine (other backends read gradients back and upload parameters);
+ * - `ops`: always tfjs ops (a chain of elementwise transformations only; on the cpu backend,
+ *   bit-identical to the pure path too).
+ */
+export interface ToTfjsOptions extends Pick<CompileOptions, 'threads' | 'backend'> {
+  readonly path?: 'auto' | 'engine' | 'ops';
+}
+
+/** The state of the variables of a step, laid out as `tx.init` lays it out. */
+interface Runner {
+  readonly state: unknown;
+  setState(state: unknown): void;
+  dispose(): void;
+}
 
 /** The parameters being optimized now, and the compiled step over them. */
 interface Current {
-  /** The variable names, sorted, joined: which set of variables `stepper` was compiled for. */
+  /** The variable names, sorted, joined: which set of variables the runner was made for. */
   readonly key: string;
   readonly names: readonly string[];
   readonly variables: readonly tf.Variable[];
-  readonly stepper: Stepper<Record<string, ShapedArray<Float32Array>>, unknown>;
+  /** What holds the state and runs the steps: the fused engine, or the step as tfjs ops. */
+  readonly runner: Runner;
+  readonly engine?: Stepper<Record<string, ShapedArray<Float32Array>>, unknown>;
+  readonly ops?: OpsStep;
   /** The data each variable held after our last write: when it still does, the engine's copy is current. */
   readonly written: unknown[];
 }
@@ -54,8 +76,9 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
 
   private txNow: GradientTransformation<any>;
   private specCache: Spec | undefined;
-  private readonly options: ToTfjsOptions;
-  /** The state of every variable seen, by path, when no stepper holds it (see state-store.ts). */
+  private readonly engineOptions: Pick<CompileOptions, 'threads' | 'backend'>;
+  private readonly path: 'auto' | 'engine' | 'ops';
+  /** The state of every variable seen, by path, when no runner holds it (see state-store.ts). */
   private store: StateStore = new Map();
   private current: Current | undefined;
   /** What the last getWeights() returned, disposed at the next call (tfjs-layers never disposes them). */
@@ -65,7 +88,11 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     super();
     if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toTfjs: expected a gradient transformation, got ${describe(tx)}`);
     this.txNow = tx;
-    this.options = { ...options };
+    const { path = 'auto', ...engineOptions } = options ?? {};
+    if (path !== 'auto' && path !== 'engine' && path !== 'ops') throw new OptaxError(`toTfjs: path must be 'auto', 'engine' or 'ops', got ${describe(path)}`);
+    if (path === 'ops' && !opsSupported(tx)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations only (no clipByGlobalNorm or combinators)');
+    this.path = path;
+    this.engineOptions = engineOptions;
     this.iterations_ = 0;
   }
 
@@ -106,19 +133,27 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     const key = names.join('\u0000');
     if (this.current?.key !== key || this.current.variables.some((v, i) => v !== variables[i])) this.rebuild(names, variables);
     const c = this.current!;
+    if (c.ops) c.ops.step(grads, c.variables);
+    else this.engineStep(c, c.engine!, grads);
+    this.incrementIterations();
+  }
+
+  /** The step through the fused engine: gradients in, parameters out, through the backend's memory where it can. */
+  private engineStep(c: Current, engine: NonNullable<Current['engine']>, grads: ReadonlyMap<string, tf.Tensor>): void {
+    const names = c.names;
     const memory = directMemory();
     names.forEach((name, i) => {
       const g = grads.get(name)!;
-      c.stepper.grads[name].data.set(memory?.view(g) ?? (g.dataSync() as Float32Array));
+      engine.grads[name].data.set(memory?.view(g) ?? (g.dataSync() as Float32Array));
       // A variable written by someone else since our last step (setWeights, a loaded checkpoint) is read again.
       const v = c.variables[i];
-      if (v.dataId !== c.written[i]) c.stepper.params[name].data.set(memory?.view(v) ?? (v.dataSync() as Float32Array));
+      if (v.dataId !== c.written[i]) engine.params[name].data.set(memory?.view(v) ?? (v.dataSync() as Float32Array));
     });
-    c.stepper.step();
+    engine.step();
     tf.tidy(() => {
       names.forEach((name, i) => {
         const v = c.variables[i];
-        const values = c.stepper.params[name].data;
+        const values = engine.params[name].data;
         // In place where that is safe (cpu, the variable's memory its own); otherwise a new tensor, of a
         // copy where the backend would keep the engine's view (which the next step overwrites).
         const target = memory?.writable(v);
@@ -127,47 +162,48 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
         c.written[i] = v.dataId;
       });
     });
-    this.incrementIterations();
   }
 
   /** Compiles a step for this set of variables, with the state of each taken from the store. */
   private rebuild(names: readonly string[], variables: readonly tf.Variable[]): void {
-    const params: Record<string, ShapedArray<Float32Array>> = {};
-    names.forEach((name, i) => { params[name] = new ShapedArray(Float32Array.from(variables[i].dataSync() as Float32Array), variables[i].shape); });
     this.release();
-    const stepper = compile(this.txNow, params, this.options) as Current['stepper'];
+    const useOps = this.path === 'ops' || (this.path === 'auto' && directMemory() === undefined && opsSupported(this.txNow));
+    if (this.path === 'ops' && !opsSupported(this.txNow)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations only; the learning rate set made this one another kind');
+    const ops = useOps ? new OpsStep(this.txNow, names, variables) : undefined;
+    const engine = ops ? undefined : (compile(this.txNow, engineParams(names, variables), this.engineOptions) as Current['engine'] & {});
+    const runner: Runner = ops ?? engine!;
     try {
       if (this.store.size > 0) {
-        adoptRenamedVariables(stepper.state, this.store, names);
-        stepper.setState(assembleState(stepper.state, this.store));
-        // The stepper holds these now; the store keeps the state of variables not in this step.
-        forgetState(stepper.state, this.store);
+        adoptRenamedVariables(runner.state, this.store, names);
+        runner.setState(assembleState(runner.state, this.store));
+        // The runner holds these now; the store keeps the state of variables not in this step.
+        forgetState(runner.state, this.store);
       }
     } catch (e) {
-      stepper.dispose();
+      runner.dispose();
       throw e;
     }
-    this.current = { key: names.join('\u0000'), names, variables, stepper, written: variables.map((v) => v.dataId) };
+    this.current = { key: names.join('\u0000'), names, variables, runner, engine, ops, written: variables.map((v) => v.dataId) };
   }
 
-  /** Moves the state out of the stepper into the store, and drops the stepper. */
+  /** Moves the state out of the runner into the store, and drops the runner. */
   private release(): void {
     if (!this.current) return;
-    storeState(this.current.stepper.state, this.store);
-    this.current.stepper.dispose();
+    storeState(this.current.runner.state, this.store);
+    this.current.runner.dispose();
     this.current = undefined;
   }
 
-  /** The whole state now: the stepper's, and the store's for variables not in the last step (a new map). */
+  /** The whole state now: the runner's, and the store's for variables not in the last step (a new map). */
   private snapshot(): StateStore {
     const all = new Map(this.store);
-    if (this.current) storeState(this.current.stepper.state, all);
+    if (this.current) storeState(this.current.runner.state, all);
     return all;
   }
 
   /** The state laid out as `tx.init` lays it out for the variables of the last step (for none before the first). */
   private stateNow(): unknown {
-    if (this.current) return this.current.stepper.state;
+    if (this.current) return this.current.runner.state;
     try {
       return assembleState(this.txNow.init({}), this.store);
     } catch {
@@ -269,11 +305,11 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     }
     // Check against the variables of the last step now, rather than fail at the next step.
     if (this.current) {
-      adoptRenamedVariables(this.current.stepper.state, store, this.current.names);
-      assembleState(this.current.stepper.state, store);
+      adoptRenamedVariables(this.current.runner.state, store, this.current.names);
+      assembleState(this.current.runner.state, store);
     }
     this.disposeLent();
-    if (this.current) { this.current.stepper.dispose(); this.current = undefined; }
+    if (this.current) { this.current.runner.dispose(); this.current = undefined; }
     this.store = store;
     this.iterations_ = iterations;
   }
@@ -303,11 +339,18 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
 
   /** Frees the engine's memory, its threads and the tensors lent by getWeights. */
   override dispose(): void {
-    this.current?.stepper.dispose();
+    this.current?.runner.dispose();
     this.current = undefined;
     this.store.clear();
     this.disposeLent();
   }
+}
+
+/** The params tree the engine is compiled for: each variable's values, by name. */
+function engineParams(names: readonly string[], variables: readonly tf.Variable[]): Record<string, ShapedArray<Float32Array>> {
+  const params: Record<string, ShapedArray<Float32Array>> = {};
+  names.forEach((name, i) => { params[name] = new ShapedArray(Float32Array.from(variables[i].dataSync() as Float32Array), variables[i].shape); });
+  return params;
 }
 
 function encodeSpec(spec: Spec): string {

@@ -57,8 +57,11 @@ export type InjectedArgs<P extends readonly unknown[]> = { [I in keyof P]: Injec
 
 /** Options of {@link injectHyperparams}. */
 export interface InjectHyperparamsOptions {
-  /** Arguments that are never hyperparameters, by either name (optax's `static_args`). */
-  staticArgs?: readonly string[];
+  /**
+   * Arguments that are never hyperparameters, by either name (optax's `static_args`): one name, or a
+   * list of names, as optax accepts `static_args='mask'` and `static_args=['mask']`.
+   */
+  staticArgs?: string | readonly string[];
   /**
    * The dtype the hyperparameters are rounded to (optax's `hyperparam_dtype`). Default: the highest
    * dtype of the params (of the updates when `update` gets no params; float32 for an empty tree).
@@ -79,6 +82,17 @@ function highestDtype(tree: unknown): Dtype | undefined {
 
 /** optax's `_convert_floats`: numbers are rounded to the dtype; arrays (strongly typed) are kept. */
 const convert = (v: number | ArrayLeaf, dtype: Dtype): number | ArrayLeaf => (typeof v === 'number' ? roundTo(dtype, v) : v);
+
+/** optax's `{static_args} if isinstance(static_args, str) else set(static_args)`, checked. */
+function staticArgNames(name: string, staticArgs: unknown): readonly string[] {
+  if (staticArgs === undefined) return [];
+  if (typeof staticArgs === 'string') return [staticArgs];
+  const list = Array.isArray(staticArgs) ? staticArgs : undefined;
+  if (!list || list.some((s) => typeof s !== 'string')) {
+    throw new OptaxError(`inject_hyperparams(${name}): staticArgs must be a name or a list of names, got ${describe(staticArgs)}`);
+  }
+  return list;
+}
 
 /** Binds call arguments to the signature: positional ones, then an options object. */
 function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown> {
@@ -135,7 +149,7 @@ function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown
  * The factory must be registered ({@link registerInjectable}): optax-ts's own factories are.
  *
  * @param innerFactory - e.g. `adamax`, `adamaxw`, `scaleByAdamax`, `scale`, `clip`, `ema`.
- * @param options - `staticArgs` (none), `hyperparamDtype` (the params' highest dtype).
+ * @param options - `staticArgs` (none; one name or a list), `hyperparamDtype` (the params' highest dtype).
  *
  * @example
  * ```ts
@@ -146,6 +160,13 @@ function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown
  * state = setHyperparams(state, { learningRate: 0.5 });
  * const [u] = tx.update({ w: new Float32Array([2]) }, state, { w: new Float32Array(1) });
  * console.log(u.w); // Float32Array(1) [ -0.5 ]
+ * ```
+ *
+ * `staticArgs` names arguments that stay out of the state, one name or a list, as in optax:
+ * ```ts
+ * import { injectHyperparams, scale } from 'optax-ts';
+ * const tx = injectHyperparams(scale, { staticArgs: 'step_size' })(0.5);
+ * console.log(tx.init({ w: new Float32Array(1) }).hyperparams); // {}
  * ```
  */
 export function injectHyperparams<F extends (...args: any[]) => GradientTransformation<any>>(
@@ -161,7 +182,7 @@ export function injectHyperparams(
   options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
-  const staticArgs = new Set((options.staticArgs ?? []).map(toSnakeCase));
+  const staticArgs = new Set(staticArgNames(sig.name, options.staticArgs).map(toSnakeCase));
   for (const s of staticArgs) {
     if (!sig.params.some((p) => p.name === s)) throw new OptaxError(`inject_hyperparams(${sig.name}): staticArgs must name arguments of ${sig.name} (${sig.params.map((p) => p.name).join(', ')}), got ${s}`);
   }

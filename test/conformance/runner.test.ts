@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { checkVectorsFile, runVectorsFile, summaryLine } from '../../src/conformance/runner.js';
@@ -77,26 +76,7 @@ test('an unknown transformation fails with that reason, not a crash', () => {
   assert.match(r.reason ?? '', /transformation 'lion' is not available in optax-ts/);
 });
 
-test('the CLI runs any file in the format, prints a line per case and ends with "N passed, M failed"', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'optax-ts-'));
-  const file = structuredClone(load('public_f64.json')) as any;
-  file.cases = file.cases.slice(0, 3);
-  const ok = join(dir, 'ok.json');
-  writeFileSync(ok, JSON.stringify(file));
-  file.cases[1].steps[0].params.b.b64 = flipBit(file.cases[1].steps[0].params.b.b64, 0, 8);
-  const bad = join(dir, 'bad.json');
-  writeFileSync(bad, JSON.stringify(file));
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'conformance', ...args], { encoding: 'utf8', cwd: root });
-  const good = cli(ok);
-  const lines = good.stdout.trim().split('\n');
-  assert.equal(good.status, 0, good.stderr);
-  assert.equal(lines.length, 4);
-  assert.match(lines[0], /^PASS  public_f64\/doc_example_quadratic .* bit-identical 100\.00% .* worst 0 ulp$/);
-  assert.equal(lines.at(-1), '3 passed, 0 failed');
-  const failing = cli(bad, join(dir, 'missing.json'));
-  assert.equal(failing.status, 1);
-  assert.equal(failing.stdout.trim().split('\n').at(-1), '2 passed, 2 failed');
-});
+// The command line itself (exit codes, errors, escaping, caps, --engine): test/cli/main.test.ts.
 
 test('the installed `optax-ts` bin (dist/cli/main.js, built by npm ci / npm test) is executable and runs the shipped vectors', () => {
   const bin = join(root, 'dist/cli/main.js');

@@ -101,7 +101,7 @@ test('a trajectory on the fused engine equals the pure path bit for bit, for eve
       const r = runTrajectory(s, run);
       assert.ok(r.ok, r.ok ? '' : r.error);
       assert.equal(r.value.identical, true, `${backend} ${r.value.describe}`);
-      assert.equal(r.value.backend, backend === 'auto' ? 'wasm' : backend); // MultiSteps is fused too now
+      assert.equal(r.value.backend, backend === 'auto' ? 'wasm' : backend, r.value.note ?? '');
     }
   }
   s.backend = 'reference';

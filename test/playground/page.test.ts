@@ -59,6 +59,9 @@ test('playground in headless Chromium: settings, trajectories, URL, network view
     assert.ok(Math.hypot(runs[0].x, runs[0].y) < 0.05, `run A should end near the minimum (0, 0), ended at (${runs[0].x}, ${runs[0].y})`);
     for (const r of runs) assert.ok(Math.hypot(r.x, r.y) < 0.5, `every run ends near the minimum: (${r.x}, ${r.y})`);
     assert.deepEqual(runs.map((r) => r.identical), ['true', 'true', 'true'], 'the fused engine agrees with tx.update bit for bit');
+    // Every preset (the third has MultiSteps and weight decay) is fused, and the header says so.
+    assert.match(await page.textContent('#engine-status') ?? '', /Run A: wasm, 1 thread.*Run B: wasm, 1 thread.*Run C: wasm, 1 thread/);
+    assert.match(await page.locator('.engine-run').nth(2).getAttribute('title') ?? '', /^Fused/);
     assert.equal(await page.textContent('#math [data-k="t"]'), '200');
     assert.equal(await page.textContent('#math [data-k="lr"]'), '0.2');
     await page.screenshot({ path: join(shots, 'playground.png') });

@@ -1,8 +1,9 @@
 // Edge cases of the schedules: zero-length transitions, steps before the start and far past the end,
 // staircase decay, end-value clamps, dtype promotion in joins, int32 step semantics.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as S from '../../src/schedules/index.js';
+import { setWarningHandler } from '../../src/core/warnings.js';
 
 const f32 = Math.fround;
 const INT32_MAX = 2147483647;
@@ -10,6 +11,8 @@ const INT32_MIN = -2147483648;
 const isF32 = (x: number) => Object.is(f32(x), x);
 
 test('zero transition steps: init_value, unrounded, at every step (optax returns the Python float)', () => {
+  const previous = setWarningHandler(() => {}); // they warn: test/core/warnings.test.ts
+  after(() => setWarningHandler(previous));
   for (const dtype of ['float32', 'float64'] as const) {
     const lin = S.linearSchedule({ initValue: 0.1, endValue: 1, transitionSteps: 0, dtype });
     const poly = S.polynomialSchedule({ initValue: 0.1, endValue: 1, power: 2, transitionSteps: 0, transitionBegin: 7, dtype });

@@ -26,15 +26,19 @@ test('step counts must be int32 integers', () => {
 });
 
 test('step arguments: negative, non-integer, beyond int32', () => {
-  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: -1 }), 'OptaxError', /transitionSteps must be an integer in \[0, 2147483647\], got -1/);
+  // (transitionSteps <= 0 and a negative transitionBegin are accepted with a warning, as in optax:
+  // see test/core/warnings.test.ts.)
   rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 2.5 }), 'OptaxError', /transitionSteps must be an integer number of steps, got 2\.5/);
-  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: -2 }), 'OptaxError', /transitionBegin .* got -2/);
+  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: NaN }), 'OptaxError', /transitionSteps must be an integer number of steps, got NaN/);
+  rejects(() => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: 2.5 }), 'OptaxError', /transitionBegin .* got 2\.5/);
   rejects(() => S.polynomialSchedule({ initValue: 1, endValue: 0, power: 1, transitionSteps: 2 ** 31 }), 'OptaxError', /transitionSteps .* got 2147483648/);
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: -5, decayRate: 0.5 }), 'OptaxError', /exponentialDecay: transitionSteps .* got -5/);
-  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 0 }), 'OptaxError', /decaySteps must be an integer in \[1, 2147483647\], got 0/);
-  rejects(() => S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: -3 }), 'OptaxError', /warmupConstantSchedule: warmupSteps .* got -3/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5.5, decayRate: 0.5 }), 'OptaxError', /exponentialDecay: transitionSteps .* got 5\.5/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), 'OptaxError', /exponentialDecay: decayRate must be > 0 .* got -0\.5/);
+  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 0 }), 'OptaxError', /decaySteps must be an integer >= 1, got 0/);
+  rejects(() => S.cosineDecaySchedule({ initValue: 1, decaySteps: 1e10 + 0.5 }), 'OptaxError', /decaySteps must be an integer >= 1/);
+  rejects(() => S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: 3.5 }), 'OptaxError', /warmupConstantSchedule: warmupSteps .* got 3\.5/);
   rejects(() => S.warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 10, decaySteps: 10 }), 'OptaxError', /decaySteps must be > warmupSteps .* decaySteps = 10, warmupSteps = 10/);
-  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, transitionSteps: -1, decayRate: 0.5 }), 'OptaxError', /warmupExponentialDecaySchedule: exponentialDecay: transitionSteps .* got -1/);
+  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, transitionSteps: 1.5, decayRate: 0.5 }), 'OptaxError', /warmupExponentialDecaySchedule: exponentialDecay: transitionSteps .* got 1\.5/);
   rejects(() => S.linearOnecycleSchedule({ transitionSteps: 0, peakValue: 1 }), 'OptaxError', /transitionSteps must be an integer in \[1, 2147483647\], got 0/);
   rejects(() => S.cosineOnecycleSchedule({ transitionSteps: -10, peakValue: 1 }), 'OptaxError', /got -10/);
   rejects(() => S.linearSchedule(any({ initValue: 1, endValue: 0 })), 'OptaxError', /transitionSteps must be an integer number of steps, got undefined/);
@@ -51,10 +55,10 @@ test('values must be finite numbers', () => {
   rejects(() => S.warmupCosineDecaySchedule({ initValue: 0, peakValue: NaN, warmupSteps: 1, decaySteps: 5 }), 'OptaxError', /peakValue must be finite, got NaN/);
 });
 
-test('decayRate must be positive (optax falls back to a constant for 0 and gives NaNs for negatives)', () => {
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0 }), 'OptaxError', /decayRate must be > 0, got 0/);
-  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), 'OptaxError', /decayRate must be > 0, got -0\.5/);
-  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, transitionSteps: 5, decayRate: 0 }), 'OptaxError', /decayRate must be > 0, got 0/);
+test('decayRate must not be negative (optax gives NaNs; 0 is a constant with a warning: test/core/warnings.test.ts)', () => {
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -0.5 }), 'OptaxError', /decayRate must be > 0 .*, got -0\.5/);
+  rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: NaN }), 'OptaxError', /decayRate must be finite, got NaN/);
+  rejects(() => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, transitionSteps: 5, decayRate: -1 }), 'OptaxError', /decayRate must be > 0 .*, got -1/);
   rejects(() => S.exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, staircase: any('yes') }), 'OptaxError', /staircase must be a boolean, got string "yes"/);
 });
 

@@ -8,6 +8,7 @@ import { scale } from '../../src/transforms/scale.js';
 import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
 import { applyUpdates } from '../../src/transforms/apply-updates.js';
 import { OptaxError } from '../../src/core/errors.js';
+import { fromSpec, toSpec } from '../../src/spec/spec.js';
 
 const p32 = { w: new Float32Array([1, 2]) };
 const p64 = { w: new Float64Array([1, 2]) };
@@ -94,6 +95,17 @@ test('adamaxw: weight_decay is a hyperparameter, the mask is static', () => {
 test('staticArgs, registerInjectable, unregistered factories', () => {
   assert.deepEqual(Object.keys(injectHyperparams(scaleByAdamax, { staticArgs: ['eps'] })().init(p32).hyperparams), ['b1', 'b2']);
   assert.throws(() => injectHyperparams(scaleByAdamax, { staticArgs: ['lr'] }), /staticArgs/);
+  // One name as a string, as optax accepts (its test_static_args / test_numeric_static_args, 'string' case).
+  assert.deepEqual(Object.keys(injectHyperparams(scaleByAdamax, { staticArgs: 'b1' })({ b1: 0.9, b2: 0.95 }).init(p32).hyperparams), ['b2', 'eps']);
+  assert.deepEqual(Object.keys(injectHyperparams(scale, { staticArgs: 'step_size' })(0.5).init(p32).hyperparams), []);
+  assert.deepEqual(Object.keys(injectHyperparams(scale, { staticArgs: 'stepSize' })(0.5).init(p32).hyperparams), []);
+  // Described as data as given (one name stays one name), and built back.
+  const spec = toSpec(injectHyperparams(scale, { staticArgs: 'step_size' })(0.5));
+  assert.equal((spec.args as any).static_args, 'step_size');
+  assert.deepEqual(Object.keys((fromSpec(spec).init(p32) as any).hyperparams), []);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: 'lr' }), /staticArgs must name arguments of scale/);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: [1] as never }), /staticArgs must be a name or a list of names/);
+  assert.throws(() => injectHyperparams(scale, { staticArgs: { step_size: true } as never }), /staticArgs must be a name or a list of names/);
   const triple = (x: number) => scale(3 * x);
   assert.throws(() => injectHyperparams(triple), /not registered/);
   registerInjectable(triple, { name: 'triple', params: [{ name: 'x', option: 'x', positional: true }], build: (a) => triple(a.x) });

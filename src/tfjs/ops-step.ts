@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { OptaxError } from '../core/errors.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { type Expr, type Kernel, topologicalOrder } from '../kernel/expr.js';
+import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import { reciprocalForTree } from '../kernel/scalar-division.js';
+import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
+import { describe, isDictNode } from '../tree/structure.js';
+
+/**
+ * The optimizer step as tfjs ops, for backends whose tensors live elsewhere (webgl, webgpu): the
+ * per-element rule of each transformation (its `ex.*` graph, the one the engine compiles) is lowered
+ * to tfjs ops, its per-step scalars computed on the host from the control state (the step count), and
+ * the state kept in tfjs variables, so a step never reads the tensors back. On the cpu backend, where
+ * each op rounds to float32 as XLA does, it is bit-identical to the pure path (tested there).
+ * Covered: chains of elementwise transformations (adamax, adamaxw, scale_by_learning_rate with a
+ * number or a schedule, add_decayed_weights without a mask, clip, scale, ema, ...); anything else
+ * (clipping by global norm, combinators) runs through the engine.
+ */
+
+/** One elementwise transformation of the chain and its state node (control values, variables). */
+interface Part {
+  readonly def: ElementwiseDefinition<Record<string, unknown>>;
+  readonly node: Record<string, any>;
+}
+
+/** The elementwise parts of `tx` in run order, or undefined when it is not a chain of them. */
+function flatten(tx: GradientTransformation<any>): GradientTransformation<any>[] | undefined {
+  if (tx.parts) {
+    const out: GradientTransformation<any>[] = [];
+    for (const p of tx.parts) {
+      const f = flatten(p);
+      if (!f) return undefined;
+      out.push(...f);
+    }
+    return out;
+  }
+  return tx.elementwise && !tx.combinator ? [tx] : undefined;
+}
+
+/** True when {@link OpsStep} can run `tx`. */
+export function opsSupported(tx: GradientTransformation<any>): boolean {
+  return flatten(tx) !== undefined;
+}
+
+/** Evaluates a kernel with tfjs ops; returns the update and the new state leaves. */
+export function lowerKernel(kernel: Kernel, inputs: { updates: tf.Tensor; params: tf.Tensor; state: Readonly<Record<string, tf.Tensor>>; scalars: Readonly<Record<string, tf.Tensor>> }): { updates: tf.Tensor; state: Record<string, tf.Tensor> } {
+  const names = Object.keys(kernel.state);
+  const roots = [kernel.updates, ...names.map((k) => kernel.state[k])];
+  const value = new Map<Expr, tf.Tensor>();
+  for (const e of topologicalOrder(roots)) {
+    const v = (x: Expr): tf.Tensor => value.get(x)!;
+    let out: tf.Tensor;
+    switch (e.kind) {
+      case 'updates': out = inputs.updates; break;
+      case 'params': out = inputs.params; break;
+      case 'state': out = inputs.state[e.name]; break;
+      case 'scalar': out = inputs.scalars[e.name]; break;
+      case 'unary': out = e.op === 'neg' ? tf.neg(v(e.a)) : e.op === 'abs' ? tf.abs(v(e.a)) : tf.sqrt(v(e.a)); break;
+      case 'binary': {
+        const f = { add: tf.add, sub: tf.sub, mul: tf.mul, div: tf.div, max: tf.maximum, min: tf.minimum }[e.op];
+        out = f(v(e.a), v(e.b));
+        break;
+      }
+      // Only traced (inside-cond) numerics have one; not rounded once here.
+      case 'fma': out = tf.add(tf.mul(v(e.a), v(e.b)), v(e.c)); break;
+    }
+    if (out === undefined) throw new OptaxError(`tfjs ops: the kernel reads ${e.kind === 'state' || e.kind === 'scalar' ? `${e.kind} '${e.name}'` : e.kind}, which is not given`);
+    value.set(e, out);
+  }
+  return { updates: value.get(kernel.updates)!, state: Object.fromEntries(names.map((k) => [k, value.get(kernel.state[k])!])) };
+}
+
+/** A compiled step over a set of variables: the state as tfjs variables, laid out as `tx.init` lays it out. */
+export class OpsStep {
+  private readonly tree: unknown;
+  private readonly parts: Part[] = [];
+  private readonly variablesOwned: tf.Variable[] = [];
+
+  constructor(tx: GradientTransformation<any>, private readonly names: readonly string[], variables: readonly tf.Variable[]) {
+    const flat = flatten(tx);
+    if (!flat) throw new OptaxError('tfjs ops: this transformation is not a chain of elementwise transformations');
+    const params: Record<string, ShapedArray> = {};
+    names.forEach((n, i) => { params[n] = new ShapedArray(new Float32Array(variables[i].size), variables[i].shape); });
+    // The layout (and the initial control values) from tx.init; arrays become variables.
+    const toVariables = (x: unknown): unknown => {
+      if (isArrayLeaf(x)) {
+        const v = tf.variable(tf.tensor(leafData(x), [...leafShape(x)], 'float32'), false);
+        this.variablesOwned.push(v);
+        return v;
+      }
+      if (Array.isArray(x)) return x.map(toVariables);
+      if (isDictNode(x)) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, toVariables(v)]));
+      return x;
+    };
+    this.tree = toVariables(tx.init(params));
+    const bind = (t: GradientTransformation<any>, node: any): void => {
+      if (t.parts) t.parts.forEach((p, i) => bind(p, node[i]));
+      else this.parts.push({ def: t.elementwise!, node });
+    };
+    bind(tx, this.tree);
+  }
+
+  /** The state now (read back), laid out as `tx.init` lays it out. */
+  get state(): unknown {
+    const read = (x: unknown): unknown => {
+      if (x instanceof tf.Variable) return new ShapedArray(Float32Array.from(x.dataSync() as Float32Array), x.shape);
+      if (Array.isArray(x)) return x.map(read);
+      if (isDictNode(x)) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, read(v)]));
+      return x;
+    };
+    return read(this.tree);
+  }
+
+  /** Loads a state of the same layout (checked leaf by leaf before anything changes). */
+  setState(state: unknown): void {
+    const writes: (() => void)[] = [];
+    const walk = (mine: any, theirs: unknown, at: string): void => {
+      if (mine instanceof tf.Variable) {
+        if (!isArrayLeaf(theirs) || leafData(theirs).length !== mine.size) throw new OptaxError(`tfjs ops: state ${at}: expected ${mine.size} elements, got ${describe(theirs)}`);
+        writes.push(() => mine.assign(tf.tensor(leafData(theirs), mine.shape, 'float32')));
+      } else if (Array.isArray(mine) || isDictNode(mine)) {
+        if (typeof theirs !== 'object' || theirs === null) throw new OptaxError(`tfjs ops: state ${at}: expected a node, got ${describe(theirs)}`);
+        for (const k of Object.keys(mine)) {
+          const child = (mine as any)[k];
+          if (typeof child === 'number' || typeof child === 'boolean') {
+            const v = (theirs as any)[k];
+            if (typeof v !== typeof child) throw new OptaxError(`tfjs ops: state ${at}.${k}: expected a ${typeof child}, got ${describe(v)}`);
+            writes.push(() => { (mine as any)[k] = v; });
+          } else walk(child, (theirs as any)[k], `${at}.${k}`);
+        }
+      }
+    };
+    walk(this.tree, state, 'state');
+    tf.tidy(() => writes.forEach((w) => w()));
+  }
+
+  /** One step: `variable <- variable + tx.update(gradient, state, variable)`, all as tfjs ops. */
+  step(grads: ReadonlyMap<string, tf.Tensor>, variables: readonly tf.Variable[]): void {
+    const reciprocal = reciprocalForTree(variables.map((v) => v.size));
+    tf.tidy(() => {
+      const u = new Map<string, tf.Tensor>(this.names.map((n) => [n, grads.get(n)!]));
+      for (const { def, node } of this.parts) {
+        const control = Object.fromEntries(Object.keys(def.initControl()).map((k) => [k, node[k]]));
+        def.checkControl(control);
+        const scalars = Object.fromEntries(Object.entries(def.scalars(control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
+        const kernel = reciprocal && def.singleLeafKernel ? def.singleLeafKernel : def.kernel;
+        this.names.forEach((n, i) => {
+          const state = Object.fromEntries(def.stateLeaves.map((k) => [k, node[k][n] as tf.Variable]));
+          const out = lowerKernel(kernel, { updates: u.get(n)!, params: variables[i], state, scalars });
+          for (const k of def.stateLeaves) state[k].assign(out.state[k]);
+          u.set(n, out.updates);
+        });
+        Object.assign(node, def.advance(control));
+      }
+      this.names.forEach((n, i) => variables[i].assign(tf.add(variables[i], u.get(n)!)));
+    });
+  }
+
+  dispose(): void {
+    tf.dispose(this.variablesOwned);
+  }
+}
