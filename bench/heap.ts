@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import type { Layout } from './config.js';
 import { compileStepper, fillGrads } from './impls/fused.js';
 import { makeProblem } from './problem.js';
+import { combinatorById } from './combinators.js';
 
 /**
  * A forced full GC without `node --expose-gc`: the flag can be turned on at run time, and a fresh
@@ -43,11 +44,12 @@ export interface HeapResult {
 }
 
 /** Measures the heap growth per step of the fused stepper on a layout: 2 × `steps` warm-up steps, then 3 windows of `steps`. */
-export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number): Promise<HeapResult> {
+export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number, combinator?: string): Promise<HeapResult> {
   const gc = forcedGc();
   keepBytecode();
   const problem = makeProblem(layout);
-  const stepper = await compileStepper(problem, { backend, threads });
+  const stepper = await compileStepper(problem, { backend, threads }, combinator ? combinatorById(combinator).make() : undefined);
+  if (stepper.backend === 'reference') throw new Error(`${combinator} runs on the reference path`);
   try {
     fillGrads(stepper, problem);
     // Warm up: lazily created objects (inline caches, optimized code and its metadata, the observer's
@@ -85,7 +87,7 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
     const gcs = gcTimes.filter((t) => stepping.some(([a, b]) => t >= a && t <= b)).length;
     deltas.sort((a, b) => a - b);
     return {
-      label: layout.label,
+      label: combinator ? `${layout.label} ${combinatorById(combinator).label}` : layout.label,
       backend: `${backend} ${stepper.threads ?? threads}t`,
       steps: perWindow,
       retainedPerStep: deltas[Math.floor(windows / 2)],
@@ -99,9 +101,9 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
 }
 
 /** {@link measureHeap} in a fresh Node process (bench/heap-child.ts, run with --expose-gc). */
-export function measureHeapInChild(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number, timeoutMs: number): Promise<HeapResult> {
+export function measureHeapInChild(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number, timeoutMs: number, combinator?: string): Promise<HeapResult> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const args = ['--expose-gc', '--import', 'tsx', path.join(here, 'heap-child.ts'), JSON.stringify(layout), backend, String(threads), String(steps)];
+  const args = ['--expose-gc', '--import', 'tsx', path.join(here, 'heap-child.ts'), JSON.stringify(layout), backend, String(threads), String(steps), ...(combinator ? [combinator] : [])];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: path.resolve(here, '..'), encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       if (error) return reject(new Error(error.killed ? `no result within ${timeoutMs / 1000} s (hung?)` : stderr.trim().split('\n').pop() || error.message));

@@ -1,3 +1,4 @@
+import { COMBINATORS } from './combinators.js';
 import { type BenchResults, bestOf, formatNs, formatRatio, nsOf } from './results.js';
 import { type TargetLine, evaluateTargets, fusedColumns } from './targets.js';
 
@@ -88,6 +89,16 @@ export function guardedGrid(results: BenchResults): Grid | undefined {
   };
 }
 
+/** Each combinator's time over plain adamax's, per tree and fused backend (stepped in turn). */
+export function combinatorGrid(results: BenchResults): Grid | undefined {
+  const c = results.combinators;
+  if (!c || 'na' in c) return undefined;
+  return {
+    header: ['tree', 'fused backend', 'adamax ns/param', ...COMBINATORS.map((x) => x.label)],
+    body: c.map((r) => [r.layout, r.backend, formatNs(r.plain), ...r.ns.map((ns, k) => (ns === undefined ? `reference (${r.reasons[k]})` : `${formatRatio(ns / r.plain)} (${formatNs(ns)})`))]),
+  };
+}
+
 /** A grid as aligned plain text. */
 export function formatText(grid: Grid): string {
   const all = [grid.header, ...grid.body];
@@ -132,6 +143,8 @@ export function consoleReport(results: BenchResults): string {
   if (layout) out.push('', 'Leaf layout, interleaved (ns per parameter, same params as one leaf, two leaves, many leaves)', '', formatText(layout));
   const guarded = guardedGrid(results);
   if (guarded) out.push('', `applyIfFinite(adamax) at ${results.config.layoutCost.one.label}, interleaved with adamax (ns per parameter)`, '', formatText(guarded));
+  const combinators = combinatorGrid(results);
+  if (combinators) out.push('', 'Combinators, each interleaved with plain adamax (time / adamax\'s, ns per parameter in parentheses)', '', formatText(combinators));
   const adapter = tfjsAdapterGrid(results);
   if (adapter) out.push('', TFJS_ADAPTER_TITLE, '', formatText(adapter));
   else if (results.tfjsAdapter && 'na' in results.tfjsAdapter) out.push('', `TensorFlow.js adapter: ${results.tfjsAdapter.na}`);
@@ -186,6 +199,11 @@ export function markdownReport(results: BenchResults): string {
     '',
     ...(() => { const g = guardedGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '',
+    '## Combinators (interleaved)',
+    '',
+    `Each combinator compiled next to plain \`adamax(1e-3)\` on the same tree, backend and thread count, all stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per tree and backend, finite gradients): its time over adamax's, and its ns per parameter. \`multiSteps\` averages over its k = 4 steps (three accumulating passes, one emitting). The mask function of \`adamaxw\` decays every other leaf and is called at every step, as optax calls it. The ratio is what to read: this machine is shared, and absolute times move between runs.`,
+    '',
+    ...(() => { const g = combinatorGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '## TensorFlow.js adapter',
     '',
     `${TFJS_ADAPTER_TITLE}. The adapter runs the fused engine on the gradients and writes the parameters in place (cpu and wasm keep tensors in this thread's memory); tfjs's Adamax runs about ten tfjs ops per variable, each allocating a tensor.`,

@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
 import type { GuardedResult } from './guarded.js';
+import type { CombinatorResult } from './combinators.js';
 import type { TfjsAdapterRow } from './tfjs-adapter.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
@@ -25,6 +26,8 @@ export interface BenchResults {
   readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
   /** applyIfFinite(adamax) next to adamax, per fused backend, and on the reference path (guarded.ts). */
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
+  /** Each combinator next to plain adamax, per tree and fused backend (combinators.ts). */
+  readonly combinators: readonly CombinatorResult[] | { readonly na: string } | undefined;
   /** optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts), or why not measured. */
   readonly tfjsAdapter?: readonly TfjsAdapterRow[] | { readonly na: string };
   readonly checks: readonly CheckResult[];

@@ -18,6 +18,7 @@ import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
 import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { measureGuarded } from './guarded.js';
+import { COMBINATORS, measureCombinators } from './combinators.js';
 import { measureTfjsAdapter } from './tfjs-adapter.js';
 import { fused } from './impls/fused.js';
 import { jaxJs } from './impls/jaxjs.js';
@@ -163,6 +164,17 @@ if (guardedBackends.length > 0) {
   }
 }
 
+// The combinators real training loops use, each next to plain adamax (combinators.ts).
+let combinators: BenchResults['combinators'];
+if (guardedBackends.length > 0) {
+  gc();
+  try {
+    combinators = await measureCombinators(config, guardedBackends, log);
+  } catch (e) {
+    combinators = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 // optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts).
 let tfjsAdapter: BenchResults['tfjsAdapter'];
 if (config.only.length === 0 || config.only.some((o) => 'tfjs'.startsWith(o) || o.startsWith('tfjs'))) {
@@ -191,6 +203,16 @@ if (implementations.some((i) => i.id.startsWith('fused'))) {
       heap.push({ label: `${layout.label} ${backend}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
     }
   }
+  // Each combinator on the medium tree, all threads: what its step allocates.
+  if (unavailable.get(`fused-wasm-${N}`) === null) {
+    for (const c of COMBINATORS) {
+      try {
+        heap.push(await measureHeapInChild(medium, 'wasm', N, config.heapSteps, config.quick ? 60_000 : 300_000, c.id));
+      } catch (e) {
+        heap.push({ label: `${medium.label} ${c.label}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
+      }
+    }
+  }
 }
 
 const results: BenchResults = {
@@ -202,6 +224,7 @@ const results: BenchResults = {
   heap,
   layoutCost,
   guarded,
+  combinators,
   tfjsAdapter,
   checks,
   notes: [...new Set(notes)],

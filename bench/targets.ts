@@ -1,4 +1,5 @@
 import { type BenchResults, bestOf, formatRatio, nsOf } from './results.js';
+import { COMBINATORS } from './combinators.js';
 
 /** One target line: PASS / FAIL with the measured ratio, SKIP when a number is missing, INFO for facts. */
 export interface TargetLine {
@@ -59,6 +60,16 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
     const name = `fused ${r.backend} ${r.threads}t`;
     ratioLine(`${many} vs ${one} one leaf, ${name}`, r.ns[2], r.ns[0], 1.25, true, 'per-param time, interleaved; optax divides twice per element on many leaves, once on one');
     ratioLine(`${many} vs ${two} (same numerics), ${name}`, r.ns[2], r.ns[1], 1.25, true, 'per-param time, interleaved: the cost of the layout');
+  }
+  const combinators = results.combinators;
+  if (combinators && 'na' in combinators) lines.push({ status: 'SKIP', text: `combinators: ${combinators.na}` });
+  else if (combinators) {
+    for (const r of combinators) {
+      COMBINATORS.forEach((c, k) => {
+        if (r.ns[k] === undefined) lines.push({ status: 'FAIL', text: `${c.label}, ${r.layout}, fused ${r.backend}: not fused (${r.reasons[k]})` });
+        else ratioLine(`${c.label} vs adamax, ${r.layout}, fused ${r.backend}`, r.ns[k], r.plain, 1.5, true, 'per-param time, interleaved');
+      });
+    }
   }
   for (const h of results.heap) {
     if ('na' in h) {

@@ -56,7 +56,8 @@ export interface TensorToWrite {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const encodeUtf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const utf8Encoder = new TextEncoder();
+const encodeUtf8 = (s: string): Uint8Array => utf8Encoder.encode(s);
 
 function reject(what: string): never {
   throw new OptaxError(`safetensors: ${what}`);

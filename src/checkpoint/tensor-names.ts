@@ -12,5 +12,8 @@ import type { TreePath } from '../tree/path.js';
  * ```
  */
 export function tensorName(path: TreePath): string {
-  return path.map((p) => String(p).replace(/~/g, '~0').replace(/\./g, '~1')).join('.');
+  return path.map((p) => {
+    const s = String(p);
+    return s.includes('~') || s.includes('.') ? s.replace(/~/g, '~0').replace(/\./g, '~1') : s;
+  }).join('.');
 }

@@ -14,6 +14,7 @@ import { isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
+import { SelectionWalker } from './selection.js';
 import { hasOwn } from '../tree/node.js';
 
 /**
@@ -145,6 +146,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   const stages: Stage[] = [];
   const dynamic: DynamicSelection[] = [];
   const injections: Injection[] = [];
+  const walker = new SelectionWalker(table);
   let guard: Guard | undefined;
   let accumulation: Accumulation | undefined;
   // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
@@ -267,7 +269,10 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       dynamic.push({
         enclosing,
         expected: [leavesOf(table, tree)],
-        select: (updates) => [leavesOf(table, maskTree(level.tree, resolveMask(mask, updates, 'masked'), 'updates'))],
+        select: (updates) => {
+          const m = resolveMask(mask, updates, 'masked');
+          return [walker.select(m, level.tree) ?? leavesOf(table, maskTree(level.tree, m, 'updates'))];
+        },
       });
     }
     return { tree, enclosing: [...level.enclosing, resolved] };

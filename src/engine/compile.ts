@@ -192,6 +192,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     stateViews,
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,
+    normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
     leafSum: normSums(executor.backend, stages, gradViews, memory),
     gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     scalars,

@@ -9,6 +9,7 @@ import { formatPath } from '../tree/path.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
+import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -103,6 +104,8 @@ export interface FusedParts {
   readonly executor: Executor;
   /** The scalar block. */
   readonly scalars: Float64Array;
+  /** Whether a stage is clip_by_global_norm at the start (its norm is reduced before the pass). */
+  readonly normFirst: boolean;
   /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
   readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
@@ -204,7 +207,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const gradCopies = input === p.grads ? NO_COPIES : this.gradCopies(input);
     const f = p.fused;
     // applyIfFinite: the inner stages run only on finite gradients (or past too many bad steps).
-    const guarded = f?.guard ? guardStep(f.guard.counters, this.gradsFinite(input, gradCopies), f.guard.maxConsecutiveErrors) : undefined;
+    // A global norm over the gradients in the arena is computed first: when it is finite, every
+    // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
+    // own pass over them is not needed.
+    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    const finite = f?.guard ? (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies) : true;
+    const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
     if (f && guarded && !guarded.apply) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       this.applyZeroUpdates(gradCopies);
@@ -246,7 +254,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.stages.some((s) => s.source.kind === 'globalNorm')) this.writeNormScalars(f);
+    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
     try {
       f.executor.run(advances ? 0 : 1);
     } catch (e) {
@@ -369,8 +377,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order
    * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
    */
-  private writeNormScalars(f: FusedParts): void {
-    const norm = combineLeafSums(this.parts.leafDtypes, f.leafSum);
+  private writeNormScalars(f: FusedParts, norm: GlobalNorm): void {
     f.stages.forEach((stage, k) => {
       if (stage.source.kind !== 'globalNorm') return;
       const plan = f.scalarPlans[k];

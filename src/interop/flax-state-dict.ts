@@ -49,11 +49,16 @@ export class StateDictArray {
     // Checked once, then fixed: an instance cannot be edited into an inconsistent one, and an object
     // posing as one (made without the constructor) is not accepted (isStateDictArray).
     Object.freeze(this);
-    constructed.add(this);
+  }
+
+  /** Set by the constructor only: tells a real instance from an object posing as one. */
+  readonly #checked = true;
+
+  /** True for an instance made by the constructor (a brand check: cheap, and nothing for the GC to track). */
+  static isChecked(x: unknown): boolean {
+    return typeof x === 'object' && x !== null && #checked in x;
   }
 }
-
-const constructed = new WeakSet<object>();
 
 const TYPED_ARRAY_NAME: Readonly<Record<ElementType, string>> = { float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', bool: 'Uint8Array' };
 
@@ -79,12 +84,14 @@ export function scalarKind(field: PathEntry | undefined, value: unknown): 'int32
  * @internal
  */
 export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` has a setter on a plain object; plain assignment is much faster for every other key.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** True for a state-dict array leaf. */
 export function isStateDictArray(x: unknown): x is StateDictArray {
-  return x instanceof StateDictArray && constructed.has(x);
+  return StateDictArray.isChecked(x);
 }
 
 /** Throws the OptaxError for a tree nested deeper than the checkpoint limit. */

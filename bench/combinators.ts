@@ -1,0 +1,121 @@
+import { adamax } from '../src/alias/adamax.js';
+import { adamaxw } from '../src/alias/adamaxw.js';
+import type { GradientTransformation } from '../src/core/transformation.js';
+import type { Tree } from '../src/tree/tree.js';
+import { applyIfFinite } from '../src/transforms/apply-if-finite.js';
+import { chain } from '../src/transforms/chain.js';
+import { clipByGlobalNorm } from '../src/transforms/clip-by-global-norm.js';
+import { ema } from '../src/transforms/ema.js';
+import { injectHyperparams } from '../src/transforms/inject-hyperparams.js';
+import { multiSteps } from '../src/transforms/multi-steps.js';
+import type { MaskTree } from '../src/transforms/masked.js';
+import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
+import type { FusedStepper } from './engine.js';
+import { compileStepper, fillGrads } from './impls/fused.js';
+import { benchOptimizer } from './impls/reference.js';
+import { interleavedBest } from './layout-cost.js';
+import { makeProblem } from './problem.js';
+
+/**
+ * The combinators real training loops put around adamax, each compiled by the fused engine next to
+ * plain adamax on the same tree, backend and thread count, and stepped in turn: their cost is read
+ * as a ratio measured within the same seconds (this machine is shared, and absolute times drift).
+ */
+
+/** One combinator row: its id (for the heap child), its label, and the optimizer. */
+export interface Combinator {
+  readonly id: string;
+  readonly label: string;
+  make(): GradientTransformation<unknown>;
+}
+
+const lr = HYPER.learningRate;
+const options = { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps };
+
+/**
+ * A weight-decay mask function, as optax users write one to leave biases and norms undecayed: here
+ * every other leaf of the (flat dict) tree is decayed, the one-leaf tree's only leaf included. optax
+ * calls it at every step, and so does the engine (to check it still selects the compiled leaves).
+ */
+const decayMask = (params: Tree): MaskTree => Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k, i) => [k, i % 2 === 0]));
+
+export const COMBINATORS: readonly Combinator[] = [
+  { id: 'multisteps', label: 'multiSteps(adamax, k=4)', make: () => multiSteps(adamax(lr, options), { everyKSchedule: 4 }) as GradientTransformation<unknown> },
+  { id: 'inject', label: 'injectHyperparams(adamax)', make: () => injectHyperparams(adamax)(lr, options) as GradientTransformation<unknown> },
+  {
+    id: 'guarded-clip',
+    label: 'applyIfFinite(chain(clipByGlobalNorm(1), adamax))',
+    make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr, options)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
+  },
+  { id: 'adamaxw-mask', label: 'adamaxw(mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: decayMask }) as GradientTransformation<unknown> },
+  { id: 'ema', label: 'chain(ema(0.9), adamax)', make: () => chain(ema(0.9), adamax(lr, options)) as GradientTransformation<unknown> },
+];
+
+/** The combinator with this id. */
+export function combinatorById(id: string): Combinator {
+  const c = COMBINATORS.find((x) => x.id === id);
+  if (!c) throw new Error(`unknown combinator ${id}; known: ${COMBINATORS.map((x) => x.id).join(', ')}`);
+  return c;
+}
+
+/** One tree, one backend: plain adamax's ns/param and each combinator's, stepped in turn. */
+export interface CombinatorResult {
+  readonly layout: string;
+  readonly backend: string;
+  /** Threads the steppers really ran on. */
+  readonly threads: number;
+  readonly plain: number;
+  /** ns/param of each combinator, in {@link COMBINATORS} order (undefined: it did not fuse). */
+  readonly ns: readonly (number | undefined)[];
+  /** Why a combinator ran on the reference path (then it is not timed). */
+  readonly reasons: readonly (string | undefined)[];
+}
+
+/**
+ * Measures every combinator on the one-leaf and the many-leaf trees of `config.layoutCost`, per fused
+ * backend: the steppers of one (tree, backend) are compiled side by side and stepped in turn.
+ */
+export async function measureCombinators(config: BenchConfig, backends: readonly { backend: 'js' | 'wasm'; threads: number }[], log: (s: string) => void = () => {}): Promise<CombinatorResult[]> {
+  const out: CombinatorResult[] = [];
+  for (const layout of [config.layoutCost.one, config.layoutCost.many]) {
+    for (const { backend, threads } of backends) {
+      out.push(await measureOne(layout, backend, threads, config.layoutCost.seconds));
+      const r = out[out.length - 1];
+      log(`combinators ${layout.label.padEnd(9)} ${r.backend.padEnd(8)} adamax ${r.plain.toFixed(3)}; ${COMBINATORS.map((c, k) => `${c.id} ${r.ns[k] === undefined ? 'reference' : (r.ns[k]! / r.plain).toFixed(2) + 'x'}`).join(', ')}`);
+    }
+  }
+  return out;
+}
+
+async function measureOne(layout: Layout, backend: 'js' | 'wasm', threads: number, seconds: number): Promise<CombinatorResult> {
+  const n = paramCount(layout);
+  const steppers: FusedStepper[] = [];
+  try {
+    const reasons: (string | undefined)[] = [];
+    for (const tx of [benchOptimizer(), ...COMBINATORS.map((c) => c.make())]) {
+      const problem = makeProblem(layout);
+      const stepper = await compileStepper(problem, { backend, threads }, tx);
+      fillGrads(stepper, problem);
+      steppers.push(stepper);
+      reasons.push(stepper.backend === 'reference' ? (stepper as { referenceReason?: string }).referenceReason ?? 'reference path' : undefined);
+    }
+    // Only fused steppers are timed (a reference step would take the whole budget).
+    const timed = steppers.map((s, k) => ({ s, k })).filter(({ k }) => reasons[k] === undefined);
+    const best = interleavedBest(timed.map(({ s }) => () => s.step()), seconds);
+    const ns: (number | undefined)[] = steppers.map(() => undefined);
+    timed.forEach(({ k }, j) => { ns[k] = (best[j] * 1e6) / n; });
+    return { layout: layout.label, backend: `${backend} ${steppers[0].threads ?? threads}t`, threads: steppers[0].threads ?? threads, plain: ns[0]!, ns: ns.slice(1), reasons: reasons.slice(1) };
+  } finally {
+    for (const s of steppers) s.dispose();
+  }
+}
+
+// Standalone: `tsx bench/combinators.ts [--quick]` prints the ratios (the full `npm run bench` reports them too).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { parseConfig } = await import('./config.js');
+  const { availableParallelism } = await import('node:os');
+  const config = parseConfig(process.argv.slice(2));
+  const n = Math.max(1, availableParallelism());
+  await measureCombinators(config, [{ backend: 'js', threads: 1 }, { backend: 'wasm', threads: 1 }, ...(n > 1 ? [{ backend: 'wasm' as const, threads: n }] : [])], (s) => process.stdout.write(`${s}\n`));
+  process.exit(0);
+}
