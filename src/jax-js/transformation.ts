@@ -1,0 +1,252 @@
+import { numpy as np } from '@jax-js/jax';
+import type { Dtype } from '../core/dtype.js';
+import { roundTo } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
+import { INT32_MAX } from '../core/numerics.js';
+import type { GradientTransformation } from '../core/transformation.js';
+import { type CompiledElementwise, kernelForTree } from '../kernel/elementwise.js';
+import { dividesByScalar } from '../kernel/scalar-division.js';
+import { applyKernel } from '../transforms/apply-updates.js';
+import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-global-norm.js';
+import { treeMap } from '../tree/map.js';
+import { describe, isDictNode, walkTrees } from '../tree/structure.js';
+import { showKeys } from '../tree/node.js';
+import { CountScalars } from './count-scalars.js';
+import { type JaxValue, lowerKernel } from './kernel.js';
+import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
+
+/**
+ * An optax-ts transformation over pytrees of jax-js arrays, made by {@link toJaxJs}. Follows jax-js's
+ * ownership rules (those of `@jax-js/optax`): **every argument is consumed**.
+ *
+ * - `init(params)` consumes `params` (call `init(params.ref)`, or `init(jax.tree.ref(params))` for a
+ *   tree, to keep using them) and returns a new state that the caller owns.
+ * - `update(updates, state, params)` consumes all three (pass `params.ref` / `jax.tree.ref(params)`:
+ *   the caller still needs them for `applyUpdates`) and returns `[updates, state]`, both owned by the
+ *   caller. The old state is gone: use the returned one. When `update` throws an OptaxError for a bad
+ *   argument (a tree, shape, dtype or state mismatch), it throws before the first computation of the
+ *   part at fault; arrays an earlier part of a chain already used are consumed.
+ */
+export interface JaxJsTransformation<S = any> {
+  /** optax's name of the wrapped transformation (`chain`, `scale_by_adamax`, ...). */
+  readonly name: string;
+  /** The wrapped optax-ts transformation. */
+  readonly tx: GradientTransformation<any>;
+  /** The initial state for `params` (consumed): laid out as the pure path's, with jax-js arrays (the count an int32 scalar). */
+  init(params: JaxTree): S;
+  /** One step: `[newUpdates, newState]`. Consumes `updates`, `state` and `params`. */
+  update<U extends JaxTree>(updates: U, state: S, params?: JaxTree | null): [U, S];
+  /** Frees the constant tables the steps read (the per-step scalars); the transformation is unusable afterwards. */
+  dispose(): void;
+}
+
+/** One lowered transformation. `params` is borrowed; `updates` and `state` are consumed. */
+interface Lowered {
+  init(params: JaxTree): unknown;
+  update(updates: JaxTree, state: unknown, params: JaxTree | null): [JaxTree, unknown];
+  dispose(): void;
+}
+
+const SUPPORTED = 'chain, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights without a mask, and adamax / adamaxw made of them)';
+
+/** The lowering of `tx`, or an OptaxError naming what is not supported. */
+export function lower(tx: GradientTransformation<any>): Lowered {
+  if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
+  if (tx.parts) return lowerChain(tx.parts.map(lower));
+  if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
+  if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>);
+  throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
+}
+
+function lowerChain(parts: Lowered[]): Lowered {
+  return {
+    init: (params) => parts.map((p) => p.init(params)),
+    update(updates, state, params) {
+      if (!Array.isArray(state) || state.length !== parts.length) throw new OptaxError(`chain: this state does not belong to this chain: expected a list of ${parts.length} states, got ${describe(state)}`);
+      const next: unknown[] = [];
+      let u = updates;
+      parts.forEach((p, i) => {
+        const [nu, ns] = p.update(u, state[i], params);
+        u = nu;
+        next.push(ns);
+      });
+      return [u, next];
+    },
+    dispose: () => parts.forEach((p) => p.dispose()),
+  };
+}
+
+/** The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`' shapes and dtypes. */
+function gather(name: string, trees: readonly unknown[], names: readonly string[]): JaxArray[][] {
+  const positions: JaxArray[][] = [];
+  walkTrees(trees, (leaves, path) => {
+    const ref = leaves[0] as JaxArray;
+    if (ref.dtype !== 'float32') throw new OptaxError(`${name}: the jax-js adapter takes float32 leaves (not supported yet: ${ref.dtype})`, path, names[0]);
+    leaves.forEach((l, i) => {
+      const a = l as JaxArray;
+      if (a.dtype !== ref.dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
+        throw new OptaxError(`${names[i]} does not match ${names[0]}: ${a.dtype}[${a.shape.join(', ')}] vs ${ref.dtype}[${ref.shape.join(', ')}]`, path, names[i]);
+      }
+    });
+    positions.push(leaves as JaxArray[]);
+  }, { isLeaf: isJaxLeaf, names });
+  return positions;
+}
+
+/** Rebuilds a tree shaped like `like` with `values` (in flattening order) at its leaves. */
+function rebuild(like: unknown, values: readonly JaxArray[]): any {
+  let i = 0;
+  return treeMap(() => values[i++], [like], { isLeaf: isJaxLeaf });
+}
+
+function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>): Lowered {
+  const name = def.name;
+  const controlKeys = Object.keys(def.initControl());
+  if (controlKeys.some((k) => k !== 'count')) throw new OptaxError(`toJaxJs: ${name}: its state keeps ${controlKeys.join(', ')}; the jax-js adapter supports a step count only (not supported yet)`);
+  const counted = controlKeys.length === 1;
+  const leafNames = def.stateLeaves;
+  const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
+  const scalarsByDtype = new Map<Dtype, CountScalars>();
+  const scalarsFor = (dtype: Dtype): CountScalars => {
+    let s = scalarsByDtype.get(dtype);
+    if (!s) { s = new CountScalars(name, def, tx, dtype); scalarsByDtype.set(dtype, s); }
+    return s;
+  };
+  // Built now, so that a schedule the adapter cannot tabulate fails at toJaxJs, not at the first step.
+  scalarsFor('float32');
+  return {
+    init(params) {
+      gather(name, [params], ['params']);
+      const state: Record<string, unknown> = {};
+      if (counted) state.count = np.array(0, { dtype: np.int32 });
+      for (const k of leafNames) state[k] = treeMap(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: p.dtype }), [params], { isLeaf: isJaxLeaf, root: 'params' });
+      return state;
+    },
+    update(updates, state, params) {
+      const expected = [...controlKeys, ...leafNames];
+      if (!isDictNode(state) || Object.keys(state).length !== expected.length || expected.some((k) => !Object.hasOwn(state, k))) {
+        throw new OptaxError(`${name}: this state does not belong to ${name}: expected keys {${showKeys(expected)}}, got ${isDictNode(state) ? `{${showKeys(Object.keys(state))}}` : describe(state)}`);
+      }
+      const count = counted ? state.count : null;
+      if (counted && (!isJaxLeaf(count) || count.dtype !== 'int32' || count.shape.length !== 0)) throw new OptaxError(`${name}: state.count must be an int32 scalar jax-js array, got ${isJaxLeaf(count) ? `${count.dtype}[${count.shape.join(', ')}]` : describe(count)}`);
+      const needsParams = usesParams && updates !== null;
+      if (needsParams && (params === null || params === undefined)) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
+      const trees = [updates, ...leafNames.map((k) => state[k]), ...(needsParams ? [params] : [])];
+      const positions = gather(name, trees, ['grads', ...leafNames.map((k) => `state.${k}`), ...(needsParams ? ['params'] : [])]);
+      const { kernel } = kernelForTree(def, positions.map((l) => l[0].size));
+      const tables = scalarsFor('float32');
+      const scalars = tables.at(count === null ? null : (count as JaxArray).ref);
+      const outUpdates: JaxArray[] = [];
+      const outState: JaxArray[][] = leafNames.map(() => []);
+      for (const leaves of positions) {
+        const st: Record<string, JaxArray> = {};
+        leafNames.forEach((k, j) => { st[k] = leaves[1 + j]; });
+        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars }, 'float32');
+        // The kernel borrowed the gradient and the old state; they are consumed here (params are the caller's).
+        leaves.slice(0, 1 + leafNames.length).forEach((a) => a.dispose());
+        outUpdates.push(out.updates);
+        leafNames.forEach((k, j) => outState[j].push(out.state[k]));
+      }
+      disposeValues(scalars);
+      const next: Record<string, unknown> = {};
+      if (counted) {
+        const c = count as JaxArray;
+        // int32, saturating at 2^31-1 as optax's safe_increment.
+        next.count = np.where(np.equal(c.ref, INT32_MAX), c.ref, np.add(c, 1));
+      }
+      leafNames.forEach((k, j) => { next[k] = rebuild(state[k], outState[j]); });
+      return [rebuild(updates, outUpdates), next];
+    },
+    dispose: () => scalarsByDtype.forEach((s) => s.dispose()),
+  };
+}
+
+function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
+  const { maxNorm, kernel, divisionKernel } = tx.reduction;
+  const name = tx.name;
+  return {
+    init: (params) => { gather(name, [params], ['params']); return {}; },
+    update(updates, state) {
+      if (!isDictNode(state) || Object.keys(state).length !== 0) throw new OptaxError(`${name}: this state does not belong to ${name}: expected {} (it keeps no state), got ${describe(state)}`);
+      const positions = gather(name, [updates], ['grads']);
+      if (positions.length === 0) return [updates, {}];
+      // optax.tree.norm: each leaf's sum of squares, added from 0 in flattening order, then sqrt. A
+      // leaf's sum is jax-js's reduction (its order is jax-js's: see the README on parity).
+      let total: JaxArray | undefined;
+      for (const [g] of positions) {
+        const s = np.sum(np.square(g.ref));
+        total = total === undefined ? s : np.add(total, s);
+      }
+      const norm = np.sqrt(total!);
+      const max = roundTo('float32', maxNorm);
+      // optax's trigger: when norm < max_norm every scalar is 1, which leaves each update as it was.
+      const trigger = np.less(norm.ref, max);
+      const scalars: Record<string, JaxValue> = {
+        inv_norm: np.where(trigger.ref, 1, np.trueDivide(1, norm.ref)),
+        norm: np.where(trigger.ref, 1, norm),
+        max_norm: np.where(trigger, 1, max),
+      };
+      const out = positions.map(([g]) => {
+        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars }, 'float32');
+        g.dispose();
+        return r.updates;
+      });
+      disposeValues(scalars);
+      return [rebuild(updates, out), {}];
+    },
+    dispose: () => {},
+  };
+}
+
+function disposeValues(values: Record<string, JaxValue>): void {
+  for (const v of Object.values(values)) if (typeof v !== 'number') v.dispose();
+}
+
+/**
+ * `params + updates`, leaf by leaf (optax's `apply_updates`, the same `p + u` kernel as the pure path).
+ * Consumes both trees; returns the new params, owned by the caller.
+ *
+ * @example
+ * ```ts
+ * import * as jax from '@jax-js/jax';
+ * import { applyUpdates } from 'optax-ts/jax-js';
+ * await jax.init('wasm');
+ * jax.defaultDevice('wasm');
+ * const np = jax.numpy;
+ * const params = applyUpdates({ w: np.array([1, 2]) }, { w: np.array([0.5, -0.5]) });
+ * console.log(await params.w.data()); // Float32Array(2) [ 1.5, 1.5 ]
+ * ```
+ */
+export function applyUpdates<P extends JaxTree>(params: P, updates: JaxTree): P {
+  const positions = gather('apply_updates', [params, updates], ['params', 'updates']);
+  const out = positions.map(([p, u]) => {
+    const r = lowerKernel('apply_updates', applyKernel, [], { updates: u, params: p, state: {}, scalars: {} }, 'float32');
+    p.dispose();
+    u.dispose();
+    return r.updates;
+  });
+  return rebuild(params, out);
+}
+
+/** Wraps a lowered transformation with the public ownership rules (params consumed). */
+export function wrap(tx: GradientTransformation<any>, node: Lowered): JaxJsTransformation {
+  const disposeTree = (t: JaxTree | null | undefined): void => {
+    if (t === null || t === undefined) return;
+    walkTrees([t], ([a]) => (a as JaxArray).dispose(), { isLeaf: isJaxLeaf, names: ['params'] });
+  };
+  return {
+    name: tx.name,
+    tx,
+    init(params) {
+      const state = node.init(params);
+      disposeTree(params);
+      return state;
+    },
+    update(updates, state, params) {
+      const out = node.update(updates, state, params ?? null);
+      disposeTree(params);
+      return out as [any, any];
+    },
+    dispose: () => node.dispose(),
+  };
+}

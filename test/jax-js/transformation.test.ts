@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as jax from '@jax-js/jax';
+import {
+  OptaxError, ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm,
+  cosineDecaySchedule, linearSchedule, scaleByAdamax, scaleByLearningRate, exponentialDecay, sgdrSchedule, warmupCosineDecaySchedule,
+  type GradientTransformation,
+} from '../../src/index.js';
+import { applyUpdates, toJaxJs, type JaxArray } from '../../src/jax-js/index.js';
+
+const np = jax.numpy;
+
+before(async () => {
+  await jax.init('wasm');
+  jax.defaultDevice('wasm');
+});
+
+/** A small seeded generator (mulberry32), so failures reproduce. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type PureTree = Record<string, ShapedArray<Float32Array>>;
+
+/** A random tree with leaves of several shapes: rank 0, one element, and larger ones. */
+function randomTree(next: () => number, shapes: Record<string, number[]>, scale = 2): PureTree {
+  const out: PureTree = {};
+  for (const [k, shape] of Object.entries(shapes)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    out[k] = new ShapedArray(Float32Array.from({ length: n }, () => (next() - 0.5) * scale), shape);
+  }
+  return out;
+}
+
+function toJax(tree: PureTree): Record<string, JaxArray> {
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, np.array(Float32Array.from(v.data)).reshape([...v.shape])]));
+}
+
+async function fromJax(tree: unknown): Promise<unknown> {
+  if (Array.isArray(tree)) return Promise.all(tree.map(fromJax));
+  if (tree && typeof tree === 'object' && !('shape' in tree)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(tree).sort()) out[k] = await fromJax((tree as Record<string, unknown>)[k]);
+    return out;
+  }
+  const a = tree as JaxArray;
+  const data = await a.ref.data();
+  return a.dtype === 'int32' ? data[0] : Array.from(data as Float32Array);
+}
+
+function pureValues(tree: unknown): unknown {
+  if (Array.isArray(tree)) return tree.map(pureValues);
+  if (tree instanceof ShapedArray) return Array.from(tree.data);
+  if (typeof tree === 'number') return tree;
+  if (tree && typeof tree === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(tree).sort()) out[k] = pureValues((tree as Record<string, unknown>)[k]);
+    return out;
+  }
+  return tree;
+}
+
+/** Largest |a - b| / max(|b|, tiny) over matching leaves, NaN-aware (same NaN counts as equal). */
+function maxRelDiff(a: unknown, b: unknown): number {
+  if (Array.isArray(a) && typeof a[0] !== 'number') return Math.max(0, ...a.map((x, i) => maxRelDiff(x, (b as unknown[])[i])));
+  if (Array.isArray(a)) return Math.max(0, ...a.map((x: number, i) => { const y = (b as number[])[i]; return Object.is(x, y) ? 0 : Math.abs(x - y) / Math.max(Math.abs(y), 1e-30); }));
+  if (typeof a === 'number') return Object.is(a, b) ? 0 : Infinity;
+  if (a && typeof a === 'object') return Math.max(0, ...Object.keys(a).map((k) => maxRelDiff((a as any)[k], (b as any)[k])));
+  return 0;
+}
+
+const SHAPES = { a: [3, 5], b: [], c: [1], d: [17], e: [2, 2, 3] };
+
+/**
+ * Runs `steps` steps of `tx` on the pure path and through toJaxJs (jitted, or eager), from the same
+ * random params and gradients; returns both final params and states as plain numbers.
+ */
+async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]> } = {}) {
+  const shapes = options.shapes ?? SHAPES;
+  const next = rng(seed);
+  let pureParams = randomTree(next, shapes);
+  const grads = Array.from({ length: steps }, () => randomTree(next, shapes, 4));
+  let pureState = tx.init(pureParams);
+  const opt = toJaxJs(tx);
+  const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
+    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+    return [applyUpdates(p, u), ns];
+  };
+  const step = options.jit === false ? stepFn : (jax.jit(stepFn as any) as unknown as typeof stepFn);
+  let params = toJax(pureParams);
+  let state = opt.init(jax.tree.ref(params));
+  for (let i = 0; i < steps; i++) {
+    const [u, s] = tx.update(grads[i], pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    [params, state] = step(params, state, toJax(grads[i]));
+  }
+  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
+  jax.tree.dispose(params as any);
+  jax.tree.dispose(state as any);
+  opt.dispose();
+  return result;
+}
+
+test('adamax with a constant learning rate: bit-identical to the pure path over random trees, 20 steps, jitted', async () => {
+  for (const seed of [1, 2, 3]) {
+    const r = await runBoth(adamax(0.05), 20, seed);
+    assert.deepEqual(r.jax, r.pure, `seed ${seed}`);
+  }
+});
+
+test('eagerly (no jit): bit-identical on leaves of two or more elements; jax-js evaluates one-element arrays in double precision', async () => {
+  const r = await runBoth(adamax(0.05), 20, 4, { jit: false, shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } });
+  assert.deepEqual(r.jax, r.pure);
+  // jax-js 0.1.25 computes eager ops on one-element arrays without rounding each to float32, so those
+  // leaves drift by a few ulps from the pure path (and from the jitted step, which is exact).
+  const tiny = await runBoth(adamax(0.05), 20, 4, { jit: false, shapes: { b: [], c: [1] } });
+  const diff = maxRelDiff(tiny.jax.params, tiny.pure.params);
+  assert.ok(diff < 1e-5, `max relative difference ${diff}`);
+  if (process.env.OPTAX_TS_REPORT) console.log(`# max relative difference ${diff}`);
+});
+
+test('adamax on a one-leaf tree (where XLA multiplies by the reciprocal of the bias correction): bit-identical', async () => {
+  const r = await runBoth(adamax(0.01, { b1: 0.8 }), 20, 7, { shapes: { w: [4, 8] } });
+  assert.deepEqual(r.jax, r.pure);
+});
+
+test('adamaxw with a warmup cosine schedule: bit-identical across warmup, decay and the end of the schedule', async () => {
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 5, decaySteps: 20, endValue: 0.001 });
+  const r = await runBoth(adamaxw(schedule, { weightDecay: 0.01 }), 30, 11);
+  assert.deepEqual(r.jax, r.pure);
+});
+
+test('scaleByLearningRate with linear and cosine schedules, and b1 = 0.99 (a longer bias table): bit-identical', async () => {
+  const tx = chain(scaleByAdamax({ b1: 0.99, b2: 0.9 }), scaleByLearningRate(linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 10, transitionBegin: 3 })));
+  const r = await runBoth(tx, 20, 5);
+  assert.deepEqual(r.jax, r.pure);
+  const r3 = await runBoth(adamax(sgdrSchedule({ cosineKwargs: [{ initValue: 0, peakValue: 0.1, warmupSteps: 2, decaySteps: 6 }, { initValue: 0.05, peakValue: 0.08, warmupSteps: 1, decaySteps: 5 }] })), 14, 4);
+  assert.deepEqual(r3.jax, r3.pure);
+  const r2 = await runBoth(adamax(cosineDecaySchedule({ initValue: 0.1, decaySteps: 12, alpha: 0.1 })), 16, 6);
+  assert.deepEqual(r2.jax, r2.pure);
+});
+
+test('clipByGlobalNorm then adamax: bit-identical, small and large leaves', async () => {
+  const r = await runBoth(chain(clipByGlobalNorm(1), adamax(0.05)), 20, 9);
+  assert.deepEqual(r.jax, r.pure);
+  const big = await runBoth(chain(clipByGlobalNorm(1), adamax(0.05)), 5, 10, { shapes: { a: [4096], b: [300, 7] } });
+  // Measured: jax-js 0.1.25's wasm sum adds in XLA:CPU's order here too (0 difference).
+  assert.deepEqual(big.jax, big.pure);
+});
+
+test('clipByGlobalNorm below the threshold leaves updates exactly as they are', async () => {
+  const opt = toJaxJs(clipByGlobalNorm(1e6));
+  const g = { w: np.array([1, -2, 3]) };
+  const [u, s] = opt.update(g, opt.init({ w: np.zeros([3]) }));
+  assert.deepEqual(Array.from(await u.w.data()), [1, -2, 3]);
+  assert.deepEqual(s, {});
+});
+
+test('the count saturates at 2^31-1 in the graph, as the pure path', async () => {
+  const tx = adamax(0.1);
+  const opt = toJaxJs(tx);
+  const pureState = tx.init({ w: new Float32Array(2) }) as any;
+  pureState[0].count = 2147483646;
+  const state = opt.init({ w: np.zeros([2]) }) as any;
+  state[0].count.dispose();
+  state[0].count = np.array(2147483646, { dtype: np.int32 });
+  const step = jax.jit((g: JaxArray, s: unknown, p: JaxArray) => opt.update({ w: g }, s, { w: p }) as any);
+  let s: any = state, ps: any = pureState;
+  for (let i = 0; i < 3; i++) {
+    let u: any, pu: any;
+    [u, s] = step(np.array([0.5, -1]), s, np.zeros([2]));
+    [pu, ps] = tx.update({ w: new Float32Array([0.5, -1]) }, ps, { w: new Float32Array(2) });
+    assert.deepEqual(Array.from(await u.w.data()), Array.from(pu.w));
+  }
+  assert.equal((await s[0].count.ref.data())[0], 2147483647);
+  jax.tree.dispose(s);
+  opt.dispose();
+});
+
+test('what is not supported yet throws an OptaxError naming the transformation', () => {
+  assert.throws(() => toJaxJs(applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 2 })), (e: unknown) => e instanceof OptaxError && /apply_if_finite is not supported by the jax-js adapter/.test(e.message));
+  assert.throws(() => toJaxJs(adamaxw(0.1, { mask: { w: true } })), (e: unknown) => e instanceof OptaxError && /masked is not supported/.test(e.message));
+  assert.throws(() => toJaxJs(adamax((count: number) => 0.1 / (count + 1))), (e: unknown) => e instanceof OptaxError && /scale_by_learning_rate: its schedule is a function optax-ts did not build/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 }))), (e: unknown) => e instanceof OptaxError && /exponential_decay never settles/.test(e.message));
+  assert.throws(() => toJaxJs(scaleByAdamax({ b1: new ShapedArray(new Float32Array([0.9, 0.8]), [2]) })), (e: unknown) => e instanceof OptaxError && /hyperparameter 'b1' is an array/.test(e.message));
+  assert.throws(() => toJaxJs({} as any), OptaxError);
+});
+
+test('bad arguments throw an OptaxError before anything is computed', () => {
+  const opt = toJaxJs(adamax(0.1));
+  const state = opt.init({ w: np.zeros([2]) });
+  assert.throws(() => opt.update({ w: np.zeros([3]) }, state, { w: np.zeros([2]) }), (e: unknown) => e instanceof OptaxError && /grads.*does not match|does not match/.test(e.message));
+  assert.throws(() => opt.update({ w: np.zeros([2]) }, [{}, {}], { w: np.zeros([2]) }), (e: unknown) => e instanceof OptaxError && /this state does not belong to scale_by_adamax/.test(e.message));
+  assert.throws(() => opt.update({ w: np.zeros([2], { dtype: np.int32 }) }, state, { w: np.zeros([2]) }), (e: unknown) => e instanceof OptaxError && /float32/.test(e.message));
+  const w = toJaxJs(adamaxw(0.1));
+  const ws = w.init({ w: np.zeros([2]) });
+  assert.throws(() => w.update({ w: np.zeros([2]) }, ws), (e: unknown) => e instanceof OptaxError && /needs params/.test(e.message));
+});
