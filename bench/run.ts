@@ -20,6 +20,7 @@ import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { measureGuarded } from './guarded.js';
 import { COMBINATORS, measureCombinators } from './combinators.js';
 import { measureTfjsAdapter } from './tfjs-adapter.js';
+import { measureJaxJsAdapter } from './jaxjs-adapter.js';
 import { fused } from './impls/fused.js';
 import { jaxJs } from './impls/jaxjs.js';
 import { optaxUnfused } from './impls/optax-unfused.js';
@@ -184,6 +185,15 @@ if (config.only.length === 0 || config.only.some((o) => 'tfjs'.startsWith(o) || 
     for (const r of tfjsAdapter) log(`tfjs       ${r.backend.padEnd(5)} ${r.model.padEnd(28)} adamax step ${r.optimizerMs[0].toFixed(3)} ms, optax-ts/tfjs ${r.optimizerMs[1].toFixed(3)} ms (${(r.optimizerMs[0] / r.optimizerMs[1]).toFixed(1)}x)`);
   } catch (e) {
     tfjsAdapter = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+if (config.only.length === 0 || config.only.some((o) => 'jaxjs'.startsWith(o) || o.startsWith('jaxjs'))) {
+  gc();
+  try {
+    for (const r of await measureJaxJsAdapter(config.quick)) log(`jax-js     wasm  ${r.model.padEnd(28)} hand-written jitted adamax ${r.handMs.toFixed(3)} ms, optax-ts/jax-js jitted ${r.adapterMs.toFixed(3)} ms (${(r.handMs / r.adapterMs).toFixed(2)}x)`);
+  } catch (e) {
+    log(`jax-js adapter: failed: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -64,7 +64,8 @@ export function engineConfigUnavailable(config: EngineConfig): string | undefine
  */
 export function engineDriver(config: EngineConfig, report: (run: EngineRun) => void): DriverFactory {
   return (tx, params) => {
-    const stepper: Stepper<any, any> = compile(tx, params, { backend: config.backend, threads: config.threads, minElementsPerThread: 1 });
+    // The vectors come from XLA on CPU, which flushes subnormals: the engine computes in that mode.
+    const stepper: Stepper<any, any> = compile(tx, params, { backend: config.backend, threads: config.threads, minElementsPerThread: 1, subnormals: 'flush' });
     report({ asked: config, backend: stepper.backend, threads: stepper.threads, referenceReason: stepper.referenceReason });
     return {
       driver: {

@@ -3,6 +3,7 @@ import { readOptions } from '../core/options.js';
 import { describe } from '../tree/structure.js';
 import type { CompileOptions } from './compile.js';
 import type { KernelBackend } from './executor.js';
+import type { SubnormalMode } from './subnormals.js';
 
 /**
  * Validation of {@link compile}'s options, before anything is allocated or any worker starts: the
@@ -24,6 +25,7 @@ export interface ValidatedOptions {
   readonly minElementsPerThread: number | undefined;
   readonly fallback: 'reference' | 'error';
   readonly workerTimeout: number | undefined;
+  readonly subnormals: SubnormalMode;
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
@@ -31,7 +33,7 @@ const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
   // A plain object of known own keys holding plain values (core/options.ts), then each one's range.
-  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true });
+  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true, subnormals: true });
   const read = (key: keyof CompileOptions): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   const threads = read('threads');
   if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
@@ -53,7 +55,11 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (workerTimeout !== undefined && (typeof workerTimeout !== 'number' || !Number.isInteger(workerTimeout) || workerTimeout < 1 || workerTimeout > 2 ** 31 - 1)) {
     throw new OptaxError(`compile: workerTimeout must be an integer number of milliseconds from 1 to 2^31 - 1, got ${shown(workerTimeout)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout };
+  const subnormals = read('subnormals');
+  if (subnormals !== undefined && subnormals !== 'ieee' && subnormals !== 'flush') {
+    throw new OptaxError(`compile: subnormals must be 'ieee' or 'flush', got ${shown(subnormals)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout, subnormals: subnormals ?? 'ieee' };
 }
 
 /** A rejected option value as the message shows it. */

@@ -17,6 +17,7 @@ import { copyArrays } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { type ValidatedOptions, validateCompileOptions } from './compile-options.js';
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
+import type { SubnormalMode } from './subnormals.js';
 import { threadPlatform } from './thread-platform.js';
 import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
@@ -60,6 +61,23 @@ export interface CompileOptions {
    * not count). A worker that throws or exits is noticed at once, whatever this is.
    */
   workerTimeout?: number;
+  /**
+   * How subnormal numbers are computed (default `'ieee'`):
+   * - `ieee`: IEEE 754 arithmetic, subnormals kept, as JS and WebAssembly compute and as the pure
+   *   `update` does by default;
+   * - `flush`: XLA on CPU's mode (flush-to-zero and denormals-are-zero), as the pure path computes it
+   *   inside {@link withFlushedSubnormals}: every subnormal value read (gradient, parameter, state,
+   *   per-step scalar) counts as zero and every subnormal result becomes a zero of its sign. Use it to
+   *   match optax on XLA:CPU bit for bit where values underflow (the conformance runner's `--engine`
+   *   mode does). Every backend and thread count gives the same bits as the pure path under
+   *   `withFlushedSubnormals`; the interpreter backend and the reference fallback run in this mode
+   *   whatever the caller's. Cost: WebAssembly has no flush mode, so each load and
+   *   each `+ - * /` and fused multiply-add is followed by a four-instruction flush. Measured for one
+   *   adamax step over 1e6 parameters on one thread (bench/subnormals.ts, CPU time, interleaved, a
+   *   shared 2-core x64 machine): wasm float32 0.37 -> 1.76 ms (4.8x), float64 0.97 -> 3.61 ms
+   *   (3.7x); js float32 3.66 -> 6.43 ms (1.8x), float64 2.18 -> 4.97 ms (2.3x).
+   */
+  subnormals?: SubnormalMode;
 }
 
 const DEFAULT_MAX_THREADS = 8;
@@ -144,7 +162,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -157,6 +175,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     fused,
     referenceReason: analysis.fusable ? undefined : analysis.reason,
     strict: opts.fallback === 'error',
+    subnormals: opts.subnormals,
     // On the reference path the state is kept as `update` returns it, its arrays the stepper's own.
     referenceState: fused ? undefined : copyArrays(initial),
   });
@@ -170,7 +189,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -181,7 +200,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     }
     return views;
   }));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, workerTimeout);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, workerTimeout, subnormals);
   return {
     stages,
     root,
@@ -263,7 +282,7 @@ function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, workerTimeout: number | undefined): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode): Executor {
   const groups = layout.groups;
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
   const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
@@ -278,22 +297,22 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   const programs = passes.flat();
   const flatGroups = passes.flatMap(() => groups);
   const flatSlots = slots.flat();
-  if (requested === 'interpreter') return new InterpreterExecutor(input);
+  if (requested === 'interpreter') return new InterpreterExecutor(input, subnormals);
   if (requested === 'wasm' || requested === 'auto') {
     try {
-      const { kernels, source } = wasmKernels(programs, flatGroups, flatSlots.map((sl) => scalarOffsets(layout, sl)), memory);
+      const { kernels, source } = wasmKernels(programs, flatGroups, flatSlots.map((sl) => scalarOffsets(layout, sl)), memory, subnormals);
       return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform(), workerTimeout);
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }
   }
   if (codeGenerationAllowed()) {
-    const sources = programs.map((p, k) => jsKernelSource(p, undefined, scalarOffsets(layout, flatSlots[k])));
+    const sources = programs.map((p, k) => jsKernelSource(p, undefined, scalarOffsets(layout, flatSlots[k]), subnormals));
     const kernels = sources.map((s) => instantiateJsKernel(s, memory.buffer));
     return new KernelExecutor('js', input, kernels, { kind: 'js', sources }, threads, threadPlatform(), workerTimeout);
   }
   if (requested === 'js') throw new OptaxError("compile: backend 'js' needs run-time code generation (new Function), which this environment forbids; use 'interpreter'");
-  return new InterpreterExecutor(input);
+  return new InterpreterExecutor(input, subnormals);
 }
 
 /**
@@ -301,13 +320,13 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
  * WebAssembly SIMD is unavailable, where compiling is forbidden (CSP), or where a browser refuses a
  * synchronous compile of a large module on its main thread.
  */
-function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[], scalars: readonly number[][], memory: EngineMemory): { kernels: KernelFunction[]; source: KernelSource } {
+function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[], scalars: readonly number[][], memory: EngineMemory, subnormals: SubnormalMode): { kernels: KernelFunction[]; source: KernelSource } {
   const wasm = memory.wasm;
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
   // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g] })));
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

@@ -1,6 +1,7 @@
 import { type FloatArray, allocate } from '../core/dtype.js';
 import { type Expr, type Kernel, ex } from '../kernel/expr.js';
-import { type KernelInputs, type KernelOutputs, type KernelPlan, planKernel, runPlan } from '../kernel/interpret.js';
+import { type KernelInputs, type KernelOutputs, type KernelPlan, planKernel, runPlan, withSubnormalMode } from '../kernel/interpret.js';
+import type { SubnormalMode } from './subnormals.js';
 import { CallList, shareRanges, splitCalls } from './dispatch.js';
 import type { Group, Layout } from './layout.js';
 import { type EngineMemory, viewAt } from './memory.js';
@@ -161,7 +162,8 @@ export class InterpreterExecutor implements Executor {
   private readonly scalarBlock: Float64Array;
   private readonly passes: { plan: KernelPlan; inputs: KernelInputs; outputs: KernelOutputs; scalars: Record<string, number>; names: readonly string[]; slots: readonly number[]; length: number; scratch: FloatArray[] }[][];
 
-  constructor(input: ExecutorInput, private readonly block = 2048) {
+  /** `subnormals`: the mode the interpreter runs in, whatever the caller's (`withFlushedSubnormals`). */
+  constructor(input: ExecutorInput, private readonly subnormals: SubnormalMode = 'ieee', private readonly block = 2048) {
     this.passes = input.passes.map((programs, pass) => input.groups.map((group, g) => {
       const program = programs[g];
       const view = (stream: string): FloatArray => viewAt(input.memory, group.dtype, group.streams.get(stream)!, group.length);
@@ -188,12 +190,17 @@ export class InterpreterExecutor implements Executor {
   run(pass = 0): void {
     if (this.faulted) throw new StepFault('this executor stopped after a failed pass', []);
     try {
-      this.runAll(pass);
+      // The pass and the bound function are fields: a step allocates nothing.
+      this.pending = pass;
+      withSubnormalMode(this.subnormals === 'flush', this.runPending);
     } catch (e) {
       this.faulted = true;
       throw new StepFault(e instanceof Error ? e.message : String(e), this.leaves);
     }
   }
+
+  private pending = 0;
+  private readonly runPending = (): void => this.runAll(this.pending);
 
   private runAll(pass: number): void {
     for (const r of this.passes[pass]) {

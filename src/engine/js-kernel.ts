@@ -1,6 +1,7 @@
 import { FMA_FUNCTIONS, fmaFloat32, fmaFloat64 } from '../core/fused-multiply-add.js';
 import { type Expr, topologicalOrder } from '../kernel/expr.js';
 import { type FusedProgram, type KernelFunction, bytesPerElement } from './program.js';
+import { MIN_NORMAL, type SubnormalMode, canMakeSubnormal } from './subnormals.js';
 
 /**
  * The plain-JS fused loop: one `for` loop per program, generated from its expression graph, with every
@@ -49,7 +50,7 @@ const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
  * `scalarOffsets`, the byte offsets of the scalars' float64 slots in the buffer: `run(n,
  * ...bytePointers)`). It is a string so that worker threads can build the same function.
  */
-export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOffsets?: readonly number[]): string {
+export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOffsets?: readonly number[], subnormals: SubnormalMode = 'ieee'): string {
   if (scalarOffsets && (scalarOffsets.length !== program.scalars.length || scalarOffsets.some((o) => !Number.isInteger(o) || o < 0 || o % 8 !== 0))) {
     throw new RangeError(`scalarOffsets must be ${program.scalars.length} non-negative multiples of 8, got [${scalarOffsets.join(', ')}]`);
   }
@@ -57,6 +58,9 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   const f32 = program.dtype === 'float32';
   const shift = Math.log2(bytesPerElement(program.dtype));
   const round = (code: string): string => (f32 ? `fr(${code})` : code);
+  // XLA's subnormal mode (engine/subnormals.ts): values read and results of + - * / fma are flushed.
+  const flush = subnormals === 'flush';
+  const ftz = (code: string): string => (flush ? `ftz(${code})` : code);
   const order = topologicalOrder(program.outputs.map((o) => o.expr));
   // Per node: code computing it for element `i + k` (k = 0 .. unroll-1) from the names of its operands.
   const names = new Map<Expr, (k: number) => string>();
@@ -74,13 +78,15 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
       case 'state': {
         const p = `p${program.streams.indexOf(e.kind === 'state' ? e.name : e.kind)}`;
         names.set(e, v);
-        loads.push((k) => `const ${v(k)} = M[${p} + i${k ? ` + ${k}` : ''}];`);
+        loads.push((k) => `const ${v(k)} = ${ftz(`M[${p} + i${k ? ` + ${k}` : ''}]`)};`);
         return;
       }
       case 'scalar': {
         const s = `s${program.scalars.indexOf(e.name)}`;
-        names.set(e, () => s);
         uniform.add(e);
+        if (!flush) { names.set(e, () => s); return; }
+        names.set(e, () => `u${n}`);
+        hoisted.push(`const u${n} = ftz(${s});`);
         return;
       }
       case 'unary':
@@ -91,8 +97,8 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
           if (e.kind === 'unary') return e.op === 'neg' ? `-${a}` : e.op === 'abs' ? `abs(${a})` : round(`sqrt(${a})`);
           const b = names.get(e.b)!(k);
           // The exact emulation of core/fused-multiply-add.ts, embedded below; it rounds to the dtype.
-          if (e.kind === 'fma') return `${f32 ? fmaFloat32.name : fmaFloat64.name}(${a}, ${b}, ${names.get(e.c)!(k)}, FMA_VIEW)`;
-          return e.op === 'max' || e.op === 'min' ? BINARY[e.op](a, b) : round(BINARY[e.op](a, b));
+          if (e.kind === 'fma') return ftz(`${f32 ? fmaFloat32.name : fmaFloat64.name}(${a}, ${b}, ${names.get(e.c)!(k)}, FMA_VIEW)`);
+          return e.op === 'max' || e.op === 'min' ? BINARY[e.op](a, b) : (canMakeSubnormal(e) ? ftz : String)(round(BINARY[e.op](a, b)));
         };
         if (e.kind === 'fma') usesFma = true;
         if (uniform.has(e.a) && (e.kind === 'unary' || uniform.has(e.b)) && (e.kind !== 'fma' || uniform.has(e.c))) {
@@ -105,7 +111,7 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
           hoisted.push(`const r${n} = 1 / ${b};`);
           ops.push((k) => {
             const a = names.get(e.a)!(k);
-            return `const t${n}_${k} = ${a} * r${n}; const ${v(k)} = abs(t${n}_${k}) >= ${RECIPROCAL_SAFE_MIN} ? fr(t${n}_${k}) : fr(${a} / ${b});`;
+            return `const t${n}_${k} = ${a} * r${n}; const ${v(k)} = ${ftz(`abs(t${n}_${k}) >= ${RECIPROCAL_SAFE_MIN} ? fr(t${n}_${k}) : fr(${a} / ${b})`)};`;
           });
         } else {
           names.set(e, v);
@@ -131,6 +137,8 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     `const M = new ${f32 ? 'Float32Array' : 'Float64Array'}(buffer);`,
     scalarOffsets ? 'const SC = new Float64Array(buffer);' : '',
     'const fr = Math.fround, abs = Math.abs, sqrt = Math.sqrt, max = Math.max, min = Math.min;',
+    // A subnormal becomes a zero of its sign (x * 0); NaN, infinities and normal values pass.
+    flush ? `const ftz = (x) => (abs(x) < ${MIN_NORMAL[program.dtype]} ? x * 0 : x);` : '',
     ...(usesFma ? ['const FMA_VIEW = new DataView(new ArrayBuffer(8));', ...FMA_FUNCTIONS.map((fn) => `const ${fn.name} = (${fn.toString()});`)] : []),
     `return function run(${['n', ...ptrArgs, ...scalarArgs].join(', ')}) {`,
     ptrs.length ? `const ${ptrs.join(', ')};` : '',

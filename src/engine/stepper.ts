@@ -8,6 +8,8 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { formatPath } from '../tree/path.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
+import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
+import { withSubnormalMode } from '../kernel/interpret.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -127,6 +129,8 @@ export interface StepperParts {
   readonly referenceReason: string | undefined;
   /** `fallback: 'error'`: a fused step that would have to run on the reference path throws instead. */
   readonly strict?: boolean;
+  /** The subnormal mode compiled for: the reference path runs in it too. */
+  readonly subnormals?: SubnormalMode;
   /** The state, on the reference path. */
   readonly referenceState: unknown;
 }
@@ -300,10 +304,18 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return matchTree(this.parts.table, this.parts.table.indexTree, grads, 'grads').map((c) => ({ dst: views[c.leaf], src: c.data }));
   }
 
-  /** `p + 0` on every parameter (a skipped step: -0 becomes +0), after copying the gradients in. */
+  /**
+   * `p + 0` on every parameter (a skipped step: -0 becomes +0), after copying the gradients in. In
+   * XLA's subnormal mode a subnormal `p` is read as a zero, so it becomes +0 too.
+   */
   private applyZeroUpdates(gradCopies: readonly ViewCopy[]): void {
     if (gradCopies.length) performCopies(gradCopies, this.parts.buffer);
-    for (const view of this.parts.paramViews) for (let i = 0; i < view.length; i++) view[i] += 0;
+    const flush = this.parts.subnormals === 'flush';
+    const views = this.parts.paramViews;
+    for (let leaf = 0; leaf < views.length; leaf++) {
+      const view = views[leaf], min = flush ? MIN_NORMAL[this.parts.leafDtypes[leaf]] : 0;
+      for (let i = 0; i < view.length; i++) view[i] = Math.abs(view[i]) < min ? 0 : view[i] + 0;
+    }
   }
 
   /** MultiSteps' scalars: `r = 1 / (n + 1)` in each dtype (the running mean) and the `zero` it multiplies by. */
@@ -394,8 +406,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    */
   private referenceStep(grads: Updates, gradCopies: readonly ViewCopy[], extraArgs: ExtraArgs | undefined): void {
     const p = this.parts;
-    const [updates, next] = p.tx.update(grads, this.currentState(), p.params, extraArgs);
-    const newParams = applyUpdates(p.params, updates);
+    // In the mode the stepper was compiled for (its fused kernels' mode), whatever the caller's.
+    const [updates, next, newParams] = withSubnormalMode(p.subnormals === 'flush', () => {
+      const [u, s] = p.tx.update(grads, this.currentState(), p.params, extraArgs);
+      return [u, s, applyUpdates(p.params, u)] as const;
+    });
     const paramCopies = matchTree(p.table, p.table.indexTree, newParams, 'params').map((c) => ({ dst: p.paramViews[c.leaf], src: c.data }));
     if (p.fused) {
       const load = planStateLoad(p.fused.root, p.fused.stages, p.table, next, p.fused);

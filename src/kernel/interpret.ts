@@ -30,9 +30,18 @@ let flushSubnormals = false;
  * ```
  */
 export function withFlushedSubnormals<T>(fn: () => T): T {
+  return withSubnormalMode(true, fn);
+}
+
+/**
+ * Runs `fn` with the reference path in XLA's subnormal mode (`flush`) or in IEEE mode, whatever the
+ * caller's mode: a compiled stepper's interpreter backend and reference fallback follow the mode it
+ * was compiled for. @internal
+ */
+export function withSubnormalMode<T>(flush: boolean, fn: () => T): T {
   expectFunction('withFlushedSubnormals', 'fn', fn);
   const before = flushSubnormals;
-  flushSubnormals = true;
+  flushSubnormals = flush;
   try {
     return fn();
   } finally {

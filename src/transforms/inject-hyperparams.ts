@@ -119,7 +119,7 @@ function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown
   }
   for (const p of sig.params) {
     if (!(p.option in bound)) {
-      if (!('default' in p)) throw new OptaxError(`inject_hyperparams(${sig.name}): missing required argument ${p.option}`);
+      if (!Object.hasOwn(p, 'default')) throw new OptaxError(`inject_hyperparams(${sig.name}): missing required argument ${p.option}`);
       bound[p.option] = p.default;
     }
   }

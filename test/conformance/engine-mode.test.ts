@@ -13,12 +13,6 @@ setWarningHandler(() => {});
 const root = new URL('../../', import.meta.url).pathname;
 const load = (name: string) => checkVectorsFile(JSON.parse(readFileSync(join(root, 'conformance', name), 'utf8')), name);
 
-/**
- * Engine results that fail today, and why (issue 9's engine mode found them): the fused wasm and js
- * kernels compute IEEE subnormals where XLA:CPU flushes them (FTZ/DAZ); the interpreter honours
- * withFlushedSubnormals and passes. When the engine flushes too, this test fails: empty the set.
- */
-const KNOWN_ENGINE_FAILURES = new Set(['extreme_magnitudes|wasm', 'extreme_magnitudes|js']);
 
 const PICK = ['adamax_defaults_tree', 'adamax_lr_schedule_warmup_cosine', 'adamaxw_masked', 'chain_clip_by_global_norm_adamax', 'apply_if_finite_adamax',
   'multisteps_every_3_adamax', 'partition_two_lrs_and_frozen', 'chain_adamax_ema', 'nested_tree_with_none', 'inject_hyperparams_adamax', 'extreme_magnitudes'];
@@ -35,14 +29,13 @@ for (const name of ['public_f32.json', 'public_f64.json']) {
     const engine = results.filter((r) => r.engine);
     assert.equal(engine.length, PICK.length * configs.length);
     for (const r of results) {
-      const caseName = r.name.split('/')[1];
       if (!r.engine) { assert.ok(r.passed, `${r.name}: ${r.reason}`); continue; }
       const { asked, backend, threads, referenceReason } = r.engine;
       // What ran is reported as it is: the asked backend, or the reference path with its reason.
       assert.ok(backend === asked.backend || (backend === 'reference' && typeof referenceReason === 'string' && referenceReason.length > 0), `${r.name}: ${backend}`);
       if (backend === asked.backend) assert.ok(threads >= 1 && threads <= asked.threads);
-      const known = KNOWN_ENGINE_FAILURES.has(`${caseName}|${backend}`);
-      assert.equal(r.passed, !known, `${r.name} on ${asked.label} (ran ${backend}): ${r.reason}`);
+      // Every backend compiles with subnormals: 'flush' (XLA's mode), extreme_magnitudes included.
+      assert.ok(r.passed, `${r.name} on ${asked.label} (ran ${backend}): ${r.reason}`);
     }
     // Plain adamax always fuses, and two threads really run on a tree of 3+ elements.
     const tree = engine.filter((r) => r.name.endsWith('/adamax_defaults_tree'));

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { instantiateJsKernel, jsKernelSource } from '../../src/engine/js-kernel.js';
 import type { FusedProgram } from '../../src/engine/program.js';
 import { ex } from '../../src/kernel/expr.js';
+import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { cases, describeCase } from './random-programs.js';
 import { assertSameBits, runKernel, runReference, scalarSlots } from './wasm/harness.js';
 
@@ -13,6 +14,17 @@ for (const dtype of ['float32', 'float64'] as const) {
       const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
       const make = (memory: WebAssembly.Memory) => instantiateJsKernel(jsKernelSource(c.program, c.unroll, scalarOffsets), memory.buffer);
       assertSameBits(runKernel(make, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets }), runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
+    }), { numRuns: 300, includeErrorInReport: true });
+  });
+}
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`random DAG kernels in plain JS in XLA's subnormal mode are bit-identical to the interpreter under withFlushedSubnormals (${dtype})`, () => {
+    fc.assert(fc.property(cases(dtype, true, true), (c) => {
+      const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
+      const make = (memory: WebAssembly.Memory) => instantiateJsKernel(jsKernelSource(c.program, c.unroll, scalarOffsets, 'flush'), memory.buffer);
+      const expected = withFlushedSubnormals(() => runReference(c.program, c.inputs, c.scalars, c.n));
+      assertSameBits(runKernel(make, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets }), expected, () => describeCase(c));
     }), { numRuns: 300, includeErrorInReport: true });
   });
 }

@@ -12,7 +12,9 @@ import { compile } from '../../src/engine/compile.js';
 import type { KernelBackend } from '../../src/engine/executor.js';
 import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
-import { type Described, ReferenceRun, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
+import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
+import { nearSubnormal } from './random-programs.js';
+import { type Described, ReferenceRun, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -109,6 +111,50 @@ for (const threads of [1, 2]) {
       }
     }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS) });
   });
+}
+
+// XLA's subnormal mode (compile's `subnormals: 'flush'`): every backend and thread count against the
+// reference path under withFlushedSubnormals, on values around the smallest normal (whose updates,
+// moments and new params underflow), hostile ones mixed in. The steppers step outside that scope:
+// they keep the mode they were compiled for.
+for (const threads of [1, 2]) {
+  test(`subnormals: 'flush' matches the reference under withFlushedSubnormals bit for bit, every backend, ${threads} thread(s)`, () => {
+    const tiny = (d: 'float32' | 'float64'): fc.Arbitrary<number> => fc.oneof({ weight: 4, arbitrary: nearSubnormal(d) }, { weight: 1, arbitrary: hostileValue(d) });
+    const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
+    const scenarios = rootSkeleton.chain((s) => fc.record({
+      chain: anyChain(s),
+      params: treeOf(s, tiny),
+      grads: fc.array(fc.oneof(treeOf(s, tiny), finiteTreeOf(s)), { minLength: 1, maxLength: 5 }),
+    }));
+    let flushedSomething = false;
+    fc.assert(fc.property(scenarios, ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const ieee = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1, subnormals: 'flush' }));
+      try {
+        for (const s of steppers) if (s.backend !== 'reference' && s.backend !== BACKENDS[steppers.indexOf(s)]) throw new Error(`asked for ${BACKENDS[steppers.indexOf(s)]}, got ${s.backend}`);
+        grads.forEach((g, step) => {
+          const error = attempt(() => withFlushedSubnormals(() => reference.step(g)));
+          if (!error && !attempt(() => ieee.step(g)) && !bitEqual(ieee.params, reference.params)) flushedSomething = true;
+          for (const s of steppers) {
+            const where = `${chain.text} on ${s.backend}/${s.threads}t, step ${step + 1}`;
+            if (error) assert.throws(() => s.step(g), { message: error.message }, where);
+            else s.step(g);
+            assertBitEqual(s.params, reference.params, `${where}: params`);
+            assertBitEqual(s.state, reference.state, `${where}: state`);
+          }
+        });
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS), includeErrorInReport: true });
+    // The values really exercise the mode: somewhere, flushing changed the params.
+    assert.ok(flushedSomething, 'no drawn case produced a subnormal');
+  });
+}
+
+function bitEqual(a: unknown, b: unknown): boolean {
+  return attempt(() => assertBitEqual(a, b)) === undefined;
 }
 
 test('parity over many steps with the gradients written in place (stepper.grads), applyIfFinite and multiSteps included', () => {

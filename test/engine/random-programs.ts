@@ -13,10 +13,29 @@ export const SPECIAL_F32 = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -2, 0.1
 export const SPECIAL_F64 = [...SPECIAL_F32, 1e308, -1e308, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, -Number.MIN_VALUE,
   2.2250738585072014e-308, 1e-310, -1e-310, 1e-300, 1e300, 0.1, 1e-8];
 
-export function values(dtype: Dtype): fc.Arbitrary<number> {
-  return dtype === 'float32'
+/**
+ * Values whose sums, differences, products and quotients land in or next to the subnormal range: both
+ * sides of the smallest normal, its neighbours, random subnormals, square roots of it (whose products
+ * underflow), and magnitudes whose quotients do.
+ */
+export function nearSubnormal(dtype: Dtype): fc.Arbitrary<number> {
+  const min = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;
+  const round = dtype === 'float32' ? Math.fround : (x: number) => x;
+  const ulp = dtype === 'float32' ? 2 ** -149 : Number.MIN_VALUE;
+  const around = [min, min + ulp, min - ulp, 2 * min, 1.5 * min, min / 2, ulp, 3 * ulp, Math.sqrt(min), Math.sqrt(min) * 0.75, 1 / min, 0.5, 2].map(round);
+  const sign = fc.constantFrom(1, -1);
+  return fc.oneof(
+    fc.tuple(fc.constantFrom(...around), sign).map(([x, s]) => s * x),
+    fc.tuple(fc.integer({ min: 1, max: 2 ** 20 }), sign).map(([k, s]) => round(s * k * ulp)),
+    fc.tuple(fc.double({ min: 1, max: 2, noNaN: true }), fc.integer({ min: -8, max: 8 }), sign).map(([m, e, s]) => round(s * m * min * 2 ** e)),
+  );
+}
+
+export function values(dtype: Dtype, subnormalHeavy = false): fc.Arbitrary<number> {
+  const base = dtype === 'float32'
     ? fc.oneof(fc.constantFrom(...SPECIAL_F32), fc.float(), fc.float({ min: -4, max: 4, noNaN: true }))
     : fc.oneof(fc.constantFrom(...SPECIAL_F64), fc.double(), fc.double({ min: -4, max: 4, noNaN: true }));
+  return subnormalHeavy ? fc.oneof({ arbitrary: nearSubnormal(dtype), weight: 3 }, { arbitrary: base, weight: 1 }) : base;
 }
 
 const OPS: readonly (UnaryOp | BinaryOp)[] = ['neg', 'abs', 'sqrt', 'add', 'sub', 'mul', 'div', 'max', 'min'];
@@ -89,7 +108,8 @@ export interface Case {
   scalarsInMemory: boolean;
 }
 
-export function cases(dtype: Dtype, withFma = false): fc.Arbitrary<Case> {
+/** `subnormalHeavy`: inputs and scalars mostly near the subnormal range (for XLA's subnormal mode). */
+export function cases(dtype: Dtype, withFma = false, subnormalHeavy = false): fc.Arbitrary<Case> {
   return fc.tuple(programs(dtype, withFma), fc.integer({ min: 0, max: 70 }), fc.constantFrom(1, 2, 4) as fc.Arbitrary<1 | 2 | 4>, fc.integer({ min: 0, max: 8 }), fc.boolean(), fc.boolean())
     .chain(([program, n, unroll, base, fixed, scalarsInMemory]) => fc.record({
       fixed: fc.constant(fixed),
@@ -98,9 +118,9 @@ export function cases(dtype: Dtype, withFma = false): fc.Arbitrary<Case> {
       n: fc.constant(n),
       unroll: fc.constant(unroll),
       base: fc.constant(base * 16),
-      inputs: fc.tuple(...program.streams.map(() => fc.array(values(dtype), { minLength: n, maxLength: n })))
+      inputs: fc.tuple(...program.streams.map(() => fc.array(values(dtype, subnormalHeavy), { minLength: n, maxLength: n })))
         .map((arrays) => Object.fromEntries(program.streams.map((s, k) => [s, typedArray(dtype, arrays[k])]))),
-      scalars: fc.array(values(dtype), { minLength: program.scalars.length, maxLength: program.scalars.length }),
+      scalars: fc.array(values(dtype, subnormalHeavy), { minLength: program.scalars.length, maxLength: program.scalars.length }),
     }));
 }
 

@@ -124,21 +124,21 @@ export function hostileValue(dtype: Dt): fc.Arbitrary<number> {
   );
 }
 
-/** A tree of the skeleton filled with values. */
-export function treeOf(s: Skeleton): fc.Arbitrary<Tree> {
+/** A tree of the skeleton filled with values (hostile ones unless `value` says otherwise). */
+export function treeOf(s: Skeleton, value: (dtype: Dt) => fc.Arbitrary<number> = hostileValue): fc.Arbitrary<Tree> {
   if ('none' in s) return fc.constant(null);
   if ('leaf' in s) {
     const { dtype, shape, shaped } = s.leaf;
     const size = shape.reduce((a, b) => a * b, 1);
-    return fc.array(hostileValue(dtype), { minLength: size, maxLength: size }).map((v) => {
+    return fc.array(value(dtype), { minLength: size, maxLength: size }).map((v) => {
       const data = dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v);
       return shaped ? new ShapedArray(data, shape) : data;
     });
   }
-  if ('list' in s) return s.list.length ? fc.tuple(...s.list.map(treeOf)).map((l) => [...l]) : fc.constant([]);
+  if ('list' in s) return s.list.length ? fc.tuple(...s.list.map((c) => treeOf(c, value))).map((l) => [...l]) : fc.constant([]);
   const keys = Object.keys(s.dict);
   if (!keys.length) return fc.constant({});
-  return fc.tuple(...keys.map((k) => treeOf(s.dict[k]))).map((vals) => Object.fromEntries(keys.map((k, i) => [k, vals[i]])));
+  return fc.tuple(...keys.map((k) => treeOf(s.dict[k], value))).map((vals) => Object.fromEntries(keys.map((k, i) => [k, vals[i]])));
 }
 
 /** A tree of the skeleton with finite values only (hostile ones but for NaN and infinities). */

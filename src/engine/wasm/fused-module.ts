@@ -5,6 +5,8 @@ import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from '.
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { FmaEmitter, type WideOperands } from './fma.js';
 import { VectorOpEmitter } from './vector-ops.js';
+import { type SubnormalMode, canMakeSubnormal } from '../subnormals.js';
+import { SubnormalFlush } from './subnormal-flush.js';
 
 /**
  * The WebAssembly SIMD generator of fused elementwise kernels.
@@ -24,7 +26,9 @@ import { VectorOpEmitter } from './vector-ops.js';
  * Every op is the IEEE op of the dtype (`f32x4.add`, `f32.sqrt`, ...; `min`/`max` are the
  * NaN-propagating ones, in vectors as the shorter sequences of {@link VectorOpEmitter}), lane by
  * lane: the same bits as the reference interpreter, which rounds each op to the dtype. Only NaN payloads and signs may differ. WebAssembly keeps subnormals (no flush to
- * zero), like the reference path in its default mode.
+ * zero), like the reference path in its default mode; with `subnormals: 'flush'` the kernel flushes
+ * them as XLA:CPU does and as the interpreter does inside `withFlushedSubnormals` (every load and
+ * scalar, and the result of every op that can make one: see engine/subnormals.ts, wasm/subnormal-flush.ts).
  */
 
 /** Options of {@link emitFusedModule}. */
@@ -47,6 +51,8 @@ export interface FusedModuleOptions extends MemoryImportOptions {
    * a kernel with integers only allocates nothing, where passing doubles through `apply` boxes each.
    */
   readonly scalarOffsets?: readonly number[];
+  /** `'ieee'` (default: subnormals kept) or `'flush'` (XLA's FTZ/DAZ, see engine/subnormals.ts). */
+  readonly subnormals?: SubnormalMode;
 }
 
 /** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
@@ -115,6 +121,9 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     f.localSet(local);
     return local;
   });
+  const flush = options.subnormals === 'flush' ? new SubnormalFlush(f, ops) : undefined;
+  // Denormals-are-zero: each scalar is flushed once, before anything reads it.
+  if (flush) for (const local of scalarLocals) { f.localGet(local); flush.scalar(); f.localSet(local); }
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
   const streams = streamAddressing(f, program.streams.length, options.streamOffsets);
 
@@ -141,12 +150,15 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' || node.kind === 'fma' ? [] : [node.op]))));
   const fma = new FmaEmitter(f, ops);
   if (nodes.some((node) => node.kind === 'fma' && !node.uniform)) fma.prepare();
+  flush?.prepare();
+  const flushes = nodes.map((node) => flush !== undefined && canMakeSubnormal(node));
 
   // 1. Uniform values, once per call.
   nodes.forEach((node, id) => {
     if (!node.uniform) return;
     if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
     else if (node.kind !== 'scalar') emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
+    if (flushes[id]) flush!.scalar();
     if (node.kind !== 'scalar') f.localSet(locals[id].scalar);
     if (splatted.has(id)) f.localGet(locals[id].scalar).simd(ops.splat).localSet(locals[id].vector[0]);
   });
@@ -172,18 +184,21 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).
   // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
   // registers, and the splatted scalars hold several of them for the whole loop).
-  const notNegativeZero = neverNegativeZero(nodes);
+  const notNegativeZero = neverNegativeZero(nodes, flush !== undefined);
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
       nodes.forEach((node, id) => {
         if (node.kind !== 'load') return;
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u).localSet(locals[id].vector[u]);
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+        flush?.vector();
+        f.localSet(locals[id].vector[u]);
       });
       nodes.forEach((node, id) => {
         if (node.uniform || node.kind === 'load') return;
         if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
         else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
         else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
+        if (flushes[id]) flush!.vector();
         f.localSet(locals[id].vector[u]);
       });
       for (const s of stores) {
@@ -204,7 +219,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma));
+  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes));
   return assembleModule(options, [f]);
 }
 
@@ -224,12 +239,15 @@ function emitScalarBody(
   locals: readonly NodeLocals[],
   streams: StreamAddressing,
   fma: FmaEmitter,
+  flush: SubnormalFlush | undefined,
+  flushes: readonly boolean[],
 ): void {
   nodes.forEach((node, id) => {
     if (node.uniform) return;
     if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
     else if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
     else emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
+    if (flush && (node.kind === 'load' || flushes[id])) flush.scalar();
     f.localSet(locals[id].scalar);
   });
   for (const s of stores) f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, streams.offset(s.stream));

@@ -107,13 +107,15 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
  * - `x - y` is `-0` only when `x` is `-0` and `y` is `+0`.
  * - `sqrt` keeps the sign of a zero. Everything else (loads, scalars, `neg`, `*`, `/`, `min`, `max`)
  *   is taken as possibly `-0`.
+ * - `flushed` (XLA's subnormal mode): a negative subnormal sum or difference is flushed to `-0`, so
+ *   only `abs` and `sqrt` keep their facts.
  */
-export function neverNegativeZero(nodes: readonly LoweredNode[]): boolean[] {
+export function neverNegativeZero(nodes: readonly LoweredNode[], flushed = false): boolean[] {
   const result: boolean[] = [];
   for (const node of nodes) {
     let never = false;
     if (node.kind === 'unary') never = node.op === 'abs' || (node.op === 'sqrt' && result[node.a]);
-    else if (node.kind === 'binary') {
+    else if (node.kind === 'binary' && !flushed) {
       if (node.op === 'add') never = result[node.a] || result[node.b];
       else if (node.op === 'sub') never = result[node.a];
     }

@@ -8,6 +8,7 @@ import { lowerProgram, neverNegativeZero } from '../../../src/engine/wasm/loweri
 import { fusedMultiplyAdd } from '../../../src/core/fused-multiply-add.js';
 import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
 import { assertSameBits, layout, runReference, runWasm, scalarSlots, typedArray } from './harness.js';
+import { withFlushedSubnormals } from '../../../src/kernel/interpret.js';
 
 const f32 = Math.fround;
 for (const dtype of ['float32', 'float64'] as const) {
@@ -18,6 +19,18 @@ for (const dtype of ['float32', 'float64'] as const) {
       const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets, scalarOffsets });
       const actual = runWasm(bytes, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets });
       assertSameBits(actual, runReference(c.program, c.inputs, c.scalars, c.n), () => describeCase(c));
+    }), { numRuns: 400, includeErrorInReport: true });
+  });
+}
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`random DAG kernels in XLA's subnormal mode are bit-identical to the interpreter under withFlushedSubnormals (${dtype})`, () => {
+    fc.assert(fc.property(cases(dtype, true, true), (c) => {
+      const streamOffsets = c.fixed ? layout(c.program, c.n, c.base).offsets : undefined;
+      const scalarOffsets = c.scalarsInMemory ? scalarSlots(c.program, c.n, c.base) : undefined;
+      const bytes = emitFusedModule(c.program, { shared: false, maximumPages: 64, unroll: c.unroll, streamOffsets, scalarOffsets, subnormals: 'flush' });
+      const actual = runWasm(bytes, c.program, c.inputs, c.scalars, c.n, { base: c.base, scalarOffsets });
+      assertSameBits(actual, withFlushedSubnormals(() => runReference(c.program, c.inputs, c.scalars, c.n)), () => describeCase(c));
     }), { numRuns: 400, includeErrorInReport: true });
   });
 }
