@@ -44,9 +44,11 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   checkControl(control: Record<string, unknown>): void;
   /**
    * The per-step scalars for leaves of `dtype`, from the control state *before* the step (rounded to
-   * `dtype` where optax casts them).
+   * `dtype` where optax casts them). `traced`: the step runs inside optax's `lax.cond`
+   * (`apply_if_finite`, `MultiSteps`: transforms/traced.ts), where a schedule is traced too
+   * (schedules/arith.ts); false or absent when optax runs the transformation eagerly.
    */
-  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined): Readonly<Record<string, KernelScalar>>;
+  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
   /**
    * The scalars optax holds as Python numbers (e.g. `scale`'s step size, a constant learning rate):
    * compile-time constants when optax's update is traced inside `lax.cond`, where XLA's algebraic

@@ -155,7 +155,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     if (!scalars) {
       scalars = {};
       stages.forEach((st, i) => {
-        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs))) scalars![`${i}/${k}`] = v;
+        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs, true))) scalars![`${i}/${k}`] = v;
       });
       scalarCache.set(dtype, scalars);
     }
