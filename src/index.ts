@@ -9,7 +9,7 @@ export { OptaxError } from './core/errors.js';
 export { setWarningHandler, type WarningHandler, type OptaxWarning } from './core/warnings.js';
 export { safeIncrement, INT32_MAX } from './core/numerics.js';
 export type { Schedule, ScalarOrSchedule } from './core/schedule.js';
-export type { GradientTransformation, ExtraArgs, EmptyState } from './core/transformation.js';
+export type { GradientTransformation, ExtraArgs, EmptyState, CombinatorInfo } from './core/transformation.js';
 export type { Hyperparam } from './core/hyperparams.js';
 
 export { ex, type Expr, type Kernel, type UnaryOp, type BinaryOp } from './kernel/expr.js';
@@ -29,7 +29,7 @@ export { scaleBySchedule, type ScaleByScheduleState, type ScaleByScheduleOptions
 export { scaleByLearningRate, type ScaleByLearningRateOptions } from './transforms/scale-by-learning-rate.js';
 export { identity } from './transforms/identity.js';
 export { setToZero } from './transforms/set-to-zero.js';
-export { chain } from './transforms/chain.js';
+export { chain, type ChainState } from './transforms/chain.js';
 export { applyUpdates } from './transforms/apply-updates.js';
 export { adamax, type AdamaxState } from './alias/adamax.js';
 export { toFlaxStateDict, fromFlaxStateDict, StateDictArray, type StateDict } from './interop/flax-state-dict.js';
@@ -45,7 +45,7 @@ export { skipNotFinite, skipLargeUpdates, type SkipRule, type SkipFunction, type
 export { masked, type MaskedState, type Mask, type MaskTree } from './transforms/masked.js';
 export { partition, multiTransform, type PartitionState, type LabelTree, type ParamLabels } from './transforms/partition.js';
 export { ema, type EmaState, type EmaOptions } from './transforms/ema.js';
-export { injectHyperparams, setHyperparams, type InjectHyperparamsState, type InjectHyperparamsOptions, type WrappedScheduleState } from './transforms/inject-hyperparams.js';
+export { injectHyperparams, setHyperparams, type Injected, type InjectedArgs, type StateOf, type InjectHyperparamsState, type InjectHyperparamsOptions, type WrappedScheduleState } from './transforms/inject-hyperparams.js';
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
 export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';

@@ -32,7 +32,7 @@ function normalizeEncoded(x: unknown, dtypes: string[]): unknown {
 /** The params tree implied by a state dict: the first `mu` subtree found. */
 function paramsOf(sd: StateDict): unknown {
   if (!isDictNode(sd)) return undefined;
-  if ('mu' in sd) return normalizeToParams(sd.mu);
+  if (Object.hasOwn(sd, 'mu')) return normalizeToParams(sd.mu);
   for (const v of Object.values(sd)) { const p = paramsOf(v); if (p !== undefined) return p; }
   return undefined;
 }

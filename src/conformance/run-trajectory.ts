@@ -80,7 +80,7 @@ export const pureDriver: DriverFactory = (tx, initialParams) => {
 
 /** Puts `count` into the scale_by_adamax state (the first `{count, mu, nu}` found). */
 export function withInitialCount(state: any, count: number): any {
-  if (isDictNode(state) && 'count' in state && 'mu' in state && 'nu' in state) return { ...state, count };
+  if (isDictNode(state) && ['count', 'mu', 'nu'].every((k) => Object.hasOwn(state, k))) return { ...state, count };
   if (Array.isArray(state)) {
     let done = false;
     return state.map((s) => {

@@ -9,6 +9,7 @@
  */
 
 import { productError } from './exact.js';
+import { OptaxError } from './errors.js';
 
 const view = new DataView(new ArrayBuffer(8));
 
@@ -56,7 +57,7 @@ function multiply(aHi: number, aLo: number, aExp: number, bHi: number, bLo: numb
  * ```
  */
 export function powInt(x: number, n: number): number {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`powInt: n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0) throw new OptaxError(`powInt: n must be a non-negative integer, got ${String(n)}`);
   if (n === 0) return 1;
   if (x === 0 || !Number.isFinite(x)) return Math.pow(x, n);
   const negative = x < 0 && n % 2 === 1;

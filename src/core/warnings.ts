@@ -1,3 +1,4 @@
+import { OptaxError } from './errors.js';
 /**
  * One channel for the warnings optax-ts gives where optax logs and carries on (e.g. a schedule with
  * `transition_steps <= 0`, which optax turns into a constant schedule with `logging.info`). The core
@@ -49,7 +50,7 @@ let handler: WarningHandler = consoleHandler;
  * ```
  */
 export function setWarningHandler(next: WarningHandler | null): WarningHandler {
-  if (next !== null && typeof next !== 'function') throw new TypeError(`setWarningHandler: expected a function or null, got ${typeof next}`);
+  if (next !== null && typeof next !== 'function') throw new OptaxError(`setWarningHandler: expected a function or null, got ${typeof next}`);
   const previous = handler;
   handler = next ?? consoleHandler;
   return previous;

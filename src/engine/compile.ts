@@ -215,6 +215,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     leafSum: normSums(executor.backend, stages, gradViews, memory),
     gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     scalars,
+    traced,
     scalarPlans: stages.map((s) => {
       const names = kernelScalars(s);
       return { names, slots: s.dtypes.map((d) => names.map((n) => layout.scalarSlots.get(scalarKey(s.index, d, n))!)) };

@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafShape } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import type { TreePath } from '../tree/path.js';
 import { walkTrees } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
@@ -44,7 +44,7 @@ export function leafTable(params: Tree): LeafTable {
   }, { root: 'params' });
   const indexOf = new Map<unknown, number>();
   let i = 0;
-  const indexTree = treeMap(() => {
+  const indexTree = mapTrees(() => {
     const placeholder = new Float32Array(0);
     indexOf.set(placeholder, i++);
     return placeholder;
@@ -70,7 +70,7 @@ export function leavesOf(table: LeafTable, tree: Tree): number[] {
  * view shaped like that parameter leaf (a ShapedArray when the parameter is one).
  */
 export function mapIndexTree(table: LeafTable, tree: Tree, make: (leaf: LeafInfo) => ArrayLeaf): Tree {
-  return treeMap(([placeholder]) => make(table.leaves[table.indexOf.get(placeholder)!]), [tree]) as Tree;
+  return mapTrees(([placeholder]) => make(table.leaves[table.indexOf.get(placeholder)!]), [tree]) as Tree;
 }
 
 /** Wraps a typed-array view in the form of parameter leaf `leaf`. */

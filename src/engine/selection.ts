@@ -78,5 +78,5 @@ const GETTER = Symbol('getter');
 /** A property's value, or GETTER for an accessor (which the general path reports). */
 function plainValue(obj: object, key: string | number): unknown {
   const d = Object.getOwnPropertyDescriptor(obj, key);
-  return d && 'value' in d ? d.value : GETTER;
+  return d && Object.hasOwn(d, 'value') ? d.value : GETTER;
 }

@@ -106,6 +106,8 @@ export interface FusedParts {
   readonly executor: Executor;
   /** The scalar block. */
   readonly scalars: Float64Array;
+  /** The stages run with optax's traced numerics (inside `lax.cond`): their schedules are traced too. */
+  readonly traced: boolean;
   /** Whether a stage is clip_by_global_norm at the start (its norm is reduced before the pass). */
   readonly normFirst: boolean;
   /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
@@ -370,7 +372,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       const plan = f.scalarPlans[k];
       for (let d = 0; d < stage.dtypes.length; d++) {
         const f32 = stage.dtypes[d] === 'float32';
-        const values = stage.source.def.scalars(stage.control, stage.dtypes[d], extraArgs) as Readonly<Record<string, unknown>>;
+        const values = stage.source.def.scalars(stage.control, stage.dtypes[d], extraArgs, f.traced) as Readonly<Record<string, unknown>>;
         const slots = plan.slots[d];
         for (let j = 0; j < plan.names.length; j++) {
           const v = values[plan.names[j]];

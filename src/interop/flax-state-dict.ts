@@ -181,7 +181,7 @@ function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: Floa
   }
   if (isDictNode(state)) {
     // An injectHyperparams state: its hyperparameters were rounded to its own dtype.
-    if (fixed === undefined && isDictNode(state.hyperparams) && 'inner_state' in state) floatDtype = inferredFloatDtype(state, path.length);
+    if (fixed === undefined && isDictNode(state.hyperparams) && Object.hasOwn(state, 'inner_state')) floatDtype = inferredFloatDtype(state, path.length);
     const out: Record<string, StateDict> = {};
     for (const k of Object.keys(state)) setOwn(out, k, child(state[k], k));
     return out;

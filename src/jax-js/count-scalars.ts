@@ -31,7 +31,7 @@ export class CountScalars {
   readonly settle: number;
 
   constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype) {
-    const counted = 'count' in definition.initControl();
+    const counted = Object.hasOwn(definition.initControl(), 'count');
     const at = (count: number): Record<string, number> => numbers(name, definition.scalars(counted ? { count } : {}, dtype, undefined));
     if (!counted) {
       this.settle = 0;

@@ -8,7 +8,7 @@ import { type CompiledElementwise, kernelForTree } from '../kernel/elementwise.j
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import { applyKernel } from '../transforms/apply-updates.js';
 import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-global-norm.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
 import { CountScalars } from './count-scalars.js';
@@ -96,7 +96,7 @@ function gather(name: string, trees: readonly unknown[], names: readonly string[
 /** Rebuilds a tree shaped like `like` with `values` (in flattening order) at its leaves. */
 function rebuild(like: unknown, values: readonly JaxArray[]): any {
   let i = 0;
-  return treeMap(() => values[i++], [like], { isLeaf: isJaxLeaf });
+  return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
 function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>): Lowered {
@@ -119,7 +119,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       gather(name, [params], ['params']);
       const state: Record<string, unknown> = {};
       if (counted) state.count = np.array(0, { dtype: np.int32 });
-      for (const k of leafNames) state[k] = treeMap(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: p.dtype }), [params], { isLeaf: isJaxLeaf, root: 'params' });
+      for (const k of leafNames) state[k] = mapTrees(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: p.dtype }), [params], { isLeaf: isJaxLeaf, root: 'params' });
       return state;
     },
     update(updates, state, params) {

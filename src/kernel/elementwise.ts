@@ -3,7 +3,7 @@ import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { broadcastTo } from '../tree/broadcast.js';
 import { type ArrayLeaf, ShapedArray, leafData, leafDtype, leafLike, leafMismatch, leafShape, leafSpec } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import type { TreePath } from '../tree/path.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
@@ -44,9 +44,11 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   checkControl(control: Record<string, unknown>): void;
   /**
    * The per-step scalars for leaves of `dtype`, from the control state *before* the step (rounded to
-   * `dtype` where optax casts them).
+   * `dtype` where optax casts them). `traced`: the step runs inside optax's `lax.cond`
+   * (`apply_if_finite`, `MultiSteps`: transforms/traced.ts), where a schedule is traced too
+   * (schedules/arith.ts); false or absent when optax runs the transformation eagerly.
    */
-  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined): Readonly<Record<string, KernelScalar>>;
+  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
   /**
    * The scalars optax holds as Python numbers (e.g. `scale`'s step size, a constant learning rate):
    * compile-time constants when optax's update is traced inside `lax.cond`, where XLA's algebraic
@@ -170,6 +172,11 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
  * ```
  */
 export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
+  const d = definition as unknown as Record<string, unknown>;
+  if (!isDictNode(d) || typeof d.name !== 'string' || !isDictNode(d.kernel) || !Array.isArray(d.stateLeaves)
+    || !['initControl', 'checkControl', 'scalars', 'advance'].every((f) => typeof d[f] === 'function')) {
+    throw new OptaxError(`elementwise: expected a definition {name, kernel, stateLeaves, initControl, checkControl, scalars, advance}, got ${describe(definition)}`);
+  }
   const compiled: CompiledElementwise<C> = {
     ...definition,
     plan: planKernel(definition.kernel),
@@ -200,10 +207,10 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
         return evaluateKernel(plan, { dtype, updates: leafData(g), params: p && leafData(p), state, scalars: scalarsForLeaf(scalars, leafShape(g), paths[i]) }, leafNames);
       });
       let i = 0;
-      const newUpdates = treeMap(([g]: ArrayLeaf[]) => leafLike(g, results[i++].updates), [updates]);
+      const newUpdates = mapTrees(([g]: ArrayLeaf[]) => leafLike(g, results[i++].updates), [updates]);
       const newTrees = leafNames.map((k, j) => {
         let n = 0;
-        return treeMap(([s]: ArrayLeaf[]) => leafLike(s, results[n++].state[k]), [trees[j]]);
+        return mapTrees(([s]: ArrayLeaf[]) => leafLike(s, results[n++].state[k]), [trees[j]]);
       });
       return [newUpdates, joinState(definition, definition.advance(control), newTrees)];
     },

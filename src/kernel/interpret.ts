@@ -1,6 +1,7 @@
 import { type Dtype, type FloatArray, allocate } from '../core/dtype.js';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { type BinaryOp, type Expr, type Kernel, type UnaryOp, applyBinary, applyUnary, topologicalOrder } from './expr.js';
+import { expectFunction } from '../core/args.js';
 
 /**
  * Evaluates a {@link Kernel} op by op over a range of elements, each op into its own array: the
@@ -38,6 +39,7 @@ export function withFlushedSubnormals<T>(fn: () => T): T {
  * was compiled for. @internal
  */
 export function withSubnormalMode<T>(flush: boolean, fn: () => T): T {
+  expectFunction('withFlushedSubnormals', 'fn', fn);
   const before = flushSubnormals;
   flushSubnormals = flush;
   try {

@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { add, cos, div, fromInt, mul, pow, toDtype } from './float.js';
+import { add, cos, fromInt, mul, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkLongSteps, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -77,10 +77,13 @@ export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedu
   // optax's exponent is a Python float (default 1.0), so `cosine_decay**exponent` is lax.pow (libm
   // pow), not lax.integer_pow: pow(x, 3.0) differs from (x*x)*x by an ulp at some steps.
   const exponentD = toDtype(d, exponent);
-  return recordCall(defineSchedule(fn, mode, 'weak', (count) => {
+  return recordCall(defineSchedule(fn, mode, 'weak', (count, arith) => {
     const t = Math.min(fromInt(d, count), steps);
-    const cosine = mul(d, 0.5, add(d, 1, cos(d, div(d, mul(d, pi, t), steps))));
-    const powered = pow(d, cosine, exponentD);
-    return mul(d, init, add(d, mul(d, oneMinusAlpha, powered), alphaD));
+    // `jnp.pi * count / decay_steps`: traced, `t * fold(pi * (1 / T))` (schedules/arith.ts).
+    const cosine = mul(d, 0.5, add(d, 1, cos(d, arith.scaleDivConst(d, pi, t, steps))));
+    const powered = arith.powConst(d, cosine, exponentD);
+    // Traced with exponent 1, XLA also folds `(1 - alpha) * (0.5 * x)` into `x * (0.5 * (1 - alpha))`:
+    // the same bits, since multiplying by 0.5 is exact.
+    return mul(d, init, arith.mulAdd(d, oneMinusAlpha, powered, alphaD));
   }), 'cosine_decay_schedule', [options]);
 }

@@ -101,5 +101,5 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
       acc = add(d, acc, mul(d, inside, interpolate(values[k], values[k + 1], pct)));
     }
     return add(d, acc, mul(d, lastBound <= count ? 1 : 0, last));
-  });
+  }, false); // traced form not derived yet (docs/numerics.md §4): eager even inside lax.cond
 }

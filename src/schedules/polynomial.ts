@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { add, div, fromInt, intPow, mul, pow, sub, subInt32, toDtype } from './float.js';
+import { fromInt, intPow, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkTransitionBegin, checkTransitionSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -59,12 +59,14 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions, s
   // lax.integer_pow (repeated float32 products); any other power through lax.pow.
   const integerPower = Number.isSafeInteger(power);
   const powerF = toDtype(d, power);
-  return defineSchedule(fn, mode, 'float32', (count) => {
+  return defineSchedule(fn, mode, 'float32', (count, arith) => {
     // count = clip(count - transition_begin, 0, transition_steps): int32 arithmetic (it wraps).
     const c = Math.min(Math.max(subInt32(count, begin), 0), steps);
-    const frac = sub(d, 1, div(d, fromInt(d, c), stepsF));
-    const p = integerPower ? intPow(d, frac, power) : pow(d, frac, powerF);
-    return add(d, mul(d, scale, p), end);
+    // Traced: `1 - c * (1 / T)`, contracted into one fused multiply-add (schedules/arith.ts).
+    const frac = arith.oneMinusDivConst(d, fromInt(d, c), stepsF);
+    // integer_pow is lowered to the same multiplications traced or not (`frac ** 1` is `frac`).
+    const p = integerPower ? intPow(d, frac, power) : arith.powConst(d, frac, powerF);
+    return arith.mulAdd(d, scale, p, end);
   });
 }
 

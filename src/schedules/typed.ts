@@ -19,6 +19,7 @@
  */
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
+import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
 import { res, toDtype } from './float.js';
 import { checkCount } from './validate.js';
 
@@ -33,16 +34,53 @@ export interface ScheduleInfo {
   readonly kind: ValueKind;
 }
 
+/**
+ * The traced form of each schedule that has one (optax-ts schedules, and functions of them): the
+ * schedule as optax computes it inside `apply_if_finite`'s or `MultiSteps`' `lax.cond` (./arith.ts).
+ */
+const tracedForms = new WeakMap<Schedule, Schedule>();
+
 const registry = new WeakMap<Schedule, ScheduleInfo>();
 
 /**
  * Wraps a raw evaluator (which may assume an int32 count) into a public schedule that checks its count,
- * and records its type for {@link joinSchedules}.
+ * and records its type for {@link joinSchedules}. `raw` does its arithmetic through the
+ * {@link ScheduleArith} it is given, so the same formula also gives the traced schedule
+ * ({@link tracedSchedule}); `traceable: false` marks a formula not yet written that way, whose traced
+ * evaluation falls back to the eager one.
  */
-export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number) => number): Schedule {
-  const schedule: Schedule = (count: number) => raw(checkCount(name, count));
+export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number, arith: ScheduleArith) => number, traceable = true): Schedule {
+  const schedule: Schedule = (count: number) => raw(checkCount(name, count), eagerArith);
+  const traced: Schedule | undefined = traceable ? (count: number) => raw(checkCount(name, count), tracedArith) : undefined;
   registry.set(schedule, { mode, kind });
+  if (traced) tracedForms.set(schedule, traced);
   return schedule;
+}
+
+/**
+ * The schedule as optax evaluates it inside a traced computation (`apply_if_finite`, `MultiSteps`):
+ * the traced form of an optax-ts schedule; the schedule itself for any other function (a JS function
+ * is opaque) and for the optax-ts schedules whose traced form is still open (docs/numerics.md §4).
+ */
+export function tracedSchedule(schedule: Schedule): Schedule {
+  return tracedForms.get(schedule) ?? schedule;
+}
+
+/** Whether `schedule` has a traced form of its own (see {@link tracedSchedule}). */
+export function hasTracedForm(schedule: Schedule): boolean {
+  return tracedForms.has(schedule);
+}
+
+/**
+ * `count => f(schedule, count)`, keeping the traced form: its traced form is `f(traced, count)` with
+ * the schedule's traced form. For `f` whose own arithmetic is the same traced or not (e.g. optax's
+ * `m * learning_rate(count)` with `m = ±1`, exact either way).
+ */
+export function mapSchedule(schedule: Schedule, f: (schedule: Schedule, count: number) => number): Schedule {
+  const mapped: Schedule = (count: number) => f(schedule, count);
+  const traced = tracedForms.get(schedule);
+  if (traced) tracedForms.set(mapped, (count: number) => f(traced, count));
+  return mapped;
 }
 
 /** The recorded type of an optax-ts schedule, or undefined for any other function. */

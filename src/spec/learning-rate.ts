@@ -28,7 +28,7 @@ export function findLearningRate(spec: Spec, state: unknown): LearningRateSite |
       }
       case 'inject_hyperparams': {
         const hp: Record<string, any> = args.hyperparams ?? {};
-        if (!('learning_rate' in hp) || !isDictNode(nodeState)) return undefined;
+        if (!Object.hasOwn(hp, 'learning_rate') || !isDictNode(nodeState)) return undefined;
         if (isDictNode(hp.learning_rate)) return argument(hp.learning_rate, (nodeState.hyperparams_states as any)?.learning_rate, at('hyperparams', 'learning_rate'));
         const v = isDictNode(nodeState.hyperparams) ? nodeState.hyperparams.learning_rate : undefined;
         return typeof v === 'number' ? { kind: 'injected', statePath, value: v } : undefined;

@@ -10,6 +10,7 @@ import type { Params, Updates } from '../tree/tree.js';
 import { type CountState, checkCount, noControl } from './count.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
 import { callSchedule } from '../core/schedule.js';
+import { tracedSchedule } from '../schedules/typed.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
@@ -103,8 +104,9 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('add_decayed_weights'),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype) => {
-      const value = callSchedule('add_decayed_weights', schedule, count);
+    scalars: ({ count }, dtype, _extraArgs, traced) => {
+      // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
+      const value = callSchedule('add_decayed_weights', traced ? tracedSchedule(schedule) : schedule, count);
       const problem = checkScheduledRate(value);
       if (problem) throw new OptaxError(`add_decayed_weights: the schedule returned a bad value at step ${count}: ${problem}`);
       return { weight_decay: roundTo(dtype, value) };

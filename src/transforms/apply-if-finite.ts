@@ -8,8 +8,8 @@ import type { Params, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import { tracedUpdate } from './traced.js';
 import { recordCall } from '../spec/record.js';
-import { hasOwn } from '../tree/node.js';
 import { readOptions } from '../core/options.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
 export interface ApplyIfFiniteState<S = unknown> {
@@ -68,7 +68,7 @@ export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxC
 
 /** Throws unless `state` has the counters of {@link ApplyIfFiniteState} (and an `inner_state`). @internal */
 export function checkApplyIfFiniteState(state: unknown): asserts state is ApplyIfFiniteState {
-  const ok = isDictNode(state) && hasOwn(state, 'inner_state') && isStepCount(state.notfinite_count)
+  const ok = isDictNode(state) && hasExactKeys(state, ['notfinite_count', 'last_finite', 'total_notfinite', 'inner_state']) && isStepCount(state.notfinite_count)
     && isStepCount(state.total_notfinite) && typeof state.last_finite === 'boolean';
   if (!ok) throw new OptaxError(`apply_if_finite: this state does not belong to apply_if_finite: expected {notfinite_count, last_finite, total_notfinite, inner_state}, got ${describe(state)}`);
 }

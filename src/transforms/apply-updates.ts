@@ -3,7 +3,7 @@ import { ex } from '../kernel/expr.js';
 import { OptaxError } from '../core/errors.js';
 import { evaluateKernel, flushingSubnormals, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, isArrayLeaf, leafData, leafDtype, leafLike, leafMismatch, leafSpec } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import { isDictNode, walkTrees } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
 
@@ -46,7 +46,7 @@ export function applyUpdates<P extends Params>(params: P, updates: Updates): P {
     pairs.push([p as ArrayLeaf, u as ArrayLeaf]);
   }, { names: ['grads', 'params'], root: 'grads' });
   let i = 0;
-  return treeMap(([p]: ArrayLeaf[]) => {
+  return mapTrees(([p]: ArrayLeaf[]) => {
     const [, u] = pairs[i++];
     return leafLike(p, addLeaf(leafData(p), leafData(u), leafDtype(p), leafDtype(u)));
   }, [params]);

@@ -7,9 +7,10 @@ import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
-import { treeLeaves, treeMap } from '../tree/map.js';
+import { treeLeaves, mapTrees } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { recordCall } from '../spec/record.js';
+import { expectFloatArray, expectList } from '../core/args.js';
 
 /**
  * Bit-exactness notes (optax 0.2.8 eager on XLA:CPU; every fact's source is in docs/numerics.md):
@@ -43,7 +44,11 @@ export interface GlobalNorm {
  * console.log(sumOfSquares(new Float32Array([3, 4]))); // 25
  * ```
  */
-export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data.length): number {
+export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.length): number {
+  expectFloatArray('sumOfSquares', 'data', data);
+  if (typeof acc !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > data.length) {
+    throw new OptaxError(`sumOfSquares: expected a number acc and a range 0 <= lo, hi <= ${data.length}, got ${describe(acc)}, ${describe(lo)}, ${describe(hi)}`);
+  }
   if (data instanceof Float32Array) {
     let s = Math.fround(acc);
     for (let i = lo; i < hi; i++) { const v = data[i]; s = Math.fround(s + Math.fround(v * v)); }
@@ -66,6 +71,8 @@ export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data.length
  * ```
  */
 export function globalNorm(leaves: readonly FloatArray[]): GlobalNorm {
+  expectList('globalNorm', 'leaves', leaves);
+  leaves.forEach((l, i) => expectFloatArray('globalNorm', `leaves[${i}]`, l));
   // optax starts from the Python int 0, which takes the first sum's dtype (float32 when there is none).
   let dtype: Dtype | undefined;
   let total = 0;
@@ -91,7 +98,7 @@ export const clipByGlobalNormDivisionKernel: Kernel = {
 };
 
 /**
- * The scalars of {@link clipByGlobalNormKernel} and {@link clipByGlobalNormDivisionKernel} for leaves
+ * The scalars of `clipByGlobalNormKernel` and `clipByGlobalNormDivisionKernel` for leaves
  * of `dtype`, given the global norm. When `norm < maxNorm` (optax's `trigger`, compared in the norm's
  * dtype) all are 1, which leaves every value (NaN and -0 included) exactly as it was, the same as
  * optax's `select`.
@@ -103,6 +110,9 @@ export const clipByGlobalNormDivisionKernel: Kernel = {
  * ```
  */
 export function clipByGlobalNormScalars(norm: GlobalNorm, maxNorm: number, dtype: Dtype): { inv_norm: number; norm: number; max_norm: number } {
+  if (!isDictNode(norm) || typeof norm.value !== 'number' || (norm.dtype !== 'float32' && norm.dtype !== 'float64') || typeof maxNorm !== 'number' || (dtype !== 'float32' && dtype !== 'float64')) {
+    throw new OptaxError(`clipByGlobalNormScalars: expected a norm {value, dtype}, a number and a dtype, got ${describe(norm)}, ${describe(maxNorm)}, ${describe(dtype)}`);
+  }
   const trigger = norm.value < roundTo(norm.dtype, maxNorm);
   if (trigger) return { inv_norm: 1, norm: 1, max_norm: 1 };
   // g_norm.astype(t.dtype), then (for most leaves) its reciprocal in that dtype.
@@ -171,7 +181,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       }
       const { leaves } = treeLeaves<ArrayLeaf>(updates);
       const norm = globalNorm(leaves.map(leafData));
-      const clipped = treeMap(([g]: ArrayLeaf[]) => {
+      const clipped = mapTrees(([g]: ArrayLeaf[]) => {
         const dtype = leafDtype(g);
         const data = leafData(g);
         const out = evaluateKernel(dividesByScalar(data.length) ? divisionPlan : plan, { dtype, updates: data, state: {}, scalars: reduction.scalars(norm, dtype) }, []);

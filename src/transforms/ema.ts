@@ -7,7 +7,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { type KernelScalar, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
-import { treeMap } from '../tree/map.js';
+import { mapTrees } from '../tree/map.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
@@ -124,14 +124,14 @@ function withAccumulator(tx: GradientTransformation<EmaState>, decay: Hyperparam
     name: 'ema',
     init: (params: Params): EmaState => ({
       count: 0,
-      ema: treeMap(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc, leafData(p).length)), [params]),
+      ema: mapTrees(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc, leafData(p).length)), [params]),
     }),
     update<U extends Updates>(updates: U, state: EmaState): [U, EmaState] {
       const { control, trees } = splitState<CountState>(def, state);
       const { positions, paths } = gatherLeaves('ema', updates, [], [], null, false);
       // The state leaves keep their own dtype: check structure and sizes here, not dtypes.
       const stateLeaves: ArrayLeaf[] = [];
-      treeMap(([g, e]: ArrayLeaf[], path) => {
+      mapTrees(([g, e]: ArrayLeaf[], path) => {
         if (leafData(e).length !== leafData(g).length) throw new OptaxError(`state.ema leaf has ${leafData(e).length} elements, grads leaf has ${leafData(g).length}`, path, 'grads');
         stateLeaves.push(e);
       }, [updates, trees[0]], { names: ['grads', 'state.ema'], root: 'grads' });
@@ -158,8 +158,8 @@ function withAccumulator(tx: GradientTransformation<EmaState>, decay: Hyperparam
         outE.push(leafLike(e, next));
       });
       let k = 0, l = 0;
-      const newUpdates = treeMap(() => outU[k++], [updates]);
-      const newEma = treeMap(() => outE[l++], [trees[0]]);
+      const newUpdates = mapTrees(() => outU[k++], [updates]);
+      const newEma = mapTrees(() => outE[l++], [trees[0]]);
       return [newUpdates, { count: safeIncrement(control.count), ema: newEma }];
     },
   };

@@ -2,7 +2,8 @@ import { type Dtype, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type ArrayLeaf, leafDtype } from '../tree/leaf.js';
+import { type ArrayLeaf, type ShapedArray, leafDtype } from '../tree/leaf.js';
+import type { Schedule } from '../core/schedule.js';
 import { treeLeaves } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Updates } from '../tree/tree.js';
@@ -38,6 +39,21 @@ export interface InjectHyperparamsState<S = unknown> {
 
 /** The fields of {@link InjectHyperparamsState} but its inner state. @internal */
 export type InjectionControl = Omit<InjectHyperparamsState, 'inner_state'>;
+
+/** The state type of a transformation type. */
+export type StateOf<T> = T extends GradientTransformation<infer S> ? S : unknown;
+
+/**
+ * An argument of an injected factory: a number may also be a schedule (and so may a number-valued
+ * hyperparameter inside an options object); other arguments keep their types.
+ */
+export type Injected<A> = A extends number ? number | Schedule
+  : A extends ArrayBufferView | ShapedArray | ((...args: never[]) => unknown) | readonly unknown[] | string | boolean | null | undefined ? A
+  : A extends object ? { [K in keyof A]: Injected<A[K]> }
+  : A;
+
+/** The positional arguments of an injected factory, each {@link Injected}. */
+export type InjectedArgs<P extends readonly unknown[]> = { [I in keyof P]: Injected<P[I]> };
 
 /** Options of {@link injectHyperparams}. */
 export interface InjectHyperparamsOptions {
@@ -103,7 +119,7 @@ function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown
   }
   for (const p of sig.params) {
     if (!(p.option in bound)) {
-      if (!('default' in p)) throw new OptaxError(`inject_hyperparams(${sig.name}): missing required argument ${p.option}`);
+      if (!Object.hasOwn(p, 'default')) throw new OptaxError(`inject_hyperparams(${sig.name}): missing required argument ${p.option}`);
       bound[p.option] = p.default;
     }
   }
@@ -153,10 +169,16 @@ function bind(sig: InjectableSignature, args: unknown[]): Record<string, unknown
  * console.log(tx.init({ w: new Float32Array(1) }).hyperparams); // {}
  * ```
  */
-export function injectHyperparams<S = unknown>(
-  innerFactory: ((...args: never[]) => GradientTransformation<S>) | InjectableSignature,
+export function injectHyperparams<F extends (...args: any[]) => GradientTransformation<any>>(
+  innerFactory: F,
+  options?: InjectHyperparamsOptions,
+): (...args: InjectedArgs<Parameters<F>> | [named: Readonly<Record<string, unknown>>]) => GradientTransformation<InjectHyperparamsState<StateOf<ReturnType<F>>>>;
+export function injectHyperparams<S = unknown>(innerFactory: InjectableSignature, options?: InjectHyperparamsOptions): (...args: unknown[]) => GradientTransformation<InjectHyperparamsState<S>>;
+export function injectHyperparams(
+  innerFactory: ((...args: never[]) => GradientTransformation<unknown>) | InjectableSignature,
   options: InjectHyperparamsOptions = {},
-): (...args: unknown[]) => GradientTransformation<InjectHyperparamsState<S>> {
+): (...args: any[]) => GradientTransformation<InjectHyperparamsState<unknown>> {
+  if (typeof innerFactory !== 'function' && !isDictNode(innerFactory)) throw new OptaxError(`inject_hyperparams: innerFactory must be a transformation factory (e.g. adamax), got ${describe(innerFactory)}`);
   options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
@@ -210,7 +232,7 @@ export function injectHyperparams<S = unknown>(
     return recordCall({
       name: 'inject_hyperparams',
       combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
-      init(params: Params): InjectHyperparamsState<S> {
+      init(params: Params): InjectHyperparamsState<unknown> {
         const dtype = dtypeFor(params, null);
         const hyperparams: Record<string, number | ArrayLeaf> = {};
         for (const [k, v] of Object.entries(numeric)) hyperparams[k] = convert(v, dtype);
@@ -218,7 +240,7 @@ export function injectHyperparams<S = unknown>(
         for (const k of Object.keys(scheduled)) { hyperparams_states[k] = { count: 0 }; hyperparams[k] = evaluate(k, 0, dtype); }
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
       },
-      update<U extends Updates>(updates: U, state: InjectHyperparamsState<S>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<S>] {
+      update<U extends Updates>(updates: U, state: InjectHyperparamsState<unknown>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<unknown>] {
         check(state);
         const { control, inner } = step(state, dtypeFor(params, updates));
         const [newUpdates, inner_state] = inner.update(updates, state.inner_state, params, extraArgs);

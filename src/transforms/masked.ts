@@ -16,7 +16,7 @@ export interface MaskedState<S = unknown> {
 export type MaskTree = boolean | null | readonly MaskTree[] | { readonly [key: string]: MaskTree };
 
 /** A mask, or a function computing one from a tree (the params at `init`, the updates at `update`). */
-export type Mask = MaskTree | ((tree: Tree) => MaskTree);
+export type Mask = MaskTree | ((tree: any) => MaskTree);
 
 /** Resolves a mask, calling it when it is a function (optax calls it on whatever tree it has). */
 export function resolveMask(mask: Mask, tree: Tree, owner: string): MaskTree {

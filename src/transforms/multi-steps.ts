@@ -3,7 +3,7 @@ import { OptaxError } from '../core/errors.js';
 import { isInt32, safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
-import { treeLeaves, treeMap } from '../tree/map.js';
+import { treeLeaves, mapTrees } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
@@ -11,9 +11,9 @@ import { type Kernel, ex } from '../kernel/expr.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { tracedUpdate } from './traced.js';
 import { recordCall } from '../spec/record.js';
-import { hasOwn } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
 import { readOptions } from '../core/options.js';
+import { hasExactKeys } from '../tree/validate.js';
 
 /** The state of {@link multiSteps} / {@link MultiSteps} (optax's `MultiStepsState`). */
 export interface MultiStepsState<S = unknown> {
@@ -79,7 +79,7 @@ function checkK(k: unknown, where: string): number {
 function silentUpdates<U extends Tree>(updates: U, preScale: U | undefined): U {
   const pre = preScale ? treeLeaves<ArrayLeaf>(preScale).leaves : undefined;
   let i = 0;
-  return treeMap(([u]: ArrayLeaf[]) => {
+  return mapTrees(([u]: ArrayLeaf[]) => {
     const k = i++;
     const data = leafData(u);
     const out = allocate(leafDtype(u), data.length);
@@ -172,7 +172,7 @@ export class MultiSteps<S = unknown> {
       mini_step: 0,
       gradient_step: 0,
       inner_opt_state: this.innerOpt.init(params),
-      acc_grads: treeMap(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc ?? leafDtype(p), leafData(p).length)), [params]),
+      acc_grads: mapTrees(([p]: ArrayLeaf[]) => leafLike(p, allocate(acc ?? leafDtype(p), leafData(p).length)), [params]),
       skip_state,
     };
   }
@@ -188,7 +188,7 @@ export class MultiSteps<S = unknown> {
     const plan = this.useGradMean ? meanPlan : sumPlan;
     // The running mean (accumulateKernel), in the promoted dtype of (gradient, accumulator).
     const accNew: ArrayLeaf[] = [];
-    const forInner = treeMap(([g, a]: ArrayLeaf[]) => {
+    const forInner = mapTrees(([g, a]: ArrayLeaf[]) => {
       const wide: Dtype = leafDtype(g) === 'float64' || leafDtype(a) === 'float64' ? 'float64' : 'float32';
       const out = evaluateKernel(plan, { dtype: wide, updates: leafData(g), state: { acc: leafData(a) }, scalars: { r: runningMeanFactor(n, wide) } }, []).updates;
       accNew.push(leafLike(g, out));
@@ -200,7 +200,7 @@ export class MultiSteps<S = unknown> {
     const inner = tracedUpdate(this.innerOpt, forInner, state.inner_opt_state, params, extraArgs, { computedUpdates: true });
     const { emit, mini_step, gradient_step } = advanceCounters(n, state.gradient_step, k);
     let j = 0;
-    const acc_grads = treeMap(([a]: ArrayLeaf[]) => {
+    const acc_grads = mapTrees(([a]: ArrayLeaf[]) => {
       const fresh = leafData(accNew[j++]);
       const out = allocate(leafDtype(a), fresh.length); // (1 - emit) * acc, stored in the accumulator's dtype
       for (let i = 0; i < fresh.length; i++) out[i] = (emit ? 0 : 1) * fresh[i];
@@ -283,7 +283,7 @@ export function checkMultiStepsState(state: unknown): asserts state is MultiStep
 
 function checkState(state: unknown): asserts state is MultiStepsState {
   const ok = isDictNode(state) && isStepCount(state.mini_step)
-    && isStepCount(state.gradient_step) && hasOwn(state, 'inner_opt_state') && hasOwn(state, 'acc_grads');
+    && isStepCount(state.gradient_step) && hasExactKeys(state, ['mini_step', 'gradient_step', 'inner_opt_state', 'acc_grads', 'skip_state']);
   if (!ok) throw new OptaxError(`MultiSteps: this state does not belong to MultiSteps: expected {mini_step, gradient_step, inner_opt_state, acc_grads, skip_state}, got ${describe(state)}`);
 }
 

@@ -18,7 +18,7 @@ export interface PartitionState {
 export type LabelTree = string | null | readonly LabelTree[] | { readonly [key: string]: LabelTree };
 
 /** Labels, or a function computing them from a tree (the params at `init`, the updates at `update`). */
-export type ParamLabels = LabelTree | ((tree: Tree) => LabelTree);
+export type ParamLabels = LabelTree | ((tree: any) => LabelTree);
 
 /** Checks every label against the known ones; returns the tree of labels. */
 function checkLabels(labels: LabelTree, tree: Tree, treeName: string, known: readonly string[]): LabelTree {

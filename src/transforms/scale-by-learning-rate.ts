@@ -6,7 +6,7 @@ import { scaleBySchedule } from './scale-by-schedule.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { describe } from '../tree/node.js';
-import { scheduleInfo } from '../schedules/typed.js';
+import { mapSchedule, scheduleInfo } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
 
 /** Options of {@link scaleByLearningRate}. */
@@ -42,7 +42,10 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof flipSign !== 'boolean') throw new OptaxError(`scale_by_learning_rate: flipSign must be a boolean, got ${describe(flipSign)}`);
   const m = flipSign ? -1 : 1;
   if (typeof learningRate === 'function') {
-    return recordCall(scaleBySchedule((count) => m * callSchedule('scale_by_learning_rate', learningRate, count), {
+    // optax: `scale_by_schedule(lambda count: m * learning_rate(count))`; multiplying by +-1 is exact,
+    // so the traced form (inside apply_if_finite / MultiSteps) is `m` times the traced schedule.
+    const signed = mapSchedule(learningRate, (s, count) => m * callSchedule('scale_by_learning_rate', s, count));
+    return recordCall(scaleBySchedule(signed, {
       name: 'scale_by_learning_rate',
       constant: scheduleInfo(learningRate)?.kind === 'python',
       check: (v) => checkLearningRate(m * v),

@@ -8,7 +8,7 @@ import { type CountState, checkCount } from './count.js';
 import { scaleKernel } from './scale.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
-import { scheduleInfo } from '../schedules/typed.js';
+import { scheduleInfo, tracedSchedule } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
@@ -61,8 +61,9 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     initControl: () => ({ count: 0 }),
     checkControl: checkCount(name),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype) => {
-      const value = callSchedule(name, schedule, count);
+    scalars: ({ count }, dtype, _extraArgs, traced) => {
+      // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
+      const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);
       const problem = options.check?.(value, count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
       return { step_size: roundTo(dtype, value) };

@@ -5,7 +5,7 @@ import { type Expr, substitute } from '../kernel/expr.js';
 import { type CompiledElementwise, type KernelScalar, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
-import { treeLeaves, treeMap } from '../tree/map.js';
+import { treeLeaves, mapTrees } from '../tree/map.js';
 import { describe } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { rewrite } from './xla-rewrites.js';
@@ -155,7 +155,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     if (!scalars) {
       scalars = {};
       stages.forEach((st, i) => {
-        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs))) scalars![`${i}/${k}`] = v;
+        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs, true))) scalars![`${i}/${k}`] = v;
       });
       scalarCache.set(dtype, scalars);
     }
@@ -172,7 +172,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   });
   const column = (c: number, like: Tree): any => {
     let i = 0;
-    return treeMap(([x]: ArrayLeaf[]) => leafLike(x, results[i++][c]), [like]);
+    return mapTrees(([x]: ArrayLeaf[]) => leafLike(x, results[i++][c]), [like]);
   };
   const newStates = new Map<string, unknown>();
   stages.forEach((st, i) => {

@@ -1,6 +1,7 @@
 import { type FloatArray, allocate, dtypeOfArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { TreePath } from './path.js';
+import { expectFloatArray, expectShape } from '../core/args.js';
 
 /**
  * Broadcasts `data` of shape `from` to shape `to` by numpy's rules (dimensions aligned from the right;
@@ -15,6 +16,10 @@ import type { TreePath } from './path.js';
  * ```
  */
 export function broadcastTo(data: FloatArray, from: readonly number[], to: readonly number[], path: TreePath = [], what = 'hyperparameter'): FloatArray {
+  expectFloatArray('broadcastTo', 'data', data);
+  expectShape('broadcastTo', 'from', from);
+  expectShape('broadcastTo', 'to', to);
+  if (from.reduce((a, b) => a * b, 1) !== data.length) throw new OptaxError(`broadcastTo: data has ${data.length} elements, not the ${from.reduce((a, b) => a * b, 1)} of shape [${from.join(', ')}]`);
   const size = to.reduce((a, b) => a * b, 1);
   const fail = (): never => {
     throw new OptaxError(`${what} of shape [${from.join(', ')}] does not broadcast against the leaf's shape [${to.join(', ')}]`, path, 'grads');

@@ -99,7 +99,9 @@ export function isArrayLeaf(x: unknown): x is ArrayLeaf {
  * ```
  */
 export function leafData(leaf: ArrayLeaf): FloatArray {
-  return leaf instanceof ShapedArray ? leaf.data : leaf;
+  if (leaf instanceof ShapedArray) return leaf.data;
+  if (leaf instanceof Float32Array || leaf instanceof Float64Array) return leaf;
+  throw new OptaxError(`expected an array leaf (Float32Array, Float64Array or ShapedArray), got ${describe(leaf)}`);
 }
 
 /**
@@ -112,7 +114,7 @@ export function leafData(leaf: ArrayLeaf): FloatArray {
  * ```
  */
 export function leafShape(leaf: ArrayLeaf): readonly number[] {
-  return leaf instanceof ShapedArray ? leaf.shape : [leaf.length];
+  return leaf instanceof ShapedArray ? leaf.shape : [leafData(leaf).length];
 }
 
 /**
@@ -140,7 +142,7 @@ export function leafDtype(leaf: ArrayLeaf): Dtype {
  * ```
  */
 export function leafLike(like: ArrayLeaf, data: FloatArray): ArrayLeaf {
-  return like instanceof ShapedArray ? new ShapedArray(data, like.shape) : data;
+  return like instanceof ShapedArray ? new ShapedArray(data, like.shape) : leafData(data);
 }
 
 /** What must match between two leaves: dtype, element count, shape, and whether the shape is explicit. @internal */

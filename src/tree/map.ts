@@ -1,7 +1,10 @@
 import type { TreePath } from './path.js';
 import { OptaxError } from '../core/errors.js';
 import { type IsLeaf, describe, isDictNode, walkTrees } from './structure.js';
-import { isArrayLeaf } from './leaf.js';
+import { type ArrayLeaf, isArrayLeaf } from './leaf.js';
+import type { Tree } from './tree.js';
+import { expectFunction, expectList } from '../core/args.js';
+import { readOptions } from '../core/options.js';
 
 /**
  * Rebuilds the structure of `tree` with each leaf replaced by `fn(leaf, path)`; `null` stays `null`.
@@ -20,6 +23,18 @@ function rebuild(tree: unknown, fn: (leaf: unknown, path: TreePath) => unknown, 
   }
   return fn(tree, path);
 }
+
+/**
+ * The type of `treeMap(fn, [tree, ...])`: `T` with each leaf (each `ArrayLeaf`) replaced by `R`, dicts
+ * and lists kept, `null` kept. A tree whose type says nothing (`any`, `unknown`) maps to `any`.
+ */
+export type MapLeaves<T, R> = unknown extends T ? any
+  : Tree extends T ? any
+  : T extends ArrayLeaf ? R
+  : T extends null ? null
+  : T extends readonly unknown[] ? { -readonly [I in keyof T]: MapLeaves<T[I], R> }
+  : T extends object ? { -readonly [K in keyof T]: MapLeaves<T[K], R> }
+  : never;
 
 /** Options of {@link treeMap}. */
 export interface TreeMapOptions {
@@ -45,7 +60,16 @@ export interface TreeMapOptions {
  * console.log(sum); // { w: Float32Array(2) [ 11, 22 ], b: null }
  * ```
  */
-export function treeMap<R>(fn: (leaves: any[], path: TreePath) => R, trees: readonly unknown[], options: TreeMapOptions = {}): any {
+export function treeMap<R, T = unknown>(fn: (leaves: any[], path: TreePath) => R, trees: readonly [T, ...unknown[]], options: TreeMapOptions = {}): MapLeaves<T, R> {
+  return mapTrees(fn, trees, options);
+}
+
+/** {@link treeMap} for the library's own code, whose trees are typed loosely: the result is untyped. @internal */
+export function mapTrees<R>(fn: (leaves: any[], path: TreePath) => R, trees: readonly unknown[], options: TreeMapOptions = {}): any {
+  expectFunction('treeMap', 'fn', fn);
+  expectList('treeMap', 'trees', trees);
+  if (trees.length === 0) throw new OptaxError('treeMap: trees must hold at least one tree');
+  options = readOptions('treeMap', options, { isLeaf: true, names: true, root: true });
   const isLeaf = options.isLeaf ?? isArrayLeaf;
   const results: R[] = [];
   walkTrees(trees, (leaves, path) => results.push(fn(leaves, path)), { isLeaf, names: options.names, root: options.root });
@@ -65,6 +89,7 @@ export function treeMap<R>(fn: (leaves: any[], path: TreePath) => R, trees: read
  * ```
  */
 export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayLeaf): { leaves: L[]; paths: TreePath[] } {
+  expectFunction('treeLeaves', 'isLeaf', isLeaf);
   const leaves: L[] = [];
   const paths: TreePath[] = [];
   walkTrees([tree], ([leaf], path) => {
@@ -86,6 +111,7 @@ export function treeLeaves<L = unknown>(tree: unknown, isLeaf: IsLeaf = isArrayL
  * ```
  */
 export function treeUnflatten(structure: unknown, leaves: readonly unknown[], isLeaf: IsLeaf = isArrayLeaf): any {
+  expectFunction('treeUnflatten', 'isLeaf', isLeaf);
   const count = treeLeaves(structure, isLeaf).leaves.length;
   if (!Array.isArray(leaves)) throw new OptaxError(`treeUnflatten: leaves must be a list, got ${describe(leaves)}`);
   if (count !== leaves.length) throw new OptaxError(`treeUnflatten: structure has ${count} leaves, got ${leaves.length}`);

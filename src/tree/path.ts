@@ -1,3 +1,6 @@
+import { OptaxError } from '../core/errors.js';
+import { describe } from './node.js';
+
 /** One step of a path into a tree: a dict key or a list index. */
 export type PathEntry = string | number;
 
@@ -6,21 +9,33 @@ export type TreePath = readonly PathEntry[];
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/** The most path entries a message shows (the first and last halves); `error.path` keeps them all. */
+const SHOWN_ENTRIES = 24;
+/** The most characters of one key a message shows. */
+const SHOWN_KEY = 64;
+
 /**
- * Formats a tree path the way a JS reader would index it: `params.layers[0].w`, `params['my key']`.
+ * Formats a tree path the way a JS reader would index it: `params.layers[0].w`, `params["my key"]`.
+ * Keys that are not identifiers are JSON-quoted (control characters escaped). So that a message stays
+ * short whatever the input, a key is cut after 64 characters and a path of more than 24 entries shows
+ * its first and last 12 (the full path is in `OptaxError.path`).
  *
  * @example
  * ```ts
  * import { formatPath } from 'optax-ts';
  * console.log(formatPath(['layers', 0, 'w'])); // params.layers[0].w
+ * console.log(formatPath(['odd key', 'x'.repeat(100)]).length); // 88
  * ```
  */
 export function formatPath(path: TreePath, root = 'params'): string {
-  let s = root;
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else if (IDENT.test(p)) s += `.${p}`;
-    else s += `[${JSON.stringify(p)}]`;
-  }
-  return s;
+  if (!Array.isArray(path) || typeof root !== 'string') throw new OptaxError(`formatPath: expected a list of keys and indices and a root name, got ${describe(path)} and ${describe(root)}`);
+  const entry = (p: PathEntry): string => {
+    if (typeof p === 'number') return `[${p}]`;
+    if (typeof p !== 'string') return `[${describe(p)}]`;
+    if (IDENT.test(p) && p.length <= SHOWN_KEY) return `.${p}`;
+    return `[${JSON.stringify(p.length > SHOWN_KEY ? `${p.slice(0, SHOWN_KEY)}...` : p)}]`;
+  };
+  if (path.length <= SHOWN_ENTRIES) return root + path.map(entry).join('');
+  const half = SHOWN_ENTRIES / 2;
+  return `${root}${path.slice(0, half).map(entry).join('')}...(${path.length - SHOWN_ENTRIES} more)...${path.slice(-half).map(entry).join('')}`;
 }

@@ -3,6 +3,8 @@ import { isArrayLeaf } from './leaf.js';
 import { describe, isDictNode, showKeys } from './node.js';
 import type { PathEntry, TreePath } from './path.js';
 import { hasOwn, validateTree } from './validate.js';
+import { expectFunction, expectList, expectString } from '../core/args.js';
+import { readOptions } from '../core/options.js';
 
 export { describe, isDictNode } from './node.js';
 
@@ -46,6 +48,18 @@ export interface WalkOptions {
  * ```
  */
 export function walkTrees(trees: readonly unknown[], visit: (leaves: unknown[], path: TreePath) => void, options: WalkOptions = {}): void {
+  expectList('walkTrees', 'trees', trees);
+  expectFunction('walkTrees', 'visit', visit);
+  options = readOptions('walkTrees', options, { isLeaf: true, names: true, root: true });
+  if (options.isLeaf !== undefined) expectFunction('walkTrees', 'isLeaf', options.isLeaf);
+  if (options.root !== undefined) expectString('walkTrees', 'root', options.root);
+  if (options.names !== undefined) {
+    expectList('walkTrees', 'names', options.names);
+    if (options.names.length < trees.length || !options.names.every((n) => typeof n === 'string')) {
+      throw new OptaxError(`walkTrees: names must be a list of ${trees.length} strings, got ${describe(options.names)}`);
+    }
+  }
+  if (trees.length === 0) return;
   const isLeaf = options.isLeaf ?? isArrayLeaf;
   const names = options.names ?? trees.map((_, i) => (i === 0 ? 'the first tree' : `tree ${i}`));
   const rootOf = (i: number): string => (options.names ? names[i] : options.root ?? 'params');

@@ -7,7 +7,12 @@ import type { ArrayLeaf } from './leaf.js';
  */
 export type Tree<L = ArrayLeaf> = L | null | readonly Tree<L>[] | { readonly [key: string]: Tree<L> };
 
-/** Parameters, gradients and updates are all trees of array leaves. */
-export type Params = Tree;
-/** A tree of updates (gradients on the way in). */
-export type Updates = Tree;
+/**
+ * Any tree as an argument: like {@link Tree}, but a dict node may be of any object type, interfaces and
+ * classes included (TypeScript gives those no implicit index signature, so they are not `Tree`s). The
+ * leaves are checked when the tree is used (an OptaxError naming the path).
+ */
+export type Params = ArrayLeaf | null | readonly any[] | { readonly [key: string]: any };
+/** A tree of updates (gradients on the way in): any tree, as {@link Params}. */
+export type Updates = Params;
+

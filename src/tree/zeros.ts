@@ -1,7 +1,7 @@
 import { allocate } from '../core/dtype.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike } from './leaf.js';
-import { treeMap } from './map.js';
-import type { Tree } from './tree.js';
+import { mapTrees } from './map.js';
+import type { Params } from './tree.js';
 
 /**
  * A tree of the same structure, with each leaf a zero array of the same dtype, form and shape
@@ -13,6 +13,6 @@ import type { Tree } from './tree.js';
  * console.log(treeZerosLike({ w: new Float64Array([1, 2]), b: null })); // { w: Float64Array(2) [ 0, 0 ], b: null }
  * ```
  */
-export function treeZerosLike<T extends Tree>(tree: T): T {
-  return treeMap(([leaf]: ArrayLeaf[]) => leafLike(leaf, allocate(leafDtype(leaf), leafData(leaf).length)), [tree]);
+export function treeZerosLike<T extends Params>(tree: T): T {
+  return mapTrees(([leaf]: ArrayLeaf[]) => leafLike(leaf, allocate(leafDtype(leaf), leafData(leaf).length)), [tree]);
 }

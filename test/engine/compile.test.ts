@@ -204,3 +204,25 @@ test('dispose stops the stepper; its views stay readable', () => {
   assert.throws(() => s.step(), /disposed/);
   assert.deepEqual(Array.from(s.params.w), p);
 });
+
+test("subnormals: each stepper computes in the mode it was compiled for, whatever the caller's (withFlushedSubnormals)", async () => {
+  const { withFlushedSubnormals } = await import('../../src/kernel/interpret.js');
+  const tiny = Math.fround(1e-40); // a float32 subnormal
+  for (const backend of ['wasm', 'js', 'interpreter'] as const) {
+    // p + scale(0.5)(0): p unchanged in IEEE mode; read as zero (and the sum flushed) in XLA's mode.
+    const ieee = compile(scale(0.5), { w: new Float32Array([tiny, -tiny]) }, { backend });
+    withFlushedSubnormals(() => ieee.step({ w: new Float32Array(2) }));
+    assert.deepEqual(Array.from(ieee.params.w), [tiny, -tiny], backend);
+    ieee.dispose();
+    const flush = compile(scale(0.5), { w: new Float32Array([tiny, -tiny]) }, { backend, subnormals: 'flush' });
+    flush.step({ w: new Float32Array(2) });
+    assert.ok(Object.is(flush.params.w[0], 0) && Object.is(flush.params.w[1], 0), `${backend}: ${flush.params.w}`);
+    // A result that underflows keeps its sign: 2^-126 * -0.5.
+    const down = compile(scale(-0.5), { w: new Float32Array([2 ** -126, 1]) }, { backend, subnormals: 'flush' });
+    down.step({ w: new Float32Array([2 ** -126, 0]) });
+    // p + (-0.5 * g): the product -2^-127 is flushed to -0, so p stays 2^-126 (IEEE: 2^-127).
+    assert.deepEqual(Array.from(down.params.w), [2 ** -126, 1], backend);
+    flush.dispose();
+    down.dispose();
+  }
+});

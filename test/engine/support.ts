@@ -60,7 +60,7 @@ export function assertBitEqual(actual: unknown, expected: unknown, path = 'tree'
 
 /** A deep copy of a tree (fresh typed arrays). */
 export function cloneTree<T>(tree: T): T {
-  return treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.slice(), l.shape) : l.slice()), [tree]);
+  return treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.slice(), l.shape) : l.slice()), [tree]) as T;
 }
 
 /** The reference optimizer: pure updates, and applyUpdates. */

@@ -131,7 +131,7 @@ test('decoding is bounded: 10 MB of nested msgpack arrays, deep dicts, huge decl
   const deep: number[] = [];
   for (let i = 0; i <= MAX_CHECKPOINT_DEPTH + 1; i++) deep.push(0x81, 0xa1, 0x61);
   deep.push(0xc0);
-  assert.throws(() => decodeFlaxStateDict(Uint8Array.from(deep)), isOptaxError(/^state(\.a)+: flax msgpack: the tree is nested deeper than 576 levels/));
+  assert.throws(() => decodeFlaxStateDict(Uint8Array.from(deep)), isOptaxError(/^state(\.a)+(\.\.\.\(\d+ more\)\.\.\.(\.a)+)?: flax msgpack: the tree is nested deeper than 576 levels/));
   // An ndarray whose shape claims 2^40 elements.
   const ext = new Encoder().encode([[2 ** 20, 2 ** 20], 'float32', new Uint8Array(4)]);
   const bytes = Uint8Array.from([0x81, 0xa1, 0x77, 0xc7, ext.length, 1, ...ext]);

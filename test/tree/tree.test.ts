@@ -8,7 +8,7 @@ test('treeMap maps several trees and keeps null and key order', () => {
   const out = treeMap(([x, y]: Float64Array[]) => x.map((v, i) => v * y[i]), [a, b]);
   assert.deepEqual(Object.keys(out), ['z', 'a']);
   assert.equal(out.a[0], null);
-  assert.deepEqual(Array.from(out.a[1]), [20, 60]);
+  assert.deepEqual(Array.from(out.a[1]!), [20, 60]);
   assert.deepEqual(Array.from(out.z), [5]);
 });
 

@@ -83,7 +83,7 @@ for (const dtype of ['float32', 'float64'] as const) {
             const [u, next] = tx.update(split(g), state, params);
             params = applyUpdates(params, u);
             state = next;
-            const expected: Streams = { updates: typedArray(dtype, g), params: typedArray(dtype, join(params)), mu: typedArray(dtype, join(state[0].mu)), nu: typedArray(dtype, join(state[0].nu)) };
+            const expected: Streams = { updates: typedArray(dtype, g), params: typedArray(dtype, join(params)), mu: typedArray(dtype, join(state[0].mu as never)), nu: typedArray(dtype, join(state[0].nu as never)) };
             assertSameBits(fused, expected, () => `step ${t}, n=${n}, options=${JSON.stringify(options)}, lr=${lr}, count=${startCount}, unroll=${unroll}`);
           }
         },

@@ -1,0 +1,57 @@
+/**
+ * Schedules inside apply_if_finite and MultiSteps are traced in optax (schedules/arith.ts): the
+ * reference path evaluates their traced form, and the engine's per-step scalars do too, bit for bit
+ * on every backend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compile } from '../../src/engine/compile.js';
+import { adamax } from '../../src/alias/adamax.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { multiSteps } from '../../src/transforms/multi-steps.js';
+import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
+import { warmupCosineDecaySchedule } from '../../src/schedules/warmup-cosine-decay.js';
+import { tracedSchedule } from '../../src/schedules/typed.js';
+import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+
+const f32 = (...v: number[]) => new Float32Array(v);
+const schedule = () => warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.022113341469278364, warmupSteps: 4, decaySteps: 31, endValue: 0.0009697155152102945 });
+const params = () => ({ a: f32(1, 2, -0), b: f32(-1, 0.5) });
+const grads = (i: number) => ({ a: f32(0.25 * i + 0.1, -1, 2), b: f32(0.5 * i, 3) });
+
+test('apply_if_finite: the inner learning-rate schedule is evaluated in its traced form', () => {
+  const s = schedule();
+  const tx = applyIfFinite(scaleByLearningRate(s), { maxConsecutiveErrors: 1 });
+  let state = tx.init({ w: f32(0) });
+  for (let count = 0; count < 12; count++) {
+    let u;
+    [u, state] = tx.update({ w: f32(1) }, state);
+    assert.equal(u.w[0], Math.fround(-tracedSchedule(s)(count)), `count ${count}`);
+  }
+  // Plain (eager) scale_by_learning_rate keeps the eager value, which differs at count 1.
+  const eager = scaleByLearningRate(s);
+  const [u1] = eager.update({ w: f32(1) }, { count: 1 } as never);
+  assert.equal(u1.w[0], Math.fround(-s(1)));
+  assert.notEqual(s(1), tracedSchedule(s)(1));
+});
+
+for (const [name, make] of [
+  ['applyIfFinite(adamax(schedule))', () => applyIfFinite(adamax(schedule(), { b1: 0, b2: 0, eps: 1e-6 }), { maxConsecutiveErrors: 1 })],
+  ['multiSteps(adamax(schedule))', () => multiSteps(adamax(schedule()), { everyKSchedule: 2 })],
+] as const) {
+  test(`${name}: the engine reads the traced schedule value, bit-identical to the reference on every backend`, () => {
+    for (const backend of ['wasm', 'js', 'interpreter'] as const) {
+      const tx = make();
+      const ref = new ReferenceRun(tx as never, params());
+      const s = compile(tx as never, params(), { backend, fallback: 'error' });
+      assert.equal(s.backend, backend);
+      for (let i = 0; i < 24; i++) {
+        ref.step(cloneTree(grads(i)));
+        s.step(cloneTree(grads(i)));
+        assertBitEqual(s.params, ref.params, `${backend} step ${i + 1} params`);
+        assertBitEqual(s.state, ref.state, `${backend} step ${i + 1} state`);
+      }
+      s.dispose();
+    }
+  });
+}
