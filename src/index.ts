@@ -47,7 +47,7 @@ export { partition, multiTransform, type PartitionState, type LabelTree, type Pa
 export { ema, type EmaState, type EmaOptions } from './transforms/ema.js';
 export { injectHyperparams, setHyperparams, type Injected, type InjectedArgs, type StateOf, type InjectHyperparamsState, type InjectHyperparamsOptions, type WrappedScheduleState } from './transforms/inject-hyperparams.js';
 export { registerInjectable, type InjectableSignature, type InjectableParam, type TransformationFactory } from './transforms/injectable.js';
-export { compile, type CompileOptions, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
+export { compile, type CompileOptions, type SubnormalMode, type Stepper, type StepperBackend, type KernelBackend, registerThreadPlatform, type ThreadPlatform, type ThreadHandle } from './engine/index.js';
 export { wasmSimdSupported, sharedMemorySupported } from './engine/wasm/support.js';
 export { toSpec, fromSpec, scheduleFromSpec, type Spec, type FromSpecOptions } from './spec/spec.js';
 export { toSafetensors, fromSafetensors, safetensorsMetadata, SAFETENSORS_FORMAT, type Checkpoint, type ToSafetensorsOptions } from './checkpoint/safetensors.js';

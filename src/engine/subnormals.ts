@@ -17,7 +17,25 @@ import type { Dtype } from '../core/dtype.js';
  * exact product is not flushed, only its one rounded result, as in the interpreter) and skip the
  * no-op flushes. Comparisons and selects do not appear in kernels (`max`/`min` are ops).
  *
- * @internal
+ * Chosen with `compile(tx, params, { subnormals })`; the conformance runner's `--engine` mode uses
+ * `'flush'`, since optax's recorded results come from XLA on CPU.
+ *
+ * @example
+ * ```ts
+ * import { compile, scale, type SubnormalMode } from 'optax-ts';
+ *
+ * const params = { w: new Float32Array([1, 2 ** -127]) }; // 2^-127 is subnormal in float32
+ * const run = (subnormals: SubnormalMode) => {
+ *   const stepper = compile(scale(0.5), params, { subnormals, backend: 'js' });
+ *   // Zero gradients: p + 0.5 * 0, with p read as XLA reads it under 'flush'.
+ *   stepper.step();
+ *   const w1 = stepper.params.w[1];
+ *   stepper.dispose();
+ *   return w1;
+ * };
+ * console.log(run('ieee')); // 5.877471754111438e-39
+ * console.log(run('flush')); // 0
+ * ```
  */
 export type SubnormalMode = 'ieee' | 'flush';
 
