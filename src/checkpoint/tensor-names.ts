@@ -1,4 +1,4 @@
-import type { TreePath } from '../tree/path.js';
+import { type TreePath, checkPathArgument } from '../tree/path.js';
 
 /**
  * The tensor name of a tree path: its entries joined with `.` (`state.0.mu.w`), each entry escaped as
@@ -12,7 +12,7 @@ import type { TreePath } from '../tree/path.js';
  * ```
  */
 export function tensorName(path: TreePath): string {
-  return path.map((p) => {
+  return checkPathArgument(path, 'tensorName').map((p) => {
     const s = String(p);
     return s.includes('~') || s.includes('.') ? s.replace(/~/g, '~0').replace(/\./g, '~1') : s;
   }).join('.');

@@ -2,7 +2,7 @@ import { OptaxError } from '../core/errors.js';
 import { isInt32 } from '../core/numerics.js';
 import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
-import type { PathEntry, TreePath } from '../tree/path.js';
+import { type PathEntry, type TreePath, checkPathArgument } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import { leafProblem } from '../tree/validate.js';
 import { type ElementArray, type ElementType, elementTypeOf, shapeSize } from './typed-bytes.js';
@@ -145,7 +145,10 @@ function scalarArray(value: number | boolean, field: PathEntry | undefined, floa
  * ```
  */
 export function toFlaxStateDict(state: unknown, floatDtype?: FloatDtype, field?: PathEntry, path: TreePath = []): StateDict {
-  return stateDictAt(state, floatDtype, path, 'state', true);
+  if (floatDtype !== undefined && floatDtype !== 'float32' && floatDtype !== 'float64') {
+    throw new OptaxError(`toFlaxStateDict: floatDtype must be 'float32' or 'float64', got ${describe(floatDtype)}`);
+  }
+  return stateDictAt(state, floatDtype, checkPathArgument(path, 'toFlaxStateDict'), 'state', true);
 }
 
 /**
@@ -205,7 +208,7 @@ function convert(state: unknown, fixed: FloatDtype | undefined, floatDtype: Floa
  * ```
  */
 export function fromFlaxStateDict<S>(template: S, stateDict: StateDict, path: TreePath = []): S {
-  return restoreFromStateDict(template, stateDict, path, 'state', false);
+  return restoreFromStateDict(template, stateDict, checkPathArgument(path, 'fromFlaxStateDict'), 'state', false);
 }
 
 /**

@@ -36,7 +36,7 @@ export interface ConstantScheduleOptions {
  */
 export function constantSchedule(options: ConstantScheduleOptions): Schedule {
   const fn = 'constantSchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['value', 'dtype']);
   const value = checkFinite(fn, 'value', options.value);
   const mode = checkDtype(fn, options.dtype);
   return recordCall(defineSchedule(fn, mode, 'python', () => value), 'constant_schedule', [options]);

@@ -61,7 +61,7 @@ export interface CosineDecayScheduleOptions {
  */
 export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedule {
   const fn = 'cosineDecaySchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'decaySteps', 'alpha', 'exponent', 'dtype']);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const decaySteps = checkLongSteps(fn, 'decaySteps', options.decaySteps, 1);
   const alpha = checkFinite(fn, 'alpha', options.alpha ?? 0);

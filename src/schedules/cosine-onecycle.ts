@@ -38,7 +38,7 @@ export interface CosineOnecycleScheduleOptions extends OnecycleCommonOptions {
  */
 export function cosineOnecycleSchedule(options: CosineOnecycleScheduleOptions): Schedule {
   const fn = 'cosineOnecycleSchedule';
-  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options);
+  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options, []);
   const boundariesAndScales = onecycleBoundaries(fn, [
     ['pctStart * transitionSteps', Math.trunc(pctStart * steps), divFactor],
     ['transitionSteps', steps, 1 / (divFactor * finalDivFactor)],

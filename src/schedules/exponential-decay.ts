@@ -82,7 +82,7 @@ export interface ExponentialDecayOptions {
  */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const fn = 'exponentialDecay';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue', 'dtype']);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const staircase = checkBoolean(fn, 'staircase', options.staircase ?? false);
   const endValue = checkOptionalFinite(fn, 'endValue', options.endValue);

@@ -59,7 +59,7 @@ export function joinSchedules(options: JoinSchedulesOptions): Schedule {
 
 /** {@link joinSchedules}, with `fn` naming the public factory in error messages (e.g. sgdrSchedule). */
 export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['schedules', 'boundaries', 'dtype']);
   const { schedules, boundaries } = options;
   if (!Array.isArray(schedules)) throw new OptaxError(`${fn}: schedules must be an array of schedules, got ${typeof schedules}`);
   if (schedules.length === 0) throw new OptaxError(`${fn}: schedules must not be empty`);

@@ -43,7 +43,7 @@ export interface LinearOnecycleScheduleOptions extends OnecycleCommonOptions {
  */
 export function linearOnecycleSchedule(options: LinearOnecycleScheduleOptions): Schedule {
   const fn = 'linearOnecycleSchedule';
-  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options);
+  const { steps, pctStart, divFactor, finalDivFactor, dtype, initValue } = checkOnecycleOptions(fn, options, ['pctFinal']);
   const pctFinal = checkFinite(fn, 'pctFinal', options.pctFinal ?? 0.85);
   if (!(pctFinal >= 0 && pctFinal <= 1)) throw new OptaxError(`${fn}: pctFinal must be in [0, 1], got ${pctFinal}`);
   if (pctStart > pctFinal) throw new OptaxError(`${fn}: pctStart must be <= pctFinal, got pctStart = ${pctStart}, pctFinal = ${pctFinal}`);

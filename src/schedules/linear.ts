@@ -61,7 +61,7 @@ export interface LinearScheduleOptions {
  */
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
   const fn = 'linearSchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'endValue', 'transitionSteps', 'transitionBegin', 'dtype']);
   return recordCall(polynomialCore(fn, { ...options, power: 1 }), 'linear_schedule', [options]);
 }
 

@@ -25,8 +25,8 @@ export interface OnecycleCommonOptions {
  * Checks the shared options (with optax's defaults: pctStart 0.3, divFactor 25, finalDivFactor 1e4)
  * and computes the initial value `peakValue / divFactor` in Python's double arithmetic.
  */
-export function checkOnecycleOptions(fn: string, options: OnecycleCommonOptions) {
-  checkOptions(fn, options);
+export function checkOnecycleOptions(fn: string, options: OnecycleCommonOptions, ownKeys: readonly string[]) {
+  checkOptions(fn, options, ['transitionSteps', 'peakValue', 'pctStart', 'divFactor', 'finalDivFactor', 'dtype', ...ownKeys]);
   const steps = checkSteps(fn, 'transitionSteps', options.transitionSteps, 1);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const pctStart = checkFinite(fn, 'pctStart', options.pctStart ?? 0.3);

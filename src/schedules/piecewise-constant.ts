@@ -45,7 +45,7 @@ export interface PiecewiseConstantScheduleOptions {
  */
 export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOptions): Schedule {
   const fn = 'piecewiseConstantSchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'boundariesAndScales', 'dtype']);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const { boundaries, scales } = parseBoundaries(fn, options.boundariesAndScales);
   const mode = checkDtype(fn, options.dtype);

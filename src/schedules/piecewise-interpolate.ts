@@ -59,7 +59,7 @@ export function piecewiseInterpolateSchedule(options: PiecewiseInterpolateSchedu
 
 /** {@link piecewiseInterpolateSchedule}, with `fn` naming the public factory in error messages. */
 export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpolateScheduleOptions): Schedule {
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['interpolateType', 'initValue', 'boundariesAndScales', 'dtype']);
   const type = options.interpolateType;
   if (type !== 'linear' && type !== 'cosine') {
     throw new OptaxError(`${fn}: interpolateType must be 'linear' or 'cosine', got ${typeof type === 'string' ? JSON.stringify(type) : String(type)}`);

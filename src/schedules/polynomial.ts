@@ -34,7 +34,7 @@ export interface PolynomialScheduleOptions {
 
 /** The shared implementation of polynomialSchedule / linearSchedule (`fn` names the caller in errors). */
 export function polynomialCore(fn: string, options: PolynomialScheduleOptions, stepsName = 'transitionSteps'): Schedule {
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'endValue', 'power', 'transitionSteps', 'transitionBegin', 'dtype']);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const endValue = checkFinite(fn, 'endValue', options.endValue);
   const power = checkAtLeast(fn, 'power', options.power, 0, ' (a negative power is infinite at the end of the transition)');

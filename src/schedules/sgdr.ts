@@ -51,7 +51,7 @@ export interface SgdrScheduleOptions {
  */
 export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
   const fn = 'sgdrSchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['cosineKwargs', 'dtype']);
   const dtype = checkDtype(fn, options.dtype);
   const kwargs = options.cosineKwargs;
   if (!Array.isArray(kwargs)) throw new OptaxError(`${fn}: cosineKwargs must be an array of warmupCosineDecaySchedule options, got ${typeof kwargs}`);
@@ -61,7 +61,7 @@ export function sgdrSchedule(options: SgdrScheduleOptions): Schedule {
   let start = 0;
   kwargs.forEach((kw, i) => {
     const where = `${fn}: cosineKwargs[${i}]`;
-    checkOptions(where, kw);
+    checkOptions(where, kw, ['initValue', 'peakValue', 'warmupSteps', 'decaySteps', 'endValue', 'exponent', 'dtype']);
     const own = (kw as { dtype?: unknown }).dtype;
     if (own !== undefined && own !== dtype) throw new OptaxError(`${where}: dtype ${JSON.stringify(own)} differs from the schedule's dtype '${dtype}'`);
     try {

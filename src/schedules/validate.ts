@@ -19,10 +19,16 @@ function show(x: unknown): string {
   return String(x);
 }
 
-/** The options object itself: a plain object. */
-export function checkOptions(fn: string, options: unknown): void {
+/**
+ * The options object itself: a plain object, holding none but the schedule's own `keys` (a misspelt
+ * option such as `decaySteps` for `transitionSteps` would otherwise be silently ignored).
+ */
+export function checkOptions(fn: string, options: unknown, keys: readonly string[]): void {
   if (!isDictNode(options)) {
     throw new OptaxError(`${fn}: expected an options object, got ${describe(options)}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (!keys.includes(k)) throw new OptaxError(`${fn}: unknown option ${JSON.stringify(k)}; the options are ${keys.join(', ')}`);
   }
 }
 

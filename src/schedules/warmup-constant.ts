@@ -47,7 +47,7 @@ export interface WarmupConstantScheduleOptions {
  */
 export function warmupConstantSchedule(options: WarmupConstantScheduleOptions): Schedule {
   const fn = 'warmupConstantSchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'peakValue', 'warmupSteps', 'dtype']);
   // Checked here so that errors name this function's options (not linearSchedule's).
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);

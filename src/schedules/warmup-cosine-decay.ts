@@ -59,7 +59,7 @@ export interface WarmupCosineDecayScheduleOptions {
  */
 export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOptions): Schedule {
   const fn = 'warmupCosineDecaySchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'peakValue', 'warmupSteps', 'decaySteps', 'endValue', 'exponent', 'dtype']);
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);
   const warmupSteps = checkSteps(fn, 'warmupSteps', options.warmupSteps);

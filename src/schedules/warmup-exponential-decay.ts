@@ -58,7 +58,7 @@ export interface WarmupExponentialDecayScheduleOptions {
  */
 export function warmupExponentialDecaySchedule(options: WarmupExponentialDecayScheduleOptions): Schedule {
   const fn = 'warmupExponentialDecaySchedule';
-  checkOptions(fn, options);
+  checkOptions(fn, options, ['initValue', 'peakValue', 'warmupSteps', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue', 'dtype']);
   // Checked here so that errors name this function's options (not linearSchedule's).
   const initValue = checkFinite(fn, 'initValue', options.initValue);
   const peakValue = checkFinite(fn, 'peakValue', options.peakValue);

@@ -15,6 +15,19 @@ const SHOWN_ENTRIES = 24;
 const SHOWN_KEY = 64;
 
 /**
+ * Checks a tree path given as an argument to a public function: a plain array of string keys and
+ * non-negative integer indices, else an `OptaxError` naming the function. Returns it.
+ *
+ * @internal
+ */
+export function checkPathArgument(path: unknown, fn: string): TreePath {
+  const ok = Array.isArray(path) && path.length <= 1 << 16 && Object.keys(path).length === path.length
+    && path.every((p) => typeof p === 'string' || (Number.isSafeInteger(p) && (p as number) >= 0));
+  if (!ok) throw new OptaxError(`${fn}: expected a path (a list of string keys and non-negative integer indices), got ${describe(path)}`);
+  return path as TreePath;
+}
+
+/**
  * Formats a tree path the way a JS reader would index it: `params.layers[0].w`, `params["my key"]`.
  * Keys that are not identifiers are JSON-quoted (control characters escaped). So that a message stays
  * short whatever the input, a key is cut after 64 characters and a path of more than 24 entries shows

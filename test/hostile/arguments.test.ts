@@ -10,11 +10,9 @@ import { holds, notATree, runs, tree } from './harness.js';
  * - the numeric building blocks run once per element (or per step) on numbers, by contract, and stay
  *   unchecked to stay fast (roundTo, safeIncrement, pow, powf, cosf, powInt, biasCorrection,
  *   reciprocalForTree);
- * - MultiSteps is a class: calling it without `new` is JavaScript's own TypeError;
- * - the flax and tensor-name helpers belong to the checkpoint suite (test/hostile/checkpoints.test.ts).
+ * - MultiSteps is a class: calling it without `new` is JavaScript's own TypeError.
  */
-const EXEMPT = new Set(['roundTo', 'safeIncrement', 'pow', 'powf', 'cosf', 'powInt', 'biasCorrection', 'reciprocalForTree', 'MultiSteps',
-  'fromFlaxStateDict', 'toFlaxStateDict', 'tensorName']);
+const EXEMPT = new Set(['roundTo', 'safeIncrement', 'pow', 'powf', 'cosf', 'powInt', 'biasCorrection', 'reciprocalForTree', 'MultiSteps']);
 
 const argument = fc.oneof(notATree, tree, fc.constantFrom<unknown>(null, {}, [], 'float32', JSON.parse('{"__proto__": {"w": 1}}'), [new Float32Array(2)]));
 

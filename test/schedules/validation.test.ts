@@ -114,3 +114,27 @@ test('errors name the public factory, also when it is built from others', () => 
   const c = S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: 3 });
   rejects(() => c(0.5), 'OptaxError', /^warmupConstantSchedule: the step count/);
 });
+
+test('issue 8: an unknown (e.g. misspelt) option is an OptaxError naming it, for every schedule factory', () => {
+  const cases: [string, () => unknown][] = [
+    ['constantSchedule', () => S.constantSchedule({ value: 1, valeu: 2 } as never)],
+    ['linearSchedule', () => S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, power: 2 } as never)],
+    ['polynomialSchedule', () => S.polynomialSchedule({ initValue: 1, endValue: 0, power: 2, transitionSteps: 10, decaySteps: 3 } as never)],
+    ['exponentialDecay', () => S.exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 0.5, decay_rate: 0.1 } as never)],
+    ['cosineDecaySchedule', () => S.cosineDecaySchedule({ initValue: 1, decaySteps: 10, transitionSteps: 4 } as never)],
+    ['warmupCosineDecaySchedule', () => S.warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, decaySteps: 10, alpha: 0 } as never)],
+    ['warmupConstantSchedule', () => S.warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, x: 1 } as never)],
+    ['warmupExponentialDecaySchedule', () => S.warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 2, transitionSteps: 5, decayRate: 0.5, x: 1 } as never)],
+    ['piecewiseConstantSchedule', () => S.piecewiseConstantSchedule({ initValue: 1, boundariesAndScales: {}, x: 1 } as never)],
+    ['piecewiseInterpolateSchedule', () => S.piecewiseInterpolateSchedule({ interpolateType: 'linear', initValue: 1, boundariesAndScales: {}, x: 1 } as never)],
+    ['joinSchedules', () => S.joinSchedules({ schedules: [S.constantSchedule({ value: 1 })], boundaries: [], x: 1 } as never)],
+    ['cosineOnecycleSchedule', () => S.cosineOnecycleSchedule({ transitionSteps: 10, peakValue: 1, pctFinal: 0.9 } as never)],
+    ['linearOnecycleSchedule', () => S.linearOnecycleSchedule({ transitionSteps: 10, peakValue: 1, x: 1 } as never)],
+    ['sgdrSchedule', () => S.sgdrSchedule({ cosineKwargs: [{ initValue: 0, peakValue: 1, warmupSteps: 1, decaySteps: 5, x: 1 }] } as never)],
+  ];
+  for (const [name, make] of cases) {
+    assert.throws(make, (e: unknown) => e instanceof OptaxError && /unknown option "(valeu|power|decaySteps|decay_rate|transitionSteps|alpha|x|pctFinal)"/.test(e.message), name);
+  }
+  // linearOnecycleSchedule's own option is not unknown to it.
+  assert.equal(typeof S.linearOnecycleSchedule({ transitionSteps: 10, peakValue: 1, pctFinal: 0.9 }), 'function');
+});
