@@ -1,6 +1,7 @@
 import { MIN_NORMAL } from '../subnormals.js';
 import type { FunctionBuilder } from './function-builder.js';
 import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
+import { laneMasks, splatLane } from './vector-ops.js';
 
 /**
  * XLA's flush of subnormals (engine/subnormals.ts) in WebAssembly, which has no flush mode of its own:
@@ -34,16 +35,15 @@ export class SubnormalFlush {
   /** Makes the splatted constants the vector code reads (call before the loops). */
   prepare(): void {
     const f = this.f;
-    const lane = this.ops.signBit;
-    const sign = Array.from({ length: 16 / lane.length }, () => lane).flat();
+    const masks = laneMasks(this.ops);
     this.signMask = f.local(ValType.v128);
-    f.v128Const(sign).localSet(this.signMask);
+    f.v128Const(masks.sign).localSet(this.signMask);
     this.magnitudeMask = f.local(ValType.v128);
-    f.v128Const(sign.map((b) => b ^ 0xff)).localSet(this.magnitudeMask);
+    f.v128Const(masks.magnitude).localSet(this.magnitudeMask);
     // The largest subnormal's bits: all fraction bits set, exponent 0 (0x007fffff, 0x000fffffffffffff).
     this.largestSubnormal = f.local(ValType.v128);
     const fractionBits = this.ops.lanes === 4 ? [0xff, 0xff, 0x7f, 0x00] : [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
-    f.v128Const(Array.from({ length: 16 / fractionBits.length }, () => fractionBits).flat()).localSet(this.largestSubnormal);
+    f.v128Const(splatLane(fractionBits)).localSet(this.largestSubnormal);
   }
 
   /** Flushes the vector on top of the stack (f32x4 or f64x2, lane by lane). */

@@ -22,6 +22,17 @@ import { type FloatOps, SimdOp, ValType } from './opcodes.js';
  *   The results equal `Math.max`/`Math.min` and `f32x4.max`/`min` bit for bit, but for NaN payloads
  *   and signs, which no IEEE op fixes either.
  */
+/** One lane's bytes repeated across a 128-bit vector (a `v128.const` operand). */
+export function splatLane(lane: readonly number[]): number[] {
+  return Array.from({ length: 16 / lane.length }, () => lane).flat();
+}
+
+/** The splatted sign-bit mask of `ops`' lanes and its complement, the magnitude mask (abs, flushes). */
+export function laneMasks(ops: FloatOps): { readonly sign: number[]; readonly magnitude: number[] } {
+  const sign = splatLane(ops.signBit);
+  return { sign, magnitude: sign.map((b) => b ^ 0xff) };
+}
+
 export class VectorOpEmitter {
   private readonly x: number;
   private readonly y: number;
@@ -41,15 +52,14 @@ export class VectorOpEmitter {
    * loops read them from locals.
    */
   prepare(used: ReadonlySet<UnaryOp | BinaryOp>): void {
-    const lane = this.ops.signBit;
-    const sign = Array.from({ length: 16 / lane.length }, () => lane).flat();
+    const masks = laneMasks(this.ops);
     if (used.has('neg')) {
       this.signMask = this.f.local(ValType.v128);
-      this.f.v128Const(sign).localSet(this.signMask);
+      this.f.v128Const(masks.sign).localSet(this.signMask);
     }
     if (used.has('abs')) {
       this.magnitudeMask = this.f.local(ValType.v128);
-      this.f.v128Const(sign.map((b) => b ^ 0xff)).localSet(this.magnitudeMask);
+      this.f.v128Const(masks.magnitude).localSet(this.magnitudeMask);
     }
   }
 
