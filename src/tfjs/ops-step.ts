@@ -26,8 +26,8 @@ import { describe, isDictNode } from '../tree/structure.js';
  * variables), or clip_by_global_norm's reduction (it keeps no state).
  */
 type Part =
-  | { readonly def: ElementwiseDefinition<Record<string, unknown>>; readonly node: Record<string, any> }
-  | { readonly reduction: GlobalNormReduction };
+  | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>>; readonly node: Record<string, any> }
+  | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction };
 
 /** The parts of `tx` in run order, or undefined when it is not a chain of supported ones. */
 function flatten(tx: GradientTransformation<any>): GradientTransformation<any>[] | undefined {
@@ -105,8 +105,8 @@ export class OpsStep {
     this.tree = toVariables(tx.init(params));
     const bind = (t: GradientTransformation<any>, node: any): void => {
       if (t.parts) t.parts.forEach((p, i) => bind(p, node[i]));
-      else if ((t as ClipByGlobalNormTransformation).reduction) this.parts.push({ reduction: (t as ClipByGlobalNormTransformation).reduction });
-      else this.parts.push({ def: t.elementwise!, node });
+      else if ((t as ClipByGlobalNormTransformation).reduction) this.parts.push({ kind: 'globalNorm', reduction: (t as ClipByGlobalNormTransformation).reduction });
+      else this.parts.push({ kind: 'elementwise', def: t.elementwise!, node });
     };
     bind(tx, this.tree);
   }
@@ -172,7 +172,7 @@ export class OpsStep {
     tf.tidy(() => {
       const u = new Map<string, tf.Tensor>(this.names.map((n) => [n, grads.get(n)!]));
       for (const part of this.parts) {
-        if ('reduction' in part) {
+        if (part.kind === 'globalNorm') {
           this.clipByGlobalNorm(part.reduction, u, variables);
           continue;
         }

@@ -110,6 +110,8 @@ export interface CaseReport {
   readonly muAmplification: Record<string, number>;
   /** jax-js: the step counts in the state after the uninterrupted run (an int32 array counted in the graph). */
   readonly count?: readonly number[];
+  /** jax-js: how many of the arrays handed to the jitted steps were still alive after them (their refCount). */
+  readonly unconsumed?: number;
   /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 5 more saves (getWeights) and restores. */
   readonly numTensors?: readonly number[];
 }
@@ -361,6 +363,8 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   const cases: CaseReport[] = [];
   for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
     const pure = pureRun(make(), STEPS);
+    // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.
+    const handed: JaxArray[] = [];
     const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, Float32Array | Int32Array> }) => {
       const opt = toJaxJs(make());
       const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
@@ -375,7 +379,11 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
         state = jaxRestore(fresh, start.state);
         jax.tree.dispose(fresh as any);
       }
-      for (let k = from; k < to; k++) [params, state] = step(params, state, toJax(gradsAt(k)));
+      for (let k = from; k < to; k++) {
+        const grads = toJax(gradsAt(k));
+        handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
+        [params, state] = step(params, state, grads);
+      }
       const hostParams = Object.fromEntries(await Promise.all(Object.entries(params).map(async ([k, v]) => [k, (await v.ref.data()) as Float32Array])));
       const hostState = await jaxState(state);
       jax.tree.dispose(params as any);
@@ -389,7 +397,8 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const resumed = await train(half, STEPS, await train(0, half));
     const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumed.params[k], got.params[k]));
     const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
-    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count });
+    const unconsumed = handed.filter((a) => a.refCount !== 0).length;
+    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, unconsumed });
   }
   return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
 }

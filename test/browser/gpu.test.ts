@@ -25,7 +25,7 @@ const GPU_FLAGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--
 
 function report(t: { diagnostic(message: string): void }, r: BackendReport): void {
   t.diagnostic(`${r.backend} on ${r.device} (${Math.round(r.ms)} ms)`);
-  for (const c of r.cases) t.diagnostic(`  ${c.tx} [${c.path}]: max ulps ${JSON.stringify(c.ulps)}; normwise ${JSON.stringify(c.scaledUlps)}; resumed identical ${c.resumedIdentical}${c.numTensors ? `; numTensors ${c.numTensors.join(' ')}` : ''}${c.count ? `; count ${c.count.join(' ')}` : ''}; mu amplification ${JSON.stringify(c.muAmplification)}`);
+  for (const c of r.cases) t.diagnostic(`  ${c.tx} [${c.path}]: max ulps ${JSON.stringify(c.ulps)}; normwise ${JSON.stringify(c.scaledUlps)}; resumed identical ${c.resumedIdentical}${c.numTensors ? `; numTensors ${c.numTensors.join(' ')}` : ''}${c.count ? `; count ${c.count.join(' ')}, unconsumed ${c.unconsumed}` : ''}; mu amplification ${JSON.stringify(c.muAmplification)}`);
 }
 
 /**
@@ -129,6 +129,7 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
             assert.equal(afterSaves, afterSave, `${what}: tensors leaked over 5 saves and restores`);
           } else {
             assert.deepEqual(c.count, c.count!.map(() => r.steps), `${what}: the step count in the state`);
+            assert.equal(c.unconsumed, 0, `${what}: arrays handed to the jitted step were left alive`);
             checkBounds(r, c);
           }
         }
