@@ -412,7 +412,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         }
         const arrays = stage.arrayScalars;
         if (arrays) {
-          const why = this.writeArrayScalars(f, k, stage.dtypes[d], arrays, values);
+          const why = this.writeArrayScalars(f, k, stage.dtypes[d], arrays, sink ? sinkValue(sink, def.scalarNames!) : (name) => values![name]);
           if (why !== undefined) return why;
         }
       }
@@ -426,10 +426,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * (the reference would compute with it unrounded). A shape that does not broadcast throws the
    * reference path's OptaxError: only these scratch streams were written, nothing the step changes.
    */
-  private writeArrayScalars(f: FusedParts, k: number, dtype: Dtype, names: readonly string[], values: Readonly<Record<string, unknown>>): string | undefined {
+  private writeArrayScalars(f: FusedParts, k: number, dtype: Dtype, names: readonly string[], valueOf: (name: string) => unknown): string | undefined {
     const stage = f.stages[k], table = this.parts.table;
     for (let j = 0; j < names.length; j++) {
-      const v = values[names[j]];
+      const v = valueOf(names[j]);
       const data = typeof v === 'number' ? undefined : v instanceof ShapedArray ? v.data : null;
       if (data === null) return `${stage.name}: hyperparameter '${names[j]}' is neither a number nor an array`;
       if (dtype === 'float32' && !(data ? data instanceof Float32Array || everyFloat32(data) : Math.fround(v as number) === v || v !== v)) {
@@ -518,6 +518,14 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
+}
+
+/** Reads scalar `name` from a sink laid out as `names` (an array where the definition wrote one). */
+function sinkValue(sink: ScalarSink, names: readonly string[]): (name: string) => unknown {
+  return (name) => {
+    const at = names.indexOf(name);
+    return at < 0 ? undefined : sink.arrays[at] ?? sink.values[at];
+  };
 }
 
 /** Whether every value of a float64 array is a float32 (or NaN). */
