@@ -104,6 +104,8 @@ export const SimdOp = {
   v128Xor: 0x51,
   v128Bitselect: 0x52,
   v128AnyTrue: 0x53,
+  v128Store64Lane: 0x5b,
+  v128Load64Zero: 0x5d,
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
