@@ -14,7 +14,7 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { nearSubnormal } from './random-programs.js';
-import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, nestedGuardChainFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -88,6 +88,29 @@ for (const threads of [1, 2]) {
   });
 }
 
+// applyIfFinite inside a chain, a mask or a partition: its check over the updates it receives (the
+// gradients, or their clipped values), a skipped step a second pass whose zero update flows on.
+for (const threads of [1, 2]) {
+  test(`applyIfFinite nested in random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
+    const guarded = rootSkeleton.chain((s) => fc.record({
+      chain: nestedGuardChainFor(s),
+      params: treeOf(s),
+      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 6 }),
+    }));
+    fc.assert(fc.property(guarded, ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
+      try {
+        // Every one fuses but where a mask or label selects nothing, and on a null tree.
+        for (const s of steppers) if (s.backend === 'reference' && params !== null && !/selects no part/.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
+        stepInLockstep(reference, steppers, grads, chain.text);
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS) });
+  });
+}
+
 // MultiSteps around a chain: the accumulator in the arena, an accumulating pass at each mini-step and
 // the inner chain (traced, as in optax's lax.cond) at each emitting one.
 for (const threads of [1, 2]) {
@@ -144,7 +167,7 @@ for (const threads of [1, 2]) {
 for (const threads of [1, 2]) {
   test(`subnormals: 'flush' matches the reference under withFlushedSubnormals bit for bit, every backend, ${threads} thread(s)`, () => {
     const tiny = (d: 'float32' | 'float64'): fc.Arbitrary<number> => fc.oneof({ weight: 4, arbitrary: nearSubnormal(d) }, { weight: 1, arbitrary: hostileValue(d) });
-    const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
+    const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: nestedGuardChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
     const scenarios = rootSkeleton.chain((s) => fc.record({
       chain: anyChain(s),
       params: treeOf(s, tiny),
