@@ -181,7 +181,12 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       }
       return local;
     };
-    return { a: at(node.a), b: at(node.b), c: at(node.c) };
+    // A float32 per-call multiplicand may be a power of two (MultiSteps' 1 / (n + 1)): tested once
+    // per call. (Not float64: the emulation there is the reference's, which differs from an fma
+    // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
+    const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
+    const powerOfTwo = multiplicand && fma.powerOfTwo(locals[multiplicand === 'a' ? node.a : node.b].scalar, multiplicand);
+    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}) };
   };
   const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
 
