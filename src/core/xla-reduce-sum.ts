@@ -1,4 +1,6 @@
 import { type Dtype, roundTo } from './dtype.js';
+import { OptaxError } from './errors.js';
+import { describe, isDictNode } from '../tree/node.js';
 
 /**
  * The order in which XLA:CPU adds the elements of `jnp.sum(x)`, one HLO `reduce` over every dimension
@@ -55,6 +57,9 @@ export interface SumTerms {
  * ```
  */
 export function valueTerms(dtype: Dtype, values: ArrayLike<number>): SumTerms {
+  if ((dtype !== 'float32' && dtype !== 'float64') || !(Array.isArray(values) || values instanceof Float32Array || values instanceof Float64Array) || !Array.prototype.every.call(values, (v: unknown) => typeof v === 'number')) {
+    throw new OptaxError(`valueTerms: expected 'float32' or 'float64' and a list of numbers, got ${describe(dtype)}, ${describe(values)}`);
+  }
   return {
     dtype,
     run: (lo, hi, acc) => {
@@ -62,6 +67,47 @@ export function valueTerms(dtype: Dtype, values: ArrayLike<number>): SumTerms {
       return acc;
     },
   };
+}
+
+/**
+ * One `reduce-window` of point 1: the array's `dims` (no dimension of size 1), the `window` along each,
+ * the number of windows `out` along each, and the padding before (`padLow`) and after (`padHigh`).
+ */
+export interface ReduceWindowLevel {
+  readonly dims: readonly number[];
+  readonly window: readonly number[];
+  readonly out: readonly number[];
+  readonly padLow: readonly number[];
+  readonly padHigh: readonly number[];
+}
+
+/**
+ * The windows `TreeReductionRewriter` puts in front of a reduce of `shape` (point 1), first to last,
+ * and the dimensions left for the final reduce (all at most 32 long, sizes of 1 dropped). Shared by
+ * {@link xlaReduceSum} and the jax-js adapter, so the windows are written once.
+ *
+ * @example
+ * ```ts
+ * import { xlaReduceWindows } from 'optax-ts';
+ * const { levels, last } = xlaReduceWindows([1057]);
+ * console.log(levels.map((l) => [l.out, l.padLow]), last); // [ [ [ 34 ], [ 15 ] ], [ [ 2 ], [ 15 ] ] ] [ 2 ]
+ * ```
+ */
+export function xlaReduceWindows(shape: readonly number[]): { levels: ReduceWindowLevel[]; last: number[] } {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new OptaxError(`xlaReduceWindows: shape must be a list of non-negative integers, got ${describe(shape)}`);
+  }
+  const levels: ReduceWindowLevel[] = [];
+  let dims = shape.filter((d) => d !== 1);
+  while (dims.some((d) => d > XLA_REDUCE_WINDOW)) {
+    const window = dims.map((d) => Math.min(d, XLA_REDUCE_WINDOW));
+    const out = dims.map((d, k) => Math.ceil(d / window[k]));
+    const padLow = dims.map((d, k) => Math.floor((out[k] * window[k] - d) / 2));
+    const padHigh = dims.map((d, k) => out[k] * window[k] - d - padLow[k]);
+    levels.push({ dims, window, out, padLow, padHigh });
+    dims = out.filter((d) => d !== 1);
+  }
+  return { levels, last: dims };
 }
 
 /**
@@ -78,62 +124,45 @@ export function valueTerms(dtype: Dtype, values: ArrayLike<number>): SumTerms {
  * ```
  */
 export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number {
-  if (shape.some((d) => d === 0)) return 0;
-  const dims = shape.filter((d) => d !== 1);
-  if (!dims.some((d) => d > XLA_REDUCE_WINDOW)) return terms.run(0, dims.reduce((a, b) => a * b, 1), 0);
-  return dims.length === 1 ? windowedVectorSum(terms, dims[0]) : windowedSum(terms, dims);
-}
-
-/** The `kSame` windows of one dimension: how many, and how much padding precedes the first. */
-function sameWindows(d: number, window: number): { count: number; padLow: number } {
-  const count = Math.ceil(d / window);
-  return { count, padLow: Math.floor((count * window - d) / 2) };
-}
-
-/** Point 1 for a vector: each window is a run of consecutive terms. */
-function windowedVectorSum(terms: SumTerms, n: number): number {
-  const { count, padLow } = sameWindows(n, XLA_REDUCE_WINDOW);
-  const sums = new Float64Array(count);
-  for (let w = 0; w < count; w++) {
-    const lo = Math.max(0, w * XLA_REDUCE_WINDOW - padLow), hi = Math.min(n, (w + 1) * XLA_REDUCE_WINDOW - padLow);
-    sums[w] = terms.run(lo, hi, 0);
+  if (!isDictNode(terms) || (terms.dtype !== 'float32' && terms.dtype !== 'float64') || typeof terms.run !== 'function') {
+    throw new OptaxError(`xlaReduceSum: terms must be {dtype: 'float32' | 'float64', run(lo, hi, acc)}, got ${describe(terms)}`);
   }
-  return xlaReduceSum(valueTerms(terms.dtype, sums), [count]);
+  const { levels, last } = xlaReduceWindows(shape);
+  if (shape.some((d) => d === 0)) return 0;
+  let sum: SumTerms = terms;
+  for (const level of levels) sum = valueTerms(terms.dtype, windowSums(sum, level));
+  return sum.run(0, last.reduce((a, b) => a * b, 1), 0);
 }
 
 /**
- * Point 1 for an array of rank 2 or more: each window's in-bounds elements in row-major order (its
- * rows are runs of consecutive terms), then the reduce of the window sums, shaped as the windows are.
+ * The window sums of one level, row-major over the windows: each window's in-bounds elements in
+ * row-major order (its rows are runs of consecutive terms), from 0.
  */
-function windowedSum(terms: SumTerms, dims: readonly number[]): number {
+function windowSums(terms: SumTerms, level: ReduceWindowLevel): Float64Array {
+  const { dims, window, out, padLow } = level;
   const rank = dims.length, last = rank - 1;
-  const window = dims.map((d) => Math.min(d, XLA_REDUCE_WINDOW));
-  const grid = dims.map((d, k) => sameWindows(d, window[k]));
-  const out = grid.map((g) => g.count);
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
+  const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
   const sums = new Float64Array(out.reduce((a, b) => a * b, 1));
   const origin = new Array<number>(rank);
-  const at = new Array<number>(rank);
   for (let w = 0; w < sums.length; w++) {
     for (let k = last, rest = w; k >= 0; k--) {
-      origin[k] = (rest % out[k]) * window[k] - grid[k].padLow;
+      origin[k] = (rest % out[k]) * window[k] - padLow[k];
       rest = Math.floor(rest / out[k]);
     }
-    // The window's rows: every position of the outer window dimensions, row-major, clipped to the array.
     const lo = Math.max(0, origin[last]), hi = Math.min(dims[last], origin[last] + window[last]);
     let acc = 0;
-    const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; r < rows && hi > lo; r++) {
       let offset = 0, inside = true;
       for (let k = last - 1, rest = r; k >= 0; k--) {
-        at[k] = origin[k] + (rest % window[k]);
+        const at = origin[k] + (rest % window[k]);
         rest = Math.floor(rest / window[k]);
-        if (at[k] < 0 || at[k] >= dims[k]) inside = false;
-        offset += at[k] * strides[k];
+        if (at < 0 || at >= dims[k]) inside = false;
+        offset += at * strides[k];
       }
-      if (inside && hi > lo) acc = terms.run(offset + lo, offset + hi, acc);
+      if (inside) acc = terms.run(offset + lo, offset + hi, acc);
     }
     sums[w] = acc;
   }
-  return xlaReduceSum(valueTerms(terms.dtype, sums), out);
+  return sums;
 }
