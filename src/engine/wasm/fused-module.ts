@@ -221,27 +221,6 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const fastPlan = fast && planFastVariant(f, ops, nodes, stores, fast);
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
-      if (fastPlan) {
-        nodes.forEach((node, id) => {
-          if (node.kind !== 'load') return;
-          if (narrow[node.stream]) {
-            f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
-          } else {
-            f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
-          }
-          f.localSet(locals[id].vector[u]);
-        });
-        for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
-        fastPlan.emitAnyFails((id) => locals[id].vector[u]);
-        f.if();
-        for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
-        emitStores(stores, u);
-        f.else();
-        for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
-        emitStores(fast!.stores, u);
-        f.end();
-        continue;
-      }
       nodes.forEach((node, id) => {
         if (node.kind !== 'load') return;
         if (narrow[node.stream]) {
@@ -252,19 +231,20 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
         flush?.vector();
         f.localSet(locals[id].vector[u]);
       });
-      nodes.forEach((node, id) => {
-        if (node.uniform || node.kind === 'load') return;
-        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
-        else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
-        else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
-        if (flushes[id]) flush!.vector();
-        f.localSet(locals[id].vector[u]);
-      });
-      for (const s of stores) {
-        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
-        if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
-        else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+      if (!fastPlan) {
+        nodes.forEach((_, id) => emitVectorNode(id, u));
+        emitStores(stores, u);
+        continue;
       }
+      for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
+      fastPlan.emitAnyFails((id) => locals[id].vector[u]);
+      f.if();
+      for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
+      emitStores(stores, u);
+      f.else();
+      for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
+      emitStores(fast!.stores, u);
+      f.end();
     }
     streams.advance(16 * copies);
   };
