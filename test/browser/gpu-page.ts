@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as jax from '@jax-js/jax';
 import {
-  adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
+  ShapedArray, adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
@@ -43,18 +43,23 @@ const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(
  */
 const gradsAt = (k: number): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
 
-/** The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path. */
+/**
+ * The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path.
+ * The leaves carry their shapes, as the variables do (a global norm's order depends on them).
+ */
 function pureRun(tx: GradientTransformation<any>, steps: number): { params: Tree; state: StateStore } {
-  let params = initialParams();
+  const shaped = (tree: Tree) => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, new ShapedArray(v, SHAPES[k])]));
+  const flat = (x: unknown): unknown => (x instanceof ShapedArray ? x.data : Array.isArray(x) ? x.map(flat) : x !== null && typeof x === 'object' && !ArrayBuffer.isView(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flat(v)])) : x);
+  let params = shaped(initialParams());
   let state = tx.init(params);
   for (let k = 0; k < steps; k++) {
-    const [u, s] = tx.update(gradsAt(k), state, params);
-    params = pureApply(params, u) as Tree;
+    const [u, s] = tx.update(shaped(gradsAt(k)), state, params);
+    params = pureApply(params, u) as typeof params;
     state = s;
   }
   const store: StateStore = new Map();
-  storeState(state, store);
-  return { params, state: store };
+  storeState(flat(state), store);
+  return { params: flat(params) as Tree, state: store };
 }
 
 /** See {@link CaseReport.muAmplification}; b1 is adamax's default, 0.9. */
