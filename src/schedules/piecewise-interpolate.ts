@@ -2,7 +2,8 @@ import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
-import { add, cos, div, fromInt, mul, sub, subInt32, toDtype } from './float.js';
+import { cos, fromInt, mul, toDtype } from './float.js';
+import type { ScheduleArith } from './arith.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -85,21 +86,20 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
   const lastBound = bounds[n];
   const pi = toDtype(f32, Math.PI);
 
-  const interpolate = type === 'linear'
-    ? (start: number, end: number, pct: number) => add(d, mul(d, sub(d, end, start), pct), start)
-    : (start: number, end: number, pct: number) => {
-        const c = add(f32, cos(f32, mul(f32, pi, pct)), 1); // float32: pct is float32
-        return add(d, end, mul(d, div(d, sub(d, start, end), 2), c));
-      };
+  const interpolate = <V, B>(a: ScheduleArith<V, B>, start: number, end: number, pct: V | number): V | number => {
+    if (type === 'linear') return a.add(d, a.mul(d, a.sub(d, end, start), pct), start);
+    const c = a.add(f32, a.cos(f32, a.mul(f32, pi, pct)), 1); // float32: pct is float32
+    return a.add(d, end, a.mul(d, a.div(d, a.sub(d, start, end), 2), c));
+  };
 
-  return defineSchedule(fn, mode, mode, (count) => {
+  return defineSchedule(fn, mode, mode, (count, a) => {
     // indicator . interp_vals: a dot product over every interval (a NaN anywhere would propagate).
-    let acc = 0;
+    let acc: ReturnType<typeof a.add> = 0;
     for (let k = 0; k < n; k++) {
-      const inside = bounds[k] <= count && count < bounds[k + 1] ? 1 : 0;
-      const pct = div(f32, fromInt(f32, subInt32(count, bounds[k])), sizes[k]);
-      acc = add(d, acc, mul(d, inside, interpolate(values[k], values[k + 1], pct)));
+      const inside = a.indicator(d, a.and(a.le(bounds[k], count), a.lt(count, bounds[k + 1])));
+      const pct = a.div(f32, a.fromInt(f32, a.subInt(count, bounds[k])), sizes[k]);
+      acc = a.add(d, acc, a.mul(d, inside, interpolate(a, values[k], values[k + 1], pct)));
     }
-    return add(d, acc, mul(d, lastBound <= count ? 1 : 0, last));
+    return a.add(d, acc, a.mul(d, a.indicator(d, a.le(lastBound, count)), last));
   }, false); // traced form not derived yet (docs/numerics.md §4): eager even inside lax.cond
 }
