@@ -115,7 +115,7 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
  * patterns, subnormals, zeros, infinities and NaN included). WebGPU and WebGL have no float64:
  * there the division is jax-js's own.
  */
-function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
+export function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
   const device = defaultDevice();
   if (dtype !== 'float32' || (device !== 'wasm' && device !== 'cpu')) return np.trueDivide(a, b);
   const wide = (x: JaxValue): JaxValue => (typeof x === 'number' ? x : x.astype(np.float64));

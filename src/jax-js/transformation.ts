@@ -11,7 +11,8 @@ import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-globa
 import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
-import { CountScalars } from './count-scalars.js';
+import { CountScalars, numbers } from './count-scalars.js';
+import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { type JaxValue, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -49,12 +50,29 @@ interface Lowered {
 
 const SUPPORTED = 'chain, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights without a mask, and adamax / adamaxw made of them)';
 
+/** Options of {@link toJaxJs}. */
+export interface ToJaxJsOptions {
+  /**
+   * How the per-step scalars that depend on the count (a schedule's value, adamax's bias correction)
+   * are computed in the graph:
+   * - `'graph'` (default): evaluated from the count as jax-js operations, from the same formula the
+   *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
+   *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
+   * - `'table'`: read from a table of the pure path's values, `take(table, min(count, S))` with S the
+   *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
+   *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
+   */
+  readonly countScalars?: 'graph' | 'table';
+}
+
 /** The lowering of `tx`, or an OptaxError naming what is not supported. */
-export function lower(tx: GradientTransformation<any>): Lowered {
+export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions = {}): Lowered {
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
-  if (tx.parts) return lowerChain(tx.parts.map(lower));
+  const mode = options.countScalars ?? 'graph';
+  if (mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'graph' or 'table', got ${describe(mode)}`);
+  if (tx.parts) return lowerChain(tx.parts.map((p) => lower(p, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
-  if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>);
+  if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
 }
 
@@ -99,21 +117,58 @@ function rebuild(like: unknown, values: readonly JaxArray[]): any {
   return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
-function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>): Lowered {
+/** The per-step scalars of one elementwise transformation at a count in the graph. */
+interface StepScalars {
+  /** The scalars at `count` (borrowed; null when the state keeps no count), owned by the caller. */
+  at(count: JaxArray | null): Record<string, JaxValue>;
+  dispose(): void;
+}
+
+/**
+ * The scalars evaluated in the graph from the count: those that depend on it through the definition's
+ * `countScalars` (the formula the pure path evaluates, here with {@link JaxScheduleArith}), the others
+ * constants of the graph.
+ */
+function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean): StepScalars {
+  const constants = numbers(name, def.scalars(counted ? { count: 0 } : {}, 'float32', undefined));
+  if (counted && !def.countScalars) {
+    // A definition that does not say how its scalars depend on the count must not depend on it.
+    for (const c of [1, 2, 1000, INT32_MAX]) {
+      const other = numbers(name, def.scalars({ count: c }, 'float32', undefined));
+      if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    }
+  }
+  const anchors = new ArithAnchors();
+  const evaluate = (count: JaxArray): Record<string, JaxValue> => {
+    const arith = new JaxScheduleArith(name, anchors);
+    const values = def.countScalars!(arith.input(count), 'float32', arith);
+    count.dispose();
+    return arith.finishAll(values, 'float32');
+  };
+  if (counted && def.countScalars) {
+    // Built now on a count of 0, so that what cannot be lowered fails at toJaxJs, not at a step.
+    const probe = evaluate(np.array(0, { dtype: np.int32 }));
+    disposeValues(probe);
+  }
+  return {
+    at(count) {
+      const out: Record<string, JaxValue> = { ...constants };
+      if (count === null || !def.countScalars) return out;
+      return Object.assign(out, evaluate(count.ref));
+    },
+    dispose: () => anchors.dispose(),
+  };
+}
+
+function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
   if (controlKeys.some((k) => k !== 'count')) throw new OptaxError(`toJaxJs: ${name}: its state keeps ${controlKeys.join(', ')}; the jax-js adapter supports a step count only (not supported yet)`);
   const counted = controlKeys.length === 1;
   const leafNames = def.stateLeaves;
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
-  const scalarsByDtype = new Map<Dtype, CountScalars>();
-  const scalarsFor = (dtype: Dtype): CountScalars => {
-    let s = scalarsByDtype.get(dtype);
-    if (!s) { s = new CountScalars(name, def, tx, dtype); scalarsByDtype.set(dtype, s); }
-    return s;
-  };
-  // Built now, so that a schedule the adapter cannot tabulate fails at toJaxJs, not at the first step.
-  scalarsFor('float32');
+  // Built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step.
+  const stepScalars: StepScalars = mode === 'table' ? new CountScalars(name, def, tx, 'float32') : graphScalars(name, def, counted);
   return {
     init(params) {
       gather(name, [params], ['params']);
@@ -134,8 +189,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       const trees = [updates, ...leafNames.map((k) => state[k]), ...(needsParams ? [params] : [])];
       const positions = gather(name, trees, ['grads', ...leafNames.map((k) => `state.${k}`), ...(needsParams ? ['params'] : [])]);
       const { kernel } = kernelForTree(def, positions.map((l) => l[0].size));
-      const tables = scalarsFor('float32');
-      const scalars = tables.at(count === null ? null : (count as JaxArray).ref);
+      const scalars = stepScalars.at(count === null ? null : (count as JaxArray).ref);
       const outUpdates: JaxArray[] = [];
       const outState: JaxArray[][] = leafNames.map(() => []);
       for (const leaves of positions) {
@@ -157,7 +211,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       leafNames.forEach((k, j) => { next[k] = rebuild(state[k], outState[j]); });
       return [rebuild(updates, outUpdates), next];
     },
-    dispose: () => scalarsByDtype.forEach((s) => s.dispose()),
+    dispose: () => stepScalars.dispose(),
   };
 }
 

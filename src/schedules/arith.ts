@@ -23,6 +23,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import type { Schedule } from '../core/schedule.js';
+import { safeIncrement } from '../core/numerics.js';
 import { add, cos, div, ftz, fromInt, mul, pow, res, sub, subInt32, toDtype } from './float.js';
 
 /**
@@ -54,6 +55,10 @@ export interface ScheduleArith<V = number, B = boolean> {
   fromInt(d: Dtype, n: V | number): V | number;
   /** XLA's convert of an array value to `d` (rounding, then flush-to-zero). */
   convert(d: Dtype, x: V | number): V | number;
+  /** `x` rounded to `d` without a flush (numpy's cast of a Python float, `jnp.asarray(x, dtype)`). */
+  cast(d: Dtype, x: V | number): V | number;
+  /** int32 `x + 1`, saturating at 2^31-1 (optax's `safe_increment`). */
+  increment(x: V | number): V | number;
   /** int32 `a - b`, wrapping. */
   subInt(a: V | number, b: V | number): V | number;
   /** int32 `min(max(x, lo), hi)`. */
@@ -133,6 +138,8 @@ const numberOps = {
   cos, pow, fromInt,
   convert: res,
   subInt: subInt32,
+  cast: toDtype,
+  increment: safeIncrement,
   clampInt: (x: number, lo: number, hi: number) => Math.min(Math.max(x, lo), hi),
   le: (a: number, b: number) => a <= b,
   lt: (a: number, b: number) => a < b,

@@ -104,6 +104,7 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('add_decayed_weights'),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
+    countScalars: (count, dtype, a) => ({ weight_decay: a.cast(dtype, a.call(schedule, count)) }),
     scalars: ({ count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule('add_decayed_weights', traced ? tracedSchedule(schedule) : schedule, count);

@@ -9,6 +9,8 @@ import type { Tree } from '../tree/tree.js';
 import { type CountState, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
+import { OptaxError } from '../core/errors.js';
+import { type ScheduleArith, eagerArith } from '../schedules/arith.js';
 
 /** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
 export interface ScaleByAdamaxState {
@@ -73,6 +75,10 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  const countScalars = <V, B>(count: V | number, dtype: Dtype, a: ScheduleArith<V, B>): Record<string, V | number> => {
+    if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
+    return { bias: a.sub(dtype, 1, a.pow(dtype, roundTo(dtype, b1), a.fromInt(dtype, a.increment(count)))) };
+  };
   return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
@@ -83,6 +89,9 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('scale_by_adamax'),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
+    // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in float32:
+    // core/bias-correction.ts), then the subtraction rounded again. An array b1 is per element below.
+    countScalars,
     scalars: ({ count }, dtype: Dtype) => {
       const t = safeIncrement(count);
       return {
@@ -91,9 +100,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
         one_minus_b1: hyperScalar(b1, dtype, (x) => 1 - x),
         b2: hyperScalar(b2, dtype),
         eps: hyperScalar(eps, dtype),
-        // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
-        // float32: core/bias-correction.ts), then the subtraction rounded again.
-        bias: hyperScalar(b1, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t)),
+        bias: typeof b1 === 'number' ? countScalars(count, dtype, eagerArith).bias : hyperScalar(b1, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t)),
       };
     },
   }), 'scale_by_adamax', [options]);

@@ -61,6 +61,8 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     initControl: () => ({ count: 0 }),
     checkControl: checkCount(name),
     advance: ({ count }) => ({ count: safeIncrement(count) }),
+    // The schedule's value at the count, cast to the leaf dtype (the jax-js adapter's in-graph form).
+    countScalars: (count, dtype, a) => ({ step_size: a.cast(dtype, a.call(schedule, count)) }),
     scalars: ({ count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);

@@ -187,7 +187,7 @@ test('what is not supported yet throws an OptaxError naming the transformation',
   assert.throws(() => toJaxJs(applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 2 })), (e: unknown) => e instanceof OptaxError && /apply_if_finite is not supported by the jax-js adapter/.test(e.message));
   assert.throws(() => toJaxJs(adamaxw(0.1, { mask: { w: true } })), (e: unknown) => e instanceof OptaxError && /masked is not supported/.test(e.message));
   assert.throws(() => toJaxJs(adamax((count: number) => 0.1 / (count + 1))), (e: unknown) => e instanceof OptaxError && /scale_by_learning_rate: its schedule is a function optax-ts did not build/.test(e.message));
-  assert.throws(() => toJaxJs(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 }))), (e: unknown) => e instanceof OptaxError && /exponential_decay never settles/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 })), { countScalars: 'table' }), (e: unknown) => e instanceof OptaxError && /exponential_decay never settles/.test(e.message));
   assert.throws(() => toJaxJs(scaleByAdamax({ b1: new ShapedArray(new Float32Array([0.9, 0.8]), [2]) })), (e: unknown) => e instanceof OptaxError && /hyperparameter 'b1' is an array/.test(e.message));
   assert.throws(() => toJaxJs({} as any), OptaxError);
 });
@@ -201,4 +201,60 @@ test('bad arguments throw an OptaxError before anything is computed', () => {
   const w = toJaxJs(adamaxw(0.1));
   const ws = w.init({ w: np.zeros([2]) });
   assert.throws(() => w.update({ w: np.zeros([2]) }, ws), (e: unknown) => e instanceof OptaxError && /needs params/.test(e.message));
+});
+
+/** Runs `tx` eagerly through toJaxJs with in-graph count scalars and on the pure path, from a given start count. */
+async function runGraphEager(tx: GradientTransformation<any>, steps: number, seed: number, startCount = 0) {
+  const next = rng(seed);
+  const shapes = { a: [3, 5], d: [17] };
+  let pureParams = randomTree(next, shapes);
+  let pureState = tx.init(pureParams) as any;
+  const opt = toJaxJs(tx, { countScalars: 'graph' });
+  let params = toJax(pureParams);
+  let state = opt.init(jax.tree.ref(params)) as any;
+  const setCount = (s: any, js: boolean): void => {
+    for (const part of Array.isArray(s) ? s : [s]) {
+      if (part && typeof part === 'object' && 'count' in part) {
+        if (js) part.count = startCount;
+        else { part.count.dispose(); part.count = np.array(startCount, { dtype: np.int32 }); }
+      }
+    }
+  };
+  if (startCount) { setCount(pureState, true); setCount(state, false); }
+  for (let i = 0; i < steps; i++) {
+    const g = randomTree(next, shapes, 4);
+    const [u, s] = tx.update(g, pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    const [ju, js] = opt.update(toJax(g), state, jax.tree.ref(params));
+    params = applyUpdates(params, ju);
+    state = js;
+  }
+  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
+  jax.tree.dispose(params as any);
+  jax.tree.dispose(state as any);
+  opt.dispose();
+  return result;
+}
+
+test("countScalars: 'graph' (eager): schedules and the bias correction evaluated from the count as jax-js ops are bit-identical to the pure path", async () => {
+  const schedules = {
+    warmupCosine: warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 5, decaySteps: 20, endValue: 0.001 }),
+    exponential: exponentialDecay({ initValue: 0.1, transitionSteps: 3, decayRate: 0.7, staircase: false, endValue: 0.001 }),
+    staircase: exponentialDecay({ initValue: 0.1, transitionSteps: 3, decayRate: 0.7, staircase: true }),
+    linear: linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 10, transitionBegin: 3 }),
+  };
+  for (const [name, schedule] of Object.entries(schedules)) {
+    const r = await runGraphEager(adamaxw(schedule, { weightDecay: 0.01 }), 8, 21, name === 'linear' ? 0 : 4);
+    assert.deepEqual(r.jax, r.pure, name);
+  }
+  // Far beyond any table: the count starts at 10^6 (the exponential decay keeps decaying).
+  const far = await runGraphEager(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 100000, decayRate: 0.5 }), { b1: 0.99999 }), 5, 22, 1_000_000);
+  assert.deepEqual(far.jax, far.pure);
+});
+
+test("countScalars: 'graph' refuses what it cannot lower with an OptaxError naming it", () => {
+  assert.throws(() => toJaxJs(adamax((count: number) => 0.1 / (count + 1)), { countScalars: 'graph' }), (e: unknown) => e instanceof OptaxError && /did not build/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(cosineDecaySchedule({ initValue: 0.1, decaySteps: 10, dtype: 'float64' })), { countScalars: 'graph' }), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) cosine/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(0.1), { countScalars: 'fast' as any }), OptaxError);
 });
