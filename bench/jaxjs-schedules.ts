@@ -12,7 +12,7 @@ import * as jax from '@jax-js/jax';
 import { adamaxw, scaleByAdamax } from '../src/index.js';
 import { applyUpdates, toJaxJs, toJaxJsSchedule } from '../src/jax-js/index.js';
 import { ArithAnchors, JaxScheduleArith } from '../src/jax-js/schedule-arith.js';
-import type { CompiledElementwise } from '../src/kernel/elementwise.js';
+import { type CompiledElementwise, definitionScalars } from '../src/kernel/elementwise.js';
 import { SCHEDULES } from '../test/jax-js/schedule-families.js';
 
 const view = new DataView(new ArrayBuffer(4));
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       return arith.finish(bias, 'float32');
     });
     const got = await f(np.array(counts)).data();
-    console.log(compare(`bias correction b1=${b1}`, counts, got, (c) => def.scalars({ count: c }, 'float32', undefined).bias as number));
+    console.log(compare(`bias correction b1=${b1}`, counts, got, (c) => definitionScalars(def, { count: c }, 'float32', undefined).bias as number));
   }
   anchors.dispose();
 

@@ -307,6 +307,12 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
   oneMinusDivConst(d: Dtype, x: Value, c: number): Value { return this.sub(d, 1, this.div(d, x, c)); }
   mulAdd(d: Dtype, a: Value, b: Value, c: Value): Value { return this.add(d, this.mul(d, a, b), c); }
   powConst(d: Dtype, x: Value, y: number): Value { return this.pow(d, x, y); }
+  // The eager forms (optax's op-by-op order), as eagerArith has them.
+  mulDivConst(d: Dtype, k: number, x: Value, c: number): Value { return this.mul(d, k, this.div(d, x, c)); }
+  mulDivConstAdd(d: Dtype, q: Dtype, k: number, x: Value, c: number, a: number): Value { return this.add(d, this.mul(d, k, this.div(q, x, c)), a); }
+  constSub(d: Dtype, a: number, b: number): number { return eagerArith.constSub(d, a, b); }
+  constMul(d: Dtype, a: number, b: number): number { return eagerArith.constMul(d, a, b); }
+  constDiv(d: Dtype, a: number, b: number): number { return eagerArith.constDiv(d, a, b); }
 
   // --- float64 building blocks (exact IEEE operations of jax-js on wasm) ---
 

@@ -1,7 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { type ValueKind, convertKind, defineSchedule, hasTracedForm, promoteKinds, scheduleInfo } from './typed.js';
+import { type ValueKind, convertKind, defineSchedule, promoteKinds, scheduleInfo } from './typed.js';
 import { checkDtype, checkOptions, checkSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
@@ -94,9 +94,8 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
   for (let i = 1; i < kinds.length; i++) promoted.push(promoteKinds(promoted[i - 1], kinds[i]));
   const subs = schedules.slice();
   const bounds = boundaries.slice();
-  // Traced, the join itself adds no float arithmetic (int32 subtractions, wheres): it is traced where
-  // each of its optax-ts schedules is (a foreign function runs as it is either way).
-  const traceable = subs.every((s) => scheduleInfo(s) === undefined || hasTracedForm(s));
+  // Traced, the join itself adds no float arithmetic (int32 subtractions, wheres): it calls the traced
+  // form of each joined schedule (a foreign function runs as it is either way).
 
   return defineSchedule(fn, jaxMode, promoted[promoted.length - 1], (step, a) => {
     // optax: output = schedules[0](step); for each boundary, output = where(step < b, output,
@@ -116,5 +115,5 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
       output = () => a.select(a.lt(step, bounds[i - 1]), () => convertKind(a, jaxMode, promoted[i - 1], promoted[i], previous()), () => branch(i));
     }
     return output();
-  }, traceable);
+  });
 }

@@ -2,8 +2,8 @@ import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
-import { cos, fromInt, mul, toDtype } from './float.js';
-import type { ScheduleArith } from './arith.js';
+import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
+import { fromInt, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -71,35 +71,58 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
 
   const d = mode; // jnp.cumprod's values: strongly typed default float
   const f32: Dtype = 'float32'; // pct, and the cosine of pct
-  // bounds = stack((0,) + boundaries); values = cumprod(stack((init_value,) + scales)), multiplied in
-  // order (XLA's reduce-window: ((1 * v0) * s1) * s2 ...).
   const bounds = [0, ...boundaries];
-  const values = [mul(d, 1, toDtype(d, initValue))];
-  for (const s of scales) values.push(mul(d, values[values.length - 1], toDtype(d, s)));
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) {
-    throw new OptaxError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
-  }
   const n = boundaries.length;
   const sizes = boundaries.map((b, k) => fromInt(f32, Math.max(b - bounds[k], 1))); // max(diff, 1)
-  const last = values[n];
   const lastBound = bounds[n];
   const pi = toDtype(f32, Math.PI);
 
-  const interpolate = <V, B>(a: ScheduleArith<V, B>, start: number, end: number, pct: V | number): V | number => {
-    if (type === 'linear') return a.add(d, a.mul(d, a.sub(d, end, start), pct), start);
-    const c = a.add(f32, a.cos(f32, a.mul(f32, pi, pct)), 1); // float32: pct is float32
-    return a.add(d, end, a.mul(d, a.div(d, a.sub(d, start, end), 2), c));
+  // The constants of the formula: `values`, and the per-interval `end - start` (linear) or
+  // `(start - end) / 2` (cosine). Eagerly each is an XLA op; traced, XLA folds them (schedules/arith.ts).
+  const constantsFor = (arith: ScheduleArith) => {
+    // values = cumprod(stack((init_value,) + scales)): a reduce-window multiplying in order from 1.
+    const values = [arith.constMul(d, 1, toDtype(d, initValue))];
+    for (const s of scales) values.push(arith.constMul(d, values[values.length - 1], toDtype(d, s)));
+    const steps = values.slice(1).map((end, k) => (type === 'linear' ? arith.constSub(d, end, values[k]) : arith.constDiv(d, arith.constSub(d, values[k], end), 2)));
+    return { values, steps };
   };
+  const eager = constantsFor(eagerArith);
+  const bad = eager.values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new OptaxError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
+  }
+  const traced = constantsFor(tracedArith);
+  // Traced, `Mul(Mul(x, 1/size), C) => x * fold(1/size * C)` needs both constant vectors to reach
+  // HandleMultiply as plain constants. HandleConstant turns a vector of two or more equal elements
+  // into a broadcast scalar, and a float vector 0, 1, 2, ... into an iota, and neither matches.
+  // `jnp.pi * pct`'s pi is a broadcast scalar unless the vectors have one element (a broadcast that
+  // keeps the element count becomes a reshape, folded into a constant).
+  const plain = (v: readonly number[]): boolean => v.length === 1 || !(v.every((x) => x === v[0]) || v.every((x, i) => x === i));
+  const plainSteps = plain(sizes) && plain(traced.steps);
+  const plainPi = n === 1;
 
-  return defineSchedule(fn, mode, mode, (count, a) => {
+  return defineSchedule(fn, mode, mode, (count, arith) => {
+    const { values, steps } = arith.traced ? traced : eager;
+    type Value = ReturnType<typeof arith.add>;
     // indicator . interp_vals: a dot product over every interval (a NaN anywhere would propagate).
-    let acc: ReturnType<typeof a.add> = 0;
+    // One indicator at most is 1 and the others 0, so the dot product is exact however XLA sums it.
+    let acc: Value = 0;
     for (let k = 0; k < n; k++) {
-      const inside = a.indicator(d, a.and(a.le(bounds[k], count), a.lt(count, bounds[k + 1])));
-      const pct = a.div(f32, a.fromInt(f32, a.subInt(count, bounds[k])), sizes[k]);
-      acc = a.add(d, acc, a.mul(d, inside, interpolate(a, values[k], values[k + 1], pct)));
+      const inside = arith.indicator(d, arith.and(arith.le(bounds[k], count), arith.lt(count, bounds[k + 1])));
+      // pct = (count - bound) / size: int32 arithmetic, then float32 (true_divide of two int32).
+      const x = arith.fromInt(f32, arith.subInt(count, bounds[k]));
+      let interpolated: Value;
+      if (type === 'linear') {
+        // (end - start) * pct + start
+        interpolated = arith.mulDivConstAdd(d, f32, steps[k], x, sizes[k], values[k], plainSteps);
+      } else {
+        // end + (start - end) / 2.0 * (cos(pi * pct) + 1): the cosine in float32 (pct is float32).
+        const c = arith.add(f32, arith.cos(f32, arith.mulDivConst(f32, pi, x, sizes[k], plainPi)), 1);
+        interpolated = arith.mulAdd(d, steps[k], c, values[k + 1]);
+      }
+      acc = arith.add(d, acc, arith.mul(d, inside, interpolated));
     }
-    return a.add(d, acc, a.mul(d, a.indicator(d, a.le(lastBound, count)), last));
-  }, false); // traced form not derived yet (docs/numerics.md §4): eager even inside lax.cond
+    // (bounds[-1] <= count) * values[-1]: Mul(Convert(pred), x) => select(pred, x, 0) (HandleMultiply).
+    return arith.add(d, acc, arith.select(arith.le(lastBound, count), () => values[n], () => 0));
+  });
 }

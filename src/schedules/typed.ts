@@ -49,16 +49,13 @@ const formulas = new WeakMap<Schedule, ScheduleFormula>();
  * Wraps a formula (which may assume an int32 count) into a public schedule that checks its count, and
  * records its type for {@link joinSchedules} and its formula for {@link scheduleFormula}. The formula
  * does its arithmetic through the {@link ScheduleArith} it is given, so the same formula also gives the
- * traced schedule ({@link tracedSchedule}) and the jax-js adapter's in-graph one; `traceable: false`
- * marks a formula whose traced form is not derived yet, whose traced evaluation falls back to the
- * eager one.
+ * traced schedule ({@link tracedSchedule}) and the jax-js adapter's in-graph one.
  */
-export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, formula: ScheduleFormula, traceable = true): Schedule {
+export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, formula: ScheduleFormula): Schedule {
   const schedule: Schedule = (count: number) => formula(checkCount(name, count), eagerArith) as number;
-  const traced: Schedule | undefined = traceable ? (count: number) => formula(checkCount(name, count), tracedArith) as number : undefined;
   registry.set(schedule, { mode, kind });
   formulas.set(schedule, formula);
-  if (traced) tracedForms.set(schedule, traced);
+  tracedForms.set(schedule, (count: number) => formula(checkCount(name, count), tracedArith) as number);
   return schedule;
 }
 
@@ -69,8 +66,8 @@ export function scheduleFormula(schedule: Schedule): ScheduleFormula | undefined
 
 /**
  * The schedule as optax evaluates it inside a traced computation (`apply_if_finite`, `MultiSteps`):
- * the traced form of an optax-ts schedule; the schedule itself for any other function (a JS function
- * is opaque) and for the optax-ts schedules whose traced form is still open (docs/numerics.md §4).
+ * the traced form of an optax-ts schedule (or of a function of one, {@link mapSchedule}); the schedule
+ * itself for any other function (a JS function is opaque).
  */
 export function tracedSchedule(schedule: Schedule): Schedule {
   return tracedForms.get(schedule) ?? schedule;

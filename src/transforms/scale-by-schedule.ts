@@ -4,8 +4,8 @@ import { safeIncrement } from '../core/numerics.js';
 import type { Schedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
-import { type CountState, checkCount } from './count.js';
-import { scaleKernel } from './scale.js';
+import { type CountState, advanceCount, checkCount } from './count.js';
+import { STEP_SIZE, scaleKernel } from './scale.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { scheduleInfo, tracedSchedule } from '../schedules/typed.js';
@@ -60,15 +60,16 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     stateLeaves: [],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount(name),
-    advance: ({ count }) => ({ count: safeIncrement(count) }),
-    // The schedule's value at the count, cast to the leaf dtype (the jax-js adapter's in-graph form).
+    advance: advanceCount,
+    scalarNames: STEP_SIZE,
+    // The schedule's value at the count, cast to the leaf dtype: the jax-js adapter's in-graph form.
     countScalars: (count, dtype, a) => ({ step_size: a.cast(dtype, a.call(schedule, count)) }),
-    scalars: ({ count }, dtype, _extraArgs, traced) => {
+    writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);
       const problem = options.check?.(value, count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
-      return { step_size: roundTo(dtype, value) };
+      sink.values[0] = roundTo(dtype, value);
     },
     constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
   }), 'scale_by_schedule', [schedule, options]);

@@ -4,7 +4,7 @@ import * as jax from '@jax-js/jax';
 import { OptaxError, cosineDecaySchedule, linearSchedule, polynomialSchedule, scaleByAdamax } from '../../src/index.js';
 import { toJaxJsSchedule } from '../../src/jax-js/index.js';
 import { ArithAnchors, JaxScheduleArith } from '../../src/jax-js/schedule-arith.js';
-import type { CompiledElementwise } from '../../src/kernel/elementwise.js';
+import { type CompiledElementwise, definitionScalars } from '../../src/kernel/elementwise.js';
 import { SCHEDULES } from './schedule-families.js';
 
 const np = jax.numpy;
@@ -70,7 +70,7 @@ test("adamax's bias correction 1 - b1^t evaluated in the graph (jitted) equals t
     });
     const got = Array.from(await f(np.array(cs)).data());
     const bad = Array.from(cs).flatMap((c, i) => {
-      const want = def.scalars({ count: c }, 'float32', undefined).bias as number;
+      const want = definitionScalars(def, { count: c }, 'float32', undefined).bias as number;
       return Object.is(want, got[i]) ? [] : [`count ${c}: ${got[i]} instead of ${want}`];
     });
     assert.deepEqual(bad, [], `b1 = ${b1}`);
