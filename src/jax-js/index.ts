@@ -22,19 +22,21 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   2^31-1). **Per-step scalars** that depend on it (adamax's bias correction `1 - b1^t`, a schedule's
  *   learning rate or weight decay) are evaluated from it in the graph, from the same formula the pure
  *   path evaluates (see {@link toJaxJsSchedule}): bit-identical on the wasm device for every float32
- *   schedule (measured over every count 0..100,000 and large ones: the README). Option
- *   `countScalars: 'table'` reads them from tables of the pure path's values instead (see
- *   {@link ToJaxJsOptions}).
+ *   schedule (measured over every count 0..100,000 and large ones: the README). On WebGPU and WebGL
+ *   (no float64) they are read from tables of the pure path's values instead (`countScalars: 'table'`,
+ *   see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
  * - **Parity** on the wasm device, float32: bit-identical to the pure path (`tx.update` then
  *   `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
  *   trees tested; see the README).
- * - **Supported**: `chain`, `clipByGlobalNorm`, and elementwise transformations with number
+ * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
+ *   null), `partition`, `clipByGlobalNorm`, and elementwise transformations with number
  *   hyperparameters (`scaleByAdamax`, `scale`, `scaleByLearningRate` and `scaleBySchedule` with a
- *   number or any float32 optax-ts schedule, `addDecayedWeights` without a mask, so `adamax` and
- *   `adamaxw`), float32 leaves. Anything else throws an OptaxError naming the transformation.
+ *   number or any float32 optax-ts schedule, `addDecayedWeights`, `clip`, `ema`, `identity`,
+ *   `setToZero`, so `adamax` and `adamaxw`), float32 leaves. Anything else throws an OptaxError
+ *   naming the transformation.
  *
  * @param tx - an optax-ts transformation.
  * @param options - `countScalars`: `'graph'` (default) or `'table'` (see {@link ToJaxJsOptions}).

@@ -1,4 +1,5 @@
-import { numpy as np } from '@jax-js/jax';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
+import { deviceHasFloat64 } from './kernel.js';
 import { OptaxError } from '../core/errors.js';
 import type { Schedule } from '../core/schedule.js';
 import { scheduleFormula, scheduleInfo } from '../schedules/typed.js';
@@ -50,6 +51,7 @@ export interface JaxJsSchedule {
  * ```
  */
 export function toJaxJsSchedule(schedule: Schedule): JaxJsSchedule {
+  if (!deviceHasFloat64()) throw new OptaxError(`toJaxJsSchedule: needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu')`);
   const formula = typeof schedule === 'function' ? scheduleFormula(schedule) : undefined;
   if (!formula) throw new OptaxError('toJaxJsSchedule: expected one of optax-ts\'s schedules (a function optax-ts did not build cannot be evaluated in the graph)');
   const info = scheduleInfo(schedule)!;

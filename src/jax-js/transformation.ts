@@ -1,4 +1,4 @@
-import { numpy as np } from '@jax-js/jax';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
@@ -11,9 +11,12 @@ import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-globa
 import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
+import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
+import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
+import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
 import { CountScalars, numbers } from './count-scalars.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
-import { type JaxValue, lowerKernel } from './kernel.js';
+import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
 /**
@@ -48,17 +51,17 @@ interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights without a mask, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
   /**
    * How the per-step scalars that depend on the count (a schedule's value, adamax's bias correction)
    * are computed in the graph:
-   * - `'graph'` (default): evaluated from the count as jax-js operations, from the same formula the
+   * - `'graph'` (the default on the wasm and cpu devices): evaluated from the count as jax-js operations, from the same formula the
    *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
    *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
-   * - `'table'`: read from a table of the pure path's values, `take(table, min(count, S))` with S the
+   * - `'table'` (the default on WebGPU and WebGL, which have no float64): read from a table of the pure path's values, `take(table, min(count, S))` with S the
    *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
    *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
    */
@@ -68,12 +71,77 @@ export interface ToJaxJsOptions {
 /** The lowering of `tx`, or an OptaxError naming what is not supported. */
 export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions = {}): Lowered {
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
-  const mode = options.countScalars ?? 'graph';
+  const float64 = deviceHasFloat64();
+  const mode = options.countScalars ?? (float64 ? 'graph' : 'table');
   if (mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'graph' or 'table', got ${describe(mode)}`);
+  if (mode === 'graph' && !float64) throw new OptaxError(`toJaxJs: countScalars: 'graph' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
   if (tx.parts) return lowerChain(tx.parts.map((p) => lower(p, options)));
+  const combinator = tx.combinator;
+  if (combinator?.kind === 'masked') {
+    const mask = combinator.mask as Mask;
+    return lowerMasked(lower(combinator.inner, options), (tree) => resolveMask(mask, tree as any, 'masked'));
+  }
+  if (combinator?.kind === 'partition') {
+    const known = Object.keys(combinator.transforms);
+    const groups = known.map((g) => ({ group: g, node: lowerMasked(lower(combinator.transforms[g], options), (tree, name) => maskOf(resolveLabels(combinator.labels as ParamLabels, tree, name, known, isJaxLeaf), g)) }));
+    return lowerPartition(groups);
+  }
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
+}
+
+/**
+ * optax's `masked`: the inner transformation sees the masked trees (`null` where the mask is false, as
+ * optax's MaskedNode); updates where it is false pass through unchanged. `maskFor(tree, name)` is the
+ * mask for a tree (a mask function gets the jax-js tree: of `params` in `init`, of `updates` in
+ * `update`, as optax).
+ */
+function lowerMasked(inner: Lowered, maskFor: (tree: JaxTree, treeName: string) => MaskTree): Lowered {
+  // optax's MaskedNode is `null` on the pure path; jax-js's pytrees (inside `jit`) take no null, so here
+  // it is an empty dict, a subtree without leaves.
+  const apply = (tree: JaxTree, mask: MaskTree, name: string): JaxTree => maskTree(tree, mask, name, isJaxLeaf, () => ({}));
+  return {
+    init: (params) => ({ inner_state: inner.init(apply(params, maskFor(params, 'params'), 'params')) }),
+    update(updates, state, params) {
+      if (!isDictNode(state) || Object.keys(state).length !== 1 || !Object.hasOwn(state, 'inner_state')) throw new OptaxError(`masked: this state does not belong to masked: expected {inner_state}, got ${describe(state)}`);
+      const mask = maskFor(updates, 'updates');
+      const maskedUpdates = apply(updates, mask, 'updates');
+      const maskedParams = params === null ? null : apply(params, mask, 'params');
+      const [innerUpdates, innerState] = inner.update(maskedUpdates, state.inner_state, maskedParams);
+      // The inner transformation consumed the masked-in updates; the masked-out ones move to the output.
+      const merged = mapPrefix(mask, [updates, innerUpdates], isBooleanLeaf, (keep, [old, fresh]) => (keep ? fresh : old), { prefix: 'mask', trees: ['updates', 'inner updates'], leaf: 'a boolean' }, isJaxLeaf);
+      return [merged, { inner_state: innerState }];
+    },
+    dispose: () => inner.dispose(),
+  };
+}
+
+/** optax's `partition` (`multi_transform`): each label's transformation, masked to its leaves, in turn. */
+function lowerPartition(groups: readonly { group: string; node: Lowered }[]): Lowered {
+  const known = groups.map((g) => g.group);
+  return {
+    init(params) {
+      const inner_states: Record<string, unknown> = {};
+      for (const { group, node } of groups) inner_states[group] = node.init(params);
+      return { inner_states };
+    },
+    update(updates, state, params) {
+      const s = state as { inner_states?: unknown };
+      if (!isDictNode(state) || Object.keys(state).length !== 1 || !isDictNode(s.inner_states) || Object.keys(s.inner_states).length !== known.length || known.some((k) => !Object.hasOwn(s.inner_states as object, k))) {
+        throw new OptaxError(`partition: this state does not belong to this partition: expected {inner_states: {${known.join(', ')}}}, got ${describe(isDictNode(state) ? s.inner_states : state)}`);
+      }
+      const inner_states: Record<string, unknown> = {};
+      let u = updates;
+      for (const { group, node } of groups) {
+        const [nu, ns] = node.update(u, (s.inner_states as Record<string, unknown>)[group], params);
+        u = nu;
+        inner_states[group] = ns;
+      }
+      return [u, { inner_states }];
+    },
+    dispose: () => groups.forEach((g) => g.node.dispose()),
+  };
 }
 
 function lowerChain(parts: Lowered[]): Lowered {

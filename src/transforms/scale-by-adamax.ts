@@ -9,7 +9,8 @@ import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 import { OptaxError } from '../core/errors.js';
 import type { ScheduleArith } from '../schedules/arith.js';
-import { type Dtype, roundTo } from '../core/dtype.js';
+import type { Dtype } from '../core/dtype.js';
+import { biasCorrectionOf } from '../core/bias-correction.js';
 
 /** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
 export interface ScaleByAdamaxState {
@@ -78,7 +79,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
   const countScalars = <V, B>(count: V | number, dtype: Dtype, a: ScheduleArith<V, B>): Record<string, V | number> => {
     if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
-    return { bias: a.sub(dtype, 1, a.pow(dtype, roundTo(dtype, b1), a.fromInt(dtype, a.increment(count)))) };
+    return { bias: biasCorrectionOf(a, dtype, b1, count) };
   };
   return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
