@@ -10,8 +10,9 @@ import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 /** A schedule evaluated as jax-js operations on an int32 count array, made by {@link toJaxJsSchedule}. */
 export interface JaxJsSchedule {
   /**
-   * The schedule's values at `count` (an int32 array of any shape, borrowed), as an array of that shape
-   * and of the schedule's dtype (float32, or float64 for an x64 schedule), owned by the caller.
+   * The schedule's values at `count` (an int32 array of any shape, consumed as jax-js functions consume
+   * their arguments: pass `count.ref` to keep it), as an array of that shape and of the schedule's
+   * dtype (float32, or float64 for an x64 schedule), owned by the caller.
    */
   (count: JaxArray): JaxArray;
   /** Frees the small constant buffers the evaluation reads; the schedule is unusable afterwards. */
@@ -58,16 +59,12 @@ export function toJaxJsSchedule(schedule: Schedule): JaxJsSchedule {
   const dtype = info.kind === 'float64' || (info.kind !== 'float32' && info.mode === 'float64') ? 'float64' : 'float32';
   const anchors = new ArithAnchors();
   // Evaluated once on a count now, so that what cannot be lowered fails here, not inside a step.
-  const probe = np.array(new Int32Array([0, 1]));
-  try {
-    evaluate(probe).dispose();
-  } finally {
-    probe.dispose();
-  }
+  evaluate(np.array(new Int32Array([0, 1]))).dispose();
   function evaluate(count: JaxArray): JaxArray {
     if (!isJaxLeaf(count) || count.dtype !== 'int32') throw new OptaxError(`toJaxJsSchedule: the count must be an int32 jax-js array, got ${isJaxLeaf(count) ? count.dtype : typeof count}`);
     const arith = new JaxScheduleArith('toJaxJsSchedule', anchors);
     const value = formula!(arith.input(count), arith);
+    count.dispose();
     // A value the formula returns as a number (a constant schedule) still has the count's shape.
     const out = arith.finish(typeof value === 'number' ? arith.broadcast(dtype, value) : value, dtype);
     return out;

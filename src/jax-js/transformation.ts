@@ -187,7 +187,7 @@ function rebuild(like: unknown, values: readonly JaxArray[]): any {
 
 /** The per-step scalars of one elementwise transformation at a count in the graph. */
 interface StepScalars {
-  /** The scalars at `count` (borrowed; null when the state keeps no count), owned by the caller. */
+  /** The scalars at `count` (consumed: pass `.ref`; null when the state keeps no count), owned by the caller. */
   at(count: JaxArray | null): Record<string, JaxValue>;
   dispose(): void;
 }
@@ -221,8 +221,12 @@ function graphScalars(name: string, def: CompiledElementwise<any>, counted: bool
   return {
     at(count) {
       const out: Record<string, JaxValue> = { ...constants };
-      if (count === null || !def.countScalars) return out;
-      return Object.assign(out, evaluate(count.ref));
+      if (count === null) return out;
+      if (!def.countScalars) {
+        count.dispose();
+        return out;
+      }
+      return Object.assign(out, evaluate(count));
     },
     dispose: () => anchors.dispose(),
   };
