@@ -3,7 +3,8 @@ import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../ker
 import { applyKernel } from '../transforms/apply-updates.js';
 import { rewrite } from '../transforms/xla-rewrites.js';
 import { preScaleOf } from '../transforms/traced.js';
-import type { FusedOutput, FusedProgram } from './program.js';
+import type { FastVariant, FusedOutput, FusedProgram } from './program.js';
+import { fastAccumulateVariant } from './fast-accumulate.js';
 
 /**
  * Composition of the kernels of a chain into one {@link FusedProgram}.
@@ -67,6 +68,20 @@ export interface AccumulatorPass {
   readonly leaves: MultiStepsLeafClass;
 }
 
+/**
+ * A nested `applyIfFinite`: its own stage (`stage`, first of its segment) and its inner stages. On
+ * the `apply` pass the inner stages' update is composed as optax's `lax.cond` branch computes it:
+ * from an operand (the incoming update), rewritten as traced where `traced`; on the `skip` pass the
+ * segment's update is the zero optax returns (`+0`, scalar `zero` of its stage) and its state
+ * outputs are left out (the inner state is kept).
+ */
+export interface GuardPass {
+  readonly stage: number;
+  readonly inner: readonly number[];
+  readonly traced: boolean;
+  readonly pass: 'apply' | 'skip';
+}
+
 /** See {@link AccumulatorPass.leaves}. */
 export type MultiStepsLeafClass = 'rank0' | 'single' | 'many';
 
@@ -75,10 +90,37 @@ export function multiStepsLeafClass(shape: readonly number[], length: number): M
   return shape.length === 0 ? 'rank0' : length === 1 ? 'single' : 'many';
 }
 
-export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass } = {}): FusedProgram {
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass; guard?: GuardPass } = {}): FusedProgram {
   let u: Expr = ex.updates;
   let stateOutputs: FusedOutput[] = [];
+  const guard = options.guard;
+  // The guard's segment on this group: from its stage to the last of its inner stages here.
+  const segmentEnd = guard ? stages.reduce((last, st) => (st.index === guard.stage || guard.inner.includes(st.index) ? st.index : last), -1) : -1;
+  let segment: { incoming: Expr; states: number } | undefined;
+  const closeSegment = (): void => {
+    const { incoming, states } = segment!;
+    segment = undefined;
+    if (guard!.pass === 'skip') {
+      u = ex.scalar(scalarName(guard!.stage, 'zero'));
+      stateOutputs = stateOutputs.slice(0, states);
+      return;
+    }
+    const inner = stateOutputs.slice(states);
+    const [branch, ...branchStates] = guard!.traced ? rewrite([u, ...inner.map((o) => o.expr)], false) : [u, ...inner.map((o) => o.expr)];
+    // The branch's operand is the incoming update (computed before the cond, outside it).
+    const memo = new Map<Expr, Expr>();
+    const operand = (e: Expr): Expr => substitute(e, (x) => (x.kind === 'updates' ? incoming : x), memo);
+    u = operand(branch);
+    stateOutputs = [...stateOutputs.slice(0, states), ...inner.map((o, k) => ({ stream: o.stream, expr: operand(branchStates[k]) }))];
+  };
   for (const stage of stages) {
+    if (guard && stage.index === guard.stage) {
+      // The segment starts from an opaque operand (the cond branch's parameter).
+      segment = { incoming: u, states: stateOutputs.length };
+      u = ex.updates;
+      if (stage.index === segmentEnd) closeSegment();
+      continue;
+    }
     const incoming = u;
     const rename = (e: Expr): Expr => {
       switch (e.kind) {
@@ -95,6 +137,7 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     for (const name of stage.stateLeaves) {
       stateOutputs.push({ stream: stateStreamName(stage.index, name), expr: substitute(stage.kernel.state[name], rename, memo) });
     }
+    if (segment && stage.index === segmentEnd) closeSegment();
   }
   if (options.traced) {
     // The stages as one traced computation (applyIfFinite's lax.cond): XLA's and LLVM's rewrites,
@@ -104,6 +147,7 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     stateOutputs = stateOutputs.map((o, k) => ({ stream: o.stream, expr: tracedStates[k] }));
   }
   const acc = options.accumulator;
+  let fast: FastVariant | undefined;
   if (acc) {
     const stream = stateStreamName(acc.stage, 'acc');
     const zero = ex.scalar(scalarName(acc.stage, 'zero'));
@@ -113,13 +157,20 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     } else {
       const constants = new Set(stages.flatMap((st) => (st.constantScalars ?? []).map((name) => scalarName(st.index, name))));
       const scaled = options.traced && acc.leaves === 'many' ? preScaleOf(u, (name) => constants.has(name)) : undefined;
-      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, scaled ?? u);
+      const y = scaled ?? u;
+      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, y);
       stateOutputs = [{ stream, expr: next }];
+      // y is needed only for its sign and finiteness: a cheaper variant where that is proven (fast-accumulate.ts).
+      if (acc.leaves !== 'rank0') fast = fastAccumulateVariant(y, stateOutputs);
     }
   }
-  const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
-  const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];
-  return { dtype, outputs, ...argumentsOf(outputs) };
+  const outputs: FusedOutput[] = [{ stream: 'params', expr: applyTo(u) }, ...stateOutputs];
+  return { dtype, outputs, ...argumentsOf(outputs), ...(fast ? { fast } : {}) };
+}
+
+/** `p + u`, optax's apply_updates, as the program's params output. */
+function applyTo(u: Expr): Expr {
+  return substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
 }
 
 /** The streams (read or written) and scalars of a program, in a deterministic argument order. */
