@@ -315,7 +315,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
     const p = this.parts;
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
-    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads)) : undefined;
+    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
