@@ -8,7 +8,7 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
-import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
+import { LEAF_SUMS_SCRATCH_BYTES, type LeafSums, jsLeafSums, wasmLeafSums } from './global-norm.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
 import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
@@ -153,7 +153,9 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? opts.backend : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
-  const memory = createMemory(layout.bytes, threads > 1);
+  // After the arena, scratch memory for the global norm's leaf sums (8-byte aligned).
+  const scratch = Math.ceil(layout.bytes / 8) * 8;
+  const memory = createMemory(scratch + LEAF_SUMS_SCRATCH_BYTES, threads > 1);
 
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
   const paramViews = leafViews('params');
@@ -162,7 +164,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, scratch) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -189,7 +191,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode, scratch: number): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
@@ -212,7 +214,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
-    leafSum: normSums(executor.backend, stages, gradViews, memory),
+    leafSums: normSums(executor.backend, stages, gradViews, memory, scratch),
     gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     scalars,
     traced,
@@ -224,10 +226,10 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
 }
 
 /** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
-function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory): LeafSum {
+function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory, scratch: number): LeafSums {
   if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
     try {
-      return wasmLeafSums(gradViews, memory);
+      return wasmLeafSums(gradViews, memory, scratch);
     } catch {
       // Fall through: the JS sums give the same bits.
     }

@@ -10,7 +10,7 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
-import { type LeafSum, combineLeafSums } from './global-norm.js';
+import { type LeafSums, combineLeafSums } from './global-norm.js';
 import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
@@ -110,8 +110,8 @@ export interface FusedParts {
   readonly traced: boolean;
   /** Whether a stage is clip_by_global_norm at the start (its norm is reduced before the pass). */
   readonly normFirst: boolean;
-  /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
-  readonly leafSum: LeafSum;
+  /** The sums of squares of the gradient leaves, for clip_by_global_norm at the start of the chain. */
+  readonly leafSums: LeafSums;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
   readonly scalarPlans: readonly { readonly names: readonly string[]; readonly slots: readonly (readonly number[])[] }[];
 }
@@ -216,7 +216,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSums()) : undefined;
     const finite = f?.guard ? (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies) : true;
     const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
     if (f && guarded && !guarded.apply) {
@@ -260,7 +260,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
+    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSums()));
     try {
       f.executor.run(advances ? 0 : 1);
     } catch (e) {
