@@ -2,7 +2,7 @@ import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { subInt32 } from './float.js';
-import { type ValueKind, convertKind, defineSchedule, hasTracedForm, promoteKinds, scheduleInfo, tracedSchedule } from './typed.js';
+import { type ValueKind, convertKind, defineSchedule, promoteKinds, scheduleInfo, tracedSchedule } from './typed.js';
 import { checkDtype, checkOptions, checkSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
@@ -96,9 +96,8 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
   const subs = schedules.slice();
   const tracedSubs = subs.map(tracedSchedule);
   const bounds = boundaries.slice();
-  // Traced, the join itself adds no float arithmetic (int32 subtractions, wheres): it is traced where
-  // each of its optax-ts schedules is (a foreign function runs as it is either way).
-  const traceable = subs.every((s) => scheduleInfo(s) === undefined || hasTracedForm(s));
+  // Traced, the join itself adds no float arithmetic (int32 subtractions, wheres): it calls the traced
+  // form of each joined schedule (a foreign function runs as it is either way).
 
   return defineSchedule(fn, jaxMode, promoted[promoted.length - 1], (step, arith) => {
     // The schedule the wheres select: the last one whose boundary is <= step.
@@ -110,5 +109,5 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
     if (j > 0) value = convertKind(jaxMode, kinds[j], promoted[j], value);
     for (let i = j + 1; i < promoted.length; i++) value = convertKind(jaxMode, promoted[i - 1], promoted[i], value);
     return value;
-  }, traceable);
+  });
 }

@@ -2,7 +2,8 @@ import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
-import { add, cos, div, fromInt, mul, sub, subInt32, toDtype } from './float.js';
+import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
+import { add, cos, fromInt, mul, subInt32, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -70,36 +71,57 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
 
   const d = mode; // jnp.cumprod's values: strongly typed default float
   const f32: Dtype = 'float32'; // pct, and the cosine of pct
-  // bounds = stack((0,) + boundaries); values = cumprod(stack((init_value,) + scales)), multiplied in
-  // order (XLA's reduce-window: ((1 * v0) * s1) * s2 ...).
   const bounds = [0, ...boundaries];
-  const values = [mul(d, 1, toDtype(d, initValue))];
-  for (const s of scales) values.push(mul(d, values[values.length - 1], toDtype(d, s)));
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) {
-    throw new OptaxError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
-  }
   const n = boundaries.length;
   const sizes = boundaries.map((b, k) => fromInt(f32, Math.max(b - bounds[k], 1))); // max(diff, 1)
-  const last = values[n];
   const lastBound = bounds[n];
   const pi = toDtype(f32, Math.PI);
 
-  const interpolate = type === 'linear'
-    ? (start: number, end: number, pct: number) => add(d, mul(d, sub(d, end, start), pct), start)
-    : (start: number, end: number, pct: number) => {
-        const c = add(f32, cos(f32, mul(f32, pi, pct)), 1); // float32: pct is float32
-        return add(d, end, mul(d, div(d, sub(d, start, end), 2), c));
-      };
+  // The constants of the formula: `values`, and the per-interval `end - start` (linear) or
+  // `(start - end) / 2` (cosine). Eagerly each is an XLA op; traced, XLA folds them (schedules/arith.ts).
+  const constantsFor = (arith: ScheduleArith) => {
+    // values = cumprod(stack((init_value,) + scales)): a reduce-window multiplying in order from 1.
+    const values = [arith.constMul(d, 1, toDtype(d, initValue))];
+    for (const s of scales) values.push(arith.constMul(d, values[values.length - 1], toDtype(d, s)));
+    const steps = values.slice(1).map((end, k) => (type === 'linear' ? arith.constSub(d, end, values[k]) : arith.constDiv(d, arith.constSub(d, values[k], end), 2)));
+    return { values, steps };
+  };
+  const eager = constantsFor(eagerArith);
+  const bad = eager.values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new OptaxError(`${fn}: initValue times the scales up to step ${bounds[bad]} overflows ${d} (optax would return NaN at every step)`);
+  }
+  const traced = constantsFor(tracedArith);
+  // Traced, `Mul(Mul(x, 1/size), C) => x * fold(1/size * C)` needs both constant vectors to reach
+  // HandleMultiply as plain constants. HandleConstant turns a vector of two or more equal elements
+  // into a broadcast scalar, and a float vector 0, 1, 2, ... into an iota, and neither matches.
+  // `jnp.pi * pct`'s pi is a broadcast scalar unless the vectors have one element (a broadcast that
+  // keeps the element count becomes a reshape, folded into a constant).
+  const plain = (v: readonly number[]): boolean => v.length === 1 || !(v.every((x) => x === v[0]) || v.every((x, i) => x === i));
+  const plainSteps = plain(sizes) && plain(traced.steps);
+  const plainPi = n === 1;
 
-  return defineSchedule(fn, mode, mode, (count) => {
+  return defineSchedule(fn, mode, mode, (count, arith) => {
+    const { values, steps } = arith.traced ? traced : eager;
     // indicator . interp_vals: a dot product over every interval (a NaN anywhere would propagate).
+    // One indicator at most is 1 and the others 0, so the dot product is exact however XLA sums it.
     let acc = 0;
     for (let k = 0; k < n; k++) {
       const inside = bounds[k] <= count && count < bounds[k + 1] ? 1 : 0;
-      const pct = div(f32, fromInt(f32, subInt32(count, bounds[k])), sizes[k]);
-      acc = add(d, acc, mul(d, inside, interpolate(values[k], values[k + 1], pct)));
+      // pct = (count - bound) / size: int32 arithmetic, then float32 (true_divide of two int32).
+      const x = fromInt(f32, subInt32(count, bounds[k]));
+      let interpolated: number;
+      if (type === 'linear') {
+        // (end - start) * pct + start
+        interpolated = arith.mulDivConstAdd(d, f32, steps[k], x, sizes[k], values[k], plainSteps);
+      } else {
+        // end + (start - end) / 2.0 * (cos(pi * pct) + 1): the cosine in float32 (pct is float32).
+        const c = add(f32, cos(f32, arith.mulDivConst(f32, pi, x, sizes[k], plainPi)), 1);
+        interpolated = arith.mulAdd(d, steps[k], c, values[k + 1]);
+      }
+      acc = add(d, acc, mul(d, inside, interpolated));
     }
-    return add(d, acc, mul(d, lastBound <= count ? 1 : 0, last));
-  }, false); // traced form not derived yet (docs/numerics.md §4): eager even inside lax.cond
+    // (bounds[-1] <= count) * values[-1]: Mul(Convert(pred), x) => select(pred, x, 0) (HandleMultiply).
+    return add(d, acc, lastBound <= count ? values[n] : 0);
+  });
 }

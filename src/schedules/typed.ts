@@ -46,21 +46,19 @@ const registry = new WeakMap<Schedule, ScheduleInfo>();
  * Wraps a raw evaluator (which may assume an int32 count) into a public schedule that checks its count,
  * and records its type for {@link joinSchedules}. `raw` does its arithmetic through the
  * {@link ScheduleArith} it is given, so the same formula also gives the traced schedule
- * ({@link tracedSchedule}); `traceable: false` marks a formula not yet written that way, whose traced
- * evaluation falls back to the eager one.
+ * ({@link tracedSchedule}).
  */
-export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number, arith: ScheduleArith) => number, traceable = true): Schedule {
+export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number, arith: ScheduleArith) => number): Schedule {
   const schedule: Schedule = (count: number) => raw(checkCount(name, count), eagerArith);
-  const traced: Schedule | undefined = traceable ? (count: number) => raw(checkCount(name, count), tracedArith) : undefined;
   registry.set(schedule, { mode, kind });
-  if (traced) tracedForms.set(schedule, traced);
+  tracedForms.set(schedule, (count: number) => raw(checkCount(name, count), tracedArith));
   return schedule;
 }
 
 /**
  * The schedule as optax evaluates it inside a traced computation (`apply_if_finite`, `MultiSteps`):
- * the traced form of an optax-ts schedule; the schedule itself for any other function (a JS function
- * is opaque) and for the optax-ts schedules whose traced form is still open (docs/numerics.md §4).
+ * the traced form of an optax-ts schedule (or of a function of one, {@link mapSchedule}); the schedule
+ * itself for any other function (a JS function is opaque).
  */
 export function tracedSchedule(schedule: Schedule): Schedule {
   return tracedForms.get(schedule) ?? schedule;

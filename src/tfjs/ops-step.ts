@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Expr, type Kernel, topologicalOrder } from '../kernel/expr.js';
-import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import { type ElementwiseDefinition, definitionScalars } from '../kernel/elementwise.js';
 import { reciprocalForTree } from '../kernel/scalar-division.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -143,7 +143,7 @@ export class OpsStep {
       for (const { def, node } of this.parts) {
         const control = Object.fromEntries(Object.keys(def.initControl()).map((k) => [k, node[k]]));
         def.checkControl(control);
-        const scalars = Object.fromEntries(Object.entries(def.scalars(control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
+        const scalars = Object.fromEntries(Object.entries(definitionScalars(def, control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
         const kernel = reciprocal && def.singleLeafKernel ? def.singleLeafKernel : def.kernel;
         this.names.forEach((n, i) => {
           const state = Object.fromEntries(def.stateLeaves.map((k) => [k, node[k][n] as tf.Variable]));

@@ -118,13 +118,87 @@ test('constant and piecewise-constant: traced values equal the eager ones (0/1 i
   for (const c of [0, 9, 10, 15, 20, 1000]) assert.equal(tracedSchedule(pc)(c), pc(c));
 });
 
-test('schedules whose traced form is not derived yet, and joins of them, evaluate eagerly', () => {
-  const pi = S.piecewiseInterpolateSchedule({ interpolateType: 'linear', initValue: 1, boundariesAndScales: { 5: 0.5 } });
-  assert.equal(tracedSchedule(pi), pi);
-  const joined = S.joinSchedules({ schedules: [S.constantSchedule({ value: 1 }), pi], boundaries: [3] });
-  assert.equal(tracedSchedule(joined), joined);
+test('a JS function cannot be traced: it runs as written, also inside a traced join', () => {
   const foreign = (count: number) => 1 / (count + 1);
   assert.equal(tracedSchedule(foreign), foreign);
+  const joined = S.joinSchedules({ schedules: [S.constantSchedule({ value: 1 }), foreign], boundaries: [3] });
+  for (const c of [0, 3, 10]) assert.equal(tracedSchedule(joined)(c), joined(c));
+});
+
+test('pow(A, 2), pow(A, 3), pow(A, -1) traced are multiplications and a division (HandlePower)', () => {
+  const x = r(0.7071);
+  assert.equal(tracedArith.powConst(f32, x, 2), r(x * x));
+  assert.equal(tracedArith.powConst(f32, x, 3), r(x * r(x * x)));
+  assert.equal(tracedArith.powConst(f32, x, -1), r(1 / x));
+  assert.equal(tracedArith.powConst(f64, 0.7071, 3), 0.7071 * (0.7071 * 0.7071));
+  // Eagerly the exponent is an argument: libm pow, which differs from the products for some base.
+  const k = firstDifference(2000, (i) => pow(f32, r(i / 2001), 3) !== tracedArith.powConst(f32, r(i / 2001), 3));
+  assert.ok(k !== undefined);
+  // cosine decay with exponent 2 traced squares the cosine factor.
+  const s = S.cosineDecaySchedule({ initValue: 1, decaySteps: 20, exponent: 2 });
+  const cosine = mul(f32, 0.5, add(f32, 1, cos(f32, r(7 * r(r(Math.PI) * r(1 / 20))))));
+  assert.equal(tracedSchedule(s)(7), mul(f32, 1, fma32(1, r(cosine * cosine), 0)));
+});
+
+// optax's piecewise_interpolate_schedule traced (docs/numerics.md §4): pct = (count - b_k) * fold(1/size_k);
+// linear: (end - start) * pct + start contracted into one fma, the constants folded when both are
+// plain constant vectors; cosine: end + fold((start - end) / 2) * (cos(pi * pct) + 1), contracted.
+const v32 = (init: number, scales: number[]) => scales.reduce((vs, s) => [...vs, r(vs[vs.length - 1] * r(s))], [r(init)]);
+
+test('linear one-cycle traced (float32): x * fold(1/size * (end - start)), one fma with start', () => {
+  const s = S.linearOnecycleSchedule({ transitionSteps: 100, peakValue: 1 });
+  const t = tracedSchedule(s);
+  assert.notEqual(t, s);
+  const [v0, v1, v2, v3] = v32(1 / 25, [25, 1 / 25, 1e-4]);
+  const b = [0, 30, 85, 100];
+  const v = [v0, v1, v2, v3];
+  for (let c = 0; c < 110; c++) {
+    const k = c < 30 ? 0 : c < 85 ? 1 : c < 100 ? 2 : 3;
+    const expected = k === 3 ? v3 : fma32(c - b[k], r(r(1 / (b[k + 1] - b[k])) * r(v[k + 1] - v[k])), v[k]);
+    assert.equal(t(c), expected, `count ${c}`);
+  }
+  // The vectors' schedule is eager: traced and eager differ, e.g. at count 5.
+  assert.notEqual(t(5), s(5));
+  assert.equal(s(5), add(f32, mul(f32, r(v1 - v0), r(5 / 30)), v0));
+});
+
+test('linear one-cycle traced (float64): the float32 pct converted, so no folding; one float64 fma', () => {
+  const s = S.linearOnecycleSchedule({ transitionSteps: 100, peakValue: 1, dtype: 'float64' });
+  const v0 = 1 / 25, v1 = v0 * 25;
+  for (const c of [3, 5, 17, 29]) assert.equal(tracedSchedule(s)(c), fma64(v1 - v0, r(c * r(1 / 30)), v0), `count ${c}`);
+});
+
+test('piecewise linear traced with equal interval sizes: a broadcast 1/size does not fold', () => {
+  const s = S.piecewiseInterpolateSchedule({ interpolateType: 'linear', initValue: 0.3, boundariesAndScales: { 10: 3, 20: 0.1 } });
+  const [v0, v1, v2] = v32(0.3, [3, 0.1]);
+  for (let c = 0; c < 10; c++) assert.equal(tracedSchedule(s)(c), fma32(r(v1 - v0), r(c * r(1 / 10)), v0), `count ${c}`);
+  for (let c = 10; c < 20; c++) assert.equal(tracedSchedule(s)(c), fma32(r(v2 - v1), r((c - 10) * r(1 / 10)), v1), `count ${c}`);
+  assert.equal(tracedSchedule(s)(25), v2);
+});
+
+test('cosine one-cycle traced: pi * (x * fold(1/size)) in float32, then fma(fold((start - end) / 2), c, end)', () => {
+  const s = S.cosineOnecycleSchedule({ transitionSteps: 100, peakValue: 1 });
+  const [v0, v1, v2] = v32(1 / 25, [25, 1 / (25 * 1e4)]);
+  const pi = r(Math.PI);
+  for (let c = 0; c < 100; c++) {
+    const [lo, hi, start, end] = c < 30 ? [0, 30, v0, v1] : [30, 100, v1, v2];
+    const cosine = add(f32, cos(f32, r(pi * r((c - lo) * r(1 / (hi - lo))))), 1);
+    assert.equal(tracedSchedule(s)(c), fma32(r(start - end) / 2, cosine, end), `count ${c}`);
+  }
+  assert.notEqual(tracedSchedule(s)(1), s(1));
+});
+
+test('piecewise cosine traced with one boundary: pi folds into the reciprocal (a [1] broadcast becomes a constant)', () => {
+  const s = S.piecewiseInterpolateSchedule({ interpolateType: 'cosine', initValue: 0.3, boundariesAndScales: { 7: 0.1 } });
+  const [v0, v1] = v32(0.3, [0.1]);
+  for (let c = 0; c < 7; c++) {
+    const cosine = add(f32, cos(f32, r(c * r(r(1 / 7) * r(Math.PI)))), 1);
+    assert.equal(tracedSchedule(s)(c), fma32(r(v0 - v1) / 2, cosine, v1), `count ${c}`);
+  }
+  assert.notEqual(tracedSchedule(s)(5), s(5));
+  // A join containing it is traced too.
+  const joined = S.joinSchedules({ schedules: [S.constantSchedule({ value: 1 }), s], boundaries: [3] });
+  assert.equal(tracedSchedule(joined)(8), tracedSchedule(s)(5));
 });
 
 test('mapSchedule keeps the traced form (scale_by_learning_rate\'s -lr(count))', () => {
