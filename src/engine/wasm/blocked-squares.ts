@@ -148,6 +148,11 @@ export function interleavedSquaresName(dtype: Dtype, stride: number): string {
   return `interleaved_${dtype}_${stride}`;
 }
 
+/** `i8x16.shuffle` byte indices picking lanes of `width` bytes (0.. from the first operand, 16/width.. from the second). */
+function laneBytes(lanes: readonly number[], width: number): number[] {
+  return lanes.flatMap((l) => Array.from({ length: width }, (_, b) => l * width + b));
+}
+
 /**
  * `interleaved_<dtype>_<stride>(n, pointer, out)`: the sequential sums of squares of
  * {@link interleavedLeaves} leaves of `n` elements each, leaf k at `pointer + k * stride` (bytes),
@@ -155,34 +160,68 @@ export function interleavedSquaresName(dtype: Dtype, stride: number): string {
  * same IEEE operations as `sumOfSquares`, in the same order), so the chains of several leaves overlap
  * instead of waiting for each other: small leaves (a tree of thousands of them) are summed several
  * times faster than one after the other, where the blocked sum (above) has too few blocks to help.
+ * The loop loads a vector of consecutive elements from each of a lane-count of leaves and transposes
+ * them (a column then holds element i of each leaf, the next column element i + 1), then adds the
+ * columns' squares in element order; the last `n mod lanes` elements are gathered lane by lane.
  */
 export function interleavedSquares(dtype: Dtype, stride: number): FunctionBuilder {
   const ops = floatOps(dtype);
   const f = new FunctionBuilder(interleavedSquaresName(dtype, stride), [ValType.i32, ValType.i32, ValType.i32], []);
   const N = 0, P = 1, OUT = 2;
   const f32 = ops.lanes === 4;
+  const L = ops.lanes;
   const [zeroLoad, laneLoad] = f32 ? [SimdOp.v128Load32Zero, SimdOp.v128Load32Lane] : [SimdOp.v128Load64Zero, SimdOp.v128Load64Lane];
   const sums = [f.local(ValType.v128), f.local(ValType.v128)];
-  const x = f.local(ValType.v128);
+  const x = f.local(ValType.v128), count = f.local(ValType.i32);
+  const rows = Array.from({ length: L }, () => f.local(ValType.v128));
+  const pairs = Array.from({ length: 4 }, () => f.local(ValType.v128));
+  /** s = s + c * c, c the column `column` pushes (the sequential sum's own operation, lane by lane). */
+  const square = (s: number, column: () => void): void => {
+    f.localGet(s);
+    column();
+    f.localTee(x).localGet(x).simd(ops.vector.mul).simd(ops.vector.add).localSet(s);
+  };
   for (const s of sums) (f32 ? f.f32Const(0) : f.f64Const(0)).simd(ops.splat).localSet(s);
-  countedLoop(f, N, () => {
+  f.localGet(N).i32Const(Math.log2(L)).op(Op.i32ShrU).localSet(count);
+  countedLoop(f, count, () => {
     sums.forEach((s, v) => {
-      for (let lane = 0; lane < ops.lanes; lane++) {
-        const offset = (v * ops.lanes + lane) * stride;
+      rows.forEach((row, k) => { f.localGet(P).simdMemory(SimdOp.v128Load, 0, (v * L + k) * stride).localSet(row); });
+      if (f32) {
+        // pairs: (r0[0], r1[0], r0[1], r1[1]), (r2[0], r3[0], r2[1], r3[1]), then the same of lanes 2, 3.
+        const interleave = (a: number, b: number, lanes: number[], out: number): void => { f.localGet(a).localGet(b).shuffle(laneBytes(lanes, 4)).localSet(out); };
+        interleave(rows[0], rows[1], [0, 4, 1, 5], pairs[0]);
+        interleave(rows[2], rows[3], [0, 4, 1, 5], pairs[1]);
+        interleave(rows[0], rows[1], [2, 6, 3, 7], pairs[2]);
+        interleave(rows[2], rows[3], [2, 6, 3, 7], pairs[3]);
+        for (const [a, b, lanes] of [[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]] as const) {
+          square(s, () => { f.localGet(pairs[a]).localGet(pairs[b]).shuffle(laneBytes(lanes, 4)); });
+        }
+      } else {
+        square(s, () => { f.localGet(rows[0]).localGet(rows[1]).shuffle(laneBytes([0, 2], 8)); });
+        square(s, () => { f.localGet(rows[0]).localGet(rows[1]).shuffle(laneBytes([1, 3], 8)); });
+      }
+    });
+    f.addToLocal(P, 16);
+  });
+  f.localGet(N).i32Const(L - 1).op(Op.i32And).localSet(count);
+  countedLoop(f, count, () => {
+    sums.forEach((s, v) => {
+      for (let lane = 0; lane < L; lane++) {
+        const offset = (v * L + lane) * stride;
         f.localGet(P);
         if (lane === 0) f.simdMemory(zeroLoad, ops.alignLog2, offset);
         else f.localGet(x).simdMemoryLane(laneLoad, ops.alignLog2, offset, lane);
         f.localSet(x);
       }
-      f.localGet(s).localGet(x).localGet(x).simd(ops.vector.mul).simd(ops.vector.add).localSet(s);
+      square(s, () => { f.localGet(x); });
     });
     f.addToLocal(P, ops.bytes);
   });
   sums.forEach((s, v) => {
-    for (let lane = 0; lane < ops.lanes; lane++) {
+    for (let lane = 0; lane < L; lane++) {
       f.localGet(OUT).localGet(s).simdLane(ops.extractLane, lane);
       if (f32) f.op(Op.f64PromoteF32);
-      f.memory(Op.f64Store, 3, 8 * (v * ops.lanes + lane));
+      f.memory(Op.f64Store, 3, 8 * (v * L + lane));
     }
   });
   return f;
