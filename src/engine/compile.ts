@@ -8,7 +8,7 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarStreamName, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
-import { LEAF_SUMS_SCRATCH_BYTES, type LeafSums, jsLeafSums, wasmLeafSums } from './global-norm.js';
+import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
 import { GuardInput } from './guard-input.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
@@ -176,9 +176,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? opts.backend : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
-  // After the arena, scratch memory for the global norm's leaf sums (8-byte aligned).
-  const scratch = Math.ceil(layout.bytes / 8) * 8;
-  const memory = createMemory(scratch + LEAF_SUMS_SCRATCH_BYTES, threads > 1);
+  const memory = createMemory(layout.bytes, threads > 1);
 
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewOf(memory, layout, stream, l.index, l.length));
   const paramViews = leafViews('params');
@@ -187,7 +185,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, scratch) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -214,7 +212,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode, scratch: number): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const viewsOf = (s: Stage, stream: string): (FloatArray | undefined)[] => {
@@ -236,7 +234,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
-    leafSums: normSums(executor.backend, stages, gradViews, memory, scratch),
+    leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     scalars,
@@ -264,16 +262,20 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
   return Object.keys(narrow).length ? { ...program, streamDtypes: narrow } : program;
 }
 
-/** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
-function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory, scratch: number): LeafSums {
+/**
+ * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
+ * normal range flushed in XLA's subnormal mode: sequential runs in WebAssembly on the wasm backend
+ * (if it builds), else JS; both evaluate the same order (core/xla-reduce-sum.ts).
+ */
+function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory): LeafSum {
   if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
     try {
-      return wasmLeafSums(gradViews, memory, scratch);
+      return wasmLeafSums(gradViews, shapes, flush, memory);
     } catch {
       // Fall through: the JS sums give the same bits.
     }
   }
-  return jsLeafSums(gradViews);
+  return jsLeafSums(gradViews, shapes, flush);
 }
 
 /**

@@ -13,7 +13,7 @@ import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
 import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
-import { type LeafSums, combineLeafSums, jsLeafSums } from './global-norm.js';
+import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
 import type { GuardInput } from './guard-input.js';
 import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -118,8 +118,8 @@ export interface FusedParts {
   readonly normFirst: boolean;
   /** A nested applyIfFinite's finiteness check of the updates it receives. */
   readonly guardInput: GuardInput | undefined;
-  /** The sums of squares of the gradient leaves, for clip_by_global_norm at the start of the chain. */
-  readonly leafSums: LeafSums;
+  /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
+  readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
   readonly scalarPlans: readonly { readonly names: readonly string[]; readonly slots: readonly (readonly number[])[] }[];
 }
@@ -231,7 +231,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSums()) : undefined;
+    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
     // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
     // skip pass, the stages after it still running.
     const nested = f?.guard?.nested;
@@ -279,7 +279,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSums()));
+    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
     try {
       f.executor.run(advances && !skipped ? 0 : 1);
     } catch (e) {
@@ -305,7 +305,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
     const p = this.parts;
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
-    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSums() : jsLeafSums(grads)()) : undefined;
+    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
@@ -461,16 +461,26 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       if (dtype === 'float32' && !(data ? data instanceof Float32Array || everyFloat32(data) : Math.fround(v as number) === v || v !== v)) {
         return `${stage.name}: array hyperparameter '${names[j]}' is not rounded to float32`;
       }
+      // Most array hyperparameters are the same at every step (b1, eps): their streams are kept.
+      const shape = data ? (v as ShapedArray).shape : SCALAR_SHAPE;
+      const key = `${k}:${j}:${dtype}`;
+      const last = this.lastArrays.get(key);
+      if (last && sameValues(last, data ?? (v as number), shape)) continue;
+      this.lastArrays.delete(key);
       const views = f.arrayScalarViews[k][j];
       for (const i of stage.leaves) {
         const leaf = table.leaves[i];
         if (leaf.dtype !== dtype) continue;
-        if (data) broadcastInto(data, (v as ShapedArray).shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
+        if (data) broadcastInto(data, shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
         else views[i]!.fill(v as number);
       }
+      this.lastArrays.set(key, { values: data ? Float64Array.from(data) : Float64Array.of(v as number), shape: [...shape] });
     }
     return undefined;
   }
+
+  /** The values last broadcast into each array-scalar stream (key `${stage}:${scalar}:${dtype}`). */
+  private readonly lastArrays = new Map<string, { readonly values: Float64Array; readonly shape: readonly number[] }>();
 
   /**
    * Stage k's scalar sinks (one per dtype) and, for each scalar its kernel reads, its index among the
@@ -544,6 +554,17 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
+}
+
+const SCALAR_SHAPE: readonly number[] = Object.freeze([]);
+
+/** Whether `values` (or the one number) of `shape` are those `last` holds, bit for bit (-0, NaN). */
+function sameValues(last: { readonly values: Float64Array; readonly shape: readonly number[] }, values: FloatArray | number, shape: readonly number[]): boolean {
+  if (last.shape.length !== shape.length || last.shape.some((d, i) => d !== shape[i])) return false;
+  if (typeof values === 'number') return last.values.length === 1 && Object.is(last.values[0], values);
+  if (last.values.length !== values.length) return false;
+  for (let i = 0; i < values.length; i++) if (!Object.is(last.values[i], values[i])) return false;
+  return true;
 }
 
 /** Reads scalar `name` from a sink laid out as `names` (an array where the definition wrote one). */

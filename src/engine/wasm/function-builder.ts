@@ -61,7 +61,7 @@ export class FunctionBuilder {
     return this;
   }
 
-  /** A SIMD lane memory instruction (`v128.load32_lane`, `v128.store64_lane`, ...) with its alignment hint (log2), offset and lane. */
+  /** A SIMD lane memory instruction (`v128.store64_lane`) with its alignment hint, offset and lane. */
   simdMemoryLane(subOpcode: number, alignLog2: number, offset: number, lane: number): this {
     this.code.byte(SIMD_PREFIX).u32(subOpcode).u32(alignLog2).u32(offset).byte(lane);
     return this;

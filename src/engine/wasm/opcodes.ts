@@ -75,13 +75,6 @@ export const Op = {
   i64ReinterpretF64: 0xbd,
   f64ReinterpretI64: 0xbf,
   i32ShrU: 0x76,
-  i32GeU: 0x4f,
-  i32LeU: 0x4d,
-  i64Shl: 0x86,
-  i64ShrU: 0x88,
-  i64Sub: 0x7d,
-  i64ExtendI32U: 0xad,
-  i32WrapI64: 0xa7,
 } as const;
 
 /** The prefix byte of every SIMD instruction. */
@@ -94,6 +87,7 @@ export const SimdOp = {
   v128Const: 0x0c,
   i8x16Shuffle: 0x0d,
   i32x4Splat: 0x11,
+  i32x4Eq: 0x37,
   f32x4Splat: 0x13,
   f64x2Splat: 0x14,
   f32x4ExtractLane: 0x1f,
@@ -125,11 +119,6 @@ export const SimdOp = {
   f64x2Add: 0xf0,
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
-  v128Load32Lane: 0x56,
-  v128Load64Lane: 0x57,
-  v128Load32Zero: 0x5c,
-  f32x4Nearest: 0x6a,
-  f64x2Nearest: 0x94,
 } as const;
 
 /** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */
