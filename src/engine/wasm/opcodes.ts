@@ -112,6 +112,8 @@ export const SimdOp = {
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
+  i32x4LeU: 0x3e,
+  i32x4MaxU: 0xb9,
   i64x2Add: 0xce,
   i64x2Eq: 0xd6,
   i64x2GtS: 0xd9,
