@@ -17,6 +17,8 @@ import { type Dt, hostileValue } from './support.js';
 const shape = fc.oneof(
   fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 3 }).filter((s) => s.reduce((a, b) => a * b, 1) <= 2000),
   fc.integer({ min: 0, max: 3000 }).map((n) => [n]),
+  // Matrices windowed along both dimensions, padded or not (the engine sums their windows in batches).
+  fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 30, max: 100 })).map(([r, c]) => [r, c]),
 );
 const leaf = fc.tuple(fc.constantFrom<Dt>('float32', 'float64'), shape).chain(([dtype, dims]) => {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -74,4 +76,23 @@ test('in XLA subnormal mode a square below the normal range adds nothing (FTZ/DA
   assert.notEqual(ieee, flushed);
   for (const sums of [wasmLeafSums(views, [[3]], true, memory), jsLeafSums(views, [[3]], true)]) assert.equal(combineLeafSums(['float32'], sums).value, flushed);
   for (const sums of [wasmLeafSums(views, [[3]], false, memory), jsLeafSums(views, [[3]], false)]) assert.equal(combineLeafSums(['float32'], sums).value, ieee);
+});
+
+test('windowed leaf sums: every 1-D length 1..140 and matrices up to 70 columns, where the grouping of additions shows in float32', () => {
+  const shapes: number[][] = [];
+  for (let n = 1; n <= 140; n++) shapes.push([n]);
+  for (const r of [1, 2, 33, 40, 65]) for (let c = 30; c <= 70; c += 1) shapes.push([r, c]);
+  shapes.push([1, 1000], [1000, 1], [3, 1, 40], [2, 33, 34]);
+  const memory = createMemory(64 + 70 * 65 * 4 + 4096, false);
+  for (const shape of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const view = new Float32Array(memory.buffer, 64, n);
+    // A large first square and small ones after it: each window's sum, and their order, show in the bits.
+    for (let i = 0; i < n; i++) view[i] = i === 0 ? 2 ** 12 : 1 + (i % 7) / 1024;
+    new Float32Array(memory.buffer, 64 + 4 * n, 512).fill(3); // what a wrong stride or length would read
+    const expected = globalNorm([new ShapedArray(Float32Array.from(view), shape)]).value;
+    for (const sums of [wasmLeafSums([view], [shape], false, memory), jsLeafSums([view], [shape], false)]) {
+      assert.equal(combineLeafSums(['float32'], sums).value, expected, `shape ${JSON.stringify(shape)}`);
+    }
+  }
 });

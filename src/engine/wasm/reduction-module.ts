@@ -144,17 +144,20 @@ function sumOfSquaresFunction(ops: FloatOps): FunctionBuilder {
  * loop and the in-order runs of the engine's global norm (src/engine/global-norm.ts).
  */
 export function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number, min?: number): void {
-  countedLoop(f, count, () => {
-    f.localGet(sum);
-    f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).localTee(scratch).localGet(scratch).op(ops.scalar.mul);
-    if (min !== undefined) {
-      // select(0, q, q < min)
-      f.localSet(scratch);
-      if (ops.bytes === 4) f.f32Const(0);
-      else f.f64Const(0);
-      f.localGet(scratch).localGet(scratch).localGet(min).op(ops.lt).op(Op.select);
-    }
-    f.op(ops.scalar.add).localSet(sum);
-    f.addToLocal(pointer, ops.bytes);
-  });
+  countedLoop(f, count, () => emitSquareAdd(f, ops, pointer, sum, scratch, min));
+}
+
+/** One step of {@link emitSequentialSquares}: `q = x*x (x = *pointer); sum = sum + q; pointer += element size`. */
+export function emitSquareAdd(f: FunctionBuilder, ops: FloatOps, pointer: number, sum: number, scratch: number, min?: number): void {
+  f.localGet(sum);
+  f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).localTee(scratch).localGet(scratch).op(ops.scalar.mul);
+  if (min !== undefined) {
+    // select(0, q, q < min)
+    f.localSet(scratch);
+    if (ops.bytes === 4) f.f32Const(0);
+    else f.f64Const(0);
+    f.localGet(scratch).localGet(scratch).localGet(min).op(ops.lt).op(Op.select);
+  }
+  f.op(ops.scalar.add).localSet(sum);
+  f.addToLocal(pointer, ops.bytes);
 }
