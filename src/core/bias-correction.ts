@@ -1,5 +1,6 @@
 import type { Dtype } from './dtype.js';
-import { powf } from './libm/powf.js';
+import { powf, powfInto } from './libm/powf.js';
+import { roundTo } from './dtype.js';
 import { pow } from './libm/pow.js';
 
 /**
@@ -23,4 +24,16 @@ import { pow } from './libm/pow.js';
 export function biasCorrection(dtype: Dtype, decay: number, count: number): number {
   if (dtype === 'float32') return 1 - powf(Math.fround(decay), Math.fround(count));
   return 1 - pow(decay, count);
+}
+
+/**
+ * `out[at] = roundTo(dtype, biasCorrection(dtype, decay, count))`, written rather than returned: the
+ * fused engine computes it at every step, and in float32 nothing is allocated (see `powfInto`).
+ * @internal
+ */
+export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: Dtype, decay: number, count: number): void {
+  if (dtype === 'float32') {
+    powfInto(out, at, decay, count);
+    out[at] = Math.fround(1 - out[at]);
+  } else out[at] = roundTo(dtype, biasCorrection(dtype, decay, count));
 }

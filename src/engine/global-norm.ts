@@ -21,8 +21,11 @@ import { ValType, floatOps } from './wasm/opcodes.js';
 /** The sum of squares of one gradient leaf (by flattening index). */
 export type LeafSum = (leaf: number) => number;
 
-/** Combines the leaf sums exactly as `globalNorm` does. */
-export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum): GlobalNorm {
+/** A {@link GlobalNorm} the fused engine rewrites at every step (nothing allocated). */
+export type NormRecord = { -readonly [K in keyof GlobalNorm]: GlobalNorm[K] };
+
+/** Combines the leaf sums exactly as `globalNorm` does (into `out` when given, else a new record). */
+export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum, out?: NormRecord): GlobalNorm {
   // optax starts from the Python int 0, which takes the first sum's dtype (float32 when there is none).
   let dtype: Dtype | undefined;
   let total = 0;
@@ -31,7 +34,11 @@ export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum): GlobalN
     total = roundTo(dtype, total + sum(i));
   }
   dtype ??= 'float32';
-  return { value: roundTo(dtype, Math.sqrt(total)), dtype };
+  const value = roundTo(dtype, Math.sqrt(total));
+  if (!out) return { value, dtype };
+  out.value = value;
+  out.dtype = dtype;
+  return out;
 }
 
 /** Leaf sums in JS: the reference `sumOfSquares` itself. */

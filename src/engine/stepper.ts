@@ -1,7 +1,7 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
+import { type ApplyIfFiniteCounters, advanceGuard, allArraysFinite } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
@@ -10,9 +10,9 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
-import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
-import { type LeafSum, combineLeafSums } from './global-norm.js';
-import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
+import { type ElementwiseDefinition, type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
+import { type LeafSum, type NormRecord, combineLeafSums } from './global-norm.js';
+import { CLIP_BY_GLOBAL_NORM_SCALARS, type GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -140,6 +140,30 @@ export interface StepperParts {
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
 
+/**
+ * One dtype's scalars of a stage from the record a definition returned (a definition written with
+ * `scalars`), or why they cannot be fused: an array (broadcast) value, or a float32 scalar that is not
+ * rounded to float32.
+ */
+function writeRecordScalars(block: Float64Array, stage: Stage, plan: FusedParts['scalarPlans'][number], d: number, values: Readonly<Record<string, unknown>>): string | undefined {
+  const f32 = stage.dtypes[d] === 'float32';
+  for (let j = 0; j < plan.names.length; j++) {
+    const v = values[plan.names[j]];
+    if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
+    if (f32 && Math.fround(v) !== v && v === v) return unrounded(stage.name, plan.names[j]);
+    block[plan.slots[d][j]] = v;
+  }
+  return undefined;
+}
+
+/**
+ * Scalars come rounded to the dtype; one that is not (a definition breaking that contract) would be
+ * used unrounded by a fused kernel where the reference rounds it on its first store.
+ */
+function unrounded(stage: string, name: string): string {
+  return `${stage}: scalar '${name}' is not rounded to float32`;
+}
+
 /** A stage's scalar sinks: see CompiledStepper.sinksFor. */
 interface StageSinks {
   readonly names: readonly string[];
@@ -224,13 +248,14 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum, this.norm) : undefined;
     const finite = f?.guard ? (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies) : true;
-    const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
-    if (f && guarded && !guarded.apply) {
+    // The guard's counters after this step go to a second record, swapped in once the step is done.
+    const apply = f?.guard ? advanceGuard(f.guard.counters, finite, f.guard.maxConsecutiveErrors, this.guardNext) : true;
+    if (f && f.guard && !apply) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       this.applyZeroUpdates(gradCopies);
-      f.guard!.counters = guarded.counters;
+      this.commitGuard(f.guard);
       return;
     }
     if (!f) {
@@ -268,7 +293,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
+    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum, this.norm));
     try {
       f.executor.run(advances ? 0 : 1);
     } catch (e) {
@@ -281,8 +306,18 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       }
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
     }
-    if (guarded) f.guard!.counters = guarded.counters;
+    if (f.guard) this.commitGuard(f.guard);
     if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
+  }
+
+  /** The guard's counters after the current step (swapped with the guard's own by {@link commitGuard}). */
+  private guardNext: ApplyIfFiniteCounters = { notfinite_count: 0, last_finite: true, total_notfinite: 0 };
+
+  /** The step is done: its guard counters become the guard's (the old record is reused next step). */
+  private commitGuard(guard: Guard): void {
+    const old = guard.counters;
+    guard.counters = this.guardNext;
+    this.guardNext = old;
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -355,7 +390,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * then runs on the reference path.
    */
   private selectionsHold(f: FusedParts, grads: Updates): string | undefined {
-    for (const d of f.dynamic) {
+    for (let k = 0; k < f.dynamic.length; k++) {
+      const d = f.dynamic[k];
       let got: number[][];
       try {
         got = d.select(maskAll(grads, d.enclosing));
@@ -376,37 +412,38 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
   private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): string | undefined {
-    const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
       if (stage.source.kind !== 'elementwise') continue;
       const def = stage.source.def;
       const plan = f.scalarPlans[k];
-      const sinks = def.writeScalars && def.scalarNames ? this.sinksFor(k, def.scalarNames, plan.names, stage.dtypes.length) : undefined;
       for (let d = 0; d < stage.dtypes.length; d++) {
-        const f32 = stage.dtypes[d] === 'float32';
-        const slots = plan.slots[d];
-        let values: Readonly<Record<string, unknown>> | undefined;
-        let sink: ScalarSink | undefined;
-        if (sinks) {
-          // The definition writes into a sink the stepper keeps: nothing is allocated.
-          sink = sinks.sinks[d];
-          writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, f.traced);
-        } else values = definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, f.traced);
-        for (let j = 0; j < plan.names.length; j++) {
-          let v: unknown;
-          if (sink) {
-            const at = sinks!.index[j];
-            if (at < 0 || sink.arrays[at] !== undefined) return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
-            v = sink.values[at];
-          } else v = values![plan.names[j]];
-          if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
-          // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
-          // would be used unrounded by a fused kernel where the reference rounds it on its first store.
-          if (f32 && Math.fround(v) !== v && v === v) return `${stage.name}: scalar '${plan.names[j]}' is not rounded to float32`;
-          S[slots[j]] = v;
-        }
+        const why = def.writeScalars && def.scalarNames
+          ? this.writeSinkScalars(f, k, def, d, extraArgs)
+          : writeRecordScalars(f.scalars, stage, plan, d, definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, f.traced));
+        if (why !== undefined) return why;
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * One dtype's scalars of stage k, from a definition that writes them into a sink the stepper keeps:
+   * nothing is allocated (its values stay doubles from the sink to the scalar block).
+   */
+  private writeSinkScalars(f: FusedParts, k: number, def: ElementwiseDefinition<Record<string, unknown>>, d: number, extraArgs: ExtraArgs | undefined): string | undefined {
+    const stage = f.stages[k], plan = f.scalarPlans[k];
+    const sinks = this.sinksFor(k, def.scalarNames!, plan.names, stage.dtypes.length);
+    const sink = sinks.sinks[d];
+    writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, f.traced);
+    const f32 = stage.dtypes[d] === 'float32';
+    const slots = plan.slots[d];
+    for (let j = 0; j < plan.names.length; j++) {
+      const at = sinks.index[j];
+      if (at < 0 || sink.arrays[at] !== undefined) return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
+      const v = sink.values[at];
+      if (f32 && Math.fround(v) !== v && v === v) return unrounded(stage.name, plan.names[j]);
+      f.scalars[slots[j]] = v;
     }
     return undefined;
   }
@@ -433,15 +470,22 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
    */
   private writeNormScalars(f: FusedParts, norm: GlobalNorm): void {
-    f.stages.forEach((stage, k) => {
-      if (stage.source.kind !== 'globalNorm') return;
+    const values = this.normScalars;
+    for (let k = 0; k < f.stages.length; k++) {
+      const stage = f.stages[k];
+      if (stage.source.kind !== 'globalNorm') continue;
       const plan = f.scalarPlans[k];
       for (let d = 0; d < stage.dtypes.length; d++) {
-        const values = stage.source.reduction.scalars(norm, stage.dtypes[d]) as Readonly<Record<string, number>>;
-        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
+        stage.source.reduction.writeScalars(values, norm, stage.dtypes[d]);
+        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[CLIP_BY_GLOBAL_NORM_SCALARS.indexOf(plan.names[j])];
       }
-    });
+    }
   }
+
+  /** The global norm of this step, and its scalars (rewritten at every step: nothing allocated). */
+  private readonly norm: NormRecord = { value: 0, dtype: 'float32' };
+  private readonly normScalars = new Float64Array(CLIP_BY_GLOBAL_NORM_SCALARS.length);
+
 
   /**
    * The reference path: `tx.update` and `applyUpdates` on the views, every result validated, then

@@ -1,5 +1,5 @@
 import type { Dtype } from '../core/dtype.js';
-import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -74,6 +74,14 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  // The scalars but the bias correction depend on the dtype only: computed once per dtype.
+  const constants = constantScalars(5, (sink, dtype) => {
+    sink.values[0] = 1;
+    writeHyper(sink, 1, b1, dtype);
+    writeHyper(sink, 2, b1, dtype, oneMinus);
+    writeHyper(sink, 3, b2, dtype);
+    writeHyper(sink, 4, eps, dtype);
+  });
   return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
@@ -86,11 +94,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     advance: advanceCount,
     scalarNames: SCALARS,
     writeScalars: (sink, { count }, dtype: Dtype) => {
-      sink.values[0] = 1;
-      writeHyper(sink, 1, b1, dtype);
-      writeHyper(sink, 2, b1, dtype, oneMinus);
-      writeHyper(sink, 3, b2, dtype);
-      writeHyper(sink, 4, eps, dtype);
+      constants(sink, dtype);
       // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
       // float32: core/bias-correction.ts), then the subtraction rounded again.
       writeBiasCorrection(sink, 5, b1, dtype, safeIncrement(count));

@@ -213,6 +213,19 @@ function specialCase(x: number, y: number, ix: number, iy: number): number | und
   return undefined;
 }
 
+/**
+ * `out[at] = powf(fround(x), fround(y))`, for the per-step path of the fused engine: `x` and `y` are
+ * taken as they are (a number already held, an integer count) and rounded here, and the result is
+ * written, not returned, so that nothing is boxed even where V8 does not inline this call.
+ * @internal
+ */
+export function powfInto(out: Float64Array, at: number, x: number, y: number): void {
+  R[RX] = Math.fround(x);
+  R[RY] = Math.fround(y);
+  powfRegisters();
+  out[at] = R[ROUT];
+}
+
 /** {@link powf} of R[RX] and R[RY], into R[ROUT]. */
 function powfRegisters(): void {
   const x = R[RX], y = R[RY];
