@@ -8,9 +8,10 @@ import { dividesByScalar } from '../kernel/scalar-division.js';
 import { canTrace } from '../transforms/traced.js';
 import { accumulateKernel, checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
-import { type Expr } from '../kernel/expr.js';
+import { type Expr, ex, topologicalOrder } from '../kernel/expr.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
+import { ShapedArray } from '../tree/leaf.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
@@ -21,8 +22,10 @@ import { hasOwn } from '../tree/node.js';
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
  * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
- * stage, and `applyIfFinite` around the whole transformation becomes a finiteness check (a
- * {@link Guard}) before its stages. Anything else makes the whole transformation run on the reference path.
+ * stage, and `applyIfFinite` becomes a finiteness check (a {@link Guard}) before its stages (when
+ * nested, a segment of its own with a skip pass); array hyperparameters become streams ({@link Stage.arrayScalars}),
+ * MultiSteps' float32 accumulator over float64 params a narrower stream ({@link Stage.stateDtype}).
+ * Anything else makes the whole transformation run on the reference path (see compile's TSDoc).
  */
 
 /** Where a stage's per-step scalars come from. */
@@ -30,7 +33,12 @@ export type StageSource =
   | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>> }
   | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction }
   /** MultiSteps' accumulator: its scalars (`r`, `zero`) are the engine's (see {@link Accumulation}). */
-  | { readonly kind: 'accumulate' };
+  | { readonly kind: 'accumulate' }
+  /**
+   * A nested `applyIfFinite`'s own stage, first of its segment: the identity on the pass that applies
+   * its inner update, the zero optax's skipped update is (its scalar `zero`) on the pass that skips it.
+   */
+  | { readonly kind: 'guard' };
 
 /** One elementwise stage of the flattened chain. */
 export interface Stage {
@@ -49,8 +57,20 @@ export interface Stage {
   readonly dtypes: readonly Dtype[];
   /** Scalars its programs read besides its kernel's (MultiSteps' `zero`). */
   readonly extraScalars?: readonly string[];
+  /**
+   * The dtype its state streams are stored in, where it is not the leaf's: MultiSteps' float32
+   * accumulator over float64 params (the running mean is computed in float64 and rounded on store).
+   */
+  readonly stateDtype?: Dtype;
+  /**
+   * Its scalars that are arrays (broadcast hyperparameters, e.g. `b1` given per element): each is a
+   * stream of the arena, the array broadcast to every leaf, rewritten each step.
+   */
+  readonly arrayScalars?: readonly string[];
   /** Its control state (e.g. `{count}`), updated after each step. */
   control: Record<string, unknown>;
+  /** It runs with optax's traced numerics (inside `lax.cond`): its scalars are computed so. */
+  readonly traced: boolean;
 }
 
 /** The state layout, mirroring the transformation's structure. */
@@ -90,6 +110,18 @@ export interface Guard {
   readonly traced: boolean;
   /** Its counters (`notfinite_count`, `last_finite`, `total_notfinite`), updated after each step. */
   counters: ApplyIfFiniteCounters;
+  /**
+   * Inside a chain, a mask or a partition (not around the whole transformation): its segment of
+   * stages is its own stage (source `guard`) and `inner`, a skipped step is a second pass (the zero
+   * update flowing through the stages after it), and its finiteness check is over its `leaves`' input:
+   * the gradients, or their clipped values after `prefix` (clip_by_global_norm stages).
+   */
+  readonly nested?: {
+    readonly stage: number;
+    readonly inner: readonly number[];
+    readonly leaves: readonly number[];
+    readonly prefix: readonly number[];
+  };
 }
 
 /**
@@ -152,9 +184,11 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
   // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
   let traced = false;
+  let withinMultiSteps = false;
+  let injecting = 0;
   const visit = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
     if (t.combinator?.kind === 'applyIfFinite') {
-      if (t !== tx) throw new NotFusable('apply_if_finite can be fused only around the whole transformation');
+      if (t !== tx) return visitNestedGuard(t, s, level);
       try {
         checkApplyIfFiniteState(s);
       } catch {
@@ -176,7 +210,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const { inner_state, ...control } = s as InjectHyperparamsState;
       const inner = combinator.innerFor(control.hyperparams);
       const first = stages.length;
+      injecting++;
       const node = visit(inner, inner_state, level);
+      injecting--;
       const own = stages.slice(first).map((st) => st.index);
       injections.push({ combinator, dtype: combinator.dtypeFor(params, params), control, inner, stages: own });
       return { kind: 'injectHyperparams', injection: injections.length - 1, inner: node };
@@ -207,7 +243,47 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const second = dividing.length ? addStage(t.name, reduction.divisionKernel, [], source, {}, level, dividing) : undefined;
       return { kind: 'stage', stage: (first ?? second)! };
     }
-    throw new NotFusable(`${t.name} cannot be fused${reduction ? ' here (only as the first transformation)' : ''}`);
+    throw new NotFusable(reduction
+      ? `${t.name} cannot be fused here (only as the first transformation)`
+      : `${t.name} cannot be fused: its update is JS code the engine cannot see into (not an elementwise definition, a mask or labels function, nor a combinator it runs)`);
+  };
+
+  /**
+   * applyIfFinite inside a chain, mask or partition. optax checks the updates it receives: the
+   * gradients when nothing runs before it on its leaves, else their clipped values when only
+   * clip_by_global_norm does (any other stage before it would need its computed updates: not fused).
+   */
+  const visitNestedGuard = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    const combinator = t.combinator as Extract<CombinatorInfo, { kind: 'applyIfFinite' }>;
+    if (guard) throw new NotFusable('apply_if_finite: only one per transformation is fused (this one is inside or beside another)');
+    if (withinMultiSteps) throw new NotFusable('apply_if_finite inside MultiSteps is not fused');
+    if (injecting) throw new NotFusable('apply_if_finite inside inject_hyperparams is not fused');
+    try {
+      checkApplyIfFiniteState(s);
+    } catch {
+      throw new NotFusable('apply_if_finite: unexpected state layout');
+    }
+    const leaves = leavesOf(table, level.tree);
+    const prefix = stages.filter((st) => st.leaves.some((i) => leaves.includes(i)));
+    const other = prefix.find((st) => st.source.kind !== 'globalNorm');
+    if (other) throw new NotFusable(`apply_if_finite after ${other.name} is not fused (its finiteness check would need the updates ${other.name} computes)`);
+    const { inner_state, ...counters } = s;
+    const stage = addStage('apply_if_finite', { updates: ex.updates, state: {} }, [], { kind: 'guard' }, {}, level, leaves, ['zero']);
+    const wasTraced = traced;
+    traced = canTrace(combinator.inner);
+    const innerTraced = traced;
+    const first = stages.length;
+    const injectionsBefore = injections.length;
+    const node = visit(combinator.inner, inner_state, level);
+    if (injections.length !== injectionsBefore) throw new NotFusable('inject_hyperparams inside a nested apply_if_finite is not fused');
+    traced = wasTraced;
+    guard = {
+      maxConsecutiveErrors: combinator.maxConsecutiveErrors,
+      traced: innerTraced,
+      counters,
+      nested: { stage, inner: stages.slice(first).map((st) => st.index), leaves, prefix: prefix.map((st) => st.index) },
+    };
+    return { kind: 'applyIfFinite', inner: node };
   };
 
   const visitMultiSteps = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
@@ -218,17 +294,23 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     } catch {
       throw new NotFusable('MultiSteps: unexpected state layout');
     }
+    // optax computes the running mean in the promoted dtype of (gradient, accumulator): a float32
+    // accumulator over float64 params is a float32 stream of a float64 program (read widened, stored
+    // rounded). A float64 accumulator over float32 params would need float64 arithmetic feeding a
+    // float32 inner chain (the mean is rounded to float32 for it): not fused.
     const acc = combinator.accumulatorDtype;
-    if (acc !== null && table.leaves.some((l) => l.dtype !== acc)) {
-      throw new NotFusable(`MultiSteps: its ${acc} accumulator differs from the dtype of some params (accumulatorDtype: null keeps each param's)`);
+    if (acc === 'float64' && table.leaves.some((l) => l.dtype === 'float32')) {
+      throw new NotFusable('MultiSteps: a float64 accumulator over float32 params (its running mean is computed in float64, then rounded for the inner chain) is not fused');
     }
     const { inner_opt_state, mini_step, gradient_step, skip_state } = s;
     // The accumulator is a stage of its own: its update (the new mean) feeds the inner stages.
-    const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero']);
+    const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero'], acc ?? undefined);
     // optax runs the inner update inside lax.cond: traced where the reference path traces it.
     traced = canTrace(combinator.inner);
     const dynamicBefore = dynamic.length;
+    withinMultiSteps = true;
     const inner = visit(combinator.inner, inner_opt_state, level);
+    withinMultiSteps = false;
     // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.
     if (dynamic.length !== dynamicBefore) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
     accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };
@@ -253,11 +335,13 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     return addStage(t.name, kernel, def.stateLeaves, { kind: 'elementwise', def }, control, level);
   };
 
-  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree), extraScalars?: readonly string[]): number => {
+  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree), extraScalars?: readonly string[], stateDtype?: Dtype): number => {
     const dtypes: Dtype[] = [];
     for (const i of leaves) if (!dtypes.includes(table.leaves[i].dtype)) dtypes.push(table.leaves[i].dtype);
-    if (source.kind === 'elementwise') probeScalars(name, source.def, control, dtypes);
-    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars });
+    const read = new Set(topologicalOrder([kernel.updates, ...Object.values(kernel.state)]).flatMap((e) => (e.kind === 'scalar' ? [e.name] : [])));
+    const arrays = source.kind === 'elementwise' ? arrayScalarsOf(name, source.def, control, dtypes).filter((k) => read.has(k)) : [];
+    if (arrays.length && traced) throw new NotFusable(`${name}: array hyperparameter '${arrays[0]}' inside apply_if_finite or MultiSteps (traced numerics with a broadcast array) is not fused`);
+    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars, stateDtype, arrayScalars: arrays.length ? arrays : undefined, traced });
     return stages.length - 1;
   };
 
@@ -331,11 +415,14 @@ export function maskAll(tree: Tree, masks: readonly MaskTree[]): Tree {
 }
 
 /**
- * Array (broadcast) hyperparameters cannot be fused: a stage whose scalars are arrays runs on the
- * reference path. Probed once with the initial control; a probe that throws (e.g. a schedule that
- * rejects step 0) is left for the step to report, exactly as the reference would.
+ * The scalars of a stage that are arrays (broadcast hyperparameters): each becomes a stream of the
+ * arena, the array broadcast to every leaf. Probed once with the initial control; a probe that
+ * throws (e.g. a schedule that rejects step 0) is left for the step to report, exactly as the
+ * reference would (a step whose scalar is an array where the probe saw a number runs on the
+ * reference path). An array that cannot broadcast to some leaf is left for the step to report too.
  */
-function probeScalars(name: string, def: ElementwiseDefinition<Record<string, unknown>>, control: Record<string, unknown>, dtypes: readonly Dtype[]): void {
+function arrayScalarsOf(name: string, def: ElementwiseDefinition<Record<string, unknown>>, control: Record<string, unknown>, dtypes: readonly Dtype[]): string[] {
+  const arrays: string[] = [];
   for (const dtype of dtypes) {
     let scalars: Readonly<Record<string, unknown>>;
     try {
@@ -344,9 +431,12 @@ function probeScalars(name: string, def: ElementwiseDefinition<Record<string, un
       continue;
     }
     for (const [k, v] of Object.entries(scalars)) {
-      if (typeof v !== 'number') throw new NotFusable(`${name}: hyperparameter '${k}' is an array (broadcast per leaf)`);
+      if (typeof v === 'number') continue;
+      if (!(v instanceof ShapedArray)) throw new NotFusable(`${name}: hyperparameter '${k}' is neither a number nor an array`);
+      if (!arrays.includes(k)) arrays.push(k);
     }
   }
+  return arrays;
 }
 
 /**

@@ -1,18 +1,21 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type ApplyIfFiniteCounters, advanceGuard, allArraysFinite } from '../transforms/apply-if-finite.js';
+import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
+import { ShapedArray } from '../tree/leaf.js';
+import { broadcastInto } from '../tree/broadcast.js';
 import { formatPath } from '../tree/path.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
-import { type ElementwiseDefinition, type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
-import { type LeafSum, type NormRecord, combineLeafSums } from './global-norm.js';
-import { CLIP_BY_GLOBAL_NORM_SCALARS, type GlobalNorm } from '../transforms/clip-by-global-norm.js';
+import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
+import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
+import type { GuardInput } from './guard-input.js';
+import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -104,6 +107,8 @@ export interface FusedParts {
   readonly stateViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   /** `stateTrees[stage][j]`: the tree of those views, laid out like the stage's state tree. */
   readonly stateTrees: readonly (readonly Tree[])[];
+  /** `arrayScalarViews[stage][j][leaf]`: the stream of the stage's array scalar j at a leaf. */
+  readonly arrayScalarViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   readonly executor: Executor;
   /** The scalar block. */
   readonly scalars: Float64Array;
@@ -111,6 +116,8 @@ export interface FusedParts {
   readonly traced: boolean;
   /** Whether a stage is clip_by_global_norm at the start (its norm is reduced before the pass). */
   readonly normFirst: boolean;
+  /** A nested applyIfFinite's finiteness check of the updates it receives. */
+  readonly guardInput: GuardInput | undefined;
   /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
   readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
@@ -139,30 +146,6 @@ export interface StepperParts {
 }
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
-
-/**
- * One dtype's scalars of a stage from the record a definition returned (a definition written with
- * `scalars`), or why they cannot be fused: an array (broadcast) value, or a float32 scalar that is not
- * rounded to float32.
- */
-function writeRecordScalars(block: Float64Array, stage: Stage, plan: FusedParts['scalarPlans'][number], d: number, values: Readonly<Record<string, unknown>>): string | undefined {
-  const f32 = stage.dtypes[d] === 'float32';
-  for (let j = 0; j < plan.names.length; j++) {
-    const v = values[plan.names[j]];
-    if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
-    if (f32 && Math.fround(v) !== v && v === v) return unrounded(stage.name, plan.names[j]);
-    block[plan.slots[d][j]] = v;
-  }
-  return undefined;
-}
-
-/**
- * Scalars come rounded to the dtype; one that is not (a definition breaking that contract) would be
- * used unrounded by a fused kernel where the reference rounds it on its first store.
- */
-function unrounded(stage: string, name: string): string {
-  return `${stage}: scalar '${name}' is not rounded to float32`;
-}
 
 /** A stage's scalar sinks: see CompiledStepper.sinksFor. */
 interface StageSinks {
@@ -248,14 +231,17 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum, this.norm) : undefined;
-    const finite = f?.guard ? (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies) : true;
-    // The guard's counters after this step go to a second record, swapped in once the step is done.
-    const apply = f?.guard ? advanceGuard(f.guard.counters, finite, f.guard.maxConsecutiveErrors, this.guardNext) : true;
-    if (f && f.guard && !apply) {
+    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
+    // skip pass, the stages after it still running.
+    const nested = f?.guard?.nested;
+    const finite = !f?.guard ? true : nested ? this.nestedGuardFinite(f, input, gradCopies, norm) : (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies);
+    const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
+    const skipped = nested && guarded && !guarded.apply ? nested : undefined;
+    if (f && guarded && !guarded.apply && !nested) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       this.applyZeroUpdates(gradCopies);
-      this.commitGuard(f.guard);
+      f.guard!.counters = guarded.counters;
       return;
     }
     if (!f) {
@@ -286,38 +272,41 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const advances = !counters || counters.emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
-    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
+    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum, this.norm));
+    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
     try {
-      f.executor.run(advances ? 0 : 1);
+      f.executor.run(advances && !skipped ? 0 : 1);
     } catch (e) {
       throw this.breakDown(e);
     }
     if (advances) {
       for (let k = 0; k < f.stages.length; k++) {
         const stage = f.stages[k];
-        if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+        // A skipped applyIfFinite keeps its inner state.
+        if (stage.source.kind === 'elementwise' && !skipped?.inner.includes(k)) stage.control = stage.source.def.advance(stage.control);
       }
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
     }
-    if (f.guard) this.commitGuard(f.guard);
+    if (guarded) f.guard!.counters = guarded.counters;
     if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
   }
 
-  /** The guard's counters after the current step (swapped with the guard's own by {@link commitGuard}). */
-  private guardNext: ApplyIfFiniteCounters = { notfinite_count: 0, last_finite: true, total_notfinite: 0 };
-
-  /** The step is done: its guard counters become the guard's (the old record is reused next step). */
-  private commitGuard(guard: Guard): void {
-    const old = guard.counters;
-    guard.counters = this.guardNext;
-    this.guardNext = old;
+  /**
+   * A nested applyIfFinite: whether the updates it receives are finite (its gradients, clipped where
+   * clip_by_global_norm runs before it), from the engine's views or the arrays about to be copied in
+   * (in leaf order, as matchTree lists them).
+   */
+  private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
+    const p = this.parts;
+    const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
+    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
+    return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -390,8 +379,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * then runs on the reference path.
    */
   private selectionsHold(f: FusedParts, grads: Updates): string | undefined {
-    for (let k = 0; k < f.dynamic.length; k++) {
-      const d = f.dynamic[k];
+    for (const d of f.dynamic) {
       let got: number[][];
       try {
         got = d.select(maskAll(grads, d.enclosing));
@@ -411,42 +399,88 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * `update` would (same control state, dtypes, extra arguments). Why not, when a scalar is not a
    * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
-  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): string | undefined {
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined, skipped?: readonly number[]): string | undefined {
+    const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
-      if (stage.source.kind !== 'elementwise') continue;
+      if (stage.source.kind === 'guard') {
+        // A nested applyIfFinite's `zero`, in each of its dtypes.
+        for (const slots of f.scalarPlans[k].slots) for (const slot of slots) S[slot] = 0;
+        continue;
+      }
+      // The stages of a skipped applyIfFinite do not run (optax does not call their update).
+      if (stage.source.kind !== 'elementwise' || skipped?.includes(k)) continue;
       const def = stage.source.def;
       const plan = f.scalarPlans[k];
+      const sinks = def.writeScalars && def.scalarNames ? this.sinksFor(k, def.scalarNames, plan.names, stage.dtypes.length) : undefined;
       for (let d = 0; d < stage.dtypes.length; d++) {
-        const why = def.writeScalars && def.scalarNames
-          ? this.writeSinkScalars(f, k, def, d, extraArgs)
-          : writeRecordScalars(f.scalars, stage, plan, d, definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, f.traced));
-        if (why !== undefined) return why;
+        const f32 = stage.dtypes[d] === 'float32';
+        const slots = plan.slots[d];
+        let values: Readonly<Record<string, unknown>> | undefined;
+        let sink: ScalarSink | undefined;
+        if (sinks) {
+          // The definition writes into a sink the stepper keeps: nothing is allocated.
+          sink = sinks.sinks[d];
+          writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, stage.traced);
+        } else values = definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, stage.traced);
+        for (let j = 0; j < plan.names.length; j++) {
+          let v: unknown;
+          if (sink) {
+            const at = sinks!.index[j];
+            if (at < 0 || sink.arrays[at] !== undefined) return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
+            v = sink.values[at];
+          } else v = values![plan.names[j]];
+          if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
+          // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
+          // would be used unrounded by a fused kernel where the reference rounds it on its first store.
+          if (f32 && Math.fround(v) !== v && v === v) return `${stage.name}: scalar '${plan.names[j]}' is not rounded to float32`;
+          S[slots[j]] = v;
+        }
+        const arrays = stage.arrayScalars;
+        if (arrays) {
+          const why = this.writeArrayScalars(f, k, stage.dtypes[d], arrays, sink ? sinkValue(sink, def.scalarNames!) : (name) => values![name]);
+          if (why !== undefined) return why;
+        }
       }
     }
     return undefined;
   }
 
   /**
-   * One dtype's scalars of stage k, from a definition that writes them into a sink the stepper keeps:
-   * nothing is allocated (its values stay doubles from the sink to the scalar block).
+   * A stage's array scalars (broadcast hyperparameters) of this step, broadcast into their streams at
+   * each of its leaves of `dtype` (a number fills them). Why not, when a value is not of the dtype
+   * (the reference would compute with it unrounded). A shape that does not broadcast throws the
+   * reference path's OptaxError: only these scratch streams were written, nothing the step changes.
    */
-  private writeSinkScalars(f: FusedParts, k: number, def: ElementwiseDefinition<Record<string, unknown>>, d: number, extraArgs: ExtraArgs | undefined): string | undefined {
-    const stage = f.stages[k], plan = f.scalarPlans[k];
-    const sinks = this.sinksFor(k, def.scalarNames!, plan.names, stage.dtypes.length);
-    const sink = sinks.sinks[d];
-    writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, f.traced);
-    const f32 = stage.dtypes[d] === 'float32';
-    const slots = plan.slots[d];
-    for (let j = 0; j < plan.names.length; j++) {
-      const at = sinks.index[j];
-      if (at < 0 || sink.arrays[at] !== undefined) return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
-      const v = sink.values[at];
-      if (f32 && Math.fround(v) !== v && v === v) return unrounded(stage.name, plan.names[j]);
-      f.scalars[slots[j]] = v;
+  private writeArrayScalars(f: FusedParts, k: number, dtype: Dtype, names: readonly string[], valueOf: (name: string) => unknown): string | undefined {
+    const stage = f.stages[k], table = this.parts.table;
+    for (let j = 0; j < names.length; j++) {
+      const v = valueOf(names[j]);
+      const data = typeof v === 'number' ? undefined : v instanceof ShapedArray ? v.data : null;
+      if (data === null) return `${stage.name}: hyperparameter '${names[j]}' is neither a number nor an array`;
+      if (dtype === 'float32' && !(data ? data instanceof Float32Array || everyFloat32(data) : Math.fround(v as number) === v || v !== v)) {
+        return `${stage.name}: array hyperparameter '${names[j]}' is not rounded to float32`;
+      }
+      // Most array hyperparameters are the same at every step (b1, eps): their streams are kept.
+      const shape = data ? (v as ShapedArray).shape : SCALAR_SHAPE;
+      const key = `${k}:${j}:${dtype}`;
+      const last = this.lastArrays.get(key);
+      if (last && sameValues(last, data ?? (v as number), shape)) continue;
+      this.lastArrays.delete(key);
+      const views = f.arrayScalarViews[k][j];
+      for (const i of stage.leaves) {
+        const leaf = table.leaves[i];
+        if (leaf.dtype !== dtype) continue;
+        if (data) broadcastInto(data, shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
+        else views[i]!.fill(v as number);
+      }
+      this.lastArrays.set(key, { values: data ? Float64Array.from(data) : Float64Array.of(v as number), shape: [...shape] });
     }
     return undefined;
   }
+
+  /** The values last broadcast into each array-scalar stream (key `${stage}:${scalar}:${dtype}`). */
+  private readonly lastArrays = new Map<string, { readonly values: Float64Array; readonly shape: readonly number[] }>();
 
   /**
    * Stage k's scalar sinks (one per dtype) and, for each scalar its kernel reads, its index among the
@@ -470,22 +504,15 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
    */
   private writeNormScalars(f: FusedParts, norm: GlobalNorm): void {
-    const values = this.normScalars;
-    for (let k = 0; k < f.stages.length; k++) {
-      const stage = f.stages[k];
-      if (stage.source.kind !== 'globalNorm') continue;
+    f.stages.forEach((stage, k) => {
+      if (stage.source.kind !== 'globalNorm') return;
       const plan = f.scalarPlans[k];
       for (let d = 0; d < stage.dtypes.length; d++) {
-        stage.source.reduction.writeScalars(values, norm, stage.dtypes[d]);
-        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[CLIP_BY_GLOBAL_NORM_SCALARS.indexOf(plan.names[j])];
+        const values = stage.source.reduction.scalars(norm, stage.dtypes[d]) as Readonly<Record<string, number>>;
+        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
       }
-    }
+    });
   }
-
-  /** The global norm of this step, and its scalars (rewritten at every step: nothing allocated). */
-  private readonly norm: NormRecord = { value: 0, dtype: 'float32' };
-  private readonly normScalars = new Float64Array(CLIP_BY_GLOBAL_NORM_SCALARS.length);
-
 
   /**
    * The reference path: `tx.update` and `applyUpdates` on the views, every result validated, then
@@ -527,4 +554,29 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
+}
+
+const SCALAR_SHAPE: readonly number[] = Object.freeze([]);
+
+/** Whether `values` (or the one number) of `shape` are those `last` holds, bit for bit (-0, NaN). */
+function sameValues(last: { readonly values: Float64Array; readonly shape: readonly number[] }, values: FloatArray | number, shape: readonly number[]): boolean {
+  if (last.shape.length !== shape.length || last.shape.some((d, i) => d !== shape[i])) return false;
+  if (typeof values === 'number') return last.values.length === 1 && Object.is(last.values[0], values);
+  if (last.values.length !== values.length) return false;
+  for (let i = 0; i < values.length; i++) if (!Object.is(last.values[i], values[i])) return false;
+  return true;
+}
+
+/** Reads scalar `name` from a sink laid out as `names` (an array where the definition wrote one). */
+function sinkValue(sink: ScalarSink, names: readonly string[]): (name: string) => unknown {
+  return (name) => {
+    const at = names.indexOf(name);
+    return at < 0 ? undefined : sink.arrays[at] ?? sink.values[at];
+  };
+}
+
+/** Whether every value of a float64 array is a float32 (or NaN). */
+function everyFloat32(data: FloatArray): boolean {
+  for (let i = 0; i < data.length; i++) if (Math.fround(data[i]) !== data[i] && data[i] === data[i]) return false;
+  return true;
 }

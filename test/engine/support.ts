@@ -63,6 +63,15 @@ export function cloneTree<T>(tree: T): T {
   return treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.slice(), l.shape) : l.slice()), [tree]) as T;
 }
 
+/** A deep copy of a state (or any tree with numbers, lists and dicts), ShapedArray leaves kept as such. */
+export function cloneState<T>(value: T): T {
+  if (value instanceof ShapedArray) return new ShapedArray(value.data.slice(), value.shape) as T;
+  if (value instanceof Float32Array || value instanceof Float64Array) return value.slice() as T;
+  if (Array.isArray(value)) return value.map(cloneState) as T;
+  if (isDictNode(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cloneState(v)])) as T;
+  return value;
+}
+
 /** The reference optimizer: pure updates, and applyUpdates. */
 export class ReferenceRun {
   state: unknown;
@@ -250,6 +259,27 @@ export function guardedChainFor(s: Skeleton): fc.Arbitrary<Described> {
 }
 
 /**
+ * `applyIfFinite` inside a chain, a mask or a partition (not around everything): after an optional
+ * `clipByGlobalNorm` (its check is then over the clipped updates), followed by other transformations
+ * (which see the zero update of a skipped step), its inner chain traced or not (masks, partitions).
+ */
+export function nestedGuardChainFor(s: Skeleton): fc.Arbitrary<Described> {
+  const traced = fc.array(simpleArb, { minLength: 1, maxLength: 3 }).map((ps) => described(chain(...ps.map((p) => p.tx)), `chain(${ps.map((p) => p.text).join(', ')})`));
+  // A mask inside (eager numerics) only where the guard sees the whole tree (the mask is drawn for it).
+  const inner = fc.oneof({ weight: 3, arbitrary: traced }, { weight: 1, arbitrary: fc.tuple(simpleArb, maskOf(s)).map(([p, m]) => described(masked(p.tx, m), `masked(${p.text}, ${JSON.stringify(m)})`)) });
+  const guardOf = (i: fc.Arbitrary<Described>): fc.Arbitrary<Described> => fc.tuple(i, fc.integer({ min: 0, max: 3 })).map(([x, max]) => described(applyIfFinite(x.tx, { maxConsecutiveErrors: max }), `applyIfFinite(${x.text}, {maxConsecutiveErrors: ${max}})`));
+  const placed = fc.oneof(
+    guardOf(inner),
+    fc.tuple(guardOf(traced), maskOf(s)).map(([g, m]) => described(masked(g.tx, m), `masked(${g.text}, ${JSON.stringify(m)})`)),
+    fc.tuple(guardOf(traced), simpleArb, labelsOf(s, ['x', 'y'])).map(([g, b, l]) => described(partition({ x: g.tx, y: b.tx }, l), `partition({x: ${g.text}, y: ${b.text}}, ${JSON.stringify(l)})`)),
+  );
+  return fc.tuple(fc.option(fc.oneof(rate, fc.constantFrom(0, 1e-30, 3e38, Infinity)), { freq: 2 }), placed, fc.array(simpleArb, { maxLength: 2 })).map(([norm, g, after]) => {
+    const all = [...(norm === null ? [] : [described(clipByGlobalNorm(norm), `clipByGlobalNorm(${norm})`)]), g, ...after];
+    return described(chain(...all.map((p) => p.tx)), `chain(${all.map((p) => p.text).join(', ')})`);
+  });
+}
+
+/**
  * `multiSteps` around a random chain for the tree (k fixed or scheduled, mean or sum, the params'
  * accumulator dtype or optax's float32 default, sometimes a skip function).
  */
@@ -259,7 +289,7 @@ export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
     fc.constant({ value: (g: number) => 1 + (g % 3), text: 'g => 1 + g % 3' }),
   );
   const skip = fc.constantFrom(undefined, 'firstNaN');
-  return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | null>('float32', null), skip).map(([inner, k, mean, acc, sk]) => {
+  return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | 'float64' | null>('float32', 'float32', 'float64', null), skip).map(([inner, k, mean, acc, sk]) => {
     const shouldSkipUpdateFn = sk && ((u: Tree) => {
       const { leaves } = treeLeavesOf(u);
       const bad = leaves.length > 0 && leaves[0].length > 0 && Number.isNaN(leaves[0][0]);
@@ -267,6 +297,48 @@ export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
     });
     const tx = multiSteps(inner.tx, { everyKSchedule: k.value, useGradMean: mean, accumulatorDtype: acc, shouldSkipUpdateFn });
     return described(tx, `multiSteps(${inner.text}, {everyKSchedule: ${k.text}, useGradMean: ${mean}, accumulatorDtype: ${acc}${sk ? ', shouldSkipUpdateFn: firstNaN' : ''}})`);
+  });
+}
+
+/**
+ * Trees whose every leaf ends with dimension `k` (shape `[k]` or `[r, k]`, either dtype and form), so
+ * that an array hyperparameter of shape `[k]` (or `[1, k]`) broadcasts against each.
+ */
+export function broadcastSkeleton(k: number): fc.Arbitrary<Skeleton> {
+  const leaf = fc.record({
+    dtype: fc.constantFrom<Dt>('float32', 'float64'),
+    shape: fc.oneof(fc.constant<number[]>([k]), fc.integer({ min: 0, max: 4 }).map((r): number[] => [r, k])),
+    shaped: fc.boolean(),
+  }).map((l): Skeleton => ({ leaf: { ...l, shaped: l.shaped || l.shape.length > 1 } }));
+  return fc.dictionary(fc.constantFrom('a', 'b', 'w', 'bias'), fc.oneof(leaf, fc.array(leaf, { maxLength: 2 }).map((list): Skeleton => ({ list }))), { minKeys: 1, maxKeys: 3 }).map((dict): Skeleton => ({ dict }));
+}
+
+/** An array hyperparameter of shape `[k]` or `[1, k]` with values from `value`, in either dtype. */
+function arrayHyper(k: number, value: fc.Arbitrary<number>): fc.Arbitrary<{ array: ShapedArray; text: string }> {
+  return fc.tuple(fc.array(value, { minLength: k, maxLength: k }), fc.boolean(), fc.constantFrom<Dt>('float32', 'float64')).map(([v, wide, dtype]) => {
+    const data = dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v);
+    const shape = wide ? [1, k] : [k];
+    return { array: new ShapedArray(data, shape), text: `${dtype}[${shape.join(',')}](${v.join(', ')})` };
+  });
+}
+
+/**
+ * A random chain for a tree of {@link broadcastSkeleton}(k) holding transformations with array
+ * (broadcast) hyperparameters: adamax's b1, b2 and eps, a weight decay, a clip, an ema decay.
+ */
+export function arrayHyperChainFor(s: Skeleton, k: number): fc.Arbitrary<Described> {
+  const withArrays: fc.Arbitrary<Described> = fc.oneof(
+    fc.tuple(fc.option(arrayHyper(k, decay)), fc.option(arrayHyper(k, decay)), fc.option(arrayHyper(k, eps)))
+      .filter(([b1, b2, e]) => b1 !== null || b2 !== null || e !== null)
+      .map(([b1, b2, e]) => described(scaleByAdamax({ ...(b1 && { b1: b1.array }), ...(b2 && { b2: b2.array }), ...(e && { eps: e.array }) }), `scaleByAdamax({b1: ${b1?.text}, b2: ${b2?.text}, eps: ${e?.text}})`)),
+    arrayHyper(k, rate).map((w) => described(addDecayedWeights(w.array), `addDecayedWeights(${w.text})`)),
+    arrayHyper(k, rate).map((m) => described(clip(m.array), `clip(${m.text})`)),
+    fc.tuple(arrayHyper(k, decay), fc.boolean()).map(([d, debias]) => described(ema(d.array, { debias }), `ema(${d.text}, {debias: ${debias}})`)),
+  );
+  // After the random chain: clipByGlobalNorm fuses only as the first transformation.
+  return fc.tuple(withArrays, chainFor(s)).map(([a, rest]) => {
+    const parts = [rest, a];
+    return described(chain(...parts.map((p) => p.tx)), `chain(${parts.map((p) => p.text).join(', ')})`);
   });
 }
 

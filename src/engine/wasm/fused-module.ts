@@ -1,6 +1,6 @@
-import type { FusedProgram } from '../program.js';
+import { type FusedProgram, checkStreamDtypes, isNarrowStream } from '../program.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
-import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
+import { type LoweredNode, type LoweredProgram, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { FmaEmitter, type WideOperands } from './fma.js';
@@ -105,7 +105,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   if (paramCount > MAX_FUNCTION_PARAMS) {
     throw new RangeError(`fused program needs ${paramCount} parameters; a WebAssembly function takes at most ${MAX_FUNCTION_PARAMS}`);
   }
-  const { nodes, stores } = lowerProgram(program);
+  checkStreamDtypes(program);
+  // float32 streams of a float64 program (MultiSteps' accumulator): two elements per vector are
+  // 8 bytes, loaded into the low half and widened (f64x2.promote_low_f32x4, exact), and stored
+  // rounded (f32x4.demote_f64x2_zero, then the low 8 bytes).
+  const narrow = program.streams.map((s) => isNarrowStream(program, s));
   const f = new FunctionBuilder(FUSED_EXPORT, [
     ValType.i32,
     ...program.streams.map(() => ValType.i32),
@@ -125,7 +129,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Denormals-are-zero: each scalar is flushed once, before anything reads it.
   if (flush) for (const local of scalarLocals) { f.localGet(local); flush.scalar(); f.localSet(local); }
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
-  const streams = streamAddressing(f, program.streams.length, options.streamOffsets);
+  const lowered = lowerProgram(program);
+  const { nodes, stores } = lowered;
+  // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only.
+  const fast = flush ? undefined : lowered.fast;
+  const streams = streamAddressing(f, narrow, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).
   const splatted = new Set<number>();
@@ -135,7 +143,9 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if ((node.kind === 'binary' || node.kind === 'fma') && nodes[node.b].uniform) splatted.add(node.b);
     if (node.kind === 'fma' && nodes[node.c].uniform) splatted.add(node.c);
   }
-  for (const s of stores) if (nodes[s.node].uniform) splatted.add(s.node);
+  for (const s of [...stores, ...(fast?.stores ?? [])]) if (nodes[s.node].uniform) splatted.add(s.node);
+  for (const c of fast?.below ?? []) for (const x of c.b === undefined ? [c.a] : [c.a, c.b]) if (nodes[x].uniform) splatted.add(x);
+  for (const x of fast?.notNegativeZero ?? []) if (nodes[x].uniform) splatted.add(x);
 
   const locals: NodeLocals[] = nodes.map((node, id) => {
     if (node.uniform) {
@@ -176,7 +186,12 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       }
       return local;
     };
-    return { a: at(node.a), b: at(node.b), c: at(node.c) };
+    // A float32 per-call multiplicand may be a power of two (MultiSteps' 1 / (n + 1)): tested once
+    // per call. (Not float64: the emulation there is the reference's, which differs from an fma
+    // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
+    const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
+    const powerOfTwo = multiplicand && fma.powerOfTwo(locals[multiplicand === 'a' ? node.a : node.b].scalar, multiplicand);
+    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}) };
   };
   const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
 
@@ -185,25 +200,51 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
   // registers, and the splatted scalars hold several of them for the whole loop).
   const notNegativeZero = neverNegativeZero(nodes, flush !== undefined);
+  const emitVectorNode = (id: number, u: number): void => {
+    const node = nodes[id];
+    if (node.uniform || node.kind === 'load') return;
+    if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
+    else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
+    else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
+    if (flushes[id]) flush!.vector();
+    f.localSet(locals[id].vector[u]);
+  };
+  const emitStores = (list: readonly { stream: number; node: number }[], u: number): void => {
+    for (const s of list) {
+      f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
+      if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
+      else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+    }
+  };
+  // With a fast variant: the nodes its checks read are computed first; a vector where every check
+  // holds in every lane computes and stores the fast outputs, any other vector the exact ones.
+  const fastPlan = fast && planFastVariant(f, ops, nodes, stores, fast);
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
       nodes.forEach((node, id) => {
         if (node.kind !== 'load') return;
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+        if (narrow[node.stream]) {
+          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
+        } else {
+          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+        }
         flush?.vector();
         f.localSet(locals[id].vector[u]);
       });
-      nodes.forEach((node, id) => {
-        if (node.uniform || node.kind === 'load') return;
-        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
-        else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
-        else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
-        if (flushes[id]) flush!.vector();
-        f.localSet(locals[id].vector[u]);
-      });
-      for (const s of stores) {
-        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]).simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+      if (!fastPlan) {
+        nodes.forEach((_, id) => emitVectorNode(id, u));
+        emitStores(stores, u);
+        continue;
       }
+      for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
+      fastPlan.emitAnyFails((id) => locals[id].vector[u]);
+      f.if();
+      for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
+      emitStores(stores, u);
+      f.else();
+      for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
+      emitStores(fast!.stores, u);
+      f.end();
     }
     streams.advance(16 * copies);
   };
@@ -219,7 +260,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes));
+  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes, narrow));
   return assembleModule(options, [f]);
 }
 
@@ -241,16 +282,22 @@ function emitScalarBody(
   fma: FmaEmitter,
   flush: SubnormalFlush | undefined,
   flushes: readonly boolean[],
+  narrow: readonly boolean[],
 ): void {
   nodes.forEach((node, id) => {
     if (node.uniform) return;
-    if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
+    if (node.kind === 'load' && narrow[node.stream]) f.localGet(streams.local(node.stream)).memory(Op.f32Load, 2, streams.offset(node.stream)).op(Op.f64PromoteF32);
+    else if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
     else if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
     else emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
     if (flush && (node.kind === 'load' || flushes[id])) flush.scalar();
     f.localSet(locals[id].scalar);
   });
-  for (const s of stores) f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, streams.offset(s.stream));
+  for (const s of stores) {
+    f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar);
+    if (narrow[s.stream]) f.op(Op.f32DemoteF64).memory(Op.f32Store, 2, streams.offset(s.stream));
+    else f.memory(ops.store, ops.alignLog2, streams.offset(s.stream));
+  }
   streams.advance(ops.bytes);
 }
 
@@ -258,7 +305,7 @@ function emitScalarBody(
 interface StreamAddressing {
   local(stream: number): number;
   offset(stream: number): number;
-  /** Moves every stream on by `bytes`. */
+  /** Moves every stream on by `bytes` elements' worth of the program's dtype (half that for a narrow stream). */
   advance(bytes: number): void;
 }
 
@@ -266,27 +313,106 @@ interface StreamAddressing {
  * Without known offsets: each stream's pointer parameter moves on by itself. With them: one byte
  * index, `pointer_0 - offset_0`, after a check that every pointer is its offset plus that index.
  */
-function streamAddressing(f: FunctionBuilder, streamCount: number, offsets: readonly number[] | undefined): StreamAddressing {
+function streamAddressing(f: FunctionBuilder, narrow: readonly boolean[], offsets: readonly number[] | undefined): StreamAddressing {
+  const streamCount = narrow.length;
   const pointer = (stream: number): number => 1 + stream;
   if (!offsets) {
     return {
       local: pointer,
       offset: () => 0,
       advance: (bytes) => {
-        for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), bytes);
+        for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), narrow[k] ? bytes / 2 : bytes);
       },
     };
   }
   if (offsets.length !== streamCount || offsets.some((o) => !Number.isInteger(o) || o < 0 || o >= 2 ** 32 || o % STREAM_ALIGNMENT !== 0)) {
     throw new RangeError(`streamOffsets must be ${streamCount} multiples of ${STREAM_ALIGNMENT} in [0, 2^32), got [${offsets.join(', ')}]`);
   }
+  // The first stream of the program's dtype gives the byte index (a program always writes params).
+  const base = narrow.indexOf(false);
+  if (base < 0) throw new Error('fused program has no stream of its own dtype');
   const index = f.local(ValType.i32);
-  // index = pointer_0 - offset_0, which must not wrap below 0 ...
-  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32LtU).if().unreachable().end();
-  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32Sub).localSet(index);
+  // A narrow stream's index is half the byte index (its elements are half as wide).
+  const half = narrow.some(Boolean) ? f.local(ValType.i32) : -1;
+  // index = pointer_base - offset_base, which must not wrap below 0 ...
+  f.localGet(pointer(base)).i32Const(offsets[base] | 0).op(Op.i32LtU).if().unreachable().end();
+  f.localGet(pointer(base)).i32Const(offsets[base] | 0).op(Op.i32Sub).localSet(index);
+  if (half >= 0) f.localGet(index).i32Const(1).op(Op.i32ShrU).localSet(half);
   // ... and every other pointer must be at the same index.
-  for (let k = 1; k < streamCount; k++) {
-    f.localGet(pointer(k)).localGet(index).i32Const(offsets[k] | 0).op(Op.i32Add).op(Op.i32Ne).if().unreachable().end();
+  for (let k = 0; k < streamCount; k++) {
+    if (k === base) continue;
+    f.localGet(pointer(k)).localGet(narrow[k] ? half : index).i32Const(offsets[k] | 0).op(Op.i32Add).op(Op.i32Ne).if().unreachable().end();
   }
-  return { local: () => index, offset: (k) => offsets[k], advance: (bytes) => f.addToLocal(index, bytes) };
+  return {
+    local: (k) => (narrow[k] ? half : index),
+    offset: (k) => offsets[k],
+    advance: (bytes) => {
+      f.addToLocal(index, bytes);
+      if (half >= 0) f.addToLocal(half, bytes / 2);
+    },
+  };
+}
+
+/** The code of a {@link FusedProgram.fast} variant: which nodes run where, and the checks. */
+interface FastPlan {
+  /** The nodes the checks read, computed before the branch (operands first). */
+  readonly checkNodes: readonly number[];
+  /** The further nodes of the exact outputs, and of the fast ones. */
+  readonly exactNodes: readonly number[];
+  readonly fastNodes: readonly number[];
+  /** Leaves an i32 on the stack: nonzero when a check fails in some lane of the vector (`vector(id)`: a node's v128 local). */
+  emitAnyFails(vector: (id: number) => number): void;
+}
+
+/** Plans a fast variant's code and makes its constants (call before the loops). */
+function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>): FastPlan {
+  const closure = (roots: readonly number[]): Set<number> => {
+    const seen = new Set<number>();
+    const visit = (id: number): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const n = nodes[id];
+      if (n.kind === 'unary') visit(n.a);
+      else if (n.kind === 'binary') { visit(n.a); visit(n.b); }
+      else if (n.kind === 'fma') { visit(n.a); visit(n.b); visit(n.c); }
+    };
+    roots.forEach(visit);
+    return seen;
+  };
+  const computed = (set: Set<number>, except?: Set<number>): number[] => nodes.flatMap((n, id) => (set.has(id) && !n.uniform && n.kind !== 'load' && !except?.has(id) ? [id] : []));
+  const checked = closure([...fast.below.flatMap((c) => (c.b === undefined ? [c.a] : [c.a, c.b])), ...fast.notNegativeZero]);
+  const limits = new Map<number, number>();
+  for (const c of fast.below) {
+    if (limits.has(c.k)) continue;
+    const local = f.local(ValType.v128);
+    (ops.lanes === 4 ? f.f32Const(2 ** c.k) : f.f64Const(2 ** c.k)).simd(ops.splat).localSet(local);
+    limits.set(c.k, local);
+  }
+  const sign = f.local(ValType.v128);
+  f.v128Const(Array.from({ length: 16 }, (_, i) => ops.signBit[i % ops.bytes])).localSet(sign);
+  return {
+    checkNodes: computed(checked),
+    exactNodes: computed(closure(stores.map((s) => s.node)), checked),
+    fastNodes: computed(closure(fast.stores.map((s) => s.node)), checked),
+    emitAnyFails(vector) {
+      // ok = every `a < b * 2^k` (false for NaN); fails = !ok, or a lane that is -0 (its bits are the sign bit).
+      let first = true;
+      for (const c of fast.below) {
+        f.localGet(vector(c.a));
+        if (c.b === undefined) f.localGet(limits.get(c.k)!);
+        else f.localGet(vector(c.b)).localGet(limits.get(c.k)!).simd(ops.vector.mul);
+        f.simd(ops.vectorLt);
+        if (!first) f.simd(SimdOp.v128And);
+        first = false;
+      }
+      if (!first) f.simd(SimdOp.v128Not);
+      for (const x of fast.notNegativeZero) {
+        f.localGet(vector(x)).localGet(sign).simd(ops.lanes === 4 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq);
+        if (!first) f.simd(SimdOp.v128Or);
+        first = false;
+      }
+      if (first) f.i32Const(0);
+      else f.simd(SimdOp.v128AnyTrue);
+    },
+  };
 }
