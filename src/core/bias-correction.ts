@@ -27,7 +27,7 @@ export function biasCorrection(dtype: Dtype, decay: number, count: number): numb
 }
 
 /**
- * `out[at] = roundTo(dtype, biasCorrection(dtype, decay, count))`, written rather than returned: the
+ * `out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count))`, written rather than returned: the
  * fused engine computes it at every step, and in float32 nothing is allocated (see `powfInto`).
  * @internal
  */
@@ -35,5 +35,5 @@ export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: D
   if (dtype === 'float32') {
     powfInto(out, at, decay, count);
     out[at] = Math.fround(1 - out[at]);
-  } else out[at] = roundTo(dtype, biasCorrection(dtype, decay, count));
+  } else out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count));
 }

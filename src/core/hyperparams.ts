@@ -93,8 +93,9 @@ export const oneMinus = (x: number): number => 1 - x;
  */
 export function writeBiasCorrection(sink: ScalarSink, j: number, decay: Hyperparam, dtype: Dtype, t: number): void {
   if (typeof decay === 'number') {
-    // The decay is cast to the dtype: in float32 powf's argument is rounded (writeBiasCorrectionValue).
-    writeBiasCorrectionValue(sink.values, j, dtype, dtype === 'float32' ? decay : roundTo(dtype, decay), t);
+    // The decay is cast to the dtype (by writeBiasCorrectionValue): passed as it is, a number
+    // already held, so nothing is boxed for the call.
+    writeBiasCorrectionValue(sink.values, j, dtype, decay, t);
     return;
   }
   writeHyper(sink, j, decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));

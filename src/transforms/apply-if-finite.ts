@@ -55,22 +55,15 @@ export type ApplyIfFiniteCounters = Omit<ApplyIfFiniteState, 'inner_state'>;
  * @internal
  */
 export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number): { counters: ApplyIfFiniteCounters; apply: boolean } {
-  const next = { notfinite_count: 0, last_finite: finite, total_notfinite: 0 };
-  return { counters: next, apply: advanceGuard(counters, finite, maxConsecutiveErrors, next) };
-}
-
-/**
- * {@link guardStep} writing the new counters into `next` (the fused engine keeps two counter records
- * and swaps them once the step is done: a step allocates nothing); returns whether the inner
- * transformation's update is applied.
- * @internal
- */
-export function advanceGuard(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number, next: ApplyIfFiniteCounters): boolean {
   const notfinite_count = finite ? 0 : safeIncrement(counters.notfinite_count);
-  next.total_notfinite = finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite);
-  next.notfinite_count = notfinite_count;
-  next.last_finite = finite;
-  return finite || notfinite_count > maxConsecutiveErrors;
+  return {
+    counters: {
+      notfinite_count,
+      last_finite: finite,
+      total_notfinite: finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite),
+    },
+    apply: finite || notfinite_count > maxConsecutiveErrors,
+  };
 }
 
 /** Throws unless `state` has the counters of {@link ApplyIfFiniteState} (and an `inner_state`). @internal */

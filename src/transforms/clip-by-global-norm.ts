@@ -171,32 +171,11 @@ export function clipByGlobalNormScalars(norm: GlobalNorm, maxNorm: number, dtype
   if (!isDictNode(norm) || typeof norm.value !== 'number' || (norm.dtype !== 'float32' && norm.dtype !== 'float64') || typeof maxNorm !== 'number' || (dtype !== 'float32' && dtype !== 'float64')) {
     throw new OptaxError(`clipByGlobalNormScalars: expected a norm {value, dtype}, a number and a dtype, got ${describe(norm)}, ${describe(maxNorm)}, ${describe(dtype)}`);
   }
-  const out = new Float64Array(3);
-  writeClipByGlobalNormScalars(out, norm, maxNorm, dtype);
-  return { inv_norm: out[0], norm: out[1], max_norm: out[2] };
-}
-
-/** The names of the scalars {@link writeClipByGlobalNormScalars} writes, in order. */
-export const CLIP_BY_GLOBAL_NORM_SCALARS: readonly string[] = ['inv_norm', 'norm', 'max_norm'];
-
-/**
- * {@link clipByGlobalNormScalars} written into `out` (in {@link CLIP_BY_GLOBAL_NORM_SCALARS} order),
- * unchecked: the fused engine calls it at every step, allocating nothing.
- * @internal
- */
-export function writeClipByGlobalNormScalars(out: Float64Array, norm: GlobalNorm, maxNorm: number, dtype: Dtype): void {
   const trigger = norm.value < roundTo(norm.dtype, maxNorm);
-  if (trigger) {
-    out[0] = 1;
-    out[1] = 1;
-    out[2] = 1;
-    return;
-  }
+  if (trigger) return { inv_norm: 1, norm: 1, max_norm: 1 };
   // g_norm.astype(t.dtype), then (for most leaves) its reciprocal in that dtype.
   const n = roundTo(dtype, norm.value);
-  out[0] = roundTo(dtype, 1 / n);
-  out[1] = n;
-  out[2] = roundTo(dtype, maxNorm);
+  return { inv_norm: roundTo(dtype, 1 / n), norm: n, max_norm: roundTo(dtype, maxNorm) };
 }
 
 /** What the fused engine needs to run clip_by_global_norm itself: a reduction, then a kernel. */
@@ -208,8 +187,6 @@ export interface GlobalNormReduction {
   readonly divisionKernel: Kernel;
   /** The kernel's scalars for leaves of `dtype` once the norm is known. */
   scalars(norm: GlobalNorm, dtype: Dtype): Readonly<Record<string, number>>;
-  /** The same written into `out`, in {@link CLIP_BY_GLOBAL_NORM_SCALARS} order (nothing allocated). */
-  writeScalars(out: Float64Array, norm: GlobalNorm, dtype: Dtype): void;
 }
 
 /** The transformation returned by {@link clipByGlobalNorm}: stateless, with its reduction exposed. */
@@ -251,7 +228,6 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
     kernel: clipByGlobalNormKernel,
     divisionKernel: clipByGlobalNormDivisionKernel,
     scalars: (norm, dtype) => clipByGlobalNormScalars(norm, maxNorm, dtype),
-    writeScalars: (out, norm, dtype) => writeClipByGlobalNormScalars(out, norm, maxNorm, dtype),
   };
   return recordCall({
     name: 'clip_by_global_norm',
