@@ -161,7 +161,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
         throw new NotFusable('apply_if_finite: unexpected state layout');
       }
       const { inner_state, ...counters } = s;
-      traced = canTrace(t.combinator.inner);
+      traced = canTrace(t.combinator.inner, inner_state);
       guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
@@ -226,7 +226,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     // The accumulator is a stage of its own: its update (the new mean) feeds the inner stages.
     const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero']);
     // optax runs the inner update inside lax.cond: traced where the reference path traces it.
-    traced = canTrace(combinator.inner);
+    traced = canTrace(combinator.inner, inner_opt_state);
     const dynamicBefore = dynamic.length;
     const inner = visit(combinator.inner, inner_opt_state, level);
     // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.

@@ -252,7 +252,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // The inner stages' state advances at every step, or with MultiSteps only when it emits.
     const advances = !counters || counters.emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
-    const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
+    const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);

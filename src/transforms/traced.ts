@@ -9,6 +9,7 @@ import { treeLeaves, mapTrees } from '../tree/map.js';
 import { describe } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { rewrite } from './xla-rewrites.js';
+import type { InjectHyperparamsState } from './inject-hyperparams.js';
 
 /**
  * optax's numerics for a transformation run *traced*, as one compiled XLA computation: what happens
@@ -50,8 +51,24 @@ function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[]
   return out;
 }
 
-/** True when {@link tracedUpdate} can reproduce optax's traced numerics for `tx`. */
-export function canTrace(tx: GradientTransformation<any>): boolean {
+/**
+ * True when {@link tracedUpdate} can reproduce optax's traced numerics for `tx` (with its `state`: an
+ * `injectHyperparams` is traced when the inner transformation of its hyperparameters is).
+ *
+ * `inject_hyperparams` traced (optax/schedules/_inject.py `update_fn`, run inside `lax.cond`): its
+ * schedules are evaluated in the traced computation, and its hyperparameters are arrays of the state,
+ * which enter the computation as operands, not as Python numbers: none of the inner transformation's
+ * scalars is a constant there.
+ */
+export function canTrace(tx: GradientTransformation<any>, state?: unknown): boolean {
+  if (tx.combinator?.kind === 'injectHyperparams') {
+    try {
+      tx.combinator.check(state);
+    } catch {
+      return false;
+    }
+    return stagesOf(tx.combinator.innerFor((state as InjectHyperparamsState).hyperparams)) !== null;
+  }
   return stagesOf(tx) !== null;
 }
 
@@ -91,6 +108,11 @@ export interface TracedOptions {
    * read from memory: this changes which multiplication LLVM fuses into an addition.
    */
   computedUpdates?: boolean;
+  /**
+   * The scalars come from arrays of the state (`inject_hyperparams`), so none is a constant of the
+   * traced computation (no `preScale`).
+   */
+  noConstants?: boolean;
 }
 
 /** The result of {@link tracedUpdate}. */
@@ -110,6 +132,12 @@ export interface TracedResult<U> {
  * elementwise kernels. Pure: nothing is mutated.
  */
 export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>, updates: U, state: unknown, params: Params | null | undefined, extraArgs: ExtraArgs | undefined, options: TracedOptions = {}): TracedResult<U> {
+  if (tx.combinator?.kind === 'injectHyperparams' && canTrace(tx, state)) {
+    const { inner_state, ...own } = state as InjectHyperparamsState;
+    const { control, inner } = tx.combinator.step(own, tx.combinator.dtypeFor(params, updates), true);
+    const r = tracedUpdate(inner, updates, inner_state, params, extraArgs, { ...options, noConstants: true });
+    return { updates: r.updates, state: { ...control, inner_state: r.state } };
+  }
   const stages = stagesOf(tx);
   if (!stages) {
     const [u, s] = tx.update(updates, state, params, extraArgs);
@@ -137,7 +165,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
   const root = rewritten[0];
   // Scalars optax holds as Python numbers are constants of the traced computation.
-  const constants = new Set(stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
+  const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
   const scaled = preScaleOf(root, (name) => constants.has(name));
   // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
   // outputs are the stages' new state leaves, then the pre-scale value.
