@@ -9,6 +9,9 @@ import { ema } from '../src/transforms/ema.js';
 import { injectHyperparams } from '../src/transforms/inject-hyperparams.js';
 import { multiSteps } from '../src/transforms/multi-steps.js';
 import type { MaskTree } from '../src/transforms/masked.js';
+import { partition } from '../src/transforms/partition.js';
+import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/inject-hyperparams.js';
+import { exponentialDecay } from '../src/schedules/exponential-decay.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
 import type { FusedStepper } from './engine.js';
 import { compileStepper, fillGrads } from './impls/fused.js';
@@ -51,10 +54,63 @@ export const COMBINATORS: readonly Combinator[] = [
   { id: 'ema', label: 'chain(ema(0.9), adamax)', make: () => chain(ema(0.9), adamax(lr, options)) as GradientTransformation<unknown> },
 ];
 
-/** The combinator with this id. */
-export function combinatorById(id: string): Combinator {
-  const c = COMBINATORS.find((x) => x.id === id);
-  if (!c) throw new Error(`unknown combinator ${id}; known: ${COMBINATORS.map((x) => x.id).join(', ')}`);
+/** A combinator of the heap section: optionally, what runs between its measured windows (the user's part, not measured). */
+export interface HeapCombinator extends Combinator {
+  betweenWindows?(stepper: FusedStepper, window: number): void;
+}
+
+/**
+ * A mask function as a careful user writes one for a hot loop: it returns the same (precomputed)
+ * mask tree at every call, so that it allocates nothing itself and what the step allocates is the
+ * library's alone. (The timed rows use {@link decayMask}, which builds a new tree each call.)
+ */
+function fixedMask(): (params: Tree) => MaskTree {
+  let mask: MaskTree | undefined;
+  return (params) => (mask ??= decayMask(params));
+}
+
+/**
+ * The heap section's combinators: the timed ones (the mask function replaced by one that allocates
+ * nothing itself) and the other fused chains a training loop uses: adamaxw, a library schedule as
+ * the learning rate, partition, and injectHyperparams with a hyperparameter set between windows.
+ */
+export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
+  ...COMBINATORS.map((c) => (c.id === 'adamaxw-mask'
+    ? { id: c.id, label: 'adamaxw(fixed mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixedMask() }) as GradientTransformation<unknown> }
+    : c)),
+  { id: 'adamaxw', label: 'adamaxw', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4 }) as GradientTransformation<unknown> },
+  {
+    id: 'schedule',
+    label: 'adamax(exponentialDecay)',
+    make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 }), options) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'partition',
+    label: 'partition(adamax, adamax(lr/10))',
+    make: () => partition({ a: adamax(lr, options), b: adamax(lr / 10, options) }, (params: Tree) => Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k, i) => [k, i % 2 === 0 ? 'a' : 'b']))) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'inject-set',
+    label: 'injectHyperparams(adamax), lr set between windows',
+    make: () => injectHyperparams(adamax)(lr, options) as GradientTransformation<unknown>,
+    betweenWindows: (stepper, w) => {
+      const s = stepper as unknown as { state: InjectHyperparamsState };
+      s.state = setHyperparams(s.state, { learningRate: lr * (w + 2) });
+    },
+  },
+];
+
+/** The combinator with this id (the timed ones, then the heap section's). */
+export function combinatorById(id: string): HeapCombinator {
+  const c = COMBINATORS.find((x) => x.id === id) ?? HEAP_COMBINATORS.find((x) => x.id === id);
+  if (!c) throw new Error(`unknown combinator ${id}; known: ${HEAP_COMBINATORS.map((x) => x.id).join(', ')}`);
+  return c;
+}
+
+/** The heap section's combinator with this id. */
+export function heapCombinatorById(id: string): HeapCombinator {
+  const c = HEAP_COMBINATORS.find((x) => x.id === id);
+  if (!c) throw new Error(`unknown combinator ${id}; known: ${HEAP_COMBINATORS.map((x) => x.id).join(', ')}`);
   return c;
 }
 

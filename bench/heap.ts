@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Layout } from './config.js';
 import { compileStepper, fillGrads } from './impls/fused.js';
 import { makeProblem } from './problem.js';
-import { combinatorById } from './combinators.js';
+import { heapCombinatorById } from './combinators.js';
 
 /**
  * A forced full GC without `node --expose-gc`: the flag can be turned on at run time, and a fresh
@@ -37,8 +37,16 @@ export interface HeapResult {
   readonly retainedPerStep: number;
   /** The same over all the windows together (a one-off release of older garbage moves this one). */
   readonly totalRetainedPerStep: number;
-  /** heapUsed growth before the GC that ends each window, per step: what the steps allocate (valid when gcsDuring is 0). */
+  /**
+   * Young-generation growth across each window, less the measuring code's own ({@link measuringPerStep}),
+   * per step: what the steps allocate (valid when gcsDuring is 0).
+   */
   readonly allocatedPerStep: number;
+  /**
+   * The same measured over an empty loop of as many iterations, in the same process right before:
+   * what the measuring code itself allocates (its heap readings), per step; the largest of its windows.
+   */
+  readonly measuringPerStep: number;
   /** Garbage collections that ran on their own during the steps (the forced ones excluded). */
   readonly gcsDuring: number;
 }
@@ -48,7 +56,8 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
   const gc = forcedGc();
   keepBytecode();
   const problem = makeProblem(layout);
-  const stepper = await compileStepper(problem, { backend, threads }, combinator ? combinatorById(combinator).make() : undefined);
+  const c = combinator ? heapCombinatorById(combinator) : undefined;
+  const stepper = await compileStepper(problem, { backend, threads }, c?.make());
   if (stepper.backend === 'reference') throw new Error(`${combinator} runs on the reference path`);
   try {
     fillGrads(stepper, problem);
@@ -59,45 +68,75 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
     const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcTimes.push(e.startTime); });
     observer.observe({ entryTypes: ['gc'] });
     for (let i = 0; i < 2 * steps; i++) stepper.step();
-    // The measured steps run in 3 windows of `steps` steps, each between two forced GCs: a leak shows
-    // in every window, while a one-off release of older garbage (V8 dropping caches of code it
-    // compiled earlier) shows in one window only. The median window is the verdict; the total is
-    // reported too. (The harness itself keeps ~1 KB per window: GC entries of the observer.)
-    const windows = 3;
-    const perWindow = steps;
-    const settle = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
-    const deltas: number[] = [];
-    const stepping: [number, number][] = [];
-    let allocated = 0;
-    const first = settle();
-    let before = first;
-    for (let w = 0; w < windows; w++) {
-      const t0 = performance.now();
-      for (let i = 0; i < perWindow; i++) stepper.step();
-      stepping.push([t0, performance.now()]);
-      allocated += process.memoryUsage().heapUsed - before;
-      const after = settle();
-      deltas.push((after - before) / perWindow);
-      before = after;
-    }
+    const step = (): void => { stepper.step(); };
+    const empty = (): void => {};
+    // The measuring code alone: the same windows around an empty loop (warmed up the same way).
+    windowsOf(empty, steps, gc); // once to warm the measuring code itself up
+    const idle = windowsOf(empty, steps, gc);
+    c?.betweenWindows?.(stepper, -1);
+    for (let i = 0; i < steps; i++) stepper.step();
+    const measured = windowsOf(step, steps, gc, c?.betweenWindows && ((w) => { c.betweenWindows!(stepper, w); for (let i = 0; i < 100; i++) stepper.step(); }));
     // Entries are delivered asynchronously: let them arrive before counting.
     await new Promise((resolve) => setImmediate(resolve));
     observer.disconnect();
     // Only collections that started while stepping count (the forced ones run between windows).
-    const gcs = gcTimes.filter((t) => stepping.some(([a, b]) => t >= a && t <= b)).length;
-    deltas.sort((a, b) => a - b);
+    const gcs = gcTimes.filter((t) => measured.stepping.some(([a, b]) => t >= a && t <= b)).length;
+    const deltas = [...measured.retained].sort((a, b) => a - b);
     return {
-      label: combinator ? `${layout.label} ${combinatorById(combinator).label}` : layout.label,
+      label: c ? `${layout.label} ${c.label}` : layout.label,
       backend: `${backend} ${stepper.threads ?? threads}t`,
-      steps: perWindow,
-      retainedPerStep: deltas[Math.floor(windows / 2)],
-      totalRetainedPerStep: (before - first) / (windows * perWindow),
-      allocatedPerStep: allocated / (windows * perWindow),
+      steps,
+      retainedPerStep: deltas[Math.floor(deltas.length / 2)],
+      totalRetainedPerStep: measured.totalRetained / (deltas.length * steps),
+      // The measuring code's own bytes (the same in every window: its heap readings) are subtracted.
+      allocatedPerStep: (measured.allocated.reduce((a, b) => a + b, 0) / measured.allocated.length - Math.max(...idle.allocated)) / steps,
+      measuringPerStep: Math.max(...idle.allocated) / steps,
       gcsDuring: gcs,
     };
   } finally {
     stepper.dispose();
   }
+}
+
+/**
+ * Bytes in the young generation (new space, and new large objects). Short-lived objects are
+ * allocated there, and after a forced full GC it is empty, so its growth across a window is what the
+ * window allocated, byte for byte; heapUsed also moves with the old generation's concurrent sweeping
+ * after that GC (measured: tens of KB over an empty loop), so it cannot count small allocations.
+ */
+function youngBytes(): number {
+  let n = 0;
+  for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space' || space.space_name === 'new_large_object_space') n += space.space_used_size;
+  return n;
+}
+
+/**
+ * Runs `body` in 3 windows of `steps` calls, each between two forced GCs: a leak shows in every
+ * window, while a one-off release of older garbage (V8 dropping caches of code it compiled earlier)
+ * shows in one window only. Per window: heapUsed growth across it (retained, per step) and before the
+ * GC that ends it (allocated, bytes). `between` runs before each window (not measured).
+ */
+function windowsOf(body: () => void, steps: number, gc: () => void, between?: (window: number) => void): { retained: number[]; totalRetained: number; allocated: number[]; stepping: [number, number][] } {
+  const windows = 3;
+  const settle = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
+  const retained: number[] = [];
+  const allocated: number[] = [];
+  const stepping: [number, number][] = [];
+  let totalRetained = 0;
+  for (let w = 0; w < windows; w++) {
+    between?.(w);
+    const before = settle();
+    const young = youngBytes();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) body();
+    const t1 = performance.now();
+    allocated.push(youngBytes() - young);
+    stepping.push([t0, t1]);
+    const after = settle();
+    retained.push((after - before) / steps);
+    totalRetained += after - before;
+  }
+  return { retained, totalRetained, allocated, stepping };
 }
 
 /** {@link measureHeap} in a fresh Node process (bench/heap-child.ts, run with --expose-gc). */

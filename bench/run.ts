@@ -18,7 +18,7 @@ import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
 import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { measureGuarded } from './guarded.js';
-import { COMBINATORS, measureCombinators } from './combinators.js';
+import { HEAP_COMBINATORS, measureCombinators } from './combinators.js';
 import { measureTfjsAdapter } from './tfjs-adapter.js';
 import { measureJaxJsAdapter } from './jaxjs-adapter.js';
 import { fused } from './impls/fused.js';
@@ -213,13 +213,16 @@ if (implementations.some((i) => i.id.startsWith('fused'))) {
       heap.push({ label: `${layout.label} ${backend}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
     }
   }
-  // Each combinator on the medium tree, all threads: what its step allocates.
-  if (unavailable.get(`fused-wasm-${N}`) === null) {
-    for (const c of COMBINATORS) {
+  // Each combinator (heap section's list) on the medium tree with WASM (all threads, then one), and on
+  // the smaller many-leaf tree with plain JS: what its step allocates.
+  const heapBackends = [[medium, 'wasm', N], ...(N > 1 ? [[medium, 'wasm', 1] as const] : []), [config.heapJsLayout, 'js', 1]] as const;
+  for (const [layout, backend, threads] of heapBackends) {
+    if (unavailable.get(`fused-${backend}-${threads}`) !== null) continue;
+    for (const c of HEAP_COMBINATORS) {
       try {
-        heap.push(await measureHeapInChild(medium, 'wasm', N, config.heapSteps, config.quick ? 60_000 : 300_000, c.id));
+        heap.push(await measureHeapInChild(layout, backend, threads, config.heapSteps, config.quick ? 60_000 : 300_000, c.id));
       } catch (e) {
-        heap.push({ label: `${medium.label} ${c.label}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
+        heap.push({ label: `${layout.label} ${c.label}`, na: `failed: ${(e as Error).message.split('\n')[0]}` });
       }
     }
   }

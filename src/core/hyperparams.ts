@@ -1,7 +1,8 @@
 import { type Dtype, type FloatArray, roundTo } from './dtype.js';
 import { OptaxError } from './errors.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
-import type { KernelScalar } from '../kernel/elementwise.js';
+import type { KernelScalar, ScalarSink } from '../kernel/elementwise.js';
+import { biasCorrection } from './bias-correction.js';
 
 /**
  * A hyperparameter that may be an array (jax.typing.ArrayLike): a number, or a typed array / ShapedArray
@@ -45,4 +46,36 @@ export function hyperScalar(value: Hyperparam, dtype: Dtype, f: (x: number) => n
   const out = dtype === 'float32' ? new Float32Array(data.length) : new Float64Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = f(data[i]);
   return new ShapedArray(out, leafShape(value));
+}
+
+/**
+ * {@link hyperScalar} written into slot `j` of a definition's scalar sink: a number hyperparameter
+ * costs no allocation (the fused engine computes scalars at every step), an array one is stored as
+ * {@link hyperScalar} makes it. `f` must not capture per-step values (a closure made per step
+ * allocates): use {@link writeBiasCorrection} for the bias correction.
+ */
+export function writeHyper(sink: ScalarSink, j: number, value: Hyperparam, dtype: Dtype, f?: (x: number) => number): void {
+  if (typeof value === 'number') {
+    sink.values[j] = roundTo(dtype, f === undefined ? value : f(value));
+    return;
+  }
+  const v = hyperScalar(value, dtype, f);
+  if (typeof v === 'number') sink.values[j] = v;
+  else sink.arrays[j] = v;
+}
+
+/** `1 - x`: a hyperparameter's complement, as optax's `1 - decay` (hoisted: no closure per step). */
+export const oneMinus = (x: number): number => 1 - x;
+
+/**
+ * The bias correction `1 - decay^t` of a hyperparameter `decay` (each element rounded to `dtype`
+ * first, as the decay is cast) as XLA computes it in `dtype` (core/bias-correction.ts), rounded,
+ * written into slot `j`.
+ */
+export function writeBiasCorrection(sink: ScalarSink, j: number, decay: Hyperparam, dtype: Dtype, t: number): void {
+  if (typeof decay === 'number') {
+    sink.values[j] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), t));
+    return;
+  }
+  writeHyper(sink, j, decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));
 }

@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { CombinatorInfo, GradientTransformation } from '../core/transformation.js';
 import type { Kernel } from '../kernel/expr.js';
-import { type CompiledElementwise, type ElementwiseDefinition, kernelForTree, splitState } from '../kernel/elementwise.js';
+import { type CompiledElementwise, type ElementwiseDefinition, definitionScalars, kernelForTree, splitState } from '../kernel/elementwise.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
@@ -339,7 +339,7 @@ function probeScalars(name: string, def: ElementwiseDefinition<Record<string, un
   for (const dtype of dtypes) {
     let scalars: Readonly<Record<string, unknown>>;
     try {
-      scalars = def.scalars(control, dtype, undefined);
+      scalars = definitionScalars(def, control, dtype, undefined);
     } catch {
       continue;
     }

@@ -10,6 +10,7 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
+import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
 import { type LeafSum, combineLeafSums } from './global-norm.js';
 import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
@@ -138,6 +139,13 @@ export interface StepperParts {
 }
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
+
+/** A stage's scalar sinks: see CompiledStepper.sinksFor. */
+interface StageSinks {
+  readonly names: readonly string[];
+  readonly index: Int32Array;
+  readonly sinks: readonly ScalarSink[];
+}
 /** A mask or labels function threw: the reference path runs the step, and throws what optax would. */
 const SELECTION_THREW = 'a mask or labels function threw';
 
@@ -267,7 +275,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       throw this.breakDown(e);
     }
     if (advances) {
-      for (const stage of f.stages) if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+      for (let k = 0; k < f.stages.length; k++) {
+        const stage = f.stages[k];
+        if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+      }
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
     }
     if (guarded) f.guard!.counters = guarded.counters;
@@ -369,13 +380,26 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
       if (stage.source.kind !== 'elementwise') continue;
+      const def = stage.source.def;
       const plan = f.scalarPlans[k];
+      const sinks = def.writeScalars && def.scalarNames ? this.sinksFor(k, def.scalarNames, plan.names, stage.dtypes.length) : undefined;
       for (let d = 0; d < stage.dtypes.length; d++) {
         const f32 = stage.dtypes[d] === 'float32';
-        const values = stage.source.def.scalars(stage.control, stage.dtypes[d], extraArgs, f.traced) as Readonly<Record<string, unknown>>;
         const slots = plan.slots[d];
+        let values: Readonly<Record<string, unknown>> | undefined;
+        let sink: ScalarSink | undefined;
+        if (sinks) {
+          // The definition writes into a sink the stepper keeps: nothing is allocated.
+          sink = sinks.sinks[d];
+          writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, f.traced);
+        } else values = definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, f.traced);
         for (let j = 0; j < plan.names.length; j++) {
-          const v = values[plan.names[j]];
+          let v: unknown;
+          if (sink) {
+            const at = sinks!.index[j];
+            if (at < 0 || sink.arrays[at] !== undefined) return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
+            v = sink.values[at];
+          } else v = values![plan.names[j]];
           if (typeof v !== 'number') return `${stage.name}: hyperparameter '${plan.names[j]}' is not a number`;
           // Scalars come rounded to the dtype; one that is not (a definition breaking that contract)
           // would be used unrounded by a fused kernel where the reference rounds it on its first store.
@@ -386,6 +410,23 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     }
     return undefined;
   }
+
+  /**
+   * Stage k's scalar sinks (one per dtype) and, for each scalar its kernel reads, its index among the
+   * definition's `scalarNames`: made once (again only when injectHyperparams rebinds the stage to a
+   * definition with other names).
+   */
+  private sinksFor(k: number, names: readonly string[], read: readonly string[], dtypes: number): StageSinks {
+    let entry = this.stageSinks[k];
+    if (entry === undefined || entry.names !== names) {
+      entry = { names, index: Int32Array.from(read, (n) => names.indexOf(n)), sinks: Array.from({ length: dtypes }, () => scalarSink(names.length)) };
+      this.stageSinks[k] = entry;
+    }
+    return entry;
+  }
+
+  /** Per stage: see {@link CompiledStepper.sinksFor}. */
+  private readonly stageSinks: (StageSinks | undefined)[] = [];
 
   /**
    * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order

@@ -112,23 +112,32 @@ export class ThreadPool {
   /** Waits until every worker is done with the pass; returns why it stopped waiting early, if it did. */
   private waitForWorkers(): string | undefined {
     const ctl = this.ctl, workers = this.workers;
-    let last = -1;
-    // A monotonic clock that stops while the machine sleeps (CLOCK_MONOTONIC, mach_absolute_time): a
-    // laptop suspended mid-step does not count as a stalled worker.
-    let since = performance.now();
-    let spins = 0;
     for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctl, CTL_DONE) < workers; spin++);
+    let last = -1;
+    // Time without progress. Where the main thread blocks, it is the sum of the waits that timed out:
+    // no clock is read (reading one allocates, and a step allocates nothing), and a machine suspended
+    // mid-step adds one wait at most, so it does not count as a stalled worker. Where it spins (a
+    // page), a monotonic clock that stops while the machine sleeps, read every 100 000 spins.
+    let stalledMs = 0;
+    let since = -1;
+    let spins = 0;
     for (;;) {
       const done = Atomics.load(ctl, CTL_DONE);
       if (done >= workers) return undefined;
       if (Atomics.load(ctl, CTL_LOST) > 0) return `a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`;
-      if (done !== last) { last = done; since = performance.now(); }
+      if (done !== last) { last = done; stalledMs = 0; since = -1; }
+      let stalled: boolean;
       if (this.platform.mainCanBlock) {
-        Atomics.wait(ctl, CTL_DONE, done, Math.min(100, this.timeoutMs));
-      } else if (++spins % 100_000 !== 0) {
-        continue;
+        const waitMs = Math.min(100, this.timeoutMs);
+        if (Atomics.wait(ctl, CTL_DONE, done, waitMs) === 'timed-out') stalledMs += waitMs;
+        stalled = stalledMs >= this.timeoutMs;
+      } else {
+        if (++spins % 100_000 !== 0) continue;
+        const now = performance.now();
+        if (since < 0) since = now;
+        stalled = now - since > this.timeoutMs;
       }
-      if (performance.now() - since > this.timeoutMs && Atomics.load(ctl, CTL_DONE) === done) {
+      if (stalled && Atomics.load(ctl, CTL_DONE) === done) {
         return `a worker thread made no progress for ${this.timeoutMs} ms (workerTimeout)${this.lastReport ? ` (${this.lastReport})` : ''}`;
       }
     }

@@ -2,7 +2,7 @@ import { numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
-import type { ElementwiseDefinition, KernelScalar } from '../kernel/elementwise.js';
+import { type ElementwiseDefinition, type KernelScalar, definitionScalars } from '../kernel/elementwise.js';
 import { recordedCall } from '../spec/record.js';
 import { type Spec, toSpec } from '../spec/spec.js';
 import type { JaxArray } from './leaf.js';
@@ -32,7 +32,7 @@ export class CountScalars {
 
   constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype) {
     const counted = Object.hasOwn(definition.initControl(), 'count');
-    const at = (count: number): Record<string, number> => numbers(name, definition.scalars(counted ? { count } : {}, dtype, undefined));
+    const at = (count: number): Record<string, number> => numbers(name, definitionScalars(definition, counted ? { count } : {}, dtype, undefined));
     if (!counted) {
       this.settle = 0;
       Object.assign(this.constants, at(0));

@@ -43,20 +43,96 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   /** Throws an OptaxError naming the bad field when a control state is malformed. */
   checkControl(control: Record<string, unknown>): void;
   /**
-   * The per-step scalars for leaves of `dtype`, from the control state *before* the step (rounded to
-   * `dtype` where optax casts them). `traced`: the step runs inside optax's `lax.cond`
-   * (`apply_if_finite`, `MultiSteps`: transforms/traced.ts), where a schedule is traced too
-   * (schedules/arith.ts); false or absent when optax runs the transformation eagerly.
+   * The names of the per-step scalars, in the order {@link ElementwiseDefinition.writeScalars} writes
+   * them (slot `j` of the sink holds `scalarNames[j]`). Required with `writeScalars`.
    */
-  scalars(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
+  readonly scalarNames?: readonly string[];
+  /**
+   * Writes the per-step scalars for leaves of `dtype` into `sink` (scalar `scalarNames[j]` into
+   * `sink.values[j]`, or `sink.arrays[j]` for an array hyperparameter broadcast per leaf), from the
+   * control state *before* the step, rounded to `dtype` where optax casts them. `traced`: the step
+   * runs inside optax's `lax.cond` (`apply_if_finite`, `MultiSteps`: transforms/traced.ts), where a
+   * schedule is traced too (schedules/arith.ts); false or absent when optax runs the transformation
+   * eagerly. The fused engine calls it at every step with a sink it keeps: written without creating
+   * objects, a step allocates nothing. The caller clears `sink.arrays` before the call.
+   */
+  writeScalars?(sink: ScalarSink, control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): void;
+  /**
+   * The same scalars returned as a record: the simpler form for a definition written by hand (each
+   * call then allocates its record). A definition states `scalars` or `scalarNames` and
+   * `writeScalars`; use {@link definitionScalars} to read either.
+   */
+  scalars?(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
   /**
    * The scalars optax holds as Python numbers (e.g. `scale`'s step size, a constant learning rate):
    * compile-time constants when optax's update is traced inside `lax.cond`, where XLA's algebraic
    * simplifier folds them with other constants (see transforms/traced.ts). Default: none.
    */
   readonly constantScalars?: readonly string[];
-  /** The control state after the step. */
+  /**
+   * The control state after the step: the same object updated in place (what optax-ts's definitions
+   * do, so that a fused step allocates nothing), or a new one. Callers own the control they pass.
+   */
   advance(control: C): C;
+}
+
+/**
+ * Where a definition writes its per-step scalars: numbers in `values`, array hyperparameters (to be
+ * broadcast per leaf) in `arrays`, both by the scalar's index in `scalarNames`.
+ */
+export interface ScalarSink {
+  readonly values: Float64Array;
+  readonly arrays: (ShapedArray | undefined)[];
+}
+
+/** An empty sink for `count` scalars. */
+export function scalarSink(count: number): ScalarSink {
+  return { values: new Float64Array(count), arrays: new Array<ShapedArray | undefined>(count).fill(undefined) };
+}
+
+/** Writes a hyperparameter's value (a number, or an array to broadcast) into slot `j`. */
+export function putScalar(sink: ScalarSink, j: number, value: KernelScalar): void {
+  if (typeof value === 'number') sink.values[j] = value;
+  else sink.arrays[j] = value;
+}
+
+/** The names of a definition's per-step scalars (those `writeScalars` writes, or `scalars` returns). */
+export function definitionScalarNames(def: ElementwiseDefinition<any>, control: Record<string, unknown>, dtype: Dtype): readonly string[] {
+  return def.scalarNames ?? Object.keys(def.scalars!(control, dtype, undefined));
+}
+
+/**
+ * A definition's per-step scalars as a record (the reference path, and any caller that does not
+ * keep a sink), whichever form the definition states them in.
+ */
+export function definitionScalars<C extends Record<string, unknown>>(def: ElementwiseDefinition<C>, control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>> {
+  if (!def.writeScalars || !def.scalarNames) return def.scalars!(control, dtype, extraArgs, traced);
+  const names = def.scalarNames;
+  const sink = scalarSink(names.length);
+  def.writeScalars(sink, control, dtype, extraArgs, traced);
+  const out: Record<string, KernelScalar> = {};
+  for (let j = 0; j < names.length; j++) out[names[j]] = sink.arrays[j] ?? sink.values[j];
+  return out;
+}
+
+/**
+ * Writes a definition's per-step scalars into a sink laid out as `names` (from
+ * {@link definitionScalarNames}): directly for a definition with `writeScalars` (nothing allocated),
+ * through its record otherwise.
+ */
+export function writeDefinitionScalars<C extends Record<string, unknown>>(def: ElementwiseDefinition<C>, sink: ScalarSink, names: readonly string[], control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): void {
+  const arrays = sink.arrays;
+  for (let j = 0; j < arrays.length; j++) arrays[j] = undefined;
+  if (def.writeScalars && def.scalarNames === names) {
+    def.writeScalars(sink, control, dtype, extraArgs, traced);
+    return;
+  }
+  const record = definitionScalars(def, control, dtype, extraArgs, traced);
+  for (let j = 0; j < names.length; j++) {
+    const v = record[names[j]];
+    if (v === undefined) throw new OptaxError(`${def.name}: no value for scalar '${names[j]}'`);
+    putScalar(sink, j, v);
+  }
 }
 
 /** A compiled definition: the definition plus its plans, shared by all paths. */
@@ -174,8 +250,9 @@ export function gatherLeaves(name: string, updates: Updates, trees: readonly Tre
 export function elementwise<C extends Record<string, unknown>, S>(definition: ElementwiseDefinition<C>): GradientTransformation<S> {
   const d = definition as unknown as Record<string, unknown>;
   if (!isDictNode(d) || typeof d.name !== 'string' || !isDictNode(d.kernel) || !Array.isArray(d.stateLeaves)
-    || !['initControl', 'checkControl', 'scalars', 'advance'].every((f) => typeof d[f] === 'function')) {
-    throw new OptaxError(`elementwise: expected a definition {name, kernel, stateLeaves, initControl, checkControl, scalars, advance}, got ${describe(definition)}`);
+    || !['initControl', 'checkControl', 'advance'].every((f) => typeof d[f] === 'function')
+    || !(typeof d.scalars === 'function' || (typeof d.writeScalars === 'function' && Array.isArray(d.scalarNames)))) {
+    throw new OptaxError(`elementwise: expected a definition {name, kernel, stateLeaves, initControl, checkControl, scalars (or scalarNames and writeScalars), advance}, got ${describe(definition)}`);
   }
   const compiled: CompiledElementwise<C> = {
     ...definition,
@@ -200,7 +277,7 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
         const g = leaves[0];
         const dtype = leafDtype(g);
         let scalars = scalarCache.get(dtype);
-        if (!scalars) { scalars = definition.scalars(control, dtype, extraArgs); scalarCache.set(dtype, scalars); }
+        if (!scalars) { scalars = definitionScalars(definition, control, dtype, extraArgs); scalarCache.set(dtype, scalars); }
         const state: Record<string, FloatArray> = {};
         leafNames.forEach((k, j) => { state[k] = leafData(leaves[1 + j]); });
         const p = paramsAt(i);

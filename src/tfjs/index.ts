@@ -21,7 +21,11 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  *   transformations take the engine there too. (Measured by `npm run bench`: the ops path costs about
  *   what `tf.train.adamax` costs, the engine 6 to 140 times less on cpu and wasm; option `path`.)
  *   Either way a step is bit-identical to optax-ts's pure path (`tx.update` then `applyUpdates`) on
- *   the cpu backend, so training resumes bit-identically from a save.
+ *   the cpu backend, so training resumes bit-identically from a save. On webgl and webgpu
+ *   (SwiftShader, tested in headless Chromium) the ops path measured bit-identical too; on webgpu the
+ *   engine path reads gradients with `dataSync()`, which tfjs-webgpu does through an OffscreenCanvas
+ *   (slow; in headless Chromium on SwiftShader it loses the device), so there prefer chains the ops
+ *   path runs.
  * - **State by variable name**, not position: the params are `{[variable.name]: value}`. A variable
  *   without a gradient in a step (a layer made non-trainable) is left alone, and its moments are kept
  *   for when it trains again; shared counts (the step count) go on.

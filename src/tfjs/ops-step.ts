@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Expr, type Kernel, topologicalOrder } from '../kernel/expr.js';
-import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import { type ElementwiseDefinition, definitionScalars } from '../kernel/elementwise.js';
 import { reciprocalForTree } from '../kernel/scalar-division.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -85,7 +85,10 @@ export class OpsStep {
     // The layout (and the initial control values) from tx.init; arrays become variables.
     const toVariables = (x: unknown): unknown => {
       if (isArrayLeaf(x)) {
-        const v = tf.variable(tf.tensor(leafData(x), [...leafShape(x)], 'float32'), false);
+        // tf.variable keeps its own reference to the initial tensor's data: the tensor itself is ours to dispose.
+        const initial = tf.tensor(leafData(x), [...leafShape(x)], 'float32');
+        const v = tf.variable(initial, false);
+        initial.dispose();
         this.variablesOwned.push(v);
         return v;
       }
@@ -103,8 +106,29 @@ export class OpsStep {
 
   /** The state now (read back), laid out as `tx.init` lays it out. */
   get state(): unknown {
+    return this.read((v, into) => into.set(v.dataSync() as Float32Array));
+  }
+
+  /**
+   * The state now, read back asynchronously (`data()`): on webgpu, tfjs's synchronous read goes through
+   * an OffscreenCanvas, which is slow, and in headless Chromium on SwiftShader loses the device. The
+   * state is taken when this is called (the reads are queued then): steps taken meanwhile do not show.
+   */
+  async readState(): Promise<unknown> {
+    const pending: Promise<void>[] = [];
+    const state = this.read((v, into) => { pending.push(v.data().then((d) => into.set(d as Float32Array))); });
+    await Promise.all(pending);
+    return state;
+  }
+
+  /** The tree with each variable replaced by a new array that `fill` fills (now or later), the rest copied now. */
+  private read(fill: (v: tf.Variable, into: Float32Array) => void): unknown {
     const read = (x: unknown): unknown => {
-      if (x instanceof tf.Variable) return new ShapedArray(Float32Array.from(x.dataSync() as Float32Array), x.shape);
+      if (x instanceof tf.Variable) {
+        const values = new Float32Array(x.size);
+        fill(x, values);
+        return new ShapedArray(values, x.shape);
+      }
       if (Array.isArray(x)) return x.map(read);
       if (isDictNode(x)) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, read(v)]));
       return x;
@@ -143,7 +167,7 @@ export class OpsStep {
       for (const { def, node } of this.parts) {
         const control = Object.fromEntries(Object.keys(def.initControl()).map((k) => [k, node[k]]));
         def.checkControl(control);
-        const scalars = Object.fromEntries(Object.entries(def.scalars(control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
+        const scalars = Object.fromEntries(Object.entries(definitionScalars(def, control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
         const kernel = reciprocal && def.singleLeafKernel ? def.singleLeafKernel : def.kernel;
         this.names.forEach((n, i) => {
           const state = Object.fromEntries(def.stateLeaves.map((k) => [k, node[k][n] as tf.Variable]));

@@ -194,13 +194,6 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     this.current = undefined;
   }
 
-  /** The whole state now: the runner's, and the store's for variables not in the last step (a new map). */
-  private snapshot(): StateStore {
-    const all = new Map(this.store);
-    if (this.current) storeState(this.current.runner.state, all);
-    return all;
-  }
-
   /** The state laid out as `tx.init` lays it out for the variables of the last step (for none before the first). */
   private stateNow(): unknown {
     if (this.current) return this.current.runner.state;
@@ -279,9 +272,14 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
    * `getWeights`, `setWeights` or `dispose`, which dispose them (so saving repeatedly leaks nothing).
    */
   override async getWeights(): Promise<NamedTensor[]> {
+    // The state as of this call; the ops path's is read asynchronously (see OpsStep.readState).
+    const iterations = this.iterations;
+    const all = new Map(this.store);
+    if (this.current?.ops) storeState(await this.current.ops.readState(), all);
+    else if (this.current) storeState(this.current.runner.state, all);
     this.disposeLent();
-    const weights: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.iterations, 'int32') }];
-    for (const [key, leaf] of this.snapshot()) weights.push(leafTensor(key, leaf));
+    const weights: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+    for (const [key, leaf] of all) weights.push(leafTensor(key, leaf));
     this.lent = weights.map((w) => w.tensor);
     return weights;
   }

@@ -1,13 +1,13 @@
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { roundTo } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import type { EmptyState, ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
-import { type KernelScalar, elementwise } from '../kernel/elementwise.js';
+import { elementwise } from '../kernel/elementwise.js';
 import type { Params, Updates } from '../tree/tree.js';
-import { type CountState, checkCount, noControl } from './count.js';
+import { type CountState, advanceCount, checkCount, noControl } from './count.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
 import { callSchedule } from '../core/schedule.js';
 import { tracedSchedule } from '../schedules/typed.js';
@@ -82,6 +82,9 @@ export function addDecayedWeights(weightDecay: Hyperparam | Schedule = 0, option
   return recordCall(mask === undefined || mask === null ? requireParams : masked(requireParams, mask), 'add_decayed_weights', [weightDecay, options]);
 }
 
+/** The one scalar of add_decayed_weights. */
+const WEIGHT_DECAY = ['weight_decay'] as const;
+
 function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
   checkHyperparam('add_decayed_weights', 'weight_decay', weightDecay, { min: 0 });
   // Only a plain number 0 skips the addition (optax tests `isinstance(wd, (int, float))`); an array
@@ -92,7 +95,8 @@ function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
     kernel: skip ? { updates: ex.updates, state: {} } : addDecayedWeightsKernel,
     stateLeaves: [],
     ...noControl,
-    scalars: (_c, dtype): Record<string, KernelScalar> => (skip ? {} : { weight_decay: hyperScalar(weightDecay, dtype) }),
+    scalarNames: skip ? [] : WEIGHT_DECAY,
+    writeScalars: (sink, _c, dtype) => { if (!skip) writeHyper(sink, 0, weightDecay, dtype); },
   });
 }
 
@@ -103,13 +107,14 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     stateLeaves: [],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('add_decayed_weights'),
-    advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype, _extraArgs, traced) => {
+    advance: advanceCount,
+    scalarNames: WEIGHT_DECAY,
+    writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule('add_decayed_weights', traced ? tracedSchedule(schedule) : schedule, count);
       const problem = checkScheduledRate(value);
       if (problem) throw new OptaxError(`add_decayed_weights: the schedule returned a bad value at step ${count}: ${problem}`);
-      return { weight_decay: roundTo(dtype, value) };
+      sink.values[0] = roundTo(dtype, value);
     },
   });
 }

@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -13,6 +13,9 @@ export const clipKernel = {
   updates: ex.min(ex.max(ex.updates, ex.scalar('neg_max_delta')), ex.scalar('max_delta')),
   state: {},
 };
+
+const CLIP_SCALARS = ['neg_max_delta', 'max_delta'] as const;
+const negate = (x: number): number => -x;
 
 /**
  * Clips updates elementwise to `[-maxDelta, maxDelta]` (optax's `clip`):
@@ -42,9 +45,10 @@ export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
     kernel: clipKernel,
     stateLeaves: [],
     ...noControl,
-    scalars: (_c, dtype) => ({
-      neg_max_delta: hyperScalar(maxDelta, dtype, (x) => -x),
-      max_delta: hyperScalar(maxDelta, dtype),
-    }),
+    scalarNames: CLIP_SCALARS,
+    writeScalars: (sink, _c, dtype) => {
+      writeHyper(sink, 0, maxDelta, dtype, negate);
+      writeHyper(sink, 1, maxDelta, dtype);
+    },
   }), 'clip', [maxDelta]);
 }

@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { isStepCount } from '../core/numerics.js';
+import { isStepCount, safeIncrement } from '../core/numerics.js';
 import { describe } from '../tree/node.js';
 
 /** The control state of transformations that count steps: an int32, saturating at 2^31-1. */
@@ -21,3 +21,12 @@ export const noControl = {
   checkControl: (): void => {},
   advance: (c: Record<string, never>): Record<string, never> => c,
 };
+
+/**
+ * The `advance` of a definition whose control is `{count}`: the count incremented (int32,
+ * saturating), in place, so that a fused step allocates nothing.
+ */
+export function advanceCount<C extends CountState>(control: C): C {
+  control.count = safeIncrement(control.count);
+  return control;
+}

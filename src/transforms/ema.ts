@@ -1,15 +1,14 @@
 import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
-import { biasCorrection } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
-import { type KernelScalar, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
+import { type ScalarSink, definitionScalars, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
 import { mapTrees } from '../tree/map.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
-import { type CountState, checkCount } from './count.js';
+import { type CountState, advanceCount, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
@@ -47,20 +46,20 @@ export function emaKernel(debias: boolean, singleLeaf = false): Kernel {
   return { updates: corrected, state: { ema: newEma } };
 }
 
+/** The per-step scalars of {@link ema}, with and without debiasing, in the order `writeEmaScalars` writes them. */
+const EMA_SCALARS = ['decay', 'one_minus_decay', 'one', 'bias'] as const;
+const EMA_SCALARS_NO_DEBIAS = ['decay', 'one_minus_decay'] as const;
+
 /** The per-step scalars of {@link ema} for leaves of `dtype`, before step `count`. */
-function emaScalars(decay: Hyperparam, count: number, dtype: Dtype, debias: boolean): Record<string, KernelScalar> {
-  const t = safeIncrement(count);
-  const scalars: Record<string, KernelScalar> = {
-    decay: hyperScalar(decay, dtype),
-    one_minus_decay: hyperScalar(decay, dtype, (x) => 1 - x),
-  };
+function writeEmaScalars(sink: ScalarSink, decay: Hyperparam, count: number, dtype: Dtype, debias: boolean): void {
+  writeHyper(sink, 0, decay, dtype);
+  writeHyper(sink, 1, decay, dtype, oneMinus);
   // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype (core/bias-correction.ts),
   // then the subtraction, rounded again.
   if (debias) {
-    scalars.one = 1;
-    scalars.bias = hyperScalar(decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));
+    sink.values[2] = 1;
+    writeBiasCorrection(sink, 3, decay, dtype, safeIncrement(count));
   }
-  return scalars;
 }
 
 /**
@@ -107,8 +106,9 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
     stateLeaves: ['ema'],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('ema'),
-    advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype) => emaScalars(decay, count, dtype, debias),
+    advance: advanceCount,
+    scalarNames: debias ? EMA_SCALARS : EMA_SCALARS_NO_DEBIAS,
+    writeScalars: (sink, { count }, dtype) => writeEmaScalars(sink, decay, count, dtype, debias),
   });
   return recordCall(accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype), 'ema', [decay, options]);
 }
@@ -141,7 +141,7 @@ function withAccumulator(tx: GradientTransformation<EmaState>, decay: Hyperparam
         const e = stateLeaves[i];
         const gd = leafDtype(g), ed = leafDtype(e);
         const wide: Dtype = gd === 'float64' || ed === 'float64' ? 'float64' : 'float32';
-        const scalars = (dtype: Dtype) => scalarsForLeaf(emaScalars(decay, control.count, dtype, debias), leafShape(g), paths[i]);
+        const scalars = (dtype: Dtype) => scalarsForLeaf(definitionScalars(def, control, dtype, undefined), leafShape(g), paths[i]);
         const sg = scalars(gd), se = scalars(ed), sw = scalars(wide);
         const at = (s: number | ArrayLike<number>, j: number): number => (typeof s === 'number' ? s : s[j]);
         const gx = leafData(g), ex0 = leafData(e), n = gx.length;

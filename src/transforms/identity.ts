@@ -21,6 +21,7 @@ export function identity(): GradientTransformation<EmptyState> {
     kernel: { updates: ex.updates, state: {} },
     stateLeaves: [],
     ...noControl,
-    scalars: () => ({}),
+    scalarNames: [],
+    writeScalars: () => {},
   }), 'identity', []);
 }

@@ -1,12 +1,11 @@
-import { type Dtype, roundTo } from '../core/dtype.js';
-import { type Hyperparam, checkHyperparam, hyperScalar } from '../core/hyperparams.js';
+import type { Dtype } from '../core/dtype.js';
+import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
-import { biasCorrection } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
 import type { Tree } from '../tree/tree.js';
-import { type CountState, checkCount } from './count.js';
+import { type CountState, advanceCount, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
@@ -38,6 +37,8 @@ export interface ScaleByAdamaxOptions {
 const g = ex.updates;
 const mu = ex.add(ex.mul(ex.scalar('one_minus_b1'), g), ex.mul(ex.scalar('b1'), ex.state('mu')));
 const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), ex.state('nu')));
+/** Its per-step scalars, in the order `writeScalars` writes them. */
+const SCALARS = ['one', 'b1', 'one_minus_b1', 'b2', 'eps', 'bias'] as const;
 
 /**
  * Rescales updates by Adamax, the infinity-norm variant of Adam (Kingma & Ba, 2014, section 7.1):
@@ -82,19 +83,17 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     stateLeaves: ['mu', 'nu'],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount('scale_by_adamax'),
-    advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype: Dtype) => {
-      const t = safeIncrement(count);
-      return {
-        one: 1,
-        b1: hyperScalar(b1, dtype),
-        one_minus_b1: hyperScalar(b1, dtype, (x) => 1 - x),
-        b2: hyperScalar(b2, dtype),
-        eps: hyperScalar(eps, dtype),
-        // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
-        // float32: core/bias-correction.ts), then the subtraction rounded again.
-        bias: hyperScalar(b1, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t)),
-      };
+    advance: advanceCount,
+    scalarNames: SCALARS,
+    writeScalars: (sink, { count }, dtype: Dtype) => {
+      sink.values[0] = 1;
+      writeHyper(sink, 1, b1, dtype);
+      writeHyper(sink, 2, b1, dtype, oneMinus);
+      writeHyper(sink, 3, b2, dtype);
+      writeHyper(sink, 4, eps, dtype);
+      // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
+      // float32: core/bias-correction.ts), then the subtraction rounded again.
+      writeBiasCorrection(sink, 5, b1, dtype, safeIncrement(count));
     },
   }), 'scale_by_adamax', [options]);
 }

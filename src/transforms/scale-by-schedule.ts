@@ -4,8 +4,8 @@ import { safeIncrement } from '../core/numerics.js';
 import type { Schedule } from '../core/schedule.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
-import { type CountState, checkCount } from './count.js';
-import { scaleKernel } from './scale.js';
+import { type CountState, advanceCount, checkCount } from './count.js';
+import { STEP_SIZE, scaleKernel } from './scale.js';
 import { callSchedule } from '../core/schedule.js';
 import { readOptions } from '../core/options.js';
 import { scheduleInfo, tracedSchedule } from '../schedules/typed.js';
@@ -60,13 +60,14 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     stateLeaves: [],
     initControl: () => ({ count: 0 }),
     checkControl: checkCount(name),
-    advance: ({ count }) => ({ count: safeIncrement(count) }),
-    scalars: ({ count }, dtype, _extraArgs, traced) => {
+    advance: advanceCount,
+    scalarNames: STEP_SIZE,
+    writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);
       const problem = options.check?.(value, count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
-      return { step_size: roundTo(dtype, value) };
+      sink.values[0] = roundTo(dtype, value);
     },
     constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
   }), 'scale_by_schedule', [schedule, options]);

@@ -9,6 +9,9 @@ import { recordCall } from '../spec/record.js';
 /** `u = step * g`, the rule shared by {@link scale} and `scaleBySchedule`. */
 export const scaleKernel = { updates: ex.mul(ex.scalar('step_size'), ex.updates), state: {} };
 
+/** The one scalar of `scale` and `scale_by_schedule`. */
+export const STEP_SIZE = ['step_size'] as const;
+
 /**
  * Scales updates by a fixed factor: `u = stepSize * g` (optax's `scale`). The factor is rounded to each
  * leaf's dtype first, as JAX does with a python float.
@@ -30,7 +33,8 @@ export function scale(stepSize: number): GradientTransformation<EmptyState> {
     kernel: scaleKernel,
     stateLeaves: [],
     ...noControl,
-    scalars: (_c, dtype) => ({ step_size: roundTo(dtype, stepSize) }),
+    scalarNames: STEP_SIZE,
+    writeScalars: (sink, _c, dtype) => { sink.values[0] = roundTo(dtype, stepSize); },
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
   }), 'scale', [stepSize]);

@@ -4,6 +4,8 @@ import { elementwise } from '../kernel/elementwise.js';
 import { noControl } from './count.js';
 import { recordCall } from '../spec/record.js';
 
+const ZERO = ['zero'] as const;
+
 /**
  * Replaces every update with zeros (optax's `set_to_zero`): `u = 0`. With `partition`, it freezes the
  * parameters of a label.
@@ -22,6 +24,7 @@ export function setToZero(): GradientTransformation<EmptyState> {
     kernel: { updates: ex.scalar('zero'), state: {} },
     stateLeaves: [],
     ...noControl,
-    scalars: () => ({ zero: 0 }),
+    scalarNames: ZERO,
+    writeScalars: (sink) => { sink.values[0] = 0; },
   }), 'set_to_zero', []);
 }

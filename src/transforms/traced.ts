@@ -2,7 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { type Expr, substitute } from '../kernel/expr.js';
-import { type CompiledElementwise, type KernelScalar, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
+import { type CompiledElementwise, type KernelScalar, definitionScalars, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
 import { treeLeaves, mapTrees } from '../tree/map.js';
@@ -183,7 +183,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     if (!scalars) {
       scalars = {};
       stages.forEach((st, i) => {
-        for (const [k, v] of Object.entries(st.def.scalars(splits[i].control, dtype, extraArgs, true))) scalars![`${i}/${k}`] = v;
+        for (const [k, v] of Object.entries(definitionScalars(st.def, splits[i].control, dtype, extraArgs, true))) scalars![`${i}/${k}`] = v;
       });
       scalarCache.set(dtype, scalars);
     }

@@ -58,6 +58,16 @@ test('toTfjs with path "ops": the same steps as the engine path, saved and resto
   const before = tf.memory().numTensors;
   for (let i = 0; i < 200; i++) viaOps.minimize(loss(a));
   assert.equal(tf.memory().numTensors, before);
+  // Saves and restores rebuild the step (its state variables) each time: nothing may accumulate.
+  const afterSave = (await viaOps.getWeights(), tf.memory().numTensors);
+  for (let i = 0; i < 20; i++) {
+    const copies = (await viaOps.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    await viaOps.setWeights(copies);
+    tf.dispose(copies.map((c) => c.tensor));
+    viaOps.minimize(loss(a));
+  }
+  await viaOps.getWeights();
+  assert.equal(tf.memory().numTensors, afterSave);
   assert.throws(() => toTfjs(chain(clipByGlobalNorm(1), adamax(0.1)), { path: 'ops' }), /elementwise transformations only/);
   viaOps.dispose(); viaEngine.dispose(); restored.dispose(); a.dispose(); b.dispose();
 });

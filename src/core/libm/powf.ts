@@ -1,6 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
-import { MASK64, asdouble, asfloat, asuint, asuint64 } from './bits.js';
+import { asfloat, asuint } from './bits.js';
 import { exp2fTable } from './exp-table.js';
 
 /**
@@ -46,17 +46,39 @@ const LOG2_TABLE = [
   ['0x1.9c2d163a1aa2dp-1', '0x1.40645f0c6651cp-2'],
   ['0x1.886e6037841edp-1', '0x1.88e9c2c1b9ff8p-2'],
   ['0x1.767dcf5534862p-1', '0x1.ce0a44eb17bccp-2'],
-].map(([invc, logc]) => ({ invc: h(invc), logc: h(logc) }));
+].flatMap(([invc, logc]) => [h(invc), h(logc)]);
+/** The table as doubles, [invc, logc] per entry: a step reads it without boxing anything. */
+const LOG2 = Float64Array.from(LOG2_TABLE);
 /** log1p(r)/ln2 ~ A0 r^5 + A1 r^4 + A2 r^3 + A3 r^2 + A4 r. */
 const [A0, A1, A2, A3, A4] = ['0x1.27616c9496e0bp-2', '-0x1.71969a075c67ap-2', '0x1.ec70a6ca7baddp-2', '-0x1.7154748bef6c8p-1', '0x1.71547652ab82bp+0'].map(h);
 const OFF = 0x3f330000;
 
-/** exp2 table: the bits of 2^(i/32) minus i << 47 (e_exp2f_data.c; shared with pow's table). */
-const EXP2_TABLE = exp2fTable();
+/**
+ * exp2 table: the bits of 2^(i/32) minus i << 47 (e_exp2f_data.c; shared with pow's table), as the
+ * high and low 32-bit words of each entry. The routine works on 32-bit words, never on BigInts, so a
+ * call allocates nothing (the fused engine computes bias corrections at every step).
+ */
+const EXP2_HI = Uint32Array.from(exp2fTable(), (t) => Number(t >> 32n));
+const EXP2_LO = Uint32Array.from(exp2fTable(), (t) => Number(t & 0xffffffffn));
 /** 2^r ~ C0 r^3 + C1 r^2 + C2 r + 1, and the shift that rounds to multiples of 1/32. */
 const [C0, C1, C2] = ['0x1.c6af84b912394p-5', '0x1.ebfce50fac4f3p-3', '0x1.62e42ff0c52d6p-1'].map(h);
 const SHIFT = h('0x1.8p+47');
-const SIGN_BIAS = 1n << 16n;
+const SIGN_BIAS = 1 << 16;
+/** Thresholds of the overflow and underflow checks (hoisted: parsing them allocates). */
+const OFLOW = h('0x1.fffffffd1d571p+6');
+const NEAR_OFLOW = h('0x1.fffffffa3aae2p+6');
+const FLT_MAX = h('0x1.fffffep127');
+
+/** A scratch double and its two 32-bit words (the high word first, as `words[0]` reads it big-endian). */
+const scratch = new DataView(new ArrayBuffer(8));
+/** The high 32 bits of a double's bits. */
+function highWord(x: number): number { scratch.setFloat64(0, x); return scratch.getUint32(0); }
+/** The low 32 bits of a double's bits. */
+function lowWord(x: number): number { scratch.setFloat64(0, x); return scratch.getUint32(4); }
+/** The double with these two words of bits. */
+function fromWords(hi: number, lo: number): number { scratch.setUint32(0, hi >>> 0); scratch.setUint32(4, lo >>> 0); return scratch.getFloat64(0); }
+/** Bits 47 to 62 of 126's bits: the exponent range check below compares with it. */
+const TOP_126 = (highWord(126) >>> 15) & 0xffff;
 
 /** log2(x) for the float32 bits `ix` (normal, or a subnormal already normalized), in double. */
 function log2Inline(ix: number): number {
@@ -66,7 +88,7 @@ function log2Inline(ix: number): number {
   const iz = (ix - top) >>> 0;
   const k = (top | 0) >> 23; // arithmetic shift
   const z = asfloat(iz);
-  const { invc, logc } = LOG2_TABLE[i];
+  const invc = LOG2[2 * i], logc = LOG2[2 * i + 1];
   const r = fma64(z, invc, -1);
   const y0 = logc + k;
   const r2 = r * r;
@@ -79,13 +101,16 @@ function log2Inline(ix: number): number {
 }
 
 /** 2^xd (|xd| < 150) times the sign in `signBias`, in double. */
-function exp2Inline(xd: number, signBias: bigint): number {
+function exp2Inline(xd: number, signBias: number): number {
   let kd = xd + SHIFT;
-  const ki = asuint64(kd);
+  // Only the low 17 bits of ki matter: ki & 31 indexes the table, and (ki + signBias) << 47 keeps
+  // bits 0-16 of the sum, moved to the high word's bits 15-31 (adding it to an entry never carries
+  // out of the low word, whose bits it leaves zero).
+  const ki = lowWord(kd);
   kd -= SHIFT;
   const r = xd - kd;
-  const t = EXP2_TABLE[Number(ki & 31n)] + (((ki + signBias) << 47n) & MASK64);
-  const s = asdouble(t);
+  const i = ki & 31;
+  const s = fromWords(EXP2_HI[i] + ((((ki & 0x1ffff) + signBias) & 0x1ffff) << 15 >>> 0), EXP2_LO[i]);
   const z = fma64(C0, r, C1);
   const r2 = r * r;
   let y = fma64(C2, r, 1);
@@ -121,7 +146,7 @@ function zeroinfnan(i: number): boolean {
  * ```
  */
 export function powf(x: number, y: number): number {
-  let signBias = 0n;
+  let signBias = 0;
   let ix = asuint(x);
   const iy = asuint(y);
   if (((ix - 0x00800000) >>> 0) >= 0x7f800000 - 0x00800000 || zeroinfnan(iy)) {
@@ -152,14 +177,14 @@ export function powf(x: number, y: number): number {
     }
   }
   const ylogx = Math.fround(y) * log2Inline(ix);
-  if (Number((asuint64(ylogx) >> 47n) & 0xffffn) >= Number(asuint64(126) >> 47n)) {
-    const negative = signBias !== 0n;
+  if (((highWord(ylogx) >>> 15) & 0xffff) >= TOP_126) {
+    const negative = signBias !== 0;
     if (ylogx <= -150) return negative ? -0 : 0;
     // glibc's __math_may_uflowf (WANT_ERRNO_UFLOW): 0x1.4p-75f squared, the smallest subnormal.
     if (ylogx < -149) return negative ? -(2 ** -149) : 2 ** -149;
-    if (ylogx > h('0x1.fffffffd1d571p+6')) return negative ? -Infinity : Infinity;
+    if (ylogx > OFLOW) return negative ? -Infinity : Infinity;
     // Just below the overflow threshold round-to-nearest gives the largest float32.
-    if (ylogx > h('0x1.fffffffa3aae2p+6')) return negative ? -h('0x1.fffffep127') : h('0x1.fffffep127');
+    if (ylogx > NEAR_OFLOW) return negative ? -FLT_MAX : FLT_MAX;
   }
   return Math.fround(exp2Inline(ylogx, signBias));
 }

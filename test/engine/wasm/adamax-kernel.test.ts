@@ -10,7 +10,7 @@ import type { Dtype } from '../../../src/core/dtype.js';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { type Expr, type Kernel, ex, substitute } from '../../../src/kernel/expr.js';
-import { type CompiledElementwise, kernelForTree } from '../../../src/kernel/elementwise.js';
+import { type CompiledElementwise, definitionScalars, kernelForTree } from '../../../src/kernel/elementwise.js';
 import { type ScaleByAdamaxOptions, scaleByAdamax } from '../../../src/transforms/scale-by-adamax.js';
 import { applyKernel, applyUpdates } from '../../../src/transforms/apply-updates.js';
 import { chain } from '../../../src/transforms/chain.js';
@@ -73,7 +73,7 @@ for (const dtype of ['float32', 'float64'] as const) {
           let fused: Streams = { updates: typedArray(dtype, []), params: typedArray(dtype, join(params)), mu: typedArray(dtype, new Array<number>(n).fill(0)), nu: typedArray(dtype, new Array<number>(n).fill(0)) };
           for (let t = 1; t <= steps; t++) {
             const g = rng.slice(n * t, n * (t + 1));
-            const scalars = { ...def.scalars({ count: state[0].count }, dtype, undefined), ...lrTx.elementwise!.scalars({}, dtype, undefined) };
+            const scalars = { ...definitionScalars(def, { count: state[0].count }, dtype, undefined), ...definitionScalars(lrTx.elementwise!, {}, dtype, undefined) };
             const args = program.scalars.map((s) => {
               const [stage, name] = s.split('.');
               assert.ok(stage === 'adamax' || stage === 'lr');

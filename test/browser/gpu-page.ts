@@ -1,0 +1,353 @@
+/**
+ * Runs in headless Chromium (bundled by test/browser/gpu.test.ts): the adapters on the GPU backends,
+ * tfjs's webgl and webgpu and jax-js's webgl and webgpu devices, each compared with the pure path.
+ * The test calls `window.optaxGpu.tfjs(backend)` and `window.optaxGpu.jaxjs(device)` and gets back a
+ * report: whether the backend came up (and why not), the largest difference in float32 ulps of every
+ * parameter and state leaf, the tensor counts, and whether a save and restore resumed training exactly.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import * as jax from '@jax-js/jax';
+import {
+  adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
+  type GradientTransformation,
+} from '../../src/index.js';
+import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
+import { type StateStore, storeState } from '../../src/tfjs/state-store.js';
+import { applyUpdates, toJaxJs, type JaxArray } from '../../src/jax-js/index.js';
+
+/** The transformations the reports run (the demo's: clipping, then adamaxw on a warmup-cosine schedule). */
+const schedule = () => warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 20, endValue: 0.001 });
+export const TRANSFORMATIONS: Record<string, () => GradientTransformation<any>> = {
+  'chain(clipByGlobalNorm(1), adamaxw(warmupCosine))': () => chain(clipByGlobalNorm(1), adamaxw(schedule(), { weightDecay: 0.01 })),
+  'adamaxw(warmupCosine)': () => adamaxw(schedule(), { weightDecay: 0.01 }),
+  'adamax(warmupCosine)': () => adamax(schedule()),
+};
+
+const STEPS = 10;
+/** Two leaves: one large (many values, so rare ulp outliers show), one of odd size. */
+const SHAPES: Record<string, number[]> = { b: [7], w: [64, 64] };
+type Tree = Record<string, Float32Array>;
+const SIZES = { steps: STEPS, elements: Object.values(SHAPES).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) };
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(([k, s], j) => [k, Float32Array.from({ length: size(s) }, (_, i) => Math.cos(i * 0.7 + j) * (1 + (i % 5)))]));
+/**
+ * The gradient of step k: values over seven binades (1e-3 to 1e3, and exact zeros), so divisions and
+ * maxima meet many exponents; every third step is scaled by 1e-5, so its global norm is below 1 and
+ * clipping leaves it alone, while the others are clipped.
+ */
+const gradsAt = (k: number): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
+
+/** The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path. */
+function pureRun(tx: GradientTransformation<any>, steps: number): { params: Tree; state: StateStore } {
+  let params = initialParams();
+  let state = tx.init(params);
+  for (let k = 0; k < steps; k++) {
+    const [u, s] = tx.update(gradsAt(k), state, params);
+    params = pureApply(params, u) as Tree;
+    state = s;
+  }
+  const store: StateStore = new Map();
+  storeState(state, store);
+  return { params, state: store };
+}
+
+/** See {@link CaseReport.muAmplification}; b1 is adamax's default, 0.9. */
+function muAmplification(state: StateStore): Record<string, number> {
+  const clip = clipByGlobalNorm(1);
+  const maxG: Record<string, number> = {};
+  for (let k = 0; k < STEPS; k++) {
+    const [g] = clip.update(gradsAt(k), {});
+    for (const [name, v] of Object.entries(g as Tree)) maxG[name] = Math.max(maxG[name] ?? 0, ...Array.from(v, Math.abs));
+  }
+  const out: Record<string, number> = {};
+  for (const [key, leaf] of state) {
+    const path = JSON.parse(key) as (string | number)[];
+    if (path.at(-2) !== 'mu' || !(leaf instanceof Float32Array)) continue;
+    out[key.replace(/"/g, "'")] = (maxG[path.at(-1) as string] * (1 - 0.9 ** STEPS)) / Math.max(...Array.from(leaf, Math.abs));
+  }
+  return out;
+}
+
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+/** A float32 value's position on the number line (adjacent floats differ by 1; -0 and +0 are both 0). */
+function ordinal(x: number): number {
+  f32[0] = x;
+  return i32[0] < 0 ? -2147483648 - i32[0] : i32[0];
+}
+/** The largest distance in float32 ulps between two arrays (NaN against NaN is 0, against a number Infinity). */
+function maxUlps(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Number.isNaN(a[i]) || Number.isNaN(b[i]) ? (Number.isNaN(a[i]) && Number.isNaN(b[i]) ? 0 : Infinity) : Math.abs(ordinal(a[i]) - ordinal(b[i]));
+    if (d > worst) worst = d;
+  }
+  return worst;
+}
+const identical = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && new Uint8Array(Float32Array.from(a).buffer).every((x, i) => x === new Uint8Array(Float32Array.from(b).buffer)[i]);
+
+export interface CaseReport {
+  readonly tx: string;
+  /** What ran the step (tfjs: 'engine' or 'ops'; jax-js: 'jit'). */
+  readonly path: string;
+  /** Largest difference from the pure path in float32 ulps, elementwise, by leaf: `params/<name>` and state paths. */
+  readonly ulps: Record<string, number>;
+  /** The same in ulps of each leaf's largest magnitude (normwise). */
+  readonly scaledUlps: Record<string, number>;
+  /** Params after a save midway and a restore into a new optimizer equal those of the uninterrupted run, bit for bit. */
+  readonly resumedIdentical: boolean;
+  /**
+   * For each first-moment (`mu`) leaf: max over steps of the largest clipped gradient, times
+   * (1 - b1^steps), over the largest |mu| (pure path): how much a relative error in the gradients
+   * can grow in mu's normwise error (mu is a b1-weighted average of them; see gpu.test.ts).
+   */
+  readonly muAmplification: Record<string, number>;
+  /** jax-js: the step counts in the state after the uninterrupted run (an int32 array counted in the graph). */
+  readonly count?: readonly number[];
+  /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 20 more saves (getWeights) and restores. */
+  readonly numTensors?: readonly number[];
+}
+export interface BackendReport {
+  readonly backend: string;
+  readonly available: boolean;
+  /** Why the backend is not available (what was tried, what it said). */
+  readonly reason?: string;
+  /** What runs it: the WebGL renderer or the WebGPU adapter. */
+  readonly device?: string;
+  readonly cases: CaseReport[];
+  readonly ms: number;
+  /** Steps per run, and the number of elements of the params (what the global norm sums). */
+  readonly steps: number;
+  readonly elements: number;
+}
+
+/** What WebGL and WebGPU adapters Chromium gives this page (before any library touches them). */
+async function deviceInfo(): Promise<{ webgl: string; webgpu: string }> {
+  let webgl = 'no WebGL2 context';
+  const gl = document.createElement('canvas').getContext('webgl2');
+  if (gl) {
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    webgl = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+    if (!gl.getExtension('EXT_color_buffer_float')) webgl += ' (no EXT_color_buffer_float: no float32 render targets)';
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+  }
+  let webgpu: string;
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<any> } }).gpu;
+  if (!gpu) webgpu = `no navigator.gpu (isSecureContext=${String(isSecureContext)}; Chromium needs --enable-unsafe-webgpu on Linux)`;
+  else {
+    const adapter = await gpu.requestAdapter().catch((e: unknown) => { throw new Error(`navigator.gpu.requestAdapter() threw: ${String(e)}`); });
+    webgpu = adapter ? `adapter ${adapter.info?.vendor ?? '?'} / ${adapter.info?.architecture ?? '?'}` : 'navigator.gpu.requestAdapter() returned null (no WebGPU adapter: try --use-webgpu-adapter=swiftshader)';
+  }
+  return { webgl, webgpu };
+}
+
+/**
+ * Variables read back asynchronously: tfjs-webgpu's synchronous read (dataSync) goes through an
+ * OffscreenCanvas, which in headless Chromium on SwiftShader loses the WebGPU device.
+ */
+async function readVariables(variables: Record<string, tf.Variable>): Promise<Tree> {
+  return Object.fromEntries(await Promise.all(Object.entries(variables).map(async ([k, v]) => [k, (await v.data()) as Float32Array])));
+}
+
+/** The optimizer's params (by variable name) and state (by path), read back. */
+async function tfjsSnapshot(opt: OptaxTfjsOptimizer, variables: Record<string, tf.Variable>): Promise<{ params: Tree; state: Map<string, Float32Array> }> {
+  const params = await readVariables(variables);
+  const state = new Map<string, Float32Array>();
+  for (const w of await opt.getWeights()) if (w.name.endsWith('#f32')) state.set(w.name.slice(0, -4), (await w.tensor.data()) as Float32Array);
+  return { params, state };
+}
+
+/** The spacing of float32 values at x (2^-149 below the normal range). */
+function ulpOf(x: number): number {
+  const e = Math.floor(Math.log2(Math.abs(x)));
+  return 2 ** Math.max(e - 23, -149);
+}
+
+/**
+ * The largest difference, leaf by leaf, in ulps of the leaf's largest magnitude (a normwise error):
+ * unlike elementwise ulps, it does not grow without bound where a value near zero came out of a
+ * cancellation (a parameter crossing zero, a moment of gradients of both signs).
+ */
+function maxScaledUlps(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0, worst = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Object.is(a[i], b[i]) ? 0 : Math.abs(a[i] - b[i]));
+  return Number.isNaN(worst) ? Infinity : worst === 0 ? 0 : worst / ulpOf(scale || Number.MIN_VALUE);
+}
+
+/** Elementwise and normwise ulps of every float32 leaf (params and state) from the pure path's. */
+function ulpsAgainst(pure: { params: Tree; state: StateStore }, got: { params: Tree; state: Map<string, ArrayLike<number>> }): { ulps: Record<string, number>; scaledUlps: Record<string, number> } {
+  const ulps: Record<string, number> = {}, scaledUlps: Record<string, number> = {};
+  const leaves: [string, ArrayLike<number>, ArrayLike<number> | undefined][] = Object.keys(pure.params).map((k) => [`params/${k}`, pure.params[k], got.params[k]]);
+  for (const [key, leaf] of pure.state) if (leaf instanceof Float32Array) leaves.push([key.replace(/"/g, "'"), leaf, got.state.get(key)]);
+  for (const [key, want, have] of leaves) {
+    ulps[key] = have ? maxUlps(have, want) : Infinity;
+    scaledUlps[key] = have && have.length === want.length ? maxScaledUlps(have, want) : Infinity;
+  }
+  return { ulps, scaledUlps };
+}
+
+/** A weight as getWeights gave it, copied to the host (a save). */
+interface SavedWeight { readonly name: string; readonly values: Float32Array | Int32Array; readonly shape: number[]; readonly dtype: 'float32' | 'int32' }
+
+/**
+ * tfjs on `backend`: each transformation through toTfjs with the path `auto` chooses there (tfjs ops
+ * for a chain of elementwise transformations, the fused engine otherwise), against the pure path.
+ */
+async function tfjsReport(backend: string): Promise<BackendReport> {
+  const t0 = performance.now();
+  const info = await deviceInfo().catch((e) => ({ webgl: String(e), webgpu: String(e) }));
+  const device = backend === 'webgl' ? info.webgl : info.webgpu;
+  let ok: unknown;
+  try {
+    ok = await tf.setBackend(backend);
+  } catch (e) {
+    ok = e;
+  }
+  if (ok !== true || tf.getBackend() !== backend) {
+    return { backend: `tfjs-${backend}`, available: false, reason: `tf.setBackend('${backend}') gave ${ok instanceof Error ? `an error: ${ok.message}` : String(ok)}; ${device}`, cases: [], ms: performance.now() - t0, ...SIZES };
+  }
+  const cases: CaseReport[] = [];
+  for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
+    const pure = pureRun(make(), STEPS);
+    // Named as the pure path's params are, so that the optimizer's state paths are the pure state's.
+    const makeVariables = (params: Tree) => Object.fromEntries(Object.entries(SHAPES).map(([k, s]) => {
+      const initial = tf.tensor(params[k], s, 'float32');
+      const v = tf.variable(initial, true, k);
+      initial.dispose();
+      return [k, v];
+    }));
+    const step = (opt: OptaxTfjsOptimizer, k: number) => {
+      const grads = Object.fromEntries(Object.entries(gradsAt(k)).map(([key, g]) => [key, tf.tensor(g, SHAPES[key], 'float32')]));
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+    };
+
+    // The uninterrupted run, then 20 saves and restores (each followed by a step) on the same optimizer.
+    let variables = makeVariables(initialParams());
+    let opt = toTfjs(make());
+    const numTensors: number[] = [];
+    for (let k = 0; k < STEPS; k++) {
+      step(opt, k);
+      if (k === 0 || k === STEPS - 1) numTensors.push(tf.memory().numTensors);
+    }
+    const path = (opt as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
+    const got = await tfjsSnapshot(opt, variables);
+    numTensors.push(tf.memory().numTensors);
+    for (let i = 0; i < 20; i++) {
+      const copies = (await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+      await opt.setWeights(copies);
+      tf.dispose(copies.map((c) => c.tensor));
+      step(opt, STEPS + i);
+    }
+    await opt.getWeights();
+    numTensors.push(tf.memory().numTensors);
+    opt.dispose();
+    tf.dispose(Object.values(variables));
+
+    // Saved after half the steps (to the host), restored into an optimizer rebuilt from its config alone.
+    const half = STEPS >> 1;
+    variables = makeVariables(initialParams());
+    opt = toTfjs(make());
+    for (let k = 0; k < half; k++) step(opt, k);
+    const saved: SavedWeight[] = await Promise.all((await opt.getWeights()).map(async (w) => ({ name: w.name, values: (await w.tensor.data()) as Float32Array | Int32Array, shape: w.tensor.shape, dtype: w.tensor.dtype as SavedWeight['dtype'] })));
+    const savedParams = await readVariables(variables);
+    const config = opt.getConfig();
+    opt.dispose();
+    tf.dispose(Object.values(variables));
+    variables = makeVariables(savedParams);
+    opt = OptaxTfjsOptimizer.fromConfig(OptaxTfjsOptimizer, config) as OptaxTfjsOptimizer;
+    const loaded = saved.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape, w.dtype) }));
+    await opt.setWeights(loaded);
+    tf.dispose(loaded.map((w) => w.tensor));
+    for (let k = half; k < STEPS; k++) step(opt, k);
+    const resumedParams = await readVariables(variables);
+    const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumedParams[k], got.params[k]));
+    opt.dispose();
+    tf.dispose(Object.values(variables));
+
+    cases.push({ tx: txName, path, ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, numTensors });
+  }
+  const webglDetails = backend === 'webgl' ? `, WEBGL_VERSION ${tf.env().getNumber('WEBGL_VERSION')}, float32 render targets ${String(tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED'))}` : '';
+  return { backend: `tfjs-${backend}`, available: true, device: device + webglDetails, cases, ms: performance.now() - t0, ...SIZES };
+}
+
+const toJax = (tree: Tree): Record<string, JaxArray> => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, jax.numpy.array(v.slice()).reshape(SHAPES[k])]));
+
+/** A jax-js state read to the host by path (as storeState lays out the pure one); the arrays are kept. */
+async function jaxState(state: unknown, path: (string | number)[] = [], out = new Map<string, Float32Array | Int32Array>()): Promise<Map<string, Float32Array | Int32Array>> {
+  if (state instanceof jax.numpy.Array) out.set(JSON.stringify(path), (await state.ref.data()) as Float32Array | Int32Array);
+  else if (Array.isArray(state)) for (let i = 0; i < state.length; i++) await jaxState(state[i], [...path, i], out);
+  else if (state && typeof state === 'object') for (const k of Object.keys(state)) await jaxState((state as Record<string, unknown>)[k], [...path, k], out);
+  return out;
+}
+
+/** Rebuilds a state laid out as `like` from what jaxState read (a restore). */
+function jaxRestore(like: unknown, saved: Map<string, Float32Array | Int32Array>, path: (string | number)[] = []): unknown {
+  if (like instanceof jax.numpy.Array) {
+    const v = saved.get(JSON.stringify(path))!;
+    return jax.numpy.array(v.slice(), { dtype: v instanceof Int32Array ? jax.numpy.int32 : jax.numpy.float32 }).reshape(like.shape);
+  }
+  if (Array.isArray(like)) return like.map((x, i) => jaxRestore(x, saved, [...path, i]));
+  if (like && typeof like === 'object') return Object.fromEntries(Object.keys(like).map((k) => [k, jaxRestore((like as Record<string, unknown>)[k], saved, [...path, k])]));
+  return like;
+}
+
+/** jax-js on `device`: each transformation through toJaxJs in a jitted step, against the pure path. */
+async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
+  const t0 = performance.now();
+  const info = await deviceInfo().catch((e) => ({ webgl: String(e), webgpu: String(e) }));
+  const adapter = device === 'webgl' ? info.webgl : info.webgpu;
+  let ready: unknown;
+  try {
+    ready = await jax.init(device);
+  } catch (e) {
+    ready = e;
+  }
+  if (!Array.isArray(ready) || !ready.includes(device)) {
+    return { backend: `jax-js-${device}`, available: false, reason: `jax.init('${device}') gave ${ready instanceof Error ? `an error: ${ready.message}` : JSON.stringify(ready)}; ${adapter}`, cases: [], ms: performance.now() - t0, ...SIZES };
+  }
+  jax.defaultDevice(device);
+  const cases: CaseReport[] = [];
+  for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
+    const pure = pureRun(make(), STEPS);
+    const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, Float32Array | Int32Array> }) => {
+      const opt = toJaxJs(make());
+      const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
+        const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+        return [applyUpdates(p, u), ns];
+      };
+      const step = jax.jit(stepFn as any) as unknown as typeof stepFn & { dispose(): void };
+      let params = toJax(start?.params ?? initialParams());
+      let state = opt.init(jax.tree.ref(params));
+      if (start) {
+        const fresh = state;
+        state = jaxRestore(fresh, start.state);
+        jax.tree.dispose(fresh as any);
+      }
+      for (let k = from; k < to; k++) [params, state] = step(params, state, toJax(gradsAt(k)));
+      const hostParams = Object.fromEntries(await Promise.all(Object.entries(params).map(async ([k, v]) => [k, (await v.ref.data()) as Float32Array])));
+      const hostState = await jaxState(state);
+      jax.tree.dispose(params as any);
+      jax.tree.dispose(state as any);
+      step.dispose();
+      opt.dispose();
+      return { params: hostParams as Tree, state: hostState };
+    };
+    const got = await train(0, STEPS);
+    const half = STEPS >> 1;
+    const resumed = await train(half, STEPS, await train(0, half));
+    const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumed.params[k], got.params[k]));
+    const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
+    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count });
+  }
+  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
+}
+
+(globalThis as any).optaxGpu = { tfjs: tfjsReport, jaxjs: jaxReport };
+document.body.setAttribute('data-ready', 'true');

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import type { BackendReport } from './gpu-page.js';
+
+/**
+ * The adapters on GPU backends: test/browser/gpu-page.ts, bundled, in headless Chromium with
+ * SwiftShader (Chromium's software Vulkan) behind both WebGL (ANGLE) and WebGPU (Dawn), since CI has no
+ * GPU. Each backend that does not come up is skipped, saying why. `.ci/run` installs Debian's chromium.
+ */
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+
+/**
+ * WebGL: ANGLE on SwiftShader (Chromium refuses software WebGL unless told it is meant). WebGPU:
+ * Linux Chromium exposes navigator.gpu only with --enable-unsafe-webgpu, and the SwiftShader adapter
+ * only when asked for.
+ */
+const GPU_FLAGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+function report(t: { diagnostic(message: string): void }, r: BackendReport): void {
+  t.diagnostic(`${r.backend} on ${r.device} (${Math.round(r.ms)} ms)`);
+  for (const c of r.cases) t.diagnostic(`  ${c.tx} [${c.path}]: max ulps ${JSON.stringify(c.ulps)}; normwise ${JSON.stringify(c.scaledUlps)}; resumed identical ${c.resumedIdentical}${c.numTensors ? `; numTensors ${c.numTensors.join(' ')}` : ''}${c.count ? `; count ${c.count.join(' ')}` : ''}; mu amplification ${JSON.stringify(c.muAmplification)}`);
+}
+
+/**
+ * The distance from the pure path a GPU device may show, in float32 ulps (normwise: ulps of each
+ * leaf's largest magnitude, see gpu-page.ts), derived from what WebGL and WebGPU guarantee:
+ *
+ * - `+`, `-`, `*`, `abs`, `max` are correctly rounded (GLSL ES 3.00 §4.5.1; WGSL's floating-point
+ *   accuracy table), so adamax's moments `mu = b1*mu + (1-b1)*g`, `nu = max(|g| + eps, b2*nu)` are
+ *   bit-exact when the gradients are: 0 ulps.
+ * - Division is within 2.5 ulps (both specs), and jax-js divides as `a * (1/b)` (3 ulps). An update
+ *   `-lr * (mu / (1 - b1^t)) / nu` (+ `wd * p`) is then within about 7 ulps of itself, and |u| is at
+ *   most lr (0.05) times about 1, so it adds under 0.1 ulp of a parameter of magnitude 5; the sum
+ *   `p + u` may round the other way: each step adds at most 1 ulp of the leaf's scale, so the
+ *   params are within `steps + 1` ulps normwise.
+ * - A sum of n non-negative float32 squares is within γ_n = n·2^-24/(1 - n·2^-24) of the exact sum,
+ *   relatively, in any order (Higham, Accuracy and Stability of Numerical Algorithms, §4.2), so two
+ *   orders (XLA's sequential one, a GPU's tree reduction) differ by at most 2γ_n, and their square
+ *   roots by γ_n; with the roundings of the sqrt and of the reciprocal, the clip scale's relative error
+ *   is ρ = γ_n + 2^-22. Every clipped gradient then carries relative error ρ, and so does nu (max,
+ *   abs, scaling by b2 keep relative error): 2^23·ρ + steps ulps. mu averages the clipped gradients
+ *   with weights (1 - b1)·b1^k summing to 1 - b1^steps, so its error is at most ρ times the largest
+ *   clipped gradient times that sum: normwise, 2^23·ρ times `muAmplification` (measured on the pure
+ *   path's values in the page), plus steps. The params are unaffected to first order (a common factor
+ *   of mu and nu cancels in mu/nu): `steps + 1` again.
+ */
+function checkBounds(r: BackendReport, c: BackendReport['cases'][number]): void {
+  const u = 2 ** -24;
+  const gamma = (r.elements * u) / (1 - r.elements * u);
+  const rho = gamma + 2 ** -22;
+  const what = `${r.backend}, ${c.tx} [${c.path}]`;
+  const reducesElsewhere = c.tx.startsWith('chain(clipByGlobalNorm') && c.path !== 'engine';
+  for (const [leaf, scaled] of Object.entries(c.scaledUlps)) {
+    let bound: number;
+    if (leaf.startsWith('params/')) bound = r.steps + 1;
+    else if (!reducesElsewhere) bound = 0;
+    else if (leaf.includes("'nu'")) bound = 2 ** 23 * rho + r.steps;
+    else bound = 2 ** 23 * rho * c.muAmplification[leaf] + r.steps;
+    assert.ok(scaled <= bound, `${what}: ${leaf} is ${scaled} ulps (normwise) from the pure path; the bound is ${bound}`);
+  }
+}
+
+test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapters against the pure path', { skip: CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium)', timeout: 240_000 }, async (t) => {
+  const bundled = await build({ entryPoints: [new URL('./gpu-page.ts', import.meta.url).pathname], bundle: true, format: 'esm', write: false, logLevel: 'silent' });
+  const js = bundled.outputFiles[0].text;
+  const server = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(js);
+    else res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><html><body></body><script type="module" src="page.js"></script></html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const profile = mkdtempSync(join(tmpdir(), 'optax-ts-chromium-gpu-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...GPU_FLAGS],
+  });
+  const run = async (lib: 'tfjs' | 'jaxjs', backend: string): Promise<BackendReport> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${origin}/`);
+      await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 30_000 });
+      return await page.evaluate(([l, b]) => (globalThis as any).optaxGpu[l](b), [lib, backend] as const);
+    } finally {
+      await page.close();
+      assert.deepEqual(errors, []);
+    }
+  };
+  try {
+    for (const [lib, backend] of [['tfjs', 'webgl'], ['tfjs', 'webgpu'], ['jaxjs', 'webgl'], ['jaxjs', 'webgpu']] as const) {
+      await t.test(`${lib} ${backend}`, async (st) => {
+        const r = await run(lib, backend);
+        if (!r.available) {
+          st.skip(r.reason);
+          return;
+        }
+        report(st, r);
+        assert.equal(r.cases.length, 3);
+        for (const c of r.cases) {
+          const what = `${r.backend}, ${c.tx} [${c.path}]`;
+          assert.ok(c.resumedIdentical, `${what}: saved midway and restored, training did not resume bit-identically`);
+          if (lib === 'tfjs') {
+            // The engine runs on the CPU, whatever the backend: always the pure path's bits. The ops
+            // path on SwiftShader, which rounds every float32 operation (division included) as IEEE
+            // does: measured bit-identical too, and asserted so; on another adapter, the GPU bounds.
+            if (c.path === 'engine' || /swiftshader/i.test(r.device ?? '')) assert.ok(Object.values(c.ulps).every((x) => x === 0), `${what}: expected bit-identical, got ulps ${JSON.stringify(c.ulps)}`);
+            else checkBounds(r, c);
+            assert.equal(c.path, c.tx.startsWith('chain(clipByGlobalNorm') ? 'engine' : 'ops', `${what}: the path auto chose`);
+            const [afterFirst, afterLast, afterSave, afterSaves] = c.numTensors!;
+            assert.equal(afterLast, afterFirst, `${what}: tensors leaked over ${r.steps} steps`);
+            assert.equal(afterSaves, afterSave, `${what}: tensors leaked over 20 saves and restores`);
+          } else {
+            assert.deepEqual(c.count, c.count!.map(() => r.steps), `${what}: the step count in the state`);
+            checkBounds(r, c);
+          }
+        }
+      });
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
