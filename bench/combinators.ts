@@ -33,6 +33,8 @@ export interface Combinator {
 }
 
 const lr = HYPER.learningRate;
+/** MultiSteps' k in its row (its ratio averages k steps: k - 1 accumulating, one emitting). */
+const MULTI_STEPS_K = 4;
 const options = { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps };
 
 /**
@@ -43,7 +45,7 @@ const options = { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps };
 const decayMask = (params: Tree): MaskTree => Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k, i) => [k, i % 2 === 0]));
 
 export const COMBINATORS: readonly Combinator[] = [
-  { id: 'multisteps', label: 'multiSteps(adamax, k=4)', make: () => multiSteps(adamax(lr, options), { everyKSchedule: 4 }) as GradientTransformation<unknown> },
+  { id: 'multisteps', label: `multiSteps(adamax, k=${MULTI_STEPS_K})`, make: () => multiSteps(adamax(lr, options), { everyKSchedule: MULTI_STEPS_K }) as GradientTransformation<unknown> },
   { id: 'inject', label: 'injectHyperparams(adamax)', make: () => injectHyperparams(adamax)(lr, options) as GradientTransformation<unknown> },
   {
     id: 'guarded-clip',
@@ -157,7 +159,8 @@ async function measureOne(layout: Layout, backend: 'js' | 'wasm', threads: numbe
     }
     // Only fused steppers are timed (a reference step would take the whole budget).
     const timed = steppers.map((s, k) => ({ s, k })).filter(({ k }) => reasons[k] === undefined);
-    const best = interleavedBest(timed.map(({ s }) => () => s.step()), seconds);
+    // Samples of whole multiSteps cycles (k = 4): each holds the same share of emitting steps.
+    const best = interleavedBest(timed.map(({ s }) => () => s.step()), seconds, MULTI_STEPS_K);
     const ns: (number | undefined)[] = steppers.map(() => undefined);
     timed.forEach(({ k }, j) => { ns[k] = (best[j] * 1e6) / n; });
     return { layout: layout.label, backend: `${backend} ${steppers[0].threads ?? threads}t`, threads: steppers[0].threads ?? threads, plain: ns[0]!, ns: ns.slice(1), reasons: reasons.slice(1) };

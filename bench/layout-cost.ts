@@ -42,9 +42,11 @@ export async function measureLayoutCost(config: BenchConfig, backend: 'js' | 'wa
 
 /**
  * Runs each step function in turn, round after round (at least 3, then until `seconds` have passed),
- * each sample about 20 ms of the slowest; returns each one's best milliseconds per step.
+ * each sample about 20 ms of the slowest and a whole number of `cycle` steps (a sample of
+ * `multiSteps(k = 4)` must hold as many emitting steps as every other, else the best sample is the
+ * one with fewer); returns each one's best milliseconds per step.
  */
-export function interleavedBest(steps: readonly (() => void)[], seconds: number): number[] {
+export function interleavedBest(steps: readonly (() => void)[], seconds: number, cycle = 1): number[] {
   const time = (step: () => void, k: number): number => {
     const t0 = performance.now();
     for (let i = 0; i < k; i++) step();
@@ -52,7 +54,7 @@ export function interleavedBest(steps: readonly (() => void)[], seconds: number)
   };
   let slowest = 0;
   for (const step of steps) slowest = Math.max(slowest, time(step, 3));
-  const k = Math.max(1, Math.round(20 / Math.max(slowest, 1e-3)));
+  const k = cycle * Math.max(1, Math.round(20 / Math.max(slowest, 1e-3) / cycle));
   const best = steps.map(() => Infinity);
   const deadline = performance.now() + seconds * 1e3;
   for (let round = 0; round < 3 || (round < 200 && performance.now() < deadline); round++) {

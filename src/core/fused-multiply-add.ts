@@ -36,10 +36,28 @@ export function fmaAddRoundToOdd(a: number, b: number, view: DataView): number {
   return view.getFloat64(0, true);
 }
 
-/** `a * b + c` for float32 values, correctly rounded to float32. */
+/**
+ * `a * b + c` for float32 values, correctly rounded to float32.
+ *
+ * The product of two floats is exact in double (24 + 24 bits), so `s = a * b + c` in double is the
+ * exact value rounded once, and `fround(s)` rounds it a second time. The float32 rounding boundaries
+ * (the midpoints between neighbouring float32 values, the overflow threshold 2^128 - 2^103 among
+ * them) are doubles, and rounding to double is monotonic: the exact value and `s` lie on the same
+ * side of every boundary that `s` is not equal to. So `fround(s)` is the correctly rounded result
+ * unless `s` is exactly a boundary, where the double rounding may have moved an exact value that
+ * was not one onto it. Such an `s` is detected without bit access: with `f = fround(s)` (which
+ * differs from a boundary `s` by half the gap to the float32 on its other side, exactly), `t = s +
+ * (s - f)` is that other float32, exactly, so `fround(t) === t`; only then (and for a few other `s`
+ * where the test errs on the safe side) does the sum go through the rounding to odd (53 >= 24 + 2
+ * bits, Boldo-Melquiond), which is correct on every input. `s === f` needs no check: `s` is then a
+ * float32 within half a double ulp of the exact value, which rounds to it.
+ */
 export function fmaFloat32(a: number, b: number, c: number, view: DataView): number {
-  // The product of two floats is exact in double; the sum rounded to odd in double (53 >= 24 + 2
-  // bits) then rounded to float32 is the correctly rounded float32 result.
+  const s = a * b + c;
+  const f = Math.fround(s);
+  const t = s + (s - f);
+  // NaN: `s !== f` and `t` is NaN, so `f` (a NaN) is returned; infinite `s` equals `f`.
+  if (s === f || Math.fround(t) !== t) return f;
   return Math.fround(fmaAddRoundToOdd(a * b, c, view));
 }
 

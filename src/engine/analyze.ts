@@ -8,9 +8,10 @@ import { dividesByScalar } from '../kernel/scalar-division.js';
 import { canTrace } from '../transforms/traced.js';
 import { accumulateKernel, checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
-import { type Expr } from '../kernel/expr.js';
+import { type Expr, topologicalOrder } from '../kernel/expr.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
+import { ShapedArray } from '../tree/leaf.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
@@ -22,7 +23,9 @@ import { hasOwn } from '../tree/node.js';
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
  * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
  * stage, and `applyIfFinite` around the whole transformation becomes a finiteness check (a
- * {@link Guard}) before its stages. Anything else makes the whole transformation run on the reference path.
+ * {@link Guard}) before its stages; array hyperparameters become streams ({@link Stage.arrayScalars}),
+ * MultiSteps' float32 accumulator over float64 params a narrower stream ({@link Stage.stateDtype}).
+ * Anything else makes the whole transformation run on the reference path (see compile's TSDoc).
  */
 
 /** Where a stage's per-step scalars come from. */
@@ -49,6 +52,16 @@ export interface Stage {
   readonly dtypes: readonly Dtype[];
   /** Scalars its programs read besides its kernel's (MultiSteps' `zero`). */
   readonly extraScalars?: readonly string[];
+  /**
+   * The dtype its state streams are stored in, where it is not the leaf's: MultiSteps' float32
+   * accumulator over float64 params (the running mean is computed in float64 and rounded on store).
+   */
+  readonly stateDtype?: Dtype;
+  /**
+   * Its scalars that are arrays (broadcast hyperparameters, e.g. `b1` given per element): each is a
+   * stream of the arena, the array broadcast to every leaf, rewritten each step.
+   */
+  readonly arrayScalars?: readonly string[];
   /** Its control state (e.g. `{count}`), updated after each step. */
   control: Record<string, unknown>;
 }
@@ -207,7 +220,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const second = dividing.length ? addStage(t.name, reduction.divisionKernel, [], source, {}, level, dividing) : undefined;
       return { kind: 'stage', stage: (first ?? second)! };
     }
-    throw new NotFusable(`${t.name} cannot be fused${reduction ? ' here (only as the first transformation)' : ''}`);
+    throw new NotFusable(reduction
+      ? `${t.name} cannot be fused here (only as the first transformation)`
+      : `${t.name} cannot be fused: its update is JS code the engine cannot see into (not an elementwise definition, a mask or labels function, nor a combinator it runs)`);
   };
 
   const visitMultiSteps = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
@@ -218,13 +233,17 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     } catch {
       throw new NotFusable('MultiSteps: unexpected state layout');
     }
+    // optax computes the running mean in the promoted dtype of (gradient, accumulator): a float32
+    // accumulator over float64 params is a float32 stream of a float64 program (read widened, stored
+    // rounded). A float64 accumulator over float32 params would need float64 arithmetic feeding a
+    // float32 inner chain (the mean is rounded to float32 for it): not fused.
     const acc = combinator.accumulatorDtype;
-    if (acc !== null && table.leaves.some((l) => l.dtype !== acc)) {
-      throw new NotFusable(`MultiSteps: its ${acc} accumulator differs from the dtype of some params (accumulatorDtype: null keeps each param's)`);
+    if (acc === 'float64' && table.leaves.some((l) => l.dtype === 'float32')) {
+      throw new NotFusable('MultiSteps: a float64 accumulator over float32 params (its running mean is computed in float64, then rounded for the inner chain) is not fused');
     }
     const { inner_opt_state, mini_step, gradient_step, skip_state } = s;
     // The accumulator is a stage of its own: its update (the new mean) feeds the inner stages.
-    const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero']);
+    const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero'], acc ?? undefined);
     // optax runs the inner update inside lax.cond: traced where the reference path traces it.
     traced = canTrace(combinator.inner, inner_opt_state);
     const dynamicBefore = dynamic.length;
@@ -253,11 +272,13 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     return addStage(t.name, kernel, def.stateLeaves, { kind: 'elementwise', def }, control, level);
   };
 
-  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree), extraScalars?: readonly string[]): number => {
+  const addStage = (name: string, kernel: Kernel, stateLeaves: readonly string[], source: StageSource, control: Record<string, unknown>, level: Level, leaves: readonly number[] = leavesOf(table, level.tree), extraScalars?: readonly string[], stateDtype?: Dtype): number => {
     const dtypes: Dtype[] = [];
     for (const i of leaves) if (!dtypes.includes(table.leaves[i].dtype)) dtypes.push(table.leaves[i].dtype);
-    if (source.kind === 'elementwise') probeScalars(name, source.def, control, dtypes);
-    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars });
+    const read = new Set(topologicalOrder([kernel.updates, ...Object.values(kernel.state)]).flatMap((e) => (e.kind === 'scalar' ? [e.name] : [])));
+    const arrays = source.kind === 'elementwise' ? arrayScalarsOf(name, source.def, control, dtypes).filter((k) => read.has(k)) : [];
+    if (arrays.length && traced) throw new NotFusable(`${name}: array hyperparameter '${arrays[0]}' inside apply_if_finite or MultiSteps (traced numerics with a broadcast array) is not fused`);
+    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars, stateDtype, arrayScalars: arrays.length ? arrays : undefined });
     return stages.length - 1;
   };
 
@@ -331,11 +352,14 @@ export function maskAll(tree: Tree, masks: readonly MaskTree[]): Tree {
 }
 
 /**
- * Array (broadcast) hyperparameters cannot be fused: a stage whose scalars are arrays runs on the
- * reference path. Probed once with the initial control; a probe that throws (e.g. a schedule that
- * rejects step 0) is left for the step to report, exactly as the reference would.
+ * The scalars of a stage that are arrays (broadcast hyperparameters): each becomes a stream of the
+ * arena, the array broadcast to every leaf. Probed once with the initial control; a probe that
+ * throws (e.g. a schedule that rejects step 0) is left for the step to report, exactly as the
+ * reference would (a step whose scalar is an array where the probe saw a number runs on the
+ * reference path). An array that cannot broadcast to some leaf is left for the step to report too.
  */
-function probeScalars(name: string, def: ElementwiseDefinition<Record<string, unknown>>, control: Record<string, unknown>, dtypes: readonly Dtype[]): void {
+function arrayScalarsOf(name: string, def: ElementwiseDefinition<Record<string, unknown>>, control: Record<string, unknown>, dtypes: readonly Dtype[]): string[] {
+  const arrays: string[] = [];
   for (const dtype of dtypes) {
     let scalars: Readonly<Record<string, unknown>>;
     try {
@@ -344,9 +368,12 @@ function probeScalars(name: string, def: ElementwiseDefinition<Record<string, un
       continue;
     }
     for (const [k, v] of Object.entries(scalars)) {
-      if (typeof v !== 'number') throw new NotFusable(`${name}: hyperparameter '${k}' is an array (broadcast per leaf)`);
+      if (typeof v === 'number') continue;
+      if (!(v instanceof ShapedArray)) throw new NotFusable(`${name}: hyperparameter '${k}' is neither a number nor an array`);
+      if (!arrays.includes(k)) arrays.push(k);
     }
   }
+  return arrays;
 }
 
 /**

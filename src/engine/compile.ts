@@ -5,7 +5,7 @@ import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
-import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, stateStreamName } from './compose.js';
+import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarStreamName, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
@@ -107,13 +107,28 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * `MultiSteps` around the whole transformation keeps its accumulator in the arena: a mini-step is one
  * accumulating pass (the running mean, and the `p + 0 * y` optax applies), an emitting step runs the
  * inner chain with the numerics optax gets inside `lax.cond`; `shouldSkipUpdateFn` is called with the
- * gradients each step, as optax calls it.
+ * gradients each step, as optax calls it. optax's default float32 accumulator over float64 params is
+ * a float32 stream of the float64 pass (the mean computed in float64, stored rounded, as optax's
+ * dtype promotion does). Array (broadcast) hyperparameters (`b1`, `eps`, a weight decay given per
+ * element) are streams of the arena too, the array broadcast to every leaf and rewritten each step
+ * (one more stream read per element for each).
  *
- * A transformation the engine cannot fuse (an unknown or non-elementwise one, array hyperparameters,
- * `applyIfFinite` or `MultiSteps` other than around everything, float32 MultiSteps accumulators for
- * float64 params) still runs, exactly, on the reference
- * path behind the same API, by default: `stepper.backend === 'reference'` and `stepper.referenceReason`
- * says why. With `{ fallback: 'error' }`, `compile` throws an OptaxError with that reason instead.
+ * What still cannot fuse runs, exactly, on the reference path behind the same API, by default
+ * (`stepper.backend === 'reference'`, and `stepper.referenceReason` says why); with
+ * `{ fallback: 'error' }`, `compile` throws an OptaxError with that reason instead:
+ * - a transformation that is not elementwise and not one of the combinators above: a user's own
+ *   `GradientTransformation` whose `update` is JS code (the engine cannot see its math), or one of
+ *   optax-ts's that is not elementwise;
+ * - `applyIfFinite` or `MultiSteps` other than around the whole transformation, and
+ *   `clipByGlobalNorm` other than first (its norm is then over computed updates);
+ * - inside `MultiSteps`, a mask or labels function (optax calls it with the running mean, which exists
+ *   only inside the pass) and a float64 accumulator over float32 params (a float64 mean feeding a
+ *   float32 chain);
+ * - an array hyperparameter inside `applyIfFinite` or `MultiSteps` (traced numerics);
+ * - a mask or label that selects no leaf at all (the inner transformation then sees `null` params).
+ * A compiled step that cannot run fused (a mask function now selecting other leaves, a hyperparameter
+ * that became an array, `injectHyperparams` rebuilding another structure) runs that step on the
+ * reference path, or with `fallback: 'error'` throws before anything changes.
  *
  * @param tx - the optimizer, e.g. `adamax(1e-3)`.
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
@@ -155,7 +170,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
   const memory = createMemory(layout.bytes, threads > 1);
 
-  const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewAt(memory, l.dtype, leafPointer(layout, stream, l.index, l.dtype), l.length));
+  const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewOf(memory, layout, stream, l.index, l.length));
   const paramViews = leafViews('params');
   const gradViews = leafViews('grads');
   const userLeaves = treeLeaves<ArrayLeaf>(params).leaves.map(leafData);
@@ -192,14 +207,12 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
-  const stateViews = stages.map((s) => s.stateLeaves.map((name) => {
+  const viewsOf = (s: Stage, stream: string): (FloatArray | undefined)[] => {
     const views: (FloatArray | undefined)[] = new Array(table.leaves.length).fill(undefined);
-    for (const i of s.leaves) {
-      const leaf = table.leaves[i];
-      views[i] = viewAt(memory, leaf.dtype, leafPointer(layout, stateStreamName(s.index, name), i, leaf.dtype), leaf.length);
-    }
+    for (const i of s.leaves) views[i] = viewOf(memory, layout, stream, i, table.leaves[i].length);
     return views;
-  }));
+  };
+  const stateViews = stages.map((s) => s.stateLeaves.map((name) => viewsOf(s, stateStreamName(s.index, name))));
   // An injectHyperparams' scalars come from its state's arrays: never constants of optax's traced computation.
   const injected = new Set(injections.flatMap((inj) => inj.stages));
   const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, workerTimeout, subnormals, injected);
@@ -212,6 +225,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     accumulation,
     stateViews,
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
+    arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
     leafSum: normSums(executor.backend, stages, gradViews, memory),
@@ -223,6 +237,22 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
       return { names, slots: s.dtypes.map((d) => names.map((n) => layout.scalarSlots.get(scalarKey(s.index, d, n))!)) };
     }),
   };
+}
+
+/** A view of leaf `leaf` (`length` elements) in `stream`, of the stream's element type. */
+function viewOf(memory: EngineMemory, layout: Layout, stream: string, leaf: number, length: number): FloatArray {
+  const { pointer, dtype } = leafPointer(layout, stream, leaf);
+  return viewAt(memory, dtype, pointer, length);
+}
+
+/** `program` with the element types of its group's streams that differ from its dtype. */
+function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
+  const narrow: Record<string, Dtype> = {};
+  for (const stream of program.streams) {
+    const dtype = group.streamDtypes.get(stream === 'updates' ? 'grads' : stream);
+    if (dtype !== undefined && dtype !== program.dtype) narrow[stream] = dtype;
+  }
+  return Object.keys(narrow).length ? { ...program, streamDtypes: narrow } : program;
 }
 
 /** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
@@ -290,10 +320,10 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
   const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
   const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' && !injected.has(st.index) ? st.source.def.constantScalars : undefined }));
-  const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
+  const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => withStreamDtypes(composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
     traced,
     accumulator: pass && { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass },
-  })));
+  }), g)));
   const slots = passes.map((programs) => programs.map((p, g) => programSlots(p, groups[g], stages, layout)));
   const input = { memory, layout, groups, passes, slots, scalars };
   // Every pass's kernels, pass after pass (what KernelExecutor indexes).

@@ -24,11 +24,18 @@ export interface ComposableStage {
   readonly stateLeaves: readonly string[];
   /** Its scalars that optax holds as Python numbers (constants of a traced computation). */
   readonly constantScalars?: readonly string[];
+  /** Its scalars that are broadcast arrays: read per element from their streams ({@link scalarStreamName}). */
+  readonly arrayScalars?: readonly string[];
 }
 
 /** The stream holding state leaf `name` of stage `index`. */
 export function stateStreamName(index: number, name: string): string {
   return `s${index}.${name}`;
+}
+
+/** The stream holding array scalar `name` of stage `index`, broadcast to every leaf. */
+export function scalarStreamName(index: number, name: string): string {
+  return `s${index}@${name}`;
 }
 
 /** The program scalar for scalar `name` of stage `index`. */
@@ -78,7 +85,7 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
         case 'updates': return incoming;
         case 'params': return ex.params;
         case 'state': return ex.state(stateStreamName(stage.index, e.name));
-        case 'scalar': return ex.scalar(scalarName(stage.index, e.name));
+        case 'scalar': return stage.arrayScalars?.includes(e.name) ? ex.state(scalarStreamName(stage.index, e.name)) : ex.scalar(scalarName(stage.index, e.name));
         default: return e;
       }
     };

@@ -2,7 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Stage } from './analyze.js';
 import { scalarName } from './compose.js';
 import { type Group, type Layout, kernelScalars, scalarKey } from './layout.js';
-import { type FusedProgram, type KernelFunction, bytesPerElement } from './program.js';
+import { type FusedProgram, type KernelFunction, bytesPerElement, streamDtype } from './program.js';
 import type { CallSpec } from './worker-source.js';
 
 /**
@@ -23,8 +23,7 @@ export function programSlots(program: FusedProgram, group: Group, stages: readon
 
 /** The byte pointer of element `lo` of each stream of `program` in `group` (`updates` is the grads). */
 export function programPointers(program: FusedProgram, group: Group, lo: number): number[] {
-  const bpe = bytesPerElement(group.dtype);
-  return program.streams.map((s) => group.streams.get(s === 'updates' ? 'grads' : s)! + lo * bpe);
+  return program.streams.map((s) => group.streams.get(s === 'updates' ? 'grads' : s)! + lo * bytesPerElement(streamDtype(program, s)));
 }
 
 /** Elements per 64-byte line: shares start on a line, so threads never write the same cache line. */

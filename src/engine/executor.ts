@@ -166,7 +166,7 @@ export class InterpreterExecutor implements Executor {
   constructor(input: ExecutorInput, private readonly subnormals: SubnormalMode = 'ieee', private readonly block = 2048) {
     this.passes = input.passes.map((programs, pass) => input.groups.map((group, g) => {
       const program = programs[g];
-      const view = (stream: string): FloatArray => viewAt(input.memory, group.dtype, group.streams.get(stream)!, group.length);
+      const view = (stream: string): FloatArray => viewAt(input.memory, group.streamDtypes.get(stream)!, group.streams.get(stream)!, group.length);
       const plan = planKernel(interpreterKernel(program));
       const state: Record<string, FloatArray> = {};
       for (const s of program.streams) if (s !== 'updates' && s !== 'params') state[s] = view(s);

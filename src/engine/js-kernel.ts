@@ -1,6 +1,6 @@
 import { FMA_FUNCTIONS, fmaFloat32, fmaFloat64 } from '../core/fused-multiply-add.js';
 import { type Expr, topologicalOrder } from '../kernel/expr.js';
-import { type FusedProgram, type KernelFunction, bytesPerElement } from './program.js';
+import { type FusedProgram, type KernelFunction, bytesPerElement, checkStreamDtypes, isNarrowStream, streamDtype } from './program.js';
 import { MIN_NORMAL, type SubnormalMode, canMakeSubnormal } from './subnormals.js';
 
 /**
@@ -55,8 +55,12 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     throw new RangeError(`scalarOffsets must be ${program.scalars.length} non-negative multiples of 8, got [${scalarOffsets.join(', ')}]`);
   }
   if (!Number.isInteger(unroll) || unroll < 1) throw new RangeError(`unroll must be an integer >= 1, got ${unroll}`);
+  checkStreamDtypes(program);
   const f32 = program.dtype === 'float32';
-  const shift = Math.log2(bytesPerElement(program.dtype));
+  // A float32 stream of a float64 program (MultiSteps' accumulator) is read and written through a
+  // Float32Array: a load widens exactly, a store rounds.
+  const narrow = program.streams.map((s) => isNarrowStream(program, s));
+  const memoryOf = (stream: number): string => (narrow[stream] ? 'N' : 'M');
   const round = (code: string): string => (f32 ? `fr(${code})` : code);
   // XLA's subnormal mode (engine/subnormals.ts): values read and results of + - * / fma are flushed.
   const flush = subnormals === 'flush';
@@ -76,9 +80,9 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
       case 'updates':
       case 'params':
       case 'state': {
-        const p = `p${program.streams.indexOf(e.kind === 'state' ? e.name : e.kind)}`;
+        const stream = program.streams.indexOf(e.kind === 'state' ? e.name : e.kind);
         names.set(e, v);
-        loads.push((k) => `const ${v(k)} = ${ftz(`M[${p} + i${k ? ` + ${k}` : ''}]`)};`);
+        loads.push((k) => `const ${v(k)} = ${ftz(`${memoryOf(stream)}[p${stream} + i${k ? ` + ${k}` : ''}]`)};`);
         return;
       }
       case 'scalar': {
@@ -122,7 +126,10 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     }
   });
   // Stores come after every load of the iteration: outputs may overwrite the streams they read.
-  const stores = program.outputs.map((o) => (k: number) => `M[p${program.streams.indexOf(o.stream)} + i${k ? ` + ${k}` : ''}] = ${names.get(o.expr)!(k)};`);
+  const stores = program.outputs.map((o) => {
+    const stream = program.streams.indexOf(o.stream);
+    return (k: number) => `${memoryOf(stream)}[p${stream} + i${k ? ` + ${k}` : ''}] = ${names.get(o.expr)!(k)};`;
+  });
   // `unroll` elements per iteration, their independent operations interleaved, so that the CPU
   // overlaps their dependency chains (one element's chain of rounded ops is long); then one at a time.
   const iteration = (u: number): string[] => [loads, ops, stores].flatMap((list) => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k))));
@@ -130,11 +137,12 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   // Scalars are arguments, or (scalarOffsets) read from their float64 slots in the buffer at each call.
   const scalarArgs = scalarOffsets ? [] : program.scalars.map((_, j) => `s${j}`);
   const scalarReads = scalarOffsets ? program.scalars.map((_, j) => `s${j} = SC[${scalarOffsets[j] / 8}]`) : [];
-  const ptrs = program.streams.map((_, j) => `p${j} = a${j} >>> ${shift}`);
+  const ptrs = program.streams.map((s, j) => `p${j} = a${j} >>> ${Math.log2(bytesPerElement(streamDtype(program, s)))}`);
   return [
     '(function (buffer) {',
     '"use strict";',
     `const M = new ${f32 ? 'Float32Array' : 'Float64Array'}(buffer);`,
+    narrow.some(Boolean) ? 'const N = new Float32Array(buffer);' : '',
     scalarOffsets ? 'const SC = new Float64Array(buffer);' : '',
     'const fr = Math.fround, abs = Math.abs, sqrt = Math.sqrt, max = Math.max, min = Math.min;',
     // A subnormal becomes a zero of its sign (x * 0); NaN, infinities and normal values pass.

@@ -2,7 +2,7 @@ import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { topologicalOrder } from '../kernel/expr.js';
 import type { Stage } from './analyze.js';
-import { stateStreamName } from './compose.js';
+import { scalarStreamName, stateStreamName } from './compose.js';
 import type { LeafInfo, LeafTable } from './leaves.js';
 import { bytesPerElement } from './program.js';
 
@@ -39,6 +39,8 @@ export interface Group {
   readonly length: number;
   /** Byte offset of the group's region of each stream it has. */
   readonly streams: ReadonlyMap<string, number>;
+  /** The element type of each stream (the group's dtype, or a stage's narrower `stateDtype`). */
+  readonly streamDtypes: ReadonlyMap<string, Dtype>;
   /** The class its leaves share (see {@link planLayout}; '' when none is given). */
   readonly leafClass: string;
 }
@@ -63,11 +65,12 @@ export function scalarKey(stage: number, dtype: Dtype, name: string): string {
   return `${stage}:${dtype}:${name}`;
 }
 
-/** The scalars a stage's kernel reads. */
+/** The scalars a stage's kernel reads from the scalar block (its array scalars are streams). */
 export function kernelScalars(stage: Stage): string[] {
   const names: string[] = [];
   const roots = [stage.kernel.updates, ...stage.stateLeaves.map((k) => stage.kernel.state[k])];
-  for (const e of topologicalOrder(roots)) if (e.kind === 'scalar' && !names.includes(e.name)) names.push(e.name);
+  const arrays = stage.arrayScalars ?? [];
+  for (const e of topologicalOrder(roots)) if (e.kind === 'scalar' && !names.includes(e.name) && !arrays.includes(e.name)) names.push(e.name);
   for (const name of stage.extraScalars ?? []) if (!names.includes(name)) names.push(name);
   return names;
 }
@@ -109,14 +112,18 @@ export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass
       length += alignUp(table.leaves[i].length, per);
     }
     const groupStages = variant[leaves[0]];
-    const names = ['params', 'grads'];
-    for (const k of groupStages) for (const leafName of stages[k].stateLeaves) names.push(stateStreamName(k, leafName));
-    const streams = new Map<string, number>();
-    for (const name of names) {
-      streams.set(name, cursor);
-      cursor += length * bytesPerElement(dtype);
+    const streamDtypes = new Map<string, Dtype>([['params', dtype], ['grads', dtype]]);
+    for (const k of groupStages) {
+      for (const leafName of stages[k].stateLeaves) streamDtypes.set(stateStreamName(k, leafName), stages[k].stateDtype ?? dtype);
+      for (const name of stages[k].arrayScalars ?? []) streamDtypes.set(scalarStreamName(k, name), dtype);
     }
-    return { index: g, dtype, stages: groupStages, leaves, length, streams, leafClass: key.slice(key.lastIndexOf('|') + 1) };
+    const streams = new Map<string, number>();
+    for (const [name, streamDtype] of streamDtypes) {
+      streams.set(name, cursor);
+      // A narrower stream's region is shorter: the next one starts on a line again.
+      cursor = alignUp(cursor + length * bytesPerElement(streamDtype), ALIGN);
+    }
+    return { index: g, dtype, stages: groupStages, leaves, length, streams, streamDtypes, leafClass: key.slice(key.lastIndexOf('|') + 1) };
   });
   if (cursor > MAX_PAGES * PAGE) {
     throw new OptaxError(`compile: the parameters, gradients and state need ${cursor} bytes, more than the 4 GiB a WebAssembly memory can hold`);
@@ -124,10 +131,11 @@ export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass
   return { groups, leafGroup, leafOffset, scalarOffset, scalarSlots, bytes: cursor };
 }
 
-/** The byte offset of element 0 of leaf `leaf` in `stream`. */
-export function leafPointer(layout: Layout, stream: string, leaf: number, dtype: Dtype): number {
+/** The byte offset of element 0 of leaf `leaf` in `stream`, and the stream's element type. */
+export function leafPointer(layout: Layout, stream: string, leaf: number): { pointer: number; dtype: Dtype } {
   const group = layout.groups[layout.leafGroup[leaf]];
   const base = group.streams.get(stream);
   if (base === undefined) throw new OptaxError(`internal: leaf ${leaf} has no stream '${stream}'`);
-  return base + layout.leafOffset[leaf] * bytesPerElement(dtype);
+  const dtype = group.streamDtypes.get(stream)!;
+  return { pointer: base + layout.leafOffset[leaf] * bytesPerElement(dtype), dtype };
 }

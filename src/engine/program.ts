@@ -14,8 +14,15 @@ import type { Expr } from '../kernel/expr.js';
  * @internal
  */
 export interface FusedProgram {
-  /** The element type of every stream (one program per dtype). */
+  /** The dtype every op computes in, and the element type of every stream not in {@link streamDtypes}. */
   readonly dtype: Dtype;
+  /**
+   * Streams stored in a narrower dtype than the program's (only `float32` in a `float64` program):
+   * a load widens exactly, a store rounds to the stream's dtype. MultiSteps keeps a float32
+   * accumulator for float64 params, computing its running mean in float64 (as optax's promotion
+   * does) and rounding it on store.
+   */
+  readonly streamDtypes?: Readonly<Record<string, Dtype>>;
   /** The streams, in argument order: each is passed as a byte pointer into the shared memory. */
   readonly streams: readonly string[];
   /** The per-call scalars, in argument order (after the stream pointers). */
@@ -40,6 +47,26 @@ export interface FusedOutput {
  * @internal
  */
 export type KernelFunction = (...args: number[]) => void;
+
+/** The element type of stream `stream` of `program`. @internal */
+export function streamDtype(program: FusedProgram, stream: string): Dtype {
+  const narrow = program.streamDtypes;
+  return narrow && Object.hasOwn(narrow, stream) ? narrow[stream] : program.dtype;
+}
+
+/** Whether `program` stores `stream` narrower than it computes (float32 in float64). @internal */
+export function isNarrowStream(program: FusedProgram, stream: string): boolean {
+  return streamDtype(program, stream) !== program.dtype;
+}
+
+/** Throws unless every stream dtype of `program` is its own or float32 in a float64 program. @internal */
+export function checkStreamDtypes(program: FusedProgram): void {
+  for (const [stream, dtype] of Object.entries(program.streamDtypes ?? {})) {
+    if (dtype !== program.dtype && !(dtype === 'float32' && program.dtype === 'float64')) {
+      throw new Error(`fused program stores stream '${stream}' as ${dtype} in a ${program.dtype} program (only float32 streams in float64 programs are supported)`);
+    }
+  }
+}
 
 /** Bytes per element of a dtype. @internal */
 export function bytesPerElement(dtype: Dtype): number {

@@ -119,7 +119,7 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
         const { mini_step, gradient_step, skip_state, inner_opt_state, acc_grads } = s;
         accumulation = { mini_step, gradient_step, skip_state };
         const stage = stages[n.accumulator];
-        copies.push({ stage: n.accumulator, leafName: 'acc', copies: matchTree(table, stage.context, acc_grads, formatPath([...path, 'acc_grads'], 'state')) });
+        copies.push({ stage: n.accumulator, leafName: 'acc', copies: matchTree(table, stage.context, acc_grads, formatPath([...path, 'acc_grads'], 'state'), stage.stateDtype) });
         visit(n.inner, inner_opt_state, [...path, 'inner_opt_state']);
         return;
       }

@@ -5,6 +5,8 @@ import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
 import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
+import { ShapedArray } from '../tree/leaf.js';
+import { broadcastInto } from '../tree/broadcast.js';
 import { formatPath } from '../tree/path.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
@@ -104,6 +106,8 @@ export interface FusedParts {
   readonly stateViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   /** `stateTrees[stage][j]`: the tree of those views, laid out like the stage's state tree. */
   readonly stateTrees: readonly (readonly Tree[])[];
+  /** `arrayScalarViews[stage][j][leaf]`: the stream of the stage's array scalar j at a leaf. */
+  readonly arrayScalarViews: readonly (readonly (readonly (FloatArray | undefined)[])[])[];
   readonly executor: Executor;
   /** The scalar block. */
   readonly scalars: Float64Array;
@@ -406,6 +410,37 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
           if (f32 && Math.fround(v) !== v && v === v) return `${stage.name}: scalar '${plan.names[j]}' is not rounded to float32`;
           S[slots[j]] = v;
         }
+        const arrays = stage.arrayScalars;
+        if (arrays) {
+          const why = this.writeArrayScalars(f, k, stage.dtypes[d], arrays, sink ? sinkValue(sink, def.scalarNames!) : (name) => values![name]);
+          if (why !== undefined) return why;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A stage's array scalars (broadcast hyperparameters) of this step, broadcast into their streams at
+   * each of its leaves of `dtype` (a number fills them). Why not, when a value is not of the dtype
+   * (the reference would compute with it unrounded). A shape that does not broadcast throws the
+   * reference path's OptaxError: only these scratch streams were written, nothing the step changes.
+   */
+  private writeArrayScalars(f: FusedParts, k: number, dtype: Dtype, names: readonly string[], valueOf: (name: string) => unknown): string | undefined {
+    const stage = f.stages[k], table = this.parts.table;
+    for (let j = 0; j < names.length; j++) {
+      const v = valueOf(names[j]);
+      const data = typeof v === 'number' ? undefined : v instanceof ShapedArray ? v.data : null;
+      if (data === null) return `${stage.name}: hyperparameter '${names[j]}' is neither a number nor an array`;
+      if (dtype === 'float32' && !(data ? data instanceof Float32Array || everyFloat32(data) : Math.fround(v as number) === v || v !== v)) {
+        return `${stage.name}: array hyperparameter '${names[j]}' is not rounded to float32`;
+      }
+      const views = f.arrayScalarViews[k][j];
+      for (const i of stage.leaves) {
+        const leaf = table.leaves[i];
+        if (leaf.dtype !== dtype) continue;
+        if (data) broadcastInto(data, (v as ShapedArray).shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
+        else views[i]!.fill(v as number);
       }
     }
     return undefined;
@@ -483,4 +518,18 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
+}
+
+/** Reads scalar `name` from a sink laid out as `names` (an array where the definition wrote one). */
+function sinkValue(sink: ScalarSink, names: readonly string[]): (name: string) => unknown {
+  return (name) => {
+    const at = names.indexOf(name);
+    return at < 0 ? undefined : sink.arrays[at] ?? sink.values[at];
+  };
+}
+
+/** Whether every value of a float64 array is a float32 (or NaN). */
+function everyFloat32(data: FloatArray): boolean {
+  for (let i = 0; i < data.length; i++) if (Math.fround(data[i]) !== data[i] && data[i] === data[i]) return false;
+  return true;
 }

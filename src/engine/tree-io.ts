@@ -1,4 +1,4 @@
-import type { FloatArray } from '../core/dtype.js';
+import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { type ArrayLeaf, leafData, leafMismatch, leafSpec } from '../tree/leaf.js';
 import { walkTrees } from '../tree/structure.js';
@@ -19,14 +19,16 @@ export interface LeafCopy {
 
 /**
  * Checks `tree` against `reference` (the index tree, or a masked copy of it) and returns its leaves
- * as copies to make. `root` names the tree in error messages (`grads`, `state[0].mu`).
+ * as copies to make. `root` names the tree in error messages (`grads`, `state[0].mu`). `dtype`: the
+ * dtype its leaves must have, when it is not the params' (MultiSteps' float32 accumulator).
  */
-export function matchTree(table: LeafTable, reference: Tree, tree: unknown, root: string): LeafCopy[] {
+export function matchTree(table: LeafTable, reference: Tree, tree: unknown, root: string, dtype?: Dtype): LeafCopy[] {
   const copies: LeafCopy[] = [];
   walkTrees([reference, tree], ([ref, other], path) => {
     const leaf = table.leaves[table.indexOf.get(ref)!];
     const o = other as ArrayLeaf;
-    const problem = leafMismatch(leafSpec(o), root, leaf, 'params');
+    const expected = dtype === undefined ? leaf : { ...leaf, dtype };
+    const problem = leafMismatch(leafSpec(o), root, expected, dtype === undefined ? 'params' : `${dtype} accumulator`);
     if (problem) throw new OptaxError(problem, path, root);
     const data = leafData(o);
     copies.push({ leaf: leaf.index, data });

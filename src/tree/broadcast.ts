@@ -20,7 +20,19 @@ export function broadcastTo(data: FloatArray, from: readonly number[], to: reado
   expectShape('broadcastTo', 'from', from);
   expectShape('broadcastTo', 'to', to);
   if (from.reduce((a, b) => a * b, 1) !== data.length) throw new OptaxError(`broadcastTo: data has ${data.length} elements, not the ${from.reduce((a, b) => a * b, 1)} of shape [${from.join(', ')}]`);
-  const size = to.reduce((a, b) => a * b, 1);
+  const out = allocate(dtypeOfArray(data), to.reduce((a, b) => a * b, 1));
+  broadcastInto(data, from, to, out, path, what);
+  return out;
+}
+
+/**
+ * {@link broadcastTo} into `out` (`to`'s size; a store into it rounds to its dtype): the engine
+ * writes a broadcast hyperparameter straight into its stream. Throws the same OptaxError, before
+ * writing anything, when the shapes do not broadcast. `data` and the shapes are trusted (checked
+ * by the caller or by {@link broadcastTo}). @internal
+ */
+export function broadcastInto(data: FloatArray, from: readonly number[], to: readonly number[], out: FloatArray, path: TreePath, what: string): void {
+  const size = out.length;
   const fail = (): never => {
     throw new OptaxError(`${what} of shape [${from.join(', ')}] does not broadcast against the leaf's shape [${to.join(', ')}]`, path, 'grads');
   };
@@ -32,8 +44,8 @@ export function broadcastTo(data: FloatArray, from: readonly number[], to: reado
   const pad = to.length - from.length;
   const f = [...Array(pad).fill(1), ...from];
   for (let i = 0; i < to.length; i++) if (f[i] !== 1 && f[i] !== to[i]) fail();
-  const out = allocate(dtypeOfArray(data), size);
-  if (data.length === 1) { out.fill(data[0]); return out; }
+  if (data.length === 1) { out.fill(data[0]); return; }
+  if (data.length === size) { out.set(data); return; } // the leaf's own shape (leading 1s aside)
   // Strides of the source in the target's index space (0 along broadcast dimensions).
   const strides = new Array<number>(to.length);
   let s = 1;
@@ -45,5 +57,4 @@ export function broadcastTo(data: FloatArray, from: readonly number[], to: reado
     out[k] = data[src];
     for (let i = to.length - 1; i >= 0; i--) { if (++idx[i] < to[i]) break; idx[i] = 0; }
   }
-  return out;
 }

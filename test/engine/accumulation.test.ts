@@ -12,7 +12,8 @@ import { chain } from '../../src/transforms/chain.js';
 import { scale } from '../../src/transforms/scale.js';
 import { masked } from '../../src/transforms/masked.js';
 import { MultiSteps, multiSteps } from '../../src/transforms/multi-steps.js';
-import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+import { ShapedArray } from '../../src/tree/leaf.js';
+import { ReferenceRun, assertBitEqual, cloneState, cloneTree } from './support.js';
 
 const f32 = (...v: number[]) => new Float32Array(v);
 const f64 = (...v: number[]) => new Float64Array(v);
@@ -59,7 +60,7 @@ test('a skip function is called with the gradients, gradient_step and params, as
   s.dispose();
 });
 
-test('what MultiSteps fusion does not cover is reported: float32 accumulators for float64 params, nested MultiSteps, mask functions inside', () => {
+test('what MultiSteps fusion does not cover is reported: float64 accumulators for float32 params, nested MultiSteps, mask functions inside', () => {
   const p64 = () => ({ w: f64(1, 2) });
   const reason = (tx: Parameters<typeof compile>[0], p: () => any) => {
     assert.throws(() => compile(tx, p(), { fallback: 'error' }), OptaxError);
@@ -69,11 +70,42 @@ test('what MultiSteps fusion does not cover is reported: float32 accumulators fo
     s.dispose();
     return r;
   };
-  assert.match(reason(multiSteps(adamax(0.1), { everyKSchedule: 2 }), p64), /float32 accumulator differs from the dtype/);
+  assert.match(reason(multiSteps(adamax(0.1), { everyKSchedule: 2, accumulatorDtype: 'float64' }), params), /float64 accumulator over float32 params/);
   assert.match(reason(chain(multiSteps(adamax(0.1), { everyKSchedule: 2 }), scale(1)), params), /only around the whole transformation/);
   assert.match(reason(multiSteps(chain(masked(scale(2), () => ({ a: true, b: false })), adamax(0.1)), { everyKSchedule: 2 }), params), /mask or labels function inside it/);
-  // With the params' dtype as the accumulator's, float64 fuses.
-  const s = compile(multiSteps(adamax(0.1), { everyKSchedule: 2, accumulatorDtype: null }), p64(), { fallback: 'error' });
-  assert.notEqual(s.backend, 'reference');
-  s.dispose();
+  // float64 params fuse with every accumulator dtype (optax's float32 default included).
+  for (const accumulatorDtype of [null, 'float32', 'float64'] as const) {
+    const s = compile(multiSteps(adamax(0.1), { everyKSchedule: 2, accumulatorDtype }), p64(), { fallback: 'error' });
+    assert.notEqual(s.backend, 'reference');
+    s.dispose();
+  }
+});
+
+test('a float32 accumulator over float64 params (optax\'s default) is fused: the mean computed in float64, stored rounded to float32, on every backend and 1 or 2 threads', () => {
+  // Values whose running mean is not a float32 (1/3, 0.1): the rounding on store shows.
+  const p = () => ({ a: f64(1, 2, -0, 3, 1e-300, 5, 6, 7, 8), b: f32(-1, 0.5), c: new ShapedArray(f64(0.25), []) });
+  const g = (i: number) => ({ a: f64(i / 3, -0.1, i % 3 === 2 ? NaN : 2, 1e-310, 1e300, -i, 7 / 3, 1e-45, -0), b: f32(0.5 * i, -0), c: new ShapedArray(f64(i / 7), []) });
+  const tx = multiSteps(adamax(0.1), { everyKSchedule: 3 });
+  for (const backend of ['wasm', 'js', 'interpreter'] as const) {
+    for (const threads of [1, 2]) {
+      const ref = new ReferenceRun(tx, p());
+      const s = compile(tx, p(), { backend, threads, minElementsPerThread: 1, fallback: 'error' });
+      for (let i = 0; i < 8; i++) {
+        if (i === 4) {
+          const saved = cloneState(ref.state);
+          s.setState(saved as never);
+          ref.state = cloneState(saved);
+        }
+        ref.step(cloneTree(g(i)));
+        s.step(cloneTree(g(i)));
+        assertBitEqual(s.params, ref.params, `${backend}/${threads} step ${i + 1} params`);
+        assertBitEqual(s.state, ref.state, `${backend}/${threads} step ${i + 1} state`);
+      }
+      const acc = (s.state as unknown as { acc_grads: { a: Float32Array | Float64Array } }).acc_grads.a;
+      assert.ok(acc instanceof Float32Array, 'the accumulator of float64 params is float32');
+      // A float64 accumulator in a checkpoint does not fit: the error names the path and the dtype.
+      assert.throws(() => s.setState({ ...(s.state as object), acc_grads: p() } as never), /state\.acc_grads\.a: dtype mismatch: .*float64.*float32 accumulator/);
+      s.dispose();
+    }
+  }
 });

@@ -22,7 +22,7 @@ import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { masked } from '../../src/transforms/masked.js';
 import type { Tree } from '../../src/tree/tree.js';
-import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+import { ReferenceRun, assertBitEqual, cloneState, cloneTree } from './support.js';
 
 const BACKENDS = ['wasm', 'js', 'interpreter'] as const;
 const f32 = (...v: number[]) => new Float32Array(v);
@@ -91,11 +91,30 @@ test('on the reference path, a state that holds the params is detached from the 
   checkParity(chain(keep, scale(-0.5)), () => ({ w: f32(1, 2) }), [{ w: f32(1, 1) }, { w: f32(2, 2) }, { w: f32(3, 3) }], 'reference');
 });
 
-test('array (broadcast) hyperparameters run on the reference path', () => {
-  const tx = chain(scaleByAdamax({ b1: new ShapedArray(f32(0.9, 0.5), [2]) }), scale(-0.1));
+test('array (broadcast) hyperparameters are fused: each a stream broadcast to every leaf, both dtypes', () => {
+  const tx = chain(scaleByAdamax({ b1: new ShapedArray(f32(0.9, 0.5), [2]), eps: new ShapedArray(f64(1e-8, 0.3), [2]) }), scale(-0.1));
+  const params = () => ({ w: new ShapedArray(f32(1, 2, 3, 4), [2, 2]), b: f64(-1, 1e-310), c: new ShapedArray(f64(1, 2, 3, 4, 5, 6), [3, 1, 2]) });
+  const grads = [1, -2, 0.3].map((k) => ({ w: new ShapedArray(f32(k, -k, 2 * k, NaN), [2, 2]), b: f64(k / 3, -0), c: new ShapedArray(f64(k, 1, -k, 1e-320, 0, 7), [3, 1, 2]) }));
+  checkParity(tx, params, grads, 'kernel');
+  const s = compile(tx, params(), { fallback: 'error' });
+  assert.equal(s.referenceReason, undefined);
+  s.dispose();
+});
+
+test('an array hyperparameter that does not broadcast against a leaf throws the reference path\'s error at the step, and nothing changes', () => {
+  const tx = chain(scaleByAdamax({ b1: new ShapedArray(f32(0.9, 0.5, 0.1), [3]) }), scale(-0.1));
   const params = () => ({ w: new ShapedArray(f32(1, 2, 3, 4), [2, 2]) });
-  checkParity(tx, params, [{ w: new ShapedArray(f32(1, -1, 2, -2), [2, 2]) }, { w: new ShapedArray(f32(0, 1, 0, 1), [2, 2]) }], 'reference');
-  assert.match(compile(tx, params()).referenceReason!, /hyperparameter 'b1' is an array/);
+  const ref = new ReferenceRun(tx, params());
+  let expected: Error | undefined;
+  try { ref.step({ w: new ShapedArray(f32(1, 1, 1, 1), [2, 2]) }); } catch (e) { expected = e as Error; }
+  assert.ok(expected instanceof OptaxError);
+  for (const backend of BACKENDS) {
+    const s = compile(tx, params(), { backend, fallback: 'error' });
+    const before = cloneState({ p: s.params, s: s.state });
+    assert.throws(() => s.step({ w: new ShapedArray(f32(1, 1, 1, 1), [2, 2]) }), { message: expected.message });
+    assertBitEqual({ p: s.params, s: s.state }, before);
+    s.dispose();
+  }
 });
 
 test('a step whose scalars cannot be fused (an array, an unrounded float32) runs on the reference path; the others stay fused', () => {

@@ -14,7 +14,7 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { nearSubnormal } from './random-programs.js';
-import { type Described, ReferenceRun, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -101,15 +101,39 @@ for (const threads of [1, 2]) {
       const reference = new ReferenceRun(chain.tx, cloneTree(params));
       const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
       try {
-        // Every one fuses but: a mask selecting nothing, a null tree, float32 accumulators for
-        // float64 params, and clipByGlobalNorm inside (its norm is over the accumulated gradients).
-        const allowed = /selects no part|accumulator differs from the dtype|clip_by_global_norm cannot be fused here/;
+        // Every one fuses but: a mask selecting nothing, a null tree, float64 accumulators for
+        // float32 params, and clipByGlobalNorm inside (its norm is over the accumulated gradients).
+        const allowed = /selects no part|float64 accumulator over float32 params|clip_by_global_norm cannot be fused here/;
         for (const s of steppers) if (s.backend === 'reference' && params !== null && !allowed.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
         stepInLockstep(reference, steppers, grads, chain.text);
       } finally {
         for (const s of steppers) s.dispose();
       }
     }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS) });
+  });
+}
+
+// Array (broadcast) hyperparameters: each a stream of the arena, the array broadcast to every leaf
+// and rewritten each step (its values may change with the count: adamax's bias correction).
+for (const threads of [1, 2]) {
+  test(`array hyperparameters in random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
+    const scenarios = fc.integer({ min: 2, max: 5 }).chain((k) => broadcastSkeleton(k).chain((s) => fc.record({
+      chain: arrayHyperChainFor(s, k),
+      params: treeOf(s),
+      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 4 }),
+    })));
+    fc.assert(fc.property(scenarios, ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
+      try {
+        // Every one fuses but where a mask or label selects nothing, and with an array inside
+        // applyIfFinite or MultiSteps (drawn by chainFor's injectHyperparams only).
+        for (const s of steppers) if (s.backend === 'reference' && !/selects no part/.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
+        stepInLockstep(reference, steppers, grads, chain.text);
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round((threads === 1 ? 80 : 25) * RUNS) });
   });
 }
 

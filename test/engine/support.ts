@@ -63,6 +63,15 @@ export function cloneTree<T>(tree: T): T {
   return treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.slice(), l.shape) : l.slice()), [tree]) as T;
 }
 
+/** A deep copy of a state (or any tree with numbers, lists and dicts), ShapedArray leaves kept as such. */
+export function cloneState<T>(value: T): T {
+  if (value instanceof ShapedArray) return new ShapedArray(value.data.slice(), value.shape) as T;
+  if (value instanceof Float32Array || value instanceof Float64Array) return value.slice() as T;
+  if (Array.isArray(value)) return value.map(cloneState) as T;
+  if (isDictNode(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cloneState(v)])) as T;
+  return value;
+}
+
 /** The reference optimizer: pure updates, and applyUpdates. */
 export class ReferenceRun {
   state: unknown;
@@ -259,7 +268,7 @@ export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
     fc.constant({ value: (g: number) => 1 + (g % 3), text: 'g => 1 + g % 3' }),
   );
   const skip = fc.constantFrom(undefined, 'firstNaN');
-  return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | null>('float32', null), skip).map(([inner, k, mean, acc, sk]) => {
+  return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | 'float64' | null>('float32', 'float32', 'float64', null), skip).map(([inner, k, mean, acc, sk]) => {
     const shouldSkipUpdateFn = sk && ((u: Tree) => {
       const { leaves } = treeLeavesOf(u);
       const bad = leaves.length > 0 && leaves[0].length > 0 && Number.isNaN(leaves[0][0]);
@@ -267,6 +276,48 @@ export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
     });
     const tx = multiSteps(inner.tx, { everyKSchedule: k.value, useGradMean: mean, accumulatorDtype: acc, shouldSkipUpdateFn });
     return described(tx, `multiSteps(${inner.text}, {everyKSchedule: ${k.text}, useGradMean: ${mean}, accumulatorDtype: ${acc}${sk ? ', shouldSkipUpdateFn: firstNaN' : ''}})`);
+  });
+}
+
+/**
+ * Trees whose every leaf ends with dimension `k` (shape `[k]` or `[r, k]`, either dtype and form), so
+ * that an array hyperparameter of shape `[k]` (or `[1, k]`) broadcasts against each.
+ */
+export function broadcastSkeleton(k: number): fc.Arbitrary<Skeleton> {
+  const leaf = fc.record({
+    dtype: fc.constantFrom<Dt>('float32', 'float64'),
+    shape: fc.oneof(fc.constant<number[]>([k]), fc.integer({ min: 0, max: 4 }).map((r): number[] => [r, k])),
+    shaped: fc.boolean(),
+  }).map((l): Skeleton => ({ leaf: { ...l, shaped: l.shaped || l.shape.length > 1 } }));
+  return fc.dictionary(fc.constantFrom('a', 'b', 'w', 'bias'), fc.oneof(leaf, fc.array(leaf, { maxLength: 2 }).map((list): Skeleton => ({ list }))), { minKeys: 1, maxKeys: 3 }).map((dict): Skeleton => ({ dict }));
+}
+
+/** An array hyperparameter of shape `[k]` or `[1, k]` with values from `value`, in either dtype. */
+function arrayHyper(k: number, value: fc.Arbitrary<number>): fc.Arbitrary<{ array: ShapedArray; text: string }> {
+  return fc.tuple(fc.array(value, { minLength: k, maxLength: k }), fc.boolean(), fc.constantFrom<Dt>('float32', 'float64')).map(([v, wide, dtype]) => {
+    const data = dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v);
+    const shape = wide ? [1, k] : [k];
+    return { array: new ShapedArray(data, shape), text: `${dtype}[${shape.join(',')}](${v.join(', ')})` };
+  });
+}
+
+/**
+ * A random chain for a tree of {@link broadcastSkeleton}(k) holding transformations with array
+ * (broadcast) hyperparameters: adamax's b1, b2 and eps, a weight decay, a clip, an ema decay.
+ */
+export function arrayHyperChainFor(s: Skeleton, k: number): fc.Arbitrary<Described> {
+  const withArrays: fc.Arbitrary<Described> = fc.oneof(
+    fc.tuple(fc.option(arrayHyper(k, decay)), fc.option(arrayHyper(k, decay)), fc.option(arrayHyper(k, eps)))
+      .filter(([b1, b2, e]) => b1 !== null || b2 !== null || e !== null)
+      .map(([b1, b2, e]) => described(scaleByAdamax({ ...(b1 && { b1: b1.array }), ...(b2 && { b2: b2.array }), ...(e && { eps: e.array }) }), `scaleByAdamax({b1: ${b1?.text}, b2: ${b2?.text}, eps: ${e?.text}})`)),
+    arrayHyper(k, rate).map((w) => described(addDecayedWeights(w.array), `addDecayedWeights(${w.text})`)),
+    arrayHyper(k, rate).map((m) => described(clip(m.array), `clip(${m.text})`)),
+    fc.tuple(arrayHyper(k, decay), fc.boolean()).map(([d, debias]) => described(ema(d.array, { debias }), `ema(${d.text}, {debias: ${debias}})`)),
+  );
+  // After the random chain: clipByGlobalNorm fuses only as the first transformation.
+  return fc.tuple(withArrays, chainFor(s)).map(([a, rest]) => {
+    const parts = [rest, a];
+    return described(chain(...parts.map((p) => p.tx)), `chain(${parts.map((p) => p.text).join(', ')})`);
   });
 }
 

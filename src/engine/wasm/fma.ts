@@ -27,6 +27,18 @@ export interface WideOperands {
   readonly a?: number;
   readonly b?: number;
   readonly c?: number;
+  /** A multiplicand that is a per-call scalar, which may be a power of two (see {@link FmaEmitter.powerOfTwo}). */
+  readonly powerOfTwo?: PowerOfTwoOperand;
+}
+
+/** A per-call multiplicand of an fma, tested once per call (see {@link FmaEmitter.powerOfTwo}). */
+export interface PowerOfTwoOperand {
+  /** Which multiplicand it is. */
+  readonly operand: 'a' | 'b';
+  /** i32 local: 1 when it is a normal power of two (of either sign), else 0. */
+  readonly flag: number;
+  /** v128 local: its reciprocal (exact, a power of two too, when `flag` is 1), splatted. */
+  readonly inverse: number;
 }
 
 /** Float64 arithmetic in one form (scalar or f64x2), on locals of that form. */
@@ -111,11 +123,64 @@ export class FmaEmitter {
   }
 
   /**
+   * Tests, once per call, whether the scalar local `r` (a per-call multiplicand of an fma, of the
+   * dtype) is a normal power of two, and makes its splatted reciprocal: see {@link FmaEmitter.vector}.
+   * A normal `|r| = 2^e` is the one value for which `|r| * (1 + u)` (u: one ulp of 1) is exactly
+   * `|r| + |r| u`; for any other normal `|r|`, `|r| u` lies strictly between one and two ulps of `|r|`
+   * and the product rounds to `|r|` plus one or two ulps, never to `|r| + |r| u` (NaN and infinities
+   * fail the test too).
+   */
+  powerOfTwo(r: number, operand: 'a' | 'b'): PowerOfTwoOperand {
+    const f = this.f, ops = this.ops, f32 = ops.lanes === 4;
+    const constant = (x: number): FunctionBuilder => (f32 ? f.f32Const(x) : f.f64Const(x));
+    const ulp = f32 ? 2 ** -23 : 2 ** -52;
+    const magnitude = f.local(ops.valType), flag = f.local(ValType.i32), inverse = f.local(ValType.v128);
+    f.localGet(r).op(ops.scalar.abs).localSet(magnitude);
+    f.localGet(magnitude);
+    constant(f32 ? 2 ** -126 : 2 ** -1022);
+    f.op(f32 ? Op.f32Ge : Op.f64Ge);
+    f.localGet(magnitude);
+    constant(1 + ulp);
+    f.op(ops.scalar.mul).localGet(magnitude).op(ops.scalar.sub).localGet(magnitude);
+    constant(ulp);
+    f.op(ops.scalar.mul).op(f32 ? Op.f32Eq : Op.f64Eq).op(Op.i32And).localSet(flag);
+    constant(1);
+    f.localGet(r).op(ops.scalar.div).simd(ops.splat).localSet(inverse);
+    return { operand, flag, inverse };
+  }
+
+  /**
    * `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. For float32, `wide`
    * may give, for an operand that is the same in every lane (a per-call scalar), a v128 local holding
    * it as an f64x2 splat: the loop then does not widen it again for every vector.
+   *
+   * With `wide.powerOfTwo`, a call whose per-call multiplicand `r` is a power of two (MultiSteps'
+   * running mean at mini-steps 0, 1, 3, 7, ...: `r = 1 / (n + 1)`) first tries the plain `fl(x * r) +
+   * c`: when `q = fl(x * r)` is exact, the fma's one rounding is that of the addition. `q` is exact
+   * exactly when `q * (1 / r) == x` (1 / r is exact; a product that underflowed or overflowed, and a
+   * NaN `x`, fail the test; an infinite `x` passes, and `inf + c` is what the fma gives). A vector
+   * with a lane that fails takes the general emulation.
    */
   vector(a: number, b: number, c: number, wide: WideOperands = {}): void {
+    const p2 = wide.powerOfTwo;
+    if (!p2) {
+      this.general(a, b, c, wide);
+      return;
+    }
+    const f = this.f, ops = this.ops, q = this.temp(ValType.v128, 15);
+    f.localGet(p2.flag).if(ValType.v128);
+    f.localGet(a).localGet(b).simd(ops.vector.mul).localTee(q);
+    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.v128AnyTrue);
+    f.if(ValType.v128);
+    this.general(a, b, c, wide);
+    f.else().localGet(q).localGet(c).simd(ops.vector.add).end();
+    f.else();
+    this.general(a, b, c, wide);
+    f.end();
+  }
+
+  /** {@link FmaEmitter.vector} without the power-of-two shortcut. */
+  private general(a: number, b: number, c: number, wide: WideOperands): void {
     const f = this.f, A = this.vectorF64, Z = this.zero;
     if (this.ops.lanes === 4) {
       this.vectorFloat32(a, b, c, wide);

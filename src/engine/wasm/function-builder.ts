@@ -61,6 +61,12 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** A SIMD lane memory instruction (`v128.store64_lane`) with its alignment hint, offset and lane. */
+  simdMemoryLane(subOpcode: number, alignLog2: number, offset: number, lane: number): this {
+    this.code.byte(SIMD_PREFIX).u32(subOpcode).u32(alignLog2).u32(offset).byte(lane);
+    return this;
+  }
+
   /** A scalar memory instruction (`f32.load`, ...) with its alignment hint (log2) and constant offset. */
   memory(opcode: number, alignLog2: number, offset: number): this {
     this.code.byte(opcode).u32(alignLog2).u32(offset);

@@ -1,4 +1,4 @@
-import type { FusedProgram } from '../program.js';
+import { type FusedProgram, checkStreamDtypes, isNarrowStream } from '../program.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
@@ -105,7 +105,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   if (paramCount > MAX_FUNCTION_PARAMS) {
     throw new RangeError(`fused program needs ${paramCount} parameters; a WebAssembly function takes at most ${MAX_FUNCTION_PARAMS}`);
   }
-  const { nodes, stores } = lowerProgram(program);
+  checkStreamDtypes(program);
+  // float32 streams of a float64 program (MultiSteps' accumulator): two elements per vector are
+  // 8 bytes, loaded into the low half and widened (f64x2.promote_low_f32x4, exact), and stored
+  // rounded (f32x4.demote_f64x2_zero, then the low 8 bytes).
+  const narrow = program.streams.map((s) => isNarrowStream(program, s));
   const f = new FunctionBuilder(FUSED_EXPORT, [
     ValType.i32,
     ...program.streams.map(() => ValType.i32),
@@ -125,7 +129,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Denormals-are-zero: each scalar is flushed once, before anything reads it.
   if (flush) for (const local of scalarLocals) { f.localGet(local); flush.scalar(); f.localSet(local); }
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
-  const streams = streamAddressing(f, program.streams.length, options.streamOffsets);
+  const { nodes, stores } = lowerProgram(program);
+  const streams = streamAddressing(f, narrow, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).
   const splatted = new Set<number>();
@@ -176,7 +181,12 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       }
       return local;
     };
-    return { a: at(node.a), b: at(node.b), c: at(node.c) };
+    // A float32 per-call multiplicand may be a power of two (MultiSteps' 1 / (n + 1)): tested once
+    // per call. (Not float64: the emulation there is the reference's, which differs from an fma
+    // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
+    const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
+    const powerOfTwo = multiplicand && fma.powerOfTwo(locals[multiplicand === 'a' ? node.a : node.b].scalar, multiplicand);
+    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}) };
   };
   const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
 
@@ -189,7 +199,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     for (let u = 0; u < copies; u++) {
       nodes.forEach((node, id) => {
         if (node.kind !== 'load') return;
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+        if (narrow[node.stream]) {
+          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
+        } else {
+          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+        }
         flush?.vector();
         f.localSet(locals[id].vector[u]);
       });
@@ -202,7 +216,9 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
         f.localSet(locals[id].vector[u]);
       });
       for (const s of stores) {
-        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]).simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
+        if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
+        else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
       }
     }
     streams.advance(16 * copies);
@@ -219,7 +235,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
-  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes));
+  countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes, narrow));
   return assembleModule(options, [f]);
 }
 
@@ -241,16 +257,22 @@ function emitScalarBody(
   fma: FmaEmitter,
   flush: SubnormalFlush | undefined,
   flushes: readonly boolean[],
+  narrow: readonly boolean[],
 ): void {
   nodes.forEach((node, id) => {
     if (node.uniform) return;
-    if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
+    if (node.kind === 'load' && narrow[node.stream]) f.localGet(streams.local(node.stream)).memory(Op.f32Load, 2, streams.offset(node.stream)).op(Op.f64PromoteF32);
+    else if (node.kind === 'load') f.localGet(streams.local(node.stream)).memory(ops.load, ops.alignLog2, streams.offset(node.stream));
     else if (node.kind === 'fma') fma.scalar(locals[node.a].scalar, locals[node.b].scalar, locals[node.c].scalar);
     else emitOperands(f, node, (operand) => locals[operand].scalar).op(ops.scalar[node.op]);
     if (flush && (node.kind === 'load' || flushes[id])) flush.scalar();
     f.localSet(locals[id].scalar);
   });
-  for (const s of stores) f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar).memory(ops.store, ops.alignLog2, streams.offset(s.stream));
+  for (const s of stores) {
+    f.localGet(streams.local(s.stream)).localGet(locals[s.node].scalar);
+    if (narrow[s.stream]) f.op(Op.f32DemoteF64).memory(Op.f32Store, 2, streams.offset(s.stream));
+    else f.memory(ops.store, ops.alignLog2, streams.offset(s.stream));
+  }
   streams.advance(ops.bytes);
 }
 
@@ -258,7 +280,7 @@ function emitScalarBody(
 interface StreamAddressing {
   local(stream: number): number;
   offset(stream: number): number;
-  /** Moves every stream on by `bytes`. */
+  /** Moves every stream on by `bytes` elements' worth of the program's dtype (half that for a narrow stream). */
   advance(bytes: number): void;
 }
 
@@ -266,27 +288,42 @@ interface StreamAddressing {
  * Without known offsets: each stream's pointer parameter moves on by itself. With them: one byte
  * index, `pointer_0 - offset_0`, after a check that every pointer is its offset plus that index.
  */
-function streamAddressing(f: FunctionBuilder, streamCount: number, offsets: readonly number[] | undefined): StreamAddressing {
+function streamAddressing(f: FunctionBuilder, narrow: readonly boolean[], offsets: readonly number[] | undefined): StreamAddressing {
+  const streamCount = narrow.length;
   const pointer = (stream: number): number => 1 + stream;
   if (!offsets) {
     return {
       local: pointer,
       offset: () => 0,
       advance: (bytes) => {
-        for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), bytes);
+        for (let k = 0; k < streamCount; k++) f.addToLocal(pointer(k), narrow[k] ? bytes / 2 : bytes);
       },
     };
   }
   if (offsets.length !== streamCount || offsets.some((o) => !Number.isInteger(o) || o < 0 || o >= 2 ** 32 || o % STREAM_ALIGNMENT !== 0)) {
     throw new RangeError(`streamOffsets must be ${streamCount} multiples of ${STREAM_ALIGNMENT} in [0, 2^32), got [${offsets.join(', ')}]`);
   }
+  // The first stream of the program's dtype gives the byte index (a program always writes params).
+  const base = narrow.indexOf(false);
+  if (base < 0) throw new Error('fused program has no stream of its own dtype');
   const index = f.local(ValType.i32);
-  // index = pointer_0 - offset_0, which must not wrap below 0 ...
-  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32LtU).if().unreachable().end();
-  f.localGet(pointer(0)).i32Const(offsets[0] | 0).op(Op.i32Sub).localSet(index);
+  // A narrow stream's index is half the byte index (its elements are half as wide).
+  const half = narrow.some(Boolean) ? f.local(ValType.i32) : -1;
+  // index = pointer_base - offset_base, which must not wrap below 0 ...
+  f.localGet(pointer(base)).i32Const(offsets[base] | 0).op(Op.i32LtU).if().unreachable().end();
+  f.localGet(pointer(base)).i32Const(offsets[base] | 0).op(Op.i32Sub).localSet(index);
+  if (half >= 0) f.localGet(index).i32Const(1).op(Op.i32ShrU).localSet(half);
   // ... and every other pointer must be at the same index.
-  for (let k = 1; k < streamCount; k++) {
-    f.localGet(pointer(k)).localGet(index).i32Const(offsets[k] | 0).op(Op.i32Add).op(Op.i32Ne).if().unreachable().end();
+  for (let k = 0; k < streamCount; k++) {
+    if (k === base) continue;
+    f.localGet(pointer(k)).localGet(narrow[k] ? half : index).i32Const(offsets[k] | 0).op(Op.i32Add).op(Op.i32Ne).if().unreachable().end();
   }
-  return { local: () => index, offset: (k) => offsets[k], advance: (bytes) => f.addToLocal(index, bytes) };
+  return {
+    local: (k) => (narrow[k] ? half : index),
+    offset: (k) => offsets[k],
+    advance: (bytes) => {
+      f.addToLocal(index, bytes);
+      if (half >= 0) f.addToLocal(half, bytes / 2);
+    },
+  };
 }

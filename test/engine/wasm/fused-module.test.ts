@@ -184,6 +184,55 @@ test('float32 fused multiply-add: sums that land on (or next to) a float32 midpo
   }
 });
 
+test('float32 fused multiply-add by a per-call power of two (MultiSteps\' 1 / (n + 1)): the plain product-then-sum where the product is exact, the emulation elsewhere', () => {
+  for (const dtype of ['float32'] as const) {
+    const round = (x: number): number => (dtype === 'float32' ? Math.fround(x) : x);
+    const [minNormal, maxExp, digits] = dtype === 'float32' ? [2 ** -126, 127, 24] : [2 ** -1022, 1023, 53];
+    const specials = dtype === 'float32' ? SPECIAL_F32 : SPECIAL_F64;
+    const ulp = 2 ** (1 - digits);
+    // Multiplicands: powers of two of both signs across the range (the shortcut), their neighbours,
+    // a subnormal power of two and non-powers (the emulation), zero, and specials.
+    const scalars = [1, 0.5, 0.25, -0.5, 2, 4, 2 ** -20, 2 ** 20, minNormal, 2 ** maxExp, 2 ** -(maxExp - 1), -minNormal,
+      minNormal / 2, round(1 + ulp), round(0.5 - ulp / 4), round(1 / 3), 3, 0, -0, Infinity, NaN].map(round);
+    const rng = fc.sample(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { numRuns: 256, seed: 5 }).map(round);
+    for (const s of scalars) {
+      // Varying operands: ordinary values, values whose product with s underflows (losing bits),
+      // overflows (with c cancelling it back into range), lands next to c's rounding boundaries, and specials.
+      const x: number[] = [], c: number[] = [];
+      rng.forEach((r, i) => { x.push(r); c.push(rng[(i * 7 + 3) % rng.length]); });
+      for (let k = 0; k < 64; k++) {
+        const tiny = round((1 + k * ulp * 3) * minNormal * 2 ** -(k % 24));
+        x.push(tiny, -tiny);
+        c.push(k % 2 ? 0 : round(minNormal * (k + 1)), round(-(2 ** -(k % 30)) * minNormal));
+        const huge = round(2 ** maxExp * (1 + k * ulp));
+        x.push(huge);
+        c.push(Number.isFinite(s) && s !== 0 ? -round(huge * Math.abs(s) / 2) || -huge : -huge);
+        // a * s = half an ulp of c (a tie in the sum), exactly and off by a little.
+        const cv = round(1 + (2 * k + 1) * ulp);
+        const half = (ulp / 2) * (1 + (k % 3 === 0 ? 0 : (k % 3 === 1 ? ulp : -ulp)));
+        const xv = Number.isFinite(s) && s !== 0 ? round(half / s) : 1;
+        x.push(xv, -xv);
+        c.push(cv, -cv);
+      }
+      for (const p of specials) for (const q of specials) { x.push(p); c.push(q); }
+      for (const [which, expr] of [['b', ex.fma(ex.updates, ex.scalar('s'), ex.state('a'))], ['a', ex.fma(ex.scalar('s'), ex.updates, ex.state('a'))]] as const) {
+        const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a'], scalars: ['s'], outputs: [{ stream: 'a', expr }] };
+        for (const unroll of [1, 2] as const) {
+          const inputs = { updates: typedArray(dtype, x), params: typedArray(dtype, x.map(() => 0)), a: typedArray(dtype, c) };
+          const actual = runWasm(emitFusedModule(program, { shared: false, maximumPages: 64, unroll }), program, inputs, [s], x.length);
+          for (let i = 0; i < x.length; i++) {
+            const xi = inputs.updates[i], ci = inputs.a[i];
+            const expected = which === 'b' ? fusedMultiplyAdd(dtype, xi, s, ci) : fusedMultiplyAdd(dtype, s, xi, ci);
+            if (!Object.is(actual.a[i], expected) && !(Number.isNaN(actual.a[i]) && Number.isNaN(expected))) {
+              assert.fail(`${dtype} fma with ${which} = ${s}: (${xi}, ${ci}) wasm ${actual.a[i]}, reference ${expected} (unroll ${unroll})`);
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
 test('neverNegativeZero is sound: no op it marks gives -0 on any pair of special values', () => {
   const specials = SPECIAL_F64;
   const x: number[] = [], y: number[] = [];
