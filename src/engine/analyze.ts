@@ -194,7 +194,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       injections.push({ combinator, dtype: combinator.dtypeFor(params, params), control, inner, stages: own });
       return { kind: 'injectHyperparams', injection: injections.length - 1, inner: node };
     }
-    if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
+    if (traced && !t.parts && !t.elementwise && t.combinator?.kind !== 'masked') throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
     if (t.parts) {
       if (!Array.isArray(s) || s.length !== t.parts.length) throw new NotFusable(`${t.name}: unexpected state layout`);
       return { kind: 'chain', parts: t.parts.map((p, i) => visit(p, s[i], level)) };
