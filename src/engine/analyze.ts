@@ -8,7 +8,7 @@ import { dividesByScalar } from '../kernel/scalar-division.js';
 import { canTrace } from '../transforms/traced.js';
 import { accumulateKernel, checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
-import { type Expr, topologicalOrder } from '../kernel/expr.js';
+import { type Expr, ex, topologicalOrder } from '../kernel/expr.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { isDictNode } from '../tree/structure.js';
 import { ShapedArray } from '../tree/leaf.js';
@@ -22,8 +22,8 @@ import { hasOwn } from '../tree/node.js';
  * Sees through a transformation: which elementwise stages it runs, on which leaves, in what order,
  * and how its state is laid out. `chain` is flattened, `masked` and `partition` restrict their inner
  * stages to some leaves, `clipByGlobalNorm` at the very start becomes a reduction followed by a
- * stage, and `applyIfFinite` around the whole transformation becomes a finiteness check (a
- * {@link Guard}) before its stages; array hyperparameters become streams ({@link Stage.arrayScalars}),
+ * stage, and `applyIfFinite` becomes a finiteness check (a {@link Guard}) before its stages (when
+ * nested, a segment of its own with a skip pass); array hyperparameters become streams ({@link Stage.arrayScalars}),
  * MultiSteps' float32 accumulator over float64 params a narrower stream ({@link Stage.stateDtype}).
  * Anything else makes the whole transformation run on the reference path (see compile's TSDoc).
  */
@@ -33,7 +33,12 @@ export type StageSource =
   | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>> }
   | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction }
   /** MultiSteps' accumulator: its scalars (`r`, `zero`) are the engine's (see {@link Accumulation}). */
-  | { readonly kind: 'accumulate' };
+  | { readonly kind: 'accumulate' }
+  /**
+   * A nested `applyIfFinite`'s own stage, first of its segment: the identity on the pass that applies
+   * its inner update, the zero optax's skipped update is (its scalar `zero`) on the pass that skips it.
+   */
+  | { readonly kind: 'guard' };
 
 /** One elementwise stage of the flattened chain. */
 export interface Stage {
@@ -64,6 +69,8 @@ export interface Stage {
   readonly arrayScalars?: readonly string[];
   /** Its control state (e.g. `{count}`), updated after each step. */
   control: Record<string, unknown>;
+  /** It runs with optax's traced numerics (inside `lax.cond`): its scalars are computed so. */
+  readonly traced: boolean;
 }
 
 /** The state layout, mirroring the transformation's structure. */
@@ -103,6 +110,18 @@ export interface Guard {
   readonly traced: boolean;
   /** Its counters (`notfinite_count`, `last_finite`, `total_notfinite`), updated after each step. */
   counters: ApplyIfFiniteCounters;
+  /**
+   * Inside a chain, a mask or a partition (not around the whole transformation): its segment of
+   * stages is its own stage (source `guard`) and `inner`, a skipped step is a second pass (the zero
+   * update flowing through the stages after it), and its finiteness check is over its `leaves`' input:
+   * the gradients, or their clipped values after `prefix` (clip_by_global_norm stages).
+   */
+  readonly nested?: {
+    readonly stage: number;
+    readonly inner: readonly number[];
+    readonly leaves: readonly number[];
+    readonly prefix: readonly number[];
+  };
 }
 
 /**
@@ -165,9 +184,11 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   // Inside applyIfFinite, optax traces the inner update as one computation: the engine reproduces
   // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
   let traced = false;
+  let withinMultiSteps = false;
+  let injecting = 0;
   const visit = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
     if (t.combinator?.kind === 'applyIfFinite') {
-      if (t !== tx) throw new NotFusable('apply_if_finite can be fused only around the whole transformation');
+      if (t !== tx) return visitNestedGuard(t, s, level);
       try {
         checkApplyIfFiniteState(s);
       } catch {
@@ -189,7 +210,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const { inner_state, ...control } = s as InjectHyperparamsState;
       const inner = combinator.innerFor(control.hyperparams);
       const first = stages.length;
+      injecting++;
       const node = visit(inner, inner_state, level);
+      injecting--;
       const own = stages.slice(first).map((st) => st.index);
       injections.push({ combinator, dtype: combinator.dtypeFor(params, params), control, inner, stages: own });
       return { kind: 'injectHyperparams', injection: injections.length - 1, inner: node };
@@ -225,6 +248,44 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       : `${t.name} cannot be fused: its update is JS code the engine cannot see into (not an elementwise definition, a mask or labels function, nor a combinator it runs)`);
   };
 
+  /**
+   * applyIfFinite inside a chain, mask or partition. optax checks the updates it receives: the
+   * gradients when nothing runs before it on its leaves, else their clipped values when only
+   * clip_by_global_norm does (any other stage before it would need its computed updates: not fused).
+   */
+  const visitNestedGuard = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
+    const combinator = t.combinator as Extract<CombinatorInfo, { kind: 'applyIfFinite' }>;
+    if (guard) throw new NotFusable('apply_if_finite: only one per transformation is fused (this one is inside or beside another)');
+    if (withinMultiSteps) throw new NotFusable('apply_if_finite inside MultiSteps is not fused');
+    if (injecting) throw new NotFusable('apply_if_finite inside inject_hyperparams is not fused');
+    try {
+      checkApplyIfFiniteState(s);
+    } catch {
+      throw new NotFusable('apply_if_finite: unexpected state layout');
+    }
+    const leaves = leavesOf(table, level.tree);
+    const prefix = stages.filter((st) => st.leaves.some((i) => leaves.includes(i)));
+    const other = prefix.find((st) => st.source.kind !== 'globalNorm');
+    if (other) throw new NotFusable(`apply_if_finite after ${other.name} is not fused (its finiteness check would need the updates ${other.name} computes)`);
+    const { inner_state, ...counters } = s;
+    const stage = addStage('apply_if_finite', { updates: ex.updates, state: {} }, [], { kind: 'guard' }, {}, level, leaves, ['zero']);
+    const wasTraced = traced;
+    traced = canTrace(combinator.inner, inner_state);
+    const innerTraced = traced;
+    const first = stages.length;
+    const injectionsBefore = injections.length;
+    const node = visit(combinator.inner, inner_state, level);
+    if (injections.length !== injectionsBefore) throw new NotFusable('inject_hyperparams inside a nested apply_if_finite is not fused');
+    traced = wasTraced;
+    guard = {
+      maxConsecutiveErrors: combinator.maxConsecutiveErrors,
+      traced: innerTraced,
+      counters,
+      nested: { stage, inner: stages.slice(first).map((st) => st.index), leaves, prefix: prefix.map((st) => st.index) },
+    };
+    return { kind: 'applyIfFinite', inner: node };
+  };
+
   const visitMultiSteps = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
     const combinator = t.combinator as Extract<CombinatorInfo, { kind: 'multiSteps' }>;
     if (t !== tx) throw new NotFusable('MultiSteps can be fused only around the whole transformation');
@@ -247,7 +308,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     // optax runs the inner update inside lax.cond: traced where the reference path traces it.
     traced = canTrace(combinator.inner, inner_opt_state);
     const dynamicBefore = dynamic.length;
+    withinMultiSteps = true;
     const inner = visit(combinator.inner, inner_opt_state, level);
+    withinMultiSteps = false;
     // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.
     if (dynamic.length !== dynamicBefore) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
     accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };
@@ -278,7 +341,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const read = new Set(topologicalOrder([kernel.updates, ...Object.values(kernel.state)]).flatMap((e) => (e.kind === 'scalar' ? [e.name] : [])));
     const arrays = source.kind === 'elementwise' ? arrayScalarsOf(name, source.def, control, dtypes).filter((k) => read.has(k)) : [];
     if (arrays.length && traced) throw new NotFusable(`${name}: array hyperparameter '${arrays[0]}' inside apply_if_finite or MultiSteps (traced numerics with a broadcast array) is not fused`);
-    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars, stateDtype, arrayScalars: arrays.length ? arrays : undefined });
+    stages.push({ index: stages.length, name, kernel, stateLeaves, source, leaves, context: level.tree, dtypes, control, extraScalars, stateDtype, arrayScalars: arrays.length ? arrays : undefined, traced });
     return stages.length - 1;
   };
 

@@ -9,6 +9,7 @@ import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarSt
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
+import { GuardInput } from './guard-input.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
 import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
@@ -100,6 +101,10 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * the inner transformation (a chain of elementwise ones runs with the numerics optax gets inside
  * `lax.cond`, transforms/traced.ts; one starting with `clipByGlobalNorm` or holding masks runs as the
  * reference path runs it); a skipped step applies zero updates and keeps the inner state, as optax does.
+ * Inside a chain, a mask or a partition (e.g. `chain(clipByGlobalNorm(1), applyIfFinite(adamax))`)
+ * it checks the updates it receives (the gradients of its leaves, or their clipped values: computed
+ * from the clip's kernel when the norm exceeds `maxNorm`), and a skipped step is a second pass in
+ * which its zero update flows through the transformations after it.
  * `injectHyperparams` runs its own step (values from its state, schedules at their counts): the values
  * become the step's scalars of the inner stages, in the hyperparameter dtype, so a learning rate set
  * with `setHyperparams` or scheduled costs nothing more.
@@ -119,8 +124,11 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * - a transformation that is not elementwise and not one of the combinators above: a user's own
  *   `GradientTransformation` whose `update` is JS code (the engine cannot see its math), or one of
  *   optax-ts's that is not elementwise;
- * - `applyIfFinite` or `MultiSteps` other than around the whole transformation, and
- *   `clipByGlobalNorm` other than first (its norm is then over computed updates);
+ * - `MultiSteps` other than around the whole transformation, and `clipByGlobalNorm` other than first
+ *   (its norm is then over computed updates);
+ * - `applyIfFinite` after a transformation other than `clipByGlobalNorm` on its leaves (its check
+ *   would need the updates that one computes), a second `applyIfFinite` (nested or beside the first),
+ *   one inside `MultiSteps`, and `injectHyperparams` inside a nested one;
  * - inside `MultiSteps`, a mask or labels function (optax calls it with the running mean, which exists
  *   only inside the pass) and a float64 accumulator over float32 params (a float64 mean feeding a
  *   float32 chain);
@@ -215,7 +223,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => viewsOf(s, stateStreamName(s.index, name))));
   // An injectHyperparams' scalars come from its state's arrays: never constants of optax's traced computation.
   const injected = new Set(injections.flatMap((inj) => inj.stages));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, workerTimeout, subnormals, injected);
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, guard, workerTimeout, subnormals, injected);
   return {
     stages,
     root,
@@ -229,7 +237,8 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
     leafSum: normSums(executor.backend, stages, gradViews, memory),
-    gradsFinite: guard ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
+    gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
+    guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     scalars,
     traced,
     scalarPlans: stages.map((s) => {
@@ -315,14 +324,17 @@ function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode, injected: ReadonlySet<number>): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, guard: Guard | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode, injected: ReadonlySet<number>): Executor {
   const groups = layout.groups;
-  // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates.
-  const kinds = accumulator === undefined ? [undefined] : (['emit', 'accumulate'] as const);
+  // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates; with a nested applyIfFinite
+  // two: pass 0 applies its inner update, pass 1 skips it.
+  const nested = guard?.nested;
+  const kinds = accumulator !== undefined ? (['emit', 'accumulate'] as const) : nested ? (['apply', 'skip'] as const) : [undefined];
   const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' && !injected.has(st.index) ? st.source.def.constantScalars : undefined }));
   const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => withStreamDtypes(composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
     traced,
-    accumulator: pass && { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass },
+    accumulator: (pass === 'emit' || pass === 'accumulate') ? { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass } : undefined,
+    guard: (pass === 'apply' || pass === 'skip') ? { stage: nested!.stage, inner: nested!.inner, traced: guard!.traced, pass } : undefined,
   }), g)));
   const slots = passes.map((programs) => programs.map((p, g) => programSlots(p, groups[g], stages, layout)));
   const input = { memory, layout, groups, passes, slots, scalars };

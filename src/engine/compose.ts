@@ -67,6 +67,20 @@ export interface AccumulatorPass {
   readonly leaves: MultiStepsLeafClass;
 }
 
+/**
+ * A nested `applyIfFinite`: its own stage (`stage`, first of its segment) and its inner stages. On
+ * the `apply` pass the inner stages' update is composed as optax's `lax.cond` branch computes it:
+ * from an operand (the incoming update), rewritten as traced where `traced`; on the `skip` pass the
+ * segment's update is the zero optax returns (`+0`, scalar `zero` of its stage) and its state
+ * outputs are left out (the inner state is kept).
+ */
+export interface GuardPass {
+  readonly stage: number;
+  readonly inner: readonly number[];
+  readonly traced: boolean;
+  readonly pass: 'apply' | 'skip';
+}
+
 /** See {@link AccumulatorPass.leaves}. */
 export type MultiStepsLeafClass = 'rank0' | 'single' | 'many';
 
@@ -75,10 +89,37 @@ export function multiStepsLeafClass(shape: readonly number[], length: number): M
   return shape.length === 0 ? 'rank0' : length === 1 ? 'single' : 'many';
 }
 
-export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass } = {}): FusedProgram {
+export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[], options: { traced?: boolean; accumulator?: AccumulatorPass; guard?: GuardPass } = {}): FusedProgram {
   let u: Expr = ex.updates;
   let stateOutputs: FusedOutput[] = [];
+  const guard = options.guard;
+  // The guard's segment on this group: from its stage to the last of its inner stages here.
+  const segmentEnd = guard ? stages.reduce((last, st) => (st.index === guard.stage || guard.inner.includes(st.index) ? st.index : last), -1) : -1;
+  let segment: { incoming: Expr; states: number } | undefined;
+  const closeSegment = (): void => {
+    const { incoming, states } = segment!;
+    segment = undefined;
+    if (guard!.pass === 'skip') {
+      u = ex.scalar(scalarName(guard!.stage, 'zero'));
+      stateOutputs = stateOutputs.slice(0, states);
+      return;
+    }
+    const inner = stateOutputs.slice(states);
+    const [branch, ...branchStates] = guard!.traced ? rewrite([u, ...inner.map((o) => o.expr)], false) : [u, ...inner.map((o) => o.expr)];
+    // The branch's operand is the incoming update (computed before the cond, outside it).
+    const memo = new Map<Expr, Expr>();
+    const operand = (e: Expr): Expr => substitute(e, (x) => (x.kind === 'updates' ? incoming : x), memo);
+    u = operand(branch);
+    stateOutputs = [...stateOutputs.slice(0, states), ...inner.map((o, k) => ({ stream: o.stream, expr: operand(branchStates[k]) }))];
+  };
   for (const stage of stages) {
+    if (guard && stage.index === guard.stage) {
+      // The segment starts from an opaque operand (the cond branch's parameter).
+      segment = { incoming: u, states: stateOutputs.length };
+      u = ex.updates;
+      if (stage.index === segmentEnd) closeSegment();
+      continue;
+    }
     const incoming = u;
     const rename = (e: Expr): Expr => {
       switch (e.kind) {
@@ -95,6 +136,7 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     for (const name of stage.stateLeaves) {
       stateOutputs.push({ stream: stateStreamName(stage.index, name), expr: substitute(stage.kernel.state[name], rename, memo) });
     }
+    if (segment && stage.index === segmentEnd) closeSegment();
   }
   if (options.traced) {
     // The stages as one traced computation (applyIfFinite's lax.cond): XLA's and LLVM's rewrites,

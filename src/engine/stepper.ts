@@ -13,7 +13,8 @@ import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
 import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
-import { type LeafSum, combineLeafSums } from './global-norm.js';
+import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
+import type { GuardInput } from './guard-input.js';
 import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
@@ -115,6 +116,8 @@ export interface FusedParts {
   readonly traced: boolean;
   /** Whether a stage is clip_by_global_norm at the start (its norm is reduced before the pass). */
   readonly normFirst: boolean;
+  /** A nested applyIfFinite's finiteness check of the updates it receives. */
+  readonly guardInput: GuardInput | undefined;
   /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
   readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
@@ -229,9 +232,13 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
     const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
-    const finite = f?.guard ? (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies) : true;
+    // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
+    // skip pass, the stages after it still running.
+    const nested = f?.guard?.nested;
+    const finite = !f?.guard ? true : nested ? this.nestedGuardFinite(f, input, gradCopies, norm) : (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies);
     const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
-    if (f && guarded && !guarded.apply) {
+    const skipped = nested && guarded && !guarded.apply ? nested : undefined;
+    if (f && guarded && !guarded.apply && !nested) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       this.applyZeroUpdates(gradCopies);
       f.guard!.counters = guarded.counters;
@@ -265,7 +272,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const advances = !counters || counters.emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
-    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs);
+    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
@@ -274,19 +281,32 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
     try {
-      f.executor.run(advances ? 0 : 1);
+      f.executor.run(advances && !skipped ? 0 : 1);
     } catch (e) {
       throw this.breakDown(e);
     }
     if (advances) {
       for (let k = 0; k < f.stages.length; k++) {
         const stage = f.stages[k];
-        if (stage.source.kind === 'elementwise') stage.control = stage.source.def.advance(stage.control);
+        // A skipped applyIfFinite keeps its inner state.
+        if (stage.source.kind === 'elementwise' && !skipped?.inner.includes(k)) stage.control = stage.source.def.advance(stage.control);
       }
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
     }
     if (guarded) f.guard!.counters = guarded.counters;
     if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
+  }
+
+  /**
+   * A nested applyIfFinite: whether the updates it receives are finite (its gradients, clipped where
+   * clip_by_global_norm runs before it), from the engine's views or the arrays about to be copied in
+   * (in leaf order, as matchTree lists them).
+   */
+  private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
+    const p = this.parts;
+    const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
+    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads)) : undefined;
+    return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -379,11 +399,17 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * `update` would (same control state, dtypes, extra arguments). Why not, when a scalar is not a
    * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
-  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined): string | undefined {
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined, skipped?: readonly number[]): string | undefined {
     const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
-      if (stage.source.kind !== 'elementwise') continue;
+      if (stage.source.kind === 'guard') {
+        // A nested applyIfFinite's `zero`, in each of its dtypes.
+        for (const slots of f.scalarPlans[k].slots) for (const slot of slots) S[slot] = 0;
+        continue;
+      }
+      // The stages of a skipped applyIfFinite do not run (optax does not call their update).
+      if (stage.source.kind !== 'elementwise' || skipped?.includes(k)) continue;
       const def = stage.source.def;
       const plan = f.scalarPlans[k];
       const sinks = def.writeScalars && def.scalarNames ? this.sinksFor(k, def.scalarNames, plan.names, stage.dtypes.length) : undefined;
@@ -395,8 +421,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         if (sinks) {
           // The definition writes into a sink the stepper keeps: nothing is allocated.
           sink = sinks.sinks[d];
-          writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, f.traced);
-        } else values = definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, f.traced);
+          writeDefinitionScalars(def, sink, def.scalarNames!, stage.control, stage.dtypes[d], extraArgs, stage.traced);
+        } else values = definitionScalars(def, stage.control, stage.dtypes[d], extraArgs, stage.traced);
         for (let j = 0; j < plan.names.length; j++) {
           let v: unknown;
           if (sink) {

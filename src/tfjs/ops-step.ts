@@ -3,7 +3,9 @@ import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Expr, type Kernel, topologicalOrder } from '../kernel/expr.js';
 import { type ElementwiseDefinition, definitionScalars } from '../kernel/elementwise.js';
-import { reciprocalForTree } from '../kernel/scalar-division.js';
+import { dividesByScalar, reciprocalForTree } from '../kernel/scalar-division.js';
+import { roundTo } from '../core/dtype.js';
+import type { ClipByGlobalNormTransformation, GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
 
@@ -14,17 +16,20 @@ import { describe, isDictNode } from '../tree/structure.js';
  * the state kept in tfjs variables, so a step never reads the tensors back. On the cpu backend, where
  * each op rounds to float32 as XLA does, it is bit-identical to the pure path (tested there).
  * Covered: chains of elementwise transformations (adamax, adamaxw, scale_by_learning_rate with a
- * number or a schedule, add_decayed_weights without a mask, clip, scale, ema, ...); anything else
- * (clipping by global norm, combinators) runs through the engine.
+ * number or a schedule, add_decayed_weights without a mask, clip, scale, ema, ...) and
+ * clip_by_global_norm, whose norm is reduced on the device too; anything else (combinators) runs
+ * through the engine.
  */
 
-/** One elementwise transformation of the chain and its state node (control values, variables). */
-interface Part {
-  readonly def: ElementwiseDefinition<Record<string, unknown>>;
-  readonly node: Record<string, any>;
-}
+/**
+ * One part of the chain: an elementwise transformation and its state node (control values,
+ * variables), or clip_by_global_norm's reduction (it keeps no state).
+ */
+type Part =
+  | { readonly kind: 'elementwise'; readonly def: ElementwiseDefinition<Record<string, unknown>>; readonly node: Record<string, any> }
+  | { readonly kind: 'globalNorm'; readonly reduction: GlobalNormReduction };
 
-/** The elementwise parts of `tx` in run order, or undefined when it is not a chain of them. */
+/** The parts of `tx` in run order, or undefined when it is not a chain of supported ones. */
 function flatten(tx: GradientTransformation<any>): GradientTransformation<any>[] | undefined {
   if (tx.parts) {
     const out: GradientTransformation<any>[] = [];
@@ -35,6 +40,7 @@ function flatten(tx: GradientTransformation<any>): GradientTransformation<any>[]
     }
     return out;
   }
+  if ((tx as ClipByGlobalNormTransformation).reduction) return [tx];
   return tx.elementwise && !tx.combinator ? [tx] : undefined;
 }
 
@@ -99,7 +105,8 @@ export class OpsStep {
     this.tree = toVariables(tx.init(params));
     const bind = (t: GradientTransformation<any>, node: any): void => {
       if (t.parts) t.parts.forEach((p, i) => bind(p, node[i]));
-      else this.parts.push({ def: t.elementwise!, node });
+      else if ((t as ClipByGlobalNormTransformation).reduction) this.parts.push({ kind: 'globalNorm', reduction: (t as ClipByGlobalNormTransformation).reduction });
+      else this.parts.push({ kind: 'elementwise', def: t.elementwise!, node });
     };
     bind(tx, this.tree);
   }
@@ -164,7 +171,12 @@ export class OpsStep {
     const reciprocal = reciprocalForTree(variables.map((v) => v.size));
     tf.tidy(() => {
       const u = new Map<string, tf.Tensor>(this.names.map((n) => [n, grads.get(n)!]));
-      for (const { def, node } of this.parts) {
+      for (const part of this.parts) {
+        if (part.kind === 'globalNorm') {
+          this.clipByGlobalNorm(part.reduction, u, variables);
+          continue;
+        }
+        const { def, node } = part;
         const control = Object.fromEntries(Object.keys(def.initControl()).map((k) => [k, node[k]]));
         def.checkControl(control);
         const scalars = Object.fromEntries(Object.entries(definitionScalars(def, control, 'float32', undefined)).map(([k, s]) => [k, typeof s === 'number' ? tf.scalar(s, 'float32') : tf.tensor(leafData(s), [...s.shape], 'float32')]));
@@ -178,6 +190,36 @@ export class OpsStep {
         Object.assign(node, def.advance(control));
       }
       this.names.forEach((n, i) => variables[i].assign(tf.add(variables[i], u.get(n)!)));
+    });
+  }
+
+  /**
+   * clip_by_global_norm on the device: each leaf's sum of squares, those added from 0 in flattening
+   * order (the sorted names), sqrt, then the scalars of clipByGlobalNormScalars as tensors (all 1
+   * below the threshold) and its kernels. A leaf's sum on the cpu backend is the last element of
+   * tfjs's cumsum, which adds in order rounding each partial sum to float32: XLA CPU's order, so
+   * the step stays bit-identical to the pure path there (tf.sum adds in float64). Elsewhere it is
+   * the backend's reduction (another order: within γ_n of the exact sum, relatively).
+   */
+  private clipByGlobalNorm(reduction: GlobalNormReduction, u: Map<string, tf.Tensor>, variables: readonly tf.Variable[]): void {
+    const sequential = tf.getBackend() === 'cpu';
+    let total: tf.Tensor = tf.scalar(0, 'float32');
+    for (const n of this.names) {
+      const squares = tf.reshape(tf.square(u.get(n)!), [-1]);
+      const sum = squares.size === 0 ? tf.scalar(0, 'float32') : sequential ? tf.reshape(tf.slice(tf.cumsum(squares), [squares.size - 1], [1]), []) : tf.sum(squares);
+      total = tf.add(total, sum);
+    }
+    const norm = tf.sqrt(total);
+    const one = tf.scalar(1, 'float32');
+    const trigger = tf.less(norm, tf.scalar(roundTo('float32', reduction.maxNorm), 'float32'));
+    const scalars: Record<string, tf.Tensor> = {
+      inv_norm: tf.where(trigger, one, tf.div(one, norm)),
+      norm: tf.where(trigger, one, norm),
+      max_norm: tf.where(trigger, one, tf.scalar(roundTo('float32', reduction.maxNorm), 'float32')),
+    };
+    this.names.forEach((n, i) => {
+      const kernel = dividesByScalar(variables[i].size) ? reduction.divisionKernel : reduction.kernel;
+      u.set(n, lowerKernel(kernel, { updates: u.get(n)!, params: variables[i], state: {}, scalars }).updates);
     });
   }
 

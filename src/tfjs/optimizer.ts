@@ -19,10 +19,11 @@ import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
  * `compile`); `path`, what runs them:
  * - `auto` (default): the fused engine on tfjs's cpu and wasm backends (their tensors live in this
  *   thread's memory; measured faster there, see `npm run bench`), and tfjs ops on others (webgl,
- *   webgpu) when the transformation is a chain of elementwise ones, so that a step reads nothing back;
+ *   webgpu) when the transformation is a chain of elementwise ones and clipByGlobalNorm, so that a
+ *   step reads nothing back;
  * - `engine`: always the fused engine (other backends read gradients back and upload parameters);
- * - `ops`: always tfjs ops (a chain of elementwise transformations only; on the cpu backend,
- *   bit-identical to the pure path too).
+ * - `ops`: always tfjs ops (chains of elementwise transformations and clipByGlobalNorm only; on the
+ *   cpu backend, bit-identical to the pure path too).
  */
 export interface ToTfjsOptions extends Pick<CompileOptions, 'threads' | 'backend'> {
   readonly path?: 'auto' | 'engine' | 'ops';
@@ -90,7 +91,7 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     this.txNow = tx;
     const { path = 'auto', ...engineOptions } = options ?? {};
     if (path !== 'auto' && path !== 'engine' && path !== 'ops') throw new OptaxError(`toTfjs: path must be 'auto', 'engine' or 'ops', got ${describe(path)}`);
-    if (path === 'ops' && !opsSupported(tx)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations only (no clipByGlobalNorm or combinators)');
+    if (path === 'ops' && !opsSupported(tx)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations and clipByGlobalNorm only (no combinators)');
     this.path = path;
     this.engineOptions = engineOptions;
     this.iterations_ = 0;
@@ -168,7 +169,7 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
   private rebuild(names: readonly string[], variables: readonly tf.Variable[]): void {
     this.release();
     const useOps = this.path === 'ops' || (this.path === 'auto' && directMemory() === undefined && opsSupported(this.txNow));
-    if (this.path === 'ops' && !opsSupported(this.txNow)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations only; the learning rate set made this one another kind');
+    if (this.path === 'ops' && !opsSupported(this.txNow)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations and clipByGlobalNorm only; the learning rate set made this one another kind');
     const ops = useOps ? new OpsStep(this.txNow, names, variables) : undefined;
     const engine = ops ? undefined : (compile(this.txNow, engineParams(names, variables), this.engineOptions) as Current['engine'] & {});
     const runner: Runner = ops ?? engine!;

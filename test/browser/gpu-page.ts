@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as jax from '@jax-js/jax';
 import {
   adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
@@ -109,7 +110,9 @@ export interface CaseReport {
   readonly muAmplification: Record<string, number>;
   /** jax-js: the step counts in the state after the uninterrupted run (an int32 array counted in the graph). */
   readonly count?: readonly number[];
-  /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 20 more saves (getWeights) and restores. */
+  /** jax-js: how many of the arrays handed to the jitted steps were still alive after them (their refCount). */
+  readonly unconsumed?: number;
+  /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 5 more saves (getWeights) and restores. */
   readonly numTensors?: readonly number[];
 }
 export interface BackendReport {
@@ -121,6 +124,8 @@ export interface BackendReport {
   readonly device?: string;
   readonly cases: CaseReport[];
   readonly ms: number;
+  /** tfjs: a linear model trained on the backend (see tfjsTrain). */
+  readonly trained?: TrainReport;
   /** Steps per run, and the number of elements of the params (what the global norm sums). */
   readonly steps: number;
   readonly elements: number;
@@ -192,6 +197,43 @@ function ulpsAgainst(pure: { params: Tree; state: StateStore }, got: { params: T
   return { ulps, scaledUlps };
 }
 
+export interface TrainReport {
+  readonly path: string;
+  /** The loss before each of the steps 0, 10, 20, ..., and after the last. */
+  readonly losses: number[];
+  /** `tf.memory().numTensors` after the first and after the last step. */
+  readonly numTensors: number[];
+}
+
+/**
+ * Training as users train: a linear regression (256 samples, 16 features) by `optimizer.minimize`,
+ * so the gradients are computed on the backend (no copy on the host, unlike the runs above), with
+ * the demo's chain, 60 steps.
+ */
+async function tfjsTrain(): Promise<TrainReport> {
+  const xs = tf.tensor2d(Float32Array.from({ length: 256 * 16 }, (_, i) => Math.sin(i * 0.13 + (i % 7))), [256, 16]);
+  const ys = tf.tidy(() => tf.add(tf.matMul(xs, tf.tensor2d(Float32Array.from({ length: 16 }, (_, i) => Math.cos(i)), [16, 1])), 0.5));
+  const variable = (shape: number[], name: string) => { const zeros = tf.zeros(shape); const v = tf.variable(zeros, true, name); zeros.dispose(); return v; };
+  const w = variable([16, 1], 'train/w'), b = variable([1], 'train/b');
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.1, warmupSteps: 5, decaySteps: 60, endValue: 0.01 });
+  const opt = toTfjs(chain(clipByGlobalNorm(1), adamaxw(schedule, { weightDecay: 1e-4 })));
+  const loss = () => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(xs, w), b), ys))) as tf.Scalar;
+  const losses: number[] = [], numTensors: number[] = [];
+  for (let k = 0; k < 60; k++) {
+    const l = opt.minimize(loss, true)!;
+    if (k % 10 === 0) losses.push((await l.data())[0]);
+    l.dispose();
+    if (k === 0 || k === 59) numTensors.push(tf.memory().numTensors);
+  }
+  const last = loss();
+  losses.push((await last.data())[0]);
+  last.dispose();
+  const path = (opt as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
+  opt.dispose();
+  tf.dispose([xs, ys, w, b]);
+  return { path, losses, numTensors };
+}
+
 /** A weight as getWeights gave it, copied to the host (a save). */
 interface SavedWeight { readonly name: string; readonly values: Float32Array | Int32Array; readonly shape: number[]; readonly dtype: 'float32' | 'int32' }
 
@@ -213,7 +255,10 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     return { backend: `tfjs-${backend}`, available: false, reason: `tf.setBackend('${backend}') gave ${ok instanceof Error ? `an error: ${ok.message}` : String(ok)}; ${device}`, cases: [], ms: performance.now() - t0, ...SIZES };
   }
   const cases: CaseReport[] = [];
-  for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
+  // The path `auto` takes on this backend for each transformation, and the demo's chain through the engine too.
+  const runs = [...Object.keys(TRANSFORMATIONS).map((tx) => [tx, 'auto'] as const), [Object.keys(TRANSFORMATIONS)[0], 'engine'] as const];
+  for (const [txName, option] of runs) {
+    const make = TRANSFORMATIONS[txName];
     const pure = pureRun(make(), STEPS);
     // Named as the pure path's params are, so that the optimizer's state paths are the pure state's.
     const makeVariables = (params: Tree) => Object.fromEntries(Object.entries(SHAPES).map(([k, s]) => {
@@ -228,9 +273,9 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
       tf.dispose(Object.values(grads));
     };
 
-    // The uninterrupted run, then 20 saves and restores (each followed by a step) on the same optimizer.
+    // The uninterrupted run, then 5 saves and restores (each followed by a step) on the same optimizer.
     let variables = makeVariables(initialParams());
-    let opt = toTfjs(make());
+    let opt = toTfjs(make(), { path: option });
     const numTensors: number[] = [];
     for (let k = 0; k < STEPS; k++) {
       step(opt, k);
@@ -239,7 +284,7 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     const path = (opt as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
     const got = await tfjsSnapshot(opt, variables);
     numTensors.push(tf.memory().numTensors);
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 5; i++) {
       const copies = (await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
       await opt.setWeights(copies);
       tf.dispose(copies.map((c) => c.tensor));
@@ -253,7 +298,7 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     // Saved after half the steps (to the host), restored into an optimizer rebuilt from its config alone.
     const half = STEPS >> 1;
     variables = makeVariables(initialParams());
-    opt = toTfjs(make());
+    opt = toTfjs(make(), { path: option });
     for (let k = 0; k < half; k++) step(opt, k);
     const saved: SavedWeight[] = await Promise.all((await opt.getWeights()).map(async (w) => ({ name: w.name, values: (await w.tensor.data()) as Float32Array | Int32Array, shape: w.tensor.shape, dtype: w.tensor.dtype as SavedWeight['dtype'] })));
     const savedParams = await readVariables(variables);
@@ -261,7 +306,8 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     opt.dispose();
     tf.dispose(Object.values(variables));
     variables = makeVariables(savedParams);
-    opt = OptaxTfjsOptimizer.fromConfig(OptaxTfjsOptimizer, config) as OptaxTfjsOptimizer;
+    // As tf.loadLayersModel rebuilds it: from its config alone (which keeps no options: the path is auto's).
+    opt = option === 'auto' ? OptaxTfjsOptimizer.fromConfig(OptaxTfjsOptimizer, config) as OptaxTfjsOptimizer : toTfjs(make(), { path: option });
     const loaded = saved.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape, w.dtype) }));
     await opt.setWeights(loaded);
     tf.dispose(loaded.map((w) => w.tensor));
@@ -274,7 +320,8 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     cases.push({ tx: txName, path, ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, numTensors });
   }
   const webglDetails = backend === 'webgl' ? `, WEBGL_VERSION ${tf.env().getNumber('WEBGL_VERSION')}, float32 render targets ${String(tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED'))}` : '';
-  return { backend: `tfjs-${backend}`, available: true, device: device + webglDetails, cases, ms: performance.now() - t0, ...SIZES };
+  const trained = await tfjsTrain();
+  return { backend: `tfjs-${backend}`, available: true, device: device + webglDetails, cases, trained, ms: performance.now() - t0, ...SIZES };
 }
 
 const toJax = (tree: Tree): Record<string, JaxArray> => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, jax.numpy.array(v.slice()).reshape(SHAPES[k])]));
@@ -316,6 +363,8 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   const cases: CaseReport[] = [];
   for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
     const pure = pureRun(make(), STEPS);
+    // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.
+    const handed: JaxArray[] = [];
     const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, Float32Array | Int32Array> }) => {
       const opt = toJaxJs(make());
       const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
@@ -330,7 +379,11 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
         state = jaxRestore(fresh, start.state);
         jax.tree.dispose(fresh as any);
       }
-      for (let k = from; k < to; k++) [params, state] = step(params, state, toJax(gradsAt(k)));
+      for (let k = from; k < to; k++) {
+        const grads = toJax(gradsAt(k));
+        handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
+        [params, state] = step(params, state, grads);
+      }
       const hostParams = Object.fromEntries(await Promise.all(Object.entries(params).map(async ([k, v]) => [k, (await v.ref.data()) as Float32Array])));
       const hostState = await jaxState(state);
       jax.tree.dispose(params as any);
@@ -344,7 +397,8 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const resumed = await train(half, STEPS, await train(0, half));
     const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumed.params[k], got.params[k]));
     const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
-    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count });
+    const unconsumed = handed.filter((a) => a.refCount !== 0).length;
+    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, unconsumed });
   }
   return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
 }

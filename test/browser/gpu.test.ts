@@ -25,7 +25,7 @@ const GPU_FLAGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--
 
 function report(t: { diagnostic(message: string): void }, r: BackendReport): void {
   t.diagnostic(`${r.backend} on ${r.device} (${Math.round(r.ms)} ms)`);
-  for (const c of r.cases) t.diagnostic(`  ${c.tx} [${c.path}]: max ulps ${JSON.stringify(c.ulps)}; normwise ${JSON.stringify(c.scaledUlps)}; resumed identical ${c.resumedIdentical}${c.numTensors ? `; numTensors ${c.numTensors.join(' ')}` : ''}${c.count ? `; count ${c.count.join(' ')}` : ''}; mu amplification ${JSON.stringify(c.muAmplification)}`);
+  for (const c of r.cases) t.diagnostic(`  ${c.tx} [${c.path}]: max ulps ${JSON.stringify(c.ulps)}; normwise ${JSON.stringify(c.scaledUlps)}; resumed identical ${c.resumedIdentical}${c.numTensors ? `; numTensors ${c.numTensors.join(' ')}` : ''}${c.count ? `; count ${c.count.join(' ')}, unconsumed ${c.unconsumed}` : ''}; mu amplification ${JSON.stringify(c.muAmplification)}`);
 }
 
 /**
@@ -104,7 +104,16 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
           return;
         }
         report(st, r);
-        assert.equal(r.cases.length, 3);
+        if (lib === 'tfjs') {
+          // The tfjs runs: the path auto chose (tfjs ops on a GPU backend), then the demo's chain through the engine.
+          assert.deepEqual(r.cases.map((c) => c.path), ['ops', 'ops', 'ops', 'engine']);
+          const { path, losses, numTensors } = r.trained!;
+          st.diagnostic(`  trained by minimize [${path}]: loss ${losses.map((l) => l.toPrecision(3)).join(' ')}; numTensors ${numTensors.join(' ')}`);
+          assert.equal(path, 'ops');
+          assert.ok(losses.every(Number.isFinite) && losses.at(-1)! < losses[0] / 20, `the loss must fall at least 20-fold: ${losses.join(' ')}`);
+          assert.equal(numTensors[1], numTensors[0], 'tensors leaked while training');
+        }
+        assert.equal(r.cases.length, lib === 'tfjs' ? 4 : 3);
         for (const c of r.cases) {
           const what = `${r.backend}, ${c.tx} [${c.path}]`;
           assert.ok(c.resumedIdentical, `${what}: saved midway and restored, training did not resume bit-identically`);
@@ -112,14 +121,15 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
             // The engine runs on the CPU, whatever the backend: always the pure path's bits. The ops
             // path on SwiftShader, which rounds every float32 operation (division included) as IEEE
             // does: measured bit-identical too, and asserted so; on another adapter, the GPU bounds.
-            if (c.path === 'engine' || /swiftshader/i.test(r.device ?? '')) assert.ok(Object.values(c.ulps).every((x) => x === 0), `${what}: expected bit-identical, got ulps ${JSON.stringify(c.ulps)}`);
+            // The global norm is the backend's reduction (another order than XLA's): within the bounds.
+            if (c.path === 'engine' || (/swiftshader/i.test(r.device ?? '') && !c.tx.startsWith('chain(clipByGlobalNorm'))) assert.ok(Object.values(c.ulps).every((x) => x === 0), `${what}: expected bit-identical, got ulps ${JSON.stringify(c.ulps)}`);
             else checkBounds(r, c);
-            assert.equal(c.path, c.tx.startsWith('chain(clipByGlobalNorm') ? 'engine' : 'ops', `${what}: the path auto chose`);
             const [afterFirst, afterLast, afterSave, afterSaves] = c.numTensors!;
             assert.equal(afterLast, afterFirst, `${what}: tensors leaked over ${r.steps} steps`);
-            assert.equal(afterSaves, afterSave, `${what}: tensors leaked over 20 saves and restores`);
+            assert.equal(afterSaves, afterSave, `${what}: tensors leaked over 5 saves and restores`);
           } else {
             assert.deepEqual(c.count, c.count!.map(() => r.steps), `${what}: the step count in the state`);
+            assert.equal(c.unconsumed, 0, `${what}: arrays handed to the jitted step were left alive`);
             checkBounds(r, c);
           }
         }

@@ -14,7 +14,7 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { nearSubnormal } from './random-programs.js';
-import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, nestedGuardChainFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -64,78 +64,65 @@ for (const threads of [1, 2]) {
   });
 }
 
-// applyIfFinite around a chain: a finiteness check, then the chain with optax's traced numerics
-// (XLA's rewrites and fused multiply-adds, which every backend emulates exactly).
-for (const threads of [1, 2]) {
-  test(`applyIfFinite around random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
-    const guarded = rootSkeleton.chain((s) => fc.record({
-      chain: guardedChainFor(s),
-      params: treeOf(s),
-      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 6 }),
-    }));
-    fc.assert(fc.property(guarded, ({ chain, params, grads }) => {
-      const reference = new ReferenceRun(chain.tx, cloneTree(params));
-      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
-      try {
-        // Every guarded chain fuses, but where a mask or label selects nothing (which only the reference
-        // path reproduces) and on a null tree.
-        for (const s of steppers) if (s.backend === 'reference' && params !== null && !/selects no part/.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
-        stepInLockstep(reference, steppers, grads, chain.text);
-      } finally {
-        for (const s of steppers) s.dispose();
-      }
-    }), { numRuns: Math.round((threads === 1 ? 120 : 30) * RUNS) });
-  });
+/** A drawn case: a transformation, initial params and the gradients of each step. */
+type Scenario = { chain: Described; params: Tree; grads: Tree[] };
+
+/**
+ * Draws `runs` scenarios (`runs` for 1 thread, `[1, 2]` pairs) and steps the reference and a stepper
+ * per backend in lockstep. Every drawn transformation must fuse but on a null tree or for a reason
+ * `allowed` matches (always allowed: a mask or label selecting nothing, which only the reference path
+ * reproduces).
+ */
+function holdsBitIdentical(name: string, scenarios: fc.Arbitrary<Scenario>, runs: readonly [number, number], allowed?: RegExp): void {
+  for (const threads of [1, 2]) {
+    test(`${name}: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
+      fc.assert(fc.property(scenarios, ({ chain, params, grads }) => {
+        const reference = new ReferenceRun(chain.tx, cloneTree(params));
+        const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
+        try {
+          for (const s of steppers) {
+            const why = s.referenceReason;
+            if (s.backend === 'reference' && params !== null && !/selects no part/.test(why!) && !allowed?.test(why!)) throw new Error(`${chain.text} was not fused: ${why}`);
+          }
+          stepInLockstep(reference, steppers, grads, chain.text);
+        } finally {
+          for (const s of steppers) s.dispose();
+        }
+      }), { numRuns: Math.round(runs[threads - 1] * RUNS) });
+    });
+  }
 }
 
-// MultiSteps around a chain: the accumulator in the arena, an accumulating pass at each mini-step and
-// the inner chain (traced, as in optax's lax.cond) at each emitting one.
-for (const threads of [1, 2]) {
-  test(`multiSteps around random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
-    const accumulated = rootSkeleton.chain((s) => fc.record({
-      chain: multiStepsChainFor(s),
-      params: treeOf(s),
-      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 7 }),
-    }));
-    fc.assert(fc.property(accumulated, ({ chain, params, grads }) => {
-      const reference = new ReferenceRun(chain.tx, cloneTree(params));
-      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
-      try {
-        // Every one fuses but: a mask selecting nothing, a null tree, float64 accumulators for
-        // float32 params, and clipByGlobalNorm inside (its norm is over the accumulated gradients).
-        const allowed = /selects no part|float64 accumulator over float32 params|clip_by_global_norm cannot be fused here/;
-        for (const s of steppers) if (s.backend === 'reference' && params !== null && !allowed.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
-        stepInLockstep(reference, steppers, grads, chain.text);
-      } finally {
-        for (const s of steppers) s.dispose();
-      }
-    }), { numRuns: Math.round((threads === 1 ? 100 : 30) * RUNS) });
-  });
+/** Random trees with the transformations `chainOf` draws for them, and 1 to `steps` gradient trees. */
+function scenariosOf(chainOf: (s: Skeleton) => fc.Arbitrary<Described>, steps: number): fc.Arbitrary<Scenario> {
+  return rootSkeleton.chain((s) => fc.record({
+    chain: chainOf(s),
+    params: treeOf(s),
+    grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: steps }),
+  }));
 }
+
+// applyIfFinite around a chain: a finiteness check, then the chain with optax's traced numerics
+// (XLA's rewrites and fused multiply-adds, which every backend emulates exactly).
+holdsBitIdentical('applyIfFinite around random chains', scenariosOf(guardedChainFor, 6), [120, 30]);
+
+// applyIfFinite inside a chain, a mask or a partition: its check over the updates it receives (the
+// gradients, or their clipped values), a skipped step a second pass whose zero update flows on.
+holdsBitIdentical('applyIfFinite nested in random chains', scenariosOf(nestedGuardChainFor, 6), [100, 30]);
+
+// MultiSteps around a chain: the accumulator in the arena, an accumulating pass at each mini-step and
+// the inner chain (traced, as in optax's lax.cond) at each emitting one; optax's float32 accumulator
+// over float64 params a float32 stream of the float64 pass. Not fused: float64 accumulators for
+// float32 params, and clipByGlobalNorm inside (its norm is over the accumulated gradients).
+holdsBitIdentical('multiSteps around random chains', scenariosOf(multiStepsChainFor, 7), [100, 30], /float64 accumulator over float32 params|clip_by_global_norm cannot be fused here/);
 
 // Array (broadcast) hyperparameters: each a stream of the arena, the array broadcast to every leaf
 // and rewritten each step (its values may change with the count: adamax's bias correction).
-for (const threads of [1, 2]) {
-  test(`array hyperparameters in random chains: every backend matches the reference bit for bit, ${threads} thread(s)`, () => {
-    const scenarios = fc.integer({ min: 2, max: 5 }).chain((k) => broadcastSkeleton(k).chain((s) => fc.record({
-      chain: arrayHyperChainFor(s, k),
-      params: treeOf(s),
-      grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 4 }),
-    })));
-    fc.assert(fc.property(scenarios, ({ chain, params, grads }) => {
-      const reference = new ReferenceRun(chain.tx, cloneTree(params));
-      const steppers = BACKENDS.map((backend) => compile(chain.tx, params, { backend, threads, minElementsPerThread: 1 }));
-      try {
-        // Every one fuses but where a mask or label selects nothing, and with an array inside
-        // applyIfFinite or MultiSteps (drawn by chainFor's injectHyperparams only).
-        for (const s of steppers) if (s.backend === 'reference' && !/selects no part/.test(s.referenceReason!)) throw new Error(`${chain.text} was not fused: ${s.referenceReason}`);
-        stepInLockstep(reference, steppers, grads, chain.text);
-      } finally {
-        for (const s of steppers) s.dispose();
-      }
-    }), { numRuns: Math.round((threads === 1 ? 80 : 25) * RUNS) });
-  });
-}
+holdsBitIdentical('array hyperparameters in random chains', fc.integer({ min: 2, max: 5 }).chain((k) => broadcastSkeleton(k).chain((s) => fc.record({
+  chain: arrayHyperChainFor(s, k),
+  params: treeOf(s),
+  grads: fc.array(fc.oneof(treeOf(s), finiteTreeOf(s)), { minLength: 1, maxLength: 4 }),
+}))), [80, 25]);
 
 // XLA's subnormal mode (compile's `subnormals: 'flush'`): every backend and thread count against the
 // reference path under withFlushedSubnormals, on values around the smallest normal (whose updates,
@@ -144,7 +131,7 @@ for (const threads of [1, 2]) {
 for (const threads of [1, 2]) {
   test(`subnormals: 'flush' matches the reference under withFlushedSubnormals bit for bit, every backend, ${threads} thread(s)`, () => {
     const tiny = (d: 'float32' | 'float64'): fc.Arbitrary<number> => fc.oneof({ weight: 4, arbitrary: nearSubnormal(d) }, { weight: 1, arbitrary: hostileValue(d) });
-    const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
+    const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: nestedGuardChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
     const scenarios = rootSkeleton.chain((s) => fc.record({
       chain: anyChain(s),
       params: treeOf(s, tiny),

@@ -259,6 +259,27 @@ export function guardedChainFor(s: Skeleton): fc.Arbitrary<Described> {
 }
 
 /**
+ * `applyIfFinite` inside a chain, a mask or a partition (not around everything): after an optional
+ * `clipByGlobalNorm` (its check is then over the clipped updates), followed by other transformations
+ * (which see the zero update of a skipped step), its inner chain traced or not (masks, partitions).
+ */
+export function nestedGuardChainFor(s: Skeleton): fc.Arbitrary<Described> {
+  const traced = fc.array(simpleArb, { minLength: 1, maxLength: 3 }).map((ps) => described(chain(...ps.map((p) => p.tx)), `chain(${ps.map((p) => p.text).join(', ')})`));
+  // A mask inside (eager numerics) only where the guard sees the whole tree (the mask is drawn for it).
+  const inner = fc.oneof({ weight: 3, arbitrary: traced }, { weight: 1, arbitrary: fc.tuple(simpleArb, maskOf(s)).map(([p, m]) => described(masked(p.tx, m), `masked(${p.text}, ${JSON.stringify(m)})`)) });
+  const guardOf = (i: fc.Arbitrary<Described>): fc.Arbitrary<Described> => fc.tuple(i, fc.integer({ min: 0, max: 3 })).map(([x, max]) => described(applyIfFinite(x.tx, { maxConsecutiveErrors: max }), `applyIfFinite(${x.text}, {maxConsecutiveErrors: ${max}})`));
+  const placed = fc.oneof(
+    guardOf(inner),
+    fc.tuple(guardOf(traced), maskOf(s)).map(([g, m]) => described(masked(g.tx, m), `masked(${g.text}, ${JSON.stringify(m)})`)),
+    fc.tuple(guardOf(traced), simpleArb, labelsOf(s, ['x', 'y'])).map(([g, b, l]) => described(partition({ x: g.tx, y: b.tx }, l), `partition({x: ${g.text}, y: ${b.text}}, ${JSON.stringify(l)})`)),
+  );
+  return fc.tuple(fc.option(fc.oneof(rate, fc.constantFrom(0, 1e-30, 3e38, Infinity)), { freq: 2 }), placed, fc.array(simpleArb, { maxLength: 2 })).map(([norm, g, after]) => {
+    const all = [...(norm === null ? [] : [described(clipByGlobalNorm(norm), `clipByGlobalNorm(${norm})`)]), g, ...after];
+    return described(chain(...all.map((p) => p.tx)), `chain(${all.map((p) => p.text).join(', ')})`);
+  });
+}
+
+/**
  * `multiSteps` around a random chain for the tree (k fixed or scheduled, mean or sum, the params'
  * accumulator dtype or optax's float32 default, sometimes a skip function).
  */
