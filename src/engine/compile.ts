@@ -236,7 +236,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
-    leafSum: normSums(executor.backend, stages, gradViews, memory),
+    leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     scalars,
@@ -264,16 +264,20 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
   return Object.keys(narrow).length ? { ...program, streamDtypes: narrow } : program;
 }
 
-/** The leaf sums of a global norm: WebAssembly on the wasm backend (if it builds), else JS. */
-function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], memory: EngineMemory): LeafSum {
+/**
+ * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
+ * normal range flushed in XLA's subnormal mode: sequential runs in WebAssembly on the wasm backend
+ * (if it builds), else JS; both evaluate the same order (core/xla-reduce-sum.ts).
+ */
+function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory): LeafSum {
   if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
     try {
-      return wasmLeafSums(gradViews, memory);
+      return wasmLeafSums(gradViews, shapes, flush, memory);
     } catch {
       // Fall through: the JS sums give the same bits.
     }
   }
-  return jsLeafSums(gradViews);
+  return jsLeafSums(gradViews, shapes, flush);
 }
 
 /**

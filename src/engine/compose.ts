@@ -3,7 +3,8 @@ import { type Expr, type Kernel, ex, substitute, topologicalOrder } from '../ker
 import { applyKernel } from '../transforms/apply-updates.js';
 import { rewrite } from '../transforms/xla-rewrites.js';
 import { preScaleOf } from '../transforms/traced.js';
-import type { FusedOutput, FusedProgram } from './program.js';
+import type { FastVariant, FusedOutput, FusedProgram } from './program.js';
+import { fastAccumulateVariant } from './fast-accumulate.js';
 
 /**
  * Composition of the kernels of a chain into one {@link FusedProgram}.
@@ -146,6 +147,7 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     stateOutputs = stateOutputs.map((o, k) => ({ stream: o.stream, expr: tracedStates[k] }));
   }
   const acc = options.accumulator;
+  let fast: FastVariant | undefined;
   if (acc) {
     const stream = stateStreamName(acc.stage, 'acc');
     const zero = ex.scalar(scalarName(acc.stage, 'zero'));
@@ -155,13 +157,20 @@ export function composeProgram(dtype: Dtype, stages: readonly ComposableStage[],
     } else {
       const constants = new Set(stages.flatMap((st) => (st.constantScalars ?? []).map((name) => scalarName(st.index, name))));
       const scaled = options.traced && acc.leaves === 'many' ? preScaleOf(u, (name) => constants.has(name)) : undefined;
-      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, scaled ?? u);
+      const y = scaled ?? u;
+      u = acc.leaves === 'rank0' ? zero : ex.mul(zero, y);
       stateOutputs = [{ stream, expr: next }];
+      // y is needed only for its sign and finiteness: a cheaper variant where that is proven (fast-accumulate.ts).
+      if (acc.leaves !== 'rank0') fast = fastAccumulateVariant(y, stateOutputs);
     }
   }
-  const applied = substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
-  const outputs: FusedOutput[] = [{ stream: 'params', expr: applied }, ...stateOutputs];
-  return { dtype, outputs, ...argumentsOf(outputs) };
+  const outputs: FusedOutput[] = [{ stream: 'params', expr: applyTo(u) }, ...stateOutputs];
+  return { dtype, outputs, ...argumentsOf(outputs), ...(fast ? { fast } : {}) };
+}
+
+/** `p + u`, optax's apply_updates, as the program's params output. */
+function applyTo(u: Expr): Expr {
+  return substitute(applyKernel.updates, (e) => (e.kind === 'updates' ? u : e));
 }
 
 /** The streams (read or written) and scalars of a program, in a deterministic argument order. */

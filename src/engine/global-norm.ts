@@ -1,66 +1,55 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
-import { roundTo } from '../core/dtype.js';
-import { type GlobalNorm, sumOfSquares } from '../transforms/clip-by-global-norm.js';
+import { xlaReduceSum } from '../core/xla-reduce-sum.js';
+import { type LeafSum, squareTerms } from '../transforms/clip-by-global-norm.js';
 import type { EngineMemory } from './memory.js';
+import { MIN_NORMAL } from './subnormals.js';
 import { FunctionBuilder } from './wasm/function-builder.js';
 import { emitSequentialSquares } from './wasm/reduction-module.js';
 import { assembleModule } from './wasm/module.js';
 import { ValType, floatOps } from './wasm/opcodes.js';
 
 /**
- * The global norm of the gradients for `clipByGlobalNorm` at the start of a chain, bit-exact to
- * `globalNorm` (src/transforms/clip-by-global-norm.ts): each leaf's sum of squares accumulated
- * sequentially in the leaf's dtype (XLA CPU's order, so it cannot be vectorized), the leaf sums added
- * in flattening order with float64 promotion, the square root rounded once.
- *
- * The sequential sum is latency-bound: in JS each addition also waits for a `Math.fround` round trip,
- * so the WebAssembly backend sums with scalar `f32.add`/`f64.add` (the same IEEE operations, a third
- * of the latency).
+ * The leaf sums of the global norm of `clipByGlobalNorm` at the start of a chain, bit-exact to
+ * `leafSumOfSquares` (src/transforms/clip-by-global-norm.ts): the same `xlaReduceSum` over the same
+ * square terms, so the order is written once. XLA:CPU's order is built from sequential runs of
+ * consecutive squares (core/xla-reduce-sum.ts); the WebAssembly backend supplies those runs with scalar
+ * `f32.add`/`f64.add` (the same IEEE operations as JS without a `Math.fround` round trip per
+ * addition), the rest (the windows of long dimensions) is shared JS.
  */
 
-/** The sum of squares of one gradient leaf (by flattening index). */
-export type LeafSum = (leaf: number) => number;
+export type { LeafSum };
+export { combineLeafSums } from '../transforms/clip-by-global-norm.js';
 
-/** Combines the leaf sums exactly as `globalNorm` does. */
-export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum): GlobalNorm {
-  // optax starts from the Python int 0, which takes the first sum's dtype (float32 when there is none).
-  let dtype: Dtype | undefined;
-  let total = 0;
-  for (let i = 0; i < dtypes.length; i++) {
-    dtype = dtype === 'float64' || dtypes[i] === 'float64' ? 'float64' : 'float32';
-    total = roundTo(dtype, total + sum(i));
-  }
-  dtype ??= 'float32';
-  return { value: roundTo(dtype, Math.sqrt(total)), dtype };
+/** Leaf sums in JS: the reference terms themselves. */
+export function jsLeafSums(grads: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean): LeafSum {
+  return (i) => xlaReduceSum(squareTerms(grads[i], flush), shapes[i]);
 }
 
-/** Leaf sums in JS: the reference `sumOfSquares` itself. */
-export function jsLeafSums(grads: readonly FloatArray[]): LeafSum {
-  return (i) => sumOfSquares(grads[i]);
-}
-
-/** Leaf sums in WebAssembly, over the gradient views (which must lie in `memory`). */
-export function wasmLeafSums(grads: readonly FloatArray[], memory: EngineMemory): LeafSum {
+/** Leaf sums whose sequential runs run in WebAssembly, over the gradient views (which must lie in `memory`). */
+export function wasmLeafSums(grads: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory): LeafSum {
   const wasm = memory.wasm;
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   const bytes = assembleModule({ shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }, [sequentialSum('float32'), sequentialSum('float64')]);
   const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasm } }).exports;
-  const f32 = exports.sum_float32 as (n: number, pointer: number) => number;
-  const f64 = exports.sum_float64 as (n: number, pointer: number) => number;
+  type Run = (n: number, pointer: number, acc: number, min: number) => number;
+  const runs: Record<Dtype, Run> = { float32: exports.sum_float32 as Run, float64: exports.sum_float64 as Run };
   return (i) => {
     const g = grads[i];
-    return (g instanceof Float32Array ? f32 : f64)(g.length, g.byteOffset);
+    const dtype: Dtype = g instanceof Float32Array ? 'float32' : 'float64';
+    const run = runs[dtype], min = flush ? MIN_NORMAL[dtype] : 0, size = g.BYTES_PER_ELEMENT;
+    return xlaReduceSum(squareTerms(g, flush, (lo, hi, acc) => (hi > lo ? run(hi - lo, g.byteOffset + lo * size, acc, min) : acc)), shapes[i]);
   };
 }
 
-/** `sum_<dtype>(n, pointer)`: `s = 0; s = s + x_i * x_i` for i in [0, n), in order, in the dtype. */
+/**
+ * `sum_<dtype>(n, pointer, acc, min)`: `q = x_i * x_i; acc = acc + (q < min ? 0 : q)` for i in [0, n),
+ * in order, in the dtype (`min` is the smallest normal in XLA's subnormal mode, else 0).
+ */
 function sequentialSum(dtype: Dtype): FunctionBuilder {
   const ops = floatOps(dtype);
-  const f = new FunctionBuilder(`sum_${dtype}`, [ValType.i32, ValType.i32], [ops.valType]);
-  const N = 0, P = 1;
-  const sum = f.local(ops.valType);
-  const x = f.local(ops.valType);
-  emitSequentialSquares(f, ops, N, P, sum, x);
-  f.localGet(sum);
+  const f = new FunctionBuilder(`sum_${dtype}`, [ValType.i32, ValType.i32, ops.valType, ops.valType], [ops.valType]);
+  const N = 0, P = 1, ACC = 2, MIN = 3;
+  emitSequentialSquares(f, ops, N, P, ACC, f.local(ops.valType), MIN);
+  f.localGet(ACC);
   return f;
 }

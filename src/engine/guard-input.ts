@@ -10,7 +10,7 @@ import type { LeafTable } from './leaves.js';
  * updates the guard receives, which are the gradients on its leaves where nothing runs before it, and
  * their clipped values where `clipByGlobalNorm` does (the only stage the engine lets run before a
  * nested guard). Where the clip's scalars are all 1 (optax's `trigger`: the norm is below `maxNorm`)
- * the clipped values are the gradients, bit for bit; otherwise each clipped leaf is computed by the
+ * the clipped values are the gradients, bit for bit, and a finite norm proves them finite; otherwise each clipped leaf is computed by the
  * reference interpreter from the clip's own kernel (its math written once), block by block into a
  * scratch array, and checked there: a zero norm, a subnormal one or a huge `maxNorm` can make finite
  * gradients clip to infinities or NaN.
@@ -39,7 +39,10 @@ export class GuardInput {
    * when a clip runs before the guard); `flush`: XLA's subnormal mode (the clip computed in it).
    */
   finite(grads: (leaf: number) => FloatArray, norm: GlobalNorm | undefined, flush: boolean): boolean {
-    for (const i of this.raw) if (!allArraysFinite([grads(i)])) return false;
+    // The norm is over every gradient (a clip runs first on all leaves): a NaN or an infinity makes
+    // it NaN or infinite, so a finite norm proves every gradient finite without a pass over them.
+    const gradsFinite = norm !== undefined && norm.value - norm.value === 0;
+    if (!gradsFinite) for (const i of this.raw) if (!allArraysFinite([grads(i)])) return false;
     for (const { stage, plan, leaves } of this.clipped) {
       if (stage.source.kind !== 'globalNorm' || !norm) throw new Error('internal: a nested applyIfFinite after a stage other than clip_by_global_norm');
       const reduction = stage.source.reduction;
@@ -50,10 +53,29 @@ export class GuardInput {
         let identity = true;
         for (const name of plan.scalars) if (scalars[name] !== 1) identity = false;
         const g = grads(i);
-        if (identity ? !allArraysFinite([g]) : !withSubnormalMode(flush, () => this.clippedFinite(plan, dtype, g, scalars))) return false;
+        if (identity ? !gradsFinite && !allArraysFinite([g]) : !(gradsFinite && this.clipStaysFinite(scalars, dtype)) && !withSubnormalMode(flush, () => this.clippedFinite(plan, dtype, g, scalars))) return false;
       }
     }
     return true;
+  }
+
+  /**
+   * Whether finite gradients are sure to clip to finite values, from the scalars alone: then no pass
+   * is needed. Each gradient is at most 1.14 times the computed norm: the norm's square is the sum of
+   * the rounded squares, added in at most 2^22 roundings (float32 sums; 2^50 in float64) each losing
+   * a factor of at most (1 - 2^-24), and (1 - 2^-24)^(2^22) > 0.77. So with a normal (or zero)
+   * `inv_norm` in the dtype (the reciprocal of the norm rounded to it) and a normal nonzero `norm`
+   * (the divisor of one-element leaves), `|g * inv_norm|` and `|g / norm|` are below 1.2 and the
+   * clipped value below `2 * max_norm`: finite when `max_norm` is at most half the largest finite
+   * value. Subnormal scalars (flushed in XLA's mode) and huge trees are left to the computed check.
+   */
+  private clipStaysFinite(scalars: Readonly<Record<string, number>>, dtype: Dtype): boolean {
+    const normal = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;
+    const largest = dtype === 'float32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
+    const roundings = this.table.leaves.reduce((n, l) => n + l.length + 1, 0);
+    const fewEnough = roundings <= (this.table.leaves.some((l) => l.dtype === 'float32') ? 2 ** 22 : 2 ** 50);
+    const inv = scalars.inv_norm, norm = scalars.norm, max = scalars.max_norm;
+    return fewEnough && (inv === 0 || (inv >= normal && inv <= largest)) && norm >= normal && norm <= largest && max >= 0 && max <= largest / 2;
   }
 
   /** Whether the clip's kernel gives finite values on `g`, computed block by block. */

@@ -29,6 +29,25 @@ export interface FusedProgram {
   readonly scalars: readonly string[];
   /** What to store: `stream[i] = expr` for each output. */
   readonly outputs: readonly FusedOutput[];
+  /**
+   * A cheaper program that gives the same bits wherever its checks hold (engine/fast-accumulate.ts
+   * derives it, with the proof): a code generator may run it on a block of elements whose every
+   * element passes the checks, and `outputs` on the others. Generators that ignore it are exact.
+   */
+  readonly fast?: FastVariant;
+}
+
+/** See {@link FusedProgram.fast}. @internal */
+export interface FastVariant {
+  /** Each check holds where `a < b * 2^k` (false where either is NaN); `b` absent: `a < 2^k`. */
+  readonly below: readonly { readonly a: Expr; readonly b?: Expr; readonly k: number }[];
+  /** Holds where the value is not `-0`. */
+  readonly notNegativeZero: readonly Expr[];
+  /**
+   * The outputs to store where every check holds: some of the program's streams; the others keep
+   * what they hold, which is then what the program would store there (NaN payloads aside).
+   */
+  readonly outputs: readonly FusedOutput[];
 }
 
 /** One store of a {@link FusedProgram}. @internal */

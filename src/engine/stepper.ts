@@ -305,7 +305,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
     const p = this.parts;
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
-    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads)) : undefined;
+    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
@@ -461,16 +461,26 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       if (dtype === 'float32' && !(data ? data instanceof Float32Array || everyFloat32(data) : Math.fround(v as number) === v || v !== v)) {
         return `${stage.name}: array hyperparameter '${names[j]}' is not rounded to float32`;
       }
+      // Most array hyperparameters are the same at every step (b1, eps): their streams are kept.
+      const shape = data ? (v as ShapedArray).shape : SCALAR_SHAPE;
+      const key = `${k}:${j}:${dtype}`;
+      const last = this.lastArrays.get(key);
+      if (last && sameValues(last, data ?? (v as number), shape)) continue;
+      this.lastArrays.delete(key);
       const views = f.arrayScalarViews[k][j];
       for (const i of stage.leaves) {
         const leaf = table.leaves[i];
         if (leaf.dtype !== dtype) continue;
-        if (data) broadcastInto(data, (v as ShapedArray).shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
+        if (data) broadcastInto(data, shape, leaf.shape, views[i]!, leaf.path, `hyperparameter '${names[j]}'`);
         else views[i]!.fill(v as number);
       }
+      this.lastArrays.set(key, { values: data ? Float64Array.from(data) : Float64Array.of(v as number), shape: [...shape] });
     }
     return undefined;
   }
+
+  /** The values last broadcast into each array-scalar stream (key `${stage}:${scalar}:${dtype}`). */
+  private readonly lastArrays = new Map<string, { readonly values: Float64Array; readonly shape: readonly number[] }>();
 
   /**
    * Stage k's scalar sinks (one per dtype) and, for each scalar its kernel reads, its index among the
@@ -544,6 +554,17 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
   }
+}
+
+const SCALAR_SHAPE: readonly number[] = Object.freeze([]);
+
+/** Whether `values` (or the one number) of `shape` are those `last` holds, bit for bit (-0, NaN). */
+function sameValues(last: { readonly values: Float64Array; readonly shape: readonly number[] }, values: FloatArray | number, shape: readonly number[]): boolean {
+  if (last.shape.length !== shape.length || last.shape.some((d, i) => d !== shape[i])) return false;
+  if (typeof values === 'number') return last.values.length === 1 && Object.is(last.values[0], values);
+  if (last.values.length !== values.length) return false;
+  for (let i = 0; i < values.length; i++) if (!Object.is(last.values[i], values[i])) return false;
+  return true;
 }
 
 /** Reads scalar `name` from a sink laid out as `names` (an array where the definition wrote one). */

@@ -3,6 +3,7 @@ import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
+import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type CompiledElementwise, kernelForTree } from '../kernel/elementwise.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
@@ -161,6 +162,29 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   };
 }
 
+/**
+ * `jnp.sum(x)` with XLA:CPU's windows (`xlaReduceWindows`): each level pads with zeros (which add
+ * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
+ * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
+ */
+function xlaOrderedSum(x: JaxArray): JaxArray {
+  const { levels } = xlaReduceWindows(x.shape);
+  if (levels.length === 0) return np.sum(x);
+  let y = x;
+  for (const { dims, window, out, padLow, padHigh } of levels) {
+    y = np.reshape(y, [...dims]);
+    if (padLow.some((p) => p) || padHigh.some((p) => p)) y = np.pad(y, dims.map((_, k) => [padLow[k], padHigh[k]] as [number, number]));
+    y = np.reshape(y, out.flatMap((o, k) => [o, window[k]]));
+    y = np.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
+    // One full sum per window: jax-js's full sum adds in order, its sum along an axis does not
+    // (measured, jax-js 0.1.25 wasm).
+    const count = out.reduce((a, b) => a * b, 1);
+    const rows = np.split(np.reshape(y, [count, window.reduce((a, b) => a * b, 1)]), count, 0);
+    y = np.stack(rows.map((row) => np.sum(row)));
+  }
+  return np.sum(y);
+}
+
 function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   const { maxNorm, kernel, divisionKernel } = tx.reduction;
   const name = tx.name;
@@ -171,10 +195,11 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
       const positions = gather(name, [updates], ['grads']);
       if (positions.length === 0) return [updates, {}];
       // optax.tree.norm: each leaf's sum of squares, added from 0 in flattening order, then sqrt. A
-      // leaf's sum is jax-js's reduction (its order is jax-js's: see the README on parity).
+      // leaf's sum follows XLA's windows (xlaReduceWindows); inside a window, and for what is left,
+      // jax-js's full sum, measured to add in order (see the README on parity).
       let total: JaxArray | undefined;
       for (const [g] of positions) {
-        const s = np.sum(np.square(g.ref));
+        const s = xlaOrderedSum(np.square(g.ref));
         total = total === undefined ? s : np.add(total, s);
       }
       const norm = np.sqrt(total!);

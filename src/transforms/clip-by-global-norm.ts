@@ -4,9 +4,11 @@ import { OptaxError } from '../core/errors.js';
 import { describe, isDictNode } from '../tree/node.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
-import { evaluateKernel, planKernel } from '../kernel/interpret.js';
+import { evaluateKernel, flushingSubnormals, planKernel } from '../kernel/interpret.js';
+import { MIN_NORMAL } from '../engine/subnormals.js';
+import { type SumTerms, xlaReduceSum } from '../core/xla-reduce-sum.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
-import { type ArrayLeaf, leafData, leafDtype, leafLike } from '../tree/leaf.js';
+import { type ArrayLeaf, isArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
 import { treeLeaves, mapTrees } from '../tree/map.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { recordCall } from '../spec/record.js';
@@ -17,8 +19,9 @@ import { expectFloatArray, expectList } from '../core/args.js';
  *
  * - Reduction: optax's `optax.tree.norm` squares each leaf (`jnp.square`, rounded), sums each leaf with
  *   `jnp.sum` (one XLA reduce per leaf, eager), and adds the leaf sums from the Python int 0 in
- *   flattening order (dict keys sorted) with `jax.tree.reduce`; `sqrt` is rounded once. For the leaf
- *   shapes the vectors hold, XLA:CPU's reduce loop adds the squares sequentially in row-major order.
+ *   flattening order (dict keys sorted) with `jax.tree.reduce`; `sqrt` is rounded once. Each leaf's
+ *   squares are added in XLA:CPU's order for the leaf's shape (`xlaReduceSum`, core/xla-reduce-sum.ts);
+ *   in XLA's subnormal mode (`withFlushedSubnormals`) a square below the smallest normal is 0.
  * - Scaling: optax writes `(t / g_norm) * max_norm`, each op a small jitted computation. XLA's
  *   algebraic simplifier on CPU rewrites `A / broadcast(B)` into `A * broadcast(1 / B)` when `B` has
  *   one use (xla/hlo/transforms/simplifiers/algebraic_simplifier.cc, `HandleDivide`), so a leaf of
@@ -35,8 +38,10 @@ export interface GlobalNorm {
 
 /**
  * Adds the squares of `data[lo..hi)` to `acc` one by one, each operation rounded to the array's
- * dtype: XLA CPU's order for `jnp.sum(x ** 2)`. Calling it on consecutive ranges with the running
- * `acc` gives the same bits as one call over the whole leaf (what a blocked engine needs).
+ * dtype: the sequential run XLA:CPU's order is built from ({@link leafSumOfSquares}). Calling it on
+ * consecutive ranges with the running `acc` gives the same bits as one call over the whole range.
+ * With `flush`, a square below the dtype's smallest normal counts as 0 (XLA's FTZ/DAZ: a subnormal
+ * `x` reads as 0, and a product below the normal range is flushed).
  *
  * @example
  * ```ts
@@ -44,25 +49,64 @@ export interface GlobalNorm {
  * console.log(sumOfSquares(new Float32Array([3, 4]))); // 25
  * ```
  */
-export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.length): number {
+export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.length, flush = false): number {
   expectFloatArray('sumOfSquares', 'data', data);
-  if (typeof acc !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > data.length) {
-    throw new OptaxError(`sumOfSquares: expected a number acc and a range 0 <= lo, hi <= ${data.length}, got ${describe(acc)}, ${describe(lo)}, ${describe(hi)}`);
+  if (typeof acc !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > data.length || typeof flush !== 'boolean') {
+    throw new OptaxError(`sumOfSquares: expected a number acc, a range 0 <= lo, hi <= ${data.length} and a boolean flush, got ${describe(acc)}, ${describe(lo)}, ${describe(hi)}, ${describe(flush)}`);
   }
   if (data instanceof Float32Array) {
+    const min = flush ? MIN_NORMAL.float32 : 0;
     let s = Math.fround(acc);
-    for (let i = lo; i < hi; i++) { const v = data[i]; s = Math.fround(s + Math.fround(v * v)); }
+    for (let i = lo; i < hi; i++) {
+      const v = data[i], q = Math.fround(v * v);
+      s = Math.fround(s + (q < min ? 0 : q));
+    }
     return s;
   }
+  const min = flush ? MIN_NORMAL.float64 : 0;
   let s = acc;
-  for (let i = lo; i < hi; i++) { const v = data[i]; s += v * v; }
+  for (let i = lo; i < hi; i++) { const v = data[i], q = v * v; s += q < min ? 0 : q; }
   return s;
 }
 
 /**
+ * The squares of `data` as {@link SumTerms} for `xlaReduceSum`: each `x * x` rounded to the dtype (and
+ * flushed with `flush`), added by {@link sumOfSquares}, or by an equal routine given as `run`.
+ *
+ * @internal
+ */
+export function squareTerms(data: FloatArray, flush: boolean, run?: SumTerms['run']): SumTerms {
+  return { dtype: dtypeOfArray(data), run: run ?? ((lo, hi, acc) => sumOfSquares(data, acc, lo, hi, flush)) };
+}
+
+/**
+ * One leaf's `jnp.sum(jnp.square(x))` as optax computes it eagerly on XLA:CPU: the squares rounded to
+ * the leaf's dtype, added in XLA:CPU's order for the leaf's shape (`xlaReduceSum`: in order, dimensions
+ * longer than 32 in 32-wide windows; docs/numerics.md §3). Inside `withFlushedSubnormals` squares below
+ * the smallest normal count as 0, as under XLA's FTZ/DAZ.
+ *
+ * @example
+ * ```ts
+ * import { leafSumOfSquares, withFlushedSubnormals } from 'optax-ts';
+ * // 40 elements: two windows (elements 0..19 and 20..39), whose sums are added last.
+ * const x = new Float32Array(40).fill(1);
+ * x[0] = 2 ** 12;
+ * console.log(leafSumOfSquares(x)); // 16777236
+ * // 2^-70 squared is a float32 subnormal: XLA:CPU flushes it.
+ * const tiny = new Float32Array([2 ** -63, 2 ** -70]);
+ * console.log(leafSumOfSquares(tiny) > 2 ** -126, withFlushedSubnormals(() => leafSumOfSquares(tiny)) === 2 ** -126); // true true
+ * ```
+ */
+export function leafSumOfSquares(leaf: ArrayLeaf): number {
+  if (!isArrayLeaf(leaf)) throw new OptaxError(`leafSumOfSquares: expected a Float32Array, Float64Array or ShapedArray, got ${describe(leaf)}`);
+  return xlaReduceSum(squareTerms(leafData(leaf), flushingSubnormals()), leafShape(leaf));
+}
+
+/**
  * The global L2 norm of a list of leaves (optax's `optax.tree.norm`), in the order optax reduces
- * them: each leaf's {@link sumOfSquares}, those sums added from 0 in list order (pass the leaves in
- * flattening order: dict keys sorted), `sqrt` rounded to the resulting dtype.
+ * them: each leaf's {@link leafSumOfSquares} (a `ShapedArray` leaf's shape sets XLA's order; a plain
+ * typed array is a vector), those sums added from 0 in list order (pass the leaves in flattening
+ * order: dict keys sorted), `sqrt` rounded to the resulting dtype.
  *
  * @example
  * ```ts
@@ -70,16 +114,30 @@ export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.lengt
  * console.log(globalNorm([new Float32Array([3]), new Float32Array([4])])); // { value: 5, dtype: 'float32' }
  * ```
  */
-export function globalNorm(leaves: readonly FloatArray[]): GlobalNorm {
+export function globalNorm(leaves: readonly ArrayLeaf[]): GlobalNorm {
   expectList('globalNorm', 'leaves', leaves);
-  leaves.forEach((l, i) => expectFloatArray('globalNorm', `leaves[${i}]`, l));
-  // optax starts from the Python int 0, which takes the first sum's dtype (float32 when there is none).
+  leaves.forEach((l, i) => {
+    if (!isArrayLeaf(l)) throw new OptaxError(`globalNorm: leaves[${i}] must be a Float32Array, Float64Array or ShapedArray, got ${describe(l)}`);
+  });
+  return combineLeafSums(leaves.map(leafDtype), (i) => leafSumOfSquares(leaves[i]));
+}
+
+/** The sum of squares of one leaf, by flattening index. */
+export type LeafSum = (leaf: number) => number;
+
+/**
+ * Adds leaf sums as optax's `tree_norm` does: from the Python int 0, which takes the first sum's dtype
+ * (float32 when there is none), in order, promoting to float64 once a float64 sum is met; `sqrt`
+ * rounded once. Shared by {@link globalNorm} and the engine.
+ *
+ * @internal
+ */
+export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum): GlobalNorm {
   let dtype: Dtype | undefined;
   let total = 0;
-  for (const data of leaves) {
-    const d = dtypeOfArray(data);
-    dtype = dtype === 'float64' || d === 'float64' ? 'float64' : 'float32';
-    total = roundTo(dtype, total + sumOfSquares(data));
+  for (let i = 0; i < dtypes.length; i++) {
+    dtype = dtype === 'float64' || dtypes[i] === 'float64' ? 'float64' : 'float32';
+    total = roundTo(dtype, total + sum(i));
   }
   dtype ??= 'float32';
   return { value: roundTo(dtype, Math.sqrt(total)), dtype };
@@ -148,8 +206,8 @@ const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
  * u = (g / n) * maxNorm    otherwise
  * ```
  *
- * Rounded exactly as optax 0.2.8 eager on XLA CPU (see the notes above {@link GlobalNorm}: sequential
- * per-leaf sums, and `g * (1/n)` in place of `g / n` on leaves of two or more elements). A non-finite update makes `n` infinite or NaN,
+ * Rounded exactly as optax 0.2.8 eager on XLA CPU (see the notes above {@link GlobalNorm}: per-leaf
+ * sums in XLA:CPU's order for the leaf's shape, and `g * (1/n)` in place of `g / n` on leaves of two or more elements). A non-finite update makes `n` infinite or NaN,
  * and then every update becomes 0 or NaN, as in optax.
  *
  * @param maxNorm - the largest global norm, a number >= 0 (NaN and negative values throw).
@@ -180,7 +238,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
         throw new OptaxError(`clip_by_global_norm: this state does not belong to clip_by_global_norm: expected {} (it keeps no state), got ${describe(state)}`);
       }
       const { leaves } = treeLeaves<ArrayLeaf>(updates);
-      const norm = globalNorm(leaves.map(leafData));
+      const norm = globalNorm(leaves);
       const clipped = mapTrees(([g]: ArrayLeaf[]) => {
         const dtype = leafDtype(g);
         const data = leafData(g);

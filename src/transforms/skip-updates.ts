@@ -3,7 +3,8 @@ import { OptaxError } from '../core/errors.js';
 import { type ArrayLeaf, leafData, leafDtype } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Updates } from '../tree/tree.js';
-import { sumOfSquares } from './clip-by-global-norm.js';
+import { leafSumOfSquares } from './clip-by-global-norm.js';
+import { valueTerms, xlaReduceSum } from '../core/xla-reduce-sum.js';
 import type { ShouldSkipUpdateFunction } from './multi-steps.js';
 
 /**
@@ -90,9 +91,9 @@ export const skipNotFinite: SkipFunction<SkipNotFiniteState> = Object.assign(
  * ```
  *
  * Computed as optax computes it: each leaf's `jnp.sum(u ** 2)` in the leaf's dtype (the same
- * reduction as `clipByGlobalNorm`'s, {@link sumOfSquares}), the per-leaf sums stacked by `jnp.array`
- * (converted to the highest dtype of the leaves; float32 for a tree without leaves) and summed in
- * order from 0 there; `maxSquaredNorm`, a Python float, is rounded to that dtype before the
+ * reduction as `clipByGlobalNorm`'s, {@link leafSumOfSquares}), the per-leaf sums stacked by `jnp.array`
+ * (converted to the highest dtype of the leaves; float32 for a tree without leaves) and summed there by
+ * one more XLA reduce (in order up to 32 leaves; in windows of 32 beyond, `xlaReduceSum`); `maxSquaredNorm`, a Python float, is rounded to that dtype before the
  * comparison. A NaN norm is skipped (the comparison is false).
  *
  * @param maxSquaredNorm - The largest squared norm that is accepted (exclusive); a number, not NaN.
@@ -114,10 +115,10 @@ export function skipLargeUpdates(maxSquaredNorm: number): SkipFunction<SkipLarge
     (updates: Updates, _gradientStep?: number, _params?: unknown): [boolean, SkipLargeUpdatesState] => {
       const leaves = leavesOf('skip_large_updates', updates);
       const dtype: Dtype = leaves.some((l) => leafDtype(l) === 'float64') ? 'float64' : 'float32';
-      let total = 0;
       // Each per-leaf sum is of its leaf's dtype; jnp.array converts them (exactly, to a wider or the
-      // same dtype) and jnp.sum adds them in order.
-      for (const leaf of leaves) total = roundTo(dtype, total + sumOfSquares(leafData(leaf)));
+      // same dtype) into a vector, which jnp.sum reduces like any other.
+      const sums = leaves.map(leafSumOfSquares);
+      const total = xlaReduceSum(valueTerms(dtype, sums), [sums.length]);
       const should_skip = !(total < roundTo(dtype, maxSquaredNorm));
       return [should_skip, { should_skip, norm_squared: total }];
     },

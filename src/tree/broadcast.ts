@@ -46,6 +46,16 @@ export function broadcastInto(data: FloatArray, from: readonly number[], to: rea
   for (let i = 0; i < to.length; i++) if (f[i] !== 1 && f[i] !== to[i]) fail();
   if (data.length === 1) { out.fill(data[0]); return; }
   if (data.length === size) { out.set(data); return; } // the leaf's own shape (leading 1s aside)
+  // The array spans the trailing dimensions (1s before them): the leaf is it repeated. One copy, then
+  // doubling copies of what is written (a memory copy, not an index computation per element).
+  let lead = 0;
+  while (lead < to.length && f[lead] === 1 && to[lead] !== 1) lead++;
+  if (f.slice(lead).every((d, i) => d === to[lead + i])) {
+    if (size === 0) return;
+    out.set(data);
+    for (let filled = data.length; filled < size; filled *= 2) out.copyWithin(filled, 0, Math.min(filled, size - filled));
+    return;
+  }
   // Strides of the source in the target's index space (0 along broadcast dimensions).
   const strides = new Array<number>(to.length);
   let s = 1;

@@ -10,9 +10,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import * as tfl from '@tensorflow/tfjs-layers';
 import * as jax from '@jax-js/jax';
 import {
-  adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
+  ShapedArray, adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
@@ -42,18 +43,23 @@ const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(
  */
 const gradsAt = (k: number): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
 
-/** The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path. */
+/**
+ * The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path.
+ * The leaves carry their shapes, as the variables do (a global norm's order depends on them).
+ */
 function pureRun(tx: GradientTransformation<any>, steps: number): { params: Tree; state: StateStore } {
-  let params = initialParams();
+  const shaped = (tree: Tree) => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, new ShapedArray(v, SHAPES[k])]));
+  const flat = (x: unknown): unknown => (x instanceof ShapedArray ? x.data : Array.isArray(x) ? x.map(flat) : x !== null && typeof x === 'object' && !ArrayBuffer.isView(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flat(v)])) : x);
+  let params = shaped(initialParams());
   let state = tx.init(params);
   for (let k = 0; k < steps; k++) {
-    const [u, s] = tx.update(gradsAt(k), state, params);
-    params = pureApply(params, u) as Tree;
+    const [u, s] = tx.update(shaped(gradsAt(k)), state, params);
+    params = pureApply(params, u) as typeof params;
     state = s;
   }
   const store: StateStore = new Map();
-  storeState(state, store);
-  return { params, state: store };
+  storeState(flat(state), store);
+  return { params: flat(params) as Tree, state: store };
 }
 
 /** See {@link CaseReport.muAmplification}; b1 is adamax's default, 0.9. */
@@ -203,6 +209,14 @@ export interface TrainReport {
   readonly losses: number[];
   /** `tf.memory().numTensors` after the first and after the last step. */
   readonly numTensors: number[];
+  /**
+   * A layers model fitted 4 epochs, against one fitted 2, saved by `model.save(handler,
+   * { includeOptimizer: true })`, loaded by `tf.loadLayersModel` (model and optimizer rebuilt) and
+   * fitted 2 more: the weights of both, bit for bit.
+   */
+  readonly modelResumedIdentical: boolean;
+  /** The path the loaded model's optimizer took. */
+  readonly modelPath: string;
 }
 
 /**
@@ -231,7 +245,37 @@ async function tfjsTrain(): Promise<TrainReport> {
   const path = (opt as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
   opt.dispose();
   tf.dispose([xs, ys, w, b]);
-  return { path, losses, numTensors };
+  return { path, losses, numTensors, ...await tfjsModelResume() };
+}
+
+/** See {@link TrainReport.modelResumedIdentical}. */
+async function tfjsModelResume(): Promise<{ modelResumedIdentical: boolean; modelPath: string }> {
+  const x = tf.tensor2d(Float32Array.from({ length: 64 * 8 }, (_, i) => Math.sin(i * 0.31)), [64, 8]);
+  const y = tf.tidy(() => tf.sum(tf.square(x), 1, true));
+  const build = () => {
+    const model = tfl.sequential({ layers: [
+      tfl.layers.dense({ units: 8, inputShape: [8], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    model.compile({ optimizer: toTfjs(chain(clipByGlobalNorm(1), adamaxw(schedule(), { weightDecay: 0.01 }))), loss: 'meanSquaredError' });
+    return model;
+  };
+  const fit = (model: tfl.LayersModel, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
+  const weights = (model: tfl.LayersModel) => Promise.all(model.getWeights().map(async (w) => (await w.data()) as Float32Array));
+  const whole = build();
+  await fit(whole, 4);
+  const first = build();
+  await fit(first, 2);
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await first.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }), { includeOptimizer: true });
+  const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
+  await fit(loaded, 2);
+  const [a, b] = [await weights(whole), await weights(loaded)];
+  const modelPath = (loaded.optimizer as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
+  const modelResumedIdentical = a.length === b.length && a.every((w, i) => identical(w, b[i]));
+  for (const m of [whole, first, loaded]) { m.optimizer.dispose(); m.dispose(); }
+  tf.dispose([x, y]);
+  return { modelResumedIdentical, modelPath };
 }
 
 /** A weight as getWeights gave it, copied to the host (a save). */

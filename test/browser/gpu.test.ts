@@ -112,6 +112,9 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
           assert.equal(path, 'ops');
           assert.ok(losses.every(Number.isFinite) && losses.at(-1)! < losses[0] / 20, `the loss must fall at least 20-fold: ${losses.join(' ')}`);
           assert.equal(numTensors[1], numTensors[0], 'tensors leaked while training');
+          st.diagnostic(`  layers model saved with includeOptimizer, loaded, fitted on [${r.trained!.modelPath}]: resumed identical ${r.trained!.modelResumedIdentical}`);
+          assert.equal(r.trained!.modelPath, 'ops');
+          assert.ok(r.trained!.modelResumedIdentical, 'model.save(..., { includeOptimizer: true }), tf.loadLayersModel, fit: not the uninterrupted fit\'s weights');
         }
         assert.equal(r.cases.length, lib === 'tfjs' ? 4 : 3);
         for (const c of r.cases) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { clipByGlobalNorm, clipByGlobalNormScalars, globalNorm, sumOfSquares } from '../../src/transforms/clip-by-global-norm.js';
 import { OptaxError } from '../../src/core/errors.js';
+import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { ShapedArray, leafData } from '../../src/tree/leaf.js';
 
 test('below the threshold updates are returned unchanged (NaN-free, -0 kept)', () => {
@@ -79,4 +80,27 @@ test('does not mutate the updates', () => {
   const g = { w: new Float32Array([3, 4]) };
   tx.update(g, tx.init(g));
   assert.deepEqual(g, { w: new Float32Array([3, 4]) });
+});
+
+test('globalNorm in XLA subnormal mode: a square below the normal range counts as 0 (FTZ/DAZ), as XLA:CPU computes it', () => {
+  // 2^-70 squared is 2^-140, a float32 subnormal (and 2^-530 squared a float64 one): IEEE arithmetic
+  // keeps it, XLA:CPU flushes it, and next to a tiny normal square the norm shows the difference.
+  const f32 = [new Float32Array([2 ** -63, 2 ** -70])];
+  assert.notEqual(globalNorm(f32).value, 2 ** -63);
+  assert.equal(withFlushedSubnormals(() => globalNorm(f32)).value, 2 ** -63);
+  const f64 = [new Float64Array([2 ** -511, 2 ** -530])];
+  assert.notEqual(globalNorm(f64).value, 2 ** -511);
+  assert.equal(withFlushedSubnormals(() => globalNorm(f64)).value, 2 ** -511);
+  // A subnormal gradient itself reads as 0 (DAZ): the norm of subnormals alone is 0.
+  assert.equal(withFlushedSubnormals(() => globalNorm([new Float32Array([1e-40, -1e-42])])).value, 0);
+});
+
+test('globalNorm follows each leaf\'s shape: dimensions longer than 32 are summed in 32-wide windows', () => {
+  // 40 squares: 2^24, then 39 ones. In order every 1 is lost; XLA's two windows (elements 0..19 and
+  // 20..39) lose 19 of them.
+  const g = new Float32Array(40).fill(1);
+  g[0] = 2 ** 12;
+  assert.equal(globalNorm([g]).value, Math.fround(Math.sqrt(2 ** 24 + 20)));
+  // The same elements as [4, 10] (every dimension <= 32) add in order.
+  assert.equal(globalNorm([new ShapedArray(g, [4, 10])]).value, 2 ** 12);
 });

@@ -53,6 +53,36 @@ test('broadcastTo follows numpy rules and refuses to grow a leaf', () => {
   assert.throws(() => broadcastTo(new Float32Array(6), [2, 3], [3]), /does not broadcast/);
 });
 
+test('broadcastTo gives element [i, j, ...] of the leaf from the array\'s index with broadcast dimensions at 0 (every fast path: tiled trailing dimensions, a whole leaf, one value)', () => {
+  const shapes: number[][] = [[], [1], [3], [2, 3], [1, 3], [2, 1], [4, 2, 3], [4, 1, 3], [1, 2, 1], [0, 3], [3, 0]];
+  for (const to of shapes) {
+    for (const from of shapes) {
+      const size = from.reduce((a, b) => a * b, 1);
+      const data = Float64Array.from({ length: size }, (_, i) => i + 1);
+      // numpy's rule, element by element: dimensions aligned from the right, each 1 or equal.
+      // The array's shape aligned with the leaf's: padded with leading 1s, or its extra leading dims dropped (all 1s).
+      const extra = from.slice(0, Math.max(0, from.length - to.length));
+      const src = [...Array(Math.max(0, to.length - from.length)).fill(1), ...from.slice(extra.length)];
+      if (!extra.every((d) => d === 1) || !src.every((d, i) => d === 1 || d === to[i])) {
+        assert.throws(() => broadcastTo(data, from, to), /does not broadcast/, `[${from}] -> [${to}]`);
+        continue;
+      }
+      const total = to.reduce((a, b) => a * b, 1);
+      const expected = Array.from({ length: total }, (_, k) => {
+        let rest = k, at = 0, stride = 1;
+        for (let d = to.length - 1; d >= 0; d--) {
+          const index = rest % to[d];
+          rest = Math.floor(rest / to[d]);
+          if (src[d] !== 1) at += index * stride;
+          stride *= src[d];
+        }
+        return data[at];
+      });
+      assert.deepEqual(Array.from(broadcastTo(data, from, to)), expected, `[${from}] -> [${to}]`);
+    }
+  }
+});
+
 test('ShapedArray checks its shape', () => {
   assert.throws(() => new ShapedArray(new Float32Array(5), [2, 3]), /holds 6 elements but data has 5/);
   assert.equal(formatPath(['a', 0, 'b c']), 'params.a[0]["b c"]');

@@ -1,6 +1,6 @@
 import { type FusedProgram, checkStreamDtypes, isNarrowStream } from '../program.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
-import { type LoweredNode, lowerProgram, neverNegativeZero } from './lowering.js';
+import { type LoweredNode, type LoweredProgram, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { FmaEmitter, type WideOperands } from './fma.js';
@@ -129,7 +129,10 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Denormals-are-zero: each scalar is flushed once, before anything reads it.
   if (flush) for (const local of scalarLocals) { f.localGet(local); flush.scalar(); f.localSet(local); }
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
-  const { nodes, stores } = lowerProgram(program);
+  const lowered = lowerProgram(program);
+  const { nodes, stores } = lowered;
+  // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only.
+  const fast = flush ? undefined : lowered.fast;
   const streams = streamAddressing(f, narrow, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).
@@ -140,7 +143,9 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if ((node.kind === 'binary' || node.kind === 'fma') && nodes[node.b].uniform) splatted.add(node.b);
     if (node.kind === 'fma' && nodes[node.c].uniform) splatted.add(node.c);
   }
-  for (const s of stores) if (nodes[s.node].uniform) splatted.add(s.node);
+  for (const s of [...stores, ...(fast?.stores ?? [])]) if (nodes[s.node].uniform) splatted.add(s.node);
+  for (const c of fast?.below ?? []) for (const x of c.b === undefined ? [c.a] : [c.a, c.b]) if (nodes[x].uniform) splatted.add(x);
+  for (const x of fast?.notNegativeZero ?? []) if (nodes[x].uniform) splatted.add(x);
 
   const locals: NodeLocals[] = nodes.map((node, id) => {
     if (node.uniform) {
@@ -195,6 +200,25 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
   // registers, and the splatted scalars hold several of them for the whole loop).
   const notNegativeZero = neverNegativeZero(nodes, flush !== undefined);
+  const emitVectorNode = (id: number, u: number): void => {
+    const node = nodes[id];
+    if (node.uniform || node.kind === 'load') return;
+    if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
+    else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
+    else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
+    if (flushes[id]) flush!.vector();
+    f.localSet(locals[id].vector[u]);
+  };
+  const emitStores = (list: readonly { stream: number; node: number }[], u: number): void => {
+    for (const s of list) {
+      f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
+      if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
+      else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+    }
+  };
+  // With a fast variant: the nodes its checks read are computed first; a vector where every check
+  // holds in every lane computes and stores the fast outputs, any other vector the exact ones.
+  const fastPlan = fast && planFastVariant(f, ops, nodes, stores, fast);
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
       nodes.forEach((node, id) => {
@@ -207,19 +231,20 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
         flush?.vector();
         f.localSet(locals[id].vector[u]);
       });
-      nodes.forEach((node, id) => {
-        if (node.uniform || node.kind === 'load') return;
-        if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
-        else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
-        else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
-        if (flushes[id]) flush!.vector();
-        f.localSet(locals[id].vector[u]);
-      });
-      for (const s of stores) {
-        f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
-        if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
-        else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+      if (!fastPlan) {
+        nodes.forEach((_, id) => emitVectorNode(id, u));
+        emitStores(stores, u);
+        continue;
       }
+      for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
+      fastPlan.emitAnyFails((id) => locals[id].vector[u]);
+      f.if();
+      for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
+      emitStores(stores, u);
+      f.else();
+      for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
+      emitStores(fast!.stores, u);
+      f.end();
     }
     streams.advance(16 * copies);
   };
@@ -324,6 +349,70 @@ function streamAddressing(f: FunctionBuilder, narrow: readonly boolean[], offset
     advance: (bytes) => {
       f.addToLocal(index, bytes);
       if (half >= 0) f.addToLocal(half, bytes / 2);
+    },
+  };
+}
+
+/** The code of a {@link FusedProgram.fast} variant: which nodes run where, and the checks. */
+interface FastPlan {
+  /** The nodes the checks read, computed before the branch (operands first). */
+  readonly checkNodes: readonly number[];
+  /** The further nodes of the exact outputs, and of the fast ones. */
+  readonly exactNodes: readonly number[];
+  readonly fastNodes: readonly number[];
+  /** Leaves an i32 on the stack: nonzero when a check fails in some lane of the vector (`vector(id)`: a node's v128 local). */
+  emitAnyFails(vector: (id: number) => number): void;
+}
+
+/** Plans a fast variant's code and makes its constants (call before the loops). */
+function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>): FastPlan {
+  const closure = (roots: readonly number[]): Set<number> => {
+    const seen = new Set<number>();
+    const visit = (id: number): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const n = nodes[id];
+      if (n.kind === 'unary') visit(n.a);
+      else if (n.kind === 'binary') { visit(n.a); visit(n.b); }
+      else if (n.kind === 'fma') { visit(n.a); visit(n.b); visit(n.c); }
+    };
+    roots.forEach(visit);
+    return seen;
+  };
+  const computed = (set: Set<number>, except?: Set<number>): number[] => nodes.flatMap((n, id) => (set.has(id) && !n.uniform && n.kind !== 'load' && !except?.has(id) ? [id] : []));
+  const checked = closure([...fast.below.flatMap((c) => (c.b === undefined ? [c.a] : [c.a, c.b])), ...fast.notNegativeZero]);
+  const limits = new Map<number, number>();
+  for (const c of fast.below) {
+    if (limits.has(c.k)) continue;
+    const local = f.local(ValType.v128);
+    (ops.lanes === 4 ? f.f32Const(2 ** c.k) : f.f64Const(2 ** c.k)).simd(ops.splat).localSet(local);
+    limits.set(c.k, local);
+  }
+  const sign = f.local(ValType.v128);
+  f.v128Const(Array.from({ length: 16 }, (_, i) => ops.signBit[i % ops.bytes])).localSet(sign);
+  return {
+    checkNodes: computed(checked),
+    exactNodes: computed(closure(stores.map((s) => s.node)), checked),
+    fastNodes: computed(closure(fast.stores.map((s) => s.node)), checked),
+    emitAnyFails(vector) {
+      // ok = every `a < b * 2^k` (false for NaN); fails = !ok, or a lane that is -0 (its bits are the sign bit).
+      let first = true;
+      for (const c of fast.below) {
+        f.localGet(vector(c.a));
+        if (c.b === undefined) f.localGet(limits.get(c.k)!);
+        else f.localGet(vector(c.b)).localGet(limits.get(c.k)!).simd(ops.vector.mul);
+        f.simd(ops.vectorLt);
+        if (!first) f.simd(SimdOp.v128And);
+        first = false;
+      }
+      if (!first) f.simd(SimdOp.v128Not);
+      for (const x of fast.notNegativeZero) {
+        f.localGet(vector(x)).localGet(sign).simd(ops.lanes === 4 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq);
+        if (!first) f.simd(SimdOp.v128Or);
+        first = false;
+      }
+      if (first) f.i32Const(0);
+      else f.simd(SimdOp.v128AnyTrue);
     },
   };
 }

@@ -28,6 +28,12 @@ export interface LoweredProgram {
   readonly nodes: readonly LoweredNode[];
   /** `stream[i] = nodes[node]`, in the program's output order. */
   readonly stores: readonly { readonly stream: number; readonly node: number }[];
+  /** The program's {@link FusedProgram.fast} variant, its expressions as nodes (in `nodes` too). */
+  readonly fast?: {
+    readonly below: readonly { readonly a: number; readonly b?: number; readonly k: number }[];
+    readonly notNegativeZero: readonly number[];
+    readonly stores: readonly { readonly stream: number; readonly node: number }[];
+  };
 }
 
 /** The stream a leaf reads. */
@@ -59,7 +65,10 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
     }
     return id;
   };
-  for (const e of topologicalOrder(program.outputs.map((o) => o.expr))) {
+  const fast = program.fast;
+  const roots = [...program.outputs.map((o) => o.expr)];
+  if (fast) roots.push(...fast.outputs.map((o) => o.expr), ...fast.below.flatMap((c) => (c.b ? [c.a, c.b] : [c.a])), ...fast.notNegativeZero);
+  for (const e of topologicalOrder(roots)) {
     let id: number;
     switch (e.kind) {
       case 'updates':
@@ -93,8 +102,18 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
     }
     byExpr.set(e, id);
   }
-  const stores = program.outputs.map((o) => ({ stream: streamIndex(o.stream, 'writes'), node: byExpr.get(o.expr)! }));
-  return { nodes, stores };
+  const storesOf = (outputs: FusedProgram['outputs']): { stream: number; node: number }[] => outputs.map((o) => ({ stream: streamIndex(o.stream, 'writes'), node: byExpr.get(o.expr)! }));
+  const stores = storesOf(program.outputs);
+  if (!fast) return { nodes, stores };
+  return {
+    nodes,
+    stores,
+    fast: {
+      below: fast.below.map((c) => ({ a: byExpr.get(c.a)!, ...(c.b ? { b: byExpr.get(c.b)! } : {}), k: c.k })),
+      notNegativeZero: fast.notNegativeZero.map((e) => byExpr.get(e)!),
+      stores: storesOf(fast.outputs),
+    },
+  };
 }
 
 /**

@@ -87,6 +87,7 @@ export const SimdOp = {
   v128Const: 0x0c,
   i8x16Shuffle: 0x0d,
   i32x4Splat: 0x11,
+  i32x4Eq: 0x37,
   f32x4Splat: 0x13,
   f64x2Splat: 0x14,
   f32x4ExtractLane: 0x1f,

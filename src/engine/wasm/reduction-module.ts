@@ -16,8 +16,8 @@ import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from '.
  *      increasing `i`, `x_i * x_i` for every `i ≡ j (mod lanes)` below `n - n mod lanes`;
  *   2. the lanes are summed left to right: `((lane0 + lane1) + lane2) + lane3`;
  *   3. the last `n mod lanes` squares are added one by one, in increasing `i`.
- *   optax's global norm is XLA's reduction, whose order this need not match: the engine may instead
- *   compute the norm in JS in the order that reproduces XLA's bits.
+ *   optax's global norm is XLA's reduction, whose order this need not match: the engine computes the
+ *   norm in XLA's order instead (src/engine/global-norm.ts).
  */
 
 /** Options of {@link emitFusedReduction}. */
@@ -117,14 +117,22 @@ function sumOfSquaresFunction(ops: FloatOps): FunctionBuilder {
 }
 
 /**
- * Emits `repeat count times: sum = sum + x*x (x = *pointer); pointer += element size`: a sum of squares
- * in element order, each op rounded to the dtype. Shared by this module's tail loop and the engine's
- * exact global norm (which must add in exactly this order to match optax).
+ * Emits `repeat count times: q = x*x (x = *pointer); sum = sum + q; pointer += element size`: a sum of
+ * squares in element order, each op rounded to the dtype. With `min` (a local holding the dtype's
+ * smallest normal, or 0), `q < min` counts as 0: XLA's subnormal flush. Shared by this module's tail
+ * loop and the in-order runs of the engine's global norm (src/engine/global-norm.ts).
  */
-export function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number): void {
+export function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number, min?: number): void {
   countedLoop(f, count, () => {
     f.localGet(sum);
     f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).localTee(scratch).localGet(scratch).op(ops.scalar.mul);
+    if (min !== undefined) {
+      // select(0, q, q < min)
+      f.localSet(scratch);
+      if (ops.bytes === 4) f.f32Const(0);
+      else f.f64Const(0);
+      f.localGet(scratch).localGet(scratch).localGet(min).op(ops.lt).op(Op.select);
+    }
     f.op(ops.scalar.add).localSet(sum);
     f.addToLocal(pointer, ops.bytes);
   });
