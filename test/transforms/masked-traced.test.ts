@@ -1,14 +1,12 @@
 // masked(...) inside apply_if_finite / MultiSteps: adamaxw's masked weight decay is part of the one traced
-// computation (transforms/traced.ts), each leaf with the stages its mask gives it.
+// computation (transforms/traced.ts), each leaf with the stages its mask gives it. The engine's side:
+// test/engine/traced-schedules.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adamax } from '../../src/alias/adamax.js';
 import { adamaxw } from '../../src/alias/adamaxw.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
-import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { canTrace } from '../../src/transforms/traced.js';
-import { compile } from '../../src/engine/compile.js';
-import { ReferenceRun, assertBitEqual, cloneTree } from '../engine/support.js';
 
 const f32 = (...v: number[]) => new Float32Array(v);
 const params = () => ({ a: f32(1.5, -2, 0.25), b: f32(0.75, -0.125) });
@@ -36,24 +34,4 @@ test('apply_if_finite(adamaxw(mask)): a masked-in leaf as traced adamaxw, a mask
     if (ue.a.some((x: number, k: number) => x !== u.a[k])) differs = true;
   }
   assert.ok(differs);
-});
-
-test('MultiSteps and apply_if_finite around adamaxw(mask): the engine is bit-identical to the reference on every backend', () => {
-  for (const make of [
-    () => applyIfFinite(adamaxw(0.02, { weightDecay: 0.01, mask: { a: false, b: true } }), { maxConsecutiveErrors: 1 }),
-    () => multiSteps(adamaxw(0.02, { b1: 0.9, weightDecay: 0.003, mask: { a: true, b: false } }), { everyKSchedule: 3 }),
-  ]) {
-    for (const backend of ['wasm', 'js', 'interpreter'] as const) {
-      const tx = make();
-      const ref = new ReferenceRun(tx as never, params());
-      const s = compile(tx as never, params(), { backend, fallback: 'error' });
-      for (let i = 0; i < 12; i++) {
-        ref.step(cloneTree(grads(i)));
-        s.step(cloneTree(grads(i)));
-        assertBitEqual(s.params, ref.params, `${backend} step ${i + 1} params`);
-        assertBitEqual(s.state, ref.state, `${backend} step ${i + 1} state`);
-      }
-      s.dispose();
-    }
-  }
 });
