@@ -1,4 +1,5 @@
-import type { Dtype } from './dtype.js';
+import { type Dtype, roundTo } from './dtype.js';
+import type { ScheduleArith } from '../schedules/arith.js';
 import { powf } from './libm/powf.js';
 import { pow } from './libm/pow.js';
 
@@ -23,4 +24,15 @@ import { pow } from './libm/pow.js';
 export function biasCorrection(dtype: Dtype, decay: number, count: number): number {
   if (dtype === 'float32') return 1 - powf(Math.fround(decay), Math.fround(count));
   return 1 - pow(decay, count);
+}
+
+/**
+ * The bias correction at step `count + 1` (optax's `safe_increment`, then `1 - decay**t`), written over
+ * a {@link ScheduleArith} so that the jax-js adapter evaluates it from the count in its graph. With
+ * numbers it equals `roundTo(dtype, biasCorrection(dtype, decay, t))` for `decay` in [0, 1] (the
+ * flushes it adds only touch subnormals, which `1 - x` rounds away; test/jax-js/schedule.test.ts
+ * checks both agree). @internal
+ */
+export function biasCorrectionOf<V, B>(a: ScheduleArith<V, B>, dtype: Dtype, decay: number, count: V | number): V | number {
+  return a.sub(dtype, 1, a.pow(dtype, roundTo(dtype, decay), a.fromInt(dtype, a.increment(count))));
 }

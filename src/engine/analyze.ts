@@ -9,7 +9,8 @@ import { canTrace } from '../transforms/traced.js';
 import { accumulateKernel, checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectHyperparamsState, InjectionControl } from '../transforms/inject-hyperparams.js';
 import { type Expr, ex, topologicalOrder } from '../kernel/expr.js';
-import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
+import { type Mask, type MaskTree, masked, maskTree, resolveMask } from '../transforms/masked.js';
+import { copyArrays } from './opaque-state.js';
 import { isDictNode } from '../tree/structure.js';
 import { ShapedArray } from '../tree/leaf.js';
 import type { Tree } from '../tree/tree.js';
@@ -38,7 +39,9 @@ export type StageSource =
    * A nested `applyIfFinite`'s own stage, first of its segment: the identity on the pass that applies
    * its inner update, the zero optax's skipped update is (its scalar `zero`) on the pass that skips it.
    */
-  | { readonly kind: 'guard' };
+  | { readonly kind: 'guard' }
+  /** A partition group run on the reference path: its stream `u` holds the updates it computed. */
+  | { readonly kind: 'island'; readonly island: number };
 
 /** One elementwise stage of the flattened chain. */
 export interface Stage {
@@ -81,7 +84,27 @@ export type StateNode =
   | { readonly kind: 'chain'; readonly parts: readonly StateNode[] }
   | { readonly kind: 'stage'; readonly stage: number }
   | { readonly kind: 'masked'; readonly inner: StateNode }
-  | { readonly kind: 'partition'; readonly labels: readonly string[]; readonly groups: readonly StateNode[] };
+  | { readonly kind: 'partition'; readonly labels: readonly string[]; readonly groups: readonly StateNode[] }
+  /** The inner state of a partition group run on the reference path ({@link Island}). */
+  | { readonly kind: 'reference'; readonly island: number };
+
+/**
+ * A group of the root `partition` that cannot fuse: each step its transformation runs on the
+ * reference path (as optax's `masked(transforms[label], labels == label)`, on the same gradient and
+ * params trees), its updates are written into the stream of its stage, which the fused pass adds to
+ * its params; the other groups stay fused.
+ */
+export interface Island {
+  readonly label: string;
+  /** `masked(transform, labels == label)`, as partition runs it. */
+  readonly tx: GradientTransformation<unknown>;
+  /** Its stage (stream `u`), or undefined when its label selects no leaf. */
+  readonly stage: number | undefined;
+  /** Why it cannot fuse. */
+  readonly reason: string;
+  /** Its masked state's `inner_state`, the stepper's own copy; replaced after each step. */
+  state: unknown;
+}
 
 /**
  * A mask or labels function: optax calls it at every update with the updates, so the engine calls it
@@ -158,7 +181,7 @@ export interface Accumulation {
 
 /** The fusable structure of a transformation, or why it is not fusable. */
 export type Analysis =
-  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined; readonly injections: readonly Injection[]; readonly accumulation: Accumulation | undefined; readonly traced: boolean }
+  | { readonly fusable: true; readonly stages: Stage[]; readonly root: StateNode; readonly dynamic: readonly DynamicSelection[]; readonly guard: Guard | undefined; readonly injections: readonly Injection[]; readonly accumulation: Accumulation | undefined; readonly traced: boolean; readonly islands: readonly Island[] }
   | { readonly fusable: false; readonly reason: string };
 
 class NotFusable extends Error {}
@@ -185,6 +208,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   // those numerics (transforms/traced.ts) for chains of elementwise transformations only.
   let traced = false;
   let withinMultiSteps = false;
+  const islands: Island[] = [];
   let injecting = 0;
   const visit = (t: GradientTransformation<unknown>, s: unknown, level: Level): StateNode => {
     if (t.combinator?.kind === 'applyIfFinite') {
@@ -373,9 +397,26 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const inner = s.inner_states as Record<string, unknown>;
       const ms = inner[k];
       if (!isDictNode(ms) || !hasOwn(ms, 'inner_state')) throw new NotFusable('partition: unexpected state layout');
-      const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
-      return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
+      // At the root, a group that cannot fuse runs on the reference path (an Island), the others fused.
+      const mark = t === tx ? { stages: stages.length, dynamic: dynamic.length, injections: injections.length, guard, traced } : undefined;
+      try {
+        const sub: Level = { tree: checkLevel(maskTree(level.tree, masks[i], 'params')), enclosing: [...level.enclosing, masks[i]] };
+        return { kind: 'masked', inner: visit(info.transforms[k], ms.inner_state, sub) } as StateNode;
+      } catch (e) {
+        if (!(e instanceof NotFusable) || !mark) throw e;
+        stages.length = mark.stages;
+        dynamic.length = mark.dynamic;
+        injections.length = mark.injections;
+        guard = mark.guard;
+        traced = mark.traced;
+        const tree = maskTree(level.tree, masks[i], 'params');
+        const stage = tree === null || leavesOf(table, tree).length === 0 ? undefined
+          : addStage(`partition group '${k}'`, ISLAND_KERNEL, ['u'], { kind: 'island', island: islands.length }, {}, { tree, enclosing: [...level.enclosing, masks[i]] });
+        islands.push({ label: k, tx: masked(info.transforms[k], masks[i]) as GradientTransformation<unknown>, stage, reason: e.message, state: copyArrays(ms.inner_state) });
+        return { kind: 'masked', inner: { kind: 'reference', island: islands.length - 1 } } as StateNode;
+      }
     });
+    if (islands.length === known.length) throw new NotFusable(islands[0].reason);
     if (typeof info.labels === 'function') {
       dynamic.push({
         enclosing: level.enclosing,
@@ -391,12 +432,15 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
 
   try {
     const root = visit(tx, state, { tree: table.indexTree, enclosing: [] });
-    return { fusable: true, stages, root, dynamic, guard, injections, accumulation, traced };
+    return { fusable: true, stages, root, dynamic, guard, injections, accumulation, traced, islands };
   } catch (e) {
     if (e instanceof NotFusable) return { fusable: false, reason: e.message };
     throw e;
   }
 }
+
+/** An island's stage: its updates, computed on the reference path, read from its stream `u`. */
+const ISLAND_KERNEL: Kernel = { updates: ex.state('u'), state: { u: ex.state('u') } };
 
 /**
  * A mask that removes the whole tree hands the inner transformation `null` params, which some

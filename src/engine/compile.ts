@@ -4,7 +4,7 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { type ArrayLeaf, leafData } from '../tree/leaf.js';
 import { treeLeaves } from '../tree/map.js';
 import type { Params, Tree } from '../tree/tree.js';
-import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, analyze } from './analyze.js';
+import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Island, type Stage, type StateNode, analyze } from './analyze.js';
 import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarStreamName, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
@@ -118,6 +118,11 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * element) are streams of the arena too, the array broadcast to every leaf and rewritten each step
  * (one more stream read per element for each).
  *
+ * A `partition` at the root whose groups do not all fuse runs the fusable groups fused and each other
+ * group on the reference path in the same step (optax's `masked(transform, labels == label)` on the
+ * same params and gradients, its updates written into the arena and applied by the fused pass);
+ * `stepper.referenceReason` names those groups, and with `{ fallback: 'error' }` `compile` throws.
+ *
  * What still cannot fuse runs, exactly, on the reference path behind the same API, by default
  * (`stepper.backend === 'reference'`, and `stepper.referenceReason` says why); with
  * `{ fallback: 'error' }`, `compile` throws an OptaxError with that reason instead:
@@ -171,6 +176,11 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   if (!analysis.fusable && opts.fallback === 'error') {
     throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
   }
+  // Partition groups that cannot fuse run on the reference path, the others fused.
+  const partly = analysis.fusable && analysis.islands.length ? analysis.islands.map((i) => `partition group '${i.label}' runs on the reference path: ${i.reason}`).join('; ') : undefined;
+  if (partly && opts.fallback === 'error') {
+    throw new OptaxError(`compile: ${tx.name} cannot be fused entirely: ${partly} (compile without fallback: 'error' to allow that)`);
+  }
   const stages = analysis.fusable ? analysis.stages : [];
   // MultiSteps' silent update depends on each leaf's shape: such leaves get groups of their own.
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
@@ -185,7 +195,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -196,7 +206,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
     gradViews,
     leafDtypes: table.leaves.map((l) => l.dtype),
     fused,
-    referenceReason: analysis.fusable ? undefined : analysis.reason,
+    referenceReason: analysis.fusable ? partly : analysis.reason,
     strict: opts.fallback === 'error',
     subnormals: opts.subnormals,
     // On the reference path the state is kept as `update` returns it, its arrays the stepper's own.
@@ -212,7 +222,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, islands: readonly Island[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const viewsOf = (s: Stage, stream: string): (FloatArray | undefined)[] => {
@@ -239,6 +249,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
+    islands,
     scalars,
     traced,
     scalarPlans: stages.map((s) => {

@@ -65,7 +65,11 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   // XLA's subnormal mode (engine/subnormals.ts): values read and results of + - * / fma are flushed.
   const flush = subnormals === 'flush';
   const ftz = (code: string): string => (flush ? `ftz(${code})` : code);
-  const order = topologicalOrder(program.outputs.map((o) => o.expr));
+  // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only: its checks, then per
+  // element the exact or the fast outputs.
+  const fast = flush ? undefined : program.fast;
+  const checkRoots = fast ? [...fast.below.flatMap((c) => (c.b ? [c.a, c.b] : [c.a])), ...fast.notNegativeZero] : [];
+  const order = topologicalOrder([...program.outputs.map((o) => o.expr), ...(fast ? [...fast.outputs.map((o) => o.expr), ...checkRoots] : [])]);
   // Per node: code computing it for element `i + k` (k = 0 .. unroll-1) from the names of its operands.
   const names = new Map<Expr, (k: number) => string>();
   // A node that depends on scalars only is the same for every element: computed once, before the loop.
@@ -73,6 +77,8 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   const hoisted: string[] = [];
   const loads: ((k: number) => string)[] = [];
   const ops: ((k: number) => string)[] = [];
+  /** The node each entry of `ops` computes. */
+  const opNodes: Expr[] = [];
   let usesFma = false;
   order.forEach((e, n) => {
     const v = (k: number): string => `v${n}_${k}`;
@@ -113,12 +119,14 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
           const b = names.get(e.b)!(0);
           names.set(e, v);
           hoisted.push(`const r${n} = 1 / ${b};`);
+          opNodes.push(e);
           ops.push((k) => {
             const a = names.get(e.a)!(k);
             return `const t${n}_${k} = ${a} * r${n}; const ${v(k)} = ${ftz(`abs(t${n}_${k}) >= ${RECIPROCAL_SAFE_MIN} ? fr(t${n}_${k}) : fr(${a} / ${b})`)};`;
           });
         } else {
           names.set(e, v);
+          opNodes.push(e);
           ops.push((k) => `const ${v(k)} = ${code(k)};`);
         }
         return;
@@ -126,13 +134,29 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     }
   });
   // Stores come after every load of the iteration: outputs may overwrite the streams they read.
-  const stores = program.outputs.map((o) => {
+  const storesOf = (outputs: FusedProgram['outputs']): ((k: number) => string)[] => outputs.map((o) => {
     const stream = program.streams.indexOf(o.stream);
     return (k: number) => `${memoryOf(stream)}[p${stream} + i${k ? ` + ${k}` : ''}] = ${names.get(o.expr)!(k)};`;
   });
+  const stores = storesOf(program.outputs);
+  // With a fast variant, element by element: the checks' operations, then the exact outputs where a
+  // check fails, the fast ones where all hold.
+  let fastElement: ((k: number) => string) | undefined;
+  if (fast) {
+    const reach = (roots: readonly Expr[]): Set<Expr> => new Set(topologicalOrder(roots));
+    const checked = reach(checkRoots), exact = reach(program.outputs.map((o) => o.expr)), quick = reach(fast.outputs.map((o) => o.expr));
+    const opsIn = (set: Set<Expr>, except?: Set<Expr>): ((k: number) => string)[] => ops.filter((_, j) => set.has(opNodes[j]) && !except?.has(opNodes[j]));
+    const [checkOps, exactOps, fastOps, fastStores] = [opsIn(checked), opsIn(exact, checked), opsIn(quick, checked), storesOf(fast.outputs)];
+    const holds = (k: number): string => [
+      ...fast.below.map((c) => `${names.get(c.a)!(k)} < ${c.b ? `${names.get(c.b)!(k)} * ${2 ** c.k}` : `${2 ** c.k}`}`),
+      ...fast.notNegativeZero.map((x) => `!(${names.get(x)!(k)} === 0 && 1 / ${names.get(x)!(k)} < 0)`),
+    ].join(' && ');
+    fastElement = (k) => [...checkOps.map((line) => line(k)), `if (${holds(k)}) {`, ...fastOps.map((line) => line(k)), ...fastStores.map((line) => line(k)), '} else {', ...exactOps.map((line) => line(k)), ...stores.map((line) => line(k)), '}'].join('\n');
+  }
   // `unroll` elements per iteration, their independent operations interleaved, so that the CPU
   // overlaps their dependency chains (one element's chain of rounded ops is long); then one at a time.
-  const iteration = (u: number): string[] => [loads, ops, stores].flatMap((list) => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k))));
+  const lines = (list: readonly ((k: number) => string)[], u: number): string[] => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k)));
+  const iteration = (u: number): string[] => (fastElement ? [...lines(loads, u), ...Array.from({ length: u }, (_, k) => fastElement(k))] : [loads, ops, stores].flatMap((list) => lines(list, u)));
   const ptrArgs = program.streams.map((_, j) => `a${j}`);
   // Scalars are arguments, or (scalarOffsets) read from their float64 slots in the buffer at each call.
   const scalarArgs = scalarOffsets ? [] : program.scalars.map((_, j) => `s${j}`);

@@ -3,7 +3,8 @@ import { formatPath, type TreePath } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import type { Tree } from '../tree/tree.js';
 import { type ApplyIfFiniteCounters, checkApplyIfFiniteState } from '../transforms/apply-if-finite.js';
-import type { Accumulation, Guard, Injection, Stage, StateNode } from './analyze.js';
+import type { Accumulation, Guard, Injection, Island, Stage, StateNode } from './analyze.js';
+import { checkSameLayout, copyArrays } from './opaque-state.js';
 import { checkMultiStepsState } from '../transforms/multi-steps.js';
 import type { InjectionControl } from '../transforms/inject-hyperparams.js';
 import type { LeafTable } from './leaves.js';
@@ -29,6 +30,8 @@ export interface StateLoad {
   readonly injections: ReadonlyMap<number, InjectionControl>;
   /** MultiSteps' new counters and skip state, when there is one. */
   readonly accumulation: Accumulation['control'] | undefined;
+  /** The new state of each partition group on the reference path (copies). */
+  readonly islands: ReadonlyMap<number, unknown>;
   /** Copies into each stage's state streams: key `${stage}:${leafName}`. */
   readonly copies: ReadonlyArray<{ readonly stage: number; readonly leafName: string; readonly copies: readonly LeafCopy[] }>;
 }
@@ -48,6 +51,8 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
     }
     case 'chain': return node.parts.map(read);
     case 'masked': return { inner_state: read(node.inner) };
+    // A partition group on the reference path: a copy of its state (the stepper keeps its own).
+    case 'reference': return copyArrays(combinators.islands[node.island].state);
     case 'partition': {
       const inner_states: Record<string, unknown> = {};
       node.labels.forEach((label, i) => { inner_states[label] = read(node.groups[i]); });
@@ -65,6 +70,7 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
 /** The engine's own state of the combinators it runs itself. */
 export interface Combinators {
   readonly guard?: Guard;
+  readonly islands: readonly Island[];
   readonly accumulation?: Accumulation;
   readonly injections: readonly Injection[];
 }
@@ -81,6 +87,7 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
   const controls = new Map<number, Record<string, unknown>>();
   const injections = new Map<number, InjectionControl>();
   let accumulation: Accumulation['control'] | undefined;
+  const islands = new Map<number, unknown>();
   const copies: { stage: number; leafName: string; copies: LeafCopy[] }[] = [];
   let guard: ApplyIfFiniteCounters | undefined;
   const fail = (path: TreePath, what: string, got: unknown): never => {
@@ -131,6 +138,11 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
         if (!isDictNode(s) || !hasExactKeys(s, ['inner_state'])) fail(path, '{inner_state} (masked)', s);
         visit(n.inner, (s as Record<string, unknown>).inner_state, [...path, 'inner_state']);
         return;
+      case 'reference':
+        // Checked like the reference path's state: the same layout, leaf dtypes and shapes.
+        checkSameLayout(combinators.islands[n.island].state, s, path);
+        islands.set(n.island, copyArrays(s));
+        return;
       case 'partition': {
         const inner = isDictNode(s) ? s.inner_states : undefined;
         if (!isDictNode(inner) || !hasExactKeys(s as Record<string, unknown>, ['inner_states']) || !hasExactKeys(inner, n.labels)) {
@@ -163,5 +175,5 @@ export function planStateLoad(node: StateNode, stages: readonly Stage[], table: 
     }
   };
   visit(node, state, []);
-  return { controls, copies, guard, injections, accumulation };
+  return { controls, copies, guard, injections, accumulation, islands };
 }

@@ -8,7 +8,7 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { broadcastInto } from '../tree/broadcast.js';
 import { formatPath } from '../tree/path.js';
-import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
+import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Island, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
 import { withSubnormalMode } from '../kernel/interpret.js';
@@ -84,7 +84,10 @@ export interface Stepper<P extends Params = Params, S = unknown> {
    * steps before that run on the calling thread alone, with the same results.
    */
   readonly threads: number;
-  /** Why the transformation runs on the reference path (undefined when it is fused). */
+  /**
+   * Why the transformation runs on the reference path (undefined when it is fused), or which groups
+   * of a root `partition` run there while the others are fused (`backend` is then the fused one).
+   */
   readonly referenceReason: string | undefined;
   /** Stops the worker threads. The views stay readable; `step` then throws. */
   dispose(): void;
@@ -118,6 +121,8 @@ export interface FusedParts {
   readonly normFirst: boolean;
   /** A nested applyIfFinite's finiteness check of the updates it receives. */
   readonly guardInput: GuardInput | undefined;
+  /** The root partition's groups that run on the reference path. */
+  readonly islands: readonly Island[];
   /** The sum of squares of each gradient leaf, for clip_by_global_norm at the start of the chain. */
   readonly leafSum: LeafSum;
   /** Per stage: its kernel's scalar names, and their slots for each of its dtypes. */
@@ -278,7 +283,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       this.referenceStep(input, gradCopies, extraArgs);
       return;
     }
-    if (gradCopies.length) performCopies(gradCopies, p.buffer);
+    // Partition groups on the reference path: their updates (and new state) first; an error there
+    // changes nothing either. Their updates are copied into their streams with the gradients.
+    const islands = f.islands.length ? this.islandSteps(f, input, extraArgs) : undefined;
+    if (islands) performCopies([...gradCopies, ...islands.copies], p.buffer);
+    else if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
     try {
       f.executor.run(advances && !skipped ? 0 : 1);
@@ -293,6 +302,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       }
       if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
     }
+    if (islands) islands.states.forEach((state, k) => { f.islands[k].state = state; });
     if (guarded) f.guard!.counters = guarded.counters;
     if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
   }
@@ -307,6 +317,26 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
     const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
+  }
+
+  /**
+   * Runs each partition group that is not fused on the reference path (`masked(transform, labels ==
+   * label).update`, in the stepper's subnormal mode), on the gradient tree and the params: the copies
+   * of its updates into its stream, and its new state (detached from the stepper's memory and the
+   * caller's arrays). Throws before anything changes, as the reference would.
+   */
+  private islandSteps(f: FusedParts, input: Updates, extraArgs: ExtraArgs | undefined): { copies: ViewCopy[]; states: unknown[] } {
+    const p = this.parts;
+    const copies: ViewCopy[] = [];
+    const states = f.islands.map((island) => {
+      const [u, s] = withSubnormalMode(p.subnormals === 'flush', () => island.tx.update(input, { inner_state: island.state }, p.params, extraArgs));
+      if (island.stage !== undefined) {
+        const views = f.stateViews[island.stage][0];
+        for (const c of matchTree(p.table, p.table.indexTree, u, 'updates')) if (views[c.leaf]) copies.push({ dst: views[c.leaf]!, src: c.data });
+      }
+      return copyArrays((s as { inner_state: unknown }).inner_state);
+    });
+    return { copies, states };
   }
 
   /** Whether every gradient is finite: the engine's views, or the arrays about to be copied in. */
@@ -553,6 +583,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (f.guard && load.guard) f.guard.counters = load.guard;
     for (const [k, control] of load.injections) f.injections[k].control = control;
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
+    for (const [k, state] of load.islands) f.islands[k].state = state;
   }
 }
 

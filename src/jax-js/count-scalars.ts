@@ -79,7 +79,7 @@ export class CountScalars {
   }
 }
 
-function numbers(name: string, scalars: Readonly<Record<string, KernelScalar>>): Record<string, number> {
+export function numbers(name: string, scalars: Readonly<Record<string, KernelScalar>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(scalars)) {
     if (typeof v !== 'number') throw new OptaxError(`toJaxJs: ${name}: hyperparameter '${k}' is an array; the jax-js adapter takes number hyperparameters only (not supported yet)`);

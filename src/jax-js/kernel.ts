@@ -115,9 +115,14 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
  * patterns, subnormals, zeros, infinities and NaN included). WebGPU and WebGL have no float64:
  * there the division is jax-js's own.
  */
-function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
-  const device = defaultDevice();
-  if (dtype !== 'float32' || (device !== 'wasm' && device !== 'cpu')) return np.trueDivide(a, b);
+export function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
+  if (dtype !== 'float32' || !deviceHasFloat64()) return np.trueDivide(a, b);
   const wide = (x: JaxValue): JaxValue => (typeof x === 'number' ? x : x.astype(np.float64));
   return np.trueDivide(wide(a), wide(b)).astype(np.float32);
+}
+
+/** Whether the active jax-js device computes in float64 (wasm and cpu do; WebGPU and WebGL do not). */
+export function deviceHasFloat64(): boolean {
+  const device = defaultDevice();
+  return device === 'wasm' || device === 'cpu';
 }

@@ -1,19 +1,23 @@
-import { numpy as np } from '@jax-js/jax';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
 import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { GradientTransformation } from '../core/transformation.js';
-import { type CompiledElementwise, kernelForTree } from '../kernel/elementwise.js';
+import { type CompiledElementwise, definitionScalars, kernelForTree } from '../kernel/elementwise.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import { applyKernel } from '../transforms/apply-updates.js';
 import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-global-norm.js';
 import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
-import { CountScalars } from './count-scalars.js';
-import { type JaxValue, lowerKernel } from './kernel.js';
+import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
+import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
+import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
+import { CountScalars, numbers } from './count-scalars.js';
+import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
+import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
 /**
@@ -48,15 +52,97 @@ interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights without a mask, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
+
+/** Options of {@link toJaxJs}. */
+export interface ToJaxJsOptions {
+  /**
+   * How the per-step scalars that depend on the count (a schedule's value, adamax's bias correction)
+   * are computed in the graph:
+   * - `'graph'` (the default on the wasm and cpu devices): evaluated from the count as jax-js operations, from the same formula the
+   *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
+   *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
+   * - `'table'` (the default on WebGPU and WebGL, which have no float64): read from a table of the pure path's values, `take(table, min(count, S))` with S the
+   *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
+   *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
+   */
+  readonly countScalars?: 'graph' | 'table';
+}
 
 /** The lowering of `tx`, or an OptaxError naming what is not supported. */
-export function lower(tx: GradientTransformation<any>): Lowered {
+export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions = {}): Lowered {
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
-  if (tx.parts) return lowerChain(tx.parts.map(lower));
+  const float64 = deviceHasFloat64();
+  const mode = options.countScalars ?? (float64 ? 'graph' : 'table');
+  if (mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'graph' or 'table', got ${describe(mode)}`);
+  if (mode === 'graph' && !float64) throw new OptaxError(`toJaxJs: countScalars: 'graph' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
+  if (tx.parts) return lowerChain(tx.parts.map((p) => lower(p, options)));
+  const combinator = tx.combinator;
+  if (combinator?.kind === 'masked') {
+    const mask = combinator.mask as Mask;
+    return lowerMasked(lower(combinator.inner, options), (tree) => resolveMask(mask, tree as any, 'masked'));
+  }
+  if (combinator?.kind === 'partition') {
+    const known = Object.keys(combinator.transforms);
+    const groups = known.map((g) => ({ group: g, node: lowerMasked(lower(combinator.transforms[g], options), (tree, name) => maskOf(resolveLabels(combinator.labels as ParamLabels, tree, name, known, isJaxLeaf), g)) }));
+    return lowerPartition(groups);
+  }
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
-  if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>);
+  if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
+}
+
+/**
+ * optax's `masked`: the inner transformation sees the masked trees (`null` where the mask is false, as
+ * optax's MaskedNode); updates where it is false pass through unchanged. `maskFor(tree, name)` is the
+ * mask for a tree (a mask function gets the jax-js tree: of `params` in `init`, of `updates` in
+ * `update`, as optax).
+ */
+function lowerMasked(inner: Lowered, maskFor: (tree: JaxTree, treeName: string) => MaskTree): Lowered {
+  // optax's MaskedNode is `null` on the pure path; jax-js's pytrees (inside `jit`) take no null, so here
+  // it is an empty dict, a subtree without leaves.
+  const apply = (tree: JaxTree, mask: MaskTree, name: string): JaxTree => maskTree(tree, mask, name, isJaxLeaf, () => ({}));
+  return {
+    init: (params) => ({ inner_state: inner.init(apply(params, maskFor(params, 'params'), 'params')) }),
+    update(updates, state, params) {
+      if (!isDictNode(state) || Object.keys(state).length !== 1 || !Object.hasOwn(state, 'inner_state')) throw new OptaxError(`masked: this state does not belong to masked: expected {inner_state}, got ${describe(state)}`);
+      const mask = maskFor(updates, 'updates');
+      const maskedUpdates = apply(updates, mask, 'updates');
+      const maskedParams = params === null ? null : apply(params, mask, 'params');
+      const [innerUpdates, innerState] = inner.update(maskedUpdates, state.inner_state, maskedParams);
+      // The inner transformation consumed the masked-in updates; the masked-out ones move to the output.
+      const merged = mapPrefix(mask, [updates, innerUpdates], isBooleanLeaf, (keep, [old, fresh]) => (keep ? fresh : old), { prefix: 'mask', trees: ['updates', 'inner updates'], leaf: 'a boolean' }, isJaxLeaf);
+      return [merged, { inner_state: innerState }];
+    },
+    dispose: () => inner.dispose(),
+  };
+}
+
+/** optax's `partition` (`multi_transform`): each label's transformation, masked to its leaves, in turn. */
+function lowerPartition(groups: readonly { group: string; node: Lowered }[]): Lowered {
+  const known = groups.map((g) => g.group);
+  return {
+    init(params) {
+      const inner_states: Record<string, unknown> = {};
+      for (const { group, node } of groups) inner_states[group] = node.init(params);
+      return { inner_states };
+    },
+    update(updates, state, params) {
+      const s = state as { inner_states?: unknown };
+      if (!isDictNode(state) || Object.keys(state).length !== 1 || !isDictNode(s.inner_states) || Object.keys(s.inner_states).length !== known.length || known.some((k) => !Object.hasOwn(s.inner_states as object, k))) {
+        throw new OptaxError(`partition: this state does not belong to this partition: expected {inner_states: {${known.join(', ')}}}, got ${describe(isDictNode(state) ? s.inner_states : state)}`);
+      }
+      const inner_states: Record<string, unknown> = {};
+      let u = updates;
+      for (const { group, node } of groups) {
+        const [nu, ns] = node.update(u, (s.inner_states as Record<string, unknown>)[group], params);
+        u = nu;
+        inner_states[group] = ns;
+      }
+      return [u, { inner_states }];
+    },
+    dispose: () => groups.forEach((g) => g.node.dispose()),
+  };
 }
 
 function lowerChain(parts: Lowered[]): Lowered {
@@ -100,21 +186,62 @@ function rebuild(like: unknown, values: readonly JaxArray[]): any {
   return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
-function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>): Lowered {
+/** The per-step scalars of one elementwise transformation at a count in the graph. */
+interface StepScalars {
+  /** The scalars at `count` (consumed: pass `.ref`; null when the state keeps no count), owned by the caller. */
+  at(count: JaxArray | null): Record<string, JaxValue>;
+  dispose(): void;
+}
+
+/**
+ * The scalars evaluated in the graph from the count: those that depend on it through the definition's
+ * `countScalars` (the formula the pure path evaluates, here with {@link JaxScheduleArith}), the others
+ * constants of the graph.
+ */
+function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean): StepScalars {
+  const constants = numbers(name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined));
+  if (counted && !def.countScalars) {
+    // A definition that does not say how its scalars depend on the count must not depend on it.
+    for (const c of [1, 2, 1000, INT32_MAX]) {
+      const other = numbers(name, definitionScalars(def, { count: c }, 'float32', undefined));
+      if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    }
+  }
+  const anchors = new ArithAnchors();
+  const evaluate = (count: JaxArray): Record<string, JaxValue> => {
+    const arith = new JaxScheduleArith(name, anchors);
+    const values = def.countScalars!(arith.input(count), 'float32', arith);
+    count.dispose();
+    return arith.finishAll(values, 'float32');
+  };
+  if (counted && def.countScalars) {
+    // Built now on a count of 0, so that what cannot be lowered fails at toJaxJs, not at a step.
+    const probe = evaluate(np.array(0, { dtype: np.int32 }));
+    disposeValues(probe);
+  }
+  return {
+    at(count) {
+      const out: Record<string, JaxValue> = { ...constants };
+      if (count === null) return out;
+      if (!def.countScalars) {
+        count.dispose();
+        return out;
+      }
+      return Object.assign(out, evaluate(count));
+    },
+    dispose: () => anchors.dispose(),
+  };
+}
+
+function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
   if (controlKeys.some((k) => k !== 'count')) throw new OptaxError(`toJaxJs: ${name}: its state keeps ${controlKeys.join(', ')}; the jax-js adapter supports a step count only (not supported yet)`);
   const counted = controlKeys.length === 1;
   const leafNames = def.stateLeaves;
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
-  const scalarsByDtype = new Map<Dtype, CountScalars>();
-  const scalarsFor = (dtype: Dtype): CountScalars => {
-    let s = scalarsByDtype.get(dtype);
-    if (!s) { s = new CountScalars(name, def, tx, dtype); scalarsByDtype.set(dtype, s); }
-    return s;
-  };
-  // Built now, so that a schedule the adapter cannot tabulate fails at toJaxJs, not at the first step.
-  scalarsFor('float32');
+  // Built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step.
+  const stepScalars: StepScalars = mode === 'table' ? new CountScalars(name, def, tx, 'float32') : graphScalars(name, def, counted);
   return {
     init(params) {
       gather(name, [params], ['params']);
@@ -135,8 +262,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       const trees = [updates, ...leafNames.map((k) => state[k]), ...(needsParams ? [params] : [])];
       const positions = gather(name, trees, ['grads', ...leafNames.map((k) => `state.${k}`), ...(needsParams ? ['params'] : [])]);
       const { kernel } = kernelForTree(def, positions.map((l) => l[0].size));
-      const tables = scalarsFor('float32');
-      const scalars = tables.at(count === null ? null : (count as JaxArray).ref);
+      const scalars = stepScalars.at(count === null ? null : (count as JaxArray).ref);
       const outUpdates: JaxArray[] = [];
       const outState: JaxArray[][] = leafNames.map(() => []);
       for (const leaves of positions) {
@@ -158,7 +284,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       leafNames.forEach((k, j) => { next[k] = rebuild(state[k], outState[j]); });
       return [rebuild(updates, outUpdates), next];
     },
-    dispose: () => scalarsByDtype.forEach((s) => s.dispose()),
+    dispose: () => stepScalars.dispose(),
   };
 }
 

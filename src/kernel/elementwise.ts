@@ -9,6 +9,7 @@ import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { treeZerosLike } from '../tree/zeros.js';
 import type { Kernel } from './expr.js';
+import type { ScheduleArith } from '../schedules/arith.js';
 import { type KernelPlan, evaluateKernel, planKernel } from './interpret.js';
 import { reciprocalForTree } from './scalar-division.js';
 import { hasExactKeys } from '../tree/validate.js';
@@ -63,6 +64,13 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
    * `writeScalars`; use {@link definitionScalars} to read either.
    */
   scalars?(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
+  /**
+   * The scalars that depend on the count, written once over a {@link ScheduleArith} whose values may
+   * be numbers or arrays in a graph: `scalars` takes these keys from it (with numbers), and the jax-js
+   * adapter evaluates it from the count in its traced graph. Keys it does not return do not depend on
+   * the count. Absent when no scalar depends on the count.
+   */
+  readonly countScalars?: <V, B>(count: V | number, dtype: Dtype, arith: ScheduleArith<V, B>) => Record<string, V | number>;
   /**
    * The scalars optax holds as Python numbers (e.g. `scale`'s step size, a constant learning rate):
    * compile-time constants when optax's update is traced inside `lax.cond`, where XLA's algebraic

@@ -2,7 +2,8 @@
  * The arithmetic of a schedule, in the two ways optax's schedules get evaluated.
  *
  * Each schedule writes its formula once, against this interface; {@link eagerArith} and
- * {@link tracedArith} interpret it.
+ * {@link tracedArith} interpret it on numbers, and the jax-js adapter (src/jax-js/schedule-arith.ts)
+ * as jax-js operations on the step count in the graph.
  * - *Eager* (optax called op by op): every jnp operation is its own XLA computation and Python numbers
  *   are arguments, so each operation rounds once to the dtype, in optax's order (./float.ts).
  * - *Traced* (the schedule runs inside `apply_if_finite`'s or `MultiSteps`' `lax.cond`, one XLA
@@ -21,47 +22,118 @@
  *   - a multiplication used only by an addition or subtraction is contracted into one fused
  *     multiply-add (LLVM's DAG combiner under XLA:CPU's `FPOpFusion::Fast`, as in transforms/traced.ts).
  *
- * Only the operations whose traced form differs are here; the others (`mul`, `add`, `cos`, ...) round
- * the same way in both and come from ./float.ts.
+ * The operations whose traced form differs are the last five; the others (`mul`, `add`, `cos`, ...)
+ * round the same way in both and come from ./float.ts.
  *
  * @internal
  */
 import type { Dtype } from '../core/dtype.js';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
-import { add, div, ftz, mul, pow, sub, toDtype } from './float.js';
+import type { Schedule } from '../core/schedule.js';
+import { safeIncrement } from '../core/numerics.js';
+import { add, cos, div, ftz, fromInt, mul, pow, res, sub, subInt32, toDtype } from './float.js';
 
-/** The operations of a schedule whose bits depend on whether it is evaluated eagerly or traced. */
-export interface ScheduleArith {
-  /** True for the traced interpretation. */
+/**
+ * The operations a schedule's formula is written against, generic in the value type `V` (a number in
+ * JavaScript, a jax-js array in the graph: src/jax-js/schedule-arith.ts) and the condition type `B`.
+ * Every operand may also be a plain number: a Python constant, already cast to its dtype by the caller
+ * ({@link toDtype}). Float operations round to the dtype `d` they are given, as one XLA op does.
+ */
+export interface ScheduleArith<V = number, B = boolean> {
+  /** True for the traced interpretation (inside optax's `lax.cond`). */
   readonly traced: boolean;
+  /** `a + b`, `a - b`, `a * b`, `a / b` in `d`. */
+  add(d: Dtype, a: V | number, b: V | number): V | number;
+  sub(d: Dtype, a: V | number, b: V | number): V | number;
+  mul(d: Dtype, a: V | number, b: V | number): V | number;
+  div(d: Dtype, a: V | number, b: V | number): V | number;
+  /** `-x` (exact). */
+  neg(x: V | number): V | number;
+  /** `min`/`max` of two floats (exact; NaN propagates). */
+  min(a: V | number, b: V | number): V | number;
+  max(a: V | number, b: V | number): V | number;
+  /** `floor(x)` (exact). */
+  floor(x: V | number): V | number;
+  /** `cos(x)` in `d` (glibc's `cosf`/`cos`). */
+  cos(d: Dtype, x: V | number): V | number;
+  /** `x ** y` in `d` (`lax.pow`: glibc's `powf`/`pow`). */
+  pow(d: Dtype, x: V | number, y: V | number): V | number;
+  /** An int32 converted to `d` (round to nearest even). */
+  fromInt(d: Dtype, n: V | number): V | number;
+  /** XLA's convert of an array value to `d` (rounding, then flush-to-zero). */
+  convert(d: Dtype, x: V | number): V | number;
+  /** `x` rounded to `d` without a flush (numpy's cast of a Python float, `jnp.asarray(x, dtype)`). */
+  cast(d: Dtype, x: V | number): V | number;
+  /** int32 `x + 1`, saturating at 2^31-1 (optax's `safe_increment`). */
+  increment(x: V | number): V | number;
+  /** int32 `a - b`, wrapping. */
+  subInt(a: V | number, b: V | number): V | number;
+  /** int32 `min(max(x, lo), hi)`. */
+  clampInt(x: V | number, lo: number, hi: number): V | number;
+  /** `a <= b` and `a < b` (ints or floats). */
+  le(a: V | number, b: V | number): B | boolean;
+  lt(a: V | number, b: V | number): B | boolean;
+  /** `a && b`. */
+  and(a: B | boolean, b: B | boolean): B | boolean;
+  /** `1` where `c` holds, else `0`, in `d`. */
+  indicator(d: Dtype, c: B | boolean): V | number;
+  /** `c ? then() : otherwise()` (jnp.where: in the graph both are evaluated). */
+  select(c: B | boolean, then: () => V | number, otherwise: () => V | number): V | number;
+  /** Whether `x` is a value of this interpretation (a foreign schedule may return anything). */
+  isValue(x: unknown): boolean;
+  /** Calls another schedule with `count` (its formula, in this interpretation). */
+  call(schedule: Schedule, count: V | number): V | number;
   /** `x / c`, `c` a Python number already cast to `d`. */
-  divConst(d: Dtype, x: number, c: number): number;
+  divConst(d: Dtype, x: V | number, c: number): V | number;
   /** `(k * x) / c`, `k` and `c` Python numbers cast to `d` (cosine's `pi * count / decay_steps`). */
-  scaleDivConst(d: Dtype, k: number, x: number, c: number): number;
+  scaleDivConst(d: Dtype, k: number, x: V | number, c: number): V | number;
   /** `1 - x / c`, `c` a Python number cast to `d` (the polynomial schedule's `frac`). */
-  oneMinusDivConst(d: Dtype, x: number, c: number): number;
+  oneMinusDivConst(d: Dtype, x: V | number, c: number): V | number;
   /** `a * b + c` where the product has no other use. */
-  mulAdd(d: Dtype, a: number, b: number, c: number): number;
+  mulAdd(d: Dtype, a: V | number, b: V | number, c: V | number): V | number;
   /** `x ** y` (`lax.pow`) with `y` a Python number cast to `d`. */
-  powConst(d: Dtype, x: number, y: number): number;
+  powConst(d: Dtype, x: V | number, y: number): V | number;
   /**
    * `k * (x / c)`, `k` and `c` constants of dtype `d`. `plain`: both reach XLA as plain constants (not
    * broadcast scalars), so that traced `Mul(Mul(x, 1/c), k)` folds into `x * fold(1/c * k)`.
    */
-  mulDivConst(d: Dtype, k: number, x: number, c: number, plain: boolean): number;
+  mulDivConst(d: Dtype, k: number, x: V | number, c: number, plain: boolean): V | number;
   /**
    * `k * (x / c) + a`, the quotient computed in dtype `q` (then converted to `d`), the rest in `d`;
    * `k`, `c` and `a` constants. `plain` as for {@link mulDivConst}: traced, the constants fold only
    * when `q === d` (a convert in between stops the pattern); either way the product is contracted
    * into the addition.
    */
-  mulDivConstAdd(d: Dtype, q: Dtype, k: number, x: number, c: number, a: number, plain: boolean): number;
+  mulDivConstAdd(d: Dtype, q: Dtype, k: number, x: V | number, c: number, a: number, plain: boolean): V | number;
   /** `a - b` of two values that are constants of the traced computation (eagerly: an XLA op). */
   constSub(d: Dtype, a: number, b: number): number;
   /** `a * b` of two constants (see {@link constSub}). */
   constMul(d: Dtype, a: number, b: number): number;
   /** `a / b` of two constants (see {@link constSub}). */
   constDiv(d: Dtype, a: number, b: number): number;
+}
+
+/** A schedule's formula, written once against {@link ScheduleArith} (see schedules/typed.ts). */
+export type ScheduleFormula = <V, B>(count: V | number, arith: ScheduleArith<V, B>) => V | number;
+
+/**
+ * `x ** n` for an integer `n`, as `lax.integer_pow` lowers it: `x*x` for 2, `(x*x)*x` for 3, `1/x` for
+ * -1, otherwise square-and-multiply from the lowest bit (each product rounded), and `1 / acc` for a
+ * negative `n`. jnp.power takes this path when the exponent is a concrete Python int, which is how
+ * optax's `frac**power` runs for `polynomial_schedule(power=2)`; it can differ from the correctly
+ * rounded `pow` by an ulp (e.g. for n = 3). The same products traced or not.
+ */
+export function intPow<V, B>(a: ScheduleArith<V, B>, d: Dtype, x: V | number, n: number): V | number {
+  if (n === 0) return 1;
+  let m = Math.abs(n);
+  let base = x;
+  let acc: V | number | undefined;
+  while (m > 0) {
+    if (m % 2 === 1) acc = acc === undefined ? base : a.mul(d, acc, base);
+    m = Math.floor(m / 2);
+    if (m > 0) base = a.mul(d, base, base);
+  }
+  return n < 0 ? a.div(d, 1, acc as V | number) : (acc as V | number);
 }
 
 /** XLA's constant folding of `1 / c` in the dtype (HloEvaluator on the host: rounded, not flushed). */
@@ -74,9 +146,40 @@ function fma(d: Dtype, a: number, b: number, c: number): number {
   return ftz(d, fusedMultiplyAdd(d, ftz(d, a), ftz(d, b), ftz(d, c)));
 }
 
+/** Schedules' traced forms, registered by schedules/typed.ts (kept here to avoid an import cycle). */
+let tracedFormOf: (s: Schedule) => Schedule = (s) => s;
+/** @internal */
+export function setTracedFormLookup(lookup: (s: Schedule) => Schedule): void {
+  tracedFormOf = lookup;
+}
+
+/** The operations whose bits do not depend on eager or traced evaluation, on numbers (./float.ts). */
+const numberOps = {
+  add, sub, mul, div,
+  neg: (x: number) => -x,
+  min: (a: number, b: number) => Math.min(a, b),
+  max: (a: number, b: number) => Math.max(a, b),
+  floor: (x: number) => Math.floor(x),
+  cos, pow, fromInt,
+  convert: res,
+  subInt: subInt32,
+  cast: toDtype,
+  increment: safeIncrement,
+  clampInt: (x: number, lo: number, hi: number) => Math.min(Math.max(x, lo), hi),
+  le: (a: number, b: number) => a <= b,
+  lt: (a: number, b: number) => a < b,
+  and: (a: boolean, b: boolean) => a && b,
+  indicator: (_d: Dtype, c: boolean) => (c ? 1 : 0),
+  // Only the branch jnp.where selects is computed: the other's value cannot change the result.
+  select: (c: boolean, then: () => number, otherwise: () => number) => (c ? then() : otherwise()),
+  isValue: (x: unknown) => typeof x === 'number',
+};
+
 /** Eager evaluation: each operation rounds, in optax's order. */
-export const eagerArith: ScheduleArith = {
+export const eagerArith: ScheduleArith<number, boolean> = {
+  ...numberOps,
   traced: false,
+  call: (s, count) => s(count),
   divConst: (d, x, c) => div(d, x, c),
   scaleDivConst: (d, k, x, c) => div(d, mul(d, k, x), c),
   oneMinusDivConst: (d, x, c) => sub(d, 1, div(d, x, c)),
@@ -100,8 +203,10 @@ function tracedPow(d: Dtype, x: number, y: number): number {
 }
 
 /** Traced evaluation: the formula as XLA and LLVM rewrite it inside `lax.cond` (see the module comment). */
-export const tracedArith: ScheduleArith = {
+export const tracedArith: ScheduleArith<number, boolean> = {
+  ...numberOps,
   traced: true,
+  call: (s, count) => tracedFormOf(s)(count),
   divConst: (d, x, c) => mul(d, x, reciprocal(d, c)),
   // (k * x) * (1 / c), then (A * C1) * C2 => A * (C1 * C2): one folded constant.
   scaleDivConst: (d, k, x, c) => mul(d, x, toDtype(d, k * reciprocal(d, c))),
@@ -121,6 +226,6 @@ export const tracedArith: ScheduleArith = {
 };
 
 /** The interpretation for `traced`. */
-export function arithFor(traced: boolean): ScheduleArith {
+export function arithFor(traced: boolean): ScheduleArith<number, boolean> {
   return traced ? tracedArith : eagerArith;
 }

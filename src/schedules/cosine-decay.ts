@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { add, cos, fromInt, mul, toDtype } from './float.js';
+import { fromInt, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkLongSteps, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -78,12 +78,12 @@ export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedu
   // pow), not lax.integer_pow: pow(x, 3.0) differs from (x*x)*x by an ulp at some steps.
   const exponentD = toDtype(d, exponent);
   return recordCall(defineSchedule(fn, mode, 'weak', (count, arith) => {
-    const t = Math.min(fromInt(d, count), steps);
+    const t = arith.min(arith.fromInt(d, count), steps);
     // `jnp.pi * count / decay_steps`: traced, `t * fold(pi * (1 / T))` (schedules/arith.ts).
-    const cosine = mul(d, 0.5, add(d, 1, cos(d, arith.scaleDivConst(d, pi, t, steps))));
+    const cosine = arith.mul(d, 0.5, arith.add(d, 1, arith.cos(d, arith.scaleDivConst(d, pi, t, steps))));
     const powered = arith.powConst(d, cosine, exponentD);
     // Traced with exponent 1, XLA also folds `(1 - alpha) * (0.5 * x)` into `x * (0.5 * (1 - alpha))`:
     // the same bits, since multiplying by 0.5 is exact.
-    return mul(d, init, arith.mulAdd(d, oneMinusAlpha, powered, alphaD));
+    return arith.mul(d, init, arith.mulAdd(d, oneMinusAlpha, powered, alphaD));
   }), 'cosine_decay_schedule', [options]);
 }

@@ -1,6 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { fromInt, mul, pow, subInt32, toDtype } from './float.js';
+import { fromInt, toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { warn } from '../core/warnings.js';
 import { checkBoolean, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkPositive, checkTransitionBegin, checkTransitionSteps, optaxName } from './validate.js';
@@ -114,13 +114,13 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const end = endValue === undefined ? undefined : toDtype(d, endValue);
   const floor = rate < 1; // optax: clip_fn = jnp.maximum if decay_rate < 1.0 else jnp.minimum
   return recordCall(defineSchedule(fn, mode, 'float32', (count, arith) => {
-    const decreased = subInt32(count, begin); // int32 arithmetic (it wraps)
-    let p = arith.divConst(d, fromInt(d, decreased), stepsF); // traced: times float32(1 / T)
-    if (staircase) p = Math.floor(p);
+    const decreased = arith.subInt(count, begin); // int32 arithmetic (it wraps)
+    let p = arith.divConst(d, arith.fromInt(d, decreased), stepsF); // traced: times float32(1 / T)
+    if (staircase) p = arith.floor(p);
     // jnp.where(decreased_count <= 0, init_value, init_value * decay_rate ** p): both branches are
     // float32 (the Python init_value is cast by the where).
-    const value = decreased <= 0 ? init : mul(d, init, pow(d, rateF, p));
+    const value = arith.select(arith.le(decreased, 0), () => init, () => arith.mul(d, init, arith.pow(d, rateF, p)));
     if (end === undefined) return value;
-    return floor ? Math.max(value, end) : Math.min(value, end);
+    return floor ? arith.max(value, end) : arith.min(value, end);
   }), 'exponential_decay', [options]);
 }

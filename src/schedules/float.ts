@@ -75,26 +75,6 @@ export function pow(d: Dtype, x: number, y: number): number {
   return d === 'float32' ? res(d, powf(ftz(d, x), ftz(d, y))) : res(d, libmPow(ftz(d, x), ftz(d, y)));
 }
 
-/**
- * `x ** n` for an integer `n`, as `lax.integer_pow` lowers it: `x*x` for 2, `(x*x)*x` for 3, `1/x` for
- * -1, otherwise square-and-multiply from the lowest bit (each product rounded), and `1 / acc` for a
- * negative `n`. jnp.power takes this path when the exponent is a concrete Python int, which is how
- * optax's `frac**power` runs for `polynomial_schedule(power=2)`; it can differ from the correctly
- * rounded `pow` by an ulp (e.g. for n = 3).
- */
-export function intPow(d: Dtype, x: number, n: number): number {
-  if (n === 0) return 1;
-  let m = Math.abs(n);
-  let base = x;
-  let acc: number | undefined;
-  while (m > 0) {
-    if (m % 2 === 1) acc = acc === undefined ? base : mul(d, acc, base);
-    m = Math.floor(m / 2);
-    if (m > 0) base = mul(d, base, base);
-  }
-  return n < 0 ? div(d, 1, acc as number) : (acc as number);
-}
-
 /** An int32 converted to `dtype` (XLA's convert: round to nearest even, e.g. 2^31-1 -> 2^31 in float32). */
 export function fromInt(d: Dtype, n: number): number {
   return d === 'float32' ? Math.fround(n) : n;

@@ -1,8 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { subInt32 } from './float.js';
-import { type ValueKind, convertKind, defineSchedule, promoteKinds, scheduleInfo, tracedSchedule } from './typed.js';
+import { type ValueKind, convertKind, defineSchedule, promoteKinds, scheduleInfo } from './typed.js';
 import { checkDtype, checkOptions, checkSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
 
@@ -94,20 +93,27 @@ export function joinCore(fn: string, options: JoinSchedulesOptions): Schedule {
   const promoted: ValueKind[] = [kinds[0]];
   for (let i = 1; i < kinds.length; i++) promoted.push(promoteKinds(promoted[i - 1], kinds[i]));
   const subs = schedules.slice();
-  const tracedSubs = subs.map(tracedSchedule);
   const bounds = boundaries.slice();
   // Traced, the join itself adds no float arithmetic (int32 subtractions, wheres): it calls the traced
   // form of each joined schedule (a foreign function runs as it is either way).
 
-  return defineSchedule(fn, jaxMode, promoted[promoted.length - 1], (step, arith) => {
-    // The schedule the wheres select: the last one whose boundary is <= step.
-    let j = 0;
-    while (j < bounds.length && step >= bounds[j]) j++;
-    const chosen = arith.traced ? tracedSubs : subs;
-    let value = j === 0 ? chosen[0](step) : chosen[j](subInt32(step, bounds[j - 1]));
-    if (typeof value !== 'number') throw new OptaxError(`${fn}: schedules[${j}] returned ${typeof value}, expected a number`);
-    if (j > 0) value = convertKind(jaxMode, kinds[j], promoted[j], value);
-    for (let i = j + 1; i < promoted.length; i++) value = convertKind(jaxMode, promoted[i - 1], promoted[i], value);
-    return value;
+  return defineSchedule(fn, jaxMode, promoted[promoted.length - 1], (step, a) => {
+    // optax: output = schedules[0](step); for each boundary, output = where(step < b, output,
+    // schedules[i](step - b)), each where promoting both branches to the common type. Only the
+    // selected branch is computed by a number interpretation; in the graph, both.
+    type Value = ReturnType<typeof a.add>;
+    const branch = (j: number): Value => {
+      let value = a.call(subs[j], j === 0 ? step : a.subInt(step, bounds[j - 1]));
+      if (!a.isValue(value)) throw new OptaxError(`${fn}: schedules[${j}] returned ${typeof value}, expected a number`);
+      if (j > 0) value = convertKind(a, jaxMode, kinds[j], promoted[j], value);
+      return value;
+    };
+    // Thunks, so that a number interpretation computes only the selected schedule.
+    let output = (): Value => branch(0);
+    for (let i = 1; i < subs.length; i++) {
+      const previous = output;
+      output = () => a.select(a.lt(step, bounds[i - 1]), () => convertKind(a, jaxMode, promoted[i - 1], promoted[i], previous()), () => branch(i));
+    }
+    return output();
   });
 }

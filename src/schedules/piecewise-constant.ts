@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
-import { add, mul, sub, subInt32, toDtype } from './float.js';
+import { toDtype } from './float.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -56,12 +56,12 @@ export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOpti
   const d = mode; // weakly typed default float
   const init = toDtype(d, initValue);
   const scalesD = scales.map((s) => toDtype(d, s));
-  return recordCall(defineSchedule(fn, mode, 'weak', (count) => {
-    let v = init;
+  return recordCall(defineSchedule(fn, mode, 'weak', (count, a) => {
+    let v: ReturnType<typeof a.add> = init;
     for (let k = 0; k < boundaries.length; k++) {
       // sign(threshold - count) in int32 (it wraps), then max(0.0, .) as a float: 1 before, 0 from on.
-      const i = subInt32(boundaries[k], count) > 0 ? 1 : 0;
-      v = add(d, mul(d, v, i), mul(d, mul(d, sub(d, 1, i), scalesD[k]), v));
+      const i = a.indicator(d, a.lt(0, a.subInt(boundaries[k], count)));
+      v = a.add(d, a.mul(d, v, i), a.mul(d, a.mul(d, a.sub(d, 1, i), scalesD[k]), v));
     }
     return v;
   }), 'piecewise_constant_schedule', [options]);

@@ -3,7 +3,7 @@ import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
 import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
-import { add, cos, fromInt, mul, subInt32, toDtype } from './float.js';
+import { fromInt, toDtype } from './float.js';
 import { cumulativeProduct } from './cumprod.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
@@ -103,25 +103,26 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
 
   return defineSchedule(fn, mode, mode, (count, arith) => {
     const { values, steps } = arith.traced ? traced : eager;
+    type Value = ReturnType<typeof arith.add>;
     // indicator . interp_vals: a dot product over every interval (a NaN anywhere would propagate).
     // One indicator at most is 1 and the others 0, so the dot product is exact however XLA sums it.
-    let acc = 0;
+    let acc: Value = 0;
     for (let k = 0; k < n; k++) {
-      const inside = bounds[k] <= count && count < bounds[k + 1] ? 1 : 0;
+      const inside = arith.indicator(d, arith.and(arith.le(bounds[k], count), arith.lt(count, bounds[k + 1])));
       // pct = (count - bound) / size: int32 arithmetic, then float32 (true_divide of two int32).
-      const x = fromInt(f32, subInt32(count, bounds[k]));
-      let interpolated: number;
+      const x = arith.fromInt(f32, arith.subInt(count, bounds[k]));
+      let interpolated: Value;
       if (type === 'linear') {
         // (end - start) * pct + start
         interpolated = arith.mulDivConstAdd(d, f32, steps[k], x, sizes[k], values[k], plainSteps);
       } else {
         // end + (start - end) / 2.0 * (cos(pi * pct) + 1): the cosine in float32 (pct is float32).
-        const c = add(f32, cos(f32, arith.mulDivConst(f32, pi, x, sizes[k], plainPi)), 1);
+        const c = arith.add(f32, arith.cos(f32, arith.mulDivConst(f32, pi, x, sizes[k], plainPi)), 1);
         interpolated = arith.mulAdd(d, steps[k], c, values[k + 1]);
       }
-      acc = add(d, acc, mul(d, inside, interpolated));
+      acc = arith.add(d, acc, arith.mul(d, inside, interpolated));
     }
     // (bounds[-1] <= count) * values[-1]: Mul(Convert(pred), x) => select(pred, x, 0) (HandleMultiply).
-    return add(d, acc, lastBound <= count ? values[n] : 0);
+    return arith.add(d, acc, arith.select(arith.le(lastBound, count), () => values[n], () => 0));
   });
 }

@@ -1,6 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { fromInt, intPow, subInt32, toDtype } from './float.js';
+import { fromInt, toDtype } from './float.js';
+import { intPow } from './arith.js';
 import { defineSchedule } from './typed.js';
 import { checkAtLeast, checkDtype, checkFinite, checkOptionalFinite, checkOptions, checkTransitionBegin, checkTransitionSteps } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -61,11 +62,11 @@ export function polynomialCore(fn: string, options: PolynomialScheduleOptions, s
   const powerF = toDtype(d, power);
   return defineSchedule(fn, mode, 'float32', (count, arith) => {
     // count = clip(count - transition_begin, 0, transition_steps): int32 arithmetic (it wraps).
-    const c = Math.min(Math.max(subInt32(count, begin), 0), steps);
+    const c = arith.clampInt(arith.subInt(count, begin), 0, steps);
     // Traced: `1 - c * (1 / T)`, contracted into one fused multiply-add (schedules/arith.ts).
-    const frac = arith.oneMinusDivConst(d, fromInt(d, c), stepsF);
+    const frac = arith.oneMinusDivConst(d, arith.fromInt(d, c), stepsF);
     // integer_pow is lowered to the same multiplications traced or not (`frac ** 1` is `frac`).
-    const p = integerPower ? intPow(d, frac, power) : arith.powConst(d, frac, powerF);
+    const p = integerPower ? intPow(arith, d, frac, power) : arith.powConst(d, frac, powerF);
     return arith.mulAdd(d, scale, p, end);
   });
 }

@@ -19,8 +19,8 @@
  */
 import type { Dtype } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
-import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
-import { res, toDtype } from './float.js';
+import { type ScheduleArith, type ScheduleFormula, eagerArith, setTracedFormLookup, tracedArith } from './arith.js';
+import { toDtype } from './float.js';
 import { checkCount } from './validate.js';
 
 /** The JAX type of a schedule's value (see the module comment). */
@@ -42,17 +42,26 @@ const tracedForms = new WeakMap<Schedule, Schedule>();
 
 const registry = new WeakMap<Schedule, ScheduleInfo>();
 
+/** The formula of each optax-ts schedule (and function of one), for other interpretations (the jax-js adapter's). */
+const formulas = new WeakMap<Schedule, ScheduleFormula>();
+
 /**
- * Wraps a raw evaluator (which may assume an int32 count) into a public schedule that checks its count,
- * and records its type for {@link joinSchedules}. `raw` does its arithmetic through the
- * {@link ScheduleArith} it is given, so the same formula also gives the traced schedule
- * ({@link tracedSchedule}).
+ * Wraps a formula (which may assume an int32 count) into a public schedule that checks its count, and
+ * records its type for {@link joinSchedules} and its formula for {@link scheduleFormula}. The formula
+ * does its arithmetic through the {@link ScheduleArith} it is given, so the same formula also gives the
+ * traced schedule ({@link tracedSchedule}) and the jax-js adapter's in-graph one.
  */
-export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: (count: number, arith: ScheduleArith) => number): Schedule {
-  const schedule: Schedule = (count: number) => raw(checkCount(name, count), eagerArith);
+export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, formula: ScheduleFormula): Schedule {
+  const schedule: Schedule = (count: number) => formula(checkCount(name, count), eagerArith) as number;
   registry.set(schedule, { mode, kind });
-  tracedForms.set(schedule, (count: number) => raw(checkCount(name, count), tracedArith));
+  formulas.set(schedule, formula);
+  tracedForms.set(schedule, (count: number) => formula(checkCount(name, count), tracedArith) as number);
   return schedule;
+}
+
+/** The formula of an optax-ts schedule (see {@link defineSchedule}), or undefined for any other function. */
+export function scheduleFormula(schedule: Schedule): ScheduleFormula | undefined {
+  return formulas.get(schedule);
 }
 
 /**
@@ -63,6 +72,7 @@ export function defineSchedule(name: string, mode: Dtype, kind: ValueKind, raw: 
 export function tracedSchedule(schedule: Schedule): Schedule {
   return tracedForms.get(schedule) ?? schedule;
 }
+setTracedFormLookup(tracedSchedule);
 
 /** Whether `schedule` has a traced form of its own (see {@link tracedSchedule}). */
 export function hasTracedForm(schedule: Schedule): boolean {
@@ -72,12 +82,15 @@ export function hasTracedForm(schedule: Schedule): boolean {
 /**
  * `count => f(schedule, count)`, keeping the traced form: its traced form is `f(traced, count)` with
  * the schedule's traced form. For `f` whose own arithmetic is the same traced or not (e.g. optax's
- * `m * learning_rate(count)` with `m = ±1`, exact either way).
+ * `m * learning_rate(count)` with `m = ±1`, exact either way). `g` is `f` on the schedule's value in
+ * any interpretation (`g(value, arith)`), which keeps the formula for the jax-js adapter.
  */
-export function mapSchedule(schedule: Schedule, f: (schedule: Schedule, count: number) => number): Schedule {
+export function mapSchedule(schedule: Schedule, f: (schedule: Schedule, count: number) => number, g?: <V, B>(value: V | number, arith: ScheduleArith<V, B>) => V | number): Schedule {
   const mapped: Schedule = (count: number) => f(schedule, count);
   const traced = tracedForms.get(schedule);
   if (traced) tracedForms.set(mapped, (count: number) => f(traced, count));
+  const formula = formulas.get(schedule);
+  if (formula && g) formulas.set(mapped, (count, arith) => g(formula(count, arith), arith));
   return mapped;
 }
 
@@ -107,8 +120,8 @@ export function kindDtype(mode: Dtype, kind: ValueKind): Dtype | undefined {
  * Converts a value of type `from` to type `to`. A Python float is cast on the host (numpy: plain
  * rounding); an array is converted by XLA (rounding, then flush-to-zero).
  */
-export function convertKind(mode: Dtype, from: ValueKind, to: ValueKind, x: number): number {
+export function convertKind<V, B>(arith: ScheduleArith<V, B>, mode: Dtype, from: ValueKind, to: ValueKind, x: V | number): V | number {
   const d = kindDtype(mode, to);
   if (d === undefined) return x;
-  return from === 'python' ? toDtype(d, x) : res(d, x);
+  return from === 'python' && typeof x === 'number' ? toDtype(d, x) : arith.convert(d, x);
 }

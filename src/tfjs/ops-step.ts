@@ -5,6 +5,7 @@ import { type Expr, type Kernel, topologicalOrder } from '../kernel/expr.js';
 import { type ElementwiseDefinition, definitionScalars } from '../kernel/elementwise.js';
 import { dividesByScalar, reciprocalForTree } from '../kernel/scalar-division.js';
 import { roundTo } from '../core/dtype.js';
+import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { ClipByGlobalNormTransformation, GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -42,6 +43,30 @@ function flatten(tx: GradientTransformation<any>): GradientTransformation<any>[]
   }
   if ((tx as ClipByGlobalNormTransformation).reduction) return [tx];
   return tx.elementwise && !tx.combinator ? [tx] : undefined;
+}
+
+/** The sum of a 1-D tensor in order, each partial sum rounded to float32: tfjs's cpu cumsum does that (tf.sum adds in float64). */
+function sumInOrder(x: tf.Tensor): tf.Tensor {
+  return x.size === 0 ? tf.scalar(0, 'float32') : tf.reshape(tf.slice(tf.cumsum(x), [x.size - 1], [1]), []);
+}
+
+/**
+ * `jnp.sum(x)` in XLA:CPU's order, with tfjs ops on the cpu backend: the windows of
+ * `xlaReduceWindows` (each level pads with zeros, which add nothing to a sum of squares, groups every
+ * window's elements, row-major, into one row, and sums each row in order: the last column of a
+ * cumsum along the rows), then what is left summed in order, row-major.
+ */
+function xlaOrderedSum(x: tf.Tensor): tf.Tensor {
+  let y = x;
+  for (const { dims, window, out, padLow, padHigh } of xlaReduceWindows(x.shape).levels) {
+    y = tf.reshape(y, [...dims]);
+    if (padLow.some((p) => p) || padHigh.some((p) => p)) y = tf.pad(y, dims.map((_, k) => [padLow[k], padHigh[k]] as [number, number]));
+    y = tf.reshape(y, out.flatMap((o, k) => [o, window[k]]));
+    y = tf.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
+    const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
+    y = tf.reshape(tf.slice(tf.cumsum(tf.reshape(y, [count, width]), 1), [0, width - 1], [count, 1]), [count]);
+  }
+  return sumInOrder(tf.reshape(y, [-1]));
 }
 
 /** True when {@link OpsStep} can run `tx`. */
@@ -196,18 +221,16 @@ export class OpsStep {
   /**
    * clip_by_global_norm on the device: each leaf's sum of squares, those added from 0 in flattening
    * order (the sorted names), sqrt, then the scalars of clipByGlobalNormScalars as tensors (all 1
-   * below the threshold) and its kernels. A leaf's sum on the cpu backend is the last element of
-   * tfjs's cumsum, which adds in order rounding each partial sum to float32: XLA CPU's order, so
-   * the step stays bit-identical to the pure path there (tf.sum adds in float64). Elsewhere it is
-   * the backend's reduction (another order: within γ_n of the exact sum, relatively).
+   * below the threshold) and its kernels. On the cpu backend a leaf's sum follows XLA:CPU's order
+   * (see {@link xlaOrderedSum}), so the step stays bit-identical to the pure path there; elsewhere it
+   * is the backend's reduction (another order: within γ_n of the exact sum, relatively).
    */
   private clipByGlobalNorm(reduction: GlobalNormReduction, u: Map<string, tf.Tensor>, variables: readonly tf.Variable[]): void {
-    const sequential = tf.getBackend() === 'cpu';
+    const xlaOrder = tf.getBackend() === 'cpu';
     let total: tf.Tensor = tf.scalar(0, 'float32');
     for (const n of this.names) {
-      const squares = tf.reshape(tf.square(u.get(n)!), [-1]);
-      const sum = squares.size === 0 ? tf.scalar(0, 'float32') : sequential ? tf.reshape(tf.slice(tf.cumsum(squares), [squares.size - 1], [1]), []) : tf.sum(squares);
-      total = tf.add(total, sum);
+      const squares = tf.square(u.get(n)!);
+      total = tf.add(total, xlaOrder ? xlaOrderedSum(squares) : tf.sum(squares));
     }
     const norm = tf.sqrt(total);
     const one = tf.scalar(1, 'float32');

@@ -109,6 +109,8 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     checkControl: checkCount('add_decayed_weights'),
     advance: advanceCount,
     scalarNames: WEIGHT_DECAY,
+    // The schedule's value at the count, cast to the leaf dtype: the jax-js adapter's in-graph form.
+    countScalars: (count, dtype, a) => ({ weight_decay: a.cast(dtype, a.call(schedule, count)) }),
     writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule('add_decayed_weights', traced ? tracedSchedule(schedule) : schedule, count);

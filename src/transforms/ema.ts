@@ -2,6 +2,7 @@ import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
+import { biasCorrectionOf } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type Kernel, ex } from '../kernel/expr.js';
 import { type ScalarSink, definitionScalars, elementwise, gatherLeaves, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
@@ -109,6 +110,8 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
     advance: advanceCount,
     scalarNames: debias ? EMA_SCALARS : EMA_SCALARS_NO_DEBIAS,
     writeScalars: (sink, { count }, dtype) => writeEmaScalars(sink, decay, count, dtype, debias),
+    // The debiasing over ScheduleArith, for the jax-js adapter's graph (an array decay is per element).
+    countScalars: debias && typeof decay === 'number' ? (count, dtype, a) => ({ bias: biasCorrectionOf(a, dtype, decay, count) }) : undefined,
   });
   return recordCall(accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype), 'ema', [decay, options]);
 }

@@ -30,8 +30,8 @@ export function resolveMask(mask: Mask, tree: Tree, owner: string): MaskTree {
  * Replaces the subtrees of `tree` whose mask is false by `null` (optax's `MaskedNode`): the tree the
  * inner transformation sees. Throws an OptaxError naming the path when the mask does not fit.
  */
-export function maskTree<T>(tree: T, mask: MaskTree, treeName: string): T {
-  return mapPrefix(mask, [tree], isBooleanLeaf, (m, [t]) => (m ? t : null), { prefix: 'mask', trees: [treeName], leaf: 'a boolean' });
+export function maskTree<T>(tree: T, mask: MaskTree, treeName: string, isLeaf?: (x: unknown) => boolean, maskedNode: () => unknown = () => null): T {
+  return mapPrefix(mask, [tree], isBooleanLeaf, (m, [t]) => (m ? t : maskedNode()), { prefix: 'mask', trees: [treeName], leaf: 'a boolean' }, isLeaf);
 }
 
 /**

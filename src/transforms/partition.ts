@@ -21,19 +21,30 @@ export type LabelTree = string | null | readonly LabelTree[] | { readonly [key: 
 export type ParamLabels = LabelTree | ((tree: any) => LabelTree);
 
 /** Checks every label against the known ones; returns the tree of labels. */
-function checkLabels(labels: LabelTree, tree: Tree, treeName: string, known: readonly string[]): LabelTree {
+function checkLabels(labels: LabelTree, tree: Tree, treeName: string, known: readonly string[], isLeaf?: (x: unknown) => boolean): LabelTree {
   // Walk the labels against the tree (structure check, named paths), then check each label.
   mapPrefix(labels, [tree], isLabelLeaf, (label, _sub, path) => {
     if (!known.includes(label)) {
       throw new OptaxError(`partition: unknown label '${label}' at ${formatPath(path, 'param_labels')}; the transforms have labels ${known.map((k) => `'${k}'`).join(', ')}`);
     }
     return label;
-  }, { prefix: 'param_labels', trees: [treeName], leaf: 'a string label' });
+  }, { prefix: 'param_labels', trees: [treeName], leaf: 'a string label' }, isLeaf);
   return labels;
 }
 
 /** The mask of one label: true where the label is `group`. */
-function maskOf(labels: LabelTree, group: string): MaskTree {
+/**
+ * The labels of `tree` (`paramLabels` itself, or its result for `tree`), checked against the tree and
+ * the known labels. `isLeaf`: the tree's leaves are another library's arrays (the jax-js adapter's).
+ * @internal
+ */
+export function resolveLabels(paramLabels: ParamLabels, tree: unknown, treeName: string, known: readonly string[], isLeaf?: (x: unknown) => boolean): LabelTree {
+  const labels = typeof paramLabels === 'function' ? paramLabels(tree) : paramLabels;
+  return checkLabels(labels, tree as Tree, treeName, known, isLeaf);
+}
+
+/** The mask of the leaves labelled `group`. @internal */
+export function maskOf(labels: LabelTree, group: string): MaskTree {
   if (isLabelLeaf(labels)) return labels === group;
   if (labels === null) return null;
   if (Array.isArray(labels)) return labels.map((l) => maskOf(l, group));
@@ -72,10 +83,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
     }
   }
   if (paramLabels === undefined) throw new OptaxError('partition: param_labels is required (a tree of labels or a function of the params)');
-  const labelsFor = (tree: Tree, treeName: string): LabelTree => {
-    const labels = typeof paramLabels === 'function' ? paramLabels(tree) : paramLabels;
-    return checkLabels(labels, tree, treeName, known);
-  };
+  const labelsFor = (tree: Tree, treeName: string): LabelTree => resolveLabels(paramLabels, tree, treeName, known);
   return recordCall({
     name: 'partition',
     combinator: { kind: 'partition', transforms, labels: paramLabels },

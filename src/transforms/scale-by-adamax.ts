@@ -1,4 +1,3 @@
-import type { Dtype } from '../core/dtype.js';
 import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
@@ -8,6 +7,10 @@ import type { Tree } from '../tree/tree.js';
 import { type CountState, advanceCount, checkCount } from './count.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
+import { OptaxError } from '../core/errors.js';
+import type { ScheduleArith } from '../schedules/arith.js';
+import type { Dtype } from '../core/dtype.js';
+import { biasCorrectionOf } from '../core/bias-correction.js';
 
 /** The state of {@link scaleByAdamax} (optax's `ScaleByAdamState`). */
 export interface ScaleByAdamaxState {
@@ -74,6 +77,10 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  const countScalars = <V, B>(count: V | number, dtype: Dtype, a: ScheduleArith<V, B>): Record<string, V | number> => {
+    if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
+    return { bias: biasCorrectionOf(a, dtype, b1, count) };
+  };
   return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
@@ -85,6 +92,9 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     checkControl: checkCount('scale_by_adamax'),
     advance: advanceCount,
     scalarNames: SCALARS,
+    // The bias correction over ScheduleArith, for the jax-js adapter's graph; the pure path writes the
+    // same value without allocating (writeBiasCorrection), and test/jax-js/schedule.test.ts holds both equal.
+    countScalars,
     writeScalars: (sink, { count }, dtype: Dtype) => {
       sink.values[0] = 1;
       writeHyper(sink, 1, b1, dtype);

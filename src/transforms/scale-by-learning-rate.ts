@@ -44,7 +44,7 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof learningRate === 'function') {
     // optax: `scale_by_schedule(lambda count: m * learning_rate(count))`; multiplying by +-1 is exact,
     // so the traced form (inside apply_if_finite / MultiSteps) is `m` times the traced schedule.
-    const signed = mapSchedule(learningRate, (s, count) => m * callSchedule('scale_by_learning_rate', s, count));
+    const signed = mapSchedule(learningRate, (s, count) => m * callSchedule('scale_by_learning_rate', s, count), (v, arith) => (m === 1 ? v : arith.neg(v)));
     return recordCall(scaleBySchedule(signed, {
       name: 'scale_by_learning_rate',
       constant: scheduleInfo(learningRate)?.kind === 'python',

@@ -62,6 +62,8 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     checkControl: checkCount(name),
     advance: advanceCount,
     scalarNames: STEP_SIZE,
+    // The schedule's value at the count, cast to the leaf dtype: the jax-js adapter's in-graph form.
+    countScalars: (count, dtype, a) => ({ step_size: a.cast(dtype, a.call(schedule, count)) }),
     writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
       const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);

@@ -35,11 +35,13 @@ export function mapPrefix<L>(
   isPrefixLeaf: (x: unknown) => x is L,
   fn: (leaf: L, subtrees: unknown[], path: TreePath) => unknown,
   names: PrefixNames,
+  treeLeaf?: (x: unknown) => boolean,
 ): any {
   // The one validation pass first (depth, cycles, holes, getters, own keys), for the prefix and every
   // full tree, so the walks below only ever see finite trees of plain data.
   validateTree(prefix, { isLeaf: isPrefixLeaf, root: names.prefix, arrayLeaves: false, leafWhat: names.leaf });
-  trees.forEach((t, i) => validateTree(t, { isLeaf: isArrayLeaf, root: names.trees[i] }));
+  // `treeLeaf`: the full trees' leaves are another library's arrays (the jax-js adapter's), checked there.
+  trees.forEach((t, i) => validateTree(t, treeLeaf ? { isLeaf: treeLeaf, root: names.trees[i], arrayLeaves: false } : { isLeaf: isArrayLeaf, root: names.trees[i] }));
   checkPrefix(prefix, trees, isPrefixLeaf, names, []);
   return build(prefix, trees, isPrefixLeaf, fn, []);
 }

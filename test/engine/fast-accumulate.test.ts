@@ -1,7 +1,7 @@
 /**
  * MultiSteps' accumulating pass with its fast variant (engine/fast-accumulate.ts): the WebAssembly
- * kernel, which skips the inner update's fused multiply-adds where its checks prove the update
- * finite and the parameter not -0, is bit-identical to the exact program on every input, hostile
+ * and JS kernels, which skip the inner update's fused multiply-adds where its checks prove the update
+ * finite and the parameter not -0, are bit-identical to the exact program on every input, hostile
  * ones and the checks' edges included (overflow of the inner update, zero and subnormal divisors,
  * -0 parameters, NaN and infinite state).
  */
@@ -14,7 +14,8 @@ import { emitFusedModule } from '../../src/engine/wasm/fused-module.js';
 import { accumulateKernel } from '../../src/transforms/multi-steps.js';
 import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
 import { scaleKernel } from '../../src/transforms/scale.js';
-import { assertSameBits, runReference, runWasm, show, typedArray } from './wasm/harness.js';
+import { assertSameBits, runKernel, runReference, runWasm, show, typedArray } from './wasm/harness.js';
+import { instantiateJsKernel, jsKernelSource } from '../../src/engine/js-kernel.js';
 
 type Dtype = 'float32' | 'float64';
 
@@ -54,11 +55,12 @@ function scalarsFor(program: FusedProgram, dtype: Dtype, h: { n: number; b1: num
 }
 
 for (const dtype of ['float32', 'float64'] as const) {
-  test(`accumulating pass with its fast variant: WebAssembly bit-identical to the exact program (${dtype}), hostile values and the checks' edges`, () => {
+  test(`accumulating pass with its fast variant: WebAssembly and JS kernels bit-identical to the exact program (${dtype}), hostile values and the checks' edges`, () => {
     for (const oneLeaf of [true, false]) {
       const program = accumulatingPass(dtype, oneLeaf);
       assert.ok(program.fast, 'the accumulating pass of multiSteps(adamax) has a fast variant');
       const bytes = emitFusedModule(program, { shared: false, maximumPages: 64, unroll: 2 });
+      const js = jsKernelSource(program);
       const hyper = fc.record({
         n: fc.integer({ min: 0, max: 5 }),
         b1: fc.constantFrom(0.9, 0.5, 0, 1, 2),
@@ -76,8 +78,9 @@ for (const dtype of ['float32', 'float64'] as const) {
         for (const s of program.streams) inputs[s] = typedArray(dtype, source[s]);
         const scalars = scalarsFor(program, dtype, h);
         const expected = runReference(program, inputs, scalars, n);
-        const actual = runWasm(bytes, program, inputs, scalars, n);
-        assertSameBits(actual, expected, () => `${oneLeaf ? 'one leaf' : 'many leaves'}, ${JSON.stringify(h)}, rows ${rows.map((r) => `[${r.map(show).join(', ')}]`).join(' ')}`);
+        const context = (): string => `${oneLeaf ? 'one leaf' : 'many leaves'}, ${JSON.stringify(h)}, rows ${rows.map((r) => `[${r.map(show).join(', ')}]`).join(' ')}`;
+        assertSameBits(runWasm(bytes, program, inputs, scalars, n), expected, () => `wasm: ${context()}`);
+        assertSameBits(runKernel((memory) => instantiateJsKernel(js, memory.buffer), program, inputs, scalars, n), expected, () => `js: ${context()}`);
       }), { numRuns: 400 });
     }
   });
@@ -106,7 +109,9 @@ test('accumulating pass: the fast variant skips the fma of the inner update, and
     const inputs: Record<string, Float32Array> = {};
     for (const s of program.streams) inputs[s] = typedArray('float32', source[s]) as Float32Array;
     const scalars = scalarsFor(program, 'float32', { n: 1, b1: 0.9, b2: 0.999, eps: c.eps ?? 1e-8, bias: c.bias ?? 0.1, lr: 1e-3 });
-    assertSameBits(runWasm(bytes, program, inputs, scalars, rows), runReference(program, inputs, scalars, rows), () => c.name);
+    const expected = runReference(program, inputs, scalars, rows);
+    assertSameBits(runWasm(bytes, program, inputs, scalars, rows), expected, () => `wasm: ${c.name}`);
+    assertSameBits(runKernel((memory) => instantiateJsKernel(jsKernelSource(program), memory.buffer), program, inputs, scalars, rows), expected, () => `js: ${c.name}`);
   }
   // The reference really differs from leaving p alone on those edges (so each is a real check).
   const edge = (p: number, mu: number, bias: number, eps = 1e-8, nu = 1): number => {

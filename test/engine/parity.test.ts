@@ -14,7 +14,7 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { nearSubnormal } from './random-programs.js';
-import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, nestedGuardChainFor, rootSkeleton, treeOf } from './support.js';
+import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, nestedGuardChainFor, partitionWithOpaqueFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
 /** Multiplies the number of runs (e.g. OPTAX_ENGINE_RUNS=20 for a long soak); the suite stays fast by default. */
@@ -109,6 +109,11 @@ holdsBitIdentical('applyIfFinite around random chains', scenariosOf(guardedChain
 // applyIfFinite inside a chain, a mask or a partition: its check over the updates it receives (the
 // gradients, or their clipped values), a skipped step a second pass whose zero update flows on.
 holdsBitIdentical('applyIfFinite nested in random chains', scenariosOf(nestedGuardChainFor, 6), [100, 30]);
+
+// A root partition with a group that cannot fuse: that group on the reference path (its updates
+// written into the arena), the others fused, in one step. Where no group fuses (every label selects
+// nothing or the opaque one), the whole transformation runs on the reference path.
+holdsBitIdentical('partition with a group on the reference path', scenariosOf(partitionWithOpaqueFor, 5), [80, 25], /opaque_scale cannot be fused/);
 
 // MultiSteps around a chain: the accumulator in the arena, an accumulating pass at each mini-step and
 // the inner chain (traced, as in optax's lax.cond) at each emitting one; optax's float32 accumulator

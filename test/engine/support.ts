@@ -280,6 +280,33 @@ export function nestedGuardChainFor(s: Skeleton): fc.Arbitrary<Described> {
 }
 
 /**
+ * A transformation whose `update` is JS code (the engine cannot see into it): `u * k` rounded to each
+ * leaf's dtype, and a step count.
+ */
+export function opaqueScale(k: number): GradientTransformation<{ count: number }> {
+  return {
+    name: 'opaque_scale',
+    init: () => ({ count: 0 }),
+    update: (u, s) => [treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => {
+      const data = leafData(l).map((v) => v * k);
+      return l instanceof ShapedArray ? new ShapedArray(data, l.shape) : data;
+    }, [u]) as never, { count: s.count + 1 }],
+  };
+}
+
+/**
+ * `partition` at the root with a group that cannot fuse (an {@link opaqueScale}) beside fusable
+ * ones: the engine runs that group on the reference path and the others fused.
+ */
+export function partitionWithOpaqueFor(s: Skeleton): fc.Arbitrary<Described> {
+  const fusable = fc.array(simpleArb, { minLength: 1, maxLength: 2 }).map((ps) => described(chain(...ps.map((p) => p.tx)), `chain(${ps.map((p) => p.text).join(', ')})`));
+  return fc.tuple(fusable, fusable, factor, labelsOf(s, ['x', 'y', 'z'])).map(([x, z, k, l]) => described(
+    partition({ x: x.tx, y: opaqueScale(k), z: z.tx }, l),
+    `partition({x: ${x.text}, y: opaqueScale(${k}), z: ${z.text}}, ${JSON.stringify(l)})`,
+  ));
+}
+
+/**
  * `multiSteps` around a random chain for the tree (k fixed or scheduled, mean or sum, the params'
  * accumulator dtype or optax's float32 default, sometimes a skip function).
  */

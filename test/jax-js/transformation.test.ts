@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as jax from '@jax-js/jax';
 import {
-  OptaxError, ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm,
-  cosineDecaySchedule, linearSchedule, scaleByAdamax, scaleByLearningRate, exponentialDecay, sgdrSchedule, warmupCosineDecaySchedule,
+  OptaxError, ShapedArray, adamax, adamaxw, applyIfFinite, ema, injectHyperparams, applyUpdates as pureApply, chain, clipByGlobalNorm,
+  clip, cosineDecaySchedule, linearSchedule, scale, scaleByAdamax, scaleByLearningRate, exponentialDecay, sgdrSchedule, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { applyUpdates, toJaxJs, type JaxArray } from '../../src/jax-js/index.js';
+import { fromJax, maxRelDiff, pureValues, randomTree, rng, runBoth, toJax } from './helpers.js';
 
 const np = jax.numpy;
 
@@ -14,98 +15,6 @@ before(async () => {
   await jax.init('wasm');
   jax.defaultDevice('wasm');
 });
-
-/** A small seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type PureTree = Record<string, ShapedArray<Float32Array>>;
-
-/** A random tree with leaves of several shapes: rank 0, one element, and larger ones. */
-function randomTree(next: () => number, shapes: Record<string, number[]>, scale = 2): PureTree {
-  const out: PureTree = {};
-  for (const [k, shape] of Object.entries(shapes)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    out[k] = new ShapedArray(Float32Array.from({ length: n }, () => (next() - 0.5) * scale), shape);
-  }
-  return out;
-}
-
-function toJax(tree: PureTree): Record<string, JaxArray> {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, np.array(Float32Array.from(v.data)).reshape([...v.shape])]));
-}
-
-async function fromJax(tree: unknown): Promise<unknown> {
-  if (Array.isArray(tree)) return Promise.all(tree.map(fromJax));
-  if (tree && typeof tree === 'object' && !('shape' in tree)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree).sort()) out[k] = await fromJax((tree as Record<string, unknown>)[k]);
-    return out;
-  }
-  const a = tree as JaxArray;
-  const data = await a.ref.data();
-  return a.dtype === 'int32' ? data[0] : Array.from(data as Float32Array);
-}
-
-function pureValues(tree: unknown): unknown {
-  if (Array.isArray(tree)) return tree.map(pureValues);
-  if (tree instanceof ShapedArray) return Array.from(tree.data);
-  if (typeof tree === 'number') return tree;
-  if (tree && typeof tree === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree).sort()) out[k] = pureValues((tree as Record<string, unknown>)[k]);
-    return out;
-  }
-  return tree;
-}
-
-/** Largest |a - b| / max(|b|, tiny) over matching leaves, NaN-aware (same NaN counts as equal). */
-function maxRelDiff(a: unknown, b: unknown): number {
-  if (Array.isArray(a) && typeof a[0] !== 'number') return Math.max(0, ...a.map((x, i) => maxRelDiff(x, (b as unknown[])[i])));
-  if (Array.isArray(a)) return Math.max(0, ...a.map((x: number, i) => { const y = (b as number[])[i]; return Object.is(x, y) ? 0 : Math.abs(x - y) / Math.max(Math.abs(y), 1e-30); }));
-  if (typeof a === 'number') return Object.is(a, b) ? 0 : Infinity;
-  if (a && typeof a === 'object') return Math.max(0, ...Object.keys(a).map((k) => maxRelDiff((a as any)[k], (b as any)[k])));
-  return 0;
-}
-
-const SHAPES = { a: [3, 5], b: [], c: [1], d: [17], e: [2, 2, 3] };
-
-/**
- * Runs `steps` steps of `tx` on the pure path and through toJaxJs (jitted, or eager), from the same
- * random params and gradients; returns both final params and states as plain numbers.
- */
-async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]> } = {}) {
-  const shapes = options.shapes ?? SHAPES;
-  const next = rng(seed);
-  let pureParams = randomTree(next, shapes);
-  const grads = Array.from({ length: steps }, () => randomTree(next, shapes, 4));
-  let pureState = tx.init(pureParams);
-  const opt = toJaxJs(tx);
-  const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
-    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
-    return [applyUpdates(p, u), ns];
-  };
-  const step = options.jit === false ? stepFn : (jax.jit(stepFn as any) as unknown as typeof stepFn);
-  let params = toJax(pureParams);
-  let state = opt.init(jax.tree.ref(params));
-  for (let i = 0; i < steps; i++) {
-    const [u, s] = tx.update(grads[i], pureState, pureParams);
-    pureParams = pureApply(pureParams, u);
-    pureState = s;
-    [params, state] = step(params, state, toJax(grads[i]));
-  }
-  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
-  jax.tree.dispose(params as any);
-  jax.tree.dispose(state as any);
-  opt.dispose();
-  return result;
-}
 
 test('adamax with a constant learning rate: bit-identical to the pure path over random trees, 20 steps, jitted', async () => {
   for (const seed of [1, 2, 3]) {
@@ -154,6 +63,13 @@ test('clipByGlobalNorm then adamax: bit-identical, small and large leaves', asyn
   assert.deepEqual(big.jax, big.pure);
 });
 
+test('ema (debiased, the bias correction in the graph) and clip: bit-identical, jitted', async () => {
+  const r = await runBoth(chain(clip(0.7), ema(0.95)), 15, 12);
+  assert.deepEqual(r.jax, r.pure);
+  const plain = await runBoth(chain(ema(0.5, { debias: false }), scale(-0.1)), 6, 13);
+  assert.deepEqual(plain.jax, plain.pure);
+});
+
 test('clipByGlobalNorm below the threshold leaves updates exactly as they are', async () => {
   const opt = toJaxJs(clipByGlobalNorm(1e6));
   const g = { w: np.array([1, -2, 3]) };
@@ -185,9 +101,10 @@ test('the count saturates at 2^31-1 in the graph, as the pure path', async () =>
 
 test('what is not supported yet throws an OptaxError naming the transformation', () => {
   assert.throws(() => toJaxJs(applyIfFinite(adamax(0.1), { maxConsecutiveErrors: 2 })), (e: unknown) => e instanceof OptaxError && /apply_if_finite is not supported by the jax-js adapter/.test(e.message));
-  assert.throws(() => toJaxJs(adamaxw(0.1, { mask: { w: true } })), (e: unknown) => e instanceof OptaxError && /masked is not supported/.test(e.message));
+  assert.throws(() => toJaxJs(injectHyperparams(adamax)({ learningRate: 0.1 })), (e: unknown) => e instanceof OptaxError && /inject_hyperparams is not supported/.test(e.message));
+  assert.throws(() => toJaxJs(ema(0.9, { accumulatorDtype: 'float64' })), (e: unknown) => e instanceof OptaxError && /ema is not supported/.test(e.message));
   assert.throws(() => toJaxJs(adamax((count: number) => 0.1 / (count + 1))), (e: unknown) => e instanceof OptaxError && /scale_by_learning_rate: its schedule is a function optax-ts did not build/.test(e.message));
-  assert.throws(() => toJaxJs(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 }))), (e: unknown) => e instanceof OptaxError && /exponential_decay never settles/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 })), { countScalars: 'table' }), (e: unknown) => e instanceof OptaxError && /exponential_decay never settles/.test(e.message));
   assert.throws(() => toJaxJs(scaleByAdamax({ b1: new ShapedArray(new Float32Array([0.9, 0.8]), [2]) })), (e: unknown) => e instanceof OptaxError && /hyperparameter 'b1' is an array/.test(e.message));
   assert.throws(() => toJaxJs({} as any), OptaxError);
 });
@@ -201,4 +118,60 @@ test('bad arguments throw an OptaxError before anything is computed', () => {
   const w = toJaxJs(adamaxw(0.1));
   const ws = w.init({ w: np.zeros([2]) });
   assert.throws(() => w.update({ w: np.zeros([2]) }, ws), (e: unknown) => e instanceof OptaxError && /needs params/.test(e.message));
+});
+
+/** Runs `tx` eagerly through toJaxJs with in-graph count scalars and on the pure path, from a given start count. */
+async function runGraphEager(tx: GradientTransformation<any>, steps: number, seed: number, startCount = 0) {
+  const next = rng(seed);
+  const shapes = { a: [3, 5], d: [17] };
+  let pureParams = randomTree(next, shapes);
+  let pureState = tx.init(pureParams) as any;
+  const opt = toJaxJs(tx, { countScalars: 'graph' });
+  let params = toJax(pureParams);
+  let state = opt.init(jax.tree.ref(params)) as any;
+  const setCount = (s: any, js: boolean): void => {
+    for (const part of Array.isArray(s) ? s : [s]) {
+      if (part && typeof part === 'object' && 'count' in part) {
+        if (js) part.count = startCount;
+        else { part.count.dispose(); part.count = np.array(startCount, { dtype: np.int32 }); }
+      }
+    }
+  };
+  if (startCount) { setCount(pureState, true); setCount(state, false); }
+  for (let i = 0; i < steps; i++) {
+    const g = randomTree(next, shapes, 4);
+    const [u, s] = tx.update(g, pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    const [ju, js] = opt.update(toJax(g), state, jax.tree.ref(params));
+    params = applyUpdates(params, ju);
+    state = js;
+  }
+  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
+  jax.tree.dispose(params as any);
+  jax.tree.dispose(state as any);
+  opt.dispose();
+  return result;
+}
+
+test("countScalars: 'graph' (eager): schedules and the bias correction evaluated from the count as jax-js ops are bit-identical to the pure path", async () => {
+  const schedules = {
+    warmupCosine: warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 5, decaySteps: 20, endValue: 0.001 }),
+    exponential: exponentialDecay({ initValue: 0.1, transitionSteps: 3, decayRate: 0.7, staircase: false, endValue: 0.001 }),
+    staircase: exponentialDecay({ initValue: 0.1, transitionSteps: 3, decayRate: 0.7, staircase: true }),
+    linear: linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 10, transitionBegin: 3 }),
+  };
+  for (const [name, schedule] of Object.entries(schedules)) {
+    const r = await runGraphEager(adamaxw(schedule, { weightDecay: 0.01 }), 8, 21, name === 'linear' ? 0 : 4);
+    assert.deepEqual(r.jax, r.pure, name);
+  }
+  // Far beyond any table: the count starts at 10^6 (the exponential decay keeps decaying).
+  const far = await runGraphEager(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 100000, decayRate: 0.5 }), { b1: 0.99999 }), 5, 22, 1_000_000);
+  assert.deepEqual(far.jax, far.pure);
+});
+
+test("countScalars: 'graph' refuses what it cannot lower with an OptaxError naming it", () => {
+  assert.throws(() => toJaxJs(adamax((count: number) => 0.1 / (count + 1)), { countScalars: 'graph' }), (e: unknown) => e instanceof OptaxError && /did not build/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(cosineDecaySchedule({ initValue: 0.1, decaySteps: 10, dtype: 'float64' })), { countScalars: 'graph' }), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) cosine/.test(e.message));
+  assert.throws(() => toJaxJs(adamax(0.1), { countScalars: 'fast' as any }), OptaxError);
 });

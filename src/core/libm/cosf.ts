@@ -1,6 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
-import { asuint } from './bits.js';
+import { asfloat, asuint } from './bits.js';
 
 /**
  * `cosf` as XLA:CPU computes a float32 `cos` on x86-64 Linux: glibc's routine, in the variant its
@@ -127,3 +127,15 @@ export function cosf(y: number): number {
   }
   return NaN;
 }
+
+/**
+ * The constants of {@link cosf} for |x| < 120, for reimplementations of the same algorithm on other
+ * arithmetic (the jax-js adapter's in-graph cosine). The `top12` thresholds are given as the float32
+ * magnitudes they amount to: `abstop12(bits) < T` is `|x| < asfloat(T << 20)`. @internal
+ */
+export const COSF_PARTS = {
+  C0, C1, C2, C3, C4, S1, S2, S3, HPI_INV_2_24, HPI,
+  pio4: asfloat(TOP_PIO4 << 20),
+  tiny: asfloat(TOP_TINY << 20),
+  large: asfloat(TOP_120 << 20),
+};

@@ -1,6 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
-import { asfloat, asuint } from './bits.js';
+import { asdouble, asfloat, asuint } from './bits.js';
 import { exp2fTable } from './exp-table.js';
 
 /**
@@ -188,3 +188,23 @@ export function powf(x: number, y: number): number {
   }
   return Math.fround(exp2Inline(ylogx, signBias));
 }
+
+/**
+ * The constants of {@link powf}'s exp2 step and its log2 of a positive base, for reimplementations
+ * of the same algorithm on other arithmetic (the jax-js adapter evaluates `b ** y` for a constant base
+ * in the graph with them). @internal
+ */
+export const POWF_PARTS = {
+  /** log2(x) as powf computes it (in double), for a positive finite float32 `x`. */
+  log2(x: number): number {
+    let ix = asuint(x);
+    if (ix < 0x00800000) ix = ((asuint(Math.fround(asfloat(ix) * 2 ** 23)) & 0x7fffffff) - (23 << 23)) >>> 0;
+    return log2Inline(ix);
+  },
+  /** 2^(i/32), i = 0..31, as doubles. */
+  exp2Table: exp2fTable().map((t, i) => asdouble(t + (BigInt(i) << 47n))),
+  C0, C1, C2, SHIFT,
+  /** Above these, powf returns infinity, then the largest float32. */
+  overflow: OFLOW,
+  nearOverflow: NEAR_OFLOW,
+};
