@@ -61,12 +61,36 @@ export function fmaFloat32(a: number, b: number, c: number, view: DataView): num
   return Math.fround(fmaAddRoundToOdd(a * b, c, view));
 }
 
-/** `a * b + c` correctly rounded to double. */
+/**
+ * `a * b + c` correctly rounded to double.
+ *
+ * Two cases inside Dekker's product range make the emulation meet `inf - inf` (a NaN): a factor
+ * beyond 2^995, whose Veltkamp split overflows although the product does not, and a sum `c + p`
+ * that overflows (`|c| > 2^1023`). Both are redone at other scales, every scaling exact: the larger
+ * factor times 2^-30 and the other times 2^30 (the product unchanged; the other factor is then
+ * below 1), and where `c + p` overflowed, `c` and the product at a quarter, the result times 4.
+ * Rounding commutes with a power of two in the normal range, so the result is still the one rounding
+ * of the exact value (±infinity, or the largest double when the exact sum lies just below the
+ * overflow threshold while `fl(c + p)` alone would have overflowed).
+ */
 export function fmaFloat64(a: number, b: number, c: number, view: DataView): number {
   const p = a * b;
   // Specials, zeros and products at the edges of the range (where Dekker's split would overflow or
   // its error term underflow): one rounding of the plain expression is then exact or what FMA gives.
   if (p - p !== 0 || c - c !== 0 || p === 0 || c === 0 || Math.abs(p) > 2 ** 995 || Math.abs(p) < 2 ** -960) return p + c;
+  const r = fmaNormal(a, b, c, p, view);
+  if (r === r) return r;
+  const aLarger = Math.abs(a) >= Math.abs(b);
+  let x = aLarger ? a : b, y = aLarger ? b : a;
+  if (Math.abs(x) > 2 ** 995) { x *= 2 ** -30; y *= 2 ** 30; }
+  const sum = c + p;
+  const cover = sum - sum !== 0 ? 0.25 : 1;
+  x *= cover;
+  return fmaNormal(x, y, c * cover, x * y, view) / cover;
+}
+
+/** `a * b + c` by Dekker's product and TwoSum, `p = fl(a * b)`: correct where no step overflows, else NaN. */
+function fmaNormal(a: number, b: number, c: number, p: number, view: DataView): number {
   const ul = productError(a, b, p); // p + ul === a * b
   const th = c + p;
   const bb = th - c;
@@ -78,7 +102,7 @@ export function fmaFloat64(a: number, b: number, c: number, view: DataView): num
  * The functions above, for kernels that embed them in generated source: each is declared there as
  * `const <name> = <its source>;` (names as the running code has them, whatever a bundler did).
  */
-export const FMA_FUNCTIONS: readonly ((...args: never[]) => number)[] = [productError, fmaAddRoundToOdd, fmaFloat32, fmaFloat64];
+export const FMA_FUNCTIONS: readonly ((...args: never[]) => number)[] = [productError, fmaAddRoundToOdd, fmaFloat32, fmaNormal, fmaFloat64];
 
 const scratch = new DataView(new ArrayBuffer(8));
 

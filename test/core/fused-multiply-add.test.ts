@@ -162,3 +162,41 @@ test('fma32 matches the integer oracle on random float32 operands, subnormal and
     assert.ok(Object.is(got, expected) || (Number.isNaN(got) && Number.isNaN(expected)), `fma32(${a}, ${b}, ${c}) = ${got}, expected ${expected}`);
   }), { numRuns: 3000 });
 });
+
+test('fma64 where fl(c + a*b) overflows: infinity, or the largest double when the exact sum is just below the threshold', () => {
+  const max = Number.MAX_VALUE;
+  assert.equal(fma64(1e300, 0.25, max), Infinity);
+  assert.equal(fma64(-1e300, 0.25, -max), -Infinity);
+  assert.equal(fma64(0.25, 1e300, max), Infinity);
+  // a * b = 2^970 - 2^890 exactly, which rounds to 2^970: fl(max + fl(a * b)) is the overflow threshold
+  // 2^1024 - 2^970 (a tie, to infinity), but the exact sum lies 2^890 below it.
+  const a = 2 ** 485 * (1 + 2 ** -40), b = 2 ** 970 / a;
+  assert.equal(a * b, 2 ** 970);
+  assert.equal(max + a * b, Infinity);
+  assert.equal(fma64(a, b, max), max);
+  assert.equal(fma64(-a, b, -max), -max);
+  assert.equal(fma64(b, a, max), max);
+  // Random operands around the threshold, against the exact oracle.
+  const big = fc.double({ min: 2 ** 480, max: 2 ** 497, noNaN: true });
+  const near = fc.double({ min: max * 0.99, max, noNaN: true });
+  fc.assert(fc.property(big, big, near, fc.boolean(), fc.boolean(), (x, y, z, negP, swap) => {
+    const [u, v] = swap ? [y * 2 ** -40, x] : [x, y * 2 ** -40]; // products 2^920..2^954: within Dekker's range
+    const p = negP ? -u : u;
+    for (const c of [z, -z]) assert.ok(Object.is(fma64(p, v, c), reference(p, v, c, 53)), `fma64(${p}, ${v}, ${c})`);
+  }), { numRuns: 2000 });
+  fc.assert(fc.property(big, big, near, (x, y, z) => {
+    assert.ok(Object.is(fma64(x, y, z), reference(x, y, z, 53)), `fma64(${x}, ${y}, ${z})`);
+  }), { numRuns: 2000 });
+});
+
+test('fma64 with a factor beyond 2^995 (whose Veltkamp split would overflow) and a product in range', () => {
+  const huge = fc.double({ min: 2 ** 995, max: Number.MAX_VALUE, noNaN: true });
+  const small = fc.double({ min: 2 ** -1000, max: 2 ** -2, noNaN: true });
+  const any = fc.double({ noNaN: true, noDefaultInfinity: true });
+  fc.assert(fc.property(huge, small, any, fc.boolean(), (x, y, z, swap) => {
+    const [u, v] = swap ? [y, x] : [x, y];
+    if (Math.abs(u * v) < 2 ** -900 || Math.abs(u * v) > 2 ** 995) return; // the emulated range
+    assert.ok(Object.is(fma64(u, v, z), reference(u, v, z, 53)), `fma64(${u}, ${v}, ${z})`);
+  }), { numRuns: 3000 });
+  assert.equal(fma64(-1.647110399537303e-149, -1.7976931348623125e+308, 5e-324), reference(-1.647110399537303e-149, -1.7976931348623125e+308, 5e-324, 53));
+});

@@ -110,7 +110,31 @@ export class FmaEmitter {
       f.op(Op.f32DemoteF64);
       return;
     }
-    const p = this.float64(A, a, b, c);
+    const r = A.temp(16), needs = this.temp(ValType.i32, 0), x = A.temp(17), y = A.temp(18), cc = A.temp(19), cover = A.temp(20);
+    const p = this.scalarFloat64(a, b, c);
+    // Where the emulation met inf - inf (a factor beyond Veltkamp's range, or fl(c + p) overflowing),
+    // redo it at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
+    f.localTee(r).localGet(r).op(Op.f64Ne);
+    f.localGet(p).localGet(c).op(Op.f64Add).localTee(cc).localGet(cc).op(Op.f64Eq).op(Op.i32And);
+    f.if(ValType.f64);
+    f.localGet(a).op(Op.f64Abs).localGet(b).op(Op.f64Abs).op(Op.f64Ge).localSet(needs); // a is the larger factor
+    f.localGet(a).localGet(b).localGet(needs).op(Op.select).localSet(x);
+    f.localGet(b).localGet(a).localGet(needs).op(Op.select).localSet(y);
+    f.localGet(x).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).localSet(needs);
+    f.localGet(x).f64Const(2 ** -30).f64Const(1).localGet(needs).op(Op.select).op(Op.f64Mul).localSet(x);
+    f.localGet(y).f64Const(2 ** 30).f64Const(1).localGet(needs).op(Op.select).op(Op.f64Mul).localSet(y);
+    f.f64Const(0.25).f64Const(1).localGet(cc).localGet(cc).op(Op.f64Sub).f64Const(0).op(Op.f64Ne).op(Op.select).localSet(cover);
+    f.localGet(x).localGet(cover).op(Op.f64Mul).localSet(x);
+    f.localGet(c).localGet(cover).op(Op.f64Mul).localSet(cc);
+    this.scalarFloat64(x, y, cc);
+    f.localGet(cover).op(Op.f64Div);
+    f.else().localGet(r).end();
+  }
+
+  /** The float64 emulation or, where it does not apply, the plain `p + c`, left on the stack; returns p's local. */
+  private scalarFloat64(a: number, b: number, c: number): number {
+    const f = this.f;
+    const p = this.float64(this.scalarF64, a, b, c);
     // select(exact, plain, !isPlain)
     f.localGet(p).localGet(c).op(Op.f64Add);
     f.localGet(p).localGet(p).op(Op.f64Sub).f64Const(0).op(Op.f64Ne);
@@ -120,6 +144,7 @@ export class FmaEmitter {
     f.localGet(p).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).op(Op.i32Or);
     f.localGet(p).op(Op.f64Abs).f64Const(2 ** -960).op(Op.f64Lt).op(Op.i32Or);
     f.op(Op.i32Eqz).op(Op.select);
+    return p;
   }
 
   /**
@@ -181,11 +206,46 @@ export class FmaEmitter {
 
   /** {@link FmaEmitter.vector} without the power-of-two shortcut. */
   private general(a: number, b: number, c: number, wide: WideOperands): void {
-    const f = this.f, A = this.vectorF64, Z = this.zero;
+    const f = this.f, A = this.vectorF64;
     if (this.ops.lanes === 4) {
       this.vectorFloat32(a, b, c, wide);
       return;
     }
+    const r = A.temp(16), needs = A.temp(17), x = A.temp(18), y = A.temp(19), cc = A.temp(20), mask = A.temp(21), cover = A.temp(22);
+    const p = this.vectorFloat64(a, b, c);
+    // Lanes where the emulation met inf - inf (a factor beyond Veltkamp's range, or fl(c + p)
+    // overflowing) are redone at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
+    f.localTee(r).localGet(r).simd(SimdOp.f64x2Ne);
+    f.localGet(p).localGet(c).simd(SimdOp.f64x2Add).localTee(cc).localGet(cc).simd(SimdOp.f64x2Eq).simd(SimdOp.v128And).localTee(needs);
+    f.simd(SimdOp.v128AnyTrue).if(ValType.v128);
+    const scaleWhere = (target: number, factor: number): void => { // target *= mask ? factor : 1
+      f.localGet(target);
+      A.constant(factor);
+      A.constant(1);
+      f.localGet(mask).simd(SimdOp.v128Bitselect).simd(SimdOp.f64x2Mul).localSet(target);
+    };
+    f.localGet(a).simd(SimdOp.f64x2Abs).localGet(b).simd(SimdOp.f64x2Abs).simd(SimdOp.f64x2Ge).localSet(mask); // a is the larger factor
+    f.localGet(a).localGet(b).localGet(mask).simd(SimdOp.v128Bitselect).localSet(x);
+    f.localGet(b).localGet(a).localGet(mask).simd(SimdOp.v128Bitselect).localSet(y);
+    f.localGet(x).simd(SimdOp.f64x2Abs);
+    A.constant(2 ** 995);
+    f.simd(SimdOp.f64x2Gt).localSet(mask);
+    scaleWhere(x, 2 ** -30);
+    scaleWhere(y, 2 ** 30);
+    f.localGet(cc).localGet(cc).simd(SimdOp.f64x2Sub).localGet(this.zero).simd(SimdOp.f64x2Ne).localSet(mask);
+    A.constant(0.25);
+    A.constant(1);
+    f.localGet(mask).simd(SimdOp.v128Bitselect).localSet(cover);
+    f.localGet(x).localGet(cover).simd(SimdOp.f64x2Mul).localSet(x);
+    f.localGet(c).localGet(cover).simd(SimdOp.f64x2Mul).localSet(cc);
+    this.vectorFloat64(x, y, cc);
+    f.localGet(cover).simd(SimdOp.f64x2Div).localGet(r).localGet(needs).simd(SimdOp.v128Bitselect);
+    f.else().localGet(r).end();
+  }
+
+  /** The float64 emulation or, in lanes where it does not apply, the plain `p + c`, left on the stack; returns p's local. */
+  private vectorFloat64(a: number, b: number, c: number): number {
+    const f = this.f, A = this.vectorF64, Z = this.zero;
     const p = this.float64(A, a, b, c);
     // bitselect(exact, plain, !isPlain)
     f.localGet(p).localGet(c).simd(SimdOp.f64x2Add);
@@ -200,6 +260,7 @@ export class FmaEmitter {
     A.constant(2 ** -960);
     f.simd(SimdOp.f64x2Lt).simd(SimdOp.v128Or);
     f.simd(SimdOp.v128Not).simd(SimdOp.v128Bitselect);
+    return p;
   }
 
   /**

@@ -72,6 +72,7 @@ export const Op = {
   f64Add: 0xa0,
   f64Sub: 0xa1,
   f64Mul: 0xa2,
+  f64Div: 0xa3,
   i64ReinterpretF64: 0xbd,
   f64ReinterpretI64: 0xbf,
   i32ShrU: 0x76,
@@ -99,6 +100,7 @@ export const SimdOp = {
   f64x2Eq: 0x47,
   f64x2Ne: 0x48,
   f64x2Gt: 0x4a,
+  f64x2Ge: 0x4c,
   v128Not: 0x4d,
   v128And: 0x4e,
   v128Or: 0x50,
@@ -110,6 +112,8 @@ export const SimdOp = {
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
+  i32x4LeU: 0x3e,
+  i32x4MaxU: 0xb9,
   i64x2Add: 0xce,
   i64x2Eq: 0xd6,
   i64x2GtS: 0xd9,
@@ -117,6 +121,7 @@ export const SimdOp = {
   f64x2Add: 0xf0,
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
 } as const;
 
 /** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */

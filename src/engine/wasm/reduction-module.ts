@@ -56,28 +56,49 @@ function scalarIsFinite(f: FunctionBuilder, ops: FloatOps, pointer: number): voi
   f.op(ops.lt);
 }
 
+/**
+ * `allFinite`: a value is NaN or infinite exactly when its exponent bits are all ones, i.e. when its
+ * magnitude bits (sign cleared), read as an unsigned integer, reach those of +Infinity. The loop keeps
+ * the running unsigned maximum of the magnitude bits in i32 lanes (one-cycle integer operations, two
+ * vectors per iteration), and compares once at the end: float32 lanes with +Infinity's bits, float64
+ * lanes by their high words (a float64's magnitude is at least +Infinity's exactly when its high word
+ * is at least 0x7ff00000; the low words' lanes are ignored).
+ */
 function allFiniteFunction(ops: FloatOps, streams: number): FunctionBuilder {
   const f = new FunctionBuilder(REDUCTION_EXPORTS.allFinite, [ValType.i32, ...Array.from({ length: streams }, () => ValType.i32)], [ValType.i32]);
   const N = 0;
   const pointer = (k: number): number => 1 + k;
   const count = f.local(ValType.i32);
   const result = f.local(ValType.i32);
-  const mask = f.local(ValType.v128);
-  const infinity = f.local(ValType.v128);
-  // The running mask stays all-ones while every lane seen so far was finite: `and` of `|x| < inf`.
-  f.i32Const(-1).simd(SimdOp.i32x4Splat).localSet(mask);
-  (ops.bytes === 4 ? f.f32Const(Infinity) : f.f64Const(Infinity)).simd(ops.splat).localSet(infinity);
-  f.localGet(N).i32Const(Math.log2(ops.lanes)).op(Op.i32ShrU).localSet(count);
+  const magnitude = f.local(ValType.v128);
+  const largest = [f.local(ValType.v128), f.local(ValType.v128)];
+  const f32 = ops.bytes === 4;
+  // Little-endian i32 lanes: the magnitude mask, and the largest magnitude bits of a finite value.
+  const words = (lo: number, hi: number): number[] => [lo, hi, lo, hi].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]);
+  f.v128Const(f32 ? words(0x7fffffff, 0x7fffffff) : words(0xffffffff, 0x7fffffff)).localSet(magnitude);
+  for (const l of largest) f.i32Const(0).simd(SimdOp.i32x4Splat).localSet(l);
+  const vector = (k: number, l: number, offset: number): void => {
+    f.localGet(largest[l]).localGet(pointer(k)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, offset).localGet(magnitude).simd(SimdOp.v128And);
+    f.simd(SimdOp.i32x4MaxU).localSet(largest[l]);
+  };
+  // Pairs of vectors, then the last odd vector.
+  f.localGet(N).i32Const(Math.log2(ops.lanes) + 1).op(Op.i32ShrU).localSet(count);
   countedLoop(f, count, () => {
     for (let k = 0; k < streams; k++) {
-      f.localGet(mask);
-      f.localGet(pointer(k)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, 0).simd(ops.vector.abs);
-      f.localGet(infinity).simd(ops.vectorLt).simd(SimdOp.v128And).localSet(mask);
+      vector(k, 0, 0);
+      vector(k, 1, 16);
+      f.addToLocal(pointer(k), 32);
+    }
+  });
+  f.localGet(N).i32Const(Math.log2(ops.lanes)).op(Op.i32ShrU).i32Const(1).op(Op.i32And).localSet(count);
+  countedLoop(f, count, () => {
+    for (let k = 0; k < streams; k++) {
+      vector(k, 0, 0);
       f.addToLocal(pointer(k), 16);
     }
   });
-  // Comparison lanes are all-ones or all-zeros, so i32x4.all_true also tests f64x2 masks.
-  f.localGet(mask).simd(SimdOp.i32x4AllTrue).localSet(result);
+  f.localGet(largest[0]).localGet(largest[1]).simd(SimdOp.i32x4MaxU);
+  f.v128Const(f32 ? words(0x7f7fffff, 0x7f7fffff) : words(0xffffffff, 0x7fefffff)).simd(SimdOp.i32x4LeU).simd(SimdOp.i32x4AllTrue).localSet(result);
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
   countedLoop(f, count, () => {
     for (let k = 0; k < streams; k++) {

@@ -79,6 +79,14 @@ test('fused multiply-add (no WebAssembly instruction: an exact emulation) matche
       // Products beyond 2^995 and below 2^-960, where the emulation takes the plain p + c.
       random(6).slice(0, 300).forEach((r, i) => { a.push(2 ** 1000 * (1 + Math.abs(r % 1))); b.push((i % 7) * 0.01 + 1e-3); c.push(r); });
       random(7).slice(0, 300).forEach((r, i) => { a.push(2 ** -980 * (1 + Math.abs(r % 1))); b.push(2 ** -(i % 30)); c.push(r * 2 ** -1000); });
+      // Sums whose fl(c + a*b) overflows (the emulation's TwoSum would meet inf - inf), in every lane
+      // position, and the product 2^970 - 2^890 (rounded to 2^970) next to the largest double, whose
+      // exact sum lies just below the overflow threshold.
+      random(8).slice(0, 300).forEach((r, i) => { a.push(2 ** 485 * (1 + Math.abs(r % 1))); b.push((i % 2 ? -1 : 1) * 2 ** (440 + (i % 60))); c.push((i % 3 ? 1 : -1) * Number.MAX_VALUE * (1 - (i % 5) * 2 ** -30)); });
+      // A factor beyond 2^995 (its Veltkamp split overflows) with a product in range, either side.
+      random(9).slice(0, 300).forEach((r, i) => { const big = 2 ** (996 + (i % 27)) * (1 + Math.abs(r % 1)), small = 2 ** -(40 + (i % 900)) * (i % 2 ? -1 : 1); a.push(i % 4 < 2 ? big : small); b.push(i % 4 < 2 ? small : big); c.push(r); });
+      const tieA = 2 ** 485 * (1 + 2 ** -40), tieB = 2 ** 970 / tieA;
+      for (const [x, y, z] of [[tieA, tieB, Number.MAX_VALUE], [-tieA, tieB, -Number.MAX_VALUE], [tieB, tieA, Number.MAX_VALUE], [1e300, 0.25, Number.MAX_VALUE]]) { a.push(x); b.push(y); c.push(z); }
     }
     const program: FusedProgram = { dtype, streams: ['updates', 'params', 'a'], scalars: [], outputs: [{ stream: 'a', expr: ex.fma(ex.updates, ex.params, ex.state('a')) }] };
     const inputs = { updates: typedArray(dtype, a), params: typedArray(dtype, b), a: typedArray(dtype, c) };

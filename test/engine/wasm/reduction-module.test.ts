@@ -103,3 +103,33 @@ test('reductions run on a shared memory, and check their options', () => {
   assert.throws(() => emitFusedReduction({ dtype: 'float32', streams: 0, shared: false, maximumPages: 1 }), /streams/);
   assert.throws(() => emitFusedReduction({ dtype: 'float64', streams: 1000, shared: false, maximumPages: 1 }), /streams/);
 });
+
+test('allFinite reads the exponent bits: the largest finite values pass, every NaN pattern and both infinities fail', () => {
+  // Bit patterns (high word first for float64): the largest finite magnitudes, both signs; infinities;
+  // NaNs with the sign bit set, with the smallest payload (float64: only in the low word) and the largest.
+  const cases: { dtype: Dtype; words: number[]; finite: boolean }[] = [
+    { dtype: 'float32', words: [0x7f7fffff], finite: true },
+    { dtype: 'float32', words: [0xff7fffff], finite: true },
+    { dtype: 'float32', words: [0x7f800000], finite: false },
+    { dtype: 'float32', words: [0xff800000], finite: false },
+    { dtype: 'float32', words: [0x7f800001], finite: false },
+    { dtype: 'float32', words: [0xffffffff], finite: false },
+    { dtype: 'float64', words: [0x7fefffff, 0xffffffff], finite: true },
+    { dtype: 'float64', words: [0xffefffff, 0xffffffff], finite: true },
+    { dtype: 'float64', words: [0x7ff00000, 0], finite: false },
+    { dtype: 'float64', words: [0xfff00000, 0], finite: false },
+    { dtype: 'float64', words: [0x7ff00000, 1], finite: false },
+    { dtype: 'float64', words: [0xffffffff, 0xffffffff], finite: false },
+  ];
+  for (const { dtype, words, finite } of cases) {
+    for (const n of [1, 3, 4, 8, 9, 16, 17]) {
+      for (const at of [0, n - 1, n >> 1]) {
+        const { memory, pointers } = place(dtype, [Array.from({ length: n }, (_, i) => i - 2.5)]);
+        const bits = new DataView(memory.buffer, pointers[0] + at * (dtype === 'float32' ? 4 : 8));
+        if (dtype === 'float32') bits.setUint32(0, words[0], true);
+        else { bits.setUint32(4, words[0], true); bits.setUint32(0, words[1], true); }
+        assert.equal(reductions(dtype, 1, memory).allFinite(n, ...pointers), finite ? 1 : 0, `${dtype} ${words.map((w) => w.toString(16))} n=${n} at=${at}`);
+      }
+    }
+  }
+});
