@@ -75,7 +75,7 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
     const idle = windowsOf(empty, steps, gc);
     c?.betweenWindows?.(stepper, -1);
     for (let i = 0; i < steps; i++) stepper.step();
-    const measured = windowsOf(step, steps, gc, c?.betweenWindows && ((w) => { c.betweenWindows!(stepper, w); for (let i = 0; i < 100; i++) stepper.step(); }));
+    const measured = windowsOf(step, steps, gc, c?.betweenWindows && ((w) => { c.betweenWindows!(stepper, w); for (let i = 0; i < 2 * steps; i++) stepper.step(); }));
     // Entries are delivered asynchronously: let them arrive before counting.
     await new Promise((resolve) => setImmediate(resolve));
     observer.disconnect();

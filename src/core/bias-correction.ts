@@ -1,6 +1,6 @@
 import { type Dtype, roundTo } from './dtype.js';
 import type { ScheduleArith } from '../schedules/arith.js';
-import { powf } from './libm/powf.js';
+import { powf, powfInto } from './libm/powf.js';
 import { pow } from './libm/pow.js';
 
 /**
@@ -24,6 +24,18 @@ import { pow } from './libm/pow.js';
 export function biasCorrection(dtype: Dtype, decay: number, count: number): number {
   if (dtype === 'float32') return 1 - powf(Math.fround(decay), Math.fround(count));
   return 1 - pow(decay, count);
+}
+
+/**
+ * `out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count))`, written rather than returned: the
+ * fused engine computes it at every step, and in float32 nothing is allocated (see `powfInto`).
+ * @internal
+ */
+export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: Dtype, decay: number, count: number): void {
+  if (dtype === 'float32') {
+    powfInto(out, at, decay, count);
+    out[at] = Math.fround(1 - out[at]);
+  } else out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count));
 }
 
 /**

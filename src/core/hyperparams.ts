@@ -2,7 +2,7 @@ import { type Dtype, type FloatArray, roundTo } from './dtype.js';
 import { OptaxError } from './errors.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import type { KernelScalar, ScalarSink } from '../kernel/elementwise.js';
-import { biasCorrection } from './bias-correction.js';
+import { biasCorrection, writeBiasCorrectionValue } from './bias-correction.js';
 
 /**
  * A hyperparameter that may be an array (jax.typing.ArrayLike): a number, or a typed array / ShapedArray
@@ -64,6 +64,25 @@ export function writeHyper(sink: ScalarSink, j: number, value: Hyperparam, dtype
   else sink.arrays[j] = v;
 }
 
+/**
+ * Scalars that depend on no step, only on the dtype (a hyperparameter, its complement, a constant):
+ * `fill` writes them once per dtype, and the returned function copies them into a sink at each step,
+ * copying doubles between typed arrays (nothing allocated, whatever V8 inlines).
+ */
+export function constantScalars(count: number, fill: (sink: ScalarSink, dtype: Dtype) => void): (sink: ScalarSink, dtype: Dtype) => void {
+  const made = (dtype: Dtype): ScalarSink => {
+    const sink: ScalarSink = { values: new Float64Array(count), arrays: new Array<ShapedArray | undefined>(count).fill(undefined) };
+    fill(sink, dtype);
+    return sink;
+  };
+  const f32 = made('float32'), f64 = made('float64');
+  return (sink, dtype) => {
+    const from = dtype === 'float32' ? f32 : f64;
+    sink.values.set(from.values);
+    for (let j = 0; j < count; j++) if (from.arrays[j] !== undefined) sink.arrays[j] = from.arrays[j];
+  };
+}
+
 /** `1 - x`: a hyperparameter's complement, as optax's `1 - decay` (hoisted: no closure per step). */
 export const oneMinus = (x: number): number => 1 - x;
 
@@ -74,7 +93,9 @@ export const oneMinus = (x: number): number => 1 - x;
  */
 export function writeBiasCorrection(sink: ScalarSink, j: number, decay: Hyperparam, dtype: Dtype, t: number): void {
   if (typeof decay === 'number') {
-    sink.values[j] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), t));
+    // The decay is cast to the dtype (by writeBiasCorrectionValue): passed as it is, a number
+    // already held, so nothing is boxed for the call.
+    writeBiasCorrectionValue(sink.values, j, dtype, decay, t);
     return;
   }
   writeHyper(sink, j, decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));

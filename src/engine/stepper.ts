@@ -8,6 +8,7 @@ import type { Params, Tree, Updates } from '../tree/tree.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { broadcastInto } from '../tree/broadcast.js';
 import { formatPath } from '../tree/path.js';
+import { safeIncrement } from '../core/numerics.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Island, type Stage, type StateNode, maskAll, rebindStages } from './analyze.js';
 import { type Executor, type KernelBackend, StepFault } from './executor.js';
 import { MIN_NORMAL, type SubnormalMode } from './subnormals.js';
@@ -152,6 +153,12 @@ export interface StepperParts {
 
 const NO_COPIES: readonly ViewCopy[] = Object.freeze([]);
 
+/** Whether a record has no own keys (counted without allocating). */
+function isEmptyRecord(record: object): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return false;
+  return true;
+}
+
 /** A stage's scalar sinks: see CompiledStepper.sinksFor. */
 interface StageSinks {
   readonly names: readonly string[];
@@ -276,7 +283,9 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // The inner stages' state advances at every step, or with MultiSteps only when it emits.
     const advances = !counters || counters.emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
-    const injected = f.injections.length ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
+    // An injection whose hyperparameters are the record its last step made (no schedule, nothing set
+    // since) only counts this step: its hyperparameters and inner transformation stay as they are.
+    const injected = f.injections.length && !this.injectionsSteady(f) ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
@@ -300,7 +309,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         // A skipped applyIfFinite keeps its inner state.
         if (stage.source.kind === 'elementwise' && !skipped?.inner.includes(k)) stage.control = stage.source.def.advance(stage.control);
       }
-      if (injected) injected.forEach((next, k) => { f.injections[k].control = next.control; });
+      if (injected) {
+        injected.forEach((next, k) => { f.injections[k].control = next.control; });
+        this.steadyHyperparams = f.injections.map((inj) => (isEmptyRecord(inj.control.hyperparams_states) ? inj.control.hyperparams : undefined));
+      } else {
+        for (let k = 0; k < f.injections.length; k++) f.injections[k].control.count = safeIncrement(f.injections[k].control.count);
+      }
     }
     if (islands) islands.states.forEach((state, k) => { f.islands[k].state = state; });
     if (guarded) f.guard!.counters = guarded.counters;
@@ -391,6 +405,20 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (let d = 0; d < stage.dtypes.length; d++) {
       for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = plan.names[j] === 'r' ? runningMeanFactor(miniStep, stage.dtypes[d]) : 0;
     }
+  }
+
+  /**
+   * Per injection: the hyperparameters record its last step made when it has no schedule (then a
+   * step with the same record gives the same hyperparameters and inner transformation; setState
+   * brings another record), else undefined.
+   */
+  private steadyHyperparams: readonly (object | undefined)[] = [];
+
+  /** Every injection's hyperparameters are those of its last step, with no schedule (see steadyHyperparams). */
+  private injectionsSteady(f: FusedParts): boolean {
+    if (this.steadyHyperparams.length !== f.injections.length) return false;
+    for (let k = 0; k < f.injections.length; k++) if (this.steadyHyperparams[k] === undefined || f.injections[k].control.hyperparams !== this.steadyHyperparams[k]) return false;
+    return true;
   }
 
   /** The stages of each injectHyperparams take their scalars from the inner transformation of this step. */

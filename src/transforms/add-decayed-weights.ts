@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { roundTo } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
@@ -90,13 +90,14 @@ function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
   // Only a plain number 0 skips the addition (optax tests `isinstance(wd, (int, float))`); an array
   // zero, e.g. from injectHyperparams, still computes g + 0 * p.
   const skip = typeof weightDecay === 'number' && weightDecay === 0;
+  const constants = constantScalars(skip ? 0 : 1, (sink, dtype) => { if (!skip) writeHyper(sink, 0, weightDecay, dtype); });
   return elementwise<Record<string, never>, EmptyState>({
     name: 'add_decayed_weights',
     kernel: skip ? { updates: ex.updates, state: {} } : addDecayedWeightsKernel,
     stateLeaves: [],
     ...noControl,
     scalarNames: skip ? [] : WEIGHT_DECAY,
-    writeScalars: (sink, _c, dtype) => { if (!skip) writeHyper(sink, 0, weightDecay, dtype); },
+    writeScalars: (sink, _c, dtype) => constants(sink, dtype),
   });
 }
 

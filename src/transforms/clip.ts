@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -40,15 +40,16 @@ const negate = (x: number): number => -x;
  */
 export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
   checkHyperparam('clip', 'max_delta', maxDelta, { min: 0, finite: false });
+  const constants = constantScalars(2, (sink, dtype) => {
+    writeHyper(sink, 0, maxDelta, dtype, negate);
+    writeHyper(sink, 1, maxDelta, dtype);
+  });
   return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'clip',
     kernel: clipKernel,
     stateLeaves: [],
     ...noControl,
     scalarNames: CLIP_SCALARS,
-    writeScalars: (sink, _c, dtype) => {
-      writeHyper(sink, 0, maxDelta, dtype, negate);
-      writeHyper(sink, 1, maxDelta, dtype);
-    },
+    writeScalars: (sink, _c, dtype) => constants(sink, dtype),
   }), 'clip', [maxDelta]);
 }

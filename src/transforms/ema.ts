@@ -1,6 +1,6 @@
 import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { biasCorrectionOf } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
@@ -51,16 +51,22 @@ export function emaKernel(debias: boolean, singleLeaf = false): Kernel {
 const EMA_SCALARS = ['decay', 'one_minus_decay', 'one', 'bias'] as const;
 const EMA_SCALARS_NO_DEBIAS = ['decay', 'one_minus_decay'] as const;
 
-/** The per-step scalars of {@link ema} for leaves of `dtype`, before step `count`. */
-function writeEmaScalars(sink: ScalarSink, decay: Hyperparam, count: number, dtype: Dtype, debias: boolean): void {
-  writeHyper(sink, 0, decay, dtype);
-  writeHyper(sink, 1, decay, dtype, oneMinus);
-  // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype (core/bias-correction.ts),
-  // then the subtraction, rounded again.
-  if (debias) {
-    sink.values[2] = 1;
-    writeBiasCorrection(sink, 3, decay, dtype, safeIncrement(count));
-  }
+/**
+ * The per-step scalars of {@link ema} for leaves of `dtype`, before step `count`: all but the bias
+ * correction depend on the dtype only, computed once per dtype.
+ */
+function emaScalars(decay: Hyperparam, debias: boolean): (sink: ScalarSink, count: number, dtype: Dtype) => void {
+  const constants = constantScalars(debias ? 3 : 2, (sink, dtype) => {
+    writeHyper(sink, 0, decay, dtype);
+    writeHyper(sink, 1, decay, dtype, oneMinus);
+    if (debias) sink.values[2] = 1;
+  });
+  return (sink, count, dtype) => {
+    constants(sink, dtype);
+    // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype (core/bias-correction.ts),
+    // then the subtraction, rounded again.
+    if (debias) writeBiasCorrection(sink, 3, decay, dtype, safeIncrement(count));
+  };
 }
 
 /**
@@ -100,6 +106,7 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
   if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {
     throw new OptaxError(`ema: accumulatorDtype must be 'float32', 'float64' or null, got ${String(accumulatorDtype)}`);
   }
+  const write = emaScalars(decay, debias);
   const tx = elementwise<CountState, EmaState>({
     name: 'ema',
     kernel: emaKernel(debias),
@@ -109,7 +116,7 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
     checkControl: checkCount('ema'),
     advance: advanceCount,
     scalarNames: debias ? EMA_SCALARS : EMA_SCALARS_NO_DEBIAS,
-    writeScalars: (sink, { count }, dtype) => writeEmaScalars(sink, decay, count, dtype, debias),
+    writeScalars: (sink, { count }, dtype) => write(sink, count, dtype),
     // The debiasing over ScheduleArith, for the jax-js adapter's graph (an array decay is per element).
     countScalars: debias && typeof decay === 'number' ? (count, dtype, a) => ({ bias: biasCorrectionOf(a, dtype, decay, count) }) : undefined,
   });

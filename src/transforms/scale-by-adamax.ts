@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -77,6 +77,14 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
   checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  // The scalars but the bias correction depend on the dtype only: computed once per dtype.
+  const constants = constantScalars(5, (sink, dtype) => {
+    sink.values[0] = 1;
+    writeHyper(sink, 1, b1, dtype);
+    writeHyper(sink, 2, b1, dtype, oneMinus);
+    writeHyper(sink, 3, b2, dtype);
+    writeHyper(sink, 4, eps, dtype);
+  });
   const countScalars = <V, B>(count: V | number, dtype: Dtype, a: ScheduleArith<V, B>): Record<string, V | number> => {
     if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
     return { bias: biasCorrectionOf(a, dtype, b1, count) };
@@ -96,11 +104,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     // same value without allocating (writeBiasCorrection), and test/jax-js/schedule.test.ts holds both equal.
     countScalars,
     writeScalars: (sink, { count }, dtype: Dtype) => {
-      sink.values[0] = 1;
-      writeHyper(sink, 1, b1, dtype);
-      writeHyper(sink, 2, b1, dtype, oneMinus);
-      writeHyper(sink, 3, b2, dtype);
-      writeHyper(sink, 4, eps, dtype);
+      constants(sink, dtype);
       // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
       // float32: core/bias-correction.ts), then the subtraction rounded again.
       writeBiasCorrection(sink, 5, b1, dtype, safeIncrement(count));

@@ -1,5 +1,5 @@
 import { roundTo } from '../core/dtype.js';
-import { checkHyperparam } from '../core/hyperparams.js';
+import { checkHyperparam, constantScalars } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -28,13 +28,14 @@ export const STEP_SIZE = ['step_size'] as const;
  */
 export function scale(stepSize: number): GradientTransformation<EmptyState> {
   checkHyperparam('scale', 'step_size', stepSize, {});
+  const constants = constantScalars(1, (sink, dtype) => { sink.values[0] = roundTo(dtype, stepSize); });
   return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'scale',
     kernel: scaleKernel,
     stateLeaves: [],
     ...noControl,
     scalarNames: STEP_SIZE,
-    writeScalars: (sink, _c, dtype) => { sink.values[0] = roundTo(dtype, stepSize); },
+    writeScalars: (sink, _c, dtype) => constants(sink, dtype),
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
   }), 'scale', [stepSize]);

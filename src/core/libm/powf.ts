@@ -80,42 +80,81 @@ function fromWords(hi: number, lo: number): number { scratch.setUint32(0, hi >>>
 /** Bits 47 to 62 of 126's bits: the exponent range check below compares with it. */
 const TOP_126 = (highWord(126) >>> 15) & 0xffff;
 
-/** log2(x) for the float32 bits `ix` (normal, or a subnormal already normalized), in double. */
-function log2Inline(ix: number): number {
+/**
+ * The routine's doubles live in registers (this array) between its parts, never in arguments or
+ * return values: V8 boxes a double passed to or returned from a function it did not inline (a
+ * 12-byte heap object each time), and the fused engine computes a bias correction at every step, so
+ * `powf` must allocate nothing. The parts below read and write registers by index; each line's
+ * comment is glibc's C.
+ */
+const R = new Float64Array(22);
+// Constants.
+const RA0 = 0, RA1 = 1, RA2 = 2, RA3 = 3, RA4 = 4, RC0 = 5, RC1 = 6, RC2 = 7, RONE = 8, RMINUS_ONE = 9;
+R.set([A0, A1, A2, A3, A4, C0, C1, C2, 1, -1]);
+// The input, the output, and the working values.
+const RX = 10, RY = 11, ROUT = 12, RZ = 13, RINVC = 14, RR = 15, RY0 = 16, RR2 = 17, RP = 18, RR4 = 19, RQ = 20, RT = 21;
+/** The float32 bits of x (which may exceed a small integer: kept in a typed array too). */
+const BITS = new Uint32Array(2);
+const IX = 0, SIGN = 1;
+
+/**
+ * The multiply-adds of log2 and exp2, as programs of register indices `[out, a, b, c]`:
+ * `R[out] = fma(R[a], R[b], R[c])` in order. One loop runs both ({@link runFmas}): the emulated FMA
+ * then has a single call site, which V8 inlines, where six call sites would exceed its inlining
+ * budget and box their operands.
+ */
+const FMAS = Uint8Array.from([
+  // log2: each line's comment is glibc's C.
+  RR, RZ, RINVC, RMINUS_ONE, // r = z * invc - 1
+  RY, RA0, RR, RA1, // y = A[0] * r + A[1]
+  RP, RA2, RR, RA3, // p = A[2] * r + A[3]
+  RQ, RA4, RR, RY0, // q = A[4] * r + y0
+  RQ, RP, RR2, RQ, // q = p * r2 + q
+  ROUT, RY, RR4, RQ, // y = y * r4 + q
+  // exp2
+  RZ, RC0, RR, RC1, // z = C[0] * r + C[1]
+  RY, RC2, RR, RONE, // y = C[2] * r + 1
+  RY, RZ, RR2, RY, // y = z * r2 + y
+]);
+const LOG2_FMAS = 1, EXP2_FMAS = 6, END_FMAS = 9;
+
+/** Runs multiply-adds `from` to `to` of {@link FMAS}. */
+function runFmas(from: number, to: number): void {
+  for (let k = from; k < to; k++) R[FMAS[4 * k]] = fma64(R[FMAS[4 * k + 1]], R[FMAS[4 * k + 2]], R[FMAS[4 * k + 3]]);
+}
+
+/** R[ROUT] = log2(x) for the float32 bits BITS[IX] (normal, or a subnormal already normalized), in double. */
+function log2Inline(): void {
+  const ix = BITS[IX];
   const tmp = (ix - OFF) >>> 0;
   const i = (tmp >>> 19) & 15;
   const top = tmp & 0xff800000;
   const iz = (ix - top) >>> 0;
   const k = (top | 0) >> 23; // arithmetic shift
-  const z = asfloat(iz);
-  const invc = LOG2[2 * i], logc = LOG2[2 * i + 1];
-  const r = fma64(z, invc, -1);
-  const y0 = logc + k;
-  const r2 = r * r;
-  const y = fma64(A0, r, A1);
-  const p = fma64(A2, r, A3);
-  const r4 = r2 * r2;
-  let q = fma64(A4, r, y0);
-  q = fma64(p, r2, q);
-  return fma64(y, r4, q);
+  R[RZ] = asfloat(iz);
+  R[RINVC] = LOG2[2 * i];
+  runFmas(0, LOG2_FMAS); // r = z * invc - 1
+  R[RY0] = LOG2[2 * i + 1] + k; // y0 = logc + k
+  R[RR2] = R[RR] * R[RR]; // r2 = r * r
+  R[RR4] = R[RR2] * R[RR2]; // r4 = r2 * r2
+  runFmas(LOG2_FMAS, EXP2_FMAS);
 }
 
-/** 2^xd (|xd| < 150) times the sign in `signBias`, in double. */
-function exp2Inline(xd: number, signBias: number): number {
+/** R[ROUT] = 2^R[ROUT] (|xd| < 150) times the sign in BITS[SIGN], in double. */
+function exp2Inline(): void {
+  const xd = R[ROUT];
   let kd = xd + SHIFT;
   // Only the low 17 bits of ki matter: ki & 31 indexes the table, and (ki + signBias) << 47 keeps
   // bits 0-16 of the sum, moved to the high word's bits 15-31 (adding it to an entry never carries
   // out of the low word, whose bits it leaves zero).
   const ki = lowWord(kd);
   kd -= SHIFT;
-  const r = xd - kd;
+  R[RR] = xd - kd; // r = xd - kd
   const i = ki & 31;
-  const s = fromWords(EXP2_HI[i] + ((((ki & 0x1ffff) + signBias) & 0x1ffff) << 15 >>> 0), EXP2_LO[i]);
-  const z = fma64(C0, r, C1);
-  const r2 = r * r;
-  let y = fma64(C2, r, 1);
-  y = fma64(z, r2, y);
-  return y * s;
+  R[RT] = fromWords(EXP2_HI[i] + ((((ki & 0x1ffff) + BITS[SIGN]) & 0x1ffff) << 15 >>> 0), EXP2_LO[i]); // s = asdouble(t)
+  R[RR2] = R[RR] * R[RR]; // r2 = r * r
+  runFmas(EXP2_FMAS, END_FMAS);
+  R[ROUT] = R[RY] * R[RT]; // y = y * s
 }
 
 /** 0 if `iy` (the bits of a finite non-zero float32) is not an integer, 1 if odd, 2 if even. */
@@ -146,28 +185,59 @@ function zeroinfnan(i: number): boolean {
  * ```
  */
 export function powf(x: number, y: number): number {
+  R[RX] = x;
+  R[RY] = y;
+  powfRegisters();
+  return R[ROUT];
+}
+
+/**
+ * powf's result where an operand is zero, infinite or NaN, or a negative base has a non-integer
+ * exponent (C99's special cases); undefined for the other operands.
+ */
+function specialCase(x: number, y: number, ix: number, iy: number): number | undefined {
+  if (zeroinfnan(iy)) {
+    if (((2 * iy) >>> 0) === 0) return 1;
+    if (ix === 0x3f800000) return 1;
+    if (((2 * ix) >>> 0) > 2 * 0x7f800000 || ((2 * iy) >>> 0) > 2 * 0x7f800000) return NaN;
+    if (((2 * ix) >>> 0) === 2 * 0x3f800000) return 1;
+    if ((((2 * ix) >>> 0) < 2 * 0x3f800000) === !(iy & 0x80000000)) return 0;
+    return Math.fround(y * y);
+  }
+  if (zeroinfnan(ix)) {
+    let x2 = Math.fround(x * x);
+    if (ix & 0x80000000 && checkint(iy) === 1) x2 = -x2;
+    return iy & 0x80000000 ? Math.fround(1 / x2) : x2;
+  }
+  if (ix & 0x80000000 && checkint(iy) === 0) return NaN;
+  return undefined;
+}
+
+/**
+ * `out[at] = powf(fround(x), fround(y))`, for the per-step path of the fused engine: `x` and `y` are
+ * taken as they are (a number already held, an integer count) and rounded here, and the result is
+ * written, not returned, so that nothing is boxed even where V8 does not inline this call.
+ * @internal
+ */
+export function powfInto(out: Float64Array, at: number, x: number, y: number): void {
+  R[RX] = Math.fround(x);
+  R[RY] = Math.fround(y);
+  powfRegisters();
+  out[at] = R[ROUT];
+}
+
+/** {@link powf} of R[RX] and R[RY], into R[ROUT]. */
+function powfRegisters(): void {
+  const x = R[RX], y = R[RY];
   let signBias = 0;
   let ix = asuint(x);
   const iy = asuint(y);
   if (((ix - 0x00800000) >>> 0) >= 0x7f800000 - 0x00800000 || zeroinfnan(iy)) {
-    if (zeroinfnan(iy)) {
-      if (((2 * iy) >>> 0) === 0) return 1;
-      if (ix === 0x3f800000) return 1;
-      if (((2 * ix) >>> 0) > 2 * 0x7f800000 || ((2 * iy) >>> 0) > 2 * 0x7f800000) return NaN;
-      if (((2 * ix) >>> 0) === 2 * 0x3f800000) return 1;
-      if ((((2 * ix) >>> 0) < 2 * 0x3f800000) === !(iy & 0x80000000)) return 0;
-      return Math.fround(y * y);
-    }
-    if (zeroinfnan(ix)) {
-      let x2 = Math.fround(x * x);
-      if (ix & 0x80000000 && checkint(iy) === 1) x2 = -x2;
-      return iy & 0x80000000 ? Math.fround(1 / x2) : x2;
-    }
+    const special = specialCase(x, y, ix, iy);
+    if (special !== undefined) { R[ROUT] = special; return; }
     // x and y are non-zero finite.
     if (ix & 0x80000000) {
-      const yint = checkint(iy);
-      if (yint === 0) return NaN;
-      if (yint === 1) signBias = SIGN_BIAS;
+      if (checkint(iy) === 1) signBias = SIGN_BIAS;
       ix &= 0x7fffffff;
     }
     if (ix < 0x00800000) {
@@ -176,17 +246,22 @@ export function powf(x: number, y: number): number {
       ix = (ix - (23 << 23)) >>> 0;
     }
   }
-  const ylogx = Math.fround(y) * log2Inline(ix);
+  BITS[IX] = ix;
+  BITS[SIGN] = signBias;
+  log2Inline();
+  const ylogx = Math.fround(y) * R[ROUT];
+  R[ROUT] = ylogx;
   if (((highWord(ylogx) >>> 15) & 0xffff) >= TOP_126) {
     const negative = signBias !== 0;
-    if (ylogx <= -150) return negative ? -0 : 0;
+    if (ylogx <= -150) { R[ROUT] = negative ? -0 : 0; return; }
     // glibc's __math_may_uflowf (WANT_ERRNO_UFLOW): 0x1.4p-75f squared, the smallest subnormal.
-    if (ylogx < -149) return negative ? -(2 ** -149) : 2 ** -149;
-    if (ylogx > OFLOW) return negative ? -Infinity : Infinity;
+    if (ylogx < -149) { R[ROUT] = negative ? -(2 ** -149) : 2 ** -149; return; }
+    if (ylogx > OFLOW) { R[ROUT] = negative ? -Infinity : Infinity; return; }
     // Just below the overflow threshold round-to-nearest gives the largest float32.
-    if (ylogx > NEAR_OFLOW) return negative ? -FLT_MAX : FLT_MAX;
+    if (ylogx > NEAR_OFLOW) { R[ROUT] = negative ? -FLT_MAX : FLT_MAX; return; }
   }
-  return Math.fround(exp2Inline(ylogx, signBias));
+  exp2Inline();
+  R[ROUT] = Math.fround(R[ROUT]);
 }
 
 /**
@@ -199,7 +274,9 @@ export const POWF_PARTS = {
   log2(x: number): number {
     let ix = asuint(x);
     if (ix < 0x00800000) ix = ((asuint(Math.fround(asfloat(ix) * 2 ** 23)) & 0x7fffffff) - (23 << 23)) >>> 0;
-    return log2Inline(ix);
+    BITS[IX] = ix;
+    log2Inline();
+    return R[ROUT];
   },
   /** 2^(i/32), i = 0..31, as doubles. */
   exp2Table: exp2fTable().map((t, i) => asdouble(t + (BigInt(i) << 47n))),
