@@ -55,13 +55,14 @@ export type CombinatorInfo =
   | { readonly kind: 'applyIfFinite'; readonly inner: GradientTransformation<any>; readonly maxConsecutiveErrors: number }
   /**
    * `injectHyperparams(factory)(...)`: each step rebuilds the inner transformation with the
-   * hyperparameters of its state. `step` is that step, without the inner update; `innerFor` the inner
+   * hyperparameters of its state. `step` is that step, without the inner update (`traced`: inside
+   * `lax.cond`, where its schedules are traced); `innerFor` the inner
    * transformation for given values (the same object while they do not change); `check` validates a
    * state's own fields; `dtypeFor` is the hyperparameter dtype for (params, updates).
    */
   | {
     readonly kind: 'injectHyperparams';
-    step(control: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> };
+    step(control: InjectionControl, dtype: Dtype, traced?: boolean): { control: InjectionControl; inner: GradientTransformation<any> };
     innerFor(hyperparams: InjectionControl['hyperparams']): GradientTransformation<any>;
     check(state: unknown): void;
     dtypeFor(params: unknown, updates: unknown): Dtype;

@@ -219,7 +219,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
         throw new NotFusable('apply_if_finite: unexpected state layout');
       }
       const { inner_state, ...counters } = s;
-      traced = canTrace(t.combinator.inner);
+      traced = canTrace(t.combinator.inner, inner_state);
       guard = { maxConsecutiveErrors: t.combinator.maxConsecutiveErrors, traced, counters };
       return { kind: 'applyIfFinite', inner: visit(t.combinator.inner, inner_state, level) };
     }
@@ -241,7 +241,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       injections.push({ combinator, dtype: combinator.dtypeFor(params, params), control, inner, stages: own });
       return { kind: 'injectHyperparams', injection: injections.length - 1, inner: node };
     }
-    if (traced && !t.parts && !t.elementwise) throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
+    if (traced && !t.parts && !t.elementwise && t.combinator?.kind !== 'masked') throw new NotFusable(`${t.name} inside apply_if_finite cannot be fused (only chains of elementwise transformations)`);
     if (t.parts) {
       if (!Array.isArray(s) || s.length !== t.parts.length) throw new NotFusable(`${t.name}: unexpected state layout`);
       return { kind: 'chain', parts: t.parts.map((p, i) => visit(p, s[i], level)) };
@@ -294,7 +294,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const { inner_state, ...counters } = s;
     const stage = addStage('apply_if_finite', { updates: ex.updates, state: {} }, [], { kind: 'guard' }, {}, level, leaves, ['zero']);
     const wasTraced = traced;
-    traced = canTrace(combinator.inner);
+    traced = canTrace(combinator.inner, inner_state);
     const innerTraced = traced;
     const first = stages.length;
     const injectionsBefore = injections.length;
@@ -330,7 +330,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     // The accumulator is a stage of its own: its update (the new mean) feeds the inner stages.
     const stage = addStage('MultiSteps', accumulateKernel(combinator.useGradMean), ['acc'], { kind: 'accumulate' }, {}, level, undefined, ['zero'], acc ?? undefined);
     // optax runs the inner update inside lax.cond: traced where the reference path traces it.
-    traced = canTrace(combinator.inner);
+    traced = canTrace(combinator.inner, inner_opt_state);
     const dynamicBefore = dynamic.length;
     withinMultiSteps = true;
     const inner = visit(combinator.inner, inner_opt_state, level);

@@ -231,7 +231,9 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     return views;
   };
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => viewsOf(s, stateStreamName(s.index, name))));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, guard, workerTimeout, subnormals);
+  // An injectHyperparams' scalars come from its state's arrays: never constants of optax's traced computation.
+  const injected = new Set(injections.flatMap((inj) => inj.stages));
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, guard, workerTimeout, subnormals, injected);
   return {
     stages,
     root,
@@ -337,13 +339,13 @@ function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, guard: Guard | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, guard: Guard | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode, injected: ReadonlySet<number>): Executor {
   const groups = layout.groups;
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates; with a nested applyIfFinite
   // two: pass 0 applies its inner update, pass 1 skips it.
   const nested = guard?.nested;
   const kinds = accumulator !== undefined ? (['emit', 'accumulate'] as const) : nested ? (['apply', 'skip'] as const) : [undefined];
-  const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' ? st.source.def.constantScalars : undefined }));
+  const composable = stages.map((st) => ({ ...st, constantScalars: st.source.kind === 'elementwise' && !injected.has(st.index) ? st.source.def.constantScalars : undefined }));
   const passes: FusedProgram[][] = kinds.map((pass) => groups.map((g) => withStreamDtypes(composeProgram(g.dtype, g.stages.map((k) => composable[k]), {
     traced,
     accumulator: (pass === 'emit' || pass === 'accumulate') ? { stage: accumulator!, pass, leaves: g.leafClass as MultiStepsLeafClass } : undefined,

@@ -285,7 +285,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     // An injection whose hyperparameters are the record its last step made (no schedule, nothing set
     // since) only counts this step: its hyperparameters and inner transformation stay as they are.
-    const injected = f.injections.length && !this.injectionsSteady(f) ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype)) : undefined;
+    const injected = f.injections.length && !this.injectionsSteady(f) ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);

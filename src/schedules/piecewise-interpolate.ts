@@ -4,6 +4,7 @@ import type { Schedule } from '../core/schedule.js';
 import { type BoundariesAndScales, parseBoundaries } from './boundaries.js';
 import { type ScheduleArith, eagerArith, tracedArith } from './arith.js';
 import { fromInt, toDtype } from './float.js';
+import { cumulativeProduct } from './cumprod.js';
 import { defineSchedule } from './typed.js';
 import { checkDtype, checkFinite, checkOptions } from './validate.js';
 import { recordCall } from '../spec/record.js';
@@ -80,9 +81,8 @@ export function piecewiseInterpolateCore(fn: string, options: PiecewiseInterpola
   // The constants of the formula: `values`, and the per-interval `end - start` (linear) or
   // `(start - end) / 2` (cosine). Eagerly each is an XLA op; traced, XLA folds them (schedules/arith.ts).
   const constantsFor = (arith: ScheduleArith) => {
-    // values = cumprod(stack((init_value,) + scales)): a reduce-window multiplying in order from 1.
-    const values = [arith.constMul(d, 1, toDtype(d, initValue))];
-    for (const s of scales) values.push(arith.constMul(d, values[values.length - 1], toDtype(d, s)));
+    // values = cumprod(stack((init_value,) + scales)): in order from 1, by blocks of 16 beyond 16 (./cumprod.ts).
+    const values = cumulativeProduct([initValue, ...scales].map((v) => toDtype(d, v)), (a, b) => arith.constMul(d, a, b));
     const steps = values.slice(1).map((end, k) => (type === 'linear' ? arith.constSub(d, end, values[k]) : arith.constDiv(d, arith.constSub(d, values[k], end), 2)));
     return { values, steps };
   };

@@ -12,6 +12,7 @@ import { hasExactKeys, hasOwn } from '../tree/validate.js';
 import { showKeys } from '../tree/node.js';
 import { isStepCount } from '../core/numerics.js';
 import { callSchedule } from '../core/schedule.js';
+import { tracedSchedule } from '../schedules/typed.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
@@ -199,8 +200,11 @@ export function injectHyperparams(
       else other[p.option] = v;
     }
     const optionOf = new Map(sig.params.map((p) => [p.name, p.option]));
-    const evaluate = (name: string, count: number, dtype: Dtype): number => {
-      return roundTo(dtype, callSchedule(`inject_hyperparams(${sig.name}): ${name}`, scheduled[name], count));
+    // `traced`: inside apply_if_finite's or MultiSteps' lax.cond, where optax evaluates the schedule in
+    // the traced computation (schedules/arith.ts).
+    const evaluate = (name: string, count: number, dtype: Dtype, traced = false): number => {
+      const schedule = traced ? tracedSchedule(scheduled[name]) : scheduled[name];
+      return roundTo(dtype, callSchedule(`inject_hyperparams(${sig.name}): ${name}`, schedule, count));
     };
     let cached: { values: Record<string, number | ArrayLeaf>; tx: GradientTransformation<any> } | undefined;
     const innerWith = (values: Record<string, number | ArrayLeaf>): GradientTransformation<any> => {
@@ -215,14 +219,14 @@ export function injectHyperparams(
 
     // One step of the injection: the hyperparameters this step uses (the state's values rounded, each
     // schedule evaluated at its count), the new counts, and the inner transformation built with them.
-    // `update` and the fused engine both run it.
-    const step = (state: InjectionControl, dtype: Dtype): { control: InjectionControl; inner: GradientTransformation<any> } => {
+    // `update` and the fused engine both run it; `traced` as for `evaluate`.
+    const step = (state: InjectionControl, dtype: Dtype, traced = false): { control: InjectionControl; inner: GradientTransformation<any> } => {
       const hyperparams: Record<string, number | ArrayLeaf> = {};
       for (const [k, v] of Object.entries(state.hyperparams)) hyperparams[k] = convert(v, dtype);
       const hyperparams_states: Record<string, WrappedScheduleState> = {};
       for (const k of Object.keys(scheduled)) {
         const c = state.hyperparams_states[k].count;
-        hyperparams[k] = evaluate(k, c, dtype);
+        hyperparams[k] = evaluate(k, c, dtype, traced);
         hyperparams_states[k] = { count: safeIncrement(c) };
       }
       return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };

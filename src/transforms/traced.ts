@@ -6,9 +6,12 @@ import { type CompiledElementwise, type KernelScalar, definitionScalars, gatherL
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
 import { treeLeaves, mapTrees } from '../tree/map.js';
-import { describe } from '../tree/structure.js';
+import { describe, isDictNode } from '../tree/structure.js';
+import { hasExactKeys } from '../tree/validate.js';
+import { type MaskTree, maskTree } from './masked.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { rewrite } from './xla-rewrites.js';
+import type { InjectHyperparamsState } from './inject-hyperparams.js';
 
 /**
  * optax's numerics for a transformation run *traced*, as one compiled XLA computation: what happens
@@ -30,16 +33,28 @@ import { rewrite } from './xla-rewrites.js';
  *   definitions' `singleLeafKernel`, as measured in eager mode; the traced vectors have two leaves,
  *   so this case is the same rule assumed, not measured).
  *
- * This applies to transformations made of elementwise kernels (alone or in chains, e.g. adamax);
+ * This applies to transformations made of elementwise kernels (alone or in chains, e.g. adamax,
+ * and `masked` around a stateless one with a tree of booleans, e.g. adamaxw's masked weight decay:
+ * each leaf gets the stages its mask gives it);
  * they are composed into one expression, rewritten, and evaluated. Any other transformation is run
  * as it is (eager numerics), which may differ from optax in the last bits.
  */
 
-/** The elementwise stages of a transformation, with their place in its state, or null if it has others. */
-interface Stage { def: CompiledElementwise<any>; path: number[] }
+/**
+ * The elementwise stages of a transformation, with their place in its state, or null if it has others.
+ * `mask`: the stage is `masked(inner, mask)` with a tree of booleans (a stateless inner stage, such as
+ * adamaxw's weight decay): it runs on the masked-in leaves, the others pass through.
+ */
+interface Stage { def: CompiledElementwise<any>; path: number[]; mask?: MaskTree }
 
 function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
   if (tx.elementwise) return [{ def: tx.elementwise as CompiledElementwise<any>, path }];
+  const c = tx.combinator;
+  if (c?.kind === 'masked') {
+    const def = c.inner.elementwise as CompiledElementwise<any> | undefined;
+    // A mask function is called with the updates inside the computation: not traced here.
+    return def && def.stateLeaves.length === 0 && typeof c.mask !== 'function' ? [{ def, path, mask: c.mask as MaskTree }] : null;
+  }
   if (!tx.parts) return null;
   const out: Stage[] = [];
   for (let i = 0; i < tx.parts.length; i++) {
@@ -50,9 +65,36 @@ function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[]
   return out;
 }
 
-/** True when {@link tracedUpdate} can reproduce optax's traced numerics for `tx`. */
-export function canTrace(tx: GradientTransformation<any>): boolean {
+/**
+ * True when {@link tracedUpdate} can reproduce optax's traced numerics for `tx` (with its `state`: an
+ * `injectHyperparams` is traced when the inner transformation of its hyperparameters is).
+ *
+ * `inject_hyperparams` traced (optax/schedules/_inject.py `update_fn`, run inside `lax.cond`): its
+ * schedules are evaluated in the traced computation, and its hyperparameters are arrays of the state,
+ * which enter the computation as operands, not as Python numbers: none of the inner transformation's
+ * scalars is a constant there.
+ */
+export function canTrace(tx: GradientTransformation<any>, state?: unknown): boolean {
+  if (tx.combinator?.kind === 'injectHyperparams') {
+    try {
+      tx.combinator.check(state);
+    } catch {
+      return false;
+    }
+    return stagesOf(tx.combinator.innerFor((state as InjectHyperparamsState).hyperparams)) !== null;
+  }
   return stagesOf(tx) !== null;
+}
+
+/**
+ * Which of `leaves` (the leaves of `updates`) `mask` keeps, or null when that cannot be told leaf by
+ * leaf (a leaf object appearing twice in the tree).
+ */
+function maskedIn(updates: Updates, mask: MaskTree, leaves: readonly ArrayLeaf[]): boolean[] | null {
+  const kept = treeLeaves<ArrayLeaf>(maskTree(updates, mask, 'updates')).leaves;
+  const keptSet = new Set(kept);
+  if (keptSet.size !== kept.length || new Set(leaves).size !== leaves.length) return null;
+  return leaves.map((l) => keptSet.has(l));
 }
 
 function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
@@ -64,11 +106,16 @@ function stateAt(state: unknown, path: readonly number[], tx: GradientTransforma
     s = s[i];
     t = t.parts[i];
   }
+  if (t.combinator?.kind === 'masked') {
+    if (!isDictNode(s) || !hasExactKeys(s, ['inner_state'])) throw new OptaxError(`masked: this state does not belong to masked: expected {inner_state}, got ${describe(s)}`);
+    return s.inner_state;
+  }
   return s;
 }
 
 function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
   if (tx.elementwise) return states.get(path.join('/'));
+  if (tx.combinator?.kind === 'masked') return { inner_state: states.get(path.join('/')) };
   return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
 }
 
@@ -91,6 +138,11 @@ export interface TracedOptions {
    * read from memory: this changes which multiplication LLVM fuses into an addition.
    */
   computedUpdates?: boolean;
+  /**
+   * The scalars come from arrays of the state (`inject_hyperparams`), so none is a constant of the
+   * traced computation (no `preScale`).
+   */
+  noConstants?: boolean;
 }
 
 /** The result of {@link tracedUpdate}. */
@@ -110,6 +162,12 @@ export interface TracedResult<U> {
  * elementwise kernels. Pure: nothing is mutated.
  */
 export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>, updates: U, state: unknown, params: Params | null | undefined, extraArgs: ExtraArgs | undefined, options: TracedOptions = {}): TracedResult<U> {
+  if (tx.combinator?.kind === 'injectHyperparams' && canTrace(tx, state)) {
+    const { inner_state, ...own } = state as InjectHyperparamsState;
+    const { control, inner } = tx.combinator.step(own, tx.combinator.dtypeFor(params, updates), true);
+    const r = tracedUpdate(inner, updates, inner_state, params, extraArgs, { ...options, noConstants: true });
+    return { updates: r.updates, state: { ...control, inner_state: r.state } };
+  }
   const stages = stagesOf(tx);
   if (!stages) {
     const [u, s] = tx.update(updates, state, params, extraArgs);
@@ -117,35 +175,62 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   }
   // Compose the stages' kernels into one expression graph (names prefixed by the stage index).
   const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
-  const leafSizes = treeLeaves<ArrayLeaf>(updates).leaves.map((l) => leafData(l).length);
-  let current: Expr = { kind: 'updates' };
-  const stateRoots: { name: string; stage: number; leaf: string; expr: Expr }[] = [];
-  stages.forEach((st, i) => {
-    const rename = (e: Expr): Expr => {
-      if (e.kind === 'updates') return current;
-      if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
-      if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
-      return e;
-    };
-    const memo = new Map<Expr, Expr>();
-    // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal.
-    const k = kernelForTree(st.def, leafSizes).kernel;
-    const next = substitute(k.updates, rename, memo);
-    for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName, expr: substitute(k.state[leafName], rename, memo) });
-    current = next;
-  });
-  const rewritten = rewrite([current, ...stateRoots.map((r) => r.expr)], options.computedUpdates ?? false);
-  const root = rewritten[0];
+  const all = treeLeaves<ArrayLeaf>(updates).leaves;
+  // The leaves each masked stage runs on (undefined: every leaf).
+  const inside = stages.map((st) => (st.mask === undefined ? undefined : maskedIn(updates, st.mask, all)));
+  if (inside.some((m) => m === null)) {
+    const [u, s] = tx.update(updates, state, params, extraArgs);
+    return { updates: u, state: s };
+  }
+  const runsOn = (i: number, li: number): boolean => inside[i] === undefined || inside[i]![li];
+  // One computation per combination of masks a leaf sees (in optax, each leaf's ops are its own
+  // subgraph of the one XLA computation, so the rewrites apply leaf by leaf).
+  const signature = (li: number): string => stages.map((_, i) => (runsOn(i, li) ? '1' : '0')).join('');
+  const stateRoots: { name: string; stage: number; leaf: string }[] = [];
+  stages.forEach((st, i) => { for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName }); });
   // Scalars optax holds as Python numbers are constants of the traced computation.
-  const constants = new Set(stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
-  const scaled = preScaleOf(root, (name) => constants.has(name));
-  // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
-  // outputs are the stages' new state leaves, then the pre-scale value.
-  const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
-  const plan = planKernel({ updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaled!])) });
-
+  const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
+  const compose = (sig: string) => {
+    let current: Expr = { kind: 'updates' };
+    const stateExprs = new Map<string, Expr>();
+    stages.forEach((st, i) => {
+      if (sig[i] === '0') return; // masked out: the updates pass through (masked stages have no state)
+      const rename = (e: Expr): Expr => {
+        if (e.kind === 'updates') return current;
+        if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
+        if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
+        return e;
+      };
+      const memo = new Map<Expr, Expr>();
+      // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal; a
+      // masked stage sees the masked-in leaves only (masked-out ones are MaskedNode, not leaves).
+      const sizes = all.filter((_, li) => runsOn(i, li)).map((l) => leafData(l).length);
+      const k = kernelForTree(st.def, sizes).kernel;
+      const next = substitute(k.updates, rename, memo);
+      for (const leafName of st.def.stateLeaves) stateExprs.set(`${i}/${leafName}`, substitute(k.state[leafName], rename, memo));
+      current = next;
+    });
+    const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
+    const root = rewritten[0];
+    const scaled = preScaleOf(root, (name) => constants.has(name));
+    // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
+    // outputs are the stages' new state leaves, then the pre-scale value.
+    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
+    return { outputNames, plan: planKernel({ updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaled!])) }) };
+  };
+  const plans = new Map<string, ReturnType<typeof compose>>();
+  const planFor = (li: number) => {
+    const sig = signature(li);
+    let p = plans.get(sig);
+    if (!p) plans.set(sig, (p = compose(sig)));
+    return p;
+  };
+  all.forEach((_, li) => planFor(li));
+  const composed = [...plans.values()];
+  // The pre-scale (MultiSteps' folded zeros) is used only when every leaf's computation has one.
+  const scaled = composed.length > 0 && composed.every((c) => c.outputNames.length > stateRoots.length);
   const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
-  const needsParams = plan.usesParams;
+  const needsParams = composed.some((c) => c.plan.usesParams);
   const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
   const scalarCache = new Map<Dtype, Record<string, KernelScalar>>();
   const results = positions.map((leaves, li) => {
@@ -161,6 +246,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     }
     const perLeaf = scalarsForLeaf(scalars, leafShape(g), paths[li]);
     const p = paramsAt(li);
+    const { plan, outputNames } = planFor(li);
     const out = evaluateKernel(plan, {
       dtype,
       updates: leafData(g),
@@ -185,6 +271,6 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   return {
     updates: column(0, updates),
     state: rebuildState(tx, newStates),
-    preScale: scaled ? column(outputNames.length, updates) : undefined,
+    preScale: scaled ? column(1 + stateRoots.length, updates) : undefined,
   };
 }

@@ -12,6 +12,10 @@ import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate.js';
 import { warmupCosineDecaySchedule } from '../../src/schedules/warmup-cosine-decay.js';
 import { tracedSchedule } from '../../src/schedules/typed.js';
+import { injectHyperparams } from '../../src/transforms/inject-hyperparams.js';
+import { adamaxw } from '../../src/alias/adamaxw.js';
+import { cosineOnecycleSchedule } from '../../src/schedules/cosine-onecycle.js';
+import { exponentialDecay } from '../../src/schedules/exponential-decay.js';
 import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
 
 const f32 = (...v: number[]) => new Float32Array(v);
@@ -38,6 +42,13 @@ test('apply_if_finite: the inner learning-rate schedule is evaluated in its trac
 for (const [name, make] of [
   ['applyIfFinite(adamax(schedule))', () => applyIfFinite(adamax(schedule(), { b1: 0, b2: 0, eps: 1e-6 }), { maxConsecutiveErrors: 1 })],
   ['multiSteps(adamax(schedule))', () => multiSteps(adamax(schedule()), { everyKSchedule: 2 })],
+  // inject_hyperparams inside lax.cond: traced schedules, and no constant scalars (MultiSteps' silent zeros).
+  ['applyIfFinite(inject(adamax)(one-cycle))', () => applyIfFinite(injectHyperparams(adamax)(cosineOnecycleSchedule({ transitionSteps: 20, peakValue: 0.05 }), { b1: 0.5 }), { maxConsecutiveErrors: 1 })],
+  ['multiSteps(inject(adamax)(0.01))', () => multiSteps(injectHyperparams(adamax)(0.01), { everyKSchedule: 3 })],
+  // masked (adamaxw's weight decay) inside lax.cond: each leaf with the stages its mask gives it.
+  ['applyIfFinite(adamaxw(mask))', () => applyIfFinite(adamaxw(0.02, { weightDecay: 0.01, mask: { a: false, b: true } }), { maxConsecutiveErrors: 1 })],
+  ['multiSteps(adamaxw(mask))', () => multiSteps(adamaxw(0.02, { b1: 0.9, weightDecay: 0.003, mask: { a: true, b: false } }), { everyKSchedule: 3 })],
+  ['multiSteps(inject(adamaxw)(schedules))', () => multiSteps(injectHyperparams(adamaxw)({ learningRate: schedule(), weightDecay: exponentialDecay({ initValue: 0.01, transitionSteps: 3, decayRate: 0.7, staircase: true }) }), { everyKSchedule: 2 })],
 ] as const) {
   test(`${name}: the engine reads the traced schedule value, bit-identical to the reference on every backend`, () => {
     for (const backend of ['wasm', 'js', 'interpreter'] as const) {

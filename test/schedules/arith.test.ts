@@ -110,6 +110,15 @@ test('polynomial traced: integer powers multiply as eagerly, then one fma; expon
   assert.equal(tracedSchedule(e)(0), r(0.5));
 });
 
+test('exponential decay staircase traced: floor(x * fold(1/T)) is one step lower than floor(x / T) where 1/T rounds down', () => {
+  // float32(1/41) < 1/41, and 41 * float32(1/41) rounds to 0.99999994: the traced exponent is 0 at count 41.
+  assert.equal(r(41 * r(1 / 41)), 0.9999999403953552);
+  const s = S.exponentialDecay({ initValue: 1, transitionSteps: 41, decayRate: 0.5, staircase: true });
+  assert.equal(s(41), 0.5);
+  assert.equal(tracedSchedule(s)(41), 1);
+  for (const c of [40, 42, 82, 100]) assert.equal(tracedSchedule(s)(c), pow(f32, r(0.5), Math.floor(r(c * r(1 / 41)))), `count ${c}`);
+});
+
 test('constant and piecewise-constant: traced values equal the eager ones (0/1 indicators make every product exact)', () => {
   const k = S.constantSchedule({ value: 0.1 });
   assert.equal(tracedSchedule(k)(5), 0.1);
