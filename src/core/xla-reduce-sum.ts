@@ -135,11 +135,20 @@ export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number 
   if (!isDictNode(terms) || (terms.dtype !== 'float32' && terms.dtype !== 'float64') || typeof terms.run !== 'function') {
     throw new OptaxError(`xlaReduceSum: terms must be {dtype: 'float32' | 'float64', run(lo, hi, acc)}, got ${describe(terms)}`);
   }
+  return xlaReduceSumPlan(terms, shape)();
+}
+
+/**
+ * {@link xlaReduceSum} made once for terms whose values change between calls but whose shape does not
+ * (the engine's gradient views): the windows are laid out once, and each call only adds.
+ */
+export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () => number {
   const { levels, last } = xlaReduceWindows(shape);
-  if (shape.some((d) => d === 0)) return 0;
+  if (shape.some((d) => d === 0)) return () => 0;
   let sum: SumTerms = terms;
   for (const level of levels) sum = windowTerms(sum, level);
-  return sum.run(0, last.reduce((a, b) => a * b, 1), 0);
+  const top = sum, count = last.reduce((a, b) => a * b, 1);
+  return () => top.run(0, count, 0);
 }
 
 /**
@@ -156,11 +165,9 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
   const origin = new Array<number>(rank);
   const batched = terms.windows !== undefined && rank <= 2;
-  /** The extent of window w along dimension k: [lo, hi). */
-  const extent = (w: number, k: number): [number, number] => {
-    const at = w * window[k] - padLow[k];
-    return [Math.max(0, at), Math.min(dims[k], at + window[k])];
-  };
+  /** The extent of window w along dimension k: [extentLo, extentHi). */
+  const extentLo = (w: number, k: number): number => Math.max(0, w * window[k] - padLow[k]);
+  const extentHi = (w: number, k: number): number => Math.min(dims[k], w * window[k] - padLow[k] + window[k]);
   const one = (w: number): number => {
     for (let k = last, rest = w; k >= 0; k--) {
       origin[k] = (rest % out[k]) * window[k] - padLow[k];
@@ -191,11 +198,11 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
         }
         // Rank 1 or 2: window w is rows [r0, r1) (one row in rank 1) by columns [c0, c1).
         const col = w % out[last], row = (w - col) / out[last];
-        const [c0, c1] = extent(col, last);
-        const [r0, r1] = rank === 2 ? extent(row, 0) : [0, 1];
+        const c0 = extentLo(col, last), c1 = extentHi(col, last);
+        const r0 = rank === 2 ? extentLo(row, 0) : 0, r1 = rank === 2 ? extentHi(row, 0) : 1;
         let count = 1;
         while (w + count < hi && col + count < out[last]) {
-          const [d0, d1] = extent(col + count, last);
+          const d0 = extentLo(col + count, last), d1 = extentHi(col + count, last);
           if (d0 !== c0 + count * window[last] || d1 - d0 !== c1 - c0) break; // a translate of window w
           count++;
         }

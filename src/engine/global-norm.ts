@@ -1,5 +1,5 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
-import { xlaReduceSum } from '../core/xla-reduce-sum.js';
+import { xlaReduceSumPlan } from '../core/xla-reduce-sum.js';
 import { type LeafSum, squareTerms } from '../transforms/clip-by-global-norm.js';
 import type { EngineMemory } from './memory.js';
 import { MIN_NORMAL } from './subnormals.js';
@@ -22,7 +22,8 @@ export { combineLeafSums } from '../transforms/clip-by-global-norm.js';
 
 /** Leaf sums in JS: the reference terms themselves. */
 export function jsLeafSums(grads: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean): LeafSum {
-  return (i) => xlaReduceSum(squareTerms(grads[i], flush), shapes[i]);
+  const plans = grads.map((g, i) => xlaReduceSumPlan(squareTerms(g, flush), shapes[i]));
+  return (i) => plans[i]();
 }
 
 /** Leaf sums whose sequential runs run in WebAssembly, over the gradient views (which must lie in `memory`). */
@@ -45,7 +46,8 @@ export function wasmLeafSums(grads: readonly FloatArray[], shapes: readonly (rea
         fold(g.byteOffset + start * size, count, windowStride * size, rows, rowStride * size, len, acc, min),
     };
   });
-  return (i) => xlaReduceSum(terms[i], shapes[i]);
+  const plans = terms.map((t, i) => xlaReduceSumPlan(t, shapes[i]));
+  return (i) => plans[i]();
 }
 
 /**
