@@ -21,7 +21,7 @@ export { powf } from './core/libm/powf.js';
 export { pow } from './core/libm/pow.js';
 export { cos } from './core/libm/cos.js';
 export { biasCorrection } from './core/bias-correction.js';
-export { elementwise, type ElementwiseDefinition, type KernelScalar } from './kernel/elementwise.js';
+export { elementwise, type ElementwiseDefinition, type KernelScalar, type ScalarSink } from './kernel/elementwise.js';
 
 export { scaleByAdamax, type ScaleByAdamaxState, type ScaleByAdamaxOptions } from './transforms/scale-by-adamax.js';
 export { scale } from './transforms/scale.js';

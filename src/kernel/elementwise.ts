@@ -61,11 +61,11 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   /**
    * The same scalars returned as a record: the simpler form for a definition written by hand (each
    * call then allocates its record). A definition states `scalars` or `scalarNames` and
-   * `writeScalars`; use {@link definitionScalars} to read either.
+   * `writeScalars`; the engine and the reference path read either form (`definitionScalars`).
    */
   scalars?(control: C, dtype: Dtype, extraArgs: ExtraArgs | undefined, traced?: boolean): Readonly<Record<string, KernelScalar>>;
   /**
-   * The scalars that depend on the count, written once over a {@link ScheduleArith} whose values may
+   * The scalars that depend on the count, written once over a `ScheduleArith` (src/schedules/arith.ts) whose values may
    * be numbers or arrays in a graph: `scalars` takes these keys from it (with numbers), and the jax-js
    * adapter evaluates it from the count in its traced graph. Keys it does not return do not depend on
    * the count. Absent when no scalar depends on the count.
