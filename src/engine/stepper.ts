@@ -1,9 +1,9 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { allArraysFinite, guardStep } from '../transforms/apply-if-finite.js';
+import { advanceGuardCounters, allArraysFinite, guardApplies, nextNotfiniteCount } from '../transforms/apply-if-finite.js';
 import { applyUpdates } from '../transforms/apply-updates.js';
-import { advanceCounters, decideSkip, runningMeanFactor } from '../transforms/multi-steps.js';
+import { decideSkip, emits, nextGradientStep, nextMiniStep, runningMeanFactor } from '../transforms/multi-steps.js';
 import type { Params, Tree, Updates } from '../tree/tree.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { broadcastInto } from '../tree/broadcast.js';
@@ -248,12 +248,14 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // skip pass, the stages after it still running.
     const nested = f?.guard?.nested;
     const finite = !f?.guard ? true : nested ? this.nestedGuardFinite(f, input, gradCopies, norm) : (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies);
-    const guarded = f?.guard ? guardStep(f.guard.counters, finite, f.guard.maxConsecutiveErrors) : undefined;
-    const skipped = nested && guarded && !guarded.apply ? nested : undefined;
-    if (f && guarded && !guarded.apply && !nested) {
+    // The guard's counters advance in place once the step cannot fail any more (nothing allocated).
+    const guard = f?.guard;
+    const applied = !guard || guardApplies(nextNotfiniteCount(guard.counters, finite), finite, guard.maxConsecutiveErrors);
+    const skipped = nested && !applied ? nested : undefined;
+    if (guard && !applied && !nested) {
       // A skipped step: optax applies zero updates (p + 0 turns -0 into +0) and keeps the inner state.
       this.applyZeroUpdates(gradCopies);
-      f.guard!.counters = guarded.counters;
+      advanceGuardCounters(guard.counters, guard.counters, finite);
       return;
     }
     if (!f) {
@@ -263,7 +265,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // MultiSteps: k for this step, the skip decision (both may throw, before anything changes), the
     // pass (emit or accumulate) and the counters after it.
     const acc = f.accumulation;
-    let counters: ReturnType<typeof advanceCounters> | undefined;
+    // Its counters after this step, as numbers (written into its control in place at the end).
+    let emit = true, miniStep = 0, gradientStep = 0;
     let skipState: unknown;
     if (acc) {
       const c = acc.combinator, ctl = acc.control;
@@ -272,16 +275,18 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         const [skip, next] = decideSkip(c.shouldSkip, input, ctl.gradient_step, p.params);
         if (skip) {
           this.applyZeroUpdates(gradCopies);
-          acc.control = { ...ctl, skip_state: next };
+          ctl.skip_state = next;
           return;
         }
         skipState = next;
       } else skipState = ctl.skip_state;
-      counters = advanceCounters(ctl.mini_step, ctl.gradient_step, k);
+      emit = emits(ctl.mini_step, k);
+      miniStep = nextMiniStep(ctl.mini_step, k);
+      gradientStep = nextGradientStep(ctl.gradient_step, emit);
       this.writeAccumulatorScalars(f, acc, ctl.mini_step);
     }
     // The inner stages' state advances at every step, or with MultiSteps only when it emits.
-    const advances = !counters || counters.emit;
+    const advances = emit;
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     // An injection whose hyperparameters are the record its last step made (no schedule, nothing set
     // since) only counts this step: its hyperparameters and inner transformation stay as they are.
@@ -317,8 +322,13 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       }
     }
     if (islands) islands.states.forEach((state, k) => { f.islands[k].state = state; });
-    if (guarded) f.guard!.counters = guarded.counters;
-    if (acc && counters) acc.control = { mini_step: counters.mini_step, gradient_step: counters.gradient_step, skip_state: skipState };
+    if (guard) advanceGuardCounters(guard.counters, guard.counters, finite);
+    if (acc) {
+      const ctl = acc.control;
+      ctl.mini_step = miniStep;
+      ctl.gradient_step = gradientStep;
+      ctl.skip_state = skipState;
+    }
   }
 
   /**

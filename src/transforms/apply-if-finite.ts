@@ -55,15 +55,29 @@ export type ApplyIfFiniteCounters = Omit<ApplyIfFiniteState, 'inner_state'>;
  * @internal
  */
 export function guardStep(counters: ApplyIfFiniteCounters, finite: boolean, maxConsecutiveErrors: number): { counters: ApplyIfFiniteCounters; apply: boolean } {
-  const notfinite_count = finite ? 0 : safeIncrement(counters.notfinite_count);
-  return {
-    counters: {
-      notfinite_count,
-      last_finite: finite,
-      total_notfinite: finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite),
-    },
-    apply: finite || notfinite_count > maxConsecutiveErrors,
-  };
+  const next: ApplyIfFiniteCounters = { notfinite_count: 0, last_finite: finite, total_notfinite: 0 };
+  advanceGuardCounters(next, counters, finite);
+  return { counters: next, apply: guardApplies(next.notfinite_count, finite, maxConsecutiveErrors) };
+}
+
+/**
+ * The guard's counters after a step, written into `out` (which may be `counters` itself: the fused
+ * engine advances its counters in place, so that a step allocates nothing). @internal
+ */
+export function advanceGuardCounters(out: ApplyIfFiniteCounters, counters: ApplyIfFiniteCounters, finite: boolean): void {
+  out.notfinite_count = nextNotfiniteCount(counters, finite);
+  out.last_finite = finite;
+  out.total_notfinite = finite ? counters.total_notfinite : safeIncrement(counters.total_notfinite);
+}
+
+/** `notfinite_count` after a step. @internal */
+export function nextNotfiniteCount(counters: ApplyIfFiniteCounters, finite: boolean): number {
+  return finite ? 0 : safeIncrement(counters.notfinite_count);
+}
+
+/** Whether the inner update is applied, given `notfinite_count` after the step. @internal */
+export function guardApplies(notfiniteCount: number, finite: boolean, maxConsecutiveErrors: number): boolean {
+  return finite || notfiniteCount > maxConsecutiveErrors;
 }
 
 /** Throws unless `state` has the counters of {@link ApplyIfFiniteState} (and an `inner_state`). @internal */

@@ -265,8 +265,24 @@ export function runningMeanFactor(n: number, dtype: Dtype): number {
 
 /** Whether a mini-step emits, and the counters after it (int32, saturating). @internal */
 export function advanceCounters(miniStep: number, gradientStep: number, k: number): { emit: boolean; mini_step: number; gradient_step: number } {
-  const emit = miniStep === k - 1;
-  return { emit, mini_step: safeIncrement(miniStep) % k, gradient_step: emit ? safeIncrement(gradientStep) : gradientStep };
+  const emit = emits(miniStep, k);
+  return { emit, mini_step: nextMiniStep(miniStep, k), gradient_step: nextGradientStep(gradientStep, emit) };
+}
+
+/**
+ * The same, one counter at a time: the fused engine advances its counters in place with these (a
+ * step allocates nothing). @internal
+ */
+export function emits(miniStep: number, k: number): boolean {
+  return miniStep === k - 1;
+}
+/** @internal */
+export function nextMiniStep(miniStep: number, k: number): number {
+  return safeIncrement(miniStep) % k;
+}
+/** @internal */
+export function nextGradientStep(gradientStep: number, emit: boolean): number {
+  return emit ? safeIncrement(gradientStep) : gradientStep;
 }
 
 /** Calls a `shouldSkipUpdateFn` and checks what it returns. @internal */

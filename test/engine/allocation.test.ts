@@ -22,6 +22,9 @@ import { adamaxw } from '../../src/alias/adamaxw.js';
 import { chain } from '../../src/transforms/chain.js';
 import { ema } from '../../src/transforms/ema.js';
 import type { GradientTransformation } from '../../src/core/transformation.js';
+import type { Stepper } from '../../src/engine/stepper.js';
+import type { Params, Tree } from '../../src/tree/tree.js';
+import { multiSteps } from '../../src/transforms/multi-steps.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -46,24 +49,51 @@ function librarySamples(head: ProfileNode): string[] {
 }
 
 /** One leaf (the trees the bench's heap section steps), so the kernels stay monomorphic. */
-const params = (): Record<string, Float32Array> => ({ w: Float32Array.from({ length: 5000 }, (_, i) => Math.cos(i)) });
+const oneLeaf = (dtype: 'float32' | 'float64' = 'float32') => (): Record<string, Float32Array | Float64Array> => {
+  const w = Float64Array.from({ length: 5000 }, (_, i) => Math.cos(i));
+  return { w: dtype === 'float32' ? Float32Array.from(w) : w };
+};
+/** Four leaves, for the chains that select leaves (masks, partitions). */
+const fourLeaves = (): Record<string, Float32Array> => Object.fromEntries(['a', 'b', 'c', 'd'].map((k, j) => [k, Float32Array.from({ length: 1250 }, (_, i) => Math.cos(i + 1250 * j))]));
 
-const CHAINS: Record<string, () => GradientTransformation<unknown>> = {
-  'adamax': () => adamax(1e-3) as GradientTransformation<unknown>,
-  'adamaxw': () => adamaxw(1e-3, { weightDecay: 1e-4 }) as GradientTransformation<unknown>,
-  'chain(ema, adamax)': () => chain(ema(0.9), adamax(1e-3)) as GradientTransformation<unknown>,
+/**
+ * A mask (labels) function as a careful user writes one for a hot loop: the same tree at every call,
+ * so that it allocates nothing itself and whatever a step allocates is optax-ts's.
+ */
+function fixed<T>(make: (params: Tree) => T): (params: Tree) => T {
+  let value: T | undefined;
+  return (params) => (value ??= make(params));
+}
+const everyOther = <T>(a: T, b: T) => (params: Tree): Record<string, T> => Object.fromEntries(Object.keys(params as object).map((k, i) => [k, i % 2 === 0 ? a : b]));
+
+interface Chain {
+  make(): GradientTransformation<unknown>;
+  params(): Record<string, Float32Array | Float64Array>;
+  /** Runs before the measured windows (what the user does between steps; not measured). */
+  before?(stepper: Stepper<Params, unknown>): void;
+}
+
+const lr = 1e-3;
+const CHAINS: Record<string, Chain> = {
+  'adamax': { make: () => adamax(lr) as GradientTransformation<unknown>, params: oneLeaf() },
+  'adamaxw': { make: () => adamaxw(lr, { weightDecay: 1e-4 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
+  'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },
 };
 
 /**
- * Child mode (`allocation.test.ts <chain> <backend>`): steps one optimizer alone in this process, as
- * a training loop does (in a process that has stepped other optimizers, V8's code for the shared
- * step is polymorphic and may box doubles: see the report of issue 10), and prints the library's
- * samples of the last window as JSON.
+ * Child mode (`allocation.test.ts <chain> <backend> <threads>`): steps one optimizer alone in this
+ * process, as a training loop does (in a process that has stepped other optimizers, V8's code for
+ * the shared step is polymorphic and may box doubles: see the report of issue 10), and prints the
+ * library's samples of the last window as JSON.
  */
-async function child(name: string, backend: 'js' | 'wasm'): Promise<void> {
-  const stepper = compile(CHAINS[name](), params(), { backend, threads: 1 });
+async function child(name: string, backend: 'js' | 'wasm', threads: number): Promise<void> {
+  const c = CHAINS[name];
+  const stepper = compile(c.make(), c.params(), { backend, threads, minElementsPerThread: 1000 });
   if (stepper.backend !== backend) throw new Error(stepper.referenceReason ?? 'not fused');
-  for (const g of Object.values(stepper.grads as Record<string, Float32Array>)) g.set(params().w.map((x) => 0.5 * x + 0.01));
+  if (stepper.threads !== threads) throw new Error(`ran ${stepper.threads} threads, not ${threads}`);
+  for (const g of Object.values(stepper.grads as Record<string, Float32Array>)) g.set(g.map((_, i) => 0.5 * Math.sin(0.37 * i) + 0.01));
+  c.before?.(stepper);
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
@@ -83,12 +113,12 @@ async function child(name: string, backend: 'js' | 'wasm'): Promise<void> {
 
 const self = fileURLToPath(import.meta.url);
 if (process.argv[2] !== undefined && path.resolve(process.argv[1] ?? '') === self) {
-  await child(process.argv[2], process.argv[3] as 'js' | 'wasm');
+  await child(process.argv[2], process.argv[3] as 'js' | 'wasm', Number(process.argv[4]));
 } else {
-  for (const backend of ['js', 'wasm'] as const) {
+  for (const [backend, threads] of [['js', 1], ['wasm', 1], ['wasm', 2]] as const) {
     for (const name of Object.keys(CHAINS)) {
-      test(`a fused step of ${name} (${backend}) allocates nothing`, () => {
-        const r = spawnSync(process.execPath, ['--import', 'tsx', self, name, backend], { cwd: path.resolve(SRC, '..'), encoding: 'utf8', timeout: 120_000 });
+      test(`a fused step of ${name} (${backend}, ${threads} thread${threads > 1 ? 's' : ''}) allocates nothing`, () => {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', self, name, backend, String(threads)], { cwd: path.resolve(SRC, '..'), encoding: 'utf8', timeout: 120_000 });
         assert.equal(r.status, 0, r.stderr);
         const samples = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
         assert.deepEqual(samples, [], `every window of 1000 steps allocated in optax-ts's code, e.g.\n${samples.slice(0, 8).join('\n')}`);

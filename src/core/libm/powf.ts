@@ -285,3 +285,19 @@ export const POWF_PARTS = {
   overflow: OFLOW,
   nearOverflow: NEAR_OFLOW,
 };
+
+/**
+ * Every branch of {@link powfRegisters}, run at load: V8 optimizes a function for the branches it
+ * has seen, and a step that first takes another one (a bias correction `b1^t` that starts to
+ * underflow after some hundreds of steps) throws that code away; until it is optimized again, every
+ * call allocates (unoptimized code boxes its doubles). Seen here first, no branch is new later. The
+ * loop is long enough for V8 to start recording (it does so only after a function has run a while).
+ */
+function seedBranches(): void {
+  const out = new Float64Array(1);
+  // A plain power, underflow to a subnormal, to the smallest subnormal, to 0, overflow, the largest
+  // float32, a negative base with odd and even exponents, a subnormal base, C99's special cases.
+  const cases = [0.9, 3, 0.9, 830, 0.9, 982.5, 0.9, 1000, 2, 200, 2, 127.99999, -0.9, 3, -0.9, 4, 1e-40, 2, 0, 3, 0.9, 0, 1, NaN, -0.9, 0.5, Infinity, 2, 2 ** 31 - 1, 1];
+  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) powfInto(out, 0, cases[i], cases[i + 1]);
+}
+seedBranches();
