@@ -1,7 +1,7 @@
 import { type Dtype, roundTo } from './dtype.js';
 import type { ScheduleArith } from '../schedules/arith.js';
 import { powf, powfInto } from './libm/powf.js';
-import { pow } from './libm/pow.js';
+import { pow, powInto } from './libm/pow.js';
 
 /**
  * optax's bias correction `1 - decay**count` (`optax.tree.bias_correction`, jitted), as XLA:CPU
@@ -28,14 +28,18 @@ export function biasCorrection(dtype: Dtype, decay: number, count: number): numb
 
 /**
  * `out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count))`, written rather than returned: the
- * fused engine computes it at every step, and in float32 nothing is allocated (see `powfInto`).
+ * fused engine computes it at every step, and nothing is allocated (see `powfInto`, `powInto`).
  * @internal
  */
 export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: Dtype, decay: number, count: number): void {
   if (dtype === 'float32') {
     powfInto(out, at, decay, count);
     out[at] = Math.fround(1 - out[at]);
-  } else out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count));
+  } else {
+    // float64: the decay and the count are doubles already; glibc's pow, written (see `powInto`).
+    powInto(out, at, decay, count);
+    out[at] = 1 - out[at];
+  }
 }
 
 /**

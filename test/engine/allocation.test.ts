@@ -76,6 +76,7 @@ interface Chain {
 const lr = 1e-3;
 const CHAINS: Record<string, Chain> = {
   'adamax': { make: () => adamax(lr) as GradientTransformation<unknown>, params: oneLeaf() },
+  'adamax float64': { make: () => adamax(lr) as GradientTransformation<unknown>, params: oneLeaf('float64') },
   'adamaxw': { make: () => adamaxw(lr, { weightDecay: 1e-4 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },

@@ -1,6 +1,6 @@
 import { fma64 } from '../fused-multiply-add.js';
 import { hexFloat as h } from './hex-float.js';
-import { MASK64, asdouble, asuint64 } from './bits.js';
+import { asdouble } from './bits.js';
 import { EXP_TABLE } from './exp-table.js';
 
 /**
@@ -13,6 +13,11 @@ import { EXP_TABLE } from './exp-table.js';
  * core/libm/powf.ts (the float64 case is the same lowering). Tables: e_pow_log_data.c and
  * e_exp_data.c, as stored in that binary. Checked against that libm on millions of inputs
  * (test/core/libm/pow.test.ts).
+ *
+ * The fused engine computes a float64 bias correction with it at every step, so a call allocates
+ * nothing: the 64-bit integer arithmetic of the C code runs on 32-bit words (never BigInts), and the
+ * doubles pass between the parts in registers (a Float64Array), never as arguments or return values
+ * of calls V8 may not inline (each would box the double: a heap object per call).
  */
 
 const LN2HI = h('0x1.62e42fefa38p-1');
@@ -20,7 +25,7 @@ const LN2LO = h('0x1.ef35793c7673p-45');
 /** log1p(r) - r ~ A0 r^2 + ... + A6 r^8 (A0 = -1/2), as stored (e_pow_log_data.c). */
 const [A0, A1, A2, A3, A4, A5, A6] = ['-0x1p-1', '-0x1.555555555556p-1', '0x1.0000000000006p-1', '0x1.999999959554ep-1', '-0x1.555555529a47ap-1', '-0x1.2495b9b4845e9p+0', '0x1.0002b8b263fc3p+0'].map(h);
 /** [1/c, log(c), its tail] for 128 subintervals of [OFF, 2 OFF). */
-const LOG_TABLE = [
+const LOG_ENTRIES = [
   ['0x1.6ap+0', '-0x1.62c82f2b9c8p-2', '0x1.ab4242837568p-48'],
   ['0x1.68p+0', '-0x1.5d1bdbf5808p-2', '-0x1.ca508d8e0f72p-46'],
   ['0x1.66p+0', '-0x1.57677174558p-2', '-0x1.362a4d5b6506dp-45'],
@@ -149,54 +154,139 @@ const LOG_TABLE = [
   ['0x1.7p-1', '0x1.522ae0738ap-2', '0x1.ebe708164c759p-45'],
   ['0x1.6ep-1', '0x1.57bf753c8dp-2', '0x1.fadedee5d40efp-46'],
   ['0x1.6cp-1', '0x1.5d5bddf596p-2', '-0x1.a0b2a08a465dcp-47'],
-].map(([invc, logc, logctail]) => ({ invc: h(invc), logc: h(logc), logctail: h(logctail) }));
-const OFF = 0x3fe6955500000000n;
+].map(([invc, logc, logctail]) => [h(invc), h(logc), h(logctail)]);
+/** The log table as doubles, [invc, logc, logctail] per entry. */
+const LOG_TABLE = Float64Array.from(LOG_ENTRIES.flat());
+/** The high word of OFF = 0x3fe6955500000000 (its low word is 0). */
+const OFF_HI = 0x3fe69555;
 
 const INV_LN2_N = h('0x1.71547652b82fep+7');
 const NEG_LN2_HI_N = h('-0x1.62e42fefap-8');
 const NEG_LN2_LO_N = h('-0x1.cf79abc9e3b3ap-47');
 const [C2, C3, C4, C5] = ['0x1.ffffffffffdbdp-2', '0x1.555555555543cp-3', '0x1.55555cf172b91p-5', '0x1.1111167a4d017p-7'].map(h);
 const SHIFT = h('0x1.8p+52');
+/** glibc's SIGN_BIAS, 0x800 << 7: bit 18 of ki's low word. */
+const SIGN_BIAS = 0x800 << 7;
 
-const SIGN_BIAS = 0x800n << 7n;
-/** The top 12 bits (sign and exponent) of a double's bits. */
-function top12(ix: bigint): number { return Number(ix >> 52n); }
+/** e_exp_data.c's table: each entry's tail as a double, and the two words of its scale bits. */
+const EXP_TAIL = Float64Array.from({ length: 128 }, (_, k) => asdouble(EXP_TABLE[2 * k]));
+const EXP_SBITS_HI = Int32Array.from({ length: 128 }, (_, k) => Number(EXP_TABLE[2 * k + 1] >> 32n));
+const EXP_SBITS_LO = Int32Array.from({ length: 128 }, (_, k) => Number(EXP_TABLE[2 * k + 1] & 0xffffffffn));
 
-/** log(x) as hi + tail, for the bits `ix` of a positive normal (or normalized subnormal) x. */
-function logInline(ix: bigint): { hi: number; tail: number } {
-  const tmp = (ix - OFF) & MASK64;
-  const i = Number((tmp >> 45n) & 127n);
-  const k = Number(BigInt.asIntN(64, tmp) >> 52n);
-  const z = asdouble(ix - (tmp & (0xfffn << 52n)));
-  const { invc, logc, logctail } = LOG_TABLE[i];
-  const r = fma64(z, invc, -1);
-  const t1 = fma64(k, LN2HI, logc);
+/** A scratch double and its two 32-bit words (big-endian: offset 0 holds the high word). */
+const scratch = new DataView(new ArrayBuffer(8));
+/**
+ * The high 32 bits of a double's bits, as an int32 (a word above 2^31 as a uint32 would be a heap
+ * number wherever it crosses a call: words are int32 throughout, compared unsigned with `>>> 0`).
+ */
+function highWord(x: number): number { scratch.setFloat64(0, x); return scratch.getInt32(0); }
+/** The low 32 bits of a double's bits, as an int32. */
+function lowWord(x: number): number { scratch.setFloat64(0, x); return scratch.getInt32(4); }
+/** The double with these two words of bits (each taken modulo 2^32). */
+function fromWords(hi: number, lo: number): number { scratch.setInt32(0, hi | 0); scratch.setInt32(4, lo | 0); return scratch.getFloat64(0); }
+
+/** The routine's doubles (see the module comment), by index: constants first. */
+const R = new Float64Array(64);
+const RA1 = 0, RA2 = 1, RA3 = 2, RA4 = 3, RA5 = 4, RA6 = 5, RLN2HI = 6, RLN2LO = 7, RMINUS_ONE = 8, RINV_LN2_N = 9, RSHIFT = 10;
+const RNEG_LN2_HI_N = 11, RNEG_LN2_LO_N = 12, RC2 = 13, RC3 = 14, RC4 = 15, RC5 = 16;
+R.set([A1, A2, A3, A4, A5, A6, LN2HI, LN2LO, -1, INV_LN2_N, SHIFT, NEG_LN2_HI_N, NEG_LN2_LO_N, C2, C3, C4, C5]);
+// The operands and the result.
+const RX = 17, RY = 18, ROUT = 19;
+// log_inline's values.
+const RZ = 20, RINVC = 21, RK = 22, RLOGC = 23, RLOGCTAIL = 24, RR = 25, RT1 = 26, RLO1 = 27, RAR = 28, RNEG_AR2 = 29;
+const RAR2 = 30, RAR3 = 31, RLO3 = 32, RI1 = 33, RI2 = 34, RINNER = 35, RP1 = 36, RPOLY = 37, RLOSUM = 38, RLO = 39;
+// y * log(x) = ehi + elo.
+const RHI = 40, RTAIL = 41, RNEG_EHI = 42, RE1 = 43, RELO = 44;
+// exp_inline's values.
+const REX = 45, RKD = 46, RER0 = 47, RER = 48, RER2 = 49, RER4 = 50, RQ1 = 51, RQ2 = 52, RQTAIL = 53, RQ3 = 54, RTMP = 55, RSCALE = 56, RSY = 57;
+
+/**
+ * The multiply-adds, as a program of register indices `[out, a, b, c]`: `R[out] = fma(R[a], R[b],
+ * R[c])` in order (each line's comment is glibc's C). One loop runs them all ({@link runFmas}): the
+ * emulated FMA then has one call site, which V8 inlines, where many would exceed its inlining budget
+ * and box their operands.
+ */
+const FMAS = Uint8Array.from([
+  // log_inline
+  RR, RZ, RINVC, RMINUS_ONE, // r = fma (z, invc, -1.0)
+  RT1, RK, RLN2HI, RLOGC, // t1 = kd * Ln2hi + logc
+  RLO1, RK, RLN2LO, RLOGCTAIL, // lo1 = kd * Ln2lo + logctail
+  RLO3, RAR, RR, RNEG_AR2, // lo3 = fma (ar, r, -ar2)
+  RI1, RR, RA6, RA5, // A[5] + r * A[6]
+  RI2, RR, RA4, RA3, // A[3] + r * A[4]
+  RINNER, RAR2, RI1, RI2, // A[3] + r * A[4] + ar2 * (A[5] + r * A[6])
+  RP1, RR, RA2, RA1, // A[1] + r * A[2]
+  RPOLY, RAR2, RINNER, RP1, // A[1] + r * A[2] + ar2 * (...)
+  RLO, RAR3, RPOLY, RLOSUM, // lo = lo1 + lo2 + lo3 + lo4 + ar * r2 * p
+  // pow: elo = y * lo + fma (y, hi, -ehi)
+  RE1, RY, RHI, RNEG_EHI,
+  RELO, RY, RTAIL, RE1,
+  // exp_inline
+  RKD, REX, RINV_LN2_N, RSHIFT, // kd = eval_as_double (z + shift), z = InvLn2N * x
+  RER0, RKD, RNEG_LN2_HI_N, REX, // r = x + kd * NegLn2hiN
+  RER, RKD, RNEG_LN2_LO_N, RER0, // r = r + kd * NegLn2loN
+  RQ1, RER, RC5, RC4, // C4 + r * C5
+  RQ2, RER, RC3, RC2, // C2 + r * C3
+  RQ3, RER2, RQ2, RQTAIL, // tail + r + r2 * (C2 + r * C3)
+  RTMP, RER4, RQ1, RQ3, // tmp = ... + r2 * r2 * (C4 + r * C5)
+  // scale + scale * tmp (specialcase's first case, and exp_inline's common return)
+  RSY, RSCALE, RTMP, RSCALE,
+]);
+/** Where each part of {@link FMAS} begins. */
+const F_LOG = 0, F_LOG_POLY = 3, F_LOG_LO = 9, F_ELO = 10, F_EXP_KD = 12, F_EXP_R = 13, F_EXP_POLY = 15, F_SCALE = 19, F_END = 20;
+
+/** Runs multiply-adds `from` to `to` of {@link FMAS}. */
+function runFmas(from: number, to: number): void {
+  for (let k = from; k < to; k++) R[FMAS[4 * k]] = fma64(R[FMAS[4 * k + 1]], R[FMAS[4 * k + 2]], R[FMAS[4 * k + 3]]);
+}
+
+/** log(x) as R[RHI] + R[RTAIL], for the bits `ixHi:ixLo` of a positive normal (or normalized subnormal) x. */
+function logInline(ixHi: number, ixLo: number): void {
+  // tmp = ix - OFF (OFF's low word is 0: no borrow from the low word).
+  const tmpHi = (ixHi - OFF_HI) | 0;
+  const i = (tmpHi >>> 13) & 127; // (tmp >> (52 - LOG_TABLE_BITS)) % N
+  const k = tmpHi >> 20; // (int64_t) tmp >> 52, arithmetic
+  // iz = ix - (tmp & 0xfffULL << 52)
+  R[RZ] = fromWords(ixHi - (tmpHi & 0xfff00000), ixLo);
+  R[RK] = k;
+  R[RINVC] = LOG_TABLE[3 * i];
+  R[RLOGC] = LOG_TABLE[3 * i + 1];
+  R[RLOGCTAIL] = LOG_TABLE[3 * i + 2];
+  runFmas(F_LOG, F_LOG_POLY); // r, t1, lo1
+  const r = R[RR], t1 = R[RT1];
   const t2 = t1 + r;
-  const lo1 = fma64(k, LN2LO, logctail);
   const lo2 = t1 - t2 + r;
   const ar = A0 * r;
   const ar2 = r * ar;
   const ar3 = r * ar2;
   const hi = t2 + ar2;
-  const lo3 = fma64(ar, r, -ar2);
   const lo4 = t2 - hi + ar2;
-  // p = ar3 * (A1 + r A2 + ar2 (A3 + r A4 + ar2 (A5 + r A6))), its final product fused into lo.
-  const inner = fma64(ar2, fma64(r, A6, A5), fma64(r, A4, A3));
-  const poly = fma64(ar2, inner, fma64(r, A2, A1));
-  const lo = fma64(ar3, poly, lo1 + lo2 + lo3 + lo4);
+  R[RAR] = ar;
+  R[RAR2] = ar2;
+  R[RAR3] = ar3;
+  R[RNEG_AR2] = -ar2;
+  runFmas(F_LOG_POLY, F_LOG_LO); // lo3 and the polynomial
+  R[RLOSUM] = R[RLO1] + lo2 + R[RLO3] + lo4;
+  runFmas(F_LOG_LO, F_ELO); // lo
+  const lo = R[RLO];
   const y = hi + lo;
-  return { hi: y, tail: hi - y + lo };
+  R[RHI] = y;
+  R[RTAIL] = hi - y + lo;
 }
 
-/** glibc's `specialcase`: scale * (1 + tmp) where the scale's exponent over- or underflowed. */
-function specialCase(tmp: number, sbits: bigint, ki: bigint): number {
-  if ((ki & 0x80000000n) === 0n) {
-    const scale = asdouble(sbits - (1009n << 52n));
-    const y = fma64(scale, tmp, scale);
-    return y * 2 ** 1009;
+/** glibc's `specialcase`: R[ROUT] = scale * (1 + tmp) where the scale's exponent over- or underflowed. */
+function specialCase(sbitsHi: number, sbitsLo: number, kiLo: number): void {
+  if ((kiLo & 0x80000000) === 0) {
+    // k > 0: the exponent of scale might have overflowed by <= 460.
+    R[RSCALE] = fromWords(sbitsHi - (1009 << 20), sbitsLo);
+    runFmas(F_SCALE, F_END);
+    R[ROUT] = R[RSY] * 2 ** 1009;
+    return;
   }
-  const signed = (sbits + (1022n << 52n)) & MASK64;
-  const scale = asdouble(signed);
+  // k < 0: the exponent of scale might have underflowed by <= 1022 (sbits += 1022 << 52).
+  const signedHi = (sbitsHi + (1022 << 20)) | 0;
+  const scale = fromWords(signedHi, sbitsLo);
+  const tmp = R[RTMP];
   // The product is used twice here, so GCC did not fuse it (the disassembly shows vmulsd, vaddsd).
   const product = scale * tmp;
   let y = scale + product;
@@ -206,56 +296,78 @@ function specialCase(tmp: number, sbits: bigint, ki: bigint): number {
     const hi = one + y;
     lo = one - hi + y + lo;
     y = (hi + lo) - one;
-    if (y === 0) y = (signed >> 63n) !== 0n ? -0 : 0;
+    if (y === 0) y = signedHi < 0 ? -0 : 0;
   }
-  return 2 ** -1022 * y;
+  R[ROUT] = 2 ** -1022 * y;
 }
 
-/** sign * exp(x + xtail). */
-function expInline(x: number, xtail: number, signBias: bigint): number {
-  let abstop = top12(asuint64(x)) & 0x7ff;
+/** R[ROUT] = sign * exp(R[RHI]... ): exp(x + xtail) for x = R[REX], xtail = R[RELO], negated when `signBias`. */
+function expInline(signBias: number): void {
+  const x = R[REX];
+  let abstop = (highWord(x) >>> 20) & 0x7ff;
   if (((abstop - 0x3c9) >>> 0) >= 0x408 - 0x3c9) {
     if (((abstop - 0x3c9) >>> 0) >= 0x80000000) {
+      // |x| tiny: the result is 1 + x (rounded), signed.
       const one = 1 + x;
-      return signBias ? -one : one;
+      R[ROUT] = signBias !== 0 ? -one : one;
+      return;
     }
     if (abstop >= 0x409) {
-      const negative = signBias !== 0n;
-      if (x < 0) return negative ? -0 : 0; // __math_uflow
-      return negative ? -Infinity : Infinity; // __math_oflow
+      const negative = signBias !== 0;
+      if (x < 0) R[ROUT] = negative ? -0 : 0; // __math_uflow
+      else R[ROUT] = negative ? -Infinity : Infinity; // __math_oflow
+      return;
     }
     abstop = 0; // large |x|: handled by specialCase
   }
-  let kd = fma64(x, INV_LN2_N, SHIFT); // z = InvLn2N * x; kd = z + Shift, fused
-  const ki = asuint64(kd);
-  kd -= SHIFT;
-  let r = fma64(kd, NEG_LN2_LO_N, fma64(kd, NEG_LN2_HI_N, x));
-  r = xtail + r;
-  const idx = Number(ki & 127n) * 2;
-  const top = ((ki + signBias) << 45n) & MASK64;
-  const tail = asdouble(EXP_TABLE[idx]);
-  const sbits = (EXP_TABLE[idx + 1] + top) & MASK64;
+  runFmas(F_EXP_KD, F_EXP_R); // kd = z + shift
+  const kiLo = lowWord(R[RKD]); // only ki's low 19 bits are used below
+  R[RKD] -= SHIFT;
+  runFmas(F_EXP_R, F_EXP_POLY); // r = x - kd * Ln2
+  const r = R[RELO] + R[RER]; // r += xtail
+  const idx = kiLo & 127;
+  // top = (ki + sign_bias) << (52 - EXP_TABLE_BITS): bits 0-18 of the sum become the high word's bits 13-31.
+  const topHi = ((kiLo + signBias) & 0x7ffff) << 13;
+  const sbitsHi = (EXP_SBITS_HI[idx] + topHi) | 0, sbitsLo = EXP_SBITS_LO[idx];
   const r2 = r * r;
-  const tmp = fma64(r2 * r2, fma64(r, C5, C4), fma64(r2, fma64(r, C3, C2), tail + r));
-  if (abstop === 0) return specialCase(tmp, sbits, ki);
-  const scale = asdouble(sbits);
-  return fma64(scale, tmp, scale);
+  R[RER] = r;
+  R[RER2] = r2;
+  R[RER4] = r2 * r2;
+  R[RQTAIL] = EXP_TAIL[idx] + r;
+  runFmas(F_EXP_POLY, F_SCALE); // tmp
+  if (abstop === 0) {
+    specialCase(sbitsHi, sbitsLo, kiLo);
+    return;
+  }
+  R[RSCALE] = fromWords(sbitsHi, sbitsLo);
+  runFmas(F_SCALE, F_END);
+  R[ROUT] = R[RSY];
 }
 
-/** 0 if `iy` (the bits of a finite non-zero double) is not an integer, 1 if odd, 2 if even. */
-function checkint(iy: bigint): number {
-  const e = Number((iy >> 52n) & 0x7ffn);
+/** 0 if the finite non-zero double with bits `hi:lo` is not an integer, 1 if odd, 2 if even. */
+function checkint(hi: number, lo: number): number {
+  const e = (hi >>> 20) & 0x7ff;
   if (e < 0x3ff) return 0;
   if (e > 0x3ff + 52) return 2;
-  if (iy & ((1n << BigInt(0x3ff + 52 - e)) - 1n)) return 0;
-  if (iy & (1n << BigInt(0x3ff + 52 - e))) return 1;
+  const b = 0x3ff + 52 - e; // the bit of 1 in the value's bits, in [0, 52]
+  // iy & ((1 << b) - 1): the fraction bits.
+  if (b >= 32 ? lo !== 0 || (hi & ((2 ** (b - 32)) - 1)) !== 0 : (lo & ((2 ** b) - 1)) !== 0) return 0;
+  // iy & (1 << b): the units bit.
+  if (b >= 32 ? (hi & (2 ** (b - 32))) !== 0 : (lo & (2 ** b)) !== 0) return 1;
   return 2;
 }
 
-const INF_BITS = 0x7ff0000000000000n;
-const ONE_BITS = 0x3ff0000000000000n;
-function zeroinfnan(i: bigint): boolean {
-  return ((2n * i - 1n) & MASK64) >= 2n * INF_BITS - 1n;
+/** The bits `hi:lo` are those of a zero, an infinity or a NaN (glibc's `zeroinfnan`: 2 i - 1 >= 2 inf - 1). */
+function zeroinfnan(hi: number, lo: number): boolean {
+  const abs = hi & 0x7fffffff;
+  return (abs === 0 && lo === 0) || abs >= 0x7ff00000;
+}
+
+/** The 64-bit unsigned order of the bits `aHi:aLo` and `bHi:bLo` (int32 words): -1, 0 or 1. */
+function compareBits(aHi: number, aLo: number, bHi: number, bLo: number): number {
+  if (aHi !== bHi) return (aHi >>> 0) < (bHi >>> 0) ? -1 : 1;
+  if (aLo !== bLo) return (aLo >>> 0) < (bLo >>> 0) ? -1 : 1;
+  return 0;
 }
 
 /**
@@ -270,46 +382,95 @@ function zeroinfnan(i: bigint): boolean {
  * ```
  */
 export function pow(x: number, y: number): number {
-  let signBias = 0n;
-  let ix = asuint64(x);
-  const iy = asuint64(y);
-  let topx = top12(ix);
-  const topy = top12(iy);
+  R[RX] = x;
+  R[RY] = y;
+  powRegisters();
+  return R[ROUT];
+}
+
+/**
+ * `out[at] = pow(x, y)`, written rather than returned (nothing is boxed, even where V8 does not
+ * inline the call): the fused engine's per-step float64 bias correction.
+ * @internal
+ */
+export function powInto(out: Float64Array, at: number, x: number, y: number): void {
+  R[RX] = x;
+  R[RY] = y;
+  powRegisters();
+  out[at] = R[ROUT];
+}
+
+/** {@link pow} of R[RX] and R[RY], into R[ROUT]. */
+function powRegisters(): void {
+  const x = R[RX], y = R[RY];
+  let signBias = 0;
+  let ixHi = highWord(x), ixLo = lowWord(x);
+  const iyHi = highWord(y), iyLo = lowWord(y);
+  let topx = ixHi >>> 20;
+  const topy = iyHi >>> 20;
   if (((topx - 1) >>> 0) >= 0x7ff - 1 || (((topy & 0x7ff) - 0x3be) >>> 0) >= 0x43e - 0x3be) {
-    if (zeroinfnan(iy)) {
-      if (((2n * iy) & MASK64) === 0n) return 1;
-      if (ix === ONE_BITS) return 1;
-      if (((2n * ix) & MASK64) > 2n * INF_BITS || ((2n * iy) & MASK64) > 2n * INF_BITS) return x + y;
-      if (((2n * ix) & MASK64) === 2n * ONE_BITS) return 1;
-      if ((((2n * ix) & MASK64) < 2n * ONE_BITS) === !(iy >> 63n)) return 0;
-      return y * y;
+    // Special cases: (x < 0x1p-126 or inf or nan) or (|y| < 0x1p-65 or |y| >= 0x1p63 or nan).
+    if (zeroinfnan(iyHi, iyLo)) {
+      const xAbsHi = ixHi & 0x7fffffff;
+      if ((iyHi & 0x7fffffff) === 0 && iyLo === 0) { R[ROUT] = 1; return; } // y = ±0
+      if (ixHi === 0x3ff00000 && ixLo === 0) { R[ROUT] = 1; return; } // x = 1
+      if (x !== x || y !== y) { R[ROUT] = x + y; return; } // 2 ix > 2 inf || 2 iy > 2 inf
+      if (xAbsHi === 0x3ff00000 && ixLo === 0) { R[ROUT] = 1; return; } // |x| = 1
+      // (2 ix < 2 asuint64 (1.0)) == !(iy >> 63): 0
+      if ((compareBits(xAbsHi, ixLo, 0x3ff00000, 0) < 0) === (iyHi >= 0)) { R[ROUT] = 0; return; }
+      R[ROUT] = y * y;
+      return;
     }
-    if (zeroinfnan(ix)) {
+    if (zeroinfnan(ixHi, ixLo)) {
       let x2 = x * x;
-      if (ix >> 63n && checkint(iy) === 1) x2 = -x2;
-      return iy >> 63n ? 1 / x2 : x2;
+      if (ixHi < 0 && checkint(iyHi, iyLo) === 1) x2 = -x2;
+      R[ROUT] = iyHi < 0 ? 1 / x2 : x2;
+      return;
     }
     // x and y are non-zero finite.
-    if (ix >> 63n) {
-      const yint = checkint(iy);
-      if (yint === 0) return NaN;
+    if (ixHi < 0) {
+      // Finite x < 0.
+      const yint = checkint(iyHi, iyLo);
+      if (yint === 0) { R[ROUT] = NaN; return; }
       if (yint === 1) signBias = SIGN_BIAS;
-      ix &= 0x7fffffffffffffffn;
+      ixHi &= 0x7fffffff;
       topx &= 0x7ff;
     }
     if ((((topy & 0x7ff) - 0x3be) >>> 0) >= 0x43e - 0x3be) {
-      if (ix === ONE_BITS) return 1;
-      if ((topy & 0x7ff) < 0x3be) return ix > ONE_BITS ? 1 + y : 1 - y;
-      return (ix > ONE_BITS) === (topy < 0x800) ? Infinity : 0;
+      // Note: sign_bias == 0 here because y is not odd.
+      if (ixHi === 0x3ff00000 && ixLo === 0) { R[ROUT] = 1; return; }
+      const above = compareBits(ixHi, ixLo, 0x3ff00000, 0) > 0; // ix > asuint64 (1.0)
+      // |y| is tiny, o = pow(x, y) for |x| near 1, or huge: an over- or underflow.
+      if ((topy & 0x7ff) < 0x3be) { R[ROUT] = above ? 1 + y : 1 - y; return; }
+      R[ROUT] = above === (topy < 0x800) ? Infinity : 0;
+      return;
     }
     if (topx === 0) {
       // Normalize a subnormal x so its exponent becomes negative.
-      ix = asuint64(asdouble(ix) * 2 ** 52) & 0x7fffffffffffffffn;
-      ix = (ix - (52n << 52n)) & MASK64;
+      const scaled = fromWords(ixHi, ixLo) * 2 ** 52;
+      ixHi = (highWord(scaled) & 0x7fffffff) - (52 << 20);
+      ixLo = lowWord(scaled);
     }
   }
-  const { hi, tail } = logInline(ix);
-  const ehi = y * hi;
-  const elo = fma64(y, tail, fma64(y, hi, -ehi));
-  return expInline(ehi, elo, signBias);
+  logInline(ixHi, ixLo);
+  const ehi = y * R[RHI];
+  R[RNEG_EHI] = -ehi;
+  runFmas(F_ELO, F_EXP_KD); // elo
+  R[REX] = ehi;
+  expInline(signBias);
 }
+
+/**
+ * Every branch of {@link powRegisters}, run at load: V8 optimizes a function for the branches it has
+ * seen, and a step that first takes another one throws that code away; until it is optimized again,
+ * every call allocates. Seen here first, no branch is new later (see powf's seedBranches).
+ */
+function seedBranches(): void {
+  const out = new Float64Array(1);
+  // Plain powers (bias corrections), underflow to a subnormal and to 0, overflow, a negative base with
+  // odd and even exponents, a subnormal base, tiny and huge exponents, C99's special cases.
+  const cases = [0.9, 3, 0.999, 1234, 0.9, 7000, 0.9, 7100, 0.9, 8000, 2, 1100, 10, 308.5, -0.9, 3, -0.9, 4, -0.9, 0.5, 5e-324, 2, 1e-310, 0.5,
+    1.5, 1e-30, 1.5, 1e30, 0.5, 1e30, 1, 7, 0, 3, 0, -3, Infinity, 2, -Infinity, 3, 0.9, 0, 0.9, NaN, NaN, 1, 0.5, Infinity, 2, -Infinity, 1 + 2 ** -52, 2 ** 60];
+  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) powInto(out, 0, cases[i], cases[i + 1]);
+}
+seedBranches();
