@@ -27,17 +27,18 @@ export function biasCorrection(dtype: Dtype, decay: number, count: number): numb
 }
 
 /**
- * `out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count))`, written rather than returned: the
- * fused engine computes it at every step, and nothing is allocated (see `powfInto`, `powInto`).
+ * `out[at] = roundTo(dtype, biasCorrection(dtype, roundTo(dtype, decay), count))` where `out[at]`
+ * holds `decay`: read and written in place, not passed or returned, since the fused engine computes
+ * it at every step and nothing may be allocated (see `powfInto`, `powInto`).
  * @internal
  */
-export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: Dtype, decay: number, count: number): void {
+export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: Dtype, count: number): void {
   if (dtype === 'float32') {
-    powfInto(out, at, decay, count);
+    powfInto(out, at, count);
     out[at] = Math.fround(1 - out[at]);
   } else {
-    // float64: the decay and the count are doubles already; glibc's pow, written (see `powInto`).
-    powInto(out, at, decay, count);
+    // float64: the decay is a double already (roundTo is the identity); glibc's pow.
+    powInto(out, at, count);
     out[at] = 1 - out[at];
   }
 }

@@ -52,7 +52,7 @@ export function hyperScalar(value: Hyperparam, dtype: Dtype, f: (x: number) => n
  * {@link hyperScalar} written into slot `j` of a definition's scalar sink: a number hyperparameter
  * costs no allocation (the fused engine computes scalars at every step), an array one is stored as
  * {@link hyperScalar} makes it. `f` must not capture per-step values (a closure made per step
- * allocates): use {@link writeBiasCorrection} for the bias correction.
+ * allocates): use {@link biasCorrectionWriter} for the bias correction.
  */
 export function writeHyper(sink: ScalarSink, j: number, value: Hyperparam, dtype: Dtype, f?: (x: number) => number): void {
   if (typeof value === 'number') {
@@ -87,16 +87,19 @@ export function constantScalars(count: number, fill: (sink: ScalarSink, dtype: D
 export const oneMinus = (x: number): number => 1 - x;
 
 /**
- * The bias correction `1 - decay^t` of a hyperparameter `decay` (each element rounded to `dtype`
- * first, as the decay is cast) as XLA computes it in `dtype` (core/bias-correction.ts), rounded,
- * written into slot `j`.
+ * A writer of the bias correction `1 - decay^t` of a hyperparameter `decay` (each element rounded to
+ * `dtype` first, as the decay is cast) as XLA computes it in `dtype` (core/bias-correction.ts),
+ * rounded, into slot `j`. Made once per transformation: a number decay is kept in a Float64Array
+ * cell and copied into the slot, so that no double crosses a call at a step (V8 boxes a double
+ * argument of a call it does not inline, and whether it inlines depends on the whole program).
  */
-export function writeBiasCorrection(sink: ScalarSink, j: number, decay: Hyperparam, dtype: Dtype, t: number): void {
+export function biasCorrectionWriter(decay: Hyperparam): (sink: ScalarSink, j: number, dtype: Dtype, t: number) => void {
   if (typeof decay === 'number') {
-    // The decay is cast to the dtype (by writeBiasCorrectionValue): passed as it is, a number
-    // already held, so nothing is boxed for the call.
-    writeBiasCorrectionValue(sink.values, j, dtype, decay, t);
-    return;
+    const cell = Float64Array.of(decay);
+    return (sink, j, dtype, t) => {
+      sink.values[j] = cell[0];
+      writeBiasCorrectionValue(sink.values, j, dtype, t);
+    };
   }
-  writeHyper(sink, j, decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));
+  return (sink, j, dtype, t) => writeHyper(sink, j, decay, dtype, (x) => biasCorrection(dtype, roundTo(dtype, x), t));
 }

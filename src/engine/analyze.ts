@@ -16,7 +16,7 @@ import { ShapedArray } from '../tree/leaf.js';
 import type { Tree } from '../tree/tree.js';
 import { type LeafTable, leavesOf } from './leaves.js';
 import { labelMask } from './labels.js';
-import { SelectionWalker } from './selection.js';
+import { MATCH, SelectionWalker, UNDECIDED } from './selection.js';
 import { hasOwn } from '../tree/node.js';
 
 /**
@@ -116,8 +116,11 @@ export interface DynamicSelection {
   readonly enclosing: readonly MaskTree[];
   /** The leaves each selection covers, as compiled (one entry for a mask, one per label for labels). */
   readonly expected: readonly (readonly number[])[];
-  /** Evaluates the selection on a tree: the leaves of each entry (throws like the reference would). */
-  select(tree: Tree): number[][];
+  /**
+   * Whether the selection evaluated on a tree (the gradients) still covers the `expected` leaves
+   * (throws like the reference would): at every step, allocating nothing on the plain path.
+   */
+  holds(tree: Tree): boolean;
 }
 
 /**
@@ -374,12 +377,16 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const tree = checkLevel(maskTree(level.tree, resolved, 'params'));
     if (typeof mask === 'function') {
       const enclosing = level.enclosing;
+      const expected = [leavesOf(table, tree)];
+      const flags = new Uint8Array(table.leaves.length);
+      for (const i of expected[0]) flags[i] = 1;
       dynamic.push({
         enclosing,
-        expected: [leavesOf(table, tree)],
-        select: (updates) => {
+        expected,
+        holds: (updates) => {
           const m = resolveMask(mask, updates, 'masked');
-          return [walker.select(m, level.tree) ?? leavesOf(table, maskTree(level.tree, m, 'updates'))];
+          const verdict = walker.matches(m, level.tree, flags);
+          return verdict === UNDECIDED ? sameSelections([leavesOf(table, maskTree(level.tree, m, 'updates'))], expected) : verdict === MATCH;
         },
       });
     }
@@ -418,12 +425,18 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     });
     if (islands.length === known.length) throw new NotFusable(islands[0].reason);
     if (typeof info.labels === 'function') {
+      const expected = masks.map((m) => leavesOf(table, maskTree(level.tree, m, 'params')));
+      // The group of each leaf as compiled (-1: none).
+      const groupOf = new Int32Array(table.leaves.length).fill(-1);
+      expected.forEach((leaves, g) => { for (const i of leaves) groupOf[i] = g; });
       dynamic.push({
         enclosing: level.enclosing,
-        expected: masks.map((m) => leavesOf(table, maskTree(level.tree, m, 'params'))),
-        select: (updates) => {
+        expected,
+        holds: (updates) => {
           const l = labelsOf(updates);
-          return known.map((k) => leavesOf(table, maskTree(level.tree, labelMask(l, k), 'updates')));
+          const verdict = walker.matchesLabels(l, level.tree, known, groupOf);
+          if (verdict !== UNDECIDED) return verdict === MATCH;
+          return sameSelections(known.map((k) => leavesOf(table, maskTree(level.tree, labelMask(l, k), 'updates'))), expected);
         },
       });
     }
@@ -437,6 +450,16 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     if (e instanceof NotFusable) return { fusable: false, reason: e.message };
     throw e;
   }
+}
+
+/** Whether two lists of leaf lists are equal. */
+function sameSelections(got: readonly (readonly number[])[], expected: readonly (readonly number[])[]): boolean {
+  if (got.length !== expected.length) return false;
+  for (let i = 0; i < got.length; i++) {
+    const a = got[i], b = expected[i];
+    if (a.length !== b.length || a.some((x, j) => x !== b[j])) return false;
+  }
+  return true;
 }
 
 /** An island's stage: its updates, computed on the reference path, read from its stream `u`. */
@@ -454,7 +477,8 @@ function checkLevel(tree: Tree): Tree {
 /** Applies the enclosing masks to a tree, outermost first (what a nested combinator receives). */
 export function maskAll(tree: Tree, masks: readonly MaskTree[]): Tree {
   let t = tree;
-  for (const m of masks) t = maskTree(t, m, 'updates');
+  // Indexed: this runs at every step (an iterator may be allocated).
+  for (let i = 0; i < masks.length; i++) t = maskTree(t, masks[i], 'updates');
   return t;
 }
 

@@ -41,13 +41,82 @@ export class SelectionWalker {
     }
     if (!isDictNode(mask) || !isDictNode(tree)) return false;
     const keys = this.sortedKeys(tree);
-    if (Object.keys(mask).length !== keys.length) return false;
+    if (ownKeyCount(mask) !== keys.length) return false;
     for (const k of keys) {
       if (!Object.prototype.hasOwnProperty.call(mask, k)) return false;
       const v = plainValue(mask, k);
       if (v === GETTER || !this.walk(v, tree[k], out)) return false;
     }
     return true;
+  }
+
+  /**
+   * Whether `mask` selects, among the leaves of `tree` (a node of the index tree), exactly those
+   * flagged 1 in `expected` (one flag per leaf of the table): {@link MATCH}, {@link DIFFERS}, or
+   * {@link UNDECIDED} (anything but the plain case: the caller takes the general path). The
+   * per-step check of a mask function: it allocates nothing.
+   */
+  matches(mask: unknown, tree: unknown, expected: Uint8Array): Verdict {
+    if (typeof mask === 'boolean') {
+      const flag = mask ? 1 : 0;
+      // A leaf itself first (measured: the cached leaf lists' Map allocates on lookups, this one not).
+      const leaf = this.table.indexOf.get(tree as never);
+      if (leaf !== undefined) return expected[leaf] === flag ? MATCH : DIFFERS;
+      const leaves = this.leavesUnder(tree);
+      for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== flag) return DIFFERS;
+      return MATCH;
+    }
+    return this.matchChildren(mask, tree, expected, undefined);
+  }
+
+  /**
+   * Whether the label tree `labels` gives each leaf of `tree` the label of index `expected[leaf]` in
+   * `known` (a label covers the subtree it stands at, as a prefix): {@link MATCH}, {@link DIFFERS} or
+   * {@link UNDECIDED}, as {@link SelectionWalker.matches}. The per-step check of a labels function.
+   */
+  matchesLabels(labels: unknown, tree: unknown, known: readonly string[], expected: Int32Array): Verdict {
+    if (typeof labels === 'string') {
+      const label = known.indexOf(labels);
+      if (label < 0) return UNDECIDED; // the general path reports it
+      const leaf = this.table.indexOf.get(tree as never);
+      if (leaf !== undefined) return expected[leaf] === label ? MATCH : DIFFERS;
+      const leaves = this.leavesUnder(tree);
+      for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== label) return DIFFERS;
+      return MATCH;
+    }
+    return this.matchChildren(labels, tree, expected, known);
+  }
+
+  /** The children of a mask (`known` undefined) or label tree beside those of the index tree. */
+  private matchChildren(node: unknown, tree: unknown, expected: Uint8Array | Int32Array, known: readonly string[] | undefined): Verdict {
+    if (tree === null || this.table.indexOf.has(tree as never)) return UNDECIDED;
+    let verdict: Verdict = MATCH;
+    if (Array.isArray(tree)) {
+      if (!Array.isArray(node) || node.length !== tree.length) return UNDECIDED;
+      for (let i = 0; i < tree.length; i++) {
+        if (!Object.prototype.hasOwnProperty.call(node, i)) return UNDECIDED;
+        const v = plainValue(node, i);
+        if (v === GETTER) return UNDECIDED;
+        const child = known ? this.matchesLabels(v, tree[i], known, expected as Int32Array) : this.matches(v, tree[i], expected as Uint8Array);
+        // A difference is kept while the rest is walked: a later part may still need the general path.
+        if (child === UNDECIDED) return UNDECIDED;
+        if (child === DIFFERS) verdict = DIFFERS;
+      }
+      return verdict;
+    }
+    if (!isDictNode(node) || !isDictNode(tree)) return UNDECIDED;
+    const keys = this.sortedKeys(tree);
+    if (ownKeyCount(node) !== keys.length) return UNDECIDED;
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      if (!Object.prototype.hasOwnProperty.call(node, k)) return UNDECIDED;
+      const v = plainValue(node, k);
+      if (v === GETTER) return UNDECIDED;
+      const child = known ? this.matchesLabels(v, tree[k], known, expected as Int32Array) : this.matches(v, tree[k], expected as Uint8Array);
+      if (child === UNDECIDED) return UNDECIDED;
+      if (child === DIFFERS) verdict = DIFFERS;
+    }
+    return verdict;
   }
 
   private leavesUnder(tree: unknown): readonly number[] {
@@ -75,8 +144,30 @@ export class SelectionWalker {
 
 const GETTER = Symbol('getter');
 
-/** A property's value, or GETTER for an accessor (which the general path reports). */
+/** A verdict of {@link SelectionWalker.matches}: the selection is the expected one, another one, or the general path must decide. */
+export type Verdict = 0 | 1 | 2;
+export const MATCH: Verdict = 0, DIFFERS: Verdict = 1, UNDECIDED: Verdict = 2;
+
+/** The own enumerable string keys of an object, counted without listing them (Object.keys allocates). */
+function ownKeyCount(obj: object): number {
+  let n = 0;
+  for (const key in obj) if (Object.prototype.hasOwnProperty.call(obj, key)) n++;
+  return n;
+}
+
+/**
+ * Annex B's `__lookupGetter__`: an own property's getter, or undefined for a data property, without
+ * the descriptor object `Object.getOwnPropertyDescriptor` allocates (called at every step).
+ */
+const lookupGetter = (Object.prototype as unknown as { __lookupGetter__(key: PropertyKey): unknown }).__lookupGetter__;
+const lookupSetter = (Object.prototype as unknown as { __lookupSetter__(key: PropertyKey): unknown }).__lookupSetter__;
+
+/** An own property's value, or GETTER for an accessor (which the general path reports). */
 function plainValue(obj: object, key: string | number): unknown {
+  // The property is own (the callers checked): the lookups stop at it.
+  if (typeof lookupGetter === 'function' && typeof lookupSetter === 'function') {
+    return lookupGetter.call(obj, key) === undefined && lookupSetter.call(obj, key) === undefined ? (obj as Record<string | number, unknown>)[key] : GETTER;
+  }
   const d = Object.getOwnPropertyDescriptor(obj, key);
   return d && Object.hasOwn(d, 'value') ? d.value : GETTER;
 }

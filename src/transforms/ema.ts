@@ -1,6 +1,6 @@
 import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, biasCorrectionWriter, constantScalars, oneMinus, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { biasCorrectionOf } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
@@ -61,11 +61,12 @@ function emaScalars(decay: Hyperparam, debias: boolean): (sink: ScalarSink, coun
     writeHyper(sink, 1, decay, dtype, oneMinus);
     if (debias) sink.values[2] = 1;
   });
+  const biasCorrection = biasCorrectionWriter(decay);
   return (sink, count, dtype) => {
     constants(sink, dtype);
     // As in scale_by_adamax, 1 - decay^t as XLA computes it in the dtype (core/bias-correction.ts),
     // then the subtraction, rounded again.
-    if (debias) writeBiasCorrection(sink, 3, decay, dtype, safeIncrement(count));
+    if (debias) biasCorrection(sink, 3, dtype, safeIncrement(count));
   };
 }
 

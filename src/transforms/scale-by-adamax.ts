@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, biasCorrectionWriter, constantScalars, oneMinus, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -85,6 +85,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     writeHyper(sink, 3, b2, dtype);
     writeHyper(sink, 4, eps, dtype);
   });
+  const biasCorrection = biasCorrectionWriter(b1);
   const countScalars = <V, B>(count: V | number, dtype: Dtype, a: ScheduleArith<V, B>): Record<string, V | number> => {
     if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
     return { bias: biasCorrectionOf(a, dtype, b1, count) };
@@ -101,13 +102,13 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     advance: advanceCount,
     scalarNames: SCALARS,
     // The bias correction over ScheduleArith, for the jax-js adapter's graph; the pure path writes the
-    // same value without allocating (writeBiasCorrection), and test/jax-js/schedule.test.ts holds both equal.
+    // same value without allocating (biasCorrectionWriter), and test/jax-js/schedule.test.ts holds both equal.
     countScalars,
     writeScalars: (sink, { count }, dtype: Dtype) => {
       constants(sink, dtype);
       // 1 - b1^t as XLA computes it in the leaf dtype: the C library's pow (glibc's powf in
       // float32: core/bias-correction.ts), then the subtraction rounded again.
-      writeBiasCorrection(sink, 5, b1, dtype, safeIncrement(count));
+      biasCorrection(sink, 5, dtype, safeIncrement(count));
     },
   }), 'scale_by_adamax', [options]);
 }

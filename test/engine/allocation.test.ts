@@ -25,6 +25,8 @@ import type { GradientTransformation } from '../../src/core/transformation.js';
 import type { Stepper } from '../../src/engine/stepper.js';
 import type { Params, Tree } from '../../src/tree/tree.js';
 import { multiSteps } from '../../src/transforms/multi-steps.js';
+import { partition } from '../../src/transforms/partition.js';
+import { type InjectHyperparamsState, injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -80,6 +82,13 @@ const CHAINS: Record<string, Chain> = {
   'adamaxw': { make: () => adamaxw(lr, { weightDecay: 1e-4 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'adamaxw(mask function)': { make: () => adamaxw(lr, { weightDecay: 1e-4, mask: fixed(everyOther(true, false)) }) as GradientTransformation<unknown>, params: fourLeaves },
+  'partition(labels function)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, fixed(everyOther('a', 'b'))) as GradientTransformation<unknown>, params: fourLeaves },
+  'injectHyperparams(adamax), lr set': {
+    make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    before: (stepper) => { stepper.state = setHyperparams(stepper.state as InjectHyperparamsState, { learningRate: 2 * lr }); },
+  },
 };
 
 /**

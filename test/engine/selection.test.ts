@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { leafTable, leavesOf } from '../../src/engine/leaves.js';
-import { SelectionWalker } from '../../src/engine/selection.js';
+import { DIFFERS, MATCH, SelectionWalker, UNDECIDED } from '../../src/engine/selection.js';
+import { labelMask } from '../../src/engine/labels.js';
 import { maskTree } from '../../src/transforms/masked.js';
 import { maskOf, rootSkeleton, treeOf } from './support.js';
 
@@ -39,4 +40,75 @@ test('the fast mask walk defers on getters and non-plain nodes (the general path
   assert.equal(walker.select(getter as never, table.indexTree), undefined);
   assert.equal(walker.select({ a: true } as never, table.indexTree), undefined);
   assert.equal(walker.select({ a: true, b: [true] } as never, table.indexTree), undefined);
+});
+
+/** The leaf flags of a selection (1: selected), as the engine compiles them. */
+function flagsOf(table: ReturnType<typeof leafTable>, leaves: readonly number[]): Uint8Array {
+  const flags = new Uint8Array(table.leaves.length);
+  for (const i of leaves) flags[i] = 1;
+  return flags;
+}
+
+test('the per-step mask check (matches) agrees with the general path, or defers', () => {
+  const hostile = fc.constantFrom<unknown>(1, 'x', undefined, null, [], {}, [true], { zz: true }, new Map(), Object.create({ a: true }));
+  const scenario = rootSkeleton.chain((s) => fc.tuple(treeOf(s), maskOf(s), fc.oneof({ weight: 4, arbitrary: maskOf(s) }, { weight: 1, arbitrary: hostile })));
+  let decided = 0;
+  fc.assert(fc.property(scenario, ([params, compiled, mask]) => {
+    if (params === null) return;
+    const table = leafTable(params);
+    const expected = general(table, compiled);
+    if (expected instanceof Error) return;
+    const verdict = new SelectionWalker(table).matches(mask, table.indexTree, flagsOf(table, expected));
+    if (verdict === UNDECIDED) return;
+    decided++;
+    const slow = general(table, mask);
+    assert.ok(!(slow instanceof Error), `decided ${verdict} where the general path throws ${String(slow)}`);
+    assert.equal(verdict === MATCH, JSON.stringify(slow) === JSON.stringify(expected));
+  }), { numRuns: 400 });
+  assert.ok(decided > 100, `${decided}`);
+});
+
+/** A label tree: each boolean of a mask becomes 'a' (true) or 'b'. */
+function labelsFrom(mask: unknown): unknown {
+  if (typeof mask === 'boolean') return mask ? 'a' : 'b';
+  if (Array.isArray(mask)) return mask.map(labelsFrom);
+  if (mask !== null && typeof mask === 'object') return Object.fromEntries(Object.entries(mask).map(([k, v]) => [k, labelsFrom(v)]));
+  return mask;
+}
+
+test('the per-step labels check (matchesLabels) agrees with the general path, or defers', () => {
+  const known = ['a', 'b'];
+  const hostile = fc.constantFrom<unknown>(1, 'c', undefined, null, [], {}, ['a'], { zz: 'a' });
+  const scenario = rootSkeleton.chain((s) => fc.tuple(treeOf(s), maskOf(s), fc.oneof({ weight: 4, arbitrary: maskOf(s).map(labelsFrom) }, { weight: 1, arbitrary: hostile })));
+  let decided = 0;
+  fc.assert(fc.property(scenario, ([params, compiledMask, labels]) => {
+    if (params === null) return;
+    const table = leafTable(params);
+    const compiled = known.map((k) => general(table, labelMask(labelsFrom(compiledMask), k)));
+    if (compiled.some((c) => c instanceof Error)) return;
+    const groupOf = new Int32Array(table.leaves.length).fill(-1);
+    compiled.forEach((leaves, g) => { for (const i of leaves as number[]) groupOf[i] = g; });
+    const verdict = new SelectionWalker(table).matchesLabels(labels, table.indexTree, known, groupOf);
+    if (verdict === UNDECIDED) return;
+    decided++;
+    const slow = known.map((k) => general(table, labelMask(labels, k)));
+    assert.ok(!slow.some((x) => x instanceof Error), `decided ${verdict} where the general path throws`);
+    assert.equal(verdict === MATCH, JSON.stringify(slow) === JSON.stringify(compiled));
+  }), { numRuns: 400 });
+  assert.ok(decided > 100, `${decided}`);
+});
+
+test('the per-step checks defer on getters and setters (the general path reports them)', () => {
+  const table = leafTable({ a: new Float32Array(1), b: new Float32Array(1) });
+  const walker = new SelectionWalker(table);
+  const flags = Uint8Array.of(1, 0);
+  assert.equal(walker.matches({ a: true, b: false }, table.indexTree, flags), MATCH);
+  assert.equal(walker.matches({ a: false, b: false }, table.indexTree, flags), DIFFERS);
+  assert.equal(walker.matches(Object.defineProperty({ b: false }, 'a', { get: () => true, enumerable: true }), table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches(Object.defineProperty({ b: false }, 'a', { set: () => {}, enumerable: true }), table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches({ a: true, b: false, c: true }, table.indexTree, flags), UNDECIDED);
+  const groups = Int32Array.of(0, 1);
+  assert.equal(walker.matchesLabels({ a: 'a', b: 'b' }, table.indexTree, ['a', 'b'], groups), MATCH);
+  assert.equal(walker.matchesLabels('a', table.indexTree, ['a', 'b'], groups), DIFFERS);
+  assert.equal(walker.matchesLabels({ a: 'a', b: 'c' }, table.indexTree, ['a', 'b'], groups), UNDECIDED);
 });

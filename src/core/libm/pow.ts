@@ -389,12 +389,13 @@ export function pow(x: number, y: number): number {
 }
 
 /**
- * `out[at] = pow(x, y)`, written rather than returned (nothing is boxed, even where V8 does not
- * inline the call): the fused engine's per-step float64 bias correction.
+ * `out[at] = pow(out[at], y)`: the base read from `out[at]` and the result written there, so that
+ * no double crosses the call (nothing is boxed, even where V8 does not inline it; `y` is an integer
+ * count): the fused engine's per-step float64 bias correction.
  * @internal
  */
-export function powInto(out: Float64Array, at: number, x: number, y: number): void {
-  R[RX] = x;
+export function powInto(out: Float64Array, at: number, y: number): void {
+  R[RX] = out[at];
   R[RY] = y;
   powRegisters();
   out[at] = R[ROUT];
@@ -471,6 +472,6 @@ function seedBranches(): void {
   // odd and even exponents, a subnormal base, tiny and huge exponents, C99's special cases.
   const cases = [0.9, 3, 0.999, 1234, 0.9, 7000, 0.9, 7100, 0.9, 8000, 2, 1100, 10, 308.5, -0.9, 3, -0.9, 4, -0.9, 0.5, 5e-324, 2, 1e-310, 0.5,
     1.5, 1e-30, 1.5, 1e30, 0.5, 1e30, 1, 7, 0, 3, 0, -3, Infinity, 2, -Infinity, 3, 0.9, 0, 0.9, NaN, NaN, 1, 0.5, Infinity, 2, -Infinity, 1 + 2 ** -52, 2 ** 60];
-  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) powInto(out, 0, cases[i], cases[i + 1]);
+  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) { out[0] = cases[i]; powInto(out, 0, cases[i + 1]); }
 }
 seedBranches();

@@ -214,13 +214,13 @@ function specialCase(x: number, y: number, ix: number, iy: number): number | und
 }
 
 /**
- * `out[at] = powf(fround(x), fround(y))`, for the per-step path of the fused engine: `x` and `y` are
- * taken as they are (a number already held, an integer count) and rounded here, and the result is
- * written, not returned, so that nothing is boxed even where V8 does not inline this call.
+ * `out[at] = powf(fround(out[at]), fround(y))`, for the per-step path of the fused engine: the base
+ * is read from `out[at]` and the result written there (`y` is an integer count), so that no double
+ * crosses the call and nothing is boxed even where V8 does not inline it.
  * @internal
  */
-export function powfInto(out: Float64Array, at: number, x: number, y: number): void {
-  R[RX] = Math.fround(x);
+export function powfInto(out: Float64Array, at: number, y: number): void {
+  R[RX] = Math.fround(out[at]);
   R[RY] = Math.fround(y);
   powfRegisters();
   out[at] = R[ROUT];
@@ -298,6 +298,6 @@ function seedBranches(): void {
   // A plain power, underflow to a subnormal, to the smallest subnormal, to 0, overflow, the largest
   // float32, a negative base with odd and even exponents, a subnormal base, C99's special cases.
   const cases = [0.9, 3, 0.9, 830, 0.9, 982.5, 0.9, 1000, 2, 200, 2, 127.99999, -0.9, 3, -0.9, 4, 1e-40, 2, 0, 3, 0.9, 0, 1, NaN, -0.9, 0.5, Infinity, 2, 2 ** 31 - 1, 1];
-  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) powfInto(out, 0, cases[i], cases[i + 1]);
+  for (let rep = 0; rep < 64; rep++) for (let i = 0; i < cases.length; i += 2) { out[0] = cases[i]; powfInto(out, 0, cases[i + 1]); }
 }
 seedBranches();
