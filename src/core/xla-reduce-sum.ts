@@ -53,6 +53,26 @@ export interface SumTerms {
    * that order; without it, `run` is called once per run.
    */
   windows?(start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, acc: number): number;
+  /**
+   * Optional, `cells[at] = run(lo, hi, cells[at])`: the accumulator passed in a Float64Array, so that
+   * no double crosses the call (V8 boxes one, a heap object, at a call it does not inline; the fused
+   * engine reduces a global norm at every step). @internal
+   */
+  runCell?(lo: number, hi: number, cells: Float64Array, at: number): void;
+  /** Optional, `cells[at] = windows(..., cells[at])`, for the same reason. @internal */
+  windowsCell?(start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, cells: Float64Array, at: number): void;
+}
+
+/** `cells[at] = terms.run(lo, hi, cells[at])`, through `runCell` when the terms have it. */
+function runInto(terms: SumTerms, lo: number, hi: number, cells: Float64Array, at: number): void {
+  if (terms.runCell) terms.runCell(lo, hi, cells, at);
+  else cells[at] = terms.run(lo, hi, cells[at]);
+}
+
+/** `cells[at] = terms.windows(..., cells[at])`, through `windowsCell` when the terms have it. */
+function windowsInto(terms: SumTerms, start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, cells: Float64Array, at: number): void {
+  if (terms.windowsCell) terms.windowsCell(start, count, windowStride, rows, rowStride, len, cells, at);
+  else cells[at] = terms.windows!(start, count, windowStride, rows, rowStride, len, cells[at]);
 }
 
 /**
@@ -142,13 +162,24 @@ export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number 
  * {@link xlaReduceSum} made once for terms whose values change between calls but whose shape does not
  * (the engine's gradient views): the windows are laid out once, and each call only adds.
  */
-export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () => number {
+export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): SumPlan {
   const { levels, last } = xlaReduceWindows(shape);
-  if (shape.some((d) => d === 0)) return () => 0;
+  if (shape.some((d) => d === 0)) return Object.assign(() => 0, { into: (cells: Float64Array, at: number) => { cells[at] = 0; } });
   let sum: SumTerms = terms;
   for (const level of levels) sum = windowTerms(sum, level);
   const top = sum, count = last.reduce((a, b) => a * b, 1);
-  return () => top.run(0, count, 0);
+  const into = (cells: Float64Array, at: number): void => {
+    cells[at] = 0;
+    runInto(top, 0, count, cells, at);
+  };
+  const cell = new Float64Array(1);
+  return Object.assign(() => { into(cell, 0); return cell[0]; }, { into });
+}
+
+/** A sum planned for one shape: called, it returns the sum; `into(cells, at)` writes it to `cells[at]` (nothing boxed). */
+export interface SumPlan {
+  (): number;
+  into(cells: Float64Array, at: number): void;
 }
 
 /**
@@ -168,13 +199,16 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   /** The extent of window w along dimension k: [extentLo, extentHi). */
   const extentLo = (w: number, k: number): number => Math.max(0, w * window[k] - padLow[k]);
   const extentHi = (w: number, k: number): number => Math.min(dims[k], w * window[k] - padLow[k] + window[k]);
-  const one = (w: number): number => {
+  // The sum of window w, in `windowSum[0]` (each level has its own cell: levels nest, one inside the
+  // next, so no two running sums share one).
+  const windowSum = new Float64Array(1);
+  const one = (w: number): void => {
     for (let k = last, rest = w; k >= 0; k--) {
       origin[k] = (rest % out[k]) * window[k] - padLow[k];
       rest = Math.floor(rest / out[k]);
     }
     const lo = Math.max(0, origin[last]), hi = Math.min(dims[last], origin[last] + window[last]);
-    let acc = 0;
+    windowSum[0] = 0;
     for (let r = 0; r < rows && hi > lo; r++) {
       let offset = 0, inside = true;
       for (let k = last - 1, rest = r; k >= 0; k--) {
@@ -183,34 +217,40 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
         if (at < 0 || at >= dims[k]) inside = false;
         offset += at * strides[k];
       }
-      if (inside) acc = terms.run(offset + lo, offset + hi, acc);
+      if (inside) runInto(terms, offset + lo, offset + hi, windowSum, 0);
     }
-    return acc;
   };
+  const runCell = (lo: number, hi: number, cells: Float64Array, acc: number): void => {
+    for (let w = lo; w < hi;) {
+      if (!batched) {
+        one(w);
+        cells[acc] = roundTo(dtype, cells[acc] + windowSum[0]);
+        w++;
+        continue;
+      }
+      // Rank 1 or 2: window w is rows [r0, r1) (one row in rank 1) by columns [c0, c1).
+      const col = w % out[last], row = (w - col) / out[last];
+      const c0 = extentLo(col, last), c1 = extentHi(col, last);
+      const r0 = rank === 2 ? extentLo(row, 0) : 0, r1 = rank === 2 ? extentHi(row, 0) : 1;
+      let count = 1;
+      while (w + count < hi && col + count < out[last]) {
+        const d0 = extentLo(col + count, last), d1 = extentHi(col + count, last);
+        if (d0 !== c0 + count * window[last] || d1 - d0 !== c1 - c0) break; // a translate of window w
+        count++;
+      }
+      const rowStride = rank === 2 ? dims[last] : 0;
+      windowsInto(terms, r0 * rowStride + c0, count, window[last], r1 - r0, rowStride, c1 - c0, cells, acc);
+      w += count;
+    }
+  };
+  const cell = new Float64Array(1);
   return {
     dtype,
     run: (lo, hi, acc) => {
-      for (let w = lo; w < hi;) {
-        if (!batched) {
-          acc = roundTo(dtype, acc + one(w));
-          w++;
-          continue;
-        }
-        // Rank 1 or 2: window w is rows [r0, r1) (one row in rank 1) by columns [c0, c1).
-        const col = w % out[last], row = (w - col) / out[last];
-        const c0 = extentLo(col, last), c1 = extentHi(col, last);
-        const r0 = rank === 2 ? extentLo(row, 0) : 0, r1 = rank === 2 ? extentHi(row, 0) : 1;
-        let count = 1;
-        while (w + count < hi && col + count < out[last]) {
-          const d0 = extentLo(col + count, last), d1 = extentHi(col + count, last);
-          if (d0 !== c0 + count * window[last] || d1 - d0 !== c1 - c0) break; // a translate of window w
-          count++;
-        }
-        const rowStride = rank === 2 ? dims[last] : 0;
-        acc = terms.windows!(r0 * rowStride + c0, count, window[last], r1 - r0, rowStride, c1 - c0, acc);
-        w += count;
-      }
-      return acc;
+      cell[0] = acc;
+      runCell(lo, hi, cell, 0);
+      return cell[0];
     },
+    runCell,
   };
 }

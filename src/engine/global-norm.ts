@@ -1,5 +1,5 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
-import { xlaReduceSumPlan } from '../core/xla-reduce-sum.js';
+import { type SumPlan, xlaReduceSumPlan } from '../core/xla-reduce-sum.js';
 import { type LeafSum, squareTerms } from '../transforms/clip-by-global-norm.js';
 import type { EngineMemory } from './memory.js';
 import { MIN_NORMAL } from './subnormals.js';
@@ -22,8 +22,12 @@ export { combineLeafSums } from '../transforms/clip-by-global-norm.js';
 
 /** Leaf sums in JS: the reference terms themselves. */
 export function jsLeafSums(grads: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean): LeafSum {
-  const plans = grads.map((g, i) => xlaReduceSumPlan(squareTerms(g, flush), shapes[i]));
-  return (i) => plans[i]();
+  return planLeafSums(grads.map((g, i) => xlaReduceSumPlan(squareTerms(g, flush), shapes[i])));
+}
+
+/** Leaf sums of per-leaf plans, with `into` (nothing boxed at a step). */
+function planLeafSums(plans: readonly SumPlan[]): LeafSum {
+  return Object.assign((i: number) => plans[i](), { into: (i: number, cells: Float64Array, at: number) => plans[i].into(cells, at) });
 }
 
 /** Leaf sums whose sequential runs run in WebAssembly, over the gradient views (which must lie in `memory`). */
@@ -44,10 +48,17 @@ export function wasmLeafSums(grads: readonly FloatArray[], shapes: readonly (rea
       ...sequential,
       windows: (start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, acc: number) =>
         fold(g.byteOffset + start * size, count, windowStride * size, rows, rowStride * size, len, acc, min),
+      // The same through cells (see SumTerms.runCell): the accumulator goes from a typed array to
+      // WebAssembly and back, never boxed.
+      runCell: (lo: number, hi: number, cells: Float64Array, at: number) => {
+        if (hi > lo) cells[at] = run(hi - lo, g.byteOffset + lo * size, cells[at], min);
+      },
+      windowsCell: (start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, cells: Float64Array, at: number) => {
+        cells[at] = fold(g.byteOffset + start * size, count, windowStride * size, rows, rowStride * size, len, cells[at], min);
+      },
     };
   });
-  const plans = terms.map((t, i) => xlaReduceSumPlan(t, shapes[i]));
-  return (i) => plans[i]();
+  return planLeafSums(terms.map((t, i) => xlaReduceSumPlan(t, shapes[i])));
 }
 
 /**

@@ -16,7 +16,7 @@ import { withSubnormalMode } from '../kernel/interpret.js';
 import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
 import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
 import type { GuardInput } from './guard-input.js';
-import type { GlobalNorm } from '../transforms/clip-by-global-norm.js';
+import { CLIP_SCALARS, type GlobalNorm, combinedDtype, writeCombinedLeafSums } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -183,6 +183,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     this.params = freezeContainers(parts.params) as P;
     this.grads = freezeContainers(parts.grads) as P;
     this.referenceState = parts.referenceState;
+    this.normDtype = combinedDtype(parts.leafDtypes);
     if (parts.fused) cleanup?.register(this, parts.fused.executor, this);
   }
 
@@ -243,11 +244,15 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    // The norm goes to this.normCells[0] (of dtype this.normDtype): nothing is allocated.
+    const normKnown = f !== undefined && f.normFirst && input === p.grads;
+    if (normKnown) writeCombinedLeafSums(p.leafDtypes, f.leafSum, this.normCells);
     // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
     // skip pass, the stages after it still running.
     const nested = f?.guard?.nested;
-    const finite = !f?.guard ? true : nested ? this.nestedGuardFinite(f, input, gradCopies, norm) : (norm !== undefined && norm.value - norm.value === 0) || this.gradsFinite(input, gradCopies);
+    const finite = !f?.guard ? true
+      : nested ? this.nestedGuardFinite(f, input, gradCopies, normKnown ? { value: this.normCells[0], dtype: this.normDtype } : undefined)
+        : (normKnown && this.normCells[0] - this.normCells[0] === 0) || this.gradsFinite(input, gradCopies);
     // The guard's counters advance in place once the step cannot fail any more (nothing allocated).
     const guard = f?.guard;
     const applied = !guard || guardApplies(nextNotfiniteCount(guard.counters, finite), finite, guard.maxConsecutiveErrors);
@@ -302,7 +307,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const islands = f.islands.length ? this.islandSteps(f, input, extraArgs) : undefined;
     if (islands) performCopies([...gradCopies, ...islands.copies], p.buffer);
     else if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
+    if (f.normFirst) {
+      if (!normKnown) writeCombinedLeafSums(p.leafDtypes, f.leafSum, this.normCells);
+      this.writeNormScalars(f);
+    }
     try {
       f.executor.run(advances && !skipped ? 0 : 1);
     } catch (e) {
@@ -570,16 +578,26 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order
    * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
    */
-  private writeNormScalars(f: FusedParts, norm: GlobalNorm): void {
-    f.stages.forEach((stage, k) => {
-      if (stage.source.kind !== 'globalNorm') return;
+  private writeNormScalars(f: FusedParts): void {
+    // Through typed arrays, indexed loops: this runs at every step and allocates nothing.
+    const out = this.clipScalars;
+    for (let k = 0; k < f.stages.length; k++) {
+      const stage = f.stages[k];
+      if (stage.source.kind !== 'globalNorm') continue;
       const plan = f.scalarPlans[k];
       for (let d = 0; d < stage.dtypes.length; d++) {
-        const values = stage.source.reduction.scalars(norm, stage.dtypes[d]) as Readonly<Record<string, number>>;
-        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = values[plan.names[j]];
+        stage.source.reduction.writeScalars(this.normCells, this.normDtype, stage.dtypes[d], out);
+        for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = out[CLIP_SCALARS.indexOf(plan.names[j] as typeof CLIP_SCALARS[number])];
       }
-    });
+    }
   }
+
+  /** The global norm of clip_by_global_norm at the start ([0]; [1] is scratch), see writeCombinedLeafSums. */
+  private readonly normCells = new Float64Array(2);
+  /** The norm's dtype: float64 once a leaf is. */
+  private readonly normDtype: Dtype;
+  /** clip_by_global_norm's scalars, in CLIP_SCALARS order. */
+  private readonly clipScalars = new Float64Array(CLIP_SCALARS.length);
 
   /**
    * The reference path: `tx.update` and `applyUpdates` on the views, every result validated, then

@@ -54,19 +54,30 @@ export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.lengt
   if (typeof acc !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > data.length || typeof flush !== 'boolean') {
     throw new OptaxError(`sumOfSquares: expected a number acc, a range 0 <= lo, hi <= ${data.length} and a boolean flush, got ${describe(acc)}, ${describe(lo)}, ${describe(hi)}, ${describe(flush)}`);
   }
+  const cell = Float64Array.of(acc);
+  addSquares(data, lo, hi, flush, cell, 0);
+  return cell[0];
+}
+
+/**
+ * {@link sumOfSquares} unchecked, the accumulator read from and written to `cells[at]` (no double
+ * crosses the call: the fused engine runs it at every step). @internal
+ */
+export function addSquares(data: FloatArray, lo: number, hi: number, flush: boolean, cells: Float64Array, at: number): void {
   if (data instanceof Float32Array) {
     const min = flush ? MIN_NORMAL.float32 : 0;
-    let s = Math.fround(acc);
+    let s = Math.fround(cells[at]);
     for (let i = lo; i < hi; i++) {
       const v = data[i], q = Math.fround(v * v);
       s = Math.fround(s + (q < min ? 0 : q));
     }
-    return s;
+    cells[at] = s;
+    return;
   }
   const min = flush ? MIN_NORMAL.float64 : 0;
-  let s = acc;
+  let s = cells[at];
   for (let i = lo; i < hi; i++) { const v = data[i], q = v * v; s += q < min ? 0 : q; }
-  return s;
+  cells[at] = s;
 }
 
 /**
@@ -76,7 +87,12 @@ export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.lengt
  * @internal
  */
 export function squareTerms(data: FloatArray, flush: boolean, run?: SumTerms['run']): SumTerms {
-  return { dtype: dtypeOfArray(data), run: run ?? ((lo, hi, acc) => sumOfSquares(data, acc, lo, hi, flush)) };
+  if (run) return { dtype: dtypeOfArray(data), run };
+  return {
+    dtype: dtypeOfArray(data),
+    run: (lo, hi, acc) => sumOfSquares(data, acc, lo, hi, flush),
+    runCell: (lo, hi, cells, at) => addSquares(data, lo, hi, flush, cells, at),
+  };
 }
 
 /**
@@ -123,7 +139,11 @@ export function globalNorm(leaves: readonly ArrayLeaf[]): GlobalNorm {
 }
 
 /** The sum of squares of one leaf, by flattening index. */
-export type LeafSum = (leaf: number) => number;
+export interface LeafSum {
+  (leaf: number): number;
+  /** Optional: `cells[at] = sum(leaf)`, nothing boxed (the fused engine's per-step form). */
+  into?(leaf: number, cells: Float64Array, at: number): void;
+}
 
 /**
  * Adds leaf sums as optax's `tree_norm` does: from the Python int 0, which takes the first sum's dtype
@@ -133,14 +153,31 @@ export type LeafSum = (leaf: number) => number;
  * @internal
  */
 export function combineLeafSums(dtypes: readonly Dtype[], sum: LeafSum): GlobalNorm {
-  let dtype: Dtype | undefined;
-  let total = 0;
+  const cells = new Float64Array(2);
+  writeCombinedLeafSums(dtypes, sum, cells);
+  return { value: cells[0], dtype: combinedDtype(dtypes) };
+}
+
+/** The dtype of {@link combineLeafSums}' norm: float64 once a leaf is, else float32. @internal */
+export function combinedDtype(dtypes: readonly Dtype[]): Dtype {
+  for (let i = 0; i < dtypes.length; i++) if (dtypes[i] === 'float64') return 'float64';
+  return 'float32';
+}
+
+/**
+ * {@link combineLeafSums}' norm written to `cells[0]` (`cells[1]` is scratch), every sum through
+ * the cells (`sum.into` when it has one): nothing is allocated. @internal
+ */
+export function writeCombinedLeafSums(dtypes: readonly Dtype[], sum: LeafSum, cells: Float64Array): void {
+  let dtype: Dtype = 'float32';
+  cells[0] = 0;
   for (let i = 0; i < dtypes.length; i++) {
-    dtype = dtype === 'float64' || dtypes[i] === 'float64' ? 'float64' : 'float32';
-    total = roundTo(dtype, total + sum(i));
+    if (dtypes[i] === 'float64') dtype = 'float64';
+    if (sum.into) sum.into(i, cells, 1);
+    else cells[1] = sum(i);
+    cells[0] = roundTo(dtype, cells[0] + cells[1]);
   }
-  dtype ??= 'float32';
-  return { value: roundTo(dtype, Math.sqrt(total)), dtype };
+  cells[0] = roundTo(dtype, Math.sqrt(cells[0]));
 }
 
 /** `u = (g * inv_norm) * max_norm`: the scaling of a leaf of two or more elements (see the notes above). */
@@ -171,11 +208,32 @@ export function clipByGlobalNormScalars(norm: GlobalNorm, maxNorm: number, dtype
   if (!isDictNode(norm) || typeof norm.value !== 'number' || (norm.dtype !== 'float32' && norm.dtype !== 'float64') || typeof maxNorm !== 'number' || (dtype !== 'float32' && dtype !== 'float64')) {
     throw new OptaxError(`clipByGlobalNormScalars: expected a norm {value, dtype}, a number and a dtype, got ${describe(norm)}, ${describe(maxNorm)}, ${describe(dtype)}`);
   }
-  const trigger = norm.value < roundTo(norm.dtype, maxNorm);
-  if (trigger) return { inv_norm: 1, norm: 1, max_norm: 1 };
+  const out = new Float64Array(3);
+  writeClipScalars(Float64Array.of(norm.value, maxNorm), norm.dtype, dtype, out);
+  return { inv_norm: out[0], norm: out[1], max_norm: out[2] };
+}
+
+/** The order in which {@link writeClipScalars} writes clip_by_global_norm's scalars. @internal */
+export const CLIP_SCALARS = ['inv_norm', 'norm', 'max_norm'] as const;
+
+/**
+ * {@link clipByGlobalNormScalars} of the norm `values[0]` (of `normDtype`) and `max_norm` =
+ * `values[1]`, written to `out` in {@link CLIP_SCALARS} order: read and written through typed arrays,
+ * so that nothing is allocated at a step. @internal
+ */
+export function writeClipScalars(values: Float64Array, normDtype: Dtype, dtype: Dtype, out: Float64Array): void {
+  const value = values[0], maxNorm = values[1];
+  if (value < roundTo(normDtype, maxNorm)) {
+    out[0] = 1;
+    out[1] = 1;
+    out[2] = 1;
+    return;
+  }
   // g_norm.astype(t.dtype), then (for most leaves) its reciprocal in that dtype.
-  const n = roundTo(dtype, norm.value);
-  return { inv_norm: roundTo(dtype, 1 / n), norm: n, max_norm: roundTo(dtype, maxNorm) };
+  const n = roundTo(dtype, value);
+  out[0] = roundTo(dtype, 1 / n);
+  out[1] = n;
+  out[2] = roundTo(dtype, maxNorm);
 }
 
 /** What the fused engine needs to run clip_by_global_norm itself: a reduction, then a kernel. */
@@ -187,6 +245,11 @@ export interface GlobalNormReduction {
   readonly divisionKernel: Kernel;
   /** The kernel's scalars for leaves of `dtype` once the norm is known. */
   scalars(norm: GlobalNorm, dtype: Dtype): Readonly<Record<string, number>>;
+  /**
+   * The same, for the norm `norm[0]` of `normDtype`, written to `out` in `CLIP_SCALARS` order
+   * (`inv_norm`, `norm`, `max_norm`): the fused engine's per-step form, which allocates nothing.
+   */
+  writeScalars(norm: Float64Array, normDtype: Dtype, dtype: Dtype, out: Float64Array): void;
 }
 
 /** The transformation returned by {@link clipByGlobalNorm}: stateless, with its reduction exposed. */
@@ -223,11 +286,17 @@ const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
  */
 export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformation {
   checkHyperparam('clip_by_global_norm', 'max_norm', maxNorm, { min: 0, finite: false });
+  // [the norm, max_norm]: writeScalars reads both from here (no double passed at a step).
+  const values = Float64Array.of(0, maxNorm);
   const reduction: GlobalNormReduction = {
     maxNorm,
     kernel: clipByGlobalNormKernel,
     divisionKernel: clipByGlobalNormDivisionKernel,
     scalars: (norm, dtype) => clipByGlobalNormScalars(norm, maxNorm, dtype),
+    writeScalars: (norm, normDtype, dtype, out) => {
+      values[0] = norm[0];
+      writeClipScalars(values, normDtype, dtype, out);
+    },
   };
   return recordCall({
     name: 'clip_by_global_norm',

@@ -26,6 +26,8 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Params, Tree } from '../../src/tree/tree.js';
 import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { partition } from '../../src/transforms/partition.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { type InjectHyperparamsState, injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
@@ -82,6 +84,7 @@ const CHAINS: Record<string, Chain> = {
   'adamaxw': { make: () => adamaxw(lr, { weightDecay: 1e-4 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'applyIfFinite(chain(clipByGlobalNorm(1), adamax))': { make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'adamaxw(mask function)': { make: () => adamaxw(lr, { weightDecay: 1e-4, mask: fixed(everyOther(true, false)) }) as GradientTransformation<unknown>, params: fourLeaves },
   'partition(labels function)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, fixed(everyOther('a', 'b'))) as GradientTransformation<unknown>, params: fourLeaves },
   'injectHyperparams(adamax), lr set': {
