@@ -13,6 +13,7 @@ import { partition } from '../src/transforms/partition.js';
 import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/inject-hyperparams.js';
 import { exponentialDecay } from '../src/schedules/exponential-decay.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
+import type { Dtype } from '../src/core/dtype.js';
 import type { FusedStepper } from './engine.js';
 import { compileStepper, fillGrads } from './impls/fused.js';
 import { benchOptimizer } from './impls/reference.js';
@@ -59,6 +60,8 @@ export const COMBINATORS: readonly Combinator[] = [
 /** A combinator of the heap section: optionally, what runs between its measured windows (the user's part, not measured). */
 export interface HeapCombinator extends Combinator {
   betweenWindows?(stepper: FusedStepper, window: number): void;
+  /** The parameters' dtype (default: the row's). */
+  readonly dtype?: Dtype;
 }
 
 /**
@@ -89,6 +92,8 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     ? { id: c.id, label: 'adamaxw(fixed mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixedMask() }) as GradientTransformation<unknown> }
     : c)),
   { id: 'adamaxw', label: 'adamaxw', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4 }) as GradientTransformation<unknown> },
+  // float64 leaves: the bias correction is glibc's float64 pow at every step.
+  { id: 'float64', label: 'adamax, float64 leaves', make: () => adamax(lr, options) as GradientTransformation<unknown>, dtype: 'float64' },
   {
     id: 'schedule',
     label: 'adamax(exponentialDecay)',

@@ -55,8 +55,8 @@ export interface HeapResult {
 export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number, combinator?: string): Promise<HeapResult> {
   const gc = forcedGc();
   keepBytecode();
-  const problem = makeProblem(layout);
   const c = combinator ? heapCombinatorById(combinator) : undefined;
+  const problem = makeProblem(c?.dtype ? { ...layout, dtype: c.dtype } : layout);
   const stepper = await compileStepper(problem, { backend, threads }, c?.make());
   if (stepper.backend === 'reference') throw new Error(`${combinator} runs on the reference path`);
   try {
