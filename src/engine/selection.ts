@@ -57,15 +57,7 @@ export class SelectionWalker {
    * per-step check of a mask function: it allocates nothing.
    */
   matches(mask: unknown, tree: unknown, expected: Uint8Array): Verdict {
-    if (typeof mask === 'boolean') {
-      const flag = mask ? 1 : 0;
-      // A leaf itself first (measured: the cached leaf lists' Map allocates on lookups, this one not).
-      const leaf = this.table.indexOf.get(tree as never);
-      if (leaf !== undefined) return expected[leaf] === flag ? MATCH : DIFFERS;
-      const leaves = this.leavesUnder(tree);
-      for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== flag) return DIFFERS;
-      return MATCH;
-    }
+    if (typeof mask === 'boolean') return this.allAre(tree, expected, mask ? 1 : 0);
     return this.matchChildren(mask, tree, expected, undefined);
   }
 
@@ -77,44 +69,41 @@ export class SelectionWalker {
   matchesLabels(labels: unknown, tree: unknown, known: readonly string[], expected: Int32Array): Verdict {
     if (typeof labels === 'string') {
       const label = known.indexOf(labels);
-      if (label < 0) return UNDECIDED; // the general path reports it
-      const leaf = this.table.indexOf.get(tree as never);
-      if (leaf !== undefined) return expected[leaf] === label ? MATCH : DIFFERS;
-      const leaves = this.leavesUnder(tree);
-      for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== label) return DIFFERS;
-      return MATCH;
+      return label < 0 ? UNDECIDED : this.allAre(tree, expected, label); // an unknown label: the general path reports it
     }
     return this.matchChildren(labels, tree, expected, known);
+  }
+
+  /** Whether `expected` is `value` at every leaf of `tree`. */
+  private allAre(tree: unknown, expected: Uint8Array | Int32Array, value: number): Verdict {
+    // A leaf itself first (measured: the cached leaf lists' Map allocates on lookups, this one not).
+    const leaf = this.table.indexOf.get(tree as never);
+    if (leaf !== undefined) return expected[leaf] === value ? MATCH : DIFFERS;
+    const leaves = this.leavesUnder(tree);
+    for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== value) return DIFFERS;
+    return MATCH;
   }
 
   /** The children of a mask (`known` undefined) or label tree beside those of the index tree. */
   private matchChildren(node: unknown, tree: unknown, expected: Uint8Array | Int32Array, known: readonly string[] | undefined): Verdict {
     if (tree === null || this.table.indexOf.has(tree as never)) return UNDECIDED;
+    const list = Array.isArray(tree);
+    if (list ? !Array.isArray(node) || node.length !== tree.length : !isDictNode(node) || !isDictNode(tree)) return UNDECIDED;
+    // A list's children by index, a dict's by its sorted keys (the mask must have no other key).
+    const keys = list ? undefined : this.sortedKeys(tree as Record<string, unknown>);
+    if (keys && ownKeyCount(node as object) !== keys.length) return UNDECIDED;
+    const n = keys ? keys.length : (tree as unknown[]).length;
     let verdict: Verdict = MATCH;
-    if (Array.isArray(tree)) {
-      if (!Array.isArray(node) || node.length !== tree.length) return UNDECIDED;
-      for (let i = 0; i < tree.length; i++) {
-        if (!Object.prototype.hasOwnProperty.call(node, i)) return UNDECIDED;
-        const v = plainValue(node, i);
-        if (v === GETTER) return UNDECIDED;
-        const child = known ? this.matchesLabels(v, tree[i], known, expected as Int32Array) : this.matches(v, tree[i], expected as Uint8Array);
-        // A difference is kept while the rest is walked: a later part may still need the general path.
-        if (child === UNDECIDED) return UNDECIDED;
-        if (child === DIFFERS) verdict = DIFFERS;
-      }
-      return verdict;
-    }
-    if (!isDictNode(node) || !isDictNode(tree)) return UNDECIDED;
-    const keys = this.sortedKeys(tree);
-    if (ownKeyCount(node) !== keys.length) return UNDECIDED;
-    for (let j = 0; j < keys.length; j++) {
-      const k = keys[j];
+    for (let j = 0; j < n; j++) {
+      const k = keys ? keys[j] : j;
       if (!Object.prototype.hasOwnProperty.call(node, k)) return UNDECIDED;
-      const v = plainValue(node, k);
+      const v = plainValue(node as object, k);
       if (v === GETTER) return UNDECIDED;
-      const child = known ? this.matchesLabels(v, tree[k], known, expected as Int32Array) : this.matches(v, tree[k], expected as Uint8Array);
-      if (child === UNDECIDED) return UNDECIDED;
-      if (child === DIFFERS) verdict = DIFFERS;
+      const child = (tree as Record<string | number, unknown>)[k];
+      const verdictOf = known ? this.matchesLabels(v, child, known, expected as Int32Array) : this.matches(v, child, expected as Uint8Array);
+      // A difference is kept while the rest is walked: a later part may still need the general path.
+      if (verdictOf === UNDECIDED) return UNDECIDED;
+      if (verdictOf === DIFFERS) verdict = DIFFERS;
     }
     return verdict;
   }
