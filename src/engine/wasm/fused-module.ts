@@ -190,8 +190,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     // per call. (Not float64: the emulation there is the reference's, which differs from an fma
     // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
     const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
-    const powerOfTwo = multiplicand && fma.powerOfTwo(locals[multiplicand === 'a' ? node.a : node.b].scalar, multiplicand);
-    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}) };
+    const multiplicandLocal = multiplicand && locals[multiplicand === 'a' ? node.a : node.b].scalar;
+    const powerOfTwo = multiplicand && fma.powerOfTwo(multiplicandLocal!, multiplicand);
+    // And it may make every float32 sum below 2^-126 exact: the vectors are then checked by bits.
+    const fineGrid = multiplicand ? fma.fineGrid(multiplicandLocal!) : undefined;
+    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}), ...(fineGrid !== undefined ? { fineGrid } : {}) };
   };
   const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
 

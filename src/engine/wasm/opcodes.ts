@@ -69,6 +69,7 @@ export const Op = {
   i64Xor: 0x85,
   i64ShrS: 0x87,
   f64Abs: 0x99,
+  f64Trunc: 0x9d,
   f64Add: 0xa0,
   f64Sub: 0xa1,
   f64Mul: 0xa2,
