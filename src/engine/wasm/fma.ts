@@ -79,7 +79,11 @@ export class FmaEmitter {
   private readonly scalarF64: Arith;
   private readonly vectorF64: Arith;
 
-  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps) {
+  /**
+   * @param relaxedMadd - float32 vectors by `f32x4.relaxed_madd`, which the caller knows to be fused
+   *   in this runtime (relaxed-madd.ts): the same bits as the emulation, in one instruction.
+   */
+  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps, private readonly relaxedMadd = false) {
     this.scalarF64 = {
       add: () => { f.op(Op.f64Add); },
       sub: () => { f.op(Op.f64Sub); },
@@ -222,6 +226,10 @@ export class FmaEmitter {
    * with a lane that fails takes the general emulation.
    */
   vector(a: number, b: number, c: number, wide: WideOperands = {}): void {
+    if (this.relaxedMadd && this.ops.lanes === 4) {
+      this.f.localGet(a).localGet(b).localGet(c).simd(SimdOp.f32x4RelaxedMadd);
+      return;
+    }
     const p2 = wide.powerOfTwo;
     if (!p2) {
       this.general(a, b, c, wide);

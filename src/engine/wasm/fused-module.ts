@@ -53,6 +53,13 @@ export interface FusedModuleOptions extends MemoryImportOptions {
   readonly scalarOffsets?: readonly number[];
   /** `'ieee'` (default: subnormals kept) or `'flush'` (XLA's FTZ/DAZ, see engine/subnormals.ts). */
   readonly subnormals?: SubnormalMode;
+  /**
+   * Compute float32 vector fmas with `f32x4.relaxed_madd` (relaxed SIMD) instead of the exact
+   * emulation: only where `relaxedMaddFused()` (relaxed-madd.ts) has shown it fused (the module then uses relaxed
+   * SIMD, and only such a runtime can compile it). Float64 programs ignore it (their fma is the
+   * reference's emulation, whose bits a hardware fma does not always give). Default false.
+   */
+  readonly relaxedMadd?: boolean;
 }
 
 /** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
@@ -158,7 +165,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const count = f.local(ValType.i32);
   const vectorOps = new VectorOpEmitter(f, ops);
   vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' || node.kind === 'fma' ? [] : [node.op]))));
-  const fma = new FmaEmitter(f, ops);
+  const relaxedMadd = options.relaxedMadd === true && ops.lanes === 4;
+  const fma = new FmaEmitter(f, ops, relaxedMadd);
   if (nodes.some((node) => node.kind === 'fma' && !node.uniform)) fma.prepare();
   flush?.prepare();
   const flushes = nodes.map((node) => flush !== undefined && canMakeSubnormal(node));
@@ -196,7 +204,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     const fineGrid = multiplicand ? fma.fineGrid(multiplicandLocal!) : undefined;
     return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}), ...(fineGrid !== undefined ? { fineGrid } : {}) };
   };
-  const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
+  // (One fused instruction needs none of it.)
+  const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform && !relaxedMadd ? wideOperands(node) : {}));
 
   // Each unrolled copy is a separate block of elements: loads, ops and stores of one copy, then the
   // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).

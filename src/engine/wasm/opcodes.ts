@@ -123,6 +123,8 @@ export const SimdOp = {
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
   f64x2Div: 0xf3,
+  /** Relaxed SIMD: `a * b + c`, fused or not at the engine's choice (see relaxed-madd.ts). */
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 /** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */
