@@ -247,6 +247,15 @@ export class FmaEmitter {
     f.end();
   }
 
+  /**
+   * {@link FmaEmitter.vector} of float32 lanes where the caller has checked, once per call, that
+   * `wide.fineGrid` holds and that `wide.powerOfTwo` (if any) does not: the bits check alone.
+   */
+  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands): void {
+    if (this.ops.lanes !== 4 || wide.fineGrid === undefined) throw new Error('vectorOnFineGrid: float32 with a fine-grid multiplicand only');
+    this.vectorFloat32ByBits(a, b, c, wide);
+  }
+
   /** {@link FmaEmitter.vector} without the power-of-two shortcut. */
   private general(a: number, b: number, c: number, wide: WideOperands): void {
     const f = this.f, A = this.vectorF64;
