@@ -238,7 +238,7 @@ export class FmaEmitter {
     const f = this.f, ops = this.ops, q = this.temp(ValType.v128, 15);
     f.localGet(p2.flag).if(ValType.v128);
     f.localGet(a).localGet(b).simd(ops.vector.mul).localTee(q);
-    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.v128AnyTrue);
+    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
     this.general(a, b, c, wide);
     f.else().localGet(q).localGet(c).simd(ops.vector.add).end();
@@ -269,7 +269,7 @@ export class FmaEmitter {
     // overflowing) are redone at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
     f.localTee(r).localGet(r).simd(SimdOp.f64x2Ne);
     f.localGet(p).localGet(c).simd(SimdOp.f64x2Add).localTee(cc).localGet(cc).simd(SimdOp.f64x2Eq).simd(SimdOp.v128And).localTee(needs);
-    f.simd(SimdOp.v128AnyTrue).if(ValType.v128);
+    f.simd(SimdOp.i32x4Bitmask).if(ValType.v128);
     const scaleWhere = (target: number, factor: number): void => { // target *= mask ? factor : 1
       f.localGet(target);
       A.constant(factor);
@@ -376,7 +376,7 @@ export class FmaEmitter {
     this.float64Sums(a, b, c, wide, lo, hi);
     f.localGet(lo).simd(SimdOp.f32x4DemoteF64x2Zero).localGet(hi).simd(SimdOp.f32x4DemoteF64x2Zero).shuffle(LOW_HALVES).localSet(rounded);
     f.localGet(lo).localGet(hi).shuffle(LOW_WORDS).localGet(this.belowFloat32).simd(SimdOp.v128And);
-    f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq).simd(SimdOp.v128AnyTrue);
+    f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
     this.vectorFloat32Exact(a, b, c);
     f.else().localGet(rounded).end();
@@ -398,7 +398,7 @@ export class FmaEmitter {
     demoteScaled(1 + NEAR_MIDPOINT);
     f.localTee(up);
     demoteScaled(1 - NEAR_MIDPOINT);
-    f.simd(SimdOp.i32x4Ne).simd(SimdOp.v128AnyTrue);
+    f.simd(SimdOp.i32x4Ne).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
     this.vectorFloat32Exact(a, b, c);
     f.else().localGet(up).end();

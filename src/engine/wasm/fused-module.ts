@@ -453,7 +453,7 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
         first = false;
       }
       if (first) f.i32Const(0);
-      else f.simd(SimdOp.v128AnyTrue);
+      else f.simd(SimdOp.i32x4Bitmask); // masks: a lane is all ones where a check fails
     },
   };
 }
