@@ -235,25 +235,32 @@ export class FmaEmitter {
       this.general(a, b, c, wide);
       return;
     }
+    this.f.localGet(p2.flag).if(ValType.v128);
+    this.powerOfTwoOr(a, b, c, p2, () => this.general(a, b, c, wide));
+    this.f.else();
+    this.general(a, b, c, wide);
+    this.f.end();
+  }
+
+  /** The shortcut by a power of two (`p2.flag` known to hold), with `otherwise` for a vector where it fails. */
+  private powerOfTwoOr(a: number, b: number, c: number, p2: PowerOfTwoOperand, otherwise: () => void): void {
     const f = this.f, ops = this.ops, q = this.temp(ValType.v128, 15);
-    f.localGet(p2.flag).if(ValType.v128);
     f.localGet(a).localGet(b).simd(ops.vector.mul).localTee(q);
     f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
-    this.general(a, b, c, wide);
+    otherwise();
     f.else().localGet(q).localGet(c).simd(ops.vector.add).end();
-    f.else();
-    this.general(a, b, c, wide);
-    f.end();
   }
 
   /**
    * {@link FmaEmitter.vector} of float32 lanes where the caller has checked, once per call, that
-   * `wide.fineGrid` holds and that `wide.powerOfTwo` (if any) does not: the bits check alone.
+   * `wide.fineGrid` holds, and whether `wide.powerOfTwo`'s flag does (`powerOfTwo`): the shortcut by
+   * a power of two (then) and the bits check, without the per-call branches and the probed path.
    */
-  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands): void {
-    if (this.ops.lanes !== 4 || wide.fineGrid === undefined) throw new Error('vectorOnFineGrid: float32 with a fine-grid multiplicand only');
-    this.vectorFloat32ByBits(a, b, c, wide);
+  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands, powerOfTwo: boolean): void {
+    if (this.ops.lanes !== 4 || wide.fineGrid === undefined || (powerOfTwo && !wide.powerOfTwo)) throw new Error('vectorOnFineGrid: float32 with a fine-grid multiplicand only');
+    if (powerOfTwo) this.powerOfTwoOr(a, b, c, wide.powerOfTwo!, () => this.vectorFloat32ByBits(a, b, c, wide));
+    else this.vectorFloat32ByBits(a, b, c, wide);
   }
 
   /** {@link FmaEmitter.vector} without the power-of-two shortcut. */

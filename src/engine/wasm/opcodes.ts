@@ -46,6 +46,7 @@ export const Op = {
   f32DemoteF64: 0xb6,
   f64PromoteF32: 0xbb,
   i32Eqz: 0x45,
+  i32Eq: 0x46,
   i32Ne: 0x47,
   i32LtU: 0x49,
   f32Eq: 0x5b,
@@ -76,6 +77,7 @@ export const Op = {
   f64Div: 0xa3,
   i64ReinterpretF64: 0xbd,
   f64ReinterpretI64: 0xbf,
+  i32Shl: 0x74,
   i32ShrU: 0x76,
 } as const;
 
