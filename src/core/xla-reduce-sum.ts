@@ -46,34 +46,6 @@ export const XLA_REDUCE_WINDOW = 32;
 export interface SumTerms {
   readonly dtype: Dtype;
   run(lo: number, hi: number, acc: number): number;
-  /**
-   * Optional, for speed only: `count` windows of the first level folded into `acc` in order, each
-   * window `k` summed from 0 over `rows` runs of `len` consecutive terms, run `r` starting at
-   * `start + k * windowStride + r * rowStride`, and each window sum then added to `acc` (every
-   * addition rounded to the dtype). It must give exactly what `run` gives for the same terms in
-   * that order; without it, `run` is called once per run.
-   */
-  windows?(start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, acc: number): number;
-  /**
-   * Optional, `cells[at] = run(lo, hi, cells[at])`: the accumulator passed in a Float64Array, so that
-   * no double crosses the call (V8 boxes one, a heap object, at a call it does not inline; the fused
-   * engine reduces a global norm at every step). @internal
-   */
-  runCell?(lo: number, hi: number, cells: Float64Array, at: number): void;
-  /** Optional, `cells[at] = windows(..., cells[at])`, for the same reason. @internal */
-  windowsCell?(start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, cells: Float64Array, at: number): void;
-}
-
-/** `cells[at] = terms.run(lo, hi, cells[at])`, through `runCell` when the terms have it. */
-function runInto(terms: SumTerms, lo: number, hi: number, cells: Float64Array, at: number): void {
-  if (terms.runCell) terms.runCell(lo, hi, cells, at);
-  else cells[at] = terms.run(lo, hi, cells[at]);
-}
-
-/** `cells[at] = terms.windows(..., cells[at])`, through `windowsCell` when the terms have it. */
-function windowsInto(terms: SumTerms, start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, cells: Float64Array, at: number): void {
-  if (terms.windowsCell) terms.windowsCell(start, count, windowStride, rows, rowStride, len, cells, at);
-  else cells[at] = terms.windows!(start, count, windowStride, rows, rowStride, len, cells[at]);
 }
 
 /**
@@ -163,31 +135,20 @@ export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number 
  * {@link xlaReduceSum} made once for terms whose values change between calls but whose shape does not
  * (the engine's gradient views): the windows are laid out once, and each call only adds.
  */
-export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): SumPlan {
+export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () => number {
   const { levels, last } = xlaReduceWindows(shape);
-  if (shape.some((d) => d === 0)) return Object.assign(() => 0, { into: (cells: Float64Array, at: number) => { cells[at] = 0; } });
+  if (shape.some((d) => d === 0)) return () => 0;
   let sum: SumTerms = terms;
   for (const level of levels) sum = windowTerms(sum, level);
   const top = sum, count = last.reduce((a, b) => a * b, 1);
-  const into = (cells: Float64Array, at: number): void => {
-    cells[at] = 0;
-    runInto(top, 0, count, cells, at);
-  };
-  const cell = new Float64Array(1);
-  return Object.assign(() => { into(cell, 0); return cell[0]; }, { into });
-}
-
-/** A sum planned for one shape: called, it returns the sum; `into(cells, at)` writes it to `cells[at]` (nothing boxed). */
-export interface SumPlan {
-  (): number;
-  into(cells: Float64Array, at: number): void;
+  return () => top.run(0, count, 0);
 }
 
 /**
  * The window sums of one level as terms of the next (row-major over the windows), each window summed
- * when the next level reads it: each is read exactly once, in order, so nothing is materialized. Where
- * the level's windows have at most two dimensions and the terms offer `windows`, consecutive windows
- * along the last dimension with the same extent (all but the padded edges) go to it in one call.
+ * when the next level reads it: each is read exactly once, in order, so nothing is materialized. (The
+ * engine, whose gradients have fixed shapes, materializes them instead to sum many windows side by
+ * side: src/engine/norm-plan.ts.)
  */
 function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const { dtype } = terms;
@@ -196,20 +157,13 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
   const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
   const origin = new Array<number>(rank);
-  const batched = terms.windows !== undefined && rank <= 2;
-  /** The extent of window w along dimension k: [extentLo, extentHi). */
-  const extentLo = (w: number, k: number): number => Math.max(0, w * window[k] - padLow[k]);
-  const extentHi = (w: number, k: number): number => Math.min(dims[k], w * window[k] - padLow[k] + window[k]);
-  // The sum of window w, in `windowSum[0]` (each level has its own cell: levels nest, one inside the
-  // next, so no two running sums share one).
-  const windowSum = new Float64Array(1);
-  const one = (w: number): void => {
+  const one = (w: number): number => {
     for (let k = last, rest = w; k >= 0; k--) {
       origin[k] = (rest % out[k]) * window[k] - padLow[k];
       rest = Math.floor(rest / out[k]);
     }
     const lo = Math.max(0, origin[last]), hi = Math.min(dims[last], origin[last] + window[last]);
-    windowSum[0] = 0;
+    let acc = 0;
     for (let r = 0; r < rows && hi > lo; r++) {
       let offset = 0, inside = true;
       for (let k = last - 1, rest = r; k >= 0; k--) {
@@ -218,40 +172,15 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
         if (at < 0 || at >= dims[k]) inside = false;
         offset += at * strides[k];
       }
-      if (inside) runInto(terms, offset + lo, offset + hi, windowSum, 0);
+      if (inside) acc = terms.run(offset + lo, offset + hi, acc);
     }
+    return acc;
   };
-  const runCell = (lo: number, hi: number, cells: Float64Array, acc: number): void => {
-    for (let w = lo; w < hi;) {
-      if (!batched) {
-        one(w);
-        cells[acc] = roundTo(dtype, cells[acc] + windowSum[0]);
-        w++;
-        continue;
-      }
-      // Rank 1 or 2: window w is rows [r0, r1) (one row in rank 1) by columns [c0, c1).
-      const col = w % out[last], row = (w - col) / out[last];
-      const c0 = extentLo(col, last), c1 = extentHi(col, last);
-      const r0 = rank === 2 ? extentLo(row, 0) : 0, r1 = rank === 2 ? extentHi(row, 0) : 1;
-      let count = 1;
-      while (w + count < hi && col + count < out[last]) {
-        const d0 = extentLo(col + count, last), d1 = extentHi(col + count, last);
-        if (d0 !== c0 + count * window[last] || d1 - d0 !== c1 - c0) break; // a translate of window w
-        count++;
-      }
-      const rowStride = rank === 2 ? dims[last] : 0;
-      windowsInto(terms, r0 * rowStride + c0, count, window[last], r1 - r0, rowStride, c1 - c0, cells, acc);
-      w += count;
-    }
-  };
-  const cell = new Float64Array(1);
   return {
     dtype,
     run: (lo, hi, acc) => {
-      cell[0] = acc;
-      runCell(lo, hi, cell, 0);
-      return cell[0];
+      for (let w = lo; w < hi; w++) acc = roundTo(dtype, acc + one(w));
+      return acc;
     },
-    runCell,
   };
 }

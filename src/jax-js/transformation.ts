@@ -20,6 +20,7 @@ import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { TracedJaxScheduleArith } from './traced-arith.js';
 import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
+import { lowerMultiSteps } from './multi-steps.js';
 import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -55,7 +56,7 @@ export interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -91,6 +92,7 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     return lowerPartition(groups);
   }
   if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
+  if (combinator?.kind === 'multiSteps') return lowerMultiSteps(tx, combinator, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
@@ -298,7 +300,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
  * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
  * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
  */
-function xlaOrderedSum(x: JaxArray): JaxArray {
+export function xlaOrderedSum(x: JaxArray): JaxArray {
   const { levels } = xlaReduceWindows(x.shape);
   if (levels.length === 0) return np.sum(x);
   let y = x;

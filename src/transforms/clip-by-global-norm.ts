@@ -54,30 +54,19 @@ export function sumOfSquares(data: FloatArray, acc = 0, lo = 0, hi = data?.lengt
   if (typeof acc !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > data.length || typeof flush !== 'boolean') {
     throw new OptaxError(`sumOfSquares: expected a number acc, a range 0 <= lo, hi <= ${data.length} and a boolean flush, got ${describe(acc)}, ${describe(lo)}, ${describe(hi)}, ${describe(flush)}`);
   }
-  const cell = Float64Array.of(acc);
-  addSquares(data, lo, hi, flush, cell, 0);
-  return cell[0];
-}
-
-/**
- * {@link sumOfSquares} unchecked, the accumulator read from and written to `cells[at]` (no double
- * crosses the call: the fused engine runs it at every step). @internal
- */
-export function addSquares(data: FloatArray, lo: number, hi: number, flush: boolean, cells: Float64Array, at: number): void {
   if (data instanceof Float32Array) {
     const min = flush ? MIN_NORMAL.float32 : 0;
-    let s = Math.fround(cells[at]);
+    let s = Math.fround(acc);
     for (let i = lo; i < hi; i++) {
       const v = data[i], q = Math.fround(v * v);
       s = Math.fround(s + (q < min ? 0 : q));
     }
-    cells[at] = s;
-    return;
+    return s;
   }
   const min = flush ? MIN_NORMAL.float64 : 0;
-  let s = cells[at];
+  let s = acc;
   for (let i = lo; i < hi; i++) { const v = data[i], q = v * v; s += q < min ? 0 : q; }
-  cells[at] = s;
+  return s;
 }
 
 /**
@@ -87,12 +76,7 @@ export function addSquares(data: FloatArray, lo: number, hi: number, flush: bool
  * @internal
  */
 export function squareTerms(data: FloatArray, flush: boolean, run?: SumTerms['run']): SumTerms {
-  if (run) return { dtype: dtypeOfArray(data), run };
-  return {
-    dtype: dtypeOfArray(data),
-    run: (lo, hi, acc) => sumOfSquares(data, acc, lo, hi, flush),
-    runCell: (lo, hi, cells, at) => addSquares(data, lo, hi, flush, cells, at),
-  };
+  return { dtype: dtypeOfArray(data), run: run ?? ((lo, hi, acc) => sumOfSquares(data, acc, lo, hi, flush)) };
 }
 
 /**
