@@ -20,6 +20,7 @@
  *   [--const-init] [--emit]   (--emit prints the IR of the first --shape and exits)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 type Dtype = 'f32' | 'f64';
 
@@ -133,7 +134,7 @@ export function reduceKernelIr(dtype: Dtype, dims: readonly number[], variant: V
 }
 
 /** The O3 module pipeline of `opt` without the SLP vectorizer (XLA sets `SLPVectorization = false`). */
-function o3WithoutSlp(opt: string): string {
+export function o3WithoutSlp(opt: string): string {
   const printed = execFileSync(opt, ['-O3', '-print-pipeline-passes', '-disable-output', '-'], {
     input: 'define void @f() {\n  ret void\n}\n', encoding: 'utf8',
   }).trim();
@@ -190,4 +191,5 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+// Run only as a script, so windows.ts can import the pipeline and the IR pieces.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));
