@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type Expr, substitute } from '../kernel/expr.js';
+import { type Expr, type Kernel, substitute } from '../kernel/expr.js';
 import { type CompiledElementwise, type KernelScalar, definitionScalars, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
@@ -45,9 +45,9 @@ import type { InjectHyperparamsState } from './inject-hyperparams.js';
  * `mask`: the stage is `masked(inner, mask)` with a tree of booleans (a stateless inner stage, such as
  * adamaxw's weight decay): it runs on the masked-in leaves, the others pass through.
  */
-interface Stage { def: CompiledElementwise<any>; path: number[]; mask?: MaskTree }
+export interface Stage { def: CompiledElementwise<any>; path: number[]; mask?: MaskTree }
 
-function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
+export function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
   if (tx.elementwise) return [{ def: tx.elementwise as CompiledElementwise<any>, path }];
   const c = tx.combinator;
   if (c?.kind === 'masked') {
@@ -97,7 +97,7 @@ function maskedIn(updates: Updates, mask: MaskTree, leaves: readonly ArrayLeaf[]
   return leaves.map((l) => keptSet.has(l));
 }
 
-function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
+export function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
   let s = state, t = tx;
   for (const i of path) {
     if (!Array.isArray(s) || !t.parts || s.length !== t.parts.length) {
@@ -157,31 +157,34 @@ export interface TracedResult<U> {
   preScale?: U;
 }
 
+/** One leaf's traced computation: outputs `updates`, then `state<k>` for each state root, then `preScale` if any. */
+export interface TracedLeafKernel {
+  /** The composed, rewritten kernel; its state outputs are named by `outputNames`. */
+  readonly kernel: Kernel;
+  readonly outputNames: readonly string[];
+}
+
 /**
- * Runs `tx.update` with optax's traced numerics (see above), or plainly when `tx` is not made of
- * elementwise kernels. Pure: nothing is mutated.
+ * The traced computation of `tx` over `updates`, leaf by leaf (see {@link tracedUpdate}): the
+ * elementwise stages, their state leaves (`<stage>/<leaf>`, read as state and written as
+ * `state<k>`), and each leaf's composed, rewritten kernel (scalars named `<stage>/<scalar>`). Null
+ * when `tx` is not made of elementwise kernels (it then runs with eager numerics). Shared by the
+ * reference path and the TensorFlow.js adapter's ops path, which lowers the same kernels.
+ * @internal
  */
-export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>, updates: U, state: unknown, params: Params | null | undefined, extraArgs: ExtraArgs | undefined, options: TracedOptions = {}): TracedResult<U> {
-  if (tx.combinator?.kind === 'injectHyperparams' && canTrace(tx, state)) {
-    const { inner_state, ...own } = state as InjectHyperparamsState;
-    const { control, inner } = tx.combinator.step(own, tx.combinator.dtypeFor(params, updates), true);
-    const r = tracedUpdate(inner, updates, inner_state, params, extraArgs, { ...options, noConstants: true });
-    return { updates: r.updates, state: { ...control, inner_state: r.state } };
-  }
+export function composeTraced(tx: GradientTransformation<any>, updates: Updates, options: TracedOptions = {}): {
+  stages: readonly Stage[];
+  stateRoots: readonly { name: string; stage: number; leaf: string }[];
+  leafPlans: readonly TracedLeafKernel[];
+  /** Every leaf's computation has a pre-scale output (MultiSteps' folded zeros use it only then). */
+  scaled: boolean;
+} | null {
   const stages = stagesOf(tx);
-  if (!stages) {
-    const [u, s] = tx.update(updates, state, params, extraArgs);
-    return { updates: u, state: s };
-  }
-  // Compose the stages' kernels into one expression graph (names prefixed by the stage index).
-  const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
+  if (!stages) return null;
   const all = treeLeaves<ArrayLeaf>(updates).leaves;
   // The leaves each masked stage runs on (undefined: every leaf).
   const inside = stages.map((st) => (st.mask === undefined ? undefined : maskedIn(updates, st.mask, all)));
-  if (inside.some((m) => m === null)) {
-    const [u, s] = tx.update(updates, state, params, extraArgs);
-    return { updates: u, state: s };
-  }
+  if (inside.some((m) => m === null)) return null;
   const runsOn = (i: number, li: number): boolean => inside[i] === undefined || inside[i]![li];
   // One computation per combination of masks a leaf sees (in optax, each leaf's ops are its own
   // subgraph of the one XLA computation, so the rewrites apply leaf by leaf).
@@ -190,7 +193,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   stages.forEach((st, i) => { for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName }); });
   // Scalars optax holds as Python numbers are constants of the traced computation.
   const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
-  const compose = (sig: string) => {
+  const compose = (sig: string): TracedLeafKernel => {
     let current: Expr = { kind: 'updates' };
     const stateExprs = new Map<string, Expr>();
     stages.forEach((st, i) => {
@@ -212,23 +215,47 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     });
     const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
     const root = rewritten[0];
-    const scaled = preScaleOf(root, (name) => constants.has(name));
-    // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
-    // outputs are the stages' new state leaves, then the pre-scale value.
-    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
-    return { outputNames, plan: planKernel({ updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaled!])) }) };
+    const scaledRoot = preScaleOf(root, (name) => constants.has(name));
+    // The rewritten computation as one kernel: its state outputs are the stages' new state leaves,
+    // then the pre-scale value.
+    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaledRoot ? ['preScale'] : [])];
+    return { outputNames, kernel: { updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaledRoot!])) } };
   };
-  const plans = new Map<string, ReturnType<typeof compose>>();
-  const planFor = (li: number) => {
+  const bySignature = new Map<string, TracedLeafKernel>();
+  const leafPlans = all.map((_, li) => {
     const sig = signature(li);
-    let p = plans.get(sig);
-    if (!p) plans.set(sig, (p = compose(sig)));
+    let p = bySignature.get(sig);
+    if (!p) bySignature.set(sig, (p = compose(sig)));
     return p;
-  };
-  all.forEach((_, li) => planFor(li));
-  const composed = [...plans.values()];
-  // The pre-scale (MultiSteps' folded zeros) is used only when every leaf's computation has one.
-  const scaled = composed.length > 0 && composed.every((c) => c.outputNames.length > stateRoots.length);
+  });
+  const plans = [...bySignature.values()];
+  const scaled = plans.length > 0 && plans.every((c) => c.outputNames.length > stateRoots.length);
+  return { stages, stateRoots, leafPlans, scaled };
+}
+
+/**
+ * Runs `tx.update` with optax's traced numerics (see above), or plainly when `tx` is not made of
+ * elementwise kernels. Pure: nothing is mutated.
+ */
+export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>, updates: U, state: unknown, params: Params | null | undefined, extraArgs: ExtraArgs | undefined, options: TracedOptions = {}): TracedResult<U> {
+  if (tx.combinator?.kind === 'injectHyperparams' && canTrace(tx, state)) {
+    const { inner_state, ...own } = state as InjectHyperparamsState;
+    const { control, inner } = tx.combinator.step(own, tx.combinator.dtypeFor(params, updates), true);
+    const r = tracedUpdate(inner, updates, inner_state, params, extraArgs, { ...options, noConstants: true });
+    return { updates: r.updates, state: { ...control, inner_state: r.state } };
+  }
+  const composition = composeTraced(tx, updates, options);
+  if (!composition) {
+    const [u, s] = tx.update(updates, state, params, extraArgs);
+    return { updates: u, state: s };
+  }
+  const { stages, stateRoots, leafPlans, scaled } = composition;
+  const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
+  // Planned once per distinct computation (leaves with the same masks share one).
+  const planned = new Map<TracedLeafKernel, TracedLeafKernel & { plan: ReturnType<typeof planKernel> }>();
+  for (const p of leafPlans) if (!planned.has(p)) planned.set(p, { ...p, plan: planKernel(p.kernel) });
+  const composed = [...planned.values()];
+  const planFor = (li: number) => planned.get(leafPlans[li])!;
   const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
   const needsParams = composed.some((c) => c.plan.usesParams);
   const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
