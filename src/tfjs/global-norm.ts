@@ -30,6 +30,19 @@ function xlaOrderedSum(x: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * `jnp.sum(x ** 2)` of a leaf (optax's per-leaf reduction of a global norm): in XLA:CPU's order on the
+ * cpu backend (bit-identical to the pure path's `leafSumOfSquares`), the backend's reduction elsewhere.
+ */
+export function sumOfSquares(x: tf.Tensor): tf.Tensor {
+  return reduceSum(tf.square(x));
+}
+
+/** `jnp.sum(x)`: in XLA:CPU's order on the cpu backend, the backend's reduction elsewhere. */
+export function reduceSum(x: tf.Tensor): tf.Tensor {
+  return tf.getBackend() === 'cpu' ? xlaOrderedSum(x) : tf.sum(x);
+}
+
+/**
  * clip_by_global_norm on the device, over `names` (in flattening order): each leaf's sum of squares,
  * those added from 0 in that order, sqrt, then the scalars of clipByGlobalNormScalars as tensors (all
  * 1 below the threshold) and its kernels. On the cpu backend a leaf's sum follows XLA:CPU's order
@@ -37,12 +50,8 @@ function xlaOrderedSum(x: tf.Tensor): tf.Tensor {
  * is the backend's reduction (another order: within γ_n of the exact sum, relatively).
  */
 export function clipByGlobalNormOps(reduction: GlobalNormReduction, u: Map<string, tf.Tensor>, names: readonly string[]): void {
-  const xlaOrder = tf.getBackend() === 'cpu';
   let total: tf.Tensor = tf.scalar(0, 'float32');
-  for (const n of names) {
-    const squares = tf.square(u.get(n)!);
-    total = tf.add(total, xlaOrder ? xlaOrderedSum(squares) : tf.sum(squares));
-  }
+  for (const n of names) total = tf.add(total, sumOfSquares(u.get(n)!));
   const norm = tf.sqrt(total);
   const one = tf.scalar(1, 'float32');
   const trigger = tf.less(norm, tf.scalar(roundTo('float32', reduction.maxNorm), 'float32'));

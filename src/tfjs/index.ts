@@ -21,9 +21,10 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  *   clipByGlobalNorm, masked and partition (static per variable), injectHyperparams (its
  *   hyperparameters fed as per-step scalars), applyIfFinite (finiteness reduced on the device, its
  *   counters and the counts inside it kept there, updates and state selected with `tf.where`) and
- *   multiSteps (accumulator in variables). The engine takes what the ops path cannot run (a
- *   transformation of your own, multiSteps with a skip function, inside applyIfFinite a schedule that
- *   never settles): there gradients are read back and parameters uploaded at every step. (Measured by
+ *   multiSteps (accumulator in variables; skipNotFinite and skipLargeUpdates as device reductions).
+ *   The engine takes what the ops path cannot run (a transformation of your own, a skip function of
+ *   your own, where counts live on the device a schedule that never settles): there gradients are
+ *   read back and parameters uploaded at every step. (Measured by
  *   `npm run bench`: the ops path costs about what `tf.train.adamax` costs, the engine 6 to 140 times
  *   less on cpu and wasm; option `path`.) Either way a step is bit-identical to optax-ts's pure path
  *   (`tx.update` then `applyUpdates`) on the cpu backend, so training resumes bit-identically from a

@@ -11,9 +11,9 @@ import { describe, isDictNode } from '../tree/structure.js';
  * device knows them: applyIfFinite's counters, and the counts inside it, are {@link DeviceValue}s.
  */
 
-/** An int32 or boolean of the state kept on the device: a scalar tfjs variable. */
+/** An int32, boolean or float32 number of the state kept on the device: a scalar tfjs variable. */
 export class DeviceValue {
-  constructor(readonly variable: tf.Variable, readonly kind: 'int' | 'bool') {}
+  constructor(readonly variable: tf.Variable, readonly kind: 'int' | 'bool' | 'float') {}
 }
 
 /**
@@ -35,7 +35,7 @@ export function stateOnDevice(tx: GradientTransformation<any>, state: any, owned
     if (isDictNode(x)) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, arrays(v)]));
     return x;
   };
-  const device = (x: number | boolean): DeviceValue => (typeof x === 'boolean' ? new DeviceValue(variable([x ? 1 : 0], [], 'bool'), 'bool') : new DeviceValue(variable([x], [], 'int32'), 'int'));
+  const device = (x: number | boolean, kind: 'int' | 'float' = 'int'): DeviceValue => (typeof x === 'boolean' ? new DeviceValue(variable([x ? 1 : 0], [], 'bool'), 'bool') : new DeviceValue(variable([x], [], kind === 'int' ? 'int32' : 'float32'), kind));
   if (tx.parts) return (state as unknown[]).map((s, i) => stateOnDevice(tx.parts![i], s, owned, deviceCounts));
   const c = tx.combinator;
   switch (c?.kind) {
@@ -48,7 +48,18 @@ export function stateOnDevice(tx: GradientTransformation<any>, state: any, owned
       total_notfinite: device(state.total_notfinite),
       inner_state: stateOnDevice(c.inner, state.inner_state, owned, true),
     };
-    case 'multiSteps': return { ...state, inner_opt_state: stateOnDevice(c.inner, state.inner_opt_state, owned, deviceCounts), acc_grads: arrays(state.acc_grads) };
+    case 'multiSteps': {
+      const onDevice = deviceCounts || c.shouldSkip !== undefined;
+      const skip = state.skip_state;
+      return {
+        mini_step: onDevice ? device(state.mini_step) : state.mini_step,
+        gradient_step: onDevice ? device(state.gradient_step) : state.gradient_step,
+        inner_opt_state: stateOnDevice(c.inner, state.inner_opt_state, owned, onDevice),
+        acc_grads: arrays(state.acc_grads),
+        // skipNotFinite's {should_skip, num_not_finite}, skipLargeUpdates' {should_skip, norm_squared}.
+        skip_state: c.shouldSkip ? Object.fromEntries(Object.entries(skip as Record<string, number | boolean>).map(([k, v]) => [k, device(v, k === 'norm_squared' ? 'float' : 'int')])) : skip,
+      };
+    }
     default:
   }
   if (!tx.elementwise) return state;
@@ -79,7 +90,7 @@ function withValues(tree: unknown, values: readonly ArrayLike<number>[]): unknow
     if (x instanceof tf.Variable) return new ShapedArray(Float32Array.from(values[i++]), x.shape);
     if (x instanceof DeviceValue) {
       const v = values[i++][0];
-      return x.kind === 'bool' ? v !== 0 : v;
+      return x.kind === 'bool' ? v !== 0 : v;  // a float32 read is the float32's value
     }
     if (isArrayLeaf(x)) return x instanceof ShapedArray ? new ShapedArray(leafData(x).slice(), x.shape) : leafData(x).slice();
     if (Array.isArray(x)) return x.map(read);
@@ -117,9 +128,9 @@ export function writeState(tree: unknown, state: unknown): void {
         const child = (mine as any)[k];
         const v = (theirs as any)[k];
         if (child instanceof DeviceValue) {
-          const ok = child.kind === 'bool' ? typeof v === 'boolean' : Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
-          if (!ok) throw new OptaxError(`tfjs ops: state ${at}.${k}: expected ${child.kind === 'bool' ? 'a boolean' : 'an int32 count'}, got ${describe(v)}`);
-          writes.push(() => child.variable.assign(tf.scalar(child.kind === 'bool' ? v : v, child.kind === 'bool' ? 'bool' : 'int32')));
+          const ok = child.kind === 'bool' ? typeof v === 'boolean' : child.kind === 'float' ? typeof v === 'number' : Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
+          if (!ok) throw new OptaxError(`tfjs ops: state ${at}.${k}: expected ${child.kind === 'bool' ? 'a boolean' : child.kind === 'float' ? 'a number' : 'an int32 count'}, got ${describe(v)}`);
+          writes.push(() => child.variable.assign(tf.scalar(v, child.kind === 'bool' ? 'bool' : child.kind === 'float' ? 'float32' : 'int32')));
         } else if (typeof child === 'number' || typeof child === 'boolean') {
           if (typeof v !== typeof child) throw new OptaxError(`tfjs ops: state ${at}.${k}: expected a ${typeof child}, got ${describe(v)}`);
           writes.push(() => { (mine as any)[k] = v; });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
+import { roundTo } from '../core/dtype.js';
 import type { CombinatorInfo, GradientTransformation } from '../core/transformation.js';
 import { countTable } from '../kernel/count-table.js';
 import { type CompiledElementwise, type ElementwiseDefinition, definitionScalars, kernelForTree } from '../kernel/elementwise.js';
@@ -9,9 +10,10 @@ import type { InjectionControl } from '../transforms/inject-hyperparams.js';
 import { type Mask, maskTree, resolveMask } from '../transforms/masked.js';
 import { accumulateKernel, advanceCounters, runningMeanFactor } from '../transforms/multi-steps.js';
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
+import type { SkipFunction } from '../transforms/skip-updates.js';
 import { type TracedOptions, canTrace, composeTraced, stateAt } from '../transforms/traced.js';
 import { ShapedArray, leafData } from '../tree/leaf.js';
-import { clipByGlobalNormOps } from './global-norm.js';
+import { clipByGlobalNormOps, reduceSum, sumOfSquares } from './global-norm.js';
 import { lowerKernel } from './lower-kernel.js';
 import { DeviceValue, readState, readStateSync, stateOnDevice, writeState } from './ops-state.js';
 import { opsUnsupported } from './ops-support.js';
@@ -32,7 +34,8 @@ import { opsUnsupported } from './ops-support.js';
  * - applyIfFinite reduces the finiteness on the device, keeps its counters there, and selects the
  *   state and the updates with `tf.where`;
  * - multiSteps keeps its accumulator in variables; its mini-step counter is host state, so whether a
- *   step emits is decided on the host.
+ *   step emits is decided on the host, unless a skip function (a device reduction) or an enclosing
+ *   applyIfFinite decides whether a mini-step counts: then its counters live on the device too.
  * On the cpu backend, where each op rounds to float32 as XLA does, a step is bit-identical to the
  * pure path (tested there). What it cannot run: see ops-support.ts.
  */
@@ -138,7 +141,10 @@ export class OpsStep {
         return;
       }
       case 'applyIfFinite': this.applyIfFinite(c, node, u, active, ctx); return;
-      case 'multiSteps': this.multiSteps(c, node, u, active, ctx); return;
+      case 'multiSteps':
+        if (node.mini_step instanceof DeviceValue) this.multiStepsOnDevice(c, node, u, active, ctx);
+        else this.multiSteps(c, node, u, active, ctx);
+        return;
       default:
     }
     if ((tx as ClipByGlobalNormTransformation).reduction) {
@@ -288,6 +294,71 @@ export class OpsStep {
       write(node.acc_grads[name], emit ? tf.mul(zero, acc.get(name)!) : acc.get(name)!, ctx.commit);
     }
     if (ctx.commit === true) Object.assign(node, { mini_step, gradient_step });
+  }
+
+  /**
+   * multiSteps with its counters on the device (a skip function decides there whether a mini-step
+   * counts, or it runs inside applyIfFinite): the skip function as a device reduction
+   * (skip-updates.ts: skipNotFinite counts the non-finite elements, skipLargeUpdates sums the leaves'
+   * sums of squares), the running-mean factor read from a table at the mini-step, whether the step
+   * emits a device boolean; updates, accumulators and counters selected with `tf.where`, the inner
+   * state written where it emits.
+   */
+  private multiStepsOnDevice(c: Extract<CombinatorInfo, { kind: 'multiSteps' }>, node: any, u: Map<string, tf.Tensor>, active: readonly string[], ctx: Context): void {
+    const k = c.constantK!;
+    const miniStep = (node.mini_step as DeviceValue).variable, gradientStep = (node.gradient_step as DeviceValue).variable;
+    let skip: tf.Tensor | undefined;
+    const rule = (c.shouldSkip as Partial<SkipFunction<unknown>> | undefined)?.skipRule;
+    if (rule) {
+      const state = node.skip_state as Record<string, DeviceValue>;
+      if (rule.kind === 'not_finite') {
+        let count: tf.Tensor = tf.scalar(0, 'int32');
+        for (const n of active) count = tf.add(count, tf.sum(tf.cast(tf.logicalNot(tf.isFinite(u.get(n)!)), 'int32')));
+        skip = tf.greater(count, tf.scalar(0, 'int32'));
+        write(state.num_not_finite.variable, count, ctx.commit);
+      } else {
+        // Each leaf's sum of squares, stacked and summed by one more reduction (skip-updates.ts).
+        const total = active.length === 0 ? tf.scalar(0, 'float32') : reduceSum(tf.stack(active.map((n) => sumOfSquares(u.get(n)!))));
+        skip = tf.logicalNot(tf.less(total, tf.scalar(roundTo('float32', rule.maxSquaredNorm), 'float32')));
+        write(state.norm_squared.variable, total, ctx.commit);
+      }
+      write(state.should_skip.variable, skip, ctx.commit);
+    }
+    const factors = this.runningMeanFactors(k);
+    const r = { r: tf.reshape(tf.gather(factors, tf.reshape(miniStep, [1])), []) };
+    const kernel = accumulateKernel(c.useGradMean);
+    const acc = new Map(active.map((name) => [name, lowerKernel(kernel, { updates: u.get(name)!, state: { acc: node.acc_grads[name] }, scalars: r }).updates]));
+    let emit = tf.equal(miniStep, tf.scalar(k - 1, 'int32'));
+    if (skip) emit = tf.logicalAnd(emit, tf.logicalNot(skip));
+    const inner = new Map(acc);
+    const innerCommit = ctx.commit === false ? false : ctx.commit === true ? emit : tf.logicalAnd(ctx.commit, emit);
+    const preScale = this.runTraced(c.inner, node.inner_opt_state, inner, active, { commit: innerCommit, deviceCounts: true }, { computedUpdates: true });
+    const zero = tf.scalar(0, 'float32');
+    for (const name of active) {
+      const out = inner.get(name)!, before = u.get(name)!;
+      const silent = out.rank === 0 ? tf.zerosLike(out) : tf.mul(zero, preScale && out.size > 1 ? preScale.get(name)! : out);
+      const updates = tf.where(emit, out, silent);
+      u.set(name, skip ? tf.where(skip, tf.zerosLike(before), updates) : updates);
+      const next = tf.where(emit, tf.mul(zero, acc.get(name)!), acc.get(name)!);
+      write(node.acc_grads[name], skip ? tf.where(skip, node.acc_grads[name], next) : next, ctx.commit);
+    }
+    // mini_step = safe_increment(mini_step) % k (mini_step < k), gradient_step += emit.
+    const incremented = increment(miniStep);
+    const wrapped = tf.where(tf.greaterEqual(incremented, tf.scalar(k, 'int32')), tf.sub(incremented, tf.scalar(k, 'int32')), incremented);
+    write(miniStep, skip ? tf.where(skip, miniStep, wrapped) : wrapped, ctx.commit);
+    write(gradientStep, tf.where(emit, increment(gradientStep), gradientStep), ctx.commit);
+  }
+
+  /** `runningMeanFactor(n)` for n = 0 .. k-1, on the device (kept until dispose). */
+  private runningMeanFactors(k: number): tf.Tensor {
+    const key = `mean/${k}`;
+    let t = this.tables.get(key);
+    if (!t) {
+      const column = Float32Array.from({ length: k }, (_, n) => runningMeanFactor(n, 'float32'));
+      t = { constants: {}, columns: { r: tf.keep(tf.tensor1d(column, 'float32')) }, settle: tf.keep(tf.scalar(k - 1, 'int32')) };
+      this.tables.set(key, t);
+    }
+    return t.columns.r;
   }
 
   /**

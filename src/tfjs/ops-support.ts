@@ -1,5 +1,6 @@
 import type { GradientTransformation } from '../core/transformation.js';
-import { countTable } from '../kernel/count-table.js';
+import { MAX_TABLE_STEPS, countTable } from '../kernel/count-table.js';
+import type { SkipFunction } from '../transforms/skip-updates.js';
 import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-global-norm.js';
 import type { InjectHyperparamsState } from '../transforms/inject-hyperparams.js';
 
@@ -11,9 +12,11 @@ import type { InjectHyperparamsState } from '../transforms/inject-hyperparams.js
  *   there), so an elementwise transformation's scalars come from a table over its count
  *   (kernel/count-table.ts): its control must be a count at most, its scalars numbers, and they must
  *   settle (a schedule that never reaches its final value cannot be tabulated); injectHyperparams
- *   there without a scheduled hyperparameter (its count then changes nothing on the host), and no
- *   multiSteps (its mini-step counter decides on the host whether a step emits);
- * - multiSteps with a `shouldSkipUpdateFn` or a float64 accumulator.
+ *   there without a scheduled hyperparameter (its count then changes nothing on the host);
+ * - multiSteps keeps its counters on the host, unless a step may be skipped (a `shouldSkipUpdateFn`,
+ *   which must be skipNotFinite or skipLargeUpdates: run as device reductions) or it runs inside
+ *   applyIfFinite: then they are on the device, with the counts inside it, and `everyKSchedule` must
+ *   be a number; no float64 accumulator.
  * Anything else (a transformation of your own with plain `init`/`update`) runs through the engine.
  */
 
@@ -49,11 +52,15 @@ export function opsUnsupported(tx: GradientTransformation<any>, deviceCounts = f
       if (deviceCounts && Object.keys(state.hyperparams_states).length > 0) return 'injectHyperparams with a scheduled hyperparameter inside applyIfFinite';
       return opsUnsupported(c.innerFor(state.hyperparams), deviceCounts);
     }
-    case 'multiSteps':
-      if (deviceCounts) return 'MultiSteps inside applyIfFinite';
-      if (c.shouldSkip) return 'MultiSteps with a shouldSkipUpdateFn';
+    case 'multiSteps': {
       if (c.accumulatorDtype === 'float64') return 'MultiSteps with a float64 accumulator';
-      return opsUnsupported(c.inner, false);
+      // Its counters on the device: whether a mini-step counts is known only there.
+      const onDevice = deviceCounts || c.shouldSkip !== undefined;
+      if (onDevice && c.constantK === undefined) return 'MultiSteps with an every-k schedule (a function) and a shouldSkipUpdateFn, or inside applyIfFinite';
+      if (onDevice && c.constantK! > MAX_TABLE_STEPS) return `MultiSteps every ${c.constantK} steps with a shouldSkipUpdateFn, or inside applyIfFinite (at most ${MAX_TABLE_STEPS})`;
+      if (c.shouldSkip && !(c.shouldSkip as Partial<SkipFunction<unknown>>).skipRule) return 'MultiSteps with a shouldSkipUpdateFn of your own (skipNotFinite and skipLargeUpdates run on the device)';
+      return opsUnsupported(c.inner, onDevice);
+    }
     default:
   }
   if ((tx as ClipByGlobalNormTransformation).reduction) return undefined;

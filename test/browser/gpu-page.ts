@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as jax from '@jax-js/jax';
 import {
-  ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm, masked, multiSteps, partition, warmupCosineDecaySchedule,
+  ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm, masked, multiSteps, partition, skipNotFinite, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
@@ -37,6 +37,7 @@ export const TFJS_COMBINATORS: Record<string, () => GradientTransformation<any>>
   'masked(adamax(warmupCosine), w)': () => masked(adamax(schedule()), { b: false, w: true }),
   'applyIfFinite(adamaxw(warmupCosine))': () => applyIfFinite(adamaxw(schedule(), { weightDecay: 0.01 }), { maxConsecutiveErrors: 1 }),
   'multiSteps(adamax(0.01), 3)': () => multiSteps(adamax(0.01), { everyKSchedule: 3 }),
+  'multiSteps(adamax(warmupCosine), 2, skipNotFinite)': () => multiSteps(adamax(schedule()), { everyKSchedule: 2, shouldSkipUpdateFn: skipNotFinite }),
   'partition(adamax, applyIfFinite(chain(clipByGlobalNorm(1), adamax)))': () => partition({ a: adamax(0.02), b: applyIfFinite(chain(clipByGlobalNorm(1), adamax(schedule())), { maxConsecutiveErrors: 0 }) }, { b: 'b', w: 'a' }),
 };
 const ALL_TRANSFORMATIONS = { ...TRANSFORMATIONS, ...TFJS_COMBINATORS };

@@ -3,7 +3,7 @@ import test from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
   MultiSteps, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, applyUpdates, chain, clip, clipByGlobalNorm, ema, exponentialDecay, injectHyperparams, masked, multiSteps, partition,
-  scale, scaleByAdamax, setToZero, skipNotFinite, warmupCosineDecaySchedule, type GradientTransformation,
+  scale, scaleByAdamax, setToZero, skipLargeUpdates, skipNotFinite, warmupCosineDecaySchedule, type GradientTransformation,
 } from '../../src/index.js';
 import { OpsStep, opsSupported } from '../../src/tfjs/ops-step.js';
 import { opsUnsupported } from '../../src/tfjs/ops-support.js';
@@ -105,9 +105,15 @@ test('combinators as tfjs ops: masked, partition, injectHyperparams, applyIfFini
   checkBitIdentical(multiSteps(injectHyperparams(adamax)({ learningRate: 0.01 }), { everyKSchedule: 2 }), { steps: 7 });
   checkBitIdentical(multiSteps(applyIfFinite(adamax(0.01), { maxConsecutiveErrors: 0 }), { everyKSchedule: 2 }), { steps: 8, grad: sometimesNotFinite([3]) });
   checkBitIdentical(new MultiSteps(adamax(0.01), { everyKSchedule: 2 }).gradientTransformation(), { steps: 5 });
+  // multiSteps whose counters live on the device: a skip function (a device reduction), or inside applyIfFinite
+  checkBitIdentical(multiSteps(adamax(0.01), { everyKSchedule: 3, shouldSkipUpdateFn: skipNotFinite }), { grad: bad, steps: 10 });
+  checkBitIdentical(multiSteps(chain(clipByGlobalNorm(1), adamaxw(schedule(), { weightDecay: 0.01 })), { everyKSchedule: 2, shouldSkipUpdateFn: skipLargeUpdates(2e4) }), { steps: 8 });
+  checkBitIdentical(applyIfFinite(multiSteps(adamax(schedule()), { everyKSchedule: 2, useGradMean: false }), { maxConsecutiveErrors: 1 }), { grad: bad, steps: 9 });
   // What runs through the engine instead.
   for (const tx of [
-    multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: skipNotFinite }),
+    multiSteps(adamax(0.1), { everyKSchedule: (s: number) => 2 + (s % 2), shouldSkipUpdateFn: skipNotFinite }),
+    multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: () => [false, []] }),
+    multiSteps(adamax(0.1), { everyKSchedule: 2, accumulatorDtype: 'float64' }),
     applyIfFinite(injectHyperparams(adamax)({ learningRate: schedule() }), { maxConsecutiveErrors: 1 }),
     applyIfFinite(adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 10, decayRate: 0.9 })), { maxConsecutiveErrors: 1 }),
     { name: 'mine', init: () => ({}), update: (u: any, s: any) => [u, s] } as GradientTransformation<any>,
@@ -144,6 +150,6 @@ test('toTfjs with path "ops": the same steps as the engine path, saved and resto
   }
   await viaOps.getWeights();
   assert.equal(tf.memory().numTensors, afterSave);
-  assert.throws(() => toTfjs(multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: skipNotFinite }), { path: 'ops' }), /path "ops" cannot run MultiSteps with a shouldSkipUpdateFn/);
+  assert.throws(() => toTfjs(multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: () => [false, []] }), { path: 'ops' }), /path "ops" cannot run MultiSteps with a shouldSkipUpdateFn of your own/);
   viaOps.dispose(); viaEngine.dispose(); restored.dispose(); a.dispose(); b.dispose();
 });
