@@ -32,7 +32,9 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
  *   trees tested; see the README).
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
- *   null), `partition`, `clipByGlobalNorm`, and elementwise transformations with number
+ *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
+ *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's
+ *   fused multiply-adds built exactly from float64 operations, so wasm or cpu only), and elementwise transformations with number
  *   hyperparameters (`scaleByAdamax`, `scale`, `scaleByLearningRate` and `scaleBySchedule` with a
  *   number or any float32 optax-ts schedule, `addDecayedWeights`, `clip`, `ema`, `identity`,
  *   `setToZero`, so `adamax` and `adamaxw`), float32 leaves. Anything else throws an OptaxError

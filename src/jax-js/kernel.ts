@@ -4,6 +4,7 @@ import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { type Expr, type Kernel, applyBinary, applyUnary, topologicalOrder } from '../kernel/expr.js';
 import type { JaxArray } from './leaf.js';
+import { fusedMultiplyAddJax } from './fma.js';
 
 /** A value while lowering: a per-step constant (already rounded to the dtype) or a jax-js array. */
 export type JaxValue = number | JaxArray;
@@ -39,7 +40,7 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
   for (const e of order) {
     if (e.kind === 'unary') bump(e.a);
     else if (e.kind === 'binary') { bump(e.a); bump(e.b); }
-    else if (e.kind === 'fma') throw new OptaxError(`toJaxJs: ${name}: a fused multiply-add (the traced inner step of apply_if_finite or MultiSteps) has no jax-js op; not supported yet`);
+    else if (e.kind === 'fma') { bump(e.a); bump(e.b); bump(e.c); }
   }
   roots.forEach(bump);
   const values = new Map<Expr, JaxValue>();
@@ -87,6 +88,13 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
           case 'max': v = np.maximum(a, b); break;
           case 'min': v = np.minimum(a, b); break;
         }
+        break;
+      }
+      case 'fma': {
+        // XLA's contraction inside a traced computation (apply_if_finite, MultiSteps): jax-js has no
+        // fma op; it is built exactly from float64 operations (fma.ts).
+        const a = take(e.a), b = take(e.b), c = take(e.c);
+        v = fusedMultiplyAddJax(name, dtype, a, b, c);
         break;
       }
       default:

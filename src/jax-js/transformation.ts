@@ -17,6 +17,9 @@ import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
 import { CountScalars, numbers } from './count-scalars.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
+import { TracedJaxScheduleArith } from './traced-arith.js';
+import { lowerTraced } from './traced.js';
+import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -46,13 +49,13 @@ export interface JaxJsTransformation<S = any> {
 }
 
 /** One lowered transformation. `params` is borrowed; `updates` and `state` are consumed. */
-interface Lowered {
+export interface Lowered {
   init(params: JaxTree): unknown;
   update(updates: JaxTree, state: unknown, params: JaxTree | null): [JaxTree, unknown];
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -87,6 +90,7 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     const groups = known.map((g) => ({ group: g, node: lowerMasked(lower(combinator.transforms[g], options), (tree, name) => maskOf(resolveLabels(combinator.labels as ParamLabels, tree, name, known, isJaxLeaf), g)) }));
     return lowerPartition(groups);
   }
+  if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
@@ -164,7 +168,7 @@ function lowerChain(parts: Lowered[]): Lowered {
 }
 
 /** The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`' shapes and dtypes. */
-function gather(name: string, trees: readonly unknown[], names: readonly string[]): JaxArray[][] {
+export function gather(name: string, trees: readonly unknown[], names: readonly string[]): JaxArray[][] {
   const positions: JaxArray[][] = [];
   walkTrees(trees, (leaves, path) => {
     const ref = leaves[0] as JaxArray;
@@ -181,13 +185,13 @@ function gather(name: string, trees: readonly unknown[], names: readonly string[
 }
 
 /** Rebuilds a tree shaped like `like` with `values` (in flattening order) at its leaves. */
-function rebuild(like: unknown, values: readonly JaxArray[]): any {
+export function rebuild(like: unknown, values: readonly JaxArray[]): any {
   let i = 0;
   return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
 /** The per-step scalars of one elementwise transformation at a count in the graph. */
-interface StepScalars {
+export interface StepScalars {
   /** The scalars at `count` (consumed: pass `.ref`; null when the state keeps no count), owned by the caller. */
   at(count: JaxArray | null): Record<string, JaxValue>;
   dispose(): void;
@@ -196,20 +200,21 @@ interface StepScalars {
 /**
  * The scalars evaluated in the graph from the count: those that depend on it through the definition's
  * `countScalars` (the formula the pure path evaluates, here with {@link JaxScheduleArith}), the others
- * constants of the graph.
+ * constants of the graph. `traced`: as optax computes them inside `lax.cond` (apply_if_finite,
+ * MultiSteps), with {@link TracedJaxScheduleArith}.
  */
-function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean): StepScalars {
-  const constants = numbers('toJaxJs', name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined));
+export function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean, traced = false): StepScalars {
+  const constants = numbers('toJaxJs', name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count must not depend on it.
     for (const c of [1, 2, 1000, INT32_MAX]) {
-      const other = numbers('toJaxJs', name, definitionScalars(def, { count: c }, 'float32', undefined));
+      const other = numbers('toJaxJs', name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
       if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
     }
   }
   const anchors = new ArithAnchors();
   const evaluate = (count: JaxArray): Record<string, JaxValue> => {
-    const arith = new JaxScheduleArith(name, anchors);
+    const arith = traced ? new TracedJaxScheduleArith(name, anchors) : new JaxScheduleArith(name, anchors);
     const values = def.countScalars!(arith.input(count), 'float32', arith);
     count.dispose();
     return arith.finishAll(values, 'float32');
@@ -349,7 +354,7 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   };
 }
 
-function disposeValues(values: Record<string, JaxValue>): void {
+export function disposeValues(values: Record<string, JaxValue>): void {
   for (const v of Object.values(values)) if (typeof v !== 'number') v.dispose();
 }
 

@@ -11,7 +11,7 @@ import { type Mask, maskTree, resolveMask } from '../transforms/masked.js';
 import { accumulateKernel, advanceCounters, runningMeanFactor } from '../transforms/multi-steps.js';
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
 import type { SkipFunction } from '../transforms/skip-updates.js';
-import { type TracedOptions, canTrace, composeTraced, stateAt } from '../transforms/traced.js';
+import { type TracedOptions, canTrace, composeTraced, stagesOf, stateAt, tracedStateRoots } from '../transforms/traced.js';
 import { ShapedArray, leafData } from '../tree/leaf.js';
 import { clipByGlobalNormOps, reduceSum, sumOfSquares } from './global-norm.js';
 import { lowerKernel } from './lower-kernel.js';
@@ -373,15 +373,25 @@ export class OpsStep {
       const inner = this.injectStep(c, node, ctx, true);
       return this.runTraced(inner, node.inner_state, u, active, ctx, { ...options, noConstants: true });
     }
-    const on = new Set(active);
-    const tree: Record<string, ShapedArray | null> = {};
-    for (const n of this.names) tree[n] = on.has(n) ? this.placeholders.get(n)! : null;
-    const composition = composeTraced(tx, tree, options);
-    if (!composition) {
+    const stages = stagesOf(tx);
+    if (!stages) {
       this.run(tx, node, u, active, ctx);
       return undefined;
     }
-    const { stages, stateRoots, leafPlans, scaled } = composition;
+    // The variables each masked stage runs on (a stage's mask is a tree of booleans: stagesOf).
+    const inside = stages.map((st) => (st.mask === undefined ? undefined : new Set(this.select(st.mask as object, 'stage', active, () => st.mask))));
+    const runsOn = (i: number, n: string): boolean => inside[i] === undefined || inside[i]!.has(n);
+    const stateRoots = tracedStateRoots(stages);
+    // One computation per combination of masks a variable sees (as tracedUpdate composes them).
+    const bySignature = new Map<string, ReturnType<typeof composeTraced>>();
+    const computations = active.map((n) => {
+      const sig = stages.map((_, i) => (runsOn(i, n) ? '1' : '0')).join('');
+      let c = bySignature.get(sig);
+      if (!c) bySignature.set(sig, (c = composeTraced(stages, (i) => sig[i] === '1', (i) => active.filter((m) => runsOn(i, m)).map((m) => this.variables.get(m)!.size), options)));
+      return c;
+    });
+    // The pre-scale (MultiSteps' folded zeros) is used only when every computation has one.
+    const scaled = bySignature.size > 0 && [...bySignature.values()].every((c) => c.preScale !== undefined);
     const stageNodes = stages.map((st) => stateAt(node, st.path, tx) as any);
     const scalars: Record<string, tf.Tensor> = {};
     stages.forEach((st, i) => {
@@ -389,7 +399,8 @@ export class OpsStep {
     });
     const preScale = new Map<string, tf.Tensor>();
     active.forEach((n, li) => {
-      const { kernel } = leafPlans[li];
+      const c = computations[li];
+      const kernel = { updates: c.updates, state: Object.fromEntries([...c.states.map((e, k) => [`state${k}`, e] as const), ...(scaled ? [['preScale', c.preScale!] as const] : [])]) };
       const state = Object.fromEntries(stateRoots.map((r) => [r.name, stageNodes[r.stage][r.leaf][n] as tf.Variable]));
       const out = lowerKernel(kernel, { updates: u.get(n)!, params: this.variables.get(n)!, state, scalars });
       stateRoots.forEach((r, k) => write(state[r.name], out.state[`state${k}`], ctx.commit));

@@ -1,7 +1,7 @@
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type Expr, type Kernel, substitute } from '../kernel/expr.js';
+import { type Expr, substitute } from '../kernel/expr.js';
 import { type CompiledElementwise, type KernelScalar, definitionScalars, gatherLeaves, joinState, kernelForTree, scalarsForLeaf, splitState } from '../kernel/elementwise.js';
 import { evaluateKernel, planKernel } from '../kernel/interpret.js';
 import { type ArrayLeaf, leafData, leafDtype, leafLike, leafShape } from '../tree/leaf.js';
@@ -97,6 +97,7 @@ function maskedIn(updates: Updates, mask: MaskTree, leaves: readonly ArrayLeaf[]
   return leaves.map((l) => keptSet.has(l));
 }
 
+/** The state of the stage at `path` inside `state` (a masked stage's inner state). */
 export function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
   let s = state, t = tx;
   for (const i of path) {
@@ -113,7 +114,8 @@ export function stateAt(state: unknown, path: readonly number[], tx: GradientTra
   return s;
 }
 
-function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
+/** The state of `tx` from its stages' states (by path, `/`-joined). */
+export function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
   if (tx.elementwise) return states.get(path.join('/'));
   if (tx.combinator?.kind === 'masked') return { inner_state: states.get(path.join('/')) };
   return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
@@ -157,80 +159,50 @@ export interface TracedResult<U> {
   preScale?: U;
 }
 
-/** One leaf's traced computation: outputs `updates`, then `state<k>` for each state root, then `preScale` if any. */
-export interface TracedLeafKernel {
-  /** The composed, rewritten kernel; its state outputs are named by `outputNames`. */
-  readonly kernel: Kernel;
-  readonly outputNames: readonly string[];
+/** One state leaf of a traced computation: leaf `leaf` of stage `stage`, named `${stage}/${leaf}`. */
+export interface TracedStateRoot { readonly name: string; readonly stage: number; readonly leaf: string }
+
+/** The state leaves of `stages`, in order: each stage's, in its definition's order. */
+export function tracedStateRoots(stages: readonly Stage[]): TracedStateRoot[] {
+  const roots: TracedStateRoot[] = [];
+  stages.forEach((st, i) => { for (const leaf of st.def.stateLeaves) roots.push({ name: `${i}/${leaf}`, stage: i, leaf }); });
+  return roots;
 }
 
 /**
- * The traced computation of `tx` over `updates`, leaf by leaf (see {@link tracedUpdate}): the
- * elementwise stages, their state leaves (`<stage>/<leaf>`, read as state and written as
- * `state<k>`), and each leaf's composed, rewritten kernel (scalars named `<stage>/<scalar>`). Null
- * when `tx` is not made of elementwise kernels (it then runs with eager numerics). Shared by the
- * reference path and the TensorFlow.js adapter's ops path, which lowers the same kernels.
- * @internal
+ * The traced computation of one leaf (the reference path and the jax-js adapter evaluate it): the
+ * kernels of the stages that run on it (`runs`; a masked-out stage passes the updates through)
+ * composed into one expression graph, stage `i`'s state and scalars named `${i}/name`, then XLA's and
+ * LLVM's rewrites (xla-rewrites.ts). `sizes(i)`: the sizes of the leaves stage `i` runs on (a division
+ * by a per-step scalar on a one-leaf tree is a multiplication by its reciprocal). Returns the update,
+ * the new state leaves in {@link tracedStateRoots}' order, and the pre-scale value (see
+ * {@link TracedResult.preScale}) when the update ends with a multiplication by a constant.
  */
-export function composeTraced(tx: GradientTransformation<any>, updates: Updates, options: TracedOptions = {}): {
-  stages: readonly Stage[];
-  stateRoots: readonly { name: string; stage: number; leaf: string }[];
-  leafPlans: readonly TracedLeafKernel[];
-  /** Every leaf's computation has a pre-scale output (MultiSteps' folded zeros use it only then). */
-  scaled: boolean;
-} | null {
-  const stages = stagesOf(tx);
-  if (!stages) return null;
-  const all = treeLeaves<ArrayLeaf>(updates).leaves;
-  // The leaves each masked stage runs on (undefined: every leaf).
-  const inside = stages.map((st) => (st.mask === undefined ? undefined : maskedIn(updates, st.mask, all)));
-  if (inside.some((m) => m === null)) return null;
-  const runsOn = (i: number, li: number): boolean => inside[i] === undefined || inside[i]![li];
-  // One computation per combination of masks a leaf sees (in optax, each leaf's ops are its own
-  // subgraph of the one XLA computation, so the rewrites apply leaf by leaf).
-  const signature = (li: number): string => stages.map((_, i) => (runsOn(i, li) ? '1' : '0')).join('');
-  const stateRoots: { name: string; stage: number; leaf: string }[] = [];
-  stages.forEach((st, i) => { for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName }); });
+export function composeTraced(stages: readonly Stage[], runs: (i: number) => boolean, sizes: (i: number) => readonly number[], options: TracedOptions = {}): { updates: Expr; states: Expr[]; preScale?: Expr } {
+  const stateRoots = tracedStateRoots(stages);
   // Scalars optax holds as Python numbers are constants of the traced computation.
   const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
-  const compose = (sig: string): TracedLeafKernel => {
-    let current: Expr = { kind: 'updates' };
-    const stateExprs = new Map<string, Expr>();
-    stages.forEach((st, i) => {
-      if (sig[i] === '0') return; // masked out: the updates pass through (masked stages have no state)
-      const rename = (e: Expr): Expr => {
-        if (e.kind === 'updates') return current;
-        if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
-        if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
-        return e;
-      };
-      const memo = new Map<Expr, Expr>();
-      // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal; a
-      // masked stage sees the masked-in leaves only (masked-out ones are MaskedNode, not leaves).
-      const sizes = all.filter((_, li) => runsOn(i, li)).map((l) => leafData(l).length);
-      const k = kernelForTree(st.def, sizes).kernel;
-      const next = substitute(k.updates, rename, memo);
-      for (const leafName of st.def.stateLeaves) stateExprs.set(`${i}/${leafName}`, substitute(k.state[leafName], rename, memo));
-      current = next;
-    });
-    const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
-    const root = rewritten[0];
-    const scaledRoot = preScaleOf(root, (name) => constants.has(name));
-    // The rewritten computation as one kernel: its state outputs are the stages' new state leaves,
-    // then the pre-scale value.
-    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaledRoot ? ['preScale'] : [])];
-    return { outputNames, kernel: { updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaledRoot!])) } };
-  };
-  const bySignature = new Map<string, TracedLeafKernel>();
-  const leafPlans = all.map((_, li) => {
-    const sig = signature(li);
-    let p = bySignature.get(sig);
-    if (!p) bySignature.set(sig, (p = compose(sig)));
-    return p;
+  let current: Expr = { kind: 'updates' };
+  const stateExprs = new Map<string, Expr>();
+  stages.forEach((st, i) => {
+    if (!runs(i)) return; // masked out: the updates pass through (masked stages have no state)
+    const rename = (e: Expr): Expr => {
+      if (e.kind === 'updates') return current;
+      if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
+      if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
+      return e;
+    };
+    const memo = new Map<Expr, Expr>();
+    // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal; a
+    // masked stage sees the masked-in leaves only (masked-out ones are MaskedNode, not leaves).
+    const k = kernelForTree(st.def, sizes(i)).kernel;
+    const next = substitute(k.updates, rename, memo);
+    for (const leafName of st.def.stateLeaves) stateExprs.set(`${i}/${leafName}`, substitute(k.state[leafName], rename, memo));
+    current = next;
   });
-  const plans = [...bySignature.values()];
-  const scaled = plans.length > 0 && plans.every((c) => c.outputNames.length > stateRoots.length);
-  return { stages, stateRoots, leafPlans, scaled };
+  const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
+  const preScale = preScaleOf(rewritten[0], (name) => constants.has(name));
+  return { updates: rewritten[0], states: rewritten.slice(1), ...(preScale ? { preScale } : {}) };
 }
 
 /**
@@ -244,18 +216,43 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
     const r = tracedUpdate(inner, updates, inner_state, params, extraArgs, { ...options, noConstants: true });
     return { updates: r.updates, state: { ...control, inner_state: r.state } };
   }
-  const composition = composeTraced(tx, updates, options);
-  if (!composition) {
+  const stages = stagesOf(tx);
+  if (!stages) {
     const [u, s] = tx.update(updates, state, params, extraArgs);
     return { updates: u, state: s };
   }
-  const { stages, stateRoots, leafPlans, scaled } = composition;
+  // Compose the stages' kernels into one expression graph (names prefixed by the stage index).
   const splits = stages.map((st) => splitState(st.def, stateAt(state, st.path, tx)));
-  // Planned once per distinct computation (leaves with the same masks share one).
-  const planned = new Map<TracedLeafKernel, TracedLeafKernel & { plan: ReturnType<typeof planKernel> }>();
-  for (const p of leafPlans) if (!planned.has(p)) planned.set(p, { ...p, plan: planKernel(p.kernel) });
-  const composed = [...planned.values()];
-  const planFor = (li: number) => planned.get(leafPlans[li])!;
+  const all = treeLeaves<ArrayLeaf>(updates).leaves;
+  // The leaves each masked stage runs on (undefined: every leaf).
+  const inside = stages.map((st) => (st.mask === undefined ? undefined : maskedIn(updates, st.mask, all)));
+  if (inside.some((m) => m === null)) {
+    const [u, s] = tx.update(updates, state, params, extraArgs);
+    return { updates: u, state: s };
+  }
+  const runsOn = (i: number, li: number): boolean => inside[i] === undefined || inside[i]![li];
+  // One computation per combination of masks a leaf sees (in optax, each leaf's ops are its own
+  // subgraph of the one XLA computation, so the rewrites apply leaf by leaf).
+  const signature = (li: number): string => stages.map((_, i) => (runsOn(i, li) ? '1' : '0')).join('');
+  const stateRoots = tracedStateRoots(stages);
+  const compose = (sig: string) => {
+    const traced = composeTraced(stages, (i) => sig[i] === '1', (i) => all.filter((_, li) => runsOn(i, li)).map((l) => leafData(l).length), options);
+    // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
+    // outputs are the stages' new state leaves, then the pre-scale value.
+    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(traced.preScale ? ['preScale'] : [])];
+    return { outputNames, plan: planKernel({ updates: traced.updates, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? traced.states[k] : traced.preScale!])) }) };
+  };
+  const plans = new Map<string, ReturnType<typeof compose>>();
+  const planFor = (li: number) => {
+    const sig = signature(li);
+    let p = plans.get(sig);
+    if (!p) plans.set(sig, (p = compose(sig)));
+    return p;
+  };
+  all.forEach((_, li) => planFor(li));
+  const composed = [...plans.values()];
+  // The pre-scale (MultiSteps' folded zeros) is used only when every leaf's computation has one.
+  const scaled = composed.length > 0 && composed.every((c) => c.outputNames.length > stateRoots.length);
   const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
   const needsParams = composed.some((c) => c.plan.usesParams);
   const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
