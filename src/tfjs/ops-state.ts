@@ -11,7 +11,11 @@ import { describe, isDictNode } from '../tree/structure.js';
  * device knows them: applyIfFinite's counters, and the counts inside it, are {@link DeviceValue}s.
  */
 
-/** An int32, boolean or float32 number of the state kept on the device: a scalar tfjs variable. */
+/**
+ * An int32, boolean or float32 number of the state kept on the device: a scalar tfjs variable. (tfjs's
+ * webgl backend keeps int32 tensors as float32, so there a count is exact up to 2^24 steps; the
+ * scalars read at min(count, settle) are unaffected once settled.)
+ */
 export class DeviceValue {
   constructor(readonly variable: tf.Variable, readonly kind: 'int' | 'bool' | 'float') {}
 }
