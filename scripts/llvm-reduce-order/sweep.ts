@@ -120,17 +120,23 @@ export function reduceKernelIr(dtype: Dtype, dims: readonly number[], variant: V
       `  %w${d} = trunc nsw i64 %w${d}64 to i32`,
     ]),
     `  call void @fusion_wrapped(ptr %p0, ${variant.constInit ? '' : 'ptr %p2, '}ptr %p1, i32 %wx, i32 %wy, i32 %wz)`,
-    '  ret ptr null',
-    '}',
-    'attributes #0 = { uwtable "frame-pointer"="all" "prefer-vector-width"="256" }',
-    'attributes #1 = { alwaysinline }',
-    '!0 = !{}',
+    ...kernelEntryEnd(),
     `!1 = !{i64 ${count * size}}`,
     `!2 = !{i64 ${size}}`,
     ...dims.map((_, k) => `!${10 + k} = distinct !{!${10 + k}, !20}`),
     '!20 = !{!"llvm.loop.unroll.disable"}',
     '',
   ].join('\n');
+}
+
+/**
+ * The end of a kernel's entry function and the module's attributes as `WrapEntryWithCallFrame` sets
+ * them (`#0` the entry, `#1` the always-inline `_wrapped` function), and `!0`, the empty node that
+ * `!invariant.load` names. Shared with windows.ts.
+ */
+export function kernelEntryEnd(): string[] {
+  return ['  ret ptr null', '}', 'attributes #0 = { uwtable "frame-pointer"="all" "prefer-vector-width"="256" }',
+    'attributes #1 = { alwaysinline }', '!0 = !{}'];
 }
 
 /** The O3 module pipeline of `opt` without the SLP vectorizer (XLA sets `SLPVectorization = false`). */

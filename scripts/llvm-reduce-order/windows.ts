@@ -35,7 +35,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { o3WithoutSlp, reduceKernelIr } from './sweep.js';
+import { kernelEntryEnd, o3WithoutSlp, reduceKernelIr } from './sweep.js';
 import { type ReduceWindowLevel, valueTerms, xlaReduceSum, xlaReduceWindows } from '../../src/core/xla-reduce-sum.js';
 
 type Dtype = 'f32' | 'f64';
@@ -174,11 +174,7 @@ export function reduceWindowKernelIr(dtype: Dtype, level: ReduceWindowLevel): st
     '  %args = load ptr, ptr %ag, align 8, !invariant.load !0',
     loadArg(0, count * size), loadArg(1, size), loadArg(2, outCount * size),
     '  call void @fusion_wrapped(ptr %p0, ptr %p1, ptr %p2)',
-    '  ret ptr null',
-    '}',
-    'attributes #0 = { uwtable "frame-pointer"="all" "prefer-vector-width"="256" }',
-    'attributes #1 = { alwaysinline }',
-    '!0 = !{}',
+    ...kernelEntryEnd(),
     `!1 = !{i64 ${count * size}}`,
     `!2 = !{i64 ${size}}`,
     `!3 = !{i64 ${outCount * size}}`,
