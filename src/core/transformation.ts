@@ -75,6 +75,8 @@ export type CombinatorInfo =
     readonly kind: 'multiSteps';
     readonly inner: GradientTransformation<any>;
     everyK(gradientStep: number): number;
+    /** `everyKSchedule` when it is a number (undefined for a schedule function). */
+    readonly constantK: number | undefined;
     readonly useGradMean: boolean;
     readonly shouldSkip: ShouldSkipUpdateFunction | undefined;
     readonly accumulatorDtype: Dtype | null;

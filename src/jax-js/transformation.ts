@@ -209,11 +209,11 @@ export interface StepScalars {
  * MultiSteps), with {@link TracedJaxScheduleArith}.
  */
 export function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean, traced = false): StepScalars {
-  const constants = numbers(name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
+  const constants = numbers('toJaxJs', name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count must not depend on it.
     for (const c of [1, 2, 1000, INT32_MAX]) {
-      const other = numbers(name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
+      const other = numbers('toJaxJs', name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
       if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
     }
   }
