@@ -32,11 +32,14 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
  *   trees tested; see the README).
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
- *   null), `partition`, `clipByGlobalNorm`, and elementwise transformations with number
- *   hyperparameters (`scaleByAdamax`, `scale`, `scaleByLearningRate` and `scaleBySchedule` with a
- *   number or any float32 optax-ts schedule, `addDecayedWeights`, `clip`, `ema`, `identity`,
- *   `setToZero`, so `adamax` and `adamaxw`), float32 leaves. Anything else throws an OptaxError
- *   naming the transformation.
+ *   null), `partition`, `clipByGlobalNorm` (float32 leaves), and elementwise transformations with number
+ *   or array hyperparameters (an array broadcast against each leaf by numpy's rules; `scaleByAdamax`,
+ *   `scale`, `scaleByLearningRate` and `scaleBySchedule` with a number or an optax-ts schedule,
+ *   `addDecayedWeights`, `clip`, `ema`, `identity`, `setToZero`, so `adamax` and `adamaxw`), on float32
+ *   and float64 leaves (x64; float64 needs the wasm or cpu device, where its division is corrected to the
+ *   IEEE quotient, see the README). Per-step scalars the graph does not evaluate (x64 cosines and
+ *   powers, an array decay's bias correction) are read from a table of the pure path's values where they
+ *   settle. Anything else throws an OptaxError naming the transformation.
  *
  * @param tx - an optax-ts transformation.
  * @param options - `countScalars`: `'graph'` (default) or `'table'` (see {@link ToJaxJsOptions}).

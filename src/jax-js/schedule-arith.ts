@@ -9,7 +9,7 @@ import { type ScheduleArith, eagerArith } from '../schedules/arith.js';
 import { ftz, toDtype } from '../schedules/float.js';
 import { scheduleFormula } from '../schedules/typed.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
-import { divide } from './kernel.js';
+import { divide64 } from './float64-division.js';
 
 type Value = number | JaxArray;
 type Cond = boolean | JaxArray;
@@ -84,7 +84,7 @@ function literalParts(d: Kind, c: number): number[] {
  *
  * Rounding, operation by operation as XLA:CPU: `+ - *` are IEEE operations in jax-js (exact match);
  * `/` in float32 is computed in float64 and rounded once (jax-js multiplies by a reciprocal; see
- * kernel.ts), in float64 with one correction step from an exact residual; results are flushed to
+ * kernel.ts), in float64 corrected to the IEEE quotient (float64-division.ts); results are flushed to
  * zero below the smallest normal, as XLA:CPU does. `cos` and `pow` are glibc's `cosf` and `powf`
  * (the algorithms the pure path runs, core/libm/), rebuilt from float64 jax-js operations, each of
  * glibc's fused multiply-adds emulated with error-free transformations (Dekker's product, Knuth's
@@ -160,6 +160,14 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
     return out;
   }
 
+  /** Frees whatever the arena still holds (after an error; a no-op after {@link finish}). */
+  release(): void {
+    for (const a of this.arena) a.dispose();
+    this.arena.length = 0;
+    this.zeros.clear();
+    this.count = null;
+  }
+
   /** `c` (already of its type) as an array of `d` shaped like the count. */
   broadcast(d: Kind, c: number): JaxArray {
     return this.lit(d, c); // the zero it is added to has the count's shape
@@ -202,12 +210,9 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
   div(d: Dtype, a: Value, b: Value): Value {
     if (typeof a === 'number' && typeof b === 'number') return eagerArith.div(d, a, b);
     const x = this.arr(d, a), y = this.arr(d, b);
-    if (d === 'float32') return this.flush(d, this.keep(divide(x.ref, y.ref, 'float32')));
-    // float64: q = x * (1/y) (jax-js's division), then q + (x - q*y) / y with x - q*y exact.
-    const q = this.o(np.trueDivide, x, y);
-    const [p, e] = this.twoProduct(q, y);
-    const r = this.o(np.subtract, this.o(np.subtract, x, p), e);
-    return this.flush(d, this.o(np.add, q, this.o(np.trueDivide, r, y)));
+    // float32: in float64, rounded once (see kernel.ts's divide); float64: corrected to the IEEE quotient.
+    if (d === 'float32') return this.flush(d, this.keep(np.trueDivide(x.ref.astype(np.float64), y.ref.astype(np.float64)).astype(np.float32)));
+    return this.flush(d, this.keep(divide64(x, y, (c) => this.lit('float64', c).ref)));
   }
 
   neg(x: Value): Value { return typeof x === 'number' ? -x : this.o(np.negative, x); }
