@@ -35,7 +35,8 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   null), `partition`, `clipByGlobalNorm` (float32 leaves), and elementwise transformations with number
  *   or array hyperparameters (an array broadcast against each leaf by numpy's rules; `scaleByAdamax`,
  *   `scale`, `scaleByLearningRate` and `scaleBySchedule` with a number or an optax-ts schedule,
- *   `addDecayedWeights`, `clip`, `ema`, `identity`, `setToZero`, so `adamax` and `adamaxw`), on float32
+ *   `addDecayedWeights`, `clip`, `ema` (also with an `accumulatorDtype`), `identity`, `setToZero`, so
+ *   `adamax` and `adamaxw`), on float32
  *   and float64 leaves (x64; float64 needs the wasm or cpu device, where its division is corrected to the
  *   IEEE quotient, see the README). Per-step scalars the graph does not evaluate (x64 cosines and
  *   powers, an array decay's bias correction) are read from a table of the pure path's values where they

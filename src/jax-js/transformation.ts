@@ -17,6 +17,10 @@ import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
 import { CountScalars, type HostScalar, hostScalars } from './count-scalars.js';
 import { KernelAnchors } from './constants.js';
+import { lowerEmaAccumulator } from './ema-accumulator.js';
+import { recordedCall } from '../spec/record.js';
+import type { Hyperparam } from '../core/hyperparams.js';
+import { type EmaOptions, ema } from '../transforms/ema.js';
 import { ShapedArray } from '../tree/leaf.js';
 import type { TreePath } from '../tree/path.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
@@ -93,6 +97,8 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     return lowerPartition(groups);
   }
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
+  const call = recordedCall(tx);
+  if (call?.name === 'ema' && !tx.elementwise) return lowerEma(call.args[0] as Hyperparam, (call.args[1] ?? {}) as EmaOptions, mode);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
 }
@@ -332,6 +338,33 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       leafNames.forEach((k, j) => { next[k] = rebuild(state[k], outState[j]); });
       return [rebuild(updates, outUpdates), next];
     },
+    dispose: () => {
+      for (const sc of stepScalars.values()) sc.dispose();
+      anchors.dispose();
+    },
+  };
+}
+
+/** `ema` with an `accumulatorDtype` (ema-accumulator.ts), its scalars those of the plain `ema` definition. */
+function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table'): Lowered {
+  const inner = ema(decay, { debias: options.debias ?? true });
+  const def = inner.elementwise as CompiledElementwise<any>;
+  const scalarsFor = (dtype: Dtype): StepScalars => (mode === 'table' ? new CountScalars('ema', def, inner, dtype) : graphScalars('ema', def, inner, true, dtype));
+  const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);
+  const anchors = new KernelAnchors();
+  const lowered = lowerEmaAccumulator(decay, options.debias ?? true, options.accumulatorDtype!, {
+    anchors,
+    scalarsAt: (dtype, count) => {
+      if (!stepScalars.has(dtype)) stepScalars.set(dtype, scalarsFor(dtype));
+      return stepScalars.get(dtype)!.at(count);
+    },
+    dispose: disposeValues,
+    gather,
+    rebuild,
+  });
+  return {
+    init: (params) => lowered.init(params),
+    update: (updates, state) => lowered.update(updates, state),
     dispose: () => {
       for (const sc of stepScalars.values()) sc.dispose();
       anchors.dispose();
