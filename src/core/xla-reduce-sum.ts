@@ -17,9 +17,10 @@ import { describe, isDictNode } from '../tree/node.js';
  *    any array) adds in row-major order.
  *
  * Not reproduced (docs/numerics.md §3, open): where LLVM vectorizes the loop around the innermost one,
- * the rows of a matrix are added as vector lanes (`(r0 + r2) + (r1 + r3)` for 4 rows). Which row loops
- * LLVM vectorizes is its cost model's choice; it is not derived here, and every row loop is taken as
- * scalar. Float32 reductions of 32 Ki elements or more are offloaded to YNNPACK, whose order inside a
+ * the rows of a matrix are added as vector lanes (`(r0 + r2) + (r1 + r3)` for 4 rows). With XLA's target
+ * (`+prefer-no-gather`), LLVM 22 and 19 vectorize exactly the recorded vectorized leaves, but also
+ * 2-row loops, which the recordings add in order; the pinned LLVM's choice for 2 rows cannot be derived
+ * here, so no rule is applied and every row loop is taken as scalar. Float32 reductions of 32 Ki elements or more are offloaded to YNNPACK, whose order inside a
  * window is not reproduced either.
  */
 

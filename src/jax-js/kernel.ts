@@ -9,6 +9,7 @@ import { divide64 } from './float64-division.js';
 import { OptaxError } from '../core/errors.js';
 import { type Expr, type Kernel, applyBinary, applyUnary, topologicalOrder } from '../kernel/expr.js';
 import type { JaxArray } from './leaf.js';
+import { fusedMultiplyAddJax } from './fma.js';
 
 /**
  * A value while lowering: a per-step constant (already rounded to the dtype), an array hyperparameter
@@ -55,7 +56,7 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
   for (const e of order) {
     if (e.kind === 'unary') bump(e.a);
     else if (e.kind === 'binary') { bump(e.a); bump(e.b); }
-    else if (e.kind === 'fma') throw new OptaxError(`toJaxJs: ${name}: a fused multiply-add (the traced inner step of apply_if_finite or MultiSteps) has no jax-js op; not supported yet`);
+    else if (e.kind === 'fma') { bump(e.a); bump(e.b); bump(e.c); }
   }
   roots.forEach(bump);
   const values = new Map<Expr, JaxValue>();
@@ -115,6 +116,16 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
           case 'max': v = np.maximum(x, y); break;
           case 'min': v = np.minimum(x, y); break;
         }
+        break;
+      }
+      case 'fma': {
+        // XLA's contraction inside a traced computation (apply_if_finite, MultiSteps): jax-js has no
+        // fma op; it is built exactly from float64 operations (fma.ts).
+        const a = take(e.a), b = take(e.b), c = take(e.c);
+        // Numbers go to fma.ts as they are (it places them where the simplifier leaves them alone); an
+        // array hyperparameter enters through the anchors.
+        const arg = (x: JaxValue): number | JaxArray => (x instanceof ShapedArray ? operand(x) : x);
+        v = fusedMultiplyAddJax(name, dtype, arg(a), arg(b), arg(c));
         break;
       }
       default:

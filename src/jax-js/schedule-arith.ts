@@ -98,7 +98,7 @@ function literalParts(d: Kind, c: number): number[] {
  * which hands back the result, owned by the caller. Inputs are borrowed.
  */
 export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
-  readonly traced = false;
+  readonly traced: boolean = false;
   private readonly arena: JaxArray[] = [];
 
   constructor(private readonly owner: string, private readonly anchors: ArithAnchors) {}
@@ -190,7 +190,7 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
   }
 
   /** Flush-to-zero of a result (XLA:CPU): |x| below the smallest normal becomes a zero of x's sign. */
-  private flush(d: Dtype, x: JaxArray): JaxArray {
+  protected flush(d: Dtype, x: JaxArray): JaxArray {
     // float64: XLA flushes below 2^-1022 too, but no float64 value here gets there (and a literal that
     // small cannot reach jax-js's graph exactly: see literalParts).
     if (d === 'float64') return x;

@@ -24,6 +24,9 @@ import { type EmaOptions, ema } from '../transforms/ema.js';
 import { ShapedArray } from '../tree/leaf.js';
 import type { TreePath } from '../tree/path.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
+import { TracedJaxScheduleArith } from './traced-arith.js';
+import { lowerTraced } from './traced.js';
+import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -53,13 +56,13 @@ export interface JaxJsTransformation<S = any> {
 }
 
 /** One lowered transformation. `params` is borrowed; `updates` and `state` are consumed. */
-interface Lowered {
+export interface Lowered {
   init(params: JaxTree): unknown;
   update(updates: JaxTree, state: unknown, params: JaxTree | null): [JaxTree, unknown];
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -96,6 +99,7 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     const groups = known.map((g) => ({ group: g, node: lowerMasked(lower(combinator.transforms[g], options), (tree, name) => maskOf(resolveLabels(combinator.labels as ParamLabels, tree, name, known, isJaxLeaf), g)) }));
     return lowerPartition(groups);
   }
+  if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   const call = recordedCall(tx);
   if (call?.name === 'ema' && !tx.elementwise) return lowerEma(call.args[0] as Hyperparam, (call.args[1] ?? {}) as EmaOptions, mode);
@@ -179,7 +183,7 @@ function lowerChain(parts: Lowered[]): Lowered {
  * shapes and dtypes, with their paths. float32 leaves everywhere; float64 leaves (optax with x64) on
  * devices that compute in float64 (wasm, cpu), unless `float32Only`.
  */
-function gather(name: string, trees: readonly unknown[], names: readonly string[], float32Only = false): { positions: JaxArray[][]; paths: TreePath[] } {
+export function gather(name: string, trees: readonly unknown[], names: readonly string[], float32Only = false): { positions: JaxArray[][]; paths: TreePath[] } {
   const positions: JaxArray[][] = [];
   const paths: TreePath[] = [];
   walkTrees(trees, (leaves, path) => {
@@ -200,13 +204,13 @@ function gather(name: string, trees: readonly unknown[], names: readonly string[
 }
 
 /** Rebuilds a tree shaped like `like` with `values` (in flattening order) at its leaves. */
-function rebuild(like: unknown, values: readonly JaxArray[]): any {
+export function rebuild(like: unknown, values: readonly JaxArray[]): any {
   let i = 0;
   return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
 /** The per-step scalars of one elementwise transformation, for leaves of one dtype, at a count in the graph. */
-interface StepScalars {
+export interface StepScalars {
   /** The scalars at `count` (consumed: pass `.ref`; null when the state keeps no count), owned by the caller. */
   at(count: JaxArray | null): Record<string, JaxValue>;
   dispose(): void;
@@ -217,22 +221,28 @@ interface StepScalars {
  * `countScalars` (the formula the pure path evaluates, here with {@link JaxScheduleArith}), the others
  * constants of the graph. What the graph cannot evaluate (a float64 cosine, an array decay's bias
  * correction: see JaxScheduleArith) is read from a table of the pure path's values instead
- * ({@link CountScalars}) when it settles; otherwise the OptaxError names both reasons.
+ * ({@link CountScalars}) when it settles; otherwise the OptaxError names both reasons. `traced`: as
+ * optax computes them inside `lax.cond` (apply_if_finite, MultiSteps), with
+ * {@link TracedJaxScheduleArith} (float32, no tables: they hold the eager values).
  */
-function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any>, counted: boolean, dtype: Dtype): StepScalars {
-  const constants = hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, dtype, undefined));
+export function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any> | null, counted: boolean, dtype: Dtype, traced = false): StepScalars {
+  const constants = hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, dtype, undefined, traced));
+  const table = (): StepScalars => {
+    if (!tx || traced) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    return new CountScalars(name, def, tx, dtype);
+  };
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count: its scalars are constants,
     // or (an array decay's bias correction) read from a table.
     const same = [1, 2, 1000, INT32_MAX].every((c) => {
-      const other = hostScalars(definitionScalars(def, { count: c }, dtype, undefined));
+      const other = hostScalars(definitionScalars(def, { count: c }, dtype, undefined, traced));
       return Object.keys(constants).every((k) => sameHost(constants[k], other[k]));
     });
-    if (!same) return new CountScalars(name, def, tx, dtype);
+    if (!same) return table();
   }
   const anchors = new ArithAnchors();
   const evaluate = (count: JaxArray): Record<string, JaxValue> => {
-    const arith = new JaxScheduleArith(name, anchors);
+    const arith = traced ? new TracedJaxScheduleArith(name, anchors) : new JaxScheduleArith(name, anchors);
     try {
       const values = def.countScalars!(arith.input(count), dtype, arith);
       return arith.finishAll(values, dtype);
@@ -247,9 +257,9 @@ function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientT
       disposeValues(evaluate(np.array(0, { dtype: np.int32 })));
     } catch (graphError) {
       anchors.dispose();
-      if (!(graphError instanceof OptaxError)) throw graphError;
+      if (!(graphError instanceof OptaxError) || !tx || traced) throw graphError;
       try {
-        return new CountScalars(name, def, tx, dtype);
+        return table();
       } catch (tableError) {
         if (!(tableError instanceof OptaxError)) throw tableError;
         throw new OptaxError(`${graphError.message}; nor can it be tabulated: ${tableError.message}`);
@@ -434,7 +444,7 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   };
 }
 
-function disposeValues(values: Record<string, JaxValue>): void {
+export function disposeValues(values: Record<string, JaxValue>): void {
   for (const v of Object.values(values)) if (typeof v !== 'number' && !(v instanceof ShapedArray)) v.dispose();
 }
 

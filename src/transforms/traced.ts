@@ -45,9 +45,9 @@ import type { InjectHyperparamsState } from './inject-hyperparams.js';
  * `mask`: the stage is `masked(inner, mask)` with a tree of booleans (a stateless inner stage, such as
  * adamaxw's weight decay): it runs on the masked-in leaves, the others pass through.
  */
-interface Stage { def: CompiledElementwise<any>; path: number[]; mask?: MaskTree }
+export interface Stage { def: CompiledElementwise<any>; path: number[]; mask?: MaskTree }
 
-function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
+export function stagesOf(tx: GradientTransformation<any>, path: number[] = []): Stage[] | null {
   if (tx.elementwise) return [{ def: tx.elementwise as CompiledElementwise<any>, path }];
   const c = tx.combinator;
   if (c?.kind === 'masked') {
@@ -97,7 +97,8 @@ function maskedIn(updates: Updates, mask: MaskTree, leaves: readonly ArrayLeaf[]
   return leaves.map((l) => keptSet.has(l));
 }
 
-function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
+/** The state of the stage at `path` inside `state` (a masked stage's inner state). */
+export function stateAt(state: unknown, path: readonly number[], tx: GradientTransformation<any>): unknown {
   let s = state, t = tx;
   for (const i of path) {
     if (!Array.isArray(s) || !t.parts || s.length !== t.parts.length) {
@@ -113,7 +114,8 @@ function stateAt(state: unknown, path: readonly number[], tx: GradientTransforma
   return s;
 }
 
-function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
+/** The state of `tx` from its stages' states (by path, `/`-joined). */
+export function rebuildState(tx: GradientTransformation<any>, states: Map<string, unknown>, path: number[] = []): unknown {
   if (tx.elementwise) return states.get(path.join('/'));
   if (tx.combinator?.kind === 'masked') return { inner_state: states.get(path.join('/')) };
   return tx.parts!.map((p, i) => rebuildState(p, states, [...path, i]));
@@ -157,6 +159,52 @@ export interface TracedResult<U> {
   preScale?: U;
 }
 
+/** One state leaf of a traced computation: leaf `leaf` of stage `stage`, named `${stage}/${leaf}`. */
+export interface TracedStateRoot { readonly name: string; readonly stage: number; readonly leaf: string }
+
+/** The state leaves of `stages`, in order: each stage's, in its definition's order. */
+export function tracedStateRoots(stages: readonly Stage[]): TracedStateRoot[] {
+  const roots: TracedStateRoot[] = [];
+  stages.forEach((st, i) => { for (const leaf of st.def.stateLeaves) roots.push({ name: `${i}/${leaf}`, stage: i, leaf }); });
+  return roots;
+}
+
+/**
+ * The traced computation of one leaf (the reference path and the jax-js adapter evaluate it): the
+ * kernels of the stages that run on it (`runs`; a masked-out stage passes the updates through)
+ * composed into one expression graph, stage `i`'s state and scalars named `${i}/name`, then XLA's and
+ * LLVM's rewrites (xla-rewrites.ts). `sizes(i)`: the sizes of the leaves stage `i` runs on (a division
+ * by a per-step scalar on a one-leaf tree is a multiplication by its reciprocal). Returns the update,
+ * the new state leaves in {@link tracedStateRoots}' order, and the pre-scale value (see
+ * {@link TracedResult.preScale}) when the update ends with a multiplication by a constant.
+ */
+export function composeTraced(stages: readonly Stage[], runs: (i: number) => boolean, sizes: (i: number) => readonly number[], options: TracedOptions = {}): { updates: Expr; states: Expr[]; preScale?: Expr } {
+  const stateRoots = tracedStateRoots(stages);
+  // Scalars optax holds as Python numbers are constants of the traced computation.
+  const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
+  let current: Expr = { kind: 'updates' };
+  const stateExprs = new Map<string, Expr>();
+  stages.forEach((st, i) => {
+    if (!runs(i)) return; // masked out: the updates pass through (masked stages have no state)
+    const rename = (e: Expr): Expr => {
+      if (e.kind === 'updates') return current;
+      if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
+      if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
+      return e;
+    };
+    const memo = new Map<Expr, Expr>();
+    // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal; a
+    // masked stage sees the masked-in leaves only (masked-out ones are MaskedNode, not leaves).
+    const k = kernelForTree(st.def, sizes(i)).kernel;
+    const next = substitute(k.updates, rename, memo);
+    for (const leafName of st.def.stateLeaves) stateExprs.set(`${i}/${leafName}`, substitute(k.state[leafName], rename, memo));
+    current = next;
+  });
+  const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
+  const preScale = preScaleOf(rewritten[0], (name) => constants.has(name));
+  return { updates: rewritten[0], states: rewritten.slice(1), ...(preScale ? { preScale } : {}) };
+}
+
 /**
  * Runs `tx.update` with optax's traced numerics (see above), or plainly when `tx` is not made of
  * elementwise kernels. Pure: nothing is mutated.
@@ -186,37 +234,13 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   // One computation per combination of masks a leaf sees (in optax, each leaf's ops are its own
   // subgraph of the one XLA computation, so the rewrites apply leaf by leaf).
   const signature = (li: number): string => stages.map((_, i) => (runsOn(i, li) ? '1' : '0')).join('');
-  const stateRoots: { name: string; stage: number; leaf: string }[] = [];
-  stages.forEach((st, i) => { for (const leafName of st.def.stateLeaves) stateRoots.push({ name: `${i}/${leafName}`, stage: i, leaf: leafName }); });
-  // Scalars optax holds as Python numbers are constants of the traced computation.
-  const constants = new Set(options.noConstants ? [] : stages.flatMap((st, i) => (st.def.constantScalars ?? []).map((name) => `${i}/${name}`)));
+  const stateRoots = tracedStateRoots(stages);
   const compose = (sig: string) => {
-    let current: Expr = { kind: 'updates' };
-    const stateExprs = new Map<string, Expr>();
-    stages.forEach((st, i) => {
-      if (sig[i] === '0') return; // masked out: the updates pass through (masked stages have no state)
-      const rename = (e: Expr): Expr => {
-        if (e.kind === 'updates') return current;
-        if (e.kind === 'state') return { kind: 'state', name: `${i}/${e.name}` };
-        if (e.kind === 'scalar') return { kind: 'scalar', name: `${i}/${e.name}` };
-        return e;
-      };
-      const memo = new Map<Expr, Expr>();
-      // On a one-leaf tree a per-step divisor is used once, and XLA multiplies by its reciprocal; a
-      // masked stage sees the masked-in leaves only (masked-out ones are MaskedNode, not leaves).
-      const sizes = all.filter((_, li) => runsOn(i, li)).map((l) => leafData(l).length);
-      const k = kernelForTree(st.def, sizes).kernel;
-      const next = substitute(k.updates, rename, memo);
-      for (const leafName of st.def.stateLeaves) stateExprs.set(`${i}/${leafName}`, substitute(k.state[leafName], rename, memo));
-      current = next;
-    });
-    const rewritten = rewrite([current, ...stateRoots.map((r) => stateExprs.get(r.name)!)], options.computedUpdates ?? false);
-    const root = rewritten[0];
-    const scaled = preScaleOf(root, (name) => constants.has(name));
+    const traced = composeTraced(stages, (i) => sig[i] === '1', (i) => all.filter((_, li) => runsOn(i, li)).map((l) => leafData(l).length), options);
     // The rewritten computation as one kernel, evaluated by the reference interpreter: its state
     // outputs are the stages' new state leaves, then the pre-scale value.
-    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(scaled ? ['preScale'] : [])];
-    return { outputNames, plan: planKernel({ updates: root, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? rewritten[1 + k] : scaled!])) }) };
+    const outputNames = [...stateRoots.map((_, k) => `state${k}`), ...(traced.preScale ? ['preScale'] : [])];
+    return { outputNames, plan: planKernel({ updates: traced.updates, state: Object.fromEntries(outputNames.map((name, k) => [name, k < stateRoots.length ? traced.states[k] : traced.preScale!])) }) };
   };
   const plans = new Map<string, ReturnType<typeof compose>>();
   const planFor = (li: number) => {

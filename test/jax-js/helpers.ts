@@ -42,6 +42,7 @@ export async function fromJax(tree: unknown): Promise<unknown> {
   }
   const a = tree as JaxArray;
   const data = await a.ref.data();
+  if (a.dtype === 'bool') return Boolean(data[0]);
   return a.dtype === 'int32' ? data[0] : Array.from(data as Float32Array);
 }
 
@@ -74,11 +75,19 @@ export const SHAPES = { a: [3, 5], b: [], c: [1], d: [17], e: [2, 2, 3] };
  * Runs `steps` steps of `tx` on the pure path and through toJaxJs (jitted, or eager), from the same
  * random params and gradients; returns both final params and states as plain numbers.
  */
-export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; dtypes?: Record<string, 'float32' | 'float64'> } = {}) {
+export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; dtypes?: Record<string, 'float32' | 'float64'>; poison?: (step: number) => number | undefined } = {}) {
   const shapes = options.shapes ?? SHAPES;
   const next = rng(seed);
   let pureParams = randomTree(next, shapes, 2, options.dtypes);
   const grads = Array.from({ length: steps }, () => randomTree(next, shapes, 4, options.dtypes));
+  // `poison(i)`: a value (NaN, an infinity) written into one random element of step i's gradients.
+  grads.forEach((g, i) => {
+    const bad = options.poison?.(i);
+    if (bad === undefined) return;
+    const leaves = Object.values(g).filter((l) => l.data.length > 0);
+    const leaf = leaves[Math.floor(next() * leaves.length)];
+    leaf.data[Math.floor(next() * leaf.data.length)] = bad;
+  });
   let pureState = tx.init(pureParams);
   const opt = toJaxJs(tx, options.adapter);
   const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
