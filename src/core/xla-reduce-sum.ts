@@ -46,14 +46,6 @@ export const XLA_REDUCE_WINDOW = 32;
 export interface SumTerms {
   readonly dtype: Dtype;
   run(lo: number, hi: number, acc: number): number;
-  /**
-   * Optional, for speed only: `count` windows of the first level folded into `acc` in order, each
-   * window `k` summed from 0 over `rows` runs of `len` consecutive terms, run `r` starting at
-   * `start + k * windowStride + r * rowStride`, and each window sum then added to `acc` (every
-   * addition rounded to the dtype). It must give exactly what `run` gives for the same terms in
-   * that order; without it, `run` is called once per run.
-   */
-  windows?(start: number, count: number, windowStride: number, rows: number, rowStride: number, len: number, acc: number): number;
 }
 
 /**
@@ -154,9 +146,9 @@ export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () 
 
 /**
  * The window sums of one level as terms of the next (row-major over the windows), each window summed
- * when the next level reads it: each is read exactly once, in order, so nothing is materialized. Where
- * the level's windows have at most two dimensions and the terms offer `windows`, consecutive windows
- * along the last dimension with the same extent (all but the padded edges) go to it in one call.
+ * when the next level reads it: each is read exactly once, in order, so nothing is materialized. (The
+ * engine, whose gradients have fixed shapes, materializes them instead to sum many windows side by
+ * side: src/engine/norm-plan.ts.)
  */
 function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const { dtype } = terms;
@@ -165,10 +157,6 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
   const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
   const origin = new Array<number>(rank);
-  const batched = terms.windows !== undefined && rank <= 2;
-  /** The extent of window w along dimension k: [extentLo, extentHi). */
-  const extentLo = (w: number, k: number): number => Math.max(0, w * window[k] - padLow[k]);
-  const extentHi = (w: number, k: number): number => Math.min(dims[k], w * window[k] - padLow[k] + window[k]);
   const one = (w: number): number => {
     for (let k = last, rest = w; k >= 0; k--) {
       origin[k] = (rest % out[k]) * window[k] - padLow[k];
@@ -191,26 +179,7 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   return {
     dtype,
     run: (lo, hi, acc) => {
-      for (let w = lo; w < hi;) {
-        if (!batched) {
-          acc = roundTo(dtype, acc + one(w));
-          w++;
-          continue;
-        }
-        // Rank 1 or 2: window w is rows [r0, r1) (one row in rank 1) by columns [c0, c1).
-        const col = w % out[last], row = (w - col) / out[last];
-        const c0 = extentLo(col, last), c1 = extentHi(col, last);
-        const r0 = rank === 2 ? extentLo(row, 0) : 0, r1 = rank === 2 ? extentHi(row, 0) : 1;
-        let count = 1;
-        while (w + count < hi && col + count < out[last]) {
-          const d0 = extentLo(col + count, last), d1 = extentHi(col + count, last);
-          if (d0 !== c0 + count * window[last] || d1 - d0 !== c1 - c0) break; // a translate of window w
-          count++;
-        }
-        const rowStride = rank === 2 ? dims[last] : 0;
-        acc = terms.windows!(r0 * rowStride + c0, count, window[last], r1 - r0, rowStride, c1 - c0, acc);
-        w += count;
-      }
+      for (let w = lo; w < hi; w++) acc = roundTo(dtype, acc + one(w));
       return acc;
     },
   };

@@ -8,11 +8,12 @@ import { type Accumulation, type DynamicSelection, type Guard, type Injection, t
 import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarStreamName, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
-import { type LeafSum, jsLeafSums, wasmLeafSums } from './global-norm.js';
+import { type LeafSum, jsLeafSums, plannedLeafSums } from './global-norm.js';
+import { normRegionBytes } from './norm-plan.js';
 import { GuardInput } from './guard-input.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
-import { type Group, type Layout, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
+import { ALIGN, type Group, type Layout, MAX_PAGES, PAGE, kernelScalars, leafPointer, planLayout, scalarKey } from './layout.js';
 import { type EngineMemory, createMemory, sharedBuffersAvailable, viewAt } from './memory.js';
 import { copyArrays } from './opaque-state.js';
 import type { FusedProgram, KernelFunction } from './program.js';
@@ -20,7 +21,8 @@ import { type ValidatedOptions, validateCompileOptions } from './compile-options
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import type { SubnormalMode } from './subnormals.js';
 import { threadPlatform } from './thread-platform.js';
-import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
+import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, relaxedMaddFused, wasmSimdSupported } from './wasm/index.js';
+import { topologicalOrder } from '../kernel/expr.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
 
@@ -186,7 +188,13 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? opts.backend : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
-  const memory = createMemory(layout.bytes, threads > 1);
+  // clip_by_global_norm at the start: its window tables and sums after the arena (global-norm.ts).
+  const normAt = Math.ceil(layout.bytes / ALIGN) * ALIGN;
+  const normBytes = backend && stages.some((s) => s.source.kind === 'globalNorm')
+    ? normRegionBytes(table.leaves.map((l) => ({ ...leafPointer(layout, 'grads', l.index), shape: l.shape })))
+    : 0;
+  const normRegion = normBytes > 0 && normAt + normBytes <= MAX_PAGES * PAGE ? normAt : undefined;
+  const memory = createMemory(normRegion === undefined ? layout.bytes : normAt + normBytes, threads > 1);
 
   const leafViews = (stream: string): FloatArray[] => table.leaves.map((l) => viewOf(memory, layout, stream, l.index, l.length));
   const paramViews = leafViews('params');
@@ -195,7 +203,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, normRegion) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,
@@ -222,7 +230,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
 }
 
 /** The arena views of every stage's state, the scalar plans, and the executor. */
-function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, islands: readonly Island[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode): FusedParts {
+function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly DynamicSelection[], guard: Guard | undefined, injections: readonly Injection[], accumulation: Accumulation | undefined, traced: boolean, islands: readonly Island[], table: LeafTable, layout: Layout, memory: EngineMemory, gradViews: readonly FloatArray[], backend: 'auto' | KernelBackend, threads: number, workerTimeout: number | undefined, subnormals: SubnormalMode, normRegion: number | undefined): FusedParts {
   const scalars = new Float64Array(memory.buffer, layout.scalarOffset, layout.scalarSlots.size);
   // stateViews[stage][j][leaf]: state leaf j of a stage, at each leaf the stage runs on.
   const viewsOf = (s: Stage, stream: string): (FloatArray | undefined)[] => {
@@ -246,7 +254,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
     normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
-    leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory),
+    leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory, normRegion),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     islands,
@@ -277,16 +285,20 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
 
 /**
  * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
- * normal range flushed in XLA's subnormal mode: sequential runs in WebAssembly on the wasm backend
- * (if it builds), else JS; both evaluate the same order (core/xla-reduce-sum.ts).
+ * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), run in
+ * WebAssembly on the wasm backend (if it builds), else in JS; without a region (it would not fit in
+ * the memory), the reference's own plans. All give the same bits (core/xla-reduce-sum.ts).
  */
-function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory): LeafSum {
-  if (backend === 'wasm' && stages.some((s) => s.source.kind === 'globalNorm')) {
-    try {
-      return wasmLeafSums(gradViews, shapes, flush, memory);
-    } catch {
-      // Fall through: the JS sums give the same bits.
+function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
+  if (region !== undefined && stages.some((s) => s.source.kind === 'globalNorm')) {
+    if (backend === 'wasm') {
+      try {
+        return plannedLeafSums(gradViews, shapes, flush, memory, region, true);
+      } catch {
+        // Fall through: the JS tables give the same bits.
+      }
     }
+    return plannedLeafSums(gradViews, shapes, flush, memory, region, false);
   }
   return jsLeafSums(gradViews, shapes, flush);
 }
@@ -385,8 +397,12 @@ function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[]
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
+  // float32 fused multiply-adds (traced numerics) in one relaxed-SIMD instruction where this runtime
+  // is shown to fuse it (probed once per process, only when a kernel has one), else emulated.
+  const hasFma = (p: FusedProgram): boolean => topologicalOrder([...p.outputs, ...(p.fast?.outputs ?? [])].map((o) => o.expr)).some((e) => e.kind === 'fma');
+  const relaxedMadd = programs.some((p) => p.dtype === 'float32' && hasFma(p)) && relaxedMaddFused();
   // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals })));
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals, relaxedMadd })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

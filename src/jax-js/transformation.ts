@@ -27,6 +27,7 @@ import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { TracedJaxScheduleArith } from './traced-arith.js';
 import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
+import { lowerMultiSteps } from './multi-steps.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -62,7 +63,7 @@ export interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -100,6 +101,7 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     return lowerPartition(groups);
   }
   if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
+  if (combinator?.kind === 'multiSteps') return lowerMultiSteps(tx, combinator, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   const call = recordedCall(tx);
   if (call?.name === 'ema' && !tx.elementwise) return lowerEma(call.args[0] as Hyperparam, (call.args[1] ?? {}) as EmaOptions, mode);
@@ -387,7 +389,7 @@ function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table
  * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
  * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
  */
-function xlaOrderedSum(x: JaxArray): JaxArray {
+export function xlaOrderedSum(x: JaxArray): JaxArray {
   const { levels } = xlaReduceWindows(x.shape);
   if (levels.length === 0) return np.sum(x);
   let y = x;

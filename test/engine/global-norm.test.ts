@@ -1,12 +1,13 @@
 /**
- * The engine's global norm (sequential runs in WebAssembly or JS, the rest of XLA's order shared,
- * leaf sums combined in flattening order) is bit-identical to the reference `globalNorm`, for any mix
- * of dtypes, shapes and values, in IEEE mode and in XLA's subnormal mode.
+ * The engine's global norm (window tables run in WebAssembly SIMD or JS, leaf sums combined in
+ * flattening order) is bit-identical to the reference `globalNorm`, for any mix of dtypes, shapes and
+ * values, in IEEE mode and in XLA's subnormal mode.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { combineLeafSums, jsLeafSums, wasmLeafSums } from '../../src/engine/global-norm.js';
+import type { FloatArray } from '../../src/core/dtype.js';
+import { type LeafSum, combineLeafSums, jsLeafSums, leafSumsRegionBytes, plannedLeafSums } from '../../src/engine/global-norm.js';
 import { createMemory } from '../../src/engine/memory.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
@@ -29,21 +30,37 @@ const leaf = fc.tuple(fc.constantFrom<Dt>('float32', 'float64'), shape).chain(([
 const scaled = (k: number) => leaf.map((a) => new ShapedArray(a.data.map((x) => x * k), a.shape));
 const magnitudes = fc.array(fc.oneof(leaf, scaled(1e19), scaled(1e-20), scaled(1e-160), scaled(1e4), scaled(3e3), scaled(0.37)), { maxLength: 5 });
 
+/**
+ * The engine's leaf sums of these leaves: copied into a memory as the engine lays gradients out (64-byte
+ * lines, what follows each leaf in its last line and the next poisoned with `poison`, which a wrong
+ * stride or length would read), then the WebAssembly tables, the JS tables, and the JS reference
+ * plans over the views.
+ */
+function engineSums(data: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, poison = 3): LeafSum[] {
+  let offset = 64;
+  const at = data.map((d) => { const o = offset; offset += Math.ceil(d.byteLength / 64) * 64 + 64; return o; });
+  const probe = data.map((d, i) => (d instanceof Float32Array ? new Float32Array(new ArrayBuffer(at[i] + d.byteLength), at[i], d.length) : new Float64Array(new ArrayBuffer(at[i] + d.byteLength), at[i], d.length)));
+  const region = offset;
+  const memory = createMemory(region + leafSumsRegionBytes(probe, shapes), false);
+  const views = data.map((d, i) => {
+    const end = i + 1 < data.length ? at[i + 1] : region;
+    const f32 = d instanceof Float32Array, size = d.BYTES_PER_ELEMENT;
+    const view = (length: number): FloatArray => (f32 ? new Float32Array(memory.buffer, at[i], length) : new Float64Array(memory.buffer, at[i], length));
+    view((end - at[i]) / size).fill(poison);
+    const v = view(d.length);
+    v.set(d);
+    return v;
+  });
+  return [plannedLeafSums(views, shapes, flush, memory, region, true), plannedLeafSums(views, shapes, flush, memory, region, false), jsLeafSums(views, shapes, flush)];
+}
+
 test('the engine global norm equals globalNorm bit for bit (wasm and js sums, ieee and flush)', () => {
   fc.assert(fc.property(magnitudes, (leaves) => {
-    const memory = createMemory(64 + leaves.reduce((s, l) => s + 64 + l.data.byteLength, 0), false);
-    let offset = 64;
-    const views = leaves.map((l) => {
-      const v = l.data instanceof Float32Array ? new Float32Array(memory.buffer, offset, l.size) : new Float64Array(memory.buffer, offset, l.size);
-      v.set(l.data);
-      offset += Math.ceil(l.data.byteLength / 64) * 64 + 64;
-      return v;
-    });
     const shapes = leaves.map((l) => l.shape);
     const dtypes = leaves.map((l) => l.dtype);
     for (const flush of [false, true]) {
       const expected = flush ? withFlushedSubnormals(() => globalNorm(leaves)) : globalNorm(leaves);
-      for (const sums of [wasmLeafSums(views, shapes, flush, memory), jsLeafSums(views, shapes, flush)]) {
+      for (const sums of engineSums(leaves.map((l) => l.data), shapes, flush)) {
         const got = combineLeafSums(dtypes, sums);
         assert.equal(got.dtype, expected.dtype);
         assert.ok(Object.is(got.value, expected.value) || (Number.isNaN(got.value) && Number.isNaN(expected.value)), `${got.value} vs ${expected.value}`);
@@ -56,26 +73,21 @@ test('the leaf sums are added with float32 rounding, as optax does (a case where
   // 1 + 2^-24 rounds to 1 in float32, four times over; unrounded, the total would be 1 + 2^-22 and
   // its square root 1 + 2^-23, a different float32.
   const leaves = [Float32Array.of(1), ...Array.from({ length: 4 }, () => Float32Array.of(2 ** -12))];
-  const memory = createMemory(1024, false);
-  const views = leaves.map((l, i) => { const v = new Float32Array(memory.buffer, 64 * (i + 1), 1); v.set(l); return v; });
   const dtypes = leaves.map(() => 'float32' as const);
   const shapes = leaves.map(() => [1]);
   assert.equal(globalNorm(leaves).value, 1);
-  for (const sums of [wasmLeafSums(views, shapes, false, memory), jsLeafSums(views, shapes, false)]) assert.equal(combineLeafSums(dtypes, sums).value, 1);
+  for (const sums of engineSums(leaves, shapes, false)) assert.equal(combineLeafSums(dtypes, sums).value, 1);
 });
 
 test('in XLA subnormal mode a square below the normal range adds nothing (FTZ/DAZ), in the reference and the engine', () => {
   // 2^-70 squared is 2^-140, a float32 subnormal: IEEE keeps it, XLA:CPU flushes it to 0. Next to a
   // tiny normal square the difference shows in the norm.
   const leaves = [Float32Array.of(2 ** -63, 2 ** -70, 2 ** -70)];
-  const memory = createMemory(1024, false);
-  const views = [new Float32Array(memory.buffer, 64, 3)];
-  views[0].set(leaves[0]);
   const ieee = globalNorm(leaves).value, flushed = withFlushedSubnormals(() => globalNorm(leaves)).value;
   assert.equal(flushed, 2 ** -63);
   assert.notEqual(ieee, flushed);
-  for (const sums of [wasmLeafSums(views, [[3]], true, memory), jsLeafSums(views, [[3]], true)]) assert.equal(combineLeafSums(['float32'], sums).value, flushed);
-  for (const sums of [wasmLeafSums(views, [[3]], false, memory), jsLeafSums(views, [[3]], false)]) assert.equal(combineLeafSums(['float32'], sums).value, ieee);
+  for (const sums of engineSums(leaves, [[3]], true)) assert.equal(combineLeafSums(['float32'], sums).value, flushed);
+  for (const sums of engineSums(leaves, [[3]], false)) assert.equal(combineLeafSums(['float32'], sums).value, ieee);
 });
 
 test('windowed leaf sums: every 1-D length 1..140 and matrices up to 70 columns, where the grouping of additions shows in float32', () => {
@@ -83,16 +95,56 @@ test('windowed leaf sums: every 1-D length 1..140 and matrices up to 70 columns,
   for (let n = 1; n <= 140; n++) shapes.push([n]);
   for (const r of [1, 2, 33, 40, 65]) for (let c = 30; c <= 70; c += 1) shapes.push([r, c]);
   shapes.push([1, 1000], [1000, 1], [3, 1, 40], [2, 33, 34]);
-  const memory = createMemory(64 + 70 * 65 * 4 + 4096, false);
   for (const shape of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const view = new Float32Array(memory.buffer, 64, n);
+    const data = new Float32Array(n);
     // A large first square and small ones after it: each window's sum, and their order, show in the bits.
-    for (let i = 0; i < n; i++) view[i] = i === 0 ? 2 ** 12 : 1 + (i % 7) / 1024;
-    new Float32Array(memory.buffer, 64 + 4 * n, 512).fill(3); // what a wrong stride or length would read
-    const expected = globalNorm([new ShapedArray(Float32Array.from(view), shape)]).value;
-    for (const sums of [wasmLeafSums([view], [shape], false, memory), jsLeafSums([view], [shape], false)]) {
+    for (let i = 0; i < n; i++) data[i] = i === 0 ? 2 ** 12 : 1 + (i % 7) / 1024;
+    const expected = globalNorm([new ShapedArray(Float32Array.from(data), shape)]).value;
+    for (const sums of engineSums([data], [shape], false)) {
       assert.equal(combineLeafSums(['float32'], sums).value, expected, `shape ${JSON.stringify(shape)}`);
+    }
+  }
+});
+
+test('window operations of every kind: batched across leaves, padded edges, several levels, slabs of rank 3 and 4, float64, subnormals, inf and NaN', () => {
+  // Values over a wide range of magnitudes: any other grouping or order of additions changes the bits.
+  const TINY = -1;
+  let seed = 12345;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const fill = (data: FloatArray, special: number | undefined): FloatArray => {
+    const span = data instanceof Float32Array ? 20 : 60;
+    for (let i = 0; i < data.length; i++) data[i] = (random() < 0.5 ? -1 : 1) * 2 ** Math.floor(random() * 2 * span - span) * (1 + random());
+    if (special === TINY) {
+      // Squares around the smallest normal (2^-126, 2^-1022): subnormal ones, flushed in XLA's mode, and normal ones.
+      const low = data instanceof Float32Array ? -75 : -530;
+      for (let i = 0; i < data.length; i++) data[i] = 2 ** (low + Math.floor(random() * 15)) * (1 + random());
+    } else if (special !== undefined) data[Math.floor(random() * data.length)] = special;
+    return data;
+  };
+  const cases: { dtype: 'float32' | 'float64'; shapes: number[][] }[] = [
+    { dtype: 'float32', shapes: [[3, 40, 300], [2, 3, 33, 70], [5000], [40000], [65, 1000], [1000, 65], [1, 33, 1, 34]] },
+    { dtype: 'float32', shapes: Array.from({ length: 9 }, () => [500]).concat([[37], [37], [37], [37], [37], [0], [4, 0, 40]]) },
+    { dtype: 'float64', shapes: [[3, 40, 300], [5000], [1000, 65], [33], [33], [33], [500], [500], [500]] },
+  ];
+  for (const { dtype, shapes } of cases) {
+    for (const special of [undefined, Infinity, NaN, -Infinity, TINY]) {
+      const data = shapes.map((s) => fill(dtype === 'float32' ? new Float32Array(s.reduce((a, b) => a * b, 1)) : new Float64Array(s.reduce((a, b) => a * b, 1)), special));
+      const leaves = data.map((d, i) => new ShapedArray(d, shapes[i]));
+      const dtypes = shapes.map(() => dtype);
+      for (const flush of [false, true]) {
+        const expected = flush ? withFlushedSubnormals(() => globalNorm(leaves)) : globalNorm(leaves);
+        for (const sums of engineSums(data, shapes, flush)) {
+          const got = combineLeafSums(dtypes, sums);
+          assert.ok(Object.is(got.value, expected.value), `${dtype} ${JSON.stringify(shapes)} ${special} flush=${flush}: ${got.value} vs ${expected.value}`);
+        }
+        // The leaf sums too, not only their total.
+        for (const sums of engineSums(data, shapes, flush).slice(0, 2)) {
+          const all = shapes.map((_, i) => sums(i));
+          const reference = jsLeafSums(data, shapes, flush);
+          all.forEach((x, i) => assert.ok(Object.is(x, reference(i)), `leaf ${i} of ${dtype} ${JSON.stringify(shapes)} flush=${flush}`));
+        }
+      }
     }
   }
 });

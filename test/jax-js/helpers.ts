@@ -75,7 +75,7 @@ export const SHAPES = { a: [3, 5], b: [], c: [1], d: [17], e: [2, 2, 3] };
  * Runs `steps` steps of `tx` on the pure path and through toJaxJs (jitted, or eager), from the same
  * random params and gradients; returns both final params and states as plain numbers.
  */
-export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; dtypes?: Record<string, 'float32' | 'float64'>; poison?: (step: number) => number | undefined } = {}) {
+export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; dtypes?: Record<string, 'float32' | 'float64'>; poison?: (step: number) => number | undefined; recordUpdates?: boolean } = {}) {
   const shapes = options.shapes ?? SHAPES;
   const next = rng(seed);
   let pureParams = randomTree(next, shapes, 2, options.dtypes);
@@ -90,10 +90,13 @@ export async function runBoth(tx: GradientTransformation<any>, steps: number, se
   });
   let pureState = tx.init(pureParams);
   const opt = toJaxJs(tx, options.adapter);
-  const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
+  // With `recordUpdates`, each step's updates too (signs of zeros included), from both paths.
+  const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown, unknown?] => {
     const [u, ns] = opt.update(g, s, jax.tree.ref(p));
-    return [applyUpdates(p, u), ns];
+    return options.recordUpdates ? [applyUpdates(p, jax.tree.ref(u)), ns, u] : [applyUpdates(p, u), ns];
   };
+  const jaxUpdates: unknown[] = [];
+  const pureUpdates: unknown[] = [];
   const step = options.jit === false ? stepFn : (jax.jit(stepFn as any) as unknown as typeof stepFn);
   let params = toJax(pureParams);
   let state = opt.init(jax.tree.ref(params));
@@ -101,9 +104,18 @@ export async function runBoth(tx: GradientTransformation<any>, steps: number, se
     const [u, s] = tx.update(grads[i], pureState, pureParams);
     pureParams = pureApply(pureParams, u);
     pureState = s;
-    [params, state] = step(params, state, toJax(grads[i]));
+    let ju: unknown;
+    [params, state, ju] = step(params, state, toJax(grads[i]));
+    if (options.recordUpdates) {
+      jaxUpdates.push(await fromJax(ju));
+      jax.tree.dispose(ju as any);
+      pureUpdates.push(pureValues(u));
+    }
   }
-  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
+  const result = {
+    jax: { params: await fromJax(params), state: await fromJax(state), ...(options.recordUpdates ? { updates: jaxUpdates } : {}) },
+    pure: { params: pureValues(pureParams), state: pureValues(pureState), ...(options.recordUpdates ? { updates: pureUpdates } : {}) },
+  };
   jax.tree.dispose(params as any);
   jax.tree.dispose(state as any);
   opt.dispose();

@@ -36,6 +36,7 @@ export const Op = {
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
+  i32Load: 0x28,
   f32Load: 0x2a,
   f64Load: 0x2b,
   f32Store: 0x38,
@@ -46,6 +47,7 @@ export const Op = {
   f32DemoteF64: 0xb6,
   f64PromoteF32: 0xbb,
   i32Eqz: 0x45,
+  i32Eq: 0x46,
   i32Ne: 0x47,
   i32LtU: 0x49,
   f32Eq: 0x5b,
@@ -55,6 +57,7 @@ export const Op = {
   f64Lt: 0x63,
   i32Add: 0x6a,
   i32Sub: 0x6b,
+  i32Mul: 0x6c,
   i32And: 0x71,
   i32Or: 0x72,
   select: 0x1b,
@@ -69,12 +72,14 @@ export const Op = {
   i64Xor: 0x85,
   i64ShrS: 0x87,
   f64Abs: 0x99,
+  f64Trunc: 0x9d,
   f64Add: 0xa0,
   f64Sub: 0xa1,
   f64Mul: 0xa2,
   f64Div: 0xa3,
   i64ReinterpretF64: 0xbd,
   f64ReinterpretI64: 0xbf,
+  i32Shl: 0x74,
   i32ShrU: 0x76,
 } as const;
 
@@ -92,7 +97,9 @@ export const SimdOp = {
   f32x4Splat: 0x13,
   f64x2Splat: 0x14,
   f32x4ExtractLane: 0x1f,
+  f32x4ReplaceLane: 0x20,
   f64x2ExtractLane: 0x21,
+  f64x2ReplaceLane: 0x22,
   i32x4Ne: 0x38,
   i32x4GtS: 0x3b,
   f32x4Lt: 0x43,
@@ -103,6 +110,7 @@ export const SimdOp = {
   f64x2Ge: 0x4c,
   v128Not: 0x4d,
   v128And: 0x4e,
+  v128AndNot: 0x4f,
   v128Or: 0x50,
   v128Xor: 0x51,
   v128Bitselect: 0x52,
@@ -112,6 +120,12 @@ export const SimdOp = {
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
+  /**
+   * The lanes' top bits as an i32. On masks (lanes all ones or all zeros) a test for any set lane, as
+   * `v128.any_true`, which V8 lowers to `ptest` + `setnz` + `test` before the branch; this is one
+   * `movmskps` (measured: the traced adamax kernel in cache, 2.13x -> 2.08x plain adamax).
+   */
+  i32x4Bitmask: 0xa4,
   i32x4LeU: 0x3e,
   i32x4MaxU: 0xb9,
   i64x2Add: 0xce,
@@ -122,6 +136,8 @@ export const SimdOp = {
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
   f64x2Div: 0xf3,
+  /** Relaxed SIMD: `a * b + c`, fused or not at the engine's choice (see relaxed-madd.ts). */
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 /** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */

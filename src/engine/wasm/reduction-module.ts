@@ -139,16 +139,15 @@ function sumOfSquaresFunction(ops: FloatOps): FunctionBuilder {
 
 /**
  * Emits `repeat count times: q = x*x (x = *pointer); sum = sum + q; pointer += element size`: a sum of
- * squares in element order, each op rounded to the dtype. With `min` (a local holding the dtype's
- * smallest normal, or 0), `q < min` counts as 0: XLA's subnormal flush. Shared by this module's tail
- * loop and the in-order runs of the engine's global norm (src/engine/global-norm.ts).
+ * squares in element order, each op rounded to the dtype (this module's tail loop). With `min` (a
+ * local holding the dtype's smallest normal, or 0), `q < min` counts as 0: XLA's subnormal flush.
  */
-export function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number, min?: number): void {
+function emitSequentialSquares(f: FunctionBuilder, ops: FloatOps, count: number, pointer: number, sum: number, scratch: number, min?: number): void {
   countedLoop(f, count, () => emitSquareAdd(f, ops, pointer, sum, scratch, min));
 }
 
 /** One step of {@link emitSequentialSquares}: `q = x*x (x = *pointer); sum = sum + q; pointer += element size`. */
-export function emitSquareAdd(f: FunctionBuilder, ops: FloatOps, pointer: number, sum: number, scratch: number, min?: number): void {
+function emitSquareAdd(f: FunctionBuilder, ops: FloatOps, pointer: number, sum: number, scratch: number, min?: number): void {
   f.localGet(sum);
   f.localGet(pointer).memory(ops.load, ops.alignLog2, 0).localTee(scratch).localGet(scratch).op(ops.scalar.mul);
   if (min !== undefined) {

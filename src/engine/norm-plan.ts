@@ -1,0 +1,274 @@
+import type { Dtype } from '../core/dtype.js';
+import { type ReduceWindowLevel, xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { MIN_NORMAL } from './subnormals.js';
+
+/**
+ * The leaf sums of a global norm as a table of *window operations* built once at compile time and run
+ * by one call per step (a JS loop here, or WebAssembly: wasm/norm-module.ts), instead of a chain of
+ * calls per leaf.
+ *
+ * The order is XLA:CPU's (`xlaReduceWindows`, core/xla-reduce-sum.ts; docs/numerics.md §3): each
+ * level of 32-wide windows sums each window's in-bounds elements in row-major order from 0 (each
+ * addition rounded to the dtype), the window sums, row-major over the windows, are the next level's
+ * elements, and the last level's sums (or the leaf, when no dimension exceeds 32) are added in order.
+ * Here each level's window sums are *materialized* in a scratch region of the engine's memory (stored
+ * in the dtype, so exactly the values the next addition reads): the same additions in the same order
+ * as the reference's lazy evaluation, but the windows of a level are independent of each other, so a
+ * kernel may sum many windows side by side (vector lanes, interleaved chains) and still add each
+ * window's elements strictly in order. Windows of the same extent, of every leaf, share one
+ * operation (2000 leaves of 500 elements: one operation for their 28000 inner windows, one for each
+ * padded edge, one for the 2000 final sums).
+ *
+ * One operation: a header of `HEADER_WORDS` int32 words, then `count` pairs of byte pointers:
+ *
+ *     flags, count, rows, rowStride, len, src_0, dst_0, src_1, dst_1, ...
+ *
+ * For each window `k < count`: `s = (flags & ACCUMULATE) ? *dst_k : 0`; for each row `r < rows`, for
+ * each `e < len` in order: `s = s + term(src_k + r * rowStride + e * size)`; then `*dst_k = s`. A term
+ * is the element itself, or with `flags & SQUARES` its square rounded to the dtype (and, in XLA's
+ * subnormal mode, 0 when below the smallest normal: FTZ/DAZ). ACCUMULATE continues a window whose
+ * earlier rows an earlier operation summed (windows spanning three dimensions or more, whose rows are
+ * not one strided run); the partial sum is stored in the dtype, so continuing from it is the same
+ * chain of additions. The windows of one operation are distinct, so they may run in any order.
+ */
+
+/** Int32 words of an operation's header. */
+export const HEADER_WORDS = 5;
+/** Flag: the terms are the squares of the source elements (else the elements). */
+export const FLAG_SQUARES = 1;
+/** Flag: each window continues from its current `dst` value (else from 0). */
+export const FLAG_ACCUMULATE = 2;
+/** Byte alignment of the region and of each dtype's parts in it. */
+const REGION_ALIGN = 16;
+
+/** A gradient leaf the plan sums: where its elements are (a byte offset), its dtype and shape. */
+export interface PlanLeaf {
+  readonly pointer: number;
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+}
+
+/** The operations of one dtype, and where they live. */
+export interface DtypePlan {
+  /** The operations (headers and pointers), in an order that respects their dependencies. */
+  readonly table: Int32Array;
+  /** How many operations the table holds. */
+  readonly operations: number;
+  /** Byte offset of the table in the memory (where {@link writeNormTables} puts it). */
+  readonly tablePointer: number;
+}
+
+/** Every dtype's operations, the leaf sums' addresses, and the region's size. */
+export interface NormPlan {
+  readonly plans: Readonly<Record<Dtype, DtypePlan>>;
+  /** Byte offset of each leaf's sum (an element of the leaf's dtype). */
+  readonly sumPointers: readonly number[];
+  /** Bytes of the region, from its offset (scratch, sums and tables). */
+  readonly bytes: number;
+}
+
+const bytesOf = (dtype: Dtype): number => (dtype === 'float32' ? 4 : 8);
+const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Bytes {@link planNormTables} needs for these leaves (the same at any region offset that is a multiple of 16). */
+export function normRegionBytes(leaves: readonly PlanLeaf[]): number {
+  return planNormTables(leaves, 0).bytes;
+}
+
+/** Windows of the same kind (one operation): the header's words, and the windows' pointer pairs. */
+interface Operation {
+  readonly flags: number;
+  readonly rows: number;
+  readonly rowStride: number;
+  readonly len: number;
+  readonly pointers: number[];
+}
+
+/**
+ * The operations summing each leaf in XLA:CPU's order, with their scratch, sums and tables laid out from
+ * byte `offset` (a multiple of 16) of the engine's memory: per dtype, the level sums and leaf sums, then
+ * the tables.
+ */
+export function planNormTables(leaves: readonly PlanLeaf[], offset: number): NormPlan {
+  if (offset % REGION_ALIGN !== 0) throw new RangeError(`the norm region must be ${REGION_ALIGN}-byte aligned, got ${offset}`);
+  // An empty leaf has no windows (XLA's windows of a zero-length dimension are not defined): it sums to 0.
+  const windows = leaves.map((l) => (l.shape.some((x) => x === 0) ? { levels: [], last: [0] } : xlaReduceWindows(l.shape)));
+  // Scratch: every level's window sums, then one sum per leaf, per dtype.
+  let cursor = offset;
+  const levelPointers: number[][] = leaves.map(() => []);
+  const sumPointers: number[] = new Array(leaves.length).fill(0);
+  for (const dtype of ['float32', 'float64'] as const) {
+    const size = bytesOf(dtype);
+    leaves.forEach((l, i) => {
+      if (l.dtype !== dtype) return;
+      for (const level of windows[i].levels) {
+        levelPointers[i].push(cursor);
+        cursor += product(level.out) * size;
+      }
+      sumPointers[i] = cursor;
+      cursor += size;
+    });
+    cursor = alignUp(cursor, REGION_ALIGN);
+  }
+  const plans = {} as Record<Dtype, DtypePlan>;
+  for (const dtype of ['float32', 'float64'] as const) {
+    const size = bytesOf(dtype);
+    const words: number[] = [];
+    let operations = 0;
+    // Level by level over all leaves (then the final sums): an operation only reads what earlier ones wrote.
+    const depth = Math.max(0, ...windows.map((w) => w.levels.length));
+    for (let d = 0; d <= depth; d++) {
+      // Per slab (see levelWindows), the operations of this level by kind, in order of first use.
+      const kinds: Map<string, Operation>[] = [];
+      const add = (slab: number, flags: number, rows: number, rowStride: number, len: number, src: number, dst: number): void => {
+        const byKind = (kinds[slab] ??= new Map());
+        const key = `${flags} ${rows} ${rowStride} ${len}`;
+        let op = byKind.get(key);
+        if (!op) byKind.set(key, (op = { flags, rows, rowStride, len, pointers: [] }));
+        op.pointers.push(src, dst);
+      };
+      leaves.forEach((l, i) => {
+        const { levels, last } = windows[i];
+        if (l.dtype !== dtype || d > levels.length) return;
+        const src = d === 0 ? l.pointer : levelPointers[i][d - 1];
+        const flags = d === 0 ? FLAG_SQUARES : 0;
+        if (d < levels.length) levelWindows(levels[d], src, levelPointers[i][d], flags, size, add);
+        // The final reduce: the last level's sums (or the leaf) in order.
+        else add(0, flags, 1, 0, product(last), src, sumPointers[i]);
+      });
+      for (const byKind of kinds) {
+        for (const op of byKind?.values() ?? []) {
+          words.push(op.flags, op.pointers.length / 2, op.rows, op.rowStride, op.len);
+          for (const x of op.pointers) words.push(x);
+          operations++;
+        }
+      }
+    }
+    plans[dtype] = { table: Int32Array.from(words), operations, tablePointer: cursor };
+    cursor = alignUp(cursor + words.length * 4, REGION_ALIGN);
+  }
+  return { plans, sumPointers, bytes: cursor - offset };
+}
+
+/** Copies the tables into the memory at their pointers. */
+export function writeNormTables(plan: NormPlan, buffer: ArrayBufferLike): void {
+  for (const p of Object.values(plan.plans)) new Int32Array(buffer, p.tablePointer, p.table.length).set(p.table);
+}
+
+/**
+ * The windows of one level over `src` (its `dims`, row-major, elements of `size` bytes), their sums
+ * written row-major from `dst`: each window's in-bounds rows along the last dimension (`rows` of them
+ * along the one before it, `rowStride` apart). A window spanning more than two dimensions has one such
+ * slab per in-bounds index of the dimensions before those two, in row-major order: slab `s` continues
+ * the sum of slab `s - 1` (ACCUMULATE), so slabs go to operations run in slab order.
+ */
+function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, add: (slab: number, flags: number, rows: number, rowStride: number, len: number, src: number, dst: number) => void): void {
+  const { dims, window, padLow } = level;
+  const rank = dims.length, last = rank - 1;
+  const strides = dims.map((_, k) => product(dims.slice(k + 1)));
+  const index = new Array<number>(rank).fill(0);
+  const lows = new Array<number>(rank).fill(0), highs = new Array<number>(rank).fill(0);
+  for (let w = 0, total = product(level.out); w < total; w++) {
+    for (let k = last, rest = w; k >= 0; k--) {
+      index[k] = rest % level.out[k];
+      rest = Math.floor(rest / level.out[k]);
+      lows[k] = Math.max(0, index[k] * window[k] - padLow[k]);
+      highs[k] = Math.min(dims[k], index[k] * window[k] - padLow[k] + window[k]);
+    }
+    const len = highs[last] - lows[last];
+    const rows = rank >= 2 ? highs[last - 1] - lows[last - 1] : 1;
+    const rowStride = rank >= 2 ? strides[last - 1] * size : 0;
+    const corner = lows[last] + (rank >= 2 ? lows[last - 1] * strides[last - 1] : 0);
+    const outer = rank - 2;
+    let slabs = 1;
+    for (let k = 0; k < outer; k++) slabs *= highs[k] - lows[k];
+    for (let s = 0; s < slabs; s++) {
+      let element = corner;
+      for (let k = outer - 1, rest = s; k >= 0; k--) {
+        const extent = highs[k] - lows[k];
+        element += (lows[k] + (rest % extent)) * strides[k];
+        rest = Math.floor(rest / extent);
+      }
+      add(s, flags | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, src + element * size, dst + w * size);
+    }
+  }
+}
+
+/** Windows {@link normTableRunner} sums side by side. */
+const LANES = 4;
+
+/**
+ * A JS function running a dtype's operations over the memory `buffer` (the engine's; `flush`: XLA's
+ * subnormal mode), four windows interleaved (each its own chain of additions, so that their
+ * latencies overlap). Its views are made once: a call allocates nothing.
+ */
+export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBufferLike, flush: boolean): () => void {
+  const f32 = dtype === 'float32';
+  const m = f32 ? new Float32Array(buffer) : new Float64Array(buffer);
+  const shift = f32 ? 2 : 3;
+  const min = flush ? MIN_NORMAL[dtype] : 0;
+  const { table } = plan;
+  return () => runTable(table, m, f32, shift, min);
+}
+
+function runTable(table: Int32Array, m: Float32Array | Float64Array, f32: boolean, shift: number, min: number): void {
+  for (let at = 0; at < table.length;) {
+    const flags = table[at], count = table[at + 1], rows = table[at + 2], rs = table[at + 3] >>> shift, len = table[at + 4];
+    const squares = (flags & FLAG_SQUARES) !== 0, acc = (flags & FLAG_ACCUMULATE) !== 0;
+    at += HEADER_WORDS;
+    const end = at + 2 * count;
+    for (; at + 2 * LANES <= end; at += 2 * LANES) {
+      const d0 = table[at + 1] >>> shift, d1 = table[at + 3] >>> shift, d2 = table[at + 5] >>> shift, d3 = table[at + 7] >>> shift;
+      let s0 = acc ? m[d0] : 0, s1 = acc ? m[d1] : 0, s2 = acc ? m[d2] : 0, s3 = acc ? m[d3] : 0;
+      let a0 = table[at] >>> shift, a1 = table[at + 2] >>> shift, a2 = table[at + 4] >>> shift, a3 = table[at + 6] >>> shift;
+      for (let r = 0; r < rows; r++, a0 += rs, a1 += rs, a2 += rs, a3 += rs) {
+        if (squares && f32) {
+          for (let e = 0; e < len; e++) {
+            let x = m[a0 + e], q = Math.fround(x * x);
+            s0 = Math.fround(s0 + (q < min ? 0 : q));
+            x = m[a1 + e]; q = Math.fround(x * x);
+            s1 = Math.fround(s1 + (q < min ? 0 : q));
+            x = m[a2 + e]; q = Math.fround(x * x);
+            s2 = Math.fround(s2 + (q < min ? 0 : q));
+            x = m[a3 + e]; q = Math.fround(x * x);
+            s3 = Math.fround(s3 + (q < min ? 0 : q));
+          }
+        } else if (squares) {
+          for (let e = 0; e < len; e++) {
+            let x = m[a0 + e], q = x * x;
+            s0 += q < min ? 0 : q;
+            x = m[a1 + e]; q = x * x;
+            s1 += q < min ? 0 : q;
+            x = m[a2 + e]; q = x * x;
+            s2 += q < min ? 0 : q;
+            x = m[a3 + e]; q = x * x;
+            s3 += q < min ? 0 : q;
+          }
+        } else if (f32) {
+          for (let e = 0; e < len; e++) {
+            s0 = Math.fround(s0 + m[a0 + e]);
+            s1 = Math.fround(s1 + m[a1 + e]);
+            s2 = Math.fround(s2 + m[a2 + e]);
+            s3 = Math.fround(s3 + m[a3 + e]);
+          }
+        } else {
+          for (let e = 0; e < len; e++) { s0 += m[a0 + e]; s1 += m[a1 + e]; s2 += m[a2 + e]; s3 += m[a3 + e]; }
+        }
+      }
+      m[d0] = s0; m[d1] = s1; m[d2] = s2; m[d3] = s3;
+    }
+    for (; at < end; at += 2) {
+      const d = table[at + 1] >>> shift;
+      let s = acc ? m[d] : 0;
+      for (let r = 0, row = table[at] >>> shift; r < rows; r++, row += rs) {
+        for (let e = row, stop = row + len; e < stop; e++) {
+          let t = m[e];
+          if (squares) { t = f32 ? Math.fround(t * t) : t * t; if (t < min) t = 0; }
+          s = f32 ? Math.fround(s + t) : s + t;
+        }
+      }
+      m[d] = s;
+    }
+  }
+}
