@@ -21,7 +21,8 @@ import { type ValidatedOptions, validateCompileOptions } from './compile-options
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import type { SubnormalMode } from './subnormals.js';
 import { threadPlatform } from './thread-platform.js';
-import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, wasmSimdSupported } from './wasm/index.js';
+import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, relaxedMaddFused, wasmSimdSupported } from './wasm/index.js';
+import { topologicalOrder } from '../kernel/expr.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
 
@@ -404,8 +405,12 @@ function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[]
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
+  // float32 fused multiply-adds (traced numerics) in one relaxed-SIMD instruction where this runtime
+  // is shown to fuse it (probed once per process, only when a kernel has one), else emulated.
+  const hasFma = (p: FusedProgram): boolean => topologicalOrder([...p.outputs, ...(p.fast?.outputs ?? [])].map((o) => o.expr)).some((e) => e.kind === 'fma');
+  const relaxedMadd = programs.some((p) => p.dtype === 'float32' && hasFma(p)) && relaxedMaddFused();
   // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals })));
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals, relaxedMadd })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

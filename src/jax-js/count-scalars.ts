@@ -1,19 +1,9 @@
 import { numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
-import { OptaxError } from '../core/errors.js';
-import { INT32_MAX } from '../core/numerics.js';
-import { type ElementwiseDefinition, type KernelScalar, definitionScalars } from '../kernel/elementwise.js';
-import { recordedCall } from '../spec/record.js';
-import { type Spec, toSpec } from '../spec/spec.js';
+import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import { countTable } from '../kernel/count-table.js';
 import type { JaxArray } from './leaf.js';
 import type { JaxValue } from './kernel.js';
-
-/**
- * The longest table of per-step scalars the adapter builds (4 MiB of float32 per count-dependent
- * scalar). Adamax's bias correction settles after ~170,000 steps for b1 = 0.9999; a schedule must
- * settle (reach its final value) within this many steps.
- */
-export const MAX_TABLE_STEPS = 1 << 20;
 
 /**
  * The per-step scalars of one elementwise transformation, as a function of its int32 count *in the
@@ -31,28 +21,10 @@ export class CountScalars {
   readonly settle: number;
 
   constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype) {
-    const counted = Object.hasOwn(definition.initControl(), 'count');
-    const at = (count: number): Record<string, number> => numbers(name, definitionScalars(definition, counted ? { count } : {}, dtype, undefined));
-    if (!counted) {
-      this.settle = 0;
-      Object.assign(this.constants, at(0));
-      return;
-    }
-    const final = at(INT32_MAX);
-    this.settle = settleCount(name, definition, tx, at, final);
-    const columns: Record<string, Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>> = {};
-    for (const k of Object.keys(final)) columns[k] = dtype === 'float64' ? new Float64Array(this.settle + 1) : new Float32Array(this.settle + 1);
-    for (let c = 0; c <= this.settle; c++) {
-      const row = at(c);
-      for (const k of Object.keys(final)) columns[k][c] = row[k];
-    }
-    for (const [k, col] of Object.entries(columns)) {
-      if (!Object.is(col[this.settle], final[k]) && !(Number.isNaN(col[this.settle]) && Number.isNaN(final[k]))) {
-        throw new OptaxError(`toJaxJs: ${name}: its '${k}' at step ${this.settle} (${col[this.settle]}) differs from its final value (${final[k]}): it does not settle, so it cannot be tabulated`);
-      }
-      if (col.every((x) => Object.is(x, col[0]))) this.constants[k] = col[0];
-      else this.tables[k] = np.array(col, { dtype: dtype === 'float64' ? np.float64 : np.float32 });
-    }
+    const table = countTable('toJaxJs', name, definition, tx, dtype);
+    this.settle = table.settle;
+    Object.assign(this.constants, table.constants);
+    for (const [k, col] of Object.entries(table.columns)) this.tables[k] = np.array(col, { dtype: dtype === 'float64' ? np.float64 : np.float32 });
   }
 
   /** Whether any scalar depends on the count. */
@@ -79,79 +51,4 @@ export class CountScalars {
   }
 }
 
-export function numbers(name: string, scalars: Readonly<Record<string, KernelScalar>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(scalars)) {
-    if (typeof v !== 'number') throw new OptaxError(`toJaxJs: ${name}: hyperparameter '${k}' is an array; the jax-js adapter takes number hyperparameters only (not supported yet)`);
-    out[k] = v;
-  }
-  return out;
-}
-
-/**
- * A count from which the scalars keep their final value. Adamax's only count-dependent scalar is its
- * bias correction `1 - b1^t`, which grows towards 1 as `b1^t` shrinks: the first count where it equals
- * its saturated value is where it settles. A schedule's is read from its spec: the end of its last
- * transition (an upper bound; the table is checked against the final value).
- */
-function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: object, at: (c: number) => Record<string, number>, final: Record<string, number>): number {
-  if (definition.name === 'scale_by_adamax') {
-    const keys = Object.keys(final);
-    for (let c = 0; c <= MAX_TABLE_STEPS; c++) {
-      const row = at(c);
-      if (keys.every((k) => Object.is(row[k], final[k]))) return c;
-    }
-    throw new OptaxError(`toJaxJs: ${name}: b1 is so close to 1 that the bias correction takes more than ${MAX_TABLE_STEPS} steps to settle; not supported by the jax-js adapter`);
-  }
-  const schedule = recordedCall(tx)?.args[0];
-  if (typeof schedule !== 'function') throw new OptaxError(`toJaxJs: ${name}: a count-dependent transformation the jax-js adapter cannot evaluate in the graph (not supported yet)`);
-  let spec: Spec;
-  try {
-    spec = toSpec(schedule as (count: number) => number);
-  } catch {
-    throw new OptaxError(`toJaxJs: ${name}: its schedule is a function optax-ts did not build; the jax-js adapter evaluates only the library's schedules in the graph`);
-  }
-  const steps = scheduleSettle(spec);
-  if (steps === undefined) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} never settles to a final value (or its end is unknown); not supported by the jax-js adapter yet`);
-  if (steps > MAX_TABLE_STEPS) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} settles after ${steps} steps, more than the ${MAX_TABLE_STEPS} the jax-js adapter tabulates`);
-  return steps;
-}
-
-const int = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? Math.max(0, Math.ceil(x)) : 0);
-
-/** An upper bound of the count after which a schedule (as a spec) is constant, or undefined when it never is. */
-export function scheduleSettle(spec: Spec): number | undefined {
-  const a = (spec.args ?? {}) as Record<string, unknown>;
-  const boundaries = (): number => {
-    const b = a.boundaries_and_scales;
-    if (b === undefined || b === null) return 0;
-    if (typeof b !== 'object') return 0;
-    return Math.max(0, ...Object.keys(b).map((k) => int(Number(k))));
-  };
-  switch (spec.name) {
-    case 'constant_schedule': return 0;
-    case 'linear_schedule':
-    case 'polynomial_schedule': return int(a.transition_begin) + int(a.transition_steps);
-    case 'cosine_decay_schedule': return int(a.decay_steps);
-    case 'warmup_cosine_decay_schedule': return int(a.warmup_steps) + int(a.decay_steps);
-    case 'warmup_constant_schedule': return int(a.warmup_steps);
-    case 'piecewise_constant_schedule':
-    case 'piecewise_interpolate_schedule': return boundaries();
-    case 'cosine_onecycle_schedule':
-    case 'linear_onecycle_schedule': return int(a.transition_steps);
-    case 'sgdr_schedule': {
-      const cycles = a.cosine_kwargs as Record<string, unknown>[] | undefined;
-      if (!Array.isArray(cycles)) return undefined;
-      return cycles.reduce((sum, c) => sum + int(c?.warmup_steps) + int(c?.decay_steps), 0);
-    }
-    case 'join_schedules': {
-      const parts = a.schedules as Spec[] | undefined;
-      const bounds = a.boundaries as number[] | undefined;
-      if (!Array.isArray(parts) || parts.length === 0) return undefined;
-      const tail = scheduleSettle(parts[parts.length - 1]);
-      if (tail === undefined) return undefined;
-      return (Array.isArray(bounds) && bounds.length > 0 ? int(bounds[bounds.length - 1]) : 0) + tail;
-    }
-    default: return undefined;
-  }
-}
+export { MAX_TABLE_STEPS, numbers, scheduleSettle } from '../kernel/count-table.js';

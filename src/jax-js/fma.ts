@@ -2,7 +2,7 @@ import { defaultDevice, numpy as np } from '@jax-js/jax';
 import { fusedMultiplyAdd } from '../core/fused-multiply-add.js';
 import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
-import { deviceHasFloat64 } from './kernel.js';
+import { deviceHasFloat64, negate } from './kernel.js';
 import type { JaxArray } from './leaf.js';
 
 type Operand = number | JaxArray;
@@ -42,7 +42,7 @@ export function fmaFloat32(a: Operand, b: Operand, c: Operand): Operand {
   // and the sign). `x - x` is +0 for finite x and NaN otherwise: `x * ±(x - x)` is the IEEE product.
   const zeroFactor = (k: number, x: JaxArray): JaxArray => {
     const z = np.subtract(x.ref, x.ref);
-    return Object.is(k, -0) ? np.negative(z) : z;
+    return Object.is(k, -0) ? negate(z) : z;
   };
   if (A === 0 && typeof B !== 'number') A = zeroFactor(A, B);
   else if (B === 0 && typeof A !== 'number') B = zeroFactor(B, A);
@@ -78,7 +78,7 @@ function finish(p: Operand, s: JaxArray, C: Operand): JaxArray {
   const midpoint = np.logicalAnd(np.logicalAnd(np.notEqual(s.ref, f.ref), np.equal(tRounded, t.ref)), np.isfinite(t.ref));
   // TwoSum: s + e = p + C exactly.
   const bb = np.subtract(s.ref, ref(p));
-  const e = np.add(np.subtract(ref(p), np.subtract(s.ref, bb.ref)), typeof C === 'number' ? np.negative(np.subtract(bb, C)) : np.subtract(ref(C), bb));
+  const e = np.add(np.subtract(ref(p), np.subtract(s.ref, bb.ref)), typeof C === 'number' ? negate(np.subtract(bb, C)) : np.subtract(ref(C), bb));
   if (typeof p !== 'number') p.dispose();
   if (typeof C !== 'number') C.dispose();
   const up = np.greater(e.ref, 0);

@@ -34,7 +34,13 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
  *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
  *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's
- *   fused multiply-adds built exactly from float64 operations, so wasm or cpu only), and elementwise transformations with number
+ *   fused multiply-adds built exactly from float64 operations, so wasm or cpu only), `multiSteps`
+ *   (a number `everyKSchedule`; the running mean, the emit and `skipNotFinite` / `skipLargeUpdates`
+ *   all in the graph, selected with `where`, the zeros of a silent mini-step with the pure path's
+ *   signs), `injectHyperparams` of optax-ts's own elementwise factories (the hyperparameters float32
+ *   scalar arrays of the state, read by the inner transformation's scalars in the graph, so settable
+ *   between steps by replacing them; a scheduled one evaluated in the graph at its count; a decay
+ *   inside a bias correction, e.g. adamax's `b1`, must be a `staticArgs`), and elementwise transformations with number
  *   hyperparameters (`scaleByAdamax`, `scale`, `scaleByLearningRate` and `scaleBySchedule` with a
  *   number or any float32 optax-ts schedule, `addDecayedWeights`, `clip`, `ema`, `identity`,
  *   `setToZero`, so `adamax` and `adamaxw`), float32 leaves. Anything else throws an OptaxError

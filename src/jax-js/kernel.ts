@@ -74,7 +74,7 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       case 'unary': {
         const a = take(e.a);
         if (typeof a === 'number') v = roundTo(dtype, applyUnary(e.op, a));
-        else v = e.op === 'neg' ? np.negative(a) : e.op === 'abs' ? np.abs(a) : np.sqrt(a);
+        else v = e.op === 'neg' ? negate(a) : e.op === 'abs' ? np.abs(a) : np.sqrt(a);
         break;
       }
       case 'binary': {
@@ -127,6 +127,15 @@ export function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
   if (dtype !== 'float32' || !deviceHasFloat64()) return np.trueDivide(a, b);
   const wide = (x: JaxValue): JaxValue => (typeof x === 'number' ? x : x.astype(np.float64));
   return np.trueDivide(wide(a), wide(b)).astype(np.float32);
+}
+
+/**
+ * `-x` as IEEE negation (exact, flips the sign of zeros). jax-js 0.1.25's `negative(x)` is `0 - x`,
+ * which gives +0 for +0 (measured); `x * -1` is the IEEE negation (and jax-js's simplifier only turns
+ * `a + x * -1` into `a - x`, the same value).
+ */
+export function negate(x: JaxArray): JaxArray {
+  return np.multiply(x, -1);
 }
 
 /** Whether the active jax-js device computes in float64 (wasm and cpu do; WebGPU and WebGL do not). */

@@ -9,7 +9,7 @@ import { type ScheduleArith, eagerArith } from '../schedules/arith.js';
 import { ftz, toDtype } from '../schedules/float.js';
 import { scheduleFormula } from '../schedules/typed.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
-import { divide } from './kernel.js';
+import { divide, negate } from './kernel.js';
 
 type Value = number | JaxArray;
 type Cond = boolean | JaxArray;
@@ -210,7 +210,7 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
     return this.flush(d, this.o(np.add, q, this.o(np.trueDivide, r, y)));
   }
 
-  neg(x: Value): Value { return typeof x === 'number' ? -x : this.o(np.negative, x); }
+  neg(x: Value): Value { return typeof x === 'number' ? -x : this.o(negate, x); }
 
   private pair(a: Value, b: Value): [JaxArray, JaxArray] {
     const d = (typeof a === 'number' ? (b as JaxArray).dtype : a.dtype) as Kind;

@@ -20,6 +20,9 @@ import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { TracedJaxScheduleArith } from './traced-arith.js';
 import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
+import { lowerMultiSteps } from './multi-steps.js';
+import { lowerInjectHyperparams } from './inject-hyperparams.js';
+import { type Injection, injectionOf } from './injection.js';
 import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -55,7 +58,7 @@ export interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, inject_hyperparams (of adamax, adamaxw, scale_by_adamax, scale, scale_by_learning_rate, add_decayed_weights, clip), and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -91,6 +94,8 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     return lowerPartition(groups);
   }
   if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
+  if (combinator?.kind === 'injectHyperparams') return lowerInjectHyperparams(tx, (inner) => lower(inner, options));
+  if (combinator?.kind === 'multiSteps') return lowerMultiSteps(tx, combinator, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
@@ -204,11 +209,11 @@ export interface StepScalars {
  * MultiSteps), with {@link TracedJaxScheduleArith}.
  */
 export function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean, traced = false): StepScalars {
-  const constants = numbers(name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
+  const constants = numbers('toJaxJs', name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count must not depend on it.
     for (const c of [1, 2, 1000, INT32_MAX]) {
-      const other = numbers(name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
+      const other = numbers('toJaxJs', name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
       if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
     }
   }
@@ -238,6 +243,47 @@ export function graphScalars(name: string, def: CompiledElementwise<any>, counte
   };
 }
 
+/**
+ * The scalars of a stage of an `injectHyperparams` inner transformation: its `injectable` formula, the
+ * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
+ * count-dependent ones from the stage's count, all in the graph.
+ */
+function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection): StepScalars {
+  const formula = def.injectable!;
+  const anchors = new ArithAnchors();
+  const scalars: StepScalars = {
+    at(count) {
+      const current = injection.current;
+      if (!current) throw new OptaxError(`internal: ${name}: an injected stage run outside its inject_hyperparams step`);
+      const h: Record<string, JaxValue> = { ...formula.hyperparams };
+      for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
+      const arith = new JaxScheduleArith(name, anchors);
+      const c = count ?? current.count.ref;
+      const values = formula.scalars(h, arith.input(c), 'float32', arith);
+      c.dispose();
+      return arith.finishAll(values, 'float32');
+    },
+    dispose: () => anchors.dispose(),
+  };
+  // Evaluated once now on arrays of the built values, so that what cannot be lowered (a power whose
+  // base is an injected hyperparameter) fails at toJaxJs, not at a step.
+  const probe: Record<string, JaxArray> = {};
+  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = np.array(v, { dtype: np.float32 });
+  const saved = injection.current;
+  injection.current = { values: probe, count: np.array(0, { dtype: np.int32 }) };
+  try {
+    disposeValues(scalars.at(np.array(0, { dtype: np.int32 })));
+  } catch (e) {
+    anchors.dispose();
+    throw e;
+  } finally {
+    injection.current.count.dispose();
+    Object.values(probe).forEach((a) => a.dispose());
+    injection.current = saved;
+  }
+  return scalars;
+}
+
 function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
@@ -246,7 +292,8 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const leafNames = def.stateLeaves;
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
   // Built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step.
-  const stepScalars: StepScalars = mode === 'table' ? new CountScalars(name, def, tx, 'float32') : graphScalars(name, def, counted);
+  const injection = injectionOf(def);
+  const stepScalars: StepScalars = injection ? injectedScalars(name, def, injection) : mode === 'table' ? new CountScalars(name, def, tx, 'float32') : graphScalars(name, def, counted);
   return {
     init(params) {
       gather(name, [params], ['params']);
@@ -298,7 +345,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
  * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
  * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
  */
-function xlaOrderedSum(x: JaxArray): JaxArray {
+export function xlaOrderedSum(x: JaxArray): JaxArray {
   const { levels } = xlaReduceWindows(x.shape);
   if (levels.length === 0) return np.sum(x);
   let y = x;

@@ -10,9 +10,9 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  *   float64 (TwoSum gives its error `e`; an inexact even result steps one ulp towards the exact sum,
  *   by integer arithmetic on its bits), then rounded to float32: correctly rounded (Boldo-Melquiond).
  *   Vectors (two f64x2 halves) first try the plain float64 sum rounded to float32, which is already
- *   correct unless the sum lies next to a float32 rounding boundary; two probes around it detect
- *   that (see {@link FmaEmitter.vectorFloat32}: about 1 lane in 2^16 of random data), and only such
- *   a vector runs the rounding to odd. This costs about a third of the always-exact sequence.
+ *   correct unless the sum is a float32 rounding boundary; a test of its bits (when a per-call
+ *   multiplicand allows it) or two probes around it detect that (see {@link FmaEmitter.vectorFloat32}),
+ *   and only such a vector runs the rounding to odd.
  * - float64: Dekker's exact product `p + ul`, TwoSum of `c + p` into `th + tl`, then `th + RO(tl + ul)`;
  *   specials, zeros and products beyond `2^995` or below `2^-960` take the plain `p + c`, as the
  *   reference does.
@@ -29,6 +29,12 @@ export interface WideOperands {
   readonly c?: number;
   /** A multiplicand that is a per-call scalar, which may be a power of two (see {@link FmaEmitter.powerOfTwo}). */
   readonly powerOfTwo?: PowerOfTwoOperand;
+  /**
+   * i32 local: 1 when a per-call multiplicand makes every float32 sum below 2^-126 exact in float64
+   * (see {@link FmaEmitter.fineGrid}); the float32 vector code then tests float64 sums for a float32
+   * midpoint by their bits alone.
+   */
+  readonly fineGrid?: number;
 }
 
 /** A per-call multiplicand of an fma, tested once per call (see {@link FmaEmitter.powerOfTwo}). */
@@ -58,15 +64,26 @@ const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 /** The relative distance of the float32 fast path's two probes from the float64 sum (see vectorFloat32). */
 const NEAR_MIDPOINT = 2 ** -40;
+/** The low 32-bit words of two f64x2 vectors, side by side (an i32x4 of lanes 0-1 of the first, 0-1 of the second). */
+const LOW_WORDS = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+/** The bits of a float64 below a float32's last one (bits 0..28), and their pattern at a float32 midpoint. */
+const BELOW_FLOAT32 = 0x1fffffff;
+const FLOAT32_MIDPOINT = 0x10000000;
 
 export class FmaEmitter {
   private readonly temps = new Map<ValType, number[]>();
   private one64 = -1;
   private zero = -1;
+  private belowFloat32 = -1;
+  private float32Midpoint = -1;
   private readonly scalarF64: Arith;
   private readonly vectorF64: Arith;
 
-  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps) {
+  /**
+   * @param relaxedMadd - float32 vectors by `f32x4.relaxed_madd`, which the caller knows to be fused
+   *   in this runtime (relaxed-madd.ts): the same bits as the emulation, in one instruction.
+   */
+  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps, private readonly relaxedMadd = false) {
     this.scalarF64 = {
       add: () => { f.op(Op.f64Add); },
       sub: () => { f.op(Op.f64Sub); },
@@ -90,6 +107,12 @@ export class FmaEmitter {
     f.v128Const([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]).localSet(this.one64);
     this.zero = f.local(ValType.v128);
     f.v128Const(new Array<number>(16).fill(0)).localSet(this.zero);
+    if (this.ops.lanes === 4) {
+      this.belowFloat32 = f.local(ValType.v128);
+      f.i32Const(BELOW_FLOAT32).simd(SimdOp.i32x4Splat).localSet(this.belowFloat32);
+      this.float32Midpoint = f.local(ValType.v128);
+      f.i32Const(FLOAT32_MIDPOINT).simd(SimdOp.i32x4Splat).localSet(this.float32Midpoint);
+    }
   }
 
   private temp(type: ValType, k: number): number {
@@ -175,6 +198,22 @@ export class FmaEmitter {
   }
 
   /**
+   * Tests, once per call, whether the float32 scalar local `r` (a per-call multiplicand of an fma)
+   * is a multiple of 2^-30 (or infinite), and returns an i32 local holding 1 if so: see
+   * {@link FmaEmitter.vectorFloat32}. Then every product `r * y` of a float32 `y` (a multiple of
+   * 2^-149) is a multiple of 2^-179, and so is its sum with a float32 `c`; a sum below 2^-126 is then
+   * an integer below 2^53 times 2^-179, which float64 holds exactly. Every normal float32 of
+   * magnitude at least 2^-7 passes (its last bit is at least 2^-30): adamax's `1 - b1` and `b1` for
+   * the usual b1 in [0.5, 0.99], MultiSteps' `1 / (n + 1)` for n < 128. NaN fails (`trunc(NaN) != NaN`).
+   */
+  fineGrid(r: number): number {
+    const f = this.f, flag = f.local(ValType.i32), scaled = this.temp(ValType.f64, 30);
+    f.localGet(r).op(Op.f64PromoteF32).f64Const(2 ** 30).op(Op.f64Mul).localTee(scaled); // exact
+    f.op(Op.f64Trunc).localGet(scaled).op(Op.f64Eq).localSet(flag);
+    return flag;
+  }
+
+  /**
    * `a * b + c` of the vector locals a, b, c (f32x4 or f64x2), left on the stack. For float32, `wide`
    * may give, for an operand that is the same in every lane (a per-call scalar), a v128 local holding
    * it as an f64x2 splat: the loop then does not widen it again for every vector.
@@ -187,21 +226,41 @@ export class FmaEmitter {
    * with a lane that fails takes the general emulation.
    */
   vector(a: number, b: number, c: number, wide: WideOperands = {}): void {
+    if (this.relaxedMadd && this.ops.lanes === 4) {
+      this.f.localGet(a).localGet(b).localGet(c).simd(SimdOp.f32x4RelaxedMadd);
+      return;
+    }
     const p2 = wide.powerOfTwo;
     if (!p2) {
       this.general(a, b, c, wide);
       return;
     }
+    this.f.localGet(p2.flag).if(ValType.v128);
+    this.powerOfTwoOr(a, b, c, p2, () => this.general(a, b, c, wide));
+    this.f.else();
+    this.general(a, b, c, wide);
+    this.f.end();
+  }
+
+  /** The shortcut by a power of two (`p2.flag` known to hold), with `otherwise` for a vector where it fails. */
+  private powerOfTwoOr(a: number, b: number, c: number, p2: PowerOfTwoOperand, otherwise: () => void): void {
     const f = this.f, ops = this.ops, q = this.temp(ValType.v128, 15);
-    f.localGet(p2.flag).if(ValType.v128);
     f.localGet(a).localGet(b).simd(ops.vector.mul).localTee(q);
-    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.v128AnyTrue);
+    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
-    this.general(a, b, c, wide);
+    otherwise();
     f.else().localGet(q).localGet(c).simd(ops.vector.add).end();
-    f.else();
-    this.general(a, b, c, wide);
-    f.end();
+  }
+
+  /**
+   * {@link FmaEmitter.vector} of float32 lanes where the caller has checked, once per call, that
+   * `wide.fineGrid` holds, and whether `wide.powerOfTwo`'s flag does (`powerOfTwo`): the shortcut by
+   * a power of two (then) and the bits check, without the per-call branches and the probed path.
+   */
+  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands, powerOfTwo: boolean): void {
+    if (this.ops.lanes !== 4 || wide.fineGrid === undefined || (powerOfTwo && !wide.powerOfTwo)) throw new Error('vectorOnFineGrid: float32 with a fine-grid multiplicand only');
+    if (powerOfTwo) this.powerOfTwoOr(a, b, c, wide.powerOfTwo!, () => this.vectorFloat32ByBits(a, b, c, wide));
+    else this.vectorFloat32ByBits(a, b, c, wide);
   }
 
   /** {@link FmaEmitter.vector} without the power-of-two shortcut. */
@@ -217,7 +276,7 @@ export class FmaEmitter {
     // overflowing) are redone at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
     f.localTee(r).localGet(r).simd(SimdOp.f64x2Ne);
     f.localGet(p).localGet(c).simd(SimdOp.f64x2Add).localTee(cc).localGet(cc).simd(SimdOp.f64x2Eq).simd(SimdOp.v128And).localTee(needs);
-    f.simd(SimdOp.v128AnyTrue).if(ValType.v128);
+    f.simd(SimdOp.i32x4Bitmask).if(ValType.v128);
     const scaleWhere = (target: number, factor: number): void => { // target *= mask ? factor : 1
       f.localGet(target);
       A.constant(factor);
@@ -264,27 +323,50 @@ export class FmaEmitter {
   }
 
   /**
-   * float32 lanes: a fast path that is exact except near the rare float32 midpoints, which it
-   * detects; a vector with such a lane takes the exact path ({@link FmaEmitter.vectorFloat32Exact}).
+   * float32 lanes: the float64 sum `s = fl64(a * b + c)` rounded to float32, which is the correctly
+   * rounded fma but where `s` is a float32 rounding boundary; a vector where that may be the case
+   * takes the exact path ({@link FmaEmitter.vectorFloat32Exact}), whose result is the same bits.
    *
-   * Let x = a * b + c (real), p = a * b (exact in float64: 24 + 24 bits), s = fl64(p + c), so
-   * |x - s| <= ulp64(s) / 2 <= 2^-53 |s|. With d = 2^-40, up = fl64(s * (1 + d)) and
-   * dn = fl64(s * (1 - d)) bracket x: each is s moved away from it by at least 2^-40 |s| - 2^-53 |s|,
-   * far more than |x - s|. Rounding to float32 (`demote`, round to nearest even) is monotonic, so
-   * when demote(up) === demote(dn), RN32(x), which lies between them, equals both: the fast result
-   * is demote(up), which is the correctly rounded fma. (Zeros: x = 0 exactly iff s = 0, with the
-   * sign IEEE gives the exact sum, and up = dn = s. Infinite or NaN operands: up and dn are the
-   * same infinity or NaN, as an fma gives. Overflow: both infinite means x >= dn >= the overflow
-   * threshold.) They differ only when a float32 rounding boundary (a midpoint between two float32
-   * values, or the overflow threshold) lies within about 2^-40 |s| of s, i.e. for s exactly on a
-   * midpoint (where rounding s again could be wrong: double rounding) or within about 2^-17 float32
-   * ulps of one: about one lane in 2^16 of random data; those vectors (and NaNs whose bits differ)
-   * take the exact path, whose result is the same bits. The test compares the bits (i32x4.ne), so
-   * NaN lanes with equal bits stay on the fast path.
+   * Why only there: the product `p = a * b` is exact in float64 (24 + 24 bits), so `s` is the exact
+   * `x = p + c` rounded once. The float32 rounding boundaries (midpoints between neighbouring
+   * float32 values, the overflow threshold 2^128 - 2^103 among them) are float64 values, and
+   * rounding to float64 is monotonic, so `x` and `s` lie on the same side of every boundary other
+   * than `s` itself (an `x` on a boundary would be a float64, hence `s`); rounding to float32
+   * (`demote`, round to nearest even, also monotonic) then gives `x` and `s` the same float32.
+   *
+   * How a vector is tested, by one of two checks:
+   * - with `wide.fineGrid` (a per-call multiplicand that makes every sum below 2^-126 exact, see
+   *   {@link FmaEmitter.fineGrid}), by bits: a boundary `s` of magnitude at least 2^-126, in the
+   *   binade [2^e, 2^(e+1)), is an odd multiple of 2^(e-24), i.e. its float64 significand ends in a
+   *   1 followed by 28 zeros (bits 0..28 are 0x10000000: the low words of both halves, one
+   *   shuffle, `and`, `eq`). Below 2^-126, where the float32 grid is no longer relative, `s = x` is
+   *   exact and rounds correctly wherever it lies. Infinite sums have zero low bits and round to
+   *   the infinity the fma gives; NaN lanes may match, and take the exact path.
+   * - otherwise, by two probes: `up = fl64(s (1 + d))` and `dn = fl64(s (1 - d))` with d = 2^-40
+   *   bracket `x` (each is `s` moved away from it by at least 2^-40 |s| - 2^-53 |s|, far more than
+   *   |x - s| <= 2^-53 |s|), so when demote(up) === demote(dn), RN32(x), which lies between them,
+   *   equals both. They differ only when a boundary lies within about 2^-40 |s| of `s`. (Zeros:
+   *   `x = 0` exactly iff `s = 0`, with the sign IEEE gives the exact sum, and up = dn = s.
+   *   Infinite or NaN operands: up and dn are the same infinity or NaN, as an fma gives.) The test
+   *   compares the bits (i32x4.ne), so NaN lanes with equal bits stay on the fast path.
+   * Either check flags about one lane in 2^16 (probes) to 2^29 (bits) of random data.
    */
   private vectorFloat32(a: number, b: number, c: number, wide: WideOperands): void {
-    const f = this.f, A = this.vectorF64;
-    const lo = A.temp(12), hi = A.temp(13), up = A.temp(14);
+    const f = this.f;
+    if (wide.fineGrid === undefined) {
+      this.vectorFloat32Probed(a, b, c, wide);
+      return;
+    }
+    f.localGet(wide.fineGrid).if(ValType.v128);
+    this.vectorFloat32ByBits(a, b, c, wide);
+    f.else();
+    this.vectorFloat32Probed(a, b, c, wide);
+    f.end();
+  }
+
+  /** The float64 sums `a * b + c` of lanes 0-1 and 2-3 into the f64x2 locals lo and hi. */
+  private float64Sums(a: number, b: number, c: number, wide: WideOperands, lo: number, hi: number): void {
+    const f = this.f;
     for (const half of [lo, hi]) {
       this.widen(a, half === hi, wide.a);
       this.widen(b, half === hi, wide.b);
@@ -292,6 +374,26 @@ export class FmaEmitter {
       this.widen(c, half === hi, wide.c);
       f.simd(SimdOp.f64x2Add).localSet(half);
     }
+  }
+
+  /** {@link FmaEmitter.vectorFloat32} checked by the bits of the float64 sums. */
+  private vectorFloat32ByBits(a: number, b: number, c: number, wide: WideOperands): void {
+    const f = this.f, A = this.vectorF64;
+    const lo = A.temp(12), hi = A.temp(13), rounded = A.temp(14);
+    this.float64Sums(a, b, c, wide, lo, hi);
+    f.localGet(lo).simd(SimdOp.f32x4DemoteF64x2Zero).localGet(hi).simd(SimdOp.f32x4DemoteF64x2Zero).shuffle(LOW_HALVES).localSet(rounded);
+    f.localGet(lo).localGet(hi).shuffle(LOW_WORDS).localGet(this.belowFloat32).simd(SimdOp.v128And);
+    f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq).simd(SimdOp.i32x4Bitmask);
+    f.if(ValType.v128);
+    this.vectorFloat32Exact(a, b, c);
+    f.else().localGet(rounded).end();
+  }
+
+  /** {@link FmaEmitter.vectorFloat32} checked by two probes around the float64 sums. */
+  private vectorFloat32Probed(a: number, b: number, c: number, wide: WideOperands): void {
+    const f = this.f, A = this.vectorF64;
+    const lo = A.temp(12), hi = A.temp(13), up = A.temp(14);
+    this.float64Sums(a, b, c, wide, lo, hi);
     const demoteScaled = (factor: number): void => {
       for (const half of [lo, hi]) {
         f.localGet(half);
@@ -303,7 +405,7 @@ export class FmaEmitter {
     demoteScaled(1 + NEAR_MIDPOINT);
     f.localTee(up);
     demoteScaled(1 - NEAR_MIDPOINT);
-    f.simd(SimdOp.i32x4Ne).simd(SimdOp.v128AnyTrue);
+    f.simd(SimdOp.i32x4Ne).simd(SimdOp.i32x4Bitmask);
     f.if(ValType.v128);
     this.vectorFloat32Exact(a, b, c);
     f.else().localGet(up).end();

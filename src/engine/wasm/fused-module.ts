@@ -53,7 +53,17 @@ export interface FusedModuleOptions extends MemoryImportOptions {
   readonly scalarOffsets?: readonly number[];
   /** `'ieee'` (default: subnormals kept) or `'flush'` (XLA's FTZ/DAZ, see engine/subnormals.ts). */
   readonly subnormals?: SubnormalMode;
+  /**
+   * Compute float32 vector fmas with `f32x4.relaxed_madd` (relaxed SIMD) instead of the exact
+   * emulation: only where `relaxedMaddFused()` (relaxed-madd.ts) has shown it fused (the module then uses relaxed
+   * SIMD, and only such a runtime can compile it). Float64 programs ignore it (their fma is the
+   * reference's emulation, whose bits a hardware fma does not always give). Default false.
+   */
+  readonly relaxedMadd?: boolean;
 }
+
+/** The most per-call powers of two whose combinations get their own main-loop copy (2^3 copies). */
+const MAX_VERSIONED_POWERS = 3;
 
 /** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
 export const DEFAULT_UNROLL = 2;
@@ -131,8 +141,12 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
   const lowered = lowerProgram(program);
   const { nodes, stores } = lowered;
-  // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only.
-  const fast = flush ? undefined : lowered.fast;
+  const relaxedMadd = options.relaxedMadd === true && ops.lanes === 4;
+  // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only, and only where
+  // fmas are emulated: it exists to skip them, and its checks cost more than fmas of one instruction
+  // (measured on MultiSteps' accumulating pass, float32 in cache: 0.55-0.59 ns/element with it,
+  // 0.33-0.38 without, with relaxed_madd; emulated, 0.77-0.96 with it, 0.81-1.04 without).
+  const fast = flush || relaxedMadd ? undefined : lowered.fast;
   const streams = streamAddressing(f, narrow, options.streamOffsets);
 
   // Which uniform nodes the vector code reads (they get a splatted v128 local).
@@ -158,7 +172,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const count = f.local(ValType.i32);
   const vectorOps = new VectorOpEmitter(f, ops);
   vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' || node.kind === 'fma' ? [] : [node.op]))));
-  const fma = new FmaEmitter(f, ops);
+  const fma = new FmaEmitter(f, ops, relaxedMadd);
   if (nodes.some((node) => node.kind === 'fma' && !node.uniform)) fma.prepare();
   flush?.prepare();
   const flushes = nodes.map((node) => flush !== undefined && canMakeSubnormal(node));
@@ -190,10 +204,36 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     // per call. (Not float64: the emulation there is the reference's, which differs from an fma
     // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
     const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
-    const powerOfTwo = multiplicand && fma.powerOfTwo(locals[multiplicand === 'a' ? node.a : node.b].scalar, multiplicand);
-    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}) };
+    const multiplicandLocal = multiplicand && locals[multiplicand === 'a' ? node.a : node.b].scalar;
+    const powerOfTwo = multiplicand && fma.powerOfTwo(multiplicandLocal!, multiplicand);
+    // And it may make every float32 sum below 2^-126 exact: the vectors are then checked by bits.
+    const fineGrid = multiplicand ? fma.fineGrid(multiplicandLocal!) : undefined;
+    return { a: at(node.a), b: at(node.b), c: at(node.c), ...(powerOfTwo ? { powerOfTwo } : {}), ...(fineGrid !== undefined ? { fineGrid } : {}) };
   };
-  const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform ? wideOperands(node) : {}));
+  // (One fused instruction needs none of it.)
+  const fmaWide = nodes.map((node) => (node.kind === 'fma' && !node.uniform && !relaxedMadd ? wideOperands(node) : {}));
+  // When every vector fma's per-call multiplicand is on the fine grid (adamax's 1 - b1 and b1,
+  // MultiSteps' 1 / (n + 1)), the main loop runs a copy made for the call's case: each fma by the
+  // shortcut of a power of two where its multiplicand is one, else by the bits check; no per-call
+  // branches and no other fma paths in the loop, which cost registers (measured with the traced
+  // adamax kernel in cache: about a tenth of its time). One copy per combination of powers of two.
+  const vectorFmas = nodes.flatMap((node, id) => (node.kind === 'fma' && !node.uniform ? [id] : []));
+  const powerOfTwoFmas = vectorFmas.filter((id) => fmaWide[id].powerOfTwo !== undefined);
+  const versioned = vectorFmas.length > 0 && vectorFmas.every((id) => fmaWide[id].fineGrid !== undefined) && powerOfTwoFmas.length <= MAX_VERSIONED_POWERS;
+  let allOnGrid = -1, whichPowers = -1;
+  if (versioned) {
+    allOnGrid = f.local(ValType.i32);
+    f.i32Const(1);
+    for (const id of vectorFmas) f.localGet(fmaWide[id].fineGrid!).op(Op.i32And);
+    f.localSet(allOnGrid);
+    // Bit j: powerOfTwoFmas[j]'s multiplicand is a power of two.
+    whichPowers = f.local(ValType.i32);
+    f.i32Const(0);
+    powerOfTwoFmas.forEach((id, j) => f.localGet(fmaWide[id].powerOfTwo!.flag).i32Const(j).op(Op.i32Shl).op(Op.i32Or));
+    f.localSet(whichPowers);
+  }
+  /** In the main loop's copy being emitted, which fmas take the shortcut of a power of two (undefined: the general copy). */
+  let copyPowers: Set<number> | undefined;
 
   // Each unrolled copy is a separate block of elements: loads, ops and stores of one copy, then the
   // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).
@@ -203,7 +243,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const emitVectorNode = (id: number, u: number): void => {
     const node = nodes[id];
     if (node.uniform || node.kind === 'load') return;
-    if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
+    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id], copyPowers.has(id));
+    else if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
     else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
     else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
     if (flushes[id]) flush!.vector();
@@ -252,7 +293,21 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const lanesLog2 = Math.log2(ops.lanes);
   // 2. Main loop: n >> log2(lanes * unroll) iterations.
   f.localGet(N).i32Const(lanesLog2 + Math.log2(unroll)).op(Op.i32ShrU).localSet(count);
-  countedLoop(f, count, () => emitVectorBody(unroll));
+  if (versioned) {
+    f.localGet(allOnGrid).if();
+    for (let mask = 0; mask < 2 ** powerOfTwoFmas.length; mask++) {
+      f.localGet(whichPowers).i32Const(mask).op(Op.i32Eq).if();
+      copyPowers = new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1));
+      countedLoop(f, count, () => emitVectorBody(unroll));
+      copyPowers = undefined;
+      f.end();
+    }
+    f.else();
+    countedLoop(f, count, () => emitVectorBody(unroll));
+    f.end();
+  } else {
+    countedLoop(f, count, () => emitVectorBody(unroll));
+  }
   // 3a. The remaining whole vectors, one at a time.
   if (unroll > 1) {
     f.localGet(N).i32Const(lanesLog2).op(Op.i32ShrU).i32Const(unroll - 1).op(Op.i32And).localSet(count);
@@ -412,7 +467,7 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
         first = false;
       }
       if (first) f.i32Const(0);
-      else f.simd(SimdOp.v128AnyTrue);
+      else f.simd(SimdOp.i32x4Bitmask); // masks: a lane is all ones where a check fails
     },
   };
 }

@@ -7,3 +7,4 @@ export { REDUCTION_EXPORTS, type ReductionModuleOptions, emitFusedReduction } fr
 export { MAX_FUNCTION_PARAMS, MAX_PAGES, type MemoryImportOptions } from './module.js';
 export { type WasmReductions, instantiateFusedKernel, instantiateReductions } from './instantiate.js';
 export { sharedMemorySupported, wasmSimdSupported } from './support.js';
+export { relaxedMaddFused } from './relaxed-madd.js';

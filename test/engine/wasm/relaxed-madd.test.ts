@@ -1,0 +1,117 @@
+/**
+ * The relaxed-SIMD fma path: where `f32x4.relaxed_madd` is shown fused (relaxed-madd.ts), float32
+ * kernels use it, and must give the exact fma's bits, like the emulation elsewhere. Node 20 runs
+ * relaxed SIMD only behind `--experimental-wasm-relaxed-simd`, so the checks run here (usually the
+ * emulation) and in child processes with the flag, with and without x64's FMA3 (`--no-enable-fma3`
+ * makes V8 emit `mulps` + `addps`: the probe must then refuse it and the emulation run).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fc from 'fast-check';
+import { compile } from '../../../src/engine/compile.js';
+import { relaxedMaddFused } from '../../../src/engine/wasm/relaxed-madd.js';
+import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
+import { adamax } from '../../../src/alias/adamax.js';
+import { applyIfFinite } from '../../../src/transforms/apply-if-finite.js';
+import { multiSteps } from '../../../src/transforms/multi-steps.js';
+import type { GradientTransformation } from '../../../src/core/transformation.js';
+import type { FusedProgram } from '../../../src/engine/program.js';
+import { ex } from '../../../src/kernel/expr.js';
+import { ReferenceRun, assertBitEqual, cloneTree } from '../support.js';
+import { checkFloat32Fma } from './fma-cases.js';
+
+interface Report {
+  /** relaxedMaddFused() in that process. */
+  readonly fused: boolean;
+  /** Whether a kernel with relaxed_madd validates there. */
+  readonly validates: boolean;
+  /** fma results compared with the exact fma through relaxed_madd kernels (0 where they cannot run). */
+  readonly relaxedCompared: number;
+  /** Engine steps compared bit for bit with the reference path. */
+  readonly engineSteps: number;
+}
+
+/** A float32 tree of two leaves (vectors and a scalar tail) with hostile-ish values. */
+function tree(seed: number): { w: Float32Array; b: Float32Array } {
+  const values = fc.sample(fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true, min: -4, max: 4 }), fc.float({ noNaN: true, noDefaultInfinity: true })), { numRuns: 1031, seed });
+  return { w: Float32Array.from(values.slice(0, 1024)), b: Float32Array.from(values.slice(1024)) };
+}
+
+/** The checks, in this process: kernels through relaxed_madd where it is fused, and the engine's traced adamax against the reference. */
+function checks(): Report {
+  const fused = relaxedMaddFused();
+  const probe: FusedProgram = { dtype: 'float32', streams: ['updates', 'params'], scalars: [], outputs: [{ stream: 'params', expr: ex.fma(ex.updates, ex.params, ex.params) }] };
+  const validates = WebAssembly.validate(emitFusedModule(probe, { shared: false, maximumPages: 1, relaxedMadd: true }));
+  // A runtime that validates relaxed SIMD but does not fuse must never get such kernels; one that fuses gives the exact bits.
+  const relaxedCompared = fused ? checkFloat32Fma({ relaxedMadd: true }) : 0;
+  let engineSteps = 0;
+  const txs: GradientTransformation<any>[] = [applyIfFinite(adamax(1e-3), { maxConsecutiveErrors: 3 }), multiSteps(adamax(1e-2, { b1: 0.8 }), { everyKSchedule: 3 })];
+  for (const tx of txs) {
+    for (const threads of [1, 2]) {
+      const ref = new ReferenceRun(tx as GradientTransformation<unknown>, tree(1));
+      const s = compile(tx, tree(1), { backend: 'wasm', threads, minElementsPerThread: 256 });
+      for (let step = 0; step < 7; step++) {
+        const g = tree(10 + step);
+        ref.step(cloneTree(g));
+        s.step(cloneTree(g));
+        assertBitEqual(s.params, ref.params, 'params');
+        assertBitEqual(s.state, ref.state, 'state');
+        engineSteps++;
+      }
+      s.dispose();
+    }
+  }
+  return { fused, validates, relaxedCompared, engineSteps };
+}
+
+/** True when this x64 Linux CPU has FMA3 (undefined where that cannot be told). */
+function cpuHasFma(): boolean | undefined {
+  if (process.arch !== 'x64') return undefined;
+  try {
+    return /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+const self = fileURLToPath(import.meta.url);
+
+/** The checks in a child process run with `flags`; undefined where this Node rejects a flag (a later Node may drop it). */
+function child(flags: readonly string[]): Report | undefined {
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', self, 'child'], { cwd: path.resolve(path.dirname(self), '../../..'), encoding: 'utf8', timeout: 240_000 });
+  if (r.status !== 0 && /bad option/i.test(r.stderr)) return undefined;
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Report;
+}
+
+if (process.argv[2] === 'child' && path.resolve(process.argv[1] ?? '') === self) {
+  process.stdout.write(`${JSON.stringify(checks())}\n`);
+} else {
+  test('in this process: fused only where relaxed SIMD validates, and bit-identical to the reference either way', () => {
+    const r = checks();
+    if (r.fused) assert.ok(r.validates && r.relaxedCompared > 10_000);
+    assert.equal(r.engineSteps, 28);
+  });
+
+  test('with --experimental-wasm-relaxed-simd: relaxed_madd is used exactly where the CPU fuses it, with the exact fma\'s bits', (t) => {
+    const r = child(['--experimental-wasm-relaxed-simd']);
+    if (!r) return t.skip('this Node rejects --experimental-wasm-relaxed-simd');
+    assert.equal(r.validates, true);
+    const fma = cpuHasFma();
+    if (fma !== undefined) assert.equal(r.fused, fma);
+    if (r.fused) assert.ok(r.relaxedCompared > 10_000);
+    assert.equal(r.engineSteps, 28);
+  });
+
+  test('with relaxed SIMD but x64 FMA3 disabled (V8 then emits mulps + addps): the probe refuses it and the emulation runs', { skip: process.arch !== 'x64' }, (t) => {
+    const r = child(['--experimental-wasm-relaxed-simd', '--no-enable-fma3']);
+    if (!r) return t.skip('this Node rejects one of the flags');
+    assert.equal(r.validates, true);
+    assert.equal(r.fused, false);
+    assert.equal(r.engineSteps, 28);
+  });
+}
