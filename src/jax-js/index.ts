@@ -30,7 +30,8 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  * - **Parity** on the wasm device, float32: bit-identical to the pure path (`tx.update` then
  *   `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
- *   trees tested; see the README).
+ *   trees tested; see the README); `applyIfFinite`, `multiSteps` (updates, zeros' signs included)
+ *   and `injectHyperparams` bit-identical too, jitted and eagerly, with NaN and infinite steps.
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
  *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
  *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's

@@ -101,3 +101,9 @@ test('a pure-path injectHyperparams state (numbers for the hyperparameters) move
   const r = await runMoved(injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), 5, 6, 82);
   assert.deepEqual({ ...r.jax, state: scalarsAsNumbers(r.jax.state) }, r.pure);
 });
+
+test('injectHyperparams eagerly (no jit), on leaves of two or more elements: bit-identical', async () => {
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 12 });
+  const r = await runBoth(injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), 12, 90, { jit: false, shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } });
+  assert.deepEqual({ ...r.jax, state: scalarsAsNumbers(r.jax.state) }, r.pure);
+});

@@ -257,11 +257,19 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if (flushes[id]) flush!.vector();
     f.localSet(locals[id].vector[u]);
   };
+  // Where the fast variant is dropped for relaxed_madd, the streams it leaves as they are (MultiSteps'
+  // params: p + 0 * y is p but for a non-finite y or a -0 p) are stored only where a lane's bits
+  // changed: the same memory afterwards, without writing it back on almost every vector.
+  const keptStreams = new Set(relaxedMadd && lowered.fast && !flush ? stores.filter((st) => !lowered.fast!.stores.some((q) => q.stream === st.stream)).map((st) => st.stream) : []);
+  const loadOf = new Map(nodes.flatMap((node, id) => (node.kind === 'load' ? [[node.stream, id] as const] : [])));
   const emitStores = (list: readonly { stream: number; node: number }[], u: number): void => {
     for (const s of list) {
+      const old = keptStreams.has(s.stream) ? loadOf.get(s.stream) : undefined;
+      if (old !== undefined) f.localGet(locals[s.node].vector[u]).localGet(locals[old].vector[u]).simd(SimdOp.i32x4Ne).simd(SimdOp.i32x4Bitmask).if();
       f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
       if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
       else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+      if (old !== undefined) f.end();
     }
   };
   // With a fast variant: the nodes its checks read are computed first; a vector where every check
