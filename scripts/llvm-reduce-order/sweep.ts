@@ -20,6 +20,7 @@
  *   [--const-init] [--emit]   (--emit prints the IR of the first --shape and exits)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 type Dtype = 'f32' | 'f64';
 
@@ -119,11 +120,7 @@ export function reduceKernelIr(dtype: Dtype, dims: readonly number[], variant: V
       `  %w${d} = trunc nsw i64 %w${d}64 to i32`,
     ]),
     `  call void @fusion_wrapped(ptr %p0, ${variant.constInit ? '' : 'ptr %p2, '}ptr %p1, i32 %wx, i32 %wy, i32 %wz)`,
-    '  ret ptr null',
-    '}',
-    'attributes #0 = { uwtable "frame-pointer"="all" "prefer-vector-width"="256" }',
-    'attributes #1 = { alwaysinline }',
-    '!0 = !{}',
+    ...kernelEntryEnd(),
     `!1 = !{i64 ${count * size}}`,
     `!2 = !{i64 ${size}}`,
     ...dims.map((_, k) => `!${10 + k} = distinct !{!${10 + k}, !20}`),
@@ -132,8 +129,18 @@ export function reduceKernelIr(dtype: Dtype, dims: readonly number[], variant: V
   ].join('\n');
 }
 
+/**
+ * The end of a kernel's entry function and the module's attributes as `WrapEntryWithCallFrame` sets
+ * them (`#0` the entry, `#1` the always-inline `_wrapped` function), and `!0`, the empty node that
+ * `!invariant.load` names. Shared with windows.ts.
+ */
+export function kernelEntryEnd(): string[] {
+  return ['  ret ptr null', '}', 'attributes #0 = { uwtable "frame-pointer"="all" "prefer-vector-width"="256" }',
+    'attributes #1 = { alwaysinline }', '!0 = !{}'];
+}
+
 /** The O3 module pipeline of `opt` without the SLP vectorizer (XLA sets `SLPVectorization = false`). */
-function o3WithoutSlp(opt: string): string {
+export function o3WithoutSlp(opt: string): string {
   const printed = execFileSync(opt, ['-O3', '-print-pipeline-passes', '-disable-output', '-'], {
     input: 'define void @f() {\n  ret void\n}\n', encoding: 'utf8',
   }).trim();
@@ -190,4 +197,5 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+// Run only as a script, so windows.ts can import the pipeline and the IR pieces.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));

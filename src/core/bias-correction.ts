@@ -45,6 +45,8 @@ export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: D
  * flushes it adds only touch subnormals, which `1 - x` rounds away; test/jax-js/schedule.test.ts
  * checks both agree). @internal
  */
-export function biasCorrectionOf<V, B>(a: ScheduleArith<V, B>, dtype: Dtype, decay: number, count: V | number): V | number {
-  return a.sub(dtype, 1, a.pow(dtype, roundTo(dtype, decay), a.fromInt(dtype, a.increment(count))));
+export function biasCorrectionOf<V, B>(a: ScheduleArith<V, B>, dtype: Dtype, decay: V | number, count: V | number): V | number {
+  // A decay that is a value of the interpretation (an injected hyperparameter) is already of the dtype.
+  const base = typeof decay === 'number' ? roundTo(dtype, decay) : decay;
+  return a.sub(dtype, 1, a.pow(dtype, base, a.fromInt(dtype, a.increment(count))));
 }

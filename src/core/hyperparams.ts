@@ -34,6 +34,13 @@ export function checkHyperparam(owner: string, name: string, value: unknown, ran
   }
 }
 
+/** A hyperparameter's value as one number (a one-element array's element), or undefined for a larger array. */
+export function hyperNumber(value: Hyperparam): number | undefined {
+  if (typeof value === 'number') return value;
+  const data = leafData(value);
+  return data.length === 1 ? data[0] : undefined;
+}
+
 /**
  * Computes a per-step kernel scalar from an ArrayLike hyperparameter: `f` is applied to each element
  * (in double precision) and the result rounded once to `dtype`. An array of one element is treated as

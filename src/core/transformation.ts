@@ -58,7 +58,8 @@ export type CombinatorInfo =
    * hyperparameters of its state. `step` is that step, without the inner update (`traced`: inside
    * `lax.cond`, where its schedules are traced); `innerFor` the inner
    * transformation for given values (the same object while they do not change); `check` validates a
-   * state's own fields; `dtypeFor` is the hyperparameter dtype for (params, updates).
+   * state's own fields; `dtypeFor` is the hyperparameter dtype for (params, updates); `initial` what
+   * `init` holds.
    */
   | {
     readonly kind: 'injectHyperparams';
@@ -66,12 +67,16 @@ export type CombinatorInfo =
     innerFor(hyperparams: InjectionControl['hyperparams']): GradientTransformation<any>;
     check(state: unknown): void;
     dtypeFor(params: unknown, updates: unknown): Dtype;
+    /** The hyperparameters (and schedule counts) `init` holds for hyperparameters of `dtype`. */
+    initial(dtype: Dtype): Omit<InjectionControl, 'count'>;
   }
   /** `multiSteps(inner, options)` (optax's MultiSteps): `shouldSkip` is undefined for none. */
   | {
     readonly kind: 'multiSteps';
     readonly inner: GradientTransformation<any>;
     everyK(gradientStep: number): number;
+    /** `everyKSchedule` when it is a number (undefined for a schedule function). */
+    readonly constantK: number | undefined;
     readonly useGradMean: boolean;
     readonly shouldSkip: ShouldSkipUpdateFunction | undefined;
     readonly accumulatorDtype: Dtype | null;

@@ -243,7 +243,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A global norm over the gradients in the arena is computed first: when it is finite, every
     // gradient is (a NaN or an infinity makes the sum of squares NaN or infinite), and applyIfFinite's
     // own pass over them is not needed.
-    const norm = f?.normFirst && input === p.grads ? combineLeafSums(p.leafDtypes, f.leafSum) : undefined;
+    const norm = f?.normFirst && input === p.grads ? this.gradNorm(f) : undefined;
     // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
     // skip pass, the stages after it still running.
     const nested = f?.guard?.nested;
@@ -297,7 +297,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     const islands = f.islands.length ? this.islandSteps(f, input, extraArgs) : undefined;
     if (islands) performCopies([...gradCopies, ...islands.copies], p.buffer);
     else if (gradCopies.length) performCopies(gradCopies, p.buffer);
-    if (f.normFirst) this.writeNormScalars(f, norm ?? combineLeafSums(p.leafDtypes, f.leafSum));
+    if (f.normFirst) this.writeNormScalars(f, norm ?? this.gradNorm(f));
     try {
       f.executor.run(advances && !skipped ? 0 : 1);
     } catch (e) {
@@ -329,7 +329,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
     const p = this.parts;
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
-    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
+    const n = f.normFirst ? norm ?? (input === p.grads ? this.gradNorm(f) : combineLeafSums(p.leafDtypes, jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush'))) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
@@ -357,6 +357,19 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private gradsFinite(input: Updates, copies: readonly ViewCopy[]): boolean {
     const check = this.parts.fused?.gradsFinite;
     return input === this.parts.grads && check ? check() : allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
+  }
+
+  /**
+   * The global norm of the gradients in the engine's memory (global-norm.ts). Its first level may run
+   * on the worker threads: a thread that fails there breaks the stepper like a failed pass (nothing
+   * was written yet).
+   */
+  private gradNorm(f: FusedParts): GlobalNorm {
+    try {
+      return combineLeafSums(this.parts.leafDtypes, f.leafSum);
+    } catch (e) {
+      throw e instanceof StepFault ? this.breakDown(e) : e;
+    }
   }
 
   /**

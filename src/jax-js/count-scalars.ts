@@ -1,21 +1,16 @@
 import { numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
+import type { ElementwiseDefinition } from '../kernel/elementwise.js';
+import { MAX_TABLE_STEPS, scheduleSettle } from '../kernel/count-table.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
-import { type ElementwiseDefinition, type KernelScalar, definitionScalars } from '../kernel/elementwise.js';
+import { type KernelScalar, definitionScalars } from '../kernel/elementwise.js';
 import { recordedCall } from '../spec/record.js';
 import { type Spec, toSpec } from '../spec/spec.js';
 import type { JaxArray } from './leaf.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { float64Array } from './constants.js';
 import type { JaxValue } from './kernel.js';
-
-/**
- * The longest table of per-step scalars the adapter builds (4 MiB of float32 per count-dependent
- * scalar). Adamax's bias correction settles after ~170,000 steps for b1 = 0.9999; a schedule must
- * settle (reach its final value) within this many steps.
- */
-export const MAX_TABLE_STEPS = 1 << 20;
 
 /**
  * The per-step scalars of one elementwise transformation, as a function of its int32 count *in the
@@ -144,41 +139,4 @@ function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: o
   return steps;
 }
 
-const int = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? Math.max(0, Math.ceil(x)) : 0);
-
-/** An upper bound of the count after which a schedule (as a spec) is constant, or undefined when it never is. */
-export function scheduleSettle(spec: Spec): number | undefined {
-  const a = (spec.args ?? {}) as Record<string, unknown>;
-  const boundaries = (): number => {
-    const b = a.boundaries_and_scales;
-    if (b === undefined || b === null) return 0;
-    if (typeof b !== 'object') return 0;
-    return Math.max(0, ...Object.keys(b).map((k) => int(Number(k))));
-  };
-  switch (spec.name) {
-    case 'constant_schedule': return 0;
-    case 'linear_schedule':
-    case 'polynomial_schedule': return int(a.transition_begin) + int(a.transition_steps);
-    case 'cosine_decay_schedule': return int(a.decay_steps);
-    case 'warmup_cosine_decay_schedule': return int(a.warmup_steps) + int(a.decay_steps);
-    case 'warmup_constant_schedule': return int(a.warmup_steps);
-    case 'piecewise_constant_schedule':
-    case 'piecewise_interpolate_schedule': return boundaries();
-    case 'cosine_onecycle_schedule':
-    case 'linear_onecycle_schedule': return int(a.transition_steps);
-    case 'sgdr_schedule': {
-      const cycles = a.cosine_kwargs as Record<string, unknown>[] | undefined;
-      if (!Array.isArray(cycles)) return undefined;
-      return cycles.reduce((sum, c) => sum + int(c?.warmup_steps) + int(c?.decay_steps), 0);
-    }
-    case 'join_schedules': {
-      const parts = a.schedules as Spec[] | undefined;
-      const bounds = a.boundaries as number[] | undefined;
-      if (!Array.isArray(parts) || parts.length === 0) return undefined;
-      const tail = scheduleSettle(parts[parts.length - 1]);
-      if (tail === undefined) return undefined;
-      return (Array.isArray(bounds) && bounds.length > 0 ? int(bounds[bounds.length - 1]) : 0) + tail;
-    }
-    default: return undefined;
-  }
-}
+export { MAX_TABLE_STEPS, numbers, scheduleSettle } from '../kernel/count-table.js';

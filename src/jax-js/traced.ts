@@ -39,6 +39,9 @@ export interface TracedLowered {
  * numerics, as on the pure path).
  */
 export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): TracedLowered {
+  // optax traces an inject_hyperparams step inside lax.cond too (its schedules traced, its hyperparameters
+  // operands): not lowered.
+  if (tx.combinator?.kind === 'injectHyperparams') throw new OptaxError('toJaxJs: inject_hyperparams directly inside apply_if_finite or MultiSteps (traced by optax) is not lowered by the jax-js adapter');
   const stages = stagesOf(tx);
   if (!stages) {
     return {

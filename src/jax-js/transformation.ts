@@ -28,6 +28,8 @@ import { TracedJaxScheduleArith } from './traced-arith.js';
 import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { lowerMultiSteps } from './multi-steps.js';
+import { lowerInjectHyperparams } from './inject-hyperparams.js';
+import { type Injection, injectionOf } from './injection.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -63,7 +65,7 @@ export interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, inject_hyperparams (of adamax, adamaxw, scale_by_adamax, scale, scale_by_learning_rate, add_decayed_weights, clip), and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -101,6 +103,7 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
     return lowerPartition(groups);
   }
   if (combinator?.kind === 'applyIfFinite') return lowerApplyIfFinite(combinator.maxConsecutiveErrors, lowerTraced(combinator.inner, lower(combinator.inner, options)));
+  if (combinator?.kind === 'injectHyperparams') return lowerInjectHyperparams(tx, (inner) => lower(inner, options));
   if (combinator?.kind === 'multiSteps') return lowerMultiSteps(tx, combinator, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
   const call = recordedCall(tx);
@@ -287,6 +290,47 @@ function sameHost(a: HostScalar, b: HostScalar): boolean {
   return a.data.length === b.data.length && a.data.every((x, i) => Object.is(x, b.data[i]));
 }
 
+/**
+ * The scalars of a stage of an `injectHyperparams` inner transformation: its `injectable` formula, the
+ * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
+ * count-dependent ones from the stage's count, all in the graph.
+ */
+function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection): StepScalars {
+  const formula = def.injectable!;
+  const anchors = new ArithAnchors();
+  const scalars: StepScalars = {
+    at(count) {
+      const current = injection.current;
+      if (!current) throw new OptaxError(`internal: ${name}: an injected stage run outside its inject_hyperparams step`);
+      const h: Record<string, number | JaxArray> = { ...formula.hyperparams };
+      for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
+      const arith = new JaxScheduleArith(name, anchors);
+      const c = count ?? current.count.ref;
+      const values = formula.scalars(h, arith.input(c), 'float32', arith);
+      c.dispose();
+      return arith.finishAll(values, 'float32');
+    },
+    dispose: () => anchors.dispose(),
+  };
+  // Evaluated once now on arrays of the built values, so that what cannot be lowered (a power whose
+  // base is an injected hyperparameter) fails at toJaxJs, not at a step.
+  const probe: Record<string, JaxArray> = {};
+  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = np.array(v, { dtype: np.float32 });
+  const saved = injection.current;
+  injection.current = { values: probe, count: np.array(0, { dtype: np.int32 }) };
+  try {
+    disposeValues(scalars.at(np.array(0, { dtype: np.int32 })));
+  } catch (e) {
+    anchors.dispose();
+    throw e;
+  } finally {
+    injection.current.count.dispose();
+    Object.values(probe).forEach((a) => a.dispose());
+    injection.current = saved;
+  }
+  return scalars;
+}
+
 function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
@@ -294,7 +338,14 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const counted = controlKeys.length === 1;
   const leafNames = def.stateLeaves;
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
-  const scalarsFor = (dtype: Dtype): StepScalars => (mode === 'table' ? new CountScalars(name, def, tx, dtype) : graphScalars(name, def, tx, counted, dtype));
+  const injection = injectionOf(def);
+  const scalarsFor = (dtype: Dtype): StepScalars => {
+    if (injection) {
+      if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: inject_hyperparams is lowered for float32 leaves only (got ${dtype})`);
+      return injectedScalars(name, def, injection);
+    }
+    return mode === 'table' ? new CountScalars(name, def, tx, dtype) : graphScalars(name, def, tx, counted, dtype);
+  };
   // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;
   // float64's (x64) at the first step with float64 leaves.
   const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);

@@ -78,10 +78,26 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
    */
   readonly constantScalars?: readonly string[];
   /**
+   * Every per-step scalar as a function of the hyperparameters (by optax's names) and the count, over
+   * a `ScheduleArith` whose values may be arrays in a graph: how the jax-js adapter computes the
+   * scalars when `injectHyperparams` holds the hyperparameters as arrays of its state. For
+   * hyperparameters already of the dtype it gives `writeScalars`' values (test/jax-js/inject-hyperparams.test.ts
+   * holds them equal). Absent where a hyperparameter is an array of several elements or a schedule.
+   */
+  readonly injectable?: InjectableScalars;
+  /**
    * The control state after the step: the same object updated in place (what optax-ts's definitions
    * do, so that a fused step allocates nothing), or a new one. Callers own the control they pass.
    */
   advance(control: C): C;
+}
+
+/** See {@link ElementwiseDefinition.injectable}. */
+export interface InjectableScalars {
+  /** The hyperparameters the transformation was built with, by optax's names (a one-element array as its value). */
+  readonly hyperparams: Readonly<Record<string, number>>;
+  /** Every scalar `writeScalars` writes, from the hyperparameters `h` (by optax's names) and the count before the step. */
+  scalars<V, B>(h: Readonly<Record<string, V | number>>, count: V | number, dtype: Dtype, arith: ScheduleArith<V, B>): Record<string, V | number>;
 }
 
 /**

@@ -16,18 +16,25 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  * - **The step** runs on the fused engine (the same per-element rule the pure path runs, compiled to
  *   WebAssembly SIMD or JS) on tfjs's cpu and wasm backends, whose tensors live in this thread's
  *   memory: each gradient is read once, parameters and state are updated in one pass. On other
- *   backends (webgl, webgpu) a chain of elementwise transformations and clipByGlobalNorm runs as
- *   tfjs ops instead, lowered from the same `ex.*` graphs with the state in tfjs variables, so
- *   nothing is read back; other transformations take the engine there too. (Measured by `npm run bench`: the ops path costs about
- *   what `tf.train.adamax` costs, the engine 6 to 140 times less on cpu and wasm; option `path`.)
- *   Either way a step is bit-identical to optax-ts's pure path (`tx.update` then `applyUpdates`) on
- *   the cpu backend, so training resumes bit-identically from a save. On webgl and webgpu
- *   (SwiftShader, tested in headless Chromium) the ops path measured bit-identical too, except that
- *   the global norm is the GPU's reduction (another summation order: the moments then differ by
- *   tens of ulps of their largest value). On webgpu the
- *   engine path reads gradients with `dataSync()`, which tfjs-webgpu does through an OffscreenCanvas
- *   (slow; in headless Chromium on SwiftShader it loses the device), so there prefer transformations
- *   the ops path runs.
+ *   backends (webgl, webgpu) it runs as tfjs ops instead, lowered from the same `ex.*` graphs with the
+ *   state in tfjs variables, so nothing is read back: chains of elementwise transformations,
+ *   clipByGlobalNorm, masked and partition (static per variable), injectHyperparams (its
+ *   hyperparameters fed as per-step scalars), applyIfFinite (finiteness reduced on the device, its
+ *   counters and the counts inside it kept there, updates and state selected with `tf.where`) and
+ *   multiSteps (accumulator in variables; skipNotFinite and skipLargeUpdates as device reductions).
+ *   The engine takes what the ops path cannot run (a transformation of your own, a skip function of
+ *   your own, where counts live on the device a schedule that never settles): there gradients are
+ *   read back and parameters uploaded at every step. (Measured by
+ *   `npm run bench`: the ops path costs about what `tf.train.adamax` costs, the engine 6 to 140 times
+ *   less on cpu and wasm; option `path`.) Either way a step is bit-identical to optax-ts's pure path
+ *   (`tx.update` then `applyUpdates`) on the cpu backend, so training resumes bit-identically from a
+ *   save. The traced inner step of applyIfFinite and multiSteps has fused multiply-adds, which tfjs
+ *   lacks: each is computed exactly from float32 ops (about 230 of them per fma). On webgl and webgpu
+ *   (SwiftShader, tested in headless Chromium) the ops path measured bit-identical too, combinators
+ *   included, except that the global norm is the GPU's reduction (another summation order: the
+ *   moments then differ by tens of ulps of their largest value). On webgpu the engine path reads
+ *   gradients with `dataSync()`, which tfjs-webgpu does through an OffscreenCanvas (slow; in headless
+ *   Chromium on SwiftShader it loses the device), so there prefer transformations the ops path runs.
  * - **State by variable name**, not position: the params are `{[variable.name]: value}`. A variable
  *   without a gradient in a step (a layer made non-trainable) is left alone, and its moments are kept
  *   for when it trains again; shared counts (the step count) go on.

@@ -12,6 +12,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import { type StateStore, type StoredLeaf, adoptRenamedVariables, assembleState, forgetState, pathKey, storeState } from './state-store.js';
 import { directMemory } from './memory.js';
 import { OpsStep, opsSupported } from './ops-step.js';
+import { opsUnsupported } from './ops-support.js';
 import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
 
 /**
@@ -19,11 +20,11 @@ import { type NamedTensor, leafTensor, tensorLeaf } from './weights.js';
  * `compile`); `path`, what runs them:
  * - `auto` (default): the fused engine on tfjs's cpu and wasm backends (their tensors live in this
  *   thread's memory; measured faster there, see `npm run bench`), and tfjs ops on others (webgl,
- *   webgpu) when the transformation is a chain of elementwise ones and clipByGlobalNorm, so that a
- *   step reads nothing back;
+ *   webgpu) whenever the ops path can run the transformation (see {@link toTfjs}), so that a step
+ *   reads nothing back;
  * - `engine`: always the fused engine (other backends read gradients back and upload parameters);
- * - `ops`: always tfjs ops (chains of elementwise transformations and clipByGlobalNorm only; on the
- *   cpu backend, bit-identical to the pure path too).
+ * - `ops`: always tfjs ops (on the cpu backend, bit-identical to the pure path too); a
+ *   transformation the ops path cannot run is refused with an OptaxError naming the part.
  */
 export interface ToTfjsOptions extends Pick<CompileOptions, 'threads' | 'backend'> {
   readonly path?: 'auto' | 'engine' | 'ops';
@@ -91,7 +92,8 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     this.txNow = tx;
     const { path = 'auto', ...engineOptions } = options ?? {};
     if (path !== 'auto' && path !== 'engine' && path !== 'ops') throw new OptaxError(`toTfjs: path must be 'auto', 'engine' or 'ops', got ${describe(path)}`);
-    if (path === 'ops' && !opsSupported(tx)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations and clipByGlobalNorm only (no combinators)');
+    const why = path === 'ops' ? opsUnsupported(tx) : undefined;
+    if (why) throw new OptaxError(`toTfjs: path "ops" cannot run ${why}`);
     this.path = path;
     this.engineOptions = engineOptions;
     this.iterations_ = 0;
@@ -169,7 +171,8 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
   private rebuild(names: readonly string[], variables: readonly tf.Variable[]): void {
     this.release();
     const useOps = this.path === 'ops' || (this.path === 'auto' && directMemory() === undefined && opsSupported(this.txNow));
-    if (this.path === 'ops' && !opsSupported(this.txNow)) throw new OptaxError('toTfjs: path "ops" runs chains of elementwise transformations and clipByGlobalNorm only; the learning rate set made this one another kind');
+    const why = this.path === 'ops' ? opsUnsupported(this.txNow) : undefined;
+    if (why) throw new OptaxError(`toTfjs: path "ops" cannot run ${why} (the learning rate set made it so)`);
     const ops = useOps ? new OpsStep(this.txNow, names, variables) : undefined;
     const engine = ops ? undefined : (compile(this.txNow, engineParams(names, variables), this.engineOptions) as Current['engine'] & {});
     const runner: Runner = ops ?? engine!;

@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, constantScalars, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { roundTo } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
@@ -98,6 +98,10 @@ function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
     ...noControl,
     scalarNames: skip ? [] : WEIGHT_DECAY,
     writeScalars: (sink, _c, dtype) => constants(sink, dtype),
+    injectable: skip || hyperNumber(weightDecay) === undefined ? undefined : {
+      hyperparams: { weight_decay: hyperNumber(weightDecay)! },
+      scalars: (h, _count, d, a) => ({ weight_decay: a.cast(d, h.weight_decay) }),
+    },
   });
 }
 

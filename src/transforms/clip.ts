@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, constantScalars, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -51,5 +51,9 @@ export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
     ...noControl,
     scalarNames: CLIP_SCALARS,
     writeScalars: (sink, _c, dtype) => constants(sink, dtype),
+    injectable: hyperNumber(maxDelta) === undefined ? undefined : {
+      hyperparams: { max_delta: hyperNumber(maxDelta)! },
+      scalars: (h, _count, d, a) => ({ neg_max_delta: a.neg(a.cast(d, h.max_delta)), max_delta: a.cast(d, h.max_delta) }),
+    },
   }), 'clip', [maxDelta]);
 }

@@ -232,16 +232,20 @@ export function injectHyperparams(
       return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };
     };
     const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
+    // The hyperparameters `init` holds for the dtype: the numbers rounded, each schedule at 0.
+    const initial = (dtype: Dtype): Omit<InjectionControl, 'count'> => {
+      const hyperparams: Record<string, number | ArrayLeaf> = {};
+      for (const [k, v] of Object.entries(numeric)) hyperparams[k] = convert(v, dtype);
+      const hyperparams_states: Record<string, WrappedScheduleState> = {};
+      for (const k of Object.keys(scheduled)) { hyperparams_states[k] = { count: 0 }; hyperparams[k] = evaluate(k, 0, dtype); }
+      return { hyperparams, hyperparams_states };
+    };
 
     return recordCall({
       name: 'inject_hyperparams',
-      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor },
+      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor, initial },
       init(params: Params): InjectHyperparamsState<unknown> {
-        const dtype = dtypeFor(params, null);
-        const hyperparams: Record<string, number | ArrayLeaf> = {};
-        for (const [k, v] of Object.entries(numeric)) hyperparams[k] = convert(v, dtype);
-        const hyperparams_states: Record<string, WrappedScheduleState> = {};
-        for (const k of Object.keys(scheduled)) { hyperparams_states[k] = { count: 0 }; hyperparams[k] = evaluate(k, 0, dtype); }
+        const { hyperparams, hyperparams_states } = initial(dtypeFor(params, null));
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };
       },
       update<U extends Updates>(updates: U, state: InjectHyperparamsState<unknown>, params?: Params | null, extraArgs?: ExtraArgs): [U, InjectHyperparamsState<unknown>] {

@@ -132,6 +132,7 @@ function silentUpdates<U extends Tree>(updates: U, preScale: U | undefined): U {
 export class MultiSteps<S = unknown> {
   readonly innerOpt: GradientTransformation<S>;
   private readonly everyK: (gradientStep: number) => number;
+  private readonly constantK: number | undefined;
   private readonly useGradMean: boolean;
   private readonly shouldSkip: ShouldSkipUpdateFunction;
   private readonly accumulatorDtype: Dtype | null;
@@ -154,6 +155,7 @@ export class MultiSteps<S = unknown> {
     } else {
       const k = checkK(everyKSchedule, '');
       this.everyK = () => k;
+      this.constantK = k;
     }
     if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {
       throw new OptaxError(`MultiSteps: accumulatorDtype must be 'float32', 'float64' or null, got ${String(accumulatorDtype)}`);
@@ -230,6 +232,7 @@ export class MultiSteps<S = unknown> {
         kind: 'multiSteps',
         inner: this.innerOpt,
         everyK: this.everyK,
+        constantK: this.constantK,
         useGradMean: this.useGradMean,
         shouldSkip: this.shouldSkip === noSkip ? undefined : this.shouldSkip,
         accumulatorDtype: this.accumulatorDtype,

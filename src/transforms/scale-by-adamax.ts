@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, constantScalars, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, oneMinus, writeBiasCorrection, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -89,8 +89,16 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
     if (typeof b1 !== 'number') throw new OptaxError('scale_by_adamax: an array b1 has a bias correction per element; not written over ScheduleArith');
     return { bias: biasCorrectionOf(a, dtype, b1, count) };
   };
+  const [nb1, nb2, neps] = [b1, b2, eps].map(hyperNumber);
+  const injectable = nb1 !== undefined && nb2 !== undefined && neps !== undefined ? {
+    hyperparams: { b1: nb1, b2: nb2, eps: neps },
+    scalars: <V, B>(h: Readonly<Record<string, V | number>>, count: V | number, d: Dtype, a: ScheduleArith<V, B>) => ({
+      one: 1, b1: a.cast(d, h.b1), one_minus_b1: a.sub(d, 1, h.b1), b2: a.cast(d, h.b2), eps: a.cast(d, h.eps), bias: biasCorrectionOf(a, d, h.b1, count),
+    }),
+  } : undefined;
   return recordCall(elementwise<CountState, ScaleByAdamaxState>({
     name: 'scale_by_adamax',
+    injectable,
     kernel: { updates: ex.div(ex.div(mu, ex.scalar('bias')), nu), state: { mu, nu } },
     // On a one-leaf tree XLA multiplies by the reciprocal of the bias correction instead (see
     // ElementwiseDefinition.singleLeafKernel); 1/bias is rounded to the dtype like any op.

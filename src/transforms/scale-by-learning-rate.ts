@@ -8,6 +8,7 @@ import { readOptions } from '../core/options.js';
 import { describe } from '../tree/node.js';
 import { mapSchedule, scheduleInfo } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
+import type { InjectableScalars } from '../kernel/elementwise.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -54,5 +55,13 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   if (typeof learningRate !== 'number') throw new OptaxError(`scale_by_learning_rate: learning rate must be a number or a schedule, got ${typeof learningRate}`);
   const problem = checkLearningRate(learningRate);
   if (problem) throw new OptaxError(`scale_by_learning_rate: ${problem}`);
-  return recordCall(scale(m * learningRate), 'scale_by_learning_rate', [learningRate, options]);
+  // optax's `scale(m * learning_rate)`; injected (an array of inject_hyperparams' state), the step size
+  // is computed from `learning_rate` (negation is exact).
+  const tx = scale(m * learningRate);
+  const def = tx.elementwise!;
+  const injectable: InjectableScalars = {
+    hyperparams: { learning_rate: learningRate },
+    scalars: (h, _count, d, a) => ({ step_size: m === 1 ? a.cast(d, h.learning_rate) : a.neg(a.cast(d, h.learning_rate)) }),
+  };
+  return recordCall({ ...tx, elementwise: { ...def, injectable } }, 'scale_by_learning_rate', [learningRate, options]);
 }

@@ -38,5 +38,6 @@ export function scale(stepSize: number): GradientTransformation<EmptyState> {
     writeScalars: (sink, _c, dtype) => constants(sink, dtype),
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
+    injectable: { hyperparams: { step_size: stepSize }, scalars: (h, _count, d, a) => ({ step_size: a.cast(d, h.step_size) }) },
   }), 'scale', [stepSize]);
 }

@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as jax from '@jax-js/jax';
 import {
-  ShapedArray, adamax, adamaxw, applyUpdates as pureApply, chain, clipByGlobalNorm, warmupCosineDecaySchedule,
+  ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm, masked, multiSteps, partition, skipNotFinite, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
@@ -28,6 +28,20 @@ export const TRANSFORMATIONS: Record<string, () => GradientTransformation<any>> 
   'adamax(warmupCosine)': () => adamax(schedule()),
 };
 
+/**
+ * Combinators the tfjs adapter lowers to ops (the jax-js adapter does not run them): each must run on
+ * the ops path on a GPU backend, never through the engine nor a synchronous read. Their gradients
+ * hold a NaN at step 4 (see gradsAt): applyIfFinite skips it, multiSteps' accumulation carries it.
+ */
+export const TFJS_COMBINATORS: Record<string, () => GradientTransformation<any>> = {
+  'masked(adamax(warmupCosine), w)': () => masked(adamax(schedule()), { b: false, w: true }),
+  'applyIfFinite(adamaxw(warmupCosine))': () => applyIfFinite(adamaxw(schedule(), { weightDecay: 0.01 }), { maxConsecutiveErrors: 1 }),
+  'multiSteps(adamax(0.01), 3)': () => multiSteps(adamax(0.01), { everyKSchedule: 3 }),
+  'multiSteps(adamax(warmupCosine), 2, skipNotFinite)': () => multiSteps(adamax(schedule()), { everyKSchedule: 2, shouldSkipUpdateFn: skipNotFinite }),
+  'partition(adamax, applyIfFinite(chain(clipByGlobalNorm(1), adamax)))': () => partition({ a: adamax(0.02), b: applyIfFinite(chain(clipByGlobalNorm(1), adamax(schedule())), { maxConsecutiveErrors: 0 }) }, { b: 'b', w: 'a' }),
+};
+const ALL_TRANSFORMATIONS = { ...TRANSFORMATIONS, ...TFJS_COMBINATORS };
+
 const STEPS = 10;
 /** Two leaves: one large (many values, so rare ulp outliers show), one of odd size. */
 const SHAPES: Record<string, number[]> = { b: [7], w: [64, 64] };
@@ -41,19 +55,21 @@ const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(
  * maxima meet many exponents; every third step is scaled by 1e-5, so its global norm is below 1 and
  * clipping leaves it alone, while the others are clipped.
  */
-const gradsAt = (k: number): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
+const gradsAt = (k: number, withNaN = false): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (withNaN && k === 4 && i === 3 ? NaN : i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
+/** The combinators' gradients: with a NaN at step 4 (in leaf b, for multiSteps in w's accumulation too: only b's). */
+const withNaN = (txName: string): boolean => txName in TFJS_COMBINATORS;
 
 /**
  * The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path.
  * The leaves carry their shapes, as the variables do (a global norm's order depends on them).
  */
-function pureRun(tx: GradientTransformation<any>, steps: number): { params: Tree; state: StateStore } {
+function pureRun(tx: GradientTransformation<any>, steps: number, nan = false): { params: Tree; state: StateStore } {
   const shaped = (tree: Tree) => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, new ShapedArray(v, SHAPES[k])]));
   const flat = (x: unknown): unknown => (x instanceof ShapedArray ? x.data : Array.isArray(x) ? x.map(flat) : x !== null && typeof x === 'object' && !ArrayBuffer.isView(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flat(v)])) : x);
   let params = shaped(initialParams());
   let state = tx.init(params);
   for (let k = 0; k < steps; k++) {
-    const [u, s] = tx.update(shaped(gradsAt(k)), state, params);
+    const [u, s] = tx.update(shaped(gradsAt(k, nan)), state, params);
     params = pureApply(params, u) as typeof params;
     state = s;
   }
@@ -118,6 +134,8 @@ export interface CaseReport {
   readonly count?: readonly number[];
   /** jax-js: how many of the arrays handed to the jitted steps were still alive after them (their refCount). */
   readonly unconsumed?: number;
+  /** tfjs: how many synchronous reads (`dataSync`, `arraySync`) the steps made (a GPU->CPU round trip each). */
+  readonly dataSyncs?: number;
   /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 5 more saves (getWeights) and restores. */
   readonly numTensors?: readonly number[];
 }
@@ -300,10 +318,18 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
   }
   const cases: CaseReport[] = [];
   // The path `auto` takes on this backend for each transformation, and the demo's chain through the engine too.
-  const runs = [...Object.keys(TRANSFORMATIONS).map((tx) => [tx, 'auto'] as const), [Object.keys(TRANSFORMATIONS)[0], 'engine'] as const];
+  const runs = [...Object.keys(TRANSFORMATIONS).map((tx) => [tx, 'auto'] as const), [Object.keys(TRANSFORMATIONS)[0], 'engine'] as const, ...Object.keys(TFJS_COMBINATORS).map((tx) => [tx, 'auto'] as const)];
+  // Counts the synchronous reads a step makes (the engine path's, on a GPU backend).
+  let dataSyncs = 0;
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['dataSync', 'arraySync']) {
+    const original = proto[name];
+    proto[name] = function (this: unknown, ...args: unknown[]) { dataSyncs++; return original.apply(this, args); };
+  }
   for (const [txName, option] of runs) {
-    const make = TRANSFORMATIONS[txName];
-    const pure = pureRun(make(), STEPS);
+    const make = ALL_TRANSFORMATIONS[txName];
+    const nan = withNaN(txName);
+    const pure = pureRun(make(), STEPS, nan);
     // Named as the pure path's params are, so that the optimizer's state paths are the pure state's.
     const makeVariables = (params: Tree) => Object.fromEntries(Object.entries(SHAPES).map(([k, s]) => {
       const initial = tf.tensor(params[k], s, 'float32');
@@ -312,7 +338,7 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
       return [k, v];
     }));
     const step = (opt: OptaxTfjsOptimizer, k: number) => {
-      const grads = Object.fromEntries(Object.entries(gradsAt(k)).map(([key, g]) => [key, tf.tensor(g, SHAPES[key], 'float32')]));
+      const grads = Object.fromEntries(Object.entries(gradsAt(k, nan)).map(([key, g]) => [key, tf.tensor(g, SHAPES[key], 'float32')]));
       opt.applyGradients(grads);
       tf.dispose(Object.values(grads));
     };
@@ -321,10 +347,12 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     let variables = makeVariables(initialParams());
     let opt = toTfjs(make(), { path: option });
     const numTensors: number[] = [];
+    const syncsBefore = dataSyncs;
     for (let k = 0; k < STEPS; k++) {
       step(opt, k);
       if (k === 0 || k === STEPS - 1) numTensors.push(tf.memory().numTensors);
     }
+    const stepSyncs = dataSyncs - syncsBefore;
     const path = (opt as unknown as { current?: { ops?: unknown } }).current?.ops ? 'ops' : 'engine';
     const got = await tfjsSnapshot(opt, variables);
     numTensors.push(tf.memory().numTensors);
@@ -361,7 +389,7 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
     opt.dispose();
     tf.dispose(Object.values(variables));
 
-    cases.push({ tx: txName, path, ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, numTensors });
+    cases.push({ tx: txName, path, ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, numTensors, dataSyncs: stepSyncs });
   }
   const webglDetails = backend === 'webgl' ? `, WEBGL_VERSION ${tf.env().getNumber('WEBGL_VERSION')}, float32 render targets ${String(tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED'))}` : '';
   const trained = await tfjsTrain();

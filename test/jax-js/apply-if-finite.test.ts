@@ -5,7 +5,7 @@ import {
   OptaxError, type GradientTransformation, adamax, adamaxw, applyIfFinite, chain, clipByGlobalNorm, scale, scaleByAdamax, scaleByLearningRate, warmupCosineDecaySchedule, linearSchedule,
 } from '../../src/index.js';
 import { toJaxJs } from '../../src/jax-js/index.js';
-import { runBoth } from './helpers.js';
+import { runBoth, runMoved } from './helpers.js';
 
 const np = jax.numpy;
 
@@ -55,4 +55,9 @@ test('applyIfFinite: a state that is not its own, or counters of the wrong dtype
   assert.throws(() => opt.update({ w: np.ones([3]) }, { ...state, last_finite: np.array(1, { dtype: np.int32 }) }, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /last_finite must be a bool scalar/.test(e.message));
   const fresh = opt.init(jax.tree.ref(params));
   assert.throws(() => opt.update({ v: np.ones([3]) }, fresh, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /\bv\b|\bw\b/.test(e.message));
+});
+
+test('a pure-path state moves into the adapter mid-run (same layout) and the run continues bit-identically', async () => {
+  const r = await runMoved(applyIfFinite(adamax(0.05), { maxConsecutiveErrors: 1 }), 6, 6, 55, poison);
+  assert.deepEqual(r.jax, r.pure);
 });

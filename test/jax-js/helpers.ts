@@ -122,3 +122,65 @@ export async function runBoth(tx: GradientTransformation<any>, steps: number, se
   return result;
 }
 
+
+/**
+ * A pure-path state as the adapter's, leaf by leaf, with each leaf's dtype and shape taken from `like`
+ * (an adapter state): numbers and booleans become scalars, arrays jax-js arrays, `null` (a masked
+ * node) `{}`. Consumes `like`.
+ */
+export function pureStateToJax(pure: unknown, like: unknown): unknown {
+  if (like && typeof like === 'object' && 'shape' in like) {
+    const l = like as JaxArray;
+    const dtype = l.dtype === 'int32' ? np.int32 : l.dtype === 'bool' ? np.bool : np.float32;
+    l.dispose();
+    if (pure instanceof ShapedArray) return np.array(Float32Array.from(pure.data)).reshape([...pure.shape]);
+    return np.array(pure as number, { dtype });
+  }
+  if (Array.isArray(like)) return like.map((x, i) => pureStateToJax((pure as unknown[])[i], x));
+  if (like && typeof like === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(like)) out[k] = pure === null ? {} : pureStateToJax((pure as Record<string, unknown>)[k], (like as Record<string, unknown>)[k]);
+    return out;
+  }
+  return like;
+}
+
+/**
+ * Runs `steps` steps on the pure path, moves its state into the adapter ({@link pureStateToJax}) and
+ * runs `more` jitted steps on both from there: the final params and states, as {@link runBoth}.
+ */
+export async function runMoved(tx: GradientTransformation<any>, steps: number, more: number, seed: number, poison?: (step: number) => number | undefined) {
+  const next = rng(seed);
+  let pureParams = randomTree(next, SHAPES);
+  const grads = Array.from({ length: steps + more }, (_, i) => {
+    const g = randomTree(next, SHAPES, 4);
+    const bad = poison?.(i);
+    if (bad !== undefined) g.a.data[i % g.a.data.length] = bad;
+    return g;
+  });
+  let pureState = tx.init(pureParams);
+  for (let i = 0; i < steps; i++) {
+    const [u, s] = tx.update(grads[i], pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+  }
+  const opt = toJaxJs(tx);
+  let params = toJax(pureParams);
+  let state = pureStateToJax(pureState, opt.init(jax.tree.ref(params)));
+  const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
+    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+    return [applyUpdates(p, u), ns];
+  };
+  const step = jax.jit(stepFn as any) as unknown as typeof stepFn;
+  for (let i = steps; i < steps + more; i++) {
+    const [u, s] = tx.update(grads[i], pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    [params, state] = step(params, state, toJax(grads[i]));
+  }
+  const result = { jax: { params: await fromJax(params), state: await fromJax(state) }, pure: { params: pureValues(pureParams), state: pureValues(pureState) } };
+  jax.tree.dispose(params as any);
+  jax.tree.dispose(state as any);
+  opt.dispose();
+  return result;
+}

@@ -9,7 +9,7 @@ import { runningMeanFactor } from '../../src/transforms/multi-steps.js';
 import { divide } from '../../src/jax-js/kernel.js';
 import { KernelAnchors } from '../../src/jax-js/constants.js';
 import { toJaxJs } from '../../src/jax-js/index.js';
-import { runBoth } from './helpers.js';
+import { runBoth, runMoved } from './helpers.js';
 
 const np = jax.numpy;
 
@@ -81,4 +81,9 @@ test('multiSteps: what the graph cannot run is an OptaxError at toJaxJs; a wrong
   assert.throws(() => opt.update({ w: np.ones([4]) }, fresh, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /acc_grads does not match grads/.test(e.message));
   const other = opt.init(jax.tree.ref(params));
   assert.throws(() => opt.update({ w: np.ones([3]) }, { mini_step: other.mini_step }, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /does not belong to MultiSteps/.test(e.message));
+});
+
+test('a pure-path MultiSteps state moves into the adapter mid-accumulation and the run continues bit-identically', async () => {
+  const r = await runMoved(multiSteps(adamax(0.05), { everyKSchedule: 3, shouldSkipUpdateFn: skipNotFinite }), 7, 7, 73, (i) => (i === 3 ? NaN : undefined));
+  assert.deepEqual(r.jax, r.pure);
 });

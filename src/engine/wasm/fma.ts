@@ -22,6 +22,12 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  * condition, or masks).
  */
 
+/**
+ * The smallest multiplicand magnitude for which {@link FmaEmitter.powerOfTwo}'s test is exact: `|r|`
+ * times one ulp of 1 must be a normal number (2^-126 / 2^-23 and 2^-1022 / 2^-52).
+ */
+const POWER_OF_TWO_TEST_MIN = { float32: 2 ** -103, float64: 2 ** -970 } as const;
+
 /** v128 locals holding float32 operands of a vector fma that are per-call scalars, as f64x2 splats. */
 export interface WideOperands {
   readonly a?: number;
@@ -176,7 +182,11 @@ export class FmaEmitter {
    * A normal `|r| = 2^e` is the one value for which `|r| * (1 + u)` (u: one ulp of 1) is exactly
    * `|r| + |r| u`; for any other normal `|r|`, `|r| u` lies strictly between one and two ulps of `|r|`
    * and the product rounds to `|r|` plus one or two ulps, never to `|r| + |r| u` (NaN and infinities
-   * fail the test too).
+   * fail the test too). That argument needs `fl(|r| u)` to be `|r| u` exactly, i.e. `|r| u` normal:
+   * `|r| >= 2^-103` (float32), `2^-970` (float64). Below, `|r| u` is rounded to the subnormal grid, on
+   * which every `|r|` of the lowest binade passes (`fl(|r| (1 + u)) - |r|` and `fl(|r| u)` are the
+   * same rounding of `|r| u` to multiples of 2^-149), so such multiplicands, powers of two included,
+   * take the general emulation.
    */
   powerOfTwo(r: number, operand: 'a' | 'b'): PowerOfTwoOperand {
     const f = this.f, ops = this.ops, f32 = ops.lanes === 4;
@@ -185,7 +195,7 @@ export class FmaEmitter {
     const magnitude = f.local(ops.valType), flag = f.local(ValType.i32), inverse = f.local(ValType.v128);
     f.localGet(r).op(ops.scalar.abs).localSet(magnitude);
     f.localGet(magnitude);
-    constant(f32 ? 2 ** -126 : 2 ** -1022);
+    constant(f32 ? POWER_OF_TWO_TEST_MIN.float32 : POWER_OF_TWO_TEST_MIN.float64);
     f.op(f32 ? Op.f32Ge : Op.f64Ge);
     f.localGet(magnitude);
     constant(1 + ulp);

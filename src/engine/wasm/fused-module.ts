@@ -65,8 +65,15 @@ export interface FusedModuleOptions extends MemoryImportOptions {
 /** The most per-call powers of two whose combinations get their own main-loop copy (2^3 copies). */
 const MAX_VERSIONED_POWERS = 3;
 
-/** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
-export const DEFAULT_UNROLL = 2;
+/**
+ * The main-loop unrolling used when none is given. One vector per stream per iteration ties with two
+ * and four for adamax (float32 and float64), and V8's code for two is twice as slow on some chains:
+ * measured (one pass over 1e6 float32 params, one thread, best of 300, AMD EPYC, Node 20), unroll 2 /
+ * 1: adamax 0.487 / 0.490 ms, adamaxw 0.495 / 0.484, chain(ema, adamax) 0.612 / 0.605,
+ * chain(clipByGlobalNorm, adamax) 0.893 / 0.479, multiSteps(adamax) 0.856 / 0.798; float64 all
+ * within 3%. bench/wasm-kernel.ts measures adamax at each unrolling.
+ */
+export const DEFAULT_UNROLL = 1;
 
 /** The name of the exported kernel function. */
 export const FUSED_EXPORT = 'run';
@@ -250,11 +257,19 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     if (flushes[id]) flush!.vector();
     f.localSet(locals[id].vector[u]);
   };
+  // Where the fast variant is dropped for relaxed_madd, the streams it leaves as they are (MultiSteps'
+  // params: p + 0 * y is p but for a non-finite y or a -0 p) are stored only where a lane's bits
+  // changed: the same memory afterwards, without writing it back on almost every vector.
+  const keptStreams = new Set(relaxedMadd && lowered.fast && !flush ? stores.filter((st) => !lowered.fast!.stores.some((q) => q.stream === st.stream)).map((st) => st.stream) : []);
+  const loadOf = new Map(nodes.flatMap((node, id) => (node.kind === 'load' ? [[node.stream, id] as const] : [])));
   const emitStores = (list: readonly { stream: number; node: number }[], u: number): void => {
     for (const s of list) {
+      const old = keptStreams.has(s.stream) ? loadOf.get(s.stream) : undefined;
+      if (old !== undefined) f.localGet(locals[s.node].vector[u]).localGet(locals[old].vector[u]).simd(SimdOp.i32x4Ne).simd(SimdOp.i32x4Bitmask).if();
       f.localGet(streams.local(s.stream)).localGet(locals[s.node].vector[u]);
       if (narrow[s.stream]) f.simd(SimdOp.f32x4DemoteF64x2Zero).simdMemoryLane(SimdOp.v128Store64Lane, 3, streams.offset(s.stream) + 8 * u, 0);
       else f.simdMemory(SimdOp.v128Store, V128_ALIGN_LOG2, streams.offset(s.stream) + 16 * u);
+      if (old !== undefined) f.end();
     }
   };
   // With a fast variant: the nodes its checks read are computed first; a vector where every check

@@ -35,9 +35,17 @@ interface Report {
   readonly engineSteps: number;
 }
 
-/** A float32 tree of two leaves (vectors and a scalar tail) with hostile-ish values. */
-function tree(seed: number): { w: Float32Array; b: Float32Array } {
+/**
+ * A float32 tree of two leaves (vectors and a scalar tail) with hostile-ish values, and `block` in
+ * elements 16..23 (two whole vectors): params of -0 with gradients of 1 there make MultiSteps'
+ * p + 0 * y change every lane of those vectors (to +0).
+ */
+function tree(seed: number, block: number): { w: Float32Array; b: Float32Array } {
   const values = fc.sample(fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true, min: -4, max: 4 }), fc.float({ noNaN: true, noDefaultInfinity: true })), { numRuns: 1031, seed });
+  // Signed zeros (MultiSteps' p + 0 * y is +0 for a -0 p and a positive y), the extremes (non-finite updates) and a subnormal, in every lane.
+  const edges = [-0, 0, 3e38, -3e38, 1e-45, -0, 2 ** -126, -1];
+  edges.forEach((v, i) => { values[i * 5] = v; values[1024 + (i % 7)] = v; });
+  values.fill(block, 16, 24);
   return { w: Float32Array.from(values.slice(0, 1024)), b: Float32Array.from(values.slice(1024)) };
 }
 
@@ -52,10 +60,10 @@ function checks(): Report {
   const txs: GradientTransformation<any>[] = [applyIfFinite(adamax(1e-3), { maxConsecutiveErrors: 3 }), multiSteps(adamax(1e-2, { b1: 0.8 }), { everyKSchedule: 3 })];
   for (const tx of txs) {
     for (const threads of [1, 2]) {
-      const ref = new ReferenceRun(tx as GradientTransformation<unknown>, tree(1));
-      const s = compile(tx, tree(1), { backend: 'wasm', threads, minElementsPerThread: 256 });
+      const ref = new ReferenceRun(tx as GradientTransformation<unknown>, tree(1, -0));
+      const s = compile(tx, tree(1, -0), { backend: 'wasm', threads, minElementsPerThread: 256 });
       for (let step = 0; step < 7; step++) {
-        const g = tree(10 + step);
+        const g = tree(10 + step, 1);
         ref.step(cloneTree(g));
         s.step(cloneTree(g));
         assertBitEqual(s.params, ref.params, 'params');

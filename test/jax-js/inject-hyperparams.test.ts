@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as jax from '@jax-js/jax';
+import fc from 'fast-check';
+import {
+  OptaxError, type GradientTransformation, adamax, applyIfFinite, adamaxw, addDecayedWeights, applyUpdates as pureApply, chain, clip, injectHyperparams, registerInjectable,
+  scale, scaleByAdamax, scaleByLearningRate, setHyperparams, warmupCosineDecaySchedule,
+} from '../../src/index.js';
+import { definitionScalars } from '../../src/kernel/elementwise.js';
+import { eagerArith } from '../../src/schedules/arith.js';
+import { applyUpdates, toJaxJs } from '../../src/jax-js/index.js';
+import { SHAPES, fromJax, pureValues, randomTree, rng, runBoth, runMoved, toJax } from './helpers.js';
+
+const np = jax.numpy;
+
+before(async () => {
+  await jax.init('wasm');
+  jax.defaultDevice('wasm');
+});
+
+/** The adapter's state with its hyperparameters (float32 scalar arrays, read back as [x]) as the pure path's numbers. */
+function scalarsAsNumbers(state: any): any {
+  return { ...state, hyperparams: Object.fromEntries(Object.entries(state.hyperparams).map(([k, v]) => [k, (v as number[])[0]])) };
+}
+
+test('each stage\'s injectable formula gives writeScalars\' values for float32 hyperparameters (every count tried)', () => {
+  const f32 = (min: number, max: number) => fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true });
+  fc.assert(fc.property(f32(0, 1), f32(0, 1), f32(0, 1e-3), f32(0, 10), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (b1, b2, eps, x, count) => {
+    for (const tx of <GradientTransformation<any>[]>[scaleByAdamax({ b1, b2, eps }), scale(x), scale(-x), scaleByLearningRate(x), scaleByLearningRate(x, { flipSign: false }), clip(x), addDecayedWeights(x + 1)]) {
+      const def = tx.elementwise!;
+      const control = 'count' in def.initControl() ? { count } : {};
+      const expected = definitionScalars(def, control, 'float32', undefined);
+      const got = def.injectable!.scalars(def.injectable!.hyperparams, count, 'float32', eagerArith);
+      for (const [k, v] of Object.entries(expected)) assert.ok(Object.is(got[k], v), `${def.name} ${k}: ${got[k]} vs ${v as number}`);
+    }
+  }), { numRuns: 300 });
+});
+
+test('injectHyperparams: bit-identical to the pure path (state layout included), jitted; a scheduled hyperparameter evaluated in the graph', async () => {
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 12 });
+  for (const tx of <GradientTransformation<any>[]>[
+    injectHyperparams(adamax, { staticArgs: 'b1' })(0.05, { b2: 0.99, eps: 1e-6 }),
+    injectHyperparams(adamax, { staticArgs: ['b1'] })(schedule),
+    injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: 0.05, weightDecay: 0.1, mask: { a: true, b: false, c: true, d: false, e: true } }),
+    chain(scaleByAdamax(), injectHyperparams(scaleByLearningRate)(schedule)),
+    chain(injectHyperparams(clip)(0.7), injectHyperparams(scale)(-0.1)),
+  ]) {
+    const r = await runBoth(tx, 16, 80, { recordUpdates: true });
+    const jaxState = Array.isArray(r.jax.state) ? (r.jax.state as any[]).map((s) => ('hyperparams' in s ? scalarsAsNumbers(s) : s)) : scalarsAsNumbers(r.jax.state);
+    assert.deepEqual({ ...r.jax, state: jaxState }, r.pure, tx.name);
+  }
+});
+
+test('hyperparameters set between steps (replacing the state\'s arrays, as optax; setHyperparams on the pure path) take effect in the jitted step', async () => {
+  const tx = injectHyperparams(adamax, { staticArgs: 'b1' })({ learningRate: 0.1, b2: 0.9 });
+  const next = rng(81);
+  let pureParams = randomTree(next, SHAPES);
+  let pureState = tx.init(pureParams);
+  const opt = toJaxJs(tx);
+  const step = jax.jit((p: any, s: any, g: any): [any, any] => {
+    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+    return [applyUpdates(p, u), ns];
+  });
+  let params: any = toJax(pureParams);
+  let state: any = opt.init(jax.tree.ref(params));
+  const rates = [0.1, 0.1, 0.02, 0.02, 0.5, 0, 0.003];
+  for (let i = 0; i < rates.length; i++) {
+    const g = randomTree(next, SHAPES, 4);
+    pureState = setHyperparams(pureState, { learningRate: rates[i], b2: 0.9 + i / 100 });
+    state.hyperparams.learning_rate.dispose();
+    state.hyperparams.b2.dispose();
+    state.hyperparams.learning_rate = np.array(rates[i], { dtype: np.float32 });
+    state.hyperparams.b2 = np.array(0.9 + i / 100, { dtype: np.float32 });
+    const [u, s] = tx.update(g, pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    [params, state] = step(params, state, toJax(g));
+  }
+  assert.deepEqual({ params: await fromJax(params), state: scalarsAsNumbers(await fromJax(state)) }, { params: pureValues(pureParams), state: pureValues(pureState) });
+  opt.dispose();
+});
+
+test('injectHyperparams: what is not lowered is an OptaxError at toJaxJs; a wrong state names the field', () => {
+  // adamax's b1 injected: its bias correction b1 ** t has a base that varies in the graph.
+  assert.throws(() => toJaxJs(injectHyperparams(adamax)(0.1)), (e: unknown) => e instanceof OptaxError && /base that changes/.test(e.message));
+  const halve = (factor: number) => scale(factor / 2);
+  registerInjectable(halve, { name: 'halve', params: [{ name: 'factor', option: 'factor', positional: true }], build: (a) => halve(a.factor) });
+  assert.throws(() => toJaxJs(applyIfFinite(injectHyperparams(scale)(0.5), { maxConsecutiveErrors: 1 })), (e: unknown) => e instanceof OptaxError && /inject_hyperparams directly inside apply_if_finite/.test(e.message));
+  assert.throws(() => toJaxJs(injectHyperparams(halve)(3)), (e: unknown) => e instanceof OptaxError && /optax-ts's own factories/.test(e.message));
+  const opt = toJaxJs(injectHyperparams(scale)(0.5));
+  const params = { w: np.zeros([3]) };
+  const state: any = opt.init(jax.tree.ref(params));
+  assert.throws(() => opt.update({ w: np.ones([3]) }, { ...state, hyperparams: {} }, null), (e: unknown) => e instanceof OptaxError && /expected hyperparams \{step_size\}/.test(e.message));
+  assert.throws(() => opt.update({ w: np.ones([3]) }, { ...state, hyperparams: { step_size: np.array(1, { dtype: np.int32 }) } }, null), (e: unknown) => e instanceof OptaxError && /hyperparams.step_size must be a float32 scalar/.test(e.message));
+  assert.throws(() => opt.update({ w: np.ones([3]) }, [state], null), (e: unknown) => e instanceof OptaxError && /does not belong to this transformation/.test(e.message));
+});
+
+
+test('a pure-path injectHyperparams state (numbers for the hyperparameters) moves into the adapter and the run continues bit-identically', async () => {
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 12 });
+  const r = await runMoved(injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), 5, 6, 82);
+  assert.deepEqual({ ...r.jax, state: scalarsAsNumbers(r.jax.state) }, r.pure);
+});
+
+test('injectHyperparams eagerly (no jit), on leaves of two or more elements: bit-identical', async () => {
+  const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 12 });
+  const r = await runBoth(injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), 12, 90, { jit: false, shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } });
+  assert.deepEqual({ ...r.jax, state: scalarsAsNumbers(r.jax.state) }, r.pure);
+});
