@@ -7,8 +7,8 @@ import type { Params, Tree } from '../tree/tree.js';
 import { type Accumulation, type DynamicSelection, type Guard, type Injection, type Island, type Stage, type StateNode, analyze } from './analyze.js';
 import { type MultiStepsLeafClass, composeProgram, multiStepsLeafClass, scalarStreamName, stateStreamName } from './compose.js';
 import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
-import { type Executor, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
-import { type LeafSum, jsLeafSums, plannedLeafSums } from './global-norm.js';
+import { type Executor, type ExtraPass, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
+import { type LeafSum, type PlannedLeafSums, jsLeafSums, planLeafSums } from './global-norm.js';
 import { normRegionBytes } from './norm-plan.js';
 import { GuardInput } from './guard-input.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
@@ -190,9 +190,9 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
   // clip_by_global_norm at the start: its window tables and sums after the arena (global-norm.ts).
   const normAt = Math.ceil(layout.bytes / ALIGN) * ALIGN;
-  const normBytes = backend && stages.some((s) => s.source.kind === 'globalNorm')
-    ? normRegionBytes(table.leaves.map((l) => ({ ...leafPointer(layout, 'grads', l.index), shape: l.shape })))
-    : 0;
+  const normLeaves = table.leaves.map((l) => ({ ...leafPointer(layout, 'grads', l.index), shape: l.shape }));
+  // Room for the first level split across the threads (WebAssembly) or not (JS).
+  const normBytes = backend && stages.some((s) => s.source.kind === 'globalNorm') ? Math.max(normRegionBytes(normLeaves, 1), normRegionBytes(normLeaves, threads)) : 0;
   const normRegion = normBytes > 0 && normAt + normBytes <= MAX_PAGES * PAGE ? normAt : undefined;
   const memory = createMemory(normRegion === undefined ? layout.bytes : normAt + normBytes, threads > 1);
 
@@ -241,7 +241,19 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
   const stateViews = stages.map((s) => s.stateLeaves.map((name) => viewsOf(s, stateStreamName(s.index, name))));
   // An injectHyperparams' scalars come from its state's arrays: never constants of optax's traced computation.
   const injected = new Set(injections.flatMap((inj) => inj.stages));
-  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, guard, workerTimeout, subnormals, injected);
+  const shapes = table.leaves.map((l) => l.shape);
+  const flush = subnormals === 'flush';
+  const normFirst = stages.some((s) => s.source.kind === 'globalNorm');
+  // The global norm's tables in WebAssembly where the kernels may be: its first level a pass of the threads.
+  let planned: PlannedLeafSums | undefined;
+  if (normFirst && normRegion !== undefined && (backend === 'wasm' || backend === 'auto')) {
+    try {
+      planned = planLeafSums(gradViews, shapes, flush, memory, normRegion, true, threads);
+    } catch {
+      // No WebAssembly here: the JS tables below give the same bits.
+    }
+  }
+  const executor = makeExecutor(backend, stages, layout, memory, scalars, threads, traced, accumulation?.stage, guard, workerTimeout, subnormals, injected, planned?.pass);
   return {
     stages,
     root,
@@ -253,8 +265,8 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     stateTrees: stages.map((s, k) => stateViews[k].map((views) => mapIndexTree(table, s.context, (l) => formLike(l, views[l.index]!)))),
     arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
-    normFirst: stages.some((s) => s.source.kind === 'globalNorm'),
-    leafSum: normSums(executor.backend, stages, gradViews, table.leaves.map((l) => l.shape), subnormals === 'flush', memory, normRegion),
+    normFirst,
+    leafSum: normSums(executor, normFirst, planned, gradViews, shapes, flush, memory, normRegion),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     islands,
@@ -285,22 +297,18 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
 
 /**
  * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
- * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), run in
- * WebAssembly on the wasm backend (if it builds), else in JS; without a region (it would not fit in
- * the memory), the reference's own plans. All give the same bits (core/xla-reduce-sum.ts).
+ * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), in
+ * WebAssembly on the wasm backend (`planned`, their first level a pass of the executor's threads),
+ * else in JS; without a region (it would not fit in the memory), the reference's own plans. All give
+ * the same bits (core/xla-reduce-sum.ts).
  */
-function normSums(backend: KernelBackend, stages: readonly Stage[], gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
-  if (region !== undefined && stages.some((s) => s.source.kind === 'globalNorm')) {
-    if (backend === 'wasm') {
-      try {
-        return plannedLeafSums(gradViews, shapes, flush, memory, region, true);
-      } catch {
-        // Fall through: the JS tables give the same bits.
-      }
-    }
-    return plannedLeafSums(gradViews, shapes, flush, memory, region, false);
+function normSums(executor: Executor, normFirst: boolean, planned: PlannedLeafSums | undefined, gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
+  if (!normFirst || region === undefined) return jsLeafSums(gradViews, shapes, flush);
+  if (planned && executor.backend === 'wasm') {
+    const pass = executor instanceof KernelExecutor ? executor.extraPass : -1;
+    return planned.leafSums(planned.pass && pass >= 0 ? () => executor.run(pass) : undefined);
   }
-  return jsLeafSums(gradViews, shapes, flush);
+  return planLeafSums(gradViews, shapes, flush, memory, region, false).leafSums();
 }
 
 /**
@@ -351,7 +359,7 @@ function chooseThreads(options: ValidatedOptions, table: LeafTable): number {
  * Composes one program per group and builds the executor: the requested backend (an OptaxError when
  * it is unavailable), or for 'auto' the first that works of wasm, js, interpreter.
  */
-function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, guard: Guard | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode, injected: ReadonlySet<number>): Executor {
+function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[], layout: Layout, memory: EngineMemory, scalars: Float64Array, threads: number, traced: boolean, accumulator: number | undefined, guard: Guard | undefined, workerTimeout: number | undefined, subnormals: SubnormalMode, injected: ReadonlySet<number>, normPass: ExtraPass | undefined): Executor {
   const groups = layout.groups;
   // One pass; with MultiSteps two: pass 0 emits, pass 1 accumulates; with a nested applyIfFinite
   // two: pass 0 applies its inner update, pass 1 skips it.
@@ -373,7 +381,7 @@ function makeExecutor(requested: 'auto' | KernelBackend, stages: readonly Stage[
   if (requested === 'wasm' || requested === 'auto') {
     try {
       const { kernels, source } = wasmKernels(programs, flatGroups, flatSlots.map((sl) => scalarOffsets(layout, sl)), memory, subnormals);
-      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform(), workerTimeout);
+      return new KernelExecutor('wasm', input, kernels, source, threads, threadPlatform(), workerTimeout, normPass);
     } catch (e) {
       if (requested === 'wasm') throw new OptaxError(`compile: backend 'wasm' is not available here (${(e as Error).message}); use 'js' or 'interpreter'`);
     }

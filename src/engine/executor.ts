@@ -8,7 +8,7 @@ import { type EngineMemory, viewAt } from './memory.js';
 import type { FusedProgram, KernelFunction } from './program.js';
 import { ThreadPool, WorkerFault } from './thread-pool.js';
 import type { ThreadPlatform } from './thread-platform.js';
-import type { KernelSource, WorkerInit } from './worker-source.js';
+import type { CallSpec, KernelSource, WorkerInit } from './worker-source.js';
 
 /** The code paths that run the fused programs. */
 export type KernelBackend = 'wasm' | 'js' | 'interpreter';
@@ -47,6 +47,13 @@ export interface ExecutorInput {
   readonly scalars: Float64Array;
 }
 
+/** An extra pass of a {@link KernelExecutor}: each thread's calls, of kernels numbered from 0 in `kernels` / `modules`. */
+export interface ExtraPass {
+  readonly shares: readonly (readonly CallSpec[])[];
+  readonly kernels: readonly KernelFunction[];
+  readonly modules: readonly WebAssembly.Module[];
+}
+
 /**
  * Runs generated kernels (JS loops or WebAssembly), on the main thread alone or split across worker
  * threads that run the same kernels on the same shared memory.
@@ -58,17 +65,34 @@ export class KernelExecutor implements Executor {
   private readonly input: ExecutorInput;
   private faulted = false;
 
+  /** The index of the extra pass (see the constructor), or -1. */
+  readonly extraPass: number = -1;
+
   /**
    * `kernels`: every pass's kernels, pass after pass (kernel `pass * groups + g`); `workerTimeout`: ms
-   * a pass may make no progress before its workers are declared hung.
+   * a pass may make no progress before its workers are declared hung. `extra`: one more pass, after
+   * the programs' (index {@link KernelExecutor.extraPass}), of calls of its own kernels (WebAssembly
+   * only) split `threads` ways, which writes no parameter or state (the first level of a global norm);
+   * `threads` must then be that many.
    */
-  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined, workerTimeout?: number) {
+  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined, workerTimeout?: number, extra?: ExtraPass) {
     this.input = input;
     const groups = input.groups;
+    if (extra && (source.kind !== 'wasm' || extra.shares.length !== threads)) throw new Error('an extra pass needs WebAssembly kernels and one share per thread');
+    // The extra pass's kernels follow the programs'.
+    const base = kernels.length;
+    const extraShares = extra?.shares.map((calls) => calls.map((c) => ({ ...c, kernel: base + c.kernel })));
+    if (extra) {
+      kernels = [...kernels, ...extra.kernels];
+      source = { ...source, modules: [...(source as { modules: readonly WebAssembly.Module[] }).modules, ...extra.modules] } as KernelSource;
+      this.extraPass = input.passes.length;
+    }
     this.single = input.passes.map((programs, pass) => new CallList(splitCalls(groups, programs, 1, pass * groups.length)[0], kernels));
+    if (extraShares) this.single.push(new CallList(extraShares.flat(), kernels));
     if (threads > 1 && platform && input.memory.shared) {
       // shares[pass][thread]
       const shares = input.passes.map((programs, pass) => splitCalls(groups, programs, threads, pass * groups.length));
+      if (extraShares) shares.push(extraShares);
       this.main = shares.map((perThread) => new CallList(perThread[0], kernels));
       this.runMain = this.main.map((list) => () => list.run());
       this.pool = startPool(platform, input.memory, Array.from({ length: threads - 1 }, (_, w) => ({
@@ -102,7 +126,8 @@ export class KernelExecutor implements Executor {
       this.faulted = true;
       this.disposePool();
       const threads = pool && e instanceof WorkerFault ? e.unfinished : undefined;
-      throw new StepFault(e instanceof Error ? e.message : String(e), this.touchedLeaves(threads, pool ? pool.workers + 1 : 1));
+      // The extra pass writes no parameter or state.
+      throw new StepFault(e instanceof Error ? e.message : String(e), pass === this.extraPass ? [] : this.touchedLeaves(threads, pool ? pool.workers + 1 : 1));
     }
   }
 

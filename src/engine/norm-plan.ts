@@ -48,7 +48,7 @@ export interface PlanLeaf {
   readonly shape: readonly number[];
 }
 
-/** The operations of one dtype, and where they live. */
+/** Operations of one dtype, and where they live. */
 export interface DtypePlan {
   /** The operations (headers and pointers), in an order that respects their dependencies. */
   readonly table: Int32Array;
@@ -58,9 +58,20 @@ export interface DtypePlan {
   readonly tablePointer: number;
 }
 
+/**
+ * The operations of one dtype in two phases: the first level's windows (squares of the gradients,
+ * nearly all the work), split into one table per thread, and the rest (the levels above and the
+ * final sums, which read what the first phase wrote), run after it by one thread. A window's
+ * operations (its slabs) all go to the same thread.
+ */
+export interface PhasedPlan {
+  readonly shares: readonly DtypePlan[];
+  readonly rest: DtypePlan;
+}
+
 /** Every dtype's operations, the leaf sums' addresses, and the region's size. */
 export interface NormPlan {
-  readonly plans: Readonly<Record<Dtype, DtypePlan>>;
+  readonly plans: Readonly<Record<Dtype, PhasedPlan>>;
   /** Byte offset of each leaf's sum (an element of the leaf's dtype). */
   readonly sumPointers: readonly number[];
   /** Bytes of the region, from its offset (scratch, sums and tables). */
@@ -71,26 +82,74 @@ const bytesOf = (dtype: Dtype): number => (dtype === 'float32' ? 4 : 8);
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
-/** Bytes {@link planNormTables} needs for these leaves (the same at any region offset that is a multiple of 16). */
-export function normRegionBytes(leaves: readonly PlanLeaf[]): number {
-  return planNormTables(leaves, 0).bytes;
+/** Bytes {@link planNormTables} needs for these leaves and threads (the same at any region offset that is a multiple of 16). */
+export function normRegionBytes(leaves: readonly PlanLeaf[], threads = 1): number {
+  return planNormTables(leaves, 0, threads).bytes;
 }
 
-/** Windows of the same kind (one operation): the header's words, and the windows' pointer pairs. */
-interface Operation {
+/** One window's part of an operation: its pointers, and which slab of it (see levelWindows). */
+interface Window {
+  readonly slab: number;
   readonly flags: number;
   readonly rows: number;
   readonly rowStride: number;
   readonly len: number;
-  readonly pointers: number[];
+  readonly src: number;
+  readonly dst: number;
 }
 
 /**
- * The operations summing each leaf in XLA:CPU's order, with their scratch, sums and tables laid out from
- * byte `offset` (a multiple of 16) of the engine's memory: per dtype, the level sums and leaf sums, then
- * the tables.
+ * The table of `windows`: one operation per kind (flags, rows, row stride, length) and slab, slab
+ * after slab (a window's slab `s` continues its slab `s - 1`), kinds in order of first appearance.
  */
-export function planNormTables(leaves: readonly PlanLeaf[], offset: number): NormPlan {
+function tableOf(windows: readonly Window[]): { words: number[]; operations: number } {
+  const kinds: Map<string, Window[]>[] = [];
+  for (const w of windows) {
+    const byKind = (kinds[w.slab] ??= new Map());
+    const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len}`;
+    const list = byKind.get(key);
+    if (list) list.push(w);
+    else byKind.set(key, [w]);
+  }
+  const words: number[] = [];
+  let operations = 0;
+  for (const byKind of kinds) {
+    for (const list of byKind?.values() ?? []) {
+      const { flags, rows, rowStride, len } = list[0];
+      words.push(flags, list.length, rows, rowStride, len);
+      for (const w of list) words.push(w.src, w.dst);
+      operations++;
+    }
+  }
+  return { words, operations };
+}
+
+/**
+ * Which of `threads` shares each first-level window goes to (by its destination, so that all its
+ * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed).
+ */
+function shareOf(windows: readonly Window[], threads: number): (w: Window) => number {
+  if (threads <= 1) return () => 0;
+  const work = new Map<number, number>();
+  for (const w of windows) work.set(w.dst, (work.get(w.dst) ?? 0) + w.rows * w.len + 1);
+  const dsts = [...work.keys()].sort((a, b) => a - b);
+  let total = 0;
+  for (const d of dsts) total += work.get(d)!;
+  const share = new Map<number, number>();
+  let done = 0;
+  for (const d of dsts) {
+    share.set(d, Math.min(threads - 1, Math.floor((done * threads) / total)));
+    done += work.get(d)!;
+  }
+  return (w) => share.get(w.dst)!;
+}
+
+/**
+ * The operations summing each leaf in XLA:CPU's order, the first level split into `threads` shares
+ * (default 1), with their scratch, sums and tables laid out from byte `offset` (a multiple of 16) of
+ * the engine's memory: per dtype, the level sums and leaf sums, then the tables.
+ */
+export function planNormTables(leaves: readonly PlanLeaf[], offset: number, threads = 1): NormPlan {
   if (offset % REGION_ALIGN !== 0) throw new RangeError(`the norm region must be ${REGION_ALIGN}-byte aligned, got ${offset}`);
   // An empty leaf has no windows (XLA's windows of a zero-length dimension are not defined): it sums to 0.
   const windows = leaves.map((l) => (l.shape.some((x) => x === 0) ? { levels: [], last: [0] } : xlaReduceWindows(l.shape)));
@@ -111,49 +170,47 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number): Nor
     });
     cursor = alignUp(cursor, REGION_ALIGN);
   }
-  const plans = {} as Record<Dtype, DtypePlan>;
+  const plans = {} as Record<Dtype, PhasedPlan>;
   for (const dtype of ['float32', 'float64'] as const) {
     const size = bytesOf(dtype);
-    const words: number[] = [];
-    let operations = 0;
     // Level by level over all leaves (then the final sums): an operation only reads what earlier ones wrote.
+    const levels: Window[][] = [];
     const depth = Math.max(0, ...windows.map((w) => w.levels.length));
     for (let d = 0; d <= depth; d++) {
-      // Per slab (see levelWindows), the operations of this level by kind, in order of first use.
-      const kinds: Map<string, Operation>[] = [];
+      const list: Window[] = (levels[d] = []);
       const add = (slab: number, flags: number, rows: number, rowStride: number, len: number, src: number, dst: number): void => {
-        const byKind = (kinds[slab] ??= new Map());
-        const key = `${flags} ${rows} ${rowStride} ${len}`;
-        let op = byKind.get(key);
-        if (!op) byKind.set(key, (op = { flags, rows, rowStride, len, pointers: [] }));
-        op.pointers.push(src, dst);
+        list.push({ slab, flags, rows, rowStride, len, src, dst });
       };
       leaves.forEach((l, i) => {
-        const { levels, last } = windows[i];
-        if (l.dtype !== dtype || d > levels.length) return;
+        const { levels: ls, last } = windows[i];
+        if (l.dtype !== dtype || d > ls.length) return;
         const src = d === 0 ? l.pointer : levelPointers[i][d - 1];
         const flags = d === 0 ? FLAG_SQUARES : 0;
-        if (d < levels.length) levelWindows(levels[d], src, levelPointers[i][d], flags, size, add);
+        if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, add);
         // The final reduce: the last level's sums (or the leaf) in order.
         else add(0, flags, 1, 0, product(last), src, sumPointers[i]);
       });
-      for (const byKind of kinds) {
-        for (const op of byKind?.values() ?? []) {
-          words.push(op.flags, op.pointers.length / 2, op.rows, op.rowStride, op.len);
-          for (const x of op.pointers) words.push(x);
-          operations++;
-        }
-      }
     }
-    plans[dtype] = { table: Int32Array.from(words), operations, tablePointer: cursor };
-    cursor = alignUp(cursor + words.length * 4, REGION_ALIGN);
+    const share = shareOf(levels[0], threads);
+    // The rest level after level: windows of different levels never share an operation.
+    const above = levels.slice(1).map(tableOf);
+    const rest = { words: above.flatMap((t) => t.words), operations: above.reduce((n, t) => n + t.operations, 0) };
+    const parts = [...Array.from({ length: threads }, (_, t) => tableOf(levels[0].filter((w) => share(w) === t))), rest];
+    const placed = parts.map(({ words, operations }) => {
+      const plan = { table: Int32Array.from(words), operations, tablePointer: cursor };
+      cursor = alignUp(cursor + words.length * 4, REGION_ALIGN);
+      return plan;
+    });
+    plans[dtype] = { shares: placed.slice(0, threads), rest: placed[threads] };
   }
   return { plans, sumPointers, bytes: cursor - offset };
 }
 
 /** Copies the tables into the memory at their pointers. */
 export function writeNormTables(plan: NormPlan, buffer: ArrayBufferLike): void {
-  for (const p of Object.values(plan.plans)) new Int32Array(buffer, p.tablePointer, p.table.length).set(p.table);
+  for (const phased of Object.values(plan.plans)) {
+    for (const p of [...phased.shares, phased.rest]) new Int32Array(buffer, p.tablePointer, p.table.length).set(p.table);
+  }
 }
 
 /**

@@ -246,7 +246,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // own pass over them is not needed.
     // The norm goes to this.normCells[0] (of dtype this.normDtype): nothing is allocated.
     const normKnown = f !== undefined && f.normFirst && input === p.grads;
-    if (normKnown) writeCombinedLeafSums(p.leafDtypes, f.leafSum, this.normCells);
+    if (normKnown) this.writeGradNorm(f);
     // A nested applyIfFinite checks the updates it receives (guard-input.ts); a skipped step is its
     // skip pass, the stages after it still running.
     const nested = f?.guard?.nested;
@@ -308,7 +308,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (islands) performCopies([...gradCopies, ...islands.copies], p.buffer);
     else if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.normFirst) {
-      if (!normKnown) writeCombinedLeafSums(p.leafDtypes, f.leafSum, this.normCells);
+      if (!normKnown) this.writeGradNorm(f);
       this.writeNormScalars(f);
     }
     try {
@@ -347,7 +347,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private nestedGuardFinite(f: FusedParts, input: Updates, copies: readonly ViewCopy[], norm: GlobalNorm | undefined): boolean {
     const p = this.parts;
     const grads = input === p.grads ? p.gradViews : copies.map((c) => c.src);
-    const n = f.normFirst ? norm ?? combineLeafSums(p.leafDtypes, input === p.grads ? f.leafSum : jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush')) : undefined;
+    const n = f.normFirst ? norm ?? (input === p.grads ? this.gradNorm(f) : combineLeafSums(p.leafDtypes, jsLeafSums(grads, p.table.leaves.map((l) => l.shape), p.subnormals === 'flush'))) : undefined;
     return f.guardInput!.finite((i) => grads[i], n, p.subnormals === 'flush');
   }
 
@@ -375,6 +375,25 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   private gradsFinite(input: Updates, copies: readonly ViewCopy[]): boolean {
     const check = this.parts.fused?.gradsFinite;
     return input === this.parts.grads && check ? check() : allArraysFinite(input === this.parts.grads ? this.parts.gradViews : copies.map((c) => c.src));
+  }
+
+  /**
+   * The global norm of the gradients in the engine's memory (global-norm.ts). Its first level may run
+   * on the worker threads: a thread that fails there breaks the stepper like a failed pass (nothing
+   * was written yet).
+   */
+  private gradNorm(f: FusedParts): GlobalNorm {
+    this.writeGradNorm(f);
+    return { value: this.normCells[0], dtype: this.normDtype };
+  }
+
+  /** The same written to this.normCells[0] (nothing allocated: the per-step form). */
+  private writeGradNorm(f: FusedParts): void {
+    try {
+      writeCombinedLeafSums(this.parts.leafDtypes, f.leafSum, this.normCells);
+    } catch (e) {
+      throw e instanceof StepFault ? this.breakDown(e) : e;
+    }
   }
 
   /**

@@ -1,8 +1,15 @@
 import { numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import type { ElementwiseDefinition } from '../kernel/elementwise.js';
-import { countTable } from '../kernel/count-table.js';
+import { MAX_TABLE_STEPS, scheduleSettle } from '../kernel/count-table.js';
+import { OptaxError } from '../core/errors.js';
+import { INT32_MAX } from '../core/numerics.js';
+import { type KernelScalar, definitionScalars } from '../kernel/elementwise.js';
+import { recordedCall } from '../spec/record.js';
+import { type Spec, toSpec } from '../spec/spec.js';
 import type { JaxArray } from './leaf.js';
+import { ShapedArray } from '../tree/leaf.js';
+import { float64Array } from './constants.js';
 import type { JaxValue } from './kernel.js';
 
 /**
@@ -15,16 +22,46 @@ import type { JaxValue } from './kernel.js';
  * constants of the graph.
  */
 export class CountScalars {
-  private readonly constants: Record<string, number> = {};
-  private readonly tables: Record<string, JaxArray> = {};
+  private readonly constants: Record<string, HostScalar> = {};
+  private readonly tables: Record<string, { table: JaxArray; shape: readonly number[] }> = {};
   /** The count from which every scalar keeps its value (the last table index). */
   readonly settle: number;
 
-  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype) {
-    const table = countTable('toJaxJs', name, definition, tx, dtype);
-    this.settle = table.settle;
-    Object.assign(this.constants, table.constants);
-    for (const [k, col] of Object.entries(table.columns)) this.tables[k] = np.array(col, { dtype: dtype === 'float64' ? np.float64 : np.float32 });
+  /** `only`: tabulate just these scalars (the others are the caller's); default all. */
+  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[]) {
+    const counted = Object.hasOwn(definition.initControl(), 'count');
+    const pick = (r: Record<string, HostScalar>): Record<string, HostScalar> => (only ? Object.fromEntries(only.map((k) => [k, r[k]])) : r);
+    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined)));
+    if (!counted) {
+      this.settle = 0;
+      Object.assign(this.constants, at(0));
+      return;
+    }
+    const final = at(INT32_MAX);
+    this.settle = settleCount(name, definition, tx, at, final);
+    const keys = Object.keys(final);
+    const sizes = keys.map((k) => (typeof final[k] === 'number' ? 1 : (final[k] as ShapedArray).data.length));
+    const columns: (Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>)[] = keys.map((_, j) => (dtype === "float64" ? new Float64Array((this.settle + 1) * sizes[j]) : new Float32Array((this.settle + 1) * sizes[j])));
+    for (let c = 0; c <= this.settle; c++) {
+      const row = at(c);
+      keys.forEach((k, j) => {
+        const v = row[k];
+        if (typeof v === 'number') columns[j][c] = v;
+        else columns[j].set(v.data, c * sizes[j]);
+      });
+    }
+    keys.forEach((k, j) => {
+      const col = columns[j], n = sizes[j];
+      const last = col.subarray(this.settle * n, (this.settle + 1) * n);
+      if (!sameValues(last, final[k])) {
+        throw new OptaxError(`toJaxJs: ${name}: its '${k}' at step ${this.settle} differs from its final value: it does not settle, so it cannot be tabulated`);
+      }
+      if (sameRows(col, n)) this.constants[k] = final[k];
+      else {
+        const shape = typeof final[k] === 'number' ? [] : (final[k] as ShapedArray).shape;
+        this.tables[k] = { table: dtype === 'float64' ? float64Array(col, [this.settle + 1, n]) : np.reshape(np.array(col as Float32Array<ArrayBuffer>), [this.settle + 1, n]), shape };
+      }
+    });
   }
 
   /** Whether any scalar depends on the count. */
@@ -40,15 +77,66 @@ export class CountScalars {
     const out: Record<string, JaxValue> = { ...this.constants };
     if (count === null) return out;
     const index = np.minimum(count, this.settle);
-    for (const [k, table] of Object.entries(this.tables)) out[k] = np.take(table.ref, index.ref);
+    for (const [k, { table, shape }] of Object.entries(this.tables)) out[k] = np.reshape(np.take(table.ref, index.ref, 0), [...shape]);
     index.dispose();
     return out;
   }
 
   /** Frees the tables. */
   dispose(): void {
-    for (const t of Object.values(this.tables)) t.dispose();
+    for (const t of Object.values(this.tables)) t.table.dispose();
   }
+}
+
+/** A per-step scalar known on the host: a number, or an array hyperparameter's values (broadcast per leaf). */
+export type HostScalar = number | ShapedArray;
+
+/** A definition's scalars as host values (arrays of one element are numbers already: hyperScalar). */
+export function hostScalars(scalars: Readonly<Record<string, KernelScalar>>): Record<string, HostScalar> {
+  return { ...scalars };
+}
+
+function sameValues(a: ArrayLike<number>, b: HostScalar): boolean {
+  const bs: ArrayLike<number> = typeof b === 'number' ? [b] : b.data;
+  if (a.length !== bs.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], bs[i]) && !(Number.isNaN(a[i]) && Number.isNaN(bs[i]))) return false;
+  return true;
+}
+
+/** Whether every row of `n` values equals the first. */
+function sameRows(col: ArrayLike<number>, n: number): boolean {
+  for (let i = n; i < col.length; i++) if (!Object.is(col[i], col[i % n])) return false;
+  return true;
+}
+
+/**
+ * A count from which the scalars keep their final value. Adamax's only count-dependent scalar is its
+ * bias correction `1 - b1^t`, which grows towards 1 as `b1^t` shrinks: the first count where it equals
+ * its saturated value is where it settles. A schedule's is read from its spec: the end of its last
+ * transition (an upper bound; the table is checked against the final value).
+ */
+function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: object, at: (c: number) => Record<string, HostScalar>, final: Record<string, HostScalar>): number {
+  if (definition.name === 'scale_by_adamax' || definition.name === 'ema') {
+    // A bias correction 1 - decay^t: it settles where it first equals its saturated value.
+    const keys = Object.keys(final);
+    for (let c = 0; c <= MAX_TABLE_STEPS; c++) {
+      const row = at(c);
+      if (keys.every((k) => sameValues(typeof row[k] === 'number' ? [row[k] as number] : (row[k] as ShapedArray).data, final[k]))) return c;
+    }
+    throw new OptaxError(`toJaxJs: ${name}: the decay is so close to 1 that the bias correction takes more than ${MAX_TABLE_STEPS} steps to settle; not supported by the jax-js adapter`);
+  }
+  const schedule = recordedCall(tx)?.args[0];
+  if (typeof schedule !== 'function') throw new OptaxError(`toJaxJs: ${name}: a count-dependent transformation the jax-js adapter cannot evaluate in the graph (not supported yet)`);
+  let spec: Spec;
+  try {
+    spec = toSpec(schedule as (count: number) => number);
+  } catch {
+    throw new OptaxError(`toJaxJs: ${name}: its schedule is a function optax-ts did not build; the jax-js adapter evaluates only the library's schedules in the graph`);
+  }
+  const steps = scheduleSettle(spec);
+  if (steps === undefined) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} never settles to a final value (or its end is unknown); not supported by the jax-js adapter yet`);
+  if (steps > MAX_TABLE_STEPS) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} settles after ${steps} steps, more than the ${MAX_TABLE_STEPS} the jax-js adapter tabulates`);
+  return steps;
 }
 
 export { MAX_TABLE_STEPS, numbers, scheduleSettle } from '../kernel/count-table.js';

@@ -33,19 +33,23 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   trees tested; see the README); `applyIfFinite`, `multiSteps` (updates, zeros' signs included)
  *   and `injectHyperparams` bit-identical too, jitted and eagerly, with NaN and infinite steps.
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
- *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
- *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's
- *   fused multiply-adds built exactly from float64 operations, so wasm or cpu only), `multiSteps`
- *   (a number `everyKSchedule`; the running mean, the emit and `skipNotFinite` / `skipLargeUpdates`
- *   all in the graph, selected with `where`, the zeros of a silent mini-step with the pure path's
- *   signs), `injectHyperparams` of optax-ts's own elementwise factories (the hyperparameters float32
- *   scalar arrays of the state, read by the inner transformation's scalars in the graph, so settable
- *   between steps by replacing them; a scheduled one evaluated in the graph at its count; a decay
- *   inside a bias correction, e.g. adamax's `b1`, must be a `staticArgs`), and elementwise transformations with number
- *   hyperparameters (`scaleByAdamax`, `scale`, `scaleByLearningRate` and `scaleBySchedule` with a
- *   number or any float32 optax-ts schedule, `addDecayedWeights`, `clip`, `ema`, `identity`,
- *   `setToZero`, so `adamax` and `adamaxw`), float32 leaves. Anything else throws an OptaxError
- *   naming the transformation.
+ *   null), `partition`, `clipByGlobalNorm` (float32 leaves), `applyIfFinite` (float32 leaves; the
+ *   finiteness reduced and the step selected with `where` in the graph; its inner step traced as
+ *   optax's `lax.cond` runs it, XLA's fused multiply-adds built exactly from float64 operations, so wasm
+ *   or cpu only), `multiSteps` (float32 leaves; a number `everyKSchedule`; the running mean, the emit
+ *   and `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
+ *   silent mini-step with the pure path's signs), `injectHyperparams` of optax-ts's own elementwise
+ *   factories (the hyperparameters float32 scalar arrays of the state, read by the inner
+ *   transformation's scalars in the graph, so settable between steps by replacing them; a scheduled one
+ *   evaluated in the graph at its count; a decay inside a bias correction, e.g. adamax's `b1`, must be a
+ *   `staticArgs`), and elementwise transformations with number or array hyperparameters (an array
+ *   broadcast against each leaf by numpy's rules; `scaleByAdamax`, `scale`, `scaleByLearningRate` and
+ *   `scaleBySchedule` with a number or an optax-ts schedule, `addDecayedWeights`, `clip`, `ema` (also
+ *   with an `accumulatorDtype`), `identity`, `setToZero`, so `adamax` and `adamaxw`), on float32 and
+ *   float64 leaves (x64; float64 needs the wasm or cpu device, where its division is corrected to the
+ *   IEEE quotient, see the README). Per-step scalars the graph does not evaluate (x64 cosines and
+ *   powers, an array decay's bias correction) are read from a table of the pure path's values where
+ *   they settle. Anything else throws an OptaxError naming the transformation.
  *
  * @param tx - an optax-ts transformation.
  * @param options - `countScalars`: `'graph'` (default) or `'table'` (see {@link ToJaxJsOptions}).

@@ -1,13 +1,22 @@
 import { defaultDevice, numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
-import { roundTo } from '../core/dtype.js';
+import { allocate, roundTo } from '../core/dtype.js';
+import { broadcastTo } from '../tree/broadcast.js';
+import { ShapedArray } from '../tree/leaf.js';
+import type { TreePath } from '../tree/path.js';
+import type { KernelAnchors } from './constants.js';
+import { divide64 } from './float64-division.js';
 import { OptaxError } from '../core/errors.js';
 import { type Expr, type Kernel, applyBinary, applyUnary, topologicalOrder } from '../kernel/expr.js';
 import type { JaxArray } from './leaf.js';
 import { fusedMultiplyAddJax } from './fma.js';
 
-/** A value while lowering: a per-step constant (already rounded to the dtype) or a jax-js array. */
-export type JaxValue = number | JaxArray;
+/**
+ * A value while lowering: a per-step constant (already rounded to the dtype), an array hyperparameter
+ * known on the host (a {@link ShapedArray} of the dtype's values, broadcast against the leaf), or a
+ * jax-js array.
+ */
+export type JaxValue = number | ShapedArray | JaxArray;
 
 /** The inputs of one leaf's kernel. Borrowed: the caller still owns (and disposes) every array here. */
 export interface KernelInputs {
@@ -23,16 +32,23 @@ export interface KernelOutputs {
   readonly state: Record<string, JaxArray>;
 }
 
+type Host = number | ShapedArray;
+const isHost = (v: JaxValue): v is Host => typeof v === 'number' || v instanceof ShapedArray;
+
 /**
  * Evaluates a transformation's {@link Kernel} (the same `ex.*` graph the pure path interprets and the
  * fused engine compiles) as jax-js operations, one op per node, so inside `jit` it is part of the
  * traced graph. Each node is one jax-js op rounded to the leaf dtype, as one XLA op is; a node whose
- * operands are all per-step constants is folded in JavaScript with the same rounding.
+ * operands are all host constants (numbers, array hyperparameters) is folded on the host with the same
+ * rounding, element by element with numpy's broadcasting. A constant that meets an array enters the
+ * graph through `anchors` (opaque to jax-js's simplifier, which would otherwise refold `(x * c1) * c2`).
+ * `dtype` is the leaf's: float32, or float64 (wasm and cpu devices), where a division is corrected to
+ * the IEEE quotient ({@link divide64}).
  *
  * Ownership: the inputs are borrowed (each use takes a `.ref`); every intermediate is used by
  * reference while other nodes still need it and consumed by its last use, so nothing leaks.
  */
-export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly string[], inputs: KernelInputs, dtype: Dtype): KernelOutputs {
+export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly string[], inputs: KernelInputs, dtype: Dtype, anchors: KernelAnchors | null): KernelOutputs {
   const roots = [kernel.updates, ...stateNames.map((k) => kernel.state[k])];
   const order = topologicalOrder(roots);
   const uses = new Map<Expr, number>();
@@ -48,8 +64,15 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
     const v = values.get(e)!;
     const left = uses.get(e)! - 1;
     uses.set(e, left);
-    if (typeof v === 'number') return v;
+    if (isHost(v)) return v;
     return left > 0 ? v.ref : v;
+  };
+  // A host constant as a graph operand (owned by the op that consumes it).
+  const operand = (v: JaxValue): JaxArray => {
+    if (isHost(v) && !anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a constant without anchors`);
+    if (typeof v === 'number') return anchors!.literal(dtype, v);
+    if (v instanceof ShapedArray) return anchors!.array(dtype, v.data, leafRank(v.shape, inputs.updates.shape.length));
+    return v;
   };
   for (const e of order) {
     let v: JaxValue;
@@ -68,25 +91,30 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       case 'scalar': {
         const s = inputs.scalars[e.name];
         if (s === undefined) throw new OptaxError(`toJaxJs: ${name}: no value for the per-step scalar '${e.name}'`);
-        v = typeof s === 'number' ? s : s.ref;
+        v = isHost(s) ? s : s.ref;
         break;
       }
       case 'unary': {
         const a = take(e.a);
-        if (typeof a === 'number') v = roundTo(dtype, applyUnary(e.op, a));
+        if (isHost(a)) v = hostUnary(dtype, (x) => applyUnary(e.op, x), a);
         else v = e.op === 'neg' ? negate(a) : e.op === 'abs' ? np.abs(a) : np.sqrt(a);
         break;
       }
       case 'binary': {
         const a = take(e.a), b = take(e.b);
-        if (typeof a === 'number' && typeof b === 'number') { v = roundTo(dtype, applyBinary(e.op, a, b)); break; }
+        if (isHost(a) && isHost(b)) { v = hostBinary(dtype, (x, y) => applyBinary(e.op, x, y), a, b); break; }
+        if (e.op === 'div') {
+          if ((isHost(a) || isHost(b)) && !anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a constant without anchors`);
+          v = divide(a, b, dtype, anchors!, inputs.updates.shape.length);
+          break;
+        }
+        const x = operand(a), y = operand(b);
         switch (e.op) {
-          case 'add': v = np.add(a, b); break;
-          case 'sub': v = np.subtract(a, b); break;
-          case 'mul': v = np.multiply(a, b); break;
-          case 'div': v = divide(a, b, dtype); break;
-          case 'max': v = np.maximum(a, b); break;
-          case 'min': v = np.minimum(a, b); break;
+          case 'add': v = np.add(x, y); break;
+          case 'sub': v = np.subtract(x, y); break;
+          case 'mul': v = np.multiply(x, y); break;
+          case 'max': v = np.maximum(x, y); break;
+          case 'min': v = np.minimum(x, y); break;
         }
         break;
       }
@@ -94,7 +122,10 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
         // XLA's contraction inside a traced computation (apply_if_finite, MultiSteps): jax-js has no
         // fma op; it is built exactly from float64 operations (fma.ts).
         const a = take(e.a), b = take(e.b), c = take(e.c);
-        v = fusedMultiplyAddJax(name, dtype, a, b, c);
+        // Numbers go to fma.ts as they are (it places them where the simplifier leaves them alone); an
+        // array hyperparameter enters through the anchors.
+        const arg = (x: JaxValue): number | JaxArray => (x instanceof ShapedArray ? operand(x) : x);
+        v = fusedMultiplyAddJax(name, dtype, arg(a), arg(b), arg(c));
         break;
       }
       default:
@@ -104,13 +135,68 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
   }
   const out = (e: Expr): JaxArray => {
     const v = take(e);
+    if (!isHost(v)) return v;
     // A root that folded to a constant still has the leaf's shape.
-    return typeof v === 'number' ? np.full(inputs.updates.shape, v, { dtype: inputs.updates.dtype }) : v;
+    if (typeof v === 'number') return np.full(inputs.updates.shape, v, { dtype: inputs.updates.dtype });
+    return np.add(np.zeros(inputs.updates.shape, { dtype: inputs.updates.dtype }), operand(v));
   };
   const updates = out(kernel.updates);
   const state: Record<string, JaxArray> = {};
   for (const k of stateNames) state[k] = out(kernel.state[k]);
   return { updates, state };
+}
+
+/**
+ * A hyperparameter's shape without the leading 1s beyond the leaf's rank (checked to be 1s): optax-ts,
+ * as its pure path, never lets a hyperparameter grow a leaf, where jax-js would broadcast the leaf up.
+ */
+function leafRank(shape: readonly number[], rank: number): readonly number[] {
+  return shape.length > rank ? shape.slice(shape.length - rank) : shape;
+}
+
+/** numpy's broadcast shape of two shapes (both already checked against the leaf's). */
+function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  return Array.from({ length: n }, (_, i) => {
+    const x = a[a.length - n + i] ?? 1, y = b[b.length - n + i] ?? 1;
+    return x === 1 ? y : x;
+  });
+}
+
+function hostUnary(dtype: Dtype, f: (x: number) => number, a: Host): Host {
+  if (typeof a === 'number') return roundTo(dtype, f(a));
+  const out = allocate(dtype, a.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = f(a.data[i]);
+  return new ShapedArray(out, a.shape);
+}
+
+/** `f(a, b)` on host constants, each result rounded to `dtype`, with numpy's broadcasting. */
+function hostBinary(dtype: Dtype, f: (x: number, y: number) => number, a: Host, b: Host): Host {
+  if (typeof a === 'number' && typeof b === 'number') return roundTo(dtype, f(a, b));
+  const sa = typeof a === 'number' ? [] : a.shape, sb = typeof b === 'number' ? [] : b.shape;
+  const shape = broadcastShape(sa, sb);
+  const spread = (v: Host, from: readonly number[]): ArrayLike<number> => (typeof v === 'number' ? [v] : broadcastTo(v.data, from, shape));
+  const x = spread(a, sa), y = spread(b, sb);
+  const out = allocate(dtype, shape.reduce((p, d) => p * d, 1));
+  for (let i = 0; i < out.length; i++) out[i] = f(x.length === 1 ? x[0] : x[i], y.length === 1 ? y[0] : y[i]);
+  return new ShapedArray(out, shape);
+}
+
+/**
+ * Whether a hyperparameter of shape `from` broadcasts against a leaf of shape `to` without changing
+ * the leaf's shape (numpy's rules; the pure path's `broadcastTo` check), else an OptaxError naming the
+ * leaf and the hyperparameter.
+ */
+export function checkBroadcast(from: readonly number[], to: readonly number[], path: TreePath, what: string): void {
+  const fail = (): never => {
+    throw new OptaxError(`${what} of shape [${from.join(', ')}] does not broadcast against the leaf's shape [${to.join(', ')}]`, path, 'grads');
+  };
+  if (from.length > to.length) {
+    if (!from.slice(0, from.length - to.length).every((d) => d === 1)) fail();
+    from = from.slice(from.length - to.length);
+  }
+  const f = [...Array(to.length - from.length).fill(1), ...from];
+  for (let i = 0; i < to.length; i++) if (f[i] !== 1 && f[i] !== to[i]) fail();
 }
 
 /**
@@ -121,12 +207,24 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
  * float32 values is either a float32 value or at least 2^-49 (relatively) away from every float32
  * rounding boundary, so the final rounding is the correct one (checked over 200,000 random bit
  * patterns, subnormals, zeros, infinities and NaN included). WebGPU and WebGL have no float64:
- * there the division is jax-js's own.
+ * there the division is jax-js's own. A float64 division is {@link divide64}'s. Operands are consumed
+ * (host constants enter through `anchors`).
  */
-export function divide(a: JaxValue, b: JaxValue, dtype: Dtype): JaxArray {
-  if (dtype !== 'float32' || !deviceHasFloat64()) return np.trueDivide(a, b);
-  const wide = (x: JaxValue): JaxValue => (typeof x === 'number' ? x : x.astype(np.float64));
-  return np.trueDivide(wide(a), wide(b)).astype(np.float32);
+export function divide(a: JaxValue, b: JaxValue, dtype: Dtype, anchors: KernelAnchors, rank: number): JaxArray {
+  const operand = (v: JaxValue, d: Dtype): JaxArray => {
+    if (typeof v === 'number') return anchors.literal(d, v);
+    if (v instanceof ShapedArray) return anchors.array(d, v.data, leafRank(v.shape, rank));
+    return d === dtype ? v : v.astype(np.float64);
+  };
+  if (dtype === 'float64') {
+    const x = operand(a, 'float64'), y = operand(b, 'float64');
+    const out = divide64(x, y, (c) => anchors.literal('float64', c));
+    x.dispose();
+    y.dispose();
+    return out;
+  }
+  if (!deviceHasFloat64()) return np.trueDivide(operand(a, dtype), operand(b, dtype));
+  return np.trueDivide(operand(a, 'float64'), operand(b, 'float64')).astype(np.float32);
 }
 
 /**

@@ -12,6 +12,7 @@ import { allFinite, expectScalar, refTree, safeIncrement, selectTrees } from './
 import { divide, lowerKernel } from './kernel.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
 import type { TracedLowered } from './traced.js';
+import { KernelAnchors } from './constants.js';
 import { type Lowered, gather, rebuild, xlaOrderedSum } from './transformation.js';
 
 type MultiStepsInfo = Extract<NonNullable<GradientTransformation<any>['combinator']>, { kind: 'multiSteps' }>;
@@ -81,10 +82,11 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
   }
   const rule = skipRuleOf(info.shouldSkip);
   const accumulate = accumulateKernel(info.useGradMean);
+  const anchors = new KernelAnchors();
   return {
     init(params) {
       const acc_grads = mapTrees(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: np.float32 }), [params], { isLeaf: isJaxLeaf, root: 'params' });
-      gather(name, [params], ['params']);
+      gather(name, [params], ['params'], true);
       return { mini_step: np.array(0, { dtype: np.int32 }), gradient_step: np.array(0, { dtype: np.int32 }), inner_opt_state: inner.init(params), acc_grads, skip_state: initialSkipState(rule) };
     },
     update(updates, state, params) {
@@ -93,15 +95,15 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
       }
       expectScalar(name, 'mini_step', state.mini_step, 'int32');
       expectScalar(name, 'gradient_step', state.gradient_step, 'int32');
-      const positions = gather(name, [updates, state.acc_grads], ['grads', 'state.acc_grads']);
+      const { positions } = gather(name, [updates, state.acc_grads], ['grads', 'state.acc_grads'], true);
       const n = state.mini_step, gs = state.gradient_step;
       // Skipping: decided on the incoming updates.
       const skipped = rule ? skipStep(rule, positions.map((p) => p[0])) : undefined;
       // r = 1 / (n + 1) rounded to float32 (runningMeanFactor): the float64 quotient is the correctly
       // rounded one, then rounded once more, as the pure path's JavaScript division and fround.
-      const r = info.useGradMean ? divide(1, np.add(n.ref, 1).astype(np.float64), 'float64').astype(np.float32) : undefined;
+      const r = info.useGradMean ? divide(1, np.add(n.ref, 1).astype(np.float64), 'float64', anchors, 0).astype(np.float32) : undefined;
       const accNew = positions.map(([g, acc]) => {
-        const out = lowerKernel(name, accumulate, [], { updates: g, params: null, state: { acc }, scalars: r ? { r } : {} }, 'float32').updates;
+        const out = lowerKernel(name, accumulate, [], { updates: g, params: null, state: { acc }, scalars: r ? { r } : {} }, 'float32', anchors).updates;
         g.dispose();
         return out;
       });
@@ -110,8 +112,8 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
       const oldInner = refTree(state.inner_opt_state);
       const keptInner = skipped ? refTree(state.inner_opt_state) : undefined;
       const step = inner.update(rebuild(updates, accNew.map((a) => a.ref)), state.inner_opt_state, params, true);
-      const pre = step.preScale === undefined ? undefined : gather(name, [step.preScale], ['updates']).map((p) => p[0]);
-      const emitted = gather(name, [step.updates], ['updates']).map((p, i) => {
+      const pre = step.preScale === undefined ? undefined : gather(name, [step.preScale], ['updates'], true).positions.map((p) => p[0]);
+      const emitted = gather(name, [step.updates], ['updates'], true).positions.map((p, i) => {
         const u = p[0];
         let silent: JaxArray;
         if (u.shape.length === 0) silent = np.zeros([], { dtype: np.float32 });
@@ -149,7 +151,7 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
       acc.forEach(([old]) => old.dispose());
       return [rebuild(updates, newUpdates), { mini_step, gradient_step, inner_opt_state, acc_grads: rebuild(state.acc_grads, acc.map(([, next]) => next)), skip_state }];
     },
-    dispose: () => inner.dispose(),
+    dispose: () => { anchors.dispose(); inner.dispose(); },
   };
 }
 

@@ -1,4 +1,4 @@
-import { numpy as np } from '@jax-js/jax';
+import { lax, numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
@@ -9,7 +9,9 @@ import { type ScheduleArith, eagerArith } from '../schedules/arith.js';
 import { ftz, toDtype } from '../schedules/float.js';
 import { scheduleFormula } from '../schedules/typed.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
-import { divide, negate } from './kernel.js';
+import { divide64 } from './float64-division.js';
+import { float64Array } from './constants.js';
+import { negate } from './kernel.js';
 
 type Value = number | JaxArray;
 type Cond = boolean | JaxArray;
@@ -33,6 +35,9 @@ export class ArithAnchors {
   /** 2^(i/32) (powf's exp2 table) and 2^(j - 80), j = 0..160, as float64 arrays. */
   readonly exp2Table: JaxArray;
   readonly powersOfTwo: JaxArray;
+  /** powf's log2 table: 1/c and log2(c), 16 entries each, as float64 arrays. */
+  readonly log2Invc: JaxArray;
+  readonly log2Logc: JaxArray;
 
   constructor() {
     this.float32 = np.array(new Float32Array([0, 1]));
@@ -40,27 +45,13 @@ export class ArithAnchors {
     this.int32 = np.array(new Int32Array([0, 1]));
     this.exp2Table = float64Array(POWF_PARTS.exp2Table);
     this.powersOfTwo = float64Array(Array.from({ length: 161 }, (_, j) => 2 ** (j - 80)));
+    this.log2Invc = float64Array(POWF_PARTS.invc);
+    this.log2Logc = float64Array(POWF_PARTS.logc);
   }
 
   dispose(): void {
-    for (const a of [this.float32, this.float64, this.int32, this.exp2Table, this.powersOfTwo]) a.dispose();
+    for (const a of [this.float32, this.float64, this.int32, this.exp2Table, this.powersOfTwo, this.log2Invc, this.log2Logc]) a.dispose();
   }
-}
-
-/**
- * A float64 array holding exactly `values`. jax-js 0.1.25 cannot take a Float64Array on Node 20/22
- * (its type check reads the global `Float16Array`, absent there), so each double is split into three
- * float32 parts whose float64 sum is exact (24 + 24 + 5 bits cover the 53 of a double in range).
- */
-function float64Array(values: readonly number[]): JaxArray {
-  const parts = [new Float32Array(values.length), new Float32Array(values.length), new Float32Array(values.length)];
-  values.forEach((v, i) => {
-    const a = Math.fround(v), b = Math.fround(v - a), c = Math.fround(v - a - b);
-    if (a + b + c !== v) throw new OptaxError(`internal: ${v} does not split into float32 parts`);
-    parts[0][i] = a; parts[1][i] = b; parts[2][i] = c;
-  });
-  const [a, b, c] = parts.map((p) => np.array(p).astype(np.float64));
-  return np.add(np.add(a, b), c);
 }
 
 /** `c` as a sum of numbers float32 holds exactly (one for float32, up to three for a double, two for an int32). */
@@ -84,15 +75,17 @@ function literalParts(d: Kind, c: number): number[] {
  *
  * Rounding, operation by operation as XLA:CPU: `+ - *` are IEEE operations in jax-js (exact match);
  * `/` in float32 is computed in float64 and rounded once (jax-js multiplies by a reciprocal; see
- * kernel.ts), in float64 with one correction step from an exact residual; results are flushed to
+ * kernel.ts), in float64 corrected to the IEEE quotient (float64-division.ts); results are flushed to
  * zero below the smallest normal, as XLA:CPU does. `cos` and `pow` are glibc's `cosf` and `powf`
  * (the algorithms the pure path runs, core/libm/), rebuilt from float64 jax-js operations, each of
  * glibc's fused multiply-adds emulated with error-free transformations (Dekker's product, Knuth's
  * sum): see the README for the measured agreement.
  *
- * Not lowered (an OptaxError names it): float64 `cos`/`pow` (x64 schedules with a cosine or a power),
  * `pow` with a base that varies with the count (a non-integer `polynomialSchedule` power, a cosine
- * `exponent` other than 1), and schedules optax-ts did not build (JavaScript functions).
+ * `exponent` other than 1) is powf's full path: its log2 from the base's bits (a bitcast to int32) and
+ * a 16-entry table, then its exp2. Not lowered (an OptaxError names it): float64 `cos`/`pow` (x64
+ * schedules with a cosine or a power, x64 bias corrections; the adapter tabulates those that settle),
+ * and schedules optax-ts did not build (JavaScript functions).
  *
  * Ownership: every array made here is kept in an arena and freed by {@link JaxScheduleArith.finish},
  * which hands back the result, owned by the caller. Inputs are borrowed.
@@ -160,6 +153,14 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
     return out;
   }
 
+  /** Frees whatever the arena still holds (after an error; a no-op after {@link finish}). */
+  release(): void {
+    for (const a of this.arena) a.dispose();
+    this.arena.length = 0;
+    this.zeros.clear();
+    this.count = null;
+  }
+
   /** `c` (already of its type) as an array of `d` shaped like the count. */
   broadcast(d: Kind, c: number): JaxArray {
     return this.lit(d, c); // the zero it is added to has the count's shape
@@ -202,12 +203,9 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
   div(d: Dtype, a: Value, b: Value): Value {
     if (typeof a === 'number' && typeof b === 'number') return eagerArith.div(d, a, b);
     const x = this.arr(d, a), y = this.arr(d, b);
-    if (d === 'float32') return this.flush(d, this.keep(divide(x.ref, y.ref, 'float32')));
-    // float64: q = x * (1/y) (jax-js's division), then q + (x - q*y) / y with x - q*y exact.
-    const q = this.o(np.trueDivide, x, y);
-    const [p, e] = this.twoProduct(q, y);
-    const r = this.o(np.subtract, this.o(np.subtract, x, p), e);
-    return this.flush(d, this.o(np.add, q, this.o(np.trueDivide, r, y)));
+    // float32: in float64, rounded once (see kernel.ts's divide); float64: corrected to the IEEE quotient.
+    if (d === 'float32') return this.flush(d, this.keep(np.trueDivide(x.ref.astype(np.float64), y.ref.astype(np.float64)).astype(np.float32)));
+    return this.flush(d, this.keep(divide64(x, y, (c) => this.lit('float64', c).ref)));
   }
 
   neg(x: Value): Value { return typeof x === 'number' ? -x : this.o(negate, x); }
@@ -401,26 +399,99 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
   }
 
   /**
-   * glibc's `powf` (core/libm/powf.ts) for a positive constant base `x` and an array exponent `y`:
-   * `log2(x)` in double as powf computes it (on the host), times y, then powf's exp2 (a 32-entry table,
-   * a cubic, the scale 2^k as a product of two exact powers of two) in float64 jax-js operations, and
-   * powf's overflow and underflow results. A base that varies in the graph is not lowered.
+   * glibc's `powf` (core/libm/powf.ts): `log2(x)` in double as powf computes it (on the host for a
+   * constant base; for a base that changes with the step, powf's log2 rebuilt from float64 jax-js
+   * operations: see {@link log2f}), times y, then powf's exp2 (a 32-entry table, a cubic, the scale 2^k
+   * as a product of two exact powers of two) in float64 jax-js operations, and powf's overflow and
+   * underflow results.
    */
   pow(d: Dtype, x: Value, y: Value): Value {
     if (typeof x === 'number' && typeof y === 'number') return eagerArith.pow(d, x, y);
     if (d !== 'float32') throw new OptaxError(`toJaxJs: ${this.owner}: a float64 (x64) power is not lowered to jax-js; use float32 leaves and schedules`);
-    if (typeof x !== 'number') {
-      if (y === 1) return x; // powf(x, 1) is x: its log2 and exp2 round-trip exactly (checked over all float32 in [2^-20, 1])
-      throw new OptaxError(`toJaxJs: ${this.owner}: x ** y with a base that changes with the step (a non-integer polynomial power, a cosine exponent other than 1) is not lowered to jax-js`);
-    }
+    if (typeof x !== 'number') return this.powVaryingBase(x, y);
     const base = ftz('float32', x);
     const yf = this.arr('float32', y);
     if (!(base > 0) || !Number.isFinite(base)) {
       if (base === 0) return this.where(this.o(np.equal, yf, this.lit('float32', 0)), 1, this.where(this.o(np.greater, yf, this.lit('float32', 0)), 0, Infinity), 'float32');
       throw new OptaxError(`toJaxJs: ${this.owner}: ${base} ** y is not lowered to jax-js (a positive finite base is)`);
     }
+    return this.exp2f(this.f64(np.multiply, this.arr('float64', yf), this.lit('float64', POWF_PARTS.log2(base))));
+  }
+
+  /**
+   * powf(x, y) for an array base `x` (a schedule's `frac ** power`, `cosine ** exponent`): y a number
+   * here in every schedule (an array y also works). C99's special cases as powf has them: `x ** 0 = 1`
+   * and `1 ** y = 1` (NaN included), 0 and infinity by the sign of y, a negative base NaN unless y is an
+   * integer (then the sign of an odd power), NaN propagated.
+   */
+  private powVaryingBase(x: JaxArray, y: Value): Value {
+    if (y === 1) return x; // powf(x, 1) is x: its log2 and exp2 round-trip exactly (checked over all float32 in [2^-20, 1])
+    if (y === 0) return 1;
+    // XLA:CPU reads a subnormal operand as zero (of its sign), as the pure path's pow does.
+    const xf = this.flush('float32', this.arr('float32', x));
+    const yf = this.flush('float32', this.arr('float32', y));
+    const ax = this.o(np.abs, xf);
+    const logx = this.log2f(ax);
+    const yd = this.arr('float64', yf);
+    const ylogx = this.f64(np.multiply, yd, logx);
+    let out = this.arr('float32', this.exp2f(ylogx) as JaxArray);
+    // powf's special cases (C99): a zero or infinite base by the sign of y; a negative sign bit with an
+    // odd integer y gives the sign; a finite negative base with a non-integer y is NaN; NaN propagates;
+    // x ** 0 = 1 ** y = 1.
+    const yNegative = this.o(np.less, yd, this.lit('float64', 0));
+    out = this.where(this.o(np.equal, ax, this.lit('float32', 0)), this.where(yNegative, Infinity, 0, 'float32'), out, 'float32');
+    out = this.where(this.o(np.isinf, ax), this.where(yNegative, 0, Infinity, 'float32'), out, 'float32');
+    const integer = this.o(np.equal, this.o(np.floor, yd), yd);
+    const half = this.f64(np.multiply, yd, this.lit('float64', 0.5));
+    const odd = this.o(np.logicalAnd, integer, this.o(np.notEqual, this.o(np.floor, half), half));
+    // A product, not a select: jax-js's where turns a selected -0 into +0 (measured).
+    out = this.o(np.multiply, out, this.where(this.o(np.logicalAnd, this.o(np.signbit, xf), odd), -1, 1, 'float32'));
+    const finiteNegative = this.o(np.logicalAnd, this.o(np.less, xf, this.lit('float32', 0)), this.o(np.logicalNot, this.o(np.isinf, xf)));
+    out = this.where(this.o(np.logicalAnd, finiteNegative, this.o(np.logicalNot, integer)), NaN, out, 'float32');
+    out = this.where(this.o(np.logicalOr, this.o(np.isnan, xf), this.o(np.isnan, yd)), NaN, out, 'float32');
+    out = this.where(this.o(np.logicalOr, this.o(np.equal, xf, this.lit('float32', 1)), this.o(np.equal, yd, this.lit('float64', 0))), 1, out, 'float32');
+    return out;
+  }
+
+  /**
+   * powf's `log2_inline` of a float32 array `x` where it is positive, finite and normal (other elements
+   * give finite values that the caller replaces; subnormals are flushed before), in float64 jax-js
+   * operations: the bits `ix` of x, `tmp = ix - OFF`, the table index `(tmp >> 19) % 16` and the
+   * exponent `k = tmp >> 23` read from `tmp` as a float64 integer, `z = x / 2^k` (exact, as powf's
+   * `asfloat(ix - (k << 23))`), then powf's polynomial with its fused multiply-adds.
+   */
+  private log2f(x: JaxArray): JaxArray {
     const P = POWF_PARTS;
-    const ylogx = this.f64(np.multiply, this.arr('float64', yf), this.lit('float64', P.log2(base)));
+    const normal = this.o(np.logicalAnd, this.o(np.greaterEqual, x, this.lit('float32', 2 ** -126)), this.o(np.less, x, this.lit('float32', Infinity)));
+    const xs = this.where(normal, x, 1, 'float32');
+    const ix = this.keep(lax.bitcastConvertType(xs.ref, np.int32));
+    const tmp = this.f64(np.subtract, this.arr('float64', ix), this.lit('float64', P.OFF));
+    const k = this.o(np.floor, this.f64(np.multiply, tmp, this.lit('float64', 2 ** -23)));
+    const top19 = this.o(np.floor, this.f64(np.multiply, tmp, this.lit('float64', 2 ** -19)));
+    const i = this.f64(np.subtract, top19, this.f64(np.multiply, k, this.lit('float64', 16)));
+    // z = x * 2^-k with 2^-k a product of two table powers of two (k lies in [-126, 128]).
+    const negK = this.o(np.negative, k);
+    const kHi = this.o(np.floor, this.f64(np.multiply, negK, this.lit('float64', 0.5)));
+    const kLo = this.f64(np.subtract, negK, kHi);
+    const table = (t: JaxArray, index: JaxArray): JaxArray => this.o(np.take, t, this.keep(index.ref.astype(np.int32)));
+    const offset = (v: JaxArray): JaxArray => this.f64(np.add, v, this.lit('float64', 80));
+    const z = this.f64(np.multiply, this.f64(np.multiply, this.arr('float64', xs), table(this.anchors.powersOfTwo, offset(kHi))), table(this.anchors.powersOfTwo, offset(kLo)));
+    const invc = table(this.anchors.log2Invc, i), logc = table(this.anchors.log2Logc, i);
+    const [A0, A1, A2, A3, A4] = P.A;
+    const r = this.fma(z, invc, -1);
+    const y0 = this.f64(np.add, logc, k);
+    const r2 = this.f64(np.multiply, r, r);
+    const r4 = this.f64(np.multiply, r2, r2);
+    const yy = this.fma(A0, r, A1);
+    const p = this.fma(A2, r, A3);
+    let q = this.fma(A4, r, y0);
+    q = this.fma(p, r2, q);
+    return this.fma(yy, r4, q);
+  }
+
+  /** powf's exp2 of `ylogx` (float64) with its overflow and underflow results, as float32. */
+  private exp2f(ylogx: JaxArray): Value {
+    const P = POWF_PARTS;
     // exp2: kd = round(ylogx * 32) / 32 by adding and removing the shift, r = ylogx - kd.
     const kd = this.f64(np.subtract, this.f64(np.add, ylogx, this.lit('float64', P.SHIFT)), this.lit('float64', P.SHIFT));
     const r = this.f64(np.subtract, ylogx, kd);

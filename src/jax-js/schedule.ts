@@ -30,9 +30,9 @@ export interface JaxJsSchedule {
  * once, and `cos`/`pow` are glibc's `cosf`/`powf` rebuilt from float64 operations. On WebGPU and WebGL,
  * which have no float64, this does not hold (see the README).
  *
- * Refused with an OptaxError: a function optax-ts did not build, a float64 (x64) schedule with a cosine
- * or a power, and `x ** y` whose base changes with the count (a non-integer `polynomialSchedule` power,
- * a cosine `exponent` other than 1).
+ * Refused with an OptaxError: a function optax-ts did not build, and a float64 (x64) schedule with a
+ * cosine or a power. `x ** y` whose base changes with the count (a non-integer `polynomialSchedule`
+ * power, a cosine `exponent` other than 1) is powf's full path (log2 and exp2) in the graph.
  *
  * @param schedule - one of optax-ts's schedules (or a join of them).
  *

@@ -9,6 +9,7 @@ import { type Stage, composeTraced, rebuildState, stagesOf, stateAt, tracedState
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
 import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
+import { KernelAnchors } from './constants.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 import { type Lowered, type StepScalars, disposeValues, gather, graphScalars, rebuild } from './transformation.js';
 import { defaultDevice } from '@jax-js/jax';
@@ -57,14 +58,15 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
   }
   const roots = tracedStateRoots(stages);
   const counted = stages.map((st) => Object.hasOwn(st.def.initControl(), 'count'));
-  const scalars: StepScalars[] = stages.map((st, i) => graphScalars(st.def.name, st.def, counted[i], true));
+  const anchors = new KernelAnchors();
+  const scalars: StepScalars[] = stages.map((st, i) => graphScalars(st.def.name, st.def, null, counted[i], 'float32', true));
   return {
     init: (params) => plain.init(params),
     update(updates, state, params, computedUpdates) {
       const name = tx.name;
       // Each stage's state: its count and its state trees, checked as the plain lowering checks them.
       const parts = stages.map((st, i) => stageState(st, stateAt(state, st.path, tx), counted[i]));
-      const positions = gather(name, [updates], ['grads']);
+      const { positions } = gather(name, [updates], ['grads'], true);
       const leaves = positions.map((p) => p[0]);
       // Which leaves each masked stage runs on.
       const inside = stages.map((st) => {
@@ -95,7 +97,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
       if (needsParams && params === null) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
       const scaled = kernels.size > 0 && [...kernels.values()].every((k) => k.scaled);
       const trees = roots.map((r) => parts[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
-      const all = gather(name, [updates, ...trees, ...(needsParams ? [params] : [])], ['grads', ...roots.map((r) => `state.${r.name}`), ...(needsParams ? ['params'] : [])]);
+      const { positions: all } = gather(name, [updates, ...trees, ...(needsParams ? [params] : [])], ['grads', ...roots.map((r) => `state.${r.name}`), ...(needsParams ? ['params'] : [])], true);
       const values: Record<string, JaxValue> = {};
       const perStage = stages.map((_, i) => scalars[i].at(counted[i] ? parts[i].count!.ref : null));
       perStage.forEach((rec, i) => { for (const [k, v] of Object.entries(rec)) values[`${i}/${k}`] = v; });
@@ -107,7 +109,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
         const names = Object.keys(kernel.state);
         const st: Record<string, JaxArray> = {};
         roots.forEach((r, k) => { st[r.name] = row[1 + k]; });
-        const out = lowerKernel(name, kernel, names, { updates: row[0], params: needsParams ? row[row.length - 1] : null, state: st, scalars: values }, 'float32');
+        const out = lowerKernel(name, kernel, names, { updates: row[0], params: needsParams ? row[row.length - 1] : null, state: st, scalars: values }, 'float32', anchors);
         row.slice(0, 1 + roots.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         outputNames.forEach((n, k) => outStates[k].push(out.state[n]));
@@ -136,7 +138,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
         ...(scaled ? { preScale: rebuild(updates, outPre) } : {}),
       };
     },
-    dispose: () => { scalars.forEach((s) => s.dispose()); plain.dispose(); },
+    dispose: () => { scalars.forEach((s) => s.dispose()); anchors.dispose(); plain.dispose(); },
   };
 }
 

@@ -15,7 +15,14 @@ import { showKeys } from '../tree/node.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
-import { CountScalars, numbers } from './count-scalars.js';
+import { CountScalars, type HostScalar, hostScalars } from './count-scalars.js';
+import { KernelAnchors } from './constants.js';
+import { lowerEmaAccumulator } from './ema-accumulator.js';
+import { recordedCall } from '../spec/record.js';
+import type { Hyperparam } from '../core/hyperparams.js';
+import { type EmaOptions, ema } from '../transforms/ema.js';
+import { ShapedArray } from '../tree/leaf.js';
+import type { TreePath } from '../tree/path.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { TracedJaxScheduleArith } from './traced-arith.js';
 import { lowerTraced } from './traced.js';
@@ -23,7 +30,7 @@ import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { lowerMultiSteps } from './multi-steps.js';
 import { lowerInjectHyperparams } from './inject-hyperparams.js';
 import { type Injection, injectionOf } from './injection.js';
-import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
+import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
 /**
@@ -58,7 +65,7 @@ export interface Lowered {
   dispose(): void;
 }
 
-const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, inject_hyperparams (of adamax, adamaxw, scale_by_adamax, scale, scale_by_learning_rate, add_decayed_weights, clip), and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them)';
+const SUPPORTED = 'chain, masked, partition, clip_by_global_norm, apply_if_finite, MultiSteps, inject_hyperparams (of adamax, adamaxw, scale_by_adamax, scale, scale_by_learning_rate, add_decayed_weights, clip), and the elementwise transformations (scale_by_adamax, scale, scale_by_learning_rate, scale_by_schedule, add_decayed_weights, clip, ema, identity, set_to_zero, and adamax / adamaxw made of them), with number or array hyperparameters, on float32 and float64 leaves';
 
 /** Options of {@link toJaxJs}. */
 export interface ToJaxJsOptions {
@@ -68,6 +75,8 @@ export interface ToJaxJsOptions {
    * - `'graph'` (the default on the wasm and cpu devices): evaluated from the count as jax-js operations, from the same formula the
    *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
    *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
+   *   What it does not lower (float64 cosines and powers, an array decay's bias correction) is read
+   *   from a table as in `'table'` where it settles.
    * - `'table'` (the default on WebGPU and WebGL, which have no float64): read from a table of the pure path's values, `take(table, min(count, S))` with S the
    *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
    *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
@@ -97,6 +106,8 @@ export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions =
   if (combinator?.kind === 'injectHyperparams') return lowerInjectHyperparams(tx, (inner) => lower(inner, options));
   if (combinator?.kind === 'multiSteps') return lowerMultiSteps(tx, combinator, lowerTraced(combinator.inner, lower(combinator.inner, options)));
   if ((tx as ClipByGlobalNormTransformation).reduction) return lowerClipByGlobalNorm(tx as ClipByGlobalNormTransformation);
+  const call = recordedCall(tx);
+  if (call?.name === 'ema' && !tx.elementwise) return lowerEma(call.args[0] as Hyperparam, (call.args[1] ?? {}) as EmaOptions, mode);
   if (tx.elementwise) return lowerElementwise(tx, tx.elementwise as CompiledElementwise<any>, mode);
   throw new OptaxError(`toJaxJs: ${tx.name} is not supported by the jax-js adapter yet; it lowers ${SUPPORTED}`);
 }
@@ -172,12 +183,19 @@ function lowerChain(parts: Lowered[]): Lowered {
   };
 }
 
-/** The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`' shapes and dtypes. */
-export function gather(name: string, trees: readonly unknown[], names: readonly string[]): JaxArray[][] {
+/**
+ * The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`'
+ * shapes and dtypes, with their paths. float32 leaves everywhere; float64 leaves (optax with x64) on
+ * devices that compute in float64 (wasm, cpu), unless `float32Only`.
+ */
+export function gather(name: string, trees: readonly unknown[], names: readonly string[], float32Only = false): { positions: JaxArray[][]; paths: TreePath[] } {
   const positions: JaxArray[][] = [];
+  const paths: TreePath[] = [];
   walkTrees(trees, (leaves, path) => {
     const ref = leaves[0] as JaxArray;
-    if (ref.dtype !== 'float32') throw new OptaxError(`${name}: the jax-js adapter takes float32 leaves (not supported yet: ${ref.dtype})`, path, names[0]);
+    if (ref.dtype === 'float64' && float32Only) throw new OptaxError(`${name}: the jax-js adapter lowers it for float32 leaves only (got float64)`, path, names[0]);
+    if (ref.dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`${name}: float64 leaves need a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`, path, names[0]);
+    if (ref.dtype !== 'float32' && ref.dtype !== 'float64') throw new OptaxError(`${name}: the jax-js adapter takes float32 and float64 leaves (got ${ref.dtype})`, path, names[0]);
     leaves.forEach((l, i) => {
       const a = l as JaxArray;
       if (a.dtype !== ref.dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
@@ -185,8 +203,9 @@ export function gather(name: string, trees: readonly unknown[], names: readonly 
       }
     });
     positions.push(leaves as JaxArray[]);
+    paths.push(path);
   }, { isLeaf: isJaxLeaf, names });
-  return positions;
+  return { positions, paths };
 }
 
 /** Rebuilds a tree shaped like `like` with `values` (in flattening order) at its leaves. */
@@ -195,7 +214,7 @@ export function rebuild(like: unknown, values: readonly JaxArray[]): any {
   return mapTrees(() => values[i++], [like], { isLeaf: isJaxLeaf });
 }
 
-/** The per-step scalars of one elementwise transformation at a count in the graph. */
+/** The per-step scalars of one elementwise transformation, for leaves of one dtype, at a count in the graph. */
 export interface StepScalars {
   /** The scalars at `count` (consumed: pass `.ref`; null when the state keeps no count), owned by the caller. */
   at(count: JaxArray | null): Record<string, JaxValue>;
@@ -205,29 +224,52 @@ export interface StepScalars {
 /**
  * The scalars evaluated in the graph from the count: those that depend on it through the definition's
  * `countScalars` (the formula the pure path evaluates, here with {@link JaxScheduleArith}), the others
- * constants of the graph. `traced`: as optax computes them inside `lax.cond` (apply_if_finite,
- * MultiSteps), with {@link TracedJaxScheduleArith}.
+ * constants of the graph. What the graph cannot evaluate (a float64 cosine, an array decay's bias
+ * correction: see JaxScheduleArith) is read from a table of the pure path's values instead
+ * ({@link CountScalars}) when it settles; otherwise the OptaxError names both reasons. `traced`: as
+ * optax computes them inside `lax.cond` (apply_if_finite, MultiSteps), with
+ * {@link TracedJaxScheduleArith} (float32, no tables: they hold the eager values).
  */
-export function graphScalars(name: string, def: CompiledElementwise<any>, counted: boolean, traced = false): StepScalars {
-  const constants = numbers('toJaxJs', name, definitionScalars(def, counted ? { count: 0 } : {}, 'float32', undefined, traced));
+export function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any> | null, counted: boolean, dtype: Dtype, traced = false): StepScalars {
+  const constants = hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, dtype, undefined, traced));
+  const table = (): StepScalars => {
+    if (!tx || traced) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    return new CountScalars(name, def, tx, dtype);
+  };
   if (counted && !def.countScalars) {
-    // A definition that does not say how its scalars depend on the count must not depend on it.
-    for (const c of [1, 2, 1000, INT32_MAX]) {
-      const other = numbers('toJaxJs', name, definitionScalars(def, { count: c }, 'float32', undefined, traced));
-      if (Object.keys(constants).some((k) => !Object.is(constants[k], other[k]))) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
-    }
+    // A definition that does not say how its scalars depend on the count: its scalars are constants,
+    // or (an array decay's bias correction) read from a table.
+    const same = [1, 2, 1000, INT32_MAX].every((c) => {
+      const other = hostScalars(definitionScalars(def, { count: c }, dtype, undefined, traced));
+      return Object.keys(constants).every((k) => sameHost(constants[k], other[k]));
+    });
+    if (!same) return table();
   }
   const anchors = new ArithAnchors();
   const evaluate = (count: JaxArray): Record<string, JaxValue> => {
     const arith = traced ? new TracedJaxScheduleArith(name, anchors) : new JaxScheduleArith(name, anchors);
-    const values = def.countScalars!(arith.input(count), 'float32', arith);
-    count.dispose();
-    return arith.finishAll(values, 'float32');
+    try {
+      const values = def.countScalars!(arith.input(count), dtype, arith);
+      return arith.finishAll(values, dtype);
+    } finally {
+      arith.release();
+      count.dispose();
+    }
   };
   if (counted && def.countScalars) {
     // Built now on a count of 0, so that what cannot be lowered fails at toJaxJs, not at a step.
-    const probe = evaluate(np.array(0, { dtype: np.int32 }));
-    disposeValues(probe);
+    try {
+      disposeValues(evaluate(np.array(0, { dtype: np.int32 })));
+    } catch (graphError) {
+      anchors.dispose();
+      if (!(graphError instanceof OptaxError) || !tx || traced) throw graphError;
+      try {
+        return table();
+      } catch (tableError) {
+        if (!(tableError instanceof OptaxError)) throw tableError;
+        throw new OptaxError(`${graphError.message}; nor can it be tabulated: ${tableError.message}`);
+      }
+    }
   }
   return {
     at(count) {
@@ -243,6 +285,11 @@ export function graphScalars(name: string, def: CompiledElementwise<any>, counte
   };
 }
 
+function sameHost(a: HostScalar, b: HostScalar): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return Object.is(a, b);
+  return a.data.length === b.data.length && a.data.every((x, i) => Object.is(x, b.data[i]));
+}
+
 /**
  * The scalars of a stage of an `injectHyperparams` inner transformation: its `injectable` formula, the
  * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
@@ -255,7 +302,7 @@ function injectedScalars(name: string, def: CompiledElementwise<any>, injection:
     at(count) {
       const current = injection.current;
       if (!current) throw new OptaxError(`internal: ${name}: an injected stage run outside its inject_hyperparams step`);
-      const h: Record<string, JaxValue> = { ...formula.hyperparams };
+      const h: Record<string, number | JaxArray> = { ...formula.hyperparams };
       for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
       const arith = new JaxScheduleArith(name, anchors);
       const c = count ?? current.count.ref;
@@ -291,9 +338,18 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const counted = controlKeys.length === 1;
   const leafNames = def.stateLeaves;
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
-  // Built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step.
   const injection = injectionOf(def);
-  const stepScalars: StepScalars = injection ? injectedScalars(name, def, injection) : mode === 'table' ? new CountScalars(name, def, tx, 'float32') : graphScalars(name, def, counted);
+  const scalarsFor = (dtype: Dtype): StepScalars => {
+    if (injection) {
+      if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: inject_hyperparams is lowered for float32 leaves only (got ${dtype})`);
+      return injectedScalars(name, def, injection);
+    }
+    return mode === 'table' ? new CountScalars(name, def, tx, dtype) : graphScalars(name, def, tx, counted, dtype);
+  };
+  // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;
+  // float64's (x64) at the first step with float64 leaves.
+  const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);
+  const anchors = new KernelAnchors();
   return {
     init(params) {
       gather(name, [params], ['params']);
@@ -312,21 +368,30 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       const needsParams = usesParams && updates !== null;
       if (needsParams && (params === null || params === undefined)) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
       const trees = [updates, ...leafNames.map((k) => state[k]), ...(needsParams ? [params] : [])];
-      const positions = gather(name, trees, ['grads', ...leafNames.map((k) => `state.${k}`), ...(needsParams ? ['params'] : [])]);
+      const { positions, paths } = gather(name, trees, ['grads', ...leafNames.map((k) => `state.${k}`), ...(needsParams ? ['params'] : [])]);
       const { kernel } = kernelForTree(def, positions.map((l) => l[0].size));
-      const scalars = stepScalars.at(count === null ? null : (count as JaxArray).ref);
+      // The scalars of each dtype the tree holds (built before anything is consumed), then checked
+      // against every leaf: an array hyperparameter must broadcast against it.
+      const dtypes = [...new Set(positions.map((l) => l[0].dtype as Dtype))];
+      for (const d of dtypes) if (!stepScalars.has(d)) stepScalars.set(d, scalarsFor(d));
+      const hostByDtype = new Map(dtypes.map((d) => [d, hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, d, undefined))]));
+      positions.forEach((l, i) => {
+        for (const [k, v] of Object.entries(hostByDtype.get(l[0].dtype as Dtype)!)) if (typeof v !== 'number') checkBroadcast(v.shape, l[0].shape, paths[i], `hyperparameter '${k}'`);
+      });
+      const scalarsByDtype = new Map(dtypes.map((d) => [d, stepScalars.get(d)!.at(count === null ? null : (count as JaxArray).ref)]));
       const outUpdates: JaxArray[] = [];
       const outState: JaxArray[][] = leafNames.map(() => []);
       for (const leaves of positions) {
         const st: Record<string, JaxArray> = {};
         leafNames.forEach((k, j) => { st[k] = leaves[1 + j]; });
-        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars }, 'float32');
+        const dtype = leaves[0].dtype as Dtype;
+        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars: scalarsByDtype.get(dtype)! }, dtype, anchors);
         // The kernel borrowed the gradient and the old state; they are consumed here (params are the caller's).
         leaves.slice(0, 1 + leafNames.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         leafNames.forEach((k, j) => outState[j].push(out.state[k]));
       }
-      disposeValues(scalars);
+      for (const sc of scalarsByDtype.values()) disposeValues(sc);
       const next: Record<string, unknown> = {};
       if (counted) {
         const c = count as JaxArray;
@@ -336,7 +401,37 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       leafNames.forEach((k, j) => { next[k] = rebuild(state[k], outState[j]); });
       return [rebuild(updates, outUpdates), next];
     },
-    dispose: () => stepScalars.dispose(),
+    dispose: () => {
+      for (const sc of stepScalars.values()) sc.dispose();
+      anchors.dispose();
+    },
+  };
+}
+
+/** `ema` with an `accumulatorDtype` (ema-accumulator.ts), its scalars those of the plain `ema` definition. */
+function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table'): Lowered {
+  const inner = ema(decay, { debias: options.debias ?? true });
+  const def = inner.elementwise as CompiledElementwise<any>;
+  const scalarsFor = (dtype: Dtype): StepScalars => (mode === 'table' ? new CountScalars('ema', def, inner, dtype) : graphScalars('ema', def, inner, true, dtype));
+  const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);
+  const anchors = new KernelAnchors();
+  const lowered = lowerEmaAccumulator(decay, options.debias ?? true, options.accumulatorDtype!, {
+    anchors,
+    scalarsAt: (dtype, count) => {
+      if (!stepScalars.has(dtype)) stepScalars.set(dtype, scalarsFor(dtype));
+      return stepScalars.get(dtype)!.at(count);
+    },
+    dispose: disposeValues,
+    gather,
+    rebuild,
+  });
+  return {
+    init: (params) => lowered.init(params),
+    update: (updates, state) => lowered.update(updates, state),
+    dispose: () => {
+      for (const sc of stepScalars.values()) sc.dispose();
+      anchors.dispose();
+    },
   };
 }
 
@@ -366,11 +461,12 @@ export function xlaOrderedSum(x: JaxArray): JaxArray {
 function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   const { maxNorm, kernel, divisionKernel } = tx.reduction;
   const name = tx.name;
+  const anchors = new KernelAnchors();
   return {
-    init: (params) => { gather(name, [params], ['params']); return {}; },
+    init: (params) => { gather(name, [params], ['params'], true); return {}; },
     update(updates, state) {
       if (!isDictNode(state) || Object.keys(state).length !== 0) throw new OptaxError(`${name}: this state does not belong to ${name}: expected {} (it keeps no state), got ${describe(state)}`);
-      const positions = gather(name, [updates], ['grads']);
+      const { positions } = gather(name, [updates], ['grads'], true);
       if (positions.length === 0) return [updates, {}];
       // optax.tree.norm: each leaf's sum of squares, added from 0 in flattening order, then sqrt. A
       // leaf's sum follows XLA's windows (xlaReduceWindows); inside a window, and for what is left,
@@ -390,19 +486,19 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
         max_norm: np.where(trigger, 1, max),
       };
       const out = positions.map(([g]) => {
-        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars }, 'float32');
+        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars }, 'float32', anchors);
         g.dispose();
         return r.updates;
       });
       disposeValues(scalars);
       return [rebuild(updates, out), {}];
     },
-    dispose: () => {},
+    dispose: () => anchors.dispose(),
   };
 }
 
 export function disposeValues(values: Record<string, JaxValue>): void {
-  for (const v of Object.values(values)) if (typeof v !== 'number') v.dispose();
+  for (const v of Object.values(values)) if (typeof v !== 'number' && !(v instanceof ShapedArray)) v.dispose();
 }
 
 /**
@@ -421,9 +517,10 @@ export function disposeValues(values: Record<string, JaxValue>): void {
  * ```
  */
 export function applyUpdates<P extends JaxTree>(params: P, updates: JaxTree): P {
-  const positions = gather('apply_updates', [params, updates], ['params', 'updates']);
+  const { positions } = gather('apply_updates', [params, updates], ['params', 'updates']);
   const out = positions.map(([p, u]) => {
-    const r = lowerKernel('apply_updates', applyKernel, [], { updates: u, params: p, state: {}, scalars: {} }, 'float32');
+    // p + u: no constant, so no anchors.
+    const r = lowerKernel('apply_updates', applyKernel, [], { updates: u, params: p, state: {}, scalars: {} }, p.dtype as Dtype, null);
     p.dispose();
     u.dispose();
     return r.updates;

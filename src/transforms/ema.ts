@@ -161,8 +161,8 @@ function withAccumulator(tx: GradientTransformation<EmaState>, decay: Hyperparam
           const a = roundTo(gd, at(sg.one_minus_decay, j) * gx[j]);
           const b = roundTo(ed, at(se.decay, j) * ex0[j]);
           const m = roundTo(wide, a + b);
-          const bias = at(sw.bias, j);
-          u[j] = !debias ? m : single ? m * roundTo(wide, 1 / bias) : m / bias;
+          // Without debiasing there is no bias scalar (reading it crashed the step).
+          u[j] = !debias ? m : single ? m * roundTo(wide, 1 / at(sw.bias, j)) : m / at(sw.bias, j);
           next[j] = m;
         }
         outU.push(leafLike(g, u));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FloatArray } from '../../src/core/dtype.js';
-import { type LeafSum, combineLeafSums, jsLeafSums, leafSumsRegionBytes, plannedLeafSums } from '../../src/engine/global-norm.js';
+import { type LeafSum, combineLeafSums, jsLeafSums, leafSumsRegionBytes, planLeafSums } from '../../src/engine/global-norm.js';
 import { createMemory } from '../../src/engine/memory.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
@@ -33,15 +33,18 @@ const magnitudes = fc.array(fc.oneof(leaf, scaled(1e19), scaled(1e-20), scaled(1
 /**
  * The engine's leaf sums of these leaves: copied into a memory as the engine lays gradients out (64-byte
  * lines, what follows each leaf in its last line and the next poisoned with `poison`, which a wrong
- * stride or length would read), then the WebAssembly tables, the JS tables, and the JS reference
+ * stride or length would read), then the WebAssembly tables (the first level in one share, and split
+ * in three shares run one after the other, as threads would), the JS tables, and the JS reference
  * plans over the views.
  */
 function engineSums(data: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, poison = 3): LeafSum[] {
   let offset = 64;
   const at = data.map((d) => { const o = offset; offset += Math.ceil(d.byteLength / 64) * 64 + 64; return o; });
   const probe = data.map((d, i) => (d instanceof Float32Array ? new Float32Array(new ArrayBuffer(at[i] + d.byteLength), at[i], d.length) : new Float64Array(new ArrayBuffer(at[i] + d.byteLength), at[i], d.length)));
+  // Each plan its own region: one for the first level in one share, one for three, one for JS.
+  const one = Math.ceil(leafSumsRegionBytes(probe, shapes, 1) / 64) * 64, three = Math.ceil(leafSumsRegionBytes(probe, shapes, 3) / 64) * 64;
   const region = offset;
-  const memory = createMemory(region + leafSumsRegionBytes(probe, shapes), false);
+  const memory = createMemory(region + 2 * one + three, false);
   const views = data.map((d, i) => {
     const end = i + 1 < data.length ? at[i + 1] : region;
     const f32 = d instanceof Float32Array, size = d.BYTES_PER_ELEMENT;
@@ -51,7 +54,16 @@ function engineSums(data: readonly FloatArray[], shapes: readonly (readonly numb
     v.set(d);
     return v;
   });
-  return [plannedLeafSums(views, shapes, flush, memory, region, true), plannedLeafSums(views, shapes, flush, memory, region, false), jsLeafSums(views, shapes, flush)];
+  const split = planLeafSums(views, shapes, flush, memory, region + one, true, 3);
+  assert.equal(split.pass!.shares.length, 3);
+  // The three shares of the first level one after the other (threads would run them side by side).
+  const threeShares = split.leafSums(() => split.pass!.shares.forEach((calls) => calls.forEach((c) => split.pass!.kernels[c.kernel](c.n, ...c.pointers))));
+  return [
+    planLeafSums(views, shapes, flush, memory, region, true).leafSums(),
+    threeShares,
+    planLeafSums(views, shapes, flush, memory, region + one + three, false).leafSums(),
+    jsLeafSums(views, shapes, flush),
+  ];
 }
 
 test('the engine global norm equals globalNorm bit for bit (wasm and js sums, ieee and flush)', () => {
@@ -139,7 +151,7 @@ test('window operations of every kind: batched across leaves, padded edges, seve
           assert.ok(Object.is(got.value, expected.value), `${dtype} ${JSON.stringify(shapes)} ${special} flush=${flush}: ${got.value} vs ${expected.value}`);
         }
         // The leaf sums too, not only their total.
-        for (const sums of engineSums(data, shapes, flush).slice(0, 2)) {
+        for (const sums of engineSums(data, shapes, flush).slice(0, 3)) {
           const all = shapes.map((_, i) => sums(i));
           const reference = jsLeafSums(data, shapes, flush);
           all.forEach((x, i) => assert.ok(Object.is(x, reference(i)), `leaf ${i} of ${dtype} ${JSON.stringify(shapes)} flush=${flush}`));

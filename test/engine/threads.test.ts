@@ -17,6 +17,10 @@ import { type ThreadPlatform, registerThreadPlatform, threadPlatform } from '../
 import { ShapedArray } from '../../src/tree/leaf.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { adamax } from '../../src/alias/adamax.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { chain } from '../../src/transforms/chain.js';
+import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,6 +51,34 @@ test('a large tree runs on 2 threads (wasm and js) and stays bit-identical', () 
     assertBitEqual(s.params, ref.params, `${backend} params`);
     assertBitEqual(s.state, ref.state, `${backend} state`);
     s.dispose();
+  }
+});
+
+test('applyIfFinite(chain(clipByGlobalNorm(1), adamax)) on 2 threads: the workers share the norm, bit-identical', () => {
+  // Gradients that clip (norm far above 1), one with a NaN (skipped), one whose squares overflow
+  // float32 (an infinite norm over finite gradients: applied), then clipping again.
+  const grads = (k: number): Tree => {
+    const t = bigTree(k === 2 ? 1 : 0) as { a: Float32Array; layers: [{ b: ShapedArray }, { c: Float32Array }] };
+    if (k === 3) t.a[12345] = 3e19;
+    if (k !== 2) t.layers[0].b.data.forEach((x, i, b) => { b[i] = Math.cos(i * 0.3) * k; });
+    return t;
+  };
+  for (const backend of ['wasm', 'js'] as const) {
+    for (const subnormals of ['ieee', 'flush'] as const) {
+      const tx = applyIfFinite(chain(clipByGlobalNorm(1), adamax(0.01)), { maxConsecutiveErrors: 3 });
+      const ref = new ReferenceRun(tx, bigParams());
+      const s = compile(tx, bigParams(), { backend, threads: 2, subnormals });
+      assert.equal(s.threads, 2, backend);
+      for (let k = 1; k <= 4; k++) {
+        const g = grads(k);
+        if (subnormals === 'flush') withFlushedSubnormals(() => ref.step(g));
+        else ref.step(g);
+        s.step(grads(k));
+        assertBitEqual(s.params, ref.params, `${backend} ${subnormals} params, step ${k}`);
+      }
+      assertBitEqual(s.state, ref.state, `${backend} ${subnormals} state`);
+      s.dispose();
+    }
   }
 });
 

@@ -12,6 +12,9 @@ import { compile } from '../../src/engine/compile.js';
 import { OptaxError } from '../../src/core/errors.js';
 import { type ThreadHandle, type ThreadPlatform, registerThreadPlatform, threadPlatform } from '../../src/engine/thread-platform.js';
 import { adamax } from '../../src/alias/adamax.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { chain } from '../../src/transforms/chain.js';
+import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
@@ -157,4 +160,25 @@ test('a stepper whose workers all finished is not broken by the fault machinery 
   assertBitEqual(s.state, ref.state);
   s.dispose();
   assert.equal(s.threads, 0);
+});
+
+test('a worker that throws in its share of the global norm: nothing was written, and the error says so', () => {
+  // Per step the worker makes two norm calls (float32 and float64 windows), then two pass calls: call 5
+  // is its first norm call of step 2.
+  registerThreadPlatform({ ...node, spawn: (body, init, onReport) => node.spawn(faultPrefix(5, 'throw new Error("injected fault");') + body, init, onReport) });
+  try {
+    const tx = applyIfFinite(chain(clipByGlobalNorm(1), adamax(0.01)), { maxConsecutiveErrors: 3 });
+    const s = compile(tx, tree(0), { backend: 'wasm', threads: 2, minElementsPerThread: 1 });
+    assert.equal(s.threads, 2);
+    const ref = new ReferenceRun(tx, tree(0));
+    s.step(tree(1));
+    ref.step(tree(1));
+    assertBitEqual(s.params, ref.params, 'the step before the fault');
+    assert.throws(() => s.step(tree(2)), (e: unknown) => e instanceof OptaxError && /^step: the step failed part-way \(.+\): the params and state of no leaf may be partly updated/.test(e.message));
+    assertBitEqual(s.params, ref.params, 'params untouched by the failed norm');
+    assert.equal(s.threads, 0);
+    s.dispose();
+  } finally {
+    registerThreadPlatform(undefined);
+  }
 });

@@ -2,6 +2,7 @@
 import * as jax from '@jax-js/jax';
 import { ShapedArray, applyUpdates as pureApply, type GradientTransformation } from '../../src/index.js';
 import { applyUpdates, toJaxJs, type JaxArray, type ToJaxJsOptions } from '../../src/jax-js/index.js';
+import { float64Array } from '../../src/jax-js/constants.js';
 
 const np = jax.numpy;
 
@@ -15,20 +16,21 @@ export function rng(seed: number): () => number {
   };
 }
 
-export type PureTree = Record<string, ShapedArray<Float32Array>>;
+export type PureTree = Record<string, ShapedArray<Float32Array | Float64Array>>;
 
-/** A random tree with leaves of several shapes: rank 0, one element, and larger ones. */
-export function randomTree(next: () => number, shapes: Record<string, number[]>, scale = 2): PureTree {
+/** A random tree with leaves of several shapes: rank 0, one element, and larger ones (float64 leaves: `dtypes[key]`). */
+export function randomTree(next: () => number, shapes: Record<string, number[]>, scale = 2, dtypes: Record<string, 'float32' | 'float64'> = {}): PureTree {
   const out: PureTree = {};
   for (const [k, shape] of Object.entries(shapes)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    out[k] = new ShapedArray(Float32Array.from({ length: n }, () => (next() - 0.5) * scale), shape);
+    const values = Array.from({ length: n }, () => (next() - 0.5) * scale);
+    out[k] = new ShapedArray(dtypes[k] === 'float64' ? Float64Array.from(values) : Float32Array.from(values), shape);
   }
   return out;
 }
 
 export function toJax(tree: PureTree): Record<string, JaxArray> {
-  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, np.array(Float32Array.from(v.data)).reshape([...v.shape])]));
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, v.data instanceof Float64Array ? float64Array(v.data, v.shape) : np.array(Float32Array.from(v.data)).reshape([...v.shape])]));
 }
 
 export async function fromJax(tree: unknown): Promise<unknown> {
@@ -73,11 +75,11 @@ export const SHAPES = { a: [3, 5], b: [], c: [1], d: [17], e: [2, 2, 3] };
  * Runs `steps` steps of `tx` on the pure path and through toJaxJs (jitted, or eager), from the same
  * random params and gradients; returns both final params and states as plain numbers.
  */
-export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; poison?: (step: number) => number | undefined; recordUpdates?: boolean } = {}) {
+export async function runBoth(tx: GradientTransformation<any>, steps: number, seed: number, options: { jit?: boolean; shapes?: Record<string, number[]>; adapter?: ToJaxJsOptions; dtypes?: Record<string, 'float32' | 'float64'>; poison?: (step: number) => number | undefined; recordUpdates?: boolean } = {}) {
   const shapes = options.shapes ?? SHAPES;
   const next = rng(seed);
-  let pureParams = randomTree(next, shapes);
-  const grads = Array.from({ length: steps }, () => randomTree(next, shapes, 4));
+  let pureParams = randomTree(next, shapes, 2, options.dtypes);
+  const grads = Array.from({ length: steps }, () => randomTree(next, shapes, 4, options.dtypes));
   // `poison(i)`: a value (NaN, an infinity) written into one random element of step i's gradients.
   grads.forEach((g, i) => {
     const bad = options.poison?.(i);

@@ -7,6 +7,7 @@ import {
 } from '../../src/index.js';
 import { runningMeanFactor } from '../../src/transforms/multi-steps.js';
 import { divide } from '../../src/jax-js/kernel.js';
+import { KernelAnchors } from '../../src/jax-js/constants.js';
 import { toJaxJs } from '../../src/jax-js/index.js';
 import { runBoth, runMoved } from './helpers.js';
 
@@ -60,10 +61,12 @@ test('multiSteps with skipNotFinite and skipLargeUpdates: skipped mini-steps sel
 test('1 / (n + 1) in the graph equals runningMeanFactor for every mini-step count up to 2^20 and near 2^31', async () => {
   const counts = Int32Array.from({ length: 1 << 20 }, (_, i) => i);
   const big = Int32Array.from({ length: 1000 }, (_, i) => 2 ** 31 - 2 - i);
+  const anchors = new KernelAnchors();
   for (const n of [counts, big]) {
-    const r = await divide(1, np.add(np.array(n), 1).astype(np.float64), 'float64').astype(np.float32).data();
+    const r = await divide(1, np.add(np.array(n), 1).astype(np.float64), 'float64', anchors, 0).astype(np.float32).data();
     n.forEach((c, i) => assert.ok(Object.is(r[i], runningMeanFactor(c, 'float32')), `n = ${c}`));
   }
+  anchors.dispose();
 });
 
 test('multiSteps: what the graph cannot run is an OptaxError at toJaxJs; a wrong state names what is wrong', () => {

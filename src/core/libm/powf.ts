@@ -278,6 +278,11 @@ export const POWF_PARTS = {
     log2Inline();
     return R[ROUT];
   },
+  /** log2's table: 1/c and log2(c) for each of its 16 subintervals, and its polynomial A0..A4 and offset. */
+  invc: Array.from({ length: 16 }, (_, i) => LOG2[2 * i]),
+  logc: Array.from({ length: 16 }, (_, i) => LOG2[2 * i + 1]),
+  A: [A0, A1, A2, A3, A4] as const,
+  OFF,
   /** 2^(i/32), i = 0..31, as doubles. */
   exp2Table: exp2fTable().map((t, i) => asdouble(t + (BigInt(i) << 47n))),
   C0, C1, C2, SHIFT,

@@ -65,8 +65,15 @@ export interface FusedModuleOptions extends MemoryImportOptions {
 /** The most per-call powers of two whose combinations get their own main-loop copy (2^3 copies). */
 const MAX_VERSIONED_POWERS = 3;
 
-/** The main-loop unrolling used when none is given: the fastest (or tied) for float32 and float64 on x64 (AMD Zen 3), see bench/wasm-kernel.ts. */
-export const DEFAULT_UNROLL = 2;
+/**
+ * The main-loop unrolling used when none is given. One vector per stream per iteration ties with two
+ * and four for adamax (float32 and float64), and V8's code for two is twice as slow on some chains:
+ * measured (one pass over 1e6 float32 params, one thread, best of 300, AMD EPYC, Node 20), unroll 2 /
+ * 1: adamax 0.487 / 0.490 ms, adamaxw 0.495 / 0.484, chain(ema, adamax) 0.612 / 0.605,
+ * chain(clipByGlobalNorm, adamax) 0.893 / 0.479, multiSteps(adamax) 0.856 / 0.798; float64 all
+ * within 3%. bench/wasm-kernel.ts measures adamax at each unrolling.
+ */
+export const DEFAULT_UNROLL = 1;
 
 /** The name of the exported kernel function. */
 export const FUSED_EXPORT = 'run';

@@ -1,12 +1,13 @@
 import type { Dtype } from '../../core/dtype.js';
 import { FLAG_ACCUMULATE, FLAG_SQUARES, HEADER_WORDS } from '../norm-plan.js';
 import { MIN_NORMAL } from '../subnormals.js';
+import { FUSED_EXPORT } from './fused-module.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, ValType, floatOps } from './opcodes.js';
 
-/** The export of {@link emitNormModule}. */
-export const NORM_EXPORT = 'norm';
+/** The export of {@link emitNormModule}: the fused kernels' name, which the worker threads call. */
+export const NORM_EXPORT = FUSED_EXPORT;
 
 /**
  * Vectors of windows summed side by side: `GROUP * lanes` windows (8 float32, 4 float64), each vector
