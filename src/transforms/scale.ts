@@ -1,5 +1,4 @@
-import { roundTo } from '../core/dtype.js';
-import { checkHyperparam, constantScalars } from '../core/hyperparams.js';
+import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -16,7 +15,8 @@ export const STEP_SIZE = ['step_size'] as const;
  * Scales updates by a fixed factor: `u = stepSize * g` (optax's `scale`). The factor is rounded to each
  * leaf's dtype first, as JAX does with a python float.
  *
- * @param stepSize - any finite number (negative for descent).
+ * @param stepSize - any finite number (negative for descent), or an array broadcast against each
+ *   leaf (optax's `step_size` may be a `jnp` array). NaN and infinities throw an OptaxError.
  *
  * @example
  * ```ts
@@ -26,9 +26,10 @@ export const STEP_SIZE = ['step_size'] as const;
  * console.log(u.w); // Float64Array(2) [ -0.1, -0.2 ]
  * ```
  */
-export function scale(stepSize: number): GradientTransformation<EmptyState> {
+export function scale(stepSize: Hyperparam): GradientTransformation<EmptyState> {
   checkHyperparam('scale', 'step_size', stepSize, {});
-  const constants = constantScalars(1, (sink, dtype) => { sink.values[0] = roundTo(dtype, stepSize); });
+  const constants = constantScalars(1, (sink, dtype) => writeHyper(sink, 0, stepSize, dtype));
+  const step = hyperNumber(stepSize);
   return recordCall(elementwise<Record<string, never>, EmptyState>({
     name: 'scale',
     kernel: scaleKernel,
@@ -38,6 +39,6 @@ export function scale(stepSize: number): GradientTransformation<EmptyState> {
     writeScalars: (sink, _c, dtype) => constants(sink, dtype),
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
-    injectable: { hyperparams: { step_size: stepSize }, scalars: (h, _count, d, a) => ({ step_size: a.cast(d, h.step_size) }) },
+    injectable: step === undefined ? undefined : { hyperparams: { step_size: step }, scalars: (h, _count, d, a) => ({ step_size: a.cast(d, h.step_size) }) },
   }), 'scale', [stepSize]);
 }

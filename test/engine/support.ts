@@ -360,6 +360,7 @@ export function arrayHyperChainFor(s: Skeleton, k: number): fc.Arbitrary<Describ
       .map(([b1, b2, e]) => described(scaleByAdamax({ ...(b1 && { b1: b1.array }), ...(b2 && { b2: b2.array }), ...(e && { eps: e.array }) }), `scaleByAdamax({b1: ${b1?.text}, b2: ${b2?.text}, eps: ${e?.text}})`)),
     arrayHyper(k, rate).map((w) => described(addDecayedWeights(w.array), `addDecayedWeights(${w.text})`)),
     arrayHyper(k, rate).map((m) => described(clip(m.array), `clip(${m.text})`)),
+    arrayHyper(k, rate).map((m) => described(scale(m.array), `scale(${m.text})`)),
     fc.tuple(arrayHyper(k, decay), fc.boolean()).map(([d, debias]) => described(ema(d.array, { debias }), `ema(${d.text}, {debias: ${debias}})`)),
   );
   // After the random chain: clipByGlobalNorm fuses only as the first transformation.

@@ -124,3 +124,11 @@ test('a transformation that reads params works under a mask that selects nothing
   assert.deepEqual(Array.from(tx.update({ w: f32(1, 1) }, tx.init(p), p)[0].w), [1, 1]);
   assert.throws(() => addDecayedWeights(0.1).update({ w: f32(1, 1) }, {}), /needs params/);
 });
+
+test('scale: an array step size broadcasts against each leaf (optax takes a jnp array), rounded to the leaf dtype; NaN throws', () => {
+  const perColumn = scale(new ShapedArray(new Float64Array([0.1, -2]), [2]));
+  const g = { w: new ShapedArray(new Float32Array([1, 1, 3, 3]), [2, 2]) };
+  const [u] = perColumn.update(g, perColumn.init({}));
+  assert.deepEqual(Array.from((u.w as ShapedArray).data), [Math.fround(0.1), -2, Math.fround(Math.fround(0.1) * 3), -6]);
+  assert.throws(() => scale(new Float64Array([1, NaN])), (e: Error) => e instanceof OptaxError && /step_size/.test(e.message));
+});
