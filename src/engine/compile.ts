@@ -405,12 +405,11 @@ function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[]
   if (!wasm) throw new Error('WebAssembly.Memory is unavailable');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is unsupported');
   const limits = { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages };
-  // float32 fused multiply-adds (traced numerics) in one relaxed-SIMD instruction where this runtime
-  // is shown to fuse it (probed once per process, only when a kernel has one), else emulated.
+  // Fused multiply-adds (traced numerics) in one relaxed-SIMD instruction where this runtime is shown
+  // to fuse it for the program's dtype (probed once per process and dtype, only when a kernel has one), else emulated.
   const hasFma = (p: FusedProgram): boolean => topologicalOrder([...p.outputs, ...(p.fast?.outputs ?? [])].map((o) => o.expr)).some((e) => e.kind === 'fma');
-  const relaxedMadd = programs.some((p) => p.dtype === 'float32' && hasFma(p)) && relaxedMaddFused();
   // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals, relaxedMadd })));
+  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals, relaxedMadd: hasFma(p) && relaxedMaddFused(p.dtype) })));
   return {
     kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
     source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },

@@ -252,8 +252,8 @@ export class FmaEmitter {
    * with a lane that fails takes the general emulation.
    */
   vector(a: number, b: number, c: number, wide: WideOperands = {}): void {
-    if (this.relaxedMadd && this.ops.lanes === 4) {
-      this.f.localGet(a).localGet(b).localGet(c).simd(SimdOp.f32x4RelaxedMadd);
+    if (this.relaxedMadd) {
+      this.f.localGet(a).localGet(b).localGet(c).simd(this.ops.lanes === 4 ? SimdOp.f32x4RelaxedMadd : SimdOp.f64x2RelaxedMadd);
       return;
     }
     const p2 = wide.powerOfTwo;

@@ -55,10 +55,10 @@ export interface FusedModuleOptions extends MemoryImportOptions {
   /** `'ieee'` (default: subnormals kept) or `'flush'` (XLA's FTZ/DAZ, see engine/subnormals.ts). */
   readonly subnormals?: SubnormalMode;
   /**
-   * Compute float32 vector fmas with `f32x4.relaxed_madd` (relaxed SIMD) instead of the exact
-   * emulation: only where `relaxedMaddFused()` (relaxed-madd.ts) has shown it fused (the module then uses relaxed
-   * SIMD, and only such a runtime can compile it). Float64 programs ignore it (their fma is the
-   * reference's emulation, whose bits a hardware fma does not always give). Default false.
+   * Compute vector fmas with `f32x4.relaxed_madd` / `f64x2.relaxed_madd` (relaxed SIMD, the
+   * program's dtype) instead of the exact emulation: only where `relaxedMaddFused(dtype)`
+   * (relaxed-madd.ts) has shown it fused (the module then uses relaxed SIMD, and only such a runtime
+   * can compile it): the same bits, the emulation being correctly rounded. Default false.
    */
   readonly relaxedMadd?: boolean;
 }
@@ -149,7 +149,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const scalarParam = (scalar: number): number => scalarLocals[scalar];
   const lowered = lowerProgram(program);
   const { nodes, stores } = lowered;
-  const relaxedMadd = options.relaxedMadd === true && ops.lanes === 4;
+  const relaxedMadd = options.relaxedMadd === true;
   // The fast variant (program.ts, engine/fast-accumulate.ts), in IEEE mode only, and only where
   // fmas are emulated: it exists to skip them, and its checks cost more than fmas of one instruction
   // (measured on MultiSteps' accumulating pass, float32 in cache: 0.55-0.59 ns/element with it,
