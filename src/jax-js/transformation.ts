@@ -3,7 +3,7 @@ import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
-import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type CompiledElementwise, definitionScalars, kernelForTree } from '../kernel/elementwise.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
@@ -436,23 +436,58 @@ function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table
 }
 
 /**
+ * The window sums of `windows` (`[count, rows, 32]`: each window's rows of 32 positions, padding 0) as
+ * `laneRowSum` adds them (core/xla-reduce-sum.ts), all windows side by side with elementwise
+ * additions: row after row, from the previous row's sum in lane 0 of part 0, each part's lanes adding
+ * their positions in order (position `j = (k * parts + p) * lanes + l`), the parts added to part 0 in
+ * turn, the lanes halved. A zero of the padding stands for a skipped position: with terms that are
+ * squares (never -0) the bits are the same.
+ */
+function laneWindowSums(windows: JaxArray, dtype: Dtype): JaxArray {
+  const [count, rows] = windows.shape;
+  const { lanes, parts } = XLA_ROW_LANES[dtype], runs = XLA_REDUCE_WINDOW / (lanes * parts);
+  const split = (t: JaxArray, axis: number, n: number): JaxArray[] => np.split(t, n, axis).map((piece) => np.squeeze(piece, axis));
+  let acc = np.zeros([count, 1], { dtype: windows.dtype });
+  for (const row of split(windows, 1, rows)) {
+    // The parts' lanes, [count, parts, lanes]: lane 0 of part 0 starts from the sum so far, the others from 0.
+    let part = np.reshape(np.pad(acc, [[0, 0], [0, parts * lanes - 1]]), [count, parts, lanes]);
+    for (const run of split(np.reshape(row, [count, runs, parts, lanes]), 1, runs)) part = np.add(part, run);
+    const [first, ...rest] = split(part, 1, parts);
+    let sums = first;
+    for (const p of rest) sums = np.add(p, sums);
+    for (let half = lanes / 2; half >= 1; half /= 2) {
+      const [low, high] = np.split(sums, 2, 1);
+      sums = np.add(low, high);
+    }
+    acc = sums;
+  }
+  return np.reshape(acc, [count]);
+}
+
+/**
  * `jnp.sum(x)` with XLA:CPU's windows (`xlaReduceWindows`): each level pads with zeros (which add
  * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
- * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
+ * elements, row-major, into one row, and sums each row (in lanes where the last dimension is
+ * padded: `laneWindowSums`); the last level's sums are summed whole.
  */
 export function xlaOrderedSum(x: JaxArray): JaxArray {
   const { levels } = xlaReduceWindows(x.shape);
   if (levels.length === 0) return np.sum(x);
+  const dtype: Dtype = x.dtype === np.float64 ? 'float64' : 'float32';
   let y = x;
-  for (const { dims, window, out, padLow, padHigh } of levels) {
+  for (const { dims, window, out, padLow, padHigh, laneRows } of levels) {
     y = np.reshape(y, [...dims]);
     if (padLow.some((p) => p) || padHigh.some((p) => p)) y = np.pad(y, dims.map((_, k) => [padLow[k], padHigh[k]] as [number, number]));
     y = np.reshape(y, out.flatMap((o, k) => [o, window[k]]));
     y = np.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
+    const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
+    if (laneRows) {
+      y = laneWindowSums(np.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]), dtype);
+      continue;
+    }
     // One full sum per window: jax-js's full sum adds in order, its sum along an axis does not
     // (measured, jax-js 0.1.25 wasm).
-    const count = out.reduce((a, b) => a * b, 1);
-    const rows = np.split(np.reshape(y, [count, window.reduce((a, b) => a * b, 1)]), count, 0);
+    const rows = np.split(np.reshape(y, [count, width]), count, 0);
     y = np.stack(rows.map((row) => np.sum(row)));
   }
   return np.sum(y);
