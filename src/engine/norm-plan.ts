@@ -1,5 +1,5 @@
 import type { Dtype } from '../core/dtype.js';
-import { type ReduceWindowLevel, laneRowSum, xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { type ReduceWindowLevel, XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import { MIN_NORMAL } from './subnormals.js';
 
 /**
@@ -273,24 +273,71 @@ export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBuff
   const shift = f32 ? 2 : 3;
   const min = flush ? MIN_NORMAL[dtype] : 0;
   const { table } = plan;
-  // laneRowSum's primitive over the row at `base`: one term added (squared and flushed when `squares`).
-  let base = 0, squares = false;
-  const add = (i: number, a: number): number => {
-    let t = m[base + i];
-    if (squares) { t = f32 ? Math.fround(t * t) : t * t; if (t < min) t = 0; }
-    return f32 ? Math.fround(a + t) : a + t;
-  };
-  const laneWindows = (at: number, count: number, rows: number, rs: number, len: number, first: number, sq: boolean, acc: boolean): void => {
-    squares = sq;
+  const { lanes, parts } = XLA_ROW_LANES[dtype];
+  const sums = new Float64Array(lanes);
+  const row32 = f32 ? laneRowFloat32(m as Float32Array, lanes, parts, sums, min) : undefined;
+  const row64 = f32 ? undefined : laneRowFloat64(m as Float64Array, lanes, parts, sums, min);
+  const laneWindows = (at: number, count: number, rows: number, rs: number, len: number, first: number, squares: boolean, acc: boolean): void => {
     for (let end = at + 2 * count; at < end; at += 2) {
       const d = table[at + 1] >>> shift;
       let s = acc ? m[d] : 0;
-      base = table[at] >>> shift;
-      for (let r = 0; r < rows; r++, base += rs) s = laneRowSum(dtype, s, first, len, add);
+      for (let r = 0, row = (table[at] >>> shift) - first; r < rows; r++, row += rs) {
+        s = row32 ? row32(row, s, first, first + len, squares) : row64!(row, s, first, first + len, squares);
+      }
       m[d] = s;
     }
   };
   return () => runTable(table, m, f32, shift, min, laneWindows);
+}
+
+/*
+ * One row in lanes over the memory: laneRowSum (core/xla-reduce-sum.ts) written out per dtype, its
+ * additions in its order (window position j in part (j / lanes) mod parts, lane j mod lanes: chain
+ * j mod (lanes * parts), from -0 or, chain 0, from the sum so far; the parts added to part 0 in turn;
+ * the lanes halved), with no call per element; test/engine/global-norm.test.ts holds both
+ * bit-identical to laneRowSum.
+ * `row` is where window position 0 would be; positions `first .. end - 1` are in the row.
+ */
+function laneRowFloat32(m: Float32Array, lanes: number, parts: number, sums: Float64Array, min: number) {
+  const stride = lanes * parts, chains = new Float64Array(stride);
+  return (row: number, s: number, first: number, end: number, squares: boolean): number => {
+    chains.fill(-0);
+    chains[0] = s;
+    // Each part's lane (chain j mod stride) adds its positions in order of j.
+    for (let j = first; j < end; j++) {
+      let t = m[row + j];
+      if (squares) { t = Math.fround(t * t); if (t < min) t = 0; }
+      const c = j % stride;
+      chains[c] = Math.fround(chains[c] + t);
+    }
+    for (let l = 0; l < lanes; l++) {
+      let lane = chains[l];
+      for (let p = 1; p < parts; p++) lane = Math.fround(chains[p * lanes + l] + lane);
+      sums[l] = lane;
+    }
+    for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = Math.fround(sums[l] + sums[l + half]);
+    return sums[0];
+  };
+}
+
+function laneRowFloat64(m: Float64Array, lanes: number, parts: number, sums: Float64Array, min: number) {
+  const stride = lanes * parts, chains = new Float64Array(stride);
+  return (row: number, s: number, first: number, end: number, squares: boolean): number => {
+    chains.fill(-0);
+    chains[0] = s;
+    for (let j = first; j < end; j++) {
+      let t = m[row + j];
+      if (squares) { t = t * t; if (t < min) t = 0; }
+      chains[j % stride] += t;
+    }
+    for (let l = 0; l < lanes; l++) {
+      let lane = chains[l];
+      for (let p = 1; p < parts; p++) lane = chains[p * lanes + l] + lane;
+      sums[l] = lane;
+    }
+    for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] += sums[l + half];
+    return sums[0];
+  };
 }
 
 function runTable(table: Int32Array, m: Float32Array | Float64Array, f32: boolean, shift: number, min: number,

@@ -208,18 +208,20 @@ function normFunction(ops: FloatOps, order: { readonly lanes: number; readonly p
   // The lane model's parts, `lanes / L` v128s each (part p, v128 h: model lanes h*L .. h*L + L - 1).
   const { lanes: VF, parts: IC } = order, H = VF / L;
   if (!Number.isInteger(H) || H < 1 || (VF & (VF - 1)) !== 0) throw new Error(`lane model ${VF}x${IC} does not fit ${L}-lane vectors`);
-  const part = Array.from({ length: IC }, () => Array.from({ length: H }, () => f.local(v128)));
+  // Two windows at a time (their rows' chains of additions overlap), each with its parts, sum and row pointer.
+  const part = [0, 1].map(() => Array.from({ length: IC }, () => Array.from({ length: H }, () => f.local(v128))));
+  const sum = [s, f.local(ops.valType)], rowAt = [row, f.local(i32)];
   const term = f.local(v128), firstBytes = f.local(i32);
   const negativeZero = (): void => { constant(-0); f.simd(ops.splat); };
   /** Pushes `(position - first) <u len`: window position `position` holds an element of the row. */
   const inRow = (position: number): void => {
     f.i32Const(position).localGet(first).op(Op.i32Sub).localGet(len).op(Op.i32LtU);
   };
-  /** Pushes the terms at window positions `jb .. jb + L - 1` of the row at `row` (its first element at position `first`). */
-  const termVector = (jb: number, squares: boolean, full: boolean): void => {
+  /** Pushes the terms at window positions `jb .. jb + L - 1` of the row at `at` (its first element at position `first`). */
+  const termVector = (at: number, jb: number, squares: boolean, full: boolean): void => {
     const loadVector = (): void => {
-      if (full) f.localGet(row).simdMemory(SimdOp.v128Load, ops.alignLog2, jb * size);
-      else f.localGet(row).i32Const(jb * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).simdMemory(SimdOp.v128Load, ops.alignLog2, 0);
+      if (full) f.localGet(at).simdMemory(SimdOp.v128Load, ops.alignLog2, jb * size);
+      else f.localGet(at).i32Const(jb * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).simdMemory(SimdOp.v128Load, ops.alignLog2, 0);
       if (squares) squareVector(term);
     };
     if (full) { loadVector(); return; }
@@ -234,7 +236,7 @@ function normFunction(ops: FloatOps, order: { readonly lanes: number; readonly p
       inRow(jb + i);
       f.if();
       f.localGet(term);
-      f.localGet(row).i32Const((jb + i) * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).memory(ops.load, ops.alignLog2, 0);
+      f.localGet(at).i32Const((jb + i) * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).memory(ops.load, ops.alignLog2, 0);
       if (squares) squareScalar();
       f.simdLane(replaceLane, i).localSet(term);
       f.end();
@@ -242,46 +244,61 @@ function normFunction(ops: FloatOps, order: { readonly lanes: number; readonly p
     f.localGet(term);
     f.end();
   };
-  /** One window of a lanes operation, row after row (`full`: every row spans the whole window). */
-  const laneWindow = (squares: boolean, full: boolean): void => {
-    readPointers(1);
-    f.localGet(flags).i32Const(FLAG_ACCUMULATE).op(Op.i32And).if(ops.valType);
-    load(dst[0]);
-    f.else();
-    constant(0);
-    f.end();
-    f.localSet(s);
+  /** `width` (1 or 2) windows of a lanes operation, row after row (`full`: every row spans the whole window). */
+  const laneWindow = (squares: boolean, full: boolean, width: number): void => {
+    readPointers(width);
+    const us = Array.from({ length: width }, (_, u) => u);
+    for (const u of us) {
+      f.localGet(flags).i32Const(FLAG_ACCUMULATE).op(Op.i32And).if(ops.valType);
+      load(dst[u]);
+      f.else();
+      constant(0);
+      f.end();
+      f.localSet(sum[u]);
+      f.localGet(src[u]).localSet(rowAt[u]);
+    }
     f.localGet(rows).localSet(rowsLeft);
-    f.localGet(src[0]).localSet(row);
     countedLoop(f, rowsLeft, () => {
-      for (let p = 0; p < IC; p++) for (let h = 0; h < H; h++) { negativeZero(); f.localSet(part[p][h]); }
-      f.localGet(part[0][0]).localGet(s).simdLane(replaceLane, 0).localSet(part[0][0]);
+      for (const u of us) {
+        for (let p = 0; p < IC; p++) for (let h = 0; h < H; h++) { negativeZero(); f.localSet(part[u][p][h]); }
+        f.localGet(part[u][0][0]).localGet(sum[u]).simdLane(replaceLane, 0).localSet(part[u][0][0]);
+      }
       // Position j goes to part (j / VF) mod IC, lane j mod VF: a run of L positions to one v128.
       for (let jb = 0; jb < XLA_REDUCE_WINDOW; jb += L) {
-        const target = part[Math.floor(jb / VF) % IC][(jb % VF) / L];
-        f.localGet(target);
-        termVector(jb, squares, full);
-        f.simd(ops.vector.add).localSet(target);
+        for (const u of us) {
+          const target = part[u][Math.floor(jb / VF) % IC][(jb % VF) / L];
+          f.localGet(target);
+          termVector(rowAt[u], jb, squares, full);
+          f.simd(ops.vector.add).localSet(target);
+        }
       }
-      for (let p = 1; p < IC; p++) for (let h = 0; h < H; h++) f.localGet(part[p][h]).localGet(part[0][h]).simd(ops.vector.add).localSet(part[0][h]);
-      // Halving: lane l plus lane l + half, first across the v128s, then inside the first.
-      for (let half = H >> 1; half >= 1; half >>= 1) for (let h = 0; h < half; h++) f.localGet(part[0][h]).localGet(part[0][h + half]).simd(ops.vector.add).localSet(part[0][h]);
-      for (let half = L >> 1; half >= 2; half >>= 1) {
-        const moved = Array.from({ length: L }, (_, l) => (l + half) % L);
-        f.localGet(part[0][0]).localGet(part[0][0]).localGet(part[0][0]).shuffle(laneBytes(moved, size)).simd(ops.vector.add).localSet(part[0][0]);
+      for (const u of us) {
+        const q = part[u];
+        for (let p = 1; p < IC; p++) for (let h = 0; h < H; h++) f.localGet(q[p][h]).localGet(q[0][h]).simd(ops.vector.add).localSet(q[0][h]);
+        // Halving: lane l plus lane l + half, first across the v128s, then inside the first.
+        for (let half = H >> 1; half >= 1; half >>= 1) for (let h = 0; h < half; h++) f.localGet(q[0][h]).localGet(q[0][h + half]).simd(ops.vector.add).localSet(q[0][h]);
+        for (let half = L >> 1; half >= 2; half >>= 1) {
+          const moved = Array.from({ length: L }, (_, l) => (l + half) % L);
+          f.localGet(q[0][0]).localGet(q[0][0]).localGet(q[0][0]).shuffle(laneBytes(moved, size)).simd(ops.vector.add).localSet(q[0][0]);
+        }
+        f.localGet(q[0][0]).simdLane(ops.extractLane, 0).localGet(q[0][0]).simdLane(ops.extractLane, 1).op(ops.scalar.add).localSet(sum[u]);
+        f.localGet(rowAt[u]).localGet(rs).op(Op.i32Add).localSet(rowAt[u]);
       }
-      f.localGet(part[0][0]).simdLane(ops.extractLane, 0).localGet(part[0][0]).simdLane(ops.extractLane, 1).op(ops.scalar.add).localSet(s);
-      f.localGet(row).localGet(rs).op(Op.i32Add).localSet(row);
     });
-    f.localGet(dst[0]).localGet(s).memory(ops.store, ops.alignLog2, 0);
+    for (const u of us) f.localGet(dst[u]).localGet(sum[u]).memory(ops.store, ops.alignLog2, 0);
   };
-  /** Every window of a lanes operation; rows spanning the whole window need no bounds checks. */
+  /** Every window of a lanes operation, two at a time; rows spanning the whole window need no bounds checks. */
   const laneWindows = (squares: boolean): void => {
     f.localGet(first).i32Const(size).op(Op.i32Mul).localSet(firstBytes);
-    f.localGet(len).i32Const(XLA_REDUCE_WINDOW).op(Op.i32Eq).if();
-    countedLoop(f, count, () => laneWindow(squares, true));
-    f.else();
-    countedLoop(f, count, () => laneWindow(squares, false));
+    for (const full of [true, false]) {
+      if (full) f.localGet(len).i32Const(XLA_REDUCE_WINDOW).op(Op.i32Eq).if();
+      else f.else();
+      f.localGet(count).i32Const(1).op(Op.i32ShrU).localSet(batches);
+      countedLoop(f, batches, () => laneWindow(squares, full, 2));
+      f.localGet(count).i32Const(1).op(Op.i32And).if();
+      laneWindow(squares, full, 1);
+      f.end();
+    }
     f.end();
   };
 
