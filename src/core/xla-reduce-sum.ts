@@ -95,6 +95,12 @@ export interface ReduceWindowLevel {
  * `prefer-vector-width=256`), gives the padded innermost window loop `lanes` elements a vector and
  * `parts` vectors an iteration (its interleave count), float32 8 by 4, float64 4 by 4 (measured with
  * LLVM 22 and 19 alike: docs/numerics.md §3, "Windows, inside").
+ *
+ * @example
+ * ```ts
+ * import { XLA_ROW_LANES } from 'optax-ts';
+ * console.log(XLA_ROW_LANES.float32, XLA_ROW_LANES.float64); // { lanes: 8, parts: 4 } { lanes: 4, parts: 4 }
+ * ```
  */
 export const XLA_ROW_LANES: Readonly<Record<Dtype, { readonly lanes: number; readonly parts: number }>> = {
   float32: { lanes: 8, parts: 4 },
@@ -193,9 +199,11 @@ export function xlaReduceWindows(shape: readonly number[]): { levels: ReduceWind
  * ```ts
  * import { valueTerms, xlaReduceSum } from 'optax-ts';
  * // 40 terms: two 32-wide windows, padded 12 low: elements 0..19, then 20..39, then the two sums.
- * // In order, every 1 after 2^24 would be lost (16777216); the second window keeps its twenty.
+ * // In order, every 1 after 2^24 would be lost (16777216). The last dimension is padded, so each
+ * // window is added in 8 lanes: the lane holding 2^24 loses its two ones, the other 17 ones are
+ * // kept (the halving rounds 2^24 + 7 to 2^24 + 8, so 18); the second window keeps its twenty.
  * const x = Array.from({ length: 40 }, (_, i) => (i === 0 ? 2 ** 24 : 1));
- * console.log(xlaReduceSum(valueTerms('float32', x), [40])); // 16777236
+ * console.log(xlaReduceSum(valueTerms('float32', x), [40])); // 16777254
  * ```
  */
 export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number {
