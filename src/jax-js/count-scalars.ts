@@ -27,11 +27,14 @@ export class CountScalars {
   /** The count from which every scalar keeps its value (the last table index). */
   readonly settle: number;
 
-  /** `only`: tabulate just these scalars (the others are the caller's); default all. */
-  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[]) {
+  /**
+   * `only`: tabulate just these scalars (the others are the caller's); default all. `traced`: the
+   * values optax computes inside `lax.cond` (apply_if_finite, MultiSteps: the pure path's traced ones).
+   */
+  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[], traced = false) {
     const counted = Object.hasOwn(definition.initControl(), 'count');
     const pick = (r: Record<string, HostScalar>): Record<string, HostScalar> => (only ? Object.fromEntries(only.map((k) => [k, r[k]])) : r);
-    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined)));
+    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined, traced)));
     if (!counted) {
       this.settle = 0;
       Object.assign(this.constants, at(0));

@@ -1,7 +1,6 @@
 import type { Dtype } from '../core/dtype.js';
-import { OptaxError } from '../core/errors.js';
 import { ftz, toDtype } from '../schedules/float.js';
-import { fmaFloat32 } from './fma.js';
+import { fusedMultiplyAddJax } from './fma.js';
 import type { JaxArray } from './leaf.js';
 import { JaxScheduleArith } from './schedule-arith.js';
 
@@ -15,18 +14,17 @@ const reciprocal = (d: Dtype, c: number): number => toDtype(d, 1 / c);
  * `apply_if_finite`'s or `MultiSteps`' `lax.cond`, the rewrites of schedules/arith.ts's `tracedArith`
  * (division by a constant as a multiplication by its folded reciprocal, folded constant products,
  * `HandlePower`'s small integer powers, multiplications contracted into additions) on top of
- * {@link JaxScheduleArith}'s operations. The fused multiply-adds are fma.ts's exact float32 ones,
- * operands and result flushed as XLA:CPU's ops; float64 (x64) ones are not lowered.
+ * {@link JaxScheduleArith}'s operations. The fused multiply-adds are fma.ts's exact ones (float32, and
+ * float64 for x64 schedules), operands and result flushed as XLA:CPU's ops.
  */
 export class TracedJaxScheduleArith extends JaxScheduleArith {
   override readonly traced: boolean = true;
 
   private fusedMulAdd(d: Dtype, a: Value, b: Value, c: Value): Value {
-    if (d !== 'float32') throw new OptaxError('toJaxJs: a float64 (x64) schedule inside apply_if_finite or MultiSteps (a traced fused multiply-add) is not lowered to jax-js; use a float32 schedule');
-    // fmaFloat32 consumes its arrays; the arena keeps its own.
-    const operand = (x: Value): Value => (typeof x === 'number' ? ftz('float32', x) : this.arr('float32', x).ref);
-    const out = fmaFloat32(operand(a), operand(b), operand(c));
-    return typeof out === 'number' ? ftz('float32', out) : this.flush('float32', this.keep(out));
+    // fusedMultiplyAddJax consumes its arrays; the arena keeps its own.
+    const operand = (x: Value): Value => (typeof x === 'number' ? ftz(d, x) : this.arr(d, x).ref);
+    const out = fusedMultiplyAddJax(d, operand(a), operand(b), operand(c), (k) => this.lit(d, k).ref);
+    return typeof out === 'number' ? ftz(d, out) : this.flush(d, this.keep(out));
   }
 
   override divConst(d: Dtype, x: Value, c: number): Value { return this.mul(d, x, reciprocal(d, c)); }
