@@ -11,21 +11,22 @@ import type { JaxArray } from './leaf.js';
  * Array operands are consumed; a number operand is a value of `dtype`. `constant(c)` gives the number
  * `c` as a 0-d array of `dtype` that jax-js's simplifier cannot see through (KernelAnchors), owned by
  * the caller: the algorithm's TwoSums and splits must round as written, and the simplifier would fold
- * `x * 0`, drop `x + 0` and reassociate `(x * c1) * c2` around literal constants. A constant that
- * float32 cannot hold (float64's 2^995, 2^-960, ...) is a power of two, made as a product of powers
- * of two float32 holds (each product exact).
+ * `x * 0`, drop `x + 0` and reassociate `(x * c1) * c2` around literal constants. A power of two
+ * beyond 2^30 or below 2^-126 (float32's 2^64, float64's 2^995 and 2^-960) is made as a product of
+ * powers of two in between (each product exact): float32 cannot hold the float64 ones, and jax-js's
+ * webgl and webgpu code generators print an integral float constant below 1e21 without an exponent,
+ * `float(18446744073709552000)`, which GLSL reads as an overflowing int (measured) and WGSL as an
+ * abstract int beyond i64.
  */
 export function fmaFromOps(dtype: Dtype, a: number | JaxArray, b: number | JaxArray, c: number | JaxArray, constant: (c: number) => JaxArray): JaxArray {
   const arena: JaxArray[] = [];
   const keep = (x: JaxArray): JaxArray => { arena.push(x); return x; };
   const constants = new Map<string, JaxArray>();
+  // 2^e as a product of powers of two in [2^-126, 2^30], each product exact.
+  const chunk = (e: number): number => Math.max(-126, Math.min(30, e));
   const powerOfTwo = (e: number): JaxArray => {
-    let out = keep(constant(2 ** Math.max(-126, Math.min(126, e))));
-    for (let rest = e - Math.max(-126, Math.min(126, e)); rest !== 0;) {
-      const step = Math.max(-126, Math.min(126, rest));
-      out = keep(np.multiply(out.ref, keep(constant(2 ** step)).ref));
-      rest -= step;
-    }
+    let out = keep(constant(2 ** chunk(e)));
+    for (let rest = e - chunk(e); rest !== 0; rest -= chunk(rest)) out = keep(np.multiply(out.ref, keep(constant(2 ** chunk(rest))).ref));
     return out;
   };
   const ops: FmaOps<JaxArray, JaxArray> = {
@@ -36,7 +37,7 @@ export function fmaFromOps(dtype: Dtype, a: number | JaxArray, b: number | JaxAr
         const e = Math.log2(Math.abs(v));
         // -0: the anchored zero negated (an anchor adds its constant to +0, and +0 + -0 is +0).
         if (Object.is(v, -0)) x = keep(np.multiply(ops.constant(0).ref, -1));
-        else if (v !== 0 && Number.isInteger(e) && Math.abs(e) > 126) x = v < 0 ? keep(np.multiply(powerOfTwo(e).ref, -1)) : powerOfTwo(e);
+        else if (v !== 0 && Number.isInteger(e) && (e > 30 || e < -126)) x = v < 0 ? keep(np.multiply(powerOfTwo(e).ref, -1)) : powerOfTwo(e);
         else x = keep(constant(v));
         constants.set(key, x);
       }

@@ -124,7 +124,7 @@ test('multiSteps on float64 leaves: the float32 accumulator (optax\'s default), 
   assert.ok(skipped > 0 && skipped < 12, `${skipped} of 12 mini-steps skipped`);
 });
 
-test('float64 leaves: a state whose accumulator has another dtype than accumulatorDtype gives is an OptaxError naming it', () => {
+test('float64 leaves: a state whose accumulator is not of accumulatorDtype is an OptaxError naming it', () => {
   const opt = toJaxJs(multiSteps(adamax(0.1), { everyKSchedule: 2 }));
   const params = { w: np.zeros([3]).astype(np.float64) };
   const state = opt.init(jax.tree.ref(params));
