@@ -19,9 +19,6 @@ import {
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
 import { type StateStore, storeState } from '../../src/tfjs/state-store.js';
 import { applyUpdates, toJaxJs, type JaxArray } from '../../src/jax-js/index.js';
-import { KernelAnchors } from '../../src/jax-js/constants.js';
-import { fmaFromOps } from '../../src/jax-js/fma-ops.js';
-import { fma32 } from '../../src/core/fused-multiply-add.js';
 
 /** The transformations the reports run (the demo's: clipping, then adamaxw on a warmup-cosine schedule). */
 const schedule = () => warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 20, endValue: 0.001 });
@@ -44,11 +41,6 @@ export const TFJS_COMBINATORS: Record<string, () => GradientTransformation<any>>
   'partition(adamax, applyIfFinite(chain(clipByGlobalNorm(1), adamax)))': () => partition({ a: adamax(0.02), b: applyIfFinite(chain(clipByGlobalNorm(1), adamax(schedule())), { maxConsecutiveErrors: 0 }) }, { b: 'b', w: 'a' }),
 };
 const ALL_TRANSFORMATIONS = { ...TRANSFORMATIONS, ...TFJS_COMBINATORS };
-/**
- * The combinators jax-js runs on its GPU devices: those whose traced inner step has XLA's fused
- * multiply-adds, built there from float32 operations only (core/fused-multiply-add-ops.ts).
- */
-const JAX_COMBINATORS = ['applyIfFinite(adamaxw(warmupCosine))', 'multiSteps(adamax(0.01), 3)', 'multiSteps(adamax(warmupCosine), 2, skipNotFinite)'];
 
 const STEPS = 10;
 /** Two leaves: one large (many values, so rare ulp outliers show), one of odd size. */
@@ -147,20 +139,8 @@ export interface CaseReport {
   /** tfjs: `tf.memory().numTensors` after the first step, the last step, and 5 more saves (getWeights) and restores. */
   readonly numTensors?: readonly number[];
 }
-/** The float32 fma built from float32 ops (jax-js's GPU devices) against fma32, on `cases` operand triples. */
-export interface FmaReport {
-  readonly cases: number;
-  /** Results that differ from fma32 (NaN against NaN counts as equal). */
-  readonly differing: number;
-  /** How many of the triples the unfused `fround(a * b + c)` gets wrong: what the cases exercise. */
-  readonly unfusedDiffering: number;
-  readonly first?: string;
-}
-
 export interface BackendReport {
   readonly backend: string;
-  /** jax-js: the float32 fma from float32 ops on the device (see {@link jaxFma}). */
-  readonly fma?: FmaReport;
   readonly available: boolean;
   /** Why the backend is not available (what was tried, what it said). */
   readonly reason?: string;
@@ -430,7 +410,7 @@ async function jaxState(state: unknown, path: (string | number)[] = [], out = ne
 function jaxRestore(like: unknown, saved: Map<string, Float32Array | Int32Array>, path: (string | number)[] = []): unknown {
   if (like instanceof jax.numpy.Array) {
     const v = saved.get(JSON.stringify(path))!;
-    return jax.numpy.array(v.slice(), { dtype: like.dtype as any }).reshape(like.shape);
+    return jax.numpy.array(v.slice(), { dtype: v instanceof Int32Array ? jax.numpy.int32 : jax.numpy.float32 }).reshape(like.shape);
   }
   if (Array.isArray(like)) return like.map((x, i) => jaxRestore(x, saved, [...path, i]));
   if (like && typeof like === 'object') return Object.fromEntries(Object.keys(like).map((k) => [k, jaxRestore((like as Record<string, unknown>)[k], saved, [...path, k])]));
@@ -452,11 +432,9 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     return { backend: `jax-js-${device}`, available: false, reason: `jax.init('${device}') gave ${ready instanceof Error ? `an error: ${ready.message}` : JSON.stringify(ready)}; ${adapter}`, cases: [], ms: performance.now() - t0, ...SIZES };
   }
   jax.defaultDevice(device);
-  const fma = await jaxFma();
   const cases: CaseReport[] = [];
-  for (const [txName, make] of [...Object.entries(TRANSFORMATIONS), ...JAX_COMBINATORS.map((n) => [n, TFJS_COMBINATORS[n]] as const)]) {
-    const nan = withNaN(txName);
-    const pure = pureRun(make(), STEPS, nan);
+  for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
+    const pure = pureRun(make(), STEPS);
     // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.
     const handed: JaxArray[] = [];
     const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, Float32Array | Int32Array> }) => {
@@ -474,7 +452,7 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
         jax.tree.dispose(fresh as any);
       }
       for (let k = from; k < to; k++) {
-        const grads = toJax(gradsAt(k, nan));
+        const grads = toJax(gradsAt(k));
         handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
         [params, state] = step(params, state, grads);
       }
@@ -490,50 +468,11 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const half = STEPS >> 1;
     const resumed = await train(half, STEPS, await train(0, half));
     const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumed.params[k], got.params[k]));
-    // The step counts (a combinator's inner count follows its emitted or finite steps instead).
-    const count = nan ? [] : [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
+    const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
     const unconsumed = handed.filter((a) => a.refCount !== 0).length;
     cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, unconsumed });
   }
-  return { backend: `jax-js-${device}`, available: true, device: adapter, fma, cases, ms: performance.now() - t0, ...SIZES };
-}
-
-/**
- * fma-ops.ts's float32 fma from float32 ops, jitted on the active jax-js device, against fma32: operand
- * families aimed at its parts (moderate values, products cancelled by c, short significands summing to
- * a midpoint, near-one values, factors whose split overflows); no subnormal operands or results, which
- * WebGL and WebGPU may flush to zero.
- */
-async function jaxFma(): Promise<FmaReport> {
-  let seed = 5;
-  const rnd = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  const f = Math.fround;
-  const moderate = (): number => f((rnd() * 2 - 1) * 2 ** Math.floor(rnd() * 60 - 30));
-  const families: (() => [number, number, number])[] = [
-    () => [moderate(), moderate(), moderate()],
-    () => { const a = moderate(), b = moderate(); return [a, b, f(-a * b * (1 + (rnd() - 0.5) * 2 ** -20))]; },
-    () => [f(1 + Math.floor(rnd() * 4096) / 4096), f(1 + Math.floor(rnd() * 4096) / 4096), f(2 ** Math.floor(rnd() * 30 + 1) * (rnd() < 0.5 ? 1 : -1))],
-    () => [f(1 - 2 ** -24 * Math.floor(rnd() * 8)), f(1 + 2 ** -23 * Math.floor(rnd() * 8)), f(-1 - 2 ** -23 * Math.floor(rnd() * 4))],
-    () => [f(moderate() * 2 ** 90), f(moderate() * 2 ** 20), f(moderate() * 2 ** 100)],
-  ];
-  const triples = families.flatMap((make) => Array.from({ length: 2000 }, make));
-  const column = (j: number): JaxArray => jax.numpy.array(Float32Array.from(triples, (t) => t[j]));
-  const anchors = new KernelAnchors();
-  const fn = jax.jit((a: JaxArray, b: JaxArray, c: JaxArray) => fmaFromOps('float32', a, b, c, (k) => anchors.literal('float32', k)));
-  const got = (await fn(column(0), column(1), column(2)).data()) as Float32Array;
-  (fn as unknown as { dispose(): void }).dispose();
-  anchors.dispose();
-  const same = (x: number, y: number): boolean => Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y));
-  let differing = 0, unfusedDiffering = 0, first: string | undefined;
-  triples.forEach(([a, b, c], i) => {
-    const want = fma32(a, b, c);
-    if (!same(f(a * b + c), want)) unfusedDiffering++;
-    if (!same(got[i], want)) {
-      differing++;
-      first ??= `fma(${a}, ${b}, ${c}) = ${got[i]}, expected ${want}`;
-    }
-  });
-  return { cases: triples.length, differing, unfusedDiffering, ...(first ? { first } : {}) };
+  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
 }
 
 (globalThis as any).optaxGpu = { tfjs: tfjsReport, jaxjs: jaxReport };

@@ -67,7 +67,7 @@ function checkBounds(r: BackendReport, c: BackendReport['cases'][number]): void 
   }
 }
 
-test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapters against the pure path', { skip: CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium)', timeout: 600_000 }, async (t) => {
+test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapters against the pure path', { skip: CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium)', timeout: 240_000 }, async (t) => {
   const bundled = await build({ entryPoints: [new URL('./gpu-page.ts', import.meta.url).pathname], bundle: true, format: 'esm', write: false, logLevel: 'silent' });
   const js = bundled.outputFiles[0].text;
   const server = createServer((req, res) => {
@@ -119,16 +119,7 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
           assert.equal(r.trained!.modelPath, 'ops');
           assert.ok(r.trained!.modelResumedIdentical, 'model.save(..., { includeOptimizer: true }), tf.loadLayersModel, fit: not the uninterrupted fit\'s weights');
         }
-        if (lib === 'jaxjs') {
-          // The fused multiply-add of applyIfFinite's and multiSteps' traced inner step, from float32
-          // operations only: exact wherever + - * round correctly (SwiftShader's do), which the
-          // combinators' moments (bound 0 in checkBounds) then confirm.
-          const f = r.fma!;
-          st.diagnostic(`  fma from float32 ops: ${f.differing} of ${f.cases} differ from fma32 (the unfused a * b + c: ${f.unfusedDiffering})${f.first ? `, e.g. ${f.first}` : ''}`);
-          assert.ok(f.unfusedDiffering > 1000, 'the fma cases must exercise the double rounding');
-          if (/swiftshader/i.test(r.device ?? '')) assert.equal(f.differing, 0, `${r.backend}: the float32 fma from float32 ops differs from fma32: ${f.first}`);
-        }
-        assert.equal(r.cases.length, lib === 'tfjs' ? 9 : 6);
+        assert.equal(r.cases.length, lib === 'tfjs' ? 9 : 3);
         for (const c of r.cases) {
           const what = `${r.backend}, ${c.tx} [${c.path}]`;
           assert.ok(c.resumedIdentical, `${what}: saved midway and restored, training did not resume bit-identically`);
