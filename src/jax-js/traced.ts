@@ -63,7 +63,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
   // float64 leaves.
   const scalarsFor = (dtype: Dtype): StepScalars[] => stages.map((st, i) => {
     const own = stageTransformation(tx, st);
-    return deviceHasFloat64() ? graphScalars(st.def.name, st.def, own, counted[i], dtype, true) : new CountScalars(st.def.name, st.def, own, dtype, undefined, true);
+    return deviceHasFloat64() ? graphScalars(st.def.name, st.def, own, counted[i], dtype, true) : new CountScalars(st.def.name, st.def, own, dtype, undefined, undefined, true);
   });
   const scalars = new Map<Dtype, StepScalars[]>([['float32', scalarsFor('float32')]]);
   return {
