@@ -1,5 +1,5 @@
 import { type Expr, ex, topologicalOrder } from '../kernel/expr.js';
-import type { FastVariant, FusedOutput } from './program.js';
+import { CAP_CONSTANT, type CappedChecks, type FastVariant, type FusedOutput, ZERO_CONSTANT } from './program.js';
 
 /**
  * The fast variant ({@link FusedProgram.fast}) of MultiSteps' accumulating pass, derived from its
@@ -35,8 +35,8 @@ export function fastAccumulateVariant(y: Expr, stateOutputs: readonly FusedOutpu
   const varying = new Set<Expr>();
   // For each value that depends on an fma only y needs: its bound N and divisor D (undefined: 1).
   const bounds = new Map<Expr, { n: Expr; d: Expr | undefined }>();
-  const below: { a: Expr; b?: Expr; k: number }[] = [];
-  const check = (bound: { n: Expr; d: Expr | undefined }): void => { below.push({ a: bound.n, ...(bound.d ? { b: bound.d } : {}), k: LIMIT_LOG2 }); };
+  const checked: { n: Expr; d: Expr | undefined }[] = [];
+  const check = (bound: { n: Expr; d: Expr | undefined }): void => { checked.push(bound); };
   for (const e of topologicalOrder([y])) {
     if (e.kind === 'updates' || e.kind === 'params' || e.kind === 'state') { varying.add(e); continue; }
     if (e.kind === 'scalar') continue;
@@ -67,9 +67,115 @@ export function fastAccumulateVariant(y: Expr, stateOutputs: readonly FusedOutpu
     }
   }
   if (!bounds.has(y)) return undefined; // nothing to leave out
+  const below = checked.map(({ n, d }) => ({ a: n, ...(d ? { b: d } : {}), k: LIMIT_LOG2 }));
+  const capped = cappedChecks(checked);
   // `p + zero * y` is then `p` (a NaN aside, which the addition may quiet): p is not stored.
-  return { below, notNegativeZero: [ex.params], outputs: stateOutputs };
+  return { below, notNegativeZero: [ex.params], outputs: stateOutputs, ...(capped ? { capped } : {}) };
+}
+
+/**
+ * Checks that imply `checks` (each `n < 2^LIMIT_LOG2 d`, or `n < 2^LIMIT_LOG2`) for every element
+ * where a few per-element facts hold, given per-call checks of scalars only.
+ *
+ * A bound `n` is built of `abs`, `*` and `+` over the program's values (see above); every rounded
+ * `*`, `+`, `/` and `max` is monotonic in each operand where the operands are not negative, so
+ * replacing each varying `|x|` by an upper bound of it gives an upper bound of `n` computed by the
+ * same ops: `|x| < CAP` per element (a cap, false for NaN) makes `|x|` at most `CAP`; `|u * x|` and
+ * `|x / u|` (u per call) are `|u| |x|` and `|x| / |u|` exactly, so only `x` needs the cap. Likewise a
+ * divisor `d` (a product of `|x|`) is at least the same product of lower bounds of each `|x|`, each
+ * not negative: a per-call `|u|`, `|u| L(z)` for `u * z`, and for `max(A, B)` (NaN if either is)
+ * `max(l, +0)` where `A >= l`, B checked not NaN per element: `A = |z| + u` is at least `u` where z
+ * is not NaN (fl(|z| + u) >= fl(0 + u)), `A = |z|` at least +0. Then `n <= N` and `d >= D` at every
+ * element, `N`, `D` per call; `N < 2^k D` per call gives `n < 2^k d` (fl(2^k d) is monotonic too).
+ *
+ * MultiSteps(adamax): the caps are the running mean and mu, the NaN check is `b2 * nu`, and the
+ * per-call checks hold for eps > 0 (the divisor is at least eps) unless eps is tiny next to the
+ * bias correction: a handful of comparisons per element instead of the bound's arithmetic.
+ * Returns undefined where a bound does not have this shape.
+ */
+function cappedChecks(checks: readonly { n: Expr; d: Expr | undefined }[]): CappedChecks | undefined {
+  const caps = new Set<Expr>(), notNaN = new Set<Expr>();
+  const cap = ex.scalar(CAP_CONSTANT), zero = ex.scalar(ZERO_CONSTANT);
+  // The same for every element: no stream among its leaves (the program's values and the bounds built of them).
+  const memo = new Map<Expr, boolean>();
+  const uniform = (e: Expr): boolean => {
+    let u = memo.get(e);
+    if (u === undefined) memo.set(e, (u = topologicalOrder([e]).every((x) => x.kind !== 'updates' && x.kind !== 'params' && x.kind !== 'state')));
+    return u;
+  };
+  const upperAbs = (x: Expr): Expr => {
+    if (uniform(x)) return ex.abs(x);
+    if (x.kind === 'unary' && (x.op === 'neg' || x.op === 'abs')) return upperAbs(x.a);
+    if (x.kind === 'binary' && x.op === 'mul' && uniform(x.a) !== uniform(x.b)) {
+      const [u, z] = uniform(x.a) ? [x.a, x.b] : [x.b, x.a];
+      return ex.mul(ex.abs(u), upperAbs(z));
+    }
+    if (x.kind === 'binary' && x.op === 'div' && uniform(x.b)) return ex.div(upperAbs(x.a), ex.abs(x.b));
+    caps.add(x);
+    return cap;
+  };
+  const upper = (e: Expr): Expr | undefined => {
+    if (uniform(e)) return e;
+    if (e.kind === 'unary' && e.op === 'abs') return upperAbs(e.a);
+    if (e.kind === 'binary' && (e.op === 'mul' || e.op === 'add')) {
+      const a = upper(e.a), b = upper(e.b);
+      return a && b ? ex[e.op](a, b) : undefined;
+    }
+    return undefined;
+  };
+  // l with A >= l wherever the per-element checks hold (A itself not NaN).
+  const lowerSigned = (a: Expr): Expr | undefined => {
+    if (uniform(a)) return a;
+    if (a.kind === 'unary' && a.op === 'abs') { notNaN.add(a.a); return zero; }
+    if (a.kind === 'binary' && a.op === 'add') {
+      const [p, u] = uniform(a.b) ? [a.a, a.b] : uniform(a.a) ? [a.b, a.a] : [undefined, undefined];
+      if (p && u && p.kind === 'unary' && p.op === 'abs') { notNaN.add(p.a); return u; }
+    }
+    return undefined;
+  };
+  // L >= 0 (or NaN) with |x| >= L wherever the per-element checks hold.
+  const lowerAbs = (x: Expr): Expr | undefined => {
+    if (uniform(x)) return ex.abs(x);
+    if (x.kind === 'unary' && (x.op === 'neg' || x.op === 'abs')) return lowerAbs(x.a);
+    if (x.kind === 'binary' && x.op === 'mul' && uniform(x.a) !== uniform(x.b)) {
+      const [u, z] = uniform(x.a) ? [x.a, x.b] : [x.b, x.a];
+      const l = lowerAbs(z);
+      return l && ex.mul(ex.abs(u), l);
+    }
+    if (x.kind === 'binary' && x.op === 'max') {
+      for (const [a, b] of [[x.a, x.b], [x.b, x.a]]) {
+        if (uniform(b)) continue; // (B's NaN check is per element)
+        const l = lowerSigned(a);
+        if (l) { notNaN.add(b); return ex.max(l, zero); }
+      }
+    }
+    return undefined;
+  };
+  // A divisor bound: a product of |x|.
+  const lowerDivisor = (d: Expr): Expr | undefined => {
+    if (d.kind === 'unary' && d.op === 'abs') return lowerAbs(d.a);
+    if (d.kind === 'binary' && d.op === 'mul') {
+      const a = lowerDivisor(d.a), b = lowerDivisor(d.b);
+      return a && b ? ex.mul(a, b) : undefined;
+    }
+    return undefined;
+  };
+  const checksOfCall: { a: Expr; b?: Expr; k: number }[] = [];
+  for (const { n, d } of checks) {
+    const a = upper(n), b = d && lowerDivisor(d);
+    if (!a || (d && !b)) return undefined;
+    checksOfCall.push({ a, ...(b ? { b } : {}), k: LIMIT_LOG2 });
+  }
+  // A capped value is not NaN: no separate check.
+  for (const x of caps) notNaN.delete(x);
+  return { capLog2: CAP_LOG2, caps: [...caps], notNaN: [...notNaN], uniform: checksOfCall };
 }
 
 /** log2 of the bound the checks hold each value below: far from float32's 2^128, rounding included. */
 const LIMIT_LOG2 = 100;
+
+/**
+ * log2 of the cap of {@link cappedChecks}: values up to 2^40 (about 1e12) pass, and with adamax's
+ * bound the per-call checks hold for eps down to about 2^(40 + 1 + log2(1 / bias) - 100).
+ */
+const CAP_LOG2 = 40;

@@ -48,7 +48,35 @@ export interface FastVariant {
    * what they hold, which is then what the program would store there (NaN payloads aside).
    */
   readonly outputs: readonly FusedOutput[];
+  /**
+   * Cheaper checks that imply {@link FastVariant.below} (engine/fast-accumulate.ts), for a call
+   * where its `uniform` checks hold: a code generator may use them instead (with `notNegativeZero`).
+   */
+  readonly capped?: CappedChecks;
 }
+
+/**
+ * Per-element checks of a {@link FastVariant} that bound its values by one cap, and the per-call
+ * checks that make those bounds enough. @internal
+ */
+export interface CappedChecks {
+  /** The cap is `2^capLog2`. */
+  readonly capLog2: number;
+  /** Per element: `|x| < 2^capLog2` (false where x is NaN). */
+  readonly caps: readonly Expr[];
+  /** Per element: x is not NaN. */
+  readonly notNaN: readonly Expr[];
+  /**
+   * Per call: each `a < b * 2^k` (`b` absent: `a < 2^k`, false where either is NaN), of expressions
+   * of scalars and of the constants {@link CAP_CONSTANT} (`2^capLog2`) and {@link ZERO_CONSTANT} (+0).
+   */
+  readonly uniform: readonly { readonly a: Expr; readonly b?: Expr; readonly k: number }[];
+}
+
+/** The name of a scalar leaf that stands for the cap in {@link CappedChecks.uniform}. @internal */
+export const CAP_CONSTANT = '#cap';
+/** The name of a scalar leaf that stands for +0 in {@link CappedChecks.uniform}. @internal */
+export const ZERO_CONSTANT = '#zero';
 
 /** One store of a {@link FusedProgram}. @internal */
 export interface FusedOutput {

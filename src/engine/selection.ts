@@ -13,39 +13,37 @@ import type { LeafTable } from './leaves.js';
  * own shape, with plain data properties.
  */
 export class SelectionWalker {
-  /** The leaves under each node of the index tree, in flattening order (the tree is fixed). */
-  private readonly under = new Map<unknown, readonly number[]>();
-  /** The sorted keys of each dict node of the index tree. */
-  private readonly keys = new Map<unknown, readonly string[]>();
+  /** The compiled shape of each tree a check was asked about (the index tree, or masked copies of it). */
+  private readonly shapes = new Map<unknown, Shape>();
 
   constructor(private readonly table: LeafTable) {}
 
   /** The leaves of `tree` (a node of the index tree) where `mask` is true, or undefined to take the general path. */
   select(mask: MaskTree, tree: Tree): number[] | undefined {
     const out: number[] = [];
-    return this.walk(mask, tree, out) ? out : undefined;
+    return this.walk(mask, this.shapeOf(tree), out) ? out : undefined;
   }
 
-  private walk(mask: unknown, tree: unknown, out: number[]): boolean {
+  private walk(mask: unknown, shape: Shape, out: number[]): boolean {
     if (typeof mask === 'boolean') {
-      if (mask) for (const i of this.leavesUnder(tree)) out.push(i);
+      if (mask) for (const i of shape.leaves) out.push(i);
       return true;
     }
-    if (tree === null || this.table.indexOf.has(tree as never)) return false;
-    if (Array.isArray(tree)) {
-      if (!Array.isArray(mask) || mask.length !== tree.length) return false;
-      for (let i = 0; i < tree.length; i++) {
-        if (!Object.prototype.hasOwnProperty.call(mask, i) || !this.walk(plainValue(mask, i), tree[i], out)) return false;
+    const children = shape.children;
+    if (children === undefined) return false;
+    const keys = shape.keys;
+    if (keys === undefined) {
+      if (!Array.isArray(mask) || mask.length !== children.length) return false;
+      for (let i = 0; i < children.length; i++) {
+        if (!hasOwnProperty.call(mask, i) || !this.walk(plainValue(mask, i), children[i], out)) return false;
       }
       return true;
     }
-    if (!isDictNode(mask) || !isDictNode(tree)) return false;
-    const keys = this.sortedKeys(tree);
-    if (ownKeyCount(mask) !== keys.length) return false;
-    for (const k of keys) {
-      if (!Object.prototype.hasOwnProperty.call(mask, k)) return false;
-      const v = plainValue(mask, k);
-      if (v === GETTER || !this.walk(v, tree[k], out)) return false;
+    if (!isDictNode(mask) || ownKeyCount(mask) !== keys.length) return false;
+    for (let j = 0; j < keys.length; j++) {
+      if (!hasOwnProperty.call(mask, keys[j])) return false;
+      const v = plainValue(mask, keys[j]);
+      if (v === GETTER || !this.walk(v, children[j], out)) return false;
     }
     return true;
   }
@@ -57,8 +55,7 @@ export class SelectionWalker {
    * per-step check of a mask function: it allocates nothing.
    */
   matches(mask: unknown, tree: unknown, expected: Uint8Array): Verdict {
-    if (typeof mask === 'boolean') return this.allAre(tree, expected, mask ? 1 : 0);
-    return this.matchChildren(mask, tree, expected, undefined);
+    return this.check(mask, this.shapeOf(tree), expected, undefined);
   }
 
   /**
@@ -67,69 +64,104 @@ export class SelectionWalker {
    * {@link UNDECIDED}, as {@link SelectionWalker.matches}. The per-step check of a labels function.
    */
   matchesLabels(labels: unknown, tree: unknown, known: readonly string[], expected: Int32Array): Verdict {
-    if (typeof labels === 'string') {
-      const label = known.indexOf(labels);
-      return label < 0 ? UNDECIDED : this.allAre(tree, expected, label); // an unknown label: the general path reports it
+    return this.check(labels, this.shapeOf(tree), expected, known);
+  }
+
+  /**
+   * The value a mask (`known` undefined: booleans) or label tree gives a subtree of the compiled
+   * shape, checked against `expected`. At every step, over trees of thousands of leaves: no path
+   * strings, no allocation, one lookup of the mask per key (measured: the key walk and the
+   * accessor test, not the comparisons, are what this costs).
+   */
+  private check(node: unknown, shape: Shape, expected: Uint8Array | Int32Array, known: readonly string[] | undefined): Verdict {
+    const value = known ? (typeof node === 'string' ? known.indexOf(node) : -2) : typeof node === 'boolean' ? (node ? 1 : 0) : -2;
+    if (value === -1) return UNDECIDED; // an unknown label: the general path reports it
+    if (value >= 0) {
+      if (shape.leaf >= 0) return expected[shape.leaf] === value ? MATCH : DIFFERS;
+      const leaves = shape.leaves;
+      for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== value) return DIFFERS;
+      return MATCH;
     }
-    return this.matchChildren(labels, tree, expected, known);
-  }
-
-  /** Whether `expected` is `value` at every leaf of `tree`. */
-  private allAre(tree: unknown, expected: Uint8Array | Int32Array, value: number): Verdict {
-    // A leaf itself first (measured: the cached leaf lists' Map allocates on lookups, this one not).
-    const leaf = this.table.indexOf.get(tree as never);
-    if (leaf !== undefined) return expected[leaf] === value ? MATCH : DIFFERS;
-    const leaves = this.leavesUnder(tree);
-    for (let i = 0; i < leaves.length; i++) if (expected[leaves[i]] !== value) return DIFFERS;
-    return MATCH;
-  }
-
-  /** The children of a mask (`known` undefined) or label tree beside those of the index tree. */
-  private matchChildren(node: unknown, tree: unknown, expected: Uint8Array | Int32Array, known: readonly string[] | undefined): Verdict {
-    if (tree === null || this.table.indexOf.has(tree as never)) return UNDECIDED;
-    const list = Array.isArray(tree);
-    if (list ? !Array.isArray(node) || node.length !== tree.length : !isDictNode(node) || !isDictNode(tree)) return UNDECIDED;
-    // A list's children by index, a dict's by its sorted keys (the mask must have no other key).
-    const keys = list ? undefined : this.sortedKeys(tree as Record<string, unknown>);
-    if (keys && ownKeyCount(node as object) !== keys.length) return UNDECIDED;
-    const n = keys ? keys.length : (tree as unknown[]).length;
+    const children = shape.children;
+    if (children === undefined) return UNDECIDED;
     let verdict: Verdict = MATCH;
-    for (let j = 0; j < n; j++) {
-      const k = keys ? keys[j] : j;
-      if (!Object.prototype.hasOwnProperty.call(node, k)) return UNDECIDED;
-      const v = plainValue(node as object, k);
-      if (v === GETTER) return UNDECIDED;
-      const child = (tree as Record<string | number, unknown>)[k];
-      const verdictOf = known ? this.matchesLabels(v, child, known, expected as Int32Array) : this.matches(v, child, expected as Uint8Array);
-      // A difference is kept while the rest is walked: a later part may still need the general path.
+    const keys = shape.keys;
+    if (keys === undefined) {
+      if (!Array.isArray(node) || node.length !== children.length) return UNDECIDED;
+      for (let i = 0; i < children.length; i++) {
+        if (!hasOwnProperty.call(node, i)) return UNDECIDED;
+        const v = plainValue(node, i);
+        if (v === GETTER) return UNDECIDED;
+        const child = this.check(v, children[i], expected, known);
+        // A difference is kept while the rest is walked: a later part may still need the general path.
+        if (child === UNDECIDED) return UNDECIDED;
+        if (child === DIFFERS) verdict = DIFFERS;
+      }
+      return verdict;
+    }
+    if (!isDictNode(node)) return UNDECIDED;
+    // One walk over the mask's own keys (in its order, usually the tree's): each must be a key of the
+    // tree, and as many as the tree has (an object's keys are distinct), so the key sets are equal.
+    const position = shape.position!;
+    let seen = 0, next = 0;
+    for (const key in node) {
+      if (!hasOwnProperty.call(node, key)) continue;
+      const at = next < keys.length && keys[next] === key ? next : position.get(key);
+      if (at === undefined) return UNDECIDED;
+      next = at + 1;
+      seen++;
+      // A getter is never called (the general path reports it); a setter alone reads as undefined,
+      // which no check accepts.
+      if (hasGetter(node, key)) return UNDECIDED;
+      const v = (node as Record<string, unknown>)[key];
+      const child = children[at];
+      let verdictOf: Verdict;
+      if (child.leaf >= 0 && typeof v === (known ? 'string' : 'boolean')) {
+        // A leaf under a boolean or a label: the common case, inline.
+        const value = known ? known.indexOf(v as string) : v ? 1 : 0;
+        verdictOf = value < 0 ? UNDECIDED : expected[child.leaf] === value ? MATCH : DIFFERS;
+      } else verdictOf = this.check(v, child, expected, known);
       if (verdictOf === UNDECIDED) return UNDECIDED;
       if (verdictOf === DIFFERS) verdict = DIFFERS;
     }
-    return verdict;
+    return seen === keys.length ? verdict : UNDECIDED;
   }
 
-  private leavesUnder(tree: unknown): readonly number[] {
-    let leaves = this.under.get(tree);
-    if (leaves) return leaves;
-    const out: number[] = [];
-    const visit = (t: unknown): void => {
-      if (t === null) return;
-      const i = this.table.indexOf.get(t as never);
-      if (i !== undefined) out.push(i);
-      else if (Array.isArray(t)) t.forEach(visit);
-      else for (const k of this.sortedKeys(t as Record<string, unknown>)) visit((t as Record<string, unknown>)[k]);
-    };
-    visit(tree);
-    this.under.set(tree, (leaves = out));
-    return leaves;
+  /** The compiled shape of `tree` (made once per tree: the trees a stepper checks against are fixed). */
+  private shapeOf(tree: unknown): Shape {
+    let shape = this.shapes.get(tree);
+    if (shape === undefined) this.shapes.set(tree, (shape = this.compile(tree)));
+    return shape;
   }
 
-  private sortedKeys(tree: Record<string, unknown>): readonly string[] {
-    let keys = this.keys.get(tree);
-    if (!keys) this.keys.set(tree, (keys = Object.keys(tree).sort()));
-    return keys;
+  private compile(tree: unknown): Shape {
+    const leaf = tree === null ? undefined : this.table.indexOf.get(tree as never);
+    if (leaf !== undefined) return { leaf, leaves: [leaf] };
+    if (tree === null) return { leaf: -1, leaves: [] };
+    const list = Array.isArray(tree);
+    const keys = list ? undefined : Object.keys(tree as object).sort();
+    const children = list ? (tree as unknown[]).map((t) => this.compile(t)) : keys!.map((k) => this.compile((tree as Record<string, unknown>)[k]));
+    return { leaf: -1, leaves: children.flatMap((c) => c.leaves), children, keys, position: keys && new Map(keys.map((k, i) => [k, i])) };
   }
 }
+
+/**
+ * A node of the index tree (or of a masked copy) as the checks walk it: a leaf (`leaf` its index),
+ * `null` (no children, no leaves), or a list (`children`) or dict (`children` in sorted `keys` order).
+ */
+interface Shape {
+  /** The leaf's index, or -1 for a container or null. */
+  readonly leaf: number;
+  /** Every leaf under it, in flattening order. */
+  readonly leaves: readonly number[];
+  readonly children?: readonly Shape[];
+  /** A dict's sorted keys (undefined for a list). */
+  readonly keys?: readonly string[];
+  /** A dict's key positions in `keys`. */
+  readonly position?: ReadonlyMap<string, number>;
+}
+
+const hasOwnProperty = Object.prototype.hasOwnProperty;
 
 const GETTER = Symbol('getter');
 
@@ -150,6 +182,13 @@ function ownKeyCount(obj: object): number {
  */
 const lookupGetter = (Object.prototype as unknown as { __lookupGetter__(key: PropertyKey): unknown }).__lookupGetter__;
 const lookupSetter = (Object.prototype as unknown as { __lookupSetter__(key: PropertyKey): unknown }).__lookupSetter__;
+
+/** Whether an own property is an accessor with a getter (never called). */
+function hasGetter(obj: object, key: string): boolean {
+  if (typeof lookupGetter === 'function') return lookupGetter.call(obj, key) !== undefined;
+  const d = Object.getOwnPropertyDescriptor(obj, key);
+  return d !== undefined && !Object.hasOwn(d, 'value');
+}
 
 /** An own property's value, or GETTER for an accessor (which the general path reports). */
 function plainValue(obj: object, key: string | number): unknown {

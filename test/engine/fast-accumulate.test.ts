@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { composeProgram, type ComposableStage } from '../../src/engine/compose.js';
-import type { FusedProgram } from '../../src/engine/program.js';
+import { CAP_CONSTANT, type FusedProgram, ZERO_CONSTANT } from '../../src/engine/program.js';
+import type { Expr } from '../../src/kernel/expr.js';
 import { emitFusedModule } from '../../src/engine/wasm/fused-module.js';
 import { accumulateKernel } from '../../src/transforms/multi-steps.js';
 import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
@@ -31,7 +32,8 @@ function accumulatingPass(dtype: Dtype, oneLeaf: boolean): FusedProgram {
 }
 
 function values(dtype: Dtype): fc.Arbitrary<number> {
-  const big = dtype === 'float32' ? [3.4e38, -3.4e38, 1.7e38, 1e37, 2 ** 100, 2 ** 101, 2 ** 99] : [1.7e308, -1.7e308, 2 ** 100, 2 ** 101, 1e300];
+  // The capped checks' cap (2^40) and its neighbours too.
+  const big = [...(dtype === 'float32' ? [3.4e38, -3.4e38, 1.7e38, 1e37, 2 ** 100, 2 ** 101, 2 ** 99] : [1.7e308, -1.7e308, 2 ** 100, 2 ** 101, 1e300]), 2 ** 40, -(2 ** 40), 2 ** 40 * (1 - 2 ** -24), -(2 ** 41), 1e12];
   const tiny = dtype === 'float32' ? [1e-40, -1e-42, 1.4e-45, 1.1754943508222875e-38, 2 ** -100] : [5e-324, -1e-310, 2.2250738585072014e-308, 2 ** -100];
   return fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, ...big, ...tiny) },
@@ -122,4 +124,65 @@ test('accumulating pass: the fast variant skips the fma of the inner update, and
   };
   assert.ok(Number.isNaN(edge(1, 3e38, 1e-3)), 'an overflowing update makes p NaN');
   assert.ok(Object.is(edge(-0, 0.01, 0.1), 0), 'a positive update turns -0 into +0');
+});
+
+/** Evaluates a per-call expression of the capped checks in float32 (the kernel's scalar ops). */
+function evaluateUniform(e: Expr, scalar: (name: string) => number): number {
+  const r = Math.fround;
+  switch (e.kind) {
+    case 'scalar': return e.name === CAP_CONSTANT ? 2 ** CAP_LOG2_OF_TEST : e.name === ZERO_CONSTANT ? 0 : scalar(e.name);
+    case 'unary': return e.op === 'abs' ? Math.abs(evaluateUniform(e.a, scalar)) : e.op === 'neg' ? -evaluateUniform(e.a, scalar) : NaN;
+    case 'binary': {
+      const a = evaluateUniform(e.a, scalar), b = evaluateUniform(e.b, scalar);
+      return e.op === 'add' ? r(a + b) : e.op === 'mul' ? r(a * b) : e.op === 'div' ? r(a / b) : e.op === 'max' ? Math.max(a, b) : NaN;
+    }
+    default: return NaN;
+  }
+}
+const CAP_LOG2_OF_TEST = 40;
+
+test('accumulating pass: capped checks (a cap on mu and the running mean, b2 * nu not NaN), which hold per call for usual hyperparameters, and are bit-identical at the cap', () => {
+  const program = accumulatingPass('float32', true);
+  const capped = program.fast!.capped!;
+  assert.equal(capped.capLog2, CAP_LOG2_OF_TEST);
+  const names = (list: readonly Expr[]): string[] => list.map((e) => (e.kind === 'state' ? e.name : e.kind));
+  assert.deepEqual(names(capped.caps), ['s1.mu', 'fma']);
+  assert.deepEqual(capped.notNaN.map((e) => e.kind === 'binary' && e.op), ['mul']);
+  const holds = (h: { n: number; b1: number; b2: number; eps: number; bias: number; lr: number }): boolean => {
+    const values = scalarsFor(program, 'float32', h);
+    const scalar = (name: string): number => values[program.scalars.indexOf(name)];
+    return capped.uniform.every((c) => evaluateUniform(c.a, scalar) < (c.b ? Math.fround(evaluateUniform(c.b, scalar) * 2 ** c.k) : 2 ** c.k));
+  };
+  const usual = { n: 2, b1: 0.9, b2: 0.999, eps: 1e-8, bias: 0.1, lr: 1e-3 };
+  assert.ok(holds(usual), 'the per-call checks hold for adamax defaults at step 1');
+  assert.ok(holds({ ...usual, b1: 0.999, bias: 1e-3 }), 'and for b1 = 0.999 at step 1');
+  assert.ok(!holds({ ...usual, eps: 0 }), 'not for eps = 0 (the divisor may be 0)');
+  assert.ok(!holds({ ...usual, eps: -1 }), 'not for a negative eps');
+  assert.ok(!holds({ ...usual, bias: 0 }), 'not for a zero bias correction');
+  // Each value at the cap, just below it, and the other checks' edges, in a vector of its own.
+  const bytes = emitFusedModule(program, { shared: false, maximumPages: 64, unroll: 1 });
+  const below = Math.fround(2 ** 40 * (1 - 2 ** -24));
+  const cases: { name: string; p: number; g: number; acc: number; mu: number; nu: number; b2?: number }[] = [
+    { name: 'mu at the cap', p: 1, g: 1, acc: 1, mu: 2 ** 40, nu: 1 },
+    { name: 'mu just below the cap', p: 1, g: 1, acc: 1, mu: -below, nu: 1 },
+    { name: 'running mean at the cap', p: 1, g: 2 ** 41, acc: 0, mu: 1, nu: 1 },
+    { name: 'running mean just below the cap', p: 1, g: below, acc: below, mu: 1, nu: 1 },
+    { name: 'NaN nu', p: 1, g: 1, acc: 1, mu: 1, nu: NaN },
+    { name: 'b2 * nu NaN (b2 = 0, nu infinite)', p: 1, g: 1, acc: 1, mu: 1, nu: Infinity, b2: 0 },
+    { name: 'infinite gradient', p: 1, g: -Infinity, acc: 1, mu: 1, nu: 1 },
+    { name: '-0 param', p: -0, g: -1, acc: -1, mu: -1, nu: 1 },
+  ];
+  for (const c of cases) {
+    // The edge in lane 2 of a vector of ordinary lanes.
+    const lane = <T>(edge: T, ordinary: T): T[] => [ordinary, ordinary, edge, ordinary];
+    const source: Record<string, number[]> = { updates: lane(c.g, 0.25), params: lane(c.p, 0.5), 's0.acc': lane(c.acc, 0.125), 's1.mu': lane(c.mu, 0.01), 's1.nu': lane(c.nu, 0.02) };
+    const inputs: Record<string, Float32Array> = {};
+    for (const s of program.streams) inputs[s] = typedArray('float32', source[s]) as Float32Array;
+    for (const n of [0, 1, 2]) {
+      const h = { ...usual, n, b2: c.b2 ?? usual.b2 };
+      assert.ok(holds(h), `${c.name}: the capped checks run`);
+      const scalars = scalarsFor(program, 'float32', h);
+      assertSameBits(runWasm(bytes, program, inputs, scalars, 4), runReference(program, inputs, scalars, 4), () => `wasm: ${c.name}, n = ${n}`);
+    }
+  }
 });

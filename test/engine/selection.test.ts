@@ -112,3 +112,29 @@ test('the per-step checks defer on getters and setters (the general path reports
   assert.equal(walker.matchesLabels('a', table.indexTree, ['a', 'b'], groups), DIFFERS);
   assert.equal(walker.matchesLabels({ a: 'a', b: 'c' }, table.indexTree, ['a', 'b'], groups), UNDECIDED);
 });
+
+test('the per-step checks read a mask in any key order, call no getter, and defer on key sets that differ', () => {
+  const table = leafTable({ a: new Float32Array(1), b: { c: new Float32Array(1), d: [new Float32Array(1), new Float32Array(1)] }, e: new Float32Array(1) });
+  const walker = new SelectionWalker(table);
+  const flags = Uint8Array.of(1, 0, 1, 1, 0);
+  const mask = { a: true, b: { c: false, d: [true, true] }, e: false };
+  assert.equal(walker.matches(mask, table.indexTree, flags), MATCH);
+  // Keys in another order than the tree's sorted one, and a prefix boolean over a subtree.
+  assert.equal(walker.matches({ e: false, b: { d: true, c: false }, a: true }, table.indexTree, flags), MATCH);
+  assert.equal(walker.matches({ e: true, b: { d: true, c: false }, a: true }, table.indexTree, flags), DIFFERS);
+  assert.equal(walker.matches({ a: true, b: { c: false, d: [true, true] } }, table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches({ a: true, b: { c: false, d: [true, true] }, e: false, f: true }, table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches({ a: true, b: { c: false, d: [true, true] }, f: false }, table.indexTree, flags), UNDECIDED);
+  const hidden = Object.defineProperty({ a: true, b: { c: false, d: [true, true] } }, 'e', { value: false, enumerable: false });
+  assert.equal(walker.matches(hidden, table.indexTree, flags), UNDECIDED);
+  // A difference first, then a part only the general path can judge: undecided.
+  assert.equal(walker.matches({ a: false, b: { c: false, d: [true, 1] }, e: false }, table.indexTree, flags), UNDECIDED);
+  let calls = 0;
+  const getter = Object.defineProperty({ a: true, b: true }, 'e', { get: () => { calls++; return false; }, enumerable: true });
+  assert.equal(walker.matches(getter, table.indexTree, flags), UNDECIDED);
+  const labels = Object.defineProperty({ a: 'x', b: 'y' }, 'e', { get: () => { calls++; return 'x'; }, enumerable: true });
+  assert.equal(walker.matchesLabels(labels, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1, 0)), UNDECIDED);
+  assert.equal(calls, 0);
+  assert.equal(walker.matchesLabels({ e: 'x', b: { d: 'y', c: 'y' }, a: 'x' }, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1, 0)), MATCH);
+  assert.equal(walker.matchesLabels({ e: 'x', b: { d: 'y', c: 'y' }, a: 'z' }, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1, 0)), UNDECIDED);
+});

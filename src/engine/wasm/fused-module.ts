@@ -1,10 +1,11 @@
-import { type FusedProgram, checkStreamDtypes, isNarrowStream } from '../program.js';
+import { CAP_CONSTANT, type FusedProgram, ZERO_CONSTANT, checkStreamDtypes, isNarrowStream } from '../program.js';
+import type { Expr } from '../../kernel/expr.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, type LoweredProgram, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { FmaEmitter, type WideOperands } from './fma.js';
-import { VectorOpEmitter } from './vector-ops.js';
+import { VectorOpEmitter, laneMasks } from './vector-ops.js';
 import { type SubnormalMode, canMakeSubnormal } from '../subnormals.js';
 import { SubnormalFlush } from './subnormal-flush.js';
 
@@ -275,6 +276,21 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // With a fast variant: the nodes its checks read are computed first; a vector where every check
   // holds in every lane computes and stores the fast outputs, any other vector the exact ones.
   const fastPlan = fast && planFastVariant(f, ops, nodes, stores, fast);
+  // Its capped checks (program.ts CappedChecks), for calls whose per-call checks hold: main-loop
+  // copies of their own (only with the versioned copies, which the programs that have them get).
+  const cappedPlan = fast?.capped && versioned ? planCappedChecks(f, ops, nodes, stores, fast, fast.capped) : undefined;
+  let cappedHolds = -1;
+  if (cappedPlan) {
+    cappedHolds = f.local(ValType.i32);
+    emitUniformChecks(f, ops, fast!.capped!, (name) => {
+      const k = program.scalars.indexOf(name);
+      if (k < 0) throw new Error(`capped check reads scalar '${name}', which is not in the program's scalars`);
+      return scalarParam(k);
+    });
+    f.localSet(cappedHolds);
+  }
+  /** In the main loop's copy being emitted, whether it runs the capped checks. */
+  let copyCapped = false;
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
       nodes.forEach((node, id) => {
@@ -292,13 +308,14 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
         emitStores(stores, u);
         continue;
       }
-      for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
-      fastPlan.emitAnyFails((id) => locals[id].vector[u]);
+      const plan = copyCapped ? cappedPlan! : fastPlan;
+      for (const id of plan.checkNodes) emitVectorNode(id, u);
+      plan.emitAnyFails((id) => locals[id].vector[u]);
       f.if();
-      for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
+      for (const id of plan.exactNodes) emitVectorNode(id, u);
       emitStores(stores, u);
       f.else();
-      for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
+      for (const id of plan.fastNodes) emitVectorNode(id, u);
       emitStores(fast!.stores, u);
       f.end();
     }
@@ -310,12 +327,25 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   f.localGet(N).i32Const(lanesLog2 + Math.log2(unroll)).op(Op.i32ShrU).localSet(count);
   if (versioned) {
     f.localGet(allOnGrid).if();
-    for (let mask = 0; mask < 2 ** powerOfTwoFmas.length; mask++) {
-      f.localGet(whichPowers).i32Const(mask).op(Op.i32Eq).if();
-      copyPowers = new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1));
-      countedLoop(f, count, () => emitVectorBody(unroll));
-      copyPowers = undefined;
+    const copies = (): void => {
+      for (let mask = 0; mask < 2 ** powerOfTwoFmas.length; mask++) {
+        f.localGet(whichPowers).i32Const(mask).op(Op.i32Eq).if();
+        copyPowers = new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1));
+        countedLoop(f, count, () => emitVectorBody(unroll));
+        copyPowers = undefined;
+        f.end();
+      }
+    };
+    if (cappedPlan) {
+      f.localGet(cappedHolds).if();
+      copyCapped = true;
+      copies();
+      copyCapped = false;
+      f.else();
+      copies();
       f.end();
+    } else {
+      copies();
     }
     f.else();
     countedLoop(f, count, () => emitVectorBody(unroll));
@@ -434,8 +464,76 @@ interface FastPlan {
   emitAnyFails(vector: (id: number) => number): void;
 }
 
-/** Plans a fast variant's code and makes its constants (call before the loops). */
-function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>): FastPlan {
+/**
+ * Plans the code of a fast variant's capped checks (program.ts {@link CappedChecks}) and makes their
+ * constants: per vector, `|x| < cap` for each cap, `x == x` for each NaN check, and not -0 for each
+ * of `notNegativeZero`, all lanes.
+ */
+function planCappedChecks(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>, capped: NonNullable<NonNullable<LoweredProgram['fast']>['capped']>): FastPlan {
+  const plan = planNodes(nodes, stores, fast, [...capped.caps, ...capped.notNaN, ...fast.notNegativeZero]);
+  const masks = laneMasks(ops);
+  const magnitude = f.local(ValType.v128), sign = f.local(ValType.v128), cap = f.local(ValType.v128);
+  f.v128Const(masks.magnitude).localSet(magnitude);
+  f.v128Const(masks.sign).localSet(sign);
+  (ops.lanes === 4 ? f.f32Const(2 ** capped.capLog2) : f.f64Const(2 ** capped.capLog2)).simd(ops.splat).localSet(cap);
+  return {
+    ...plan,
+    emitAnyFails(vector) {
+      // holds = every |x| < cap (false for NaN) ...
+      let first = true;
+      for (const x of capped.caps) {
+        f.localGet(vector(x)).localGet(magnitude).simd(SimdOp.v128And).localGet(cap).simd(ops.vectorLt);
+        if (!first) f.simd(SimdOp.v128And);
+        first = false;
+      }
+      if (first) f.v128Const(new Array<number>(16).fill(0xff));
+      // ... and no NaN (x != x) and no -0 (its bits are the sign bit) among the others.
+      for (const x of capped.notNaN) f.localGet(vector(x)).localGet(vector(x)).simd(ops.vectorNe).simd(SimdOp.v128AndNot);
+      for (const x of fast.notNegativeZero) f.localGet(vector(x)).localGet(sign).simd(ops.lanes === 4 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq).simd(SimdOp.v128AndNot);
+      f.simd(SimdOp.i32x4Bitmask).i32Const(15).op(Op.i32Ne);
+    },
+  };
+}
+
+/**
+ * Leaves an i32 on the stack: 1 when every per-call check of `capped` holds, evaluated with the
+ * scalar ops of the dtype (`scalar(name)`: the local of a scalar of the program).
+ */
+function emitUniformChecks(f: FunctionBuilder, ops: FloatOps, capped: NonNullable<NonNullable<LoweredProgram['fast']>['capped']>, scalar: (name: string) => number): void {
+  const constant = (x: number): void => { if (ops.lanes === 4) f.f32Const(x); else f.f64Const(x); };
+  const emit = (e: Expr): void => {
+    switch (e.kind) {
+      case 'scalar':
+        if (e.name === CAP_CONSTANT) constant(2 ** capped.capLog2);
+        else if (e.name === ZERO_CONSTANT) constant(0);
+        else f.localGet(scalar(e.name));
+        return;
+      case 'unary':
+        if (e.op === 'sqrt') break;
+        emit(e.a);
+        f.op(ops.scalar[e.op]);
+        return;
+      case 'binary':
+        if (e.op === 'sub' || e.op === 'min') break;
+        emit(e.a);
+        emit(e.b);
+        f.op(ops.scalar[e.op]);
+        return;
+      default:
+        break;
+    }
+    throw new Error(`capped check: unexpected ${e.kind} in a per-call bound`);
+  };
+  f.i32Const(1);
+  for (const c of capped.uniform) {
+    emit(c.a);
+    if (c.b) { emit(c.b); constant(2 ** c.k); f.op(ops.scalar.mul); } else constant(2 ** c.k);
+    f.op(ops.lt).op(Op.i32And);
+  }
+}
+
+/** The nodes a fast variant's checks (whose values are `checkRoots`) read, and the further nodes of its exact and fast outputs. */
+function planNodes(nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>, checkRoots: readonly number[]): Omit<FastPlan, 'emitAnyFails'> {
   const closure = (roots: readonly number[]): Set<number> => {
     const seen = new Set<number>();
     const visit = (id: number): void => {
@@ -450,7 +548,17 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
     return seen;
   };
   const computed = (set: Set<number>, except?: Set<number>): number[] => nodes.flatMap((n, id) => (set.has(id) && !n.uniform && n.kind !== 'load' && !except?.has(id) ? [id] : []));
-  const checked = closure([...fast.below.flatMap((c) => (c.b === undefined ? [c.a] : [c.a, c.b])), ...fast.notNegativeZero]);
+  const checked = closure(checkRoots);
+  return {
+    checkNodes: computed(checked),
+    exactNodes: computed(closure(stores.map((s) => s.node)), checked),
+    fastNodes: computed(closure(fast.stores.map((s) => s.node)), checked),
+  };
+}
+
+/** Plans a fast variant's code and makes its constants (call before the loops). */
+function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>): FastPlan {
+  const plan = planNodes(nodes, stores, fast, [...fast.below.flatMap((c) => (c.b === undefined ? [c.a] : [c.a, c.b])), ...fast.notNegativeZero]);
   const limits = new Map<number, number>();
   for (const c of fast.below) {
     if (limits.has(c.k)) continue;
@@ -461,9 +569,7 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
   const sign = f.local(ValType.v128);
   f.v128Const(Array.from({ length: 16 }, (_, i) => ops.signBit[i % ops.bytes])).localSet(sign);
   return {
-    checkNodes: computed(checked),
-    exactNodes: computed(closure(stores.map((s) => s.node)), checked),
-    fastNodes: computed(closure(fast.stores.map((s) => s.node)), checked),
+    ...plan,
     emitAnyFails(vector) {
       // ok = every `a < b * 2^k` (false for NaN); fails = !ok, or a lane that is -0 (its bits are the sign bit).
       let first = true;

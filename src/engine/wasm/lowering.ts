@@ -33,6 +33,13 @@ export interface LoweredProgram {
     readonly below: readonly { readonly a: number; readonly b?: number; readonly k: number }[];
     readonly notNegativeZero: readonly number[];
     readonly stores: readonly { readonly stream: number; readonly node: number }[];
+    /** Its capped checks: the per-element values as nodes; the per-call checks as expressions. */
+    readonly capped?: {
+      readonly capLog2: number;
+      readonly caps: readonly number[];
+      readonly notNaN: readonly number[];
+      readonly uniform: NonNullable<FusedProgram['fast']>['below'];
+    };
   };
 }
 
@@ -68,6 +75,7 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
   const fast = program.fast;
   const roots = [...program.outputs.map((o) => o.expr)];
   if (fast) roots.push(...fast.outputs.map((o) => o.expr), ...fast.below.flatMap((c) => (c.b ? [c.a, c.b] : [c.a])), ...fast.notNegativeZero);
+  if (fast?.capped) roots.push(...fast.capped.caps, ...fast.capped.notNaN);
   for (const e of topologicalOrder(roots)) {
     let id: number;
     switch (e.kind) {
@@ -112,6 +120,14 @@ export function lowerProgram(program: FusedProgram): LoweredProgram {
       below: fast.below.map((c) => ({ a: byExpr.get(c.a)!, ...(c.b ? { b: byExpr.get(c.b)! } : {}), k: c.k })),
       notNegativeZero: fast.notNegativeZero.map((e) => byExpr.get(e)!),
       stores: storesOf(fast.outputs),
+      ...(fast.capped ? {
+        capped: {
+          capLog2: fast.capped.capLog2,
+          caps: fast.capped.caps.map((e) => byExpr.get(e)!),
+          notNaN: fast.capped.notNaN.map((e) => byExpr.get(e)!),
+          uniform: fast.capped.uniform,
+        },
+      } : {}),
     },
   };
 }
