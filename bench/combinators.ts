@@ -31,6 +31,12 @@ export interface Combinator {
   readonly id: string;
   readonly label: string;
   make(): GradientTransformation<unknown>;
+  /**
+   * The user's code the engine calls at each step (a mask function), as the engine calls it, for a
+   * stepper of this combinator: timed alone in the same rounds, so that the row says how much of
+   * the combinator's time is that code's rather than the library's.
+   */
+  userCode?(stepper: FusedStepper): () => void;
 }
 
 const lr = HYPER.learningRate;
@@ -45,6 +51,9 @@ const options = { b1: HYPER.b1, b2: HYPER.b2, eps: HYPER.eps };
  */
 const decayMask = (params: Tree): MaskTree => Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k, i) => [k, i % 2 === 0]));
 
+/** Keeps what timed user code returns alive (so that the call is not optimized away). */
+let userSink: unknown;
+
 export const COMBINATORS: readonly Combinator[] = [
   { id: 'multisteps', label: `multiSteps(adamax, k=${MULTI_STEPS_K})`, make: () => multiSteps(adamax(lr, options), { everyKSchedule: MULTI_STEPS_K }) as GradientTransformation<unknown> },
   { id: 'inject', label: 'injectHyperparams(adamax)', make: () => injectHyperparams(adamax)(lr, options) as GradientTransformation<unknown> },
@@ -53,7 +62,13 @@ export const COMBINATORS: readonly Combinator[] = [
     label: 'applyIfFinite(chain(clipByGlobalNorm(1), adamax))',
     make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr, options)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
   },
-  { id: 'adamaxw-mask', label: 'adamaxw(mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: decayMask }) as GradientTransformation<unknown> },
+  {
+    id: 'adamaxw-mask',
+    label: 'adamaxw(mask function)',
+    make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: decayMask }) as GradientTransformation<unknown>,
+    // The engine calls it with the gradients (optax's update calls it with the updates).
+    userCode: (stepper) => () => { userSink = decayMask(stepper.grads as Tree); },
+  },
   { id: 'ema', label: 'chain(ema(0.9), adamax)', make: () => chain(ema(0.9), adamax(lr, options)) as GradientTransformation<unknown> },
 ];
 
@@ -142,6 +157,8 @@ export interface CombinatorResult {
   readonly ns: readonly (number | undefined)[];
   /** Why a combinator ran on the reference path (then it is not timed). */
   readonly reasons: readonly (string | undefined)[];
+  /** ns/param of each combinator's user code alone ({@link Combinator.userCode}; undefined: it has none). */
+  readonly user?: readonly (number | undefined)[];
 }
 
 /**
@@ -154,7 +171,7 @@ export async function measureCombinators(config: BenchConfig, backends: readonly
     for (const { backend, threads } of backends) {
       out.push(await measureOne(layout, backend, threads, config.layoutCost.seconds));
       const r = out[out.length - 1];
-      log(`combinators ${layout.label.padEnd(9)} ${r.backend.padEnd(8)} adamax ${r.plain.toFixed(3)}; ${COMBINATORS.map((c, k) => `${c.id} ${r.ns[k] === undefined ? 'reference' : (r.ns[k]! / r.plain).toFixed(2) + 'x'}`).join(', ')}`);
+      log(`combinators ${layout.label.padEnd(9)} ${r.backend.padEnd(8)} adamax ${r.plain.toFixed(3)}; ${COMBINATORS.map((c, k) => `${c.id} ${r.ns[k] === undefined ? 'reference' : (r.ns[k]! / r.plain).toFixed(2) + 'x'}${r.user?.[k] === undefined ? '' : ` (its user code alone ${(r.user[k]! / r.plain).toFixed(2)}x)`}`).join(', ')}`);
     }
   }
   return out;
@@ -175,10 +192,14 @@ async function measureOne(layout: Layout, backend: 'js' | 'wasm', threads: numbe
     // Only fused steppers are timed (a reference step would take the whole budget).
     const timed = steppers.map((s, k) => ({ s, k })).filter(({ k }) => reasons[k] === undefined);
     // Samples of whole multiSteps cycles (k = 4): each holds the same share of emitting steps.
-    const best = interleavedBest(timed.map(({ s }) => () => s.step()), seconds, MULTI_STEPS_K);
+    // Each combinator's user code alone, timed in the same rounds.
+    const users = timed.flatMap(({ s, k }) => (k > 0 && COMBINATORS[k - 1].userCode ? [{ k, run: COMBINATORS[k - 1].userCode!(s) }] : []));
+    const best = interleavedBest([...timed.map(({ s }) => () => s.step()), ...users.map((u) => u.run)], seconds, MULTI_STEPS_K);
     const ns: (number | undefined)[] = steppers.map(() => undefined);
     timed.forEach(({ k }, j) => { ns[k] = (best[j] * 1e6) / n; });
-    return { layout: layout.label, backend: `${backend} ${steppers[0].threads ?? threads}t`, threads: steppers[0].threads ?? threads, plain: ns[0]!, ns: ns.slice(1), reasons: reasons.slice(1) };
+    const user: (number | undefined)[] = steppers.map(() => undefined);
+    users.forEach(({ k }, j) => { user[k] = (best[timed.length + j] * 1e6) / n; });
+    return { layout: layout.label, backend: `${backend} ${steppers[0].threads ?? threads}t`, threads: steppers[0].threads ?? threads, plain: ns[0]!, ns: ns.slice(1), reasons: reasons.slice(1), user: user.slice(1) };
   } finally {
     for (const s of steppers) s.dispose();
   }

@@ -67,7 +67,7 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
     for (const r of combinators) {
       COMBINATORS.forEach((c, k) => {
         if (r.ns[k] === undefined) lines.push({ status: 'FAIL', text: `${c.label}, ${r.layout}, fused ${r.backend}: not fused (${r.reasons[k]})` });
-        else ratioLine(`${c.label} vs adamax, ${r.layout}, fused ${r.backend}`, r.ns[k], r.plain, 1.5, true, 'per-param time, interleaved');
+        else ratioLine(`${c.label} vs adamax, ${r.layout}, fused ${r.backend}`, r.ns[k], r.plain, 1.5, true, `per-param time, interleaved${r.user?.[k] === undefined ? '' : `; the mask function alone takes ${(r.user[k]! / r.plain).toFixed(2)}x of an adamax step`}`);
       });
     }
   }

@@ -123,13 +123,24 @@ function cappedChecks(checks: readonly { n: Expr; d: Expr | undefined }[]): Capp
     }
     return undefined;
   };
+  const checksOfCall: { a: Expr; b?: Expr; k: number }[] = [];
+  // x not NaN: `u * z` (u per call) is not NaN where z is not, given u finite and not 0 (per call).
+  const requireNotNaN = (x: Expr): void => {
+    if (x.kind === 'binary' && x.op === 'mul' && uniform(x.a) !== uniform(x.b)) {
+      const [u, z] = uniform(x.a) ? [x.a, x.b] : [x.b, x.a];
+      checksOfCall.push({ a: zero, b: ex.abs(u), k: 0 }, { a: ex.abs(u), k: INFINITE_LOG2 });
+      requireNotNaN(z);
+      return;
+    }
+    notNaN.add(x);
+  };
   // l with A >= l wherever the per-element checks hold (A itself not NaN).
   const lowerSigned = (a: Expr): Expr | undefined => {
     if (uniform(a)) return a;
-    if (a.kind === 'unary' && a.op === 'abs') { notNaN.add(a.a); return zero; }
+    if (a.kind === 'unary' && a.op === 'abs') { requireNotNaN(a.a); return zero; }
     if (a.kind === 'binary' && a.op === 'add') {
       const [p, u] = uniform(a.b) ? [a.a, a.b] : uniform(a.a) ? [a.b, a.a] : [undefined, undefined];
-      if (p && u && p.kind === 'unary' && p.op === 'abs') { notNaN.add(p.a); return u; }
+      if (p && u && p.kind === 'unary' && p.op === 'abs') { requireNotNaN(p.a); return u; }
     }
     return undefined;
   };
@@ -146,7 +157,7 @@ function cappedChecks(checks: readonly { n: Expr; d: Expr | undefined }[]): Capp
       for (const [a, b] of [[x.a, x.b], [x.b, x.a]]) {
         if (uniform(b)) continue; // (B's NaN check is per element)
         const l = lowerSigned(a);
-        if (l) { notNaN.add(b); return ex.max(l, zero); }
+        if (l) { requireNotNaN(b); return ex.max(l, zero); }
       }
     }
     return undefined;
@@ -160,7 +171,6 @@ function cappedChecks(checks: readonly { n: Expr; d: Expr | undefined }[]): Capp
     }
     return undefined;
   };
-  const checksOfCall: { a: Expr; b?: Expr; k: number }[] = [];
   for (const { n, d } of checks) {
     const a = upper(n), b = d && lowerDivisor(d);
     if (!a || (d && !b)) return undefined;
@@ -179,3 +189,6 @@ const LIMIT_LOG2 = 100;
  * bound the per-call checks hold for eps down to about 2^(40 + 1 + log2(1 / bias) - 100).
  */
 const CAP_LOG2 = 40;
+
+/** A power of two beyond every float64 (2^1024 is Infinity): `|u| < 2^INFINITE_LOG2` holds where u is finite. */
+const INFINITE_LOG2 = 1024;

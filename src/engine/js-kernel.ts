@@ -1,6 +1,6 @@
 import { FMA_FUNCTIONS, fmaFloat32, fmaFloat64 } from '../core/fused-multiply-add.js';
 import { type Expr, topologicalOrder } from '../kernel/expr.js';
-import { type FusedProgram, type KernelFunction, bytesPerElement, checkStreamDtypes, isNarrowStream, streamDtype } from './program.js';
+import { CAP_CONSTANT, type FusedProgram, type KernelFunction, ZERO_CONSTANT, bytesPerElement, checkStreamDtypes, isNarrowStream, streamDtype } from './program.js';
 import { MIN_NORMAL, type SubnormalMode, canMakeSubnormal } from './subnormals.js';
 
 /**
@@ -69,7 +69,10 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   // element the exact or the fast outputs.
   const fast = flush ? undefined : program.fast;
   const checkRoots = fast ? [...fast.below.flatMap((c) => (c.b ? [c.a, c.b] : [c.a])), ...fast.notNegativeZero] : [];
-  const order = topologicalOrder([...program.outputs.map((o) => o.expr), ...(fast ? [...fast.outputs.map((o) => o.expr), ...checkRoots] : [])]);
+  // Its capped checks (program.ts CappedChecks): a main loop of their own for calls where they hold.
+  const capped = fast?.capped;
+  const cappedRoots = capped ? [...capped.caps, ...capped.notNaN, ...fast!.notNegativeZero] : [];
+  const order = topologicalOrder([...program.outputs.map((o) => o.expr), ...(fast ? [...fast.outputs.map((o) => o.expr), ...checkRoots, ...cappedRoots] : [])]);
   // Per node: code computing it for element `i + k` (k = 0 .. unroll-1) from the names of its operands.
   const names = new Map<Expr, (k: number) => string>();
   // A node that depends on scalars only is the same for every element: computed once, before the loop.
@@ -141,22 +144,55 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
   const stores = storesOf(program.outputs);
   // With a fast variant, element by element: the checks' operations, then the exact outputs where a
   // check fails, the fast ones where all hold.
-  let fastElement: ((k: number) => string) | undefined;
+  let fastElement: ((k: number) => string) | undefined, cappedElement: ((k: number) => string) | undefined;
   if (fast) {
     const reach = (roots: readonly Expr[]): Set<Expr> => new Set(topologicalOrder(roots));
-    const checked = reach(checkRoots), exact = reach(program.outputs.map((o) => o.expr)), quick = reach(fast.outputs.map((o) => o.expr));
+    const exact = reach(program.outputs.map((o) => o.expr)), quick = reach(fast.outputs.map((o) => o.expr));
     const opsIn = (set: Set<Expr>, except?: Set<Expr>): ((k: number) => string)[] => ops.filter((_, j) => set.has(opNodes[j]) && !except?.has(opNodes[j]));
-    const [checkOps, exactOps, fastOps, fastStores] = [opsIn(checked), opsIn(exact, checked), opsIn(quick, checked), storesOf(fast.outputs)];
-    const holds = (k: number): string => [
+    const fastStores = storesOf(fast.outputs);
+    const notNegativeZero = (k: number): string[] => fast.notNegativeZero.map((x) => `!(${names.get(x)!(k)} === 0 && 1 / ${names.get(x)!(k)} < 0)`);
+    // The checks' operations, then the fast outputs where every check holds, else the exact ones.
+    const element = (roots: readonly Expr[], holds: (k: number) => string) => {
+      const checked = reach(roots);
+      const [checkOps, exactOps, fastOps] = [opsIn(checked), opsIn(exact, checked), opsIn(quick, checked)];
+      return (k: number): string => [...checkOps.map((line) => line(k)), `if (${holds(k)}) {`, ...fastOps.map((line) => line(k)), ...fastStores.map((line) => line(k)), '} else {', ...exactOps.map((line) => line(k)), ...stores.map((line) => line(k)), '}'].join('\n');
+    };
+    fastElement = element(checkRoots, (k) => [
       ...fast.below.map((c) => `${names.get(c.a)!(k)} < ${c.b ? `${names.get(c.b)!(k)} * ${2 ** c.k}` : `${2 ** c.k}`}`),
-      ...fast.notNegativeZero.map((x) => `!(${names.get(x)!(k)} === 0 && 1 / ${names.get(x)!(k)} < 0)`),
-    ].join(' && ');
-    fastElement = (k) => [...checkOps.map((line) => line(k)), `if (${holds(k)}) {`, ...fastOps.map((line) => line(k)), ...fastStores.map((line) => line(k)), '} else {', ...exactOps.map((line) => line(k)), ...stores.map((line) => line(k)), '}'].join('\n');
+      ...notNegativeZero(k),
+    ].join(' && '));
+    if (capped) {
+      cappedElement = element(cappedRoots, (k) => [
+        ...capped.caps.map((x) => `abs(${names.get(x)!(k)}) < ${2 ** capped.capLog2}`),
+        ...capped.notNaN.map((x) => `${names.get(x)!(k)} === ${names.get(x)!(k)}`),
+        ...notNegativeZero(k),
+      ].join(' && '));
+      hoisted.push(`const cappedHolds = ${capped.uniform.map((c) => `${uniformCode(c.a)} < ${c.b ? round(`${uniformCode(c.b)} * ${2 ** c.k}`) : `${2 ** c.k}`}`).join(' && ')};`);
+    }
+  }
+  // A per-call expression of the capped checks, with the kernel's ops and rounding.
+  function uniformCode(e: Expr): string {
+    switch (e.kind) {
+      case 'scalar':
+        return e.name === CAP_CONSTANT ? `${2 ** capped!.capLog2}` : e.name === ZERO_CONSTANT ? '0' : `s${program.scalars.indexOf(e.name)}`;
+      case 'unary':
+        if (e.op === 'abs') return `abs(${uniformCode(e.a)})`;
+        if (e.op === 'neg') return `(-${uniformCode(e.a)})`;
+        break;
+      case 'binary':
+        if (e.op === 'max') return `max(${uniformCode(e.a)}, ${uniformCode(e.b)})`;
+        if (e.op === 'add' || e.op === 'mul' || e.op === 'div') return round(`(${BINARY[e.op](uniformCode(e.a), uniformCode(e.b))})`);
+        break;
+      default:
+        break;
+    }
+    throw new Error(`capped check: unexpected ${e.kind} in a per-call bound`);
   }
   // `unroll` elements per iteration, their independent operations interleaved, so that the CPU
   // overlaps their dependency chains (one element's chain of rounded ops is long); then one at a time.
   const lines = (list: readonly ((k: number) => string)[], u: number): string[] => list.flatMap((line) => Array.from({ length: u }, (_, k) => line(k)));
-  const iteration = (u: number): string[] => (fastElement ? [...lines(loads, u), ...Array.from({ length: u }, (_, k) => fastElement(k))] : [loads, ops, stores].flatMap((list) => lines(list, u)));
+  const iteration = (u: number, each = fastElement): string[] => (each ? [...lines(loads, u), ...Array.from({ length: u }, (_, k) => each(k))] : [loads, ops, stores].flatMap((list) => lines(list, u)));
+  const mainLoop = (each = fastElement): string[] => [`for (; i + ${unroll} <= n; i += ${unroll}) {`, ...iteration(unroll, each), '}'];
   const ptrArgs = program.streams.map((_, j) => `a${j}`);
   // Scalars are arguments, or (scalarOffsets) read from their float64 slots in the buffer at each call.
   const scalarArgs = scalarOffsets ? [] : program.scalars.map((_, j) => `s${j}`);
@@ -177,9 +213,7 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     scalarReads.length ? `const ${scalarReads.join(', ')};` : '',
     ...hoisted,
     'let i = 0;',
-    `for (; i + ${unroll} <= n; i += ${unroll}) {`,
-    ...iteration(unroll),
-    '}',
+    ...(cappedElement ? ['if (cappedHolds) {', ...mainLoop(cappedElement), '} else {', ...mainLoop(), '}'] : mainLoop()),
     'for (; i < n; i++) {',
     ...iteration(1),
     '}',

@@ -102,7 +102,7 @@ export class SelectionWalker {
     if (!isDictNode(node)) return UNDECIDED;
     // One walk over the mask's own keys (in its order, usually the tree's): each must be a key of the
     // tree, and as many as the tree has (an object's keys are distinct), so the key sets are equal.
-    const position = shape.position!;
+    const position = shape.position!, childLeaves = shape.childLeaves;
     let seen = 0, next = 0;
     for (const key in node) {
       if (!hasOwnProperty.call(node, key)) continue;
@@ -114,13 +114,13 @@ export class SelectionWalker {
       // which no check accepts.
       if (hasGetter(node, key)) return UNDECIDED;
       const v = (node as Record<string, unknown>)[key];
-      const child = children[at];
+      const leaf = childLeaves![at];
       let verdictOf: Verdict;
-      if (child.leaf >= 0 && typeof v === (known ? 'string' : 'boolean')) {
-        // A leaf under a boolean or a label: the common case, inline.
+      if (leaf >= 0 && typeof v === (known ? 'string' : 'boolean')) {
+        // A leaf under a boolean or a label: the common case, inline (no node read).
         const value = known ? known.indexOf(v as string) : v ? 1 : 0;
-        verdictOf = value < 0 ? UNDECIDED : expected[child.leaf] === value ? MATCH : DIFFERS;
-      } else verdictOf = this.check(v, child, expected, known);
+        verdictOf = value < 0 ? UNDECIDED : expected[leaf] === value ? MATCH : DIFFERS;
+      } else verdictOf = this.check(v, children[at], expected, known);
       if (verdictOf === UNDECIDED) return UNDECIDED;
       if (verdictOf === DIFFERS) verdict = DIFFERS;
     }
@@ -141,7 +141,7 @@ export class SelectionWalker {
     const list = Array.isArray(tree);
     const keys = list ? undefined : Object.keys(tree as object).sort();
     const children = list ? (tree as unknown[]).map((t) => this.compile(t)) : keys!.map((k) => this.compile((tree as Record<string, unknown>)[k]));
-    return { leaf: -1, leaves: children.flatMap((c) => c.leaves), children, keys, position: keys && new Map(keys.map((k, i) => [k, i])) };
+    return { leaf: -1, leaves: children.flatMap((c) => c.leaves), children, keys, position: keys && new Map(keys.map((k, i) => [k, i])), childLeaves: Int32Array.from(children, (c) => c.leaf) };
   }
 }
 
@@ -159,6 +159,8 @@ interface Shape {
   readonly keys?: readonly string[];
   /** A dict's key positions in `keys`. */
   readonly position?: ReadonlyMap<string, number>;
+  /** Each child's `leaf`, flat (a dict of leaves is checked without reading its children's nodes). */
+  readonly childLeaves?: Int32Array;
 }
 
 const hasOwnProperty = Object.prototype.hasOwnProperty;

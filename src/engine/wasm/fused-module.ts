@@ -472,25 +472,36 @@ interface FastPlan {
 function planCappedChecks(f: FunctionBuilder, ops: FloatOps, nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>, capped: NonNullable<NonNullable<LoweredProgram['fast']>['capped']>): FastPlan {
   const plan = planNodes(nodes, stores, fast, [...capped.caps, ...capped.notNaN, ...fast.notNegativeZero]);
   const masks = laneMasks(ops);
-  const magnitude = f.local(ValType.v128), sign = f.local(ValType.v128), cap = f.local(ValType.v128);
+  const magnitude = f.local(ValType.v128), sign = f.local(ValType.v128), atCap = f.local(ValType.v128);
   f.v128Const(masks.magnitude).localSet(magnitude);
   f.v128Const(masks.sign).localSet(sign);
-  (ops.lanes === 4 ? f.f32Const(2 ** capped.capLog2) : f.f64Const(2 ** capped.capLog2)).simd(ops.splat).localSet(cap);
+  // The bits of the largest magnitude below the cap: |x| < cap exactly where the bits of |x|, as
+  // integers (not negative), are not above them; NaN's are.
+  const f32 = ops.lanes === 4;
+  const capBits = f32 ? new Int32Array(new Float32Array([2 ** capped.capLog2]).buffer)[0] - 1 : new BigInt64Array(new Float64Array([2 ** capped.capLog2]).buffer)[0] - 1n;
+  if (f32) f.i32Const(capBits as number).simd(SimdOp.i32x4Splat).localSet(atCap);
+  else f.v128Const([...new Uint8Array(new BigInt64Array([capBits as bigint, capBits as bigint]).buffer)]).localSet(atCap);
   return {
     ...plan,
     emitAnyFails(vector) {
-      // holds = every |x| < cap (false for NaN) ...
+      // fails = a cap exceeded (float32: the largest magnitude bits of the caps, i32x4.max_s) ...
       let first = true;
-      for (const x of capped.caps) {
-        f.localGet(vector(x)).localGet(magnitude).simd(SimdOp.v128And).localGet(cap).simd(ops.vectorLt);
-        if (!first) f.simd(SimdOp.v128And);
+      const or = (): void => { if (!first) f.simd(SimdOp.v128Or); first = false; };
+      if (f32 && capped.caps.length > 0) {
+        capped.caps.forEach((x, j) => {
+          f.localGet(vector(x)).localGet(magnitude).simd(SimdOp.v128And);
+          if (j > 0) f.simd(SimdOp.i32x4MaxS);
+        });
+        f.localGet(atCap).simd(SimdOp.i32x4GtS);
         first = false;
+      } else {
+        for (const x of capped.caps) { f.localGet(vector(x)).localGet(magnitude).simd(SimdOp.v128And).localGet(atCap).simd(SimdOp.i64x2GtS); or(); }
       }
-      if (first) f.v128Const(new Array<number>(16).fill(0xff));
-      // ... and no NaN (x != x) and no -0 (its bits are the sign bit) among the others.
-      for (const x of capped.notNaN) f.localGet(vector(x)).localGet(vector(x)).simd(ops.vectorNe).simd(SimdOp.v128AndNot);
-      for (const x of fast.notNegativeZero) f.localGet(vector(x)).localGet(sign).simd(ops.lanes === 4 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq).simd(SimdOp.v128AndNot);
-      f.simd(SimdOp.i32x4Bitmask).i32Const(15).op(Op.i32Ne);
+      // ... or a NaN (x != x), or a -0 (its bits are the sign bit).
+      for (const x of capped.notNaN) { f.localGet(vector(x)).localGet(vector(x)).simd(ops.vectorNe); or(); }
+      for (const x of fast.notNegativeZero) { f.localGet(vector(x)).localGet(sign).simd(f32 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq); or(); }
+      if (first) f.i32Const(0);
+      else f.simd(SimdOp.i32x4Bitmask);
     },
   };
 }

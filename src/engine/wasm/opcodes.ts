@@ -102,6 +102,7 @@ export const SimdOp = {
   f64x2ReplaceLane: 0x22,
   i32x4Ne: 0x38,
   i32x4GtS: 0x3b,
+  i32x4MaxS: 0xb8,
   f32x4Lt: 0x43,
   f64x2Lt: 0x49,
   f64x2Eq: 0x47,
