@@ -20,11 +20,12 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   fused engine compiles), each node lowered to one jax-js op.
  * - **The count** stays an int32 scalar array in the state, incremented in the graph (saturating at
  *   2^31-1). **Per-step scalars** that depend on it (adamax's bias correction `1 - b1^t`, a schedule's
- *   learning rate or weight decay) are evaluated from it in the graph, from the same formula the pure
- *   path evaluates (see {@link toJaxJsSchedule}): bit-identical on the wasm device for every float32
- *   schedule (measured over every count 0..100,000 and large ones: the README). On WebGPU and WebGL
- *   (no float64) they are read from tables of the pure path's values instead (`countScalars: 'table'`,
- *   see {@link ToJaxJsOptions}).
+ *   learning rate or weight decay) are read in the graph at the count from a table of the pure path's
+ *   values where they settle within 2^16 steps (one gather per step), and
+ *   otherwise evaluated from it in the graph, from the same formula the pure path evaluates (see
+ *   {@link toJaxJsSchedule}): bit-identical on the wasm device for every float32 schedule (measured
+ *   over every count 0..100,000 and large ones: the README). On WebGPU and WebGL (no float64) they
+ *   are read from tables (`countScalars: 'table'`, see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
  * - **Parity** on the wasm device, float32: bit-identical to the pure path (`tx.update` then
@@ -52,7 +53,7 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   they settle. Anything else throws an OptaxError naming the transformation.
  *
  * @param tx - an optax-ts transformation.
- * @param options - `countScalars`: `'graph'` (default) or `'table'` (see {@link ToJaxJsOptions}).
+ * @param options - `countScalars`: `'auto'` (default), `'graph'` or `'table'` (see {@link ToJaxJsOptions}).
  *
  * @example
  * ```ts

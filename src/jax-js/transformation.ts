@@ -29,6 +29,7 @@ import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { lowerMultiSteps } from './multi-steps.js';
 import { lowerInjectHyperparams } from './inject-hyperparams.js';
+import { ScalarReciprocals } from './scalar-reciprocals.js';
 import { type Injection, injectionOf } from './injection.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
@@ -72,7 +73,12 @@ export interface ToJaxJsOptions {
   /**
    * How the per-step scalars that depend on the count (a schedule's value, adamax's bias correction)
    * are computed in the graph:
-   * - `'graph'` (the default on the wasm and cpu devices): evaluated from the count as jax-js operations, from the same formula the
+   * - `'auto'` (the default on the wasm and cpu devices): `'table'` for a transformation whose scalars
+   *   settle within 2^16 steps (adamax's bias correction for b1 up to about
+   *   0.9997, a schedule that ends by then), `'graph'` for the others. Both are bit-identical to the
+   *   pure path; a table is one gather per step where the graph evaluates `powf`/`cosf` in tens of
+   *   operations, several kernels of their own inside `jit`.
+   * - `'graph'`: evaluated from the count as jax-js operations, from the same formula the
    *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
    *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
    *   What it does not lower (float64 cosines and powers, an array decay's bias correction) is read
@@ -81,16 +87,38 @@ export interface ToJaxJsOptions {
    *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
    *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
    */
-  readonly countScalars?: 'graph' | 'table';
+  readonly countScalars?: 'auto' | 'graph' | 'table';
 }
+
+/**
+ * The longest table `countScalars: 'auto'` builds (256 KiB of float32 per count-dependent scalar,
+ * built once by evaluating the pure path's scalars at each count).
+ */
+const AUTO_TABLE_STEPS = 1 << 16;
+
+/** One elementwise transformation's per-step scalars for leaves of `dtype`, as `mode` says. */
+function stepScalarsOf(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any>, counted: boolean, dtype: Dtype, mode: CountScalarsMode): StepScalars {
+  if (mode === 'table') return new CountScalars(name, def, tx, dtype);
+  if (mode === 'auto') {
+    try {
+      return new CountScalars(name, def, tx, dtype, undefined, AUTO_TABLE_STEPS);
+    } catch (e) {
+      if (!(e instanceof OptaxError)) throw e;
+      // It does not settle soon enough (or cannot be tabulated): evaluated from the count in the graph.
+    }
+  }
+  return graphScalars(name, def, tx, counted, dtype);
+}
+
+type CountScalarsMode = NonNullable<ToJaxJsOptions['countScalars']>;
 
 /** The lowering of `tx`, or an OptaxError naming what is not supported. */
 export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions = {}): Lowered {
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
   const float64 = deviceHasFloat64();
-  const mode = options.countScalars ?? (float64 ? 'graph' : 'table');
-  if (mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'graph' or 'table', got ${describe(mode)}`);
-  if (mode === 'graph' && !float64) throw new OptaxError(`toJaxJs: countScalars: 'graph' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
+  const mode = options.countScalars ?? (float64 ? 'auto' : 'table');
+  if (mode !== 'auto' && mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'auto', 'graph' or 'table', got ${describe(mode)}`);
+  if (mode !== 'table' && !float64) throw new OptaxError(`toJaxJs: countScalars: '${mode}' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
   if (tx.parts) return lowerChain(tx.parts.map((p) => lower(p, options)));
   const combinator = tx.combinator;
   if (combinator?.kind === 'masked') {
@@ -331,7 +359,7 @@ function injectedScalars(name: string, def: CompiledElementwise<any>, injection:
   return scalars;
 }
 
-function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
+function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: CountScalarsMode): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
   if (controlKeys.some((k) => k !== 'count')) throw new OptaxError(`toJaxJs: ${name}: its state keeps ${controlKeys.join(', ')}; the jax-js adapter supports a step count only (not supported yet)`);
@@ -344,7 +372,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
       if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: inject_hyperparams is lowered for float32 leaves only (got ${dtype})`);
       return injectedScalars(name, def, injection);
     }
-    return mode === 'table' ? new CountScalars(name, def, tx, dtype) : graphScalars(name, def, tx, counted, dtype);
+    return stepScalarsOf(name, def, tx, counted, dtype, mode);
   };
   // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;
   // float64's (x64) at the first step with float64 leaves.
@@ -379,19 +407,27 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
         for (const [k, v] of Object.entries(hostByDtype.get(l[0].dtype as Dtype)!)) if (typeof v !== 'number') checkBroadcast(v.shape, l[0].shape, paths[i], `hyperparameter '${k}'`);
       });
       const scalarsByDtype = new Map(dtypes.map((d) => [d, stepScalars.get(d)!.at(count === null ? null : (count as JaxArray).ref)]));
+      // Each scalar divisor's reciprocal, made once for all the leaves (scalar-reciprocals.ts).
+      const reciprocals = new Map(dtypes.map((d) => {
+        const source = stepScalars.get(d);
+        const fromTable = source instanceof CountScalars && count !== null ? (k: string) => source.reciprocalAt(k, count as JaxArray) : undefined;
+        return [d, new ScalarReciprocals(scalarsByDtype.get(d)!, fromTable)];
+      }));
       const outUpdates: JaxArray[] = [];
       const outState: JaxArray[][] = leafNames.map(() => []);
       for (const leaves of positions) {
         const st: Record<string, JaxArray> = {};
         leafNames.forEach((k, j) => { st[k] = leaves[1 + j]; });
         const dtype = leaves[0].dtype as Dtype;
-        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars: scalarsByDtype.get(dtype)! }, dtype, anchors);
+        const recip = reciprocals.get(dtype)!;
+        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars: scalarsByDtype.get(dtype)!, reciprocal: (k) => recip.get(k) }, dtype, anchors);
         // The kernel borrowed the gradient and the old state; they are consumed here (params are the caller's).
         leaves.slice(0, 1 + leafNames.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         leafNames.forEach((k, j) => outState[j].push(out.state[k]));
       }
       for (const sc of scalarsByDtype.values()) disposeValues(sc);
+      for (const r of reciprocals.values()) r.dispose();
       const next: Record<string, unknown> = {};
       if (counted) {
         const c = count as JaxArray;
@@ -409,10 +445,10 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
 }
 
 /** `ema` with an `accumulatorDtype` (ema-accumulator.ts), its scalars those of the plain `ema` definition. */
-function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table'): Lowered {
+function lowerEma(decay: Hyperparam, options: EmaOptions, mode: CountScalarsMode): Lowered {
   const inner = ema(decay, { debias: options.debias ?? true });
   const def = inner.elementwise as CompiledElementwise<any>;
-  const scalarsFor = (dtype: Dtype): StepScalars => (mode === 'table' ? new CountScalars('ema', def, inner, dtype) : graphScalars('ema', def, inner, true, dtype));
+  const scalarsFor = (dtype: Dtype): StepScalars => stepScalarsOf('ema', def, inner, true, dtype, mode);
   const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);
   const anchors = new KernelAnchors();
   const lowered = lowerEmaAccumulator(decay, options.debias ?? true, options.accumulatorDtype!, {
