@@ -1,13 +1,11 @@
 import type { Dtype } from '../core/dtype.js';
-import { ftz, toDtype } from '../schedules/float.js';
+import { ftz } from '../schedules/float.js';
+import { tracedOps } from '../schedules/arith.js';
 import { fusedMultiplyAddJax } from './fma.js';
 import type { JaxArray } from './leaf.js';
 import { JaxScheduleArith } from './schedule-arith.js';
 
 type Value = number | JaxArray;
-
-/** XLA's constant folding of `1 / c` in the dtype (on the host: rounded, not flushed), as schedules/arith.ts. */
-const reciprocal = (d: Dtype, c: number): number => toDtype(d, 1 / c);
 
 /**
  * The traced interpretation of a schedule's formula in the jax-js graph: what optax computes inside
@@ -27,29 +25,25 @@ export class TracedJaxScheduleArith extends JaxScheduleArith {
     return typeof out === 'number' ? ftz(d, out) : this.flush(d, this.keep(out));
   }
 
-  override divConst(d: Dtype, x: Value, c: number): Value { return this.mul(d, x, reciprocal(d, c)); }
-  override scaleDivConst(d: Dtype, k: number, x: Value, c: number): Value { return this.mul(d, x, toDtype(d, k * reciprocal(d, c))); }
-  override oneMinusDivConst(d: Dtype, x: Value, c: number): Value { return this.fusedMulAdd(d, this.neg(x), reciprocal(d, c), 1); }
-  override mulAdd(d: Dtype, a: Value, b: Value, c: Value): Value { return this.fusedMulAdd(d, a, b, c); }
+  /** The rewrites, written once (schedules/arith.ts's `tracedOps`), over this interpretation's operations. */
+  private readonly rewritten = tracedOps<JaxArray>({
+    add: (d, a, b) => this.add(d, a, b),
+    sub: (d, a, b) => this.sub(d, a, b),
+    mul: (d, a, b) => this.mul(d, a, b),
+    div: (d, a, b) => this.div(d, a, b),
+    neg: (x) => this.neg(x),
+    pow: (d, x, y) => this.pow(d, x, y),
+    fma: (d, a, b, c) => this.fusedMulAdd(d, a, b, c),
+  });
 
-  override powConst(d: Dtype, x: Value, y: number): Value {
-    if (y === 0) return 1;
-    if (y === 1) return x;
-    if (y === 2) return this.mul(d, x, x);
-    if (y === 3) return this.mul(d, x, this.mul(d, x, x));
-    if (y === -1) return this.div(d, 1, x);
-    return this.pow(d, x, y);
-  }
-
-  override mulDivConst(d: Dtype, k: number, x: Value, c: number, plain = false): Value {
-    return plain ? this.mul(d, x, toDtype(d, reciprocal(d, c) * k)) : this.mul(d, k, this.mul(d, x, reciprocal(d, c)));
-  }
-
-  override mulDivConstAdd(d: Dtype, q: Dtype, k: number, x: Value, c: number, a: number, plain = false): Value {
-    return plain && q === d ? this.fusedMulAdd(d, x, toDtype(d, reciprocal(d, c) * k), a) : this.fusedMulAdd(d, k, this.mul(q, x, reciprocal(q, c)), a);
-  }
-
-  override constSub(d: Dtype, a: number, b: number): number { return toDtype(d, a - b); }
-  override constMul(d: Dtype, a: number, b: number): number { return toDtype(d, a * b); }
-  override constDiv(d: Dtype, a: number, b: number): number { return toDtype(d, a / b); }
+  override divConst(d: Dtype, x: Value, c: number): Value { return this.rewritten.divConst(d, x, c); }
+  override scaleDivConst(d: Dtype, k: number, x: Value, c: number): Value { return this.rewritten.scaleDivConst(d, k, x, c); }
+  override oneMinusDivConst(d: Dtype, x: Value, c: number): Value { return this.rewritten.oneMinusDivConst(d, x, c); }
+  override mulAdd(d: Dtype, a: Value, b: Value, c: Value): Value { return this.rewritten.mulAdd(d, a, b, c); }
+  override powConst(d: Dtype, x: Value, y: number): Value { return this.rewritten.powConst(d, x, y); }
+  override mulDivConst(d: Dtype, k: number, x: Value, c: number, plain = false): Value { return this.rewritten.mulDivConst(d, k, x, c, plain); }
+  override mulDivConstAdd(d: Dtype, q: Dtype, k: number, x: Value, c: number, a: number, plain = false): Value { return this.rewritten.mulDivConstAdd(d, q, k, x, c, a, plain); }
+  override constSub(d: Dtype, a: number, b: number): number { return this.rewritten.constSub(d, a, b); }
+  override constMul(d: Dtype, a: number, b: number): number { return this.rewritten.constMul(d, a, b); }
+  override constDiv(d: Dtype, a: number, b: number): number { return this.rewritten.constDiv(d, a, b); }
 }
