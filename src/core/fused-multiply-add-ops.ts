@@ -151,11 +151,13 @@ function fmaFloat32Core<T, M>(o: FmaOps<T, M>, a: T, b: T, c: T, subnormalGrid: 
 }
 
 /**
- * `a * b + c` of float64 values as core/fused-multiply-add.ts's `fma64` computes it (the pure path's
+ * `a * b + c` of float64 values rounded once (core/fused-multiply-add.ts's `fma64`, the pure path's
  * float64 contraction), from float64 operations only (jax-js's wasm and cpu devices):
  *
- * - where `fma64` returns the plain `a * b + c` (two roundings), so does this: a NaN or infinite product
- *   or `c`, a zero product or `c`, and a product beyond 2^995 or below 2^-960 in magnitude;
+ * - the plain `a * b + c` (two roundings) for a NaN or infinite product or `c`, a zero product or `c`,
+ *   and a product beyond 2^995 or below 2^-960 in magnitude: what `fma64` returned there until it
+ *   learned to round those exactly (BigInt); not reproduced here yet, so at those edges (never met by
+ *   optimizer values) this may differ from the pure path;
  * - elsewhere the correctly rounded value, which `fma64` computes there (Dekker's product, TwoSum and
  *   a sum rounded to odd, rescaled where a step would overflow): here `exactParts` and `roundThree`,
  *   on operands rescaled exactly first so that no step overflows or loses a bit. A factor beyond 2^995
