@@ -63,6 +63,19 @@ export function tfjsAdapterGrid(results: BenchResults): Grid | undefined {
   };
 }
 
+/** optax-ts/jax-js against the hand-written jitted adamax steps: ms per step, and the ratios. */
+export function jaxjsAdapterGrid(results: BenchResults): Grid | undefined {
+  const rows = results.jaxjsAdapter;
+  if (rows === undefined || !Array.isArray(rows)) return undefined;
+  const ms = (x: number): string => (x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0));
+  return {
+    header: ['model', 'params', 'hand-written step ms', 'optax-ts/jax-js step ms', 'hand-written / optax-ts', 'bias in JS step ms', 'bias in JS / optax-ts'],
+    body: rows.map((r) => [r.model, String(r.params), ms(r.handMs), ms(r.adapterMs), formatRatio(r.handMs / r.adapterMs), ms(r.handHostBiasMs), formatRatio(r.handHostBiasMs / r.adapterMs)]),
+  };
+}
+
+const JAXJS_ADAPTER_TITLE = 'jax-js: optax-ts/jax-js (toJaxJs(adamax) in jax.jit, with applyUpdates) against hand-written jitted adamax steps on the same models, wasm device, float32: "hand-written" = adamax written as @jax-js/optax writes adam (count and bias correction in the graph; @jax-js/optax is not on npm), "bias in JS" = the same update with the bias correction computed in JavaScript and passed in; alternating batches, best kept';
+
 const TFJS_ADAPTER_TITLE = 'TensorFlow.js: optax-ts/tfjs (toTfjs(adamax)) against tf.train.adamax on the same models; "step" = applyGradients with fixed gradients, "train step" = model.trainOnBatch (forward, backward, optimizer); alternating batches, best kept';
 
 /** The interleaved leaf-layout measurement: ns/param of each tree, and the ratios. */
@@ -153,6 +166,9 @@ export function consoleReport(results: BenchResults): string {
   const adapter = tfjsAdapterGrid(results);
   if (adapter) out.push('', TFJS_ADAPTER_TITLE, '', formatText(adapter));
   else if (results.tfjsAdapter && 'na' in results.tfjsAdapter) out.push('', `TensorFlow.js adapter: ${results.tfjsAdapter.na}`);
+  const jaxjs = jaxjsAdapterGrid(results);
+  if (jaxjs) out.push('', JAXJS_ADAPTER_TITLE, '', formatText(jaxjs));
+  else if (results.jaxjsAdapter && 'na' in results.jaxjsAdapter) out.push('', `jax-js adapter: ${results.jaxjsAdapter.na}`);
   out.push('', results.config.quick ? 'Targets (quick run: sizes too small for the targets to mean anything)' : 'Targets (issue 4)', '');
   out.push(...targetText(evaluateTargets(results)));
   if (results.notes.length > 0) out.push('', 'Notes', ...results.notes.map((n) => `- ${n}`));
@@ -214,6 +230,12 @@ export function markdownReport(results: BenchResults): string {
     `${TFJS_ADAPTER_TITLE}. The adapter runs the fused engine on the gradients and writes the parameters in place (cpu and wasm keep tensors in this thread's memory); tfjs's Adamax runs about ten tfjs ops per variable, each allocating a tensor.`,
     '',
     ...(() => { const g = tfjsAdapterGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
+    '',
+    '## jax-js adapter',
+    '',
+    `${JAXJS_ADAPTER_TITLE}. Inside \`jit\` jax-js fuses elementwise operations into one kernel per materialized array: each step here is three kernels per leaf (the two moments and the new parameters), one for the count and one for the bias correction (optax-ts/jax-js reads it from a table of the pure path's values; the hand-written step computes \`b1 ** count\` with jax-js's float32 \`power\`, not bit-identical to optax).`,
+    '',
+    ...(() => { const g = jaxjsAdapterGrid(results); if (g) return [formatMarkdown(g)]; const a = results.jaxjsAdapter; return [a && 'na' in a ? a.na : '(not measured)']; })(),
     '',
     '## Targets (issue 4)',
     '',

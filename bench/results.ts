@@ -7,6 +7,7 @@ import type { LayoutCostResult } from './layout-cost.js';
 import type { GuardedResult } from './guarded.js';
 import type { CombinatorResult } from './combinators.js';
 import type { TfjsAdapterRow } from './tfjs-adapter.js';
+import type { JaxJsAdapterRow } from './jaxjs-adapter.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -30,6 +31,8 @@ export interface BenchResults {
   readonly combinators: readonly CombinatorResult[] | { readonly na: string } | undefined;
   /** optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts), or why not measured. */
   readonly tfjsAdapter?: readonly TfjsAdapterRow[] | { readonly na: string };
+  /** optax-ts/jax-js against hand-written jitted adamax steps (jaxjs-adapter.ts), or why not measured. */
+  readonly jaxjsAdapter?: readonly JaxJsAdapterRow[] | { readonly na: string };
   readonly checks: readonly CheckResult[];
   readonly notes: readonly string[];
   readonly seconds: number;

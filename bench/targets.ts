@@ -100,5 +100,13 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
   if (results.tfjsAdapter !== undefined && Array.isArray(results.tfjsAdapter)) {
     for (const r of results.tfjsAdapter) ratioLine(`tfjs ${r.backend}, ${r.model}: optax-ts/tfjs vs tf.train.adamax`, r.optimizerMs[0], r.optimizerMs[1], 1, false, 'tfjs ms / optax-ts ms per applyGradients');
   }
+  // Issue 12: optax-ts/jax-js, jitted, at least as fast as adamax written by hand as @jax-js/optax writes adam.
+  if (results.jaxjsAdapter !== undefined && !Array.isArray(results.jaxjsAdapter)) lines.push({ status: 'SKIP', text: `jax-js adapter: ${(results.jaxjsAdapter as { na: string }).na}` });
+  else if (results.jaxjsAdapter !== undefined) {
+    for (const r of results.jaxjsAdapter) {
+      ratioLine(`jax-js wasm, ${r.model}: optax-ts/jax-js vs hand-written jitted adamax (stand-in for @jax-js/optax)`, r.handMs, r.adapterMs, 1, false, 'hand-written ms / optax-ts ms per jitted step');
+      lines.push({ status: 'INFO', text: `jax-js wasm, ${r.model}: optax-ts/jax-js vs the hand-written step with its bias correction computed in JavaScript (no count on the device): ${formatRatio(r.handHostBiasMs / r.adapterMs)}` });
+    }
+  }
   return lines;
 }

@@ -62,31 +62,69 @@ export function fmaFloat32(a: number, b: number, c: number, view: DataView): num
 }
 
 /**
- * `a * b + c` correctly rounded to double.
+ * `a * b + c` correctly rounded to double, for every input (subnormal and overflowing products and
+ * results, signed zeros, infinities and NaN included).
  *
- * Two cases inside Dekker's product range make the emulation meet `inf - inf` (a NaN): a factor
- * beyond 2^995, whose Veltkamp split overflows although the product does not, and a sum `c + p`
- * that overflows (`|c| > 2^1023`). Both are redone at other scales, every scaling exact: the larger
- * factor times 2^-30 and the other times 2^30 (the product unchanged; the other factor is then
- * below 1), and where `c + p` overflowed, `c` and the product at a quarter, the result times 4.
- * Rounding commutes with a power of two in the normal range, so the result is still the one rounding
- * of the exact value (±infinity, or the largest double when the exact sum lies just below the
- * overflow threshold while `fl(c + p)` alone would have overflowed).
+ * The fast path is Dekker's product with TwoSum and a rounding to odd ({@link fmaNormal}). It is exact
+ * when `2^-960 <= |fl(a * b)| <= 2^995` and no step overflows: then the product's error `a * b - p` is
+ * a double (its last bit, at least 2^-1066, is above 2^-1074) and so is every partial product of the
+ * split factors; an overflow (a factor beyond about 2^996, whose Veltkamp split meets `inf - inf`, a
+ * sum `c + p` beyond the largest double, a non-finite `c`) always surfaces as a NaN. A subnormal
+ * result is right too: it needs `|c + p|` below 2^-1021 (then `c + p` is exact, on the grid of
+ * 2^-1074) or massive cancellation (then `c + p` is exact by Sterbenz's lemma), so the rounding to odd
+ * sees an exact sum and the last addition is the one rounding of the exact value.
+ *
+ * Off the fast path:
+ * - a zero or non-finite factor: the product is exactly `p` (±0, ±infinity or NaN, as IEEE 754
+ *   defines the product), and `p + c` is its one rounding, with IEEE's sign of a zero sum (inline:
+ *   zero factors are common, e.g. a first moment of zero);
+ * - finite nonzero factors and a non-finite `c`: the exact product is finite, so the result is `c`
+ *   (even where `fl(a * b)` overflowed: `fma(2^600, 2^600, -inf)` is `-inf`, not NaN);
+ * - otherwise, rare (a product below 2^-960, whose error Dekker's product cannot hold, or one that
+ *   overflows or whose factor is too large to split, or `c + p` overflowing), by integer arithmetic
+ *   ({@link fmaFloat64Exact}).
  */
 export function fmaFloat64(a: number, b: number, c: number, view: DataView): number {
-  const p = a * b;
-  // Specials, zeros and products at the edges of the range (where Dekker's split would overflow or
-  // its error term underflow): one rounding of the plain expression is then exact or what FMA gives.
-  if (p - p !== 0 || c - c !== 0 || p === 0 || c === 0 || Math.abs(p) > 2 ** 995 || Math.abs(p) < 2 ** -960) return p + c;
-  const r = fmaNormal(a, b, c, p, view);
-  if (r === r) return r;
-  const aLarger = Math.abs(a) >= Math.abs(b);
-  let x = aLarger ? a : b, y = aLarger ? b : a;
-  if (Math.abs(x) > 2 ** 995) { x *= 2 ** -30; y *= 2 ** 30; }
-  const sum = c + p;
-  const cover = sum - sum !== 0 ? 0.25 : 1;
-  x *= cover;
-  return fmaNormal(x, y, c * cover, x * y, view) / cover;
+  const p = a * b, size = Math.abs(p);
+  if (size >= 2 ** -960 && size <= 2 ** 995) {
+    const r = fmaNormal(a, b, c, p, view);
+    if (r === r) return r;
+  }
+  if (a === 0 || b === 0 || a - a !== 0 || b - b !== 0) return p + c;
+  if (c - c !== 0) return c;
+  return fmaFloat64Exact(a, b, c, view);
+}
+
+/**
+ * `a * b + c` for finite `a`, `b`, `c` (`a`, `b` nonzero), rounded to nearest even by BigInt
+ * arithmetic: the exact sum as an integer times a power of two, rounded at the double's quantum for
+ * its magnitude (2^(e - 52), never below the subnormal quantum 2^-1074), then assembled from its bits:
+ * `q + (quantum + 1074) * 2^52` is the bit pattern of `q * 2^quantum` for `q` in [2^52, 2^53] (a carry
+ * to 2^53 steps the exponent, up to infinity's pattern) and for a subnormal `q < 2^52`. An exact zero
+ * sum is +0 (round to nearest); a nonzero sum that rounds to zero keeps its sign. Allocates (BigInts):
+ * only {@link fmaFloat64}'s rare inputs come here.
+ */
+function fmaFloat64Exact(a: number, b: number, c: number, view: DataView): number {
+  const ea = fmaExponent(a, view), eb = fmaExponent(b, view), ec = fmaExponent(c, view);
+  const ep = ea + eb, e0 = Math.min(ep, ec);
+  const product = fmaSignificand(a, view) * fmaSignificand(b, view) << BigInt(ep - e0);
+  const addend = fmaSignificand(c, view) << BigInt(ec - e0);
+  const sum = ((a < 0) !== (b < 0) ? -product : product) + (c < 0 ? -addend : addend);
+  if (sum === 0n) return 0;
+  const magnitude = sum < 0n ? -sum : sum;
+  const top = magnitude.toString(2).length - 1 + e0; // the exact value lies in [2^top, 2^(top + 1))
+  const quantum = Math.max(top - 52, -1074);
+  let q: bigint;
+  if (quantum <= e0) q = magnitude << BigInt(e0 - quantum);
+  else {
+    const shift = BigInt(quantum - e0), rest = magnitude & ((1n << shift) - 1n), half = 1n << (shift - 1n);
+    q = magnitude >> shift;
+    if (rest > half || (rest === half && (q & 1n) === 1n)) q += 1n;
+  }
+  let bits = q + (BigInt(quantum + 1074) << 52n);
+  if (bits > 0x7ff0000000000000n) bits = 0x7ff0000000000000n; // beyond the largest double: infinity
+  view.setBigUint64(0, sum < 0n ? bits | 0x8000000000000000n : bits, true);
+  return view.getFloat64(0, true);
 }
 
 /** `a * b + c` by Dekker's product and TwoSum, `p = fl(a * b)`: correct where no step overflows, else NaN. */
@@ -98,11 +136,33 @@ function fmaNormal(a: number, b: number, c: number, p: number, view: DataView): 
   return th + fmaAddRoundToOdd(tl, ul, view); // RN(th + RO(tl + ul)) === RN(a * b + c)
 }
 
+/** The integer significand of a finite double `x` (below 2^53): `|x| = significand * 2^fmaExponent(x)`. */
+function fmaSignificand(x: number, view: DataView): bigint {
+  view.setFloat64(0, x, true);
+  const bits = view.getBigUint64(0, true) & 0x7fffffffffffffffn;
+  return bits >> 52n === 0n ? bits : (bits & 0xfffffffffffffn) | 0x10000000000000n;
+}
+
+/** The exponent of the last bit of a finite double's significand (see {@link fmaSignificand}). */
+function fmaExponent(x: number, view: DataView): number {
+  view.setFloat64(0, x, true);
+  const biased = (view.getUint32(4, true) >>> 20) & 0x7ff;
+  return (biased === 0 ? 1 : biased) - 1075;
+}
+
 /**
  * The functions above, for kernels that embed them in generated source: each is declared there as
  * `const <name> = <its source>;` (names as the running code has them, whatever a bundler did).
  */
-export const FMA_FUNCTIONS: readonly ((...args: never[]) => number)[] = [productError, fmaAddRoundToOdd, fmaFloat32, fmaNormal, fmaFloat64];
+export const FMA_FUNCTIONS: readonly ((...args: never[]) => number | bigint)[] = [productError, fmaAddRoundToOdd, fmaFloat32, fmaNormal, fmaSignificand, fmaExponent, fmaFloat64Exact, fmaFloat64];
+
+/**
+ * Source lines declaring `FMA_VIEW` (the scratch DataView) and {@link FMA_FUNCTIONS}, for kernels and
+ * worker scripts that embed them: `fmaFloat64(a, b, c, FMA_VIEW)` (by `fmaFloat64.name`) is then in scope.
+ */
+export function fmaFunctionsSource(): string[] {
+  return ['const FMA_VIEW = new DataView(new ArrayBuffer(8));', ...FMA_FUNCTIONS.map((fn) => `const ${fn.name} = (${fn.toString()});`)];
+}
 
 const scratch = new DataView(new ArrayBuffer(8));
 

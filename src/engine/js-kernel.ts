@@ -1,4 +1,4 @@
-import { FMA_FUNCTIONS, fmaFloat32, fmaFloat64 } from '../core/fused-multiply-add.js';
+import { fmaFloat32, fmaFloat64, fmaFunctionsSource } from '../core/fused-multiply-add.js';
 import { type Expr, topologicalOrder } from '../kernel/expr.js';
 import { CAP_CONSTANT, type FusedProgram, type KernelFunction, ZERO_CONSTANT, bytesPerElement, checkStreamDtypes, isNarrowStream, streamDtype } from './program.js';
 import { MIN_NORMAL, type SubnormalMode, canMakeSubnormal } from './subnormals.js';
@@ -207,7 +207,7 @@ export function jsKernelSource(program: FusedProgram, unroll = UNROLL, scalarOff
     'const fr = Math.fround, abs = Math.abs, sqrt = Math.sqrt, max = Math.max, min = Math.min;',
     // A subnormal becomes a zero of its sign (x * 0); NaN, infinities and normal values pass.
     flush ? `const ftz = (x) => (abs(x) < ${MIN_NORMAL[program.dtype]} ? x * 0 : x);` : '',
-    ...(usesFma ? ['const FMA_VIEW = new DataView(new ArrayBuffer(8));', ...FMA_FUNCTIONS.map((fn) => `const ${fn.name} = (${fn.toString()});`)] : []),
+    ...(usesFma ? fmaFunctionsSource() : []),
     `return function run(${['n', ...ptrArgs, ...scalarArgs].join(', ')}) {`,
     ptrs.length ? `const ${ptrs.join(', ')};` : '',
     scalarReads.length ? `const ${scalarReads.join(', ')};` : '',

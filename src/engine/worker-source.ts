@@ -1,3 +1,6 @@
+import { fmaFloat64, fmaFunctionsSource } from '../core/fused-multiply-add.js';
+import { FMA64_IMPORT } from './wasm/fma.js';
+
 /**
  * The script each worker thread runs (plain JavaScript, so that it needs no loader or bundler), and
  * the layout of the control block it shares with the main thread.
@@ -69,6 +72,7 @@ export interface WorkerInit {
  */
 export const WORKER_BODY = `
 function main(init, report, atExit) {
+  ${fmaFunctionsSource().join('\n  ')}
   var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, LOST = ${CTL_LOST}, FINISHED = ${CTL_FINISHED} + init.worker, STOP = ${TASK_STOP}, SPIN = ${SPIN_LOADS};
   var ctl, passes;
   try {
@@ -90,6 +94,8 @@ function main(init, report, atExit) {
         var imports = {};
         imports[k.importModule] = {};
         imports[k.importModule][k.importName] = memory;
+        // Float64 fmas call the reference for rare inputs (wasm/fma.ts): the same functions, embedded.
+        imports[k.importModule]['${FMA64_IMPORT.name}'] = function (a, b, c) { return ${fmaFloat64.name}(a, b, c, FMA_VIEW); };
         return new WebAssembly.Instance(m, imports).exports[k.exportName];
       });
     }

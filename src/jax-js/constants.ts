@@ -20,7 +20,12 @@ export function float64Array(values: ArrayLike<number>, shape: readonly number[]
   const factors = Array.from({ length: FACTORS }, () => new Float32Array(n).fill(1));
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (v === 0 || !Number.isFinite(v)) { parts[0][i] = v; continue; }
+    if (v === 0 || !Number.isFinite(v)) {
+      parts[0][i] = v;
+      // -0 + +0 is +0: a -0 is summed from -0 parts.
+      if (Object.is(v, -0)) parts[1][i] = parts[2][i] = -0;
+      continue;
+    }
     let e = Math.floor(Math.log2(Math.abs(v)));
     // log2 may be off by one near powers of two: settle e so that |v| / 2^e lies in [1, 2).
     while (Math.abs(v) / 2 ** e >= 2) e++;
@@ -51,13 +56,24 @@ export function float64Array(values: ArrayLike<number>, shape: readonly number[]
  * Why: jax-js's simplifier (its `AluExp.simplify`, in every backend, eagerly and inside `jit`) folds
  * literal constants together in double precision and reassociates `(x * c1) * c2` into
  * `x * (c1 * c2)`: measured on `chain(scale(0.3), scale(0.7), scale(1.1))`, jitted, 393 of 1000 float32
- * results differed from optax's. A constant written `z + c`, `z` a zero *loaded from a buffer* of 128 or
- * more distinct elements (jax-js inlines smaller or uniform arrays as literals), is opaque to those
- * rules, so each operation rounds as one XLA operation does.
+ * results differed from optax's (test/jax-js/transformation.test.ts holds it). A value *loaded from a
+ * buffer* of 128 or more distinct elements (jax-js inlines smaller or uniform arrays as literals) is
+ * opaque to those rules, so each operation rounds as one XLA operation does.
+ *
+ * A float32 constant `c` is element 0 of a buffer of its own, `[c, 1, 2, ..., 127]` (made once per
+ * value, kept until {@link dispose}), read through a view (a slice): inside `jit` the kernel that uses
+ * it loads it, which costs one load (a SIMD splat in jax-js's vectorized kernels), where `z + c` with
+ * `z` a loaded zero costs an addition per element too (measured: an anchored moment update over 670k
+ * float32 elements took 0.26-0.29 ms against 0.21 ms loading the constants). A float64 constant is
+ * added to a loaded zero in float32-exact parts (inside `jit`, jax-js turns a number operand into a
+ * float32 literal; the parts add up to `c` exactly): its buffer would be built from jax-js operations,
+ * which inside a `jit` trace are traced, not computed.
  */
 export class KernelAnchors {
   private readonly buffer32: JaxArray;
   private readonly buffer64: JaxArray;
+  /** The float32 constants' buffers, by bit pattern. */
+  private readonly constants32 = new Map<number, JaxArray>();
 
   constructor() {
     // 128 distinct values: jax-js keeps the array a buffer (not a literal) inside `jit` too.
@@ -65,17 +81,31 @@ export class KernelAnchors {
     this.buffer64 = this.buffer32.ref.astype(np.float64);
   }
 
-  /** A zero of `dtype` the simplifier cannot see is zero. Owned by the caller. */
+  /**
+   * A zero of `dtype` the simplifier cannot see is zero. Owned by the caller. It is a view (a slice)
+   * of the buffer, not a `take`: inside `jit` a view is read by the kernel that uses it, where a
+   * gather is a kernel of its own (jax-js's `splitGraphDataflow` materializes every gather), one
+   * dispatch per constant per step.
+   */
   zero(dtype: Dtype): JaxArray {
-    return np.take((dtype === 'float32' ? this.buffer32 : this.buffer64).ref, np.array(0, { dtype: np.int32 }));
+    return (dtype === 'float32' ? this.buffer32 : this.buffer64).ref.slice(0);
   }
 
   /**
    * The number `c` (already a value of `dtype`) as a 0-d array of `dtype`, opaque to the simplifier.
-   * A float64 constant is added in parts that float32 holds exactly (inside `jit`, jax-js turns a
-   * number operand into a float32 literal first; the parts add up to `c` exactly).
+   * Owned by the caller.
    */
   literal(dtype: Dtype, c: number): JaxArray {
+    if (dtype === 'float32') {
+      BITS[0] = c;
+      const key = BITS_U32[0];
+      let buffer = this.constants32.get(key);
+      if (!buffer) {
+        buffer = np.array(Float32Array.from({ length: 128 }, (_, i) => (i === 0 ? c : i)));
+        this.constants32.set(key, buffer);
+      }
+      return buffer.ref.slice(0);
+    }
     let parts: number[];
     try {
       parts = float32Parts(dtype, c);
@@ -96,8 +126,13 @@ export class KernelAnchors {
   dispose(): void {
     this.buffer32.dispose();
     this.buffer64.dispose();
+    for (const b of this.constants32.values()) b.dispose();
+    this.constants32.clear();
   }
 }
+
+const BITS = new Float32Array(1);
+const BITS_U32 = new Uint32Array(BITS.buffer);
 
 /** `c` as a sum of numbers float32 holds exactly (one for a float32 value, up to three for a double). */
 export function float32Parts(dtype: Dtype | 'int32', c: number): number[] {

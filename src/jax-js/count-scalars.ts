@@ -20,25 +20,33 @@ import type { JaxValue } from './kernel.js';
  * JavaScript, and the scalars are bit-identical to the pure path's, transcendentals (`powf` in the bias
  * correction, `cos` in a cosine schedule) included. Scalars that do not depend on the count are
  * constants of the graph.
+ *
+ * A number's table is one-dimensional, read with `take(table, index)` straight to a 0-d array:
+ * inside `jit` the gather is one kernel, where a view of it (a reshape) that several kernels read
+ * would be copied by a kernel of its own.
  */
 export class CountScalars {
   private readonly constants: Record<string, HostScalar> = {};
-  private readonly tables: Record<string, { table: JaxArray; shape: readonly number[] }> = {};
+  private readonly tables: Record<string, { table: JaxArray; shape: readonly number[] | null }> = {};
   /** The count from which every scalar keeps its value (the last table index). */
   readonly settle: number;
 
-  /** `only`: tabulate just these scalars (the others are the caller's); default all. */
-  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[]) {
+  /**
+   * `only`: tabulate just these scalars (the others are the caller's); default all. `limit`: the
+   * longest table built (an OptaxError when the scalars settle later). `traced`: the values optax
+   * computes inside `lax.cond` (apply_if_finite, MultiSteps: the pure path's traced ones).
+   */
+  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[], limit = MAX_TABLE_STEPS, traced = false) {
     const counted = Object.hasOwn(definition.initControl(), 'count');
     const pick = (r: Record<string, HostScalar>): Record<string, HostScalar> => (only ? Object.fromEntries(only.map((k) => [k, r[k]])) : r);
-    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined)));
+    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined, traced)));
     if (!counted) {
       this.settle = 0;
       Object.assign(this.constants, at(0));
       return;
     }
     const final = at(INT32_MAX);
-    this.settle = settleCount(name, definition, tx, at, final);
+    this.settle = settleCount(name, definition, tx, at, final, limit);
     const keys = Object.keys(final);
     const sizes = keys.map((k) => (typeof final[k] === 'number' ? 1 : (final[k] as ShapedArray).data.length));
     const columns: (Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>)[] = keys.map((_, j) => (dtype === "float64" ? new Float64Array((this.settle + 1) * sizes[j]) : new Float32Array((this.settle + 1) * sizes[j])));
@@ -58,8 +66,10 @@ export class CountScalars {
       }
       if (sameRows(col, n)) this.constants[k] = final[k];
       else {
-        const shape = typeof final[k] === 'number' ? [] : (final[k] as ShapedArray).shape;
-        this.tables[k] = { table: dtype === 'float64' ? float64Array(col, [this.settle + 1, n]) : np.reshape(np.array(col as Float32Array<ArrayBuffer>), [this.settle + 1, n]), shape };
+        // A number: one value per count. An array hyperparameter's: a row per count, reshaped.
+        const shape = typeof final[k] === 'number' ? null : (final[k] as ShapedArray).shape;
+        const dims = shape === null ? [this.settle + 1] : [this.settle + 1, n];
+        this.tables[k] = { table: dtype === 'float64' ? float64Array(col, dims) : np.reshape(np.array(col as Float32Array<ArrayBuffer>), dims), shape };
       }
     });
   }
@@ -77,9 +87,23 @@ export class CountScalars {
     const out: Record<string, JaxValue> = { ...this.constants };
     if (count === null) return out;
     const index = np.minimum(count, this.settle);
-    for (const [k, { table, shape }] of Object.entries(this.tables)) out[k] = np.reshape(np.take(table.ref, index.ref, 0), [...shape]);
+    for (const [k, { table, shape }] of Object.entries(this.tables)) {
+      const row = np.take(table.ref, index.ref, 0);
+      out[k] = shape === null ? row : np.reshape(row, [...shape]);
+    }
     index.dispose();
     return out;
+  }
+
+  /**
+   * `1 / float64(s)` for the tabulated float32 number `name` at `count` (borrowed), or undefined: one
+   * gather of the table's reciprocals (inside `jit`, the reciprocal is computed in the gather's kernel,
+   * for the one element read).
+   */
+  reciprocalAt(name: string, count: JaxArray): JaxArray | undefined {
+    const t = this.tables[name];
+    if (!t || t.shape !== null || t.table.dtype !== 'float32') return undefined;
+    return np.take(np.reciprocal(t.table.ref.astype(np.float64)), np.minimum(count.ref, this.settle), 0);
   }
 
   /** Frees the tables. */
@@ -115,15 +139,15 @@ function sameRows(col: ArrayLike<number>, n: number): boolean {
  * its saturated value is where it settles. A schedule's is read from its spec: the end of its last
  * transition (an upper bound; the table is checked against the final value).
  */
-function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: object, at: (c: number) => Record<string, HostScalar>, final: Record<string, HostScalar>): number {
+function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: object, at: (c: number) => Record<string, HostScalar>, final: Record<string, HostScalar>, limit: number): number {
   if (definition.name === 'scale_by_adamax' || definition.name === 'ema') {
     // A bias correction 1 - decay^t: it settles where it first equals its saturated value.
     const keys = Object.keys(final);
-    for (let c = 0; c <= MAX_TABLE_STEPS; c++) {
+    for (let c = 0; c <= limit; c++) {
       const row = at(c);
       if (keys.every((k) => sameValues(typeof row[k] === 'number' ? [row[k] as number] : (row[k] as ShapedArray).data, final[k]))) return c;
     }
-    throw new OptaxError(`toJaxJs: ${name}: the decay is so close to 1 that the bias correction takes more than ${MAX_TABLE_STEPS} steps to settle; not supported by the jax-js adapter`);
+    throw new OptaxError(`toJaxJs: ${name}: the decay is so close to 1 that the bias correction takes more than ${limit} steps to settle; not supported by the jax-js adapter`);
   }
   const schedule = recordedCall(tx)?.args[0];
   if (typeof schedule !== 'function') throw new OptaxError(`toJaxJs: ${name}: a count-dependent transformation the jax-js adapter cannot evaluate in the graph (not supported yet)`);
@@ -135,7 +159,7 @@ function settleCount(name: string, definition: ElementwiseDefinition<any>, tx: o
   }
   const steps = scheduleSettle(spec);
   if (steps === undefined) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} never settles to a final value (or its end is unknown); not supported by the jax-js adapter yet`);
-  if (steps > MAX_TABLE_STEPS) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} settles after ${steps} steps, more than the ${MAX_TABLE_STEPS} the jax-js adapter tabulates`);
+  if (steps > limit) throw new OptaxError(`toJaxJs: ${name}: the schedule ${spec.name} settles after ${steps} steps, more than the ${limit} the jax-js adapter tabulates`);
   return steps;
 }
 

@@ -20,25 +20,28 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   fused engine compiles), each node lowered to one jax-js op.
  * - **The count** stays an int32 scalar array in the state, incremented in the graph (saturating at
  *   2^31-1). **Per-step scalars** that depend on it (adamax's bias correction `1 - b1^t`, a schedule's
- *   learning rate or weight decay) are evaluated from it in the graph, from the same formula the pure
- *   path evaluates (see {@link toJaxJsSchedule}): bit-identical on the wasm device for every float32
- *   schedule (measured over every count 0..100,000 and large ones: the README). On WebGPU and WebGL
- *   (no float64) they are read from tables of the pure path's values instead (`countScalars: 'table'`,
- *   see {@link ToJaxJsOptions}).
+ *   learning rate or weight decay) are read in the graph at the count from a table of the pure path's
+ *   values where they settle within 2^16 steps (one gather per step), and
+ *   otherwise evaluated from it in the graph, from the same formula the pure path evaluates (see
+ *   {@link toJaxJsSchedule}): bit-identical on the wasm device for every float32 schedule (measured
+ *   over every count 0..100,000 and large ones: the README). On WebGPU and WebGL (no float64) they
+ *   are read from tables (`countScalars: 'table'`, see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
- * - **Parity** on the wasm device, float32: bit-identical to the pure path (`tx.update` then
- *   `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
+ * - **Parity** on the wasm device, float32 and float64: bit-identical to the pure path (`tx.update`
+ *   then `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
  *   trees tested; see the README); `applyIfFinite`, `multiSteps` (updates, zeros' signs included)
  *   and `injectHyperparams` bit-identical too, jitted and eagerly, with NaN and infinite steps.
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
- *   null), `partition`, `clipByGlobalNorm` (float32 leaves), `applyIfFinite` (float32 leaves; the
- *   finiteness reduced and the step selected with `where` in the graph; its inner step traced as
- *   optax's `lax.cond` runs it, XLA's fused multiply-adds built exactly from float64 operations, so wasm
- *   or cpu only), `multiSteps` (float32 leaves; a number `everyKSchedule`; the running mean, the emit
- *   and `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
- *   silent mini-step with the pure path's signs), `injectHyperparams` of optax-ts's own elementwise
+ *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
+ *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's
+ *   fused multiply-adds built exactly from other operations: float32 ones from float64 operations on
+ *   wasm and cpu, from float32 operations only on webgl and webgpu, float64 ones from float64
+ *   operations), `multiSteps` (a number `everyKSchedule`; the running mean, the emit and
+ *   `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
+ *   silent mini-step with the pure path's signs; the accumulator in `accumulatorDtype`), those three
+ *   on float32 and float64 leaves, `injectHyperparams` of optax-ts's own elementwise
  *   factories (the hyperparameters float32 scalar arrays of the state, read by the inner
  *   transformation's scalars in the graph, so settable between steps by replacing them; a scheduled one
  *   evaluated in the graph at its count; a decay inside a bias correction, e.g. adamax's `b1`, must be a
@@ -52,7 +55,7 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   they settle. Anything else throws an OptaxError naming the transformation.
  *
  * @param tx - an optax-ts transformation.
- * @param options - `countScalars`: `'graph'` (default) or `'table'` (see {@link ToJaxJsOptions}).
+ * @param options - `countScalars`: `'auto'` (default), `'graph'` or `'table'` (see {@link ToJaxJsOptions}).
  *
  * @example
  * ```ts

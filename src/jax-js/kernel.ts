@@ -24,6 +24,14 @@ export interface KernelInputs {
   readonly params: JaxArray | null;
   readonly state: Readonly<Record<string, JaxArray>>;
   readonly scalars: Readonly<Record<string, JaxValue>>;
+  /**
+   * `1 / float64(s)` for a 0-d float32 per-step scalar `s` (borrowed), where the caller shares one
+   * among the leaves; undefined where it has none. A float32 leaf divided by `s` is then
+   * `float32(float64(x) * r)`: the very operations jax-js runs for `x / s` in float64 (its division is
+   * a multiplication by the reciprocal), with the reciprocal computed once per step instead of once
+   * per element.
+   */
+  readonly reciprocal?: (name: string) => JaxArray | undefined;
 }
 
 /** The outputs of one leaf's kernel, owned by the caller. */
@@ -104,6 +112,12 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
         const a = take(e.a), b = take(e.b);
         if (isHost(a) && isHost(b)) { v = hostBinary(dtype, (x, y) => applyBinary(e.op, x, y), a, b); break; }
         if (e.op === 'div') {
+          const r = dtype === 'float32' && e.b.kind === 'scalar' && !isHost(a) && !isHost(b) && a.dtype === 'float32' ? inputs.reciprocal?.(e.b.name) : undefined;
+          if (r) {
+            (b as JaxArray).dispose();
+            v = np.multiply((a as JaxArray).astype(np.float64), r.ref).astype(np.float32);
+            break;
+          }
           if ((isHost(a) || isHost(b)) && !anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a constant without anchors`);
           v = divide(a, b, dtype, anchors!, inputs.updates.shape.length);
           break;
@@ -120,12 +134,13 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       }
       case 'fma': {
         // XLA's contraction inside a traced computation (apply_if_finite, MultiSteps): jax-js has no
-        // fma op; it is built exactly from float64 operations (fma.ts).
+        // fma op; it is built exactly from other operations (fma.ts).
         const a = take(e.a), b = take(e.b), c = take(e.c);
+        if (!anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a fused multiply-add without anchors`);
         // Numbers go to fma.ts as they are (it places them where the simplifier leaves them alone); an
         // array hyperparameter enters through the anchors.
         const arg = (x: JaxValue): number | JaxArray => (x instanceof ShapedArray ? operand(x) : x);
-        v = fusedMultiplyAddJax(name, dtype, arg(a), arg(b), arg(c));
+        v = fusedMultiplyAddJax(dtype, arg(a), arg(b), arg(c), (k) => anchors.literal(dtype, k));
         break;
       }
       default:

@@ -16,7 +16,7 @@ import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/m
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
 import { CountScalars, type HostScalar, hostScalars } from './count-scalars.js';
-import { KernelAnchors } from './constants.js';
+import { KernelAnchors, float64Array } from './constants.js';
 import { lowerEmaAccumulator } from './ema-accumulator.js';
 import { recordedCall } from '../spec/record.js';
 import type { Hyperparam } from '../core/hyperparams.js';
@@ -29,8 +29,9 @@ import { lowerTraced } from './traced.js';
 import { lowerApplyIfFinite } from './apply-if-finite.js';
 import { lowerMultiSteps } from './multi-steps.js';
 import { lowerInjectHyperparams } from './inject-hyperparams.js';
+import { ScalarReciprocals } from './scalar-reciprocals.js';
 import { type Injection, injectionOf } from './injection.js';
-import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
+import { type JaxValue, checkBroadcast, deviceHasFloat64, divide, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
 /**
@@ -72,7 +73,12 @@ export interface ToJaxJsOptions {
   /**
    * How the per-step scalars that depend on the count (a schedule's value, adamax's bias correction)
    * are computed in the graph:
-   * - `'graph'` (the default on the wasm and cpu devices): evaluated from the count as jax-js operations, from the same formula the
+   * - `'auto'` (the default on the wasm and cpu devices): `'table'` for a transformation whose scalars
+   *   settle within 2^16 steps (adamax's bias correction for b1 up to about
+   *   0.9997, a schedule that ends by then), `'graph'` for the others. Both are bit-identical to the
+   *   pure path; a table is one gather per step where the graph evaluates `powf`/`cosf` in tens of
+   *   operations, several kernels of their own inside `jit`.
+   * - `'graph'`: evaluated from the count as jax-js operations, from the same formula the
    *   pure path evaluates (schedules/arith.ts, with src/jax-js/schedule-arith.ts's interpretation:
    *   glibc's `cosf`/`powf` rebuilt from float64 jax-js operations): any count, every float32 schedule.
    *   What it does not lower (float64 cosines and powers, an array decay's bias correction) is read
@@ -81,16 +87,38 @@ export interface ToJaxJsOptions {
    *   count from which they stop changing (at most {@link MAX_TABLE_STEPS}); exponential decays and
    *   schedules that never settle are refused. Bit-identical by construction, whatever the device.
    */
-  readonly countScalars?: 'graph' | 'table';
+  readonly countScalars?: 'auto' | 'graph' | 'table';
 }
+
+/**
+ * The longest table `countScalars: 'auto'` builds (256 KiB of float32 per count-dependent scalar,
+ * built once by evaluating the pure path's scalars at each count).
+ */
+const AUTO_TABLE_STEPS = 1 << 16;
+
+/** One elementwise transformation's per-step scalars for leaves of `dtype`, as `mode` says. */
+function stepScalarsOf(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any>, counted: boolean, dtype: Dtype, mode: CountScalarsMode): StepScalars {
+  if (mode === 'table') return new CountScalars(name, def, tx, dtype);
+  if (mode === 'auto') {
+    try {
+      return new CountScalars(name, def, tx, dtype, undefined, AUTO_TABLE_STEPS);
+    } catch (e) {
+      if (!(e instanceof OptaxError)) throw e;
+      // It does not settle soon enough (or cannot be tabulated): evaluated from the count in the graph.
+    }
+  }
+  return graphScalars(name, def, tx, counted, dtype);
+}
+
+type CountScalarsMode = NonNullable<ToJaxJsOptions['countScalars']>;
 
 /** The lowering of `tx`, or an OptaxError naming what is not supported. */
 export function lower(tx: GradientTransformation<any>, options: ToJaxJsOptions = {}): Lowered {
   if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function') throw new OptaxError(`toJaxJs: expected a gradient transformation, got ${describe(tx)}`);
   const float64 = deviceHasFloat64();
-  const mode = options.countScalars ?? (float64 ? 'graph' : 'table');
-  if (mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'graph' or 'table', got ${describe(mode)}`);
-  if (mode === 'graph' && !float64) throw new OptaxError(`toJaxJs: countScalars: 'graph' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
+  const mode = options.countScalars ?? (float64 ? 'auto' : 'table');
+  if (mode !== 'auto' && mode !== 'graph' && mode !== 'table') throw new OptaxError(`toJaxJs: countScalars must be 'auto', 'graph' or 'table', got ${describe(mode)}`);
+  if (mode !== 'table' && !float64) throw new OptaxError(`toJaxJs: countScalars: '${mode}' needs float64 operations, which the jax-js device '${defaultDevice()}' does not have (use 'wasm' or 'cpu', or countScalars: 'table')`);
   if (tx.parts) return lowerChain(tx.parts.map((p) => lower(p, options)));
   const combinator = tx.combinator;
   if (combinator?.kind === 'masked') {
@@ -184,22 +212,23 @@ function lowerChain(parts: Lowered[]): Lowered {
 }
 
 /**
- * The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`'
+ * The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match the first tree's
  * shapes and dtypes, with their paths. float32 leaves everywhere; float64 leaves (optax with x64) on
- * devices that compute in float64 (wasm, cpu), unless `float32Only`.
+ * devices that compute in float64 (wasm, cpu). `dtypeOf(i, leafDtype)`: the dtype tree `i` must hold
+ * where the first tree's leaf has `leafDtype` (default: the same).
  */
-export function gather(name: string, trees: readonly unknown[], names: readonly string[], float32Only = false): { positions: JaxArray[][]; paths: TreePath[] } {
+export function gather(name: string, trees: readonly unknown[], names: readonly string[], dtypeOf?: (tree: number, leafDtype: Dtype) => Dtype): { positions: JaxArray[][]; paths: TreePath[] } {
   const positions: JaxArray[][] = [];
   const paths: TreePath[] = [];
   walkTrees(trees, (leaves, path) => {
     const ref = leaves[0] as JaxArray;
-    if (ref.dtype === 'float64' && float32Only) throw new OptaxError(`${name}: the jax-js adapter lowers it for float32 leaves only (got float64)`, path, names[0]);
     if (ref.dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`${name}: float64 leaves need a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`, path, names[0]);
     if (ref.dtype !== 'float32' && ref.dtype !== 'float64') throw new OptaxError(`${name}: the jax-js adapter takes float32 and float64 leaves (got ${ref.dtype})`, path, names[0]);
     leaves.forEach((l, i) => {
       const a = l as JaxArray;
-      if (a.dtype !== ref.dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
-        throw new OptaxError(`${names[i]} does not match ${names[0]}: ${a.dtype}[${a.shape.join(', ')}] vs ${ref.dtype}[${ref.shape.join(', ')}]`, path, names[i]);
+      const dtype = i === 0 || !dtypeOf ? ref.dtype : dtypeOf(i, ref.dtype as Dtype);
+      if (a.dtype !== dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
+        throw new OptaxError(`${names[i]} does not match ${names[0]}: ${a.dtype}[${a.shape.join(', ')}] vs ${dtype}[${ref.shape.join(', ')}]`, path, names[i]);
       }
     });
     positions.push(leaves as JaxArray[]);
@@ -228,13 +257,13 @@ export interface StepScalars {
  * correction: see JaxScheduleArith) is read from a table of the pure path's values instead
  * ({@link CountScalars}) when it settles; otherwise the OptaxError names both reasons. `traced`: as
  * optax computes them inside `lax.cond` (apply_if_finite, MultiSteps), with
- * {@link TracedJaxScheduleArith} (float32, no tables: they hold the eager values).
+ * {@link TracedJaxScheduleArith} (a table then holds the pure path's traced values).
  */
 export function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any> | null, counted: boolean, dtype: Dtype, traced = false): StepScalars {
   const constants = hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, dtype, undefined, traced));
   const table = (): StepScalars => {
-    if (!tx || traced) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
-    return new CountScalars(name, def, tx, dtype);
+    if (!tx) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    return new CountScalars(name, def, tx, dtype, undefined, undefined, traced);
   };
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count: its scalars are constants,
@@ -262,7 +291,7 @@ export function graphScalars(name: string, def: CompiledElementwise<any>, tx: Gr
       disposeValues(evaluate(np.array(0, { dtype: np.int32 })));
     } catch (graphError) {
       anchors.dispose();
-      if (!(graphError instanceof OptaxError) || !tx || traced) throw graphError;
+      if (!(graphError instanceof OptaxError) || !tx) throw graphError;
       try {
         return table();
       } catch (tableError) {
@@ -295,7 +324,7 @@ function sameHost(a: HostScalar, b: HostScalar): boolean {
  * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
  * count-dependent ones from the stage's count, all in the graph.
  */
-function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection): StepScalars {
+function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection, dtype: Dtype): StepScalars {
   const formula = def.injectable!;
   const anchors = new ArithAnchors();
   const scalars: StepScalars = {
@@ -306,16 +335,16 @@ function injectedScalars(name: string, def: CompiledElementwise<any>, injection:
       for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
       const arith = new JaxScheduleArith(name, anchors);
       const c = count ?? current.count.ref;
-      const values = formula.scalars(h, arith.input(c), 'float32', arith);
+      const values = formula.scalars(h, arith.input(c), dtype, arith);
       c.dispose();
-      return arith.finishAll(values, 'float32');
+      return arith.finishAll(values, dtype);
     },
     dispose: () => anchors.dispose(),
   };
   // Evaluated once now on arrays of the built values, so that what cannot be lowered (a power whose
   // base is an injected hyperparameter) fails at toJaxJs, not at a step.
   const probe: Record<string, JaxArray> = {};
-  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = np.array(v, { dtype: np.float32 });
+  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = dtype === 'float64' ? float64Array([v], []) : np.array(v, { dtype: np.float32 });
   const saved = injection.current;
   injection.current = { values: probe, count: np.array(0, { dtype: np.int32 }) };
   try {
@@ -331,7 +360,7 @@ function injectedScalars(name: string, def: CompiledElementwise<any>, injection:
   return scalars;
 }
 
-function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: 'graph' | 'table'): Lowered {
+function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: CountScalarsMode): Lowered {
   const name = def.name;
   const controlKeys = Object.keys(def.initControl());
   if (controlKeys.some((k) => k !== 'count')) throw new OptaxError(`toJaxJs: ${name}: its state keeps ${controlKeys.join(', ')}; the jax-js adapter supports a step count only (not supported yet)`);
@@ -340,11 +369,8 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
   const injection = injectionOf(def);
   const scalarsFor = (dtype: Dtype): StepScalars => {
-    if (injection) {
-      if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: inject_hyperparams is lowered for float32 leaves only (got ${dtype})`);
-      return injectedScalars(name, def, injection);
-    }
-    return mode === 'table' ? new CountScalars(name, def, tx, dtype) : graphScalars(name, def, tx, counted, dtype);
+    if (injection) return injectedScalars(name, def, injection, dtype);
+    return stepScalarsOf(name, def, tx, counted, dtype, mode);
   };
   // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;
   // float64's (x64) at the first step with float64 leaves.
@@ -379,19 +405,27 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
         for (const [k, v] of Object.entries(hostByDtype.get(l[0].dtype as Dtype)!)) if (typeof v !== 'number') checkBroadcast(v.shape, l[0].shape, paths[i], `hyperparameter '${k}'`);
       });
       const scalarsByDtype = new Map(dtypes.map((d) => [d, stepScalars.get(d)!.at(count === null ? null : (count as JaxArray).ref)]));
+      // Each scalar divisor's reciprocal, made once for all the leaves (scalar-reciprocals.ts).
+      const reciprocals = new Map(dtypes.map((d) => {
+        const source = stepScalars.get(d);
+        const fromTable = source instanceof CountScalars && count !== null ? (k: string) => source.reciprocalAt(k, count as JaxArray) : undefined;
+        return [d, new ScalarReciprocals(scalarsByDtype.get(d)!, fromTable)];
+      }));
       const outUpdates: JaxArray[] = [];
       const outState: JaxArray[][] = leafNames.map(() => []);
       for (const leaves of positions) {
         const st: Record<string, JaxArray> = {};
         leafNames.forEach((k, j) => { st[k] = leaves[1 + j]; });
         const dtype = leaves[0].dtype as Dtype;
-        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars: scalarsByDtype.get(dtype)! }, dtype, anchors);
+        const recip = reciprocals.get(dtype)!;
+        const out = lowerKernel(name, kernel, leafNames, { updates: leaves[0], params: needsParams ? leaves[leaves.length - 1] : null, state: st, scalars: scalarsByDtype.get(dtype)!, reciprocal: (k) => recip.get(k) }, dtype, anchors);
         // The kernel borrowed the gradient and the old state; they are consumed here (params are the caller's).
         leaves.slice(0, 1 + leafNames.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         leafNames.forEach((k, j) => outState[j].push(out.state[k]));
       }
       for (const sc of scalarsByDtype.values()) disposeValues(sc);
+      for (const r of reciprocals.values()) r.dispose();
       const next: Record<string, unknown> = {};
       if (counted) {
         const c = count as JaxArray;
@@ -409,10 +443,10 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
 }
 
 /** `ema` with an `accumulatorDtype` (ema-accumulator.ts), its scalars those of the plain `ema` definition. */
-function lowerEma(decay: Hyperparam, options: EmaOptions, mode: 'graph' | 'table'): Lowered {
+function lowerEma(decay: Hyperparam, options: EmaOptions, mode: CountScalarsMode): Lowered {
   const inner = ema(decay, { debias: options.debias ?? true });
   const def = inner.elementwise as CompiledElementwise<any>;
-  const scalarsFor = (dtype: Dtype): StepScalars => (mode === 'table' ? new CountScalars('ema', def, inner, dtype) : graphScalars('ema', def, inner, true, dtype));
+  const scalarsFor = (dtype: Dtype): StepScalars => stepScalarsOf('ema', def, inner, true, dtype, mode);
   const stepScalars = new Map<Dtype, StepScalars>([['float32', scalarsFor('float32')]]);
   const anchors = new KernelAnchors();
   const lowered = lowerEmaAccumulator(decay, options.debias ?? true, options.accumulatorDtype!, {
@@ -498,34 +532,52 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   const name = tx.name;
   const anchors = new KernelAnchors();
   return {
-    init: (params) => { gather(name, [params], ['params'], true); return {}; },
+    init: (params) => { gather(name, [params], ['params']); return {}; },
     update(updates, state) {
       if (!isDictNode(state) || Object.keys(state).length !== 0) throw new OptaxError(`${name}: this state does not belong to ${name}: expected {} (it keeps no state), got ${describe(state)}`);
-      const { positions } = gather(name, [updates], ['grads'], true);
+      const { positions } = gather(name, [updates], ['grads']);
       if (positions.length === 0) return [updates, {}];
-      // optax.tree.norm: each leaf's sum of squares, added from 0 in flattening order, then sqrt. A
-      // leaf's sum follows XLA's windows (xlaReduceWindows); inside a window, and for what is left,
-      // jax-js's full sum, measured to add in order (see the README on parity).
+      // optax.tree.norm: each leaf's sum of squares in its dtype, added from 0 in flattening order
+      // (promoted to float64 from the first float64 sum on: combineLeafSums), then sqrt. A leaf's sum
+      // follows XLA's windows (xlaReduceWindows); inside a window, and for what is left, jax-js's full
+      // sum, measured to add in order (see the README on parity).
       let total: JaxArray | undefined;
       for (const [g] of positions) {
-        const s = xlaOrderedSum(np.square(g.ref));
+        let s = xlaOrderedSum(np.square(g.ref));
+        if (total !== undefined && total.dtype !== s.dtype) {
+          if (total.dtype === 'float32') total = total.astype(np.float64);
+          else s = s.astype(np.float64);
+        }
         total = total === undefined ? s : np.add(total, s);
       }
+      const normDtype = total!.dtype as Dtype;
       const norm = np.sqrt(total!);
-      const max = roundTo('float32', maxNorm);
-      // optax's trigger: when norm < max_norm every scalar is 1, which leaves each update as it was.
-      const trigger = np.less(norm.ref, max);
-      const scalars: Record<string, JaxValue> = {
-        inv_norm: np.where(trigger.ref, 1, np.trueDivide(1, norm.ref)),
-        norm: np.where(trigger.ref, 1, norm),
-        max_norm: np.where(trigger, 1, max),
-      };
+      // optax's trigger (in the norm's dtype): when norm < max_norm every scalar is 1, which leaves each
+      // update as it was.
+      // (A float64 number reaches jax-js's graph as a float32 literal: float64 constants are anchored.)
+      const constant = (d: Dtype, v: number): number | JaxArray => (d === 'float32' ? roundTo(d, v) : anchors.literal(d, v));
+      const trigger = np.less(norm.ref, constant(normDtype, maxNorm));
+      // Per leaf dtype: the norm cast to it, its reciprocal and max_norm in it (writeClipScalars).
+      const dtypes = [...new Set(positions.map(([g]) => g.dtype as Dtype))];
+      const scalarsByDtype = new Map(dtypes.map((d) => {
+        const n = d === normDtype ? norm.ref : norm.ref.astype(np.float32);
+        const inv = d === 'float32' ? np.trueDivide(1, n.ref) : divide(1, n.ref, 'float64', anchors, 0);
+        const scalars: Record<string, JaxValue> = {
+          inv_norm: np.where(trigger.ref, 1, inv),
+          norm: np.where(trigger.ref, 1, n),
+          max_norm: np.where(trigger.ref, 1, constant(d, maxNorm)),
+        };
+        return [d, scalars] as const;
+      }));
+      norm.dispose();
+      trigger.dispose();
       const out = positions.map(([g]) => {
-        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars }, 'float32', anchors);
+        const d = g.dtype as Dtype;
+        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars: scalarsByDtype.get(d)! }, d, anchors);
         g.dispose();
         return r.updates;
       });
-      disposeValues(scalars);
+      for (const sc of scalarsByDtype.values()) disposeValues(sc);
       return [rebuild(updates, out), {}];
     },
     dispose: () => anchors.dispose(),

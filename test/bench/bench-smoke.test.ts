@@ -32,5 +32,6 @@ test('bench/run.ts --quick runs and prints the table, the ratios and the targets
   }
   assert.match(stdout, /Ratios/);
   assert.match(stdout, /^(PASS|FAIL|SKIP) /m, 'target lines');
+  assert.match(stdout, /^(PASS|FAIL) jax-js wasm, .*: optax-ts\/jax-js vs hand-written jitted adamax \(stand-in for @jax-js\/optax\)/m, 'the jax-js adapter target');
   assert.doesNotMatch(stderr, /wrote /, 'a quick run writes no BENCHMARKS.md');
 });

@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { fma32, fma64, fmaAddRoundToOdd } from '../../src/core/fused-multiply-add.js';
-
-/** The exact value of a finite double as m * 2^e with integer m. */
-function exact(x: number): [bigint, bigint] {
-  const v = new DataView(new ArrayBuffer(8));
-  v.setFloat64(0, x);
-  const bits = v.getBigUint64(0);
-  const sign = bits >> 63n ? -1n : 1n;
-  const ex = Number((bits >> 52n) & 0x7ffn);
-  let m = bits & ((1n << 52n) - 1n);
-  if (ex !== 0) m |= 1n << 52n;
-  return [sign * m, BigInt(ex === 0 ? -1074 : ex - 1075)];
-}
+import { FLOAT32, FLOAT64, exact, exactFma, hostileFloat64, words } from './fma-oracle.js';
 
 /** a * b + c rounded to nearest-even at `bits` significant bits (normal results only). */
 function reference(a: number, b: number, c: number, bits: number): number {
@@ -71,30 +61,8 @@ test('round to odd steps one ulp towards the exact sum, across a word boundary t
   assert.ok(Number.isNaN(fmaAddRoundToOdd(Infinity, -Infinity, view)));
 });
 
-/**
- * a * b + c (float32 operands) rounded to float32 by integer arithmetic, subnormals and overflow
- * included: an oracle independent of the emulation under test.
- */
 function exactFloat32Fma(a: number, b: number, c: number): number {
-  if (![a, b, c].every(Number.isFinite)) return Math.fround(a * b + c);
-  const [ma, ea] = exact(a), [mb, eb] = exact(b), [mc, ec] = exact(c);
-  const ep = ea + eb, e0 = ep < ec ? ep : ec;
-  const m = ma * mb * (1n << (ep - e0)) + mc * (1n << (ec - e0));
-  if (m === 0n) return a * b + c; // the sign of an exact zero sum, as IEEE gives it
-  const neg = m < 0n, abs = neg ? -m : m;
-  // The float32 quantum at this magnitude: 2^(exponent - 23), never below 2^-149 (subnormals).
-  const exponent = BigInt(abs.toString(2).length - 1) + e0;
-  const quantum = exponent - 23n > -149n ? exponent - 23n : -149n;
-  let q: bigint;
-  if (quantum <= e0) q = abs << (e0 - quantum);
-  else {
-    const shift = quantum - e0, s = 1n << shift, rem = abs % s, half = s / 2n;
-    q = abs / s;
-    if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
-  }
-  const rounded = Number(q) * 2 ** Number(quantum); // exact: q has at most 25 bits
-  const value = rounded >= 2 ** 128 ? Infinity : rounded;
-  return neg ? -value : value;
+  return exactFma(a, b, c, FLOAT32);
 }
 
 /** Float32 operands whose product, added to c, lands exactly on (or next to) a float32 rounding boundary in double. */
@@ -199,4 +167,53 @@ test('fma64 with a factor beyond 2^995 (whose Veltkamp split would overflow) and
     assert.ok(Object.is(fma64(u, v, z), reference(u, v, z, 53)), `fma64(${u}, ${v}, ${z})`);
   }), { numRuns: 3000 });
   assert.equal(fma64(-1.647110399537303e-149, -1.7976931348623125e+308, 5e-324), reference(-1.647110399537303e-149, -1.7976931348623125e+308, 5e-324, 53));
+});
+
+test('fma64 equals the integer oracle on hostile operands: tiny products cancelled into the subnormals, products beyond the largest double, big factors, ties, signed zeros', () => {
+  const kinds = hostileFloat64(words(20261202));
+  let plainWrong = 0;
+  for (const [kind, make] of Object.entries(kinds)) {
+    for (let i = 0; i < 40000; i++) {
+      const [a, b, c] = make();
+      const got = fma64(a, b, c), expected = exactFma(a, b, c, FLOAT64);
+      if (!Object.is(got, expected) && !(Number.isNaN(got) && Number.isNaN(expected))) assert.fail(`${kind}: fma64(${a}, ${b}, ${c}) = ${got}, exact ${expected}`);
+      if (!Object.is(a * b + c, expected)) plainWrong++;
+    }
+  }
+  // The generators reach cases where rounding twice is wrong, in every kind but the random one.
+  assert.ok(plainWrong > 60000, `only ${plainWrong} cases where a * b + c is wrong`);
+  // The case of the bug report: the product's error is below the subnormals, and c cancels it.
+  const [a, b, c] = [(1 + 2 ** -30) * 2 ** -481, (1 - 2 ** -30) * 2 ** -480, 2 ** -908 * (1 + 2 ** -52)];
+  assert.equal(fma64(a, b, c), c);
+});
+
+test('fma64 signed zeros, infinities and NaN as IEEE 754 defines fusedMultiplyAdd', () => {
+  const tiny = 2 ** -600; // tiny * tiny = 2^-1200 rounds to zero
+  const cases: [number, number, number, number][] = [
+    [0, 5, -0, 0], [-0, 5, -0, -0], [0, -5, -0, -0], [-0, -5, 0, 0], [0, 5, 0, 0],
+    [-tiny, tiny, 0, -0], [-tiny, tiny, -0, -0], [tiny, tiny, -0, 0], [tiny, tiny, 0, 0], // a nonzero exact sum that rounds to zero keeps its sign
+    [-tiny, tiny, 2 ** -1074, 2 ** -1074], [-(2 ** -537), 2 ** -538, 2 ** -1074, 0], [-(2 ** -537) * (1 + 2 ** -52), 2 ** -538, 2 ** -1074, 0],
+    [2 ** -537 * (1 + 2 ** -52), 2 ** -538, 0, 2 ** -1074], // 2^-1075 (1 + 2^-52) rounds up to the smallest subnormal
+    [2, 3, -6, 0], [-2, 3, 6, 0], // an exact zero sum of nonzero terms is +0
+    [2 ** 600, 2 ** 600, -Infinity, -Infinity], [2 ** 600, 2 ** 600, Infinity, Infinity], // the product overflows, the exact one does not
+    [2 ** 512, 2 ** 512, -Number.MAX_VALUE, 2 ** 971], // a product of 2^1024 brought back by c
+    [Infinity, 2, -Infinity, NaN], [Infinity, 0, 1, NaN], [NaN, 0, 1, NaN], [1, 2, NaN, NaN], [Infinity, -1, 5, -Infinity], [0, Infinity, Infinity, NaN],
+  ];
+  for (const [a, b, c, expected] of cases) {
+    const got = fma64(a, b, c);
+    assert.ok(Object.is(got, expected) || (Number.isNaN(got) && Number.isNaN(expected)), `fma64(${a}, ${b}, ${c}) = ${got}, expected ${expected}`);
+    assert.ok(Object.is(exactFma(a, b, c, FLOAT64), expected) || Number.isNaN(expected), `oracle on ${a}, ${b}, ${c}`);
+  }
+});
+
+test('fma64 equals glibc 2.36 fma() on its recorded vectors (scripts/fma64-glibc)', () => {
+  const vectors = JSON.parse(readFileSync(new URL('./fma64-glibc.json', import.meta.url), 'utf8')) as [string, string, string, string][];
+  assert.ok(vectors.length > 2000);
+  const view = new DataView(new ArrayBuffer(8));
+  const fromHex = (h: string): number => { view.setBigUint64(0, BigInt(`0x${h}`)); return view.getFloat64(0); };
+  for (const words of vectors) {
+    const [a, b, c, expected] = words.map(fromHex);
+    const got = fma64(a, b, c);
+    assert.ok(Object.is(got, expected) || (Number.isNaN(got) && Number.isNaN(expected)), `fma64(${a}, ${b}, ${c}) = ${got}, glibc ${expected} (${words.join(' ')})`);
+  }
 });

@@ -274,33 +274,6 @@ function logInline(ixHi: number, ixLo: number): void {
   R[RTAIL] = hi - y + lo;
 }
 
-/** glibc's `specialcase`: R[ROUT] = scale * (1 + tmp) where the scale's exponent over- or underflowed. */
-function specialCase(sbitsHi: number, sbitsLo: number, kiLo: number): void {
-  if ((kiLo & 0x80000000) === 0) {
-    // k > 0: the exponent of scale might have overflowed by <= 460.
-    R[RSCALE] = fromWords(sbitsHi - (1009 << 20), sbitsLo);
-    runFmas(F_SCALE, F_END);
-    R[ROUT] = R[RSY] * 2 ** 1009;
-    return;
-  }
-  // k < 0: the exponent of scale might have underflowed by <= 1022 (sbits += 1022 << 52).
-  const signedHi = (sbitsHi + (1022 << 20)) | 0;
-  const scale = fromWords(signedHi, sbitsLo);
-  const tmp = R[RTMP];
-  // The product is used twice here, so GCC did not fuse it (the disassembly shows vmulsd, vaddsd).
-  const product = scale * tmp;
-  let y = scale + product;
-  if (Math.abs(y) < 1) {
-    const one = y < 0 ? -1 : 1;
-    let lo = scale - y + product;
-    const hi = one + y;
-    lo = one - hi + y + lo;
-    y = (hi + lo) - one;
-    if (y === 0) y = signedHi < 0 ? -0 : 0;
-  }
-  R[ROUT] = 2 ** -1022 * y;
-}
-
 /** R[ROUT] = sign * exp(R[RHI]... ): exp(x + xtail) for x = R[REX], xtail = R[RELO], negated when `signBias`. */
 function expInline(signBias: number): void {
   const x = R[REX];
@@ -336,7 +309,36 @@ function expInline(signBias: number): void {
   R[RQTAIL] = EXP_TAIL[idx] + r;
   runFmas(F_EXP_POLY, F_SCALE); // tmp
   if (abstop === 0) {
-    specialCase(sbitsHi, sbitsLo, kiLo);
+    // glibc's `specialcase`: R[ROUT] = scale * (1 + tmp) where the scale's exponent over- or
+    // underflowed. Written here rather than as a function: a call that V8 does not inline (its
+    // inlining budget goes to the fmas above) runs in the interpreter, boxing every double.
+    if ((kiLo & 0x80000000) === 0) {
+      // k > 0: the exponent of scale might have overflowed by <= 460.
+      scratch.setInt32(0, (sbitsHi - (1009 << 20)) | 0);
+      scratch.setInt32(4, sbitsLo | 0);
+      R[RSCALE] = scratch.getFloat64(0);
+      runFmas(F_SCALE, F_END);
+      R[ROUT] = R[RSY] * 2 ** 1009;
+      return;
+    }
+    // k < 0: the exponent of scale might have underflowed by <= 1022 (sbits += 1022 << 52).
+    const signedHi = (sbitsHi + (1022 << 20)) | 0;
+    scratch.setInt32(0, signedHi);
+    scratch.setInt32(4, sbitsLo | 0);
+    const scale = scratch.getFloat64(0); // fromWords, spelled out: not inlined here, it would box its result
+    const tmp = R[RTMP];
+    // The product is used twice here, so GCC did not fuse it (the disassembly shows vmulsd, vaddsd).
+    const product = scale * tmp;
+    let y = scale + product;
+    if (Math.abs(y) < 1) {
+      const one = y < 0 ? -1 : 1;
+      let lo = scale - y + product;
+      const hi = one + y;
+      lo = one - hi + y + lo;
+      y = (hi + lo) - one;
+      if (y === 0) y = signedHi < 0 ? -0 : 0;
+    }
+    R[ROUT] = 2 ** -1022 * y;
     return;
   }
   R[RSCALE] = fromWords(sbitsHi, sbitsLo);
@@ -399,6 +401,14 @@ export function powInto(out: Float64Array, at: number, y: number): void {
   R[RY] = y;
   powRegisters();
   out[at] = R[ROUT];
+}
+
+/** `r[o] = pow(r[x], r[y])`, registers in and out (see powf.ts's `powfAt`). @internal */
+export function powAt(r: Float64Array, x: number, y: number, o: number): void {
+  R[RX] = r[x];
+  R[RY] = r[y];
+  powRegisters();
+  r[o] = R[ROUT];
 }
 
 /** {@link pow} of R[RX] and R[RY], into R[ROUT]. */

@@ -13,14 +13,20 @@ import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
  *   correct unless the sum is a float32 rounding boundary; a test of its bits (when a per-call
  *   multiplicand allows it) or two probes around it detect that (see {@link FmaEmitter.vectorFloat32}),
  *   and only such a vector runs the rounding to odd.
- * - float64: Dekker's exact product `p + ul`, TwoSum of `c + p` into `th + tl`, then `th + RO(tl + ul)`;
- *   specials, zeros and products beyond `2^995` or below `2^-960` take the plain `p + c`, as the
- *   reference does.
+ * - float64: Dekker's exact product `p + ul`, TwoSum of `c + p` into `th + tl`, then `th + RO(tl + ul)`,
+ *   exact where `2^-960 <= |p| <= 2^995` and no step overflowed (the reference's fast path, see
+ *   fmaFloat64). Elsewhere, rare, a zero or non-finite factor gives `p + c` and a non-finite `c` gives
+ *   `c` (as in the reference), and the other inputs (tiny or huge products, a factor too large to
+ *   split, `c + p` overflowing) call the imported {@link FMA64_IMPORT}: the reference itself, run in
+ *   JavaScript (integer arithmetic), so that such edge inputs are one implementation everywhere.
  *
  * The float64 arithmetic is written once for both forms, scalar `f64` and vector `f64x2`
  * ({@link Arith}); only the rounding to odd and the final choice differ (a `select` on an i32
  * condition, or masks).
  */
+
+/** The function a float64 kernel imports for its rare fma inputs: `fma64(a, b, c)`, core's fmaFloat64. */
+export const FMA64_IMPORT = { module: 'env', name: 'fma64', params: [ValType.f64, ValType.f64, ValType.f64], results: [ValType.f64] } as const;
 
 /**
  * The smallest multiplicand magnitude for which {@link FmaEmitter.powerOfTwo}'s test is exact: `|r|`
@@ -58,6 +64,11 @@ interface Arith {
   readonly add: () => void;
   readonly sub: () => void;
   readonly mul: () => void;
+  /** Comparisons, giving an i32 (scalar) or a lane mask (vector), and the `and` of two such. */
+  readonly eq: () => void;
+  readonly ge: () => void;
+  readonly and: () => void;
+  readonly abs: () => void;
   /** Pushes the constant x (splatted for vectors). */
   readonly constant: (x: number) => void;
   /** Scratch local k of the form. */
@@ -86,14 +97,19 @@ export class FmaEmitter {
   private readonly vectorF64: Arith;
 
   /**
-   * @param relaxedMadd - float32 vectors by `f32x4.relaxed_madd`, which the caller knows to be fused
-   *   in this runtime (relaxed-madd.ts): the same bits as the emulation, in one instruction.
+   * @param relaxedMadd - vectors by `f32x4.relaxed_madd` / `f64x2.relaxed_madd`, which the caller
+   *   knows to be fused in this runtime (relaxed-madd.ts): the same bits as the emulation, in one instruction.
+   * @param fma64Function - float64: the function index of the imported {@link FMA64_IMPORT}.
    */
-  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps, private readonly relaxedMadd = false) {
+  constructor(private readonly f: FunctionBuilder, private readonly ops: FloatOps, private readonly relaxedMadd = false, private readonly fma64Function = -1) {
     this.scalarF64 = {
       add: () => { f.op(Op.f64Add); },
       sub: () => { f.op(Op.f64Sub); },
       mul: () => { f.op(Op.f64Mul); },
+      eq: () => { f.op(Op.f64Eq); },
+      ge: () => { f.op(Op.f64Ge); },
+      and: () => { f.op(Op.i32And); },
+      abs: () => { f.op(Op.f64Abs); },
       constant: (x) => { f.f64Const(x); },
       temp: (k) => this.temp(ValType.f64, k),
     };
@@ -101,6 +117,10 @@ export class FmaEmitter {
       add: () => { f.simd(SimdOp.f64x2Add); },
       sub: () => { f.simd(SimdOp.f64x2Sub); },
       mul: () => { f.simd(SimdOp.f64x2Mul); },
+      eq: () => { f.simd(SimdOp.f64x2Eq); },
+      ge: () => { f.simd(SimdOp.f64x2Ge); },
+      and: () => { f.simd(SimdOp.v128And); },
+      abs: () => { f.simd(SimdOp.f64x2Abs); },
       constant: (x) => { f.f64Const(x).simd(SimdOp.f64x2Splat); },
       temp: (k) => this.temp(ValType.v128, k),
     };
@@ -139,41 +159,37 @@ export class FmaEmitter {
       f.op(Op.f32DemoteF64);
       return;
     }
-    const r = A.temp(16), needs = this.temp(ValType.i32, 0), x = A.temp(17), y = A.temp(18), cc = A.temp(19), cover = A.temp(20);
-    const p = this.scalarFloat64(a, b, c);
-    // Where the emulation met inf - inf (a factor beyond Veltkamp's range, or fl(c + p) overflowing),
-    // redo it at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
-    f.localTee(r).localGet(r).op(Op.f64Ne);
-    f.localGet(p).localGet(c).op(Op.f64Add).localTee(cc).localGet(cc).op(Op.f64Eq).op(Op.i32And);
-    f.if(ValType.f64);
-    f.localGet(a).op(Op.f64Abs).localGet(b).op(Op.f64Abs).op(Op.f64Ge).localSet(needs); // a is the larger factor
-    f.localGet(a).localGet(b).localGet(needs).op(Op.select).localSet(x);
-    f.localGet(b).localGet(a).localGet(needs).op(Op.select).localSet(y);
-    f.localGet(x).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).localSet(needs);
-    f.localGet(x).f64Const(2 ** -30).f64Const(1).localGet(needs).op(Op.select).op(Op.f64Mul).localSet(x);
-    f.localGet(y).f64Const(2 ** 30).f64Const(1).localGet(needs).op(Op.select).op(Op.f64Mul).localSet(y);
-    f.f64Const(0.25).f64Const(1).localGet(cc).localGet(cc).op(Op.f64Sub).f64Const(0).op(Op.f64Ne).op(Op.select).localSet(cover);
-    f.localGet(x).localGet(cover).op(Op.f64Mul).localSet(x);
-    f.localGet(c).localGet(cover).op(Op.f64Mul).localSet(cc);
-    this.scalarFloat64(x, y, cc);
-    f.localGet(cover).op(Op.f64Div);
-    f.else().localGet(r).end();
+    const r = A.temp(16);
+    const p = this.float64(A, a, b, c);
+    f.localSet(r);
+    this.fastPathHolds(A, r, p);
+    f.if(ValType.f64).localGet(r);
+    f.else().localGet(a).localGet(b).localGet(c).call(this.fma64Index()).end();
   }
 
-  /** The float64 emulation or, where it does not apply, the plain `p + c`, left on the stack; returns p's local. */
-  private scalarFloat64(a: number, b: number, c: number): number {
+  private fma64Index(): number {
+    if (this.fma64Function < 0) throw new Error('FmaEmitter: a float64 fma needs the imported fma64 function');
+    return this.fma64Function;
+  }
+
+  /**
+   * Pushes where the fast path's result (local r) is exact: `r` is not NaN and `2^-960 <= |p| <= 2^995`
+   * (an i32 for scalars, a mask for vectors).
+   */
+  private fastPathHolds(A: Arith, r: number, p: number): void {
     const f = this.f;
-    const p = this.float64(this.scalarF64, a, b, c);
-    // select(exact, plain, !isPlain)
-    f.localGet(p).localGet(c).op(Op.f64Add);
-    f.localGet(p).localGet(p).op(Op.f64Sub).f64Const(0).op(Op.f64Ne);
-    f.localGet(c).localGet(c).op(Op.f64Sub).f64Const(0).op(Op.f64Ne).op(Op.i32Or);
-    f.localGet(p).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
-    f.localGet(c).f64Const(0).op(Op.f64Eq).op(Op.i32Or);
-    f.localGet(p).op(Op.f64Abs).f64Const(2 ** 995).op(Op.f64Gt).op(Op.i32Or);
-    f.localGet(p).op(Op.f64Abs).f64Const(2 ** -960).op(Op.f64Lt).op(Op.i32Or);
-    f.op(Op.i32Eqz).op(Op.select);
-    return p;
+    f.localGet(r).localGet(r);
+    A.eq();
+    f.localGet(p);
+    A.abs();
+    A.constant(2 ** -960);
+    A.ge();
+    A.and();
+    A.constant(2 ** 995);
+    f.localGet(p);
+    A.abs();
+    A.ge();
+    A.and();
   }
 
   /**
@@ -280,56 +296,34 @@ export class FmaEmitter {
       this.vectorFloat32(a, b, c, wide);
       return;
     }
-    const r = A.temp(16), needs = A.temp(17), x = A.temp(18), y = A.temp(19), cc = A.temp(20), mask = A.temp(21), cover = A.temp(22);
-    const p = this.vectorFloat64(a, b, c);
-    // Lanes where the emulation met inf - inf (a factor beyond Veltkamp's range, or fl(c + p)
-    // overflowing) are redone at other scales, as fmaFloat64 does (src/core/fused-multiply-add.ts).
-    f.localTee(r).localGet(r).simd(SimdOp.f64x2Ne);
-    f.localGet(p).localGet(c).simd(SimdOp.f64x2Add).localTee(cc).localGet(cc).simd(SimdOp.f64x2Eq).simd(SimdOp.v128And).localTee(needs);
-    f.simd(SimdOp.i32x4Bitmask).if(ValType.v128);
-    const scaleWhere = (target: number, factor: number): void => { // target *= mask ? factor : 1
-      f.localGet(target);
-      A.constant(factor);
-      A.constant(1);
-      f.localGet(mask).simd(SimdOp.v128Bitselect).simd(SimdOp.f64x2Mul).localSet(target);
-    };
-    f.localGet(a).simd(SimdOp.f64x2Abs).localGet(b).simd(SimdOp.f64x2Abs).simd(SimdOp.f64x2Ge).localSet(mask); // a is the larger factor
-    f.localGet(a).localGet(b).localGet(mask).simd(SimdOp.v128Bitselect).localSet(x);
-    f.localGet(b).localGet(a).localGet(mask).simd(SimdOp.v128Bitselect).localSet(y);
-    f.localGet(x).simd(SimdOp.f64x2Abs);
-    A.constant(2 ** 995);
-    f.simd(SimdOp.f64x2Gt).localSet(mask);
-    scaleWhere(x, 2 ** -30);
-    scaleWhere(y, 2 ** 30);
-    f.localGet(cc).localGet(cc).simd(SimdOp.f64x2Sub).localGet(this.zero).simd(SimdOp.f64x2Ne).localSet(mask);
-    A.constant(0.25);
-    A.constant(1);
-    f.localGet(mask).simd(SimdOp.v128Bitselect).localSet(cover);
-    f.localGet(x).localGet(cover).simd(SimdOp.f64x2Mul).localSet(x);
-    f.localGet(c).localGet(cover).simd(SimdOp.f64x2Mul).localSet(cc);
-    this.vectorFloat64(x, y, cc);
-    f.localGet(cover).simd(SimdOp.f64x2Div).localGet(r).localGet(needs).simd(SimdOp.v128Bitselect);
-    f.else().localGet(r).end();
-  }
-
-  /** The float64 emulation or, in lanes where it does not apply, the plain `p + c`, left on the stack; returns p's local. */
-  private vectorFloat64(a: number, b: number, c: number): number {
-    const f = this.f, A = this.vectorF64, Z = this.zero;
+    const r = A.temp(16), fast = A.temp(17), plain = A.temp(18), Z = this.zero;
     const p = this.float64(A, a, b, c);
-    // bitselect(exact, plain, !isPlain)
-    f.localGet(p).localGet(c).simd(SimdOp.f64x2Add);
-    f.localGet(p).localGet(p).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne);
-    f.localGet(c).localGet(c).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne).simd(SimdOp.v128Or);
-    f.localGet(p).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
-    f.localGet(c).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
-    f.localGet(p).simd(SimdOp.f64x2Abs);
-    A.constant(2 ** 995);
-    f.simd(SimdOp.f64x2Gt).simd(SimdOp.v128Or);
-    f.localGet(p).simd(SimdOp.f64x2Abs);
-    A.constant(2 ** -960);
-    f.simd(SimdOp.f64x2Lt).simd(SimdOp.v128Or);
-    f.simd(SimdOp.v128Not).simd(SimdOp.v128Bitselect);
-    return p;
+    f.localSet(r);
+    this.fastPathHolds(A, r, p);
+    f.localTee(fast).simd(SimdOp.i32x4Bitmask).i32Const(15).op(Op.i32Ne);
+    f.if(ValType.v128);
+    // Some lane is off the fast path (rare): a zero or non-finite factor gives p + c, a non-finite c
+    // gives c (as in fmaFloat64); any other lane calls the reference, for both lanes.
+    const nonFinite = (x: number): void => { f.localGet(x).localGet(x).simd(SimdOp.f64x2Sub).localGet(Z).simd(SimdOp.f64x2Ne); };
+    f.localGet(a).localGet(Z).simd(SimdOp.f64x2Eq).localGet(b).localGet(Z).simd(SimdOp.f64x2Eq).simd(SimdOp.v128Or);
+    nonFinite(a);
+    f.simd(SimdOp.v128Or);
+    nonFinite(b);
+    f.simd(SimdOp.v128Or).localTee(plain).localGet(fast).simd(SimdOp.v128Or);
+    nonFinite(c);
+    f.simd(SimdOp.v128Or).simd(SimdOp.i32x4Bitmask).i32Const(15).op(Op.i32Ne);
+    f.if(ValType.v128);
+    for (const lane of [0, 1]) {
+      if (lane === 1) f.localGet(r); // r: lane 0's result below, replaced next
+      for (const x of [a, b, c]) f.localGet(x).simdLane(SimdOp.f64x2ExtractLane, lane);
+      f.call(this.fma64Index());
+      if (lane === 0) f.simd(SimdOp.f64x2Splat).localSet(r);
+      else f.simdLane(SimdOp.f64x2ReplaceLane, 1);
+    }
+    f.else();
+    f.localGet(r).localGet(p).localGet(c).simd(SimdOp.f64x2Add).localGet(c).localGet(plain).simd(SimdOp.v128Bitselect).localGet(fast).simd(SimdOp.v128Bitselect);
+    f.end();
+    f.else().localGet(r).end();
   }
 
   /**
@@ -453,8 +447,8 @@ export class FmaEmitter {
   }
 
   /**
-   * The float64 emulation up to its exact result: pushes `th + RO(tl + ul)` (below the plain `p + c`
-   * that the caller pushes next) and returns the local holding `p = a * b`.
+   * The float64 emulation's fast path: pushes `th + RO(tl + ul)` (exact where {@link
+   * FmaEmitter.fastPathHolds}) and returns the local holding `p = a * b`.
    */
   private float64(A: Arith, a: number, b: number, c: number): number {
     const f = this.f, p = A.temp(0), ul = A.temp(1), th = A.temp(2), tl = A.temp(3);

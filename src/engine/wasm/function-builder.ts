@@ -73,6 +73,12 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** `call` of the function with this index (the module's imported functions come first). */
+  call(index: number): this {
+    this.code.byte(Op.call).u32(index);
+    return this;
+  }
+
   localGet(index: number): this {
     this.code.byte(Op.localGet).u32(index);
     return this;

@@ -4,7 +4,7 @@ import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, type LoweredProgram, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
-import { FmaEmitter, type WideOperands } from './fma.js';
+import { FMA64_IMPORT, FmaEmitter, type WideOperands } from './fma.js';
 import { VectorOpEmitter, laneMasks } from './vector-ops.js';
 import { type SubnormalMode, canMakeSubnormal } from '../subnormals.js';
 import { SubnormalFlush } from './subnormal-flush.js';
@@ -180,7 +180,9 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const count = f.local(ValType.i32);
   const vectorOps = new VectorOpEmitter(f, ops);
   vectorOps.prepare(new Set(nodes.flatMap((node) => (node.uniform || node.kind === 'load' || node.kind === 'fma' ? [] : [node.op]))));
-  const fma = new FmaEmitter(f, ops, relaxedMadd);
+  // A float64 fma calls the reference for its rare edge inputs (wasm/fma.ts): the module imports it.
+  const importsFma64 = ops.lanes === 2 && nodes.some((node) => node.kind === 'fma');
+  const fma = new FmaEmitter(f, ops, relaxedMadd, importsFma64 ? 0 : -1);
   if (nodes.some((node) => node.kind === 'fma' && !node.uniform)) fma.prepare();
   flush?.prepare();
   const flushes = nodes.map((node) => flush !== undefined && canMakeSubnormal(node));
@@ -209,8 +211,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       return local;
     };
     // A float32 per-call multiplicand may be a power of two (MultiSteps' 1 / (n + 1)): tested once
-    // per call. (Not float64: the emulation there is the reference's, which differs from an fma
-    // where the sum overflows, so only that emulation keeps float64 bit-identical to the reference.)
+    // per call. (Not float64, so far: its shortcut's `fl(x * r) + c` would need the same checks.)
     const multiplicand = ops.lanes !== 4 ? undefined : nodes[node.b].uniform ? 'b' : nodes[node.a].uniform ? 'a' : undefined;
     const multiplicandLocal = multiplicand && locals[multiplicand === 'a' ? node.a : node.b].scalar;
     const powerOfTwo = multiplicand && fma.powerOfTwo(multiplicandLocal!, multiplicand);
@@ -361,7 +362,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
   countedLoop(f, count, () => emitScalarBody(f, ops, nodes, stores, locals, streams, fma, flush, flushes, narrow));
-  return assembleModule(options, [f]);
+  return assembleModule(options, [f], importsFma64 ? [FMA64_IMPORT] : []);
 }
 
 /** Pushes the operands of a unary or binary node, each from the local `where(operand)`. */

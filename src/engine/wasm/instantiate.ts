@@ -1,4 +1,6 @@
+import { fma64 } from '../../core/fused-multiply-add.js';
 import type { KernelFunction } from '../program.js';
+import { FMA64_IMPORT } from './fma.js';
 import { FUSED_EXPORT } from './fused-module.js';
 import { REDUCTION_EXPORTS } from './reduction-module.js';
 
@@ -18,8 +20,17 @@ export interface WasmReductions {
   readonly sumOfSquares: (n: number, pointer: number) => number;
 }
 
+/**
+ * What the kernel modules import: the memory, and (float64 fmas, wasm/fma.ts) the reference fma for
+ * rare inputs. A module that does not import `fma64` ignores it.
+ * @internal
+ */
+export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { [FMA64_IMPORT.module]: { memory, [FMA64_IMPORT.name]: fma64 } };
+}
+
 function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Exports {
-  return new WebAssembly.Instance(module, { env: { memory } }).exports;
+  return new WebAssembly.Instance(module, kernelImports(memory)).exports;
 }
 
 /** The `run` function of a fused-kernel module, bound to `memory`. @internal */

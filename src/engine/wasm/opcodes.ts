@@ -33,6 +33,7 @@ export const Op = {
   br: 0x0c,
   brIf: 0x0d,
   return: 0x0f,
+  call: 0x10,
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
@@ -139,6 +140,8 @@ export const SimdOp = {
   f64x2Div: 0xf3,
   /** Relaxed SIMD: `a * b + c`, fused or not at the engine's choice (see relaxed-madd.ts). */
   f32x4RelaxedMadd: 0x105,
+  /** Relaxed SIMD: `a * b + c` of f64x2, fused or not at the engine's choice (see relaxed-madd.ts). */
+  f64x2RelaxedMadd: 0x107,
 } as const;
 
 /** Scalar and SIMD opcodes of one float type: what the emitters need to generate arithmetic. */

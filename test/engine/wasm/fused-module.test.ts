@@ -9,6 +9,7 @@ import { fusedMultiplyAdd } from '../../../src/core/fused-multiply-add.js';
 import { SPECIAL_F32, SPECIAL_F64, cases, describeCase } from '../random-programs.js';
 import { assertSameBits, layout, runReference, runWasm, scalarSlots, typedArray } from './harness.js';
 import { withFlushedSubnormals } from '../../../src/kernel/interpret.js';
+import { kernelImports } from '../../../src/engine/wasm/instantiate.js';
 
 const f32 = Math.fround;
 for (const dtype of ['float32', 'float64'] as const) {
@@ -102,7 +103,7 @@ test('fused multiply-add (no WebAssembly instruction: an exact emulation) matche
     // per-call scalars, one call per triple.
     const uniform: FusedProgram = { dtype, streams: ['updates', 'params'], scalars: ['x', 'y', 'z'], outputs: [{ stream: 'params', expr: ex.fma(ex.scalar('x'), ex.scalar('y'), ex.scalar('z')) }] };
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
-    const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(uniform, { shared: false, maximumPages: 1 })), { env: { memory } }).exports.run as (...args: number[]) => void;
+    const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(uniform, { shared: false, maximumPages: 1 })), kernelImports(memory)).exports.run as (...args: number[]) => void;
     const out = dtype === 'float32' ? new Float32Array(memory.buffer, 64, 1) : new Float64Array(memory.buffer, 64, 1);
     for (let i = 0; i < a.length; i++) {
       const x = inputs.updates[i], y = inputs.params[i], z = inputs.a[i];
@@ -272,7 +273,7 @@ test('with streamOffsets, a kernel runs any sub-range whose pointers move togeth
   const n = 203;
   const { offsets } = layout(program, n, 64);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
-  const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: 1, streamOffsets: offsets })), { env: { memory } })
+  const run = new WebAssembly.Instance(new WebAssembly.Module(emitFusedModule(program, { shared: false, maximumPages: 1, streamOffsets: offsets })), kernelImports(memory))
     .exports.run as (...args: number[]) => void;
   const view = (k: number): Float32Array => new Float32Array(memory.buffer, offsets[k], n);
   const inputs = { updates: typedArray('float32', Array.from({ length: n }, (_, i) => Math.sin(i))), params: typedArray('float32', Array.from({ length: n }, (_, i) => i / 7)), m: typedArray('float32', Array.from({ length: n }, (_, i) => Math.cos(i))) };

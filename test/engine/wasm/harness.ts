@@ -6,6 +6,7 @@ import type { Dtype, FloatArray } from '../../../src/core/dtype.js';
 import type { FusedProgram, KernelFunction } from '../../../src/engine/program.js';
 import { type Kernel } from '../../../src/kernel/expr.js';
 import { evaluateKernel, planKernel } from '../../../src/kernel/interpret.js';
+import { kernelImports } from '../../../src/engine/wasm/instantiate.js';
 
 export type Streams = Record<string, FloatArray>;
 
@@ -32,7 +33,7 @@ export function layout(program: FusedProgram, n: number, base = 0): { offsets: n
  * stream afterwards. Also checks that no byte outside the streams changed.
  */
 export function runWasm(bytes: Uint8Array<ArrayBuffer>, program: FusedProgram, inputs: Streams, scalars: readonly number[], n: number, opts: { base?: number; shared?: boolean; maximumPages?: number; scalarOffsets?: readonly number[] } = {}): Streams {
-  const run = (memory: WebAssembly.Memory): KernelFunction => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as KernelFunction;
+  const run = (memory: WebAssembly.Memory): KernelFunction => new WebAssembly.Instance(new WebAssembly.Module(bytes), kernelImports(memory)).exports.run as KernelFunction;
   return runKernel(run, program, inputs, scalars, n, opts);
 }
 
