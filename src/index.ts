@@ -38,7 +38,7 @@ export { toFlaxBytes, fromFlaxBytes, encodeFlaxStateDict, decodeFlaxStateDict } 
 export { adamaxw, type AdamaxwOptions, type AdamaxwState } from './alias/adamaxw.js';
 export { addDecayedWeights, type AddDecayedWeightsOptions, type AddDecayedWeightsState, type WeightDecayScheduleState } from './transforms/add-decayed-weights.js';
 export { clip } from './transforms/clip.js';
-export { xlaReduceSum, xlaReduceWindows, valueTerms, XLA_REDUCE_WINDOW, type SumTerms, type ReduceWindowLevel } from './core/xla-reduce-sum.js';
+export { xlaReduceSum, xlaReduceWindows, valueTerms, XLA_REDUCE_WINDOW, XLA_ROW_LANES, laneRowSum, type SumTerms, type ReduceWindowLevel } from './core/xla-reduce-sum.js';
 export { clipByGlobalNorm, globalNorm, sumOfSquares, leafSumOfSquares, clipByGlobalNormScalars, type GlobalNorm, type GlobalNormReduction, type ClipByGlobalNormTransformation } from './transforms/clip-by-global-norm.js';
 export { applyIfFinite, type ApplyIfFiniteState, type ApplyIfFiniteOptions } from './transforms/apply-if-finite.js';
 export { MultiSteps, multiSteps, type MultiStepsState, type MultiStepsOptions, type ShouldSkipUpdateFunction } from './transforms/multi-steps.js';

@@ -35,10 +35,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { kernelEntryEnd, o3WithoutSlp, reduceKernelIr } from './sweep.js';
-import { type ReduceWindowLevel, valueTerms, xlaReduceSum, xlaReduceWindows } from '../../src/core/xla-reduce-sum.js';
+import { orderSensitiveValues } from '../../test/core/order-sensitive-values.js';
+import { type ReduceWindowLevel, reduceWindowTerms, valueTerms, xlaReduceSum, xlaReduceWindows } from '../../src/core/xla-reduce-sum.js';
 
-type Dtype = 'f32' | 'f64';
+export type Dtype = 'f32' | 'f64';
 
 const irType = (dtype: Dtype): string => (dtype === 'f32' ? 'float' : 'double');
 const bytesOf = (dtype: Dtype): number => (dtype === 'f32' ? 4 : 8);
@@ -191,7 +193,7 @@ function hexConstant(value: number): string {
   return `0x${view.getBigUint64(0).toString(16).toUpperCase().padStart(16, '0')}`;
 }
 
-interface Toolchain {
+export interface Toolchain {
   readonly opt: string;
   readonly lli: string;
   readonly cpu: string;
@@ -201,7 +203,7 @@ interface Toolchain {
 }
 
 /** XLA's passes on a kernel (sweep.ts): inline and clean up, then O3 without SLP; the vectorizer's remarks too. */
-function optimize(tc: Toolchain, ir: string): { ir: string; remarks: string } {
+export function optimize(tc: Toolchain, ir: string): { ir: string; remarks: string } {
   // `no-verify-fixpoint`: XLA's `InstCombinePass()` does not verify (opt's textual default does, and
   // fails on the bounds checks).
   const inlined = execFileSync(tc.opt, ['-S', '-passes=always-inline,function(instcombine<no-verify-fixpoint>,early-cse,dce),globaldce'], { input: ir, encoding: 'utf8' });
@@ -215,22 +217,29 @@ function optimize(tc: Toolchain, ir: string): { ir: string; remarks: string } {
  * Runs an optimized kernel with `lli` (codegen at O3, as XLA's `IrCompiler`): its arguments are the
  * given buffers, in order, inside an `XLA_CPU_KernelCallFrame`; returns the buffer `result` as written.
  */
-function runKernel(tc: Toolchain, dtype: Dtype, kernel: string, buffers: readonly (readonly number[])[], result: number): number[] {
+export function runKernel(tc: Toolchain, dtype: Dtype, kernel: string, buffers: readonly (readonly number[])[], result: number): number[] {
+  return runKernelMany(tc, dtype, kernel, [buffers], result)[0];
+}
+
+/** {@link runKernel} on several sets of buffers (one `lli` run: one frame per set, called in turn). */
+export function runKernelMany(tc: Toolchain, dtype: Dtype, kernel: string, sets: readonly (readonly (readonly number[])[])[], result: number): number[][] {
   const T = irType(dtype), size = bytesOf(dtype);
-  const globals = buffers.map((b, i) => `@buf${i} = global [${b.length} x ${T}] [${b.map((v) => `${T} ${hexConstant(v)}`).join(', ')}], align 64`);
+  const globals = sets.flatMap((buffers, k) => [
+    ...buffers.map((b, i) => `@buf${k}_${i} = global [${b.length} x ${T}] [${b.map((v) => `${T} ${hexConstant(v)}`).join(', ')}], align 64`),
+    `@args${k} = global [${buffers.length} x %XLA_CPU_KernelArg] [${buffers.map((b, i) => `%XLA_CPU_KernelArg { ptr @buf${k}_${i}, i64 ${b.length * size} }`).join(', ')}]`,
+    `@frame${k} = global %XLA_CPU_KernelCallFrame { ptr null, ptr @wg, i64 ${buffers.length}, ptr @args${k} }`,
+  ]);
   const main = [
     'target triple = "x86_64-unknown-linux-gnu"',
     '%XLA_CPU_KernelCallFrame = type { ptr, ptr, i64, ptr }',
     '%XLA_CPU_KernelArg = type { ptr, i64 }',
-    ...globals,
-    `@args = global [${buffers.length} x %XLA_CPU_KernelArg] [${buffers.map((b, i) => `%XLA_CPU_KernelArg { ptr @buf${i}, i64 ${b.length * size} }`).join(', ')}]`,
     '@wg = global [3 x i64] zeroinitializer',
-    `@frame = global %XLA_CPU_KernelCallFrame { ptr null, ptr @wg, i64 ${buffers.length}, ptr @args }`,
+    ...globals,
     'declare ptr @fusion(ptr)',
     'declare i64 @write(i32, ptr, i64)',
     'define i32 @main() {',
-    '  %r = call ptr @fusion(ptr @frame)',
-    `  %w = call i64 @write(i32 1, ptr @buf${result}, i64 ${buffers[result].length * size})`,
+    ...sets.flatMap((buffers, k) => [`  %r${k} = call ptr @fusion(ptr @frame${k})`,
+      `  %w${k} = call i64 @write(i32 1, ptr @buf${k}_${result}, i64 ${buffers[result].length * size})`]),
     '  ret i32 0',
     '}',
     '',
@@ -242,20 +251,14 @@ function runKernel(tc: Toolchain, dtype: Dtype, kernel: string, buffers: readonl
     { maxBuffer: 1 << 28 });
   if (run.status !== 0) throw new Error(`${tc.lli} failed: ${run.stderr.toString()}`);
   const out = run.stdout;
-  if (out.length !== buffers[result].length * size) throw new Error(`${tc.lli} wrote ${out.length} bytes`);
-  return Array.from({ length: buffers[result].length }, (_, i) => (dtype === 'f32' ? out.readFloatLE(i * 4) : out.readDoubleLE(i * 8)));
-}
-
-/** Values whose sum depends on the order of the additions: random signs, 30 (float32) or 60 binades (xorshift, seeded). */
-function orderSensitiveValues(dtype: Dtype, count: number, seed: number): number[] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s / 2 ** 32;
-  };
-  const round = dtype === 'f32' ? Math.fround : (v: number) => v;
-  const binades = dtype === 'f32' ? 30 : 60;
-  return Array.from({ length: count }, () => round((next() < 0.5 ? -1 : 1) * (1 + next()) * 2 ** Math.floor(next() * binades - binades / 2)));
+  const total = sets.reduce((n, buffers) => n + buffers[result].length * size, 0);
+  if (out.length !== total) throw new Error(`${tc.lli} wrote ${out.length} bytes, expected ${total}`);
+  let at = 0;
+  return sets.map((buffers) => Array.from({ length: buffers[result].length }, () => {
+    const v = dtype === 'f32' ? out.readFloatLE(at) : out.readDoubleLE(at);
+    at += size;
+    return v;
+  }));
 }
 
 /**
@@ -328,6 +331,12 @@ function rowLaneModelWindowSums(dtype: Dtype, level: ReduceWindowLevel, x: reado
   });
 }
 
+/** optax-ts's window sums of one level (src/core/xla-reduce-sum.ts, `reduceWindowTerms`), row-major. */
+export function optaxWindowSums(dtype: Dtype, level: ReduceWindowLevel, x: readonly number[]): number[] {
+  const terms = reduceWindowTerms(valueTerms(dtype === 'f32' ? 'float32' : 'float64', x), level);
+  return Array.from({ length: product(level.out) }, (_, w) => terms.run(w, w + 1, -0));
+}
+
 interface Measurement {
   /** Window sums (over all seeds) equal to optax-ts's in-order sums, to the lane or row model (-1: neither applies), in all. */
   readonly windowsInOrder: number;
@@ -336,6 +345,8 @@ interface Measurement {
   /** The window kernel's vectorized loops, `VFxIC` each (`.`: none), and the final reduce's VF (0: none). */
   readonly vf: string;
   readonly lastVf: number;
+  /** Window sums (over all seeds) equal to optax-ts's (`reduceWindowTerms`: in order, or in lanes where the last dimension is padded). */
+  readonly windowsOptax: number;
   /** Seeds whose leaf sum equals `xlaReduceSum`'s. */
   readonly sumsEqual: number;
 }
@@ -364,7 +375,7 @@ export function measure(tc: Toolchain, dtype: Dtype, shape: readonly number[], s
   // The final reduce of the window sums, with sweep.ts's reduce kernel (its ABI: in, out, init).
   const finalKernel = optimize(tc, reduceKernelIr(dtype, last.length > 0 ? last : [1], { constInit: false, nswIv: false }));
   const lastVf = Number(/vectorization width: (\d+)/.exec(finalKernel.remarks)?.[1] ?? 0);
-  let windowsInOrder = 0, windowsModel = 0, windows = 0, sumsEqual = 0;
+  let windowsInOrder = 0, windowsModel = 0, windows = 0, sumsEqual = 0, windowsOptax = 0;
   for (const seed of seeds) {
     const x = orderSensitiveValues(dtype, product(shape), seed);
     const sums = runKernel(tc, dtype, kernel.ir, [x, [0], new Array(product(level.out)).fill(0)], 2);
@@ -372,12 +383,14 @@ export function measure(tc: Toolchain, dtype: Dtype, shape: readonly number[], s
     const modelled = modelOf(x);
     windows += sums.length;
     windowsInOrder += sums.filter((v, i) => Object.is(v, inOrder[i])).length;
+    const optax = optaxWindowSums(dtype, level, x);
+    windowsOptax += sums.filter((v, i) => Object.is(v, optax[i])).length;
     if (modelled === null) windowsModel = -Infinity;
     else windowsModel += sums.filter((v, i) => Object.is(v, modelled[i])).length;
     const [leafSum] = runKernel(tc, dtype, finalKernel.ir, [sums, [0], [0]], 1);
     if (Object.is(leafSum, xlaReduceSum(valueTerms(dtype === 'f32' ? 'float32' : 'float64', x), shape))) sumsEqual++;
   }
-  return { windowsInOrder, windowsModel: Math.max(windowsModel, -1), windows, vf: vectorized.map(([v, i]) => `${v}x${i}`).join('+') || '.', lastVf, sumsEqual };
+  return { windowsInOrder, windowsModel: Math.max(windowsModel, -1), windows, windowsOptax, vf: vectorized.map(([v, i]) => `${v}x${i}`).join('+') || '.', lastVf, sumsEqual };
 }
 
 /** The sample of docs/numerics.md §3: vectors past 32 and rank-2/3 leaves of real models. */
@@ -410,16 +423,17 @@ function main(argv: string[]): void {
   };
   const seeds = Array.from({ length: Number(option('--seeds', '3')) }, (_, i) => i + 1);
   console.log(`${tc.opt}/${tc.lli} -mcpu=${tc.cpu} -mattr=${tc.mattr || '(none)'} seeds ${seeds.join(',')}`);
-  console.log('shape: window sums equal to in order / to the model (lanes, rows) / all; window-kernel VFxIC; final-reduce VF; seeds whose leaf sum == xlaReduceSum');
+  console.log('shape: window sums equal to in order / to the model (lanes, rows) / all; window-kernel VFxIC; final-reduce VF; window sums equal to optax-ts\'s; seeds whose leaf sum == xlaReduceSum');
   try {
     for (const { dtype, dims } of given.length > 0 ? given : defaultShapes()) {
       const m = measure(tc, dtype, dims, seeds);
       const verdict = m.windowsInOrder === m.windows ? 'in-order' : m.windowsModel !== m.windows ? 'OTHER' : m.vf.endsWith('x1') ? 'rows' : 'lanes';
-      console.log(`${dtype} [${dims.join(', ')}]: ${verdict} ${m.windowsInOrder}/${m.windowsModel < 0 ? '-' : m.windowsModel}/${m.windows}; vf ${m.vf}; final vf ${m.lastVf || '.'}; sum ${m.sumsEqual}/${seeds.length}`);
+      console.log(`${dtype} [${dims.join(', ')}]: ${verdict} ${m.windowsInOrder}/${m.windowsModel < 0 ? '-' : m.windowsModel}/${m.windows}; vf ${m.vf}; final vf ${m.lastVf || '.'}; optax-ts ${m.windowsOptax}/${m.windows}; sum ${m.sumsEqual}/${seeds.length}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main(process.argv.slice(2));
+// Run only as a script, so fixture.ts can import the kernels and the toolchain.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));

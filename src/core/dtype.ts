@@ -28,6 +28,15 @@ export function roundTo(dtype: Dtype, x: number): number {
   return dtype === 'float32' ? Math.fround(x) : x;
 }
 
+/**
+ * `values[at] = roundTo(dtype, values[at])`: in place, so that no double crosses the call (per-step
+ * code that must not allocate: a double passed to a call V8 does not inline is a new heap number).
+ * @internal
+ */
+export function roundInPlace(dtype: Dtype, values: Float64Array, at: number): void {
+  values[at] = roundTo(dtype, values[at]);
+}
+
 /** The dtype of a typed array. */
 export function dtypeOfArray(a: FloatArray): Dtype {
   return a instanceof Float32Array ? 'float32' : 'float64';

@@ -16,6 +16,11 @@ import { describe, isDictNode } from '../tree/node.js';
  *    unrolls the innermost loop, so a vector (and, where LLVM does not vectorize the loop around it,
  *    any array) adds in row-major order.
  *
+ * 3. **Lanes in padded windows**: where a window's last dimension is padded (longer than 32 and not a
+ *    multiple of 32), the innermost window loop keeps its bounds check, so LLVM does not unroll it but
+ *    vectorizes it with masked loads: each window row is added in {@link XLA_ROW_LANES} lanes by
+ *    interleaved parts, then reduced by halving ({@link laneRowSum}).
+ *
  * Not reproduced (docs/numerics.md §3, open): where LLVM vectorizes the loop around the innermost one,
  * the rows of a matrix are added as vector lanes (`(r0 + r2) + (r1 + r3)` for 4 rows). With XLA's target
  * (`+prefer-no-gather`), LLVM 22 and 19 vectorize exactly the recorded vectorized leaves, but also
@@ -73,6 +78,8 @@ export function valueTerms(dtype: Dtype, values: ArrayLike<number>): SumTerms {
 /**
  * One `reduce-window` of point 1: the array's `dims` (no dimension of size 1), the `window` along each,
  * the number of windows `out` along each, and the padding before (`padLow`) and after (`padHigh`).
+ * `laneRows`: the last dimension is padded, so each window row is added in lanes (point 3,
+ * {@link laneRowSum}); else in order.
  */
 export interface ReduceWindowLevel {
   readonly dims: readonly number[];
@@ -80,6 +87,78 @@ export interface ReduceWindowLevel {
   readonly out: readonly number[];
   readonly padLow: readonly number[];
   readonly padHigh: readonly number[];
+  readonly laneRows: boolean;
+}
+
+/**
+ * The lanes of point 3, per dtype: LLVM's loop vectorizer, for XLA's target (256-bit vectors:
+ * `prefer-vector-width=256`), gives the padded innermost window loop `lanes` elements a vector and
+ * `parts` vectors an iteration (its interleave count), float32 8 by 4, float64 4 by 4 (measured with
+ * LLVM 22 and 19 alike: docs/numerics.md §3, "Windows, inside").
+ *
+ * @example
+ * ```ts
+ * import { XLA_ROW_LANES } from 'optax-ts';
+ * console.log(XLA_ROW_LANES.float32, XLA_ROW_LANES.float64); // { lanes: 8, parts: 4 } { lanes: 4, parts: 4 }
+ * ```
+ */
+export const XLA_ROW_LANES: Readonly<Record<Dtype, { readonly lanes: number; readonly parts: number }>> = {
+  float32: { lanes: 8, parts: 4 },
+  float64: { lanes: 4, parts: 4 },
+};
+
+/**
+ * The lanes of {@link laneRowSum}, reused, one set per nesting depth (an `add` may itself run
+ * `laneRowSum`: the window sums of one level are the next level's terms). Values rounded to the dtype,
+ * so a Float64Array holds them exactly.
+ */
+const laneScratch: Float64Array[] = [];
+const MAX_LANES = Math.max(...Object.values(XLA_ROW_LANES).map((o) => o.lanes));
+let laneDepth = 0;
+
+/**
+ * One row of a padded window added as LLVM's vectorized loop adds it (point 3): window position `j`
+ * (0 to 31) goes to part `(j / lanes) mod parts`, lane `j mod lanes`; each part's lane adds its
+ * elements in order of `j` from -0 (lane 0 of part 0 from `acc`, the accumulator carried from the
+ * previous row), out-of-bounds positions skipped (masked loads); then parts 1, 2, ... are added in
+ * turn to part 0, lane by lane, and the lanes reduced by halving (lane `l` plus lane `l + half`, half
+ * = lanes / 2 down to 1). The row's in-bounds elements are positions `first .. first + count - 1`;
+ * `add(i, a)` returns `a` plus in-bounds element `i` (0-based), rounded to the dtype: the one
+ * primitive, so each consumer supplies its own terms (squares, flushed). -0 is the identity of the
+ * rounded addition, so an empty lane changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { laneRowSum } from 'optax-ts';
+ * // 32 float32 ones after 2^24: in order every 1 is lost; in lanes, lane 0 adds 2^24 + 1 (lost) and
+ * // three more ones (lost), the other 7 lanes sum 4 each, and the halving keeps their 28.
+ * const row = Array.from({ length: 32 }, (_, i) => (i === 0 ? 2 ** 24 : 1));
+ * console.log(laneRowSum('float32', 0, 0, 32, (i, a) => Math.fround(a + row[i]))); // 16777244
+ * ```
+ */
+export function laneRowSum(dtype: Dtype, acc: number, first: number, count: number, add: (i: number, acc: number) => number): number {
+  const order = XLA_ROW_LANES[dtype];
+  if (order === undefined || !Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0 || first + count > XLA_REDUCE_WINDOW || typeof add !== 'function') {
+    throw new OptaxError(`laneRowSum: expected a dtype, 0 <= first, first + count <= ${XLA_REDUCE_WINDOW} and add(i, acc), got ${describe(dtype)}, ${describe(first)}, ${describe(count)}`);
+  }
+  const { lanes, parts } = order, stride = lanes * parts, end = first + count;
+  const sums = (laneScratch[laneDepth] ??= new Float64Array(MAX_LANES));
+  laneDepth++;
+  try {
+    for (let l = 0; l < lanes; l++) {
+      let lane = -0;
+      for (let p = 0; p < parts; p++) {
+        let part = p === 0 && l === 0 ? acc : -0;
+        for (let j = p * lanes + l; j < XLA_REDUCE_WINDOW; j += stride) if (j >= first && j < end) part = add(j - first, part);
+        lane = p === 0 ? part : roundTo(dtype, part + lane);
+      }
+      sums[l] = lane;
+    }
+  } finally {
+    laneDepth--;
+  }
+  for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = roundTo(dtype, sums[l] + sums[l + half]);
+  return sums[0];
 }
 
 /**
@@ -105,7 +184,8 @@ export function xlaReduceWindows(shape: readonly number[]): { levels: ReduceWind
     const out = dims.map((d, k) => Math.ceil(d / window[k]));
     const padLow = dims.map((d, k) => Math.floor((out[k] * window[k] - d) / 2));
     const padHigh = dims.map((d, k) => out[k] * window[k] - d - padLow[k]);
-    levels.push({ dims, window, out, padLow, padHigh });
+    const last = dims.length - 1;
+    levels.push({ dims, window, out, padLow, padHigh, laneRows: padLow[last] + padHigh[last] > 0 });
     dims = out.filter((d) => d !== 1);
   }
   return { levels, last: dims };
@@ -119,9 +199,11 @@ export function xlaReduceWindows(shape: readonly number[]): { levels: ReduceWind
  * ```ts
  * import { valueTerms, xlaReduceSum } from 'optax-ts';
  * // 40 terms: two 32-wide windows, padded 12 low: elements 0..19, then 20..39, then the two sums.
- * // In order, every 1 after 2^24 would be lost (16777216); the second window keeps its twenty.
+ * // In order, every 1 after 2^24 would be lost (16777216). The last dimension is padded, so each
+ * // window is added in 8 lanes: the lane holding 2^24 loses its two ones, the other 17 ones are
+ * // kept (the halving rounds 2^24 + 7 to 2^24 + 8, so 18); the second window keeps its twenty.
  * const x = Array.from({ length: 40 }, (_, i) => (i === 0 ? 2 ** 24 : 1));
- * console.log(xlaReduceSum(valueTerms('float32', x), [40])); // 16777236
+ * console.log(xlaReduceSum(valueTerms('float32', x), [40])); // 16777254
  * ```
  */
 export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number {
@@ -139,7 +221,7 @@ export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () 
   const { levels, last } = xlaReduceWindows(shape);
   if (shape.some((d) => d === 0)) return () => 0;
   let sum: SumTerms = terms;
-  for (const level of levels) sum = windowTerms(sum, level);
+  for (const level of levels) sum = reduceWindowTerms(sum, level);
   const top = sum, count = last.reduce((a, b) => a * b, 1);
   return () => top.run(0, count, 0);
 }
@@ -148,11 +230,12 @@ export function xlaReduceSumPlan(terms: SumTerms, shape: readonly number[]): () 
  * The window sums of one level as terms of the next (row-major over the windows), each window summed
  * when the next level reads it: each is read exactly once, in order, so nothing is materialized. (The
  * engine, whose gradients have fixed shapes, materializes them instead to sum many windows side by
- * side: src/engine/norm-plan.ts.)
+ * side: src/engine/norm-plan.ts.) Exported for the measurement harness (scripts/llvm-reduce-order),
+ * which compares each window sum with LLVM's.
  */
-function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
+export function reduceWindowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
   const { dtype } = terms;
-  const { dims, window, out, padLow } = level;
+  const { dims, window, out, padLow, laneRows } = level;
   const rank = dims.length, last = rank - 1;
   const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
   const rows = window.slice(0, last).reduce((a, b) => a * b, 1);
@@ -172,7 +255,12 @@ function windowTerms(terms: SumTerms, level: ReduceWindowLevel): SumTerms {
         if (at < 0 || at >= dims[k]) inside = false;
         offset += at * strides[k];
       }
-      if (inside) acc = terms.run(offset + lo, offset + hi, acc);
+      if (!inside) continue;
+      if (!laneRows) acc = terms.run(offset + lo, offset + hi, acc);
+      else {
+        const base = offset + lo;
+        acc = laneRowSum(dtype, acc, lo - origin[last], hi - lo, (i, a) => terms.run(base + i, base + i + 1, a));
+      }
     }
     return acc;
   };

@@ -1,5 +1,5 @@
 import type { Dtype } from '../core/dtype.js';
-import { type ReduceWindowLevel, xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { type ReduceWindowLevel, XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import { MIN_NORMAL } from './subnormals.js';
 
 /**
@@ -21,10 +21,13 @@ import { MIN_NORMAL } from './subnormals.js';
  *
  * One operation: a header of `HEADER_WORDS` int32 words, then `count` pairs of byte pointers:
  *
- *     flags, count, rows, rowStride, len, src_0, dst_0, src_1, dst_1, ...
+ *     flags, count, rows, rowStride, len, first, src_0, dst_0, src_1, dst_1, ...
  *
  * For each window `k < count`: `s = (flags & ACCUMULATE) ? *dst_k : 0`; for each row `r < rows`, for
- * each `e < len` in order: `s = s + term(src_k + r * rowStride + e * size)`; then `*dst_k = s`. A term
+ * each `e < len` in order: `s = s + term(src_k + r * rowStride + e * size)`; then `*dst_k = s`. With
+ * `flags & LANES` (a level whose last dimension is padded) each row is instead added in lanes,
+ * `s = laneRowSum(dtype, s, first, len, ...)` (core/xla-reduce-sum.ts), its elements being window
+ * positions `first .. first + len - 1`. A term
  * is the element itself, or with `flags & SQUARES` its square rounded to the dtype (and, in XLA's
  * subnormal mode, 0 when below the smallest normal: FTZ/DAZ). ACCUMULATE continues a window whose
  * earlier rows an earlier operation summed (windows spanning three dimensions or more, whose rows are
@@ -33,11 +36,13 @@ import { MIN_NORMAL } from './subnormals.js';
  */
 
 /** Int32 words of an operation's header. */
-export const HEADER_WORDS = 5;
+export const HEADER_WORDS = 6;
 /** Flag: the terms are the squares of the source elements (else the elements). */
 export const FLAG_SQUARES = 1;
 /** Flag: each window continues from its current `dst` value (else from 0). */
 export const FLAG_ACCUMULATE = 2;
+/** Flag: each row is added in lanes (`laneRowSum`), its first element at window position `first`. */
+export const FLAG_LANES = 4;
 /** Byte alignment of the region and of each dtype's parts in it. */
 const REGION_ALIGN = 16;
 
@@ -94,6 +99,7 @@ interface Window {
   readonly rows: number;
   readonly rowStride: number;
   readonly len: number;
+  readonly first: number;
   readonly src: number;
   readonly dst: number;
 }
@@ -106,7 +112,7 @@ function tableOf(windows: readonly Window[]): { words: number[]; operations: num
   const kinds: Map<string, Window[]>[] = [];
   for (const w of windows) {
     const byKind = (kinds[w.slab] ??= new Map());
-    const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len}`;
+    const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len} ${w.first}`;
     const list = byKind.get(key);
     if (list) list.push(w);
     else byKind.set(key, [w]);
@@ -115,8 +121,8 @@ function tableOf(windows: readonly Window[]): { words: number[]; operations: num
   let operations = 0;
   for (const byKind of kinds) {
     for (const list of byKind?.values() ?? []) {
-      const { flags, rows, rowStride, len } = list[0];
-      words.push(flags, list.length, rows, rowStride, len);
+      const { flags, rows, rowStride, len, first } = list[0];
+      words.push(flags, list.length, rows, rowStride, len, first);
       for (const w of list) words.push(w.src, w.dst);
       operations++;
     }
@@ -178,9 +184,7 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number, thre
     const depth = Math.max(0, ...windows.map((w) => w.levels.length));
     for (let d = 0; d <= depth; d++) {
       const list: Window[] = (levels[d] = []);
-      const add = (slab: number, flags: number, rows: number, rowStride: number, len: number, src: number, dst: number): void => {
-        list.push({ slab, flags, rows, rowStride, len, src, dst });
-      };
+      const add = (window: Window): void => { list.push(window); };
       leaves.forEach((l, i) => {
         const { levels: ls, last } = windows[i];
         if (l.dtype !== dtype || d > ls.length) return;
@@ -188,7 +192,7 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number, thre
         const flags = d === 0 ? FLAG_SQUARES : 0;
         if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, add);
         // The final reduce: the last level's sums (or the leaf) in order.
-        else add(0, flags, 1, 0, product(last), src, sumPointers[i]);
+        else add({ slab: 0, flags, rows: 1, rowStride: 0, len: product(last), first: 0, src, dst: sumPointers[i] });
       });
     }
     const share = shareOf(levels[0], threads);
@@ -220,8 +224,8 @@ export function writeNormTables(plan: NormPlan, buffer: ArrayBufferLike): void {
  * slab per in-bounds index of the dimensions before those two, in row-major order: slab `s` continues
  * the sum of slab `s - 1` (ACCUMULATE), so slabs go to operations run in slab order.
  */
-function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, add: (slab: number, flags: number, rows: number, rowStride: number, len: number, src: number, dst: number) => void): void {
-  const { dims, window, padLow } = level;
+function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, add: (window: Window) => void): void {
+  const { dims, window, padLow, laneRows } = level;
   const rank = dims.length, last = rank - 1;
   const strides = dims.map((_, k) => product(dims.slice(k + 1)));
   const index = new Array<number>(rank).fill(0);
@@ -234,6 +238,9 @@ function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags:
       highs[k] = Math.min(dims[k], index[k] * window[k] - padLow[k] + window[k]);
     }
     const len = highs[last] - lows[last];
+    // The window position of the row's first in-bounds element (past the low padding).
+    const first = laneRows ? lows[last] - (index[last] * window[last] - padLow[last]) : 0;
+    const lanes = laneRows ? FLAG_LANES : 0;
     const rows = rank >= 2 ? highs[last - 1] - lows[last - 1] : 1;
     const rowStride = rank >= 2 ? strides[last - 1] * size : 0;
     const corner = lows[last] + (rank >= 2 ? lows[last - 1] * strides[last - 1] : 0);
@@ -247,7 +254,7 @@ function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags:
         element += (lows[k] + (rest % extent)) * strides[k];
         rest = Math.floor(rest / extent);
       }
-      add(s, flags | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, src + element * size, dst + w * size);
+      add({ slab: s, flags: flags | lanes | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, first, src: src + element * size, dst: dst + w * size });
     }
   }
 }
@@ -266,13 +273,83 @@ export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBuff
   const shift = f32 ? 2 : 3;
   const min = flush ? MIN_NORMAL[dtype] : 0;
   const { table } = plan;
-  return () => runTable(table, m, f32, shift, min);
+  const { lanes, parts } = XLA_ROW_LANES[dtype];
+  const sums = new Float64Array(lanes);
+  const row32 = f32 ? laneRowFloat32(m as Float32Array, lanes, parts, sums, min) : undefined;
+  const row64 = f32 ? undefined : laneRowFloat64(m as Float64Array, lanes, parts, sums, min);
+  const laneWindows = (at: number, count: number, rows: number, rs: number, len: number, first: number, squares: boolean, acc: boolean): void => {
+    for (let end = at + 2 * count; at < end; at += 2) {
+      const d = table[at + 1] >>> shift;
+      let s = acc ? m[d] : 0;
+      for (let r = 0, row = (table[at] >>> shift) - first; r < rows; r++, row += rs) {
+        s = row32 ? row32(row, s, first, first + len, squares) : row64!(row, s, first, first + len, squares);
+      }
+      m[d] = s;
+    }
+  };
+  return () => runTable(table, m, f32, shift, min, laneWindows);
 }
 
-function runTable(table: Int32Array, m: Float32Array | Float64Array, f32: boolean, shift: number, min: number): void {
+/*
+ * One row in lanes over the memory: laneRowSum (core/xla-reduce-sum.ts) written out per dtype, its
+ * additions in its order (window position j in part (j / lanes) mod parts, lane j mod lanes: chain
+ * j mod (lanes * parts), from -0 or, chain 0, from the sum so far; the parts added to part 0 in turn;
+ * the lanes halved), with no call per element; test/engine/global-norm.test.ts holds both
+ * bit-identical to laneRowSum.
+ * `row` is where window position 0 would be; positions `first .. end - 1` are in the row.
+ */
+function laneRowFloat32(m: Float32Array, lanes: number, parts: number, sums: Float64Array, min: number) {
+  const stride = lanes * parts, chains = new Float64Array(stride);
+  return (row: number, s: number, first: number, end: number, squares: boolean): number => {
+    chains.fill(-0);
+    chains[0] = s;
+    // Each part's lane (chain j mod stride) adds its positions in order of j.
+    for (let j = first; j < end; j++) {
+      let t = m[row + j];
+      if (squares) { t = Math.fround(t * t); if (t < min) t = 0; }
+      const c = j % stride;
+      chains[c] = Math.fround(chains[c] + t);
+    }
+    for (let l = 0; l < lanes; l++) {
+      let lane = chains[l];
+      for (let p = 1; p < parts; p++) lane = Math.fround(chains[p * lanes + l] + lane);
+      sums[l] = lane;
+    }
+    for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = Math.fround(sums[l] + sums[l + half]);
+    return sums[0];
+  };
+}
+
+function laneRowFloat64(m: Float64Array, lanes: number, parts: number, sums: Float64Array, min: number) {
+  const stride = lanes * parts, chains = new Float64Array(stride);
+  return (row: number, s: number, first: number, end: number, squares: boolean): number => {
+    chains.fill(-0);
+    chains[0] = s;
+    for (let j = first; j < end; j++) {
+      let t = m[row + j];
+      if (squares) { t = t * t; if (t < min) t = 0; }
+      chains[j % stride] += t;
+    }
+    for (let l = 0; l < lanes; l++) {
+      let lane = chains[l];
+      for (let p = 1; p < parts; p++) lane = chains[p * lanes + l] + lane;
+      sums[l] = lane;
+    }
+    for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] += sums[l + half];
+    return sums[0];
+  };
+}
+
+function runTable(table: Int32Array, m: Float32Array | Float64Array, f32: boolean, shift: number, min: number,
+  laneWindows: (at: number, count: number, rows: number, rs: number, len: number, first: number, squares: boolean, acc: boolean) => void): void {
   for (let at = 0; at < table.length;) {
     const flags = table[at], count = table[at + 1], rows = table[at + 2], rs = table[at + 3] >>> shift, len = table[at + 4];
     const squares = (flags & FLAG_SQUARES) !== 0, acc = (flags & FLAG_ACCUMULATE) !== 0;
+    if ((flags & FLAG_LANES) !== 0) {
+      laneWindows(at + HEADER_WORDS, count, rows, rs, len, table[at + 5], squares, acc);
+      at += HEADER_WORDS + 2 * count;
+      continue;
+    }
     at += HEADER_WORDS;
     const end = at + 2 * count;
     for (; at + 2 * LANES <= end; at += 2 * LANES) {

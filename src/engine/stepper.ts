@@ -295,7 +295,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     // An injection whose hyperparameters are the record its last step made (no schedule, nothing set
     // since) only counts this step: its hyperparameters and inner transformation stay as they are.
-    const injected = f.injections.length && !this.injectionsSteady(f) ? f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced)) : undefined;
+    const injected = f.injections.length && !this.injectionsSteady(f) ? injectionSteps(f) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
@@ -322,14 +322,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         // A skipped applyIfFinite keeps its inner state.
         if (stage.source.kind === 'elementwise' && !skipped?.inner.includes(k)) stage.control = stage.source.def.advance(stage.control);
       }
-      if (injected) {
-        injected.forEach((next, k) => { f.injections[k].control = next.control; });
-        this.steadyHyperparams = f.injections.map((inj) => (isEmptyRecord(inj.control.hyperparams_states) ? inj.control.hyperparams : undefined));
-      } else {
+      if (injected) this.steadyHyperparams = commitInjections(f, injected);
+      else {
         for (let k = 0; k < f.injections.length; k++) f.injections[k].control.count = safeIncrement(f.injections[k].control.count);
       }
     }
-    if (islands) islands.states.forEach((state, k) => { f.islands[k].state = state; });
+    if (islands) commitIslands(f, islands.states);
     if (guard) advanceGuardCounters(guard.counters, guard.counters, finite);
     if (acc) {
       const ctl = acc.control;
@@ -659,6 +657,28 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (f.accumulation && load.accumulation) f.accumulation.control = load.accumulation;
     for (const [k, state] of load.islands) f.islands[k].state = state;
   }
+}
+
+/*
+ * The rare parts of a step, as functions of their own: a closure in `step` that captures one of its
+ * locals makes V8 allocate a context for them at every call once that path has run (after the first
+ * setHyperparams, say), even on the steps that do not take it (issue 10).
+ */
+
+/** Each injection's step (its hyperparameters, inner transformation and control for this step). */
+function injectionSteps(f: FusedParts): ReturnType<Injection['combinator']['step']>[] {
+  return f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced));
+}
+
+/** Keeps each injection's new control; returns the hyperparameters records that make a later step steady. */
+function commitInjections(f: FusedParts, injected: readonly { readonly control: Injection['control'] }[]): (object | undefined)[] {
+  injected.forEach((next, k) => { f.injections[k].control = next.control; });
+  return f.injections.map((inj) => (isEmptyRecord(inj.control.hyperparams_states) ? inj.control.hyperparams : undefined));
+}
+
+/** Keeps the new state of each partition group run on the reference path. */
+function commitIslands(f: FusedParts, states: readonly unknown[]): void {
+  states.forEach((state, k) => { f.islands[k].state = state; });
 }
 
 const SCALAR_SHAPE: readonly number[] = Object.freeze([]);

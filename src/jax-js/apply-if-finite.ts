@@ -63,7 +63,7 @@ export function lowerApplyIfFinite(maxConsecutiveErrors: number, inner: TracedLo
       expectScalar(name, 'notfinite_count', state.notfinite_count, 'int32');
       expectScalar(name, 'last_finite', state.last_finite, 'bool');
       expectScalar(name, 'total_notfinite', state.total_notfinite, 'int32');
-      const leaves = gather(name, [updates], ['grads'], true).positions.map((p) => p[0]);
+      const leaves = gather(name, [updates], ['grads']).positions.map((p) => p[0]);
       const finite = allFinite(leaves);
       const notfinite = np.where(finite.ref, 0, safeIncrement(state.notfinite_count));
       const total = np.where(finite.ref, state.total_notfinite.ref, safeIncrement(state.total_notfinite));
@@ -71,7 +71,7 @@ export function lowerApplyIfFinite(maxConsecutiveErrors: number, inner: TracedLo
       const apply = np.logicalOr(finite.ref, np.greater(notfinite.ref, maxConsecutiveErrors));
       const old = refTree(state.inner_state);
       const step = inner.update(updates, state.inner_state, params, false);
-      const zeros = (tree: JaxTree): JaxTree => rebuild(tree, gather(name, [tree], ['updates'], true).positions.map(([u]) => np.where(apply.ref, u, 0)));
+      const zeros = (tree: JaxTree): JaxTree => rebuild(tree, gather(name, [tree], ['updates']).positions.map(([u]) => np.where(apply.ref, u, 0)));
       const newUpdates = zeros(step.updates);
       const inner_state = selectTrees(apply, step.state, old, ['inner state', 'state.inner_state']);
       apply.dispose();

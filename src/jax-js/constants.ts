@@ -20,7 +20,12 @@ export function float64Array(values: ArrayLike<number>, shape: readonly number[]
   const factors = Array.from({ length: FACTORS }, () => new Float32Array(n).fill(1));
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (v === 0 || !Number.isFinite(v)) { parts[0][i] = v; continue; }
+    if (v === 0 || !Number.isFinite(v)) {
+      parts[0][i] = v;
+      // -0 + +0 is +0: a -0 is summed from -0 parts.
+      if (Object.is(v, -0)) parts[1][i] = parts[2][i] = -0;
+      continue;
+    }
     let e = Math.floor(Math.log2(Math.abs(v)));
     // log2 may be off by one near powers of two: settle e so that |v| / 2^e lies in [1, 2).
     while (Math.abs(v) / 2 ** e >= 2) e++;

@@ -33,12 +33,13 @@ export class CountScalars {
 
   /**
    * `only`: tabulate just these scalars (the others are the caller's); default all. `limit`: the
-   * longest table built (an OptaxError when the scalars settle later).
+   * longest table built (an OptaxError when the scalars settle later). `traced`: the values optax
+   * computes inside `lax.cond` (apply_if_finite, MultiSteps: the pure path's traced ones).
    */
-  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[], limit = MAX_TABLE_STEPS) {
+  constructor(name: string, definition: ElementwiseDefinition<any>, tx: object, dtype: Dtype, only?: readonly string[], limit = MAX_TABLE_STEPS, traced = false) {
     const counted = Object.hasOwn(definition.initControl(), 'count');
     const pick = (r: Record<string, HostScalar>): Record<string, HostScalar> => (only ? Object.fromEntries(only.map((k) => [k, r[k]])) : r);
-    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined)));
+    const at = (count: number): Record<string, HostScalar> => pick(hostScalars(definitionScalars(definition, counted ? { count } : {}, dtype, undefined, traced)));
     if (!counted) {
       this.settle = 0;
       Object.assign(this.constants, at(0));

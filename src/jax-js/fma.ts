@@ -4,6 +4,7 @@ import { OptaxError } from '../core/errors.js';
 import type { Dtype } from '../core/dtype.js';
 import { deviceHasFloat64, negate } from './kernel.js';
 import type { JaxArray } from './leaf.js';
+import { fmaFromOps } from './fma-ops.js';
 
 type Operand = number | JaxArray;
 
@@ -94,8 +95,34 @@ function finish(p: Operand, s: JaxArray, C: Operand): JaxArray {
   return out;
 }
 
-/** `a * b + c` rounded once to `dtype`, as a jax-js value (float32 only: see {@link fmaFloat32}). */
-export function fusedMultiplyAddJax(name: string, dtype: Dtype, a: Operand, b: Operand, c: Operand): Operand {
-  if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: a ${dtype} fused multiply-add (the traced inner step of apply_if_finite or MultiSteps) is not lowered to jax-js; float32 leaves are`);
-  return fmaFloat32(a, b, c);
+let float32OpsForced = false;
+
+/**
+ * Runs `fn` with every float32 fused multiply-add built from float32 operations only (fma-ops.ts, what
+ * the webgl and webgpu devices run) even on a device with float64: for tests on the wasm device, whose
+ * float32 operations round as IEEE's, of the algorithm the GPU devices run. Internal (not exported from
+ * the package). Traces made inside `fn` (a `jit`'s first call) keep the algorithm they were built with.
+ */
+export async function withFloat32OpsFma<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = float32OpsForced;
+  float32OpsForced = true;
+  try {
+    return await fn();
+  } finally {
+    float32OpsForced = saved;
+  }
+}
+
+/**
+ * `a * b + c` rounded once to `dtype` (core/fused-multiply-add.ts's), as a jax-js value: two numbers
+ * fold on the host; float32 on a device with float64 is {@link fmaFloat32} (float64 ops, about 30 of
+ * them); float32 on webgl and webgpu, and float64 on wasm and cpu, are fma-ops.ts's algorithms from
+ * operations of the dtype only. Array operands are consumed; `constant(c)` gives a number as an
+ * anchored 0-d array of `dtype`, owned by the caller (see fma-ops.ts).
+ */
+export function fusedMultiplyAddJax(dtype: Dtype, a: Operand, b: Operand, c: Operand, constant: (c: number) => JaxArray): Operand {
+  if (typeof a === 'number' && typeof b === 'number' && typeof c === 'number') return fusedMultiplyAdd(dtype, a, b, c);
+  if (dtype === 'float32' && deviceHasFloat64() && !float32OpsForced) return fmaFloat32(a, b, c);
+  if (dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`toJaxJs: a float64 fused multiply-add needs a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`);
+  return fmaFromOps(dtype, a, b, c, constant);
 }

@@ -28,18 +28,20 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   are read from tables (`countScalars: 'table'`, see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
- * - **Parity** on the wasm device, float32: bit-identical to the pure path (`tx.update` then
- *   `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
+ * - **Parity** on the wasm device, float32 and float64: bit-identical to the pure path (`tx.update`
+ *   then `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
  *   trees tested; see the README); `applyIfFinite`, `multiSteps` (updates, zeros' signs included)
  *   and `injectHyperparams` bit-identical too, jitted and eagerly, with NaN and infinite steps.
  * - **Supported**: `chain`, `masked` (a masked-out node is `{}` in the state: jax-js's pytrees take no
- *   null), `partition`, `clipByGlobalNorm` (float32 leaves), `applyIfFinite` (float32 leaves; the
- *   finiteness reduced and the step selected with `where` in the graph; its inner step traced as
- *   optax's `lax.cond` runs it, XLA's fused multiply-adds built exactly from float64 operations, so wasm
- *   or cpu only), `multiSteps` (float32 leaves; a number `everyKSchedule`; the running mean, the emit
- *   and `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
- *   silent mini-step with the pure path's signs), `injectHyperparams` of optax-ts's own elementwise
+ *   null), `partition`, `clipByGlobalNorm`, `applyIfFinite` (the finiteness reduced and the step
+ *   selected with `where` in the graph; its inner step traced as optax's `lax.cond` runs it, XLA's
+ *   fused multiply-adds built exactly from other operations: float32 ones from float64 operations on
+ *   wasm and cpu, from float32 operations only on webgl and webgpu, float64 ones from float64
+ *   operations), `multiSteps` (a number `everyKSchedule`; the running mean, the emit and
+ *   `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
+ *   silent mini-step with the pure path's signs; the accumulator in `accumulatorDtype`), those three
+ *   on float32 and float64 leaves, `injectHyperparams` of optax-ts's own elementwise
  *   factories (the hyperparameters float32 scalar arrays of the state, read by the inner
  *   transformation's scalars in the graph, so settable between steps by replacing them; a scheduled one
  *   evaluated in the graph at its count; a decay inside a bias correction, e.g. adamax's `b1`, must be a

@@ -1,5 +1,7 @@
 import { numpy as np } from '@jax-js/jax';
+import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
+import { float64Array } from './constants.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { adamax } from '../alias/adamax.js';
 import { adamaxw } from '../alias/adamaxw.js';
@@ -16,7 +18,7 @@ import { describe, isDictNode } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
 import { expectScalar, safeIncrement } from './apply-if-finite.js';
 import { type Injection, injectInto } from './injection.js';
-import type { JaxArray } from './leaf.js';
+import type { JaxArray, JaxTree } from './leaf.js';
 import { type JaxJsSchedule, toJaxJsSchedule } from './schedule.js';
 import { type Lowered, gather } from './transformation.js';
 
@@ -59,7 +61,6 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
   const builtIn = FACTORIES.map((f) => injectableSignature(f as any));
   // The record holds a copy of the signature: its `build` is the registered one.
   if (!sig || !builtIn.some((b) => b?.build === sig.build)) throw new OptaxError(`toJaxJs: inject_hyperparams(${sig?.name ?? '?'}): the jax-js adapter lowers injected hyperparameters of optax-ts's own factories (adamax, adamaxw, scale_by_adamax, scale, scale_by_learning_rate, add_decayed_weights, clip) only`);
-  if (options?.hyperparamDtype === 'float64') throw new OptaxError(`toJaxJs: inject_hyperparams(${sig.name}): float64 hyperparameters are not lowered by the jax-js adapter (float32 ones are)`);
   // The names, their order and initial values: the pure path's own (float32 hyperparameters, as for
   // float32 params).
   const info = tx.combinator as Extract<NonNullable<GradientTransformation<any>['combinator']>, { kind: 'injectHyperparams' }>;
@@ -100,12 +101,24 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
   }
   const node = lowered;
   const KEYS = ['count', 'hyperparams', 'hyperparams_states', 'inner_state'];
+  // The hyperparameters' dtype (optax's hyperparam_dtype): the option, else the highest dtype of the
+  // params (of the updates without params; float32 for no leaves), as the pure path's dtypeFor.
+  const dtypeFor = (primary: JaxTree | null, fallback: JaxTree | null): Dtype => {
+    if (options?.hyperparamDtype) return options.hyperparamDtype;
+    for (const tree of [primary, fallback]) {
+      if (tree === null) continue;
+      const leaves = gather(name, [tree], [tree === primary ? 'params' : 'updates']).positions.map((p) => p[0]);
+      if (leaves.length > 0) return leaves.some((l) => l.dtype === 'float64') ? 'float64' : 'float32';
+    }
+    return 'float32';
+  };
   const fail = (why: string): never => { throw new OptaxError(`${name}: this state does not belong to this transformation: ${why}`); };
   return {
     init(params) {
-      gather(name, [params], ['params']);
+      const dtype = dtypeFor(params, null);
+      const start = info.initial(dtype);
       const hyperparams: Record<string, JaxArray> = {};
-      for (const k of names) hyperparams[k] = np.array(initial.hyperparams[k] as number, { dtype: np.float32 });
+      for (const k of names) hyperparams[k] = scalarArray(dtype, start.hyperparams[k] as number);
       const hyperparams_states: Record<string, { count: JaxArray }> = {};
       for (const k of scheduled) hyperparams_states[k] = { count: np.array(0, { dtype: np.int32 }) };
       return { count: np.array(0, { dtype: np.int32 }), hyperparams, hyperparams_states, inner_state: node.init(params) };
@@ -117,9 +130,18 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
       const hp = s.hyperparams, hs = s.hyperparams_states;
       if (!isDictNode(hp) || Object.keys(hp).length !== names.length || names.some((k) => !Object.hasOwn(hp, k))) fail(`expected hyperparams {${showKeys(names)}}, got ${isDictNode(hp) ? `{${showKeys(Object.keys(hp))}}` : describe(hp)}`);
       if (!isDictNode(hs) || Object.keys(hs).length !== scheduled.length || scheduled.some((k) => !Object.hasOwn(hs, k))) fail(`expected hyperparams_states {${showKeys(scheduled)}}, got ${isDictNode(hs) ? `{${showKeys(Object.keys(hs))}}` : describe(hs)}`);
-      // float32 scalars: the dtype the hyperparameters keep (optax converts numbers only; an array of
-      // another dtype would change the arithmetic, and is not lowered).
-      for (const k of names) expectFloat32Scalar(`hyperparams.${k}`, hp[k]);
+      // Scalars of the dtype the hyperparameters keep (optax converts numbers only; an array of another
+      // dtype would change the arithmetic, and is not lowered).
+      const dtype = dtypeFor(params, updates);
+      for (const k of names) expectFloatScalar(`hyperparams.${k}`, hp[k], dtype);
+      // Hyperparameters of one dtype feeding leaves of another (a tree mixing float32 and float64, a
+      // hyperparamDtype other than the leaves'): the pure path rounds the definitions' own scalars from
+      // the wider values, which the injectable formulas (written for operands of the leaves' dtype) do
+      // not reproduce: not lowered.
+      const { positions, paths } = gather(name, [updates], ['grads']);
+      positions.forEach(([g], i) => {
+        if (g.dtype !== dtype) throw new OptaxError(`toJaxJs: inject_hyperparams(${sig.name}): ${dtype} hyperparameters with a ${g.dtype} leaf are not lowered by the jax-js adapter (hyperparameters of the leaves' dtype are)`, paths[i], 'grads');
+      });
       for (const k of scheduled) {
         if (!isDictNode(hs[k]) || Object.keys(hs[k]).length !== 1 || !Object.hasOwn(hs[k], 'count')) fail(`hyperparams_states.${k} must be {count}, got ${describe(hs[k])}`);
         expectScalar(name, `hyperparams_states.${k}.count`, hs[k].count, 'int32');
@@ -127,7 +149,9 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
       const values: Record<string, JaxArray> = {};
       for (const k of numeric) values[k] = hp[k];
       scheduled.forEach((k, i) => {
-        values[k] = schedules[i](hs[k].count.ref);
+        // The schedule's value (of its own dtype) rounded to the hyperparameters' (the pure path's roundTo).
+        const v = schedules[i](hs[k].count.ref);
+        values[k] = v.dtype === dtype ? v : v.astype(dtype === 'float64' ? np.float64 : np.float32);
         hp[k].dispose(); // replaced by this step's value
       });
       injection.current = { values, count: s.count };
@@ -148,8 +172,13 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
   };
 }
 
-function expectFloat32Scalar(what: string, x: unknown): void {
+function expectFloatScalar(what: string, x: unknown, dtype: Dtype): void {
   const a = x as JaxArray;
-  const ok = typeof a === 'object' && a !== null && Array.isArray(a.shape) && a.dtype === 'float32' && a.shape.length === 0;
-  if (!ok) throw new OptaxError(`inject_hyperparams: state.${what} must be a float32 scalar jax-js array, got ${a && Array.isArray(a.shape) ? `${a.dtype}[${a.shape.join(', ')}]` : describe(x)}`);
+  const ok = typeof a === 'object' && a !== null && Array.isArray(a.shape) && a.dtype === dtype && a.shape.length === 0;
+  if (!ok) throw new OptaxError(`inject_hyperparams: state.${what} must be a ${dtype} scalar jax-js array, got ${a && Array.isArray(a.shape) ? `${a.dtype}[${a.shape.join(', ')}]` : describe(x)}`);
+}
+
+/** The number `v` (a value of `dtype`) as a 0-d array of `dtype` (float64 through float64Array: see there). */
+function scalarArray(dtype: Dtype, v: number): JaxArray {
+  return dtype === 'float64' ? float64Array([v], []) : np.array(v, { dtype: np.float32 });
 }

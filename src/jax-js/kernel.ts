@@ -134,12 +134,13 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       }
       case 'fma': {
         // XLA's contraction inside a traced computation (apply_if_finite, MultiSteps): jax-js has no
-        // fma op; it is built exactly from float64 operations (fma.ts).
+        // fma op; it is built exactly from other operations (fma.ts).
         const a = take(e.a), b = take(e.b), c = take(e.c);
+        if (!anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a fused multiply-add without anchors`);
         // Numbers go to fma.ts as they are (it places them where the simplifier leaves them alone); an
         // array hyperparameter enters through the anchors.
         const arg = (x: JaxValue): number | JaxArray => (x instanceof ShapedArray ? operand(x) : x);
-        v = fusedMultiplyAddJax(name, dtype, arg(a), arg(b), arg(c));
+        v = fusedMultiplyAddJax(dtype, arg(a), arg(b), arg(c), (k) => anchors.literal(dtype, k));
         break;
       }
       default:

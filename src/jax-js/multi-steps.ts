@@ -1,15 +1,16 @@
-import { numpy as np } from '@jax-js/jax';
-import { roundTo } from '../core/dtype.js';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
+import { type Dtype, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { recordedCall } from '../spec/record.js';
-import { accumulateKernel } from '../transforms/multi-steps.js';
+import { accumulateKernel, runningMeanFactor } from '../transforms/multi-steps.js';
+import { MAX_TABLE_STEPS } from '../kernel/count-table.js';
 import type { SkipFunction, SkipRule } from '../transforms/skip-updates.js';
 import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
 import { showKeys } from '../tree/node.js';
 import { allFinite, expectScalar, refTree, safeIncrement, selectTrees } from './apply-if-finite.js';
-import { divide, lowerKernel } from './kernel.js';
+import { deviceHasFloat64, divide, lowerKernel } from './kernel.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
 import type { TracedLowered } from './traced.js';
 import { KernelAnchors } from './constants.js';
@@ -32,6 +33,11 @@ function skipRuleOf(fn: MultiStepsInfo['shouldSkip']): SkipRule | undefined {
   return rule;
 }
 
+/** float64 if any leaf is, else float32 (optax's promotion of a list of per-leaf values; float32 for none). */
+function highestDtype(leaves: readonly JaxArray[]): Dtype {
+  return leaves.some((l) => l.dtype === 'float64') ? 'float64' : 'float32';
+}
+
 /** The skip state of `rule` for these updates (borrowed), and whether to skip, in the graph. */
 function skipStep(rule: SkipRule, leaves: readonly JaxArray[]): { skip: JaxArray; state: Record<string, JaxArray> } {
   if (rule.kind === 'not_finite') {
@@ -40,20 +46,41 @@ function skipStep(rule: SkipRule, leaves: readonly JaxArray[]): { skip: JaxArray
     const skip = np.greater(count.ref, 0);
     return { skip, state: { should_skip: skip.ref, num_not_finite: count } };
   }
-  // skip_large_updates: each leaf's sum of squares in XLA's order (as clipByGlobalNorm's), the sums
-  // stacked and reduced by one more XLA sum; `max_squared_norm` rounded to float32.
-  const sums = leaves.map((g) => xlaOrderedSum(np.square(g.ref)));
+  // skip_large_updates: each leaf's sum of squares in its dtype, in XLA's order (as clipByGlobalNorm's),
+  // the sums converted (exactly) to the highest dtype, stacked and reduced by one more XLA sum;
+  // `max_squared_norm` rounded to that dtype.
+  const dtype = highestDtype(leaves);
+  const sums = leaves.map((g) => {
+    const s = xlaOrderedSum(np.square(g.ref));
+    return s.dtype === dtype ? s : s.astype(np.float64);
+  });
   const total = sums.length === 0 ? np.array(0, { dtype: np.float32 }) : xlaOrderedSum(np.stack(sums));
-  const skip = np.logicalNot(np.less(total.ref, roundTo('float32', rule.maxSquaredNorm)));
+  const skip = np.logicalNot(np.less(total.ref, roundTo(dtype, rule.maxSquaredNorm)));
   return { skip, state: { should_skip: skip.ref, norm_squared: total } };
 }
 
-/** The skip state `init` holds: the rule's state for zero updates (no skip, zero count or norm). */
-function initialSkipState(rule: SkipRule | undefined): unknown {
+/** The skip state `init` holds: the rule's state for zero updates (no skip, zero count or norm, the norm in the params' highest dtype, as optax's `eval_shape`). */
+function initialSkipState(rule: SkipRule | undefined, dtype: Dtype): unknown {
   if (!rule) return [];
   return rule.kind === 'not_finite'
     ? { should_skip: np.array(false), num_not_finite: np.array(0, { dtype: np.int32 }) }
-    : { should_skip: np.array(false), norm_squared: np.array(0, { dtype: np.float32 }) };
+    : { should_skip: np.array(false), norm_squared: np.array(0, { dtype: dtype === 'float64' ? np.float64 : np.float32 }) };
+}
+
+/**
+ * `r = 1 / (n + 1)` rounded to `dtype` (runningMeanFactor) for the mini-step count `n` (borrowed), in
+ * the graph. With float64 (wasm, cpu): the correctly rounded float64 quotient (divide64), rounded once
+ * more to float32 for float32, as the pure path's JavaScript division and fround. Without (webgl,
+ * webgpu, whose division is not exact): read from a table of the pure path's values for n = 0..k-1
+ * (the mini-step count stays below k).
+ */
+function runningMean(dtype: Dtype, n: JaxArray, k: number, anchors: KernelAnchors): JaxArray {
+  if (deviceHasFloat64()) {
+    const r = divide(1, np.add(n.ref, 1).astype(np.float64), 'float64', anchors, 0);
+    return dtype === 'float64' ? r : r.astype(np.float32);
+  }
+  const table = np.array(Float32Array.from({ length: k }, (_, i) => runningMeanFactor(i, 'float32')));
+  return np.take(table, np.clip(n.ref, 0, k - 1));
 }
 
 /**
@@ -66,8 +93,10 @@ function initialSkipState(rule: SkipRule | undefined): unknown {
  * the old inner state, and `0 * acc` or `acc`. A built-in skip function is evaluated in the graph too,
  * and a skipped mini-step selects zeros and the old state but for `skip_state`.
  *
- * `everyKSchedule` must be a number (a function of the step runs in JavaScript), and the accumulator
- * float32 (`accumulatorDtype` `'float32'` or `null` with float32 leaves).
+ * `everyKSchedule` must be a number (a function of the step runs in JavaScript). Leaves of float32 or
+ * float64 (x64), the accumulator in `accumulatorDtype` (float32 by default, even for float64 leaves, as
+ * optax; `null`: each leaf's dtype), the running mean computed in the wider of the two dtypes as the
+ * pure path computes it.
  */
 export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStepsInfo, inner: TracedLowered): Lowered {
   const name = 'MultiSteps';
@@ -76,18 +105,19 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
     inner.dispose();
     throw new OptaxError('toJaxJs: MultiSteps: everyKSchedule must be a number for the jax-js adapter (a function of the gradient step runs in JavaScript)');
   }
-  if (info.accumulatorDtype === 'float64') {
+  if (!deviceHasFloat64() && k > MAX_TABLE_STEPS) {
     inner.dispose();
-    throw new OptaxError("toJaxJs: MultiSteps: a float64 accumulator is not lowered by the jax-js adapter (float32 leaves and accumulators are)");
+    throw new OptaxError(`toJaxJs: MultiSteps: on the jax-js device '${defaultDevice()}' (no float64) the running mean's 1 / (n + 1) is read from a table of k entries; everyKSchedule ${k} is more than ${MAX_TABLE_STEPS}`);
   }
+  const accDtype = (leaf: Dtype): Dtype => info.accumulatorDtype ?? leaf;
   const rule = skipRuleOf(info.shouldSkip);
   const accumulate = accumulateKernel(info.useGradMean);
   const anchors = new KernelAnchors();
   return {
     init(params) {
-      const acc_grads = mapTrees(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: np.float32 }), [params], { isLeaf: isJaxLeaf, root: 'params' });
-      gather(name, [params], ['params'], true);
-      return { mini_step: np.array(0, { dtype: np.int32 }), gradient_step: np.array(0, { dtype: np.int32 }), inner_opt_state: inner.init(params), acc_grads, skip_state: initialSkipState(rule) };
+      const leaves = gather(name, [params], ['params']).positions.map((p) => p[0]);
+      const acc_grads = mapTrees(([p]: JaxArray[]) => np.zeros(p.shape, { dtype: accDtype(p.dtype as Dtype) === 'float64' ? np.float64 : np.float32 }), [params], { isLeaf: isJaxLeaf, root: 'params' });
+      return { mini_step: np.array(0, { dtype: np.int32 }), gradient_step: np.array(0, { dtype: np.int32 }), inner_opt_state: inner.init(params), acc_grads, skip_state: initialSkipState(rule, highestDtype(leaves)) };
     },
     update(updates, state, params) {
       if (!isDictNode(state) || Object.keys(state).length !== KEYS.length || KEYS.some((key) => !Object.hasOwn(state, key))) {
@@ -95,28 +125,38 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
       }
       expectScalar(name, 'mini_step', state.mini_step, 'int32');
       expectScalar(name, 'gradient_step', state.gradient_step, 'int32');
-      const { positions } = gather(name, [updates, state.acc_grads], ['grads', 'state.acc_grads'], true);
+      const { positions } = gather(name, [updates, state.acc_grads], ['grads', 'state.acc_grads'], (_, d) => accDtype(d));
       const n = state.mini_step, gs = state.gradient_step;
       // Skipping: decided on the incoming updates.
       const skipped = rule ? skipStep(rule, positions.map((p) => p[0])) : undefined;
-      // r = 1 / (n + 1) rounded to float32 (runningMeanFactor): the float64 quotient is the correctly
-      // rounded one, then rounded once more, as the pure path's JavaScript division and fround.
-      const r = info.useGradMean ? divide(1, np.add(n.ref, 1).astype(np.float64), 'float64', anchors, 0).astype(np.float32) : undefined;
-      const accNew = positions.map(([g, acc]) => {
-        const out = lowerKernel(name, accumulate, [], { updates: g, params: null, state: { acc }, scalars: r ? { r } : {} }, 'float32', anchors).updates;
+      // The running mean in the wider of the gradient's and the accumulator's dtype (r of that dtype),
+      // handed to the inner step in the gradient's dtype (optax.tree.cast_like).
+      const wideOf = ([g, acc]: JaxArray[]): Dtype => (g.dtype === 'float64' || acc.dtype === 'float64' ? 'float64' : 'float32');
+      const rs = new Map<Dtype, JaxArray>();
+      if (info.useGradMean) for (const d of new Set(positions.map(wideOf))) rs.set(d, runningMean(d, n, k, anchors));
+      const accNew = positions.map((leaves) => {
+        const [g, acc] = leaves;
+        const wide = wideOf(leaves);
+        const widen = (x: JaxArray): JaxArray => (x.dtype === wide ? x.ref : x.ref.astype(np.float64));
+        const gw = widen(g), aw = widen(acc);
+        const r = rs.get(wide);
+        const out = lowerKernel(name, accumulate, [], { updates: gw, params: null, state: { acc: aw }, scalars: r ? { r } : {} }, wide, anchors).updates;
+        gw.dispose();
+        aw.dispose();
         g.dispose();
         return out;
       });
-      r?.dispose();
+      for (const r of rs.values()) r.dispose();
+      const forInner = accNew.map((a, i) => (a.dtype === positions[i][0].dtype ? a.ref : a.ref.astype(np.float32)));
       const emit = np.equal(n.ref, k - 1);
       const oldInner = refTree(state.inner_opt_state);
       const keptInner = skipped ? refTree(state.inner_opt_state) : undefined;
-      const step = inner.update(rebuild(updates, accNew.map((a) => a.ref)), state.inner_opt_state, params, true);
-      const pre = step.preScale === undefined ? undefined : gather(name, [step.preScale], ['updates'], true).positions.map((p) => p[0]);
-      const emitted = gather(name, [step.updates], ['updates'], true).positions.map((p, i) => {
+      const step = inner.update(rebuild(updates, forInner), state.inner_opt_state, params, true);
+      const pre = step.preScale === undefined ? undefined : gather(name, [step.preScale], ['updates']).positions.map((p) => p[0]);
+      const emitted = gather(name, [step.updates], ['updates']).positions.map((p, i) => {
         const u = p[0];
         let silent: JaxArray;
-        if (u.shape.length === 0) silent = np.zeros([], { dtype: np.float32 });
+        if (u.shape.length === 0) silent = np.zeros([], { dtype: u.dtype === 'float64' ? np.float64 : np.float32 });
         else if (pre && u.size > 1) silent = timesZero(pre[i].ref);
         else silent = timesZero(u.ref);
         return np.where(emit.ref, u, silent);
@@ -124,10 +164,11 @@ export function lowerMultiSteps(tx: GradientTransformation<any>, info: MultiStep
       pre?.forEach((y) => y.dispose());
       let newUpdates = emitted;
       let inner_opt_state = selectTrees(emit, step.state, oldInner, ['inner state', 'state.inner_opt_state']);
+      // (1 - emit) * acc, stored in the accumulator's dtype.
       let acc = positions.map(([, old], i) => {
         const fresh = accNew[i];
         const next = np.where(emit.ref, timesZero(fresh.ref), fresh);
-        return [old, next] as const;
+        return [old, next.dtype === old.dtype ? next : next.astype(np.float32)] as const;
       });
       let mini_step = np.remainder(safeIncrement(n.ref), k);
       let gradient_step = np.where(emit.ref, safeIncrement(gs.ref), gs.ref);

@@ -12,7 +12,8 @@ import { type JaxValue, deviceHasFloat64, lowerKernel } from './kernel.js';
 import { KernelAnchors } from './constants.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 import { type Lowered, type StepScalars, disposeValues, gather, graphScalars, rebuild } from './transformation.js';
-import { defaultDevice } from '@jax-js/jax';
+import type { Dtype } from '../core/dtype.js';
+import { CountScalars } from './count-scalars.js';
 
 /** The result of a traced step: as {@link Lowered}'s, plus MultiSteps' pre-scale value (see transforms/traced.ts). */
 export interface TracedStep {
@@ -53,20 +54,25 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
       dispose: () => plain.dispose(),
     };
   }
-  if (!deviceHasFloat64()) {
-    throw new OptaxError(`toJaxJs: ${tx.name} inside apply_if_finite or MultiSteps runs traced, with XLA's fused multiply-adds, which the adapter emulates exactly from float64 operations; the jax-js device '${defaultDevice()}' has none (use 'wasm' or 'cpu')`);
-  }
   const roots = tracedStateRoots(stages);
   const counted = stages.map((st) => Object.hasOwn(st.def.initControl(), 'count'));
   const anchors = new KernelAnchors();
-  const scalars: StepScalars[] = stages.map((st, i) => graphScalars(st.def.name, st.def, null, counted[i], 'float32', true));
+  // Each stage's traced scalars for leaves of a dtype: evaluated in the graph where the device has
+  // float64, else (webgl, webgpu) read from a table of the pure path's traced values. float32's built
+  // now, so that what cannot be lowered fails at toJaxJs; float64's (x64) at the first step with
+  // float64 leaves.
+  const scalarsFor = (dtype: Dtype): StepScalars[] => stages.map((st, i) => {
+    const own = stageTransformation(tx, st);
+    return deviceHasFloat64() ? graphScalars(st.def.name, st.def, own, counted[i], dtype, true) : new CountScalars(st.def.name, st.def, own, dtype, undefined, undefined, true);
+  });
+  const scalars = new Map<Dtype, StepScalars[]>([['float32', scalarsFor('float32')]]);
   return {
     init: (params) => plain.init(params),
     update(updates, state, params, computedUpdates) {
       const name = tx.name;
       // Each stage's state: its count and its state trees, checked as the plain lowering checks them.
       const parts = stages.map((st, i) => stageState(st, stateAt(state, st.path, tx), counted[i]));
-      const { positions } = gather(name, [updates], ['grads'], true);
+      const { positions } = gather(name, [updates], ['grads']);
       const leaves = positions.map((p) => p[0]);
       // Which leaves each masked stage runs on.
       const inside = stages.map((st) => {
@@ -97,10 +103,15 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
       if (needsParams && params === null) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
       const scaled = kernels.size > 0 && [...kernels.values()].every((k) => k.scaled);
       const trees = roots.map((r) => parts[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
-      const { positions: all } = gather(name, [updates, ...trees, ...(needsParams ? [params] : [])], ['grads', ...roots.map((r) => `state.${r.name}`), ...(needsParams ? ['params'] : [])], true);
-      const values: Record<string, JaxValue> = {};
-      const perStage = stages.map((_, i) => scalars[i].at(counted[i] ? parts[i].count!.ref : null));
-      perStage.forEach((rec, i) => { for (const [k, v] of Object.entries(rec)) values[`${i}/${k}`] = v; });
+      const { positions: all } = gather(name, [updates, ...trees, ...(needsParams ? [params] : [])], ['grads', ...roots.map((r) => `state.${r.name}`), ...(needsParams ? ['params'] : [])]);
+      // The scalars of each dtype the tree holds, as the pure path's per-dtype cache.
+      const dtypes = [...new Set(all.map((row) => row[0].dtype as Dtype))];
+      for (const d of dtypes) if (!scalars.has(d)) scalars.set(d, scalarsFor(d));
+      const valuesByDtype = new Map(dtypes.map((d) => {
+        const values: Record<string, JaxValue> = {};
+        scalars.get(d)!.forEach((sc, i) => { for (const [k, v] of Object.entries(sc.at(counted[i] ? parts[i].count!.ref : null))) values[`${i}/${k}`] = v; });
+        return [d, values] as const;
+      }));
       const outUpdates: JaxArray[] = [];
       const outStates: JaxArray[][] = roots.map(() => []);
       const outPre: JaxArray[] = [];
@@ -109,7 +120,8 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
         const names = Object.keys(kernel.state);
         const st: Record<string, JaxArray> = {};
         roots.forEach((r, k) => { st[r.name] = row[1 + k]; });
-        const out = lowerKernel(name, kernel, names, { updates: row[0], params: needsParams ? row[row.length - 1] : null, state: st, scalars: values }, 'float32', anchors);
+        const dtype = row[0].dtype as Dtype;
+        const out = lowerKernel(name, kernel, names, { updates: row[0], params: needsParams ? row[row.length - 1] : null, state: st, scalars: valuesByDtype.get(dtype)! }, dtype, anchors);
         row.slice(0, 1 + roots.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         outputNames.forEach((n, k) => outStates[k].push(out.state[n]));
@@ -118,7 +130,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
           else out.state.preScale.dispose();
         }
       });
-      disposeValues(values);
+      for (const values of valuesByDtype.values()) disposeValues(values);
       const newStates = new Map<string, unknown>();
       stages.forEach((st, i) => {
         const next: Record<string, unknown> = {};
@@ -138,7 +150,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
         ...(scaled ? { preScale: rebuild(updates, outPre) } : {}),
       };
     },
-    dispose: () => { scalars.forEach((s) => s.dispose()); anchors.dispose(); plain.dispose(); },
+    dispose: () => { for (const list of scalars.values()) list.forEach((s) => s.dispose()); anchors.dispose(); plain.dispose(); },
   };
 }
 
@@ -152,4 +164,11 @@ function stageState(st: Stage, state: unknown, counted: boolean): { count: JaxAr
   const count = counted ? state.count : null;
   if (counted && (!isJaxLeaf(count) || count.dtype !== 'int32' || count.shape.length !== 0)) throw new OptaxError(`${name}: state.count must be an int32 scalar jax-js array, got ${isJaxLeaf(count) ? `${count.dtype}[${count.shape.join(', ')}]` : describe(count)}`);
   return { count: count as JaxArray | null, trees: st.def.stateLeaves.map((k) => state[k]) };
+}
+
+/** The transformation a stage's definition belongs to (the masked one's inner), for its schedule's record. */
+function stageTransformation(tx: GradientTransformation<any>, st: Stage): GradientTransformation<any> {
+  let t = tx;
+  for (const i of st.path) t = t.parts![i];
+  return t.combinator?.kind === 'masked' ? t.combinator.inner : t;
 }

@@ -3,7 +3,7 @@ import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
-import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type CompiledElementwise, definitionScalars, kernelForTree } from '../kernel/elementwise.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
@@ -16,7 +16,7 @@ import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/m
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
 import { CountScalars, type HostScalar, hostScalars } from './count-scalars.js';
-import { KernelAnchors } from './constants.js';
+import { KernelAnchors, float64Array } from './constants.js';
 import { lowerEmaAccumulator } from './ema-accumulator.js';
 import { recordedCall } from '../spec/record.js';
 import type { Hyperparam } from '../core/hyperparams.js';
@@ -31,7 +31,7 @@ import { lowerMultiSteps } from './multi-steps.js';
 import { lowerInjectHyperparams } from './inject-hyperparams.js';
 import { ScalarReciprocals } from './scalar-reciprocals.js';
 import { type Injection, injectionOf } from './injection.js';
-import { type JaxValue, checkBroadcast, deviceHasFloat64, lowerKernel } from './kernel.js';
+import { type JaxValue, checkBroadcast, deviceHasFloat64, divide, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
 /**
@@ -212,22 +212,23 @@ function lowerChain(parts: Lowered[]): Lowered {
 }
 
 /**
- * The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match `updates`'
+ * The leaves of trees walked together (dict keys sorted, as JAX flattens), checked to match the first tree's
  * shapes and dtypes, with their paths. float32 leaves everywhere; float64 leaves (optax with x64) on
- * devices that compute in float64 (wasm, cpu), unless `float32Only`.
+ * devices that compute in float64 (wasm, cpu). `dtypeOf(i, leafDtype)`: the dtype tree `i` must hold
+ * where the first tree's leaf has `leafDtype` (default: the same).
  */
-export function gather(name: string, trees: readonly unknown[], names: readonly string[], float32Only = false): { positions: JaxArray[][]; paths: TreePath[] } {
+export function gather(name: string, trees: readonly unknown[], names: readonly string[], dtypeOf?: (tree: number, leafDtype: Dtype) => Dtype): { positions: JaxArray[][]; paths: TreePath[] } {
   const positions: JaxArray[][] = [];
   const paths: TreePath[] = [];
   walkTrees(trees, (leaves, path) => {
     const ref = leaves[0] as JaxArray;
-    if (ref.dtype === 'float64' && float32Only) throw new OptaxError(`${name}: the jax-js adapter lowers it for float32 leaves only (got float64)`, path, names[0]);
     if (ref.dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`${name}: float64 leaves need a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`, path, names[0]);
     if (ref.dtype !== 'float32' && ref.dtype !== 'float64') throw new OptaxError(`${name}: the jax-js adapter takes float32 and float64 leaves (got ${ref.dtype})`, path, names[0]);
     leaves.forEach((l, i) => {
       const a = l as JaxArray;
-      if (a.dtype !== ref.dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
-        throw new OptaxError(`${names[i]} does not match ${names[0]}: ${a.dtype}[${a.shape.join(', ')}] vs ${ref.dtype}[${ref.shape.join(', ')}]`, path, names[i]);
+      const dtype = i === 0 || !dtypeOf ? ref.dtype : dtypeOf(i, ref.dtype as Dtype);
+      if (a.dtype !== dtype || a.shape.length !== ref.shape.length || a.shape.some((d, j) => d !== ref.shape[j])) {
+        throw new OptaxError(`${names[i]} does not match ${names[0]}: ${a.dtype}[${a.shape.join(', ')}] vs ${dtype}[${ref.shape.join(', ')}]`, path, names[i]);
       }
     });
     positions.push(leaves as JaxArray[]);
@@ -256,13 +257,13 @@ export interface StepScalars {
  * correction: see JaxScheduleArith) is read from a table of the pure path's values instead
  * ({@link CountScalars}) when it settles; otherwise the OptaxError names both reasons. `traced`: as
  * optax computes them inside `lax.cond` (apply_if_finite, MultiSteps), with
- * {@link TracedJaxScheduleArith} (float32, no tables: they hold the eager values).
+ * {@link TracedJaxScheduleArith} (a table then holds the pure path's traced values).
  */
 export function graphScalars(name: string, def: CompiledElementwise<any>, tx: GradientTransformation<any> | null, counted: boolean, dtype: Dtype, traced = false): StepScalars {
   const constants = hostScalars(definitionScalars(def, counted ? { count: 0 } : {}, dtype, undefined, traced));
   const table = (): StepScalars => {
-    if (!tx || traced) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
-    return new CountScalars(name, def, tx, dtype);
+    if (!tx) throw new OptaxError(`toJaxJs: ${name}: its per-step scalars depend on the count in a way the jax-js adapter cannot evaluate in the graph (not supported)`);
+    return new CountScalars(name, def, tx, dtype, undefined, undefined, traced);
   };
   if (counted && !def.countScalars) {
     // A definition that does not say how its scalars depend on the count: its scalars are constants,
@@ -290,7 +291,7 @@ export function graphScalars(name: string, def: CompiledElementwise<any>, tx: Gr
       disposeValues(evaluate(np.array(0, { dtype: np.int32 })));
     } catch (graphError) {
       anchors.dispose();
-      if (!(graphError instanceof OptaxError) || !tx || traced) throw graphError;
+      if (!(graphError instanceof OptaxError) || !tx) throw graphError;
       try {
         return table();
       } catch (tableError) {
@@ -323,7 +324,7 @@ function sameHost(a: HostScalar, b: HostScalar): boolean {
  * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
  * count-dependent ones from the stage's count, all in the graph.
  */
-function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection): StepScalars {
+function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection, dtype: Dtype): StepScalars {
   const formula = def.injectable!;
   const anchors = new ArithAnchors();
   const scalars: StepScalars = {
@@ -334,16 +335,16 @@ function injectedScalars(name: string, def: CompiledElementwise<any>, injection:
       for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
       const arith = new JaxScheduleArith(name, anchors);
       const c = count ?? current.count.ref;
-      const values = formula.scalars(h, arith.input(c), 'float32', arith);
+      const values = formula.scalars(h, arith.input(c), dtype, arith);
       c.dispose();
-      return arith.finishAll(values, 'float32');
+      return arith.finishAll(values, dtype);
     },
     dispose: () => anchors.dispose(),
   };
   // Evaluated once now on arrays of the built values, so that what cannot be lowered (a power whose
   // base is an injected hyperparameter) fails at toJaxJs, not at a step.
   const probe: Record<string, JaxArray> = {};
-  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = np.array(v, { dtype: np.float32 });
+  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = dtype === 'float64' ? float64Array([v], []) : np.array(v, { dtype: np.float32 });
   const saved = injection.current;
   injection.current = { values: probe, count: np.array(0, { dtype: np.int32 }) };
   try {
@@ -368,10 +369,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
   const injection = injectionOf(def);
   const scalarsFor = (dtype: Dtype): StepScalars => {
-    if (injection) {
-      if (dtype !== 'float32') throw new OptaxError(`toJaxJs: ${name}: inject_hyperparams is lowered for float32 leaves only (got ${dtype})`);
-      return injectedScalars(name, def, injection);
-    }
+    if (injection) return injectedScalars(name, def, injection, dtype);
     return stepScalarsOf(name, def, tx, counted, dtype, mode);
   };
   // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;
@@ -472,23 +470,58 @@ function lowerEma(decay: Hyperparam, options: EmaOptions, mode: CountScalarsMode
 }
 
 /**
+ * The window sums of `windows` (`[count, rows, 32]`: each window's rows of 32 positions, padding 0) as
+ * `laneRowSum` adds them (core/xla-reduce-sum.ts), all windows side by side with elementwise
+ * additions: row after row, from the previous row's sum in lane 0 of part 0, each part's lanes adding
+ * their positions in order (position `j = (k * parts + p) * lanes + l`), the parts added to part 0 in
+ * turn, the lanes halved. A zero of the padding stands for a skipped position: with terms that are
+ * squares (never -0) the bits are the same.
+ */
+function laneWindowSums(windows: JaxArray, dtype: Dtype): JaxArray {
+  const [count, rows] = windows.shape;
+  const { lanes, parts } = XLA_ROW_LANES[dtype], runs = XLA_REDUCE_WINDOW / (lanes * parts);
+  const split = (t: JaxArray, axis: number, n: number): JaxArray[] => np.split(t, n, axis).map((piece) => np.squeeze(piece, axis));
+  let acc = np.zeros([count, 1], { dtype: windows.dtype });
+  for (const row of split(windows, 1, rows)) {
+    // The parts' lanes, [count, parts, lanes]: lane 0 of part 0 starts from the sum so far, the others from 0.
+    let part = np.reshape(np.pad(acc, [[0, 0], [0, parts * lanes - 1]]), [count, parts, lanes]);
+    for (const run of split(np.reshape(row, [count, runs, parts, lanes]), 1, runs)) part = np.add(part, run);
+    const [first, ...rest] = split(part, 1, parts);
+    let sums = first;
+    for (const p of rest) sums = np.add(p, sums);
+    for (let half = lanes / 2; half >= 1; half /= 2) {
+      const [low, high] = np.split(sums, 2, 1);
+      sums = np.add(low, high);
+    }
+    acc = sums;
+  }
+  return np.reshape(acc, [count]);
+}
+
+/**
  * `jnp.sum(x)` with XLA:CPU's windows (`xlaReduceWindows`): each level pads with zeros (which add
  * nothing to a sum of squares: `s + 0 = s` for `s >= 0`, and NaN stays NaN), groups every window's
- * elements, row-major, into one row, and sums each row; the last level's sums are summed whole.
+ * elements, row-major, into one row, and sums each row (in lanes where the last dimension is
+ * padded: `laneWindowSums`); the last level's sums are summed whole.
  */
 export function xlaOrderedSum(x: JaxArray): JaxArray {
   const { levels } = xlaReduceWindows(x.shape);
   if (levels.length === 0) return np.sum(x);
+  const dtype: Dtype = x.dtype === np.float64 ? 'float64' : 'float32';
   let y = x;
-  for (const { dims, window, out, padLow, padHigh } of levels) {
+  for (const { dims, window, out, padLow, padHigh, laneRows } of levels) {
     y = np.reshape(y, [...dims]);
     if (padLow.some((p) => p) || padHigh.some((p) => p)) y = np.pad(y, dims.map((_, k) => [padLow[k], padHigh[k]] as [number, number]));
     y = np.reshape(y, out.flatMap((o, k) => [o, window[k]]));
     y = np.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
+    const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
+    if (laneRows) {
+      y = laneWindowSums(np.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]), dtype);
+      continue;
+    }
     // One full sum per window: jax-js's full sum adds in order, its sum along an axis does not
     // (measured, jax-js 0.1.25 wasm).
-    const count = out.reduce((a, b) => a * b, 1);
-    const rows = np.split(np.reshape(y, [count, window.reduce((a, b) => a * b, 1)]), count, 0);
+    const rows = np.split(np.reshape(y, [count, width]), count, 0);
     y = np.stack(rows.map((row) => np.sum(row)));
   }
   return np.sum(y);
@@ -499,34 +532,52 @@ function lowerClipByGlobalNorm(tx: ClipByGlobalNormTransformation): Lowered {
   const name = tx.name;
   const anchors = new KernelAnchors();
   return {
-    init: (params) => { gather(name, [params], ['params'], true); return {}; },
+    init: (params) => { gather(name, [params], ['params']); return {}; },
     update(updates, state) {
       if (!isDictNode(state) || Object.keys(state).length !== 0) throw new OptaxError(`${name}: this state does not belong to ${name}: expected {} (it keeps no state), got ${describe(state)}`);
-      const { positions } = gather(name, [updates], ['grads'], true);
+      const { positions } = gather(name, [updates], ['grads']);
       if (positions.length === 0) return [updates, {}];
-      // optax.tree.norm: each leaf's sum of squares, added from 0 in flattening order, then sqrt. A
-      // leaf's sum follows XLA's windows (xlaReduceWindows); inside a window, and for what is left,
-      // jax-js's full sum, measured to add in order (see the README on parity).
+      // optax.tree.norm: each leaf's sum of squares in its dtype, added from 0 in flattening order
+      // (promoted to float64 from the first float64 sum on: combineLeafSums), then sqrt. A leaf's sum
+      // follows XLA's windows (xlaReduceWindows); inside a window, and for what is left, jax-js's full
+      // sum, measured to add in order (see the README on parity).
       let total: JaxArray | undefined;
       for (const [g] of positions) {
-        const s = xlaOrderedSum(np.square(g.ref));
+        let s = xlaOrderedSum(np.square(g.ref));
+        if (total !== undefined && total.dtype !== s.dtype) {
+          if (total.dtype === 'float32') total = total.astype(np.float64);
+          else s = s.astype(np.float64);
+        }
         total = total === undefined ? s : np.add(total, s);
       }
+      const normDtype = total!.dtype as Dtype;
       const norm = np.sqrt(total!);
-      const max = roundTo('float32', maxNorm);
-      // optax's trigger: when norm < max_norm every scalar is 1, which leaves each update as it was.
-      const trigger = np.less(norm.ref, max);
-      const scalars: Record<string, JaxValue> = {
-        inv_norm: np.where(trigger.ref, 1, np.trueDivide(1, norm.ref)),
-        norm: np.where(trigger.ref, 1, norm),
-        max_norm: np.where(trigger, 1, max),
-      };
+      // optax's trigger (in the norm's dtype): when norm < max_norm every scalar is 1, which leaves each
+      // update as it was.
+      // (A float64 number reaches jax-js's graph as a float32 literal: float64 constants are anchored.)
+      const constant = (d: Dtype, v: number): number | JaxArray => (d === 'float32' ? roundTo(d, v) : anchors.literal(d, v));
+      const trigger = np.less(norm.ref, constant(normDtype, maxNorm));
+      // Per leaf dtype: the norm cast to it, its reciprocal and max_norm in it (writeClipScalars).
+      const dtypes = [...new Set(positions.map(([g]) => g.dtype as Dtype))];
+      const scalarsByDtype = new Map(dtypes.map((d) => {
+        const n = d === normDtype ? norm.ref : norm.ref.astype(np.float32);
+        const inv = d === 'float32' ? np.trueDivide(1, n.ref) : divide(1, n.ref, 'float64', anchors, 0);
+        const scalars: Record<string, JaxValue> = {
+          inv_norm: np.where(trigger.ref, 1, inv),
+          norm: np.where(trigger.ref, 1, n),
+          max_norm: np.where(trigger.ref, 1, constant(d, maxNorm)),
+        };
+        return [d, scalars] as const;
+      }));
+      norm.dispose();
+      trigger.dispose();
       const out = positions.map(([g]) => {
-        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars }, 'float32', anchors);
+        const d = g.dtype as Dtype;
+        const r = lowerKernel(name, dividesByScalar(g.size) ? divisionKernel : kernel, [], { updates: g, params: null, state: {}, scalars: scalarsByDtype.get(d)! }, d, anchors);
         g.dispose();
         return r.updates;
       });
-      disposeValues(scalars);
+      for (const sc of scalarsByDtype.values()) disposeValues(sc);
       return [rebuild(updates, out), {}];
     },
     dispose: () => anchors.dispose(),

@@ -166,6 +166,28 @@ export interface CompiledElementwise<C extends Record<string, unknown>> extends 
 }
 
 /**
+ * A definition with its plans, every key written out (not `{...definition}`, whose hidden class V8
+ * derives from the source object's and may make anew): all compiled definitions then share one hidden
+ * class, and the fused step that reads them stays optimized when `injectHyperparams` rebuilds its inner
+ * transformation after `setHyperparams` (a new class there deoptimizes the step, which then boxes
+ * doubles for thousands of steps: issue 10).
+ */
+export function compiledDefinition<C extends Record<string, unknown>>(definition: ElementwiseDefinition<C>, plan: KernelPlan, singleLeafPlan: KernelPlan | undefined): CompiledElementwise<C> {
+  const d = definition;
+  return {
+    name: d.name, kernel: d.kernel, singleLeafKernel: d.singleLeafKernel, stateLeaves: d.stateLeaves,
+    initControl: d.initControl, checkControl: d.checkControl, scalarNames: d.scalarNames, writeScalars: d.writeScalars,
+    scalars: d.scalars, countScalars: d.countScalars, constantScalars: d.constantScalars, injectable: d.injectable,
+    advance: d.advance, plan, singleLeafPlan,
+  };
+}
+
+/** A compiled definition with another {@link ElementwiseDefinition.injectable} (its plans kept). */
+export function withInjectable<C extends Record<string, unknown>>(def: CompiledElementwise<C>, injectable: InjectableScalars | undefined): CompiledElementwise<C> {
+  return compiledDefinition({ ...def, injectable }, def.plan, def.singleLeafPlan);
+}
+
+/**
  * The kernel (and its plan) a definition uses on a tree whose leaves have these sizes: the
  * single-leaf kernel where XLA multiplies by a scalar's reciprocal (see kernel/scalar-division.ts).
  */
@@ -186,9 +208,13 @@ export function splitState<C extends Record<string, unknown>>(def: ElementwiseDe
   if (!hasExactKeys(state, expected)) {
     throw new OptaxError(`${def.name}: this state does not belong to ${def.name}: expected keys {${showKeys(expected)}}, got {${showKeys(keys)}}`);
   }
-  const control = Object.fromEntries(controlKeys.map((k) => [k, state[k]])) as C;
+  // Filled into a control the definition made, not built anew (Object.fromEntries): its hidden class is
+  // the one the fused step's optimized code was specialized for, which a state loaded between steps
+  // (setState, setHyperparams) would otherwise change, deoptimizing the step (issue 10).
+  const control: Record<string, unknown> = def.initControl();
+  for (const k of controlKeys) control[k] = state[k];
   def.checkControl(control);
-  return { control, trees: leafKeys.map((k) => state[k] as Tree) };
+  return { control: control as C, trees: leafKeys.map((k) => state[k] as Tree) };
 }
 
 /** Builds a state from its parts, in the definition's key order. */
@@ -278,11 +304,7 @@ export function elementwise<C extends Record<string, unknown>, S>(definition: El
     || !(typeof d.scalars === 'function' || (typeof d.writeScalars === 'function' && Array.isArray(d.scalarNames)))) {
     throw new OptaxError(`elementwise: expected a definition {name, kernel, stateLeaves, initControl, checkControl, scalars (or scalarNames and writeScalars), advance}, got ${describe(definition)}`);
   }
-  const compiled: CompiledElementwise<C> = {
-    ...definition,
-    plan: planKernel(definition.kernel),
-    singleLeafPlan: definition.singleLeafKernel && planKernel(definition.singleLeafKernel),
-  };
+  const compiled = compiledDefinition(definition, planKernel(definition.kernel), definition.singleLeafKernel && planKernel(definition.singleLeafKernel));
   const needsParams = compiled.plan.usesParams;
   const leafNames = definition.stateLeaves;
   return {

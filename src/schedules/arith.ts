@@ -142,7 +142,7 @@ function reciprocal(d: Dtype, c: number): number {
 }
 
 /** One fused multiply-add rounded to `d`, operands and result flushed like every XLA:CPU op. */
-function fma(d: Dtype, a: number, b: number, c: number): number {
+export function fma(d: Dtype, a: number, b: number, c: number): number {
   return ftz(d, fusedMultiplyAdd(d, ftz(d, a), ftz(d, b), ftz(d, c)));
 }
 
@@ -152,6 +152,76 @@ let tracedFormOf: (s: Schedule) => Schedule = (s) => s;
 export function setTracedFormLookup(lookup: (s: Schedule) => Schedule): void {
   tracedFormOf = lookup;
 }
+/** The traced form of a schedule (schedules/typed.ts's `tracedSchedule`). @internal */
+export function tracedFormLookup(s: Schedule): Schedule {
+  return tracedFormOf(s);
+}
+
+/**
+ * The operations the interpretation-specific ones below are written over: on numbers (./float.ts),
+ * or recorded into a schedule program (./program.ts), so that each rewrite is written once.
+ */
+export interface ArithPrimitives<V> {
+  add(d: Dtype, a: V | number, b: V | number): V | number;
+  sub(d: Dtype, a: V | number, b: V | number): V | number;
+  mul(d: Dtype, a: V | number, b: V | number): V | number;
+  div(d: Dtype, a: V | number, b: V | number): V | number;
+  neg(x: V | number): V | number;
+  pow(d: Dtype, x: V | number, y: V | number): V | number;
+  /** One fused multiply-add rounded to `d` (operands and result flushed). */
+  fma(d: Dtype, a: V | number, b: V | number, c: V | number): V | number;
+}
+
+/** The operations whose eager and traced forms differ (see the module comment). */
+type Rewritten = 'divConst' | 'scaleDivConst' | 'oneMinusDivConst' | 'mulAdd' | 'powConst' | 'mulDivConst' | 'mulDivConstAdd' | 'constSub' | 'constMul' | 'constDiv';
+/** The {@link Rewritten} operations of one interpretation, over its primitives. @internal */
+export type RewrittenOps<V> = Pick<ScheduleArith<V, unknown>, Rewritten>;
+
+/** Eagerly, each jnp operation is one XLA op: optax's order, each rounded. @internal */
+export function eagerOps<V>(p: ArithPrimitives<V>): RewrittenOps<V> {
+  return {
+    divConst: (d, x, c) => p.div(d, x, c),
+    scaleDivConst: (d, k, x, c) => p.div(d, p.mul(d, k, x), c),
+    oneMinusDivConst: (d, x, c) => p.sub(d, 1, p.div(d, x, c)),
+    mulAdd: (d, a, b, c) => p.add(d, p.mul(d, a, b), c),
+    powConst: (d, x, y) => p.pow(d, x, y),
+    mulDivConst: (d, k, x, c) => p.mul(d, k, p.div(d, x, c)),
+    mulDivConstAdd: (d, q, k, x, c, a) => p.add(d, p.mul(d, k, p.div(q, x, c)), a),
+    constSub: (d, a, b) => sub(d, a, b),
+    constMul: (d, a, b) => mul(d, a, b),
+    constDiv: (d, a, b) => div(d, a, b),
+  };
+}
+
+/** Traced: the formula as XLA and LLVM rewrite it inside `lax.cond` (see the module comment). @internal */
+export function tracedOps<V>(p: ArithPrimitives<V>): RewrittenOps<V> {
+  return {
+    divConst: (d, x, c) => p.mul(d, x, reciprocal(d, c)),
+    // (k * x) * (1 / c), then (A * C1) * C2 => A * (C1 * C2): one folded constant.
+    scaleDivConst: (d, k, x, c) => p.mul(d, x, toDtype(d, k * reciprocal(d, c))),
+    // 1 - x * (1 / c): the product feeds only the subtraction, so it is contracted: fma(-x, 1/c, 1).
+    oneMinusDivConst: (d, x, c) => p.fma(d, p.neg(x), reciprocal(d, c), 1),
+    mulAdd: (d, a, b, c) => p.fma(d, a, b, c),
+    // pow(x, y) for a constant y after HandlePower's rewrites (see the module comment).
+    powConst: (d, x, y) => {
+      if (y === 0) return 1;
+      if (y === 1) return x;
+      if (y === 2) return p.mul(d, x, x);
+      if (y === 3) return p.mul(d, x, p.mul(d, x, x));
+      if (y === -1) return p.div(d, 1, x);
+      return p.pow(d, x, y);
+    },
+    // k * (x * (1/c)): with plain constants `Mul(Mul(x, 1/c), k)` folds the two constants.
+    mulDivConst: (d, k, x, c, plain) => (plain ? p.mul(d, x, toDtype(d, reciprocal(d, c) * k)) : p.mul(d, k, p.mul(d, x, reciprocal(d, c)))),
+    // The product feeds only the addition: one fused multiply-add, of the folded form when it folds.
+    mulDivConstAdd: (d, q, k, x, c, a, plain) => (plain && q === d
+      ? p.fma(d, x, toDtype(d, reciprocal(d, c) * k), a)
+      : p.fma(d, k, p.mul(q, x, reciprocal(q, c)), a)),
+    constSub: (d, a, b) => toDtype(d, a - b),
+    constMul: (d, a, b) => toDtype(d, a * b),
+    constDiv: (d, a, b) => toDtype(d, a / b),
+  };
+}
 
 /** The operations whose bits do not depend on eager or traced evaluation, on numbers (./float.ts). */
 const numberOps = {
@@ -160,7 +230,7 @@ const numberOps = {
   min: (a: number, b: number) => Math.min(a, b),
   max: (a: number, b: number) => Math.max(a, b),
   floor: (x: number) => Math.floor(x),
-  cos, pow, fromInt,
+  cos, pow, fromInt, fma,
   convert: res,
   subInt: subInt32,
   cast: toDtype,
@@ -180,50 +250,16 @@ export const eagerArith: ScheduleArith<number, boolean> = {
   ...numberOps,
   traced: false,
   call: (s, count) => s(count),
-  divConst: (d, x, c) => div(d, x, c),
-  scaleDivConst: (d, k, x, c) => div(d, mul(d, k, x), c),
-  oneMinusDivConst: (d, x, c) => sub(d, 1, div(d, x, c)),
-  mulAdd: (d, a, b, c) => add(d, mul(d, a, b), c),
-  powConst: (d, x, y) => pow(d, x, y),
-  mulDivConst: (d, k, x, c) => mul(d, k, div(d, x, c)),
-  mulDivConstAdd: (d, q, k, x, c, a) => add(d, mul(d, k, div(q, x, c)), a),
-  constSub: (d, a, b) => sub(d, a, b),
-  constMul: (d, a, b) => mul(d, a, b),
-  constDiv: (d, a, b) => div(d, a, b),
-};
-
-/** `pow(x, y)` for a constant `y` after `HandlePower`'s rewrites (see the module comment). */
-function tracedPow(d: Dtype, x: number, y: number): number {
-  if (y === 0) return 1;
-  if (y === 1) return x;
-  if (y === 2) return mul(d, x, x);
-  if (y === 3) return mul(d, x, mul(d, x, x));
-  if (y === -1) return div(d, 1, x);
-  return pow(d, x, y);
-}
+  ...(eagerOps<number>(numberOps) as RewrittenOps<number>),
+} as ScheduleArith<number, boolean>;
 
 /** Traced evaluation: the formula as XLA and LLVM rewrite it inside `lax.cond` (see the module comment). */
 export const tracedArith: ScheduleArith<number, boolean> = {
   ...numberOps,
   traced: true,
   call: (s, count) => tracedFormOf(s)(count),
-  divConst: (d, x, c) => mul(d, x, reciprocal(d, c)),
-  // (k * x) * (1 / c), then (A * C1) * C2 => A * (C1 * C2): one folded constant.
-  scaleDivConst: (d, k, x, c) => mul(d, x, toDtype(d, k * reciprocal(d, c))),
-  // 1 - x * (1 / c): the product feeds only the subtraction, so it is contracted: fma(-x, 1/c, 1).
-  oneMinusDivConst: (d, x, c) => fma(d, -x, reciprocal(d, c), 1),
-  mulAdd: (d, a, b, c) => fma(d, a, b, c),
-  powConst: tracedPow,
-  // k * (x * (1/c)): with plain constants `Mul(Mul(x, 1/c), k)` folds the two constants.
-  mulDivConst: (d, k, x, c, plain) => (plain ? mul(d, x, toDtype(d, reciprocal(d, c) * k)) : mul(d, k, mul(d, x, reciprocal(d, c)))),
-  // The product feeds only the addition: one fused multiply-add, of the folded form when it folds.
-  mulDivConstAdd: (d, q, k, x, c, a, plain) => (plain && q === d
-    ? fma(d, x, toDtype(d, reciprocal(d, c) * k), a)
-    : fma(d, k, mul(q, x, reciprocal(q, c)), a)),
-  constSub: (d, a, b) => toDtype(d, a - b),
-  constMul: (d, a, b) => toDtype(d, a * b),
-  constDiv: (d, a, b) => toDtype(d, a / b),
-};
+  ...(tracedOps<number>(numberOps) as RewrittenOps<number>),
+} as ScheduleArith<number, boolean>;
 
 /** The interpretation for `traced`. */
 export function arithFor(traced: boolean): ScheduleArith<number, boolean> {

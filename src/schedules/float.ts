@@ -18,9 +18,9 @@
  */
 import type { Dtype } from '../core/dtype.js';
 import { cos as libmCos } from '../core/libm/cos.js';
-import { pow as libmPow } from '../core/libm/pow.js';
+import { powAt as libmPowAt } from '../core/libm/pow.js';
 import { cosf } from '../core/libm/cosf.js';
-import { powf } from '../core/libm/powf.js';
+import { powfAt } from '../core/libm/powf.js';
 
 /** The smallest normal float32 (2^-126) and float64 (2^-1022). */
 const MIN_NORMAL_F32 = 1.1754943508222875e-38;
@@ -70,9 +70,28 @@ export function cos(d: Dtype, x: number): number {
   return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, libmCos(ftz(d, x)));
 }
 
+/** Scratch registers of {@link powAt} (0-2) and {@link pow} (3-5). */
+const T = new Float64Array(6);
+
 /** `x ** y` with a float exponent in `dtype` (`lax.pow`): glibc's `powf`/`pow` bit for bit. */
 export function pow(d: Dtype, x: number, y: number): number {
-  return d === 'float32' ? res(d, powf(ftz(d, x), ftz(d, y))) : res(d, libmPow(ftz(d, x), ftz(d, y)));
+  T[3] = x;
+  T[4] = y;
+  powAt(d, T, 3, 4, 5);
+  return T[5];
+}
+
+/**
+ * `r[o] = pow(d, r[x], r[y])`, registers in and out: {@link pow} itself, in the form that passes no
+ * double across a call (glibc's pow is too large for V8 to inline, and a double returned from a call
+ * that is not inlined is a new heap number): what a schedule program runs at every step.
+ */
+export function powAt(d: Dtype, r: Float64Array, x: number, y: number, o: number): void {
+  T[0] = ftz(d, r[x]);
+  T[1] = ftz(d, r[y]);
+  if (d === 'float32') powfAt(T, 0, 1, 2);
+  else libmPowAt(T, 0, 1, 2);
+  r[o] = res(d, T[2]);
 }
 
 /** An int32 converted to `dtype` (XLA's convert: round to nearest even, e.g. 2^31-1 -> 2^31 in float32). */

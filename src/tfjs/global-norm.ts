@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { roundTo } from '../core/dtype.js';
-import { xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { lowerKernel } from './lower-kernel.js';
@@ -11,20 +11,48 @@ function sumInOrder(x: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * The window sums of `windows` (`[count, rows, 32]`: each window's rows of 32 positions, padding 0) as
+ * `laneRowSum` adds them (core/xla-reduce-sum.ts), all windows side by side: row after row, from
+ * the previous row's sum in lane 0 of part 0, each part's lanes adding their positions in order (a
+ * position `j = (k * parts + p) * lanes + l`), the parts added to part 0 in turn, the lanes halved.
+ * A zero of the padding stands for a skipped position: with terms that are squares (never -0) the
+ * bits are the same.
+ */
+function laneWindowSums(windows: tf.Tensor): tf.Tensor {
+  const [count, rows] = windows.shape;
+  const { lanes, parts } = XLA_ROW_LANES.float32, runs = XLA_REDUCE_WINDOW / (lanes * parts);
+  const split = (t: tf.Tensor, axis: number, n: number): tf.Tensor[] => tf.split(t, n, axis).map((piece) => tf.squeeze(piece, [axis]));
+  let acc: tf.Tensor = tf.zeros([count, 1], 'float32');
+  for (const row of split(windows, 1, rows)) {
+    // The parts' lanes, [count, parts, lanes]: lane 0 of part 0 starts from the sum so far, the others from 0.
+    let part = tf.reshape(tf.pad(acc, [[0, 0], [0, parts * lanes - 1]]), [count, parts, lanes]);
+    for (const run of split(tf.reshape(row, [count, runs, parts, lanes]), 1, runs)) part = tf.add(part, run);
+    const [first, ...rest] = split(part, 1, parts);
+    let sums = first;
+    for (const p of rest) sums = tf.add(p, sums);
+    for (let half = lanes / 2; half >= 1; half /= 2) sums = tf.add(tf.slice(sums, [0, 0], [count, half]), tf.slice(sums, [0, half], [count, half]));
+    acc = sums;
+  }
+  return tf.reshape(acc, [count]);
+}
+
+/**
  * `jnp.sum(x)` in XLA:CPU's order, with tfjs ops on the cpu backend: the windows of
  * `xlaReduceWindows` (each level pads with zeros, which add nothing to a sum of squares, groups every
  * window's elements, row-major, into one row, and sums each row in order: the last column of a
- * cumsum along the rows), then what is left summed in order, row-major.
+ * cumsum along the rows; or, where the last dimension is padded, in lanes: `laneWindowSums`), then
+ * what is left summed in order, row-major.
  */
 function xlaOrderedSum(x: tf.Tensor): tf.Tensor {
   let y = x;
-  for (const { dims, window, out, padLow, padHigh } of xlaReduceWindows(x.shape).levels) {
+  for (const { dims, window, out, padLow, padHigh, laneRows } of xlaReduceWindows(x.shape).levels) {
     y = tf.reshape(y, [...dims]);
     if (padLow.some((p) => p) || padHigh.some((p) => p)) y = tf.pad(y, dims.map((_, k) => [padLow[k], padHigh[k]] as [number, number]));
     y = tf.reshape(y, out.flatMap((o, k) => [o, window[k]]));
     y = tf.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
     const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
-    y = tf.reshape(tf.slice(tf.cumsum(tf.reshape(y, [count, width]), 1), [0, width - 1], [count, 1]), [count]);
+    if (laneRows) y = laneWindowSums(tf.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]));
+    else y = tf.reshape(tf.slice(tf.cumsum(tf.reshape(y, [count, width]), 1), [0, width - 1], [count, 1]), [count]);
   }
   return sumInOrder(tf.reshape(y, [-1]));
 }

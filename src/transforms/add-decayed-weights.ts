@@ -1,7 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
-import { roundTo } from '../core/dtype.js';
+import { roundInPlace } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
 import type { EmptyState, ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -9,8 +9,7 @@ import { elementwise } from '../kernel/elementwise.js';
 import type { Params, Updates } from '../tree/tree.js';
 import { type CountState, advanceCount, checkCount, noControl } from './count.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
-import { callSchedule } from '../core/schedule.js';
-import { tracedSchedule } from '../schedules/typed.js';
+import { ScheduleEvaluator } from '../schedules/program.js';
 import { readOptions } from '../core/options.js';
 import { recordCall } from '../spec/record.js';
 
@@ -106,6 +105,7 @@ function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
 }
 
 function scheduled(schedule: (count: number) => number): GradientTransformation<WeightDecayScheduleState> {
+  const evaluator = new ScheduleEvaluator('add_decayed_weights', schedule);
   return elementwise<CountState, WeightDecayScheduleState>({
     name: 'add_decayed_weights',
     kernel: addDecayedWeightsKernel,
@@ -118,10 +118,13 @@ function scheduled(schedule: (count: number) => number): GradientTransformation<
     countScalars: (count, dtype, a) => ({ weight_decay: a.cast(dtype, a.call(schedule, count)) }),
     writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
-      const value = callSchedule('add_decayed_weights', traced ? tracedSchedule(schedule) : schedule, count);
-      const problem = checkScheduledRate(value);
+      // A program of the schedule (compiled on first use) writes its value: nothing is allocated.
+      evaluator.writeInto(sink.values, 0, count, traced === true);
+      const value = sink.values[0];
+      // The common case tested here, with no call that would box the double (a new heap number per step).
+      const problem = value >= 0 && value < Infinity ? undefined : checkScheduledRate(value);
       if (problem) throw new OptaxError(`add_decayed_weights: the schedule returned a bad value at step ${count}: ${problem}`);
-      sink.values[0] = roundTo(dtype, value);
+      roundInPlace(dtype, sink.values, 0);
     },
   });
 }

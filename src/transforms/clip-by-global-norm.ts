@@ -82,16 +82,17 @@ export function squareTerms(data: FloatArray, flush: boolean, run?: SumTerms['ru
 /**
  * One leaf's `jnp.sum(jnp.square(x))` as optax computes it eagerly on XLA:CPU: the squares rounded to
  * the leaf's dtype, added in XLA:CPU's order for the leaf's shape (`xlaReduceSum`: in order, dimensions
- * longer than 32 in 32-wide windows; docs/numerics.md §3). Inside `withFlushedSubnormals` squares below
+ * longer than 32 in 32-wide windows, the rows of padded windows in vector lanes; docs/numerics.md §3). Inside `withFlushedSubnormals` squares below
  * the smallest normal count as 0, as under XLA's FTZ/DAZ.
  *
  * @example
  * ```ts
  * import { leafSumOfSquares, withFlushedSubnormals } from 'optax-ts';
- * // 40 elements: two windows (elements 0..19 and 20..39), whose sums are added last.
+ * // 40 elements: two windows (elements 0..19 and 20..39), each added in 8 vector lanes (the last
+ * // dimension is padded), whose sums are added last.
  * const x = new Float32Array(40).fill(1);
  * x[0] = 2 ** 12;
- * console.log(leafSumOfSquares(x)); // 16777236
+ * console.log(leafSumOfSquares(x)); // 16777254
  * // 2^-70 squared is a float32 subnormal: XLA:CPU flushes it.
  * const tiny = new Float32Array([2 ** -63, 2 ** -70]);
  * console.log(leafSumOfSquares(tiny) > 2 ** -126, withFlushedSubnormals(() => leafSumOfSquares(tiny)) === 2 ** -126); // true true

@@ -8,7 +8,7 @@ import { readOptions } from '../core/options.js';
 import { describe } from '../tree/node.js';
 import { mapSchedule, scheduleInfo } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
-import type { InjectableScalars } from '../kernel/elementwise.js';
+import { type CompiledElementwise, type InjectableScalars, withInjectable } from '../kernel/elementwise.js';
 
 /** Options of {@link scaleByLearningRate}. */
 export interface ScaleByLearningRateOptions {
@@ -17,9 +17,24 @@ export interface ScaleByLearningRateOptions {
 }
 
 function checkLearningRate(value: number): string | undefined {
-  if (!Number.isFinite(value)) return `learning rate must be finite, got ${value}`;
-  if (value < 0) return `learning rate must be >= 0, got ${value}`;
-  return undefined;
+  const scratch = new Float64Array([value]);
+  return learningRateProblemAt(scratch, 0, 1);
+}
+
+/**
+ * Why `m * values[at]` is not a valid learning rate (undefined when it is one): read from an array, as
+ * the fused engine checks a schedule's value at every step (a double passed to a call V8 does not
+ * inline would be a new heap number).
+ */
+function learningRateProblemAt(values: Float64Array, at: number, m: number): string | undefined {
+  const value = m * values[at];
+  // The common case first, with no use of `value` that would box it.
+  if (value >= 0 && value < Infinity) return undefined;
+  return learningRateProblem(value);
+}
+
+function learningRateProblem(value: number): string {
+  return Number.isFinite(value) ? `learning rate must be >= 0, got ${value}` : `learning rate must be finite, got ${value}`;
 }
 
 /**
@@ -49,7 +64,7 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
     return recordCall(scaleBySchedule(signed, {
       name: 'scale_by_learning_rate',
       constant: scheduleInfo(learningRate)?.kind === 'python',
-      check: (v) => checkLearningRate(m * v),
+      checkAt: (values, at) => learningRateProblemAt(values, at, m),
     }), 'scale_by_learning_rate', [learningRate, options]);
   }
   if (typeof learningRate !== 'number') throw new OptaxError(`scale_by_learning_rate: learning rate must be a number or a schedule, got ${typeof learningRate}`);
@@ -63,5 +78,5 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
     hyperparams: { learning_rate: learningRate },
     scalars: (h, _count, d, a) => ({ step_size: m === 1 ? a.cast(d, h.learning_rate) : a.neg(a.cast(d, h.learning_rate)) }),
   };
-  return recordCall({ ...tx, elementwise: { ...def, injectable } }, 'scale_by_learning_rate', [learningRate, options]);
+  return recordCall({ ...tx, elementwise: withInjectable(def as CompiledElementwise<Record<string, unknown>>, injectable) }, 'scale_by_learning_rate', [learningRate, options]);
 }

@@ -1,4 +1,4 @@
-import { roundTo } from '../core/dtype.js';
+import { roundInPlace } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { Schedule } from '../core/schedule.js';
@@ -6,9 +6,9 @@ import type { GradientTransformation } from '../core/transformation.js';
 import { elementwise } from '../kernel/elementwise.js';
 import { type CountState, advanceCount, checkCount } from './count.js';
 import { STEP_SIZE, scaleKernel } from './scale.js';
-import { callSchedule } from '../core/schedule.js';
+import { ScheduleEvaluator } from '../schedules/program.js';
 import { readOptions } from '../core/options.js';
-import { scheduleInfo, tracedSchedule } from '../schedules/typed.js';
+import { scheduleInfo } from '../schedules/typed.js';
 import { recordCall } from '../spec/record.js';
 
 /** The state of {@link scaleBySchedule}: the step count the schedule is evaluated at. */
@@ -24,6 +24,12 @@ export interface ScaleByScheduleOptions {
    * `scaleByLearningRate` uses it to reject a negative or non-finite learning rate.
    */
   check?: (value: number, count: number) => string | undefined;
+  /**
+   * `check` reading the value from `values[at]`, used instead of it: no double crosses the call, which
+   * the fused engine makes at every step (a double passed to a call V8 does not inline is a new heap
+   * number). @internal
+   */
+  checkAt?: (values: Float64Array, at: number, count: number) => string | undefined;
   /** The name in error messages (default `scale_by_schedule`). */
   name?: string;
   /**
@@ -52,8 +58,9 @@ export interface ScaleByScheduleOptions {
  */
 export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOptions = {}): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new OptaxError(`scale_by_schedule: schedule must be a function of the step count, got ${typeof schedule}`);
-  options = readOptions('scale_by_schedule', options, { check: true, name: true, constant: true });
+  options = readOptions('scale_by_schedule', options, { check: true, checkAt: true, name: true, constant: true });
   const name = options.name ?? 'scale_by_schedule';
+  const evaluator = new ScheduleEvaluator(name, schedule);
   return recordCall(elementwise<CountState, ScaleByScheduleState>({
     name,
     kernel: scaleKernel,
@@ -66,10 +73,11 @@ export function scaleBySchedule(schedule: Schedule, options: ScaleByScheduleOpti
     countScalars: (count, dtype, a) => ({ step_size: a.cast(dtype, a.call(schedule, count)) }),
     writeScalars: (sink, { count }, dtype, _extraArgs, traced) => {
       // Inside apply_if_finite / MultiSteps optax evaluates the schedule in the traced computation.
-      const value = callSchedule(name, traced ? tracedSchedule(schedule) : schedule, count);
-      const problem = options.check?.(value, count);
+      // A program of the schedule (compiled on first use) writes its value: nothing is allocated.
+      evaluator.writeInto(sink.values, 0, count, traced === true);
+      const problem = options.checkAt ? options.checkAt(sink.values, 0, count) : options.check?.(sink.values[0], count);
       if (problem) throw new OptaxError(`${name}: ${problem}`);
-      sink.values[0] = roundTo(dtype, value);
+      roundInPlace(dtype, sink.values, 0);
     },
     constantScalars: (options.constant ?? scheduleInfo(schedule)?.kind === 'python') ? ['step_size'] : [],
   }), 'scale_by_schedule', [schedule, options]);

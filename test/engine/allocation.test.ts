@@ -28,6 +28,9 @@ import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { partition } from '../../src/transforms/partition.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import { exponentialDecay } from '../../src/schedules/exponential-decay.js';
+import { joinSchedules } from '../../src/schedules/join.js';
+import { linearSchedule } from '../../src/schedules/linear.js';
 import { type InjectHyperparamsState, injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
@@ -74,7 +77,9 @@ interface Chain {
   make(): GradientTransformation<unknown>;
   params(): Record<string, Float32Array | Float64Array>;
   /** Runs before the measured windows (what the user does between steps; not measured). */
-  before?(stepper: Stepper<Params, unknown>): void;
+  before?(stepper: Stepper<Params, unknown>, window?: number): void;
+  /** Run `before` again before each window (then warm up again: a new path of the step is first run unoptimized). */
+  readonly everyWindow?: boolean;
 }
 
 const lr = 1e-3;
@@ -87,6 +92,21 @@ const CHAINS: Record<string, Chain> = {
   'applyIfFinite(chain(clipByGlobalNorm(1), adamax))': { make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'adamaxw(mask function)': { make: () => adamaxw(lr, { weightDecay: 1e-4, mask: fixed(everyOther(true, false)) }) as GradientTransformation<unknown>, params: fourLeaves },
   'partition(labels function)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, fixed(everyOther('a', 'b'))) as GradientTransformation<unknown>, params: fourLeaves },
+  'adamax(exponentialDecay)': { make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 })) as GradientTransformation<unknown>, params: oneLeaf() },
+  // The schedules traced (inside applyIfFinite), joined, staircase: their programs branch and call.
+  'applyIfFinite(chain(clip, adamaxw(join(linear, staircase exponentialDecay))))': {
+    make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamaxw(joinSchedules({ schedules: [linearSchedule({ initValue: 0, endValue: lr, transitionSteps: 50 }), exponentialDecay({ initValue: lr, transitionSteps: 10, decayRate: 0.9, staircase: true, endValue: lr / 100 })], boundaries: [50] }), { weightDecay: 1e-4 })), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+  },
+  // setHyperparams before every window, as a loop that changes the learning rate now and then: the
+  // step that rebuilds the inner transformation allocates (it is not measured), the steps after it
+  // must not (a closure of the rare path used to make V8 allocate a context at every step).
+  'injectHyperparams(adamax), lr set between windows': {
+    make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    before: (stepper, window = 0) => { stepper.state = setHyperparams(stepper.state as InjectHyperparamsState, { learningRate: (window + 2) * lr }); },
+    everyWindow: true,
+  },
   'injectHyperparams(adamax), lr set': {
     make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,
     params: oneLeaf(),
@@ -113,6 +133,10 @@ async function child(name: string, backend: 'js' | 'wasm', threads: number): Pro
   for (let i = 0; i < 3000; i++) stepper.step();
   let samples: string[] = [];
   for (let window = 0; window < 3; window++) {
+    if (c.everyWindow) {
+      c.before!(stepper, window);
+      for (let i = 0; i < 3000; i++) stepper.step();
+    }
     await session.post('HeapProfiler.startSampling', { samplingInterval: 32, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
     for (let i = 0; i < 1000; i++) stepper.step();
     const { profile } = await session.post('HeapProfiler.stopSampling') as unknown as { profile: { head: ProfileNode } };

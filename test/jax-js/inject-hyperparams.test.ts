@@ -4,7 +4,7 @@ import * as jax from '@jax-js/jax';
 import fc from 'fast-check';
 import {
   OptaxError, type GradientTransformation, adamax, applyIfFinite, adamaxw, addDecayedWeights, applyUpdates as pureApply, chain, clip, injectHyperparams, registerInjectable,
-  scale, scaleByAdamax, scaleByLearningRate, setHyperparams, warmupCosineDecaySchedule,
+  scale, scaleByAdamax, scaleByLearningRate, setHyperparams, warmupCosineDecaySchedule, linearSchedule,
 } from '../../src/index.js';
 import { definitionScalars } from '../../src/kernel/elementwise.js';
 import { eagerArith } from '../../src/schedules/arith.js';
@@ -110,4 +110,26 @@ test('injectHyperparams eagerly (no jit), on leaves of two or more elements: bit
   const schedule = warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.05, warmupSteps: 3, decaySteps: 12 });
   const r = await runBoth(injectHyperparams(adamaxw, { staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), 12, 90, { jit: false, shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } });
   assert.deepEqual({ ...r.jax, state: scalarsAsNumbers(r.jax.state) }, r.pure);
+});
+
+test('float64 leaves (x64): float64 hyperparameters (the params\' dtype, or hyperparamDtype) in the state, a float64 schedule evaluated in the graph: bit-identical, jitted; mixing dtypes, and adamax\'s float64 bias correction, are OptaxErrors', async () => {
+  const X64 = { a: 'float64', b: 'float64', c: 'float64', d: 'float64', e: 'float64' } as const;
+  const schedule = linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 7, dtype: 'float64' });
+  for (const tx of <GradientTransformation<any>[]>[
+    chain(scaleByAdamax({ b1: 0.8 }), injectHyperparams(scaleByLearningRate, { hyperparamDtype: 'float64' })(schedule)),
+    chain(injectHyperparams(clip)(0.7), injectHyperparams(addDecayedWeights)(0.1), injectHyperparams(scale)(-0.1)),
+  ]) {
+    const r = await runBoth(tx, 10, 82, { recordUpdates: true, dtypes: X64 });
+    const jaxState = Array.isArray(r.jax.state) ? (r.jax.state as any[]).map((s) => ('hyperparams' in s ? scalarsAsNumbers(s) : s)) : scalarsAsNumbers(r.jax.state);
+    assert.deepEqual({ ...r.jax, state: jaxState }, r.pure, tx.name);
+  }
+  // adamax's bias correction 1 - b1 ** t in float64: a float64 power, not lowered to the graph.
+  const x64 = toJaxJs(injectHyperparams(adamax, { staticArgs: 'b1' })(0.05));
+  const p64 = { a: np.zeros([2]).astype(np.float64) };
+  assert.throws(() => x64.update({ a: np.ones([2]).astype(np.float64) }, x64.init(jax.tree.ref(p64)), jax.tree.ref(p64)), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) power is not lowered/.test(e.message));
+  const opt = toJaxJs(injectHyperparams(scale)(0.05));
+  const params = { a: np.zeros([2]).astype(np.float64), b: np.zeros([2]) };
+  const state = opt.init(jax.tree.ref(params));
+  assert.equal(state.hyperparams.step_size.dtype, 'float64');
+  assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64), b: np.ones([2]) }, state, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /float64 hyperparameters with a float32 leaf/.test(e.message));
 });

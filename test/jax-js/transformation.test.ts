@@ -66,8 +66,9 @@ test('scaleByLearningRate with linear and cosine schedules, and b1 = 0.99 (a lon
 test('clipByGlobalNorm then adamax: bit-identical, small and large leaves', async () => {
   const r = await runBoth(chain(clipByGlobalNorm(1), adamax(0.05)), 20, 9);
   assert.deepEqual(r.jax, r.pure);
-  const big = await runBoth(chain(clipByGlobalNorm(1), adamax(0.05)), 5, 10, { shapes: { a: [4096], b: [300, 7] } });
-  // Beyond 32 elements XLA sums in windows; the adapter follows them with jax-js's full sums (in order).
+  const big = await runBoth(chain(clipByGlobalNorm(1), adamax(0.05)), 5, 10, { shapes: { a: [4096], b: [300, 7], c: [3, 100], d: [1057] } });
+  // Beyond 32 elements XLA sums in windows; the adapter follows them with jax-js's full sums (in order)
+  // or, where the last dimension is padded (c, d), in lanes with elementwise additions.
   assert.deepEqual(big.jax, big.pure);
 });
 

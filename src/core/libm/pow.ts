@@ -403,6 +403,14 @@ export function powInto(out: Float64Array, at: number, y: number): void {
   out[at] = R[ROUT];
 }
 
+/** `r[o] = pow(r[x], r[y])`, registers in and out (see powf.ts's `powfAt`). @internal */
+export function powAt(r: Float64Array, x: number, y: number, o: number): void {
+  R[RX] = r[x];
+  R[RY] = r[y];
+  powRegisters();
+  r[o] = R[ROUT];
+}
+
 /** {@link pow} of R[RX] and R[RY], into R[ROUT]. */
 function powRegisters(): void {
   const x = R[RX], y = R[RY];

@@ -226,6 +226,18 @@ export function powfInto(out: Float64Array, at: number, y: number): void {
   out[at] = R[ROUT];
 }
 
+/**
+ * `r[o] = powf(r[x], r[y])` (operands float32 values): read from and written to registers, so that no
+ * double crosses the call (the schedule programs of schedules/program.ts evaluate `lax.pow` this way
+ * at every step). @internal
+ */
+export function powfAt(r: Float64Array, x: number, y: number, o: number): void {
+  R[RX] = r[x];
+  R[RY] = r[y];
+  powfRegisters();
+  r[o] = R[ROUT];
+}
+
 /** {@link powf} of R[RX] and R[RY], into R[ROUT]. */
 function powfRegisters(): void {
   const x = R[RX], y = R[RY];

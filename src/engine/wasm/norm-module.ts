@@ -1,5 +1,6 @@
 import type { Dtype } from '../../core/dtype.js';
-import { FLAG_ACCUMULATE, FLAG_SQUARES, HEADER_WORDS } from '../norm-plan.js';
+import { XLA_REDUCE_WINDOW, XLA_ROW_LANES } from '../../core/xla-reduce-sum.js';
+import { FLAG_ACCUMULATE, FLAG_LANES, FLAG_SQUARES, HEADER_WORDS } from '../norm-plan.js';
 import { MIN_NORMAL } from '../subnormals.js';
 import { FUSED_EXPORT } from './fused-module.js';
 import { FunctionBuilder, countedLoop } from './function-builder.js';
@@ -31,9 +32,15 @@ const GROUP = 2;
  * window's in-order chain. The elements of a row past its last whole vector are gathered one per
  * lane and added in the same order; windows past the last whole vector of windows are summed one at
  * a time with scalar additions.
+ *
+ * Operations with `FLAG_LANES` (rows of a padded window, added as `laneRowSum` adds them:
+ * core/xla-reduce-sum.ts) run one window at a time, each row as XLA's vectorized loop runs it: the
+ * model's `lanes`-wide parts are held in v128s, window position `j` (a run of v128 lanes at a time)
+ * added to its part, the parts added to part 0, then the lanes halved. Positions outside the row
+ * (the padding) are -0, the identity, in a vector that straddles the row's edge.
  */
 export function emitNormModule(dtype: Dtype, flush: boolean, memory: MemoryImportOptions): Uint8Array<ArrayBuffer> {
-  return assembleModule(memory, [normFunction(floatOps(dtype), flush ? MIN_NORMAL[dtype] : undefined)]);
+  return assembleModule(memory, [normFunction(floatOps(dtype), XLA_ROW_LANES[dtype], flush ? MIN_NORMAL[dtype] : undefined)]);
 }
 
 /** Little-endian byte indices of an `i8x16.shuffle` picking lanes of `bytes` bytes (16 + i: the second operand's). */
@@ -41,12 +48,12 @@ function laneBytes(lanes: readonly number[], bytes: number): number[] {
   return lanes.flatMap((l) => Array.from({ length: bytes }, (_, b) => l * bytes + b));
 }
 
-function normFunction(ops: FloatOps, min: number | undefined): FunctionBuilder {
+function normFunction(ops: FloatOps, order: { readonly lanes: number; readonly parts: number }, min: number | undefined): FunctionBuilder {
   const i32 = ValType.i32, v128 = ValType.v128;
   const f = new FunctionBuilder(NORM_EXPORT, [i32, i32], []);
   const N = 0, TABLE = 1;
   const L = ops.lanes, size = ops.bytes, W = GROUP * L;
-  const flags = f.local(i32), count = f.local(i32), rows = f.local(i32), rs = f.local(i32), len = f.local(i32);
+  const flags = f.local(i32), count = f.local(i32), rows = f.local(i32), rs = f.local(i32), len = f.local(i32), first = f.local(i32);
   const batches = f.local(i32), rowsLeft = f.local(i32), row = f.local(i32), off = f.local(i32), n = f.local(i32);
   const minVector = f.local(v128), x = f.local(ops.valType), s = f.local(ops.valType);
   // The source and destination pointers of the windows of a batch.
@@ -198,15 +205,120 @@ function normFunction(ops: FloatOps, min: number | undefined): FunctionBuilder {
     countedLoop(f, batches, () => single(squares));
   };
 
+  // The lane model's parts, `lanes / L` v128s each (part p, v128 h: model lanes h*L .. h*L + L - 1).
+  const { lanes: VF, parts: IC } = order, H = VF / L;
+  if (!Number.isInteger(H) || H < 1 || (VF & (VF - 1)) !== 0) throw new Error(`lane model ${VF}x${IC} does not fit ${L}-lane vectors`);
+  // Two windows at a time (their rows' chains of additions overlap), each with its parts, sum and row pointer.
+  const part = [0, 1].map(() => Array.from({ length: IC }, () => Array.from({ length: H }, () => f.local(v128))));
+  const sum = [s, f.local(ops.valType)], rowAt = [row, f.local(i32)];
+  const term = f.local(v128), firstBytes = f.local(i32);
+  const negativeZero = (): void => { constant(-0); f.simd(ops.splat); };
+  /** Pushes `(position - first) <u len`: window position `position` holds an element of the row. */
+  const inRow = (position: number): void => {
+    f.i32Const(position).localGet(first).op(Op.i32Sub).localGet(len).op(Op.i32LtU);
+  };
+  /** Pushes the terms at window positions `jb .. jb + L - 1` of the row at `at` (its first element at position `first`). */
+  const termVector = (at: number, jb: number, squares: boolean, full: boolean): void => {
+    const loadVector = (): void => {
+      if (full) f.localGet(at).simdMemory(SimdOp.v128Load, ops.alignLog2, jb * size);
+      else f.localGet(at).i32Const(jb * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).simdMemory(SimdOp.v128Load, ops.alignLog2, 0);
+      if (squares) squareVector(term);
+    };
+    if (full) { loadVector(); return; }
+    inRow(jb);
+    inRow(jb + L - 1);
+    f.op(Op.i32And).if(v128);
+    loadVector();
+    f.else();
+    negativeZero();
+    f.localSet(term);
+    for (let i = 0; i < L; i++) {
+      inRow(jb + i);
+      f.if();
+      f.localGet(term);
+      f.localGet(at).i32Const((jb + i) * size).op(Op.i32Add).localGet(firstBytes).op(Op.i32Sub).memory(ops.load, ops.alignLog2, 0);
+      if (squares) squareScalar();
+      f.simdLane(replaceLane, i).localSet(term);
+      f.end();
+    }
+    f.localGet(term);
+    f.end();
+  };
+  /** `width` (1 or 2) windows of a lanes operation, row after row (`full`: every row spans the whole window). */
+  const laneWindow = (squares: boolean, full: boolean, width: number): void => {
+    readPointers(width);
+    const us = Array.from({ length: width }, (_, u) => u);
+    for (const u of us) {
+      f.localGet(flags).i32Const(FLAG_ACCUMULATE).op(Op.i32And).if(ops.valType);
+      load(dst[u]);
+      f.else();
+      constant(0);
+      f.end();
+      f.localSet(sum[u]);
+      f.localGet(src[u]).localSet(rowAt[u]);
+    }
+    f.localGet(rows).localSet(rowsLeft);
+    countedLoop(f, rowsLeft, () => {
+      for (const u of us) {
+        for (let p = 0; p < IC; p++) for (let h = 0; h < H; h++) { negativeZero(); f.localSet(part[u][p][h]); }
+        f.localGet(part[u][0][0]).localGet(sum[u]).simdLane(replaceLane, 0).localSet(part[u][0][0]);
+      }
+      // Position j goes to part (j / VF) mod IC, lane j mod VF: a run of L positions to one v128.
+      for (let jb = 0; jb < XLA_REDUCE_WINDOW; jb += L) {
+        for (const u of us) {
+          const target = part[u][Math.floor(jb / VF) % IC][(jb % VF) / L];
+          f.localGet(target);
+          termVector(rowAt[u], jb, squares, full);
+          f.simd(ops.vector.add).localSet(target);
+        }
+      }
+      for (const u of us) {
+        const q = part[u];
+        for (let p = 1; p < IC; p++) for (let h = 0; h < H; h++) f.localGet(q[p][h]).localGet(q[0][h]).simd(ops.vector.add).localSet(q[0][h]);
+        // Halving: lane l plus lane l + half, first across the v128s, then inside the first.
+        for (let half = H >> 1; half >= 1; half >>= 1) for (let h = 0; h < half; h++) f.localGet(q[0][h]).localGet(q[0][h + half]).simd(ops.vector.add).localSet(q[0][h]);
+        for (let half = L >> 1; half >= 2; half >>= 1) {
+          const moved = Array.from({ length: L }, (_, l) => (l + half) % L);
+          f.localGet(q[0][0]).localGet(q[0][0]).localGet(q[0][0]).shuffle(laneBytes(moved, size)).simd(ops.vector.add).localSet(q[0][0]);
+        }
+        f.localGet(q[0][0]).simdLane(ops.extractLane, 0).localGet(q[0][0]).simdLane(ops.extractLane, 1).op(ops.scalar.add).localSet(sum[u]);
+        f.localGet(rowAt[u]).localGet(rs).op(Op.i32Add).localSet(rowAt[u]);
+      }
+    });
+    for (const u of us) f.localGet(dst[u]).localGet(sum[u]).memory(ops.store, ops.alignLog2, 0);
+  };
+  /** Every window of a lanes operation, two at a time; rows spanning the whole window need no bounds checks. */
+  const laneWindows = (squares: boolean): void => {
+    f.localGet(first).i32Const(size).op(Op.i32Mul).localSet(firstBytes);
+    for (const full of [true, false]) {
+      if (full) f.localGet(len).i32Const(XLA_REDUCE_WINDOW).op(Op.i32Eq).if();
+      else f.else();
+      f.localGet(count).i32Const(1).op(Op.i32ShrU).localSet(batches);
+      countedLoop(f, batches, () => laneWindow(squares, full, 2));
+      f.localGet(count).i32Const(1).op(Op.i32And).if();
+      laneWindow(squares, full, 1);
+      f.end();
+    }
+    f.end();
+  };
+
   countedLoop(f, N, () => {
-    [flags, count, rows, rs, len].forEach((local, word) => {
+    [flags, count, rows, rs, len, first].forEach((local, word) => {
       f.localGet(TABLE).memory(Op.i32Load, 2, word * 4).localSet(local);
     });
     f.addToLocal(TABLE, HEADER_WORDS * 4);
+    f.localGet(flags).i32Const(FLAG_LANES).op(Op.i32And).if();
+    f.localGet(flags).i32Const(FLAG_SQUARES).op(Op.i32And).if();
+    laneWindows(true);
+    f.else();
+    laneWindows(false);
+    f.end();
+    f.else();
     f.localGet(flags).i32Const(FLAG_SQUARES).op(Op.i32And).if();
     windows(true);
     f.else();
     windows(false);
+    f.end();
     f.end();
   });
   return f;
