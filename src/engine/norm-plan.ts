@@ -275,14 +275,13 @@ export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBuff
   const { table } = plan;
   const { lanes, parts } = XLA_ROW_LANES[dtype];
   const sums = new Float64Array(lanes);
-  const row32 = f32 ? laneRowFloat32(m as Float32Array, lanes, parts, sums, min) : undefined;
-  const row64 = f32 ? undefined : laneRowFloat64(m as Float64Array, lanes, parts, sums, min);
+  const laneRowSum = f32 ? laneRowFloat32(m as Float32Array, lanes, parts, sums, min) : laneRowFloat64(m as Float64Array, lanes, parts, sums, min);
   const laneWindows = (at: number, count: number, rows: number, rs: number, len: number, first: number, squares: boolean, acc: boolean): void => {
     for (let end = at + 2 * count; at < end; at += 2) {
       const d = table[at + 1] >>> shift;
       let s = acc ? m[d] : 0;
       for (let r = 0, row = (table[at] >>> shift) - first; r < rows; r++, row += rs) {
-        s = row32 ? row32(row, s, first, first + len, squares) : row64!(row, s, first, first + len, squares);
+        s = laneRowSum(row, s, first, first + len, squares);
       }
       m[d] = s;
     }
@@ -291,28 +290,30 @@ export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBuff
 }
 
 /*
- * One row in lanes over the memory: laneRowSum (core/xla-reduce-sum.ts) written out per dtype, its
- * additions in its order (window position j in part (j / lanes) mod parts, lane j mod lanes: chain
- * j mod (lanes * parts), from -0 or, chain 0, from the sum so far; the parts added to part 0 in turn;
- * the lanes halved), with no call per element; test/engine/global-norm.test.ts holds both
- * bit-identical to laneRowSum.
+ * One row in lanes over the memory: laneRowSum (core/xla-reduce-sum.ts) written out, its additions in
+ * its order (window position j in part (j / lanes) mod parts, lane j mod lanes: chain j mod
+ * (lanes * parts), from -0 or, chain 0, from the sum so far; the parts added to part 0 in turn; the
+ * lanes halved), each chain summed in a local (a row has at most 32 positions, so a chain at most
+ * 32 / (lanes * parts) elements);
+ * test/engine/global-norm.test.ts holds it bit-identical to laneRowSum.
  * `row` is where window position 0 would be; positions `first .. end - 1` are in the row.
  */
 function laneRowFloat32(m: Float32Array, lanes: number, parts: number, sums: Float64Array, min: number) {
-  const stride = lanes * parts, chains = new Float64Array(stride);
+  const stride = lanes * parts;
   return (row: number, s: number, first: number, end: number, squares: boolean): number => {
-    chains.fill(-0);
-    chains[0] = s;
-    // Each part's lane (chain j mod stride) adds its positions in order of j.
-    for (let j = first; j < end; j++) {
-      let t = m[row + j];
-      if (squares) { t = Math.fround(t * t); if (t < min) t = 0; }
-      const c = j % stride;
-      chains[c] = Math.fround(chains[c] + t);
-    }
     for (let l = 0; l < lanes; l++) {
-      let lane = chains[l];
-      for (let p = 1; p < parts; p++) lane = Math.fround(chains[p * lanes + l] + lane);
+      let lane = 0;
+      for (let p = 0; p < parts; p++) {
+        const c = p * lanes + l;
+        let chain = c === 0 ? s : -0;
+        for (let j = c; j < end; j += stride) {
+          if (j < first) continue;
+          let t = m[row + j];
+          if (squares) { t = Math.fround(t * t); if (t < min) t = 0; }
+          chain = Math.fround(chain + t);
+        }
+        lane = p === 0 ? chain : Math.fround(chain + lane);
+      }
       sums[l] = lane;
     }
     for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = Math.fround(sums[l] + sums[l + half]);
@@ -320,19 +321,23 @@ function laneRowFloat32(m: Float32Array, lanes: number, parts: number, sums: Flo
   };
 }
 
+/** {@link laneRowFloat32} in float64 (a copy of its own, so each keeps one typed-array kind and one rounding). */
 function laneRowFloat64(m: Float64Array, lanes: number, parts: number, sums: Float64Array, min: number) {
-  const stride = lanes * parts, chains = new Float64Array(stride);
+  const stride = lanes * parts;
   return (row: number, s: number, first: number, end: number, squares: boolean): number => {
-    chains.fill(-0);
-    chains[0] = s;
-    for (let j = first; j < end; j++) {
-      let t = m[row + j];
-      if (squares) { t = t * t; if (t < min) t = 0; }
-      chains[j % stride] += t;
-    }
     for (let l = 0; l < lanes; l++) {
-      let lane = chains[l];
-      for (let p = 1; p < parts; p++) lane = chains[p * lanes + l] + lane;
+      let lane = 0;
+      for (let p = 0; p < parts; p++) {
+        const c = p * lanes + l;
+        let chain = c === 0 ? s : -0;
+        for (let j = c; j < end; j += stride) {
+          if (j < first) continue;
+          let t = m[row + j];
+          if (squares) { t = t * t; if (t < min) t = 0; }
+          chain += t;
+        }
+        lane = p === 0 ? chain : chain + lane;
+      }
       sums[l] = lane;
     }
     for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] += sums[l + half];
