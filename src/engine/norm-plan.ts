@@ -299,16 +299,16 @@ export function normTableRunner(plan: DtypePlan, dtype: Dtype, buffer: ArrayBuff
  * `row` is where window position 0 would be; positions `first .. end - 1` are in the row.
  */
 function laneRowFloat32(m: Float32Array, lanes: number, parts: number, sums: Float64Array, min: number) {
-  const stride = lanes * parts;
+  if (lanes * parts < XLA_REDUCE_WINDOW) throw new Error('laneRowFloat32: expected one window position a chain');
   return (row: number, s: number, first: number, end: number, squares: boolean): number => {
     for (let l = 0; l < lanes; l++) {
       let lane = 0;
       for (let p = 0; p < parts; p++) {
         const c = p * lanes + l;
         let chain = c === 0 ? s : -0;
-        for (let j = c; j < end; j += stride) {
-          if (j < first) continue;
-          let t = m[row + j];
+        if (c >= first && c < end) {
+          // One element a chain: float32's lanes * parts is 32, a window row's length at most.
+          let t = m[row + c];
           if (squares) { t = Math.fround(t * t); if (t < min) t = 0; }
           chain = Math.fround(chain + t);
         }
