@@ -21,17 +21,9 @@ import { join } from 'node:path';
 import { reduceKernelIr, o3WithoutSlp } from './sweep.js';
 import { type Dtype, type Toolchain, optimize, reduceWindowKernelIr, runKernelMany } from './windows.js';
 import { xlaReduceWindows } from '../../src/core/xla-reduce-sum.js';
-import { hostileValues, orderSensitiveValues } from '../../test/core/order-sensitive-values.js';
+import { type LlvmWindowCase as Case, floatBits as bits, hostileValues, orderSensitiveValues } from '../../test/core/order-sensitive-values.js';
 
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
-
-/** The bits of a float of `dtype`, as hex (NaN as it reads: canonical). */
-function bits(dtype: Dtype, v: number): string {
-  const view = new DataView(new ArrayBuffer(8));
-  if (dtype === 'f32') { view.setFloat32(0, v); return view.getUint32(0).toString(16).padStart(8, '0'); }
-  view.setFloat64(0, v);
-  return view.getBigUint64(0).toString(16).padStart(16, '0');
-}
 
 /** Shapes with one window level whose last dimension is 33..300 (some not padded), vectors and rank 2 and 3. */
 function shapes(): number[][] {
@@ -41,19 +33,6 @@ function shapes(): number[][] {
   const matrices = [3, 33].flatMap((r) => cols.map((c) => [r, c]));
   const more = [[128, 784], [784, 128], [10, 1000], [3, 1000], [40, 40, 40], [3, 40, 50], [2, 33, 70], [64, 100], [100, 64], [33, 7], [64, 10]];
   return [...vectors, ...matrices, ...more];
-}
-
-interface Case {
-  readonly dtype: Dtype;
-  readonly shape: number[];
-  readonly data: 'order' | 'hostile';
-  readonly seed: number;
-  /** Window-kernel loops vectorized (`VFxIC`), and the final reduce's VF, per LLVM, in `--opt` order. */
-  readonly vf: string[];
-  readonly finalVf: number[];
-  readonly windows: string[];
-  /** The leaf's sum: LLVM's final reduce of its window sums, when no LLVM vectorizes it. */
-  readonly sum?: string;
 }
 
 function main(argv: string[]): void {

@@ -7,28 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { reduceWindowTerms, valueTerms, xlaReduceSum, xlaReduceWindows } from '../../src/core/xla-reduce-sum.js';
-import { hostileValues, orderSensitiveValues } from './order-sensitive-values.js';
+import { type LlvmWindowCase as Case, floatBits as bits, hostileValues, orderSensitiveValues } from './order-sensitive-values.js';
 
-interface Case {
-  readonly dtype: 'f32' | 'f64';
-  readonly shape: number[];
-  readonly data: 'order' | 'hostile';
-  readonly seed: number;
-  readonly vf: string[];
-  readonly finalVf: number[];
-  readonly windows: string[];
-  readonly sum?: string;
-}
 const fixture = JSON.parse(readFileSync(new URL('./llvm-windows.json', import.meta.url), 'utf8')) as { llvm: string[]; cases: Case[] };
-
-/** The bits of a float, hex; NaN as the fixture reads it (canonical: JS does not carry NaN signs and payloads). */
-function bits(dtype: 'f32' | 'f64', v: number): string {
-  if (Number.isNaN(v)) return dtype === 'f32' ? '7fc00000' : '7ff8000000000000';
-  const view = new DataView(new ArrayBuffer(8));
-  if (dtype === 'f32') { view.setFloat32(0, v); return view.getUint32(0).toString(16).padStart(8, '0'); }
-  view.setFloat64(0, v);
-  return view.getBigUint64(0).toString(16).padStart(16, '0');
-}
 
 /** A recorded bit pattern, any NaN made canonical (x86 gives inf - inf a negative NaN; JS does not keep NaN signs). */
 function recorded(dtype: 'f32' | 'f64', hex: string): string {

@@ -6,6 +6,30 @@
 
 type Dtype = 'f32' | 'f64';
 
+/** One recorded case of test/core/llvm-windows.json (its record, written by the script, read by the test). */
+export interface LlvmWindowCase {
+  readonly dtype: Dtype;
+  readonly shape: number[];
+  readonly data: 'order' | 'hostile';
+  readonly seed: number;
+  /** Window-kernel loops vectorized (`VFxIC`), and the final reduce's VF, per LLVM, in `--opt` order. */
+  readonly vf: string[];
+  readonly finalVf: number[];
+  readonly windows: string[];
+  /** The leaf's sum: LLVM's final reduce of its window sums, when no LLVM vectorizes it. */
+  readonly sum?: string;
+}
+
+/** The bits of a float of `dtype`, as hex; NaN canonical (JS carries no NaN sign or payload). */
+export function floatBits(dtype: Dtype, v: number): string {
+  // V8 may keep a NaN's sign through setFloat32: make it canonical here.
+  if (Number.isNaN(v)) return dtype === 'f32' ? '7fc00000' : '7ff8000000000000';
+  const view = new DataView(new ArrayBuffer(8));
+  if (dtype === 'f32') { view.setFloat32(0, v); return view.getUint32(0).toString(16).padStart(8, '0'); }
+  view.setFloat64(0, v);
+  return view.getBigUint64(0).toString(16).padStart(16, '0');
+}
+
 /** xorshift32 from a seed: uniform numbers in [0, 1). */
 function uniform(seed: number): () => number {
   let s = (seed * 2654435761) >>> 0 || 1;
