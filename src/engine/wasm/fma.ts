@@ -1,5 +1,6 @@
 import type { FunctionBuilder } from './function-builder.js';
 import { type FloatOps, Op, SimdOp, ValType } from './opcodes.js';
+import type { LaneFailures } from './lane-failures.js';
 
 /**
  * Fused multiply-add `a * b + c`, rounded once, in WebAssembly, which has none (relaxed SIMD's
@@ -268,12 +269,20 @@ export class FmaEmitter {
     this.f.end();
   }
 
-  /** The shortcut by a power of two (`p2.flag` known to hold), with `otherwise` for a vector where it fails. */
-  private powerOfTwoOr(a: number, b: number, c: number, p2: PowerOfTwoOperand, otherwise: () => void): void {
+  /**
+   * The shortcut by a power of two (`p2.flag` known to hold), with `otherwise` for a vector where it
+   * fails, or its lanes added to the `otherwise` failures (see {@link FmaEmitter.vectorOnFineGrid}).
+   */
+  private powerOfTwoOr(a: number, b: number, c: number, p2: PowerOfTwoOperand, otherwise: (() => void) | LaneFailures): void {
     const f = this.f, ops = this.ops, q = this.temp(ValType.v128, 15);
     f.localGet(a).localGet(b).simd(ops.vector.mul).localTee(q);
-    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe).simd(SimdOp.i32x4Bitmask);
-    f.if(ValType.v128);
+    f.localGet(p2.inverse).simd(ops.vector.mul).localGet(p2.operand === 'a' ? b : a).simd(ops.vectorNe);
+    if (typeof otherwise !== 'function') {
+      otherwise.add();
+      f.localGet(q).localGet(c).simd(ops.vector.add);
+      return;
+    }
+    f.simd(SimdOp.i32x4Bitmask).if(ValType.v128);
     otherwise();
     f.else().localGet(q).localGet(c).simd(ops.vector.add).end();
   }
@@ -281,12 +290,21 @@ export class FmaEmitter {
   /**
    * {@link FmaEmitter.vector} of float32 lanes where the caller has checked, once per call, that
    * `wide.fineGrid` holds, and whether `wide.powerOfTwo`'s flag does (`powerOfTwo`): the shortcut by
-   * a power of two (then) and the bits check, without the per-call branches and the probed path.
+   * a power of two (then) or the bits check, without the per-call branches and the probed path.
+   *
+   * The lanes that do not settle so (rare: a product by the power of two that is inexact, a float64
+   * sum on a float32 rounding boundary) are added to `failures`: the result left on the stack is then
+   * wrong there, and the caller must compute such a vector again by {@link FmaEmitter.vector},
+   * exactly. So the exact emulation is not in the caller's loop: its code and constants held vector
+   * registers that the common path then spilled and reloaded (x64 has 16); measured on
+   * MultiSteps(adamax)'s passes (float32, 1e6 elements, one thread), a mini-step by a power of two
+   * went from about 1.3x a plain adamax pass to about 1.0x. (Calling a function for it instead is
+   * slower still: V8 spills every vector live across a call, on the common path too.)
    */
-  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands, powerOfTwo: boolean): void {
+  vectorOnFineGrid(a: number, b: number, c: number, wide: WideOperands, powerOfTwo: boolean, failures: LaneFailures): void {
     if (this.ops.lanes !== 4 || wide.fineGrid === undefined || (powerOfTwo && !wide.powerOfTwo)) throw new Error('vectorOnFineGrid: float32 with a fine-grid multiplicand only');
-    if (powerOfTwo) this.powerOfTwoOr(a, b, c, wide.powerOfTwo!, () => this.vectorFloat32ByBits(a, b, c, wide));
-    else this.vectorFloat32ByBits(a, b, c, wide);
+    if (powerOfTwo) this.powerOfTwoOr(a, b, c, wide.powerOfTwo!, failures);
+    else this.vectorFloat32ByBits(a, b, c, wide, failures);
   }
 
   /** {@link FmaEmitter.vector} without the power-of-two shortcut. */
@@ -380,15 +398,23 @@ export class FmaEmitter {
     }
   }
 
-  /** {@link FmaEmitter.vectorFloat32} checked by the bits of the float64 sums. */
-  private vectorFloat32ByBits(a: number, b: number, c: number, wide: WideOperands): void {
+  /**
+   * {@link FmaEmitter.vectorFloat32} checked by the bits of the float64 sums; with `failures`, the
+   * lanes that need the exact path are added there instead (see {@link FmaEmitter.vectorOnFineGrid}).
+   */
+  private vectorFloat32ByBits(a: number, b: number, c: number, wide: WideOperands, failures?: LaneFailures): void {
     const f = this.f, A = this.vectorF64;
     const lo = A.temp(12), hi = A.temp(13), rounded = A.temp(14);
     this.float64Sums(a, b, c, wide, lo, hi);
     f.localGet(lo).simd(SimdOp.f32x4DemoteF64x2Zero).localGet(hi).simd(SimdOp.f32x4DemoteF64x2Zero).shuffle(LOW_HALVES).localSet(rounded);
     f.localGet(lo).localGet(hi).shuffle(LOW_WORDS).localGet(this.belowFloat32).simd(SimdOp.v128And);
-    f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq).simd(SimdOp.i32x4Bitmask);
-    f.if(ValType.v128);
+    f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq);
+    if (failures) {
+      failures.add();
+      f.localGet(rounded);
+      return;
+    }
+    f.simd(SimdOp.i32x4Bitmask).if(ValType.v128);
     this.vectorFloat32Exact(a, b, c);
     f.else().localGet(rounded).end();
   }

@@ -9,6 +9,8 @@ import { BLOCK_EMPTY, Op, SIMD_PREFIX, SimdOp, type ValType } from './opcodes.js
 export class FunctionBuilder {
   readonly code = new ByteWriter();
   private readonly extraLocals: ValType[] = [];
+  /** How many blocks (`block`, `loop`, `if`) enclose the next instruction. */
+  private depth = 0;
 
   constructor(
     /** Exported name. */
@@ -118,7 +120,33 @@ export class FunctionBuilder {
   /** `block` without a result; close it with {@link FunctionBuilder.end}. */
   block(): this {
     this.code.byte(Op.block).byte(BLOCK_EMPTY);
+    this.depth++;
     return this;
+  }
+
+  /**
+   * The label of the innermost open block (call right after opening it): {@link FunctionBuilder.brTo}
+   * and {@link FunctionBuilder.brIfTo} branch to it from any depth inside it.
+   */
+  label(): number {
+    return this.depth;
+  }
+
+  /** `br` to a {@link FunctionBuilder.label} (a block: past its end; a loop: to its start). */
+  brTo(label: number): this {
+    this.code.byte(Op.br).u32(this.relativeDepth(label));
+    return this;
+  }
+
+  /** `br_if` to a {@link FunctionBuilder.label}. */
+  brIfTo(label: number): this {
+    this.code.byte(Op.brIf).u32(this.relativeDepth(label));
+    return this;
+  }
+
+  private relativeDepth(label: number): number {
+    if (!Number.isInteger(label) || label < 1 || label > this.depth) throw new Error(`branch to label ${label} from depth ${this.depth}: that block is not open`);
+    return this.depth - label;
   }
 
   /**
@@ -127,6 +155,7 @@ export class FunctionBuilder {
    */
   if(result?: ValType): this {
     this.code.byte(Op.if).byte(result ?? BLOCK_EMPTY);
+    this.depth++;
     return this;
   }
 
@@ -145,6 +174,7 @@ export class FunctionBuilder {
   /** `loop` without a result; close it with {@link FunctionBuilder.end}. */
   loop(): this {
     this.code.byte(Op.loop).byte(BLOCK_EMPTY);
+    this.depth++;
     return this;
   }
 
@@ -154,7 +184,9 @@ export class FunctionBuilder {
   }
 
   end(): this {
+    if (this.depth === 0) throw new Error('end: no block is open');
     this.code.byte(Op.end);
+    this.depth--;
     return this;
   }
 
@@ -165,6 +197,7 @@ export class FunctionBuilder {
 
   /** The function's entry in the code section: its size, locals (run-length encoded), body and `end`. */
   encodeBody(): ByteWriter {
+    if (this.depth !== 0) throw new Error(`function ${this.name}: ${this.depth} block(s) left open`);
     const body = new ByteWriter();
     const runs: { type: ValType; count: number }[] = [];
     for (const type of this.extraLocals) {

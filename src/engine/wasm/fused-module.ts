@@ -6,6 +6,7 @@ import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from '.
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
 import { FMA64_IMPORT, FmaEmitter, type WideOperands } from './fma.js';
 import { VectorOpEmitter, laneMasks } from './vector-ops.js';
+import { LaneFailures } from './lane-failures.js';
 import { type SubnormalMode, canMakeSubnormal } from '../subnormals.js';
 import { SubnormalFlush } from './subnormal-flush.js';
 
@@ -24,6 +25,11 @@ import { SubnormalFlush } from './subnormal-flush.js';
  * 3. A one-vector loop for the remaining whole vectors, then a scalar loop for the last
  *    `n mod lanes` elements, both with the same ops.
  *
+ * A float32 program whose fmas all have a per-call multiplicand (the traced numerics of adamax and
+ * MultiSteps) gets main-loop copies made for the call's case instead, one vector per iteration:
+ * their common path has no exact emulation in it, and a vector that needs one leaves it (see
+ * `bailingLoop` below).
+ *
  * Every op is the IEEE op of the dtype (`f32x4.add`, `f32.sqrt`, ...; `min`/`max` are the
  * NaN-propagating ones, in vectors as the shorter sequences of {@link VectorOpEmitter}), lane by
  * lane: the same bits as the reference interpreter, which rounds each op to the dtype. Only NaN payloads and signs may differ. WebAssembly keeps subnormals (no flush to
@@ -34,7 +40,10 @@ import { SubnormalFlush } from './subnormal-flush.js';
 
 /** Options of {@link emitFusedModule}. */
 export interface FusedModuleOptions extends MemoryImportOptions {
-  /** Vectors per stream per main-loop iteration: 1, 2 or 4. Default {@link DEFAULT_UNROLL}. */
+  /**
+   * Vectors per stream per main-loop iteration: 1, 2 or 4. Default {@link DEFAULT_UNROLL}. (The
+   * versioned copies of a program with fmas run one vector per iteration whatever this is.)
+   */
   readonly unroll?: 1 | 2 | 4;
   /**
    * The byte offset of element 0 of each stream, in `program.streams` order, when the caller knows its
@@ -243,6 +252,8 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   /** In the main loop's copy being emitted, which fmas take the shortcut of a power of two (undefined: the general copy). */
   let copyPowers: Set<number> | undefined;
+  /** In such a copy, where its fmas add the lanes they do not settle (see bailingLoop). */
+  let copyFailures: LaneFailures | undefined;
 
   // Each unrolled copy is a separate block of elements: loads, ops and stores of one copy, then the
   // next (an output may overwrite the stream it reads: every load of a copy comes before its stores).
@@ -252,7 +263,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const emitVectorNode = (id: number, u: number): void => {
     const node = nodes[id];
     if (node.uniform || node.kind === 'load') return;
-    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id], copyPowers.has(id));
+    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id], copyPowers.has(id), copyFailures!);
     else if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
     else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
     else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
@@ -292,47 +303,110 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   /** In the main loop's copy being emitted, whether it runs the capped checks. */
   let copyCapped = false;
+  const emitLoads = (u: number): void => {
+    nodes.forEach((node, id) => {
+      if (node.kind !== 'load') return;
+      if (narrow[node.stream]) {
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
+      } else {
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+      }
+      flush?.vector();
+      f.localSet(locals[id].vector[u]);
+    });
+  };
+  /** `copies` vectors per stream, each computed exactly (its fast variant, where its checks hold). */
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
-      nodes.forEach((node, id) => {
-        if (node.kind !== 'load') return;
-        if (narrow[node.stream]) {
-          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
-        } else {
-          f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
-        }
-        flush?.vector();
-        f.localSet(locals[id].vector[u]);
-      });
+      emitLoads(u);
       if (!fastPlan) {
         nodes.forEach((_, id) => emitVectorNode(id, u));
         emitStores(stores, u);
         continue;
       }
-      const plan = copyCapped ? cappedPlan! : fastPlan;
-      for (const id of plan.checkNodes) emitVectorNode(id, u);
-      plan.emitAnyFails((id) => locals[id].vector[u]);
+      for (const id of fastPlan.checkNodes) emitVectorNode(id, u);
+      if (fastPlan.emitFailMask((id) => locals[id].vector[u])) f.simd(SimdOp.i32x4Bitmask);
+      else f.i32Const(0);
       f.if();
-      for (const id of plan.exactNodes) emitVectorNode(id, u);
+      for (const id of fastPlan.exactNodes) emitVectorNode(id, u);
       emitStores(stores, u);
       f.else();
-      for (const id of plan.fastNodes) emitVectorNode(id, u);
+      for (const id of fastPlan.fastNodes) emitVectorNode(id, u);
       emitStores(fast!.stores, u);
       f.end();
     }
     streams.advance(16 * copies);
   };
+  /**
+   * A versioned copy's loop over `count` vectors, one per iteration. Its common path (the hot loop)
+   * holds only the code of a vector whose fmas settle by the copy's shortcuts and whose fast
+   * variant's checks hold (then its outputs); any other vector (rare) branches out of it, to code
+   * after it that computes that vector by the general exact code (emitVectorBody), then goes back
+   * in. The rare code out of the hot loop leaves the registers to the common path (see
+   * FmaEmitter.vectorOnFineGrid). A vector's checks (its fmas', its fast variant's) gather their
+   * lanes (LaneFailures) for one branch, taken before the vector stores anything, so the exact code
+   * reads the same inputs.
+   */
+  const failures = new LaneFailures(f);
+  const bailingLoop = (): void => {
+    f.block();
+    const done = f.label();
+    f.loop();
+    const outer = f.label();
+    f.localGet(count).op(Op.i32Eqz).brIfTo(done);
+    f.block();
+    const slow = f.label();
+    f.loop();
+    const hot = f.label();
+    copyFailures = failures;
+    emitLoads(0);
+    const plan = fastPlan && (copyCapped ? cappedPlan! : fastPlan);
+    if (plan) {
+      for (const id of plan.checkNodes) emitVectorNode(id, 0);
+      if (plan.emitFailMask((id) => locals[id].vector[0])) failures.add();
+      for (const id of plan.fastNodes) emitVectorNode(id, 0);
+    } else {
+      nodes.forEach((_, id) => emitVectorNode(id, 0));
+    }
+    failures.any();
+    f.brIfTo(slow);
+    emitStores(plan ? fast!.stores : stores, 0);
+    copyFailures = undefined;
+    streams.advance(16);
+    f.localGet(count).i32Const(1).op(Op.i32Sub).localTee(count).brIfTo(hot);
+    f.end();
+    f.brTo(done);
+    f.end();
+    // A vector off the common path: the general code (no shortcut assumed), exactly.
+    const powers = copyPowers;
+    copyPowers = undefined;
+    emitVectorBody(1);
+    copyPowers = powers;
+    f.localGet(count).i32Const(1).op(Op.i32Sub).localSet(count);
+    f.brTo(outer);
+    f.end();
+    f.end();
+  };
 
   const lanesLog2 = Math.log2(ops.lanes);
-  // 2. Main loop: n >> log2(lanes * unroll) iterations.
-  f.localGet(N).i32Const(lanesLog2 + Math.log2(unroll)).op(Op.i32ShrU).localSet(count);
+  // 2. Main loop: n >> log2(lanes * unroll) iterations, then (3a) the remaining whole vectors, one at a time.
+  const mainLoop = (): void => {
+    f.localGet(N).i32Const(lanesLog2 + Math.log2(unroll)).op(Op.i32ShrU).localSet(count);
+    countedLoop(f, count, () => emitVectorBody(unroll));
+    if (unroll > 1) {
+      f.localGet(N).i32Const(lanesLog2).op(Op.i32ShrU).i32Const(unroll - 1).op(Op.i32And).localSet(count);
+      countedLoop(f, count, () => emitVectorBody(1));
+    }
+  };
   if (versioned) {
+    // The versioned copies: every whole vector, one per iteration (bailingLoop).
     f.localGet(allOnGrid).if();
+    f.localGet(N).i32Const(lanesLog2).op(Op.i32ShrU).localSet(count);
     const copies = (): void => {
       for (let mask = 0; mask < 2 ** powerOfTwoFmas.length; mask++) {
         f.localGet(whichPowers).i32Const(mask).op(Op.i32Eq).if();
         copyPowers = new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1));
-        countedLoop(f, count, () => emitVectorBody(unroll));
+        bailingLoop();
         copyPowers = undefined;
         f.end();
       }
@@ -349,15 +423,10 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
       copies();
     }
     f.else();
-    countedLoop(f, count, () => emitVectorBody(unroll));
+    mainLoop();
     f.end();
   } else {
-    countedLoop(f, count, () => emitVectorBody(unroll));
-  }
-  // 3a. The remaining whole vectors, one at a time.
-  if (unroll > 1) {
-    f.localGet(N).i32Const(lanesLog2).op(Op.i32ShrU).i32Const(unroll - 1).op(Op.i32And).localSet(count);
-    countedLoop(f, count, () => emitVectorBody(1));
+    mainLoop();
   }
   // 3b. The last n mod lanes elements, one at a time.
   f.localGet(N).i32Const(ops.lanes - 1).op(Op.i32And).localSet(count);
@@ -461,8 +530,12 @@ interface FastPlan {
   /** The further nodes of the exact outputs, and of the fast ones. */
   readonly exactNodes: readonly number[];
   readonly fastNodes: readonly number[];
-  /** Leaves an i32 on the stack: nonzero when a check fails in some lane of the vector (`vector(id)`: a node's v128 local). */
-  emitAnyFails(vector: (id: number) => number): void;
+  /**
+   * Leaves a lane mask on the stack, all ones in each lane of the vector where a check fails
+   * (`vector(id)`: a node's v128 local), and returns true; or returns false, leaving nothing, where
+   * there is no per-vector check.
+   */
+  emitFailMask(vector: (id: number) => number): boolean;
 }
 
 /**
@@ -480,11 +553,13 @@ function planCappedChecks(f: FunctionBuilder, ops: FloatOps, nodes: readonly Low
   // integers (not negative), are not above them; NaN's are.
   const f32 = ops.lanes === 4;
   const capBits = f32 ? new Int32Array(new Float32Array([2 ** capped.capLog2]).buffer)[0] - 1 : new BigInt64Array(new Float64Array([2 ** capped.capLog2]).buffer)[0] - 1n;
-  if (f32) f.i32Const(capBits as number).simd(SimdOp.i32x4Splat).localSet(atCap);
-  else f.v128Const([...new Uint8Array(new BigInt64Array([capBits as bigint, capBits as bigint]).buffer)]).localSet(atCap);
+  // A v128.const, not an i32x4.splat: V8 keeps the former in a register through the loop, but
+  // rebuilds the latter (mov, movd, pshufd) at every use.
+  const capLanes = f32 ? new Int32Array(4).fill(capBits as number) : new BigInt64Array(2).fill(capBits as bigint);
+  f.v128Const([...new Uint8Array(capLanes.buffer)]).localSet(atCap);
   return {
     ...plan,
-    emitAnyFails(vector) {
+    emitFailMask(vector) {
       // fails = a cap exceeded (float32: the largest magnitude bits of the caps, i32x4.max_s) ...
       let first = true;
       const or = (): void => { if (!first) f.simd(SimdOp.v128Or); first = false; };
@@ -501,8 +576,7 @@ function planCappedChecks(f: FunctionBuilder, ops: FloatOps, nodes: readonly Low
       // ... or a NaN (x != x), or a -0 (its bits are the sign bit).
       for (const x of capped.notNaN) { f.localGet(vector(x)).localGet(vector(x)).simd(ops.vectorNe); or(); }
       for (const x of fast.notNegativeZero) { f.localGet(vector(x)).localGet(sign).simd(f32 ? SimdOp.i32x4Eq : SimdOp.i64x2Eq); or(); }
-      if (first) f.i32Const(0);
-      else f.simd(SimdOp.i32x4Bitmask);
+      return !first;
     },
   };
 }
@@ -545,7 +619,7 @@ function emitUniformChecks(f: FunctionBuilder, ops: FloatOps, capped: NonNullabl
 }
 
 /** The nodes a fast variant's checks (whose values are `checkRoots`) read, and the further nodes of its exact and fast outputs. */
-function planNodes(nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>, checkRoots: readonly number[]): Omit<FastPlan, 'emitAnyFails'> {
+function planNodes(nodes: readonly LoweredNode[], stores: readonly { node: number }[], fast: NonNullable<LoweredProgram['fast']>, checkRoots: readonly number[]): Omit<FastPlan, 'emitFailMask'> {
   const closure = (roots: readonly number[]): Set<number> => {
     const seen = new Set<number>();
     const visit = (id: number): void => {
@@ -582,7 +656,7 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
   f.v128Const(Array.from({ length: 16 }, (_, i) => ops.signBit[i % ops.bytes])).localSet(sign);
   return {
     ...plan,
-    emitAnyFails(vector) {
+    emitFailMask(vector) {
       // ok = every `a < b * 2^k` (false for NaN); fails = !ok, or a lane that is -0 (its bits are the sign bit).
       let first = true;
       for (const c of fast.below) {
@@ -599,8 +673,7 @@ function planFastVariant(f: FunctionBuilder, ops: FloatOps, nodes: readonly Lowe
         if (!first) f.simd(SimdOp.v128Or);
         first = false;
       }
-      if (first) f.i32Const(0);
-      else f.simd(SimdOp.i32x4Bitmask); // masks: a lane is all ones where a check fails
+      return !first; // masks: a lane is all ones where a check fails
     },
   };
 }

@@ -71,6 +71,36 @@ test('an assembled module validates, links to a memory and runs', () => {
   assert.equal(addOne(-1), 0);
 });
 
+test('labels: a branch reaches its block from any depth inside it, and a misplaced one is refused when built', () => {
+  // countDown(n): loop { if n == 0 break out of both blocks; n -= 1 } from inside an if: the sum of 1..n.
+  const f = new FunctionBuilder('sumTo', [ValType.i32], [ValType.i32]);
+  const total = f.local(ValType.i32);
+  f.block();
+  const done = f.label();
+  f.loop();
+  const again = f.label();
+  f.localGet(0).op(0x45).if(); // i32.eqz
+  f.brTo(done);
+  f.end();
+  f.localGet(total).localGet(0).op(0x6a).localSet(total); // total += n
+  f.localGet(0).i32Const(1).op(0x6b).localTee(0); // n -= 1
+  f.brIfTo(again);
+  f.end();
+  f.end();
+  f.localGet(total);
+  const { sumTo } = new WebAssembly.Instance(new WebAssembly.Module(assembleModule({ shared: false, maximumPages: 1 }, [f])), { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 1 }) } }).exports as { sumTo: (n: number) => number };
+  assert.equal(sumTo(10), 55);
+  assert.equal(sumTo(0), 0);
+  const g = new FunctionBuilder('bad', [], []);
+  g.block();
+  const closed = g.label();
+  g.end();
+  assert.throws(() => g.brTo(closed), /not open/);
+  assert.throws(() => g.end(), /no block is open/);
+  g.block();
+  assert.throws(() => g.encodeBody(), /left open/);
+});
+
 test('feature detection: this Node has WebAssembly SIMD and shared memory', () => {
   assert.equal(wasmSimdSupported(), true);
   assert.equal(sharedMemorySupported(), true);
