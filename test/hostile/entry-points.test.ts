@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OptaxError, adamax, fromSpec, injectHyperparams, toSafetensors } from '../../src/index.js';
+import { OptaxError, adamax, compile, fromSpec, injectHyperparams, toSafetensors } from '../../src/index.js';
 import { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync } from '../../src/node/checkpoint-file.js';
 
 const isOptaxError = (pattern: RegExp) => (e: unknown): boolean => {
@@ -78,4 +78,24 @@ test('loading a named pipe (FIFO) is refused at once, not a wait for a writer fo
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a leaf whose ArrayBuffer was transferred (detached) is refused by name, at compile, update and step', () => {
+  const detached = (n: number): Float32Array => {
+    const a = new Float32Array(n);
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    return a;
+  };
+  const tx = adamax(0.1);
+  assert.throws(() => compile(tx, { a: detached(3), b: new Float32Array(3) }), isOptaxError(/^params\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const params = { a: new Float32Array([1, 2, 3]) };
+  assert.throws(() => tx.update({ a: detached(3) }, tx.init(params), params), isOptaxError(/^grads\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const stepper = compile(tx, params);
+  assert.throws(() => stepper.step({ a: detached(3) }), isOptaxError(/^grads\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const state = tx.init(params);
+  (state[0].mu as { a: Float32Array }).a = detached(3);
+  assert.throws(() => { stepper.state = state; }, isOptaxError(/^state\[0\]\.mu\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  assert.deepEqual([...stepper.params.a], [1, 2, 3]);
+  // An empty leaf of a live buffer stays valid.
+  assert.equal(compile(tx, { e: new Float32Array(0) }).params.e.length, 0);
 });
