@@ -303,18 +303,18 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   /** In the main loop's copy being emitted, whether it runs the capped checks. */
   let copyCapped = false;
-  const emitLoad = (id: number, u: number): void => {
-    const node = nodes[id];
-    if (node.kind !== 'load') return;
-    if (narrow[node.stream]) {
-      f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
-    } else {
-      f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
-    }
-    flush?.vector();
-    f.localSet(locals[id].vector[u]);
+  const emitLoads = (u: number): void => {
+    nodes.forEach((node, id) => {
+      if (node.kind !== 'load') return;
+      if (narrow[node.stream]) {
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
+      } else {
+        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+      }
+      flush?.vector();
+      f.localSet(locals[id].vector[u]);
+    });
   };
-  const emitLoads = (u: number): void => nodes.forEach((_, id) => emitLoad(id, u));
   /** `copies` vectors per stream, each computed exactly (its fast variant, where its checks hold). */
   const emitVectorBody = (copies: number): void => {
     for (let u = 0; u < copies; u++) {
@@ -359,34 +359,18 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     f.loop();
     const hot = f.label();
     copyFailures = failures;
-    // Each stream is loaded where its value is first needed, not all at the top: a value loaded
-    // early is one more vector register held through the fmas (V8 spilled such ones).
-    const loaded = new Set<number>();
-    const load = (id: number): void => {
-      if (nodes[id].kind === 'load' && !loaded.has(id)) { emitLoad(id, 0); loaded.add(id); }
-    };
-    const compute = (id: number): void => {
-      const node = nodes[id];
-      if (node.kind === 'unary') load(node.a);
-      else if (node.kind === 'binary') { load(node.a); load(node.b); }
-      else if (node.kind === 'fma') { load(node.a); load(node.b); load(node.c); }
-      emitVectorNode(id, 0);
-    };
+    emitLoads(0);
     const plan = fastPlan && (copyCapped ? cappedPlan! : fastPlan);
     if (plan) {
-      plan.checkNodes.forEach(compute);
-      plan.checkLoads.forEach(load);
+      for (const id of plan.checkNodes) emitVectorNode(id, 0);
       if (plan.emitFailMask((id) => locals[id].vector[0])) failures.add();
-      plan.fastNodes.forEach(compute);
+      for (const id of plan.fastNodes) emitVectorNode(id, 0);
     } else {
-      nodes.forEach((_, id) => compute(id));
+      nodes.forEach((_, id) => emitVectorNode(id, 0));
     }
     failures.any();
     f.brIfTo(slow);
-    // (Every load of the vector comes before its first store.)
-    const hotStores = plan ? fast!.stores : stores;
-    hotStores.forEach((st) => load(st.node));
-    emitStores(hotStores, 0);
+    emitStores(plan ? fast!.stores : stores, 0);
     copyFailures = undefined;
     streams.advance(16);
     f.localGet(count).i32Const(1).op(Op.i32Sub).localTee(count).brIfTo(hot);
@@ -543,8 +527,6 @@ function streamAddressing(f: FunctionBuilder, narrow: readonly boolean[], offset
 interface FastPlan {
   /** The nodes the checks read, computed before the branch (operands first). */
   readonly checkNodes: readonly number[];
-  /** The streams' loads the checks read. */
-  readonly checkLoads: readonly number[];
   /** The further nodes of the exact outputs, and of the fast ones. */
   readonly exactNodes: readonly number[];
   readonly fastNodes: readonly number[];
@@ -655,7 +637,6 @@ function planNodes(nodes: readonly LoweredNode[], stores: readonly { node: numbe
   const checked = closure(checkRoots);
   return {
     checkNodes: computed(checked),
-    checkLoads: nodes.flatMap((n, id) => (checked.has(id) && n.kind === 'load' ? [id] : [])),
     exactNodes: computed(closure(stores.map((s) => s.node)), checked),
     fastNodes: computed(closure(fast.stores.map((s) => s.node)), checked),
   };
