@@ -299,11 +299,14 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
  * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
  * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), in
  * WebAssembly on the wasm backend (`planned`, their first level a pass of the executor's threads),
- * else in JS; without a region (it would not fit in the memory), the reference's own plans. All give
+ * else in generated JS; without a region (it would not fit in the memory) or code generation, the
+ * reference's own plans. All give
  * the same bits (core/xla-reduce-sum.ts).
  */
 function normSums(executor: Executor, normFirst: boolean, planned: PlannedLeafSums | undefined, gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
-  if (!normFirst || region === undefined) return jsLeafSums(gradViews, shapes, flush);
+  // Where code cannot be generated (the interpreter's pages), the JS tables' runner cannot be built:
+  // the reference terms themselves, the same bits.
+  if (!normFirst || region === undefined || !codeGenerationAllowed()) return jsLeafSums(gradViews, shapes, flush);
   if (planned && executor.backend === 'wasm') {
     const pass = executor instanceof KernelExecutor ? executor.extraPass : -1;
     return planned.leafSums(planned.pass && pass >= 0 ? () => executor.run(pass) : undefined);
