@@ -31,6 +31,8 @@ import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { exponentialDecay } from '../../src/schedules/exponential-decay.js';
 import { joinSchedules } from '../../src/schedules/join.js';
 import { linearSchedule } from '../../src/schedules/linear.js';
+import { clip } from '../../src/transforms/clip.js';
+import { masked } from '../../src/transforms/masked.js';
 import { type InjectHyperparamsState, injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
@@ -90,8 +92,13 @@ const CHAINS: Record<string, Chain> = {
   'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'applyIfFinite(chain(clipByGlobalNorm(1), adamax))': { make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'applyIfFinite(adamax)': { make: () => applyIfFinite(adamax(lr), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'adamaxw(mask function)': { make: () => adamaxw(lr, { weightDecay: 1e-4, mask: fixed(everyOther(true, false)) }) as GradientTransformation<unknown>, params: fourLeaves },
   'partition(labels function)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, fixed(everyOther('a', 'b'))) as GradientTransformation<unknown>, params: fourLeaves },
+  'masked(adamax, mask tree)': { make: () => masked(adamax(lr), { a: true, b: false, c: true, d: false }) as GradientTransformation<unknown>, params: fourLeaves },
+  'partition(labels tree)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, { a: 'a', b: 'b', c: 'a', d: 'b' }) as GradientTransformation<unknown>, params: fourLeaves },
+  'chain(clip(1), adamax)': { make: () => chain(clip(1), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
+  'chain(clipByGlobalNorm(1), adamax)': { make: () => chain(clipByGlobalNorm(1), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'adamax(exponentialDecay)': { make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 })) as GradientTransformation<unknown>, params: oneLeaf() },
   // The schedules traced (inside applyIfFinite), joined, staircase: their programs branch and call.
   'applyIfFinite(chain(clip, adamaxw(join(linear, staircase exponentialDecay))))': {
