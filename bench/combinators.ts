@@ -12,6 +12,7 @@ import type { MaskTree } from '../src/transforms/masked.js';
 import { partition } from '../src/transforms/partition.js';
 import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/inject-hyperparams.js';
 import { exponentialDecay } from '../src/schedules/exponential-decay.js';
+import { warmupCosineDecaySchedule } from '../src/schedules/warmup-cosine-decay.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
 import type { Dtype } from '../src/core/dtype.js';
 import type { FusedStepper } from './engine.js';
@@ -115,6 +116,17 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     id: 'schedule',
     label: 'adamax(exponentialDecay)',
     make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 }), options) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'guarded',
+    label: 'applyIfFinite(adamax)',
+    make: () => applyIfFinite(adamax(lr, options), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
+  },
+  {
+    // glibc's cosf at every step (a schedule's libm call: registers, no boxed double).
+    id: 'cosine',
+    label: 'adamax(warmupCosineDecay)',
+    make: () => adamax(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 100_000 }), options) as GradientTransformation<unknown>,
   },
   {
     id: 'partition',

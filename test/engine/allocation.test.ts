@@ -31,6 +31,9 @@ import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { exponentialDecay } from '../../src/schedules/exponential-decay.js';
 import { joinSchedules } from '../../src/schedules/join.js';
 import { linearSchedule } from '../../src/schedules/linear.js';
+import { cosineDecaySchedule } from '../../src/schedules/cosine-decay.js';
+import { warmupCosineDecaySchedule } from '../../src/schedules/warmup-cosine-decay.js';
+import { sgdrSchedule } from '../../src/schedules/sgdr.js';
 import { clip } from '../../src/transforms/clip.js';
 import { masked } from '../../src/transforms/masked.js';
 import { type InjectHyperparamsState, injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
@@ -91,6 +94,8 @@ interface Chain {
    * test short (each run is a process of its own).
    */
   readonly backends?: readonly Backend[];
+  /** Steps before the measured windows (default 3000). */
+  readonly warmup?: number;
 }
 
 type Backend = readonly ['js' | 'wasm', number];
@@ -116,6 +121,20 @@ const CHAINS: Record<string, Chain> = {
   'partition(labels tree)': { make: () => partition({ a: adamax(lr), b: adamax(lr / 10) }, { a: 'a', b: 'b', c: 'a', d: 'b' }) as GradientTransformation<unknown>, params: fourLeaves, backends: JS_ONLY },
   'chain(clip(1), adamax)': { make: () => chain(clip(1), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf(), backends: [['wasm', 2]] },
   'chain(clipByGlobalNorm(1), adamax)': { make: () => chain(clipByGlobalNorm(1), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
+  // Cosine schedules: glibc's cosf (float32) or cos (float64) at every step; a decay of 4000 steps
+  // crosses the polynomial's branches (pi/4, quadrants) during the measured windows.
+  'adamax(cosineDecay)': { make: () => adamax(cosineDecaySchedule({ initValue: lr, decaySteps: 4000, alpha: 0.1 })) as GradientTransformation<unknown>, params: oneLeaf(), backends: JS_ONLY },
+  'adamax(cosineDecay float64)': { make: () => adamax(cosineDecaySchedule({ initValue: lr, decaySteps: 4000, dtype: 'float64' })) as GradientTransformation<unknown>, params: oneLeaf('float64'), backends: JS_ONLY },
+  'adamax(warmupCosineDecay)': { make: () => adamax(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 4000 })) as GradientTransformation<unknown>, params: oneLeaf(), backends: JS_ONLY },
+  // Cycles shorter than a window: the measured steps cross the joins' boundaries. The code of a
+  // boundary runs once a cycle, so V8 optimizes it late: measured, 3000 steps of warm-up leave about
+  // 10 B/step of boxed doubles at the boundaries, 20000 none.
+  'adamax(sgdr)': {
+    make: () => adamax(sgdrSchedule({ cosineKwargs: Array.from({ length: 100 }, () => ({ initValue: 0, peakValue: lr, warmupSteps: 50, decaySteps: 450 })) })) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    backends: JS_ONLY,
+    warmup: 20_000,
+  },
   'adamax(exponentialDecay)': { make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 })) as GradientTransformation<unknown>, params: oneLeaf() },
   // The schedules traced (inside applyIfFinite), joined, staircase: their programs branch and call.
   'applyIfFinite(chain(clip, adamaxw(join(linear, staircase exponentialDecay))))': {
@@ -154,7 +173,7 @@ async function child(name: string, backend: 'js' | 'wasm', threads: number): Pro
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  for (let i = 0; i < 3000; i++) stepper.step();
+  for (let i = 0; i < (c.warmup ?? 3000); i++) stepper.step();
   let samples: string[] = [];
   for (let window = 0; window < 3; window++) {
     if (c.everyWindow) {
