@@ -1,4 +1,5 @@
 import { OptaxError } from '../core/errors.js';
+import { readOptions } from '../core/options.js';
 import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, stateDictAt } from '../interop/flax-state-dict.js';
 import { ELEMENT_WIDTH, type ElementType, readElements } from '../interop/typed-bytes.js';
 import { isArrayLeaf } from '../tree/leaf.js';
@@ -112,6 +113,11 @@ function checkParams(tree: unknown, path: PathEntry[]): void {
  * ```
  */
 export function toSafetensors(checkpoint: Checkpoint, options: ToSafetensorsOptions = {}): Uint8Array {
+  options = readOptions('toSafetensors', options, { optimizer: true, floatDtype: true });
+  const floatDtype = options.floatDtype;
+  if (floatDtype !== undefined && floatDtype !== 'float32' && floatDtype !== 'float64') {
+    throw new OptaxError(`toSafetensors: floatDtype must be 'float32' or 'float64', got ${typeof floatDtype === 'string' ? JSON.stringify(floatDtype) : describe(floatDtype)}`);
+  }
   checkCheckpoint(checkpoint, 'toSafetensors: the checkpoint');
   const structure = structureOf(checkpoint, []);
   checkParams(checkpoint.params, ['params']);

@@ -46,13 +46,16 @@ export function checkSameLayout(current: unknown, next: unknown, path: TreePath 
   // Step counters (optax's int32 counts): the transformations' own update would reject a bad one at
   // the next step; the stepper rejects it when the state is loaded, naming it.
   const key = path[path.length - 1];
-  if (typeof key === 'string' && STEP_COUNTERS.has(key) && !(isInt32(next) && (next as number) >= 0)) {
+  if (isStepCounterKey(key) && !(isInt32(next) && (next as number) >= 0)) {
     fail(`a non-negative int32 step count (${key})`);
   }
 }
 
 /** State fields that are int32 step counters in optax's states (counts, MultiSteps' and applyIfFinite's). */
 const STEP_COUNTERS: ReadonlySet<string> = new Set(['count', 'mini_step', 'gradient_step', 'notfinite_count', 'total_notfinite']);
+
+/** Whether a state field of this name is an int32 step counter (see STEP_COUNTERS). */
+export const isStepCounterKey = (key: unknown): boolean => typeof key === 'string' && STEP_COUNTERS.has(key);
 
 /**
  * A copy of `value` in which every array leaf whose data `owned` picks (e.g. those lying in the

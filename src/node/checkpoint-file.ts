@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fs, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OptaxError } from '../core/errors.js';
+import { readOptions } from '../core/options.js';
 import { type Checkpoint, type ToSafetensorsOptions, fromSafetensors, toSafetensors } from '../checkpoint/safetensors.js';
 
 /**
@@ -39,14 +40,32 @@ function tempNameFor(target: string): string {
 /** Errors of fsync on a directory that mean the platform cannot do it (the rename is atomic anyway). */
 const unsupportedDirectorySync = (e: unknown): boolean => ['EISDIR', 'EPERM', 'EINVAL', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '');
 
+/**
+ * Opening for reading never blocks: a named pipe (FIFO) would otherwise wait for a writer forever
+ * (the sync call blocking the thread, the async one a libuv worker) before its size could be checked;
+ * with O_NONBLOCK it opens at once and is refused as not a regular file. (No such flag on Windows.)
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
 function checkPath(path: unknown, what: string): asserts path is string {
   if (typeof path !== 'string' || path === '') throw new OptaxError(`${what}: path must be a file name, got ${JSON.stringify(path)}`);
 }
 
 function checkMaxBytes(options: LoadCheckpointOptions): number {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
+  const maxBytes = readOptions('loadCheckpoint', options, { maxBytes: true }).maxBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new OptaxError(`loadCheckpoint: maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
   return maxBytes;
+}
+
+/**
+ * A file-system failure while saving (a missing directory, a full disk, a path that is a directory)
+ * as an OptaxError naming the file; the system error stays reachable as `cause` (its `code`).
+ */
+function writeFailure(path: string, e: unknown): unknown {
+  if (e instanceof OptaxError) return e;
+  const named = new OptaxError(`saveCheckpoint: cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  Object.defineProperty(named, 'cause', { value: e, configurable: true, writable: true });
+  return named;
 }
 
 /** Validates the bytes read from `path`; an OptaxError's message starts with the file name. */
@@ -106,7 +125,12 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint, optio
   const target = resolve(path);
   const dir = dirname(target);
   const temp = tempNameFor(target);
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  } catch (e) {
+    throw writeFailure(path, e);
+  }
   let renamed = false;
   try {
     let written = 0;
@@ -119,6 +143,8 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint, optio
     await fs.rename(temp, target);
     renamed = true;
     await syncDirectory(dir);
+  } catch (e) {
+    throw writeFailure(path, e);
   } finally {
     if (!renamed) {
       await handle.close().catch(() => {});
@@ -155,7 +181,7 @@ export async function loadCheckpoint<C extends Checkpoint>(path: string, templat
   checkPath(path, 'loadCheckpoint');
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(path, constants.O_RDONLY);
+    handle = await fs.open(path, READ_FLAGS);
   } catch (e) {
     throw new OptaxError(`loadCheckpoint: cannot open ${path}: ${(e as Error).message}`);
   }
@@ -200,7 +226,12 @@ export function saveCheckpointSync(path: string, checkpoint: Checkpoint, options
   const bytes = toSafetensors(checkpoint, options);
   const target = resolve(path);
   const temp = tempNameFor(target);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  let fd: number;
+  try {
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  } catch (e) {
+    throw writeFailure(path, e);
+  }
   let closed = false, renamed = false;
   try {
     for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written, written);
@@ -218,6 +249,8 @@ export function saveCheckpointSync(path: string, checkpoint: Checkpoint, options
     } finally {
       if (dirFd !== undefined) closeSync(dirFd);
     }
+  } catch (e) {
+    throw writeFailure(path, e);
   } finally {
     if (!closed) try { closeSync(fd); } catch { /* already failing */ }
     if (!renamed) try { unlinkSync(temp); } catch { /* already failing */ }
@@ -249,7 +282,7 @@ export function loadCheckpointSync<C extends Checkpoint>(path: string, template:
   checkPath(path, 'loadCheckpointSync');
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY);
+    fd = openSync(path, READ_FLAGS);
   } catch (e) {
     throw new OptaxError(`loadCheckpoint: cannot open ${path}: ${(e as Error).message}`);
   }

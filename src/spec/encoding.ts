@@ -26,7 +26,13 @@ const WIDTH: Readonly<Record<string, number>> = { float32: 4, float64: 8, int32:
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function base64Bytes(b64: string): Uint8Array {
-  const bin = atob(b64);
+  let bin: string;
+  try {
+    bin = atob(b64);
+  } catch {
+    // atob throws a DOMException (not an OptaxError) on a character outside the alphabet.
+    throw new OptaxError('encoded array: b64 is not valid base64');
+  }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;

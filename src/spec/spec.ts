@@ -281,7 +281,14 @@ function list(v: unknown, at: string): unknown[] {
 
 function decodeData(v: unknown, at: string, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new OptaxError(`fromSpec: ${at} is nested more than ${MAX_DEPTH} deep`);
-  if (isEncodedArray(v)) return decodeTree(v);
+  if (isEncodedArray(v)) {
+    try {
+      return decodeTree(v);
+    } catch (e) {
+      if (e instanceof OptaxError) throw new OptaxError(`fromSpec: ${at}: ${e.message}`);
+      throw e;
+    }
+  }
   if (Array.isArray(v)) return v.map((x, j) => decodeData(x, `${at}[${j}]`, depth + 1));
   if (isDictNode(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decodeData(x, `${at}.${k}`, depth + 1)]));
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' || v === null) return v;

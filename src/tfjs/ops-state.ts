@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptaxError } from '../core/errors.js';
+import { isInt32 } from '../core/numerics.js';
+import { isStepCounterKey } from '../engine/opaque-state.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import type { InjectHyperparamsState } from '../transforms/inject-hyperparams.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
@@ -137,6 +139,8 @@ export function writeState(tree: unknown, state: unknown): void {
           writes.push(() => child.variable.assign(tf.scalar(v, child.kind === 'bool' ? 'bool' : child.kind === 'float' ? 'float32' : 'int32')));
         } else if (typeof child === 'number' || typeof child === 'boolean') {
           if (typeof v !== typeof child) throw new OptaxError(`tfjs ops: state ${at}.${k}: expected a ${typeof child}, got ${describe(v)}`);
+          // A step counter on the host: refused here, not at the next step (which would then always throw).
+          if (isStepCounterKey(k) && !(isInt32(v) && (v as number) >= 0)) throw new OptaxError(`tfjs ops: state ${at}.${k}: count must be a non-negative int32 step count, got ${describe(v)}`);
           writes.push(() => { (mine as any)[k] = v; });
         } else if (isArrayLeaf(child)) {
           // A host array (an injected hyperparameter): replaced by a copy.

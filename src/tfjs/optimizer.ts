@@ -128,6 +128,8 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
       const g = grads.get(name)!;
       if (!v) throw new OptaxError(`applyGradients: no variable is named '${name}'`);
       if (v.dtype !== 'float32') throw new OptaxError(`applyGradients: variable '${name}' is ${v.dtype}; optax-ts optimizes float32 variables`);
+      // Checked here, not left to dataSync() mid-step (a raw "Tensor is disposed." after other gradients were copied in).
+      if (g instanceof tf.Tensor && g.isDisposed) throw new OptaxError(`applyGradients: the gradient of '${name}' is disposed`);
       if (!(g instanceof tf.Tensor) || g.dtype !== 'float32' || g.shape.length !== v.shape.length || g.shape.some((d, i) => d !== v.shape[i])) {
         throw new OptaxError(`applyGradients: the gradient of '${name}' must be a float32 tensor of shape [${v.shape.join(', ')}], got ${g instanceof tf.Tensor ? `${g.dtype} [${g.shape.join(', ')}]` : describe(g)}`);
       }
@@ -297,6 +299,7 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     if (!Array.isArray(weightValues) || weightValues.length === 0) throw new OptaxError(`setWeights: expected [iterations, ...state], got ${describe(weightValues)}`);
     const iter = weightValues[0]?.tensor;
     if (!(iter instanceof tf.Tensor) || iter.size !== 1) throw new OptaxError('setWeights: the first weight must be the iteration count (a scalar)');
+    if (iter.isDisposed) throw new OptaxError('setWeights: the iteration count is disposed');
     const iterations = iter.dataSync()[0];
     if (!Number.isSafeInteger(iterations) || iterations < 0) throw new OptaxError(`setWeights: bad iteration count ${iterations}`);
     const store: StateStore = new Map();
@@ -306,9 +309,11 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
       store.set(key, leaf);
     }
     // Check against the variables of the last step now, rather than fail at the next step.
+    // Loading it into the runner validates the values too (step counts, flags), all or nothing: a
+    // state that would make every later step throw is refused while the old one is still here.
     if (this.current) {
       adoptRenamedVariables(this.current.runner.state, store, this.current.names);
-      assembleState(this.current.runner.state, store);
+      this.current.runner.setState(assembleState(this.current.runner.state, store));
     }
     this.disposeLent();
     if (this.current) { this.current.runner.dispose(); this.current = undefined; }

@@ -46,6 +46,7 @@ export function tensorLeaf(named: NamedTensor): [key: string, leaf: StoredLeaf] 
   const kind = name.slice(at + 1) as Kind;
   const t = named?.tensor;
   if (at < 0 || !KINDS.includes(kind) || !(t instanceof tf.Tensor)) throw new OptaxError(`setWeights: '${name}' is not a weight of an optax-ts optimizer (expected <path>#<kind> with a tensor)`);
+  if (t.isDisposed) throw new OptaxError(`setWeights: '${name}' is disposed`);
   const key = name.slice(0, at);
   try {
     const path = JSON.parse(key);

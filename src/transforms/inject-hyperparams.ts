@@ -181,6 +181,9 @@ export function injectHyperparams(
 ): (...args: any[]) => GradientTransformation<InjectHyperparamsState<unknown>> {
   if (typeof innerFactory !== 'function' && !isDictNode(innerFactory)) throw new OptaxError(`inject_hyperparams: innerFactory must be a transformation factory (e.g. adamax), got ${describe(innerFactory)}`);
   options = readOptions('inject_hyperparams', options, { staticArgs: true, hyperparamDtype: true });
+  if (options.hyperparamDtype !== undefined && options.hyperparamDtype !== 'float32' && options.hyperparamDtype !== 'float64') {
+    throw new OptaxError(`inject_hyperparams: hyperparamDtype must be 'float32' or 'float64', got ${typeof options.hyperparamDtype === 'string' ? JSON.stringify(options.hyperparamDtype) : describe(options.hyperparamDtype)}`);
+  }
   const sig = typeof innerFactory === 'function' ? injectableSignature(innerFactory) : innerFactory;
   if (!sig) throw new OptaxError(`inject_hyperparams: ${(innerFactory as { name?: string }).name || 'this factory'} is not registered; describe its arguments with registerInjectable`);
   const staticArgs = new Set(staticArgNames(sig.name, options.staticArgs).map(toSnakeCase));

@@ -54,13 +54,29 @@ export function dictFromEntries<V>(entries: Iterable<readonly [string, V]>): Rec
 export function leafProblem(x: unknown): string | undefined {
   if (x instanceof Float32Array || x instanceof Float64Array) {
     if (hasOwn(x, 'length') || intrinsicLength(x) !== x.length) return `${x instanceof Float32Array ? 'Float32Array' : 'Float64Array'} with a redefined length property`;
-    return undefined;
+    return detachedProblem(x);
   }
   if (x instanceof ShapedArray) {
     if (!ShapedArray.isShapedArray(x)) return 'an object posing as a ShapedArray (not made by its constructor)';
-    return undefined;
+    return detachedProblem(x.data);
   }
   return undefined;
+}
+
+/**
+ * A typed array whose ArrayBuffer was transferred (postMessage, structuredClone) reads as empty: left
+ * alone, it would surface as a misleading shape mismatch, or a raw TypeError where it is copied. Only
+ * an empty array can be detached, so a non-empty one costs nothing here (Node 20 has no `.detached`:
+ * a view cannot be made on a detached buffer).
+ */
+function detachedProblem(x: Float32Array | Float64Array): string | undefined {
+  if (x.length !== 0) return undefined;
+  try {
+    new Uint8Array(x.buffer, 0, 0);
+    return undefined;
+  } catch {
+    return `a ${x instanceof Float32Array ? 'Float32Array' : 'Float64Array'} whose ArrayBuffer is detached (transferred away)`;
+  }
 }
 
 /** What kind of node `x` is, for {@link validateTree}. */

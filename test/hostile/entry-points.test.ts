@@ -1,0 +1,101 @@
+/**
+ * Hostile and careless input at public entry points that earlier hostile suites did not reach: each
+ * case here was a raw error or a silently accepted value before it was fixed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OptaxError, adamax, compile, fromSpec, injectHyperparams, toSafetensors } from '../../src/index.js';
+import { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync } from '../../src/node/checkpoint-file.js';
+
+const isOptaxError = (pattern: RegExp) => (e: unknown): boolean => {
+  assert.ok(e instanceof OptaxError, `expected an OptaxError, got ${String(e)}`);
+  assert.match(e.message, pattern);
+  return true;
+};
+
+test('fromSpec: an encoded array whose b64 is not base64 is an OptaxError naming the argument', () => {
+  const spec = JSON.parse('{"name":"adamax","args":{"learning_rate":{"$array":"float32","shape":[1],"b64":"%%%%"}}}');
+  assert.throws(() => fromSpec(spec), isOptaxError(/^fromSpec: spec\(adamax\)\.learning_rate: .*base64/));
+  const mask = { name: 'masked', args: { inner: { name: 'scale', args: { step_size: 1 } }, mask: { w: { $array: 'float32', shape: [1], b64: '!!!!' } } } };
+  assert.throws(() => fromSpec(mask), isOptaxError(/^fromSpec: spec\(masked\)\.mask\.w: .*base64/));
+});
+
+test('injectHyperparams: a hyperparamDtype other than float32/float64 is refused, not taken for float64', () => {
+  assert.throws(() => injectHyperparams(adamax, { hyperparamDtype: 'float16' as never }), isOptaxError(/hyperparamDtype must be 'float32' or 'float64', got "float16"/));
+  const spec = { name: 'inject_hyperparams', args: { inner: 'adamax', hyperparams: { learning_rate: 0.1 }, hyperparam_dtype: 'f64' } };
+  assert.throws(() => fromSpec(spec), isOptaxError(/hyperparamDtype must be 'float32' or 'float64', got "f64"/));
+});
+
+test('toSafetensors: a misspelt option or an unknown floatDtype is refused, not ignored', () => {
+  const params = { w: new Float32Array(2) };
+  const checkpoint = { params, state: injectHyperparams(adamax)(0.01).init(params) };
+  assert.throws(() => toSafetensors(checkpoint, { floatdtype: 'float64' } as never), isOptaxError(/^toSafetensors: unknown option floatdtype/));
+  assert.throws(() => toSafetensors(checkpoint, { floatDtype: 'f64' as never }), isOptaxError(/^toSafetensors: floatDtype must be 'float32' or 'float64', got "f64"/));
+  assert.throws(() => toSafetensors(checkpoint, null as never), isOptaxError(/^toSafetensors: options must be a plain object/));
+});
+
+test('checkpoint files: bad options and file-system failures are OptaxErrors naming the file; nothing is left behind', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optax-entry-'));
+  try {
+    const params = { w: new Float32Array(2) };
+    const checkpoint = { params, state: adamax(0.01).init(params) };
+    const file = join(dir, 'run.safetensors');
+    saveCheckpointSync(file, checkpoint);
+    assert.throws(() => loadCheckpointSync(file, checkpoint, null as never), isOptaxError(/^loadCheckpoint: options must be a plain object/));
+    await assert.rejects(loadCheckpoint(file, checkpoint, { maxbytes: 10 } as never), isOptaxError(/^loadCheckpoint: unknown option maxbytes/));
+    const missing = join(dir, 'no', 'such', 'run.safetensors');
+    assert.throws(() => saveCheckpointSync(missing, checkpoint), isOptaxError(/^saveCheckpoint: cannot write .*run\.safetensors: .*ENOENT/));
+    await assert.rejects(saveCheckpoint(missing, checkpoint), isOptaxError(/^saveCheckpoint: cannot write .*run\.safetensors: .*ENOENT/));
+    const sub = join(dir, 'sub');
+    mkdirSync(sub);
+    assert.throws(() => saveCheckpointSync(sub, checkpoint), isOptaxError(/^saveCheckpoint: cannot write .*sub: .*EISDIR/));
+    await assert.rejects(saveCheckpoint(sub, checkpoint), isOptaxError(/^saveCheckpoint: cannot write .*sub: .*EISDIR/));
+    assert.throws(() => saveCheckpointSync(join(dir, 'a\0b'), checkpoint), isOptaxError(/^saveCheckpoint: /));
+    await assert.rejects(saveCheckpoint(join(dir, 'a\0b'), checkpoint), isOptaxError(/^saveCheckpoint: /));
+    assert.deepEqual(readdirSync(dir).sort(), ['run.safetensors', 'sub']);
+    assert.deepEqual(readdirSync(sub), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('loading a named pipe (FIFO) is refused at once, not a wait for a writer forever', { skip: process.platform === 'win32' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optax-fifo-'));
+  try {
+    const fifo = join(dir, 'run.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    // In a child: a regression blocks, and only a child can be stopped then.
+    const script = `import { loadCheckpoint, loadCheckpointSync } from ${JSON.stringify(new URL('../../src/node/checkpoint-file.ts', import.meta.url).href)};
+      const t = { params: null, state: null };
+      try { loadCheckpointSync(${JSON.stringify(fifo)}, t); } catch (e) { console.log(e.name, e.message); }
+      try { await loadCheckpoint(${JSON.stringify(fifo)}, t); } catch (e) { console.log(e.name, e.message); }`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+    assert.deepEqual(out.trim().split('\n'), [`OptaxError loadCheckpoint: ${fifo} is not a regular file`, `OptaxError loadCheckpoint: ${fifo} is not a regular file`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a leaf whose ArrayBuffer was transferred (detached) is refused by name, at compile, update and step', () => {
+  const detached = (n: number): Float32Array => {
+    const a = new Float32Array(n);
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    return a;
+  };
+  const tx = adamax(0.1);
+  assert.throws(() => compile(tx, { a: detached(3), b: new Float32Array(3) }), isOptaxError(/^params\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const params = { a: new Float32Array([1, 2, 3]) };
+  assert.throws(() => tx.update({ a: detached(3) }, tx.init(params), params), isOptaxError(/^grads\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const stepper = compile(tx, params);
+  assert.throws(() => stepper.step({ a: detached(3) }), isOptaxError(/^grads\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  const state = tx.init(params);
+  (state[0].mu as { a: Float32Array }).a = detached(3);
+  assert.throws(() => { stepper.state = state; }, isOptaxError(/^state\[0\]\.mu\.a: not a valid leaf: a Float32Array whose ArrayBuffer is detached/));
+  assert.deepEqual([...stepper.params.a], [1, 2, 3]);
+  // An empty leaf of a live buffer stays valid.
+  assert.equal(compile(tx, { e: new Float32Array(0) }).params.e.length, 0);
+});
