@@ -338,7 +338,11 @@ function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly
         const grads = group.streams.get('grads')!;
         return (): number => allFinite(group.length, grads);
       });
-      return () => checks.every((check) => check() === 1);
+      // A loop, not checks.every(...): the callback would be a new closure at every step.
+      return () => {
+        for (let k = 0; k < checks.length; k++) if (checks[k]() !== 1) return false;
+        return true;
+      };
     } catch {
       // Fall through: the JS check gives the same answer.
     }
