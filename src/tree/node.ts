@@ -13,15 +13,6 @@ export function intrinsicLength(x: ArrayBufferView): number {
 }
 
 /**
- * A plain object used as a dict node (not a class instance, not an array).
- *
- * @example
- * ```ts
- * import { isDictNode } from 'optax-ts';
- * console.log(isDictNode({ w: 1 }), isDictNode(Object.create(null)), isDictNode([1]), isDictNode(new Map()), isDictNode(null)); // true true false false false
- * ```
- */
-/**
  * Sets an own, enumerable property: unlike assignment, a `__proto__` key (a user's label, a
  * variable's name, a key `JSON.parse` made) becomes an ordinary key (an assignment would replace the
  * object's prototype instead).
@@ -34,6 +25,15 @@ export function setOwn<T>(target: Record<string, T>, key: string, value: T): voi
   else target[key] = value;
 }
 
+/**
+ * A plain object used as a dict node (not a class instance, not an array).
+ *
+ * @example
+ * ```ts
+ * import { isDictNode } from 'optax-ts';
+ * console.log(isDictNode({ w: 1 }), isDictNode(Object.create(null)), isDictNode([1]), isDictNode(new Map()), isDictNode(null)); // true true false false false
+ * ```
+ */
 export function isDictNode(x: unknown): x is Record<string, unknown> {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
   const proto = Object.getPrototypeOf(x);
