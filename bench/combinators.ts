@@ -12,6 +12,7 @@ import type { MaskTree } from '../src/transforms/masked.js';
 import { partition } from '../src/transforms/partition.js';
 import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/inject-hyperparams.js';
 import { exponentialDecay } from '../src/schedules/exponential-decay.js';
+import { warmupCosineDecaySchedule } from '../src/schedules/warmup-cosine-decay.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
 import type { Dtype } from '../src/core/dtype.js';
 import type { FusedStepper } from './engine.js';
@@ -81,11 +82,13 @@ export interface HeapCombinator extends Combinator {
 
 /**
  * A mask function as a careful user writes one for a hot loop: it returns the same (precomputed)
- * mask tree at every call, so that it allocates nothing itself and what the step allocates is the
- * library's alone. (The timed rows use {@link decayMask}, which builds a new tree each call.)
+ * mask tree at every call, frozen, so that it allocates nothing itself and what the step allocates
+ * is the library's alone (the engine does not walk a deeply frozen tree it has judged before; a tree
+ * that is not frozen is walked at every step, and a dict of more than 1020 keys, a hash table in
+ * V8, then has its keys listed: 16 KB a step at 2000 keys). (The timed rows use {@link decayMask}, which builds a new tree each call.)
  */
 function fixedMask(): (params: Tree) => MaskTree {
-  return fixed(decayMask);
+  return fixed((params) => Object.freeze(decayMask(params)));
 }
 
 /** `make`'s first result, returned at every call (a mask or labels function that allocates nothing itself). */
@@ -104,7 +107,7 @@ const everyOtherLabel = (params: Tree): Record<string, string> => Object.fromEnt
  */
 export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
   ...COMBINATORS.map((c) => (c.id === 'adamaxw-mask'
-    ? { id: c.id, label: 'adamaxw(fixed mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixedMask() }) as GradientTransformation<unknown> }
+    ? { id: c.id, label: 'adamaxw(fixed frozen mask function)', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixedMask() }) as GradientTransformation<unknown> }
     : c)),
   { id: 'adamaxw', label: 'adamaxw', make: () => adamaxw(lr, { ...options, weightDecay: 1e-4 }) as GradientTransformation<unknown> },
   // float64 leaves: the bias correction is glibc's float64 pow at every step.
@@ -115,11 +118,22 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     make: () => adamax(exponentialDecay({ initValue: lr, transitionSteps: 100, decayRate: 0.99 }), options) as GradientTransformation<unknown>,
   },
   {
+    id: 'guarded',
+    label: 'applyIfFinite(adamax)',
+    make: () => applyIfFinite(adamax(lr, options), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
+  },
+  {
+    // glibc's cosf at every step (a schedule's libm call: registers, no boxed double).
+    id: 'cosine',
+    label: 'adamax(warmupCosineDecay)',
+    make: () => adamax(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 100_000 }), options) as GradientTransformation<unknown>,
+  },
+  {
     id: 'partition',
-    label: 'partition(adamax, adamax(lr/10)), fixed labels function',
+    label: 'partition(adamax, adamax(lr/10)), fixed frozen labels function',
     // Like the mask function above, the labels function returns the same tree at every call: what
     // the step allocates is the library's alone (a function building a new tree allocates that tree).
-    make: () => partition({ a: adamax(lr, options), b: adamax(lr / 10, options) }, fixed(everyOtherLabel)) as GradientTransformation<unknown>,
+    make: () => partition({ a: adamax(lr, options), b: adamax(lr / 10, options) }, fixed((params) => Object.freeze(everyOtherLabel(params)))) as GradientTransformation<unknown>,
   },
   {
     id: 'inject-set',

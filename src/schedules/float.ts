@@ -17,9 +17,9 @@
  * @internal
  */
 import type { Dtype } from '../core/dtype.js';
-import { cos as libmCos } from '../core/libm/cos.js';
+import { cosAt as libmCosAt } from '../core/libm/cos.js';
 import { powAt as libmPowAt } from '../core/libm/pow.js';
-import { cosf } from '../core/libm/cosf.js';
+import { cosfAt } from '../core/libm/cosf.js';
 import { powfAt } from '../core/libm/powf.js';
 
 /** The smallest normal float32 (2^-126) and float64 (2^-1022). */
@@ -67,10 +67,23 @@ export function div(d: Dtype, a: number, b: number): number {
  * ({@link cosf}, core/libm/cos.ts).
  */
 export function cos(d: Dtype, x: number): number {
-  return d === 'float32' ? res(d, cosf(ftz(d, x))) : res(d, libmCos(ftz(d, x)));
+  T[3] = x;
+  cosAt(d, T, 3, 5);
+  return T[5];
 }
 
-/** Scratch registers of {@link powAt} (0-2) and {@link pow} (3-5). */
+/**
+ * `r[o] = cos(d, r[x])`, registers in and out: {@link cos} itself, in the form that passes no double
+ * across a call (as {@link powAt}): what a schedule program runs at every step.
+ */
+export function cosAt(d: Dtype, r: Float64Array, x: number, o: number): void {
+  T[0] = ftz(d, r[x]);
+  if (d === 'float32') cosfAt(T, 0, 2);
+  else libmCosAt(T, 0, 2);
+  r[o] = res(d, T[2]);
+}
+
+/** Scratch registers of {@link powAt} and {@link cosAt} (0-2), and of {@link pow} and {@link cos} (3-5). */
 const T = new Float64Array(6);
 
 /** `x ** y` with a float exponent in `dtype` (`lax.pow`): glibc's `powf`/`pow` bit for bit. */

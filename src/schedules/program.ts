@@ -21,7 +21,7 @@ import type { Schedule } from '../core/schedule.js';
 import { callSchedule } from '../core/schedule.js';
 import { safeIncrement } from '../core/numerics.js';
 import { type ArithPrimitives, type ScheduleArith, eagerArith, eagerOps, fma, tracedArith, tracedFormLookup, tracedOps } from './arith.js';
-import { add, cos, div, fromInt, mul, powAt, res, sub, subInt32, toDtype } from './float.js';
+import { add, cos, cosAt, div, fromInt, mul, powAt, res, sub, subInt32, toDtype } from './float.js';
 import { scheduleFormula, tracedSchedule } from './typed.js';
 
 /** A value of the recording interpretation: the register that holds it. */
@@ -56,7 +56,7 @@ const OPS: readonly Instruction[] = [
   (_d, r, a, b, _c, o) => { r[o] = eagerArith.min(r[a], r[b]) as number; },
   (_d, r, a, b, _c, o) => { r[o] = eagerArith.max(r[a], r[b]) as number; },
   (_d, r, a, _b, _c, o) => { r[o] = eagerArith.floor(r[a]) as number; },
-  (d, r, a, _b, _c, o) => { r[o] = cos(d, r[a]); },
+  (d, r, a, _b, _c, o) => { cosAt(d, r, a, o); },
   (d, r, a, b, _c, o) => { powAt(d, r, a, b, o); },
   (d, r, a, _b, _c, o) => { r[o] = fromInt(d, r[a]); },
   (d, r, a, _b, _c, o) => { r[o] = res(d, r[a]); },

@@ -138,3 +138,74 @@ test('the per-step checks read a mask in any key order, call no getter, and defe
   assert.equal(walker.matchesLabels({ e: 'x', b: { d: 'y', c: 'y' }, a: 'x' }, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1, 0)), MATCH);
   assert.equal(walker.matchesLabels({ e: 'x', b: { d: 'y', c: 'y' }, a: 'z' }, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1, 0)), UNDECIDED);
 });
+
+test('a deeply frozen mask judged before keeps its verdict; anything that could have changed is walked again', () => {
+  const table = leafTable({ a: new Float32Array(1), b: { c: new Float32Array(1), d: new Float32Array(1) }, e: new Float32Array(1) });
+  const walker = new SelectionWalker(table);
+  const flags = Uint8Array.of(1, 0, 1, 0);
+  const deep = Object.freeze({ a: true, b: Object.freeze({ c: false, d: true }), e: false });
+  assert.equal(walker.matches(deep, table.indexTree, flags), MATCH);
+  assert.equal(walker.matches(deep, table.indexTree, flags), MATCH);
+  // The same frozen tree checked against another selection (another mask on the same tree).
+  assert.equal(walker.matches(deep, table.indexTree, Uint8Array.of(1, 1, 1, 0)), DIFFERS);
+  assert.equal(walker.matches(deep, table.indexTree, flags), MATCH);
+  // Frozen at the top, not below: the inner dict can change between steps.
+  const inner = { c: false, d: true };
+  const shallow = Object.freeze({ a: true, b: inner, e: false });
+  assert.equal(walker.matches(shallow, table.indexTree, flags), MATCH);
+  inner.c = true;
+  assert.equal(walker.matches(shallow, table.indexTree, flags), DIFFERS);
+  (inner as Record<string, unknown>).x = true;
+  assert.equal(walker.matches(shallow, table.indexTree, flags), UNDECIDED);
+  delete (inner as Record<string, unknown>).x;
+  inner.c = false;
+  assert.equal(walker.matches(shallow, table.indexTree, flags), MATCH);
+  // Not frozen: a mutated tree is walked again.
+  const open = { a: true, b: Object.freeze({ c: false, d: true }), e: false };
+  assert.equal(walker.matches(open, table.indexTree, flags), MATCH);
+  open.e = true;
+  assert.equal(walker.matches(open, table.indexTree, flags), DIFFERS);
+  // Sealed is not frozen: its values can be written.
+  const sealed = Object.seal({ a: true, b: Object.freeze({ c: false, d: true }), e: false });
+  assert.equal(walker.matches(sealed, table.indexTree, flags), MATCH);
+  sealed.a = false;
+  assert.equal(walker.matches(sealed, table.indexTree, flags), DIFFERS);
+  // A frozen tree with a getter is never decided (and the getter never called).
+  let calls = 0;
+  const getter = Object.freeze(Object.defineProperty({ a: true, b: Object.freeze({ c: false, d: true }) }, 'e', { get: () => { calls++; return false; }, enumerable: true }));
+  assert.equal(walker.matches(getter, table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches(getter, table.indexTree, flags), UNDECIDED);
+  assert.equal(calls, 0);
+  // Labels: the same, per list of known labels.
+  const labels = Object.freeze({ a: 'x', b: Object.freeze([]) as never, e: 'y' });
+  assert.equal(walker.matchesLabels(labels, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1)), UNDECIDED);
+  const good = Object.freeze({ a: 'x', b: 'y', e: 'y' });
+  assert.equal(walker.matchesLabels(good, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1)), MATCH);
+  assert.equal(walker.matchesLabels(good, table.indexTree, ['y', 'x'], Int32Array.of(0, 1, 1, 1)), DIFFERS);
+  assert.equal(walker.matchesLabels(good, table.indexTree, ['x', 'y'], Int32Array.of(0, 1, 1, 1)), MATCH);
+});
+
+test('dicts of more keys than V8 keeps fast (hash tables, walked by their key list) are judged like small ones', () => {
+  const n = 1500;
+  const names = Array.from({ length: n }, (_, i) => `k${i}`);
+  const table = leafTable(Object.fromEntries(names.map((k) => [k, new Float32Array(1)])));
+  const walker = new SelectionWalker(table);
+  const flagOf = (k: string): boolean => Number(k.slice(1)) % 3 === 0;
+  const flags = new Uint8Array(n);
+  for (const l of table.leaves) flags[l.index] = flagOf(String(l.path[0])) ? 1 : 0;
+  const mask = (): Record<string, boolean> => Object.fromEntries(names.map((k) => [k, flagOf(k)]));
+  assert.equal(walker.matches(mask(), table.indexTree, flags), MATCH);
+  assert.equal(walker.matches(Object.fromEntries([...names].reverse().map((k) => [k, flagOf(k)])), table.indexTree, flags), MATCH);
+  assert.equal(walker.matches({ ...mask(), k7: true }, table.indexTree, flags), DIFFERS);
+  assert.equal(walker.matches({ ...mask(), extra: true }, table.indexTree, flags), UNDECIDED);
+  const missing = mask();
+  delete missing.k1499;
+  assert.equal(walker.matches(missing, table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches({ ...missing, extra: false }, table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches(Object.defineProperty(mask(), 'k3', { value: true, enumerable: false }), table.indexTree, flags), UNDECIDED);
+  assert.equal(walker.matches(Object.defineProperty(mask(), 'k3', { get: () => true, enumerable: true }), table.indexTree, flags), UNDECIDED);
+  const frozen = Object.freeze(mask());
+  assert.equal(walker.matches(frozen, table.indexTree, flags), MATCH);
+  assert.equal(walker.matches(frozen, table.indexTree, flags), MATCH);
+  assert.equal(walker.matches(frozen, table.indexTree, new Uint8Array(n)), DIFFERS);
+});

@@ -30,7 +30,7 @@ const HPINV = h('0x1.45f306dc9c883p-1');
 const TOINT = h('0x1.8p+52');
 const [MP1, MP2, PP3, PP4] = ['0x1.921fb58p+0', '-0x1.dde973cp-27', '-0x1.cb3b398p-55', '-0x1.d747f23e32ed7p-83'].map(h);
 /** For i in [0, 110): sin(i/128) high and low, cos(i/128) high and low. */
-const SINCOS_TABLE = [
+const SINCOS_TABLE = Float64Array.from([
   '0x0p+0', '0x0p+0', '0x1p+0', '0x0p+0',
   '0x1.fffeaaaaeeeefp-8', '-0x1.e45e2ec67b77cp-62', '0x1.fffc000155552p-1', '0x1.f4a01a0196daep-55',
   '0x1.fffaaaaeeeed5p-7', '-0x1.2ab639a9f0777p-63', '0x1.fff000155549fp-1', '0x1.28a28a03a5ef3p-55',
@@ -141,76 +141,168 @@ const SINCOS_TABLE = [
   '0x1.7bdda5e28b3c2p-1', '0x1.ad1197ccd0393p-59', '0x1.574978d8e83f2p-1', '0x1.f4714af282d23p-55',
   '0x1.7e893f5037959p-1', '0x1.0eefbaa650c4cp-55', '0x1.544f10f592ca5p-1', '-0x1.e7ae8e6c7a62fp-55',
   '0x1.812ede9ae4ba4p-1', '-0x1.7830adf402ddap-55', '0x1.514f57d7bf3dap-1', '0x1.47a108073c259p-56',
-].map(h);
+].map(h));
 
-/** The table index of `big + |x|`: the low word of its bits (round(|x| * 128)), times 4. */
-function tableIndex(u: number): number {
-  return Number(asuint64(u) & 0xffffffffn) << 2;
+/**
+ * The routine's doubles live in registers (this array) between its parts, never in arguments or
+ * return values: V8 boxes a double passed to or returned from a function it did not inline (a heap
+ * number each time), and a float64 cosine schedule evaluates `cos` at every step of the fused engine,
+ * which must allocate nothing. Registers by index:
+ */
+const R = new Float64Array(48);
+// Constants (the table's entries are negated into RNEG_* at each use: exact).
+const RSN3 = 0, RSN5 = 1, RCS2 = 2, RCS4 = 3, RCS6 = 4, RS1 = 5, RS2 = 6, RS3 = 7, RS4 = 8, RS5 = 9;
+const RHPINV = 10, RTOINT = 11, RMP1 = 12, RMP2 = 13, RPP3 = 14, RPP4 = 15;
+R.set([SN3, SN5, CS2, CS4, CS6, S1, S2, S3, S4, S5, HPINV, TOINT, MP1, MP2, PP3, PP4]);
+// The input and output; a + da, the kernels' argument; their working values.
+const RIN = 16, ROUT = 17, RA = 18, RDA = 19, RX = 20, RXX = 21, RXXX = 22, RDX = 23, RT1 = 24, RS = 25, RT2 = 26, RT3 = 27;
+const RC = 28, RT4 = 29, RT5 = 30, RCOR = 31, RSN = 32, RSSN = 33, RCS = 34, RCCS = 35, RNEG_SN = 36, RNEG_SSN = 37, RNEG_CS = 38;
+const RNEG_HALF_DX = 39, RP = 40, RNEG_XN = 41, RY = 42, RYMT2 = 43, RDB2 = 44, RT2MB = 45, RB = 46, RXXT3 = 47;
+
+/**
+ * The multiply-adds, as programs of register indices `[out, a, b, c]`: `R[out] = fma(R[a], R[b],
+ * R[c])` in order (each line's comment is glibc's C, where `fma(-a, b, c)` is written `fma(a, -b, c)`:
+ * the same product, exactly). One loop runs them all ({@link runFmas}): the emulated FMA then has a
+ * single call site, which V8 inlines, where twenty would exceed its inlining budget and box their
+ * operands.
+ */
+const FMAS = Uint8Array.from([
+  // do_cos: s = fma(x * xx, fma(xx, sn5, sn3), x); c = xx * fma(xx, fma(xx, cs6, cs4), cs2)
+  RT1, RXX, RSN5, RSN3,
+  RS, RXXX, RT1, RX,
+  RT2, RXX, RCS6, RCS4,
+  RT3, RXX, RT2, RCS2,
+  // do_cos: cor = fma(-sn, s, fma(-cs, c, fma(-s, ssn, ccs)))
+  RT4, RS, RNEG_SSN, RCCS,
+  RT5, RC, RNEG_CS, RT4,
+  RCOR, RS, RNEG_SN, RT5,
+  // do_sin: s = x + fma(x * xx, fma(xx, sn5, sn3), dx); c = fma(x, dx, xx * fma(xx, fma(xx, cs6, cs4), cs2))
+  RT1, RXX, RSN5, RSN3,
+  RS, RXXX, RT1, RDX,
+  RT2, RXX, RCS6, RCS4,
+  RT3, RXX, RT2, RCS2,
+  // do_sin: c, then cor = fma(s, cs, fma(-c, sn, fma(s, ccs, ssn)))
+  RC, RX, RDX, RXXT3,
+  RT4, RS, RCCS, RSSN,
+  RT5, RC, RNEG_SN, RT4,
+  RCOR, RS, RCS, RT5,
+  // TAYLOR_SIN: poly = fma(xx, fma(xx, fma(xx, fma(xx, s5, s4), s3), s2), s1); t = fma(xx, fma(poly, x, -(0.5 * dx)), dx)
+  RP, RXX, RS5, RS4,
+  RP, RXX, RP, RS3,
+  RP, RXX, RP, RS2,
+  RP, RXX, RP, RS1,
+  RT1, RP, RX, RNEG_HALF_DX,
+  RT2, RXX, RT1, RDX,
+  // reduce_sincos: t = fma(x, hpinv, toint)
+  RT1, RIN, RHPINV, RTOINT,
+  // y = fma(-xn, mp2, fma(-xn, mp1, x)); t2 = fma(-xn, pp3, y)
+  RY, RNEG_XN, RMP1, RIN,
+  RY, RNEG_XN, RMP2, RY,
+  RT2, RNEG_XN, RPP3, RY,
+  // db = fma(-xn, pp3, y - t2); b = fma(-xn, pp4, t2)
+  RDA, RNEG_XN, RPP3, RYMT2,
+  RB, RNEG_XN, RPP4, RT2,
+  // db += fma(-xn, pp4, t2 - b)
+  RDB2, RNEG_XN, RPP4, RT2MB,
+]);
+const F_COS = 0, F_COS_COR = 4, F_SIN = 7, F_SIN_COR = 11, F_TAYLOR = 15, F_REDUCE = 21, F_REDUCE_Y = 22, F_REDUCE_B = 25, F_REDUCE_DB = 27, F_END = 28;
+
+/** Runs multiply-adds `from` to `to` of {@link FMAS}. */
+function runFmas(from: number, to: number): void {
+  for (let k = from; k < to; k++) R[FMAS[4 * k]] = fma64(R[FMAS[4 * k + 1]], R[FMAS[4 * k + 2]], R[FMAS[4 * k + 3]]);
 }
 
-/** glibc's `do_cos(x, dx)`: cos(x + dx) for |x| < 0.86 or so, from the table and short series. */
-function doCos(x0: number, dx0: number): number {
-  const dx = x0 < 0 ? -dx0 : dx0;
+/** A double's words (big-endian offsets: 0 the high word, 4 the low one), read without BigInts. */
+const WORDS = new DataView(new ArrayBuffer(8));
+
+/** Reads the table's four entries at the index of `big + |x|` (the low word of its bits, round(|x| * 128), times 4). */
+function readTable(u: number): void {
+  WORDS.setFloat64(0, u);
+  const k = WORDS.getUint32(4) << 2;
+  R[RSN] = SINCOS_TABLE[k];
+  R[RSSN] = SINCOS_TABLE[k + 1];
+  R[RCS] = SINCOS_TABLE[k + 2];
+  R[RCCS] = SINCOS_TABLE[k + 3];
+}
+
+/** glibc's `do_cos(x, dx)`: cos(x + dx) of R[RA] + R[RDA] into R[ROUT], for |x| < 0.86 or so, from the table and short series. */
+function doCos(): void {
+  const x0 = R[RA];
+  const dx = x0 < 0 ? -R[RDA] : R[RDA];
   const u = BIG + Math.abs(x0);
   const x = Math.abs(x0) - (u - BIG) + dx;
-  const k = tableIndex(u);
-  const xx = x * x;
-  const s = fma64(x * xx, fma64(xx, SN5, SN3), x);
-  const c = xx * fma64(xx, fma64(xx, CS6, CS4), CS2);
-  const [sn, ssn, cs, ccs] = [SINCOS_TABLE[k], SINCOS_TABLE[k + 1], SINCOS_TABLE[k + 2], SINCOS_TABLE[k + 3]];
-  const cor = fma64(-sn, s, fma64(-cs, c, fma64(-s, ssn, ccs)));
-  return cs + cor;
+  readTable(u);
+  R[RX] = x;
+  R[RXX] = x * x;
+  R[RXXX] = x * R[RXX];
+  runFmas(F_COS, F_COS_COR);
+  R[RC] = R[RXX] * R[RT3];
+  R[RNEG_SSN] = -R[RSSN];
+  R[RNEG_CS] = -R[RCS];
+  R[RNEG_SN] = -R[RSN];
+  runFmas(F_COS_COR, F_SIN);
+  R[ROUT] = R[RCS] + R[RCOR];
 }
 
-/** glibc's `TAYLOR_SIN(x * x, x, dx)`. */
-function taylorSin(x: number, dx: number): number {
-  const xx = x * x;
-  const poly = fma64(xx, fma64(xx, fma64(xx, fma64(xx, S5, S4), S3), S2), S1);
-  const t = fma64(xx, fma64(poly, x, -(0.5 * dx)), dx);
-  return x + t;
-}
-
-/** glibc's `do_sin(x, dx)`: sin(x + dx). */
-function doSin(x0: number, dx0: number): number {
-  if (Math.abs(x0) < TAYLOR_LIMIT) return taylorSin(x0, dx0);
-  const dx = x0 <= 0 ? -dx0 : dx0;
+/** glibc's `do_sin(x, dx)`: sin(x + dx) of R[RA] + R[RDA] into R[ROUT]. */
+function doSin(): void {
+  const x0 = R[RA];
+  if (Math.abs(x0) < TAYLOR_LIMIT) {
+    // TAYLOR_SIN(x * x, x, dx)
+    R[RX] = x0;
+    R[RDX] = R[RDA];
+    R[RXX] = x0 * x0;
+    R[RNEG_HALF_DX] = -(0.5 * R[RDA]);
+    runFmas(F_TAYLOR, F_REDUCE);
+    R[ROUT] = x0 + R[RT2];
+    return;
+  }
+  R[RDX] = x0 <= 0 ? -R[RDA] : R[RDA];
   const u = BIG + Math.abs(x0);
   const x = Math.abs(x0) - (u - BIG);
-  const k = tableIndex(u);
-  const xx = x * x;
-  const s = x + fma64(x * xx, fma64(xx, SN5, SN3), dx);
-  const c = fma64(x, dx, xx * fma64(xx, fma64(xx, CS6, CS4), CS2));
-  const [sn, ssn, cs, ccs] = [SINCOS_TABLE[k], SINCOS_TABLE[k + 1], SINCOS_TABLE[k + 2], SINCOS_TABLE[k + 3]];
-  const cor = fma64(s, cs, fma64(-c, sn, fma64(s, ccs, ssn)));
-  const r = Math.abs(sn + cor);
-  return x0 < 0 || Object.is(x0, -0) ? -r : r;
+  readTable(u);
+  R[RX] = x;
+  R[RXX] = x * x;
+  R[RXXX] = x * R[RXX];
+  runFmas(F_SIN, F_SIN_COR);
+  R[RS] = x + R[RS];
+  R[RXXT3] = R[RXX] * R[RT3];
+  R[RNEG_SN] = -R[RSN];
+  runFmas(F_SIN_COR, F_TAYLOR);
+  const r = Math.abs(R[RSN] + R[RCOR]);
+  R[ROUT] = x0 < 0 || (x0 === 0 && 1 / x0 < 0) ? -r : r;
 }
 
-/** sin (n even) or cos (n odd) of a + da, negated when n & 2. */
-function doSinCos(a: number, da: number, n: number): number {
-  const r = n & 1 ? doCos(a, da) : doSin(a, da);
-  return n & 2 ? -r : r;
+/** sin (n even) or cos (n odd) of R[RA] + R[RDA] into R[ROUT], negated when n & 2. */
+function doSinCos(n: number): void {
+  if (n & 1) doCos();
+  else doSin();
+  if (n & 2) R[ROUT] = -R[ROUT];
 }
 
-/** glibc's `reduce_sincos` for |x| < 105414350: x - n pi/2 as a + da, and n mod 4. */
-function reduceSinCos(x: number): { a: number; da: number; n: number } {
-  const t = fma64(x, HPINV, TOINT);
-  const xn = t - TOINT;
-  const n = Number(asuint64(t) & 3n);
-  const y = fma64(-xn, MP2, fma64(-xn, MP1, x));
-  const t2 = fma64(-xn, PP3, y);
-  let db = fma64(-xn, PP3, y - t2);
-  const b = fma64(-xn, PP4, t2);
-  db += fma64(-xn, PP4, t2 - b);
-  return { a: b, da: db, n };
+/** glibc's `reduce_sincos` for |x| < 105414350: R[RIN] - n pi/2 into R[RA] + R[RDA]; returns n mod 4. */
+function reduceSinCos(): number {
+  runFmas(F_REDUCE, F_REDUCE_Y);
+  const t = R[RT1];
+  R[RNEG_XN] = -(t - TOINT);
+  WORDS.setFloat64(0, t);
+  const n = WORDS.getUint32(4) & 3;
+  runFmas(F_REDUCE_Y, F_REDUCE_B);
+  R[RYMT2] = R[RY] - R[RT2];
+  runFmas(F_REDUCE_B, F_REDUCE_DB);
+  R[RT2MB] = R[RT2] - R[RB];
+  runFmas(F_REDUCE_DB, F_END);
+  R[RA] = R[RB];
+  R[RDA] += R[RDB2];
+  return n;
 }
 
 /** floor(2/pi * 2^1200), for the exact reduction of huge arguments. */
 const TWO_OVER_PI_BITS = 1200;
 let twoOverPi: bigint | undefined;
 
-/** x - n pi/2 for |x| >= 105414350, exactly (BigInt), rounded to a double-double. */
-function reduceLarge(x: number): { a: number; da: number; n: number } {
+/** x - n pi/2 for |x| >= 105414350, exactly (BigInt), rounded to a double-double into R[RA] + R[RDA]; returns n mod 4. Allocates (never a schedule's argument). */
+function reduceLarge(x: number): number {
   // pi/2 to 1300 bits from the series of atan (Machin): pi/4 = 4 atan(1/5) - atan(1/239).
   if (twoOverPi === undefined) {
     const bits = 1400n;
@@ -243,7 +335,9 @@ function reduceLarge(x: number): { a: number; da: number; n: number } {
   const lo0 = fma64(f1, HP0, -hi0) + (f1 * HP1 + f2 * HP0);
   const hi = negative ? -hi0 : hi0, lo = negative ? -lo0 : lo0;
   const a = hi + lo;
-  return { a, da: hi - a + lo, n: Number(((q % 4n) + 4n) % 4n) };
+  R[RA] = a;
+  R[RDA] = hi - a + lo;
+  return Number(((q % 4n) + 4n) % 4n);
 }
 
 /**
@@ -257,22 +351,50 @@ function reduceLarge(x: number): { a: number; da: number; n: number } {
  * ```
  */
 export function cos(x: number): number {
-  const k = Number(asuint64(x) >> 32n) & 0x7fffffff;
-  if (k < 0x3e400000) return 1;
-  if (k < 0x3feb6000) return doCos(x, 0);
-  if (k < 0x400368fd) {
+  R[RIN] = x;
+  cosRegisters();
+  return R[ROUT];
+}
+
+/**
+ * `r[o] = cos(r[x])`: read from and written to registers, so that no double crosses the call (the
+ * schedule programs of schedules/program.ts evaluate a float64 `cos` this way at every step). @internal
+ */
+export function cosAt(r: Float64Array, x: number, o: number): void {
+  R[RIN] = r[x];
+  cosRegisters();
+  r[o] = R[ROUT];
+}
+
+/** cos of R[RIN] into R[ROUT]. */
+function cosRegisters(): void {
+  const x = R[RIN];
+  WORDS.setFloat64(0, x);
+  const k = WORDS.getUint32(0) & 0x7fffffff;
+  if (k < 0x3e400000) R[ROUT] = 1;
+  else if (k < 0x3feb6000) {
+    R[RA] = x;
+    R[RDA] = 0;
+    doCos();
+  } else if (k < 0x400368fd) {
     const y = HP0 - Math.abs(x);
     const a = y + HP1;
-    const da = (y - a) + HP1;
-    return doSin(a, da);
-  }
-  if (k < 0x419921fb) {
-    const { a, da, n } = reduceSinCos(x);
-    return doSinCos(a, da, n + 1);
-  }
-  if (k < 0x7ff00000) {
-    const { a, da, n } = reduceLarge(Math.abs(x));
-    return doSinCos(a, da, n + 1);
-  }
-  return NaN;
+    R[RA] = a;
+    R[RDA] = (y - a) + HP1;
+    doSin();
+  } else if (k < 0x419921fb) doSinCos(reduceSinCos() + 1);
+  else if (k < 0x7ff00000) doSinCos(reduceLarge(Math.abs(x)) + 1);
+  else R[ROUT] = NaN;
 }
+
+/**
+ * Every branch of {@link cosRegisters} but the large reduction, run at load: V8 optimizes a function
+ * for the branches it has seen, and a step that first takes another one (a cosine decay's argument
+ * crossing 0.855, then 2.426) throws that code away; until it is optimized again, every call
+ * allocates (unoptimized code boxes its doubles). Seen here first, no branch is new later.
+ */
+function seedBranches(): void {
+  const cases = [0, 1e-9, 0.1, -0.5, 0.8, 1, 1.5, 2, 2.4, 2.5, 3, 3.14159, 4, 5, 6, -1e6, NaN, Infinity];
+  for (let rep = 0; rep < 64; rep++) for (const x of cases) { R[RIN] = x; cosRegisters(); }
+}
+seedBranches();

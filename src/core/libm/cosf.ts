@@ -58,24 +58,66 @@ const TOP_TINY = abstop12(asuint(2 ** -12));
 const TOP_120 = abstop12(asuint(120));
 const TOP_INF = abstop12(asuint(Infinity));
 
-/** The cosine polynomial (sinf_poly with an odd quadrant), `negate` for the table's second entry. */
-function cosPoly(x2: number, negate: boolean): number {
-  const s = negate ? -1 : 1;
-  const x4 = x2 * x2;
-  const c1 = fma64(x2, s * C1, s * C0);
-  const c2 = fma64(x2, s * C4, s * C3);
-  const x6 = x2 * x4;
-  const c = fma64(x4, s * C2, c1);
-  return Math.fround(fma64(x6, c2, c));
+/**
+ * The routine's doubles live in registers (this array) between its parts, never in arguments or
+ * return values: V8 boxes a double passed to or returned from a function it did not inline (a heap
+ * number each time), and a cosine schedule evaluates `cosf` at every step of the fused engine, which
+ * must allocate nothing. Registers by index:
+ */
+const R = new Float64Array(24);
+// Constants: the cosine coefficients (written signed at each call: the quadrant may negate them),
+// the sine's, pi/2.
+const RC0 = 0, RC1 = 1, RC2 = 2, RC3 = 3, RC4 = 4, RS1 = 5, RS2 = 6, RS3 = 7, RHPI = 8;
+R.set([C0, C1, C2, C3, C4, S1, S2, S3, HPI]);
+// The input, the output, and the working values.
+const RIN = 9, ROUT = 10, RX = 11, RX2 = 12, RX3 = 13, RX4 = 14, RX5 = 15, RX6 = 16, RNEG_N = 17, RA = 18, RB = 19, RC = 20;
+
+/**
+ * The multiply-adds, as programs of register indices `[out, a, b, c]`: `R[out] = fma(R[a], R[b],
+ * R[c])` in order (each line's comment is glibc's C). One loop runs them all ({@link runFmas}): the
+ * emulated FMA then has a single call site, which V8 inlines, where nine would exceed its inlining
+ * budget and box their operands.
+ */
+const FMAS = Uint8Array.from([
+  // The reduction: r = x - n * hpi
+  RX, RNEG_N, RHPI, RIN,
+  // sinf_poly, odd quadrant (the cosine): c1 = c0 + x2 * c1, c2 = c3 + x2 * c4, c = c1 + x4 * c2,
+  // then c + x6 * c2
+  RA, RX2, RC1, RC0,
+  RB, RX2, RC4, RC3,
+  RC, RX4, RC2, RA,
+  ROUT, RX6, RB, RC,
+  // sinf_poly, even quadrant (the sine): s1 = s2 + x2 * s3, s = x + x3 * s1, then s + x5 * s1
+  RA, RX2, RS3, RS2,
+  RC, RX3, RS1, RX,
+  ROUT, RX5, RA, RC,
+]);
+const F_REDUCE = 0, F_COS = 1, F_SIN = 5, F_END = 8;
+
+/** Runs multiply-adds `from` to `to` of {@link FMAS}. */
+function runFmas(from: number, to: number): void {
+  for (let k = from; k < to; k++) R[FMAS[4 * k]] = fma64(R[FMAS[4 * k + 1]], R[FMAS[4 * k + 2]], R[FMAS[4 * k + 3]]);
 }
 
-/** The sine polynomial (sinf_poly with an even quadrant), for `x` already signed. */
-function sinPoly(x: number, x2: number): number {
-  const s1 = fma64(x2, S3, S2);
-  const x3 = x2 * x;
-  const x5 = x2 * x3;
-  const s = fma64(x3, S1, x);
-  return Math.fround(fma64(x5, s1, s));
+/**
+ * The cosine polynomial (sinf_poly with an odd quadrant) of R[RX2] into R[ROUT], rounded to float32;
+ * `negate` for the table's second entry (the coefficients negated: exact).
+ */
+function cosPoly(negate: boolean): void {
+  const s = negate ? -1 : 1;
+  R[RC0] = s * C0; R[RC1] = s * C1; R[RC2] = s * C2; R[RC3] = s * C3; R[RC4] = s * C4;
+  R[RX4] = R[RX2] * R[RX2];
+  R[RX6] = R[RX2] * R[RX4];
+  runFmas(F_COS, F_SIN);
+  R[ROUT] = Math.fround(R[ROUT]);
+}
+
+/** The sine polynomial (sinf_poly with an even quadrant) of R[RX] (already signed), R[RX2] its square, into R[ROUT] rounded to float32. */
+function sinPoly(): void {
+  R[RX3] = R[RX2] * R[RX];
+  R[RX5] = R[RX2] * R[RX3];
+  runFmas(F_SIN, F_END);
+  R[ROUT] = Math.fround(R[ROUT]);
 }
 
 /** glibc's `reduce_large` for |y| >= 120: the exact 2.62 fixed-point product with 4/pi. */
@@ -105,27 +147,76 @@ function reduceLarge(bits: number): { x: number; n: number } {
  * ```
  */
 export function cosf(y: number): number {
-  const bits = asuint(y);
+  R[RIN] = y;
+  cosfRegisters();
+  return R[ROUT];
+}
+
+/**
+ * `r[o] = cosf(r[x])`: read from and written to registers, so that no double crosses the call (the
+ * schedule programs of schedules/program.ts evaluate `cos` this way at every step). @internal
+ */
+export function cosfAt(r: Float64Array, x: number, o: number): void {
+  R[RIN] = r[x];
+  cosfRegisters();
+  r[o] = R[ROUT];
+}
+
+/** The float32 bits of the input (read through this alias, not a DataView call that might not inline). */
+const F32 = new Float32Array(1), U32 = new Uint32Array(F32.buffer);
+
+/** cosf of R[RIN] into R[ROUT]. Arguments of 120 and more (never a schedule's) take a BigInt reduction, which allocates. */
+function cosfRegisters(): void {
+  F32[0] = R[RIN];
+  const bits = U32[0];
   const top = abstop12(bits);
-  const x = Math.fround(y);
+  const x = F32[0];
   if (top < TOP_PIO4) {
-    if (top < TOP_TINY) return 1;
-    return cosPoly(x * x, false);
+    if (top < TOP_TINY) {
+      R[ROUT] = 1;
+      return;
+    }
+    R[RX2] = x * x;
+    cosPoly(false);
+    return;
   }
   if (top < TOP_120) {
     const n = ((Math.trunc(x * HPI_INV_2_24) | 0) + 0x800000) >> 24;
-    const r = fma64(-n, HPI, x); // x - n * hpi, fused
-    if (n & 1) return sinPoly(r * SIGN[n & 3], r * r);
-    return cosPoly(r * r, (n & 2) !== 0);
+    R[RIN] = x;
+    R[RNEG_N] = -n;
+    runFmas(F_REDUCE, F_COS); // x - n * hpi, fused
+    fromQuadrant(n, n);
+    return;
   }
   if (top < TOP_INF) {
     const sign = bits >>> 31;
     const { x: r, n } = reduceLarge(bits);
-    const q = n + sign;
-    if (n & 1) return sinPoly(r * SIGN[q & 3], r * r);
-    return cosPoly(r * r, (q & 2) !== 0);
+    R[RX] = r;
+    fromQuadrant(n, n + sign);
+    return;
   }
-  return NaN;
+  R[ROUT] = NaN;
+}
+
+/** The sine or cosine polynomial of the reduced argument R[RX] in quadrant `n` (`q`: n with the input's sign bit added) into R[ROUT]. */
+function fromQuadrant(n: number, q: number): void {
+  const r = R[RX];
+  R[RX2] = r * r;
+  if (n & 1) {
+    R[RX] = r * SIGN[q & 3];
+    sinPoly();
+  } else cosPoly((q & 2) !== 0);
+}
+
+/**
+ * Every branch of {@link cosfRegisters} but the large reduction, run at load: V8 optimizes a function
+ * for the branches it has seen, and a step that first takes another one (a cosine decay's argument
+ * crossing pi/4, then the quadrant boundaries) throws that code away; until it is optimized again,
+ * every call allocates (unoptimized code boxes its doubles). Seen here first, no branch is new later.
+ */
+function seedBranches(): void {
+  const cases = [0, 1e-5, 0.5, -0.7, 1, 2, 2.5, 3.14159, 4, 5, 6, -100, NaN, Infinity];
+  for (let rep = 0; rep < 64; rep++) for (const x of cases) { R[RIN] = x; cosfRegisters(); }
 }
 
 /**
@@ -139,3 +230,5 @@ export const COSF_PARTS = {
   tiny: asfloat(TOP_TINY << 20),
   large: asfloat(TOP_120 << 20),
 };
+
+seedBranches();
