@@ -92,6 +92,18 @@ export function layoutGrid(results: BenchResults): Grid | undefined {
   };
 }
 
+const VERSUS_C_TITLE = 'Fused WASM against C, alternated: C (a server process) and the fused stepper time batches of the same steps in turn, round after round; medians of the rounds, and of their ratios (the targets read these)';
+
+/** The alternated fused-WASM-vs-C measurement. */
+export function versusCGrid(results: BenchResults): Grid | undefined {
+  const v = results.versusC;
+  if (!v || v.length === 0) return undefined;
+  return {
+    header: ['params', 'threads', 'fused wasm ns', 'C ns', 'fused / C (median)', 'rounds (low..high)'],
+    body: v.map((r) => ('na' in r ? [r.layout, `${r.threads}t`, `n/a (${r.na})`, '', '', ''] : [r.layout, `${r.threads}t`, formatNs(r.fusedNs), formatNs(r.cNs), formatRatio(r.ratio), `${r.rounds} (${formatRatio(r.low)}..${formatRatio(r.high)})`])),
+  };
+}
+
 /** applyIfFinite(adamax) next to adamax on the medium tree, per fused backend. */
 export function guardedGrid(results: BenchResults): Grid | undefined {
   const g = results.guarded;
@@ -157,6 +169,8 @@ export function consoleReport(results: BenchResults): string {
   footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
   out.push('', 'Ratios (x = times slower than the fastest fused column; fused / C = times slower than C)', '');
   out.push(formatText(ratioGrid(results)));
+  const versus = versusCGrid(results);
+  if (versus) out.push('', VERSUS_C_TITLE, '', formatText(versus));
   const layout = layoutGrid(results);
   if (layout) out.push('', 'Leaf layout, interleaved (ns per parameter, same params as one leaf, two leaves, many leaves)', '', formatText(layout));
   const guarded = guardedGrid(results);
@@ -207,6 +221,12 @@ export function markdownReport(results: BenchResults): string {
     'Times slower than the fastest fused column; the last columns compare the fused WASM path with C at the same thread count.',
     '',
     formatMarkdown(ratioGrid(results)),
+    '',
+    '## Fused WASM against C (alternated)',
+    '',
+    `${VERSUS_C_TITLE}. The C kernel's steady speed and the fused stepper's swing together with the machine's load (a neighbour's memory traffic and cache use above all), and a best-of-batches cell of the table above may come from a quieter moment than the cell it is compared with.`,
+    '',
+    ...(() => { const g = versusCGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
     '',
     '## Leaf layout (interleaved)',
     '',

@@ -4,6 +4,7 @@ import type { Machine } from './machine.js';
 import type { BenchConfig } from './config.js';
 import type { CellResult } from './impls/types.js';
 import type { LayoutCostResult } from './layout-cost.js';
+import type { VersusCResult } from './interleaved-c.js';
 import type { GuardedResult } from './guarded.js';
 import type { CombinatorResult } from './combinators.js';
 import type { TfjsAdapterRow } from './tfjs-adapter.js';
@@ -25,6 +26,8 @@ export interface BenchResults {
   readonly heap: readonly (HeapResult | { label: string; na: string })[];
   /** The interleaved leaf-layout measurement, per fused backend (or why it is missing). */
   readonly layoutCost: readonly (LayoutCostResult | { label: string; na: string })[];
+  /** The fused WASM path against C, in alternation (interleaved-c.ts); undefined when not run. */
+  readonly versusC?: readonly (VersusCResult | { layout: string; threads: number; na: string })[];
   /** applyIfFinite(adamax) next to adamax, per fused backend, and on the reference path (guarded.ts). */
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
   /** Each combinator next to plain adamax, per tree and fused backend (combinators.ts). */

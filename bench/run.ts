@@ -17,6 +17,7 @@ import { type CheckResult, checkBitExactInChild } from './check.js';
 import { type HeapResult, forcedGc, measureHeapInChild } from './heap.js';
 import { cKernel } from './impls/c-kernel.js';
 import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
+import { measureVersusC } from './interleaved-c.js';
 import { measureGuarded } from './guarded.js';
 import { HEAP_COMBINATORS, measureCombinators } from './combinators.js';
 import { measureTfjsAdapter } from './tfjs-adapter.js';
@@ -124,6 +125,8 @@ const notes: string[] = [
   'reference: `adamax(1e-3)` pure `update` + `applyUpdates`, a new tree per step (the optax-exact interpreter path).',
   'optax-style unfused JS (bench/impls/optax-unfused.ts): each optax tree helper as its own tree map allocating fresh arrays (6 passes, 5 new trees per step), float32 rounding after every op.',
   `fused: \`compile(adamax(1e-3), params, { backend, threads })\` from src/engine, gradients written once into \`stepper.grads\`, timed \`stepper.step()\`.`,
+  "fused WASM: compile() asks V8 for each kernel's optimized (TurboFan) code by calls over zero elements (src/engine/wasm/tier-up.ts); without it a cell timed soon after compiling, on a busy machine, could run the baseline (Liftoff) code, 2-10x slower (seen as steppers measuring slow at random unless --no-wasm-dynamic-tiering).",
+  'Inputs are normal numbers throughout (|g| >= 9.4e-8): no subnormal slows any column.',
 ];
 for (const impl of implementations) {
   notes.push(...(impl.notes?.() ?? []));
@@ -149,6 +152,18 @@ for (const { backend, threads } of fusedBackends) {
   } catch (e) {
     layoutCost.push({ label, na: `failed: ${(e as Error).message.split('\n')[0]}` });
   }
+}
+
+// The fused WASM path against C, sample by sample (interleaved-c.ts): what the targets comparing them read.
+const ran = (id: string): boolean => implementations.some((i) => i.id === id) && unavailable.get(id) === null;
+const versusCases = [...new Set([config.mediumLabel, config.largeLabel])].flatMap((label) => {
+  const layout = config.layouts.find((l) => l.label === label)!;
+  return [...new Set([1, N])].filter((t) => ran(`fused-wasm-${t}`) && ran(`c-${t}`)).map((threads) => ({ layout, threads }));
+});
+let versusC: BenchResults['versusC'];
+if (versusCases.length > 0) {
+  gc();
+  versusC = await measureVersusC(config, versusCases, log);
 }
 
 // applyIfFinite(adamax): its finiteness pass and traced numerics, next to plain adamax (guarded.ts).
@@ -241,6 +256,7 @@ const results: BenchResults = {
   cells,
   heap,
   layoutCost,
+  versusC,
   guarded,
   combinators,
   tfjsAdapter,

@@ -15,6 +15,12 @@
  *
  * Usage: adamax <leaves> <leaf_size> <threads> <min_seconds> [repeats (default 5)]
  * Prints: ns_per_param <min over repeats> steps <timed steps> threads <threads>
+ *
+ * Or: adamax <leaves> <leaf_size> <threads> serve
+ * Warms up, prints `ready`, then for each line `k` read from stdin runs k steps and prints
+ * `<wall seconds> <cpu seconds>` (CPU time of the whole process, all threads); exits at end of input.
+ * The bench drives it this way to time C and the fused engine in alternation, sample by sample, so
+ * that a change of load on a shared machine skews both alike (bench/interleaved-c.ts).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -123,11 +129,12 @@ static void run_step(const Scalars *s) {
 }
 #endif
 
-static double now(void) {
+static double clock_seconds(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 static real *alloc_array(size_t n) {
   void *ptr = NULL;
@@ -144,11 +151,12 @@ static void step(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s <leaves> <leaf_size> <threads> <min_seconds> [repeats]\n", argv[0]); return 1; }
+  if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s <leaves> <leaf_size> <threads> (<min_seconds> [repeats] | serve)\n", argv[0]); return 1; }
   leaf_count = strtoul(argv[1], NULL, 10);
   leaf_size = strtoul(argv[2], NULL, 10);
   threads = atoi(argv[3]);
-  double min_seconds = atof(argv[4]);
+  int serve = strcmp(argv[4], "serve") == 0;
+  double min_seconds = serve ? 0.2 : atof(argv[4]);
   int repeats = argc == 6 ? atoi(argv[5]) : 5;
   if (leaf_count == 0 || leaf_size == 0 || threads < 1 || repeats < 1) { fprintf(stderr, "bad arguments\n"); return 1; }
   total = leaf_count * leaf_size;
@@ -180,6 +188,20 @@ int main(int argc, char **argv) {
   int warm = 0;
   while (warm < 3 || now() - t0 < 0.05 * min_seconds) { step(); warm++; }
   double per_step = (now() - t0) / warm;
+  if (serve) {
+    char line[64];
+    printf("ready\n");
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {
+      long steps = strtol(line, NULL, 10);
+      double w = now(), c = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+      for (long i = 0; i < steps; i++) step();
+      printf("%.9f %.9f\n", now() - w, clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c);
+      fflush(stdout);
+    }
+    stop_pool();
+    return 0;
+  }
   long k = (long)(min_seconds / repeats / per_step) + 1;
   double best = INFINITY;
   long timed = 0;

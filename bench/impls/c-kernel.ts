@@ -1,8 +1,10 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dtype } from '../../src/core/dtype.js';
+import type { Layout } from '../config.js';
 import type { TimingBudget } from '../config.js';
 import type { Problem } from '../problem.js';
 import type { CellResult, Implementation } from './types.js';
@@ -70,6 +72,49 @@ export function cKernel(threads: number): Implementation {
     },
     notes() {
       return info ? [`C: ${info.compiler}, -O3 -march=native -ffp-contract=off, threads via ${info.threading}; one pass in optax's op order, each of p, mu, nu, g in one 64-byte-aligned arena (bench/c/adamax.c).`] : [];
+    },
+  };
+}
+
+/** The C kernel as a server (bench/c/adamax.c `serve` mode): a layout set up once, timed on request. */
+export interface CServer {
+  /** Runs `steps` steps; their wall and process CPU seconds (all threads). */
+  run(steps: number): Promise<{ wall: number; cpu: number }>;
+  close(): void;
+}
+
+/**
+ * Starts the C kernel on `layout` at `threads` threads in serve mode, warmed up; undefined (with the
+ * reason) when there is no usable gcc. The bench times it in alternation with the fused engine
+ * (interleaved-c.ts).
+ */
+export async function startCServer(layout: Layout, threads: number): Promise<CServer | string> {
+  const b = await compile();
+  if (typeof b === 'string') return b;
+  const child = spawn(b.binaries[layout.dtype], [String(layout.leaves), String(layout.leafSize), String(threads), 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the C kernel exited (${String(code)})`))));
+  exited.catch(() => {});
+  const next = async (): Promise<string> => {
+    const line = await Promise.race([lines.next(), exited]);
+    if (line.done) throw new Error('the C kernel closed its output');
+    return line.value;
+  };
+  const ready = await next();
+  if (ready !== 'ready') {
+    child.kill();
+    return `unexpected output of the C kernel: ${ready}`;
+  }
+  return {
+    async run(steps) {
+      child.stdin.write(`${steps}\n`);
+      const [wall, cpu] = (await next()).split(' ').map(Number);
+      if (!(wall >= 0 && cpu >= 0)) throw new Error('unexpected output of the C kernel');
+      return { wall, cpu };
+    },
+    close() {
+      child.stdin.end();
+      child.kill();
     },
   };
 }

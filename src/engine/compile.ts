@@ -21,7 +21,7 @@ import { type ValidatedOptions, validateCompileOptions } from './compile-options
 import { CompiledStepper, type FusedParts, type Stepper } from './stepper.js';
 import type { SubnormalMode } from './subnormals.js';
 import { threadPlatform } from './thread-platform.js';
-import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, relaxedMaddFused, wasmSimdSupported } from './wasm/index.js';
+import { FUSED_EXPORT, emitFusedModule, emitFusedReduction, instantiateFusedKernel, instantiateReductions, relaxedMaddFused, requestTierUp, wasmSimdSupported } from './wasm/index.js';
 import { topologicalOrder } from '../kernel/expr.js';
 import { allArraysFinite } from '../transforms/apply-if-finite.js';
 import type { KernelSource } from './worker-source.js';
@@ -299,11 +299,14 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
  * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
  * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), in
  * WebAssembly on the wasm backend (`planned`, their first level a pass of the executor's threads),
- * else in JS; without a region (it would not fit in the memory), the reference's own plans. All give
+ * else in generated JS; without a region (it would not fit in the memory) or code generation, the
+ * reference's own plans. All give
  * the same bits (core/xla-reduce-sum.ts).
  */
 function normSums(executor: Executor, normFirst: boolean, planned: PlannedLeafSums | undefined, gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
-  if (!normFirst || region === undefined) return jsLeafSums(gradViews, shapes, flush);
+  // Where code cannot be generated (the interpreter's pages), the JS tables' runner cannot be built:
+  // the reference terms themselves, the same bits.
+  if (!normFirst || region === undefined || !codeGenerationAllowed()) return jsLeafSums(gradViews, shapes, flush);
   if (planned && executor.backend === 'wasm') {
     const pass = executor instanceof KernelExecutor ? executor.extraPass : -1;
     return planned.leafSums(planned.pass && pass >= 0 ? () => executor.run(pass) : undefined);
@@ -324,8 +327,9 @@ function gradsFinite(backend: KernelBackend, layout: Layout, gradViews: readonly
       const allFiniteOf = (dtype: Dtype): ((n: number, pointer: number) => number) => {
         let fn = byDtype.get(dtype);
         if (!fn) {
-          const module = new WebAssembly.Module(emitFusedReduction({ dtype, shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }));
-          byDtype.set(dtype, (fn = instantiateReductions(module, memory.wasm!).allFinite));
+          const bytes = emitFusedReduction({ dtype, shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages });
+          byDtype.set(dtype, (fn = instantiateReductions(new WebAssembly.Module(bytes), memory.wasm!).allFinite));
+          requestTierUp(fn, [0, 0], bytes.length);
         }
         return fn;
       };
@@ -413,9 +417,11 @@ function wasmKernels(programs: readonly FusedProgram[], groups: readonly Group[]
   // to fuse it for the program's dtype (probed once per process and dtype, only when a kernel has one), else emulated.
   const hasFma = (p: FusedProgram): boolean => topologicalOrder([...p.outputs, ...(p.fast?.outputs ?? [])].map((o) => o.expr)).some((e) => e.kind === 'fma');
   // Each kernel runs on one group, whose layout is fixed: its stream and scalar offsets are compiled in.
-  const modules = programs.map((p, g) => new WebAssembly.Module(emitFusedModule(p, { ...limits, streamOffsets: programPointers(p, groups[g], 0), scalarOffsets: scalars[g], subnormals, relaxedMadd: hasFma(p) && relaxedMaddFused(p.dtype) })));
-  return {
-    kernels: modules.map((m) => instantiateFusedKernel(m, wasm)),
-    source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT },
-  };
+  const pointers = programs.map((p, g) => programPointers(p, groups[g], 0));
+  const bytes = programs.map((p, g) => emitFusedModule(p, { ...limits, streamOffsets: pointers[g], scalarOffsets: scalars[g], subnormals, relaxedMadd: hasFma(p) && relaxedMaddFused(p.dtype) }));
+  const modules = bytes.map((b) => new WebAssembly.Module(b));
+  const kernels = modules.map((m) => instantiateFusedKernel(m, wasm));
+  // Ask for the optimized code now (calls over 0 elements), not during the first steps (wasm/tier-up.ts).
+  kernels.forEach((run, k) => requestTierUp(run, [0, ...pointers[k]], bytes[k].length));
+  return { kernels, source: { kind: 'wasm', modules, importModule: 'env', importName: 'memory', exportName: FUSED_EXPORT } };
 }

@@ -3,7 +3,8 @@ import { xlaReduceSumPlan } from '../core/xla-reduce-sum.js';
 import { type LeafSum, squareTerms } from '../transforms/clip-by-global-norm.js';
 import type { ExtraPass } from './executor.js';
 import type { EngineMemory } from './memory.js';
-import { type DtypePlan, type PlanLeaf, normRegionBytes, normTableRunner, planNormTables, writeNormTables } from './norm-plan.js';
+import { type DtypePlan, type PlanLeaf, normRegionBytes, planNormTables, writeNormTables } from './norm-plan.js';
+import { normTableRunner } from './norm-runner.js';
 import type { KernelFunction } from './program.js';
 import { NORM_EXPORT, emitNormModule } from './wasm/norm-module.js';
 
@@ -50,7 +51,8 @@ export interface PlannedLeafSums {
  * The leaf sums of gradient views that lie in `memory`, from tables at byte `offset` of it
  * (`leafSumsRegionBytes(grads, shapes, threads)` bytes there are the plan's: scratch, sums, tables):
  * in WebAssembly with `wasm` (it throws when WebAssembly cannot run it; the JS tables give the same
- * bits), else in JS (whose first level is then one share: `threads` must be 1).
+ * bits), else in generated JS (norm-runner.ts: it throws where code cannot be generated; its first
+ * level is then one share: `threads` must be 1).
  */
 export function planLeafSums(grads: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, offset: number, wasm: boolean, threads = 1): PlannedLeafSums {
   const plan = planNormTables(leavesOf(grads, shapes), offset, threads);

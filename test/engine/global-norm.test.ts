@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FloatArray } from '../../src/core/dtype.js';
 import { type LeafSum, combineLeafSums, jsLeafSums, leafSumsRegionBytes, planLeafSums } from '../../src/engine/global-norm.js';
 import { createMemory } from '../../src/engine/memory.js';
@@ -159,4 +162,29 @@ test('window operations of every kind: batched across leaves, padded edges, seve
       }
     }
   }
+});
+
+test('where code cannot be generated (a CSP page), a clip stepper sums its norm with the reference plans: the same bits', () => {
+  // The JS tables' runner is generated code (norm-runner.ts); with eval forbidden compile() must not build it.
+  const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
+  const at = (file: string): string => JSON.stringify(pathToFileURL(path.join(src, file)).href);
+  const script = `
+    import { compile } from ${at('engine/index.ts')};
+    import { adamax } from ${at('alias/adamax.ts')};
+    import { chain } from ${at('transforms/chain.ts')};
+    import { clipByGlobalNorm } from ${at('transforms/clip-by-global-norm.ts')};
+    import { applyUpdates } from ${at('transforms/apply-updates.ts')};
+    let evalWorks = true;
+    try { new Function('return 1'); } catch { evalWorks = false; }
+    const tx = chain(clipByGlobalNorm(1), adamax(0.1));
+    const w = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 3), g = Float32Array.from({ length: 1000 }, (_, i) => Math.cos(i * 7) * (i === 0 ? 4096 : 1));
+    const stepper = compile(tx, { w: w.slice() }, { backend: 'interpreter' });
+    stepper.grads.w.set(g);
+    stepper.step();
+    const [u] = tx.update({ w: g }, tx.init({ w }), { w });
+    const expected = applyUpdates({ w }, u).w;
+    console.log(evalWorks, stepper.params.w.every((x, i) => Object.is(x, expected[i])));
+  `;
+  const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.stdout.trim(), 'false true', r.stderr);
 });

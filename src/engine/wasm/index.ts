@@ -8,3 +8,4 @@ export { MAX_FUNCTION_PARAMS, MAX_PAGES, type MemoryImportOptions } from './modu
 export { type WasmReductions, instantiateFusedKernel, instantiateReductions } from './instantiate.js';
 export { sharedMemorySupported, wasmSimdSupported } from './support.js';
 export { relaxedMaddFused } from './relaxed-madd.js';
+export { requestTierUp, tierUpCalls } from './tier-up.js';

@@ -259,19 +259,27 @@ function normFunction(ops: FloatOps, order: { readonly lanes: number; readonly p
     }
     f.localGet(rows).localSet(rowsLeft);
     countedLoop(f, rowsLeft, () => {
-      for (const u of us) {
-        for (let p = 0; p < IC; p++) for (let h = 0; h < H; h++) { negativeZero(); f.localSet(part[u][p][h]); }
-        f.localGet(part[u][0][0]).localGet(sum[u]).simdLane(replaceLane, 0).localSet(part[u][0][0]);
-      }
       // Position j goes to part (j / VF) mod IC, lane j mod VF: a run of L positions to one v128.
+      // Each lane's chain starts at -0 (lane 0 of part 0 at the sum so far), and -0 + t is t for
+      // every t: a v128's first run of positions is its value, no addition; part 0's first v128
+      // adds the sum so far in lane 0 (and -0 in the others).
+      const written = new Set<number>();
       for (let jb = 0; jb < XLA_REDUCE_WINDOW; jb += L) {
         for (const u of us) {
           const target = part[u][Math.floor(jb / VF) % IC][(jb % VF) / L];
-          f.localGet(target);
+          const first = !written.has(target);
+          written.add(target);
+          if (first && target === part[u][0][0]) {
+            negativeZero();
+            f.localGet(sum[u]).simdLane(replaceLane, 0);
+          } else if (!first) f.localGet(target);
           termVector(rowAt[u], jb, squares, full);
-          f.simd(ops.vector.add).localSet(target);
+          if (!first || target === part[u][0][0]) f.simd(ops.vector.add);
+          f.localSet(target);
         }
       }
+      // Every v128 was set in this row (none keeps the previous row's value).
+      if (written.size !== width * IC * H) throw new Error(`lane model ${VF}x${IC}: a row of ${XLA_REDUCE_WINDOW} positions does not reach every part`);
       for (const u of us) {
         const q = part[u];
         for (let p = 1; p < IC; p++) for (let h = 0; h < H; h++) f.localGet(q[p][h]).localGet(q[0][h]).simd(ops.vector.add).localSet(q[0][h]);
