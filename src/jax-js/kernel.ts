@@ -10,6 +10,7 @@ import { OptaxError } from '../core/errors.js';
 import { type Expr, type Kernel, applyBinary, applyUnary, topologicalOrder } from '../kernel/expr.js';
 import type { JaxArray } from './leaf.js';
 import { fusedMultiplyAddJax } from './fma.js';
+import { minMaxJax, minMaxMayDropNaN } from './nan-min-max.js';
 
 /**
  * A value while lowering: a per-step constant (already rounded to the dtype), an array hyperparameter
@@ -48,8 +49,11 @@ const isHost = (v: JaxValue): v is Host => typeof v === 'number' || v instanceof
  * fused engine compiles) as jax-js operations, one op per node, so inside `jit` it is part of the
  * traced graph. Each node is one jax-js op rounded to the leaf dtype, as one XLA op is; a node whose
  * operands are all host constants (numbers, array hyperparameters) is folded on the host with the same
- * rounding, element by element with numpy's broadcasting. A constant that meets an array enters the
- * graph through `anchors` (opaque to jax-js's simplifier, which would otherwise refold `(x * c1) * c2`).
+ * rounding, element by element with numpy's broadcasting. A constant that meets an array is a plain
+ * literal where jax-js's simplifier cannot rewrite it ({@link literalIsSafe}: adamax's moments), and
+ * otherwise enters the graph through `anchors` (opaque to the simplifier, which would refold `(x * c1)
+ * * c2`). `sub`, `abs`, `max`, `min` are written so that they are IEEE's (and XLA's) on every device
+ * ({@link absolute}, nan-min-max.ts).
  * `dtype` is the leaf's: float32, or float64 (wasm and cpu devices), where a division is corrected to
  * the IEEE quotient ({@link divide64}).
  *
@@ -75,6 +79,13 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
     if (isHost(v)) return v;
     return left > 0 ? v.ref : v;
   };
+  // Where a number may stay a plain literal (see literalIsSafe).
+  const consumers = new Map<Expr, { node: Expr; first: boolean }[]>();
+  for (const e of order) {
+    const operands = e.kind === 'unary' ? [e.a] : e.kind === 'binary' ? [e.a, e.b] : e.kind === 'fma' ? [e.a, e.b, e.c] : [];
+    operands.forEach((o, i) => { if (!consumers.has(o)) consumers.set(o, []); consumers.get(o)!.push({ node: e, first: i === 0 }); });
+  }
+  const rootSet = new Set(roots);
   // A host constant as a graph operand (owned by the op that consumes it).
   const operand = (v: JaxValue): JaxArray => {
     if (isHost(v) && !anchors) throw new OptaxError(`internal: toJaxJs: ${name}: a constant without anchors`);
@@ -105,7 +116,7 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       case 'unary': {
         const a = take(e.a);
         if (isHost(a)) v = hostUnary(dtype, (x) => applyUnary(e.op, x), a);
-        else v = e.op === 'neg' ? negate(a) : e.op === 'abs' ? np.abs(a) : np.sqrt(a);
+        else v = e.op === 'neg' ? negate(a) : e.op === 'abs' ? absolute(a) : np.sqrt(a);
         break;
       }
       case 'binary': {
@@ -122,13 +133,18 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
           v = divide(a, b, dtype, anchors!, inputs.updates.shape.length);
           break;
         }
-        const x = operand(a), y = operand(b);
+        // A float32 number the simplifier cannot rewrite stays a literal (a constant in the kernel's
+        // code); any other host value enters through the anchors.
+        const plain = (v: JaxValue): JaxArray | number => (typeof v === 'number' && literalIsSafe(e, v, dtype, rootSet, consumers) ? v : operand(v));
+        const x = plain(a) as JaxArray, y = plain(b) as JaxArray;
         switch (e.op) {
           case 'add': v = np.add(x, y); break;
-          case 'sub': v = np.subtract(x, y); break;
+          // jax-js's subtract(x, y) is x + (0 - y): +0 for -0 - (+0), where IEEE gives -0. x + y * -1
+          // is the IEEE difference (jax-js's simplifier turns it into x - y).
+          case 'sub': v = np.add(x, typeof y === 'number' ? -y : negate(y)); break;
           case 'mul': v = np.multiply(x, y); break;
-          case 'max': v = np.maximum(x, y); break;
-          case 'min': v = np.minimum(x, y); break;
+          case 'max':
+          case 'min': v = minMaxJax(e.op, x, y); break;
         }
         break;
       }
@@ -159,6 +175,43 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
   const state: Record<string, JaxArray> = {};
   for (const k of stateNames) state[k] = out(kernel.state[k]);
   return { updates, state };
+}
+
+type BinaryExpr = Extract<Expr, { kind: 'binary' }>;
+
+/**
+ * Whether the number `c`, an operand of the node `e`, can enter jax-js's graph as a plain literal
+ * with every operation still rounded as one XLA operation. jax-js 0.1.25 rewrites literal constants in
+ * two places (read from its source): `Jaxpr.simplify` drops `x + 0` and `x * 1` and folds literals, and
+ * `AluExp.simplify`, over each fused kernel's whole expression (across transformations, into the
+ * caller's own operations), drops `x + 0`, `x - 0` and `x * 1`, turns `x * 0` into 0, moves a constant
+ * of `+ * max min` to the right, and reassociates through it: `(x op c1) op c2 -> x op (c1 op c2)`,
+ * `(x op c) op y -> (x op y) op c`, `x op (y op c) -> (x op y) op c` (subtraction is addition of a
+ * negation there, division multiplication by a reciprocal); and it folds a node whose value range
+ * (computed from the constants, NaN ignored) is one point: `max(min(y, -1), 1.1)` becomes 1.1 even for
+ * a NaN `y` (measured). So a literal is safe when it is a finite nonzero float32 value (a float64
+ * literal reaches the graph as float32; `x * 0`, `x + 0` are rewritten; `x * 1` is dropped, which is
+ * exact), and `e` is `+ - *` (never `max`/`min`, whose constants bound ranges), not a root (whose
+ * consumer is unknown: the next transformation, the caller), none of whose consumers continues it (`+`
+ * or the first operand of `-` after `+ -`; `*`, a dividend or a fused multiply-add after `*`), and whose
+ * other operand is not such a node either: then no rule above matches, and `x + c`, `x * c` of an
+ * unbounded `x` stay unbounded. Negation (`x * -1`), `abs`, `sqrt`, `max`, `min` between them are safe
+ * (a negation folded into a constant is exact). Everything else is anchored (KernelAnchors). Literals cost nothing per element where a loaded
+ * constant costs a load (measured: about a tenth of adamax's moment kernels' time on wasm).
+ */
+export function literalIsSafe(e: BinaryExpr, c: number, dtype: Dtype, roots: ReadonlySet<Expr>, consumers: ReadonlyMap<Expr, readonly { node: Expr; first: boolean }[]>): boolean {
+  if (dtype !== 'float32' || !Number.isFinite(c) || c === 0 || Math.fround(c) !== c) return false;
+  if (e.op === 'max' || e.op === 'min' || e.op === 'div' || roots.has(e)) return false;
+  const family = e.op === 'mul' ? 'mul' : 'add';
+  const continues = (node: Expr, first: boolean): boolean => {
+    if (node.kind === 'fma') return true;
+    if (node.kind !== 'binary') return false;
+    if (family === 'add') return node.op === 'add' || (node.op === 'sub' && first);
+    return node.op === 'mul' || (node.op === 'div' && first);
+  };
+  if ((consumers.get(e) ?? []).some((u) => continues(u.node, u.first))) return false;
+  const sameFamily = (o: Expr): boolean => o.kind === 'binary' && (family === 'mul' ? o.op === 'mul' || o.op === 'div' : o.op === 'add' || o.op === 'sub');
+  return !sameFamily(e.a) && !sameFamily(e.b);
 }
 
 /**
@@ -249,6 +302,17 @@ export function divide(a: JaxValue, b: JaxValue, dtype: Dtype, anchors: KernelAn
  */
 export function negate(x: JaxArray): JaxArray {
   return np.multiply(x, -1);
+}
+
+/**
+ * `|x|` as IEEE has it (+0 for -0, NaN stays NaN). jax-js 0.1.25's `abs(x)` is `x < 0 ? -x : x`, which
+ * keeps -0 (measured). Where `max` is IEEE's (wasm: NaN-propagating, -0 below +0) it is `max(x, 0 -
+ * x)`, one operation fewer than jax-js's; elsewhere `0 - (x < 0 ? x : 0 - x)` (jax-js's negation `0 -
+ * x` gives +0 for both zeros). Consumes x.
+ */
+export function absolute(x: JaxArray): JaxArray {
+  if (!minMaxMayDropNaN()) return np.maximum(x.ref, np.negative(x));
+  return np.negative(np.where(np.less(x.ref, 0), x.ref, np.negative(x)));
 }
 
 /** Whether the active jax-js device computes in float64 (wasm and cpu do; WebGPU and WebGL do not). */

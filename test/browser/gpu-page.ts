@@ -42,6 +42,22 @@ export const TFJS_COMBINATORS: Record<string, () => GradientTransformation<any>>
 };
 const ALL_TRANSFORMATIONS = { ...TRANSFORMATIONS, ...TFJS_COMBINATORS };
 
+/**
+ * Combinators through toJaxJs, on the small leaf `b` only (each jitted step of a traced inner
+ * optimizer is dozens of shaders, and SwiftShader compiles them slowly), on WebGPU (see jaxReport),
+ * with the NaN at step 4:
+ * applyIfFinite skips that step (its finiteness reduced on the device), multiSteps carries the NaN in
+ * its accumulator into adamax's `nu = max(|g| + eps, b2 * nu)`, where GLSL's and WGSL's `max` would
+ * drop it (src/jax-js/nan-min-max.ts).
+ */
+export const JAX_COMBINATORS: Record<string, () => GradientTransformation<any>> = {
+  'applyIfFinite(adamax(0.01)) [b]': () => applyIfFinite(adamax(0.01), { maxConsecutiveErrors: 2 }),
+  'multiSteps(adamax(0.01), 2) [b]': () => multiSteps(adamax(0.01), { everyKSchedule: 2 }),
+};
+/** The leaves a jax-js case runs on. */
+const jaxLeaves = (txName: string): string[] => (txName in JAX_COMBINATORS ? ['b'] : Object.keys(SHAPES));
+const pick = (tree: Tree, keys: readonly string[]): Tree => Object.fromEntries(keys.map((k) => [k, tree[k]]));
+
 const STEPS = 10;
 /** Two leaves: one large (many values, so rare ulp outliers show), one of odd size. */
 const SHAPES: Record<string, number[]> = { b: [7], w: [64, 64] };
@@ -57,14 +73,14 @@ const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(
  */
 const gradsAt = (k: number, withNaN = false): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (withNaN && k === 4 && i === 3 ? NaN : i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
 /** The combinators' gradients: with a NaN at step 4 (in leaf b, for multiSteps in w's accumulation too: only b's). */
-const withNaN = (txName: string): boolean => txName in TFJS_COMBINATORS;
+const withNaN = (txName: string): boolean => txName in TFJS_COMBINATORS || txName in JAX_COMBINATORS;
 
 /**
  * The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path.
  * The leaves carry their shapes, as the variables do (a global norm's order depends on them).
  */
-function pureRun(tx: GradientTransformation<any>, steps: number, nan = false): { params: Tree; state: StateStore } {
-  const shaped = (tree: Tree) => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, new ShapedArray(v, SHAPES[k])]));
+function pureRun(tx: GradientTransformation<any>, steps: number, nan = false, keys: readonly string[] = Object.keys(SHAPES)): { params: Tree; state: StateStore } {
+  const shaped = (tree: Tree) => Object.fromEntries(keys.map((k) => [k, new ShapedArray(tree[k], SHAPES[k])]));
   const flat = (x: unknown): unknown => (x instanceof ShapedArray ? x.data : Array.isArray(x) ? x.map(flat) : x !== null && typeof x === 'object' && !ArrayBuffer.isView(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flat(v)])) : x);
   let params = shaped(initialParams());
   let state = tx.init(params);
@@ -132,6 +148,10 @@ export interface CaseReport {
   readonly muAmplification: Record<string, number>;
   /** jax-js: the step counts in the state after the uninterrupted run (an int32 array counted in the graph). */
   readonly count?: readonly number[];
+  /** jax-js: the state's scalar leaves (counts, flags) that differ from the pure path's, as `path: got vs expected`. */
+  readonly scalarMismatches?: readonly string[];
+  /** jax-js: how long the case took (its three runs: whole, and halves with a save and restore). */
+  readonly ms?: number;
   /** jax-js: how many of the arrays handed to the jitted steps were still alive after them (their refCount). */
   readonly unconsumed?: number;
   /** tfjs: how many synchronous reads (`dataSync`, `arraySync`) the steps made (a GPU->CPU round trip each). */
@@ -204,7 +224,8 @@ function ulpOf(x: number): number {
  */
 function maxScaledUlps(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0, worst = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  // The scale of the leaf's numbers (a NaN the pure path has is matched elementwise, not a scale).
+  for (let i = 0; i < b.length; i++) if (!Number.isNaN(b[i])) scale = Math.max(scale, Math.abs(b[i]));
   for (let i = 0; i < b.length; i++) worst = Math.max(worst, Object.is(a[i], b[i]) ? 0 : Math.abs(a[i] - b[i]));
   return Number.isNaN(worst) ? Infinity : worst === 0 ? 0 : worst / ulpOf(scale || Number.MIN_VALUE);
 }
@@ -398,18 +419,23 @@ async function tfjsReport(backend: string): Promise<BackendReport> {
 
 const toJax = (tree: Tree): Record<string, JaxArray> => Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, jax.numpy.array(v.slice()).reshape(SHAPES[k])]));
 
-/** A jax-js state read to the host by path (as storeState lays out the pure one); the arrays are kept. */
-async function jaxState(state: unknown, path: (string | number)[] = [], out = new Map<string, Float32Array | Int32Array>()): Promise<Map<string, Float32Array | Int32Array>> {
-  if (state instanceof jax.numpy.Array) out.set(JSON.stringify(path), (await state.ref.data()) as Float32Array | Int32Array);
+type JaxHostLeaf = Float32Array | Int32Array | Uint8Array;
+/** A jax-js state read to the host by path (as storeState lays out the pure one); the arrays are kept. Booleans as a Uint8Array. */
+async function jaxState(state: unknown, path: (string | number)[] = [], out = new Map<string, JaxHostLeaf>()): Promise<Map<string, JaxHostLeaf>> {
+  if (state instanceof jax.numpy.Array) {
+    const data = (await state.ref.data()) as ArrayLike<number>;
+    out.set(JSON.stringify(path), state.dtype === 'bool' ? Uint8Array.from(data, Number) : (data as Float32Array | Int32Array));
+  }
   else if (Array.isArray(state)) for (let i = 0; i < state.length; i++) await jaxState(state[i], [...path, i], out);
   else if (state && typeof state === 'object') for (const k of Object.keys(state)) await jaxState((state as Record<string, unknown>)[k], [...path, k], out);
   return out;
 }
 
 /** Rebuilds a state laid out as `like` from what jaxState read (a restore). */
-function jaxRestore(like: unknown, saved: Map<string, Float32Array | Int32Array>, path: (string | number)[] = []): unknown {
+function jaxRestore(like: unknown, saved: Map<string, JaxHostLeaf>, path: (string | number)[] = []): unknown {
   if (like instanceof jax.numpy.Array) {
     const v = saved.get(JSON.stringify(path))!;
+    if (v instanceof Uint8Array) return jax.numpy.array(Array.from(v, Boolean), { dtype: jax.numpy.bool }).reshape(like.shape);
     return jax.numpy.array(v.slice(), { dtype: v instanceof Int32Array ? jax.numpy.int32 : jax.numpy.float32 }).reshape(like.shape);
   }
   if (Array.isArray(like)) return like.map((x, i) => jaxRestore(x, saved, [...path, i]));
@@ -433,18 +459,21 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   }
   jax.defaultDevice(device);
   const cases: CaseReport[] = [];
-  for (const [txName, make] of Object.entries(TRANSFORMATIONS)) {
-    const pure = pureRun(make(), STEPS);
+  // The combinators on WebGPU only: on SwiftShader's WebGL (ANGLE) their shaders took more than 6.5
+  // minutes to compile (measured, a loaded 2-core machine), beyond the test's budget.
+  for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...(device === 'webgpu' ? JAX_COMBINATORS : {}) })) {
+    const keys = jaxLeaves(txName), nan = withNaN(txName), caseStart = performance.now();
+    const pure = pureRun(make(), STEPS, nan, keys);
     // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.
     const handed: JaxArray[] = [];
-    const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, Float32Array | Int32Array> }) => {
+    const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, JaxHostLeaf> }) => {
       const opt = toJaxJs(make());
       const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
         const [u, ns] = opt.update(g, s, jax.tree.ref(p));
         return [applyUpdates(p, u), ns];
       };
       const step = jax.jit(stepFn as any) as unknown as typeof stepFn & { dispose(): void };
-      let params = toJax(start?.params ?? initialParams());
+      let params = toJax(start?.params ?? pick(initialParams(), keys));
       let state = opt.init(jax.tree.ref(params));
       if (start) {
         const fresh = state;
@@ -452,7 +481,7 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
         jax.tree.dispose(fresh as any);
       }
       for (let k = from; k < to; k++) {
-        const grads = toJax(gradsAt(k));
+        const grads = toJax(pick(gradsAt(k, nan), keys));
         handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
         [params, state] = step(params, state, grads);
       }
@@ -467,10 +496,14 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const got = await train(0, STEPS);
     const half = STEPS >> 1;
     const resumed = await train(half, STEPS, await train(0, half));
-    const resumedIdentical = Object.keys(SHAPES).every((k) => identical(resumed.params[k], got.params[k]));
+    const resumedIdentical = keys.every((k) => identical(resumed.params[k], got.params[k]));
     const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
+    const scalarMismatches = [...pure.state].filter(([, v]) => typeof v === 'number' || typeof v === 'boolean').flatMap(([k, v]) => {
+      const have = got.state.get(k)?.[0];
+      return have !== undefined && Object.is(Number(have), Number(v)) ? [] : [`${k}: ${have} vs ${Number(v)}`];
+    });
     const unconsumed = handed.filter((a) => a.refCount !== 0).length;
-    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, unconsumed });
+    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, scalarMismatches, unconsumed, ms: performance.now() - caseStart });
   }
   return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
 }
