@@ -78,6 +78,8 @@ export interface HeapCombinator extends Combinator {
   betweenWindows?(stepper: FusedStepper, window: number): void;
   /** The parameters' dtype (default: the row's). */
   readonly dtype?: Dtype;
+  /** Measured by full runs only (a quick run is a smoke test, and each row is a process of its own). */
+  readonly fullRunOnly?: boolean;
 }
 
 /**
@@ -120,12 +122,14 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
   {
     id: 'guarded',
     label: 'applyIfFinite(adamax)',
+    fullRunOnly: true,
     make: () => applyIfFinite(adamax(lr, options), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>,
   },
   {
     // glibc's cosf at every step (a schedule's libm call: registers, no boxed double).
     id: 'cosine',
     label: 'adamax(warmupCosineDecay)',
+    fullRunOnly: true,
     make: () => adamax(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 100_000 }), options) as GradientTransformation<unknown>,
   },
   {

@@ -238,7 +238,7 @@ if (implementations.some((i) => i.id.startsWith('fused'))) {
   const heapBackends = config.quick ? allHeapBackends.slice(0, 1) : allHeapBackends;
   for (const [layout, backend, threads] of heapBackends) {
     if (unavailable.get(`fused-${backend}-${threads}`) !== null) continue;
-    for (const c of HEAP_COMBINATORS) {
+    for (const c of config.quick ? HEAP_COMBINATORS.filter((x) => !x.fullRunOnly) : HEAP_COMBINATORS) {
       try {
         heap.push(await measureHeapInChild(layout, backend, threads, config.heapSteps, config.quick ? 60_000 : 300_000, c.id));
       } catch (e) {

@@ -1,6 +1,7 @@
 import { OptaxError } from '../core/errors.js';
 import { readOptions } from '../core/options.js';
-import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, setOwn, stateDictAt } from '../interop/flax-state-dict.js';
+import { type StateDict, StateDictArray, checkDepth, isStateDictArray, restoreFromStateDict, stateDictAt } from '../interop/flax-state-dict.js';
+import { setOwn } from '../tree/node.js';
 import { ELEMENT_WIDTH, type ElementType, readElements } from '../interop/typed-bytes.js';
 import { isArrayLeaf } from '../tree/leaf.js';
 import type { PathEntry } from '../tree/path.js';

@@ -90,7 +90,8 @@ export function usage(): string {
     '',
     'Exit status: 0 every case passed; 1 a case failed; 2 usage or input error (a missing, unreadable,',
     'oversized or malformed file, or a file without cases), reported on one line on stderr; 3 an',
-    'internal error of optax-ts.',
+    'internal error of optax-ts. A file that cannot be run is one FAIL line (the other files still run),',
+    'so the last line is "N passed, M failed" whenever a command runs.',
   ].join('\n');
 }
 

@@ -7,6 +7,7 @@ import { setWarningHandler } from '../core/warnings.js';
 import { ENGINE_CONFIGS, engineConfigUnavailable } from '../conformance/engine-driver.js';
 import type { VectorsFile } from '../conformance/format.js';
 import type { CaseResult } from '../conformance/result.js';
+import { newAgreement } from '../conformance/compare.js';
 import { checkVectorsFile, formatResult, runVectorsFile, summaryLine } from '../conformance/runner.js';
 import { type ConformanceOptions, UsageError, parseArgs } from './args.js';
 import { fileRoundTrip } from './checkpoint-roundtrip.js';
@@ -40,22 +41,29 @@ function bundledVectors(): string[] {
 }
 
 /**
- * Reads and validates every file before running any, so that an input error (exit 2) never comes
- * after PASS lines.
+ * Reads and validates every file before running any. A file that cannot be read or is not in the
+ * vectors' format is one failed result (its reason the error, also printed on stderr): the other files
+ * still run, and the summary still closes the output.
  */
-function loadAll(paths: readonly string[], maxBytes: number): { path: string; file: VectorsFile }[] {
-  return paths.map((path) => {
+function loadAll(paths: readonly string[], maxBytes: number): { loaded: { path: string; file: VectorsFile }[]; broken: CaseResult[] } {
+  const loaded: { path: string; file: VectorsFile }[] = [];
+  const broken: CaseResult[] = [];
+  for (const path of paths) {
     try {
-      return { path, file: checkVectorsFile(readJsonFile(path, maxBytes), path) };
+      loaded.push({ path, file: checkVectorsFile(readJsonFile(path, maxBytes), path) });
     } catch (e) {
-      if (e instanceof InputError) throw new InputError(`${path}: ${e.message}`);
-      throw e;
+      if (!(e instanceof InputError) && !(e instanceof OptaxError)) throw e;
+      // checkVectorsFile's messages start with the file name already.
+      const reason = e instanceof InputError ? `${path}: ${e.message}` : e.message;
+      err(reason);
+      broken.push({ name: path, kind: 'file', passed: false, agreement: newAgreement(), reason });
     }
-  });
+  }
+  return { loaded, broken };
 }
 
 function conformance(options: ConformanceOptions): number {
-  const files = loadAll(options.files.length ? options.files : bundledVectors(), options.maxBytes);
+  const { loaded, broken } = loadAll(options.files.length ? options.files : bundledVectors(), options.maxBytes);
   if (options.engine) {
     for (const config of ENGINE_CONFIGS) {
       const why = engineConfigUnavailable(config);
@@ -65,10 +73,11 @@ function conformance(options: ConformanceOptions): number {
   // The vectors exercise optax's log-and-carry-on cases (a zero-step schedule) on purpose: their
   // warnings would only be noise next to the verdicts.
   setWarningHandler(() => {});
-  const checkpoint = options.checkpointRoundtrip ? fileRoundTrip() : undefined;
+  const checkpoint = options.checkpointRoundtrip && loaded.length ? fileRoundTrip() : undefined;
   const results: CaseResult[] = [];
+  for (const r of broken) { out(formatResult(r)); results.push(r); }
   try {
-    for (const { path, file } of files) {
+    for (const { path, file } of loaded) {
       for (const r of runVectorsFile(file, path, { engine: options.engine, checkpoint: checkpoint?.roundTrip })) {
         out(formatResult(r));
         results.push(r);
@@ -78,7 +87,7 @@ function conformance(options: ConformanceOptions): number {
     checkpoint?.dispose();
   }
   out(summaryLine(results));
-  return results.every((r) => r.passed) ? OK : FAILED;
+  return broken.length ? BAD_INPUT : results.every((r) => r.passed) ? OK : FAILED;
 }
 
 function main(argv: string[]): number {

@@ -121,6 +121,12 @@ export interface DynamicSelection {
    * (throws like the reference would): at every step, allocating nothing on the plain path.
    */
   holds(tree: Tree): boolean;
+  /**
+   * A mask or label tree given as such (not a function): `holds` ignores its argument. optax reads
+   * the tree at every update, so a tree changed since compile changes the step (or makes it throw);
+   * a deeply frozen one is judged once (selection.ts).
+   */
+  readonly fixed?: boolean;
 }
 
 /**
@@ -339,7 +345,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const inner = visit(combinator.inner, inner_opt_state, level);
     withinMultiSteps = false;
     // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.
-    if (dynamic.length !== dynamicBefore) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
+    for (let k = dynamicBefore; k < dynamic.length; k++) {
+      if (!dynamic[k].fixed) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
+    }
     accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };
     return { kind: 'multiSteps', accumulator: stage, inner };
   };
@@ -375,7 +383,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
   const withMask = (mask: Mask, level: Level, p: Tree): Level => {
     const resolved = resolveMask(mask, maskAll(p, level.enclosing), 'masked');
     const tree = checkLevel(maskTree(level.tree, resolved, 'params'));
-    if (typeof mask === 'function') {
+    // A function is called at every step; a tree (an object: a boolean cannot change) is checked at
+    // every step too, as optax reads it at every update.
+    if (typeof mask === 'function' || (mask !== null && typeof mask === 'object')) {
       const enclosing = level.enclosing;
       const expected = [leavesOf(table, tree)];
       const flags = new Uint8Array(table.leaves.length);
@@ -383,6 +393,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       dynamic.push({
         enclosing,
         expected,
+        fixed: typeof mask !== 'function',
         holds: (updates) => {
           const m = resolveMask(mask, updates, 'masked');
           const verdict = walker.matches(m, level.tree, flags);
@@ -424,7 +435,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       }
     });
     if (islands.length === known.length) throw new NotFusable(islands[0].reason);
-    if (typeof info.labels === 'function') {
+    if (typeof info.labels === 'function' || (info.labels !== null && typeof info.labels === 'object')) {
       const expected = masks.map((m) => leavesOf(table, maskTree(level.tree, m, 'params')));
       // The group of each leaf as compiled (-1: none).
       const groupOf = new Int32Array(table.leaves.length).fill(-1);
@@ -432,6 +443,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       dynamic.push({
         enclosing: level.enclosing,
         expected,
+        fixed: typeof info.labels !== 'function',
         holds: (updates) => {
           const l = labelsOf(updates);
           const verdict = walker.matchesLabels(l, level.tree, known, groupOf);

@@ -53,7 +53,7 @@ export interface CompileOptions {
    * - `reference`: it runs exactly on the reference path (`tx.update` + `applyUpdates`) behind the same
    *   API, typically 30 to 100 times slower; `stepper.referenceReason` says why;
    * - `error`: `compile` throws an OptaxError with that reason instead, and a compiled step that would
-   *   have to run on the reference path (a mask function that now selects other leaves, a
+   *   have to run on the reference path (a mask function, or a mask tree changed since compile, that now selects other leaves, a
    *   hyperparameter that became an array) throws before anything changes.
    */
   fallback?: 'reference' | 'error';

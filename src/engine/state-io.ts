@@ -11,6 +11,7 @@ import type { LeafTable } from './leaves.js';
 import { type LeafCopy, matchTree } from './tree-io.js';
 import { splitState } from '../kernel/elementwise.js';
 import { hasExactKeys } from '../tree/validate.js';
+import { setOwn } from '../tree/node.js';
 
 /**
  * optax's state layout over the arena. Reading builds the state exactly as `tx.init` / `tx.update`
@@ -55,7 +56,7 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
     case 'reference': return copyArrays(combinators.islands[node.island].state);
     case 'partition': {
       const inner_states: Record<string, unknown> = {};
-      node.labels.forEach((label, i) => { inner_states[label] = read(node.groups[i]); });
+      node.labels.forEach((label, i) => { setOwn(inner_states, label, read(node.groups[i])); });
       return { inner_states };
     }
     case 'stage': {

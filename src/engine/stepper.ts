@@ -477,11 +477,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       const d = f.dynamic[k];
       let holds: boolean;
       try {
-        holds = d.holds(maskAll(grads, d.enclosing));
+        // A fixed tree's check reads no input (masking the gradients would allocate).
+        holds = d.holds(d.fixed ? grads : maskAll(grads, d.enclosing));
       } catch {
         return SELECTION_THREW; // the reference path reports the error
       }
-      if (!holds) return 'a mask or labels function selects other leaves than at compile time';
+      if (!holds) return `a mask or labels ${d.fixed ? 'tree changed since compile: it' : 'function'} selects other leaves than at compile time`;
     }
     return undefined;
   }

@@ -4,6 +4,7 @@ import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import { ShapedArray, isArrayLeaf, leafData, leafShape } from '../tree/leaf.js';
 import { type PathEntry, type TreePath, checkPathArgument } from '../tree/path.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { setOwn } from '../tree/node.js';
 import { leafProblem } from '../tree/validate.js';
 import { type ElementArray, type ElementType, elementTypeOf, shapeSize } from './typed-bytes.js';
 import { chunkedParts, isChunked, maybeChunked, unchunk } from './flax-chunks.js';
@@ -77,17 +78,6 @@ export function scalarKind(field: PathEntry | undefined, value: unknown): 'int32
   return 'float';
 }
 
-/**
- * Sets an own, enumerable property: unlike assignment, a `__proto__` key becomes an ordinary key (an
- * assignment would replace the object's prototype instead).
- *
- * @internal
- */
-export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  // Only `__proto__` has a setter on a plain object; plain assignment is much faster for every other key.
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
 
 /** True for a state-dict array leaf. */
 export function isStateDictArray(x: unknown): x is StateDictArray {

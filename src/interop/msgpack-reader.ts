@@ -1,7 +1,8 @@
 import { OptaxError } from '../core/errors.js';
 import { MAX_CHECKPOINT_DEPTH } from '../checkpoint/limits.js';
 import type { PathEntry, TreePath } from '../tree/path.js';
-import { type StateDict, StateDictArray, setOwn } from './flax-state-dict.js';
+import { type StateDict, StateDictArray } from './flax-state-dict.js';
+import { setOwn } from '../tree/node.js';
 import { ELEMENT_WIDTH, type ElementType, readElements, shapeSize } from './typed-bytes.js';
 
 /**

@@ -11,7 +11,7 @@ import { applyKernel } from '../transforms/apply-updates.js';
 import type { ClipByGlobalNormTransformation } from '../transforms/clip-by-global-norm.js';
 import { mapTrees } from '../tree/map.js';
 import { describe, isDictNode, walkTrees } from '../tree/structure.js';
-import { showKeys } from '../tree/node.js';
+import { setOwn, showKeys } from '../tree/node.js';
 import { type Mask, type MaskTree, maskTree, resolveMask } from '../transforms/masked.js';
 import { type ParamLabels, maskOf, resolveLabels } from '../transforms/partition.js';
 import { isBooleanLeaf, mapPrefix } from '../transforms/tree-prefix.js';
@@ -172,7 +172,7 @@ function lowerPartition(groups: readonly { group: string; node: Lowered }[]): Lo
   return {
     init(params) {
       const inner_states: Record<string, unknown> = {};
-      for (const { group, node } of groups) inner_states[group] = node.init(params);
+      for (const { group, node } of groups) setOwn(inner_states, group, node.init(params));
       return { inner_states };
     },
     update(updates, state, params) {
@@ -185,7 +185,7 @@ function lowerPartition(groups: readonly { group: string; node: Lowered }[]): Lo
       for (const { group, node } of groups) {
         const [nu, ns] = node.update(u, (s.inner_states as Record<string, unknown>)[group], params);
         u = nu;
-        inner_states[group] = ns;
+        setOwn(inner_states, group, ns);
       }
       return [u, { inner_states }];
     },

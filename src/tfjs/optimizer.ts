@@ -9,6 +9,8 @@ import { type InjectHyperparamsState, setHyperparams, toSnakeCase } from '../tra
 import { type Spec, fromSpec, toSpec } from '../spec/spec.js';
 import { ShapedArray } from '../tree/leaf.js';
 import { describe, isDictNode } from '../tree/structure.js';
+import { isInt32 } from '../core/numerics.js';
+import { isStepCounterKey } from '../engine/opaque-state.js';
 import { type StateStore, type StoredLeaf, adoptRenamedVariables, assembleState, forgetState, pathKey, storeState } from './state-store.js';
 import { directMemory } from './memory.js';
 import { OpsStep, opsSupported } from './ops-step.js';
@@ -306,6 +308,10 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     for (const w of weightValues.slice(1)) {
       const [key, leaf] = tensorLeaf(w);
       if (store.has(key)) throw new OptaxError(`setWeights: two weights for ${key}`);
+      // Step counters by name as well: before the first step there is no runner to load the state into.
+      if (isStepCounterKey((JSON.parse(key) as unknown[]).at(-1)) && !(typeof leaf === 'number' && isInt32(leaf) && leaf >= 0)) {
+        throw new OptaxError(`setWeights: '${w.name}': count must be a non-negative int32 step count, got ${describe(leaf)}`);
+      }
       store.set(key, leaf);
     }
     // Check against the variables of the last step now, rather than fail at the next step.

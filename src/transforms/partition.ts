@@ -7,6 +7,7 @@ import { type MaskTree, type MaskedState, masked } from './masked.js';
 import { isLabelLeaf, mapPrefix } from './tree-prefix.js';
 import { recordCall } from '../spec/record.js';
 import { hasExactKeys } from '../tree/validate.js';
+import { setOwn } from '../tree/node.js';
 
 /** The state of {@link partition} (optax's `PartitionState`). */
 export interface PartitionState {
@@ -90,7 +91,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
     init(params: Params): PartitionState {
       const labels = labelsFor(params, 'params');
       const inner_states: Record<string, MaskedState> = {};
-      for (const group of known) inner_states[group] = masked(transforms[group], maskOf(labels, group)).init(params);
+      for (const group of known) setOwn(inner_states, group, masked(transforms[group], maskOf(labels, group)).init(params));
       return { inner_states };
     },
     update<U extends Updates>(updates: U, state: PartitionState, params?: Params | null, extraArgs?: ExtraArgs): [U, PartitionState] {
@@ -103,7 +104,7 @@ export function partition(transforms: Readonly<Record<string, GradientTransforma
       for (const group of known) {
         const [nu, ns] = masked(transforms[group], maskOf(labels, group)).update(u, state.inner_states[group], params, extraArgs);
         u = nu;
-        inner_states[group] = ns;
+        setOwn(inner_states, group, ns);
       }
       return [u as U, { inner_states }];
     },

@@ -13,6 +13,19 @@ export function intrinsicLength(x: ArrayBufferView): number {
 }
 
 /**
+ * Sets an own, enumerable property: unlike assignment, a `__proto__` key (a user's label, a
+ * variable's name, a key `JSON.parse` made) becomes an ordinary key (an assignment would replace the
+ * object's prototype instead).
+ *
+ * @internal
+ */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  // Only `__proto__` has a setter on a plain object; plain assignment is much faster for every other key.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
  * A plain object used as a dict node (not a class instance, not an array).
  *
  * @example

@@ -41,6 +41,23 @@ function inputError(run: ReturnType<typeof cli>, pattern: RegExp): void {
   assert.match(lines[0], pattern);
 }
 
+/**
+ * A file that cannot be run: exit 2, its error on one stderr line matching `pattern`, one FAIL line
+ * for it on stdout, the other files run, and the summary (`summary`) still the last line.
+ */
+function fileError(run: ReturnType<typeof cli>, pattern: RegExp, summary: string): void {
+  assert.equal(run.status, 2, `${run.stdout}\n${run.stderr}`);
+  const errors = run.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(errors.length, 1, run.stderr);
+  assert.match(errors[0], /^optax-ts: /);
+  assert.match(errors[0], pattern);
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.at(-1), summary);
+  const failed = lines.filter((l) => /^FAIL  .*  \[file\]  /.test(l));
+  assert.equal(failed.length, 1, run.stdout);
+  assert.match(failed[0], pattern);
+}
+
 test('exit 0 when every case passes, 1 when one fails; one line per case and the summary last', () => {
   const good = cli('conformance', file(small()));
   assert.equal(good.status, 0, good.stderr);
@@ -80,33 +97,34 @@ test('usage errors exit 2 with one line: no command, unknown command, unknown fl
   assert.equal(cli('conformance', '--', '-odd.json').status, 0);
 });
 
-test('missing, unreadable and directory inputs exit 2 before any case runs', () => {
+test('missing, unreadable and directory inputs: exit 2, one FAIL line each, the other files still run, the summary last', () => {
   const good = file(small(1));
-  inputError(cli('conformance', good, join(dir, 'missing.json')), /missing\.json: cannot open: no such file$/);
-  inputError(cli('conformance', dir), /: is a directory$/);
+  fileError(cli('conformance', good, join(dir, 'missing.json')), /missing\.json: cannot open: no such file$/, '1 passed, 1 failed');
+  fileError(cli('conformance', dir), /: is a directory$/, '0 passed, 1 failed');
   if (process.getuid?.() !== 0) { // root reads anything
     const locked = file(small(1));
     chmodSync(locked, 0o000);
-    inputError(cli('conformance', locked), /cannot open: permission denied$/);
+    fileError(cli('conformance', locked), /cannot open: permission denied$/, '0 passed, 1 failed');
   }
 });
 
 test('the input cap: /dev/zero and oversized files are rejected without reading them; --max-bytes raises it', () => {
-  inputError(cli('conformance', '/dev/zero'), /\/dev\/zero: not a JSON object/);
+  fileError(cli('conformance', '/dev/zero'), /\/dev\/zero: not a JSON object/, '0 passed, 1 failed');
   const sparse = join(dir, 'sparse.json');
   writeFileSync(sparse, '{');
   truncateSync(sparse, DEFAULT_MAX_BYTES + 1); // a sparse file: nothing to read, all in the size
-  inputError(cli('conformance', sparse), new RegExp(`larger than the input limit of ${DEFAULT_MAX_BYTES} bytes \\(raise it with --max-bytes\\)`));
+  fileError(cli('conformance', sparse), new RegExp(`larger than the input limit of ${DEFAULT_MAX_BYTES} bytes \\(raise it with --max-bytes\\)`), '0 passed, 1 failed');
   const ok = file(small(1));
-  inputError(cli('conformance', '--max-bytes', '100', ok), /larger than the input limit of 100 bytes/);
+  fileError(cli('conformance', '--max-bytes', '100', ok), /larger than the input limit of 100 bytes/, '0 passed, 1 failed');
   assert.equal(cli('conformance', '--max-bytes=1GiB', ok).status, 0);
   // A stream with no size (a FIFO, /proc) is read in chunks up to the cap.
   const pipe = spawnSync('sh', ['-c', `yes ' ' | head -c 5000 | ${JSON.stringify(bin)} conformance --max-bytes 4096 /dev/stdin`], { encoding: 'utf8' });
   assert.equal(pipe.status, 2, pipe.stderr);
   assert.match(pipe.stderr, /larger than the input limit of 4096 bytes/);
+  assert.equal(pipe.stdout.trim().split('\n').at(-1), '0 passed, 1 failed');
 });
 
-test('malformed files exit 2 with the JSON path of the problem', () => {
+test('malformed files: exit 2 with the JSON path of the problem, the valid files still run, the summary last', () => {
   const cases: [unknown, RegExp][] = [
     ['{"format": ', /not valid JSON/],
     [new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), /not valid UTF-8/],
@@ -130,7 +148,7 @@ test('malformed files exit 2 with the JSON path of the problem', () => {
     [mutate((f) => { let t: any = null; for (let i = 0; i <= MAX_FILE_DEPTH + 5; i++) t = [t]; f.cases[1].params = t; }), /nested deeper than 256 levels/],
     [mutate((f) => { f.cases[1].steps[0]['grads'] = { 'we\u001bird\nkey': 3 }; }), /\$\.cases\[1\]\.steps\[0\]\.grads\["we\\\\u001bird\\\\nkey"\]: expected an array tree/],
   );
-  for (const [content, pattern] of cases) inputError(cli('conformance', file(small(1)), file(content)), pattern);
+  for (const [content, pattern] of cases) fileError(cli('conformance', file(small(1)), file(content)), pattern, '1 passed, 1 failed');
 });
 
 test('a vectors file cannot forge PASS lines, a summary or terminal escapes', () => {

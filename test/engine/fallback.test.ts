@@ -21,6 +21,7 @@ import { scaleByLearningRate } from '../../src/transforms/scale-by-learning-rate
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { masked } from '../../src/transforms/masked.js';
+import { partition } from '../../src/transforms/partition.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { ReferenceRun, assertBitEqual, cloneState, cloneTree } from './support.js';
 
@@ -227,6 +228,47 @@ test("fallback: 'error' makes a fused step that would need the reference path th
   assertBitEqual(strict.params, before, 'params unchanged');
   assertBitEqual(strict.state, state, 'state unchanged');
   strict.dispose();
+});
+
+test('a mask or label tree changed after compile is read again, as optax reads it at every update: the step follows it (or throws what optax throws)', () => {
+  const mask: Record<string, boolean> = { a: true, b: false };
+  const labels: Record<string, string> = { a: 'x', b: 'y' };
+  for (const tx of [chain(scaleByAdamax(), masked(scale(2), mask), scaleByLearningRate(0.1)), chain(scaleByAdamax(), partition({ x: scale(2), y: scale(-1) }, labels), scaleByLearningRate(0.1))]) {
+    mask.b = false;
+    labels.b = 'y';
+    const params = () => ({ a: f32(1), b: f32(2) });
+    const fused = compile(tx as GradientTransformation<unknown>, params());
+    assert.notEqual(fused.backend, 'reference');
+    const reference = new ReferenceRun(tx as GradientTransformation<unknown>, params());
+    const grads = () => ({ a: f32(1), b: f32(1) });
+    fused.step(grads());
+    reference.step(grads());
+    mask.b = true;
+    labels.b = 'x';
+    fused.step(grads());
+    reference.step(grads());
+    assertBitEqual(fused.params, reference.params, 'after the change');
+    mask.b = false;
+    labels.b = 'y';
+    fused.step(grads());
+    reference.step(grads());
+    assertBitEqual(fused.params, reference.params, 'changed back');
+    fused.dispose();
+  }
+  // A change that makes optax throw (the inner state no longer matches the mask) throws the same error.
+  const inner: Record<string, boolean> = { a: true, b: false };
+  const stateful = masked(adamax(0.1), inner) as GradientTransformation<unknown>;
+  const fused = compile(stateful, { a: f32(1), b: f32(2) }, { fallback: 'error' });
+  fused.step({ a: f32(1), b: f32(1) });
+  inner.b = true;
+  assert.throws(() => fused.step({ a: f32(1), b: f32(1) }), (e: unknown) => e instanceof OptaxError && /a mask or labels tree changed since compile/.test(e.message));
+  fused.dispose();
+  inner.b = false;
+  const lax = compile(stateful, { a: f32(1), b: f32(2) });
+  lax.step({ a: f32(1), b: f32(1) });
+  inner.b = true;
+  assert.throws(() => lax.step({ a: f32(1), b: f32(1) }), (e: unknown) => e instanceof OptaxError && /b/.test(e.message));
+  lax.dispose();
 });
 
 test('applyIfFinite around a chain that starts with clipByGlobalNorm is fused: the finiteness pass, the norm, then the chain, as the reference path runs them', () => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OptaxError, adamax, compile, fromSpec, injectHyperparams, toSafetensors } from '../../src/index.js';
+import { OptaxError, adamax, compile, fromSpec, injectHyperparams, toSafetensors, toSpec } from '../../src/index.js';
 import { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync } from '../../src/node/checkpoint-file.js';
 
 const isOptaxError = (pattern: RegExp) => (e: unknown): boolean => {
@@ -98,4 +98,21 @@ test('a leaf whose ArrayBuffer was transferred (detached) is refused by name, at
   assert.deepEqual([...stepper.params.a], [1, 2, 3]);
   // An empty leaf of a live buffer stays valid.
   assert.equal(compile(tx, { e: new Float32Array(0) }).params.e.length, 0);
+});
+
+test('partition with a label named __proto__ (as JSON makes it): init, update, compile and toSpec work, results as with any other label', () => {
+  const spec = (label: string) => JSON.parse(`{"name":"partition","args":{"transforms":{"${label}":{"name":"adamax","args":{"learning_rate":0.1}},"b":{"name":"scale","args":{"step_size":3}}},"param_labels":{"w":"${label}","v":"b"}}}`);
+  const run = (label: string) => {
+    const tx = fromSpec(spec(label));
+    const params = { w: new Float32Array([1, 2]), v: new Float32Array([3]) };
+    const grads = { w: new Float32Array([0.5, -1]), v: new Float32Array([2]) };
+    const state = tx.init(params);
+    assert.deepEqual(Object.keys(state.inner_states), [label, 'b']);
+    const [u, next] = tx.update(grads, state, params);
+    const stepper = compile(tx, params);
+    stepper.step(grads);
+    assert.deepEqual(Object.keys(stepper.state.inner_states), [label, 'b']);
+    return JSON.stringify([[...u.w], [...u.v], [...stepper.params.w], [...stepper.params.v], next.inner_states[label].inner_state[0].count, toSpec(tx).args]).replaceAll(label, 'L');
+  };
+  assert.equal(run('__proto__'), run('QQ'));
 });

@@ -65,3 +65,15 @@ for (const path of ['engine', 'ops'] as const) {
     step();
   });
 }
+
+test('tfjs: setWeights before the first step refuses a bad step count (it would make every step throw)', async () => {
+  const { opt, names } = setup('engine');
+  const saved = (await opt.getWeights()).map((x) => ({ name: x.name, tensor: x.tensor.clone() }));
+  const fresh = toTfjs(adamax(0.1));
+  const at = saved.findIndex((x) => x.name.includes('"count"'));
+  const bad = saved.map((x, i) => (i === at ? { name: x.name, tensor: tf.scalar(-5, 'int32') } : x));
+  await assert.rejects(fresh.setWeights(bad), isOptaxError(/count must be a non-negative int32 step count, got number -5/));
+  await fresh.setWeights(saved);
+  fresh.applyGradients({ [names[0]]: tf.tensor1d([1, 1, 1]), [names[1]]: tf.tensor1d([1]) });
+  assert.equal(fresh.iterations, 2);
+});
