@@ -7,6 +7,7 @@ import { type DtypePlan, type PlanLeaf, normRegionBytes, planNormTables, writeNo
 import { normTableRunner } from './norm-runner.js';
 import type { KernelFunction } from './program.js';
 import { NORM_EXPORT, emitNormModule } from './wasm/norm-module.js';
+import { requestTierUp } from './wasm/tier-up.js';
 
 /**
  * The leaf sums of the global norm of `clipByGlobalNorm` at the start of a chain, bit-exact to
@@ -62,8 +63,13 @@ export function planLeafSums(grads: readonly FloatArray[], shapes: readonly (rea
   if (wasm) {
     if (!memory.wasm) throw new Error('WebAssembly.Memory is unavailable');
     for (const dtype of dtypes) {
-      modules.push(new WebAssembly.Module(emitNormModule(dtype, flush, { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages })));
-      kernels.push(new WebAssembly.Instance(modules[modules.length - 1], { env: { memory: memory.wasm } }).exports[NORM_EXPORT] as KernelFunction);
+      const bytes = emitNormModule(dtype, flush, { shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages });
+      modules.push(new WebAssembly.Module(bytes));
+      const kernel = new WebAssembly.Instance(modules[modules.length - 1], { env: { memory: memory.wasm } }).exports[NORM_EXPORT] as KernelFunction;
+      // Its optimized code asked for now, not during the first steps (wasm/tier-up.ts): over 0
+      // operations the kernel reads no table and touches no memory.
+      requestTierUp(kernel, [0, 0], bytes.length);
+      kernels.push(kernel);
     }
     run = (dtype, p) => {
       const norm = kernels[dtypes.indexOf(dtype)];

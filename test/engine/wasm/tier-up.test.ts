@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { FusedProgram } from '../../../src/engine/program.js';
 import { emitFusedModule } from '../../../src/engine/wasm/fused-module.js';
 import { instantiateFusedKernel } from '../../../src/engine/wasm/instantiate.js';
+import { NORM_EXPORT, emitNormModule } from '../../../src/engine/wasm/norm-module.js';
 import { V8_TIERING_BUDGET, requestTierUp, tierUpCalls } from '../../../src/engine/wasm/tier-up.js';
 import { ex } from '../../../src/kernel/expr.js';
 import { scaleByAdamax } from '../../../src/transforms/scale-by-adamax.js';
@@ -76,6 +77,23 @@ if (process.argv[2] === 'child') {
     // ... and the kernel still computes: N elements change afterwards.
     run(N, ...OFFSETS);
     assert.notDeepEqual(all, before);
+  });
+
+  test('requestTierUp on the global-norm kernels (as planLeafSums calls it: 0 operations) reads no table and changes no byte', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const flush of [false, true]) {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+        const all = new Uint8Array(memory.buffer);
+        // Garbage everywhere: a table read there would point anywhere and store a sum somewhere.
+        for (let i = 0; i < all.length; i++) all[i] = (i * 29 + 11) & 255;
+        const before = all.slice();
+        const bytes = emitNormModule(dtype, flush, { shared: false, maximumPages: 1 });
+        const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports[NORM_EXPORT] as (...args: number[]) => void;
+        requestTierUp(run, [0, 0], bytes.length);
+        requestTierUp(run, [0, 4096], bytes.length);
+        assert.deepEqual(all, before, `${dtype}, flush ${flush}`);
+      }
+    }
   });
 
   test("V8: requestTierUp gets the kernel its optimized code (TurboFan) without work; without it, it stays on its baseline code", () => {
