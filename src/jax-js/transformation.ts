@@ -3,7 +3,8 @@ import type { Dtype } from '../core/dtype.js';
 import { roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { INT32_MAX } from '../core/numerics.js';
-import { XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { type LaneWindowOps, laneWindowSums } from '../core/lane-window-sums.js';
+import { XLA_REDUCE_WINDOW, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { type CompiledElementwise, definitionScalars, kernelForTree } from '../kernel/elementwise.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
@@ -469,33 +470,17 @@ function lowerEma(decay: Hyperparam, options: EmaOptions, mode: CountScalarsMode
   };
 }
 
-/**
- * The window sums of `windows` (`[count, rows, 32]`: each window's rows of 32 positions, padding 0) as
- * `laneRowSum` adds them (core/xla-reduce-sum.ts), all windows side by side with elementwise
- * additions: row after row, from the previous row's sum in lane 0 of part 0, each part's lanes adding
- * their positions in order (position `j = (k * parts + p) * lanes + l`), the parts added to part 0 in
- * turn, the lanes halved. A zero of the padding stands for a skipped position: with terms that are
- * squares (never -0) the bits are the same.
- */
-function laneWindowSums(windows: JaxArray, dtype: Dtype): JaxArray {
-  const [count, rows] = windows.shape;
-  const { lanes, parts } = XLA_ROW_LANES[dtype], runs = XLA_REDUCE_WINDOW / (lanes * parts);
-  const split = (t: JaxArray, axis: number, n: number): JaxArray[] => np.split(t, n, axis).map((piece) => np.squeeze(piece, axis));
-  let acc = np.zeros([count, 1], { dtype: windows.dtype });
-  for (const row of split(windows, 1, rows)) {
-    // The parts' lanes, [count, parts, lanes]: lane 0 of part 0 starts from the sum so far, the others from 0.
-    let part = np.reshape(np.pad(acc, [[0, 0], [0, parts * lanes - 1]]), [count, parts, lanes]);
-    for (const run of split(np.reshape(row, [count, runs, parts, lanes]), 1, runs)) part = np.add(part, run);
-    const [first, ...rest] = split(part, 1, parts);
-    let sums = first;
-    for (const p of rest) sums = np.add(p, sums);
-    for (let half = lanes / 2; half >= 1; half /= 2) {
-      const [low, high] = np.split(sums, 2, 1);
-      sums = np.add(low, high);
-    }
-    acc = sums;
-  }
-  return np.reshape(acc, [count]);
+/** laneWindowSums' operations as jax-js operations (each consumes its operands). */
+function jaxLaneOps(windows: JaxArray): LaneWindowOps<JaxArray> {
+  const dtype = windows.dtype;
+  return {
+    zeros: (count) => np.zeros([count, 1], { dtype }),
+    padColumns: (t, n) => np.pad(t, [[0, 0], [0, n]]),
+    reshape: (t, shape) => np.reshape(t, shape),
+    split: (t, axis, n) => np.split(t, n, axis).map((piece) => np.squeeze(piece, axis)),
+    add: (x, y) => np.add(x, y),
+    halves: (t) => np.split(t, 2, 1) as [JaxArray, JaxArray],
+  };
 }
 
 /**
@@ -516,7 +501,8 @@ export function xlaOrderedSum(x: JaxArray): JaxArray {
     y = np.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
     const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
     if (laneRows) {
-      y = laneWindowSums(np.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]), dtype);
+      const windows = np.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]);
+      y = laneWindowSums(jaxLaneOps(windows), windows, count, width / XLA_REDUCE_WINDOW, dtype);
       continue;
     }
     // One full sum per window: jax-js's full sum adds in order, its sum along an axis does not

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { roundTo } from '../core/dtype.js';
-import { XLA_REDUCE_WINDOW, XLA_ROW_LANES, xlaReduceWindows } from '../core/xla-reduce-sum.js';
+import { type LaneWindowOps, laneWindowSums } from '../core/lane-window-sums.js';
+import { XLA_REDUCE_WINDOW, xlaReduceWindows } from '../core/xla-reduce-sum.js';
 import { dividesByScalar } from '../kernel/scalar-division.js';
 import type { GlobalNormReduction } from '../transforms/clip-by-global-norm.js';
 import { lowerKernel } from './lower-kernel.js';
@@ -10,31 +11,18 @@ function sumInOrder(x: tf.Tensor): tf.Tensor {
   return x.size === 0 ? tf.scalar(0, 'float32') : tf.reshape(tf.slice(tf.cumsum(x), [x.size - 1], [1]), []);
 }
 
-/**
- * The window sums of `windows` (`[count, rows, 32]`: each window's rows of 32 positions, padding 0) as
- * `laneRowSum` adds them (core/xla-reduce-sum.ts), all windows side by side: row after row, from
- * the previous row's sum in lane 0 of part 0, each part's lanes adding their positions in order (a
- * position `j = (k * parts + p) * lanes + l`), the parts added to part 0 in turn, the lanes halved.
- * A zero of the padding stands for a skipped position: with terms that are squares (never -0) the
- * bits are the same.
- */
-function laneWindowSums(windows: tf.Tensor): tf.Tensor {
-  const [count, rows] = windows.shape;
-  const { lanes, parts } = XLA_ROW_LANES.float32, runs = XLA_REDUCE_WINDOW / (lanes * parts);
-  const split = (t: tf.Tensor, axis: number, n: number): tf.Tensor[] => tf.split(t, n, axis).map((piece) => tf.squeeze(piece, [axis]));
-  let acc: tf.Tensor = tf.zeros([count, 1], 'float32');
-  for (const row of split(windows, 1, rows)) {
-    // The parts' lanes, [count, parts, lanes]: lane 0 of part 0 starts from the sum so far, the others from 0.
-    let part = tf.reshape(tf.pad(acc, [[0, 0], [0, parts * lanes - 1]]), [count, parts, lanes]);
-    for (const run of split(tf.reshape(row, [count, runs, parts, lanes]), 1, runs)) part = tf.add(part, run);
-    const [first, ...rest] = split(part, 1, parts);
-    let sums = first;
-    for (const p of rest) sums = tf.add(p, sums);
-    for (let half = lanes / 2; half >= 1; half /= 2) sums = tf.add(tf.slice(sums, [0, 0], [count, half]), tf.slice(sums, [0, half], [count, half]));
-    acc = sums;
-  }
-  return tf.reshape(acc, [count]);
-}
+/** laneWindowSums' operations as tfjs ops (float32 only: the adapter's XLA-ordered sums run on the cpu backend). */
+const TFJS_LANE_OPS: LaneWindowOps<tf.Tensor> = {
+  zeros: (count) => tf.zeros([count, 1], 'float32'),
+  padColumns: (t, n) => tf.pad(t, [[0, 0], [0, n]]),
+  reshape: (t, shape) => tf.reshape(t, shape),
+  split: (t, axis, n) => tf.split(t, n, axis).map((piece) => tf.squeeze(piece, [axis])),
+  add: (x, y) => tf.add(x, y),
+  halves: (t) => {
+    const [count, width] = t.shape, half = width / 2;
+    return [tf.slice(t, [0, 0], [count, half]), tf.slice(t, [0, half], [count, half])];
+  },
+};
 
 /**
  * `jnp.sum(x)` in XLA:CPU's order, with tfjs ops on the cpu backend: the windows of
@@ -51,7 +39,7 @@ function xlaOrderedSum(x: tf.Tensor): tf.Tensor {
     y = tf.reshape(y, out.flatMap((o, k) => [o, window[k]]));
     y = tf.transpose(y, [...dims.map((_, k) => 2 * k), ...dims.map((_, k) => 2 * k + 1)]);
     const count = out.reduce((a, b) => a * b, 1), width = window.reduce((a, b) => a * b, 1);
-    if (laneRows) y = laneWindowSums(tf.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]));
+    if (laneRows) y = laneWindowSums(TFJS_LANE_OPS, tf.reshape(y, [count, width / XLA_REDUCE_WINDOW, XLA_REDUCE_WINDOW]), count, width / XLA_REDUCE_WINDOW, 'float32');
     else y = tf.reshape(tf.slice(tf.cumsum(tf.reshape(y, [count, width]), 1), [0, width - 1], [count, 1]), [count]);
   }
   return sumInOrder(tf.reshape(y, [-1]));
