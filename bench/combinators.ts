@@ -13,6 +13,8 @@ import { partition } from '../src/transforms/partition.js';
 import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/inject-hyperparams.js';
 import { exponentialDecay } from '../src/schedules/exponential-decay.js';
 import { warmupCosineDecaySchedule } from '../src/schedules/warmup-cosine-decay.js';
+import { cosineDecaySchedule } from '../src/schedules/cosine-decay.js';
+import { skipLargeUpdates, skipNotFinite } from '../src/transforms/skip-updates.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
 import type { Dtype } from '../src/core/dtype.js';
 import type { FusedStepper } from './engine.js';
@@ -138,6 +140,41 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     // Like the mask function above, the labels function returns the same tree at every call: what
     // the step allocates is the library's alone (a function building a new tree allocates that tree).
     make: () => partition({ a: adamax(lr, options), b: adamax(lr / 10, options) }, fixed((params) => Object.freeze(everyOtherLabel(params)))) as GradientTransformation<unknown>,
+  },
+  {
+    // A scheduled hyperparameter: its value changes at every step.
+    id: 'inject-cosine',
+    label: 'injectHyperparams(adamax)(cosineDecay)',
+    make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 100_000, alpha: 0.1 }), options) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'inject-warmup',
+    label: 'injectHyperparams(adamax)(warmupCosineDecay)',
+    fullRunOnly: true,
+    make: () => injectHyperparams(adamax)(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 100_000 }), options) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'multisteps-not-finite',
+    label: `multiSteps(adamax, k=${MULTI_STEPS_K}, skipNotFinite)`,
+    make: () => multiSteps(adamax(lr, options), { everyKSchedule: MULTI_STEPS_K, shouldSkipUpdateFn: skipNotFinite }) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'multisteps-large',
+    label: `multiSteps(adamax, k=${MULTI_STEPS_K}, skipLargeUpdates)`,
+    fullRunOnly: true,
+    make: () => multiSteps(adamax(lr, options), { everyKSchedule: MULTI_STEPS_K, shouldSkipUpdateFn: skipLargeUpdates(1e30) }) as GradientTransformation<unknown>,
+  },
+  {
+    // The same mask tree at every call, not frozen: walked at every step (a hash table past 1020 keys).
+    id: 'adamaxw-mask-unfrozen',
+    label: 'adamaxw(fixed mask function, not frozen)',
+    make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixed(decayMask) }) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'partition-unfrozen',
+    label: 'partition(adamax, adamax(lr/10)), fixed labels function, not frozen',
+    fullRunOnly: true,
+    make: () => partition({ a: adamax(lr, options), b: adamax(lr / 10, options) }, fixed(everyOtherLabel)) as GradientTransformation<unknown>,
   },
   {
     id: 'inject-set',

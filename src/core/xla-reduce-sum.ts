@@ -162,6 +162,29 @@ export function laneRowSum(dtype: Dtype, acc: number, first: number, count: numb
 }
 
 /**
+ * {@link laneRowSum} from 0 over values already rounded to the dtype, `values[base + i]` for in-bounds
+ * element `i`, written to `out[at]`: the same lanes, parts and halving, with no function called and no
+ * double crossing a call (the fused engine's per-step form: a call to `add`, or a double returned,
+ * would make V8 box every partial sum). `sums` holds the lanes (at least {@link XLA_ROW_LANES}' lanes).
+ */
+function laneRowSumInto(dtype: Dtype, first: number, count: number, values: Float64Array, base: number, sums: Float64Array, out: Float64Array, at: number): void {
+  const f32 = dtype === 'float32', lanes = XLA_ROW_LANES[dtype].lanes, parts = XLA_ROW_LANES[dtype].parts, stride = lanes * parts, end = first + count;
+  for (let l = 0; l < lanes; l++) {
+    let lane = -0;
+    for (let p = 0; p < parts; p++) {
+      let part = -0;
+      for (let j = p * lanes + l; j < XLA_REDUCE_WINDOW; j += stride) {
+        if (j >= first && j < end) part = f32 ? Math.fround(part + values[base + j - first]) : part + values[base + j - first];
+      }
+      lane = p === 0 ? part : f32 ? Math.fround(part + lane) : part + lane;
+    }
+    sums[l] = lane;
+  }
+  for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = f32 ? Math.fround(sums[l] + sums[l + half]) : sums[l] + sums[l + half];
+  out[at] = sums[0];
+}
+
+/**
  * The windows `TreeReductionRewriter` puts in front of a reduce of `shape` (point 1), first to last,
  * and the dimensions left for the final reduce (all at most 32 long, sizes of 1 dropped). Shared by
  * {@link xlaReduceSum} and the jax-js adapter, so the windows are written once.
@@ -211,6 +234,42 @@ export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number 
     throw new OptaxError(`xlaReduceSum: terms must be {dtype: 'float32' | 'float64', run(lo, hi, acc)}, got ${describe(terms)}`);
   }
   return xlaReduceSumPlan(terms, shape)();
+}
+
+/**
+ * {@link xlaReduceSum} of a vector (`valueTerms(dtype, values)`, shape `[values.length]`) made once
+ * for values that change between calls: `into(cells, at)` writes the sum to `cells[at]`. Each level's
+ * window sums are materialized in arrays of its own and every addition reads and writes arrays, so a
+ * call allocates nothing (the fused engine's per-step form; {@link xlaReduceSumPlan} sums through
+ * closures returning doubles, each a new heap number where V8 does not inline the call).
+ */
+export function xlaVectorSumPlan(dtype: Dtype, values: Float64Array): { into(cells: Float64Array, at: number): void } {
+  const { levels } = xlaReduceWindows([values.length]);
+  const sums = levels.map((l) => new Float64Array(l.out[0]));
+  const lanes = new Float64Array(MAX_LANES);
+  const f32 = dtype === 'float32';
+  // `from[lo..hi)` added in order from 0 into `to[at]` (each addition rounded).
+  const inOrder = (from: Float64Array, lo: number, hi: number, to: Float64Array, at: number): void => {
+    to[at] = 0;
+    for (let i = lo; i < hi; i++) to[at] = f32 ? Math.fround(to[at] + from[i]) : to[at] + from[i];
+  };
+  return {
+    into(cells, at) {
+      let from = values;
+      for (let k = 0; k < levels.length; k++) {
+        // One dimension: each window one row, of positions origin .. origin + window - 1 (padding outside).
+        const level = levels[k], to = sums[k], n = level.dims[0], width = level.window[0], padLow = level.padLow[0];
+        for (let w = 0; w < to.length; w++) {
+          const origin = w * width - padLow;
+          const lo = Math.max(0, origin), hi = Math.min(n, origin + width);
+          if (hi > lo && level.laneRows) laneRowSumInto(dtype, lo - origin, hi - lo, from, lo, lanes, to, w);
+          else inOrder(from, lo, hi, to, w);
+        }
+        from = to;
+      }
+      inOrder(from, 0, from.length, cells, at);
+    },
+  };
 }
 
 /**

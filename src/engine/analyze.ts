@@ -186,7 +186,17 @@ export interface Accumulation {
   control: { mini_step: number; gradient_step: number; skip_state: unknown };
   /** The accumulator stage (0). */
   readonly stage: number;
+  /**
+   * The skip state a built-in skip function's fused step writes in place (the stepper's own: the
+   * state getter hands out copies of it), once a step has written it.
+   */
+  ownSkipState?: OwnSkipState;
 }
+
+/** See {@link Accumulation.ownSkipState}: skipNotFinite's or skipLargeUpdates' state, by its rule. */
+export type OwnSkipState =
+  | { readonly rule: 'not_finite'; readonly state: { should_skip: boolean; num_not_finite: number } }
+  | { readonly rule: 'large_updates'; readonly state: { should_skip: boolean; norm_squared: number } };
 
 /** The fusable structure of a transformation, or why it is not fusable. */
 export type Analysis =

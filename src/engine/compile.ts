@@ -10,6 +10,7 @@ import { programPointers, programSlots, scalarOffsets } from './dispatch.js';
 import { type Executor, type ExtraPass, type KernelBackend, InterpreterExecutor, KernelExecutor } from './executor.js';
 import { type LeafSum, type PlannedLeafSums, jsLeafSums, planLeafSums } from './global-norm.js';
 import { normRegionBytes } from './norm-plan.js';
+import { builtInSkipRule } from '../transforms/skip-updates.js';
 import { GuardInput } from './guard-input.js';
 import { codeGenerationAllowed, instantiateJsKernel, jsKernelSource } from './js-kernel.js';
 import { type LeafTable, formLike, leafTable, mapIndexTree } from './leaves.js';
@@ -188,11 +189,11 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   const layout = planLayout(table, stages, analysis.fusable && analysis.accumulation ? (l) => multiStepsLeafClass(l.shape, l.length) : undefined);
   const backend = analysis.fusable ? opts.backend : undefined;
   const threads = backend && backend !== 'interpreter' ? chooseThreads(opts, table) : 1;
-  // clip_by_global_norm at the start: its window tables and sums after the arena (global-norm.ts).
+  // clip_by_global_norm at the start (or MultiSteps' skipLargeUpdates): its window tables and sums after the arena (global-norm.ts).
   const normAt = Math.ceil(layout.bytes / ALIGN) * ALIGN;
   const normLeaves = table.leaves.map((l) => ({ ...leafPointer(layout, 'grads', l.index), shape: l.shape }));
   // Room for the first level split across the threads (WebAssembly) or not (JS).
-  const normBytes = backend && stages.some((s) => s.source.kind === 'globalNorm') ? Math.max(normRegionBytes(normLeaves, 1), normRegionBytes(normLeaves, threads)) : 0;
+  const normBytes = backend && sumsGradients(stages, analysis.fusable ? analysis.accumulation : undefined) ? Math.max(normRegionBytes(normLeaves, 1), normRegionBytes(normLeaves, threads)) : 0;
   const normRegion = normBytes > 0 && normAt + normBytes <= MAX_PAGES * PAGE ? normAt : undefined;
   const memory = createMemory(normRegion === undefined ? layout.bytes : normAt + normBytes, threads > 1);
 
@@ -244,9 +245,10 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
   const shapes = table.leaves.map((l) => l.shape);
   const flush = subnormals === 'flush';
   const normFirst = stages.some((s) => s.source.kind === 'globalNorm');
+  const sums = sumsGradients(stages, accumulation);
   // The global norm's tables in WebAssembly where the kernels may be: its first level a pass of the threads.
   let planned: PlannedLeafSums | undefined;
-  if (normFirst && normRegion !== undefined && (backend === 'wasm' || backend === 'auto')) {
+  if (sums && normRegion !== undefined && (backend === 'wasm' || backend === 'auto')) {
     try {
       planned = planLeafSums(gradViews, shapes, flush, memory, normRegion, true, threads);
     } catch {
@@ -266,7 +268,7 @@ function fusedParts(stages: readonly Stage[], root: StateNode, dynamic: readonly
     arrayScalarViews: stages.map((s) => (s.arrayScalars ?? []).map((name) => viewsOf(s, scalarStreamName(s.index, name)))),
     executor,
     normFirst,
-    leafSum: normSums(executor, normFirst, planned, gradViews, shapes, flush, memory, normRegion),
+    leafSum: normSums(executor, sums, planned, gradViews, shapes, flush, memory, normRegion),
     gradsFinite: guard && !guard.nested ? gradsFinite(executor.backend, layout, gradViews, memory) : undefined,
     guardInput: guard?.nested ? new GuardInput(stages, guard.nested, table) : undefined,
     islands,
@@ -296,6 +298,14 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
 }
 
 /**
+ * Whether a step sums the squares of each gradient leaf: clip_by_global_norm at the start, or
+ * MultiSteps with skipLargeUpdates (the same sums: `leafSumOfSquares`).
+ */
+function sumsGradients(stages: readonly Stage[], accumulation: Accumulation | undefined): boolean {
+  return stages.some((s) => s.source.kind === 'globalNorm') || builtInSkipRule(accumulation?.combinator.shouldSkip)?.kind === 'large_updates';
+}
+
+/**
  * The leaf sums of a global norm in XLA:CPU's order for each leaf's shape, with squares below the
  * normal range flushed in XLA's subnormal mode: the window tables at `region` (global-norm.ts), in
  * WebAssembly on the wasm backend (`planned`, their first level a pass of the executor's threads),
@@ -303,10 +313,10 @@ function withStreamDtypes(program: FusedProgram, group: Group): FusedProgram {
  * reference's own plans. All give
  * the same bits (core/xla-reduce-sum.ts).
  */
-function normSums(executor: Executor, normFirst: boolean, planned: PlannedLeafSums | undefined, gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
+function normSums(executor: Executor, needed: boolean, planned: PlannedLeafSums | undefined, gradViews: readonly FloatArray[], shapes: readonly (readonly number[])[], flush: boolean, memory: EngineMemory, region: number | undefined): LeafSum {
   // Where code cannot be generated (the interpreter's pages), the JS tables' runner cannot be built:
   // the reference terms themselves, the same bits.
-  if (!normFirst || region === undefined || !codeGenerationAllowed()) return jsLeafSums(gradViews, shapes, flush);
+  if (!needed || region === undefined || !codeGenerationAllowed()) return jsLeafSums(gradViews, shapes, flush);
   if (planned && executor.backend === 'wasm') {
     const pass = executor instanceof KernelExecutor ? executor.extraPass : -1;
     return planned.leafSums(planned.pass && pass >= 0 ? () => executor.run(pass) : undefined);

@@ -47,8 +47,10 @@ export function readState(node: StateNode, stages: readonly Stage[], trees: read
       return { count, hyperparams: { ...hyperparams }, hyperparams_states: structuredCounts(hyperparams_states), inner_state: read(node.inner) };
     }
     case 'multiSteps': {
-      const { mini_step, gradient_step, skip_state } = combinators.accumulation!.control;
-      return { mini_step, gradient_step, inner_opt_state: read(node.inner), acc_grads: trees[node.accumulator][0], skip_state };
+      const { control: { mini_step, gradient_step, skip_state }, ownSkipState } = combinators.accumulation!;
+      // The skip state the stepper writes in place is copied (the state handed out is frozen, and a snapshot).
+      const skip = ownSkipState !== undefined && skip_state === ownSkipState.state ? { ...ownSkipState.state } : skip_state;
+      return { mini_step, gradient_step, inner_opt_state: read(node.inner), acc_grads: trees[node.accumulator][0], skip_state: skip };
     }
     case 'chain': return node.parts.map(read);
     case 'masked': return { inner_state: read(node.inner) };

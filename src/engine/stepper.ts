@@ -1,4 +1,6 @@
-import type { Dtype, FloatArray } from '../core/dtype.js';
+import { type Dtype, type FloatArray, roundTo } from '../core/dtype.js';
+import { type SkipRule, builtInSkipRule } from '../transforms/skip-updates.js';
+import { xlaVectorSumPlan } from '../core/xla-reduce-sum.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { advanceGuardCounters, allArraysFinite, guardApplies, nextNotfiniteCount } from '../transforms/apply-if-finite.js';
@@ -273,10 +275,19 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // Its counters after this step, as numbers (written into its control in place at the end).
     let emit = true, miniStep = 0, gradientStep = 0;
     let skipState: unknown;
+    // A built-in skip function over the gradients in the engine's memory: its state is written in place at the end.
+    let ownSkip: SkipRule | undefined;
     if (acc) {
       const c = acc.combinator, ctl = acc.control;
       const k = c.everyK(ctl.gradient_step);
-      if (c.shouldSkip) {
+      ownSkip = input === p.grads ? builtInSkipRule(c.shouldSkip) : undefined;
+      if (ownSkip) {
+        if (this.builtInSkip(f, ownSkip)) {
+          this.applyZeroUpdates(gradCopies);
+          writeOwnSkipState(acc, ownSkip, true, this.skipCells);
+          return;
+        }
+      } else if (c.shouldSkip) {
         const [skip, next] = decideSkip(c.shouldSkip, input, ctl.gradient_step, p.params);
         if (skip) {
           this.applyZeroUpdates(gradCopies);
@@ -333,9 +344,44 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       const ctl = acc.control;
       ctl.mini_step = miniStep;
       ctl.gradient_step = gradientStep;
-      ctl.skip_state = skipState;
+      if (ownSkip) writeOwnSkipState(acc, ownSkip, false, this.skipCells);
+      else ctl.skip_state = skipState;
     }
   }
+
+  /**
+   * A built-in skip function (skip-updates.ts) on the gradients in the engine's memory, as it computes
+   * on them: whether to skip; its state's number (`num_not_finite`, `norm_squared`) goes to
+   * this.skipCells[0]. Nothing is allocated: the leaf sums are the engine's (global-norm.ts, as
+   * clip_by_global_norm's), read through cells.
+   */
+  private builtInSkip(f: FusedParts, rule: SkipRule): boolean {
+    const views = this.parts.gradViews, cells = this.skipCells;
+    if (rule.kind === 'not_finite') {
+      let count = 0;
+      for (let leaf = 0; leaf < views.length; leaf++) {
+        const view = views[leaf];
+        // x - x is 0 for a finite x, NaN for an infinity or a NaN.
+        for (let i = 0; i < view.length; i++) if (view[i] - view[i] !== 0) count++;
+      }
+      cells[0] = count;
+      return count > 0;
+    }
+    const large = this.largeUpdates ??= largeUpdatesPlan(this.parts.leafDtypes, rule.maxSquaredNorm);
+    const sum = f.leafSum;
+    for (let leaf = 0; leaf < views.length; leaf++) {
+      if (sum.into) sum.into(leaf, large.sums, leaf);
+      else large.sums[leaf] = sum(leaf);
+    }
+    // skip_large_updates' `jnp.sum(jnp.array(sums))`, in the highest dtype of the leaves (each sum exact in it).
+    large.total.into(cells, 0);
+    return !(cells[0] < large.max);
+  }
+
+  /** skipNotFinite's count or skipLargeUpdates' squared norm of this step ([0]). */
+  private readonly skipCells = new Float64Array(1);
+  /** skipLargeUpdates' sums and their total (made at its first step). */
+  private largeUpdates: LargeUpdatesPlan | undefined;
 
   /**
    * A nested applyIfFinite: whether the updates it receives are finite (its gradients, clipped where
@@ -675,6 +721,41 @@ function injectionSteps(f: FusedParts): ReturnType<Injection['combinator']['step
 function commitInjections(f: FusedParts, injected: readonly { readonly control: Injection['control'] }[]): (object | undefined)[] {
   injected.forEach((next, k) => { f.injections[k].control = next.control; });
   return f.injections.map((inj) => (isEmptyRecord(inj.control.hyperparams_states) ? inj.control.hyperparams : undefined));
+}
+
+/** The total of skipLargeUpdates' leaf sums, in the highest dtype of the leaves, and the bound it is compared with. */
+interface LargeUpdatesPlan {
+  readonly sums: Float64Array;
+  readonly total: { into(cells: Float64Array, at: number): void };
+  readonly max: number;
+}
+
+function largeUpdatesPlan(dtypes: readonly Dtype[], maxSquaredNorm: number): LargeUpdatesPlan {
+  const dtype = combinedDtype(dtypes);
+  const sums = new Float64Array(dtypes.length);
+  return { sums, total: xlaVectorSumPlan(dtype, sums), max: roundTo(dtype, maxSquaredNorm) };
+}
+
+/**
+ * A built-in skip function's state after a fused step, written into the stepper's own object (made
+ * at the first such step, or when the rule changes): the state getter copies it.
+ */
+function writeOwnSkipState(acc: Accumulation, rule: SkipRule, skip: boolean, cells: Float64Array): void {
+  let own = acc.ownSkipState;
+  if (own === undefined || own.rule !== rule.kind) {
+    // Made with a double where one goes (a field that starts as a small integer changes its
+    // representation, and the object its hidden class, at the first fractional value).
+    own = rule.kind === 'not_finite' ? { rule: 'not_finite', state: { should_skip: skip, num_not_finite: 0 } } : { rule: 'large_updates', state: { should_skip: skip, norm_squared: 0.5 } };
+    acc.ownSkipState = own;
+  }
+  if (own.rule === 'not_finite') {
+    own.state.should_skip = skip;
+    own.state.num_not_finite = cells[0];
+  } else {
+    own.state.should_skip = skip;
+    own.state.norm_squared = cells[0];
+  }
+  acc.control.skip_state = own.state;
 }
 
 /** Keeps the new state of each partition group run on the reference path. */

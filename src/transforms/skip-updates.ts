@@ -52,7 +52,8 @@ function leavesOf(fn: string, updates: Updates): ArrayLeaf[] {
  * ```
  *
  * Returns `[should_skip, { should_skip, num_not_finite }]`, the second kept in the MultiSteps state's
- * `skip_state`. `gradientStep` and `params` are not used.
+ * `skip_state`. `gradientStep` and `params` are not used. A compiled stepper (`compile`) computes it
+ * itself on its gradient views, with the same result and nothing allocated per step.
  *
  * @param updates - The mini-step's updates (any tree).
  * @returns `[should_skip, { should_skip, num_not_finite }]`.
@@ -94,7 +95,9 @@ export const skipNotFinite: SkipFunction<SkipNotFiniteState> = Object.assign(
  * reduction as `clipByGlobalNorm`'s, {@link leafSumOfSquares}), the per-leaf sums stacked by `jnp.array`
  * (converted to the highest dtype of the leaves; float32 for a tree without leaves) and summed there by
  * one more XLA reduce (in order up to 32 leaves; in windows of 32 beyond, `xlaReduceSum`); `maxSquaredNorm`, a Python float, is rounded to that dtype before the
- * comparison. A NaN norm is skipped (the comparison is false).
+ * comparison. A NaN norm is skipped (the comparison is false). A compiled stepper computes it itself
+ * on its gradient views (the leaf sums clip_by_global_norm's), with the same result and nothing
+ * allocated per step.
  *
  * @param maxSquaredNorm - The largest squared norm that is accepted (exclusive); a number, not NaN.
  * @returns A {@link ShouldSkipUpdateFunction} returning `[should_skip, { should_skip, norm_squared }]`.
@@ -124,4 +127,9 @@ export function skipLargeUpdates(maxSquaredNorm: number): SkipFunction<SkipLarge
     },
     { skipRule: { kind: 'large_updates', maxSquaredNorm } as const },
   );
+}
+
+/** The rule of a built-in skip function (undefined for a function of your own). @internal */
+export function builtInSkipRule(fn: unknown): SkipRule | undefined {
+  return typeof fn === 'function' ? (fn as Partial<SkipFunction<unknown>>).skipRule : undefined;
 }

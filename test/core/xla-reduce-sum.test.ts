@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OptaxError } from '../../src/core/errors.js';
-import { XLA_REDUCE_WINDOW, laneRowSum, valueTerms, xlaReduceSum } from '../../src/core/xla-reduce-sum.js';
+import { XLA_REDUCE_WINDOW, laneRowSum, valueTerms, xlaReduceSum, xlaVectorSumPlan } from '../../src/core/xla-reduce-sum.js';
 
 const f32 = Math.fround;
 /** Adds `values[lo..hi)` in order, in float32, from `acc`. */
@@ -120,4 +120,20 @@ test('float64 terms add in float64', () => {
   const x = [1, 2 ** -53, 2 ** -53];
   assert.equal(xlaReduceSum(valueTerms('float64', x), [3]), 1);
   assert.equal(xlaReduceSum(valueTerms('float64', [2 ** -53, 2 ** -53, 1]), [3]), 1 + 2 ** -52);
+});
+
+test('xlaVectorSumPlan (the fused engine\'s allocation-free form, windows materialized) gives xlaReduceSum\'s bits for any vector, reused with new values', () => {
+  const value = fc.oneof(fc.double(), fc.constantFrom(0, -0, 1, 2 ** 24, -(2 ** 24), 2 ** -130, 1e30, -1e30), fc.integer({ min: -3, max: 3 }));
+  fc.assert(fc.property(fc.constantFrom('float32' as const, 'float64' as const), fc.oneof(fc.integer({ min: 0, max: 70 }), fc.constantFrom(1024, 1025, 1057, 2000, 32 * 33 + 1)), fc.array(value, { minLength: 3, maxLength: 3 }), (dtype, n, seeds) => {
+    const round = (x: number) => (dtype === 'float32' ? Math.fround(x) : x);
+    const values = new Float64Array(n);
+    const plan = xlaVectorSumPlan(dtype, values);
+    const cells = new Float64Array(2);
+    // Three rounds of values in the same plan: nothing of a round is left for the next.
+    for (const [r, seed] of seeds.entries()) {
+      for (let i = 0; i < n; i++) values[i] = round(i % 5 === r ? seed : i % 7 === 0 ? 2 ** 24 : (i % 3) - 1 + seed * 1e-7);
+      plan.into(cells, 1);
+      assert.ok(Object.is(cells[1], xlaReduceSum(valueTerms(dtype, Array.from(values)), [n])), `${dtype} n=${n} round ${r}`);
+    }
+  }), { numRuns: 300 });
 });

@@ -12,6 +12,7 @@ import { chain } from '../../src/transforms/chain.js';
 import { scale } from '../../src/transforms/scale.js';
 import { masked } from '../../src/transforms/masked.js';
 import { MultiSteps, multiSteps } from '../../src/transforms/multi-steps.js';
+import { skipLargeUpdates, skipNotFinite } from '../../src/transforms/skip-updates.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
 import { ReferenceRun, assertBitEqual, cloneState, cloneTree } from './support.js';
 
@@ -58,6 +59,53 @@ test('a skip function is called with the gradients, gradient_step and params, as
     assertBitEqual(s.state, ref.state, `step ${i + 1} state`);
   }
   s.dispose();
+});
+
+test('skipNotFinite and skipLargeUpdates, computed by the engine on its gradient views: bit-identical to the reference (skipped steps, states, -0, windows of many leaves, mixed dtypes), on every backend; the state read is a snapshot', () => {
+  // 1 leaf, mixed dtypes, and 40 leaves (the leaf sums added in XLA's 32-wide windows, in lanes).
+  const trees: (() => Record<string, Float32Array | Float64Array>)[] = [
+    () => ({ w: f32(1, -2, 0.5, 3) }),
+    () => ({ a: f32(1, 2, -0), b: f64(-1, 0.5), c: f32(3) }),
+    () => Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`l${String(j).padStart(2, '0')}`, j % 3 === 0 ? f64(j, -j / 3) : f32(Math.cos(j) * 2 ** (j % 9), 1 / (j + 1))])),
+  ];
+  // Gradients of step i: some with a NaN or an infinity, some large (their squared norm past 50).
+  const gradsOf = (tree: Record<string, Float32Array | Float64Array>, i: number) => Object.fromEntries(Object.entries(tree).map(([k, v], j) => [k, v.map((_, e) => {
+    if (j === 0 && e === 0 && i % 5 === 3) return i % 2 ? NaN : -Infinity;
+    return (i % 4 === 1 ? 9 : 0.25) * Math.sin(i + 3 * j + e) + (e === 1 && i % 3 === 0 ? -0 : 0);
+  })]));
+  for (const [name, fn] of [['skipNotFinite', skipNotFinite], ['skipLargeUpdates(50)', skipLargeUpdates(50)], ['skipLargeUpdates(Infinity)', skipLargeUpdates(Infinity)]] as const) {
+    for (const make of trees) {
+      for (const [backend, threads] of [['js', 1], ['wasm', 1], ['wasm', 2]] as const) {
+        const tx = multiSteps(adamax(0.1), { everyKSchedule: 2, shouldSkipUpdateFn: fn });
+        const ref = new ReferenceRun(tx, make());
+        const s = compile(tx, make(), { backend, threads, minElementsPerThread: 1, fallback: 'error' });
+        const at = `${name}, ${Object.keys(make()).length} leaves, ${backend} ${threads}t`;
+        let snapshot: unknown, copy: unknown;
+        for (let i = 0; i < 12; i++) {
+          const g = gradsOf(make(), i);
+          ref.step(cloneTree(g));
+          // In place: the engine's own computation of the skip function.
+          for (const [k, v] of Object.entries(g)) (s.grads as Record<string, Float32Array | Float64Array>)[k].set(v);
+          s.step();
+          assertBitEqual(s.params, ref.params, `${at}: step ${i + 1} params`);
+          assertBitEqual(s.state, ref.state, `${at}: step ${i + 1} state`);
+          if (i === 5) {
+            snapshot = (s.state as { skip_state: unknown }).skip_state;
+            copy = structuredClone(snapshot);
+          }
+          if (i === 8) {
+            // A checkpoint loaded back mid-run.
+            const saved = cloneState(ref.state);
+            s.setState(saved as never);
+            ref.state = cloneState(saved);
+          }
+        }
+        // A state read earlier does not change with later steps (the engine writes its own copy in place).
+        assert.deepEqual(snapshot, copy, at);
+        s.dispose();
+      }
+    }
+  }
 });
 
 test('what MultiSteps fusion does not cover is reported: float64 accumulators for float32 params, nested MultiSteps, mask functions inside', () => {

@@ -25,6 +25,7 @@ import type { GradientTransformation } from '../../src/core/transformation.js';
 import type { Stepper } from '../../src/engine/stepper.js';
 import type { Params, Tree } from '../../src/tree/tree.js';
 import { multiSteps } from '../../src/transforms/multi-steps.js';
+import { skipLargeUpdates, skipNotFinite } from '../../src/transforms/skip-updates.js';
 import { partition } from '../../src/transforms/partition.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
@@ -109,6 +110,11 @@ const CHAINS: Record<string, Chain> = {
   'adamaxw': { make: () => adamaxw(lr, { weightDecay: 1e-4 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'chain(ema, adamax)': { make: () => chain(ema(0.9), adamax(lr)) as GradientTransformation<unknown>, params: oneLeaf() },
   'multiSteps(adamax, k=4)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  // The built-in skip functions, computed by the engine on its gradient views (their state written in place).
+  'multiSteps(adamax, k=4, skipNotFinite)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4, shouldSkipUpdateFn: skipNotFinite }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'multiSteps(adamax, k=4, skipLargeUpdates)': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4, shouldSkipUpdateFn: skipLargeUpdates(1e30) }) as GradientTransformation<unknown>, params: oneLeaf() },
+  // More than 32 leaves: the leaf sums are added in XLA's windows.
+  'multiSteps(adamax, k=4, skipLargeUpdates), 2000 leaves': { make: () => multiSteps(adamax(lr), { everyKSchedule: 4, shouldSkipUpdateFn: skipLargeUpdates(1e30) }) as GradientTransformation<unknown>, params: manyLeaves, backends: JS_ONLY },
   'applyIfFinite(chain(clipByGlobalNorm(1), adamax))': { make: () => applyIfFinite(chain(clipByGlobalNorm(1), adamax(lr)), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'applyIfFinite(adamax)': { make: () => applyIfFinite(adamax(lr), { maxConsecutiveErrors: 3 }) as GradientTransformation<unknown>, params: oneLeaf() },
   'adamaxw(mask function)': { make: () => adamaxw(lr, { weightDecay: 1e-4, mask: fixed(everyOther(true, false)) }) as GradientTransformation<unknown>, params: fourLeaves },

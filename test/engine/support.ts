@@ -25,6 +25,7 @@ import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { ema } from '../../src/transforms/ema.js';
 import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
 import { injectHyperparams } from '../../src/transforms/inject-hyperparams.js';
+import { skipLargeUpdates, skipNotFinite } from '../../src/transforms/skip-updates.js';
 import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { adamaxw } from '../../src/alias/adamaxw.js';
@@ -315,15 +316,16 @@ export function multiStepsChainFor(s: Skeleton): fc.Arbitrary<Described> {
     fc.integer({ min: 1, max: 4 }).map((k) => ({ value: k as number | ((g: number) => number), text: `${k}` })),
     fc.constant({ value: (g: number) => 1 + (g % 3), text: 'g => 1 + g % 3' }),
   );
-  const skip = fc.constantFrom(undefined, 'firstNaN');
+  // A function of the user's, and the built-in ones (which the engine computes itself on its gradient views).
+  const skip = fc.constantFrom(undefined, 'firstNaN', 'skipNotFinite', 'skipLargeUpdates(1)', 'skipLargeUpdates(1e6)');
   return fc.tuple(chainFor(s), every, fc.boolean(), fc.constantFrom<'float32' | 'float64' | null>('float32', 'float32', 'float64', null), skip).map(([inner, k, mean, acc, sk]) => {
-    const shouldSkipUpdateFn = sk && ((u: Tree) => {
+    const shouldSkipUpdateFn = sk === 'firstNaN' ? ((u: Tree) => {
       const { leaves } = treeLeavesOf(u);
       const bad = leaves.length > 0 && leaves[0].length > 0 && Number.isNaN(leaves[0][0]);
       return [bad, { bad }] as [boolean, unknown];
-    });
+    }) : sk === 'skipNotFinite' ? skipNotFinite : sk === 'skipLargeUpdates(1)' ? skipLargeUpdates(1) : sk ? skipLargeUpdates(1e6) : undefined;
     const tx = multiSteps(inner.tx, { everyKSchedule: k.value, useGradMean: mean, accumulatorDtype: acc, shouldSkipUpdateFn });
-    return described(tx, `multiSteps(${inner.text}, {everyKSchedule: ${k.text}, useGradMean: ${mean}, accumulatorDtype: ${acc}${sk ? ', shouldSkipUpdateFn: firstNaN' : ''}})`);
+    return described(tx, `multiSteps(${inner.text}, {everyKSchedule: ${k.text}, useGradMean: ${mean}, accumulatorDtype: ${acc}${sk ? `, shouldSkipUpdateFn: ${sk}` : ''}})`);
   });
 }
 
