@@ -145,6 +145,7 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     // A scheduled hyperparameter: its value changes at every step.
     id: 'inject-cosine',
     label: 'injectHyperparams(adamax)(cosineDecay)',
+    fullRunOnly: true,
     make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 100_000, alpha: 0.1 }), options) as GradientTransformation<unknown>,
   },
   {
@@ -156,6 +157,7 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
   {
     id: 'multisteps-not-finite',
     label: `multiSteps(adamax, k=${MULTI_STEPS_K}, skipNotFinite)`,
+    fullRunOnly: true,
     make: () => multiSteps(adamax(lr, options), { everyKSchedule: MULTI_STEPS_K, shouldSkipUpdateFn: skipNotFinite }) as GradientTransformation<unknown>,
   },
   {
@@ -168,6 +170,7 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     // The same mask tree at every call, not frozen: walked at every step (a hash table past 1020 keys).
     id: 'adamaxw-mask-unfrozen',
     label: 'adamaxw(fixed mask function, not frozen)',
+    fullRunOnly: true,
     make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: fixed(decayMask) }) as GradientTransformation<unknown>,
   },
   {

@@ -69,6 +69,14 @@ export type CombinatorInfo =
     dtypeFor(params: unknown, updates: unknown): Dtype;
     /** The hyperparameters (and schedule counts) `init` holds for hyperparameters of `dtype`. */
     initial(dtype: Dtype): Omit<InjectionControl, 'count'>;
+    /** The scheduled hyperparameters' names, in the order {@link writeScheduled} writes them. */
+    readonly scheduledNames: readonly string[];
+    /**
+     * The value `step` gives each scheduled hyperparameter (its schedule at its count in `control`,
+     * rounded to `dtype`), written to `values[j]` for `scheduledNames[j]`: nothing allocated (the fused
+     * engine's per-step form; schedules/program.ts).
+     */
+    writeScheduled(values: Float64Array, control: InjectionControl, dtype: Dtype, traced: boolean): void;
   }
   /** `multiSteps(inner, options)` (optax's MultiSteps): `shouldSkip` is undefined for none. */
   | {

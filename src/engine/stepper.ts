@@ -1,6 +1,8 @@
 import { type Dtype, type FloatArray, roundTo } from '../core/dtype.js';
 import { type SkipRule, builtInSkipRule } from '../transforms/skip-updates.js';
 import { xlaVectorSumPlan } from '../core/xla-reduce-sum.js';
+import { type ArithFormula, FormulaProgram } from '../schedules/program.js';
+import type { ArrayLeaf } from '../tree/leaf.js';
 import { OptaxError } from '../core/errors.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
 import { advanceGuardCounters, allArraysFinite, guardApplies, nextNotfiniteCount } from '../transforms/apply-if-finite.js';
@@ -306,8 +308,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // injectHyperparams: this step's hyperparameters (a schedule may throw here, before anything changes).
     // An injection whose hyperparameters are the record its last step made (no schedule, nothing set
     // since) only counts this step: its hyperparameters and inner transformation stay as they are.
-    const injected = f.injections.length && !this.injectionsSteady(f) ? injectionSteps(f) : undefined;
-    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner);
+    // A scheduled one whose stages compute their scalars from its hyperparameters (formulas) evaluates
+    // its schedules only: nothing is rebuilt (see InjectionFormulas).
+    const byFormulas = f.injections.length > 0 && !this.injectionsSteady(f) && this.formulasHold(f);
+    const injected = f.injections.length && !byFormulas && !this.injectionsSteady(f) ? injectionSteps(f) : undefined;
+    const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner, byFormulas);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
       this.referenceStep(input, gradCopies, extraArgs);
@@ -333,7 +338,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
         // A skipped applyIfFinite keeps its inner state.
         if (stage.source.kind === 'elementwise' && !skipped?.inner.includes(k)) stage.control = stage.source.def.advance(stage.control);
       }
-      if (injected) this.steadyHyperparams = commitInjections(f, injected);
+      if (injected) {
+        this.steadyHyperparams = commitInjections(f, injected);
+        this.formulas = f.injections.map((inj) => injectionFormulas(f, inj));
+      } else if (byFormulas) commitFormulas(f, this.formulas as readonly InjectionFormulas[]);
       else {
         for (let k = 0; k < f.injections.length; k++) f.injections[k].control.count = safeIncrement(f.injections[k].control.count);
       }
@@ -502,6 +510,48 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     return true;
   }
 
+  /** Per injection: its formulas (built after a step that rebuilt its inner transformation), or null. */
+  private formulas: readonly (InjectionFormulas | null)[] = [];
+
+  /** Per stage: its formulas, where an injection's formulas cover it. */
+  private get stageFormulas(): readonly (StageFormula | undefined)[] {
+    if (this.stageFormulasOf !== this.formulas) {
+      const out: (StageFormula | undefined)[] = [];
+      for (const form of this.formulas) for (const s of form?.stages ?? []) out[s.stage] = s;
+      this.stageFormulasOf = this.formulas;
+      this.stageFormulasCache = out;
+    }
+    return this.stageFormulasCache;
+  }
+  private stageFormulasOf: unknown;
+  private stageFormulasCache: readonly (StageFormula | undefined)[] = [];
+
+  /**
+   * Every injection can take this step by its formulas: its hyperparameters are the record its last
+   * step made (nothing set since) and its stages still have the definitions the formulas were made for.
+   * Then each schedule is evaluated into the formulas' inputs (a schedule may throw here, before
+   * anything changes).
+   */
+  private formulasHold(f: FusedParts): boolean {
+    if (this.formulas.length !== f.injections.length) return false;
+    for (let k = 0; k < f.injections.length; k++) {
+      const form = this.formulas[k], inj = f.injections[k];
+      if (form === null || form.record !== inj.control.hyperparams) return false;
+      for (let j = 0; j < form.stages.length; j++) {
+        const source = f.stages[form.stages[j].stage].source;
+        if (source.kind !== 'elementwise' || source.def !== form.stages[j].def) return false;
+      }
+    }
+    for (let k = 0; k < f.injections.length; k++) {
+      const form = this.formulas[k]!, inj = f.injections[k];
+      inj.combinator.writeScheduled(form.scheduled, inj.control, inj.dtype, f.traced);
+      // The fixed values are the record's, which only these steps change (its scheduled values): set once.
+      const inputs = form.inputs, fixed = form.fixed;
+      for (let j = 0; j < form.scheduled.length; j++) inputs[fixed + j] = form.scheduled[j];
+    }
+    return true;
+  }
+
   /** The stages of each injectHyperparams take their scalars from the inner transformation of this step. */
   private rebind(f: FusedParts, injected: readonly { inner: GradientTransformation<any> }[]): string | undefined {
     for (let k = 0; k < injected.length; k++) {
@@ -538,10 +588,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * `update` would (same control state, dtypes, extra arguments). Why not, when a scalar is not a
    * number (a broadcast array) or not of the dtype: such a step runs on the reference path.
    */
-  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined, skipped?: readonly number[]): string | undefined {
+  private writeScalars(f: FusedParts, extraArgs: ExtraArgs | undefined, skipped: readonly number[] | undefined, byFormulas: boolean): string | undefined {
     const S = f.scalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
+
       if (stage.source.kind === 'guard') {
         // A nested applyIfFinite's `zero`, in each of its dtypes.
         for (const slots of f.scalarPlans[k].slots) for (const slot of slots) S[slot] = 0;
@@ -549,6 +600,13 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       }
       // The stages of a skipped applyIfFinite do not run (optax does not call their update).
       if (stage.source.kind !== 'elementwise' || skipped?.includes(k)) continue;
+      const formula = byFormulas ? this.stageFormulas[k] : undefined;
+      if (formula !== undefined) {
+        // An injected stage: its scalars from the injection's hyperparameters of this step.
+        const count = stage.control.count;
+        for (let d = 0; d < formula.programs.length; d++) formula.programs[d].writeInto(formula.injection.inputs, typeof count === 'number' ? count : 0, S, f.scalarPlans[k].slots[d]);
+        continue;
+      }
       const def = stage.source.def;
       const plan = f.scalarPlans[k];
       const sinks = def.writeScalars && def.scalarNames ? this.sinksFor(k, def.scalarNames, plan.names, stage.dtypes.length) : undefined;
@@ -756,6 +814,91 @@ function writeOwnSkipState(acc: Accumulation, rule: SkipRule, skip: boolean, cel
     own.state.norm_squared = cells[0];
   }
   acc.control.skip_state = own.state;
+}
+
+/**
+ * An injectHyperparams with schedules, at the steps after one that built its inner transformation:
+ * its stages' scalars computed from its hyperparameters of the step by each definition's `injectable`
+ * formula (the values `writeScalars` gives for them; compiled to programs: schedules/program.ts), so
+ * that a step evaluates the schedules and rebuilds nothing. Its control (the record `step` made, the
+ * stepper's own: the state getter copies it) is then updated in place.
+ */
+interface InjectionFormulas {
+  /** The hyperparameters record the formulas read, and update. */
+  readonly record: Record<string, number | ArrayLeaf>;
+  /** The hyperparameters by name: the fixed ones, then the scheduled ones (the combinator's order). */
+  readonly names: readonly string[];
+  /** How many of `names` are fixed. */
+  readonly fixed: number;
+  /** This step's values of the scheduled ones. */
+  readonly scheduled: Float64Array;
+  /** This step's value of each of `names`: the formulas' inputs (the fixed ones set once). */
+  readonly inputs: Float64Array;
+  readonly stages: readonly StageFormula[];
+}
+
+/** A stage's formula: the definition it was made from, and its program for each of the stage's dtypes. */
+interface StageFormula {
+  readonly stage: number;
+  readonly def: unknown;
+  readonly programs: readonly FormulaProgram[];
+  readonly injection: InjectionFormulas;
+}
+
+/**
+ * The formulas of an injection (made once its inner transformation is built for its current
+ * hyperparameters), or null where they do not apply: no schedule; a hyperparameter that is an array;
+ * a stage without an `injectable` formula (e.g. clip_by_global_norm's), or with array scalars, or of
+ * another dtype than the hyperparameters (the formulas are written for hyperparameters of the leaves'
+ * dtype); a scheduled hyperparameter no formula reads. Those steps rebuild the inner transformation.
+ */
+function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | null {
+  const c = inj.combinator, record = inj.control.hyperparams;
+  if (c.scheduledNames.length === 0) return null;
+  const names = [...Object.keys(record).filter((k) => !c.scheduledNames.includes(k)), ...c.scheduledNames];
+  if (names.some((k) => typeof record[k] !== 'number')) return null;
+  const inputs = Float64Array.from(names, (k) => record[k] as number);
+  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), inputs, stages: [] };
+  const stages: StageFormula[] = [];
+  const reached = new Set<string>();
+  for (const k of inj.stages) {
+    const stage = f.stages[k];
+    if (stage.source.kind !== 'elementwise' || stage.arrayScalars?.length || stage.dtypes.some((d) => d !== inj.dtype)) return null;
+    const def = stage.source.def, injectable = def.injectable;
+    if (!injectable) return null;
+    // The definition was built with these hyperparameters (rounded to their dtype): its formula reads them from the inputs.
+    const from = new Map<string, number>();
+    for (const [name, v] of Object.entries(injectable.hyperparams)) {
+      const at = names.indexOf(name);
+      if (at < 0) continue;
+      if (!Object.is(roundTo(inj.dtype, v), record[name])) return null;
+      from.set(name, at);
+      reached.add(name);
+    }
+    const formula: ArithFormula = (values, count, a) => {
+      const h: Record<string, (typeof values)[number]> = { ...injectable.hyperparams };
+      for (const [name, at] of from) h[name] = values[at];
+      return injectable.scalars(h, count, inj.dtype, a);
+    };
+    const programs = stage.dtypes.map(() => FormulaProgram.compile(names.length, f.scalarPlans[k].names, formula, stage.traced));
+    if (programs.some((p) => p === undefined)) return null;
+    stages.push({ stage: k, def, programs: programs as FormulaProgram[], injection: form });
+  }
+  if (c.scheduledNames.some((k) => !reached.has(k))) return null;
+  return Object.assign(form, { stages });
+}
+
+/** After a step by formulas: each injection's control advanced in place (its counts, the scheduled values it used). */
+function commitFormulas(f: FusedParts, formulas: readonly InjectionFormulas[]): void {
+  for (let k = 0; k < f.injections.length; k++) {
+    const control = f.injections[k].control, form = formulas[k], names = f.injections[k].combinator.scheduledNames;
+    control.count = safeIncrement(control.count);
+    for (let j = 0; j < names.length; j++) {
+      form.record[names[j]] = form.scheduled[j];
+      const state = control.hyperparams_states[names[j]];
+      state.count = safeIncrement(state.count);
+    }
+  }
 }
 
 /** Keeps the new state of each partition group run on the reference path. */

@@ -80,7 +80,9 @@ export interface ElementwiseDefinition<C extends Record<string, unknown>> {
   /**
    * Every per-step scalar as a function of the hyperparameters (by optax's names) and the count, over
    * a `ScheduleArith` whose values may be arrays in a graph: how the jax-js adapter computes the
-   * scalars when `injectHyperparams` holds the hyperparameters as arrays of its state. For
+   * scalars when `injectHyperparams` holds the hyperparameters as arrays of its state, and how the
+   * fused engine computes them from a scheduled hyperparameter at each step (compiled to a program:
+   * schedules/program.ts's FormulaProgram) instead of rebuilding the transformation. For
    * hyperparameters already of the dtype it gives `writeScalars`' values (test/jax-js/inject-hyperparams.test.ts
    * holds them equal). Absent where a hyperparameter is an array of several elements or a schedule.
    */

@@ -97,6 +97,11 @@ class Recorder implements ScheduleArith<Reg, Reg>, ArithPrimitives<Reg> {
 
   readonly count = new Reg(COUNT);
 
+  /** A value given at each run (a formula's input), in a register of its own. */
+  input(): Reg {
+    return new Reg(this.register());
+  }
+
   private register(value = 0): number {
     this.initial.push(value);
     return this.initial.length - 1;
@@ -172,19 +177,49 @@ class Recorder implements ScheduleArith<Reg, Reg>, ArithPrimitives<Reg> {
   }
 }
 
-/** A schedule compiled to a program (see the module comment). */
-export class ScheduleProgram {
-  private readonly code: Int32Array;
-  private readonly registers: Float64Array;
+/** A recorded formula's instructions and registers, run from a count. */
+class Program {
+  protected readonly code: Int32Array;
+  protected readonly registers: Float64Array;
   private readonly calls: readonly Schedule[];
-  private readonly result: number;
   /** Set by {@link run} when a called function did not return a number (the program's value is then not valid). */
-  private foreignFailed = false;
+  protected foreignFailed = false;
 
-  private constructor(recorder: Recorder, result: number) {
+  protected constructor(recorder: Recorder) {
     this.code = Int32Array.from(recorder.code);
     this.registers = Float64Array.from(recorder.initial);
     this.calls = recorder.calls.slice();
+  }
+
+  protected run(count: number): void {
+    const code = this.code, r = this.registers;
+    r[COUNT] = count;
+    let pc = 0;
+    while (pc < code.length) {
+      const op = code[pc], a = code[pc + 2], b = code[pc + 3], c = code[pc + 4], o = code[pc + 5];
+      const d = dtypeOf(code[pc + 1]);
+      pc += WIDTH;
+      if (op < CALL) OPS[op](d, r, a, b, c, o);
+      else if (op === CALL) this.callForeign(r, a, b, o);
+      else if (op === JUMP_UNLESS) { if (r[a] === 0) pc = o; }
+      else if (op === JUMP) pc = o;
+      else r[o] = r[a]; // MOVE
+    }
+  }
+
+  private callForeign(r: Float64Array, a: number, b: number, o: number): void {
+    const value: unknown = this.calls[b](r[a]);
+    if (typeof value === 'number') r[o] = value;
+    else this.foreignFailed = true;
+  }
+}
+
+/** A schedule compiled to a program (see the module comment). */
+export class ScheduleProgram extends Program {
+  private readonly result: number;
+
+  private constructor(recorder: Recorder, result: number) {
+    super(recorder);
     this.result = result;
   }
 
@@ -217,27 +252,54 @@ export class ScheduleProgram {
     out[at] = this.registers[this.result];
     return true;
   }
+}
 
-  private run(count: number): void {
-    const code = this.code, r = this.registers;
-    r[COUNT] = count;
-    let pc = 0;
-    while (pc < code.length) {
-      const op = code[pc], a = code[pc + 2], b = code[pc + 3], c = code[pc + 4], o = code[pc + 5];
-      const d = dtypeOf(code[pc + 1]);
-      pc += WIDTH;
-      if (op < CALL) OPS[op](d, r, a, b, c, o);
-      else if (op === CALL) this.callForeign(r, a, b, o);
-      else if (op === JUMP_UNLESS) { if (r[a] === 0) pc = o; }
-      else if (op === JUMP) pc = o;
-      else r[o] = r[a]; // MOVE
-    }
+/**
+ * A formula of the count and of inputs, written against {@link ScheduleArith} and returning named
+ * values: how an `injectHyperparams` stage's scalars follow from its hyperparameters
+ * (`ElementwiseDefinition.injectable`).
+ */
+export type ArithFormula = <V, B>(inputs: readonly (V | number)[], count: V | number, arith: ScheduleArith<V, B>) => Readonly<Record<string, V | number>>;
+
+/**
+ * A formula compiled to a program, as a schedule is (the module comment): at each step the fused
+ * engine sets its inputs and count and reads its outputs, allocating nothing.
+ */
+export class FormulaProgram extends Program {
+  private constructor(recorder: Recorder, private readonly inputs: Int32Array, private readonly outputs: Int32Array) {
+    super(recorder);
   }
 
-  private callForeign(r: Float64Array, a: number, b: number, o: number): void {
-    const value: unknown = this.calls[b](r[a]);
-    if (typeof value === 'number') r[o] = value;
-    else this.foreignFailed = true;
+  /**
+   * The program of `formula` over `inputs` values, its `outputs` by name (in that order), or undefined
+   * when it cannot be recorded or lacks an output, or an output is not a number.
+   */
+  static compile(inputs: number, outputs: readonly string[], formula: ArithFormula, traced: boolean): FormulaProgram | undefined {
+    const recorder = new Recorder(traced);
+    const regs = Array.from({ length: inputs }, () => recorder.input());
+    let values: Readonly<Record<string, unknown>>;
+    try {
+      values = formula<Reg, Reg>(regs, recorder.count, recorder);
+    } catch {
+      return undefined;
+    }
+    const out: number[] = [];
+    for (const name of outputs) {
+      const v = values[name];
+      if (v instanceof Reg) out.push(v.index);
+      else if (typeof v === 'number') out.push(recorder.initial.push(v) - 1);
+      else return undefined;
+    }
+    if (recorder.calls.length > 0) return undefined;
+    return new FormulaProgram(recorder, Int32Array.from(regs, (r) => r.index), Int32Array.from(out));
+  }
+
+  /** Runs the formula on `inputs` (one value per input) at `count`; writes output j to `out[slots[j]]`. */
+  writeInto(inputs: Float64Array, count: number, out: Float64Array, slots: readonly number[]): void {
+    const r = this.registers;
+    for (let i = 0; i < this.inputs.length; i++) r[this.inputs[i]] = inputs[i];
+    this.run(count);
+    for (let j = 0; j < this.outputs.length; j++) out[slots[j]] = r[this.outputs[j]];
   }
 }
 

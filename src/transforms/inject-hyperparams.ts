@@ -1,4 +1,5 @@
-import { type Dtype, roundTo } from '../core/dtype.js';
+import { type Dtype, roundInPlace, roundTo } from '../core/dtype.js';
+import { ScheduleEvaluator } from '../schedules/program.js';
 import { OptaxError } from '../core/errors.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
@@ -235,6 +236,15 @@ export function injectHyperparams(
       return { control: { count: safeIncrement(state.count), hyperparams, hyperparams_states }, inner: innerWith(hyperparams) };
     };
     const check = (state: unknown): void => checkState(state, Object.keys(numeric), Object.keys(scheduled));
+    const scheduledNames = Object.keys(scheduled);
+    const evaluators = scheduledNames.map((k) => new ScheduleEvaluator(`inject_hyperparams(${sig.name}): ${k}`, scheduled[k]));
+    // `step`'s scheduled values, as the fused engine evaluates them at every step (the same programs as scaleBySchedule's).
+    const writeScheduled = (values: Float64Array, control: InjectionControl, dtype: Dtype, traced: boolean): void => {
+      for (let j = 0; j < evaluators.length; j++) {
+        evaluators[j].writeInto(values, j, control.hyperparams_states[scheduledNames[j]].count, traced);
+        roundInPlace(dtype, values, j);
+      }
+    };
     // The hyperparameters `init` holds for the dtype: the numbers rounded, each schedule at 0.
     const initial = (dtype: Dtype): Omit<InjectionControl, 'count'> => {
       const hyperparams: Record<string, number | ArrayLeaf> = {};
@@ -246,7 +256,7 @@ export function injectHyperparams(
 
     return recordCall({
       name: 'inject_hyperparams',
-      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor, initial },
+      combinator: { kind: 'injectHyperparams', step, check, innerFor: innerWith, dtypeFor, initial, scheduledNames, writeScheduled },
       init(params: Params): InjectHyperparamsState<unknown> {
         const { hyperparams, hyperparams_states } = initial(dtypeFor(params, null));
         return { count: 0, hyperparams, hyperparams_states, inner_state: innerWith(hyperparams).init(params) };

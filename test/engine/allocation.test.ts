@@ -156,6 +156,15 @@ const CHAINS: Record<string, Chain> = {
     before: (stepper, window = 0) => { stepper.state = setHyperparams(stepper.state as InjectHyperparamsState, { learningRate: (window + 2) * lr }); },
     everyWindow: true,
   },
+  // A scheduled hyperparameter: each step evaluates the schedule; the stages compute their scalars
+  // from it by their formulas (nothing rebuilt: it used to rebuild adamax at every step, 2-16 KB).
+  'injectHyperparams(adamax)(cosineDecay)': { make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 4000, alpha: 0.1 }), { b1: 0.9 }) as GradientTransformation<unknown>, params: oneLeaf() },
+  'injectHyperparams(adamaxw)(warmupCosineDecay)': {
+    make: () => injectHyperparams(adamaxw)({ learningRate: warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 4000 }), weightDecay: 1e-4 }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    backends: JS_ONLY,
+  },
+  'injectHyperparams(adamax)(cosineDecay float64)': { make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 4000, dtype: 'float64' })) as GradientTransformation<unknown>, params: oneLeaf('float64'), backends: JS_ONLY },
   'injectHyperparams(adamax), lr set': {
     make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,
     params: oneLeaf(),

@@ -17,7 +17,11 @@ import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 import { registerInjectable } from '../../src/transforms/injectable.js';
 import type { GradientTransformation } from '../../src/core/transformation.js';
-import { ReferenceRun, assertBitEqual, cloneTree } from './support.js';
+import { ReferenceRun, assertBitEqual, cloneState, cloneTree } from './support.js';
+import { applyIfFinite } from '../../src/transforms/apply-if-finite.js';
+import { multiSteps } from '../../src/transforms/multi-steps.js';
+import { cosineDecaySchedule } from '../../src/schedules/cosine-decay.js';
+import { warmupCosineDecaySchedule } from '../../src/schedules/warmup-cosine-decay.js';
 
 const f32 = (...v: number[]) => new Float32Array(v);
 const f64 = (...v: number[]) => new Float64Array(v);
@@ -73,4 +77,47 @@ test('an inner transformation rebuilt with another structure runs that step on t
   assert.throws(() => strict.step(grads(2)), (e: unknown) => e instanceof OptaxError && /rebuilt its inner transformation with another structure/.test(e.message));
   assertBitEqual(strict.params, before, 'unchanged');
   strict.dispose();
+});
+
+test('scheduled hyperparameters: the stages compute their scalars from the values of the step (nothing rebuilt), bit-identical over many steps, with values set, states loaded, inside applyIfFinite and multiSteps, float32 and float64', () => {
+  const cosine = () => cosineDecaySchedule({ initValue: 0.1, decaySteps: 20, alpha: 0.1 });
+  const cases: [string, () => GradientTransformation<any>][] = [
+    ['adamax(cosineDecay)', () => injectHyperparams(adamax)(cosine(), { b1: 0.8 })],
+    ['adamax(lr function, b1 scheduled)', () => injectHyperparams(adamax)({ learningRate: (c: number) => 0.1 / (c + 1), b1: (c: number) => 0.9 - 0.01 * (c % 7) })],
+    ['adamaxw(warmupCosineDecay)', () => injectHyperparams(adamaxw)(warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.1, warmupSteps: 5, decaySteps: 25 }), { weightDecay: 0.1 })],
+    ['scale(schedule)', () => injectHyperparams(scale)((c: number) => 1 / (c + 3))],
+    ['clip(schedule)', () => injectHyperparams(clip)((c: number) => 2 / (c + 1))],
+    ['applyIfFinite(adamax(cosineDecay))', () => applyIfFinite(injectHyperparams(adamax)(cosine()), { maxConsecutiveErrors: 2 })],
+    ['multiSteps(adamax(cosineDecay), k=2)', () => multiSteps(injectHyperparams(adamax)(cosine()), { everyKSchedule: 2 })],
+    ['chain(clipByGlobalNorm, adamax(cosineDecay))', () => chain(clipByGlobalNorm(1), injectHyperparams(adamax)(cosine()))],
+  ];
+  for (const dtype of ['float32', 'float64'] as const) {
+    const arr = dtype === 'float32' ? f32 : f64;
+    const p = () => ({ a: arr(1, 2, -0), b: arr(-1, 0.5) });
+    const g = (i: number) => ({ a: arr(i % 5 === 3 ? NaN : Math.sin(i), -1, 2 - i), b: arr(0.5 * i, -0) });
+    for (const [name, make] of cases) {
+      for (const backend of ['wasm', 'js'] as const) {
+        const tx = make();
+        const ref = new ReferenceRun(tx, p());
+        const s = compile(tx, p(), { backend, fallback: 'error' });
+        for (let i = 0; i < 24; i++) {
+          if (i === 9 && name.startsWith('adamax(')) {
+            const set = (st: any) => setHyperparams(st, { b2: 0.99 });
+            s.setState(set(s.state));
+            ref.state = set(ref.state);
+          }
+          if (i === 16) {
+            const saved = cloneState(ref.state);
+            s.setState(saved);
+            ref.state = cloneState(saved);
+          }
+          ref.step(cloneTree(g(i)));
+          s.step(cloneTree(g(i)));
+          assertBitEqual(s.params, ref.params, `${name} ${dtype} ${backend} step ${i + 1} params`);
+          assertBitEqual(s.state, ref.state, `${name} ${dtype} ${backend} step ${i + 1} state`);
+        }
+        s.dispose();
+      }
+    }
+  }
 });
