@@ -42,7 +42,8 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
  *   silent mini-step with the pure path's signs; the accumulator in `accumulatorDtype`), those three
  *   on float32 and float64 leaves, `injectHyperparams` of optax-ts's own elementwise
- *   factories (the hyperparameters float32 scalar arrays of the state, read by the inner
+ *   factories (the hyperparameters scalar arrays of the state, of the pure path's hyperparameter dtype
+ *   for any mix of float32 and float64 leaves, read by the inner
  *   transformation's scalars in the graph, so settable between steps by replacing them; a scheduled one
  *   evaluated in the graph at its count; a decay inside a bias correction, e.g. adamax's `b1`, must be a
  *   `staticArgs`), and elementwise transformations with number or array hyperparameters (an array

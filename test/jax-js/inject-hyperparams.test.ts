@@ -131,5 +131,34 @@ test('float64 leaves (x64): float64 hyperparameters (the params\' dtype, or hype
   const params = { a: np.zeros([2]).astype(np.float64), b: np.zeros([2]) };
   const state = opt.init(jax.tree.ref(params));
   assert.equal(state.hyperparams.step_size.dtype, 'float64');
-  assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64), b: np.ones([2]) }, state, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /float64 hyperparameters with a float32 leaf/.test(e.message));
+  // A tree mixing float32 and float64 leaves: float64 hyperparameters (see the test below).
+});
+
+test('hyperparameters of another dtype than the leaves (hyperparamDtype, a tree mixing float32 and float64): the pure path\'s values, bit-identical, jitted and eagerly', async () => {
+  const MIXED = { a: 'float64', d: 'float64' } as const;
+  const X64 = { a: 'float64', b: 'float64', c: 'float64', d: 'float64', e: 'float64' } as const;
+  const schedule = linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 7 });
+  const cases: [GradientTransformation<any>, Record<string, 'float32' | 'float64'>][] = [
+    // float64 b1 on float32 leaves: 1 - b1 in double, rounded to float32 (not 1 - float32(b1)); the bias
+    // correction from float32(b1).
+    [injectHyperparams(adamax, { hyperparamDtype: 'float64' })(0.05, { b1: 0.9, b2: 0.99, eps: 1e-6 }), {}],
+    [injectHyperparams(adamaxw, { hyperparamDtype: 'float64', staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), {}],
+    // A mixed tree: float64 hyperparameters (the params' highest dtype) for float32 and float64 leaves.
+    [chain(scaleByAdamax({ b1: 0.8 }), injectHyperparams(clip)(0.7), injectHyperparams(addDecayedWeights)(0.1), injectHyperparams(scaleByLearningRate)(0.3)), MIXED],
+    // float32 hyperparameters of float64 leaves.
+    [chain(injectHyperparams(clip, { hyperparamDtype: 'float32' })(0.7), injectHyperparams(scale, { hyperparamDtype: 'float32' })(-0.1)), X64],
+  ];
+  for (const [tx, dtypes] of cases) {
+    for (const jit of [true, false]) {
+      // Eagerly on leaves of two or more elements (jax-js evaluates eager one-element ops in double: the README).
+      const r = await runBoth(tx, 6, 83, { recordUpdates: true, dtypes, jit, ...(jit ? {} : { shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } }) });
+      const jaxState = Array.isArray(r.jax.state) ? (r.jax.state as any[]).map((s) => ('hyperparams' in s ? scalarsAsNumbers(s) : s)) : scalarsAsNumbers(r.jax.state);
+      assert.deepEqual({ ...r.jax, state: jaxState }, r.pure, `${tx.name} ${JSON.stringify(dtypes)} jit=${jit}`);
+    }
+  }
+  // float32 hyperparameters of a float64 leaf with b1 injected: its float64 bias correction (glibc's pow
+  // with a base that changes between steps) is not lowered: an OptaxError naming the power.
+  const opt = toJaxJs(injectHyperparams(adamax, { hyperparamDtype: 'float32' })(0.05));
+  const p = { a: np.zeros([2]).astype(np.float64) };
+  assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64) }, opt.init(jax.tree.ref(p)), jax.tree.ref(p)), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) power is not lowered/.test(e.message));
 });
