@@ -8,8 +8,9 @@ import { type JaxJsTransformation, type ToJaxJsOptions, applyUpdates, lower, wra
 import { MAX_TABLE_STEPS, scheduleSettle } from './count-scalars.js';
 import type { JaxArray, JaxTree } from './leaf.js';
 import { type JaxJsSchedule, toJaxJsSchedule } from './schedule.js';
+import { setHyperparams } from './set-hyperparams.js';
 
-export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJaxJsOptions, type JaxArray, type JaxTree, applyUpdates, MAX_TABLE_STEPS, scheduleSettle };
+export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJaxJsOptions, type JaxArray, type JaxTree, applyUpdates, MAX_TABLE_STEPS, scheduleSettle, setHyperparams };
 
 /**
  * Runs an optax-ts transformation on jax-js arrays, as jax-js operations on whichever jax-js device

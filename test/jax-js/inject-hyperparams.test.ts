@@ -8,7 +8,7 @@ import {
 } from '../../src/index.js';
 import { definitionScalars } from '../../src/kernel/elementwise.js';
 import { eagerArith } from '../../src/schedules/arith.js';
-import { applyUpdates, toJaxJs } from '../../src/jax-js/index.js';
+import { applyUpdates, setHyperparams as setJaxHyperparams, toJaxJs } from '../../src/jax-js/index.js';
 import { SHAPES, fromJax, pureValues, randomTree, rng, runBoth, runMoved, toJax } from './helpers.js';
 
 const np = jax.numpy;
@@ -161,4 +161,50 @@ test('hyperparameters of another dtype than the leaves (hyperparamDtype, a tree 
   const opt = toJaxJs(injectHyperparams(adamax, { hyperparamDtype: 'float32' })(0.05));
   const p = { a: np.zeros([2]).astype(np.float64) };
   assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64) }, opt.init(jax.tree.ref(p)), jax.tree.ref(p)), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) power is not lowered/.test(e.message));
+});
+
+test('setHyperparams on the adapter\'s state: as the pure path\'s (bit-identical run, the hyperparameter dtype kept); NaN, unknown, scheduled names and non-numbers refused before anything changes', async () => {
+  const tx = injectHyperparams(adamax, { staticArgs: 'b1' })({ learningRate: 0.1, b2: 0.9 });
+  const next = rng(84);
+  let pureParams = randomTree(next, SHAPES);
+  let pureState = tx.init(pureParams);
+  const opt = toJaxJs(tx);
+  const step = jax.jit((p: any, s: any, g: any): [any, any] => {
+    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+    return [applyUpdates(p, u), ns];
+  });
+  let params: any = toJax(pureParams);
+  let state: any = opt.init(jax.tree.ref(params));
+  for (const [i, lr] of [0.1, 0.02, 0.5, 0, 0.003].entries()) {
+    const g = randomTree(next, SHAPES, 4);
+    pureState = setHyperparams(pureState, { learningRate: lr, b2: 0.9 + i / 100 });
+    const old = state.hyperparams.learning_rate;
+    state = setJaxHyperparams(state, { learningRate: lr, b2: 0.9 + i / 100 });
+    await assert.rejects(old.data(), /freed/, 'the replaced array is disposed');
+    const [u, s] = tx.update(g, pureState, pureParams);
+    pureParams = pureApply(pureParams, u);
+    pureState = s;
+    [params, state] = step(params, state, toJax(g));
+  }
+  assert.deepEqual({ params: await fromJax(params), state: scalarsAsNumbers(await fromJax(state)) }, { params: pureValues(pureParams), state: pureValues(pureState) });
+  const before = await fromJax(state.hyperparams);
+  const refused = (values: Record<string, unknown>, pattern: RegExp) => assert.throws(() => setJaxHyperparams(state, values), (e: unknown) => e instanceof OptaxError && pattern.test(e.message), JSON.stringify(values));
+  refused({ learningRate: 0.3, b2: NaN }, /hyperparameter 'b2' is NaN/);
+  refused({ learningRate: 0.3, momentum: 1 }, /unknown hyperparameter 'momentum'/);
+  refused({ learningRate: np.array(0.3) }, /learning_rate must be a number/);
+  assert.deepEqual(await fromJax(state.hyperparams), before, 'nothing changed');
+  jax.tree.dispose(params);
+  jax.tree.dispose(state);
+  opt.dispose();
+  // A scheduled hyperparameter; float64 hyperparameters stay float64.
+  const scheduled = toJaxJs(injectHyperparams(scaleByLearningRate)(linearSchedule({ initValue: 0.1, endValue: 0, transitionSteps: 4 })));
+  const s1: any = scheduled.init({ w: np.zeros([2]) });
+  assert.throws(() => setJaxHyperparams(s1, { learningRate: 0.2 }), (e: unknown) => e instanceof OptaxError && /follows a schedule/.test(e.message));
+  const x64 = toJaxJs(injectHyperparams(scale, { hyperparamDtype: 'float64' })(0.5));
+  const s2: any = setJaxHyperparams(x64.init({ w: np.zeros([2]) }), { stepSize: 0.1 });
+  assert.equal(s2.hyperparams.step_size.dtype, 'float64');
+  assert.deepEqual(await s2.hyperparams.step_size.ref.data(), new Float64Array([0.1]));
+  for (const o of [scheduled, x64]) o.dispose();
+  jax.tree.dispose(s1);
+  jax.tree.dispose(s2);
 });
