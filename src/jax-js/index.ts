@@ -29,6 +29,9 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   are read from tables (`countScalars: 'table'`, see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
+ *   A leaf already freed (consumed by an earlier call, or disposed) or not a jax-js array (a
+ *   Float32Array) in any of them is an OptaxError naming its path, thrown before anything is consumed
+ *   (a freed *input* of a jitted function is reported by jax-js's `jit` itself, before the step runs).
  * - **Parity** on the wasm device, float32 and float64: bit-identical to the pure path (`tx.update`
  *   then `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
