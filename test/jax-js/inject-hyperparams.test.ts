@@ -51,9 +51,14 @@ test('injectHyperparams: bit-identical to the pure path (state layout included),
   }
 });
 
-test('hyperparameters set between steps (replacing the state\'s arrays, as optax; setHyperparams on the pure path) take effect in the jitted step', async () => {
+/**
+ * Runs injectHyperparams(adamax) (b1 static) on both paths, jitted on the adapter, setting learning_rate
+ * and b2 before each step: with setHyperparams on the pure path, with `set` on the adapter's state; the
+ * final params and states must be equal. Returns the adapter's transformation, params and state.
+ */
+async function runSetting(seed: number, rates: readonly number[], set: (state: any, values: { learningRate: number; b2: number }) => Promise<any>) {
   const tx = injectHyperparams(adamax, { staticArgs: 'b1' })({ learningRate: 0.1, b2: 0.9 });
-  const next = rng(81);
+  const next = rng(seed);
   let pureParams = randomTree(next, SHAPES);
   let pureState = tx.init(pureParams);
   const opt = toJaxJs(tx);
@@ -63,20 +68,29 @@ test('hyperparameters set between steps (replacing the state\'s arrays, as optax
   });
   let params: any = toJax(pureParams);
   let state: any = opt.init(jax.tree.ref(params));
-  const rates = [0.1, 0.1, 0.02, 0.02, 0.5, 0, 0.003];
-  for (let i = 0; i < rates.length; i++) {
+  for (const [i, learningRate] of rates.entries()) {
     const g = randomTree(next, SHAPES, 4);
-    pureState = setHyperparams(pureState, { learningRate: rates[i], b2: 0.9 + i / 100 });
-    state.hyperparams.learning_rate.dispose();
-    state.hyperparams.b2.dispose();
-    state.hyperparams.learning_rate = np.array(rates[i], { dtype: np.float32 });
-    state.hyperparams.b2 = np.array(0.9 + i / 100, { dtype: np.float32 });
+    const values = { learningRate, b2: 0.9 + i / 100 };
+    pureState = setHyperparams(pureState, values);
+    state = await set(state, values);
     const [u, s] = tx.update(g, pureState, pureParams);
     pureParams = pureApply(pureParams, u);
     pureState = s;
     [params, state] = step(params, state, toJax(g));
   }
   assert.deepEqual({ params: await fromJax(params), state: scalarsAsNumbers(await fromJax(state)) }, { params: pureValues(pureParams), state: pureValues(pureState) });
+  return { opt, params, state };
+}
+
+test('hyperparameters set between steps (replacing the state\'s arrays, as optax; setHyperparams on the pure path) take effect in the jitted step', async () => {
+  const { opt, params, state } = await runSetting(81, [0.1, 0.1, 0.02, 0.02, 0.5, 0, 0.003], async (st, { learningRate, b2 }) => {
+    st.hyperparams.learning_rate.dispose();
+    st.hyperparams.b2.dispose();
+    st.hyperparams.learning_rate = np.array(learningRate, { dtype: np.float32 });
+    st.hyperparams.b2 = np.array(b2, { dtype: np.float32 });
+    return st;
+  });
+  jax.tree.dispose([params, state]);
   opt.dispose();
 });
 
@@ -164,29 +178,12 @@ test('hyperparameters of another dtype than the leaves (hyperparamDtype, a tree 
 });
 
 test('setHyperparams on the adapter\'s state: as the pure path\'s (bit-identical run, the hyperparameter dtype kept); NaN, unknown, scheduled names and non-numbers refused before anything changes', async () => {
-  const tx = injectHyperparams(adamax, { staticArgs: 'b1' })({ learningRate: 0.1, b2: 0.9 });
-  const next = rng(84);
-  let pureParams = randomTree(next, SHAPES);
-  let pureState = tx.init(pureParams);
-  const opt = toJaxJs(tx);
-  const step = jax.jit((p: any, s: any, g: any): [any, any] => {
-    const [u, ns] = opt.update(g, s, jax.tree.ref(p));
-    return [applyUpdates(p, u), ns];
-  });
-  let params: any = toJax(pureParams);
-  let state: any = opt.init(jax.tree.ref(params));
-  for (const [i, lr] of [0.1, 0.02, 0.5, 0, 0.003].entries()) {
-    const g = randomTree(next, SHAPES, 4);
-    pureState = setHyperparams(pureState, { learningRate: lr, b2: 0.9 + i / 100 });
-    const old = state.hyperparams.learning_rate;
-    state = setJaxHyperparams(state, { learningRate: lr, b2: 0.9 + i / 100 });
+  const { opt, params, state } = await runSetting(84, [0.1, 0.02, 0.5, 0, 0.003], async (st, values) => {
+    const old = st.hyperparams.learning_rate;
+    const out = setJaxHyperparams(st, values);
     await assert.rejects(old.data(), /freed/, 'the replaced array is disposed');
-    const [u, s] = tx.update(g, pureState, pureParams);
-    pureParams = pureApply(pureParams, u);
-    pureState = s;
-    [params, state] = step(params, state, toJax(g));
-  }
-  assert.deepEqual({ params: await fromJax(params), state: scalarsAsNumbers(await fromJax(state)) }, { params: pureValues(pureParams), state: pureValues(pureState) });
+    return out;
+  });
   const before = await fromJax(state.hyperparams);
   const refused = (values: Record<string, unknown>, pattern: RegExp) => assert.throws(() => setJaxHyperparams(state, values), (e: unknown) => e instanceof OptaxError && pattern.test(e.message), JSON.stringify(values));
   refused({ learningRate: 0.3, b2: NaN }, /hyperparameter 'b2' is NaN/);
