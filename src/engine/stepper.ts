@@ -571,6 +571,11 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     for (let k = 0; k < f.injections.length; k++) {
       const form = this.formulas[k]!, inj = f.injections[k];
       inj.combinator.writeScheduled(form.scheduled, inj.control, inj.dtype, f.traced);
+      // A value its factory would reject: this step rebuilds the transformation, which throws it.
+      for (let c = 0; c < form.checks.length; c++) if (!form.checks[c].accepts(form.scheduled, form.checks[c].at)) return false;
+    }
+    for (let k = 0; k < f.injections.length; k++) {
+      const form = this.formulas[k]!;
       // The fixed values are the record's, which only these steps change (its scheduled values): set once.
       const inputs = form.inputs, fixed = form.fixed;
       for (let j = 0; j < form.scheduled.length; j++) inputs[fixed + j] = form.scheduled[j];
@@ -858,6 +863,8 @@ interface InjectionFormulas {
   readonly fixed: number;
   /** This step's values of the scheduled ones. */
   readonly scheduled: Float64Array;
+  /** Each factory check of a scheduled value (`at` in `scheduled`): see InjectableScalars.accepts. */
+  readonly checks: readonly { readonly accepts: (values: Float64Array, at: number) => boolean; readonly at: number }[];
   /** This step's value of each of `names`: the formulas' inputs (the fixed ones set once). */
   readonly inputs: Float64Array;
   readonly stages: readonly StageFormula[];
@@ -884,7 +891,8 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
   const names = [...Object.keys(record).filter((k) => !c.scheduledNames.includes(k)), ...c.scheduledNames];
   if (names.some((k) => typeof record[k] !== 'number')) return null;
   const inputs = Float64Array.from(names, (k) => record[k] as number);
-  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), inputs, stages: [] };
+  const checks: { accepts: (values: Float64Array, at: number) => boolean; at: number }[] = [];
+  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), checks, inputs, stages: [] };
   const stages: StageFormula[] = [];
   const reached = new Set<string>();
   for (const k of inj.stages) {
@@ -898,6 +906,13 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
       const at = names.indexOf(name);
       if (at < 0) continue;
       if (!Object.is(roundTo(inj.dtype, v), record[name])) return null;
+      const scheduledAt = c.scheduledNames.indexOf(name);
+      if (scheduledAt >= 0) {
+        // A scheduled value must be checked as the factory checks it (else it is rebuilt at each step).
+        const accepts = injectable.accepts?.[name];
+        if (!accepts) return null;
+        checks.push({ accepts, at: scheduledAt });
+      }
       from.set(name, at);
       reached.add(name);
     }

@@ -100,6 +100,14 @@ export interface InjectableScalars {
   readonly hyperparams: Readonly<Record<string, number>>;
   /** Every scalar `writeScalars` writes, from the hyperparameters `h` (by optax's names) and the count before the step. */
   scalars<V, B>(h: Readonly<Record<string, V | number>>, count: V | number, dtype: Dtype, arith: ScheduleArith<V, B>): Record<string, V | number>;
+  /**
+   * Per hyperparameter: whether the factory accepts the value at `values[at]` (its own check, which
+   * would throw when the transformation is built with it). The fused engine computes a scheduled
+   * hyperparameter's scalars by `scalars` only where its value is checked so; a value that is not
+   * accepted (or a hyperparameter without a check) rebuilds the transformation, which throws as
+   * the reference path does.
+   */
+  readonly accepts?: Readonly<Record<string, (values: Float64Array, at: number) => boolean>>;
 }
 
 /**

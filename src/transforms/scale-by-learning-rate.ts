@@ -77,6 +77,7 @@ export function scaleByLearningRate(learningRate: ScalarOrSchedule, options: Sca
   const injectable: InjectableScalars = {
     hyperparams: { learning_rate: learningRate },
     scalars: (h, _count, d, a) => ({ step_size: m === 1 ? a.cast(d, h.learning_rate) : a.neg(a.cast(d, h.learning_rate)) }),
+    accepts: { learning_rate: (values, at) => learningRateProblemAt(values, at, 1) === undefined },
   };
   return recordCall({ ...tx, elementwise: withInjectable(def as CompiledElementwise<Record<string, unknown>>, injectable) }, 'scale_by_learning_rate', [learningRate, options]);
 }

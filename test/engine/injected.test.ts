@@ -121,3 +121,25 @@ test('scheduled hyperparameters: the stages compute their scalars from the value
     }
   }
 });
+
+test('a scheduled learning rate its factory rejects (negative, NaN) throws at that step as the reference does, and the step changes nothing', () => {
+  for (const bad of [-1, NaN, Infinity]) {
+    for (const backend of ['wasm', 'js'] as const) {
+      const tx = injectHyperparams(adamax)((c: number) => (c === 6 ? bad : 0.1 / (c + 1)));
+      const p = () => ({ a: f32(1, 2, -0), b: f32(-1, 0.5) });
+      const g = (i: number) => ({ a: f32(Math.sin(i), -1, 2), b: f32(0.5 * i, -0) });
+      const ref = new ReferenceRun(tx, p());
+      const s = compile(tx, p(), { backend });
+      for (let i = 0; i < 6; i++) {
+        ref.step(cloneTree(g(i)));
+        s.step(cloneTree(g(i)));
+      }
+      const before = { params: cloneTree(s.params), state: cloneState(s.state) };
+      assert.throws(() => ref.step(cloneTree(g(6))), /learning rate must be/);
+      assert.throws(() => s.step(cloneTree(g(6))), /learning rate must be/, `${bad} ${backend}`);
+      assertBitEqual(s.params, before.params, `${bad} ${backend}: params after the failed step`);
+      assertBitEqual(s.state, before.state, `${bad} ${backend}: state after the failed step`);
+      s.dispose();
+    }
+  }
+});
