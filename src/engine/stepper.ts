@@ -308,7 +308,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (acc) {
       const c = acc.combinator, ctl = acc.control;
       const k = c.everyK(ctl.gradient_step);
-      ownSkip = input === p.grads ? builtInSkipRule(c.shouldSkip) : undefined;
+      // (In XLA's subnormal mode the skip function runs as given.)
+      ownSkip = input === p.grads && p.subnormals !== 'flush' ? builtInSkipRule(c.shouldSkip) : undefined;
       if (ownSkip) {
         if (this.builtInSkip(f, ownSkip)) {
           this.applyZeroUpdates(gradCopies);
@@ -366,7 +367,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       }
       if (injected) {
         this.steadyHyperparams = commitInjections(f, injected);
-        this.formulas = f.injections.map((inj) => injectionFormulas(f, inj));
+        this.formulas = formulasOf(f);
       } else if (byFormulas) commitFormulas(f, this.formulas as readonly InjectionFormulas[]);
       else {
         for (let k = 0; k < f.injections.length; k++) f.injections[k].control.count = safeIncrement(f.injections[k].control.count);
@@ -927,6 +928,11 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
   }
   if (c.scheduledNames.some((k) => !reached.has(k))) return null;
   return Object.assign(form, { stages });
+}
+
+/** Every injection's formulas (a function of its own: a closure in the step would cost a context at every step). */
+function formulasOf(f: FusedParts): (InjectionFormulas | null)[] {
+  return f.injections.map((inj) => injectionFormulas(f, inj));
 }
 
 /** After a step by formulas: each injection's control advanced in place (its counts, the scheduled values it used). */
