@@ -4,7 +4,7 @@ import { FunctionBuilder, countedLoop } from './function-builder.js';
 import { type LoweredNode, type LoweredProgram, lowerProgram, neverNegativeZero } from './lowering.js';
 import { MAX_FUNCTION_PARAMS, type MemoryImportOptions, assembleModule } from './module.js';
 import { type FloatOps, Op, SimdOp, V128_ALIGN_LOG2, ValType, floatOps } from './opcodes.js';
-import { FMA64_IMPORT, FmaEmitter, type WideOperands } from './fma.js';
+import { FMA64_IMPORT, FmaEmitter, type LoadAddress, type WideOperands } from './fma.js';
 import { VectorOpEmitter, laneMasks } from './vector-ops.js';
 import { LaneFailures } from './lane-failures.js';
 import { type SubnormalMode, canMakeSubnormal } from '../subnormals.js';
@@ -260,10 +260,40 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // Keeping a copy's values live only during its own code spares registers (x64 has 16 vector
   // registers, and the splatted scalars hold several of them for the whole loop).
   const notNegativeZero = neverNegativeZero(nodes, flush !== undefined);
+  /**
+   * In a versioned copy's common path, the loads not made yet (each is made just before the first
+   * code that reads it, see bailingLoop); undefined elsewhere (every load first).
+   */
+  let pendingLoads: Set<number> | undefined;
+  /** The v128 local of node `id` in copy `u`, its load made first if it is pending. */
+  const vectorOf = (id: number, u: number): number => {
+    if (pendingLoads?.delete(id)) emitLoad(id, u);
+    return locals[id].vector[u];
+  };
+  /**
+   * In a versioned copy's common path, the operands of a float32 fma that are loads, widened from
+   * memory by the fma (FmaEmitter's WideOperands.loaded: one instruction per half), not loaded here
+   * first; not where loads are flushed (subnormals), which the widening from memory would skip.
+   */
+  const loadedOperands = (node: LoweredNode & { kind: 'fma' }, u: number): WideOperands['loaded'] => {
+    if (!pendingLoads || flush || ops.lanes !== 4) return undefined;
+    const at = (operand: number): LoadAddress | undefined => {
+      const load = nodes[operand];
+      return load.kind === 'load' && !narrow[load.stream] ? { pointer: streams.local(load.stream), offset: streams.offset(load.stream) + 16 * u } : undefined;
+    };
+    return { a: at(node.a), b: at(node.b), c: at(node.c) };
+  };
   const emitVectorNode = (id: number, u: number): void => {
     const node = nodes[id];
     if (node.uniform || node.kind === 'load') return;
-    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id], copyPowers.has(id), copyFailures!);
+    // (The shortcut by a power of two reads the float32 vectors; the bits check only their halves.)
+    const fromMemory = node.kind === 'fma' && copyPowers && !copyPowers.has(id) ? loadedOperands(node, u) : undefined;
+    if (pendingLoads) {
+      const operands = node.kind === 'unary' ? [node.a] : node.kind === 'binary' ? [node.a, node.b] : [node.a, node.b, node.c];
+      const widened = node.kind === 'fma' && fromMemory ? [fromMemory.a && node.a, fromMemory.b && node.b, fromMemory.c && node.c] : [];
+      for (const operand of operands) if (!widened.includes(operand)) vectorOf(operand, u);
+    }
+    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], { ...fmaWide[id], ...(fromMemory ? { loaded: fromMemory } : {}) }, copyPowers.has(id), copyFailures!);
     else if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
     else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
     else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
@@ -276,6 +306,12 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   const keptStreams = new Set(relaxedMadd && lowered.fast && !flush ? stores.filter((st) => !lowered.fast!.stores.some((q) => q.stream === st.stream)).map((st) => st.stream) : []);
   const loadOf = new Map(nodes.flatMap((node, id) => (node.kind === 'load' ? [[node.stream, id] as const] : [])));
   const emitStores = (list: readonly { stream: number; node: number }[], u: number): void => {
+    // Every load the stores read comes before the first store (an output may overwrite a stream).
+    for (const s of list) {
+      vectorOf(s.node, u);
+      const old = keptStreams.has(s.stream) ? loadOf.get(s.stream) : undefined;
+      if (old !== undefined) vectorOf(old, u);
+    }
     for (const s of list) {
       const old = keptStreams.has(s.stream) ? loadOf.get(s.stream) : undefined;
       if (old !== undefined) f.localGet(locals[s.node].vector[u]).localGet(locals[old].vector[u]).simd(SimdOp.i32x4Ne).simd(SimdOp.i32x4Bitmask).if();
@@ -303,17 +339,18 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   }
   /** In the main loop's copy being emitted, whether it runs the capped checks. */
   let copyCapped = false;
+  const emitLoad = (id: number, u: number): void => {
+    const node = nodes[id] as LoweredNode & { kind: 'load' };
+    if (narrow[node.stream]) {
+      f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
+    } else {
+      f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
+    }
+    flush?.vector();
+    f.localSet(locals[id].vector[u]);
+  };
   const emitLoads = (u: number): void => {
-    nodes.forEach((node, id) => {
-      if (node.kind !== 'load') return;
-      if (narrow[node.stream]) {
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load64Zero, 3, streams.offset(node.stream) + 8 * u).simd(SimdOp.f64x2PromoteLowF32x4);
-      } else {
-        f.localGet(streams.local(node.stream)).simdMemory(SimdOp.v128Load, V128_ALIGN_LOG2, streams.offset(node.stream) + 16 * u);
-      }
-      flush?.vector();
-      f.localSet(locals[id].vector[u]);
-    });
+    nodes.forEach((node, id) => { if (node.kind === 'load') emitLoad(id, u); });
   };
   /** `copies` vectors per stream, each computed exactly (its fast variant, where its checks hold). */
   const emitVectorBody = (copies: number): void => {
@@ -359,11 +396,13 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     f.loop();
     const hot = f.label();
     copyFailures = failures;
-    emitLoads(0);
+    // Each load just before the first code that reads it: a value loaded at the top and read only at
+    // the end (the params, in the emitting pass) held a register all along, and V8 spilled it.
+    pendingLoads = new Set(nodes.flatMap((node, id) => (node.kind === 'load' ? [id] : [])));
     const plan = fastPlan && (copyCapped ? cappedPlan! : fastPlan);
     if (plan) {
       for (const id of plan.checkNodes) emitVectorNode(id, 0);
-      if (plan.emitFailMask((id) => locals[id].vector[0])) failures.add();
+      if (plan.emitFailMask((id) => vectorOf(id, 0))) failures.add();
       for (const id of plan.fastNodes) emitVectorNode(id, 0);
     } else {
       nodes.forEach((_, id) => emitVectorNode(id, 0));
@@ -371,6 +410,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     failures.any();
     f.brIfTo(slow);
     emitStores(plan ? fast!.stores : stores, 0);
+    pendingLoads = undefined;
     copyFailures = undefined;
     streams.advance(16);
     f.localGet(count).i32Const(1).op(Op.i32Sub).localTee(count).brIfTo(hot);

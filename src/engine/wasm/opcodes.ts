@@ -122,6 +122,7 @@ export const SimdOp = {
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
+  i32x4Shl: 0xab,
   /**
    * The lanes' top bits as an i32. On masks (lanes all ones or all zeros) a test for any set lane, as
    * `v128.any_true`, which V8 lowers to `ptest` + `setnz` + `test` before the branch; this is one
