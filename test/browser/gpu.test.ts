@@ -119,8 +119,9 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
           assert.equal(r.trained!.modelPath, 'ops');
           assert.ok(r.trained!.modelResumedIdentical, 'model.save(..., { includeOptimizer: true }), tf.loadLayersModel, fit: not the uninterrupted fit\'s weights');
         }
-        // jax-js: the demo's three, and on WebGPU applyIfFinite and multiSteps (gpu-page.ts's JAX_COMBINATORS).
-        assert.equal(r.cases.length, lib === 'tfjs' ? 9 : backend === 'webgpu' ? 5 : 3);
+        // jax-js: the demo's three, the NaN cases (gpu-page.ts's JAX_NAN_CASES), and on WebGPU
+        // applyIfFinite(adamax) and multiSteps (JAX_COMBINATORS).
+        assert.equal(r.cases.length, lib === 'tfjs' ? 9 : backend === 'webgpu' ? 7 : 5);
         for (const c of r.cases) {
           const what = `${r.backend}, ${c.tx} [${c.path}]`;
           assert.ok(c.resumedIdentical, `${what}: saved midway and restored, training did not resume bit-identically`);
