@@ -67,7 +67,7 @@ function checkBounds(r: BackendReport, c: BackendReport['cases'][number]): void 
   }
 }
 
-test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapters against the pure path', { skip: CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium)', timeout: 240_000 }, async (t) => {
+test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapters against the pure path', { skip: CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium)', timeout: 420_000 }, async (t) => {
   const bundled = await build({ entryPoints: [new URL('./gpu-page.ts', import.meta.url).pathname], bundle: true, format: 'esm', write: false, logLevel: 'silent' });
   const js = bundled.outputFiles[0].text;
   const server = createServer((req, res) => {
