@@ -51,7 +51,8 @@ export function writeBiasCorrectionValue(out: Float64Array, at: number, dtype: D
  * checks both agree). @internal
  */
 export function biasCorrectionOf<V, B>(a: ScheduleArith<V, B>, dtype: Dtype, decay: V | number, count: V | number): V | number {
-  // A decay that is a value of the interpretation (an injected hyperparameter) is already of the dtype.
-  const base = typeof decay === 'number' ? roundTo(dtype, decay) : decay;
+  // Rounded to the dtype first, as the pure path's writer does; a value of the interpretation (an
+  // injected hyperparameter) may be wider (float64 hyperparameters of a float32 leaf).
+  const base = typeof decay === 'number' ? roundTo(dtype, decay) : a.cast(dtype, decay);
   return a.sub(dtype, 1, a.pow(dtype, base, a.fromInt(dtype, a.increment(count))));
 }

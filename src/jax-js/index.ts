@@ -8,8 +8,9 @@ import { type JaxJsTransformation, type ToJaxJsOptions, applyUpdates, lower, wra
 import { MAX_TABLE_STEPS, scheduleSettle } from './count-scalars.js';
 import type { JaxArray, JaxTree } from './leaf.js';
 import { type JaxJsSchedule, toJaxJsSchedule } from './schedule.js';
+import { setHyperparams } from './set-hyperparams.js';
 
-export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJaxJsOptions, type JaxArray, type JaxTree, applyUpdates, MAX_TABLE_STEPS, scheduleSettle };
+export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJaxJsOptions, type JaxArray, type JaxTree, applyUpdates, MAX_TABLE_STEPS, scheduleSettle, setHyperparams };
 
 /**
  * Runs an optax-ts transformation on jax-js arrays, as jax-js operations on whichever jax-js device
@@ -28,6 +29,9 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   are read from tables (`countScalars: 'table'`, see {@link ToJaxJsOptions}).
  * - **Ownership** (jax-js's, as `@jax-js/optax`): `init` consumes `params`; `update` consumes
  *   `updates`, `state` and `params`. Pass `params.ref` (a tree: `jax.tree.ref(params)`) to keep them.
+ *   A leaf already freed (consumed by an earlier call, or disposed) or not a jax-js array (a
+ *   Float32Array) in any of them is an OptaxError naming its path, thrown before anything is consumed
+ *   (a freed *input* of a jitted function is reported by jax-js's `jit` itself, before the step runs).
  * - **Parity** on the wasm device, float32 and float64: bit-identical to the pure path (`tx.update`
  *   then `applyUpdates`) for elementwise chains such as adamax and adamaxw (tested over random trees);
  *   `clipByGlobalNorm`'s sum of squares is jax-js's reduction (measured in XLA:CPU's order on the
@@ -42,7 +46,8 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   `skipNotFinite` / `skipLargeUpdates` all in the graph, selected with `where`, the zeros of a
  *   silent mini-step with the pure path's signs; the accumulator in `accumulatorDtype`), those three
  *   on float32 and float64 leaves, `injectHyperparams` of optax-ts's own elementwise
- *   factories (the hyperparameters float32 scalar arrays of the state, read by the inner
+ *   factories (the hyperparameters scalar arrays of the state, of the pure path's hyperparameter dtype
+ *   for any mix of float32 and float64 leaves, read by the inner
  *   transformation's scalars in the graph, so settable between steps by replacing them; a scheduled one
  *   evaluated in the graph at its count; a decay inside a bias correction, e.g. adamax's `b1`, must be a
  *   `staticArgs`), and elementwise transformations with number or array hyperparameters (an array

@@ -1,4 +1,5 @@
-import { numpy as np } from '@jax-js/jax';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
+import { deviceHasFloat64 } from './kernel.js';
 import type { Dtype } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { float64Array } from './constants.js';
@@ -41,18 +42,24 @@ function stagesOf(tx: GradientTransformation<any>, out: CompiledElementwise<any>
 
 /**
  * optax's `inject_hyperparams` in the jax-js graph. The state is the pure path's, with jax-js arrays:
- * `count` and each `hyperparams_states[k].count` int32 scalars, each hyperparameter a float32 scalar
- * array (replace it between steps to change it, as in optax: `state.hyperparams.learning_rate =
- * np.array(0.01)`). Each step reads the hyperparameters from those arrays in the graph: the inner
+ * `count` and each `hyperparams_states[k].count` int32 scalars, each hyperparameter a scalar array of
+ * the hyperparameter dtype (`hyperparamDtype`, else the params' highest dtype, as the pure path's;
+ * replace it between steps to change it, as in optax: `state.hyperparams.learning_rate =
+ * np.array(0.01)`). Hyperparameters of another dtype than a leaf are the pure path's too: a float64
+ * one feeding a float32 leaf's scalars is computed on in float64 and rounded once to float32 (`1 - b1`
+ * as the pure path's double arithmetic; a bias correction from `float32(b1)`), a float32 one feeding a
+ * float64 leaf is widened exactly; float64 hyperparameters need the wasm or cpu device (an OptaxError
+ * on WebGPU and WebGL). Each step reads the hyperparameters from those arrays in the graph: the inner
  * transformation is built once, and its stages compute their per-step scalars from the arrays with
  * their `injectable` formula (the values `writeScalars` gives for those hyperparameters); a scheduled
  * hyperparameter is its schedule evaluated in the graph at its own count ({@link toJaxJsSchedule}),
  * held in the state as the value the step used.
  *
  * Lowered: optax-ts's own factories (adamax, adamaxw, scaleByAdamax, scale, scaleByLearningRate,
- * addDecayedWeights, clip), float32 hyperparameters. An injected decay in a bias correction (adamax's
- * `b1` unless `staticArgs` names it) needs `b1 ** t` with a base that varies in the graph: refused
- * (with the adapter's error for that power) until the adapter lowers such a power.
+ * addDecayedWeights, clip), float32 and float64 hyperparameters. An injected decay in a bias correction
+ * (adamax's `b1` unless `staticArgs` names it) needs `b1 ** t` with a base that varies in the graph:
+ * powf's full path for float32 leaves; for float64 leaves glibc's `pow`, not lowered (the adapter's
+ * OptaxError for that power).
  */
 export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInner: (inner: GradientTransformation<any>) => Lowered): Lowered {
   const name = 'inject_hyperparams';
@@ -104,13 +111,17 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
   // The hyperparameters' dtype (optax's hyperparam_dtype): the option, else the highest dtype of the
   // params (of the updates without params; float32 for no leaves), as the pure path's dtypeFor.
   const dtypeFor = (primary: JaxTree | null, fallback: JaxTree | null): Dtype => {
-    if (options?.hyperparamDtype) return options.hyperparamDtype;
-    for (const tree of [primary, fallback]) {
-      if (tree === null) continue;
-      const leaves = gather(name, [tree], [tree === primary ? 'params' : 'updates']).positions.map((p) => p[0]);
-      if (leaves.length > 0) return leaves.some((l) => l.dtype === 'float64') ? 'float64' : 'float32';
-    }
-    return 'float32';
+    const dtype = ((): Dtype => {
+      if (options?.hyperparamDtype) return options.hyperparamDtype;
+      for (const tree of [primary, fallback]) {
+        if (tree === null) continue;
+        const leaves = gather(name, [tree], [tree === primary ? 'params' : 'updates']).positions.map((p) => p[0]);
+        if (leaves.length > 0) return leaves.some((l) => l.dtype === 'float64') ? 'float64' : 'float32';
+      }
+      return 'float32';
+    })();
+    if (dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`toJaxJs: inject_hyperparams(${sig.name}): float64 hyperparameters (${options?.hyperparamDtype ? 'hyperparamDtype' : 'float64 leaves'}) need a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`);
+    return dtype;
   };
   const fail = (why: string): never => { throw new OptaxError(`${name}: this state does not belong to this transformation: ${why}`); };
   return {
@@ -131,17 +142,9 @@ export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInn
       if (!isDictNode(hp) || Object.keys(hp).length !== names.length || names.some((k) => !Object.hasOwn(hp, k))) fail(`expected hyperparams {${showKeys(names)}}, got ${isDictNode(hp) ? `{${showKeys(Object.keys(hp))}}` : describe(hp)}`);
       if (!isDictNode(hs) || Object.keys(hs).length !== scheduled.length || scheduled.some((k) => !Object.hasOwn(hs, k))) fail(`expected hyperparams_states {${showKeys(scheduled)}}, got ${isDictNode(hs) ? `{${showKeys(Object.keys(hs))}}` : describe(hs)}`);
       // Scalars of the dtype the hyperparameters keep (optax converts numbers only; an array of another
-      // dtype would change the arithmetic, and is not lowered).
+      // dtype would change the arithmetic: refused).
       const dtype = dtypeFor(params, updates);
       for (const k of names) expectFloatScalar(`hyperparams.${k}`, hp[k], dtype);
-      // Hyperparameters of one dtype feeding leaves of another (a tree mixing float32 and float64, a
-      // hyperparamDtype other than the leaves'): the pure path rounds the definitions' own scalars from
-      // the wider values, which the injectable formulas (written for operands of the leaves' dtype) do
-      // not reproduce: not lowered.
-      const { positions, paths } = gather(name, [updates], ['grads']);
-      positions.forEach(([g], i) => {
-        if (g.dtype !== dtype) throw new OptaxError(`toJaxJs: inject_hyperparams(${sig.name}): ${dtype} hyperparameters with a ${g.dtype} leaf are not lowered by the jax-js adapter (hyperparameters of the leaves' dtype are)`, paths[i], 'grads');
-      });
       for (const k of scheduled) {
         if (!isDictNode(hs[k]) || Object.keys(hs[k]).length !== 1 || !Object.hasOwn(hs[k], 'count')) fail(`hyperparams_states.${k} must be {count}, got ${describe(hs[k])}`);
         expectScalar(name, `hyperparams_states.${k}.count`, hs[k].count, 'int32');

@@ -54,6 +54,17 @@ export class ArithAnchors {
   }
 }
 
+/**
+ * Whether an operation rounding to `d` has a float64 array operand while `d` is float32: a float64
+ * injected hyperparameter feeding a float32 leaf's scalars (`1 - b1`). The pure path computes those in
+ * double from the float64 value and rounds the result to float32 (`writeHyper`), as the eager
+ * interpretation does with number operands; so the operation runs in float64, rounded once to `d`
+ * (casting the operand to float32 first would round twice).
+ */
+function widerThan(d: Dtype, a: Value, b: Value): boolean {
+  return d === 'float32' && [a, b].some((x) => typeof x !== 'number' && x.dtype === 'float64');
+}
+
 /** `c` as a sum of numbers float32 holds exactly (one for float32, up to three for a double, two for an int32). */
 function literalParts(d: Kind, c: number): number[] {
   if (d === 'float32') return [toDtype('float32', c)];
@@ -193,6 +204,7 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
 
   private binary(d: Dtype, a: Value, b: Value, op: (x: JaxArray, y: JaxArray) => JaxArray, fold: (d: Dtype, a: number, b: number) => number): Value {
     if (typeof a === 'number' && typeof b === 'number') return fold(d, a, b);
+    if (widerThan(d, a, b)) return this.flush(d, this.arr(d, this.binary('float64', a, b, op, fold)));
     return this.flush(d, this.keep(op(this.arr(d, a).ref, this.arr(d, b).ref)));
   }
 
@@ -202,6 +214,7 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
 
   div(d: Dtype, a: Value, b: Value): Value {
     if (typeof a === 'number' && typeof b === 'number') return eagerArith.div(d, a, b);
+    if (widerThan(d, a, b)) return this.flush(d, this.arr(d, this.div('float64', a, b)));
     const x = this.arr(d, a), y = this.arr(d, b);
     // float32: in float64, rounded once (see kernel.ts's divide); float64: corrected to the IEEE quotient.
     if (d === 'float32') return this.flush(d, this.keep(np.trueDivide(x.ref.astype(np.float64), y.ref.astype(np.float64)).astype(np.float32)));

@@ -32,6 +32,7 @@ import { lowerMultiSteps } from './multi-steps.js';
 import { lowerInjectHyperparams } from './inject-hyperparams.js';
 import { ScalarReciprocals } from './scalar-reciprocals.js';
 import { type Injection, injectionOf } from './injection.js';
+import { JAX_LEAF_WHAT, checkJaxTree } from './check-tree.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, divide, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -234,7 +235,7 @@ export function gather(name: string, trees: readonly unknown[], names: readonly 
     });
     positions.push(leaves as JaxArray[]);
     paths.push(path);
-  }, { isLeaf: isJaxLeaf, names });
+  }, { isLeaf: isJaxLeaf, names, leafWhat: JAX_LEAF_WHAT });
   return { positions, paths };
 }
 
@@ -590,6 +591,8 @@ export function disposeValues(values: Record<string, JaxValue>): void {
  * ```
  */
 export function applyUpdates<P extends JaxTree>(params: P, updates: JaxTree): P {
+  checkJaxTree('apply_updates', params, 'params');
+  checkJaxTree('apply_updates', updates, 'updates');
   const { positions } = gather('apply_updates', [params, updates], ['params', 'updates']);
   const out = positions.map(([p, u]) => {
     // p + u: no constant, so no anchors.
@@ -611,11 +614,16 @@ export function wrap(tx: GradientTransformation<any>, node: Lowered): JaxJsTrans
     name: tx.name,
     tx,
     init(params) {
+      checkJaxTree(tx.name, params, 'params');
       const state = node.init(params);
       disposeTree(params);
       return state;
     },
     update(updates, state, params) {
+      // Every tree checked before any array is consumed (a freed or non-jax-js leaf named by its path).
+      checkJaxTree(tx.name, updates, 'grads');
+      checkJaxTree(tx.name, state, 'state');
+      checkJaxTree(tx.name, params, 'params');
       const out = node.update(updates, state, params ?? null);
       disposeTree(params);
       return out as [any, any];

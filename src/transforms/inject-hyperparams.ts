@@ -2,7 +2,7 @@ import { type Dtype, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { ExtraArgs, GradientTransformation } from '../core/transformation.js';
-import { type ArrayLeaf, type ShapedArray, leafDtype } from '../tree/leaf.js';
+import { type ArrayLeaf, type ShapedArray, leafData, leafDtype } from '../tree/leaf.js';
 import type { Schedule } from '../core/schedule.js';
 import { treeLeaves } from '../tree/map.js';
 import { describe, isDictNode } from '../tree/structure.js';
@@ -278,11 +278,26 @@ function checkState(state: unknown, numeric: readonly string[], scheduled: reado
 }
 
 /**
+ * Throws an OptaxError naming the hyperparameter when `value` (or an element of it) is NaN. A setter's
+ * own check: no optax-ts factory accepts a NaN hyperparameter (each rejects it when the next update
+ * rebuilds the inner transformation; optax would silently make every update NaN), so a NaN set between
+ * steps is a mistake caught where it is made. Infinities and negative values are left to the
+ * factory's own range rules (`clip(Infinity)` and a negative `scale` are valid), checked at the next
+ * update as for a value given to the factory. @internal
+ */
+export function checkNotNaN(owner: string, name: string, value: number | ArrayLeaf): void {
+  const nan = typeof value === 'number' ? Number.isNaN(value) : Array.prototype.some.call(leafData(value), Number.isNaN);
+  if (nan) throw new OptaxError(`${owner}: hyperparameter '${name}' is NaN${typeof value === 'number' ? '' : ' (in an element)'}; a NaN hyperparameter would make every update NaN, so it is refused where it is set`);
+}
+
+/**
  * Returns a new {@link InjectHyperparamsState} with some hyperparameters replaced, by optax's
  * snake_case name or the camelCase one (`learning_rate` or `learningRate`). The value takes effect at
  * the next `update`, which rounds it to the hyperparameter dtype. The state is not mutated.
  *
- * Setting a scheduled hyperparameter throws (in optax it silently has no effect), as does an unknown name.
+ * Setting a scheduled hyperparameter throws (in optax it silently has no effect), as do an unknown name
+ * and a NaN value (an OptaxError naming the hyperparameter, here rather than at the next update;
+ * infinities and negative values are checked by the factory's rules at the next update).
  *
  * @example
  * ```ts
@@ -302,6 +317,7 @@ export function setHyperparams<S extends InjectHyperparamsState<any>>(state: S, 
     if (!hasOwn(hyperparams, name)) throw new OptaxError(`setHyperparams: unknown hyperparameter '${key}'; the state has ${Object.keys(hyperparams).join(', ')}`);
     if (hasOwn(state.hyperparams_states, name)) throw new OptaxError(`setHyperparams: '${name}' follows a schedule; setting it would have no effect`);
     if (!isNumericHyperparam(value)) throw new OptaxError(`setHyperparams: ${name} must be a number or an array, got ${describe(value)}`);
+    checkNotNaN('setHyperparams', name, value as number | ArrayLeaf);
     hyperparams[name] = value as number | ArrayLeaf;
   }
   return { ...state, hyperparams };

@@ -22,6 +22,11 @@ export interface WalkOptions {
   readonly names?: readonly string[];
   /** The root of error paths when `names` is not given (default `params`). */
   readonly root?: string;
+  /**
+   * What a leaf must be, for the message about a value that is neither a leaf, a list, a dict nor null
+   * (default: an array leaf, Float32Array, Float64Array or ShapedArray); give it with a custom `isLeaf`.
+   */
+  readonly leafWhat?: string;
 }
 
 /**
@@ -50,9 +55,10 @@ export interface WalkOptions {
 export function walkTrees(trees: readonly unknown[], visit: (leaves: unknown[], path: TreePath) => void, options: WalkOptions = {}): void {
   expectList('walkTrees', 'trees', trees);
   expectFunction('walkTrees', 'visit', visit);
-  options = readOptions('walkTrees', options, { isLeaf: true, names: true, root: true });
+  options = readOptions('walkTrees', options, { isLeaf: true, names: true, root: true, leafWhat: true });
   if (options.isLeaf !== undefined) expectFunction('walkTrees', 'isLeaf', options.isLeaf);
   if (options.root !== undefined) expectString('walkTrees', 'root', options.root);
+  if (options.leafWhat !== undefined) expectString('walkTrees', 'leafWhat', options.leafWhat);
   if (options.names !== undefined) {
     expectList('walkTrees', 'names', options.names);
     if (options.names.length < trees.length || !options.names.every((n) => typeof n === 'string')) {
@@ -65,7 +71,7 @@ export function walkTrees(trees: readonly unknown[], visit: (leaves: unknown[], 
   const rootOf = (i: number): string => (options.names ? names[i] : options.root ?? 'params');
   // Each tree on its own first, so that a value that is not a tree at all is reported as such (rather
   // than as a mismatch with another tree), under that tree's name.
-  trees.forEach((t, i) => validateTree(t, { isLeaf, root: rootOf(i), arrayLeaves: isLeaf === isArrayLeaf }));
+  trees.forEach((t, i) => validateTree(t, { isLeaf, root: rootOf(i), arrayLeaves: isLeaf === isArrayLeaf, leafWhat: options.leafWhat }));
   const path: PathEntry[] = [];
   const go = (nodes: unknown[]): void => {
     const first = nodes[0];

@@ -8,7 +8,7 @@ import {
 } from '../../src/index.js';
 import { definitionScalars } from '../../src/kernel/elementwise.js';
 import { eagerArith } from '../../src/schedules/arith.js';
-import { applyUpdates, toJaxJs } from '../../src/jax-js/index.js';
+import { applyUpdates, setHyperparams as setJaxHyperparams, toJaxJs } from '../../src/jax-js/index.js';
 import { SHAPES, fromJax, pureValues, randomTree, rng, runBoth, runMoved, toJax } from './helpers.js';
 
 const np = jax.numpy;
@@ -51,9 +51,14 @@ test('injectHyperparams: bit-identical to the pure path (state layout included),
   }
 });
 
-test('hyperparameters set between steps (replacing the state\'s arrays, as optax; setHyperparams on the pure path) take effect in the jitted step', async () => {
+/**
+ * Runs injectHyperparams(adamax) (b1 static) on both paths, jitted on the adapter, setting learning_rate
+ * and b2 before each step: with setHyperparams on the pure path, with `set` on the adapter's state; the
+ * final params and states must be equal. Returns the adapter's transformation, params and state.
+ */
+async function runSetting(seed: number, rates: readonly number[], set: (state: any, values: { learningRate: number; b2: number }) => Promise<any>) {
   const tx = injectHyperparams(adamax, { staticArgs: 'b1' })({ learningRate: 0.1, b2: 0.9 });
-  const next = rng(81);
+  const next = rng(seed);
   let pureParams = randomTree(next, SHAPES);
   let pureState = tx.init(pureParams);
   const opt = toJaxJs(tx);
@@ -63,20 +68,29 @@ test('hyperparameters set between steps (replacing the state\'s arrays, as optax
   });
   let params: any = toJax(pureParams);
   let state: any = opt.init(jax.tree.ref(params));
-  const rates = [0.1, 0.1, 0.02, 0.02, 0.5, 0, 0.003];
-  for (let i = 0; i < rates.length; i++) {
+  for (const [i, learningRate] of rates.entries()) {
     const g = randomTree(next, SHAPES, 4);
-    pureState = setHyperparams(pureState, { learningRate: rates[i], b2: 0.9 + i / 100 });
-    state.hyperparams.learning_rate.dispose();
-    state.hyperparams.b2.dispose();
-    state.hyperparams.learning_rate = np.array(rates[i], { dtype: np.float32 });
-    state.hyperparams.b2 = np.array(0.9 + i / 100, { dtype: np.float32 });
+    const values = { learningRate, b2: 0.9 + i / 100 };
+    pureState = setHyperparams(pureState, values);
+    state = await set(state, values);
     const [u, s] = tx.update(g, pureState, pureParams);
     pureParams = pureApply(pureParams, u);
     pureState = s;
     [params, state] = step(params, state, toJax(g));
   }
   assert.deepEqual({ params: await fromJax(params), state: scalarsAsNumbers(await fromJax(state)) }, { params: pureValues(pureParams), state: pureValues(pureState) });
+  return { opt, params, state };
+}
+
+test('hyperparameters set between steps (replacing the state\'s arrays, as optax; setHyperparams on the pure path) take effect in the jitted step', async () => {
+  const { opt, params, state } = await runSetting(81, [0.1, 0.1, 0.02, 0.02, 0.5, 0, 0.003], async (st, { learningRate, b2 }) => {
+    st.hyperparams.learning_rate.dispose();
+    st.hyperparams.b2.dispose();
+    st.hyperparams.learning_rate = np.array(learningRate, { dtype: np.float32 });
+    st.hyperparams.b2 = np.array(b2, { dtype: np.float32 });
+    return st;
+  });
+  jax.tree.dispose([params, state]);
   opt.dispose();
 });
 
@@ -131,5 +145,63 @@ test('float64 leaves (x64): float64 hyperparameters (the params\' dtype, or hype
   const params = { a: np.zeros([2]).astype(np.float64), b: np.zeros([2]) };
   const state = opt.init(jax.tree.ref(params));
   assert.equal(state.hyperparams.step_size.dtype, 'float64');
-  assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64), b: np.ones([2]) }, state, jax.tree.ref(params)), (e: unknown) => e instanceof OptaxError && /float64 hyperparameters with a float32 leaf/.test(e.message));
+  // A tree mixing float32 and float64 leaves: float64 hyperparameters (see the test below).
+});
+
+test('hyperparameters of another dtype than the leaves (hyperparamDtype, a tree mixing float32 and float64): the pure path\'s values, bit-identical, jitted and eagerly', async () => {
+  const MIXED = { a: 'float64', d: 'float64' } as const;
+  const X64 = { a: 'float64', b: 'float64', c: 'float64', d: 'float64', e: 'float64' } as const;
+  const schedule = linearSchedule({ initValue: 0.1, endValue: 0.01, transitionSteps: 7 });
+  const cases: [GradientTransformation<any>, Record<string, 'float32' | 'float64'>][] = [
+    // float64 b1 on float32 leaves: 1 - b1 in double, rounded to float32 (not 1 - float32(b1)); the bias
+    // correction from float32(b1).
+    [injectHyperparams(adamax, { hyperparamDtype: 'float64' })(0.05, { b1: 0.9, b2: 0.99, eps: 1e-6 }), {}],
+    [injectHyperparams(adamaxw, { hyperparamDtype: 'float64', staticArgs: 'b1' })({ learningRate: schedule, weightDecay: 0.1 }), {}],
+    // A mixed tree: float64 hyperparameters (the params' highest dtype) for float32 and float64 leaves.
+    [chain(scaleByAdamax({ b1: 0.8 }), injectHyperparams(clip)(0.7), injectHyperparams(addDecayedWeights)(0.1), injectHyperparams(scaleByLearningRate)(0.3)), MIXED],
+    // float32 hyperparameters of float64 leaves.
+    [chain(injectHyperparams(clip, { hyperparamDtype: 'float32' })(0.7), injectHyperparams(scale, { hyperparamDtype: 'float32' })(-0.1)), X64],
+  ];
+  for (const [tx, dtypes] of cases) {
+    for (const jit of [true, false]) {
+      // Eagerly on leaves of two or more elements (jax-js evaluates eager one-element ops in double: the README).
+      const r = await runBoth(tx, 6, 83, { recordUpdates: true, dtypes, jit, ...(jit ? {} : { shapes: { a: [3, 5], d: [17], e: [2, 2, 3] } }) });
+      const jaxState = Array.isArray(r.jax.state) ? (r.jax.state as any[]).map((s) => ('hyperparams' in s ? scalarsAsNumbers(s) : s)) : scalarsAsNumbers(r.jax.state);
+      assert.deepEqual({ ...r.jax, state: jaxState }, r.pure, `${tx.name} ${JSON.stringify(dtypes)} jit=${jit}`);
+    }
+  }
+  // float32 hyperparameters of a float64 leaf with b1 injected: its float64 bias correction (glibc's pow
+  // with a base that changes between steps) is not lowered: an OptaxError naming the power.
+  const opt = toJaxJs(injectHyperparams(adamax, { hyperparamDtype: 'float32' })(0.05));
+  const p = { a: np.zeros([2]).astype(np.float64) };
+  assert.throws(() => opt.update({ a: np.ones([2]).astype(np.float64) }, opt.init(jax.tree.ref(p)), jax.tree.ref(p)), (e: unknown) => e instanceof OptaxError && /float64 \(x64\) power is not lowered/.test(e.message));
+});
+
+test('setHyperparams on the adapter\'s state: as the pure path\'s (bit-identical run, the hyperparameter dtype kept); NaN, unknown, scheduled names and non-numbers refused before anything changes', async () => {
+  const { opt, params, state } = await runSetting(84, [0.1, 0.02, 0.5, 0, 0.003], async (st, values) => {
+    const old = st.hyperparams.learning_rate;
+    const out = setJaxHyperparams(st, values);
+    await assert.rejects(old.data(), /freed/, 'the replaced array is disposed');
+    return out;
+  });
+  const before = await fromJax(state.hyperparams);
+  const refused = (values: Record<string, unknown>, pattern: RegExp) => assert.throws(() => setJaxHyperparams(state, values), (e: unknown) => e instanceof OptaxError && pattern.test(e.message), JSON.stringify(values));
+  refused({ learningRate: 0.3, b2: NaN }, /hyperparameter 'b2' is NaN/);
+  refused({ learningRate: 0.3, momentum: 1 }, /unknown hyperparameter 'momentum'/);
+  refused({ learningRate: np.array(0.3) }, /learning_rate must be a number/);
+  assert.deepEqual(await fromJax(state.hyperparams), before, 'nothing changed');
+  jax.tree.dispose(params);
+  jax.tree.dispose(state);
+  opt.dispose();
+  // A scheduled hyperparameter; float64 hyperparameters stay float64.
+  const scheduled = toJaxJs(injectHyperparams(scaleByLearningRate)(linearSchedule({ initValue: 0.1, endValue: 0, transitionSteps: 4 })));
+  const s1: any = scheduled.init({ w: np.zeros([2]) });
+  assert.throws(() => setJaxHyperparams(s1, { learningRate: 0.2 }), (e: unknown) => e instanceof OptaxError && /follows a schedule/.test(e.message));
+  const x64 = toJaxJs(injectHyperparams(scale, { hyperparamDtype: 'float64' })(0.5));
+  const s2: any = setJaxHyperparams(x64.init({ w: np.zeros([2]) }), { stepSize: 0.1 });
+  assert.equal(s2.hyperparams.step_size.dtype, 'float64');
+  assert.deepEqual(await s2.hyperparams.step_size.ref.data(), new Float64Array([0.1]));
+  for (const o of [scheduled, x64]) o.dispose();
+  jax.tree.dispose(s1);
+  jax.tree.dispose(s2);
 });

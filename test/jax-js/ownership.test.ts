@@ -99,3 +99,52 @@ test('no device buffer is leaked: the live count is flat over many steps, eagerl
     }
   }
 });
+
+test('an array already freed (consumed by an earlier call, or disposed) or a typed array where a jax-js array belongs: an OptaxError naming the tree path, before anything is consumed, eagerly and inside jit', async () => {
+  const { OptaxError } = await import('../../src/index.js');
+  const named = (pattern: RegExp) => (e: unknown) => e instanceof OptaxError && pattern.test(e.message);
+  const FREED = /already freed \(consumed by an earlier jax-js call/;
+  for (const [name, make] of Object.entries(TRANSFORMATIONS)) {
+    const opt = toJaxJs(make());
+    const params = tree(1);
+    let state: any = opt.init(jax.tree.ref(params));
+    // A gradient consumed by an earlier update, passed again.
+    const grads = tree(0.5);
+    const [u1, s1] = opt.update(grads, state, jax.tree.ref(params));
+    jax.tree.dispose(u1 as any);
+    state = s1;
+    const reused = { w: grads.w, b: np.full([3], 0.5) };
+    assert.throws(() => opt.update(reused, state, jax.tree.ref(params)), named(new RegExp(`^grads\\.w: .*${FREED.source}`)), name);
+    // Nothing was consumed: the state and params are still usable.
+    for (const a of [...jax.tree.leaves(state) as A[], ...Object.values(params)]) assert.ok(a.refCount >= 1, `${name}: untouched`);
+    assert.equal((reused.b as A).refCount, 1, `${name}: the live gradient was not consumed`);
+    (reused.b as A).dispose();
+    // Typed arrays where jax-js arrays belong, in each tree.
+    const typed = () => ({ w: np.full([4, 3], 0.5), b: new Float32Array(3) }) as any;
+    for (const [args, root] of [[[typed(), jax.tree.ref(state), jax.tree.ref(params)], 'grads'], [[tree(0.5), jax.tree.ref(state), typed()], 'params']] as const) {
+      assert.throws(() => opt.update(...(args as [any, any, any])), named(new RegExp(`^${root}\\.b: expected a jax-js array .* got Float32Array\\(3\\)`)), `${name} ${root}`);
+    }
+    // A state leaf the caller disposed (each reference the calls above took back included).
+    const leaves = jax.tree.leaves(state) as A[];
+    const victim = leaves[leaves.length - 1];
+    while (victim.refCount > 0) victim.dispose();
+    assert.throws(() => opt.update(tree(0.5), state, jax.tree.ref(params)), named(new RegExp(`^state[.\\[].*${FREED.source}`)), name);
+    for (const a of leaves.slice(0, -1)) while (a.refCount > 0) a.dispose();
+    jax.tree.dispose(params as any);
+    opt.dispose();
+  }
+  // Inside jit: a gradient the step consumed (a tracer freed) before handing it to update.
+  const opt = toJaxJs(adamax(0.1));
+  const params = tree(1);
+  const state = opt.init(jax.tree.ref(params));
+  const step = jax.jit((p: any, s: any, g: any) => {
+    np.sum(g.w).dispose(); // consumes g.w
+    return opt.update(g, s, p);
+  });
+  assert.throws(() => step(params, state, tree(0.5)), named(new RegExp(`^grads\\.w: .*${FREED.source}`)));
+  // applyUpdates too.
+  const freed = tree(0.5);
+  freed.w.dispose();
+  assert.throws(() => applyUpdates(tree(1), freed), named(new RegExp(`^updates\\.w: .*${FREED.source}`)));
+  opt.dispose();
+});

@@ -245,7 +245,9 @@ test('injected hyperparameters are readable and settable between steps, checked 
   assert.equal(o.hyperparams.b1, Math.fround(0.8));
   assert.throws(() => o.setHyperparams({ learningRate: 1 }), /follows a schedule/);
   assert.throws(() => o.setHyperparams({ nope: 1 }), /unknown hyperparameter 'nope'/);
+  assert.throws(() => o.setHyperparams({ b2: 0.5, weightDecay: NaN }), (e: unknown) => e instanceof OptaxError && /hyperparameter 'weight_decay' is NaN/.test(e.message));
   assert.equal(o.hyperparams.weight_decay, 0.5);
+  assert.equal(o.hyperparams.b2, Math.fround(0.999));
   assert.throws(() => toTfjs(adamax(0.1)).setHyperparams({ b1: 0.5 }), /injects no hyperparameters/);
   assert.deepEqual(toTfjs(adamax(0.1)).hyperparams, {});
   o.dispose(); v.dispose();

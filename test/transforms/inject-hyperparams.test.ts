@@ -5,6 +5,7 @@ import { registerInjectable } from '../../src/transforms/injectable.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { adamaxw } from '../../src/alias/adamaxw.js';
 import { scale } from '../../src/transforms/scale.js';
+import { clip } from '../../src/transforms/clip.js';
 import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
 import { applyUpdates } from '../../src/transforms/apply-updates.js';
 import { OptaxError } from '../../src/core/errors.js';
@@ -66,6 +67,13 @@ test('setHyperparams: new state, snake or camel names, rounded at the next updat
   assert.equal(rounded.hyperparams.b1, Math.fround(0.3));
   assert.throws(() => setHyperparams(s0, { momentum: 1 }), (e: Error) => e instanceof OptaxError && /unknown hyperparameter 'momentum'.*learning_rate, b1, b2, eps/.test(e.message));
   assert.throws(() => setHyperparams(s0, { b1: 'x' }), /must be a number/);
+  // NaN is refused where it is set (no factory accepts it), naming the hyperparameter; nothing changes.
+  assert.throws(() => setHyperparams(s0, { learningRate: NaN }), (e: Error) => e instanceof OptaxError && /setHyperparams: hyperparameter 'learning_rate' is NaN/.test(e.message));
+  assert.throws(() => setHyperparams(s0, { b1: 0.5, eps: new Float32Array([1e-8, NaN]) }), (e: Error) => e instanceof OptaxError && /hyperparameter 'eps' is NaN \(in an element\)/.test(e.message));
+  assert.equal(s0.hyperparams.b1, Math.fround(0.9));
+  // What optax-ts's factories accept is not refused: an infinite clip, a negative scale.
+  assert.equal(setHyperparams(injectHyperparams(clip)(1).init(p32), { maxDelta: Infinity }).hyperparams.max_delta, Infinity);
+  assert.equal(setHyperparams(injectHyperparams(scale)(1).init(p32), { stepSize: -2 }).hyperparams.step_size, -2);
 });
 
 test('schedules: evaluated at their own count (0 first), stored after the fixed ones, not settable', () => {
