@@ -71,8 +71,13 @@ function compareArrays(got: FloatArray, ref: FloatArray, rule: CompareRule, wher
     else if (rule.kind === 'exact') ok = r === 0 && g !== 0 && Math.abs(g) < minNormal;
     else ok = Math.abs(g - r) <= rule.rtol * scale;
     if (ok) acc.passed++;
-    else acc.firstFailure ??= `${where}[${i}]: got ${g}, expected ${r} (${ulps} ulp)`;
+    else acc.firstFailure ??= `${where}[${i}]: got ${showNumber(g)}, expected ${showNumber(r)} (${ulps} ulp)`;
   }
+}
+
+/** A number as a failure line shows it: `-0` kept (String(-0) is "0": "got 0, expected 0" would explain nothing). */
+function showNumber(x: number): string {
+  return Object.is(x, -0) ? '-0' : String(x);
 }
 
 /** Compares a result tree with a reference tree (same structure), adding to `acc`. */

@@ -1,4 +1,5 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
+import { OptaxError } from '../core/errors.js';
 import { PAGE } from './layout.js';
 
 /**
@@ -28,7 +29,10 @@ export function sharedBuffersAvailable(): boolean {
   return g.crossOriginIsolated !== false;
 }
 
-/** Allocates `bytes` (rounded up to whole pages), zero-filled. */
+/**
+ * Allocates `bytes` (rounded up to whole pages), zero-filled: a WebAssembly memory, else a plain
+ * buffer. An OptaxError when neither can be had (the runtime is out of memory or address space).
+ */
 export function createMemory(bytes: number, shared: boolean): EngineMemory {
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
   if (typeof WebAssembly === 'object' && typeof WebAssembly.Memory === 'function') {
@@ -39,7 +43,13 @@ export function createMemory(bytes: number, shared: boolean): EngineMemory {
       // Fall through to a plain buffer (e.g. WebAssembly disabled, or no shared WebAssembly memory).
     }
   }
-  const buffer = shared ? new SharedArrayBuffer(pages * PAGE) : new ArrayBuffer(pages * PAGE);
+  let buffer: ArrayBuffer | SharedArrayBuffer;
+  try {
+    buffer = shared ? new SharedArrayBuffer(pages * PAGE) : new ArrayBuffer(pages * PAGE);
+  } catch (e) {
+    // The runtime's own RangeError names no size; nothing has been written yet.
+    throw new OptaxError(`compile: cannot allocate the engine's memory: the parameters, gradients and state need ${pages * PAGE} bytes (${(e as Error)?.message ?? String(e)})`);
+  }
   return { buffer, wasm: undefined, shared, pages };
 }
 

@@ -74,6 +74,10 @@ export interface Stepper<P extends Params = Params, S = unknown> {
    * double a step's memory traffic), so instead the stepper is then *broken*: every further `step`,
    * `setState`, `state` read or write throws an OptaxError without touching memory, and `threads` is
    * 0. The views stay readable; resume from your last checkpoint in a newly compiled stepper.
+   *
+   * A schedule, mask, labels or skip function that calls `step` or `setState` on this stepper while
+   * its step runs gets an OptaxError (the outer step has already read the state); `dispose` there
+   * lets the running step finish.
    */
   step(grads?: Updates, extraArgs?: ExtraArgs): void;
   /** The backend that runs the steps (`reference` when the transformation cannot be fused). */
@@ -176,6 +180,12 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   readonly grads: P;
   private referenceState: unknown;
   private disposed = false;
+  /**
+   * A step is running: a schedule, mask, labels or skip function it calls that steps this stepper
+   * again, or loads a state into it, is refused (the outer step has read the state and computed its
+   * scalars already: the two would interleave into a state no sequence of steps gives).
+   */
+  private stepping = false;
   /** Why the stepper is broken (a step failed part-way), or undefined. */
   private broken: string | undefined;
 
@@ -225,6 +235,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   setState(state: S): void {
     this.checkUsable('setState', false);
+    this.checkNotStepping('setState');
     const f = this.parts.fused;
     if (f) {
       this.commitState(planStateLoad(f.root, f.stages, this.parts.table, state, f), []);
@@ -236,6 +247,21 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   step(grads?: Updates, extraArgs?: ExtraArgs): void {
     this.checkUsable('step', true);
+    this.checkNotStepping('step');
+    this.stepping = true;
+    try {
+      this.runStep(grads, extraArgs);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  /** Throws when called from inside a step of this stepper (see {@link CompiledStepper.stepping}). */
+  private checkNotStepping(what: string): void {
+    if (this.stepping) throw new OptaxError(`${what}: called while a step of this stepper is running (from a schedule, mask, labels or skip function it calls); call it after the step returns`);
+  }
+
+  private runStep(grads: Updates | undefined, extraArgs: ExtraArgs | undefined): void {
     const p = this.parts;
     const input = grads === undefined || grads === p.grads ? p.grads : grads;
     const gradCopies = input === p.grads ? NO_COPIES : this.gradCopies(input);

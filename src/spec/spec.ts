@@ -31,6 +31,12 @@ export interface FromSpecOptions {
 
 /** Deeper specs are rejected: they can only come from a hostile or broken file. */
 const MAX_DEPTH = 64;
+/**
+ * The most transformations a spec's `chain` may list. Its factory takes them as arguments, and a
+ * list spread into a call overflows the stack at some 100,000 entries (a bare RangeError); far
+ * fewer already take seconds to build and can only come from a hostile or broken file.
+ */
+const MAX_SPEC_CHAIN = 10_000;
 
 /**
  * Describes a transformation or schedule built from optax-ts's parts as data, which
@@ -59,8 +65,10 @@ export function toSpec(tx: GradientTransformation<any> | Schedule): Spec {
 /**
  * Builds the transformation a {@link Spec} describes (the inverse of {@link toSpec}; also reads the
  * conformance vectors' `optimizer` specs). The spec is checked as it is read: unknown names and
- * arguments, a schedule where a transformation belongs, malformed arrays and over-deep nesting raise
- * an OptaxError naming where; the factories then validate the values as they always do.
+ * arguments, a schedule where a transformation belongs, malformed arrays, over-deep nesting and a
+ * chain of more than 10,000 transformations raise an OptaxError naming where; the factories then
+ * validate the values as they always do, and their errors name the spec too
+ * (`fromSpec: spec(adamax): scale_by_learning_rate: learning rate must be ...` for a missing one).
  *
  * @param spec - `{name, args}`, e.g. parsed from JSON.
  * @param options - `dtype`: the mode of schedules whose spec names none (default `'float32'`).
@@ -214,7 +222,7 @@ function build(spec: unknown, kind: 'transform' | 'schedule', options: FromSpecO
     const v = buildArg(args[q.name], q, options, depth, `${here}.${q.name}`);
     if (q.rest) {
       if (!Array.isArray(v)) throw new OptaxError(`fromSpec: ${here}.${q.name} must be a list, got ${describe(args[q.name])}`);
-      call.push(...v);
+      for (const x of v) call.push(x);
     } else call.push(v);
   }
   const named = entry.params.filter((q) => !q.positional);
@@ -224,14 +232,29 @@ function build(spec: unknown, kind: 'transform' | 'schedule', options: FromSpecO
     if (entry.kind === 'schedule' && !entry.dtypeFromParts && opts.dtype === undefined && options.dtype !== undefined) opts.dtype = options.dtype;
     call.push(opts);
   }
-  return entry.factory(...call);
+  return namingSpec(here, () => entry.factory(...call));
+}
+
+/**
+ * Runs a factory built from spec `at`: its own check of an argument (missing, out of range) becomes
+ * an OptaxError naming the spec, as the checks above do.
+ */
+function namingSpec<T>(at: string, factory: () => T): T {
+  try {
+    return factory();
+  } catch (e) {
+    if (e instanceof OptaxError && !e.message.startsWith('fromSpec: ')) throw new OptaxError(`fromSpec: ${at}: ${e.message}`);
+    throw e;
+  }
 }
 
 function buildArg(v: unknown, q: SpecParam, options: FromSpecOptions, depth: number, at: string): unknown {
   if (v === undefined) return q.rest ? [] : undefined;
   switch (q.kind ?? 'value') {
     case 'transform':
-      return q.rest ? list(v, at).map((s, j) => build(s, 'transform', options, depth + 1, `${at}[${j}]`)) : build(v, 'transform', options, depth + 1, at);
+      if (!q.rest) return build(v, 'transform', options, depth + 1, at);
+      if (list(v, at).length > MAX_SPEC_CHAIN) throw new OptaxError(`fromSpec: ${at} lists ${(v as unknown[]).length} transformations; a spec's chain may list at most ${MAX_SPEC_CHAIN}`);
+      return (v as unknown[]).map((s, j) => build(s, 'transform', options, depth + 1, `${at}[${j}]`));
     case 'transformMap':
       if (!isDictNode(v)) throw new OptaxError(`fromSpec: ${at} must be {label: spec}, got ${describe(v)}`);
       return Object.fromEntries(Object.entries(v).map(([k, s]) => [k, build(s, 'transform', options, depth + 1, `${at}.${k}`)]));
@@ -312,5 +335,5 @@ function buildInject(args: Record<string, unknown>, options: FromSpecOptions, de
   }
   const staticArgs = args.static_args === undefined ? undefined : (decodeData(args.static_args, `${at}.static_args`, 0) as string | string[]);
   const hyperparamDtype = args.hyperparam_dtype as Dtype | undefined;
-  return injectHyperparams(entry.factory as never, { staticArgs, hyperparamDtype })(hyperparams);
+  return namingSpec(at, () => injectHyperparams(entry.factory as never, { staticArgs, hyperparamDtype })(hyperparams));
 }

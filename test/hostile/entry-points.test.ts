@@ -116,3 +116,19 @@ test('partition with a label named __proto__ (as JSON makes it): init, update, c
   };
   assert.equal(run('__proto__'), run('QQ'));
 });
+
+test('fromSpec: a chain listing 200,000 transformations is an OptaxError at once, not a stack overflow after seconds of building', () => {
+  const transforms = Array.from({ length: 200_000 }, () => ({ name: 'scale', args: { step_size: 1 } }));
+  const t0 = performance.now();
+  assert.throws(() => fromSpec({ name: 'chain', args: { transforms } }), isOptaxError(/^fromSpec: spec\(chain\)\.transforms lists 200000 transformations; a spec's chain may list at most 10000$/));
+  assert.ok(performance.now() - t0 < 1000, 'rejected before building the list');
+  assert.equal(fromSpec({ name: 'chain', args: { transforms: transforms.slice(0, 3) } }).name, 'chain');
+});
+
+test('fromSpec: a factory\'s own error (a missing or invalid argument) names the spec it came from', () => {
+  assert.throws(() => fromSpec({ name: 'adamax', args: {} }), isOptaxError(/^fromSpec: spec\(adamax\): scale_by_learning_rate: learning rate must be a number or a schedule, got undefined$/));
+  assert.throws(() => fromSpec(JSON.parse('{"name":"adamax","__proto__":{"args":{"learning_rate":0.1}}}')), isOptaxError(/^fromSpec: spec\(adamax\): .*learning rate/));
+  const nested = { name: 'chain', args: { transforms: [{ name: 'scale', args: { step_size: 1 } }, { name: 'adamax', args: { learning_rate: 0.1, b1: 'x' } }] } };
+  assert.throws(() => fromSpec(nested), isOptaxError(/^fromSpec: spec\(chain\)\.transforms\[1\]\(adamax\): .*b1/));
+  assert.throws(() => fromSpec({ name: 'inject_hyperparams', args: { inner: 'adamax', hyperparams: { learning_rate: 0.1 }, hyperparam_dtype: 'f64' } }), isOptaxError(/^fromSpec: spec\(inject_hyperparams\): .*hyperparamDtype must be/));
+});
