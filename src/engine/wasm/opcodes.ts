@@ -82,6 +82,10 @@ export const Op = {
   f64ReinterpretI64: 0xbf,
   i32Shl: 0x74,
   i32ShrU: 0x76,
+  i32ReinterpretF32: 0xbc,
+  i64Shl: 0x86,
+  i64ShrU: 0x88,
+  i32WrapI64: 0xa7,
 } as const;
 
 /** The prefix byte of every SIMD instruction. */
