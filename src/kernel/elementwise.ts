@@ -98,6 +98,12 @@ export interface InjectableScalars {
   readonly hyperparams: Readonly<Record<string, number>>;
   /** Every scalar `writeScalars` writes, from the hyperparameters `h` (by optax's names) and the count before the step. */
   scalars<V, B>(h: Readonly<Record<string, V | number>>, count: V | number, dtype: Dtype, arith: ScheduleArith<V, B>): Record<string, V | number>;
+  /**
+   * The hyperparameters the count-dependent scalars (those of `countScalars`) read, e.g. adamax's
+   * `b1`: when none of them is injected, an adapter may take those scalars from the transformation as
+   * built (a table of the pure path's values where the graph cannot evaluate them).
+   */
+  readonly countHyperparams?: readonly string[];
 }
 
 /**
