@@ -61,7 +61,8 @@ export interface CompileOptions {
   /**
    * Milliseconds a threaded step waits for a worker thread that makes no progress before it declares
    * it hung (default 10000; an integer from 1 to 2^31 - 1). The step then fails and the stepper is
-   * broken (see {@link Stepper.step}). Measured on a monotonic clock (a machine asleep mid-step does
+   * broken (see {@link Stepper.step}), unless the worker had not started its share: the calling
+   * thread then runs it and the step completes. Measured on a monotonic clock (a machine asleep mid-step does
    * not count). A worker that throws or exits is noticed at once, whatever this is.
    */
   workerTimeout?: number;

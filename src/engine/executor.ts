@@ -62,6 +62,8 @@ export class KernelExecutor implements Executor {
   private readonly single: CallList[];
   private readonly main: CallList[] = [];
   private readonly pool: ThreadPool | undefined;
+  /** `workerShares[pass][w]`: worker w's share of each pass, for the main thread to run when it takes it. */
+  private readonly workerShares: CallList[][] = [];
   private readonly input: ExecutorInput;
   private faulted = false;
 
@@ -94,6 +96,7 @@ export class KernelExecutor implements Executor {
       const shares = input.passes.map((programs, pass) => splitCalls(groups, programs, threads, pass * groups.length));
       if (extraShares) shares.push(extraShares);
       this.main = shares.map((perThread) => new CallList(perThread[0], kernels));
+      this.workerShares = shares.map((perThread) => perThread.slice(1).map((calls) => new CallList(calls, kernels)));
       this.runMain = this.main.map((list) => () => list.run());
       this.pool = startPool(platform, input.memory, Array.from({ length: threads - 1 }, (_, w) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
@@ -120,14 +123,33 @@ export class KernelExecutor implements Executor {
     if (this.faulted) throw new StepFault('this executor stopped after a failed pass', []);
     const pool = this.pool;
     try {
-      if (pool && pool.ready()) pool.run(pass, this.runMain[pass]);
-      else this.single[pass].run();
+      if (pool && pool.ready()) {
+        try {
+          pool.run(pass, this.runMain[pass]);
+        } catch (e) {
+          // Workers that died or hung before they started their share wrote nothing: this thread
+          // runs those shares and the pass completes (the pool is stopped: one thread from now on).
+          if (!(e instanceof WorkerFault && e.unfinished.length === 0 && e.taken.length > 0)) throw e;
+          this.runTaken(pass, e.taken);
+        }
+      } else this.single[pass].run();
     } catch (e) {
       this.faulted = true;
       this.disposePool();
       const threads = pool && e instanceof WorkerFault ? e.unfinished : undefined;
       // The extra pass writes no parameter or state.
       throw new StepFault(e instanceof Error ? e.message : String(e), pass === this.extraPass ? [] : this.touchedLeaves(threads, pool ? pool.workers + 1 : 1));
+    }
+  }
+
+  /** Runs the workers' shares of `pass` the main thread took; one that throws may be partly written. */
+  private runTaken(pass: number, taken: readonly number[]): void {
+    for (let k = 0; k < taken.length; k++) {
+      try {
+        this.workerShares[pass][taken[k]].run();
+      } catch (e) {
+        throw new WorkerFault(`a worker's share, run on the calling thread, failed: ${(e as Error)?.message ?? String(e)}`, taken.slice(k).map((w) => w + 1));
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Dtype, FloatArray } from '../core/dtype.js';
 import { xlaReduceSumPlan } from '../core/xla-reduce-sum.js';
-import { type LeafSum, squareTerms } from '../transforms/clip-by-global-norm.js';
+import { type LeafSum, type LeafSumTable, squareTerms } from '../transforms/clip-by-global-norm.js';
 import type { ExtraPass } from './executor.js';
 import type { EngineMemory } from './memory.js';
 import { type DtypePlan, type PlanLeaf, normRegionBytes, planNormTables, writeNormTables } from './norm-plan.js';
@@ -97,6 +97,7 @@ export function planLeafSums(grads: readonly FloatArray[], shapes: readonly (rea
     const view = g instanceof Float32Array ? views.float32 : views.float64;
     return { view, index: plan.sumPointers[i] / view.BYTES_PER_ELEMENT };
   });
+  const table: LeafSumTable = { float32: views.float32 as Float32Array, float64: views.float64 as Float64Array, index: Int32Array.from(sums, (s) => s.index) };
   return {
     pass,
     leafSums(runPass) {
@@ -115,6 +116,10 @@ export function planLeafSums(grads: readonly FloatArray[], shapes: readonly (rea
         into: (i: number, cells: Float64Array, at: number) => {
           run(i);
           cells[at] = sums[i].view[sums[i].index];
+        },
+        all: () => {
+          run(0);
+          return table;
         },
       });
     },

@@ -71,8 +71,12 @@ export interface Stepper<P extends Params = Params, S = unknown> {
    *
    * A step is all-or-nothing, except when a worker thread fails during it: bad input, a throwing
    * schedule or mask function, a state that does not fit, all throw before anything changes. A
-   * worker thread that throws, exits or makes no progress for `workerTimeout` ms (see
-   * {@link CompileOptions}) stops the step part-way: the parameters and state of the leaves in the
+   * worker thread that exits or stops responding before it starts its share of a step (killed
+   * between steps) wrote nothing: the calling thread runs that share itself once it notices (at once
+   * for a worker known to have exited, else after `workerTimeout` ms), the step completes with the
+   * same bits, and the stepper goes on on one thread (`threads` is then 1). A worker thread that
+   * throws, exits or makes no progress for `workerTimeout` ms (see {@link CompileOptions}) part-way
+   * through its share stops the step part-way: the parameters and state of the leaves in the
    * failed threads' shares may then be partly updated (the error names them) while the step count did
    * not advance. Rolling back would need a copy of params and state before every step (it would
    * double a step's memory traffic), so instead the stepper is then *broken*: every further `step`,
@@ -88,7 +92,7 @@ export interface Stepper<P extends Params = Params, S = unknown> {
   readonly backend: StepperBackend;
   /**
    * Threads a step runs on, the calling thread included (1 when the tree is small, memory cannot be
-   * shared, or workers could not start; 0 once the stepper is disposed or broken: it runs no more
+   * shared, workers could not start, or one died between steps; 0 once the stepper is disposed or broken: it runs no more
    * steps). In a browser page the workers start once the page's thread yields to its event loop;
    * steps before that run on the calling thread alone, with the same results.
    */

@@ -1,6 +1,6 @@
 import type { EngineMemory } from './memory.js';
 import type { ThreadHandle, ThreadPlatform } from './thread-platform.js';
-import { CONTROL_WORDS, CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_FINISHED, CTL_LOST, CTL_READY, CTL_TASK, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
+import { CONTROL_WORDS, CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_FINISHED, CTL_LOST, CTL_READY, CTL_TASK, SHARE_TAKEN, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
 
 /** How long compile() waits (Node) for the workers to start. */
 const START_MS = 15_000;
@@ -10,12 +10,14 @@ export const DEFAULT_WORKER_TIMEOUT_MS = 10_000;
 /**
  * A pass that did not complete on every thread: a worker threw, exited, or made no progress within
  * the timeout (or the main thread's own share threw). `unfinished` lists the threads whose share may
- * be partly written (0: the main thread; w + 1: worker w). The pool is stopped: every worker is
- * terminated, so that a hung one cannot write into the memory later.
+ * be partly written (0: the main thread; w + 1: worker w); `taken`, the workers (w) that had not
+ * started their share when the main thread stopped waiting: it took those shares, untouched, for
+ * itself to run. The pool is stopped: every worker is terminated, so that a hung one cannot write
+ * into the memory later.
  * @internal
  */
 export class WorkerFault extends Error {
-  constructor(message: string, readonly unfinished: readonly number[]) {
+  constructor(message: string, readonly unfinished: readonly number[], readonly taken: readonly number[] = []) {
     super(message);
     this.name = 'WorkerFault';
   }
@@ -68,7 +70,13 @@ export class ThreadPool {
    */
   ready(): boolean {
     if (this.broken) return false;
-    if (this.started) return true;
+    if (this.started) {
+      // A worker that exited (or failed) since the last pass would stall this one: stop the pool
+      // before a pass is published, and the caller runs it alone.
+      if (Atomics.load(this.ctl, CTL_LOST) === 0 && Atomics.load(this.ctl, CTL_FAILED) === 0) return true;
+      this.dispose();
+      return false;
+    }
     const deadline = Date.now() + START_MS;
     for (;;) {
       const ready = Atomics.load(this.ctl, CTL_READY);
@@ -87,7 +95,8 @@ export class ThreadPool {
 
   /**
    * Runs pass `pass`: the workers' shares, and `mainShare` on this thread; returns when all are done.
-   * Throws a {@link WorkerFault} (and stops the pool) when a worker threw, exited or stalled.
+   * Throws a {@link WorkerFault} (and stops the pool) when a worker threw, exited or stalled; the
+   * shares of workers that exited or stalled before they started are `taken` (see the fault).
    */
   run(pass: number, mainShare: () => void): void {
     if (this.broken) throw new WorkerFault('the worker threads were stopped', []);
@@ -105,7 +114,7 @@ export class ThreadPool {
       throw this.fault(`the main thread's share failed: ${(e as Error)?.message ?? String(e)}`, task, true);
     }
     const stalled = this.waitForWorkers();
-    if (stalled) throw this.fault(stalled, task);
+    if (stalled) throw this.fault(stalled, task, false, true);
     if (Atomics.load(ctl, CTL_ERROR) !== 0) throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
   }
 
@@ -147,11 +156,18 @@ export class ThreadPool {
    * Stops the pool after a failed pass; the fault lists the threads that did not finish it cleanly
    * (0 is the main thread, worker w is thread w + 1).
    */
-  private fault(message: string, task: number, mainFailed = false): WorkerFault {
+  private fault(message: string, task: number, mainFailed = false, take = false): WorkerFault {
     const unfinished: number[] = mainFailed ? [0] : [];
-    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.ctl, CTL_FINISHED + w) !== task) unfinished.push(w + 1);
+    const taken: number[] = [];
+    for (let w = 0; w < this.workers; w++) {
+      const at = CTL_FINISHED + w, seen = Atomics.load(this.ctl, at);
+      if (seen === task) continue;
+      // Not claimed (worker-source.ts): take the share, so that the worker never starts it.
+      if (take && seen !== -task && Atomics.compareExchange(this.ctl, at, seen, SHARE_TAKEN) === seen) taken.push(w);
+      else unfinished.push(w + 1);
+    }
     this.dispose();
-    return new WorkerFault(message, unfinished);
+    return new WorkerFault(message, unfinished, taken);
   }
 
   /** Stops and terminates the workers. */

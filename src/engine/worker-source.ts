@@ -14,6 +14,10 @@ import { FMA64_IMPORT } from './wasm/fma.js';
  *   the scalar block), increments DONE
  *   and notifies; the main thread runs its own share, then waits for DONE to reach the worker count;
  * - TASK = -1 makes the workers return.
+ * - before touching memory a worker claims its share: FINISHED goes from the last task it completed
+ *   to `-task` (compare-and-exchange). A main thread that gave up waiting takes the share of a worker
+ *   that never claimed it the same way (FINISHED becomes SHARE_TAKEN): that worker then never starts
+ *   it (it wrote nothing), and the main thread runs it itself (thread-pool.ts);
  * - Faults: a worker whose share throws sets ERROR (and does not mark the task FINISHED); a worker
  *   that exits (e.g. `process.exit` in it) increments LOST from its exit handler, where the platform
  *   offers one; the main thread notices either within one wait slice, and a worker that hangs by the
@@ -32,8 +36,13 @@ export const CTL_FAILED = 3;
 export const CTL_ERROR = 4;
 /** Workers that exited (their exit handler ran): a pass waiting for them fails at once. */
 export const CTL_LOST = 5;
-/** `CTL_FINISHED + w`: the last TASK word worker w completed without error. */
+/**
+ * `CTL_FINISHED + w`: the last TASK word worker w completed without error; `-task` while it runs that
+ * task's share (claimed); {@link SHARE_TAKEN} once the main thread took a share it had not claimed.
+ */
 export const CTL_FINISHED = 8;
+/** The FINISHED word of a worker whose share the main thread took (never a task word or its negation). */
+export const SHARE_TAKEN = -1;
 /** The TASK value that stops the workers. */
 export const TASK_STOP = -1;
 /** Atomic loads a thread spins for (some tens of microseconds) before it sleeps in `Atomics.wait`. */
@@ -73,7 +82,7 @@ export interface WorkerInit {
 export const WORKER_BODY = `
 function main(init, report, atExit) {
   ${fmaFunctionsSource().join('\n  ')}
-  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, LOST = ${CTL_LOST}, FINISHED = ${CTL_FINISHED} + init.worker, STOP = ${TASK_STOP}, SPIN = ${SPIN_LOADS};
+  var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, LOST = ${CTL_LOST}, FINISHED = ${CTL_FINISHED} + init.worker, STOP = ${TASK_STOP}, TAKEN = ${SHARE_TAKEN}, SPIN = ${SPIN_LOADS};
   var ctl, passes;
   try {
     var memory = init.memory;
@@ -126,6 +135,9 @@ function main(init, report, atExit) {
     }
     seen = task;
     if (task === STOP) return;
+    // Claim the share before touching memory; the main thread took it (it stopped waiting): stop.
+    var last = Atomics.load(ctl, FINISHED);
+    if (last === TAKEN || Atomics.compareExchange(ctl, FINISHED, last, -task) !== last) return;
     try {
       var calls = passes[task & 255];
       for (var i = 0; i < calls.length; i++) {

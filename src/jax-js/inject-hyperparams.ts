@@ -59,7 +59,8 @@ function stagesOf(tx: GradientTransformation<any>, out: CompiledElementwise<any>
  * addDecayedWeights, clip), float32 and float64 hyperparameters. An injected decay in a bias correction
  * (adamax's `b1` unless `staticArgs` names it) needs `b1 ** t` with a base that varies in the graph:
  * powf's full path for float32 leaves; for float64 leaves glibc's `pow`, not lowered (the adapter's
- * OptaxError for that power).
+ * OptaxError for that power) unless `staticArgs` names it (then read from the stage's table of the
+ * pure path's values).
  */
 export function lowerInjectHyperparams(tx: GradientTransformation<any>, lowerInner: (inner: GradientTransformation<any>) => Lowered): Lowered {
   const name = 'inject_hyperparams';

@@ -23,6 +23,7 @@ import { recordedCall } from '../spec/record.js';
 import type { Hyperparam } from '../core/hyperparams.js';
 import { type EmaOptions, ema } from '../transforms/ema.js';
 import { ShapedArray } from '../tree/leaf.js';
+import { eagerArith } from '../schedules/arith.js';
 import type { TreePath } from '../tree/path.js';
 import { ArithAnchors, JaxScheduleArith } from './schedule-arith.js';
 import { TracedJaxScheduleArith } from './traced-arith.js';
@@ -324,42 +325,81 @@ function sameHost(a: HostScalar, b: HostScalar): boolean {
 /**
  * The scalars of a stage of an `injectHyperparams` inner transformation: its `injectable` formula, the
  * injected hyperparameters read from the arrays the step holds (the others, numbers, as built), the
- * count-dependent ones from the stage's count, all in the graph.
+ * count-dependent ones from the stage's count, all in the graph. Where the graph cannot evaluate the
+ * count-dependent ones (a float64 bias correction: glibc's `pow`) and none of the hyperparameters they
+ * read is injected (adamax with `staticArgs: 'b1'`), those come from `builtCountScalars` (the stage as
+ * built: its table of the pure path's values), the others from the formula.
  */
-function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection, dtype: Dtype): StepScalars {
+function injectedScalars(name: string, def: CompiledElementwise<any>, injection: Injection, dtype: Dtype, builtCountScalars: () => StepScalars): StepScalars {
   const formula = def.injectable!;
   const anchors = new ArithAnchors();
-  const scalars: StepScalars = {
+  const make = (fromBuilt: StepScalars | null): StepScalars => ({
     at(count) {
       const current = injection.current;
       if (!current) throw new OptaxError(`internal: ${name}: an injected stage run outside its inject_hyperparams step`);
       const h: Record<string, number | JaxArray> = { ...formula.hyperparams };
       for (const k of Object.keys(h)) if (injection.names.has(k)) h[k] = current.values[k];
       const arith = new JaxScheduleArith(name, anchors);
+      if (fromBuilt) {
+        // The formula at a count of 0 (its count-dependent values, numbers then, are replaced), the
+        // count-dependent scalars from the stage as built, at the stage's count.
+        const anchor = current.count.ref;
+        arith.input(anchor); // the constants' anchor (see ArithAnchors)
+        anchor.dispose();
+        const values = arith.finishAll(formula.scalars(h, 0, dtype, arith), dtype);
+        const built = fromBuilt.at(count);
+        for (const k of Object.keys(built)) {
+          if (countKeys.has(k)) values[k] = built[k] as number | JaxArray;
+          else if (typeof built[k] !== 'number' && !(built[k] instanceof ShapedArray)) (built[k] as JaxArray).dispose();
+        }
+        return values;
+      }
       const c = count ?? current.count.ref;
       const values = formula.scalars(h, arith.input(c), dtype, arith);
       c.dispose();
       return arith.finishAll(values, dtype);
     },
-    dispose: () => anchors.dispose(),
-  };
+    dispose: () => { anchors.dispose(); fromBuilt?.dispose(); },
+  });
+  // The count-dependent scalars' names (from the stage's own countScalars, on numbers).
+  const countKeys = new Set(def.countScalars ? Object.keys(def.countScalars(0, dtype, eagerArith)) : []);
   // Evaluated once now on arrays of the built values, so that what cannot be lowered (a power whose
   // base is an injected hyperparameter) fails at toJaxJs, not at a step.
-  const probe: Record<string, JaxArray> = {};
-  for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) probe[k] = dtype === 'float64' ? float64Array([v], []) : np.array(v, { dtype: np.float32 });
-  const saved = injection.current;
-  injection.current = { values: probe, count: np.array(0, { dtype: np.int32 }) };
+  const probe = (scalars: StepScalars): void => {
+    const values: Record<string, JaxArray> = {};
+    for (const [k, v] of Object.entries(formula.hyperparams)) if (injection.names.has(k)) values[k] = dtype === 'float64' ? float64Array([v], []) : np.array(v, { dtype: np.float32 });
+    const saved = injection.current;
+    injection.current = { values, count: np.array(0, { dtype: np.int32 }) };
+    try {
+      disposeValues(scalars.at(np.array(0, { dtype: np.int32 })));
+    } finally {
+      injection.current.count.dispose();
+      Object.values(values).forEach((a) => a.dispose());
+      injection.current = saved;
+    }
+  };
+  const inGraph = make(null);
   try {
-    disposeValues(scalars.at(np.array(0, { dtype: np.int32 })));
+    probe(inGraph);
+    return inGraph;
+  } catch (graphError) {
+    const fromBuilt = graphError instanceof OptaxError && countKeys.size > 0 && formula.countHyperparams !== undefined && !formula.countHyperparams.some((k) => injection.names.has(k));
+    if (!fromBuilt) {
+      anchors.dispose();
+      throw graphError;
+    }
+  }
+  let built: StepScalars | undefined;
+  try {
+    built = builtCountScalars();
+    const scalars = make(built);
+    probe(scalars);
+    return scalars;
   } catch (e) {
+    built?.dispose();
     anchors.dispose();
     throw e;
-  } finally {
-    injection.current.count.dispose();
-    Object.values(probe).forEach((a) => a.dispose());
-    injection.current = saved;
   }
-  return scalars;
 }
 
 function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementwise<any>, mode: CountScalarsMode): Lowered {
@@ -371,7 +411,7 @@ function lowerElementwise(tx: GradientTransformation<any>, def: CompiledElementw
   const usesParams = def.plan.usesParams || !!def.singleLeafPlan?.usesParams;
   const injection = injectionOf(def);
   const scalarsFor = (dtype: Dtype): StepScalars => {
-    if (injection) return injectedScalars(name, def, injection, dtype);
+    if (injection) return injectedScalars(name, def, injection, dtype, () => stepScalarsOf(name, def, tx, counted, dtype, mode));
     return stepScalarsOf(name, def, tx, counted, dtype, mode);
   };
   // float32's built now, so that what the adapter cannot lower fails at toJaxJs, not at the first step;

@@ -108,6 +108,12 @@ export interface InjectableScalars {
    * the reference path does.
    */
   readonly accepts?: Readonly<Record<string, (values: Float64Array, at: number) => boolean>>;
+  /**
+   * The hyperparameters the count-dependent scalars (those of `countScalars`) read, e.g. adamax's
+   * `b1`: when none of them is injected, an adapter may take those scalars from the transformation as
+   * built (a table of the pure path's values where the graph cannot evaluate them).
+   */
+  readonly countHyperparams?: readonly string[];
 }
 
 /**

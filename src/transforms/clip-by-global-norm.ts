@@ -128,6 +128,19 @@ export interface LeafSum {
   (leaf: number): number;
   /** Optional: `cells[at] = sum(leaf)`, nothing boxed (the fused engine's per-step form). */
   into?(leaf: number, cells: Float64Array, at: number): void;
+  /**
+   * Optional: computes every leaf's sum at once and says where they are (the fused engine's form:
+   * its sums are in its memory, and reading them needs no call per leaf, which cost about 5 ns a leaf,
+   * 10 us a step on 2000 leaves). The same object at every call (nothing allocated).
+   */
+  all?(): LeafSumTable;
+}
+
+/** Where {@link LeafSum.all} left the sums: leaf i's is `float32[index[i]]` or `float64[index[i]]`, by its dtype. */
+export interface LeafSumTable {
+  readonly float32: Float32Array;
+  readonly float64: Float64Array;
+  readonly index: Int32Array;
 }
 
 /**
@@ -154,18 +167,26 @@ export function combinedDtype(dtypes: readonly Dtype[]): Dtype {
  * the cells (`sum.into` when it has one): nothing is allocated. @internal
  */
 export function writeCombinedLeafSums(dtypes: readonly Dtype[], sum: LeafSum, cells: Float64Array): void {
-  let dtype: Dtype = 'float32';
-  cells[0] = 0;
+  // The running total is a local: its additions are one chain of dependent operations, which a store
+  // and a load per addition (through a cell) made about half as long again (2000 leaves: 9.6 us).
+  let wide = false, total = 0;
+  const table = sum.all?.();
   for (let i = 0; i < dtypes.length; i++) {
-    if (dtypes[i] === 'float64') dtype = 'float64';
-    if (sum.into) sum.into(i, cells, 1);
-    else cells[1] = sum(i);
+    const float64 = dtypes[i] === 'float64';
+    if (float64) wide = true;
+    let s: number;
+    if (table) s = float64 ? table.float64[table.index[i]] : table.float32[table.index[i]];
+    else {
+      if (sum.into) sum.into(i, cells, 1);
+      else cells[1] = sum(i);
+      s = cells[1];
+    }
     // roundTo written out, as in writeClipScalars: no double crosses a call at a step.
-    const total = cells[0] + cells[1];
-    cells[0] = dtype === 'float32' ? Math.fround(total) : total;
+    const t = total + s;
+    total = wide ? t : Math.fround(t);
   }
-  const norm = Math.sqrt(cells[0]);
-  cells[0] = dtype === 'float32' ? Math.fround(norm) : norm;
+  const norm = Math.sqrt(total);
+  cells[0] = wide ? norm : Math.fround(norm);
 }
 
 /** `u = (g * inv_norm) * max_norm`: the scaling of a leaf of two or more elements (see the notes above). */

@@ -93,6 +93,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   const [nb1, nb2, neps] = [b1, b2, eps].map(hyperNumber);
   const injectable = nb1 !== undefined && nb2 !== undefined && neps !== undefined ? {
     hyperparams: { b1: nb1, b2: nb2, eps: neps },
+    countHyperparams: ['b1'],
     scalars: <V, B>(h: Readonly<Record<string, V | number>>, count: V | number, d: Dtype, a: ScheduleArith<V, B>) => ({
       one: 1, b1: a.cast(d, h.b1), one_minus_b1: a.sub(d, 1, h.b1), b2: a.cast(d, h.b2), eps: a.cast(d, h.eps), bias: biasCorrectionOf(a, d, h.b1, count),
     }),

@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as jax from '@jax-js/jax';
 import {
-  ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm, masked, multiSteps, partition, skipNotFinite, warmupCosineDecaySchedule,
+  ShapedArray, adamax, adamaxw, applyIfFinite, applyUpdates as pureApply, chain, clipByGlobalNorm, masked, multiSteps, partition, scale, skipNotFinite, warmupCosineDecaySchedule,
   type GradientTransformation,
 } from '../../src/index.js';
 import { OptaxTfjsOptimizer, toTfjs } from '../../src/tfjs/index.js';
@@ -54,8 +54,19 @@ export const JAX_COMBINATORS: Record<string, () => GradientTransformation<any>> 
   'applyIfFinite(adamax(0.01)) [b]': () => applyIfFinite(adamax(0.01), { maxConsecutiveErrors: 2 }),
   'multiSteps(adamax(0.01), 2) [b]': () => multiSteps(adamax(0.01), { everyKSchedule: 2 }),
 };
+/**
+ * The NaN cases every jax-js GPU device runs, WebGL included (leaf b, the NaN at step 4): adamax's
+ * `nu = max(|g| + eps, b2 * nu)` must carry the NaN where GLSL's `max` drops it (nan-min-max.ts), and
+ * applyIfFinite must reduce the finiteness on the device, skip that step and count it. Its inner step
+ * has no multiply-add (a traced adamax's fused multiply-adds are the combinators' above, WebGPU only:
+ * see jaxReport).
+ */
+export const JAX_NAN_CASES: Record<string, () => GradientTransformation<any>> = {
+  'adamax(0.01), NaN gradient [b]': () => adamax(0.01),
+  'applyIfFinite(scale(-0.5)) [b]': () => applyIfFinite(scale(-0.5), { maxConsecutiveErrors: 2 }),
+};
 /** The leaves a jax-js case runs on. */
-const jaxLeaves = (txName: string): string[] => (txName in JAX_COMBINATORS ? ['b'] : Object.keys(SHAPES));
+const jaxLeaves = (txName: string): string[] => (txName in JAX_COMBINATORS || txName in JAX_NAN_CASES ? ['b'] : Object.keys(SHAPES));
 const pick = (tree: Tree, keys: readonly string[]): Tree => Object.fromEntries(keys.map((k) => [k, tree[k]]));
 
 const STEPS = 10;
@@ -73,7 +84,7 @@ const initialParams = (): Tree => Object.fromEntries(Object.entries(SHAPES).map(
  */
 const gradsAt = (k: number, withNaN = false): Tree => Object.fromEntries(Object.entries(SHAPES).map(([key, s], j) => [key, Float32Array.from({ length: size(s) }, (_, i) => (withNaN && k === 4 && i === 3 ? NaN : i % 13 === 0 ? 0 : Math.sin(i * 0.37 + k * 1.3 + j) * 10 ** ((i % 7) - 3) * (k % 3 === 2 ? 1e-5 : 1)))]));
 /** The combinators' gradients: with a NaN at step 4 (in leaf b, for multiSteps in w's accumulation too: only b's). */
-const withNaN = (txName: string): boolean => txName in TFJS_COMBINATORS || txName in JAX_COMBINATORS;
+const withNaN = (txName: string): boolean => txName in TFJS_COMBINATORS || txName in JAX_COMBINATORS || txName in JAX_NAN_CASES;
 
 /**
  * The pure path: `steps` steps of `tx.update` then `applyUpdates`; the params and the state by path.
@@ -459,9 +470,12 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   }
   jax.defaultDevice(device);
   const cases: CaseReport[] = [];
-  // The combinators on WebGPU only: on SwiftShader's WebGL (ANGLE) their shaders took more than 6.5
-  // minutes to compile (measured, a loaded 2-core machine), beyond the test's budget.
-  for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...(device === 'webgpu' ? JAX_COMBINATORS : {}) })) {
+  // The fma combinators on WebGPU only. jax-js 0.1.25's WebGL code generator writes a fused kernel as
+  // one GLSL expression, repeating a subexpression's text at each use (its WebGPU one binds a value
+  // used twice to a `let`), so the text grows exponentially with the depth of reuse: the exact
+  // multiply-adds (Dekker's product, TwoSum) of applyIfFinite(adamax)'s traced inner step made a
+  // 239,855,547-character fragment shader, which ANGLE on SwiftShader took 496 s to reject (measured).
+  for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...JAX_NAN_CASES, ...(device === 'webgpu' ? JAX_COMBINATORS : {}) })) {
     const keys = jaxLeaves(txName), nan = withNaN(txName), caseStart = performance.now();
     const pure = pureRun(make(), STEPS, nan, keys);
     // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.

@@ -48,6 +48,19 @@ export interface WideOperands {
    * midpoint by their bits alone.
    */
   readonly fineGrid?: number;
+  /**
+   * Operands that are a float32 vector loaded from memory, unchanged (no flush of subnormals), at
+   * these addresses: the float64 halves are then loaded and widened in one step each
+   * (`v128.load64_zero` + `f64x2.promote_low_f32x4`, which V8 emits as one `cvtps2pd` from memory),
+   * instead of moving lanes 2-3 down from a register first.
+   */
+  readonly loaded?: { readonly a?: LoadAddress; readonly b?: LoadAddress; readonly c?: LoadAddress };
+}
+
+/** Where a float32 vector operand lies in memory: an i32 local (the address) and a constant offset. */
+export interface LoadAddress {
+  readonly pointer: number;
+  readonly offset: number;
 }
 
 /** A per-call multiplicand of an fma, tested once per call (see {@link FmaEmitter.powerOfTwo}). */
@@ -84,15 +97,18 @@ const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 const NEAR_MIDPOINT = 2 ** -40;
 /** The low 32-bit words of two f64x2 vectors, side by side (an i32x4 of lanes 0-1 of the first, 0-1 of the second). */
 const LOW_WORDS = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-/** The bits of a float64 below a float32's last one (bits 0..28), and their pattern at a float32 midpoint. */
-const BELOW_FLOAT32 = 0x1fffffff;
-const FLOAT32_MIDPOINT = 0x10000000;
+/**
+ * The bits of a float64 below a float32's last one are bits 0..28; at a float32 midpoint they are a 1
+ * and 28 zeros. The low word shifted left by 3 keeps exactly those bits, so the test is its equality
+ * with this (a shift by a constant needs no register; a mask would hold one through the loop).
+ */
+const BELOW_FLOAT32_SHIFT = 3;
+const FLOAT32_MIDPOINT_SHIFTED = 0x80000000 | 0;
 
 export class FmaEmitter {
   private readonly temps = new Map<ValType, number[]>();
   private one64 = -1;
   private zero = -1;
-  private belowFloat32 = -1;
   private float32Midpoint = -1;
   private readonly scalarF64: Arith;
   private readonly vectorF64: Arith;
@@ -135,10 +151,8 @@ export class FmaEmitter {
     this.zero = f.local(ValType.v128);
     f.v128Const(new Array<number>(16).fill(0)).localSet(this.zero);
     if (this.ops.lanes === 4) {
-      this.belowFloat32 = f.local(ValType.v128);
-      f.i32Const(BELOW_FLOAT32).simd(SimdOp.i32x4Splat).localSet(this.belowFloat32);
       this.float32Midpoint = f.local(ValType.v128);
-      f.i32Const(FLOAT32_MIDPOINT).simd(SimdOp.i32x4Splat).localSet(this.float32Midpoint);
+      f.i32Const(FLOAT32_MIDPOINT_SHIFTED).simd(SimdOp.i32x4Splat).localSet(this.float32Midpoint);
     }
   }
 
@@ -361,7 +375,7 @@ export class FmaEmitter {
    *   {@link FmaEmitter.fineGrid}), by bits: a boundary `s` of magnitude at least 2^-126, in the
    *   binade [2^e, 2^(e+1)), is an odd multiple of 2^(e-24), i.e. its float64 significand ends in a
    *   1 followed by 28 zeros (bits 0..28 are 0x10000000: the low words of both halves, one
-   *   shuffle, `and`, `eq`). Below 2^-126, where the float32 grid is no longer relative, `s = x` is
+   *   shuffle, a shift left by 3, `eq` with 0x80000000). Below 2^-126, where the float32 grid is no longer relative, `s = x` is
    *   exact and rounds correctly wherever it lies. Infinite sums have zero low bits and round to
    *   the infinity the fma gives; NaN lanes may match, and take the exact path.
    * - otherwise, by two probes: `up = fl64(s (1 + d))` and `dn = fl64(s (1 - d))` with d = 2^-40
@@ -390,10 +404,10 @@ export class FmaEmitter {
   private float64Sums(a: number, b: number, c: number, wide: WideOperands, lo: number, hi: number): void {
     const f = this.f;
     for (const half of [lo, hi]) {
-      this.widen(a, half === hi, wide.a);
-      this.widen(b, half === hi, wide.b);
+      this.widen(a, half === hi, wide.a, wide.loaded?.a);
+      this.widen(b, half === hi, wide.b, wide.loaded?.b);
       f.simd(SimdOp.f64x2Mul); // exact
-      this.widen(c, half === hi, wide.c);
+      this.widen(c, half === hi, wide.c, wide.loaded?.c);
       f.simd(SimdOp.f64x2Add).localSet(half);
     }
   }
@@ -407,7 +421,7 @@ export class FmaEmitter {
     const lo = A.temp(12), hi = A.temp(13), rounded = A.temp(14);
     this.float64Sums(a, b, c, wide, lo, hi);
     f.localGet(lo).simd(SimdOp.f32x4DemoteF64x2Zero).localGet(hi).simd(SimdOp.f32x4DemoteF64x2Zero).shuffle(LOW_HALVES).localSet(rounded);
-    f.localGet(lo).localGet(hi).shuffle(LOW_WORDS).localGet(this.belowFloat32).simd(SimdOp.v128And);
+    f.localGet(lo).localGet(hi).shuffle(LOW_WORDS).i32Const(BELOW_FLOAT32_SHIFT).simd(SimdOp.i32x4Shl);
     f.localGet(this.float32Midpoint).simd(SimdOp.i32x4Eq);
     if (failures) {
       failures.add();
@@ -441,11 +455,18 @@ export class FmaEmitter {
     f.else().localGet(up).end();
   }
 
-  /** Pushes lanes 0-1 (or 2-3: `high`) of the f32x4 local x as an f64x2, or the f64x2 local `splat`. */
-  private widen(x: number, high: boolean, splat?: number): void {
+  /**
+   * Pushes lanes 0-1 (or 2-3: `high`) of the f32x4 local x as an f64x2, or the f64x2 local `splat`,
+   * or those lanes of x loaded again from `memory` (where x was loaded from, see {@link WideOperands.loaded}).
+   */
+  private widen(x: number, high: boolean, splat?: number, memory?: LoadAddress): void {
     const f = this.f;
     if (splat !== undefined) {
       f.localGet(splat);
+      return;
+    }
+    if (memory) {
+      f.localGet(memory.pointer).simdMemory(SimdOp.v128Load64Zero, 3, memory.offset + (high ? 8 : 0)).simd(SimdOp.f64x2PromoteLowF32x4);
       return;
     }
     f.localGet(x);

@@ -82,6 +82,10 @@ export const Op = {
   f64ReinterpretI64: 0xbf,
   i32Shl: 0x74,
   i32ShrU: 0x76,
+  i32ReinterpretF32: 0xbc,
+  i64Shl: 0x86,
+  i64ShrU: 0x88,
+  i32WrapI64: 0xa7,
 } as const;
 
 /** The prefix byte of every SIMD instruction. */
@@ -122,6 +126,7 @@ export const SimdOp = {
   f32x4DemoteF64x2Zero: 0x5e,
   f64x2PromoteLowF32x4: 0x5f,
   i32x4AllTrue: 0xa3,
+  i32x4Shl: 0xab,
   /**
    * The lanes' top bits as an i32. On masks (lanes all ones or all zeros) a test for any set lane, as
    * `v128.any_true`, which V8 lowers to `ptest` + `setnz` + `test` before the branch; this is one

@@ -72,8 +72,8 @@ test('fused multiply-add (no WebAssembly instruction: an exact emulation) matche
     const random = (seed: number): number[] => fc.sample(dtype === 'float32' ? fc.float({ noDefaultInfinity: false }) : fc.double(), { numRuns: 3000, seed });
     // Hard cases: products whose sum with c lands next to a rounding boundary (c = -round(a*b) leaves
     // the product's low part; scaled copies move it around), and the special values.
-    const a = [...random(1), ...random(4)], b = [...random(2), ...random(5)];
-    const c = a.map((x, i) => (i % 3 === 0 ? -Math.fround(x * b[i]) : i % 3 === 1 ? (dtype === 'float32' ? Math.fround(x * b[i] * 2 ** -25) : x * b[i] * 2 ** -54) : random(3)[i % 3000]));
+    const a = [...random(1), ...random(4)], b = [...random(2), ...random(5)], third = random(3);
+    const c = a.map((x, i) => (i % 3 === 0 ? -Math.fround(x * b[i]) : i % 3 === 1 ? (dtype === 'float32' ? Math.fround(x * b[i] * 2 ** -25) : x * b[i] * 2 ** -54) : third[i % 3000]));
     const specials = dtype === 'float32' ? SPECIAL_F32 : SPECIAL_F64;
     for (const x of specials) for (const y of specials) { a.push(x); b.push(y); c.push(specials[(a.length * 7) % specials.length]); }
     if (dtype === 'float64') {
