@@ -101,7 +101,9 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
       leaves.forEach((_, li) => kernelFor(li));
       const needsParams = [...kernels.values()].some((k) => k.usesParams) && leaves.length > 0;
       if (needsParams && params === null) throw new OptaxError(`${name} needs params: call update(updates, state, params)`);
-      const scaled = kernels.size > 0 && [...kernels.values()].every((k) => k.scaled);
+      // The pre-scale (MultiSteps' folded zeros), leaf by leaf as XLA folds it (tracedUpdate): a leaf
+      // whose computation has none gets its update.
+      const scaled = [...kernels.values()].some((k) => k.scaled);
       const trees = roots.map((r) => parts[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
       const { positions: all } = gather(name, [updates, ...trees, ...(needsParams ? [params] : [])], ['grads', ...roots.map((r) => `state.${r.name}`), ...(needsParams ? ['params'] : [])]);
       // The scalars of each dtype the tree holds, as the pure path's per-dtype cache.
@@ -125,10 +127,7 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
         row.slice(0, 1 + roots.length).forEach((a) => a.dispose());
         outUpdates.push(out.updates);
         outputNames.forEach((n, k) => outStates[k].push(out.state[n]));
-        if (out.state.preScale) {
-          if (scaled) outPre.push(out.state.preScale);
-          else out.state.preScale.dispose();
-        }
+        if (scaled) outPre.push(out.state.preScale ?? out.updates.ref);
       });
       for (const values of valuesByDtype.values()) disposeValues(values);
       const newStates = new Map<string, unknown>();

@@ -390,8 +390,9 @@ export class OpsStep {
       if (!c) bySignature.set(sig, (c = composeTraced(stages, (i) => sig[i] === '1', (i) => active.filter((m) => runsOn(i, m)).map((m) => this.variables.get(m)!.size), options)));
       return c;
     });
-    // The pre-scale (MultiSteps' folded zeros) is used only when every computation has one.
-    const scaled = bySignature.size > 0 && [...bySignature.values()].every((c) => c.preScale !== undefined);
+    // The pre-scale (MultiSteps' folded zeros), leaf by leaf as XLA folds it (tracedUpdate): a
+    // variable whose computation has none gets its update.
+    const scaled = [...bySignature.values()].some((c) => c.preScale !== undefined);
     const stageNodes = stages.map((st) => stateAt(node, st.path, tx) as any);
     const scalars: Record<string, tf.Tensor> = {};
     stages.forEach((st, i) => {
@@ -400,11 +401,11 @@ export class OpsStep {
     const preScale = new Map<string, tf.Tensor>();
     active.forEach((n, li) => {
       const c = computations[li];
-      const kernel = { updates: c.updates, state: Object.fromEntries([...c.states.map((e, k) => [`state${k}`, e] as const), ...(scaled ? [['preScale', c.preScale!] as const] : [])]) };
+      const kernel = { updates: c.updates, state: Object.fromEntries([...c.states.map((e, k) => [`state${k}`, e] as const), ...(c.preScale ? [['preScale', c.preScale] as const] : [])]) };
       const state = Object.fromEntries(stateRoots.map((r) => [r.name, stageNodes[r.stage][r.leaf][n] as tf.Variable]));
       const out = lowerKernel(kernel, { updates: u.get(n)!, params: this.variables.get(n)!, state, scalars });
       stateRoots.forEach((r, k) => write(state[r.name], out.state[`state${k}`], ctx.commit));
-      if (scaled) preScale.set(n, out.state.preScale);
+      if (scaled) preScale.set(n, out.state.preScale ?? out.updates);
       u.set(n, out.updates);
     });
     stages.forEach((st, i) => this.advance(st.def, stageNodes[i], ctx));

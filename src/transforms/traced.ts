@@ -251,8 +251,10 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   };
   all.forEach((_, li) => planFor(li));
   const composed = [...plans.values()];
-  // The pre-scale (MultiSteps' folded zeros) is used only when every leaf's computation has one.
-  const scaled = composed.length > 0 && composed.every((c) => c.outputNames.length > stateRoots.length);
+  // The pre-scale (MultiSteps' folded zeros): optax multiplies each leaf by `emit` on its own
+  // (`jax.tree.map(lambda ga: emit * ga, final_updates)`), so XLA folds the constant leaf by leaf; a
+  // leaf whose computation has no pre-scale gets its update (`0 * u`, the sign of `u`).
+  const scaled = composed.some((c) => c.outputNames.length > stateRoots.length);
   const trees = stateRoots.map((r) => splits[r.stage].trees[stages[r.stage].def.stateLeaves.indexOf(r.leaf)]);
   const needsParams = composed.some((c) => c.plan.usesParams);
   const { positions, paths, paramsAt } = gatherLeaves(tx.name, updates, trees, stateRoots.map((r) => `state.${r.name}`), params, needsParams);
@@ -282,7 +284,7 @@ export function tracedUpdate<U extends Updates>(tx: GradientTransformation<any>,
   });
   const column = (c: number, like: Tree): any => {
     let i = 0;
-    return mapTrees(([x]: ArrayLeaf[]) => leafLike(x, results[i++][c]), [like]);
+    return mapTrees(([x]: ArrayLeaf[]) => { const r = results[i++]; return leafLike(x, r[c] ?? r[0]); }, [like]);
   };
   const newStates = new Map<string, unknown>();
   stages.forEach((st, i) => {

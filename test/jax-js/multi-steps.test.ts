@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as jax from '@jax-js/jax';
 import {
-  MultiSteps, OptaxError, type GradientTransformation, adamax, adamaxw, chain, clipByGlobalNorm, multiSteps, scale, scaleByAdamax, scaleByLearningRate,
+  MultiSteps, OptaxError, type GradientTransformation, addDecayedWeights, adamax, adamaxw, chain, clipByGlobalNorm, masked, multiSteps, scale, scaleByAdamax, scaleByLearningRate,
   skipLargeUpdates, skipNotFinite, warmupCosineDecaySchedule,
 } from '../../src/index.js';
 import { runningMeanFactor } from '../../src/transforms/multi-steps.js';
@@ -28,6 +28,12 @@ test('multiSteps(adamax): updates (signs of the zeros included), params and stat
   assert.deepEqual(one.jax, one.pure);
   const sum = await runBoth(multiSteps(adamax(0.01, { b1: 0.7 }), { everyKSchedule: 3, useGradMean: false }), 10, 67, { recordUpdates: true });
   assert.deepEqual(sum.jax, sum.pure);
+});
+
+test('multiSteps: leaves whose update ends with a constant scale (zeros with the sign of y) beside leaves that do not (masked weight decay after it: the sign of u), leaf by leaf as XLA folds them', async () => {
+  const mask = { a: true, b: false, c: true, d: false, e: true };
+  const r = await runBoth(multiSteps(chain(scaleByLearningRate(0.1), masked(addDecayedWeights(0.1), mask)), { everyKSchedule: 2 }), 6, 73, { recordUpdates: true });
+  assert.deepEqual(r.jax, r.pure);
 });
 
 test('multiSteps over a schedule (the update ends with a computed scalar: +0 * u), adamaxw, and eagerly', async () => {

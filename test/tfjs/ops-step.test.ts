@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
-  MultiSteps, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, applyUpdates, chain, clip, clipByGlobalNorm, ema, exponentialDecay, injectHyperparams, masked, multiSteps, partition,
+  MultiSteps, ShapedArray, adamax, adamaxw, addDecayedWeights, applyIfFinite, applyUpdates, chain, clip, clipByGlobalNorm, ema, exponentialDecay, injectHyperparams, masked, multiSteps, partition, scaleByLearningRate,
   scale, scaleByAdamax, setToZero, skipLargeUpdates, skipNotFinite, warmupCosineDecaySchedule, type GradientTransformation,
 } from '../../src/index.js';
 import { OpsStep, opsSupported } from '../../src/tfjs/ops-step.js';
@@ -100,6 +100,8 @@ test('combinators as tfjs ops: masked, partition, injectHyperparams, applyIfFini
   // multiSteps: a constant learning rate (the silent steps' zeros take the sign of the pre-scaled
   // value), a schedule, a sum, a k schedule, an injected inner; NaN inside an accumulation
   checkBitIdentical(multiSteps(adamax(0.01), { everyKSchedule: 3 }), { steps: 10 });
+  // leaves scaled by a constant last and leaves not (masked weight decay after the scale): zeros per leaf
+  checkBitIdentical(multiSteps(chain(scaleByLearningRate(0.1), masked(addDecayedWeights(0.1), evenNames)), { everyKSchedule: 2 }), { steps: 6 });
   checkBitIdentical(multiSteps(adamaxw(schedule(), { weightDecay: 0.01 }), { everyKSchedule: 2 }), { steps: 9, grad: sometimesNotFinite([5]) });
   checkBitIdentical(multiSteps(chain(clipByGlobalNorm(1), adamax(0.02)), { everyKSchedule: (s: number) => 1 + (s % 3), useGradMean: false }), { steps: 10 });
   checkBitIdentical(multiSteps(injectHyperparams(adamax)({ learningRate: 0.01 }), { everyKSchedule: 2 }), { steps: 7 });
