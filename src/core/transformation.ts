@@ -69,7 +69,7 @@ export type CombinatorInfo =
     dtypeFor(params: unknown, updates: unknown): Dtype;
     /** The hyperparameters (and schedule counts) `init` holds for hyperparameters of `dtype`. */
     initial(dtype: Dtype): Omit<InjectionControl, 'count'>;
-    /** The scheduled hyperparameters' names, in the order {@link writeScheduled} writes them. */
+    /** The scheduled hyperparameters' names, in the order `writeScheduled` writes them. */
     readonly scheduledNames: readonly string[];
     /**
      * The value `step` gives each scheduled hyperparameter (its schedule at its count in `control`,
