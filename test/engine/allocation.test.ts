@@ -178,6 +178,9 @@ const CHAINS: Record<string, Chain> = {
  * the shared step is polymorphic and may box doubles: see the report of issue 10), and prints the
  * library's samples of the last window as JSON.
  */
+/** Measured windows at most: the first that allocates nothing ends the child. */
+const WINDOWS = 5;
+
 async function child(name: string, backend: 'js' | 'wasm', threads: number): Promise<void> {
   const c = CHAINS[name];
   const stepper = compile(c.make(), c.params(), { backend, threads, minElementsPerThread: 1000 });
@@ -190,7 +193,7 @@ async function child(name: string, backend: 'js' | 'wasm', threads: number): Pro
   await session.post('HeapProfiler.enable');
   for (let i = 0; i < (c.warmup ?? 3000); i++) stepper.step();
   let samples: string[] = [];
-  for (let window = 0; window < 3; window++) {
+  for (let window = 0; window < WINDOWS; window++) {
     if (c.everyWindow) {
       c.before!(stepper, window);
       for (let i = 0; i < 3000; i++) stepper.step();
@@ -203,8 +206,10 @@ async function child(name: string, backend: 'js' | 'wasm', threads: number): Pro
     // Code not optimized yet boxes doubles: on a busy machine (CI runs test files side by side) V8's
     // concurrent compiler can be starved past the warm-up (seen in CI: 6-40 KB a window in the step's
     // own code). Give it time and let the steps pick the optimized code up before the next window;
-    // a step that allocates in its optimized code still allocates in every window.
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // a step that allocates in its optimized code still allocates in every window. The wait grows
+    // window by window (CI once saw all of three 250 ms waits pass with MultiSteps' skip sums still
+    // boxing: 3.7 KB a window in builtInSkip, none on a quiet machine in any window).
+    await new Promise((resolve) => setTimeout(resolve, 250 * (window + 1)));
     for (let i = 0; i < 1000; i++) stepper.step();
   }
   session.disconnect();
