@@ -312,7 +312,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     if (acc) {
       const c = acc.combinator, ctl = acc.control;
       const k = c.everyK(ctl.gradient_step);
-      // (In XLA's subnormal mode the skip function runs as given.)
+      // (In XLA's subnormal mode the skip function runs as given, in that mode, as the reference runs it.)
       ownSkip = input === p.grads && p.subnormals !== 'flush' ? builtInSkipRule(c.shouldSkip) : undefined;
       if (ownSkip) {
         if (this.builtInSkip(f, ownSkip)) {
@@ -321,7 +321,9 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
           return;
         }
       } else if (c.shouldSkip) {
-        const [skip, next] = decideSkip(c.shouldSkip, input, ctl.gradient_step, p.params);
+        const [skip, next] = p.subnormals === 'flush'
+          ? withSubnormalMode(true, () => decideSkip(c.shouldSkip!, input, ctl.gradient_step, p.params))
+          : decideSkip(c.shouldSkip, input, ctl.gradient_step, p.params);
         if (skip) {
           this.applyZeroUpdates(gradCopies);
           ctl.skip_state = next;

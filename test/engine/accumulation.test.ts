@@ -157,3 +157,18 @@ test('a float32 accumulator over float64 params (optax\'s default) is fused: the
     }
   }
 });
+
+test('multiSteps with skipLargeUpdates under subnormals: \'flush\': the skip function runs in XLA\'s mode, as the reference runs it (a square below the normal range is 0)', async () => {
+  const { withFlushedSubnormals } = await import('../../src/index.js');
+  const tx = () => multiSteps(scale(0), { everyKSchedule: 2, shouldSkipUpdateFn: skipLargeUpdates(1e6) });
+  const g = { w: f32(8.131516e-20, 0) }; // 8.13e-20 ** 2 = 6.6e-39: subnormal in float32, flushed to 0
+  const ref = new ReferenceRun(tx(), { w: f32(1, 2) });
+  withFlushedSubnormals(() => ref.step(g));
+  assert.equal((ref.state as any).skip_state.norm_squared, 0);
+  for (const backend of ['wasm', 'js', 'interpreter'] as const) {
+    const s = compile(tx(), { w: f32(1, 2) }, { backend, subnormals: 'flush' });
+    s.step(g);
+    assertBitEqual(s.state, ref.state, `${backend}: state`);
+    s.dispose();
+  }
+});
