@@ -20,7 +20,7 @@ import { withSubnormalMode } from '../kernel/interpret.js';
 import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
 import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
 import type { GuardInput } from './guard-input.js';
-import { CLIP_SCALARS, type GlobalNorm, combinedDtype, writeCombinedLeafSums } from '../transforms/clip-by-global-norm.js';
+import { CLIP_SCALARS, type GlobalNorm, combinedDtype, writeCombinedLeafSums, writeLeafSums } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -409,11 +409,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       return count > 0;
     }
     const large = this.largeUpdates ??= largeUpdatesPlan(this.parts.leafDtypes, rule.maxSquaredNorm);
-    const sum = f.leafSum;
-    for (let leaf = 0; leaf < views.length; leaf++) {
-      if (sum.into) sum.into(leaf, large.sums, leaf);
-      else large.sums[leaf] = sum(leaf);
-    }
+    writeLeafSums(this.parts.leafDtypes, f.leafSum, large.sums);
     // skip_large_updates' `jnp.sum(jnp.array(sums))`, in the highest dtype of the leaves (each sum exact in it).
     large.total.into(cells, 0);
     return !(cells[0] < large.max);

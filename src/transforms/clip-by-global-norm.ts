@@ -163,6 +163,20 @@ export function combinedDtype(dtypes: readonly Dtype[]): Dtype {
 }
 
 /**
+ * Each leaf's sum, `out[i] = sum(i)`, by the cheapest form `sum` has (one table for every leaf, a cell
+ * per leaf, or a call): nothing allocated (MultiSteps' skipLargeUpdates on the fused engine).
+ * @internal
+ */
+export function writeLeafSums(dtypes: readonly Dtype[], sum: LeafSum, out: Float64Array): void {
+  const table = sum.all?.();
+  for (let i = 0; i < dtypes.length; i++) {
+    if (table) out[i] = dtypes[i] === 'float64' ? table.float64[table.index[i]] : table.float32[table.index[i]];
+    else if (sum.into) sum.into(i, out, i);
+    else out[i] = sum(i);
+  }
+}
+
+/**
  * {@link combineLeafSums}' norm written to `cells[0]` (`cells[1]` is scratch), every sum through
  * the cells (`sum.into` when it has one): nothing is allocated. @internal
  */
