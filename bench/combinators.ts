@@ -14,6 +14,8 @@ import { type InjectHyperparamsState, setHyperparams } from '../src/transforms/i
 import { exponentialDecay } from '../src/schedules/exponential-decay.js';
 import { warmupCosineDecaySchedule } from '../src/schedules/warmup-cosine-decay.js';
 import { cosineDecaySchedule } from '../src/schedules/cosine-decay.js';
+import { linearSchedule } from '../src/schedules/linear.js';
+import { clip } from '../src/transforms/clip.js';
 import { skipLargeUpdates, skipNotFinite } from '../src/transforms/skip-updates.js';
 import { type BenchConfig, HYPER, type Layout, paramCount } from './config.js';
 import type { Dtype } from '../src/core/dtype.js';
@@ -153,6 +155,26 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     label: 'injectHyperparams(adamax)(warmupCosineDecay)',
     fullRunOnly: true,
     make: () => injectHyperparams(adamax)(warmupCosineDecaySchedule({ initValue: 0, peakValue: lr, warmupSteps: 100, decaySteps: 100_000 }), options) as GradientTransformation<unknown>,
+  },
+  {
+    // Scheduled b1, b2, eps: the bias correction 1 - b1^t from the b1 of each step (glibc's powf).
+    id: 'inject-b1-b2-eps',
+    label: 'injectHyperparams(adamax)(b1, b2, eps scheduled)',
+    fullRunOnly: true,
+    make: () => injectHyperparams(adamax)({ learningRate: lr, b1: linearSchedule({ initValue: 0.8, endValue: 0.9, transitionSteps: 100_000 }), b2: linearSchedule({ initValue: 0.99, endValue: 0.999, transitionSteps: 100_000 }), eps: cosineDecaySchedule({ initValue: 1e-6, decaySteps: 100_000 }) }) as GradientTransformation<unknown>,
+  },
+  {
+    // float64 hyperparameters of float32 leaves (hyperparamDtype), b1 scheduled.
+    id: 'inject-f64-hyper',
+    label: 'injectHyperparams(adamax, float64 hyperparameters)(b1 scheduled)',
+    fullRunOnly: true,
+    make: () => injectHyperparams(adamax, { hyperparamDtype: 'float64' })({ learningRate: lr, b1: linearSchedule({ initValue: 0.8, endValue: 0.9, transitionSteps: 100_000 }) }) as GradientTransformation<unknown>,
+  },
+  {
+    id: 'inject-clip-ema',
+    label: 'chain(injectHyperparams(clip)(linear), injectHyperparams(ema)(linear), adamax)',
+    fullRunOnly: true,
+    make: () => chain(injectHyperparams(clip)(linearSchedule({ initValue: 1, endValue: 0.1, transitionSteps: 100_000 })), injectHyperparams(ema)(linearSchedule({ initValue: 0.5, endValue: 0.9, transitionSteps: 100_000 })), adamax(lr, options)) as GradientTransformation<unknown>,
   },
   {
     id: 'multisteps-not-finite',

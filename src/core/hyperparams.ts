@@ -26,12 +26,31 @@ export function checkHyperparam(owner: string, name: string, value: unknown, ran
   if (typeof value === 'number') values = [value];
   else if (isArrayLeaf(value)) values = Array.from(leafData(value));
   else return bad(`must be a number or a Float32Array/Float64Array/ShapedArray, got ${value === null ? 'null' : typeof value}`);
-  const finite = range.finite ?? true;
-  for (const v of values as number[]) {
-    if (Number.isNaN(v) || (finite && !Number.isFinite(v))) bad(`must be finite, got ${v}`);
-    if (range.min !== undefined && v < range.min) bad(`must be in [${range.min}, ${range.max ?? 'inf'}], got ${v}`);
-    if (range.max !== undefined && v > range.max) bad(`must be in [${range.min ?? '-inf'}, ${range.max}], got ${v}`);
+  for (let i = 0; i < values.length; i++) {
+    const why = rangeProblemAt(values, i, range);
+    if (why !== undefined) bad(why);
   }
+}
+
+/**
+ * Why `values[at]` breaks the range (the end of {@link checkHyperparam}'s message), or undefined.
+ * Read by index, not passed as a number: the fused engine checks a scheduled value at every step, and
+ * a double passed to a call V8 does not inline is a new heap number.
+ */
+function rangeProblemAt(values: ArrayLike<number>, at: number, range: HyperparamRange): string | undefined {
+  const v = values[at];
+  if (Number.isNaN(v) || ((range.finite ?? true) && !Number.isFinite(v))) return `must be finite, got ${v}`;
+  if (range.min !== undefined && v < range.min) return `must be in [${range.min}, ${range.max ?? 'inf'}], got ${v}`;
+  if (range.max !== undefined && v > range.max) return `must be in [${range.min ?? '-inf'}, ${range.max}], got ${v}`;
+  return undefined;
+}
+
+/**
+ * {@link checkHyperparam}'s rule as an `InjectableScalars.accepts` check: whether the value at
+ * `values[at]` is in the range (the message is made only for a value out of it).
+ */
+export function acceptsRange(range: HyperparamRange): (values: Float64Array, at: number) => boolean {
+  return (values, at) => rangeProblemAt(values, at, range) === undefined;
 }
 
 /** A hyperparameter's value as one number (a one-element array's element), or undefined for a larger array. */

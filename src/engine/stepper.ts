@@ -227,6 +227,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   get state(): S {
     this.checkUsable('state', false);
     const f = this.parts.fused;
+    if (f) syncRecords(this.formulas);
     // Fused: fresh containers around the live views. Reference: a copy (the stepper keeps its own).
     return freezeContainers(f ? readState(f.root, f.stages, f.stateTrees, f) : copyArrays(this.referenceState)) as S;
   }
@@ -234,6 +235,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   /** The state as the step computes with it (not copied: `update` does not modify its input). */
   private currentState(): unknown {
     const f = this.parts.fused;
+    if (f) syncRecords(this.formulas);
     return f ? readState(f.root, f.stages, f.stateTrees, f) : this.referenceState;
   }
 
@@ -344,7 +346,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     // A scheduled one whose stages compute their scalars from its hyperparameters (formulas) evaluates
     // its schedules only: nothing is rebuilt (see InjectionFormulas).
     const byFormulas = f.injections.length > 0 && !this.injectionsSteady(f) && this.formulasHold(f);
-    const injected = f.injections.length && !byFormulas && !this.injectionsSteady(f) ? injectionSteps(f) : undefined;
+    const injected = f.injections.length && !byFormulas && !this.injectionsSteady(f) ? injectionSteps(f, this.formulas) : undefined;
     const unfused = (injected && this.rebind(f, injected)) ?? this.selectionsHold(f, input) ?? this.writeScalars(f, extraArgs, skipped?.inner, byFormulas);
     if (unfused !== undefined) {
       if (p.strict && unfused !== SELECTION_THREW) throw new OptaxError(`step: this step cannot run fused (${unfused}), and the stepper was compiled with fallback: 'error'`);
@@ -805,7 +807,8 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
  */
 
 /** Each injection's step (its hyperparameters, inner transformation and control for this step). */
-function injectionSteps(f: FusedParts): ReturnType<Injection['combinator']['step']>[] {
+function injectionSteps(f: FusedParts, formulas: readonly (InjectionFormulas | null)[]): ReturnType<Injection['combinator']['step']>[] {
+  syncRecords(formulas);
   return f.injections.map((inj) => inj.combinator.step(inj.control, inj.dtype, f.traced));
 }
 
@@ -866,6 +869,11 @@ interface InjectionFormulas {
   readonly fixed: number;
   /** This step's values of the scheduled ones. */
   readonly scheduled: Float64Array;
+  /**
+   * The scheduled values of the last step taken, not yet in `record` when `unsynced` (see syncRecords).
+   */
+  readonly used: Float64Array;
+  unsynced: boolean;
   /** Each factory check of a scheduled value (`at` in `scheduled`): see InjectableScalars.accepts. */
   readonly checks: readonly { readonly accepts: (values: Float64Array, at: number) => boolean; readonly at: number }[];
   /** This step's value of each of `names`: the formulas' inputs (the fixed ones set once). */
@@ -884,9 +892,8 @@ interface StageFormula {
 /**
  * The formulas of an injection (made once its inner transformation is built for its current
  * hyperparameters), or null where they do not apply: no schedule; a hyperparameter that is an array;
- * a stage without an `injectable` formula (e.g. clip_by_global_norm's), or with array scalars, or of
- * another dtype than the hyperparameters (the formulas are written for hyperparameters of the leaves'
- * dtype); a scheduled hyperparameter no formula reads. Those steps rebuild the inner transformation.
+ * a stage without an `injectable` formula (e.g. clip_by_global_norm's), or with array scalars; a
+ * scheduled hyperparameter without its factory's check, or that no formula reads. Those steps rebuild the inner transformation.
  */
 function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | null {
   const c = inj.combinator, record = inj.control.hyperparams;
@@ -895,12 +902,12 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
   if (names.some((k) => typeof record[k] !== 'number')) return null;
   const inputs = Float64Array.from(names, (k) => record[k] as number);
   const checks: { accepts: (values: Float64Array, at: number) => boolean; at: number }[] = [];
-  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), checks, inputs, stages: [] };
+  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), used: new Float64Array(c.scheduledNames.length), unsynced: false, checks, inputs, stages: [] };
   const stages: StageFormula[] = [];
   const reached = new Set<string>();
   for (const k of inj.stages) {
     const stage = f.stages[k];
-    if (stage.source.kind !== 'elementwise' || stage.arrayScalars?.length || stage.dtypes.some((d) => d !== inj.dtype)) return null;
+    if (stage.source.kind !== 'elementwise' || stage.arrayScalars?.length) return null;
     const def = stage.source.def, injectable = def.injectable;
     if (!injectable) return null;
     // The definition was built with these hyperparameters (rounded to their dtype): its formula reads them from the inputs.
@@ -919,12 +926,14 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
       from.set(name, at);
       reached.add(name);
     }
-    const formula: ArithFormula = (values, count, a) => {
+    // Each of the stage's dtypes has its program: the scalars of a leaf's dtype, from hyperparameters
+    // of the injection's dtype (which may be another: hyperparamDtype), as its writeScalars computes them.
+    const formulaFor = (dtype: Dtype): ArithFormula => (values, count, a) => {
       const h: Record<string, (typeof values)[number]> = { ...injectable.hyperparams };
       for (const [name, at] of from) h[name] = values[at];
-      return injectable.scalars(h, count, inj.dtype, a);
+      return injectable.scalars(h, count, dtype, a);
     };
-    const programs = stage.dtypes.map(() => FormulaProgram.compile(names.length, f.scalarPlans[k].names, formula, stage.traced));
+    const programs = stage.dtypes.map((dtype) => FormulaProgram.compile(names.length, f.scalarPlans[k].names, formulaFor(dtype), stage.traced));
     if (programs.some((p) => p === undefined)) return null;
     stages.push({ stage: k, def, programs: programs as FormulaProgram[], injection: form });
   }
@@ -937,16 +946,33 @@ function formulasOf(f: FusedParts): (InjectionFormulas | null)[] {
   return f.injections.map((inj) => injectionFormulas(f, inj));
 }
 
-/** After a step by formulas: each injection's control advanced in place (its counts, the scheduled values it used). */
+/** After a step by formulas: each injection's control advanced in place (its counts; the scheduled values it used, kept for syncRecords). */
 function commitFormulas(f: FusedParts, formulas: readonly InjectionFormulas[]): void {
   for (let k = 0; k < f.injections.length; k++) {
     const control = f.injections[k].control, form = formulas[k], names = f.injections[k].combinator.scheduledNames;
     control.count = safeIncrement(control.count);
     for (let j = 0; j < names.length; j++) {
-      form.record[names[j]] = form.scheduled[j];
       const state = control.hyperparams_states[names[j]];
       state.count = safeIncrement(state.count);
     }
+    // The values go into the record when it is read (syncRecords): a double stored in an object's
+    // property at each step can be a new heap number (a keyed store over two names, a field that was
+    // a small integer: 16-30 B a step, seen with b1 and b2 scheduled, and with clip's and ema's).
+    form.used.set(form.scheduled);
+    form.unsynced = true;
+  }
+}
+
+/**
+ * Writes the scheduled values of the last step taken by formulas into their records (each
+ * injection's control), before anything reads them: the state getter, a step that rebuilds.
+ */
+function syncRecords(formulas: readonly (InjectionFormulas | null)[]): void {
+  for (const form of formulas) {
+    if (form === null || !form.unsynced) continue;
+    const names = form.names;
+    for (let j = 0; j < form.used.length; j++) form.record[names[form.fixed + j]] = form.used[j];
+    form.unsynced = false;
   }
 }
 

@@ -1,5 +1,5 @@
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, acceptsRange, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { roundInPlace } from '../core/dtype.js';
 import type { Schedule } from '../core/schedule.js';
@@ -83,9 +83,12 @@ export function addDecayedWeights(weightDecay: Hyperparam | Schedule = 0, option
 
 /** The one scalar of add_decayed_weights. */
 const WEIGHT_DECAY = ['weight_decay'] as const;
+/** The range of a fixed weight decay: checked when built, and for a scheduled (injected) value at each fused step. */
+const WEIGHT_DECAY_RANGE = { min: 0 };
+const ACCEPTS = { weight_decay: acceptsRange(WEIGHT_DECAY_RANGE) };
 
 function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
-  checkHyperparam('add_decayed_weights', 'weight_decay', weightDecay, { min: 0 });
+  checkHyperparam('add_decayed_weights', 'weight_decay', weightDecay, WEIGHT_DECAY_RANGE);
   // Only a plain number 0 skips the addition (optax tests `isinstance(wd, (int, float))`); an array
   // zero, e.g. from injectHyperparams, still computes g + 0 * p.
   const skip = typeof weightDecay === 'number' && weightDecay === 0;
@@ -100,6 +103,7 @@ function fixed(weightDecay: Hyperparam): GradientTransformation<EmptyState> {
     injectable: skip || hyperNumber(weightDecay) === undefined ? undefined : {
       hyperparams: { weight_decay: hyperNumber(weightDecay)! },
       scalars: (h, _count, d, a) => ({ weight_decay: a.cast(d, h.weight_decay) }),
+      accepts: ACCEPTS,
     },
   });
 }

@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, acceptsRange, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -16,6 +16,10 @@ export const clipKernel = {
 
 const CLIP_SCALARS = ['neg_max_delta', 'max_delta'] as const;
 const negate = (x: number): number => -x;
+
+/** clip's range for max_delta (Infinity disables clipping): checked when built, and for a scheduled value at each fused step. */
+const MAX_DELTA_RANGE = { min: 0, finite: false };
+const ACCEPTS = { max_delta: acceptsRange(MAX_DELTA_RANGE) };
 
 /**
  * Clips updates elementwise to `[-maxDelta, maxDelta]` (optax's `clip`):
@@ -39,7 +43,7 @@ const negate = (x: number): number => -x;
  * ```
  */
 export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
-  checkHyperparam('clip', 'max_delta', maxDelta, { min: 0, finite: false });
+  checkHyperparam('clip', 'max_delta', maxDelta, MAX_DELTA_RANGE);
   const constants = constantScalars(2, (sink, dtype) => {
     writeHyper(sink, 0, maxDelta, dtype, negate);
     writeHyper(sink, 1, maxDelta, dtype);
@@ -54,6 +58,7 @@ export function clip(maxDelta: Hyperparam): GradientTransformation<EmptyState> {
     injectable: hyperNumber(maxDelta) === undefined ? undefined : {
       hyperparams: { max_delta: hyperNumber(maxDelta)! },
       scalars: (h, _count, d, a) => ({ neg_max_delta: a.neg(a.cast(d, h.max_delta)), max_delta: a.cast(d, h.max_delta) }),
+      accepts: ACCEPTS,
     },
   }), 'clip', [maxDelta]);
 }

@@ -1,6 +1,6 @@
 import { type Dtype, allocate, roundTo } from '../core/dtype.js';
 import { OptaxError } from '../core/errors.js';
-import { type Hyperparam, checkHyperparam, biasCorrectionWriter, constantScalars, oneMinus, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, acceptsRange, checkHyperparam, biasCorrectionWriter, hyperNumber, constantScalars, oneMinus, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import { biasCorrectionOf } from '../core/bias-correction.js';
 import type { GradientTransformation } from '../core/transformation.js';
@@ -50,6 +50,9 @@ export function emaKernel(debias: boolean, singleLeaf = false): Kernel {
 /** The per-step scalars of {@link ema}, with and without debiasing, in the order `writeEmaScalars` writes them. */
 const EMA_SCALARS = ['decay', 'one_minus_decay', 'one', 'bias'] as const;
 const EMA_SCALARS_NO_DEBIAS = ['decay', 'one_minus_decay'] as const;
+/** ema's range for decay: checked when built, and for a scheduled (injected) value at each fused step. */
+const DECAY_RANGE = { min: 0, max: 1 };
+const ACCEPTS = { decay: acceptsRange(DECAY_RANGE) };
 
 /**
  * The per-step scalars of {@link ema} for leaves of `dtype`, before step `count`: all but the bias
@@ -102,12 +105,13 @@ function emaScalars(decay: Hyperparam, debias: boolean): (sink: ScalarSink, coun
  */
 export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransformation<EmaState> {
   const { debias = true, accumulatorDtype = null } = readOptions('ema', options, { debias: true, accumulatorDtype: true });
-  checkHyperparam('ema', 'decay', decay, { min: 0, max: 1 });
+  checkHyperparam('ema', 'decay', decay, DECAY_RANGE);
   if (typeof debias !== 'boolean') throw new OptaxError(`ema: debias must be a boolean, got ${typeof debias}`);
   if (accumulatorDtype !== null && accumulatorDtype !== 'float32' && accumulatorDtype !== 'float64') {
     throw new OptaxError(`ema: accumulatorDtype must be 'float32', 'float64' or null, got ${String(accumulatorDtype)}`);
   }
   const write = emaScalars(decay, debias);
+  const nDecay = hyperNumber(decay);
   const tx = elementwise<CountState, EmaState>({
     name: 'ema',
     kernel: emaKernel(debias),
@@ -120,6 +124,15 @@ export function ema(decay: Hyperparam, options: EmaOptions = {}): GradientTransf
     writeScalars: (sink, { count }, dtype) => write(sink, count, dtype),
     // The debiasing over ScheduleArith, for the jax-js adapter's graph (an array decay is per element).
     countScalars: debias && typeof decay === 'number' ? (count, dtype, a) => ({ bias: biasCorrectionOf(a, dtype, decay, count) }) : undefined,
+    // Injected: every scalar `write` writes, from the decay of the step (as scale_by_adamax's from b1).
+    injectable: nDecay === undefined ? undefined : {
+      hyperparams: { decay: nDecay },
+      accepts: ACCEPTS,
+      scalars: (h, count, d, a) => {
+        const common = { decay: a.cast(d, h.decay), one_minus_decay: a.sub(d, 1, h.decay) };
+        return debias ? { ...common, one: 1, bias: biasCorrectionOf(a, d, h.decay, count) } : common;
+      },
+    },
   });
   return recordCall(accumulatorDtype === null ? tx : withAccumulator(tx, decay, debias, accumulatorDtype), 'ema', [decay, options]);
 }

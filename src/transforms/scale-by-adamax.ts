@@ -1,4 +1,4 @@
-import { type Hyperparam, biasCorrectionWriter, checkHyperparam, constantScalars, hyperNumber, oneMinus, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, acceptsRange, biasCorrectionWriter, checkHyperparam, constantScalars, hyperNumber, oneMinus, writeHyper } from '../core/hyperparams.js';
 import { safeIncrement } from '../core/numerics.js';
 import type { GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
@@ -42,6 +42,9 @@ const mu = ex.add(ex.mul(ex.scalar('one_minus_b1'), g), ex.mul(ex.scalar('b1'), 
 const nu = ex.max(ex.add(ex.abs(g), ex.scalar('eps')), ex.mul(ex.scalar('b2'), ex.state('nu')));
 /** Its per-step scalars, in the order `writeScalars` writes them. */
 const SCALARS = ['one', 'b1', 'one_minus_b1', 'b2', 'eps', 'bias'] as const;
+/** The factory's ranges: checked when it is built, and (the same rule) for a scheduled value at each fused step. */
+const DECAY_RANGE = { min: 0, max: 1 }, EPS_RANGE = { min: 0 };
+const ACCEPTS = { b1: acceptsRange(DECAY_RANGE), b2: acceptsRange(DECAY_RANGE), eps: acceptsRange(EPS_RANGE) };
 
 /**
  * Rescales updates by Adamax, the infinity-norm variant of Adam (Kingma & Ba, 2014, section 7.1):
@@ -74,9 +77,9 @@ const SCALARS = ['one', 'b1', 'one_minus_b1', 'b2', 'eps', 'bias'] as const;
  */
 export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTransformation<ScaleByAdamaxState> {
   const { b1 = 0.9, b2 = 0.999, eps = 1e-8 } = readOptions('scale_by_adamax', options, { b1: true, b2: true, eps: true });
-  checkHyperparam('scale_by_adamax', 'b1', b1, { min: 0, max: 1 });
-  checkHyperparam('scale_by_adamax', 'b2', b2, { min: 0, max: 1 });
-  checkHyperparam('scale_by_adamax', 'eps', eps, { min: 0 });
+  checkHyperparam('scale_by_adamax', 'b1', b1, DECAY_RANGE);
+  checkHyperparam('scale_by_adamax', 'b2', b2, DECAY_RANGE);
+  checkHyperparam('scale_by_adamax', 'eps', eps, EPS_RANGE);
   // The scalars but the bias correction depend on the dtype only: computed once per dtype.
   const constants = constantScalars(5, (sink, dtype) => {
     sink.values[0] = 1;
@@ -94,6 +97,7 @@ export function scaleByAdamax(options: ScaleByAdamaxOptions = {}): GradientTrans
   const injectable = nb1 !== undefined && nb2 !== undefined && neps !== undefined ? {
     hyperparams: { b1: nb1, b2: nb2, eps: neps },
     countHyperparams: ['b1'],
+    accepts: ACCEPTS,
     scalars: <V, B>(h: Readonly<Record<string, V | number>>, count: V | number, d: Dtype, a: ScheduleArith<V, B>) => ({
       one: 1, b1: a.cast(d, h.b1), one_minus_b1: a.sub(d, 1, h.b1), b2: a.cast(d, h.b2), eps: a.cast(d, h.eps), bias: biasCorrectionOf(a, d, h.b1, count),
     }),

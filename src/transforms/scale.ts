@@ -1,4 +1,4 @@
-import { type Hyperparam, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
+import { type Hyperparam, acceptsRange, checkHyperparam, constantScalars, hyperNumber, writeHyper } from '../core/hyperparams.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
 import { ex } from '../kernel/expr.js';
 import { elementwise } from '../kernel/elementwise.js';
@@ -10,6 +10,9 @@ export const scaleKernel = { updates: ex.mul(ex.scalar('step_size'), ex.updates)
 
 /** The one scalar of `scale` and `scale_by_schedule`. */
 export const STEP_SIZE = ['step_size'] as const;
+/** scale's range (any finite number): checked when built, and for a scheduled (injected) value at each fused step. */
+const STEP_RANGE = {};
+const ACCEPTS = { step_size: acceptsRange(STEP_RANGE) };
 
 /**
  * Scales updates by a fixed factor: `u = stepSize * g` (optax's `scale`). The factor is rounded to each
@@ -27,7 +30,7 @@ export const STEP_SIZE = ['step_size'] as const;
  * ```
  */
 export function scale(stepSize: Hyperparam): GradientTransformation<EmptyState> {
-  checkHyperparam('scale', 'step_size', stepSize, {});
+  checkHyperparam('scale', 'step_size', stepSize, STEP_RANGE);
   const constants = constantScalars(1, (sink, dtype) => writeHyper(sink, 0, stepSize, dtype));
   const step = hyperNumber(stepSize);
   return recordCall(elementwise<Record<string, never>, EmptyState>({
@@ -39,6 +42,6 @@ export function scale(stepSize: Hyperparam): GradientTransformation<EmptyState> 
     writeScalars: (sink, _c, dtype) => constants(sink, dtype),
     // optax's step_size is a Python float: a constant in a traced computation.
     constantScalars: ['step_size'],
-    injectable: step === undefined ? undefined : { hyperparams: { step_size: step }, scalars: (h, _count, d, a) => ({ step_size: a.cast(d, h.step_size) }) },
+    injectable: step === undefined ? undefined : { hyperparams: { step_size: step }, scalars: (h, _count, d, a) => ({ step_size: a.cast(d, h.step_size) }), accepts: ACCEPTS },
   }), 'scale', [stepSize]);
 }

@@ -164,6 +164,23 @@ const CHAINS: Record<string, Chain> = {
     params: oneLeaf(),
     backends: JS_ONLY,
   },
+  // Scheduled b1/b2/eps (the bias correction 1 - b1^t from the b1 of the step), hyperparameters of
+  // another dtype than the leaves, ema and clip injected: their scalars by formulas too (each used to
+  // rebuild its inner transformation at every step).
+  'injectHyperparams(adamax)(b1, b2, eps scheduled)': {
+    make: () => injectHyperparams(adamax)({ learningRate: lr, b1: exponentialDecay({ initValue: 0.95, transitionSteps: 100, decayRate: 0.99, endValue: 0.5 }), b2: linearSchedule({ initValue: 0.99, endValue: 0.999, transitionSteps: 5000 }), eps: cosineDecaySchedule({ initValue: 1e-6, decaySteps: 4000 }) }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+  },
+  'injectHyperparams(adamax, float64 hyperparameters)(b1 scheduled)': {
+    make: () => injectHyperparams(adamax, { hyperparamDtype: 'float64' })({ learningRate: lr, b1: linearSchedule({ initValue: 0.9, endValue: 0.99, transitionSteps: 5000 }) }) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    backends: JS_ONLY,
+  },
+  'chain(injectHyperparams(clip)(schedule), injectHyperparams(ema)(schedule), adamax)': {
+    make: () => chain(injectHyperparams(clip)(linearSchedule({ initValue: 1, endValue: 0.1, transitionSteps: 5000 })), injectHyperparams(ema)(linearSchedule({ initValue: 0.5, endValue: 0.9, transitionSteps: 5000 })), adamax(lr)) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+    backends: JS_ONLY,
+  },
   'injectHyperparams(adamax)(cosineDecay float64)': { make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 4000, dtype: 'float64' })) as GradientTransformation<unknown>, params: oneLeaf('float64'), backends: JS_ONLY },
   'injectHyperparams(adamax), lr set': {
     make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,

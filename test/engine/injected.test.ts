@@ -14,6 +14,8 @@ import { chain } from '../../src/transforms/chain.js';
 import { scale } from '../../src/transforms/scale.js';
 import { clip } from '../../src/transforms/clip.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
+import { ema } from '../../src/transforms/ema.js';
+import { scaleByAdamax } from '../../src/transforms/scale-by-adamax.js';
 import { injectHyperparams, setHyperparams } from '../../src/transforms/inject-hyperparams.js';
 import { registerInjectable } from '../../src/transforms/injectable.js';
 import type { GradientTransformation } from '../../src/core/transformation.js';
@@ -140,6 +142,109 @@ test('a scheduled learning rate its factory rejects (negative, NaN) throws at th
       assertBitEqual(s.params, before.params, `${bad} ${backend}: params after the failed step`);
       assertBitEqual(s.state, before.state, `${bad} ${backend}: state after the failed step`);
       s.dispose();
+    }
+  }
+});
+
+/**
+ * Counts the engine's rebuilds of an injection's inner transformation: the fused step calls the
+ * combinator's `step` (which builds the inner transformation for the values of the step) only when it
+ * cannot compute the stages' scalars from those values; the reference path calls its own closure.
+ */
+function countRebuilds(tx: GradientTransformation<any>): { readonly count: number } {
+  const c = (tx as { combinator?: { kind: string; step: (...a: any[]) => unknown } }).combinator!;
+  assert.equal(c.kind, 'injectHyperparams');
+  const counter = { count: 0 };
+  const step = c.step;
+  c.step = (...a: any[]) => { counter.count++; return step(...a); };
+  return counter;
+}
+
+const BACKENDS = [['js', 1], ['wasm', 1], ['wasm', 2]] as const;
+
+/** Hostile values a schedule gives at some steps: each accepted by the factory or refused as the reference refuses it. */
+const SUBNORMAL32 = 2 ** -140, SUBNORMAL64 = 2 ** -1060;
+
+test('every injected hyperparameter is a per-step scalar of the fused step (scheduled b1, b2, eps, weight decay, clip, scale, ema; hyperparameters of another dtype than the leaves): nothing rebuilt after the first step, bit-identical on every backend', () => {
+  const wavy = (base: number, amp: number) => (c: number) => base + amp * Math.sin(c);
+  // [name, factory, hostile values the schedule returns at steps 5..] (each accepted by the factory).
+  const cases: [string, (hostile: (v: number) => (c: number) => number) => GradientTransformation<any>][] = [
+    ['adamax b1', (h) => injectHyperparams(adamax)({ learningRate: 0.1, b1: h(0.9) })],
+    ['adamax b2', (h) => injectHyperparams(adamax)({ learningRate: 0.1, b2: h(0.99) })],
+    ['adamax eps', (h) => injectHyperparams(adamax)({ learningRate: 0.1, eps: h(1e-3) })],
+    ['adamax all scheduled', (h) => injectHyperparams(adamax)({ learningRate: cosineDecaySchedule({ initValue: 0.1, decaySteps: 20 }), b1: h(0.8), b2: wavy(0.99, 0.005), eps: wavy(1e-4, 5e-5) })],
+    ['adamaxw b1, weight decay', (h) => injectHyperparams(adamaxw)({ learningRate: 0.1, b1: h(0.85), weightDecay: wavy(0.01, 0.005) })],
+    ['scale_by_adamax b1', (h) => injectHyperparams(scaleByAdamax)({ b1: h(0.9) })],
+    ['clip', (h) => injectHyperparams(clip)(h(0.7))],
+    ['scale', (h) => injectHyperparams(scale)(h(-0.5))],
+    ['ema', (h) => injectHyperparams(ema)(h(0.9))],
+    ['ema, no debias', (h) => injectHyperparams(ema)(h(0.9), { debias: false })],
+    ['adamax b1, float64 hyperparameters', (h) => injectHyperparams(adamax, { hyperparamDtype: 'float64' })({ learningRate: 0.1, b1: h(0.9) })],
+    ['adamax b1, float32 hyperparameters', (h) => injectHyperparams(adamax, { hyperparamDtype: 'float32' })({ learningRate: cosineDecaySchedule({ initValue: 0.1, decaySteps: 20 }), b1: h(0.9) })],
+    ['ema, float64 hyperparameters', (h) => injectHyperparams(ema, { hyperparamDtype: 'float64' })(h(0.9))],
+  ];
+  // The hostile values: exact ends of the ranges, subnormals (float32's and float64's), then ordinary.
+  const hostileFor = (name: string): number[] => {
+    const ends = name.startsWith('scale') && !name.startsWith('scale_by') ? [0, 1, -1e30] : name === 'clip' ? [0, Infinity, 1] : [0, 1];
+    return [...ends, SUBNORMAL32, SUBNORMAL64, -0];
+  };
+  // float32 leaves, float64 leaves, and both in one tree (a stage with a program per dtype).
+  for (const dtype of ['float32', 'float64', 'mixed'] as const) {
+    const arr = dtype === 'float64' ? f64 : f32, arrB = dtype === 'float32' ? f32 : f64;
+    const p = () => ({ a: arr(1, 2, -0, 3, 4, 5, 6, 7), b: arrB(-1, 0.5) });
+    const g = (i: number) => ({ a: arr(Math.sin(i), -1, 2 - i, 0, 1e-3, -4, 5, i), b: arrB(0.5 * i, -0) });
+    for (const [name, make] of cases) {
+      const bad = hostileFor(name);
+      const hostile = (base: number) => (c: number) => (c >= 5 && c < 5 + bad.length ? bad[c - 5] : base * (1 + 0.01 * Math.sin(c)));
+      for (const [backend, threads] of BACKENDS) {
+        const tx = make(hostile);
+        const rebuilds = countRebuilds(tx);
+        const ref = new ReferenceRun(tx, p());
+        const s = compile(tx, p(), { backend, threads, minElementsPerThread: 1, fallback: 'error' });
+        assert.equal(s.threads, threads);
+        const at = `${name} ${dtype} ${backend}×${threads}`;
+        for (let i = 0; i < 16; i++) {
+          ref.step(cloneTree(g(i)));
+          s.step(cloneTree(g(i)));
+          assertBitEqual(s.params, ref.params, `${at} step ${i + 1} params`);
+          assertBitEqual(s.state, ref.state, `${at} step ${i + 1} state`);
+        }
+        assert.equal(rebuilds.count, 1, `${at}: the inner transformation was rebuilt at ${rebuilds.count - 1} steps after the first`);
+        s.dispose();
+      }
+    }
+  }
+});
+
+test('a scheduled b1, b2, eps, decay or clip bound its factory rejects (NaN, negative, above 1, infinite) throws at that step the reference path\'s error, and the step changes nothing', () => {
+  const cases: [string, (v: (c: number) => number) => GradientTransformation<any>, number[]][] = [
+    ['b1', (v) => injectHyperparams(adamax)({ learningRate: 0.1, b1: v }), [NaN, -0.5, 1.5, Infinity, -SUBNORMAL32]],
+    ['b2', (v) => injectHyperparams(adamaxw)({ learningRate: 0.1, b2: v }), [NaN, -1, 2]],
+    ['eps', (v) => injectHyperparams(adamax)({ learningRate: 0.1, eps: v }), [NaN, -1e-8, Infinity]],
+    ['decay', (v) => injectHyperparams(ema)(v), [NaN, -0.1, 1.0000001]],
+    ['max_delta', (v) => injectHyperparams(clip)(v), [NaN, -1, -Infinity]],
+    ['step_size', (v) => injectHyperparams(scale)(v), [NaN, Infinity]],
+  ];
+  for (const [name, make, bads] of cases) {
+    for (const bad of bads) {
+      for (const [backend, threads] of BACKENDS) {
+        const tx = make((c: number) => (c === 6 ? bad : 0.5 + 0.01 * c));
+        const p = () => ({ a: f32(1, 2, -0), b: f32(-1, 0.5) });
+        const g = (i: number) => ({ a: f32(Math.sin(i), -1, 2), b: f32(0.5 * i, -0) });
+        const ref = new ReferenceRun(tx, p());
+        const s = compile(tx, p(), { backend, threads, minElementsPerThread: 1 });
+        for (let i = 0; i < 6; i++) {
+          ref.step(cloneTree(g(i)));
+          s.step(cloneTree(g(i)));
+        }
+        const before = { params: cloneTree(s.params), state: cloneState(s.state) };
+        let expected: unknown;
+        assert.throws(() => ref.step(cloneTree(g(6))), (e) => { expected = e; return e instanceof OptaxError; });
+        assert.throws(() => s.step(cloneTree(g(6))), (e: unknown) => e instanceof OptaxError && e.message === (expected as Error).message, `${name} ${bad} ${backend}×${threads}: ${(expected as Error).message}`);
+        assertBitEqual(s.params, before.params, `${name} ${bad} ${backend}: params after the failed step`);
+        assertBitEqual(s.state, before.state, `${name} ${bad} ${backend}: state after the failed step`);
+        s.dispose();
+      }
     }
   }
 });
