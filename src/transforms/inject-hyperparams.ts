@@ -216,7 +216,9 @@ export function injectHyperparams(
       if (cached && keys.every((k) => Object.is(cached!.values[k], values[k]))) return cached.tx;
       const call: Record<string, unknown> = { ...other };
       for (const k of keys) call[optionOf.get(k)!] = values[k];
-      cached = { values, tx: sig.build(call) };
+      // A copy: the fused engine updates the record a step returns in place (its scheduled values,
+      // steps later), which must not change what this cache says the transformation was built with.
+      cached = { values: { ...values }, tx: sig.build(call) };
       return cached.tx;
     };
     const dtypeFor = (primary: unknown, fallback: unknown): Dtype => options.hyperparamDtype ?? highestDtype(primary) ?? highestDtype(fallback) ?? 'float32';

@@ -248,3 +248,24 @@ test('a scheduled b1, b2, eps, decay or clip bound its factory rejects (NaN, neg
     }
   }
 });
+
+test('the fused steps by formulas leave the transformation\'s own cache alone: its update on the stepper\'s state afterwards uses the values of that state', () => {
+  // The step after setHyperparams builds the inner transformation (the schedule gives 0.1 there), the
+  // steps after it take 0.2 by formulas: the record the engine updates must not be the one the
+  // transformation's cache compares the values of a later update with.
+  for (const [name, make] of [
+    ['learning rate', () => injectHyperparams(adamax)((c: number) => (c <= 1 ? 0.1 : 0.2))],
+    ['b1', () => injectHyperparams(adamax)({ learningRate: 0.1, b1: (c: number) => (c <= 1 ? 0.5 : 0.9) })],
+  ] as const) {
+    const tx = make();
+    const s = compile(tx, params(), { backend: 'js', fallback: 'error' });
+    s.step(cloneTree(grads(0)));
+    s.setState(setHyperparams(s.state as any, { eps: 1e-3 }));
+    for (let i = 1; i < 4; i++) s.step(cloneTree(grads(i)));
+    const state = cloneState(s.state);
+    const [u] = tx.update(cloneTree(grads(4)), cloneState(state), cloneTree(s.params));
+    const [expected] = make().update(cloneTree(grads(4)), cloneState(state), cloneTree(s.params));
+    assertBitEqual(u, expected, `${name}: the update after fused steps`);
+    s.dispose();
+  }
+});
