@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { relaxedMaddFused } from '../src/engine/wasm/relaxed-madd.js';
 
 /** What the numbers were measured on. */
 export interface Machine {
@@ -8,6 +9,8 @@ export interface Machine {
   readonly cores: number;
   readonly l3: string;
   readonly memory: string;
+  /** Node's version, V8's, and how the engine's WebAssembly kernels compute a fused multiply-add
+   * (one relaxed-SIMD instruction, or the exact emulation: the combinators' rows depend on it). */
   readonly node: string;
   readonly gcc: string;
   readonly date: string;
@@ -32,7 +35,7 @@ export function describeMachine(): Machine {
     cores: availableParallelism(),
     l3: readOr('/sys/devices/system/cpu/cpu0/cache/index3/size', 'unknown'),
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-    node: process.version,
+    node: `${process.version} (V8 ${process.versions.v8}; wasm fma: ${relaxedMaddFused() ? 'relaxed SIMD, fused' : 'emulated (no fused relaxed SIMD)'})`,
     gcc: gcc.error || gcc.status !== 0 ? 'none' : gcc.stdout.split('\n')[0],
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   };

@@ -1,9 +1,10 @@
 /**
  * `x ** n` for an integer `n`, correctly rounded to double.
  *
- * XLA computes `b1 ** count` with the C library's `pow`, which is correctly rounded; V8's `Math.pow`
- * is not (`Math.pow(0.9, 4)` is `0.6561000000000001`, one ulp above `0.6561`), and one ulp in the
- * bias correction is one ulp in every float64 update. So the power is computed here by squaring in
+ * `Math.pow` is not correctly rounded on every runtime (V8 11.x, Node 20: `Math.pow(0.9, 4)` is
+ * `0.6561000000000001`, one ulp above `0.6561`; V8 13.x, Node 24, returns `0.6561`), and one ulp in
+ * a bias correction is one ulp in every float64 update: where a correctly rounded power is meant, it
+ * is computed here, the same on every runtime. So the power is computed here by squaring in
  * double-double arithmetic (about 106 significant bits), with the binary exponent kept apart so that
  * nothing overflows or underflows on the way, and rounded once at the end.
  */
@@ -53,7 +54,7 @@ function multiply(aHi: number, aLo: number, aExp: number, bHi: number, bLo: numb
  * @example
  * ```ts
  * import { powInt } from 'optax-ts';
- * console.log(powInt(0.9, 4), Math.pow(0.9, 4)); // 0.6561 0.6561000000000001
+ * console.log(powInt(0.9, 4), powInt(0.9, 2)); // 0.6561 0.81
  * ```
  */
 export function powInt(x: number, n: number): number {

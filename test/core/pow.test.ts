@@ -25,9 +25,10 @@ function exactPow(x: number, n: number): number {
   return Number(m) * 2 ** shift;
 }
 
-test('powInt is correctly rounded where Math.pow is not', () => {
+// Math.pow is not correctly rounded everywhere (V8 11.x, Node 20: Math.pow(0.9, 4) is
+// 0.6561000000000001; V8 13.x, Node 24, returns 0.6561): powInt must be, on every runtime.
+test('powInt is correctly rounded', () => {
   assert.equal(powInt(0.9, 4), 0.6561);
-  assert.notEqual(Math.pow(0.9, 4), 0.6561);
   fc.assert(fc.property(fc.double({ min: 0.5, max: 1, noNaN: true }), fc.integer({ min: 0, max: 40 }), (x, n) => {
     assert.equal(powInt(x, n), exactPow(x, n));
   }), { numRuns: 2000 });
