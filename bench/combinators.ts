@@ -177,6 +177,12 @@ export const HEAP_COMBINATORS: readonly HeapCombinator[] = [
     make: () => chain(injectHyperparams(clip)(linearSchedule({ initValue: 1, endValue: 0.1, transitionSteps: 100_000 })), injectHyperparams(ema)(linearSchedule({ initValue: 0.5, endValue: 0.9, transitionSteps: 100_000 })), adamax(lr, options)) as GradientTransformation<unknown>,
   },
   {
+    id: 'inject-global-norm',
+    label: 'chain(injectHyperparams(clipByGlobalNorm)(linear), adamax)',
+    fullRunOnly: true,
+    make: () => chain(injectHyperparams(clipByGlobalNorm)(linearSchedule({ initValue: 1, endValue: 0.1, transitionSteps: 100_000 })), adamax(lr, options)) as GradientTransformation<unknown>,
+  },
+  {
     id: 'multisteps-not-finite',
     label: `multiSteps(adamax, k=${MULTI_STEPS_K}, skipNotFinite)`,
     fullRunOnly: true,

@@ -20,7 +20,7 @@ import { withSubnormalMode } from '../kernel/interpret.js';
 import { type ScalarSink, definitionScalars, scalarSink, writeDefinitionScalars } from '../kernel/elementwise.js';
 import { type LeafSum, combineLeafSums, jsLeafSums } from './global-norm.js';
 import type { GuardInput } from './guard-input.js';
-import { CLIP_SCALARS, type GlobalNorm, combinedDtype, writeCombinedLeafSums, writeLeafSums } from '../transforms/clip-by-global-norm.js';
+import { CLIP_SCALARS, type GlobalNorm, type GlobalNormReduction, combinedDtype, writeCombinedLeafSums, writeLeafSums } from '../transforms/clip-by-global-norm.js';
 import type { LeafTable } from './leaves.js';
 import { checkSameLayout, copyArrays, detach, freezeContainers } from './opaque-state.js';
 import { type StateLoad, planStateLoad, readState } from './state-io.js';
@@ -360,7 +360,7 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
     else if (gradCopies.length) performCopies(gradCopies, p.buffer);
     if (f.normFirst) {
       if (!normKnown) this.writeGradNorm(f);
-      this.writeNormScalars(f);
+      this.writeNormScalars(f, byFormulas);
     }
     try {
       f.executor.run(advances && !skipped ? 0 : 1);
@@ -546,16 +546,28 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
 
   /** Per stage: its formulas, where an injection's formulas cover it. */
   private get stageFormulas(): readonly (StageFormula | undefined)[] {
-    if (this.stageFormulasOf !== this.formulas) {
-      const out: (StageFormula | undefined)[] = [];
-      for (const form of this.formulas) for (const s of form?.stages ?? []) out[s.stage] = s;
-      this.stageFormulasOf = this.formulas;
-      this.stageFormulasCache = out;
-    }
+    this.indexFormulas();
     return this.stageFormulasCache;
+  }
+  /** Per stage: its injected max_norm, where an injection's formulas cover a clip_by_global_norm. */
+  private get normFormulas(): readonly (NormFormula | undefined)[] {
+    this.indexFormulas();
+    return this.normFormulasCache;
+  }
+  private indexFormulas(): void {
+    if (this.stageFormulasOf === this.formulas) return;
+    const out: (StageFormula | undefined)[] = [], norms: (NormFormula | undefined)[] = [];
+    for (const form of this.formulas) {
+      for (const s of form?.stages ?? []) out[s.stage] = s;
+      for (const n of form?.norms ?? []) norms[n.stage] = n;
+    }
+    this.stageFormulasOf = this.formulas;
+    this.stageFormulasCache = out;
+    this.normFormulasCache = norms;
   }
   private stageFormulasOf: unknown;
   private stageFormulasCache: readonly (StageFormula | undefined)[] = [];
+  private normFormulasCache: readonly (NormFormula | undefined)[] = [];
 
   /**
    * Every injection can take this step by its formulas: its hyperparameters are the record its last
@@ -571,6 +583,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
       for (let j = 0; j < form.stages.length; j++) {
         const source = f.stages[form.stages[j].stage].source;
         if (source.kind !== 'elementwise' || source.def !== form.stages[j].def) return false;
+      }
+      for (let j = 0; j < form.norms.length; j++) {
+        const source = f.stages[form.norms[j].stage].source;
+        if (source.kind !== 'globalNorm' || source.reduction !== form.norms[j].reduction) return false;
       }
     }
     for (let k = 0; k < f.injections.length; k++) {
@@ -736,20 +752,29 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
    * clip_by_global_norm at the start: the norm of the gradients, reduced in optax's order
    * (global-norm.ts), then the scalars of its stages (one or two: see analyze.ts).
    */
-  private writeNormScalars(f: FusedParts): void {
+  private writeNormScalars(f: FusedParts, byFormulas: boolean): void {
     // Through typed arrays, indexed loops: this runs at every step and allocates nothing.
     const out = this.clipScalars;
     for (let k = 0; k < f.stages.length; k++) {
       const stage = f.stages[k];
       if (stage.source.kind !== 'globalNorm') continue;
       const plan = f.scalarPlans[k];
+      // Injected: [the norm, the max_norm of the step] (see InjectionFormulas.norms).
+      const injected = byFormulas ? this.normFormulas[k] : undefined;
+      if (injected !== undefined) {
+        this.injectedNorm[0] = this.normCells[0];
+        this.injectedNorm[1] = injected.injection.inputs[injected.at];
+      }
       for (let d = 0; d < stage.dtypes.length; d++) {
-        stage.source.reduction.writeScalars(this.normCells, this.normDtype, stage.dtypes[d], out);
+        if (injected !== undefined) stage.source.reduction.injectable.writeScalars(this.injectedNorm, this.normDtype, stage.dtypes[d], out);
+        else stage.source.reduction.writeScalars(this.normCells, this.normDtype, stage.dtypes[d], out);
         for (let j = 0; j < plan.names.length; j++) f.scalars[plan.slots[d][j]] = out[CLIP_SCALARS.indexOf(plan.names[j] as typeof CLIP_SCALARS[number])];
       }
     }
   }
 
+  /** An injected clip_by_global_norm's [norm, max_norm] of the step. */
+  private readonly injectedNorm = new Float64Array(2);
   /** The global norm of clip_by_global_norm at the start ([0]; [1] is scratch), see writeCombinedLeafSums. */
   private readonly normCells = new Float64Array(2);
   /** The norm's dtype: float64 once a leaf is. */
@@ -879,6 +904,19 @@ interface InjectionFormulas {
   /** This step's value of each of `names`: the formulas' inputs (the fixed ones set once). */
   readonly inputs: Float64Array;
   readonly stages: readonly StageFormula[];
+  /**
+   * Its clip_by_global_norm stages: their scalars follow from the norm, known only during the step
+   * (writeNormScalars), and the max_norm of the step, at `at` in `inputs`.
+   */
+  readonly norms: readonly NormFormula[];
+}
+
+/** An injected clip_by_global_norm stage: its reduction, and where its max_norm is in the injection's inputs. */
+interface NormFormula {
+  readonly stage: number;
+  readonly reduction: GlobalNormReduction;
+  readonly at: number;
+  readonly injection: InjectionFormulas;
 }
 
 /** A stage's formula: the definition it was made from, and its program for each of the stage's dtypes. */
@@ -902,11 +940,22 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
   if (names.some((k) => typeof record[k] !== 'number')) return null;
   const inputs = Float64Array.from(names, (k) => record[k] as number);
   const checks: { accepts: (values: Float64Array, at: number) => boolean; at: number }[] = [];
-  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), used: new Float64Array(c.scheduledNames.length), unsynced: false, checks, inputs, stages: [] };
+  const form: InjectionFormulas = { record, names, fixed: names.length - c.scheduledNames.length, scheduled: new Float64Array(c.scheduledNames.length), used: new Float64Array(c.scheduledNames.length), unsynced: false, checks, inputs, stages: [], norms: [] };
   const stages: StageFormula[] = [];
+  const norms: NormFormula[] = [];
   const reached = new Set<string>();
   for (const k of inj.stages) {
     const stage = f.stages[k];
+    if (stage.source.kind === 'globalNorm') {
+      // clip_by_global_norm built with the record's max_norm: the step's value goes to its scalars.
+      const reduction = stage.source.reduction, name = reduction.injectable.name, at = names.indexOf(name);
+      if (at < 0 || !Object.is(roundTo(inj.dtype, reduction.maxNorm), record[name])) return null;
+      const scheduledAt = c.scheduledNames.indexOf(name);
+      if (scheduledAt >= 0) checks.push({ accepts: reduction.injectable.accepts, at: scheduledAt });
+      norms.push({ stage: k, reduction, at, injection: form });
+      reached.add(name);
+      continue;
+    }
     if (stage.source.kind !== 'elementwise' || stage.arrayScalars?.length) return null;
     const def = stage.source.def, injectable = def.injectable;
     if (!injectable) return null;
@@ -938,7 +987,7 @@ function injectionFormulas(f: FusedParts, inj: Injection): InjectionFormulas | n
     stages.push({ stage: k, def, programs: programs as FormulaProgram[], injection: form });
   }
   if (c.scheduledNames.some((k) => !reached.has(k))) return null;
-  return Object.assign(form, { stages });
+  return Object.assign(form, { stages, norms });
 }
 
 /** Every injection's formulas (a function of its own: a closure in the step would cost a context at every step). */

@@ -1,5 +1,5 @@
 import { type Dtype, type FloatArray, dtypeOfArray, roundTo } from '../core/dtype.js';
-import { checkHyperparam } from '../core/hyperparams.js';
+import { acceptsRange, checkHyperparam } from '../core/hyperparams.js';
 import { OptaxError } from '../core/errors.js';
 import { describe, isDictNode } from '../tree/node.js';
 import type { EmptyState, GradientTransformation } from '../core/transformation.js';
@@ -276,12 +276,27 @@ export interface GlobalNormReduction {
    * (`inv_norm`, `norm`, `max_norm`): the fused engine's per-step form, which allocates nothing.
    */
   writeScalars(norm: Float64Array, normDtype: Dtype, dtype: Dtype, out: Float64Array): void;
+  /**
+   * Injected (an `injectHyperparams` of clip_by_global_norm): the hyperparameter's name, its factory
+   * check (the same rule as when built), and the scalars from `[norm, max_norm]` of the step
+   * ({@link writeClipScalars}: the rule `writeScalars` applies to the max_norm it was built with), so
+   * that the fused engine takes a scheduled max_norm at each step without rebuilding.
+   */
+  readonly injectable: {
+    readonly name: 'max_norm';
+    readonly accepts: (values: Float64Array, at: number) => boolean;
+    readonly writeScalars: (values: Float64Array, normDtype: Dtype, dtype: Dtype, out: Float64Array) => void;
+  };
 }
 
 /** The transformation returned by {@link clipByGlobalNorm}: stateless, with its reduction exposed. */
 export interface ClipByGlobalNormTransformation extends GradientTransformation<EmptyState> {
   readonly reduction: GlobalNormReduction;
 }
+
+/** max_norm's range (Infinity never clips): checked when built, and for a scheduled (injected) value at each fused step. */
+const MAX_NORM_RANGE = { min: 0, finite: false };
+const INJECTABLE: GlobalNormReduction['injectable'] = { name: 'max_norm', accepts: acceptsRange(MAX_NORM_RANGE), writeScalars: writeClipScalars };
 
 const plan = planKernel(clipByGlobalNormKernel);
 const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
@@ -311,7 +326,7 @@ const divisionPlan = planKernel(clipByGlobalNormDivisionKernel);
  * ```
  */
 export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformation {
-  checkHyperparam('clip_by_global_norm', 'max_norm', maxNorm, { min: 0, finite: false });
+  checkHyperparam('clip_by_global_norm', 'max_norm', maxNorm, MAX_NORM_RANGE);
   // [the norm, max_norm]: writeScalars reads both from here (no double passed at a step).
   const values = Float64Array.of(0, maxNorm);
   const reduction: GlobalNormReduction = {
@@ -323,6 +338,7 @@ export function clipByGlobalNorm(maxNorm: number): ClipByGlobalNormTransformatio
       values[0] = norm[0];
       writeClipScalars(values, normDtype, dtype, out);
     },
+    injectable: INJECTABLE,
   };
   return recordCall({
     name: 'clip_by_global_norm',

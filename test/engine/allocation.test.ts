@@ -190,6 +190,10 @@ const CHAINS: Record<string, Chain> = {
     params: oneLeaf(),
     backends: JS_ONLY,
   },
+  'chain(injectHyperparams(clipByGlobalNorm)(schedule), adamax)': {
+    make: () => chain(injectHyperparams(clipByGlobalNorm)(linearSchedule({ initValue: 1, endValue: 0.1, transitionSteps: 100_000 })), adamax(lr)) as GradientTransformation<unknown>,
+    params: oneLeaf(),
+  },
   'injectHyperparams(adamax)(cosineDecay float64)': { make: () => injectHyperparams(adamax)(cosineDecaySchedule({ initValue: lr, decaySteps: 16_000, dtype: 'float64' })) as GradientTransformation<unknown>, params: oneLeaf('float64'), backends: JS_ONLY },
   'injectHyperparams(adamax), lr set': {
     make: () => injectHyperparams(adamax)(lr, { b1: 0.9 }) as GradientTransformation<unknown>,

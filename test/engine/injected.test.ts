@@ -165,7 +165,7 @@ const BACKENDS = [['js', 1], ['wasm', 1], ['wasm', 2]] as const;
 /** Hostile values a schedule gives at some steps: each accepted by the factory or refused as the reference refuses it. */
 const SUBNORMAL32 = 2 ** -140, SUBNORMAL64 = 2 ** -1060;
 
-test('every injected hyperparameter is a per-step scalar of the fused step (scheduled b1, b2, eps, weight decay, clip, scale, ema; hyperparameters of another dtype than the leaves): nothing rebuilt after the first step, bit-identical on every backend', () => {
+test('every injected hyperparameter is a per-step scalar of the fused step (scheduled b1, b2, eps, weight decay, clip, clip_by_global_norm, scale, ema; hyperparameters of another dtype than the leaves): nothing rebuilt after the first step, bit-identical on every backend', () => {
   const wavy = (base: number, amp: number) => (c: number) => base + amp * Math.sin(c);
   // [name, factory, hostile values the schedule returns at steps 5..] (each accepted by the factory).
   const cases: [string, (hostile: (v: number) => (c: number) => number) => GradientTransformation<any>][] = [
@@ -182,10 +182,12 @@ test('every injected hyperparameter is a per-step scalar of the fused step (sche
     ['adamax b1, float64 hyperparameters', (h) => injectHyperparams(adamax, { hyperparamDtype: 'float64' })({ learningRate: 0.1, b1: h(0.9) })],
     ['adamax b1, float32 hyperparameters', (h) => injectHyperparams(adamax, { hyperparamDtype: 'float32' })({ learningRate: cosineDecaySchedule({ initValue: 0.1, decaySteps: 20 }), b1: h(0.9) })],
     ['ema, float64 hyperparameters', (h) => injectHyperparams(ema, { hyperparamDtype: 'float64' })(h(0.9))],
+    ['clip_by_global_norm', (h) => injectHyperparams(clipByGlobalNorm)(h(1.5))],
+    ['clip_by_global_norm, float64 hyperparameters', (h) => injectHyperparams(clipByGlobalNorm, { hyperparamDtype: 'float64' })(h(1.5))],
   ];
   // The hostile values: exact ends of the ranges, subnormals (float32's and float64's), then ordinary.
   const hostileFor = (name: string): number[] => {
-    const ends = name.startsWith('scale') && !name.startsWith('scale_by') ? [0, 1, -1e30] : name === 'clip' ? [0, Infinity, 1] : [0, 1];
+    const ends = name.startsWith('scale') && !name.startsWith('scale_by') ? [0, 1, -1e30] : name.startsWith('clip') ? [0, Infinity, 1] : [0, 1];
     return [...ends, SUBNORMAL32, SUBNORMAL64, -0];
   };
   // float32 leaves, float64 leaves, and both in one tree (a stage with a program per dtype).
@@ -224,6 +226,7 @@ test('a scheduled b1, b2, eps, decay or clip bound its factory rejects (NaN, neg
     ['decay', (v) => injectHyperparams(ema)(v), [NaN, -0.1, 1.0000001]],
     ['max_delta', (v) => injectHyperparams(clip)(v), [NaN, -1, -Infinity]],
     ['step_size', (v) => injectHyperparams(scale)(v), [NaN, Infinity]],
+    ['max_norm', (v) => injectHyperparams(clipByGlobalNorm)(v), [NaN, -1, -Infinity]],
   ];
   for (const [name, make, bads] of cases) {
     for (const bad of bads) {
