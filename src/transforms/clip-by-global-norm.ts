@@ -279,7 +279,7 @@ export interface GlobalNormReduction {
   /**
    * Injected (an `injectHyperparams` of clip_by_global_norm): the hyperparameter's name, its factory
    * check (the same rule as when built), and the scalars from `[norm, max_norm]` of the step
-   * ({@link writeClipScalars}: the rule `writeScalars` applies to the max_norm it was built with), so
+   * (`writeClipScalars`: the rule `writeScalars` applies to the max_norm it was built with), so
    * that the fused engine takes a scheduled max_norm at each step without rebuilding.
    */
   readonly injectable: {
