@@ -107,14 +107,42 @@ export const XLA_ROW_LANES: Readonly<Record<Dtype, { readonly lanes: number; rea
   float64: { lanes: 4, parts: 4 },
 };
 
+/** The lanes of {@link laneRowWalk}, which calls nothing: one set serves every caller and depth. */
+const walkLanes = new Float64Array(Math.max(...Object.values(XLA_ROW_LANES).map((o) => o.lanes)));
+
 /**
- * The lanes of {@link laneRowSum}, reused, one set per nesting depth (an `add` may itself run
+ * The lane order of point 3, written once for {@link laneRowSum} and the fused engine's
+ * {@link xlaVectorSumPlan}: the row's in-bounds elements `values[base + i]` (rounded to the dtype) at
+ * window positions `first .. first + count - 1`, added from `out[at]` (the accumulator carried from
+ * the previous row, in lane 0 of part 0), the row's sum written back to `out[at]`. It calls no
+ * function and takes or returns no double (V8 boxes a double passed to or returned from a call it
+ * does not inline), so the engine's per-step sums allocate nothing.
+ */
+function laneRowWalk(dtype: Dtype, first: number, count: number, values: Float64Array, base: number, out: Float64Array, at: number): void {
+  const f32 = dtype === 'float32', lanes = XLA_ROW_LANES[dtype].lanes, parts = XLA_ROW_LANES[dtype].parts, stride = lanes * parts, end = first + count;
+  for (let l = 0; l < lanes; l++) {
+    let lane = -0;
+    for (let p = 0; p < parts; p++) {
+      let part = p === 0 && l === 0 ? out[at] : -0;
+      for (let j = p * lanes + l; j < XLA_REDUCE_WINDOW; j += stride) {
+        if (j >= first && j < end) part = f32 ? Math.fround(part + values[base + j - first]) : part + values[base + j - first];
+      }
+      lane = p === 0 ? part : f32 ? Math.fround(part + lane) : part + lane;
+    }
+    walkLanes[l] = lane;
+  }
+  for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) walkLanes[l] = f32 ? Math.fround(walkLanes[l] + walkLanes[l + half]) : walkLanes[l] + walkLanes[l + half];
+  out[at] = walkLanes[0];
+}
+
+/**
+ * The elements of a row for {@link laneRowSum}, one array per nesting depth (an `add` may itself run
  * `laneRowSum`: the window sums of one level are the next level's terms). Values rounded to the dtype,
  * so a Float64Array holds them exactly.
  */
-const laneScratch: Float64Array[] = [];
-const MAX_LANES = Math.max(...Object.values(XLA_ROW_LANES).map((o) => o.lanes));
-let laneDepth = 0;
+const rowScratch: Float64Array[] = [];
+let rowDepth = 0;
+const rowAcc = new Float64Array(1);
 
 /**
  * One row of a padded window added as LLVM's vectorized loop adds it (point 3): window position `j`
@@ -125,7 +153,8 @@ let laneDepth = 0;
  * = lanes / 2 down to 1). The row's in-bounds elements are positions `first .. first + count - 1`;
  * `add(i, a)` returns `a` plus in-bounds element `i` (0-based), rounded to the dtype: the one
  * primitive, so each consumer supplies its own terms (squares, flushed). -0 is the identity of the
- * rounded addition, so an empty lane changes nothing.
+ * rounded addition, so an empty lane changes nothing, and `add(i, -0)` is element `i` itself: each
+ * element is read so, once, in order of `i`, then the lanes add them (the walk the fused engine runs).
  *
  * @example
  * ```ts
@@ -141,47 +170,16 @@ export function laneRowSum(dtype: Dtype, acc: number, first: number, count: numb
   if (order === undefined || !Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0 || first + count > XLA_REDUCE_WINDOW || typeof add !== 'function') {
     throw new OptaxError(`laneRowSum: expected a dtype, 0 <= first, first + count <= ${XLA_REDUCE_WINDOW} and add(i, acc), got ${describe(dtype)}, ${describe(first)}, ${describe(count)}`);
   }
-  const { lanes, parts } = order, stride = lanes * parts, end = first + count;
-  const sums = (laneScratch[laneDepth] ??= new Float64Array(MAX_LANES));
-  laneDepth++;
+  const row = (rowScratch[rowDepth] ??= new Float64Array(XLA_REDUCE_WINDOW));
+  rowDepth++;
   try {
-    for (let l = 0; l < lanes; l++) {
-      let lane = -0;
-      for (let p = 0; p < parts; p++) {
-        let part = p === 0 && l === 0 ? acc : -0;
-        for (let j = p * lanes + l; j < XLA_REDUCE_WINDOW; j += stride) if (j >= first && j < end) part = add(j - first, part);
-        lane = p === 0 ? part : roundTo(dtype, part + lane);
-      }
-      sums[l] = lane;
-    }
+    for (let i = 0; i < count; i++) row[i] = add(i, -0);
   } finally {
-    laneDepth--;
+    rowDepth--;
   }
-  for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = roundTo(dtype, sums[l] + sums[l + half]);
-  return sums[0];
-}
-
-/**
- * {@link laneRowSum} from 0 over values already rounded to the dtype, `values[base + i]` for in-bounds
- * element `i`, written to `out[at]`: the same lanes, parts and halving, with no function called and no
- * double crossing a call (the fused engine's per-step form: a call to `add`, or a double returned,
- * would make V8 box every partial sum). `sums` holds the lanes (at least {@link XLA_ROW_LANES}' lanes).
- */
-function laneRowSumInto(dtype: Dtype, first: number, count: number, values: Float64Array, base: number, sums: Float64Array, out: Float64Array, at: number): void {
-  const f32 = dtype === 'float32', lanes = XLA_ROW_LANES[dtype].lanes, parts = XLA_ROW_LANES[dtype].parts, stride = lanes * parts, end = first + count;
-  for (let l = 0; l < lanes; l++) {
-    let lane = -0;
-    for (let p = 0; p < parts; p++) {
-      let part = -0;
-      for (let j = p * lanes + l; j < XLA_REDUCE_WINDOW; j += stride) {
-        if (j >= first && j < end) part = f32 ? Math.fround(part + values[base + j - first]) : part + values[base + j - first];
-      }
-      lane = p === 0 ? part : f32 ? Math.fround(part + lane) : part + lane;
-    }
-    sums[l] = lane;
-  }
-  for (let half = lanes >> 1; half >= 1; half >>= 1) for (let l = 0; l < half; l++) sums[l] = f32 ? Math.fround(sums[l] + sums[l + half]) : sums[l] + sums[l + half];
-  out[at] = sums[0];
+  rowAcc[0] = acc;
+  laneRowWalk(dtype, first, count, row, 0, rowAcc, 0);
+  return rowAcc[0];
 }
 
 /**
@@ -246,7 +244,6 @@ export function xlaReduceSum(terms: SumTerms, shape: readonly number[]): number 
 export function xlaVectorSumPlan(dtype: Dtype, values: Float64Array): { into(cells: Float64Array, at: number): void } {
   const { levels } = xlaReduceWindows([values.length]);
   const sums = levels.map((l) => new Float64Array(l.out[0]));
-  const lanes = new Float64Array(MAX_LANES);
   const f32 = dtype === 'float32';
   // `from[lo..hi)` added in order from 0 into `to[at]` (each addition rounded).
   const inOrder = (from: Float64Array, lo: number, hi: number, to: Float64Array, at: number): void => {
@@ -262,8 +259,10 @@ export function xlaVectorSumPlan(dtype: Dtype, values: Float64Array): { into(cel
         for (let w = 0; w < to.length; w++) {
           const origin = w * width - padLow;
           const lo = Math.max(0, origin), hi = Math.min(n, origin + width);
-          if (hi > lo && level.laneRows) laneRowSumInto(dtype, lo - origin, hi - lo, from, lo, lanes, to, w);
-          else inOrder(from, lo, hi, to, w);
+          if (hi > lo && level.laneRows) {
+            to[w] = 0; // from 0, as reduceWindowTerms starts each window
+            laneRowWalk(dtype, lo - origin, hi - lo, from, lo, to, w);
+          } else inOrder(from, lo, hi, to, w);
         }
         from = to;
       }
