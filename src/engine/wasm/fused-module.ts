@@ -274,10 +274,27 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     }
     f.localSet(divisorsArePowers);
   }
-  /** Whether the main loop's copy being emitted multiplies by the reciprocals instead of dividing. */
-  let multiplyingCopy = false;
-  /** In the main loop's copy being emitted, which fmas take the shortcut of a power of two (undefined: the general copy). */
-  let copyPowers: Set<number> | undefined;
+  /**
+   * What the main loop's copy being emitted assumes of the call: `multiplying`, it multiplies by the
+   * reciprocals instead of dividing; `powers`, which fmas take the shortcut of a power of two
+   * (undefined: the general copy); `capped`, it runs the capped checks. Set only by `inCopy`.
+   */
+  let copy: { readonly multiplying: boolean; readonly powers: Set<number> | undefined; readonly capped: boolean } = { multiplying: false, powers: undefined, capped: false };
+  /** Emits `body` (a loop copy, or part of one) assuming `assume` besides what the enclosing copy assumes. */
+  const inCopy = (assume: Partial<typeof copy>, body: () => void): void => {
+    const enclosing = copy;
+    copy = { ...enclosing, ...assume };
+    body();
+    copy = enclosing;
+  };
+  /** `if (condition) { body in a copy assuming `assume` } else { body }`: `condition`, an i32 local set once per call. */
+  const specialized = (condition: number, assume: Partial<typeof copy>, body: () => void): void => {
+    f.localGet(condition).if();
+    inCopy(assume, body);
+    f.else();
+    body();
+    f.end();
+  };
   /** In such a copy, where its fmas add the lanes they do not settle (see bailingLoop). */
   let copyFailures: LaneFailures | undefined;
 
@@ -313,16 +330,16 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     const node = nodes[id];
     if (node.uniform || node.kind === 'load') return;
     // (The shortcut by a power of two reads the float32 vectors; the bits check only their halves.)
-    const fromMemory = node.kind === 'fma' && copyPowers && !copyPowers.has(id) ? loadedOperands(node, u) : undefined;
+    const fromMemory = node.kind === 'fma' && copy.powers && !copy.powers.has(id) ? loadedOperands(node, u) : undefined;
     if (pendingLoads) {
       const operands = node.kind === 'unary' ? [node.a] : node.kind === 'binary' ? [node.a, node.b] : [node.a, node.b, node.c];
       const widened = node.kind === 'fma' && fromMemory ? [fromMemory.a && node.a, fromMemory.b && node.b, fromMemory.c && node.c] : [];
       for (const operand of operands) if (!widened.includes(operand)) vectorOf(operand, u);
     }
-    if (node.kind === 'fma' && copyPowers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], { ...fmaWide[id], ...(fromMemory ? { loaded: fromMemory } : {}) }, copyPowers.has(id), copyFailures!);
+    if (node.kind === 'fma' && copy.powers) fma.vectorOnFineGrid(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], { ...fmaWide[id], ...(fromMemory ? { loaded: fromMemory } : {}) }, copy.powers.has(id), copyFailures!);
     else if (node.kind === 'fma') fma.vector(locals[node.a].vector[u], locals[node.b].vector[u], locals[node.c].vector[u], fmaWide[id]);
     else if (node.kind === 'unary') vectorOps.emit(node.op, locals[node.a].vector[u]);
-    else if (multiplyingCopy && node.op === 'div' && reciprocals.has(node.b)) f.localGet(locals[node.a].vector[u]).localGet(reciprocals.get(node.b)!).simd(ops.vector.mul);
+    else if (copy.multiplying && node.op === 'div' && reciprocals.has(node.b)) f.localGet(locals[node.a].vector[u]).localGet(reciprocals.get(node.b)!).simd(ops.vector.mul);
     else vectorOps.emit(node.op, locals[node.a].vector[u], locals[node.b].vector[u], { aNotNegativeZero: notNegativeZero[node.a], bNotNegativeZero: notNegativeZero[node.b] });
     if (flushes[id]) flush!.vector();
     f.localSet(locals[id].vector[u]);
@@ -364,8 +381,6 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     });
     f.localSet(cappedHolds);
   }
-  /** In the main loop's copy being emitted, whether it runs the capped checks. */
-  let copyCapped = false;
   const emitLoad = (id: number, u: number): void => {
     const node = nodes[id] as LoweredNode & { kind: 'load' };
     if (narrow[node.stream]) {
@@ -426,7 +441,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     // Each load just before the first code that reads it: a value loaded at the top and read only at
     // the end (the params, in the emitting pass) held a register all along, and V8 spilled it.
     pendingLoads = new Set(nodes.flatMap((node, id) => (node.kind === 'load' ? [id] : [])));
-    const plan = fastPlan && (copyCapped ? cappedPlan! : fastPlan);
+    const plan = fastPlan && (copy.capped ? cappedPlan! : fastPlan);
     if (plan) {
       for (const id of plan.checkNodes) emitVectorNode(id, 0);
       if (plan.emitFailMask((id) => vectorOf(id, 0))) failures.add();
@@ -445,10 +460,7 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     f.brTo(done);
     f.end();
     // A vector off the common path: the general code (no shortcut assumed), exactly.
-    const powers = copyPowers;
-    copyPowers = undefined;
-    emitVectorBody(1);
-    copyPowers = powers;
+    inCopy({ powers: undefined }, () => emitVectorBody(1));
     f.localGet(count).i32Const(1).op(Op.i32Sub).localSet(count);
     f.brTo(outer);
     f.end();
@@ -472,34 +484,17 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
     const copies = (): void => {
       for (let mask = 0; mask < 2 ** powerOfTwoFmas.length; mask++) {
         f.localGet(whichPowers).i32Const(mask).op(Op.i32Eq).if();
-        copyPowers = new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1));
-        bailingLoop();
-        copyPowers = undefined;
+        inCopy({ powers: new Set(powerOfTwoFmas.filter((_, j) => (mask >> j) & 1)) }, bailingLoop);
         f.end();
       }
     };
-    if (cappedPlan) {
-      f.localGet(cappedHolds).if();
-      copyCapped = true;
-      copies();
-      copyCapped = false;
-      f.else();
-      copies();
-      f.end();
-    } else {
-      copies();
-    }
+    if (cappedPlan) specialized(cappedHolds, { capped: true }, copies);
+    else copies();
     f.else();
     mainLoop();
     f.end();
   } else if (divisors.length) {
-    f.localGet(divisorsArePowers).if();
-    multiplyingCopy = true;
-    mainLoop();
-    multiplyingCopy = false;
-    f.else();
-    mainLoop();
-    f.end();
+    specialized(divisorsArePowers, { multiplying: true }, mainLoop);
   } else {
     mainLoop();
   }
