@@ -97,6 +97,8 @@ export interface CompileOptions {
    *   a function (or a mutated mask tree) would answer later is NOT looked at: use it only for
    *   selections that cannot change. It also lets `multiSteps` fuse around a mask or labels function
    *   (optax calls those with the accumulated gradients, which `every-step` cannot check in one pass).
+   *   A stepper on the reference path (a transformation that cannot be fused) runs `update`, which
+   *   calls them at every step whatever this says.
    */
   masks?: 'every-step' | 'once';
 }
