@@ -88,7 +88,53 @@ const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1)
 
 /** Bytes {@link planNormTables} needs for these leaves and threads (the same at any region offset that is a multiple of 16). */
 export function normRegionBytes(leaves: readonly PlanLeaf[], threads = 1): number {
-  return planNormTables(leaves, 0, threads).bytes;
+  return planAtZero(leaves, threads).bytes;
+}
+
+/**
+ * Plans laid out at offset 0 lately, by leaves and threads: compile asks for the region's size (at 1
+ * and at its threads), then for the plan at the region's offset, and a plan is compile-time work over
+ * every first-level window (2.5 million for 80 million gradients). Held weakly: nothing is kept alive
+ * once the compile that asked is done with it.
+ */
+const recentPlans: { readonly key: string; readonly plan: WeakRef<NormPlan> }[] = [];
+const RECENT_PLANS = 2;
+
+function planAtZero(leaves: readonly PlanLeaf[], threads: number): NormPlan {
+  const key = `${threads}|${leaves.map((l) => `${l.pointer} ${l.dtype} ${l.shape.join(',')}`).join('|')}`;
+  for (const r of recentPlans) {
+    const plan = r.key === key ? r.plan.deref() : undefined;
+    if (plan) return plan;
+  }
+  const plan = buildPlan(leaves, 0, threads);
+  recentPlans.unshift({ key, plan: new WeakRef(plan) });
+  recentPlans.length = Math.min(recentPlans.length, RECENT_PLANS);
+  return plan;
+}
+
+/**
+ * `plan` (laid out at offset 0) moved to byte `offset`: every pointer into the region (sums, scratch,
+ * tables) moves by `offset`; the first level's sources are the gradients, outside the region (the
+ * operations that square their terms, FLAG_SQUARES, are exactly the first level's), and stay.
+ */
+function relocate(plan: NormPlan, offset: number): NormPlan {
+  if (offset === 0) return plan;
+  const move = (p: DtypePlan): DtypePlan => {
+    const table = p.table.slice();
+    for (let at = 0; at < table.length;) {
+      const flags = table[at], count = table[at + 1];
+      at += HEADER_WORDS;
+      const region = (flags & FLAG_SQUARES) === 0;
+      for (let k = 0; k < count; k++, at += 2) {
+        if (region) table[at] += offset;
+        table[at + 1] += offset;
+      }
+    }
+    return { table, operations: p.operations, tablePointer: p.tablePointer + offset };
+  };
+  const plans = {} as Record<Dtype, PhasedPlan>;
+  for (const dtype of ['float32', 'float64'] as const) plans[dtype] = { shares: plan.plans[dtype].shares.map(move), rest: move(plan.plans[dtype].rest) };
+  return { plans, sumPointers: plan.sumPointers.map((p) => p + offset), bytes: plan.bytes };
 }
 
 /** One window's part of an operation: its pointers, and which slab of it (see levelWindows). */
@@ -106,47 +152,65 @@ interface Window {
 /**
  * The table of `windows`: one operation per kind (flags, rows, row stride, length) and slab, slab
  * after slab (a window's slab `s` continues its slab `s - 1`), kinds in order of first appearance.
+ * Compile-time work over every first-level window (2.5 million for 80 million gradients): windows
+ * come in runs of one kind, so a kind's key is built only where the kind changes, and the words go
+ * straight into the table.
  */
-function tableOf(windows: readonly Window[]): { words: number[]; operations: number } {
+function tableOf(windows: readonly Window[]): { table: Int32Array; operations: number } {
   const kinds: Map<string, Window[]>[] = [];
+  let previous: Window | undefined, list: Window[] | undefined;
   for (const w of windows) {
-    const byKind = (kinds[w.slab] ??= new Map());
-    const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len} ${w.first}`;
-    const list = byKind.get(key);
-    if (list) list.push(w);
-    else byKind.set(key, [w]);
+    if (!previous || !sameKind(w, previous)) {
+      const byKind = (kinds[w.slab] ??= new Map());
+      const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len} ${w.first}`;
+      list = byKind.get(key);
+      if (!list) byKind.set(key, (list = []));
+    }
+    list!.push(w);
+    previous = w;
   }
-  const words: number[] = [];
-  let operations = 0;
+  let operations = 0, length = 0;
+  for (const byKind of kinds) for (const l of byKind?.values() ?? []) { operations++; length += HEADER_WORDS + 2 * l.length; }
+  const table = new Int32Array(length);
+  let at = 0;
   for (const byKind of kinds) {
-    for (const list of byKind?.values() ?? []) {
-      const { flags, rows, rowStride, len, first } = list[0];
-      words.push(flags, list.length, rows, rowStride, len, first);
-      for (const w of list) words.push(w.src, w.dst);
-      operations++;
+    for (const l of byKind?.values() ?? []) {
+      const { flags, rows, rowStride, len, first } = l[0];
+      table[at++] = flags; table[at++] = l.length; table[at++] = rows; table[at++] = rowStride; table[at++] = len; table[at++] = first;
+      for (const w of l) { table[at++] = w.src; table[at++] = w.dst; }
     }
   }
-  return { words, operations };
+  return { table, operations };
+}
+
+/** Whether two windows belong to the same operation kind (and slab). */
+function sameKind(a: Window, b: Window): boolean {
+  return a.slab === b.slab && a.flags === b.flags && a.rows === b.rows && a.rowStride === b.rowStride && a.len === b.len && a.first === b.first;
 }
 
 /**
  * Which of `threads` shares each first-level window goes to (by its destination, so that all its
- * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed).
+ * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed),
+ * in destination order. The windows come in that order (leaf after leaf, each level's sums written
+ * row-major, a window's slabs one after another), so one pass assigns them; `shares[k]` is window k's.
  */
-function shareOf(windows: readonly Window[], threads: number): (w: Window) => number {
-  if (threads <= 1) return () => 0;
-  const work = new Map<number, number>();
-  for (const w of windows) work.set(w.dst, (work.get(w.dst) ?? 0) + w.rows * w.len + 1);
-  const dsts = [...work.keys()].sort((a, b) => a - b);
-  let total = 0;
-  for (const d of dsts) total += work.get(d)!;
-  const share = new Map<number, number>();
-  let done = 0;
-  for (const d of dsts) {
-    share.set(d, Math.min(threads - 1, Math.floor((done * threads) / total)));
-    done += work.get(d)!;
+function sharesOf(windows: readonly Window[], threads: number): Uint8Array {
+  const shares = new Uint8Array(windows.length);
+  if (threads <= 1) return shares;
+  for (let k = 1; k < windows.length; k++) {
+    if (windows[k].dst < windows[k - 1].dst) throw new Error('norm plan: first-level windows out of destination order');
   }
-  return (w) => share.get(w.dst)!;
+  let total = 0;
+  for (const w of windows) total += w.rows * w.len + 1;
+  // A destination's share from the work of the destinations before it.
+  let done = 0, share = 0;
+  for (let k = 0; k < windows.length; k++) {
+    const w = windows[k];
+    if (k === 0 || w.dst !== windows[k - 1].dst) share = Math.min(threads - 1, Math.floor((done * threads) / total));
+    shares[k] = share;
+    done += w.rows * w.len + 1;
+  }
+  return shares;
 }
 
 /**
@@ -156,6 +220,11 @@ function shareOf(windows: readonly Window[], threads: number): (w: Window) => nu
  */
 export function planNormTables(leaves: readonly PlanLeaf[], offset: number, threads = 1): NormPlan {
   if (offset % REGION_ALIGN !== 0) throw new RangeError(`the norm region must be ${REGION_ALIGN}-byte aligned, got ${offset}`);
+  return relocate(planAtZero(leaves, threads), offset);
+}
+
+/** {@link planNormTables}, built. */
+function buildPlan(leaves: readonly PlanLeaf[], offset: number, threads: number): NormPlan {
   // An empty leaf has no windows (XLA's windows of a zero-length dimension are not defined): it sums to 0.
   const windows = leaves.map((l) => (l.shape.some((x) => x === 0) ? { levels: [], last: [0] } : xlaReduceWindows(l.shape)));
   // Scratch: every level's window sums, then one sum per leaf, per dtype.
@@ -194,14 +263,18 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number, thre
         else add({ slab: 0, flags, rows: 1, rowStride: 0, len: product(last), first: 0, src, dst: sumPointers[i] });
       });
     }
-    const share = shareOf(levels[0], threads);
+    const shares = sharesOf(levels[0], threads);
+    const perThread: Window[][] = Array.from({ length: threads }, () => []);
+    levels[0].forEach((w, k) => { perThread[shares[k]].push(w); });
     // The rest level after level: windows of different levels never share an operation.
     const above = levels.slice(1).map(tableOf);
-    const rest = { words: above.flatMap((t) => t.words), operations: above.reduce((n, t) => n + t.operations, 0) };
-    const parts = [...Array.from({ length: threads }, (_, t) => tableOf(levels[0].filter((w) => share(w) === t))), rest];
-    const placed = parts.map(({ words, operations }) => {
-      const plan = { table: Int32Array.from(words), operations, tablePointer: cursor };
-      cursor = alignUp(cursor + words.length * 4, REGION_ALIGN);
+    const restTable = new Int32Array(above.reduce((n, t) => n + t.table.length, 0));
+    above.reduce((at, t) => { restTable.set(t.table, at); return at + t.table.length; }, 0);
+    const rest = { table: restTable, operations: above.reduce((n, t) => n + t.operations, 0) };
+    const parts = [...perThread.map(tableOf), rest];
+    const placed = parts.map(({ table, operations }) => {
+      const plan = { table, operations, tablePointer: cursor };
+      cursor = alignUp(cursor + table.length * 4, REGION_ALIGN);
       return plan;
     });
     plans[dtype] = { shares: placed.slice(0, threads), rest: placed[threads] };
