@@ -137,80 +137,130 @@ function relocate(plan: NormPlan, offset: number): NormPlan {
   return { plans, sumPointers: plan.sumPointers.map((p) => p + offset), bytes: plan.bytes };
 }
 
-/** One window's part of an operation: its pointers, and which slab of it (see levelWindows). */
-interface Window {
-  readonly slab: number;
-  readonly flags: number;
-  readonly rows: number;
-  readonly rowStride: number;
-  readonly len: number;
-  readonly first: number;
-  readonly src: number;
-  readonly dst: number;
+/**
+ * Windows' parts of operations (see levelWindows), as columns: for the k-th, its slab, kind fields
+ * (flags, rows, row stride, length, first) and pointers. A first level has one window per 32
+ * gradients (2.5 million for 80 million): no object per window.
+ */
+class WindowList {
+  length = 0;
+  slab: Int32Array = new Int32Array(16);
+  flags: Int32Array = new Int32Array(16);
+  rows: Int32Array = new Int32Array(16);
+  rowStride: Float64Array = new Float64Array(16);
+  len: Int32Array = new Int32Array(16);
+  first: Int32Array = new Int32Array(16);
+  src: Float64Array = new Float64Array(16);
+  dst: Float64Array = new Float64Array(16);
+
+  push(slab: number, flags: number, rows: number, rowStride: number, len: number, first: number, src: number, dst: number): void {
+    if (this.length === this.slab.length) this.grow();
+    const k = this.length++;
+    this.slab[k] = slab; this.flags[k] = flags; this.rows[k] = rows; this.rowStride[k] = rowStride;
+    this.len[k] = len; this.first[k] = first; this.src[k] = src; this.dst[k] = dst;
+  }
+
+  /** Whether windows j and k belong to the same operation kind and slab. */
+  sameKind(j: number, k: number): boolean {
+    return this.slab[j] === this.slab[k] && this.flags[j] === this.flags[k] && this.rows[j] === this.rows[k] && this.rowStride[j] === this.rowStride[k] && this.len[j] === this.len[k] && this.first[j] === this.first[k];
+  }
+
+  private grow(): void {
+    const n = this.slab.length * 2;
+    const int = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
+    const float = (a: Float64Array): Float64Array => { const b = new Float64Array(n); b.set(a); return b; };
+    this.slab = int(this.slab); this.flags = int(this.flags); this.rows = int(this.rows); this.rowStride = float(this.rowStride);
+    this.len = int(this.len); this.first = int(this.first); this.src = float(this.src); this.dst = float(this.dst);
+  }
 }
 
 /**
- * The table of `windows`: one operation per kind (flags, rows, row stride, length) and slab, slab
- * after slab (a window's slab `s` continues its slab `s - 1`), kinds in order of first appearance.
- * Compile-time work over every first-level window (2.5 million for 80 million gradients): windows
- * come in runs of one kind, so a kind's key is built only where the kind changes, and the words go
- * straight into the table.
+ * The table of the windows of `list` whose indices `which` holds (all, in order, when undefined): one
+ * operation per kind (flags, rows, row stride, length, first) and slab, slab after slab (a window's
+ * slab `s` continues its slab `s - 1`), kinds in order of first appearance, each kind's windows in
+ * order. Windows come in runs of one kind, so a kind's key is built only where the kind changes; the
+ * words go straight into the table.
  */
-function tableOf(windows: readonly Window[]): { table: Int32Array; operations: number } {
-  const kinds: Map<string, Window[]>[] = [];
-  let previous: Window | undefined, list: Window[] | undefined;
-  for (const w of windows) {
-    if (!previous || !sameKind(w, previous)) {
-      const byKind = (kinds[w.slab] ??= new Map());
-      const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len} ${w.first}`;
-      list = byKind.get(key);
-      if (!list) byKind.set(key, (list = []));
+function tableOf(list: WindowList, which?: Int32Array): { table: Int32Array; operations: number } {
+  const n = which ? which.length : list.length;
+  const at = (i: number): number => (which ? which[i] : i);
+  // Each window's kind (an id), the kinds of each slab in order of first appearance, their sizes.
+  const kindOf = new Int32Array(n);
+  const ids: Map<string, number>[] = [];
+  const bySlab: number[][] = [];
+  const counts: number[] = [], example: number[] = [];
+  for (let i = 0, previous = -1, id = -1; i < n; i++) {
+    const k = at(i);
+    if (previous < 0 || !list.sameKind(k, previous)) {
+      const slab = list.slab[k];
+      const byKey = (ids[slab] ??= new Map());
+      const key = `${list.flags[k]} ${list.rows[k]} ${list.rowStride[k]} ${list.len[k]} ${list.first[k]}`;
+      const known = byKey.get(key);
+      if (known === undefined) {
+        id = counts.length;
+        byKey.set(key, id);
+        (bySlab[slab] ??= []).push(id);
+        counts.push(0);
+        example.push(k);
+      } else id = known;
     }
-    list!.push(w);
-    previous = w;
+    kindOf[i] = id;
+    counts[id]++;
+    previous = k;
   }
-  let operations = 0, length = 0;
-  for (const byKind of kinds) for (const l of byKind?.values() ?? []) { operations++; length += HEADER_WORDS + 2 * l.length; }
-  const table = new Int32Array(length);
-  let at = 0;
-  for (const byKind of kinds) {
-    for (const l of byKind?.values() ?? []) {
-      const { flags, rows, rowStride, len, first } = l[0];
-      table[at++] = flags; table[at++] = l.length; table[at++] = rows; table[at++] = rowStride; table[at++] = len; table[at++] = first;
-      for (const w of l) { table[at++] = w.src; table[at++] = w.dst; }
+  // Each kind's operation: its header, then its windows' pointer pairs.
+  const cursor = new Array<number>(counts.length);
+  let length = 0, operations = 0;
+  for (const kinds of bySlab) {
+    for (const id of kinds ?? []) {
+      cursor[id] = length + HEADER_WORDS;
+      length += HEADER_WORDS + 2 * counts[id];
+      operations++;
     }
+  }
+  const table = new Int32Array(length);
+  for (let id = 0; id < counts.length; id++) {
+    const k = example[id], h = cursor[id] - HEADER_WORDS;
+    table[h] = list.flags[k]; table[h + 1] = counts[id]; table[h + 2] = list.rows[k];
+    table[h + 3] = list.rowStride[k]; table[h + 4] = list.len[k]; table[h + 5] = list.first[k];
+  }
+  for (let i = 0; i < n; i++) {
+    const k = at(i), c = cursor[kindOf[i]];
+    table[c] = list.src[k];
+    table[c + 1] = list.dst[k];
+    cursor[kindOf[i]] = c + 2;
   }
   return { table, operations };
-}
-
-/** Whether two windows belong to the same operation kind (and slab). */
-function sameKind(a: Window, b: Window): boolean {
-  return a.slab === b.slab && a.flags === b.flags && a.rows === b.rows && a.rowStride === b.rowStride && a.len === b.len && a.first === b.first;
 }
 
 /**
  * Which of `threads` shares each first-level window goes to (by its destination, so that all its
  * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed),
  * in destination order. The windows come in that order (leaf after leaf, each level's sums written
- * row-major, a window's slabs one after another), so one pass assigns them; `shares[k]` is window k's.
+ * row-major, a window's slabs one after another), so one pass assigns them: the windows of each share,
+ * as indices into `list`.
  */
-function sharesOf(windows: readonly Window[], threads: number): Uint8Array {
-  const shares = new Uint8Array(windows.length);
-  if (threads <= 1) return shares;
-  for (let k = 1; k < windows.length; k++) {
-    if (windows[k].dst < windows[k - 1].dst) throw new Error('norm plan: first-level windows out of destination order');
+function sharesOf(list: WindowList, threads: number): Int32Array[] {
+  const shares = new Uint8Array(list.length);
+  const sizes = new Array<number>(threads).fill(0);
+  const { dst, rows, len } = list;
+  for (let k = 1; k < list.length; k++) {
+    if (dst[k] < dst[k - 1]) throw new Error('norm plan: first-level windows out of destination order');
   }
   let total = 0;
-  for (const w of windows) total += w.rows * w.len + 1;
+  for (let k = 0; k < list.length; k++) total += rows[k] * len[k] + 1;
   // A destination's share from the work of the destinations before it.
   let done = 0, share = 0;
-  for (let k = 0; k < windows.length; k++) {
-    const w = windows[k];
-    if (k === 0 || w.dst !== windows[k - 1].dst) share = Math.min(threads - 1, Math.floor((done * threads) / total));
+  for (let k = 0; k < list.length; k++) {
+    if (k === 0 || dst[k] !== dst[k - 1]) share = Math.min(threads - 1, Math.floor((done * threads) / total));
     shares[k] = share;
-    done += w.rows * w.len + 1;
+    sizes[share]++;
+    done += rows[k] * len[k] + 1;
   }
-  return shares;
+  const out = sizes.map((size) => new Int32Array(size));
+  const filled = new Array<number>(threads).fill(0);
+  for (let k = 0; k < list.length; k++) out[shares[k]][filled[shares[k]]++] = k;
+  return out;
 }
 
 /**
@@ -248,30 +298,27 @@ function buildPlan(leaves: readonly PlanLeaf[], offset: number, threads: number)
   for (const dtype of ['float32', 'float64'] as const) {
     const size = bytesOf(dtype);
     // Level by level over all leaves (then the final sums): an operation only reads what earlier ones wrote.
-    const levels: Window[][] = [];
+    const levels: WindowList[] = [];
     const depth = Math.max(0, ...windows.map((w) => w.levels.length));
     for (let d = 0; d <= depth; d++) {
-      const list: Window[] = (levels[d] = []);
-      const add = (window: Window): void => { list.push(window); };
+      const list = (levels[d] = new WindowList());
       leaves.forEach((l, i) => {
         const { levels: ls, last } = windows[i];
         if (l.dtype !== dtype || d > ls.length) return;
         const src = d === 0 ? l.pointer : levelPointers[i][d - 1];
         const flags = d === 0 ? FLAG_SQUARES : 0;
-        if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, add);
+        if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, list);
         // The final reduce: the last level's sums (or the leaf) in order.
-        else add({ slab: 0, flags, rows: 1, rowStride: 0, len: product(last), first: 0, src, dst: sumPointers[i] });
+        else list.push(0, flags, 1, 0, product(last), 0, src, sumPointers[i]);
       });
     }
-    const shares = sharesOf(levels[0], threads);
-    const perThread: Window[][] = Array.from({ length: threads }, () => []);
-    levels[0].forEach((w, k) => { perThread[shares[k]].push(w); });
+    const shares = threads > 1 ? sharesOf(levels[0], threads) : [undefined];
     // The rest level after level: windows of different levels never share an operation.
-    const above = levels.slice(1).map(tableOf);
+    const above = levels.slice(1).map((list) => tableOf(list));
     const restTable = new Int32Array(above.reduce((n, t) => n + t.table.length, 0));
     above.reduce((at, t) => { restTable.set(t.table, at); return at + t.table.length; }, 0);
     const rest = { table: restTable, operations: above.reduce((n, t) => n + t.operations, 0) };
-    const parts = [...perThread.map(tableOf), rest];
+    const parts = [...shares.map((which) => tableOf(levels[0], which)), rest];
     const placed = parts.map(({ table, operations }) => {
       const plan = { table, operations, tablePointer: cursor };
       cursor = alignUp(cursor + table.length * 4, REGION_ALIGN);
@@ -296,7 +343,7 @@ export function writeNormTables(plan: NormPlan, buffer: ArrayBufferLike): void {
  * slab per in-bounds index of the dimensions before those two, in row-major order: slab `s` continues
  * the sum of slab `s - 1` (ACCUMULATE), so slabs go to operations run in slab order.
  */
-function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, add: (window: Window) => void): void {
+function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, list: WindowList): void {
   const { dims, window, padLow, laneRows } = level;
   const rank = dims.length, last = rank - 1;
   const strides = dims.map((_, k) => product(dims.slice(k + 1)));
@@ -326,7 +373,7 @@ function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags:
         element += (lows[k] + (rest % extent)) * strides[k];
         rest = Math.floor(rest / extent);
       }
-      add({ slab: s, flags: flags | lanes | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, first, src: src + element * size, dst: dst + w * size });
+      list.push(s, flags | lanes | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, first, src + element * size, dst + w * size);
     }
   }
 }
