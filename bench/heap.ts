@@ -57,7 +57,7 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
   keepBytecode();
   const c = combinator ? heapCombinatorById(combinator) : undefined;
   const problem = makeProblem(c?.dtype ? { ...layout, dtype: c.dtype } : layout);
-  const stepper = await compileStepper(problem, { backend, threads }, c?.make());
+  const stepper = await compileStepper(problem, { backend, threads, ...(c?.masks ? { masks: c.masks } : {}) }, c?.make());
   if (stepper.backend === 'reference') throw new Error(`${combinator} runs on the reference path`);
   try {
     fillGrads(stepper, problem);
