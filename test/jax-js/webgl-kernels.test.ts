@@ -105,6 +105,7 @@ test('on webgl, jitted: applyIfFinite(adamax) and multiSteps are an OptaxError n
 
 test('on webgl, eagerly: the same updates run (every jax-js operation a kernel of its own), their shaders small', async () => {
   for (const [what, { make }] of Object.entries(REFUSED)) {
+    const textures = gl.liveTextures();
     const opt = toJaxJs(make());
     const params = tree(1);
     const state = opt.init(jax.tree.ref(params));
@@ -116,6 +117,7 @@ test('on webgl, eagerly: the same updates run (every jax-js operation a kernel o
     assert.ok(longest < 4096, `${what}: eager shaders of ${longest} characters`);
     jax.tree.dispose([u, s, params] as any);
     opt.dispose();
+    assert.equal(gl.liveTextures(), textures, `${what}: device buffers left alive`);
   }
 });
 
