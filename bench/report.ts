@@ -245,6 +245,16 @@ export function markdownReport(results: BenchResults): string {
     `Each combinator compiled next to plain \`adamax(1e-3)\` on the same tree, backend and thread count, all stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per tree and backend, finite gradients): its time over adamax's, and its ns per parameter. \`multiSteps\` averages over its k = 4 steps (three accumulating passes, one emitting). The mask function of \`adamaxw\` decays every other leaf and is called at every step, as optax calls it; that function alone (called on the gradients, as the engine calls it, timed in the same rounds) is shown beside it, in units of a plain adamax step: the rest is the library's. The same compiled with \`masks: 'once'\` calls it in \`compile\` only, as \`jax.jit\` calls it once when it traces. The ratio is what to read: this machine is shared, and absolute times move between runs.`,
     '',
     ...(() => { const g = combinatorGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
+    '',
+    '## Compile time on a large tree',
+    '',
+    ...(() => {
+      const ct = results.compileTime;
+      if (!ct) return ['(not measured)'];
+      if ('na' in ct) return [`(not measured: ${ct.na})`];
+      return [`\`compile\` of \`chain(clipByGlobalNorm(1), adamax)\` next to \`adamax\` on ${ct.layout} float32 parameters, fused ${ct.backend}, best of alternated compiles: ${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms (${formatRatio(ct.clipMs / ct.plainMs)}). The global norm adds the plan of XLA's summation windows, one per 32 gradients (bench/compile-time.ts).`];
+    })(),
+    '',
     '## TensorFlow.js adapter',
     '',
     `${TFJS_ADAPTER_TITLE}. The adapter runs the fused engine on the gradients and writes the parameters in place (cpu and wasm keep tensors in this thread's memory); tfjs's Adamax runs about ten tfjs ops per variable, each allocating a tensor.`,

@@ -82,6 +82,10 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
       });
     }
   }
+  const ct = results.compileTime;
+  if (ct && 'na' in ct) lines.push({ status: 'SKIP', text: `compile time: ${ct.na}` });
+  else if (ct && results.config.quick) lines.push({ status: 'SKIP', text: `compile time: a quick run's small tree is all fixed costs (${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms)` });
+  else if (ct) ratioLine(`compile time of chain(clipByGlobalNorm(1), adamax) vs adamax, ${ct.layout}, fused ${ct.backend}`, ct.clipMs, ct.plainMs, 2.5, true, `best of alternated compiles: ${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms (the global norm's plan of XLA's summation windows)`);
   for (const h of results.heap) {
     if ('na' in h) {
       lines.push({ status: 'SKIP', text: `heap growth, ${h.label}: ${h.na}` });
