@@ -36,6 +36,8 @@ export interface Combinator {
   readonly id: string;
   readonly label: string;
   make(): GradientTransformation<unknown>;
+  /** compile's `masks` for this row (default: every step). */
+  readonly masks?: 'once';
   /**
    * The user's code the engine calls at each step (a mask function), as the engine calls it, for a
    * stepper of this combinator: timed alone in the same rounds, so that the row says how much of
@@ -73,6 +75,14 @@ export const COMBINATORS: readonly Combinator[] = [
     make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: decayMask }) as GradientTransformation<unknown>,
     // The engine calls it with the gradients (optax's update calls it with the updates).
     userCode: (stepper) => () => { userSink = decayMask(stepper.grads as Tree); },
+  },
+  {
+    // The same, compiled with `masks: 'once'`: the mask function is called by compile alone, as
+    // jax.jit calls it once when it traces the step.
+    id: 'adamaxw-mask-once',
+    label: "adamaxw(mask function), masks: 'once'",
+    make: () => adamaxw(lr, { ...options, weightDecay: 1e-4, mask: decayMask }) as GradientTransformation<unknown>,
+    masks: 'once',
   },
   { id: 'ema', label: 'chain(ema(0.9), adamax)', make: () => chain(ema(0.9), adamax(lr, options)) as GradientTransformation<unknown> },
 ];
@@ -268,9 +278,9 @@ async function measureOne(layout: Layout, backend: 'js' | 'wasm', threads: numbe
   const steppers: FusedStepper[] = [];
   try {
     const reasons: (string | undefined)[] = [];
-    for (const tx of [benchOptimizer(), ...COMBINATORS.map((c) => c.make())]) {
+    for (const [tx, masks] of [[benchOptimizer(), undefined] as const, ...COMBINATORS.map((c) => [c.make(), c.masks] as const)]) {
       const problem = makeProblem(layout);
-      const stepper = await compileStepper(problem, { backend, threads }, tx);
+      const stepper = await compileStepper(problem, { backend, threads, ...(masks ? { masks } : {}) }, tx);
       fillGrads(stepper, problem);
       steppers.push(stepper);
       reasons.push(stepper.backend === 'reference' ? (stepper as { referenceReason?: string }).referenceReason ?? 'reference path' : undefined);

@@ -8,6 +8,8 @@ import type { Params, Tree } from '../src/tree/tree.js';
 export interface EngineOptions {
   backend: 'auto' | 'wasm' | 'js' | 'interpreter';
   threads?: number;
+  /** When mask functions are called (compile's `masks`; default: at every step). */
+  masks?: 'every-step' | 'once';
 }
 
 /** A compiled stepper: fill `grads`, call `step()`, read `params`. */

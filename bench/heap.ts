@@ -49,7 +49,16 @@ export interface HeapResult {
   readonly measuringPerStep: number;
   /** Garbage collections that ran on their own during the steps (the forced ones excluded). */
   readonly gcsDuring: number;
+  /**
+   * Windows stepped in all: the figures above are the last 3's. Windows go on (up to
+   * {@link MAX_WINDOWS}) while any of the last 3 allocated: V8 keeps optimizing a loop for thousands
+   * of steps, and code it has not optimized yet boxes numbers (one-off warm-up, not per-step garbage).
+   */
+  readonly windows: number;
 }
+
+/** The most windows of `steps` steps a row runs before its last 3 are reported whatever they read. */
+const MAX_WINDOWS = 15;
 
 /** Measures the heap growth per step of the fused stepper on a layout: 2 × `steps` warm-up steps, then 3 windows of `steps`. */
 export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', threads: number, steps: number, combinator?: string): Promise<HeapResult> {
@@ -57,7 +66,7 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
   keepBytecode();
   const c = combinator ? heapCombinatorById(combinator) : undefined;
   const problem = makeProblem(c?.dtype ? { ...layout, dtype: c.dtype } : layout);
-  const stepper = await compileStepper(problem, { backend, threads }, c?.make());
+  const stepper = await compileStepper(problem, { backend, threads, ...(c?.masks ? { masks: c.masks } : {}) }, c?.make());
   if (stepper.backend === 'reference') throw new Error(`${combinator} runs on the reference path`);
   try {
     fillGrads(stepper, problem);
@@ -73,9 +82,10 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
     // The measuring code alone: the same windows around an empty loop (warmed up the same way).
     windowsOf(empty, steps, gc); // once to warm the measuring code itself up
     const idle = windowsOf(empty, steps, gc);
+    const idleBytes = Math.max(...idle.allocated);
     c?.betweenWindows?.(stepper, -1);
     for (let i = 0; i < steps; i++) stepper.step();
-    const measured = windowsOf(step, steps, gc, c?.betweenWindows && ((w) => { c.betweenWindows!(stepper, w); for (let i = 0; i < 2 * steps; i++) stepper.step(); }));
+    const measured = windowsOf(step, steps, gc, c?.betweenWindows && ((w) => { c.betweenWindows!(stepper, w); for (let i = 0; i < 2 * steps; i++) stepper.step(); }), (bytes) => bytes <= idleBytes);
     // Entries are delivered asynchronously: let them arrive before counting.
     await new Promise((resolve) => setImmediate(resolve));
     observer.disconnect();
@@ -89,9 +99,10 @@ export async function measureHeap(layout: Layout, backend: 'js' | 'wasm', thread
       retainedPerStep: deltas[Math.floor(deltas.length / 2)],
       totalRetainedPerStep: measured.totalRetained / (deltas.length * steps),
       // The measuring code's own bytes (the same in every window: its heap readings) are subtracted.
-      allocatedPerStep: (measured.allocated.reduce((a, b) => a + b, 0) / measured.allocated.length - Math.max(...idle.allocated)) / steps,
-      measuringPerStep: Math.max(...idle.allocated) / steps,
+      allocatedPerStep: (measured.allocated.reduce((a, b) => a + b, 0) / measured.allocated.length - idleBytes) / steps,
+      measuringPerStep: idleBytes / steps,
       gcsDuring: gcs,
+      windows: measured.windows,
     };
   } finally {
     stepper.dispose();
@@ -111,19 +122,22 @@ function youngBytes(): number {
 }
 
 /**
- * Runs `body` in 3 windows of `steps` calls, each between two forced GCs: a leak shows in every
+ * Runs `body` in windows of `steps` calls, each between two forced GCs: a leak shows in every
  * window, while a one-off release of older garbage (V8 dropping caches of code it compiled earlier)
  * shows in one window only. Per window: heapUsed growth across it (retained, per step) and before the
- * GC that ends it (allocated, bytes). `between` runs before each window (not measured).
+ * GC that ends it (allocated, bytes), for the last 3 windows. `between` runs before each window (not
+ * measured). Without `settled`, 3 windows; with it, windows go on until `settled` holds for the bytes
+ * allocated in each of the last 3, or {@link MAX_WINDOWS} have run.
  */
-function windowsOf(body: () => void, steps: number, gc: () => void, between?: (window: number) => void): { retained: number[]; totalRetained: number; allocated: number[]; stepping: [number, number][] } {
-  const windows = 3;
+function windowsOf(body: () => void, steps: number, gc: () => void, between?: (window: number) => void, settled?: (allocated: number) => boolean): { retained: number[]; totalRetained: number; allocated: number[]; stepping: [number, number][]; windows: number } {
+  const last3 = <T>(xs: T[]): T[] => xs.slice(-3);
+  const done = (allocated: number[]): boolean => allocated.length >= 3 && (!settled || allocated.length >= MAX_WINDOWS || last3(allocated).every(settled));
   const settle = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
   const retained: number[] = [];
   const allocated: number[] = [];
   const stepping: [number, number][] = [];
-  let totalRetained = 0;
-  for (let w = 0; w < windows; w++) {
+  const totals: number[] = [];
+  for (let w = 0; !done(allocated); w++) {
     between?.(w);
     const before = settle();
     const young = youngBytes();
@@ -134,9 +148,9 @@ function windowsOf(body: () => void, steps: number, gc: () => void, between?: (w
     stepping.push([t0, t1]);
     const after = settle();
     retained.push((after - before) / steps);
-    totalRetained += after - before;
+    totals.push(after - before);
   }
-  return { retained, totalRetained, allocated, stepping };
+  return { retained: last3(retained), totalRetained: last3(totals).reduce((a, b) => a + b, 0), allocated: last3(allocated), stepping: last3(stepping), windows: allocated.length };
 }
 
 /** {@link measureHeap} in a fresh Node process (bench/heap-child.ts, run with --expose-gc). */

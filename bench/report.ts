@@ -207,7 +207,7 @@ export function markdownReport(results: BenchResults): string {
     '',
     `One adamax step (b1=0.9, b2=0.999, eps=1e-8, lr=1e-3): moments update, bias correction, update, and applying it to the params. Gradients are fixed in a preallocated buffer (their generation is not timed). Each cell: one untimed step, a warm-up, then up to ${results.config.budget.repeats} timed batches (about ${results.config.budget.cellSeconds} s in all, fewer for very slow cells); the best batch is reported, in nanoseconds per parameter. Each row is measured in ${results.config.budget.rounds} round(s), and a cell keeps its best round (cells slower than ${results.config.budget.repeatBelowSeconds} s per step run once). The C kernel times itself the same way in a subprocess. "${n}t" = ${n} threads (all of this machine's cores). Rows are measured one after another, all columns of a row together, so that a change of load on a shared machine skews a row's ratios less.`,
     '',
-    `Heap growth: in a fresh \`node --expose-gc\` process, ${2 * results.config.heapSteps} warm-up steps, then 3 windows of ${results.config.heapSteps} steps each between forced full GCs; the median window's \`heapUsed\` growth per step is the verdict (a leak shows in every window, a one-off release of older garbage in one). Allocation: the young generation's growth across each window (short-lived objects land there, and it is empty after a forced GC), less what the same windows around an empty loop allocate (the heap readings themselves), per step: every combinator on WASM (all threads and one) and plain JS, with a mask function and a labels function that allocate nothing themselves (each returns the same tree at every call), so that a row measures the library's share; the target is 0 bytes/step.`,
+    `Heap growth: in a fresh \`node --expose-gc\` process, ${2 * results.config.heapSteps} warm-up steps, then windows of ${results.config.heapSteps} steps each between forced full GCs, until the last 3 allocate nothing or 15 have run (V8 keeps optimizing a loop for thousands of steps, and code not yet optimized boxes numbers once: warm-up, not per-step garbage; each row says how many ran), the last 3 reported; the median of their \`heapUsed\` growth per step is the verdict (a leak shows in every window, a one-off release of older garbage in one). Allocation: the young generation's growth across each window (short-lived objects land there, and it is empty after a forced GC), less what the same windows around an empty loop allocate (the heap readings themselves), per step: every combinator on WASM (all threads and one) and plain JS, with a mask function and a labels function that allocate nothing themselves (each returns the same tree at every call), so that a row measures the library's share; the target is 0 bytes/step.`,
     '',
     'Bit-exactness: before timing, the fused engine (each backend) and the reference path take 5 steps on small one-leaf and many-leaf trees, float32 and float64, and must give identical params and state (count, mu, nu).',
     '',
@@ -242,9 +242,19 @@ export function markdownReport(results: BenchResults): string {
     '',
     '## Combinators (interleaved)',
     '',
-    `Each combinator compiled next to plain \`adamax(1e-3)\` on the same tree, backend and thread count, all stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per tree and backend, finite gradients): its time over adamax's, and its ns per parameter. \`multiSteps\` averages over its k = 4 steps (three accumulating passes, one emitting). The mask function of \`adamaxw\` decays every other leaf and is called at every step, as optax calls it; that function alone (called on the gradients, as the engine calls it, timed in the same rounds) is shown beside it, in units of a plain adamax step: the rest is the library's. The ratio is what to read: this machine is shared, and absolute times move between runs.`,
+    `Each combinator compiled next to plain \`adamax(1e-3)\` on the same tree, backend and thread count, all stepped in turn (best of many rounds over about ${results.config.layoutCost.seconds} s per tree and backend, finite gradients): its time over adamax's, and its ns per parameter. \`multiSteps\` averages over its k = 4 steps (three accumulating passes, one emitting). The mask function of \`adamaxw\` decays every other leaf and is called at every step, as optax calls it; that function alone (called on the gradients, as the engine calls it, timed in the same rounds) is shown beside it, in units of a plain adamax step: the rest is the library's. The same compiled with \`masks: 'once'\` calls it in \`compile\` only, as \`jax.jit\` calls it once when it traces. The ratio is what to read: this machine is shared, and absolute times move between runs.`,
     '',
     ...(() => { const g = combinatorGrid(results); return g ? [formatMarkdown(g)] : ['(not measured)']; })(),
+    '',
+    '## Compile time on a large tree',
+    '',
+    ...(() => {
+      const ct = results.compileTime;
+      if (!ct) return ['(not measured)'];
+      if ('na' in ct) return [`(not measured: ${ct.na})`];
+      return [`\`compile\` of \`chain(clipByGlobalNorm(1), adamax)\` next to \`adamax\` on ${ct.layout} float32 parameters, fused ${ct.backend}, best of alternated compiles: ${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms (${formatRatio(ct.clipMs / ct.plainMs)}). The global norm adds the plan of XLA's summation windows, one per 32 gradients (bench/compile-time.ts).`];
+    })(),
+    '',
     '## TensorFlow.js adapter',
     '',
     `${TFJS_ADAPTER_TITLE}. The adapter runs the fused engine on the gradients and writes the parameters in place (cpu and wasm keep tensors in this thread's memory); tfjs's Adamax runs about ten tfjs ops per variable, each allocating a tensor.`,

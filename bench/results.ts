@@ -9,6 +9,7 @@ import type { GuardedResult } from './guarded.js';
 import type { CombinatorResult } from './combinators.js';
 import type { TfjsAdapterRow } from './tfjs-adapter.js';
 import type { JaxJsAdapterRow } from './jaxjs-adapter.js';
+import type { CompileTimeResult } from './compile-time.js';
 
 /** A cell that was not run because the implementation does not take that dtype. */
 export const UNSUPPORTED = { na: '—' } as const;
@@ -32,6 +33,8 @@ export interface BenchResults {
   readonly guarded: { readonly fused: readonly GuardedResult[]; readonly reference: number } | { readonly na: string } | undefined;
   /** Each combinator next to plain adamax, per tree and fused backend (combinators.ts). */
   readonly combinators: readonly CombinatorResult[] | { readonly na: string } | undefined;
+  /** compile() time of clipByGlobalNorm + adamax next to adamax's on a large tree (compile-time.ts), or why not measured. */
+  readonly compileTime?: CompileTimeResult | { readonly na: string };
   /** optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts), or why not measured. */
   readonly tfjsAdapter?: readonly TfjsAdapterRow[] | { readonly na: string };
   /** optax-ts/jax-js against hand-written jitted adamax steps (jaxjs-adapter.ts), or why not measured. */

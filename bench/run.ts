@@ -20,6 +20,7 @@ import { type LayoutCostResult, measureLayoutCost } from './layout-cost.js';
 import { measureVersusC } from './interleaved-c.js';
 import { measureGuarded } from './guarded.js';
 import { HEAP_COMBINATORS, measureCombinators } from './combinators.js';
+import { measureCompileTime } from './compile-time.js';
 import { measureTfjsAdapter } from './tfjs-adapter.js';
 import { measureJaxJsAdapter } from './jaxjs-adapter.js';
 import { fused } from './impls/fused.js';
@@ -191,6 +192,18 @@ if (guardedBackends.length > 0) {
   }
 }
 
+// compile() time with a global norm next to adamax's on a large tree (compile-time.ts).
+let compileTime: BenchResults['compileTime'];
+if (unavailable.get(`fused-wasm-${N}`) === null) {
+  gc();
+  try {
+    compileTime = await measureCompileTime(config, N);
+    log(`compile    ${compileTime.layout} ${compileTime.backend}: adamax ${compileTime.plainMs.toFixed(0)} ms, clipByGlobalNorm + adamax ${compileTime.clipMs.toFixed(0)} ms`);
+  } catch (e) {
+    compileTime = { na: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
 // optax-ts/tfjs against tfjs's own Adamax on the same models (tfjs-adapter.ts).
 let tfjsAdapter: BenchResults['tfjsAdapter'];
 if (config.only.length === 0 || config.only.some((o) => 'tfjs'.startsWith(o) || o.startsWith('tfjs'))) {
@@ -259,6 +272,7 @@ const results: BenchResults = {
   versusC,
   guarded,
   combinators,
+  compileTime,
   tfjsAdapter,
   jaxjsAdapter,
   checks,

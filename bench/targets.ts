@@ -82,6 +82,10 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
       });
     }
   }
+  const ct = results.compileTime;
+  if (ct && 'na' in ct) lines.push({ status: 'SKIP', text: `compile time: ${ct.na}` });
+  else if (ct && results.config.quick) lines.push({ status: 'SKIP', text: `compile time: a quick run's small tree is all fixed costs (${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms)` });
+  else if (ct) ratioLine(`compile time of chain(clipByGlobalNorm(1), adamax) vs adamax, ${ct.layout}, fused ${ct.backend}`, ct.clipMs, ct.plainMs, 2.5, true, `best of alternated compiles: ${ct.clipMs.toFixed(0)} ms vs ${ct.plainMs.toFixed(0)} ms (the global norm's plan of XLA's summation windows)`);
   for (const h of results.heap) {
     if ('na' in h) {
       lines.push({ status: 'SKIP', text: `heap growth, ${h.label}: ${h.na}` });
@@ -90,14 +94,14 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
     const ok = Math.abs(h.retainedPerStep) <= HEAP_TOLERANCE_BYTES_PER_STEP;
     lines.push({
       status: ok ? 'PASS' : 'FAIL',
-      text: `heap growth of the fused stepper (${h.backend}), ${h.label}: ${h.retainedPerStep.toFixed(1)} bytes/step retained over ${h.steps} steps, median of 3 windows (|x| <= ${HEAP_TOLERANCE_BYTES_PER_STEP}; all windows: ${h.totalRetainedPerStep.toFixed(1)}); ${h.gcsDuring} GC(s) while stepping`,
+      text: `heap growth of the fused stepper (${h.backend}), ${h.label}: ${h.retainedPerStep.toFixed(1)} bytes/step retained over ${h.steps} steps, median of the last 3 of ${h.windows} windows (|x| <= ${HEAP_TOLERANCE_BYTES_PER_STEP}; all windows: ${h.totalRetainedPerStep.toFixed(1)}); ${h.gcsDuring} GC(s) while stepping`,
     });
     // Issue 10: a fused step allocates nothing. Young-generation bytes over the windows, less what the
     // same windows around an empty loop allocate (the heap readings themselves, identical each time).
     const valid = h.gcsDuring === 0;
     lines.push({
       status: valid && h.allocatedPerStep <= 0 ? 'PASS' : 'FAIL',
-      text: `allocation per fused step (${h.backend}), ${h.label}: allocated ${h.allocatedPerStep.toFixed(2)} bytes/step <= 0 bytes/step (young-generation bytes over ${h.steps}-step windows, less the measuring code's own ${(h.measuringPerStep * h.steps).toFixed(0)} bytes per window${valid ? '' : `; invalid: ${h.gcsDuring} GC(s) ran while stepping`})`,
+      text: `allocation per fused step (${h.backend}), ${h.label}: allocated ${h.allocatedPerStep.toFixed(2)} bytes/step <= 0 bytes/step (young-generation bytes over the last 3 of ${h.windows} ${h.steps}-step windows, less the measuring code's own ${(h.measuringPerStep * h.steps).toFixed(0)} bytes per window${valid ? '' : `; invalid: ${h.gcsDuring} GC(s) ran while stepping`})`,
     });
   }
   const f64 = float64Layout.label;

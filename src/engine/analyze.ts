@@ -214,9 +214,10 @@ interface Level {
 /**
  * Analyzes `tx` against the parameter leaves. `state` is `tx.init(params)` (it provides the initial
  * control states and confirms the layout); `params` is what mask and label functions are called with
- * at compile time, as `init` calls them.
+ * at compile time, as `init` calls them. `masksOnce`: the stepper will not call them again (compile's
+ * `masks: 'once'`), so they need no per-step check, inside MultiSteps included.
  */
-export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown): Analysis {
+export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown, masksOnce = false): Analysis {
   const stages: Stage[] = [];
   const dynamic: DynamicSelection[] = [];
   const injections: Injection[] = [];
@@ -354,8 +355,9 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     withinMultiSteps = true;
     const inner = visit(combinator.inner, inner_opt_state, level);
     withinMultiSteps = false;
-    // Inside MultiSteps a mask function is called with the running mean, which the engine does not have before its pass.
-    for (let k = dynamicBefore; k < dynamic.length; k++) {
+    // Inside MultiSteps a mask function is called with the running mean, which the engine does not
+    // have before its pass (unless it is called once, at compile time, as under jax.jit).
+    for (let k = dynamicBefore; k < dynamic.length && !masksOnce; k++) {
       if (!dynamic[k].fixed) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
     }
     accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };

@@ -26,6 +26,7 @@ export interface ValidatedOptions {
   readonly fallback: 'reference' | 'error';
   readonly workerTimeout: number | undefined;
   readonly subnormals: SubnormalMode;
+  readonly masks: 'every-step' | 'once';
 }
 
 const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
@@ -33,7 +34,7 @@ const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
   // A plain object of known own keys holding plain values (core/options.ts), then each one's range.
-  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true, subnormals: true });
+  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true, subnormals: true, masks: true });
   const read = (key: keyof CompileOptions): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   const threads = read('threads');
   if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
@@ -59,7 +60,11 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (subnormals !== undefined && subnormals !== 'ieee' && subnormals !== 'flush') {
     throw new OptaxError(`compile: subnormals must be 'ieee' or 'flush', got ${shown(subnormals)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout, subnormals: subnormals ?? 'ieee' };
+  const masks = read('masks');
+  if (masks !== undefined && masks !== 'every-step' && masks !== 'once') {
+    throw new OptaxError(`compile: masks must be 'every-step' or 'once', got ${shown(masks)}`);
+  }
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout, subnormals: subnormals ?? 'ieee', masks: masks ?? 'every-step' };
 }
 
 /** A rejected option value as the message shows it. */

@@ -83,6 +83,24 @@ export interface CompileOptions {
    *   (3.7x); js float32 3.66 -> 6.43 ms (1.8x), float64 2.18 -> 4.97 ms (2.3x).
    */
   subnormals?: SubnormalMode;
+  /**
+   * When the mask and labels functions of `masked`, `partition` and `adamaxw`'s `mask` (and mask or
+   * label trees given as such) are read (default `'every-step'`):
+   * - `every-step`: at every step, as optax's `update` reads them when it runs eagerly; a step where
+   *   one selects other leaves than at compile time runs on the reference path (or throws, with
+   *   `fallback: 'error'`), so the results are the reference path's whatever the function does.
+   * - `once`: by `compile` alone (with the params), as `jax.jit` calls them once, when it traces the
+   *   step: JAX needs a mask's booleans while tracing, so under `jit` a mask can depend on the tree's
+   *   structure only, and a compiled step reads it no more. A step then costs nothing for them: a mask
+   *   function that builds a new 2000-key tree costs about as much as a fused adamax step over those
+   *   2000 leaves (BENCHMARKS.md, the combinators' table), and checking its answer as much again. What
+   *   a function (or a mutated mask tree) would answer later is NOT looked at: use it only for
+   *   selections that cannot change. It also lets `multiSteps` fuse around a mask or labels function
+   *   (optax calls those with the accumulated gradients, which `every-step` cannot check in one pass).
+   *   A stepper on the reference path (a transformation that cannot be fused) runs `update`, which
+   *   calls them at every step whatever this says.
+   */
+  masks?: 'every-step' | 'once';
 }
 
 const DEFAULT_MAX_THREADS = 8;
@@ -150,7 +168,9 @@ const DEFAULT_MIN_ELEMENTS_PER_THREAD = 1 << 15;
  * @param tx - the optimizer, e.g. `adamax(1e-3)`.
  * @param params - the initial parameters; they are copied (the stepper's own are `stepper.params`).
  * @param options - `threads`, `backend`, `minElementsPerThread`, `fallback` (`'reference'` by default:
- *   what cannot be fused runs on the reference path; `'error'` throws); see {@link CompileOptions}.
+ *   what cannot be fused runs on the reference path; `'error'` throws), `workerTimeout`, `subnormals`,
+ *   `masks` (`'every-step'` by default: mask and labels functions are called at every step, as optax
+ *   calls them eagerly; `'once'`: only here, as `jax.jit` calls them); see {@link CompileOptions}.
  *   Validated first (types, ranges, unknown keys: an OptaxError naming the option).
  *
  * @example
@@ -176,7 +196,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   // A `null` tree has nothing to fuse, and transformations may treat it as "no params" (and throw).
   const analysis = params === null
     ? { fusable: false as const, reason: 'the parameter tree is null' }
-    : analyze(tx as GradientTransformation<unknown>, table, params, initial);
+    : analyze(tx as GradientTransformation<unknown>, table, params, initial, opts.masks === 'once');
   if (!analysis.fusable && opts.fallback === 'error') {
     throw new OptaxError(`compile: ${tx.name} cannot be fused: ${analysis.reason} (it would run on the reference path; compile without fallback: 'error' to allow that)`);
   }
@@ -205,7 +225,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, normRegion) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, opts.masks === 'once' ? [] : analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, normRegion) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,

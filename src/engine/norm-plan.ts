@@ -88,65 +88,179 @@ const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1)
 
 /** Bytes {@link planNormTables} needs for these leaves and threads (the same at any region offset that is a multiple of 16). */
 export function normRegionBytes(leaves: readonly PlanLeaf[], threads = 1): number {
-  return planNormTables(leaves, 0, threads).bytes;
-}
-
-/** One window's part of an operation: its pointers, and which slab of it (see levelWindows). */
-interface Window {
-  readonly slab: number;
-  readonly flags: number;
-  readonly rows: number;
-  readonly rowStride: number;
-  readonly len: number;
-  readonly first: number;
-  readonly src: number;
-  readonly dst: number;
+  return planAtZero(leaves, threads).bytes;
 }
 
 /**
- * The table of `windows`: one operation per kind (flags, rows, row stride, length) and slab, slab
- * after slab (a window's slab `s` continues its slab `s - 1`), kinds in order of first appearance.
+ * Plans laid out at offset 0 lately, by leaves and threads: compile asks for the region's size (at 1
+ * and at its threads), then for the plan at the region's offset, and a plan is compile-time work over
+ * every first-level window (2.5 million for 80 million gradients). Held weakly: nothing is kept alive
+ * once the compile that asked is done with it.
  */
-function tableOf(windows: readonly Window[]): { words: number[]; operations: number } {
-  const kinds: Map<string, Window[]>[] = [];
-  for (const w of windows) {
-    const byKind = (kinds[w.slab] ??= new Map());
-    const key = `${w.flags} ${w.rows} ${w.rowStride} ${w.len} ${w.first}`;
-    const list = byKind.get(key);
-    if (list) list.push(w);
-    else byKind.set(key, [w]);
+const recentPlans: { readonly key: string; readonly plan: WeakRef<NormPlan> }[] = [];
+const RECENT_PLANS = 2;
+
+function planAtZero(leaves: readonly PlanLeaf[], threads: number): NormPlan {
+  const key = `${threads}|${leaves.map((l) => `${l.pointer} ${l.dtype} ${l.shape.join(',')}`).join('|')}`;
+  for (const r of recentPlans) {
+    const plan = r.key === key ? r.plan.deref() : undefined;
+    if (plan) return plan;
   }
-  const words: number[] = [];
-  let operations = 0;
-  for (const byKind of kinds) {
-    for (const list of byKind?.values() ?? []) {
-      const { flags, rows, rowStride, len, first } = list[0];
-      words.push(flags, list.length, rows, rowStride, len, first);
-      for (const w of list) words.push(w.src, w.dst);
+  const plan = buildPlan(leaves, 0, threads);
+  recentPlans.unshift({ key, plan: new WeakRef(plan) });
+  recentPlans.length = Math.min(recentPlans.length, RECENT_PLANS);
+  return plan;
+}
+
+/**
+ * `plan` (laid out at offset 0) moved to byte `offset`: every pointer into the region (sums, scratch,
+ * tables) moves by `offset`; the first level's sources are the gradients, outside the region (the
+ * operations that square their terms, FLAG_SQUARES, are exactly the first level's), and stay.
+ */
+function relocate(plan: NormPlan, offset: number): NormPlan {
+  if (offset === 0) return plan;
+  const move = (p: DtypePlan): DtypePlan => {
+    const table = p.table.slice();
+    for (let at = 0; at < table.length;) {
+      const flags = table[at], count = table[at + 1];
+      at += HEADER_WORDS;
+      const region = (flags & FLAG_SQUARES) === 0;
+      for (let k = 0; k < count; k++, at += 2) {
+        if (region) table[at] += offset;
+        table[at + 1] += offset;
+      }
+    }
+    return { table, operations: p.operations, tablePointer: p.tablePointer + offset };
+  };
+  const plans = {} as Record<Dtype, PhasedPlan>;
+  for (const dtype of ['float32', 'float64'] as const) plans[dtype] = { shares: plan.plans[dtype].shares.map(move), rest: move(plan.plans[dtype].rest) };
+  return { plans, sumPointers: plan.sumPointers.map((p) => p + offset), bytes: plan.bytes };
+}
+
+/**
+ * Windows' parts of operations (see levelWindows), as columns: for the k-th, its slab, kind fields
+ * (flags, rows, row stride, length, first) and pointers. A first level has one window per 32
+ * gradients (2.5 million for 80 million): no object per window.
+ */
+class WindowList {
+  length = 0;
+  slab: Int32Array = new Int32Array(16);
+  flags: Int32Array = new Int32Array(16);
+  rows: Int32Array = new Int32Array(16);
+  rowStride: Float64Array = new Float64Array(16);
+  len: Int32Array = new Int32Array(16);
+  first: Int32Array = new Int32Array(16);
+  src: Float64Array = new Float64Array(16);
+  dst: Float64Array = new Float64Array(16);
+
+  push(slab: number, flags: number, rows: number, rowStride: number, len: number, first: number, src: number, dst: number): void {
+    if (this.length === this.slab.length) this.grow();
+    const k = this.length++;
+    this.slab[k] = slab; this.flags[k] = flags; this.rows[k] = rows; this.rowStride[k] = rowStride;
+    this.len[k] = len; this.first[k] = first; this.src[k] = src; this.dst[k] = dst;
+  }
+
+  /** Whether windows j and k belong to the same operation kind and slab. */
+  sameKind(j: number, k: number): boolean {
+    return this.slab[j] === this.slab[k] && this.flags[j] === this.flags[k] && this.rows[j] === this.rows[k] && this.rowStride[j] === this.rowStride[k] && this.len[j] === this.len[k] && this.first[j] === this.first[k];
+  }
+
+  private grow(): void {
+    const n = this.slab.length * 2;
+    const int = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
+    const float = (a: Float64Array): Float64Array => { const b = new Float64Array(n); b.set(a); return b; };
+    this.slab = int(this.slab); this.flags = int(this.flags); this.rows = int(this.rows); this.rowStride = float(this.rowStride);
+    this.len = int(this.len); this.first = int(this.first); this.src = float(this.src); this.dst = float(this.dst);
+  }
+}
+
+/**
+ * The table of the windows of `list` whose indices `which` holds (all, in order, when undefined): one
+ * operation per kind (flags, rows, row stride, length, first) and slab, slab after slab (a window's
+ * slab `s` continues its slab `s - 1`), kinds in order of first appearance, each kind's windows in
+ * order. Windows come in runs of one kind, so a kind's key is built only where the kind changes; the
+ * words go straight into the table.
+ */
+function tableOf(list: WindowList, which?: Int32Array): { table: Int32Array; operations: number } {
+  const n = which ? which.length : list.length;
+  const at = (i: number): number => (which ? which[i] : i);
+  // Each window's kind (an id), the kinds of each slab in order of first appearance, their sizes.
+  const kindOf = new Int32Array(n);
+  const ids: Map<string, number>[] = [];
+  const bySlab: number[][] = [];
+  const counts: number[] = [], example: number[] = [];
+  for (let i = 0, previous = -1, id = -1; i < n; i++) {
+    const k = at(i);
+    if (previous < 0 || !list.sameKind(k, previous)) {
+      const slab = list.slab[k];
+      const byKey = (ids[slab] ??= new Map());
+      const key = `${list.flags[k]} ${list.rows[k]} ${list.rowStride[k]} ${list.len[k]} ${list.first[k]}`;
+      const known = byKey.get(key);
+      if (known === undefined) {
+        id = counts.length;
+        byKey.set(key, id);
+        (bySlab[slab] ??= []).push(id);
+        counts.push(0);
+        example.push(k);
+      } else id = known;
+    }
+    kindOf[i] = id;
+    counts[id]++;
+    previous = k;
+  }
+  // Each kind's operation: its header, then its windows' pointer pairs.
+  const cursor = new Array<number>(counts.length);
+  let length = 0, operations = 0;
+  for (const kinds of bySlab) {
+    for (const id of kinds ?? []) {
+      cursor[id] = length + HEADER_WORDS;
+      length += HEADER_WORDS + 2 * counts[id];
       operations++;
     }
   }
-  return { words, operations };
+  const table = new Int32Array(length);
+  for (let id = 0; id < counts.length; id++) {
+    const k = example[id], h = cursor[id] - HEADER_WORDS;
+    table[h] = list.flags[k]; table[h + 1] = counts[id]; table[h + 2] = list.rows[k];
+    table[h + 3] = list.rowStride[k]; table[h + 4] = list.len[k]; table[h + 5] = list.first[k];
+  }
+  for (let i = 0; i < n; i++) {
+    const k = at(i), c = cursor[kindOf[i]];
+    table[c] = list.src[k];
+    table[c + 1] = list.dst[k];
+    cursor[kindOf[i]] = c + 2;
+  }
+  return { table, operations };
 }
 
 /**
  * Which of `threads` shares each first-level window goes to (by its destination, so that all its
- * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed).
+ * slabs go to the same thread): contiguous runs of windows of about equal work (elements summed),
+ * in destination order. The windows come in that order (leaf after leaf, each level's sums written
+ * row-major, a window's slabs one after another), so one pass assigns them: the windows of each share,
+ * as indices into `list`.
  */
-function shareOf(windows: readonly Window[], threads: number): (w: Window) => number {
-  if (threads <= 1) return () => 0;
-  const work = new Map<number, number>();
-  for (const w of windows) work.set(w.dst, (work.get(w.dst) ?? 0) + w.rows * w.len + 1);
-  const dsts = [...work.keys()].sort((a, b) => a - b);
-  let total = 0;
-  for (const d of dsts) total += work.get(d)!;
-  const share = new Map<number, number>();
-  let done = 0;
-  for (const d of dsts) {
-    share.set(d, Math.min(threads - 1, Math.floor((done * threads) / total)));
-    done += work.get(d)!;
+function sharesOf(list: WindowList, threads: number): Int32Array[] {
+  const shares = new Uint8Array(list.length);
+  const sizes = new Array<number>(threads).fill(0);
+  const { dst, rows, len } = list;
+  for (let k = 1; k < list.length; k++) {
+    if (dst[k] < dst[k - 1]) throw new Error('norm plan: first-level windows out of destination order');
   }
-  return (w) => share.get(w.dst)!;
+  let total = 0;
+  for (let k = 0; k < list.length; k++) total += rows[k] * len[k] + 1;
+  // A destination's share from the work of the destinations before it.
+  let done = 0, share = 0;
+  for (let k = 0; k < list.length; k++) {
+    if (k === 0 || dst[k] !== dst[k - 1]) share = Math.min(threads - 1, Math.floor((done * threads) / total));
+    shares[k] = share;
+    sizes[share]++;
+    done += rows[k] * len[k] + 1;
+  }
+  const out = sizes.map((size) => new Int32Array(size));
+  const filled = new Array<number>(threads).fill(0);
+  for (let k = 0; k < list.length; k++) out[shares[k]][filled[shares[k]]++] = k;
+  return out;
 }
 
 /**
@@ -156,6 +270,11 @@ function shareOf(windows: readonly Window[], threads: number): (w: Window) => nu
  */
 export function planNormTables(leaves: readonly PlanLeaf[], offset: number, threads = 1): NormPlan {
   if (offset % REGION_ALIGN !== 0) throw new RangeError(`the norm region must be ${REGION_ALIGN}-byte aligned, got ${offset}`);
+  return relocate(planAtZero(leaves, threads), offset);
+}
+
+/** {@link planNormTables}, built. */
+function buildPlan(leaves: readonly PlanLeaf[], offset: number, threads: number): NormPlan {
   // An empty leaf has no windows (XLA's windows of a zero-length dimension are not defined): it sums to 0.
   const windows = leaves.map((l) => (l.shape.some((x) => x === 0) ? { levels: [], last: [0] } : xlaReduceWindows(l.shape)));
   // Scratch: every level's window sums, then one sum per leaf, per dtype.
@@ -179,29 +298,30 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number, thre
   for (const dtype of ['float32', 'float64'] as const) {
     const size = bytesOf(dtype);
     // Level by level over all leaves (then the final sums): an operation only reads what earlier ones wrote.
-    const levels: Window[][] = [];
+    const levels: WindowList[] = [];
     const depth = Math.max(0, ...windows.map((w) => w.levels.length));
     for (let d = 0; d <= depth; d++) {
-      const list: Window[] = (levels[d] = []);
-      const add = (window: Window): void => { list.push(window); };
+      const list = (levels[d] = new WindowList());
       leaves.forEach((l, i) => {
         const { levels: ls, last } = windows[i];
         if (l.dtype !== dtype || d > ls.length) return;
         const src = d === 0 ? l.pointer : levelPointers[i][d - 1];
         const flags = d === 0 ? FLAG_SQUARES : 0;
-        if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, add);
+        if (d < ls.length) levelWindows(ls[d], src, levelPointers[i][d], flags, size, list);
         // The final reduce: the last level's sums (or the leaf) in order.
-        else add({ slab: 0, flags, rows: 1, rowStride: 0, len: product(last), first: 0, src, dst: sumPointers[i] });
+        else list.push(0, flags, 1, 0, product(last), 0, src, sumPointers[i]);
       });
     }
-    const share = shareOf(levels[0], threads);
+    const shares = threads > 1 ? sharesOf(levels[0], threads) : [undefined];
     // The rest level after level: windows of different levels never share an operation.
-    const above = levels.slice(1).map(tableOf);
-    const rest = { words: above.flatMap((t) => t.words), operations: above.reduce((n, t) => n + t.operations, 0) };
-    const parts = [...Array.from({ length: threads }, (_, t) => tableOf(levels[0].filter((w) => share(w) === t))), rest];
-    const placed = parts.map(({ words, operations }) => {
-      const plan = { table: Int32Array.from(words), operations, tablePointer: cursor };
-      cursor = alignUp(cursor + words.length * 4, REGION_ALIGN);
+    const above = levels.slice(1).map((list) => tableOf(list));
+    const restTable = new Int32Array(above.reduce((n, t) => n + t.table.length, 0));
+    above.reduce((at, t) => { restTable.set(t.table, at); return at + t.table.length; }, 0);
+    const rest = { table: restTable, operations: above.reduce((n, t) => n + t.operations, 0) };
+    const parts = [...shares.map((which) => tableOf(levels[0], which)), rest];
+    const placed = parts.map(({ table, operations }) => {
+      const plan = { table, operations, tablePointer: cursor };
+      cursor = alignUp(cursor + table.length * 4, REGION_ALIGN);
       return plan;
     });
     plans[dtype] = { shares: placed.slice(0, threads), rest: placed[threads] };
@@ -223,7 +343,7 @@ export function writeNormTables(plan: NormPlan, buffer: ArrayBufferLike): void {
  * slab per in-bounds index of the dimensions before those two, in row-major order: slab `s` continues
  * the sum of slab `s - 1` (ACCUMULATE), so slabs go to operations run in slab order.
  */
-function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, add: (window: Window) => void): void {
+function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags: number, size: number, list: WindowList): void {
   const { dims, window, padLow, laneRows } = level;
   const rank = dims.length, last = rank - 1;
   const strides = dims.map((_, k) => product(dims.slice(k + 1)));
@@ -253,7 +373,7 @@ function levelWindows(level: ReduceWindowLevel, src: number, dst: number, flags:
         element += (lows[k] + (rest % extent)) * strides[k];
         rest = Math.floor(rest / extent);
       }
-      add({ slab: s, flags: flags | lanes | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, first, src: src + element * size, dst: dst + w * size });
+      list.push(s, flags | lanes | (s > 0 ? FLAG_ACCUMULATE : 0), rows, rowStride, len, first, src + element * size, dst + w * size);
     }
   }
 }

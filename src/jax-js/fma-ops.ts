@@ -19,6 +19,7 @@ import type { JaxArray } from './leaf.js';
  * abstract int beyond i64.
  */
 export function fmaFromOps(dtype: Dtype, a: number | JaxArray, b: number | JaxArray, c: number | JaxArray, constant: (c: number) => JaxArray): JaxArray {
+  built[dtype === 'float32' ? 'float32' : 'float64']++;
   const arena: JaxArray[] = [];
   const keep = (x: JaxArray): JaxArray => { arena.push(x); return x; };
   const constants = new Map<string, JaxArray>();
@@ -64,4 +65,14 @@ export function fmaFromOps(dtype: Dtype, a: number | JaxArray, b: number | JaxAr
   const out = (dtype === 'float32' ? fmaFloat32FromOps : fmaFloat64FromOps)(ops, operand(a), operand(b), operand(c)).ref;
   for (const x of arena) x.dispose();
   return out;
+}
+
+const built = { float32: 0, float64: 0 };
+
+/**
+ * How many fused multiply-adds {@link fmaFromOps} has built so far, by dtype: for the WebGL check
+ * (webgl-kernels.ts), which names the float32 ones a traced update built as what made its kernel large.
+ */
+export function fmaFromOpsBuilt(): Readonly<{ float32: number; float64: number }> {
+  return { ...built };
 }

@@ -92,9 +92,11 @@ export function lowerTraced(tx: GradientTransformation<any>, plain: Lowered): Tr
           const t = composeTraced(stages, (i) => sig[i] === '1', (i) => leaves.filter((_, lj) => runsOn(i, lj)).map((l) => l.size), { computedUpdates });
           const state: Record<string, Expr> = {};
           outputNames.forEach((n, j) => { state[n] = t.states[j]; });
-          if (t.preScale) state.preScale = t.preScale;
+          // The pre-scale value only for MultiSteps (computedUpdates), which reads it: apply_if_finite
+          // does not, and an output nobody reads is an array computed and left alive (eagerly).
+          if (t.preScale && computedUpdates) state.preScale = t.preScale;
           const usesParams = topologicalOrder([t.updates, ...Object.values(state)]).some((e) => e.kind === 'params');
-          kernels.set(sig, (k = { kernel: { updates: t.updates, state }, usesParams, scaled: !!t.preScale }));
+          kernels.set(sig, (k = { kernel: { updates: t.updates, state }, usesParams, scaled: state.preScale !== undefined }));
         }
         return k;
       };

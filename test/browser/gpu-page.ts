@@ -65,6 +65,55 @@ export const JAX_NAN_CASES: Record<string, () => GradientTransformation<any>> = 
   'adamax(0.01), NaN gradient [b]': () => adamax(0.01),
   'applyIfFinite(scale(-0.5)) [b]': () => applyIfFinite(scale(-0.5), { maxConsecutiveErrors: 2 }),
 };
+/**
+ * On WebGL, jitted, the combinators above are refused: their traced inner steps build exact fused
+ * multiply-adds from float32 operations, whose kernels jax-js's GLSL would write as a shader of
+ * hundreds of megabytes (src/jax-js/webgl-kernels.ts). Each must be an OptaxError thrown when the step
+ * is traced, within seconds, before any of its arguments is consumed (see RefusedReport).
+ */
+export const JAX_WEBGL_REFUSED = JAX_COMBINATORS;
+
+/** A case the jax-js adapter refuses on a device: what its jitted step threw, and how soon. */
+export interface RefusedReport {
+  readonly tx: string;
+  /** The error's name (`OptaxError`), or `none` when the step ran. */
+  readonly error: string;
+  readonly message: string;
+  /** From the call of the jitted step to the error. */
+  readonly ms: number;
+  /** The step's arguments (gradients, params, state) that were consumed when it threw (jax-js's refCount 0). */
+  readonly consumed: number;
+}
+
+/** The jitted step of JAX_WEBGL_REFUSED's cases, on the active device (leaf b, as JAX_COMBINATORS run). */
+function jaxRefused(): RefusedReport[] {
+  return Object.entries(JAX_WEBGL_REFUSED).map(([txName, make]) => {
+    const opt = toJaxJs(make());
+    const step = jax.jit((p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>) => {
+      const [u, ns] = opt.update(g, s, jax.tree.ref(p));
+      return [applyUpdates(p, u), ns];
+    }) as unknown as ((p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>) => unknown) & { dispose(): void };
+    const params = toJax(pick(initialParams(), ['b']));
+    const state = opt.init(jax.tree.ref(params));
+    const grads = toJax(pick(gradsAt(0), ['b']));
+    const t0 = performance.now();
+    let error = 'none', message = '';
+    try {
+      jax.tree.dispose(step(params, state, grads) as any);
+    } catch (e) {
+      error = e instanceof Error ? e.name : typeof e;
+      message = e instanceof Error ? e.message : String(e);
+    }
+    const ms = performance.now() - t0;
+    const args = [...Object.values(params), ...Object.values(grads), ...jax.tree.leaves(state as any) as JaxArray[]];
+    const consumed = args.filter((a) => a.refCount === 0).length;
+    for (const a of args) if (a.refCount > 0) a.dispose();
+    step.dispose();
+    opt.dispose();
+    return { tx: txName, error, message, ms, consumed };
+  });
+}
+
 /** The leaves a jax-js case runs on. */
 const jaxLeaves = (txName: string): string[] => (txName in JAX_COMBINATORS || txName in JAX_NAN_CASES ? ['b'] : Object.keys(SHAPES));
 const pick = (tree: Tree, keys: readonly string[]): Tree => Object.fromEntries(keys.map((k) => [k, tree[k]]));
@@ -181,6 +230,8 @@ export interface BackendReport {
   readonly ms: number;
   /** tfjs: a linear model trained on the backend (see tfjsTrain). */
   readonly trained?: TrainReport;
+  /** jax-js on WebGL: JAX_WEBGL_REFUSED's cases. */
+  readonly refused?: RefusedReport[];
   /** Steps per run, and the number of elements of the params (what the global norm sums). */
   readonly steps: number;
   readonly elements: number;
@@ -475,6 +526,7 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   // used twice to a `let`), so the text grows exponentially with the depth of reuse: the exact
   // multiply-adds (Dekker's product, TwoSum) of applyIfFinite(adamax)'s traced inner step made a
   // 239,855,547-character fragment shader, which ANGLE on SwiftShader took 496 s to reject (measured).
+  // The adapter now refuses them there (an OptaxError when traced): JAX_WEBGL_REFUSED, run after these.
   for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...JAX_NAN_CASES, ...(device === 'webgpu' ? JAX_COMBINATORS : {}) })) {
     const keys = jaxLeaves(txName), nan = withNaN(txName), caseStart = performance.now();
     const pure = pureRun(make(), STEPS, nan, keys);
@@ -519,7 +571,8 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const unconsumed = handed.filter((a) => a.refCount !== 0).length;
     cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, scalarMismatches, unconsumed, ms: performance.now() - caseStart });
   }
-  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
+  const refused = device === 'webgl' ? jaxRefused() : undefined;
+  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ...(refused ? { refused } : {}), ms: performance.now() - t0, ...SIZES };
 }
 
 (globalThis as any).optaxGpu = { tfjs: tfjsReport, jaxjs: jaxReport };

@@ -119,6 +119,20 @@ test('GPU backends in headless Chromium (SwiftShader): the tfjs and jax-js adapt
           assert.equal(r.trained!.modelPath, 'ops');
           assert.ok(r.trained!.modelResumedIdentical, 'model.save(..., { includeOptimizer: true }), tf.loadLayersModel, fit: not the uninterrupted fit\'s weights');
         }
+        if (lib === 'jaxjs' && backend === 'webgl') {
+          // applyIfFinite(adamax) and multiSteps refused on WebGL (gpu-page.ts's JAX_WEBGL_REFUSED): an
+          // OptaxError when the jitted step is traced, naming the transformation, the device and the
+          // ways out, within seconds (unchecked, their shaders took minutes), nothing consumed.
+          const refused = r.refused ?? [];
+          assert.equal(refused.length, 2);
+          for (const c of refused) {
+            st.diagnostic(`  ${c.tx} refused in ${Math.round(c.ms)} ms: ${c.error}: ${c.message.slice(0, 160)}...`);
+            assert.equal(c.error, 'OptaxError', `${c.tx}: ${c.message}`);
+            assert.match(c.message, /^updates\.b: (apply_if_finite|MultiSteps) on jax-js's 'webgl' device, inside jit: .*'webgpu'.*toTfjs/, c.tx);
+            assert.ok(c.ms < 10_000, `${c.tx}: refused after ${Math.round(c.ms)} ms`);
+            assert.equal(c.consumed, 0, `${c.tx}: arguments consumed by the refused step`);
+          }
+        }
         // jax-js: the demo's three, the NaN cases (gpu-page.ts's JAX_NAN_CASES), and on WebGPU
         // applyIfFinite(adamax) and multiSteps (JAX_COMBINATORS).
         assert.equal(r.cases.length, lib === 'tfjs' ? 9 : backend === 'webgpu' ? 7 : 5);

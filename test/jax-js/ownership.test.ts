@@ -17,7 +17,7 @@ Map.prototype.set = function set<K, V>(this: Map<K, V>, key: K, value: V): Map<K
 const liveBuffers = (): number => [...tables].reduce((n, m) => n + m.size, 0);
 
 const jax = await import('@jax-js/jax');
-const { adamax, adamaxw, chain, clipByGlobalNorm, exponentialDecay, partition, scale, warmupCosineDecaySchedule } = await import('../../src/index.js');
+const { adamax, adamaxw, applyIfFinite, chain, clipByGlobalNorm, exponentialDecay, multiSteps, partition, scale, warmupCosineDecaySchedule } = await import('../../src/index.js');
 const { applyUpdates, toJaxJs } = await import('../../src/jax-js/index.js');
 type A = import('@jax-js/jax').numpy.Array;
 const np = jax.numpy;
@@ -34,6 +34,9 @@ const TRANSFORMATIONS = {
   adamaxwWarmupCosine: () => adamaxw(warmupCosineDecaySchedule({ initValue: 0, peakValue: 0.1, warmupSteps: 3, decaySteps: 30 }), { weightDecay: 0.01, mask: { w: true, b: false } }),
   clippedExponential: () => chain(clipByGlobalNorm(1), adamax(exponentialDecay({ initValue: 0.1, transitionSteps: 5, decayRate: 0.9 }))),
   partition: () => partition({ a: adamax(0.01), b: scale(-0.1) }, { w: 'a', b: 'b' }),
+  // Traced inner steps (their update ends with a constant factor: a pre-scale value MultiSteps reads).
+  applyIfFinite: () => applyIfFinite(adamax(0.05), { maxConsecutiveErrors: 1 }),
+  multiSteps: () => multiSteps(adamax(0.05), { everyKSchedule: 2 }),
 };
 
 test('toJaxJsSchedule consumes its count (as jax-js functions do) and returns an array the caller owns', async () => {
@@ -86,7 +89,9 @@ test('no device buffer is leaked: the live count is flat over many steps, eagerl
       let state = opt.init(jax.tree.ref(params));
       const run = async (n: number): Promise<void> => {
         for (let i = 0; i < n; i++) [params, state] = step(params, state, tree(0.25));
-        await jax.blockUntilReady(params);
+        // The state too: apply_if_finite's counters feed no parameter, and eagerly their pending
+        // computations (jax-js runs an operation when a result is needed) would pile up unrun.
+        await jax.blockUntilReady([params, state] as any);
       };
       await run(3); // compiles, and settles what jax-js caches
       const settled = liveBuffers();
