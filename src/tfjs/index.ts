@@ -18,7 +18,9 @@ export { OptaxTfjsOptimizer, type ToTfjsOptions };
  *   memory: each gradient is read once, parameters and state are updated in one pass. On other
  *   backends (webgl, webgpu) it runs as tfjs ops instead, lowered from the same `ex.*` graphs with the
  *   state in tfjs variables, so nothing is read back: chains of elementwise transformations,
- *   clipByGlobalNorm, masked and partition (static per variable), injectHyperparams (its
+ *   clipByGlobalNorm, masked and partition (static per variable: on either path a mask or labels
+ *   function is called when the step is set up for a set of variables, as `jax.jit` calls it when
+ *   it traces, not at every step), injectHyperparams (its
  *   hyperparameters fed as per-step scalars), applyIfFinite (finiteness reduced on the device, its
  *   counters and the counts inside it kept there, updates and state selected with `tf.where`) and
  *   multiSteps (accumulator in variables; skipNotFinite and skipLargeUpdates as device reductions).

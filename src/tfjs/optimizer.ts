@@ -178,7 +178,9 @@ export class OptaxTfjsOptimizer extends tf.Optimizer {
     const why = this.path === 'ops' ? opsUnsupported(this.txNow) : undefined;
     if (why) throw new OptaxError(`toTfjs: path "ops" cannot run ${why} (the learning rate set made it so)`);
     const ops = useOps ? new OpsStep(this.txNow, names, variables) : undefined;
-    const engine = ops ? undefined : (compile(this.txNow, engineParams(names, variables), this.engineOptions) as Current['engine'] & {});
+    // Mask and labels functions are read when the step is compiled for these variables (as jax.jit
+    // reads them when it traces, and as the ops path selects variables): not at every step.
+    const engine = ops ? undefined : (compile(this.txNow, engineParams(names, variables), { ...this.engineOptions, masks: 'once' }) as Current['engine'] & {});
     const runner: Runner = ops ?? engine!;
     try {
       if (this.store.size > 0) {

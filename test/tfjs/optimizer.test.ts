@@ -252,3 +252,28 @@ test('injected hyperparameters are readable and settable between steps, checked 
   assert.deepEqual(toTfjs(adamax(0.1)).hyperparams, {});
   o.dispose(); v.dispose();
 });
+
+test('a mask function is called when the step is set up for its variables, not at every step (engine path, as the ops path and jax.jit)', () => {
+  const m = model(3);
+  const vars = m.trainableWeights.map((w) => (w as any).val as tf.Variable);
+  let calls = 0;
+  // Decay the kernels, not the biases: by name, as users write it.
+  const mask = (tree: unknown) => { calls++; return Object.fromEntries(Object.keys(tree as object).map((k) => [k, !k.includes('bias')])); };
+  const tx = adamaxw(0.01, { weightDecay: 0.5, mask });
+  const optimizer = toTfjs(tx, { path: 'engine' });
+  let params: Record<string, ShapedArray> = Object.fromEntries(vars.map((v) => [v.name, new ShapedArray(Float32Array.from(v.dataSync() as Float32Array), v.shape)]));
+  let state = tx.init(params);
+  for (let step = 0; step < 5; step++) {
+    const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.fill(v.shape, 0.1 * (i + 1) * (step % 2 ? -1 : 1))]));
+    if (step === 1) calls = 0;
+    optimizer.applyGradients(grads as Record<string, tf.Tensor>);
+    const g = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, new ShapedArray(Float32Array.from(t.dataSync() as Float32Array), t.shape)]));
+    const [u, s] = tx.update(g, state, params);
+    params = applyUpdates(params, u) as typeof params;
+    state = s;
+    for (const t of Object.values(grads)) t.dispose();
+  }
+  assert.equal(calls, 4, 'after the first step, only the pure path (4 steps) called it');
+  for (const v of vars) assert.deepEqual(bits(v.dataSync() as Float32Array), bits(params[v.name].data), v.name);
+  optimizer.dispose();
+});
