@@ -35,7 +35,7 @@ export interface HeapResult {
   readonly steps: number;
   /** heapUsed growth per step across a window of `steps` steps, between forced full GCs: the median of 3 windows. */
   readonly retainedPerStep: number;
-  /** The same over all the windows together (a one-off release of older garbage moves this one). */
+  /** The same over the last 3 windows together (a one-off release of older garbage moves this one). */
   readonly totalRetainedPerStep: number;
   /**
    * Young-generation growth across each window, less the measuring code's own ({@link measuringPerStep}),

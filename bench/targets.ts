@@ -94,7 +94,7 @@ export function evaluateTargets(results: BenchResults): TargetLine[] {
     const ok = Math.abs(h.retainedPerStep) <= HEAP_TOLERANCE_BYTES_PER_STEP;
     lines.push({
       status: ok ? 'PASS' : 'FAIL',
-      text: `heap growth of the fused stepper (${h.backend}), ${h.label}: ${h.retainedPerStep.toFixed(1)} bytes/step retained over ${h.steps} steps, median of the last 3 of ${h.windows} windows (|x| <= ${HEAP_TOLERANCE_BYTES_PER_STEP}; all windows: ${h.totalRetainedPerStep.toFixed(1)}); ${h.gcsDuring} GC(s) while stepping`,
+      text: `heap growth of the fused stepper (${h.backend}), ${h.label}: ${h.retainedPerStep.toFixed(1)} bytes/step retained over ${h.steps} steps, median of the last 3 of ${h.windows} windows (|x| <= ${HEAP_TOLERANCE_BYTES_PER_STEP}; the 3 together: ${h.totalRetainedPerStep.toFixed(1)}); ${h.gcsDuring} GC(s) while stepping`,
     });
     // Issue 10: a fused step allocates nothing. Young-generation bytes over the windows, less what the
     // same windows around an empty loop allocate (the heap readings themselves, identical each time).

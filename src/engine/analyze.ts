@@ -215,11 +215,13 @@ interface Level {
  * Analyzes `tx` against the parameter leaves. `state` is `tx.init(params)` (it provides the initial
  * control states and confirms the layout); `params` is what mask and label functions are called with
  * at compile time, as `init` calls them. `masksOnce`: the stepper will not call them again (compile's
- * `masks: 'once'`), so they need no per-step check, inside MultiSteps included.
+ * `masks: 'once'`), so the analysis lists no selection to check at each step (`dynamic` is empty).
  */
 export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, params: Tree, state: unknown, masksOnce = false): Analysis {
   const stages: Stage[] = [];
   const dynamic: DynamicSelection[] = [];
+  // A selection the stepper checks at every step; none with `masksOnce` (read here, at compile time, only).
+  const watch = (selection: DynamicSelection): void => { if (!masksOnce) dynamic.push(selection); };
   const injections: Injection[] = [];
   const walker = new SelectionWalker(table);
   let guard: Guard | undefined;
@@ -356,8 +358,8 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
     const inner = visit(combinator.inner, inner_opt_state, level);
     withinMultiSteps = false;
     // Inside MultiSteps a mask function is called with the running mean, which the engine does not
-    // have before its pass (unless it is called once, at compile time, as under jax.jit).
-    for (let k = dynamicBefore; k < dynamic.length && !masksOnce; k++) {
+    // have before its pass (with `masksOnce` it is called here only, as under jax.jit: nothing to check).
+    for (let k = dynamicBefore; k < dynamic.length; k++) {
       if (!dynamic[k].fixed) throw new NotFusable('MultiSteps: a mask or labels function inside it is called with the accumulated gradients (not fused)');
     }
     accumulation = { combinator, control: { mini_step, gradient_step, skip_state }, stage };
@@ -402,7 +404,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       const expected = [leavesOf(table, tree)];
       const flags = new Uint8Array(table.leaves.length);
       for (const i of expected[0]) flags[i] = 1;
-      dynamic.push({
+      watch({
         enclosing,
         expected,
         fixed: typeof mask !== 'function',
@@ -452,7 +454,7 @@ export function analyze(tx: GradientTransformation<unknown>, table: LeafTable, p
       // The group of each leaf as compiled (-1: none).
       const groupOf = new Int32Array(table.leaves.length).fill(-1);
       expected.forEach((leaves, g) => { for (const i of leaves) groupOf[i] = g; });
-      dynamic.push({
+      watch({
         enclosing: level.enclosing,
         expected,
         fixed: typeof info.labels !== 'function',

@@ -225,7 +225,7 @@ export function compile<P extends Params, S>(tx: GradientTransformation<S>, para
   userLeaves.forEach((data, i) => paramViews[i].set(data));
   const asTree = (views: readonly FloatArray[]): Tree => mapIndexTree(table, table.indexTree, (l) => formLike(l, views[l.index]));
 
-  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, opts.masks === 'once' ? [] : analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, normRegion) : undefined;
+  const fused = analysis.fusable && backend ? fusedParts(stages, analysis.root, analysis.dynamic, analysis.guard, analysis.injections, analysis.accumulation, analysis.traced, analysis.islands, table, layout, memory, gradViews, backend, threads, opts.workerTimeout, opts.subnormals, normRegion) : undefined;
   const stepper = new CompiledStepper<P, S>({
     tx: tx as GradientTransformation<unknown>,
     table,

@@ -106,7 +106,7 @@ function planAtZero(leaves: readonly PlanLeaf[], threads: number): NormPlan {
     const plan = r.key === key ? r.plan.deref() : undefined;
     if (plan) return plan;
   }
-  const plan = buildPlan(leaves, 0, threads);
+  const plan = buildPlan(leaves, threads);
   recentPlans.unshift({ key, plan: new WeakRef(plan) });
   recentPlans.length = Math.min(recentPlans.length, RECENT_PLANS);
   return plan;
@@ -273,8 +273,9 @@ export function planNormTables(leaves: readonly PlanLeaf[], offset: number, thre
   return relocate(planAtZero(leaves, threads), offset);
 }
 
-/** {@link planNormTables}, built. */
-function buildPlan(leaves: readonly PlanLeaf[], offset: number, threads: number): NormPlan {
+/** {@link planNormTables} at offset 0, built. */
+function buildPlan(leaves: readonly PlanLeaf[], threads: number): NormPlan {
+  const offset = 0;
   // An empty leaf has no windows (XLA's windows of a zero-length dimension are not defined): it sums to 0.
   const windows = leaves.map((l) => (l.shape.some((x) => x === 0) ? { levels: [], last: [0] } : xlaReduceWindows(l.shape)));
   // Scratch: every level's window sums, then one sum per leaf, per dtype.
