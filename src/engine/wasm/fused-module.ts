@@ -167,9 +167,11 @@ export function emitFusedModule(program: FusedProgram, options: FusedModuleOptio
   // With relaxed_madd, the fast variant's capped checks alone (a few comparisons per vector, no
   // arithmetic): in calls where their per-call checks hold, a vector whose checks all hold stores
   // the fast outputs, and skips the inner update it needs only for its sign and finiteness. Measured
-  // on MultiSteps(adamax, k=4)'s accumulating pass, float32, one thread, Node 24 (best of 300
-  // interleaved steps): 1e5 elements (in cache) 1.50x a plain adamax step when it computes the update,
-  // 0.82x with these checks (the general bound checks above: 1.86x); 1e6, 0.97x -> 0.72x.
+  // on MultiSteps(adamax, k=4), float32, one thread, Node 24, both kernels and plain adamax stepped in
+  // turn (medians of 300 steps): a mini-step over 1e5 elements (in cache) 1.39-1.40x a plain adamax
+  // step computing the update, 0.77-0.83x with these checks (k = 4 cycle 1.34x -> 0.89x); over 1e6,
+  // 1.13-1.25x -> 0.92-1.18x (cycle 1.15x -> 1.03x). The general bound checks above measured slower
+  // than computing the update (best of 300: 1.86x against 1.50x at 1e5).
   const cappedOnly = relaxedMadd && !flush && lowered.fast?.capped ? lowered.fast : undefined;
   const streams = streamAddressing(f, narrow, options.streamOffsets);
 
