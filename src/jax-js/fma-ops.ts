@@ -1,6 +1,7 @@
 import { numpy as np } from '@jax-js/jax';
 import type { Dtype } from '../core/dtype.js';
 import { type FmaOps, fmaFloat32FromOps, fmaFloat64FromOps } from '../core/fused-multiply-add-ops.js';
+import { cutSite } from './cut-sites.js';
 import type { JaxArray } from './leaf.js';
 
 /**
@@ -21,7 +22,8 @@ import type { JaxArray } from './leaf.js';
 export function fmaFromOps(dtype: Dtype, a: number | JaxArray, b: number | JaxArray, c: number | JaxArray, constant: (c: number) => JaxArray): JaxArray {
   built[dtype === 'float32' ? 'float32' : 'float64']++;
   const arena: JaxArray[] = [];
-  const keep = (x: JaxArray): JaxArray => { arena.push(x); return x; };
+  // Every value a cut site (cut-sites.ts: on WebGL inside jit, where it may be materialized; else itself).
+  const keep = (x: JaxArray): JaxArray => { const y = cutSite(x); arena.push(y); return y; };
   const constants = new Map<string, JaxArray>();
   // 2^e as a product of powers of two in [2^-126, 2^30], each product exact.
   const chunk = (e: number): number => Math.max(-126, Math.min(30, e));

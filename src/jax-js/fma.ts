@@ -5,6 +5,7 @@ import type { Dtype } from '../core/dtype.js';
 import { deviceHasFloat64, negate } from './kernel.js';
 import type { JaxArray } from './leaf.js';
 import { fmaFromOps } from './fma-ops.js';
+import { TestSwitch } from './test-switch.js';
 
 type Operand = number | JaxArray;
 
@@ -95,7 +96,7 @@ function finish(p: Operand, s: JaxArray, C: Operand): JaxArray {
   return out;
 }
 
-let float32OpsForced = false;
+const float32Ops = new TestSwitch();
 
 /**
  * Runs `fn` with every float32 fused multiply-add built from float32 operations only (fma-ops.ts, what
@@ -103,14 +104,8 @@ let float32OpsForced = false;
  * float32 operations round as IEEE's, of the algorithm the GPU devices run. Internal (not exported from
  * the package). Traces made inside `fn` (a `jit`'s first call) keep the algorithm they were built with.
  */
-export async function withFloat32OpsFma<T>(fn: () => Promise<T>): Promise<T> {
-  const saved = float32OpsForced;
-  float32OpsForced = true;
-  try {
-    return await fn();
-  } finally {
-    float32OpsForced = saved;
-  }
+export function withFloat32OpsFma<T>(fn: () => Promise<T>): Promise<T> {
+  return float32Ops.during(fn);
 }
 
 /**
@@ -122,7 +117,7 @@ export async function withFloat32OpsFma<T>(fn: () => Promise<T>): Promise<T> {
  */
 export function fusedMultiplyAddJax(dtype: Dtype, a: Operand, b: Operand, c: Operand, constant: (c: number) => JaxArray): Operand {
   if (typeof a === 'number' && typeof b === 'number' && typeof c === 'number') return fusedMultiplyAdd(dtype, a, b, c);
-  if (dtype === 'float32' && deviceHasFloat64() && !float32OpsForced) return fmaFloat32(a, b, c);
+  if (dtype === 'float32' && deviceHasFloat64() && !float32Ops.on()) return fmaFloat32(a, b, c);
   if (dtype === 'float64' && !deviceHasFloat64()) throw new OptaxError(`toJaxJs: a float64 fused multiply-add needs a jax-js device that computes in float64 ('wasm' or 'cpu'); '${defaultDevice()}' does not`);
   return fmaFromOps(dtype, a, b, c, constant);
 }

@@ -58,14 +58,15 @@ export { type JaxJsSchedule, toJaxJsSchedule, type JaxJsTransformation, type ToJ
  *   IEEE quotient, see the README). Per-step scalars the graph does not evaluate (x64 cosines and
  *   powers, an array decay's bias correction) are read from a table of the pure path's values where
  *   they settle. Anything else throws an OptaxError naming the transformation.
- * - **WebGL**: inside `jit` on jax-js's `webgl` device, an update whose fused kernel would be larger
- *   than 2^16 GLSL expression nodes is an OptaxError naming the transformation, the output's path and
- *   the alternatives, thrown when the step is traced, before anything is consumed. jax-js's GLSL
- *   repeats a shared subexpression at every use, so `applyIfFinite` and `multiSteps`, whose traced
- *   inner steps build exact fused multiply-adds from float32 operations there, would make shaders of
- *   hundreds of megabytes (measured: 240 MB, compiled for 496 s by ANGLE on SwiftShader, then
- *   rejected). They run on `webgpu`, `wasm` and `cpu`, with the tfjs adapter on its webgl backend, and
- *   on `webgl` outside `jit` (each jax-js operation a kernel of its own).
+ * - **WebGL**: jax-js's GLSL repeats a shared subexpression at every use, so a fused kernel's shader
+ *   is its expression's size as a tree. Inside `jit` on jax-js's `webgl` device the adapter traces
+ *   the update once more on its own, sizes each kernel as jax-js fuses it, and materializes shared
+ *   intermediates where a kernel would exceed a budget (an exact copy, a kernel of its own: the graph
+ *   on other devices is unchanged): `applyIfFinite` and `multiSteps`, whose traced inner steps build
+ *   exact fused multiply-adds from float32 operations there (about 1e11 nodes a kernel uncut, a shader
+ *   of hundreds of megabytes), run jitted on WebGL. What still exceeds 2^16 nodes is an OptaxError
+ *   naming the transformation, the output's path and the alternatives, thrown when the step is
+ *   traced, before anything is consumed.
  *
  * @param tx - an optax-ts transformation.
  * @param options - `countScalars`: `'auto'` (default), `'graph'` or `'table'` (see {@link ToJaxJsOptions}).

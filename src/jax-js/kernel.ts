@@ -10,6 +10,7 @@ import { OptaxError } from '../core/errors.js';
 import { type Expr, type Kernel, applyBinary, applyUnary, topologicalOrder } from '../kernel/expr.js';
 import type { JaxArray } from './leaf.js';
 import { fusedMultiplyAddJax } from './fma.js';
+import { cutSite } from './cut-sites.js';
 import { minMaxJax, minMaxMayDropNaN } from './nan-min-max.js';
 
 /**
@@ -162,7 +163,8 @@ export function lowerKernel(name: string, kernel: Kernel, stateNames: readonly s
       default:
         throw new OptaxError(`toJaxJs: ${name}: unsupported expression node ${(e as Expr).kind}`);
     }
-    values.set(e, v);
+    // Each node a cut site (cut-sites.ts: on WebGL inside jit, where it may be materialized; else itself).
+    values.set(e, isHost(v) ? v : cutSite(v));
   }
   const out = (e: Expr): JaxArray => {
     const v = take(e);

@@ -1,7 +1,8 @@
 import { defaultDevice, numpy as np } from '@jax-js/jax';
 import type { JaxArray } from './leaf.js';
+import { TestSwitch } from './test-switch.js';
 
-let nanSafeForced = false;
+const nanSafe = new TestSwitch();
 
 /**
  * Whether the active device's `max`/`min` may drop a NaN operand, so that the lowering must propagate
@@ -15,7 +16,7 @@ let nanSafeForced = false;
  * pure path carries it.
  */
 export function minMaxMayDropNaN(): boolean {
-  if (nanSafeForced) return true;
+  if (nanSafe.on()) return true;
   const device = defaultDevice();
   return device === 'webgl' || device === 'webgpu';
 }
@@ -56,12 +57,6 @@ function isNaN(x: JaxArray): JaxArray {
  * Internal (not exported from the package). Traces made inside `fn` (a `jit`'s first call) keep the
  * form they were built with.
  */
-export async function withNanSafeMinMax<T>(fn: () => Promise<T>): Promise<T> {
-  const saved = nanSafeForced;
-  nanSafeForced = true;
-  try {
-    return await fn();
-  } finally {
-    nanSafeForced = saved;
-  }
+export function withNanSafeMinMax<T>(fn: () => Promise<T>): Promise<T> {
+  return nanSafe.during(fn);
 }

@@ -8,6 +8,7 @@ import { POWF_PARTS } from '../core/libm/powf.js';
 import { type ScheduleArith, eagerArith } from '../schedules/arith.js';
 import { ftz, toDtype } from '../schedules/float.js';
 import { scheduleFormula } from '../schedules/typed.js';
+import { cutSite } from './cut-sites.js';
 import { type JaxArray, isJaxLeaf } from './leaf.js';
 import { divide64 } from './float64-division.js';
 import { float64Array } from './constants.js';
@@ -137,10 +138,11 @@ export class JaxScheduleArith implements ScheduleArith<JaxArray, JaxArray> {
     return this.keep(fn(...xs.map((x) => (typeof x === 'number' ? x : x.ref))));
   }
 
-  /** Takes ownership of `x` until {@link finish}. */
+  /** Takes ownership of `x` until {@link finish}; each value a cut site (cut-sites.ts: on WebGL inside jit, where it may be materialized; else itself). */
   keep(x: JaxArray): JaxArray {
-    this.arena.push(x);
-    return x;
+    const y = cutSite(x);
+    this.arena.push(y);
+    return y;
   }
 
   /** `value` as an array of `d` owned by the caller (a number becomes a constant), and frees the arena. */

@@ -34,7 +34,7 @@ import { lowerInjectHyperparams } from './inject-hyperparams.js';
 import { ScalarReciprocals } from './scalar-reciprocals.js';
 import { type Injection, injectionOf } from './injection.js';
 import { JAX_LEAF_WHAT, checkJaxTree } from './check-tree.js';
-import { checkWebGLKernels } from './webgl-kernels.js';
+import { runUpdate } from './webgl-kernels.js';
 import { type JaxValue, checkBroadcast, deviceHasFloat64, divide, lowerKernel } from './kernel.js';
 import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
 
@@ -665,9 +665,8 @@ export function wrap(tx: GradientTransformation<any>, node: Lowered): JaxJsTrans
       checkJaxTree(tx.name, updates, 'grads');
       checkJaxTree(tx.name, state, 'state');
       checkJaxTree(tx.name, params, 'params');
-      // On WebGL, inside jit: a kernel too large for its shader compiler is refused here, before anything is consumed.
-      checkWebGLKernels(tx.name, (u, s, p) => node.update(u, s, p), updates, state, params ?? null);
-      const out = node.update(updates, state, params ?? null);
+      // On WebGL, inside jit: kernels cut down to what its shader compiler takes, or refused before anything is consumed.
+      const out = runUpdate(tx.name, (u, s, p) => node.update(u, s, p), updates, state, params ?? null);
       disposeTree(params);
       return out as [any, any];
     },

@@ -44,8 +44,9 @@ const ALL_TRANSFORMATIONS = { ...TRANSFORMATIONS, ...TFJS_COMBINATORS };
 
 /**
  * Combinators through toJaxJs, on the small leaf `b` only (each jitted step of a traced inner
- * optimizer is dozens of shaders, and SwiftShader compiles them slowly), on WebGPU (see jaxReport),
- * with the NaN at step 4:
+ * optimizer is dozens of shaders, and SwiftShader compiles them slowly), on WebGPU and WebGL (there
+ * with the kernels of their exact fused multiply-adds cut down to what its shader compiler takes:
+ * src/jax-js/webgl-kernels.ts), with the NaN at step 4:
  * applyIfFinite skips that step (its finiteness reduced on the device), multiSteps carries the NaN in
  * its accumulator into adamax's `nu = max(|g| + eps, b2 * nu)`, where GLSL's and WGSL's `max` would
  * drop it (src/jax-js/nan-min-max.ts).
@@ -58,62 +59,12 @@ export const JAX_COMBINATORS: Record<string, () => GradientTransformation<any>> 
  * The NaN cases every jax-js GPU device runs, WebGL included (leaf b, the NaN at step 4): adamax's
  * `nu = max(|g| + eps, b2 * nu)` must carry the NaN where GLSL's `max` drops it (nan-min-max.ts), and
  * applyIfFinite must reduce the finiteness on the device, skip that step and count it. Its inner step
- * has no multiply-add (a traced adamax's fused multiply-adds are the combinators' above, WebGPU only:
- * see jaxReport).
+ * has no multiply-add (a traced adamax's fused multiply-adds are the combinators' above).
  */
 export const JAX_NAN_CASES: Record<string, () => GradientTransformation<any>> = {
   'adamax(0.01), NaN gradient [b]': () => adamax(0.01),
   'applyIfFinite(scale(-0.5)) [b]': () => applyIfFinite(scale(-0.5), { maxConsecutiveErrors: 2 }),
 };
-/**
- * On WebGL, jitted, the combinators above are refused: their traced inner steps build exact fused
- * multiply-adds from float32 operations, whose kernels jax-js's GLSL would write as a shader of
- * hundreds of megabytes (src/jax-js/webgl-kernels.ts). Each must be an OptaxError thrown when the step
- * is traced, within seconds, before any of its arguments is consumed (see RefusedReport).
- */
-export const JAX_WEBGL_REFUSED = JAX_COMBINATORS;
-
-/** A case the jax-js adapter refuses on a device: what its jitted step threw, and how soon. */
-export interface RefusedReport {
-  readonly tx: string;
-  /** The error's name (`OptaxError`), or `none` when the step ran. */
-  readonly error: string;
-  readonly message: string;
-  /** From the call of the jitted step to the error. */
-  readonly ms: number;
-  /** The step's arguments (gradients, params, state) that were consumed when it threw (jax-js's refCount 0). */
-  readonly consumed: number;
-}
-
-/** The jitted step of JAX_WEBGL_REFUSED's cases, on the active device (leaf b, as JAX_COMBINATORS run). */
-function jaxRefused(): RefusedReport[] {
-  return Object.entries(JAX_WEBGL_REFUSED).map(([txName, make]) => {
-    const opt = toJaxJs(make());
-    const step = jax.jit((p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>) => {
-      const [u, ns] = opt.update(g, s, jax.tree.ref(p));
-      return [applyUpdates(p, u), ns];
-    }) as unknown as ((p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>) => unknown) & { dispose(): void };
-    const params = toJax(pick(initialParams(), ['b']));
-    const state = opt.init(jax.tree.ref(params));
-    const grads = toJax(pick(gradsAt(0), ['b']));
-    const t0 = performance.now();
-    let error = 'none', message = '';
-    try {
-      jax.tree.dispose(step(params, state, grads) as any);
-    } catch (e) {
-      error = e instanceof Error ? e.name : typeof e;
-      message = e instanceof Error ? e.message : String(e);
-    }
-    const ms = performance.now() - t0;
-    const args = [...Object.values(params), ...Object.values(grads), ...jax.tree.leaves(state as any) as JaxArray[]];
-    const consumed = args.filter((a) => a.refCount === 0).length;
-    for (const a of args) if (a.refCount > 0) a.dispose();
-    step.dispose();
-    opt.dispose();
-    return { tx: txName, error, message, ms, consumed };
-  });
-}
-
 /** The leaves a jax-js case runs on. */
 const jaxLeaves = (txName: string): string[] => (txName in JAX_COMBINATORS || txName in JAX_NAN_CASES ? ['b'] : Object.keys(SHAPES));
 const pick = (tree: Tree, keys: readonly string[]): Tree => Object.fromEntries(keys.map((k) => [k, tree[k]]));
@@ -212,6 +163,11 @@ export interface CaseReport {
   readonly scalarMismatches?: readonly string[];
   /** jax-js: how long the case took (its three runs: whole, and halves with a save and restore). */
   readonly ms?: number;
+  /** jax-js: the uninterrupted run's first jitted step (tracing and compiling it, to the device's finish), and the median of the others, in ms. */
+  readonly firstStepMs?: number;
+  readonly stepMs?: number;
+  /** jax-js on WebGL, the combinators (their jitted steps cut): params and state bit-identical to the same steps run eagerly. */
+  readonly eagerIdentical?: boolean;
   /** jax-js: how many of the arrays handed to the jitted steps were still alive after them (their refCount). */
   readonly unconsumed?: number;
   /** tfjs: how many synchronous reads (`dataSync`, `arraySync`) the steps made (a GPU->CPU round trip each). */
@@ -230,8 +186,6 @@ export interface BackendReport {
   readonly ms: number;
   /** tfjs: a linear model trained on the backend (see tfjsTrain). */
   readonly trained?: TrainReport;
-  /** jax-js on WebGL: JAX_WEBGL_REFUSED's cases. */
-  readonly refused?: RefusedReport[];
   /** Steps per run, and the number of elements of the params (what the global norm sums). */
   readonly steps: number;
   readonly elements: number;
@@ -521,24 +475,22 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
   }
   jax.defaultDevice(device);
   const cases: CaseReport[] = [];
-  // The fma combinators on WebGPU only. jax-js 0.1.25's WebGL code generator writes a fused kernel as
-  // one GLSL expression, repeating a subexpression's text at each use (its WebGPU one binds a value
-  // used twice to a `let`), so the text grows exponentially with the depth of reuse: the exact
-  // multiply-adds (Dekker's product, TwoSum) of applyIfFinite(adamax)'s traced inner step made a
-  // 239,855,547-character fragment shader, which ANGLE on SwiftShader took 496 s to reject (measured).
-  // The adapter now refuses them there (an OptaxError when traced): JAX_WEBGL_REFUSED, run after these.
-  for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...JAX_NAN_CASES, ...(device === 'webgpu' ? JAX_COMBINATORS : {}) })) {
+  // The fma combinators too: on WebGL with their kernels cut (jax-js 0.1.25's GLSL writes a shared
+  // subexpression again at each use; uncut, applyIfFinite(adamax)'s traced inner step made a
+  // 239,855,547-character fragment shader, which ANGLE on SwiftShader took 496 s to reject, measured).
+  for (const [txName, make] of Object.entries({ ...TRANSFORMATIONS, ...JAX_NAN_CASES, ...JAX_COMBINATORS })) {
     const keys = jaxLeaves(txName), nan = withNaN(txName), caseStart = performance.now();
     const pure = pureRun(make(), STEPS, nan, keys);
     // Every array handed to the jitted step (gradients, the old params and state) must be consumed by it.
     const handed: JaxArray[] = [];
-    const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, JaxHostLeaf> }) => {
+    const stepMs: number[] = [];
+    const train = async (from: number, to: number, start?: { params: Tree; state: Map<string, JaxHostLeaf> }, eager = false) => {
       const opt = toJaxJs(make());
       const stepFn = (p: Record<string, JaxArray>, s: unknown, g: Record<string, JaxArray>): [Record<string, JaxArray>, unknown] => {
         const [u, ns] = opt.update(g, s, jax.tree.ref(p));
         return [applyUpdates(p, u), ns];
       };
-      const step = jax.jit(stepFn as any) as unknown as typeof stepFn & { dispose(): void };
+      const step = eager ? Object.assign(stepFn, { dispose() {} }) : (jax.jit(stepFn as any) as unknown as typeof stepFn & { dispose(): void });
       let params = toJax(start?.params ?? pick(initialParams(), keys));
       let state = opt.init(jax.tree.ref(params));
       if (start) {
@@ -548,8 +500,11 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
       }
       for (let k = from; k < to; k++) {
         const grads = toJax(pick(gradsAt(k, nan), keys));
-        handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
+        if (!eager) handed.push(...Object.values(grads), ...Object.values(params), ...jax.tree.leaves(state as any) as JaxArray[]);
+        const t = performance.now();
         [params, state] = step(params, state, grads);
+        await jax.blockUntilReady([params, state] as any);
+        if (!start && !eager && to === STEPS) stepMs.push(performance.now() - t);
       }
       const hostParams = Object.fromEntries(await Promise.all(Object.entries(params).map(async ([k, v]) => [k, (await v.ref.data()) as Float32Array])));
       const hostState = await jaxState(state);
@@ -563,16 +518,20 @@ async function jaxReport(device: 'webgl' | 'webgpu'): Promise<BackendReport> {
     const half = STEPS >> 1;
     const resumed = await train(half, STEPS, await train(0, half));
     const resumedIdentical = keys.every((k) => identical(resumed.params[k], got.params[k]));
+    // On WebGL the combinators' jitted steps are cut (src/jax-js/webgl-kernels.ts): the same steps run
+    // eagerly there, every jax-js operation a kernel of its own (no cut), must give the same bits.
+    const eager = device === 'webgl' && txName in JAX_COMBINATORS ? await train(0, STEPS, undefined, true) : undefined;
+    const eagerIdentical = eager && keys.every((k) => identical(eager.params[k], got.params[k])) && [...got.state].every(([k, v]) => eager.state.has(k) && identical(eager.state.get(k)!, v));
     const count = [...got.state].filter(([k]) => k.endsWith('"count"]')).map(([, v]) => v[0]);
     const scalarMismatches = [...pure.state].filter(([, v]) => typeof v === 'number' || typeof v === 'boolean').flatMap(([k, v]) => {
       const have = got.state.get(k)?.[0];
       return have !== undefined && Object.is(Number(have), Number(v)) ? [] : [`${k}: ${have} vs ${Number(v)}`];
     });
     const unconsumed = handed.filter((a) => a.refCount !== 0).length;
-    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, scalarMismatches, unconsumed, ms: performance.now() - caseStart });
+    const later = stepMs.slice(1).sort((x, y) => x - y);
+    cases.push({ tx: txName, path: 'jit', ...ulpsAgainst(pure, got), muAmplification: muAmplification(pure.state), resumedIdentical, count, scalarMismatches, unconsumed, ms: performance.now() - caseStart, firstStepMs: stepMs[0], stepMs: later[later.length >> 1], ...(eager ? { eagerIdentical } : {}) });
   }
-  const refused = device === 'webgl' ? jaxRefused() : undefined;
-  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ...(refused ? { refused } : {}), ms: performance.now() - t0, ...SIZES };
+  return { backend: `jax-js-${device}`, available: true, device: adapter, cases, ms: performance.now() - t0, ...SIZES };
 }
 
 (globalThis as any).optaxGpu = { tfjs: tfjsReport, jaxjs: jaxReport };

@@ -11,11 +11,13 @@ export interface FakeWebGL {
   readonly shaders: string[];
   /** Textures created and not deleted. */
   liveTextures(): number;
+  /** Kernels run so far (jax-js draws one triangle per kernel). */
+  draws(): number;
 }
 
 export function installFakeWebGL(): FakeWebGL {
   const shaders: string[] = [];
-  let live = 0;
+  let live = 0, draws = 0;
   const FRAGMENT_SHADER = 35632;
   const constants: Record<string, number> = {
     NO_ERROR: 0, FRAMEBUFFER_COMPLETE: 36053, TIMEOUT_EXPIRED: 37147, WAIT_FAILED: 37149, ALREADY_SIGNALED: 37146, FRAGMENT_SHADER, VERTEX_SHADER: 35633,
@@ -31,6 +33,7 @@ export function installFakeWebGL(): FakeWebGL {
     getExtension: () => ({}),
     createTexture: () => { live++; return {}; },
     deleteTexture: () => { live--; },
+    drawArrays: () => { draws++; },
     createShader: (kind: number) => { const s = {}; kinds.set(s, kind); return s; },
     shaderSource: (s: object, source: string) => { if (kinds.get(s) === FRAGMENT_SHADER) shaders.push(source); },
   };
@@ -40,5 +43,5 @@ export function installFakeWebGL(): FakeWebGL {
     WebGL2RenderingContext: class {},
     OffscreenCanvas: class { getContext() { return gl; } },
   });
-  return { shaders, liveTextures: () => live };
+  return { shaders, liveTextures: () => live, draws: () => draws };
 }

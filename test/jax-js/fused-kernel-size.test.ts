@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as jax from '@jax-js/jax';
-import { fusedKernelSizes } from '../../src/jax-js/fused-kernel-size.js';
+import { copy } from '../../src/jax-js/cut-sites.js';
+import { fusedKernelSizes, planCuts } from '../../src/jax-js/fused-kernel-size.js';
 import type { JaxArray } from '../../src/jax-js/leaf.js';
 
 const np = jax.numpy;
+const lax = jax.lax;
 
 before(async () => {
   await jax.init('wasm');
@@ -48,4 +50,36 @@ test('a reduction is a kernel of its own that fuses its operand; comparisons cou
   assert.deepEqual(sizesOf((x) => [np.notEqual(np.add(x.ref, 1), x)]), [1 + 3 * (3 + 1)]);
   assert.deepEqual(sizesOf((x) => [np.less(np.add(x.ref, 1), x)]), [1 + 3 + 1]);
   assert.deepEqual(sizesOf((x) => [np.notEqual(np.add(x.ref, 1), x)], np.zeros([5], { dtype: np.int32 })), [1 + 3 + 1]);
+});
+
+test('a nested jit (jax-js\'s isfinite) is sized inlined, as jit compiles it: its operand written at each of its uses', () => {
+  const k = 8, tree = 2 ** (k + 1) - 1;
+  // isfinite(y): `y != y` (float !=: each operand three times), `y == inf`, `y == -inf` (three each).
+  assert.ok(sizesOf((x) => [np.isfinite(doubled(x, k))])[0] > 12 * tree);
+});
+
+test('planCuts: the marked values it cuts (materialized by a copy) bring every kernel within the budget, as fusedKernelSizes then counts them', () => {
+  // x doubled 30 times over, each value a cut site (marked with stop_gradient when planning).
+  const chain = (x: JaxArray, site: (v: JaxArray, i: number) => JaxArray): JaxArray => {
+    for (let i = 0; i < 30; i++) x = site(np.add(x.ref, x), i);
+    return x;
+  };
+  const marks: JaxArray[] = [];
+  const { jaxpr } = jax.makeJaxpr((x: JaxArray) => {
+    const y = chain(x, (v) => { const m = lax.stopGradient(v) as JaxArray; marks.push(m.ref); return m; });
+    return [y, ...marks];
+  })(np.zeros([5]));
+  for (const budget of [64, 1000, 2 ** 16]) {
+    const plan = planCuts(jaxpr.jaxpr, 1, budget);
+    assert.equal(plan.uncut[0], 2 ** 31 - 1);
+    assert.ok(plan.cuts.size > 0 && plan.sizes[0] <= budget, `budget ${budget}: ${plan.sizes[0]}`);
+    // The graph with those values copied: its kernels are the plan's.
+    const real = sizesOf((x) => [chain(x, (v, i) => (plan.cuts.has(i) ? copy(v) : v))]);
+    assert.deepEqual(real, plan.sizes, `budget ${budget}`);
+  }
+  // Without marks there is nothing to cut: the size stays.
+  const { jaxpr: bare } = jax.makeJaxpr((x: JaxArray) => [chain(x, (v) => v)])(np.zeros([5]));
+  assert.deepEqual(planCuts(bare.jaxpr, 1, 64), { cuts: new Set(), sizes: [2 ** 31 - 1], uncut: [2 ** 31 - 1] });
+  jaxpr.dispose();
+  bare.dispose();
 });
