@@ -1,10 +1,12 @@
 /**
- * Fault injection for the worker threads, at 2 threads: a worker that throws, exits or hangs part-way
+ * Fault injection for the worker threads, at 2 threads (and 3): a worker that throws, exits or hangs part-way
  * through its share of a step (one that dies before it starts its share: test/hostile/workers.test.ts).
  * The guarantee (stepper.ts, `Stepper.step`):
- * - a worker known to have stopped writing (it threw, or its exit hook ran) is recovered from its undo
- *   journal (src/engine/undo-journal.ts): the step completes on the calling thread, bit-identical to
- *   the reference, at once (not at the stall timeout), and the stepper goes on on 1 thread;
+ * - with `workerJournal`, a worker known to have stopped writing (it threw, or its exit hook ran) is
+ *   recovered from its undo journal (src/engine/undo-journal.ts): the step completes on the calling
+ *   thread, bit-identical to the reference, at once (not at the stall timeout; after the workers
+ *   still writing finish), and the stepper goes on on 1 thread; without it, only where the worker
+ *   stopped inside a call that writes no parameter or state (the global norm's);
  * - a hung worker cannot be known to have stopped writing: the step throws an OptaxError naming the
  *   leaves that may be partly updated after `workerTimeout`; the stepper is then broken: every later
  *   call throws without touching memory (no late write by the hung worker either), `threads` is 0.
@@ -41,12 +43,17 @@ const BLOCK = 16_384;
  * `run`, or the JS kernels made with `new Function`) runs half its call at call `at` (counted over
  * all its kernels), then `fault`. (The journal's copier, wasm/copy-module.ts, is left alone.)
  */
-function faultPrefix(at: number, fault: string, wrapped = FUSED_EXPORT): string {
+function faultPrefix(at: number, fault: string, wrapped = FUSED_EXPORT, only = -1): string {
   return `
 var __calls = 0;
+var __mine = ${only} < 0 || require('node:worker_threads').workerData.worker === ${only};
 function __wrap(fn) {
   return function () {
-    if (++__calls === ${at}) {
+    if (++__calls === ${at} && !__mine) {
+      // Another worker faults now: this one is still busy when that is noticed.
+      for (var __until = Date.now() + 300; Date.now() < __until;);
+    }
+    if (__calls === ${at} && __mine) {
       var args = Array.prototype.slice.call(arguments);
       args[0] = args[0] >> 1;
       if (${wrapped === FUSED_EXPORT}) fn.apply(null, args);
@@ -76,11 +83,11 @@ Function = function () {
 }
 
 /** The node platform, with a fault injected into every worker at call `at` of `wrapped` (and each handle kept). */
-function faultyPlatform(fault: string, at: number, wrapped?: string, handles: ThreadHandle[] = []): ThreadPlatform {
+function faultyPlatform(fault: string, at: number, wrapped?: string, only?: number, handles: ThreadHandle[] = []): ThreadPlatform {
   return {
     ...node,
     spawn(body, init, onReport) {
-      const h = node.spawn((fault ? faultPrefix(at, fault, wrapped) : '') + body, init, onReport);
+      const h = node.spawn((fault ? faultPrefix(at, fault, wrapped, only) : '') + body, init, onReport);
       handles.push(h);
       return h;
     },
@@ -88,8 +95,8 @@ function faultyPlatform(fault: string, at: number, wrapped?: string, handles: Th
 }
 
 /** Runs `f` with the fault platform and the test's journal block size, restoring both after. */
-function withFaults(fault: string, at: number, f: () => void, wrapped?: string): void {
-  registerThreadPlatform(faultyPlatform(fault, at, wrapped));
+function withFaults(fault: string, at: number, f: () => void, wrapped?: string, only?: number): void {
+  registerThreadPlatform(faultyPlatform(fault, at, wrapped, only));
   setJournalBlock(BLOCK);
   try {
     f();
@@ -111,19 +118,20 @@ function tree(k: number): Tree {
  * Steps once (fine), then faults part-way at call `at` (in step 2); checks that step 2 completes,
  * bit-identical to the reference, and three more.
  */
-function runRecovered(name: string, fault: string, at: number, options: { backend?: 'wasm' | 'js'; make?: () => GradientTransformation<any>; journal?: boolean; wrapped?: string } = {}): void {
+function runRecovered(name: string, fault: string, at: number, options: { backend?: 'wasm' | 'js'; make?: () => GradientTransformation<any>; journal?: boolean; wrapped?: string; threads?: number; only?: number } = {}): void {
   withFaults(fault, at, () => {
     const tx = options.make?.() ?? adamax(0.01);
     const backend = options.backend ?? 'wasm';
-    const s = compile(tx, tree(0), { backend, threads: 2, minElementsPerThread: 1, workerTimeout: 60_000, workerJournal: options.journal ?? true });
+    const threads = options.threads ?? 2;
+    const s = compile(tx, tree(0), { backend, threads, minElementsPerThread: 1, workerTimeout: 60_000, workerJournal: options.journal ?? true });
     try {
       assert.equal(s.backend, backend);
-      assert.equal(s.threads, 2, name);
+      assert.equal(s.threads, threads, name);
       const ref = new ReferenceRun(tx, tree(0));
       s.step(tree(1));
       ref.step(tree(1));
       assertBitEqual(s.params, ref.params, `${name}: the step before the fault`);
-      assert.equal(s.threads, 2, `${name}: no fault in step 1`);
+      assert.equal(s.threads, threads, `${name}: no fault in step 1`);
       const t0 = performance.now();
       s.step(tree(2));
       ref.step(tree(2));
@@ -142,7 +150,7 @@ function runRecovered(name: string, fault: string, at: number, options: { backen
     } finally {
       s.dispose();
     }
-  }, options.wrapped);
+  }, options.wrapped, options.only);
 }
 
 /** Steps once (fine), then fails part-way (call `at`, in step 2) where it cannot be undone; checks the guarantee. */
@@ -207,6 +215,16 @@ test('a worker that throws or exits while it saves a block (before writing it): 
   // Three copies per block (params, mu, nu), four blocks per step: copy 14 saves step 2's second block.
   runRecovered('throw while saving', THROW, 14, { wrapped: COPY_EXPORT });
   runRecovered('exit while saving', EXIT, 14, { wrapped: COPY_EXPORT });
+});
+
+test('3 threads: both workers throw, or both exit, or one while the other is busy, part-way: the step completes', () => {
+  // Each worker's share: 23680 or 23664 float32 elements (blocks of 16384 and the rest) and 1368 or
+  // 1360 float64 ones: 3 calls per step; call 5 is step 2's second float32 block.
+  runRecovered('both throw', THROW, 5, { threads: 3 });
+  runRecovered('both exit', EXIT, 5, { threads: 3 });
+  // One exits while the other is still writing: the step waits for that one, then finishes the first.
+  runRecovered('worker 0 exits, worker 1 busy', EXIT, 5, { threads: 3, only: 0 });
+  runRecovered('worker 1 throws, worker 0 busy', THROW, 5, { threads: 3, only: 1 });
 });
 
 test('a worker that hangs part-way: the step fails after workerTimeout, and the hung worker is stopped', () => {
