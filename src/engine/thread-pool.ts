@@ -128,8 +128,16 @@ export class ThreadPool {
     }
     const stalled = this.waitForWorkers(task);
     if (stalled) throw this.fault(stalled, task);
+    // A worker that exited after it finished its share fails nothing (ready() stops the pool before the next pass).
+    if (this.finished(task)) return;
     if (Atomics.load(ctl, CTL_LOST) > 0) throw this.fault(`a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`, task);
-    if (Atomics.load(ctl, CTL_ERROR) !== 0) throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
+    throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
+  }
+
+  /** Whether every worker finished its share of `task` without error. */
+  private finished(task: number): boolean {
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.ctl, CTL_FINISHED + w) !== task) return false;
+    return true;
   }
 
   /** Whether worker w is known to have stopped writing in `task`: it threw, or its exit hook ran. */
