@@ -28,6 +28,8 @@ import { chain } from '../../src/transforms/chain.js';
 import { clipByGlobalNorm } from '../../src/transforms/clip-by-global-norm.js';
 import { multiSteps } from '../../src/transforms/multi-steps.js';
 import { ShapedArray } from '../../src/tree/leaf.js';
+import { treeMap } from '../../src/tree/map.js';
+import { partition } from '../../src/transforms/partition.js';
 import { DEFAULT_JOURNAL_BLOCK, setJournalBlock } from '../../src/engine/undo-journal.js';
 import { FUSED_EXPORT } from '../../src/engine/wasm/fused-module.js';
 import { COPY_EXPORT } from '../../src/engine/wasm/copy-module.js';
@@ -270,6 +272,18 @@ test('applyIfFinite(chain(clipByGlobalNorm(1), adamax)): a fault in the global n
   // The norm's pass writes no parameter or state: it is run again whole, journal or not (two update
   // calls per step without one: calls 5 and 6 are step 2's norm calls).
   runRecovered('throw in the norm\'s float32 call, no journal', THROW, 5, { make, journal: false });
+});
+
+test('partition with a group on the reference path (an island): a fault in the fused pass is recovered', () => {
+  // The island's updates are written into the arena and applied by the fused pass (its float64 call: call 8).
+  const opaque: GradientTransformation<Record<string, never>> = {
+    name: 'opaque_scale',
+    init: () => ({}),
+    update: (u) => [treeMap(([l]: (Float32Array | Float64Array | ShapedArray)[]) => (l instanceof ShapedArray ? new ShapedArray(l.data.map((x) => -0.1 * x), l.shape) : l.map((x) => -0.1 * x)), [u]) as never, {}],
+  };
+  const make = (): GradientTransformation<any> => partition({ fast: adamax(0.01), slow: opaque }, { w: 'fast', layer: { b: 'slow' }, c: 'fast' });
+  runRecovered('throw in the island\'s call', THROW, 8, { make });
+  runRecovered('exit in a fused group\'s call', EXIT, 6, { make });
 });
 
 test('multiSteps(adamax): a fault in an accumulating step and in an emitting step is recovered', () => {
