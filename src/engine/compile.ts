@@ -80,8 +80,8 @@ export interface CompileOptions {
    * between kernel calls (before its share, or in the global norm's pass) is recovered. Cost: the
    * saved bytes are a second copy of the params and state a worker writes, on every step. Measured
    * for plain adamax float32 at 2 threads (bench/worker-journal.ts, wasm, interleaved, a loaded
-   * 2-core x64 machine): 1.3x to 2.2x the time of a step without it at 1e6 and 1e7 parameters, about
-   * the time of a 1-thread step.
+   * 2-core x64 machine, three runs): 1.2x to 1.7x the time of a step without it at 1e6 and 1e7
+   * parameters, about the time of a 1-thread step.
    */
   workerJournal?: boolean;
   /**
