@@ -50,7 +50,7 @@ export const JOURNAL_EXITED = 2;
  * (one run at 1e7 parameters: 1.67x, 1.66x, 1.81x, 1.58x of an unjournaled step at 4096, 16384,
  * 65536, 131072; noisy, and at 131072 between 1.2x and 1.7x over three runs at 1e6 and 1e7): the
  * copy's cost is its memory traffic, which no block size removes, and blocks small enough to stay in
- * L2 did not help. Cheaper would be the kernels saving each vector's old values themselves (they
+ * L2 did not help. Possibly cheaper: the kernels saving each vector's old values themselves (they
  * hold them in registers already) into a fixed slot, with the progress per vector.
  */
 export const DEFAULT_JOURNAL_BLOCK = 131_072;
