@@ -25,6 +25,7 @@ export interface ValidatedOptions {
   readonly minElementsPerThread: number | undefined;
   readonly fallback: 'reference' | 'error';
   readonly workerTimeout: number | undefined;
+  readonly workerJournal: boolean;
   readonly subnormals: SubnormalMode;
   readonly masks: 'every-step' | 'once';
 }
@@ -34,7 +35,7 @@ const BACKENDS: readonly string[] = ['auto', 'wasm', 'js', 'interpreter'];
 /** Reads and validates compile()'s options; an OptaxError names the first one that is wrong. */
 export function validateCompileOptions(options: CompileOptions | undefined): ValidatedOptions {
   // A plain object of known own keys holding plain values (core/options.ts), then each one's range.
-  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true, subnormals: true, masks: true });
+  const own = readOptions<CompileOptions>('compile', options, { threads: true, backend: true, minElementsPerThread: true, fallback: true, workerTimeout: true, workerJournal: true, subnormals: true, masks: true });
   const read = (key: keyof CompileOptions): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   const threads = read('threads');
   if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
@@ -56,6 +57,10 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (workerTimeout !== undefined && (typeof workerTimeout !== 'number' || !Number.isInteger(workerTimeout) || workerTimeout < 1 || workerTimeout > 2 ** 31 - 1)) {
     throw new OptaxError(`compile: workerTimeout must be an integer number of milliseconds from 1 to 2^31 - 1, got ${shown(workerTimeout)}`);
   }
+  const workerJournal = read('workerJournal');
+  if (workerJournal !== undefined && typeof workerJournal !== 'boolean') {
+    throw new OptaxError(`compile: workerJournal must be true or false, got ${shown(workerJournal)}`);
+  }
   const subnormals = read('subnormals');
   if (subnormals !== undefined && subnormals !== 'ieee' && subnormals !== 'flush') {
     throw new OptaxError(`compile: subnormals must be 'ieee' or 'flush', got ${shown(subnormals)}`);
@@ -64,7 +69,7 @@ export function validateCompileOptions(options: CompileOptions | undefined): Val
   if (masks !== undefined && masks !== 'every-step' && masks !== 'once') {
     throw new OptaxError(`compile: masks must be 'every-step' or 'once', got ${shown(masks)}`);
   }
-  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout, subnormals: subnormals ?? 'ieee', masks: masks ?? 'every-step' };
+  return { threads, backend: (backend ?? 'auto') as 'auto' | KernelBackend, minElementsPerThread, fallback: fallback ?? 'reference', workerTimeout, workerJournal: workerJournal ?? false, subnormals: subnormals ?? 'ieee', masks: masks ?? 'every-step' };
 }
 
 /** A rejected option value as the message shows it. */

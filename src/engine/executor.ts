@@ -5,17 +5,20 @@ import type { SubnormalMode } from './subnormals.js';
 import { CallList, shareRanges, splitCalls } from './dispatch.js';
 import type { Group, Layout } from './layout.js';
 import { type EngineMemory, viewAt } from './memory.js';
-import type { FusedProgram, KernelFunction } from './program.js';
+import { type FusedProgram, type KernelFunction, bytesPerElement, streamDtype } from './program.js';
 import { ThreadPool, WorkerFault } from './thread-pool.js';
 import type { ThreadPlatform } from './thread-platform.js';
+import { type CallStreams, JOURNAL_HEADER_BYTES, JOURNAL_PROGRESS, JOURNAL_WORDS, type JournalPlace, ShareRecovery, shareBlocks, undoBytes } from './undo-journal.js';
+import { emitCopyModule } from './wasm/copy-module.js';
 import type { CallSpec, KernelSource, WorkerInit } from './worker-source.js';
 
 /** The code paths that run the fused programs. */
 export type KernelBackend = 'wasm' | 'js' | 'interpreter';
 
 /**
- * A pass that failed part-way (a worker thread threw, exited or hung, or a kernel trapped): the
- * parameter leaves (indices) whose params and state may be partly written. The executor is stopped.
+ * A pass that failed part-way and could not be completed (a worker thread hung, a kernel trapped on
+ * the calling thread, or a worker stopped where its journal cannot undo): the parameter leaves
+ * (indices) whose params and state may be partly written. The executor is stopped.
  */
 export class StepFault extends Error {
   constructor(message: string, readonly leaves: readonly number[]) {
@@ -62,8 +65,10 @@ export class KernelExecutor implements Executor {
   private readonly single: CallList[];
   private readonly main: CallList[] = [];
   private readonly pool: ThreadPool | undefined;
-  /** `workerShares[pass][w]`: worker w's share of each pass, for the main thread to run when it takes it. */
-  private readonly workerShares: CallList[][] = [];
+  /** `workerShares[pass][w]`: worker w's share of each pass, for the main thread to run (or finish) when the worker did not. */
+  private readonly workerShares: ShareRecovery[][] = [];
+  /** The header of each worker's undo journal (undo-journal.ts). */
+  private readonly journals: Int32Array[] = [];
   private readonly input: ExecutorInput;
   private faulted = false;
 
@@ -75,9 +80,11 @@ export class KernelExecutor implements Executor {
    * a pass may make no progress before its workers are declared hung. `extra`: one more pass, after
    * the programs' (index {@link KernelExecutor.extraPass}), of calls of its own kernels (WebAssembly
    * only) split `threads` ways, which writes no parameter or state (the first level of a global norm);
-   * `threads` must then be that many.
+   * `threads` must then be that many. `journal`: where the workers' undo journals go (worker w's at
+   * `offset + w * journalBytes(...)`, undo-journal.ts), so that a worker that stops part-way through
+   * its share does not fail the pass.
    */
-  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined, workerTimeout?: number, extra?: ExtraPass) {
+  constructor(readonly backend: 'wasm' | 'js', input: ExecutorInput, kernels: readonly KernelFunction[], source: KernelSource, threads: number, platform: ThreadPlatform | undefined, workerTimeout?: number, extra?: ExtraPass, journal?: JournalPlace) {
     this.input = input;
     const groups = input.groups;
     if (extra && (source.kind !== 'wasm' || extra.shares.length !== threads)) throw new Error('an extra pass needs WebAssembly kernels and one share per thread');
@@ -96,15 +103,24 @@ export class KernelExecutor implements Executor {
       const shares = input.passes.map((programs, pass) => splitCalls(groups, programs, threads, pass * groups.length));
       if (extraShares) shares.push(extraShares);
       this.main = shares.map((perThread) => new CallList(perThread[0], kernels));
-      this.workerShares = shares.map((perThread) => perThread.slice(1).map((calls) => new CallList(calls, kernels)));
       this.runMain = this.main.map((list) => () => list.run());
+      // Each worker's share as journaled blocks: the programs' calls split, the extra pass's whole.
+      const streams = (pass: number): ((call: CallSpec) => CallStreams) => (call) => (pass === this.extraPass ? undefined : callStreams(input.passes[pass][call.kernel - pass * groups.length]));
+      const blocks = shares.map((perThread, pass) => perThread.slice(1).map((calls) => shareBlocks(calls, calls.map(streams(pass)), journal?.block ?? 0)));
+      const stride = journal ? JOURNAL_HEADER_BYTES + undoBytes(groups, journal.block, threads) : 0;
+      const bytes = new Uint8Array(input.memory.buffer);
+      const copy = journal?.block ? copyModule(input.memory) : undefined;
+      for (let w = 0; journal && w < threads - 1; w++) this.journals.push(new Int32Array(input.memory.buffer, journal.offset + w * stride, JOURNAL_WORDS));
+      this.workerShares = blocks.map((perWorker) => perWorker.map((b, w) => new ShareRecovery(b, kernels, bytes, journal ? journal.offset + w * stride + JOURNAL_HEADER_BYTES : 0)));
       this.pool = startPool(platform, input.memory, Array.from({ length: threads - 1 }, (_, w) => ({
         memory: input.memory.wasm ?? (input.memory.buffer as SharedArrayBuffer),
         controlOffset: 0,
         worker: w,
         kernels: source,
-        passes: shares.map((perThread) => perThread[w + 1]),
-      })), workerTimeout);
+        passes: blocks.map((perWorker) => perWorker[w]),
+        journal: journal ? journal.offset + w * stride : -1,
+        copy,
+      })), workerTimeout, this.journals);
       // Where the main thread may block (Node), wait for the workers now: compile() then reports the
       // threads that really run, and the first step does not pay for their start.
       if (this.pool && platform.mainCanBlock && !this.pool.ready()) this.disposePool();
@@ -127,10 +143,11 @@ export class KernelExecutor implements Executor {
         try {
           pool.run(pass, this.runMain[pass]);
         } catch (e) {
-          // Workers that died or hung before they started their share wrote nothing: this thread
-          // runs those shares and the pass completes (the pool is stopped: one thread from now on).
-          if (!(e instanceof WorkerFault && e.unfinished.length === 0 && e.taken.length > 0)) throw e;
-          this.runTaken(pass, e.taken);
+          // Workers that died or hung before they started their share wrote nothing, and workers
+          // that threw or exited part-way left their journals: this thread runs (or finishes) those
+          // shares and the pass completes (the pool is stopped: one thread from now on).
+          if (!(e instanceof WorkerFault && e.recoverable)) throw e;
+          this.finishShares(pass, e);
         }
       } else this.single[pass].run();
     } catch (e) {
@@ -142,13 +159,19 @@ export class KernelExecutor implements Executor {
     }
   }
 
-  /** Runs the workers' shares of `pass` the main thread took; one that throws may be partly written. */
-  private runTaken(pass: number, taken: readonly number[]): void {
-    for (let k = 0; k < taken.length; k++) {
+  /**
+   * Runs the shares of `pass` the main thread took, and finishes those of the workers that stopped
+   * part-way (from their journals); a share that cannot be finished, or that throws here, may be
+   * partly written.
+   */
+  private finishShares(pass: number, fault: WorkerFault): void {
+    const workers = [...fault.taken, ...fault.stopped];
+    for (let k = 0; k < workers.length; k++) {
+      const w = workers[k];
       try {
-        this.workerShares[pass][taken[k]].run();
+        this.workerShares[pass][w].resume(k < fault.taken.length ? 0 : Atomics.load(this.journals[w], JOURNAL_PROGRESS));
       } catch (e) {
-        throw new WorkerFault(`a worker's share, run on the calling thread, failed: ${(e as Error)?.message ?? String(e)}`, taken.slice(k).map((w) => w + 1));
+        throw new WorkerFault(`${fault.message}; finishing its share on the calling thread failed: ${(e as Error)?.message ?? String(e)}`, workers.slice(k).map((v) => v + 1));
       }
     }
   }
@@ -183,10 +206,32 @@ export class KernelExecutor implements Executor {
   }
 }
 
-/** Starts the workers, or returns undefined when the platform cannot (the stepper then runs alone). */
-function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readonly WorkerInit[], workerTimeout: number | undefined): ThreadPool | undefined {
+/**
+ * The streams of a call of `program` for its journal: each pointer's bytes per element, and those it
+ * overwrites (its outputs', its fast variant's included).
+ */
+function callStreams(program: FusedProgram): CallStreams {
+  const outputs = [...program.outputs, ...(program.fast?.outputs ?? [])].map((o) => o.stream);
+  const written: number[] = [];
+  program.streams.forEach((stream, k) => { if (outputs.includes(stream)) written.push(k); });
+  return { bytes: program.streams.map((stream) => bytesPerElement(streamDtype(program, stream))), written };
+}
+
+/** The workers' journal copier (wasm/copy-module.ts) for `memory`, where WebAssembly can have it. */
+function copyModule(memory: EngineMemory): WebAssembly.Module | undefined {
+  if (!memory.wasm) return undefined;
   try {
-    return new ThreadPool(platform, memory, 0, inits, workerTimeout);
+    return new WebAssembly.Module(emitCopyModule({ shared: memory.shared, initialPages: memory.pages, maximumPages: memory.pages }));
+  } catch {
+    // No bulk memory here (or no WebAssembly compilation): copyWithin does the same.
+    return undefined;
+  }
+}
+
+/** Starts the workers, or returns undefined when the platform cannot (the stepper then runs alone). */
+function startPool(platform: ThreadPlatform, memory: EngineMemory, inits: readonly WorkerInit[], workerTimeout: number | undefined, journals: readonly Int32Array[]): ThreadPool | undefined {
+  try {
+    return new ThreadPool(platform, memory, 0, inits, workerTimeout, journals);
   } catch {
     return undefined;
   }

@@ -24,6 +24,11 @@ import { bytesPerElement } from './program.js';
 export const ALIGN = 64;
 /** Bytes of the control block (Atomics words shared with the worker threads). */
 export const CONTROL_BYTES = 512; // worker-source.ts: CONTROL_WORDS Int32 words
+/**
+ * Stream regions of a group start at different offsets within a span of this many bytes (a page):
+ * see {@link staggeredStart}.
+ */
+export const STAGGER_SPAN = 4096;
 /** The largest memory a WebAssembly (wasm32) memory can have, in 64 KiB pages. */
 export const MAX_PAGES = 65536;
 export const PAGE = 65536;
@@ -119,6 +124,7 @@ export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass
     }
     const streams = new Map<string, number>();
     for (const [name, streamDtype] of streamDtypes) {
+      cursor = staggeredStart(cursor, streams.size, streamDtypes.size);
       streams.set(name, cursor);
       // A narrower stream's region is shorter: the next one starts on a line again.
       cursor = alignUp(cursor + length * bytesPerElement(streamDtype), ALIGN);
@@ -129,6 +135,29 @@ export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass
     throw new OptaxError(`compile: the parameters, gradients and state need ${cursor} bytes, more than the 4 GiB a WebAssembly memory can hold`);
   }
   return { groups, leafGroup, leafOffset, scalarOffset, scalarSlots, bytes: cursor };
+}
+
+/**
+ * Where the region of stream `k` of a group of `count` streams starts: the first line at or after
+ * `cursor` whose offset within a {@link STAGGER_SPAN} is `k` times `count`'s share of the span's lines
+ * (streams as far apart as the span allows).
+ *
+ * Why: a kernel reads element `i` of every stream of its group together and writes most of them back.
+ * Regions laid back to back are as far apart as their length, which for many lengths is a multiple
+ * of 4 KiB (2000 leaves of 500 float32 elements, each padded to 512: 4,096,000 bytes): the lines of
+ * element `i` of every stream then fall in one set of the level-1 data cache (4 KiB of sets on common
+ * x64 and Arm cores: 32-48 KiB, 8-12 ways), and a kernel of five streams or more, with the lines its
+ * prefetcher brings ahead of each, evicts lines it is still using. Measured (one thread, one process,
+ * steppers stepped in turn, 10th percentile of 600 samples, a loaded 2-core machine):
+ * `chain(ema(0.9), adamax)` over 2000 leaves of 500 went from 1.44-1.48x of plain adamax to
+ * 1.18-1.30x (Node 20 and 24), over one leaf of 1,024,000 from 1.38-1.64x to 1.26-1.33x; plain
+ * adamax (four streams) and lengths that are not a multiple of 4 KiB were unchanged. The padding costs
+ * less than a span per stream.
+ */
+export function staggeredStart(cursor: number, k: number, count: number): number {
+  const lines = STAGGER_SPAN / ALIGN;
+  const want = (k * Math.max(1, Math.floor(lines / count)) * ALIGN) % STAGGER_SPAN;
+  return cursor + ((((want - (cursor % STAGGER_SPAN)) % STAGGER_SPAN) + STAGGER_SPAN) % STAGGER_SPAN);
 }
 
 /** The byte offset of element 0 of leaf `leaf` in `stream`, and the stream's element type. */

@@ -74,14 +74,22 @@ export interface Stepper<P extends Params = Params, S = unknown> {
    * worker thread that exits or stops responding before it starts its share of a step (killed
    * between steps) wrote nothing: the calling thread runs that share itself once it notices (at once
    * for a worker known to have exited, else after `workerTimeout` ms), the step completes with the
-   * same bits, and the stepper goes on on one thread (`threads` is then 1). A worker thread that
-   * throws, exits or makes no progress for `workerTimeout` ms (see {@link CompileOptions}) part-way
-   * through its share stops the step part-way: the parameters and state of the leaves in the
-   * failed threads' shares may then be partly updated (the error names them) while the step count did
-   * not advance. Rolling back would need a copy of params and state before every step (it would
-   * double a step's memory traffic), so instead the stepper is then *broken*: every further `step`,
-   * `setState`, `state` read or write throws an OptaxError without touching memory, and `threads` is
-   * 0. The views stay readable; resume from your last checkpoint in a newly compiled stepper.
+   * same bits, and the stepper goes on on one thread (`threads` is then 1). So does a worker that
+   * throws or exits (its exit hook ran) part-way through its share, when the stepper was compiled
+   * with `workerJournal` (see {@link CompileOptions}): it is known to have stopped writing, so the
+   * calling thread puts back what it was overwriting from its undo journal and finishes its share.
+   * Without `workerJournal` that holds only where the worker stopped between kernel calls (or in the
+   * global norm's pass, which writes no parameter or state).
+   *
+   * Otherwise the step stops part-way: a worker that throws or exits inside a kernel call without a
+   * journal, or one that makes no progress for `workerTimeout` ms. A hung worker is never finished
+   * for: it cannot be known to have stopped writing, since `worker.terminate()` is asynchronous (Node
+   * was measured not to run a worker's `process.on('exit')` hook within 3 s of `terminate()` while
+   * the calling thread blocks in `Atomics.wait`, Node 20 and 24). The parameters and state of the
+   * leaves in the failed threads' shares may then be partly updated (the error names them) while the
+   * step count did not advance, and the stepper is *broken*: every further `step`, `setState`,
+   * `state` read or write throws an OptaxError without touching memory, and `threads` is 0. The views
+   * stay readable; resume from your last checkpoint in a newly compiled stepper.
    *
    * A schedule, mask, labels or skip function that calls `step` or `setState` on this stepper while
    * its step runs gets an OptaxError (the outer step has already read the state); `dispose` there
@@ -480,8 +488,10 @@ export class CompiledStepper<P extends Params, S> implements Stepper<P, S> {
   }
 
   /**
-   * A fused pass failed part-way (executor.ts's StepFault): the stepper is broken for good, and the
-   * error names the leaves whose params and state may be partly written.
+   * A fused pass failed part-way and could not be completed (executor.ts's StepFault: a hung worker,
+   * a trap on this thread, or a worker that stopped inside a call it kept no journal for): the
+   * stepper is broken for good, and the error names the leaves whose params and state may be partly
+   * written.
    */
   private breakDown(e: unknown): OptaxError {
     const leaves = e instanceof StepFault ? e.leaves : this.parts.table.leaves.map((l) => l.index);

@@ -1,5 +1,6 @@
 import type { EngineMemory } from './memory.js';
 import type { ThreadHandle, ThreadPlatform } from './thread-platform.js';
+import { JOURNAL_EXITED, JOURNAL_THREW } from './undo-journal.js';
 import { CONTROL_WORDS, CTL_DONE, CTL_ERROR, CTL_FAILED, CTL_FINISHED, CTL_LOST, CTL_READY, CTL_TASK, SHARE_TAKEN, SPIN_LOADS, TASK_STOP, WORKER_BODY, type WorkerInit } from './worker-source.js';
 
 /** How long compile() waits (Node) for the workers to start. */
@@ -10,16 +11,24 @@ export const DEFAULT_WORKER_TIMEOUT_MS = 10_000;
 /**
  * A pass that did not complete on every thread: a worker threw, exited, or made no progress within
  * the timeout (or the main thread's own share threw). `unfinished` lists the threads whose share may
- * be partly written (0: the main thread; w + 1: worker w); `taken`, the workers (w) that had not
- * started their share when the main thread stopped waiting: it took those shares, untouched, for
- * itself to run. The pool is stopped: every worker is terminated, so that a hung one cannot write
- * into the memory later.
+ * be partly written and cannot be finished (0: the main thread; w + 1: worker w); `taken`, the
+ * workers (w) that had not started their share when the main thread stopped waiting: it took those
+ * shares, untouched, for itself to run; `stopped`, the workers (w) that started their share and are
+ * known to have stopped writing (one threw: it is idle; one exited: its exit hook ran, so its thread
+ * runs no more JavaScript): their journals tell how far they got (undo-journal.ts). A worker that
+ * hangs is never `stopped`: `terminate()` is asynchronous, and its thread may still write. The pool
+ * is stopped: every worker is terminated, so that a hung one cannot write into the memory later.
  * @internal
  */
 export class WorkerFault extends Error {
-  constructor(message: string, readonly unfinished: readonly number[], readonly taken: readonly number[] = []) {
+  constructor(message: string, readonly unfinished: readonly number[], readonly taken: readonly number[] = [], readonly stopped: readonly number[] = []) {
     super(message);
     this.name = 'WorkerFault';
+  }
+
+  /** True when the calling thread can complete the pass: every share not finished was taken or stopped. */
+  get recoverable(): boolean {
+    return this.unfinished.length === 0 && this.taken.length + this.stopped.length > 0;
   }
 }
 
@@ -31,9 +40,10 @@ export class WorkerFault extends Error {
  *
  * Faults are detected without the event loop (the main thread is blocked during a pass, so a
  * worker's `exit` event could not be delivered): a worker that throws records it in the control
- * block; one that exits (e.g. `process.exit` in it) increments LOST from its exit handler; one that
- * hangs (or dies without running any code) is caught by the stall timeout. After a fault the pool
- * is stopped for good.
+ * block and its journal; one that exits (e.g. `process.exit` in it) increments LOST from its exit
+ * handler (and marks its journal); one that hangs (or dies without running any code) is caught by
+ * the stall timeout. When a worker exited, the pass still waits for the others (they may be
+ * writing). After a fault the pool is stopped for good.
  */
 export class ThreadPool {
   private readonly ctl: Int32Array;
@@ -45,8 +55,11 @@ export class ThreadPool {
   /** The last message a worker reported (for error messages). */
   private lastReport = '';
 
-  /** `inits[w]` is worker w's init (its share of every pass). */
-  constructor(private readonly platform: ThreadPlatform, memory: EngineMemory, controlOffset: number, inits: readonly WorkerInit[], private readonly timeoutMs = DEFAULT_WORKER_TIMEOUT_MS) {
+  /**
+   * `inits[w]` is worker w's init (its share of every pass); `journals[w]`, the header of its undo
+   * journal (undo-journal.ts), when it has one.
+   */
+  constructor(private readonly platform: ThreadPlatform, memory: EngineMemory, controlOffset: number, inits: readonly WorkerInit[], private readonly timeoutMs = DEFAULT_WORKER_TIMEOUT_MS, private readonly journals: readonly Int32Array[] = []) {
     this.ctl = new Int32Array(memory.buffer, controlOffset, CONTROL_WORDS);
     this.count = inits.length;
     try {
@@ -95,8 +108,8 @@ export class ThreadPool {
 
   /**
    * Runs pass `pass`: the workers' shares, and `mainShare` on this thread; returns when all are done.
-   * Throws a {@link WorkerFault} (and stops the pool) when a worker threw, exited or stalled; the
-   * shares of workers that exited or stalled before they started are `taken` (see the fault).
+   * Throws a {@link WorkerFault} (and stops the pool) when a worker threw, exited or stalled; it says
+   * which shares the calling thread can still run (see the fault).
    */
   run(pass: number, mainShare: () => void): void {
     if (this.broken) throw new WorkerFault('the worker threads were stopped', []);
@@ -110,16 +123,44 @@ export class ThreadPool {
       mainShare();
     } catch (e) {
       // The main thread's own share failed (a kernel trap): its range is partly written too.
-      this.waitForWorkers();
+      this.waitForWorkers(task);
       throw this.fault(`the main thread's share failed: ${(e as Error)?.message ?? String(e)}`, task, true);
     }
-    const stalled = this.waitForWorkers();
-    if (stalled) throw this.fault(stalled, task, false, true);
-    if (Atomics.load(ctl, CTL_ERROR) !== 0) throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
+    const stalled = this.waitForWorkers(task);
+    if (stalled) throw this.fault(stalled, task);
+    // A worker that exited after it finished its share fails nothing (ready() stops the pool before the next pass).
+    if (this.finished(task)) return;
+    if (Atomics.load(ctl, CTL_LOST) > 0) throw this.fault(`a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`, task);
+    throw this.fault(`a worker thread failed${this.lastReport ? `: ${this.lastReport}` : ''}`, task);
   }
 
-  /** Waits until every worker is done with the pass; returns why it stopped waiting early, if it did. */
-  private waitForWorkers(): string | undefined {
+  /** Whether every worker finished its share of `task` without error. */
+  private finished(task: number): boolean {
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.ctl, CTL_FINISHED + w) !== task) return false;
+    return true;
+  }
+
+  /** Whether worker w is known to have stopped writing in `task`: it threw, or its exit hook ran. */
+  private stoppedIn(w: number, task: number): boolean {
+    const journal = this.journals[w];
+    return journal !== undefined && (Atomics.load(journal, JOURNAL_THREW) === task || Atomics.load(journal, JOURNAL_EXITED) !== 0);
+  }
+
+  /**
+   * Once a worker exited: whether no other worker may still be writing (each one finished `task` or
+   * is known to have stopped). Without journals a worker's exit cannot be told apart: stop waiting.
+   */
+  private settled(task: number): boolean {
+    if (this.journals.length === 0) return true;
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.ctl, CTL_FINISHED + w) !== task && !this.stoppedIn(w, task)) return false;
+    return true;
+  }
+
+  /**
+   * Waits until every worker is done with the pass (or, once one exited, until none may still be
+   * writing); returns why it stopped waiting early, if it did (a stall).
+   */
+  private waitForWorkers(task: number): string | undefined {
     const ctl = this.ctl, workers = this.workers;
     for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctl, CTL_DONE) < workers; spin++);
     let last = -1;
@@ -133,7 +174,7 @@ export class ThreadPool {
     for (;;) {
       const done = Atomics.load(ctl, CTL_DONE);
       if (done >= workers) return undefined;
-      if (Atomics.load(ctl, CTL_LOST) > 0) return `a worker thread exited${this.lastReport ? ` (${this.lastReport})` : ''}`;
+      if (Atomics.load(ctl, CTL_LOST) > 0 && this.settled(task)) return undefined;
       if (done !== last) { last = done; stalledMs = 0; since = -1; }
       let stalled: boolean;
       if (this.platform.mainCanBlock) {
@@ -153,21 +194,27 @@ export class ThreadPool {
   }
 
   /**
-   * Stops the pool after a failed pass; the fault lists the threads that did not finish it cleanly
-   * (0 is the main thread, worker w is thread w + 1).
+   * Stops the pool after a failed pass; the fault sorts the workers that did not finish it (see
+   * {@link WorkerFault}; 0 is the main thread, worker w is thread w + 1).
    */
-  private fault(message: string, task: number, mainFailed = false, take = false): WorkerFault {
+  private fault(message: string, task: number, mainFailed = false): WorkerFault {
     const unfinished: number[] = mainFailed ? [0] : [];
     const taken: number[] = [];
+    const stopped: number[] = [];
     for (let w = 0; w < this.workers; w++) {
       const at = CTL_FINISHED + w, seen = Atomics.load(this.ctl, at);
       if (seen === task) continue;
-      // Not claimed (worker-source.ts): take the share, so that the worker never starts it.
-      if (take && seen !== -task && Atomics.compareExchange(this.ctl, at, seen, SHARE_TAKEN) === seen) taken.push(w);
-      else unfinished.push(w + 1);
+      if (seen === -task) {
+        // Claimed: finishable only by a worker that stopped writing (never a hung one).
+        if (this.stoppedIn(w, task)) stopped.push(w);
+        else unfinished.push(w + 1);
+      } else if (Atomics.compareExchange(this.ctl, at, seen, SHARE_TAKEN) === seen) {
+        // Not claimed (worker-source.ts): take the share, so that the worker never starts it.
+        taken.push(w);
+      } else unfinished.push(w + 1);
     }
     this.dispose();
-    return new WorkerFault(message, unfinished, taken);
+    return new WorkerFault(message, unfinished, taken, stopped);
   }
 
   /** Stops and terminates the workers. */

@@ -1,5 +1,7 @@
 import { fmaFloat64, fmaFunctionsSource } from '../core/fused-multiply-add.js';
+import { COPY_EXPORT } from './wasm/copy-module.js';
 import { FMA64_IMPORT } from './wasm/fma.js';
+import { type BlockSpec, JOURNAL_EXITED, JOURNAL_HEADER_BYTES, JOURNAL_PROGRESS, JOURNAL_THREW, JOURNAL_WORDS } from './undo-journal.js';
 
 /**
  * The script each worker thread runs (plain JavaScript, so that it needs no loader or bundler), and
@@ -18,10 +20,13 @@ import { FMA64_IMPORT } from './wasm/fma.js';
  *   to `-task` (compare-and-exchange). A main thread that gave up waiting takes the share of a worker
  *   that never claimed it the same way (FINISHED becomes SHARE_TAKEN): that worker then never starts
  *   it (it wrote nothing), and the main thread runs it itself (thread-pool.ts);
- * - Faults: a worker whose share throws sets ERROR (and does not mark the task FINISHED); a worker
- *   that exits (e.g. `process.exit` in it) increments LOST from its exit handler, where the platform
- *   offers one; the main thread notices either within one wait slice, and a worker that hangs by the
- *   pool's stall timeout (thread-pool.ts).
+ * - a worker runs its share block by block, saving what each block overwrites in its undo journal
+ *   first and publishing its progress in its journal's header (undo-journal.ts);
+ * - Faults: a worker whose share throws sets ERROR and its journal's THREW (and does not mark the
+ *   task FINISHED); a worker that exits (e.g. `process.exit` in it) sets its journal's EXITED and
+ *   increments LOST from its exit handler, where the platform offers one; the main thread notices
+ *   either within one wait slice (and can then finish that worker's share from its journal), and a
+ *   worker that hangs by the pool's stall timeout (thread-pool.ts).
  *
  * @internal
  */
@@ -71,8 +76,12 @@ export interface WorkerInit {
   /** This worker's index (0-based; the main thread is not counted). */
   readonly worker: number;
   readonly kernels: KernelSource;
-  /** The worker's share of each pass. */
-  readonly passes: readonly (readonly CallSpec[])[];
+  /** The worker's share of each pass, as journaled blocks (undo-journal.ts). */
+  readonly passes: readonly (readonly BlockSpec[])[];
+  /** Byte offset of the worker's journal header (its undo bytes follow), or -1: none. */
+  readonly journal: number;
+  /** A module exporting `copy(dst, src, n)` on the memory (wasm/copy-module.ts), to save the journal with; else `copyWithin`. */
+  readonly copy?: WebAssembly.Module;
 }
 
 /**
@@ -83,13 +92,22 @@ export const WORKER_BODY = `
 function main(init, report, atExit) {
   ${fmaFunctionsSource().join('\n  ')}
   var TASK = ${CTL_TASK}, DONE = ${CTL_DONE}, READY = ${CTL_READY}, FAILED = ${CTL_FAILED}, ERROR = ${CTL_ERROR}, LOST = ${CTL_LOST}, FINISHED = ${CTL_FINISHED} + init.worker, STOP = ${TASK_STOP}, TAKEN = ${SHARE_TAKEN}, SPIN = ${SPIN_LOADS};
-  var ctl, passes;
+  var PROGRESS = ${JOURNAL_PROGRESS}, THREW = ${JOURNAL_THREW}, EXITED = ${JOURNAL_EXITED};
+  var ctl, passes, journal = null, undo = 0, bytes;
   try {
     var memory = init.memory;
     var buffer = memory instanceof SharedArrayBuffer ? memory : memory.buffer;
     ctl = new Int32Array(buffer, init.controlOffset, ${CONTROL_WORDS});
+    if (init.journal >= 0) {
+      journal = new Int32Array(buffer, init.journal, ${JOURNAL_WORDS});
+      undo = init.journal + ${JOURNAL_HEADER_BYTES};
+    }
+    bytes = new Uint8Array(buffer);
+    var copy = init.copy ? new WebAssembly.Instance(init.copy, { env: { memory: memory } }).exports.${COPY_EXPORT} : function (dst, src, n) { bytes.copyWithin(dst, src, src + n); };
     if (typeof atExit === 'function') {
       atExit(function () {
+        // This thread runs no more JavaScript: its share can be finished from its journal.
+        if (journal) Atomics.store(journal, EXITED, 1);
         Atomics.add(ctl, LOST, 1);
         Atomics.notify(ctl, DONE);
         Atomics.notify(ctl, READY);
@@ -108,9 +126,9 @@ function main(init, report, atExit) {
         return new WebAssembly.Instance(m, imports).exports[k.exportName];
       });
     }
-    passes = init.passes.map(function (calls) {
-      return calls.map(function (c) {
-        return { fn: fns[c.kernel], args: [c.n].concat(c.pointers) };
+    passes = init.passes.map(function (blocks) {
+      return blocks.map(function (c) {
+        return { fn: fns[c.kernel], args: [c.n].concat(c.pointers), saves: c.saves };
       });
     });
   } catch (e) {
@@ -135,16 +153,27 @@ function main(init, report, atExit) {
     }
     seen = task;
     if (task === STOP) return;
+    // Progress 0 before the claim: a claimed share's progress is always this task's.
+    if (journal) Atomics.store(journal, PROGRESS, 0);
     // Claim the share before touching memory; the main thread took it (it stopped waiting): stop.
     var last = Atomics.load(ctl, FINISHED);
     if (last === TAKEN || Atomics.compareExchange(ctl, FINISHED, last, -task) !== last) return;
     try {
-      var calls = passes[task & 255];
-      for (var i = 0; i < calls.length; i++) {
-        calls[i].fn.apply(null, calls[i].args);
+      var blocks = passes[task & 255];
+      for (var i = 0; i < blocks.length; i++) {
+        // Save what the block overwrites (a memmove, nothing allocated), then say so, then write.
+        var b = blocks[i], saves = b.saves, at = undo;
+        for (var j = 0; j < saves.length; j += 2) {
+          copy(at, saves[j], saves[j + 1]);
+          at += saves[j + 1];
+        }
+        if (journal) Atomics.store(journal, PROGRESS, 2 * i + 1);
+        b.fn.apply(null, b.args);
+        if (journal) Atomics.store(journal, PROGRESS, 2 * i + 2);
       }
       Atomics.store(ctl, FINISHED, task);
     } catch (e) {
+      if (journal) Atomics.store(journal, THREW, task);
       Atomics.store(ctl, ERROR, 1);
       report('worker failed: ' + (e && e.stack || e));
     }

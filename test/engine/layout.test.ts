@@ -9,11 +9,12 @@ import { analyze } from '../../src/engine/analyze.js';
 import { composeProgram } from '../../src/engine/compose.js';
 import { programSlots, splitCalls } from '../../src/engine/dispatch.js';
 import { leafTable } from '../../src/engine/leaves.js';
-import { ALIGN, planLayout } from '../../src/engine/layout.js';
+import { ALIGN, STAGGER_SPAN, planLayout, staggeredStart } from '../../src/engine/layout.js';
 import type { GradientTransformation } from '../../src/core/transformation.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { adamax } from '../../src/alias/adamax.js';
 import { chain } from '../../src/transforms/chain.js';
+import { ema } from '../../src/transforms/ema.js';
 import { masked } from '../../src/transforms/masked.js';
 import { scale } from '../../src/transforms/scale.js';
 
@@ -40,6 +41,41 @@ test('2000 leaves of one dtype form one group: one kernel call per step over one
   assert.equal(splitCalls(layout.groups, programs, 1)[0].length, 1);
   // The program reads the gradient, the params and the moments, and writes params and moments.
   assert.deepEqual(programs[0].streams, ['updates', 'params', 's0.mu', 's0.nu']);
+});
+
+test("a group's stream regions start on different lines of a 4 KiB span, spread as far apart as it allows, and never overlap", () => {
+  // 2000 leaves of 500 float32 (padded to 512): each region is 4,096,000 bytes, a multiple of the span,
+  // so regions laid back to back would all start on the same line of it.
+  const params: Record<string, Float32Array> = {};
+  for (let i = 0; i < 2000; i++) params[`p${i}`] = new Float32Array(500);
+  for (const tx of [adamax(1e-3), chain(ema(0.9), adamax(1e-3))]) {
+    const { layout } = plan(tx, params);
+    const [group] = layout.groups;
+    const bases = [...group.streams.values()];
+    const count = bases.length, spacing = Math.floor(STAGGER_SPAN / ALIGN / count) * ALIGN;
+    bases.forEach((base, k) => assert.equal(base % STAGGER_SPAN, k * spacing, `stream ${k} of ${count}`));
+    const regionBytes = group.length * 4;
+    for (let k = 1; k < count; k++) {
+      assert.ok(bases[k] >= bases[k - 1] + regionBytes, 'regions do not overlap');
+      assert.ok(bases[k] - (bases[k - 1] + regionBytes) < STAGGER_SPAN, 'padding below a span');
+    }
+    assert.ok(layout.bytes >= bases[count - 1] + regionBytes);
+  }
+});
+
+test('staggeredStart: a line less than a span past the cursor; up to 64 streams on distinct lines of the span, 0 first', () => {
+  for (const cursor of [0, 64, 4032, 4096, 4160, 1_000_064]) {
+    for (const count of [1, 3, 4, 5, 9, 64, 100]) {
+      const offsets = new Set<number>();
+      for (let k = 0; k < count; k++) {
+        const at = staggeredStart(cursor, k, count);
+        assert.ok(at >= cursor && at - cursor < STAGGER_SPAN && at % ALIGN === 0, `${cursor} ${k} ${count} -> ${at}`);
+        if (k === 0) assert.equal(at % STAGGER_SPAN, 0);
+        offsets.add(at % STAGGER_SPAN);
+      }
+      assert.equal(offsets.size, Math.min(count, STAGGER_SPAN / ALIGN), `${count} streams`);
+    }
+  }
 });
 
 test('float32 and float64 leaves, and leaves running different stages, live in separate groups', () => {

@@ -14,6 +14,7 @@ import type { Stepper } from '../../src/engine/stepper.js';
 import type { Tree } from '../../src/tree/tree.js';
 import { withFlushedSubnormals } from '../../src/kernel/interpret.js';
 import { nearSubnormal } from './random-programs.js';
+import { DEFAULT_JOURNAL_BLOCK, setJournalBlock } from '../../src/engine/undo-journal.js';
 import { type Described, ReferenceRun, arrayHyperChainFor, broadcastSkeleton, hostileValue, type Skeleton, assertBitEqual, chainFor, cloneTree, finiteTreeOf, guardedChainFor, multiStepsChainFor, nestedGuardChainFor, partitionWithOpaqueFor, rootSkeleton, treeOf } from './support.js';
 
 const BACKENDS: readonly KernelBackend[] = ['interpreter', 'js', 'wasm'];
@@ -193,6 +194,26 @@ test('parity over many steps with the gradients written in place (stepper.grads)
       stepper.dispose();
     }
   }), { numRuns: Math.round(60 * RUNS) });
+});
+
+test('workerJournal: each worker call split into blocks of 64 elements (tails included) changes no bit, js and wasm, 2 threads', () => {
+  // The journal's blocks (src/engine/undo-journal.ts) on a healthy step: random chains, guarded and
+  // multiSteps ones included, against the reference.
+  const anyChain = (s: Skeleton): fc.Arbitrary<Described> => fc.oneof({ weight: 2, arbitrary: chainFor(s) }, { weight: 1, arbitrary: guardedChainFor(s) }, { weight: 1, arbitrary: multiStepsChainFor(s) });
+  setJournalBlock(64);
+  try {
+    fc.assert(fc.property(rootSkeleton.chain((s) => fc.record({ text: fc.constant(''), chain: anyChain(s), params: treeOf(s), grads: fc.array(treeOf(s), { minLength: 1, maxLength: 4 }) })), ({ chain, params, grads }) => {
+      const reference = new ReferenceRun(chain.tx, cloneTree(params));
+      const steppers = (['js', 'wasm'] as const).map((backend) => compile(chain.tx, params, { backend, threads: 2, minElementsPerThread: 1, workerJournal: true }));
+      try {
+        stepInLockstep(reference, steppers, grads, chain.text);
+      } finally {
+        for (const s of steppers) s.dispose();
+      }
+    }), { numRuns: Math.round(25 * RUNS) });
+  } finally {
+    setJournalBlock(DEFAULT_JOURNAL_BLOCK);
+  }
 });
 
 function attempt(fn: () => void): Error | undefined {

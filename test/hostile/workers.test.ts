@@ -5,7 +5,7 @@
  * the pure path; the stepper goes on on one thread. (It used to wait `workerTimeout`, then fail the
  * step with its other share already applied: half the parameters stepped, the step count not, and
  * the stepper broken for good.) A worker that dies part-way through its share is
- * test/engine/worker-faults.test.ts's: that step cannot complete and the stepper is broken.
+ * test/engine/worker-faults.test.ts's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
