@@ -79,9 +79,9 @@ export interface CompileOptions {
    * that hangs is not covered (see {@link Stepper.step}). Without it, only a worker that stopped
    * between kernel calls (before its share, or in the global norm's pass) is recovered. Cost: the
    * saved bytes are a second copy of the params and state a worker writes, on every step. Measured
-   * for plain adamax float32 at 2 threads (bench/worker-journal.ts, wasm, interleaved, a loaded
-   * 2-core x64 machine, three runs): 1.2x to 1.7x the time of a step without it at 1e6 and 1e7
-   * parameters, about the time of a 1-thread step.
+   * for plain adamax float32 at 2 threads (bench/worker-journal.ts, wasm, interleaved, a quiet
+   * 2-core x64 machine, two runs): 1.40x-1.60x the time of a step without it at 1e6 parameters and
+   * 1.23x-1.29x at 1e7, where one thread took 1.58x-1.84x and 1.22x-1.45x.
    */
   workerJournal?: boolean;
   /**
