@@ -1,6 +1,6 @@
 import { OptaxError } from '../core/errors.js';
 import { walkTrees } from '../tree/structure.js';
-import { type JaxArray, isJaxLeaf } from './leaf.js';
+import { type JaxArray, isJaxLeaf, isTracer } from './leaf.js';
 
 /** What a leaf of a jax-js tree must be, for the tree walkers' message about anything else (a typed array). */
 export const JAX_LEAF_WHAT = 'a jax-js array (np.array(...) makes one from a typed array)';
@@ -12,8 +12,7 @@ export const JAX_LEAF_WHAT = 'a jax-js array (np.array(...) makes one from a typ
  * jax-js refuses with its UseAfterFreeError (a ReferenceError) on a freed one.
  */
 export function isFreed(a: JaxArray): boolean {
-  const count = (a as { refCount?: unknown }).refCount;
-  if (typeof count === 'number') return count <= 0;
+  if (!isTracer(a)) return a.refCount <= 0;
   try {
     a.ref.dispose();
     return false;

@@ -1,6 +1,6 @@
 import { lax, numpy as np } from '@jax-js/jax';
 import { OptaxError } from '../core/errors.js';
-import type { JaxArray } from './leaf.js';
+import { type JaxArray, isTracer } from './leaf.js';
 
 /**
  * Where a traced update stands with its cut sites: not cutting (the default: every device but WebGL,
@@ -14,8 +14,6 @@ type Mode =
 let mode: Mode | null = null;
 
 const aval = (x: JaxArray): string => `${x.dtype}[${x.shape.join(',')}]`;
-/** Whether a jax-js leaf is a tracer (inside `jit`, `grad`, `vmap`) rather than a concrete array (which shows its `refCount`). */
-export const isTracer = (a: JaxArray): boolean => typeof (a as { refCount?: unknown }).refCount !== 'number';
 
 /**
  * A value the lowering may materialize, a kernel of its own, on jax-js's WebGL device inside `jit`

@@ -15,3 +15,11 @@ export function isJaxLeaf(x: unknown): x is JaxArray {
   const a = x as { shape?: unknown; dtype?: unknown; dispose?: unknown };
   return Array.isArray(a.shape) && typeof a.dtype === 'string' && typeof a.dispose === 'function';
 }
+
+/**
+ * Whether a jax-js leaf is a tracer (inside `jit`, `grad`, `vmap`) rather than a concrete array: a
+ * concrete array shows its reference count (`refCount`), a tracer keeps it private.
+ */
+export function isTracer(a: JaxArray): boolean {
+  return typeof (a as { refCount?: unknown }).refCount !== 'number';
+}

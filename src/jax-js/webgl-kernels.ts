@@ -5,9 +5,9 @@ import type { TreePath } from '../tree/path.js';
 import { walkTrees } from '../tree/structure.js';
 import { fmaFromOpsBuilt } from './fma-ops.js';
 import { type CutPlan, planCuts } from './fused-kernel-size.js';
-import { isTracer, probeCutSites, withCuts } from './cut-sites.js';
+import { probeCutSites, withCuts } from './cut-sites.js';
 import { TestSwitch } from './test-switch.js';
-import { type JaxArray, type JaxTree, isJaxLeaf } from './leaf.js';
+import { type JaxArray, type JaxTree, isJaxLeaf, isTracer } from './leaf.js';
 
 /**
  * The largest fused kernel, in GLSL expression nodes ({@link fusedKernelSizes}), that the jax-js
