@@ -147,11 +147,11 @@ export function planLayout(table: LeafTable, stages: readonly Stage[], leafClass
  * of 4 KiB (2000 leaves of 500 float32 elements, each padded to 512: 4,096,000 bytes): the lines of
  * element `i` of every stream then fall in one set of the level-1 data cache (4 KiB of sets on common
  * x64 and Arm cores: 32-48 KiB, 8-12 ways), and a kernel of five streams or more, with the lines its
- * prefetcher brings ahead of each, evicts lines it is still using. Measured (one thread, one process,
- * steppers stepped in turn, 10th percentile of 600 samples, a loaded 2-core machine):
- * `chain(ema(0.9), adamax)` over 2000 leaves of 500 went from 1.44-1.48x of plain adamax to
- * 1.18-1.30x (Node 20 and 24), over one leaf of 1,024,000 from 1.38-1.64x to 1.26-1.33x; plain
- * adamax (four streams) and lengths that are not a multiple of 4 KiB were unchanged. The padding costs
+ * prefetcher brings ahead of each, evicts lines it is still using. Measured (one thread, both layouts
+ * compiled in one process and stepped in turn, 10th percentiles of 400-600 samples, six runs, Node 20
+ * and 24, loaded and quiet 2-core machine): `chain(ema(0.9), adamax)` over 2000 leaves of 500 went
+ * from 1.44-1.62x of plain adamax to 1.23-1.46x, over 4000 leaves of 250 from 1.43-1.67x to
+ * 1.29-1.39x; plain adamax (four streams) did not change beyond run-to-run noise. The padding costs
  * less than a span per stream.
  */
 export function staggeredStart(cursor: number, k: number, count: number): number {
